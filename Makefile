@@ -1,0 +1,31 @@
+# hookd — make targets. `make test` is the one test command (also run by .ci/run).
+GO ?= go
+BUF ?= $(GO) tool buf
+
+.PHONY: build run generate lint test test-go test-ts check-generated
+
+build:
+	$(GO) build -o bin/hookd ./cmd/hookd
+
+run:
+	$(GO) run ./cmd/hookd serve
+
+generate: node_modules/.bin/protoc-gen-es
+	$(BUF) generate
+
+node_modules/.bin/protoc-gen-es:
+	npm ci --no-audit --no-fund
+
+lint:
+	$(GO) vet ./...
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+
+check-generated: generate
+	@git diff --exit-code --stat -- gen || (echo "gen/ is stale: run 'make generate' and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen && echo "gen/ has untracked files: run 'make generate' and commit" && exit 1)
+
+test-go:
+	$(GO) test -race -timeout 8m ./...
+
+test: lint check-generated test-go

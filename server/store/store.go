@@ -1,0 +1,439 @@
+// Package store defines hookd's persistence: the domain records, the Store interface and its errors.
+// Implementations live in sub-packages (storesql: PostgreSQL and embedded SQLite); only they hold SQL.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors returned by every Store implementation; the API layer maps them to Connect codes.
+var (
+	// ErrNotFound means the record does not exist in the caller's project.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists means a unique field (e.g. a webhook's system name) is taken.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict means the record is in the wrong state for the change (e.g. still in use).
+	ErrConflict = errors.New("conflict")
+)
+
+// Page asks for one page of a list ordered by id, newest first.
+type Page struct {
+	// Size is the maximum number of records (already defaulted and capped by the caller).
+	Size int
+	// After is the last id of the previous page; empty for the first page.
+	After string
+}
+
+// Role is what an API key may do.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+	RoleViewer Role = "viewer"
+)
+
+// Project isolates every other record.
+type Project struct {
+	ID         string
+	Name       string
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+// APIKey is a credential; only the SHA-256 hash of the secret is stored.
+type APIKey struct {
+	ID            string
+	ProjectID     string
+	Name          string
+	Role          Role
+	InstanceAdmin bool
+	Prefix        string
+	Hash          []byte
+	CreateTime    time.Time
+	UpdateTime    time.Time
+	RevokeTime    *time.Time
+}
+
+// Header is an HTTP header; Private values are secret.
+type Header struct {
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	Private bool   `json:"private,omitempty"`
+}
+
+// Integration groups webhooks calling one service.
+type Integration struct {
+	ID                 string
+	ProjectID          string
+	Name               string
+	BaseURL            string
+	RateLimitPerSecond int
+	Headers            []Header
+	CreateTime         time.Time
+	UpdateTime         time.Time
+}
+
+// IntegrationHeader toggles an inherited integration header.
+type IntegrationHeader struct {
+	Name string `json:"name"`
+	Use  bool   `json:"use"`
+}
+
+// RetryKind names a retry policy.
+type RetryKind string
+
+// Retry policy kinds.
+const (
+	RetryExponential RetryKind = "exponential"
+	RetryFixed       RetryKind = "fixed"
+	RetryNone        RetryKind = "none"
+)
+
+// RetryPolicy says when failed attempts are retried.
+type RetryPolicy struct {
+	Kind       RetryKind     `json:"kind"`
+	Interval   time.Duration `json:"interval,omitempty"`
+	MaxRetries int           `json:"max_retries,omitempty"`
+}
+
+// Webhook is an outgoing request template.
+type Webhook struct {
+	ID                       string
+	ProjectID                string
+	IntegrationID            string
+	Name                     string
+	SystemName               string
+	Description              string
+	Method                   string
+	URL                      string
+	Path                     string
+	IntegrationHeaders       []IntegrationHeader
+	Headers                  []Header
+	BodyTemplate             string
+	RetryPolicy              RetryPolicy
+	Timeout                  time.Duration
+	AsyncStatus              bool
+	AsyncTimeout             time.Duration
+	Enabled                  bool
+	Secret                   string
+	PreviousSecret           string
+	PreviousSecretExpireTime *time.Time
+	CreateTime               time.Time
+	UpdateTime               time.Time
+}
+
+// EventType names a kind of event; Schema and SamplePayload are JSON (nil when unset).
+type EventType struct {
+	ID            string
+	ProjectID     string
+	Name          string
+	Description   string
+	Schema        json.RawMessage
+	SamplePayload json.RawMessage
+	CreateTime    time.Time
+	UpdateTime    time.Time
+}
+
+// Subscription sends events of EventTypes ("*" = all) to a webhook.
+type Subscription struct {
+	ID            string
+	ProjectID     string
+	WebhookID     string
+	EventTypes    []string
+	SubjectFilter string
+	Enabled       bool
+	CreateTime    time.Time
+	UpdateTime    time.Time
+}
+
+// SubscriptionFilter narrows ListSubscriptions.
+type SubscriptionFilter struct {
+	WebhookID string
+	EventType string
+}
+
+// Status is where a delivery stands.
+type Status string
+
+// Delivery statuses.
+const (
+	StatusQueued    Status = "queued"
+	StatusRetrying  Status = "retrying"
+	StatusWaiting   Status = "waiting"
+	StatusDone      Status = "done"
+	StatusFailed    Status = "failed"
+	StatusCancelled Status = "cancelled"
+)
+
+// DeliveryCounts counts an event's deliveries by status.
+type DeliveryCounts map[Status]int
+
+// Event is a published event; Payload is a JSON object.
+type Event struct {
+	ID             string
+	ProjectID      string
+	EventType      string
+	Subject        string
+	Payload        json.RawMessage
+	IdempotencyKey string
+	CreateTime     time.Time
+	// Counts is filled by GetEvent and ListEvents.
+	Counts DeliveryCounts
+}
+
+// PublishInput is one event to publish. The caller has validated the payload.
+type PublishInput struct {
+	Event Event
+	// WebhookIDs, when set, replaces subscription matching.
+	WebhookIDs []string
+}
+
+// PublishResult is the stored event and its deliveries (the first result for a reused idempotency key).
+type PublishResult struct {
+	Event       Event
+	DeliveryIDs []string
+	// Duplicate is true when the idempotency key was already used; nothing new was stored.
+	Duplicate bool
+}
+
+// EventFilter narrows ListEvents.
+type EventFilter struct {
+	EventType    string
+	Subject      string
+	CreateAfter  time.Time
+	CreateBefore time.Time
+}
+
+// Delivery is one event sent to one webhook.
+type Delivery struct {
+	ID              string
+	ProjectID       string
+	EventID         string
+	WebhookID       string
+	IntegrationID   string
+	EventType       string
+	Subject         string
+	Status          Status
+	Attempts        int
+	NextAttemptTime time.Time
+	LastStatusCode  int
+	Reason          string
+	Resent          bool
+	// ActionToken is the secret capability of the action-status link.
+	ActionToken string
+	CreateTime  time.Time
+	UpdateTime  time.Time
+}
+
+// DeliveryFilter narrows delivery lists, bulk retries and exports.
+type DeliveryFilter struct {
+	Statuses      []Status
+	WebhookID     string
+	IntegrationID string
+	EventType     string
+	Subject       string
+	EventID       string
+	CreateAfter   time.Time
+	CreateBefore  time.Time
+}
+
+// Attempt is one HTTP request of a delivery.
+type Attempt struct {
+	DeliveryID         string
+	Number             int
+	StartTime          time.Time
+	Duration           time.Duration
+	RequestMethod      string
+	RequestURL         string
+	RequestHeaders     []Header
+	RequestBody        string
+	ResponseStatusCode int
+	ResponseHeaders    []Header
+	ResponseBody       string
+	Error              string
+}
+
+// ClaimedDelivery is a leased delivery with what the sender needs to send it.
+type ClaimedDelivery struct {
+	Delivery
+	EventPayload    json.RawMessage
+	EventCreateTime time.Time
+	// ClaimToken must accompany the completion; a stale token's completion is ignored.
+	ClaimToken string
+}
+
+// Outcome is the sender's verdict on a claimed delivery after an attempt.
+type Outcome struct {
+	DeliveryID string
+	ClaimToken string
+	// Attempt is stored when not nil (nil for a delay that made no request, e.g. a rate limit).
+	Attempt *Attempt
+	// Status is the new status: done, failed, retrying (or queued for a delay), waiting.
+	Status Status
+	// NextAttemptTime is when the delivery is due again (retrying/queued) or when WAITING times out.
+	NextAttemptTime time.Time
+	LastStatusCode  int
+	Reason          string
+	// DisableWebhook disables the webhook (a 410 Gone answer).
+	DisableWebhook bool
+}
+
+// Trigger receives inbound webhooks; structured config is kept as JSON by the store.
+type Trigger struct {
+	ID                 string
+	ProjectID          string
+	Name               string
+	EventType          string
+	APIKeyHeader       string
+	APIKey             string
+	ResponseStatus     int
+	ResponseType       string
+	ResponseBody       string
+	Sync               bool
+	SyncTimeout        time.Duration
+	RateLimitPerSecond int
+	Routes             []TriggerRoute
+	Signature          TriggerSignature
+	MaxBodyBytes       int64
+	Enabled            bool
+	CreateTime         time.Time
+	UpdateTime         time.Time
+}
+
+// TriggerRoute picks an event type by a header value or a JSON field.
+type TriggerRoute struct {
+	Header    string `json:"header,omitempty"`
+	JSONField string `json:"json_field,omitempty"`
+	Value     string `json:"value"`
+	EventType string `json:"event_type"`
+}
+
+// TriggerSignature configures verification of received requests ("" scheme = none).
+type TriggerSignature struct {
+	Scheme string `json:"scheme,omitempty"`
+	Secret string `json:"secret,omitempty"`
+	Header string `json:"header,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// Execution is one request received by a trigger.
+type Execution struct {
+	ID              string
+	ProjectID       string
+	TriggerID       string
+	ReceiveTime     time.Time
+	Method          string
+	Headers         []Header
+	QueryParameters []Header
+	PathFragment    string
+	RawBody         string
+	RawBodyBase64   bool
+	Body            json.RawMessage
+	ContentType     string
+	Status          int
+	EventID         string
+	EventType       string
+}
+
+// Store is everything hookd persists. Methods taking projectID never see other projects' records.
+type Store interface {
+	// Close releases the database.
+	Close() error
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	// Dialect is "postgres" or "sqlite".
+	Dialect() string
+
+	CreateProject(ctx context.Context, p *Project) error
+	GetProject(ctx context.Context, id string) (*Project, error)
+	ListProjects(ctx context.Context, page Page) ([]Project, error)
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKeyByHash finds a key by the SHA-256 hash of its secret.
+	APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	ListAPIKeys(ctx context.Context, projectID string, page Page) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, projectID, id string, now time.Time) (*APIKey, error)
+	// CountAPIKeys counts all keys of the instance (to detect a first start).
+	CountAPIKeys(ctx context.Context) (int, error)
+
+	CreateIntegration(ctx context.Context, in *Integration) error
+	GetIntegration(ctx context.Context, projectID, id string) (*Integration, error)
+	ListIntegrations(ctx context.Context, projectID string, page Page) ([]Integration, error)
+	UpdateIntegration(ctx context.Context, in *Integration) error
+	// DeleteIntegration returns ErrConflict while webhooks belong to it.
+	DeleteIntegration(ctx context.Context, projectID, id string) error
+
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	GetWebhook(ctx context.Context, projectID, id string) (*Webhook, error)
+	ListWebhooks(ctx context.Context, projectID, integrationID string, page Page) ([]Webhook, error)
+	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// DeleteWebhook deletes the webhook and its subscriptions and cancels its unfinished deliveries.
+	DeleteWebhook(ctx context.Context, projectID, id string, now time.Time) error
+
+	CreateEventType(ctx context.Context, et *EventType) error
+	GetEventType(ctx context.Context, projectID, id string) (*EventType, error)
+	GetEventTypeByName(ctx context.Context, projectID, name string) (*EventType, error)
+	ListEventTypes(ctx context.Context, projectID string, page Page) ([]EventType, error)
+	UpdateEventType(ctx context.Context, et *EventType) error
+	// DeleteEventType returns ErrConflict while a subscription names it.
+	DeleteEventType(ctx context.Context, projectID, id string) error
+
+	// CreateSubscription returns ErrNotFound when the webhook or a named event type does not exist.
+	CreateSubscription(ctx context.Context, s *Subscription) error
+	GetSubscription(ctx context.Context, projectID, id string) (*Subscription, error)
+	ListSubscriptions(ctx context.Context, projectID string, f SubscriptionFilter, page Page) ([]Subscription, error)
+	UpdateSubscription(ctx context.Context, s *Subscription) error
+	DeleteSubscription(ctx context.Context, projectID, id string) error
+
+	// PublishEvents stores events and their QUEUED deliveries (due now) in one transaction and wakes senders.
+	// An idempotency key used in the project within idempotencyWindow returns the first result.
+	PublishEvents(ctx context.Context, projectID string, in []PublishInput, now time.Time, idempotencyWindow time.Duration) ([]PublishResult, error)
+	GetEvent(ctx context.Context, projectID, id string) (*Event, error)
+	ListEvents(ctx context.Context, projectID string, f EventFilter, page Page) ([]Event, error)
+
+	// ClaimDeliveries leases up to limit due deliveries (QUEUED/RETRYING, next_attempt_time <= now) until now+lease.
+	// A lease that expires makes the delivery due again (the built-in rescuer).
+	ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]ClaimedDelivery, error)
+	// CompleteDeliveries stores outcomes in one transaction; outcomes with a stale claim token are skipped.
+	CompleteDeliveries(ctx context.Context, outcomes []Outcome, now time.Time) error
+	// WaitForWork blocks until new work may be due (a publish or a retry), timeout, or ctx end.
+	WaitForWork(ctx context.Context, timeout time.Duration)
+	// ExpireWaiting fails WAITING deliveries whose wait ended before now; returns how many.
+	ExpireWaiting(ctx context.Context, now time.Time, limit int) (int, error)
+	// UpdateActionStatus finishes the WAITING (or in-flight) delivery of an action token; ErrNotFound when unknown or used up.
+	UpdateActionStatus(ctx context.Context, token string, status Status, reason string, now time.Time) (*Delivery, error)
+	// TakeRateToken takes one token from the bucket key (rate per second, burst = rate) shared by all processes;
+	// when none is left it returns false and when the next token is due.
+	TakeRateToken(ctx context.Context, key string, rate int, now time.Time) (bool, time.Time, error)
+
+	GetDelivery(ctx context.Context, projectID, id string) (*Delivery, error)
+	ListAttempts(ctx context.Context, deliveryID string) ([]Attempt, error)
+	// ListDeliveries lists newest first by id; queue=true lists QUEUED/RETRYING/WAITING by next attempt time
+	// (the page cursor is then "<unix nanos>/<id>").
+	ListDeliveries(ctx context.Context, projectID string, f DeliveryFilter, queue bool, page Page) ([]Delivery, error)
+	// RetryDelivery makes a DONE or FAILED delivery due now (RETRYING, resent); ErrConflict otherwise.
+	RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (*Delivery, error)
+	// RetryDeliveries resends every DONE or FAILED delivery matching f; returns how many.
+	RetryDeliveries(ctx context.Context, projectID string, f DeliveryFilter, now time.Time) (int, error)
+	// CancelDelivery cancels a QUEUED, RETRYING or WAITING delivery; ErrConflict otherwise.
+	CancelDelivery(ctx context.Context, projectID, id string, now time.Time) (*Delivery, error)
+	// Purge deletes up to limit events (with their deliveries and attempts) created before cutoff; returns events deleted.
+	Purge(ctx context.Context, cutoff time.Time, limit int) (int, error)
+
+	CreateTrigger(ctx context.Context, t *Trigger) error
+	GetTrigger(ctx context.Context, projectID, id string) (*Trigger, error)
+	// TriggerByID finds a trigger of any project (for the public endpoint).
+	TriggerByID(ctx context.Context, id string) (*Trigger, error)
+	ListTriggers(ctx context.Context, projectID string, page Page) ([]Trigger, error)
+	UpdateTrigger(ctx context.Context, t *Trigger) error
+	DeleteTrigger(ctx context.Context, projectID, id string) error
+	// RecordExecution stores an execution and, when publish is not nil, publishes its event in the same transaction.
+	RecordExecution(ctx context.Context, e *Execution, publish *PublishInput, now time.Time) (*PublishResult, error)
+	GetExecution(ctx context.Context, projectID, id string) (*Execution, error)
+	ListExecutions(ctx context.Context, projectID, triggerID string, page Page) ([]Execution, error)
+}
