@@ -1,0 +1,59 @@
+package storesql
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// postgresURL adds the connection settings hookd relies on to a PostgreSQL URL:
+// plan_cache_mode=force_custom_plan keeps the claim statement from sticking to a plan made while the
+// queue was empty, and UTC makes timestamps print the same everywhere. Settings already in the URL win.
+func postgresURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw // lib/pq reports the malformed URL
+	}
+	q := u.Query()
+	if !q.Has("plan_cache_mode") {
+		q.Set("plan_cache_mode", "force_custom_plan")
+	}
+	if !q.Has("timezone") && !q.Has("TimeZone") {
+		q.Set("timezone", "UTC")
+	}
+	if !q.Has("application_name") {
+		q.Set("application_name", "hookd")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// sqliteDSN turns a data directory (or a .db file path) into a modernc.org/sqlite DSN: WAL journal,
+// busy timeout, foreign keys, BEGIN IMMEDIATE transactions (no lock upgrade deadlocks) and a time format
+// whose text order is time order. It creates the directory and returns the database file path.
+func sqliteDSN(target string) (dsn, file string, err error) {
+	if target == "" {
+		target = DefaultDataDir
+	}
+	target = strings.TrimPrefix(target, "sqlite://")
+	target = strings.TrimPrefix(target, "file:")
+	file = target
+	switch filepath.Ext(target) {
+	case ".db", ".sqlite", ".sqlite3":
+	default:
+		file = filepath.Join(target, sqliteFileName)
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return "", "", fmt.Errorf("create sqlite data directory: %w", err)
+	}
+	params := url.Values{}
+	params.Add("_pragma", "busy_timeout(10000)")
+	params.Add("_pragma", "journal_mode(WAL)")
+	params.Add("_pragma", "foreign_keys(1)")
+	params.Add("_pragma", "synchronous(NORMAL)")
+	params.Set("_txlock", "immediate")
+	params.Set("_time_format", "sqlite")
+	return file + "?" + params.Encode(), file, nil
+}

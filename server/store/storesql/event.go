@@ -1,0 +1,481 @@
+package storesql
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/store"
+)
+
+const (
+	eventCols = `id, project_id, event_type, subject, payload, idempotency_key, create_time`
+
+	insertEventsPrefix = `INSERT INTO events (` + eventCols + `) VALUES `
+	// insertEventsSuffix skips events whose idempotency key a concurrent publish took first; the caller
+	// then returns that publish's result.
+	insertEventsSuffix = ` ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id`
+
+	insertDeliveriesPrefix = `INSERT INTO deliveries (id, project_id, event_id, webhook_id, integration_id, event_type,
+		subject, status, next_attempt_time, action_token, create_time, update_time) VALUES `
+
+	// matchSubscriptions finds the enabled subscriptions (of enabled webhooks) for a set of event types.
+	matchSubscriptions = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id
+		FROM subscription_event_types se
+		JOIN subscriptions s ON s.id = se.subscription_id
+		JOIN webhooks w ON w.id = s.webhook_id
+		WHERE se.project_id = ? AND se.event_type IN (?) AND s.enabled = TRUE AND w.enabled = TRUE
+		ORDER BY s.webhook_id`
+
+	eventDeliveryIDs = `SELECT event_id, id FROM deliveries WHERE event_id IN (?) ORDER BY id`
+
+	eventCounts = `SELECT event_id, status, COUNT(*) AS n FROM deliveries WHERE event_id IN (?) GROUP BY event_id, status`
+)
+
+// Rows per multi-row INSERT (well under both dialects' bind parameter limits).
+const (
+	eventChunk    = 500
+	deliveryChunk = 500
+)
+
+// actionTokenBytes is the entropy of an action-status token.
+const actionTokenBytes = 32
+
+type eventRow struct {
+	ID             string   `db:"id"`
+	ProjectID      string   `db:"project_id"`
+	EventType      string   `db:"event_type"`
+	Subject        string   `db:"subject"`
+	Payload        jsonText `db:"payload"`
+	IdempotencyKey string   `db:"idempotency_key"`
+	CreateTime     dbTime   `db:"create_time"`
+}
+
+func (r eventRow) record() store.Event {
+	return store.Event{
+		ID: r.ID, ProjectID: r.ProjectID, EventType: r.EventType, Subject: r.Subject, Payload: r.Payload.raw(),
+		IdempotencyKey: r.IdempotencyKey, CreateTime: r.CreateTime.t,
+	}
+}
+
+// PublishEvents stores events and their QUEUED deliveries (due now) in one transaction and wakes senders.
+// An idempotency key used in the project within idempotencyWindow returns the first result (Duplicate).
+// Explicit WebhookIDs must all be webhooks of the project (ErrNotFound otherwise); they bypass subscriptions.
+func (s *Store) PublishEvents(ctx context.Context, projectID string, in []store.PublishInput, now time.Time, idempotencyWindow time.Duration) ([]store.PublishResult, error) {
+	var out []store.PublishResult
+	var woke bool
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, woke, err = s.publish(ctx, tx, projectID, in, ts(now), idempotencyWindow)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.afterCommit(woke)
+	return out, nil
+}
+
+// target is a webhook an event goes to.
+type target struct {
+	webhookID     string
+	integrationID string
+}
+
+// subscriptionMatch is one (event type, subscription) pair of matchSubscriptions.
+type subscriptionMatch struct {
+	EventType     string `db:"event_type"`
+	SubjectFilter string `db:"subject_filter"`
+	WebhookID     string `db:"webhook_id"`
+	IntegrationID string `db:"integration_id"`
+}
+
+// publish is PublishEvents inside tx; it reports whether deliveries were queued (senders to wake).
+func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in []store.PublishInput, now time.Time, window time.Duration) ([]store.PublishResult, bool, error) {
+	results := make([]store.PublishResult, len(in))
+	firstOfKey := map[string]int{} // idempotency key → index of its first use in this batch
+	sameAs := make([]int, len(in)) // index of the earlier input with the same key, or -1
+	var keys []string
+	for i, p := range in {
+		sameAs[i] = -1
+		if k := p.Event.IdempotencyKey; k != "" {
+			if j, ok := firstOfKey[k]; ok {
+				sameAs[i] = j
+				continue
+			}
+			firstOfKey[k] = i
+			keys = append(keys, k)
+		}
+	}
+
+	stored, err := s.claimIdempotencyKeys(ctx, tx, projectID, keys, now, window)
+	if err != nil {
+		return nil, false, err
+	}
+
+	// New events and the inputs they came from.
+	var fresh []int
+	for i, p := range in {
+		if sameAs[i] >= 0 {
+			continue
+		}
+		if ev, ok := stored[p.Event.IdempotencyKey]; ok && p.Event.IdempotencyKey != "" {
+			results[i] = store.PublishResult{Event: ev, Duplicate: true}
+			continue
+		}
+		ev := p.Event
+		ev.ProjectID, ev.CreateTime, ev.Counts = projectID, now, nil
+		if ev.ID == "" {
+			ev.ID = id.New(id.Event, now)
+		}
+		if len(ev.Payload) == 0 {
+			ev.Payload = []byte("{}")
+		}
+		results[i] = store.PublishResult{Event: ev}
+		fresh = append(fresh, i)
+	}
+
+	// Insert the events; those a concurrent publish beat us to become duplicates.
+	inserted, err := s.insertEvents(ctx, tx, results, fresh)
+	if err != nil {
+		return nil, false, err
+	}
+	var raced []string
+	kept := fresh[:0:0]
+	for _, i := range fresh {
+		if inserted[results[i].Event.ID] {
+			kept = append(kept, i)
+		} else {
+			raced = append(raced, results[i].Event.IdempotencyKey)
+		}
+	}
+	fresh = kept
+	if len(raced) > 0 {
+		won, err := s.eventsByKey(ctx, tx, projectID, raced)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, k := range raced {
+			ev, ok := won[k]
+			if !ok {
+				return nil, false, fmt.Errorf("publish events: idempotency key %q changed hands concurrently: %w", k, store.ErrConflict)
+			}
+			results[firstOfKey[k]] = store.PublishResult{Event: ev, Duplicate: true}
+		}
+	}
+
+	// Deliveries of the new events.
+	targets, err := s.publishTargets(ctx, tx, projectID, in, results, fresh)
+	if err != nil {
+		return nil, false, err
+	}
+	var rows [][]any
+	for _, i := range fresh {
+		ev := results[i].Event
+		for _, t := range targets[i] {
+			dlv := id.New(id.Delivery, now)
+			results[i].DeliveryIDs = append(results[i].DeliveryIDs, dlv)
+			rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
+				string(store.StatusQueued), now, randomToken(actionTokenBytes), now, now})
+		}
+	}
+	for chunk := range slices.Chunk(rows, deliveryChunk) {
+		q, args := valuesQuery(insertDeliveriesPrefix, chunk, "")
+		if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
+			return nil, false, wrap("insert deliveries", err)
+		}
+	}
+
+	// Duplicates answer with the deliveries of the first publish.
+	var dupIDs []string
+	for i := range results {
+		if results[i].Duplicate {
+			dupIDs = append(dupIDs, results[i].Event.ID)
+		}
+	}
+	if len(dupIDs) > 0 {
+		ids, err := s.deliveryIDsOf(ctx, tx, dupIDs)
+		if err != nil {
+			return nil, false, err
+		}
+		for i := range results {
+			if results[i].Duplicate {
+				results[i].DeliveryIDs = ids[results[i].Event.ID]
+			}
+		}
+	}
+	for i, j := range sameAs {
+		if j >= 0 {
+			results[i] = results[j]
+			results[i].Duplicate = true
+			results[i].DeliveryIDs = slices.Clone(results[j].DeliveryIDs)
+		}
+	}
+
+	if len(rows) > 0 {
+		if err := s.notifyWork(ctx, tx); err != nil {
+			return nil, false, err
+		}
+	}
+	return results, len(rows) > 0, nil
+}
+
+// claimIdempotencyKeys returns the events that hold keys within the window and frees the keys of older
+// events (so that the unique index lets them be used again).
+func (s *Store) claimIdempotencyKeys(ctx context.Context, tx *sqlx.Tx, projectID string, keys []string, now time.Time, window time.Duration) (map[string]store.Event, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	found, err := s.eventsByKey(ctx, tx, projectID, keys)
+	if err != nil {
+		return nil, err
+	}
+	var expired []string
+	for k, ev := range found {
+		if window <= 0 || ev.CreateTime.Before(now.Add(-window)) {
+			expired = append(expired, ev.ID)
+			delete(found, k)
+		}
+	}
+	if len(expired) > 0 {
+		q, args, err := s.in(`UPDATE events SET idempotency_key = '' WHERE id IN (?)`, expired)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return nil, wrap("release idempotency keys", err)
+		}
+	}
+	return found, nil
+}
+
+// eventsByKey returns the project's events holding the idempotency keys.
+func (s *Store) eventsByKey(ctx context.Context, tx *sqlx.Tx, projectID string, keys []string) (map[string]store.Event, error) {
+	out := map[string]store.Event{}
+	for chunk := range slices.Chunk(keys, eventChunk) {
+		q, args, err := s.in(`SELECT `+eventCols+` FROM events WHERE project_id = ? AND idempotency_key IN (?)`, projectID, chunk)
+		if err != nil {
+			return nil, err
+		}
+		var rows []eventRow
+		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+			return nil, wrap("find idempotency keys", err)
+		}
+		for _, r := range rows {
+			out[r.IdempotencyKey] = r.record()
+		}
+	}
+	return out, nil
+}
+
+// insertEvents inserts the events of results[fresh] and returns the ids actually inserted.
+func (s *Store) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.PublishResult, fresh []int) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(fresh))
+	for chunk := range slices.Chunk(fresh, eventChunk) {
+		rows := make([][]any, len(chunk))
+		for n, i := range chunk {
+			ev := results[i].Event
+			rows[n] = []any{ev.ID, ev.ProjectID, ev.EventType, ev.Subject, string(ev.Payload), ev.IdempotencyKey, ev.CreateTime}
+		}
+		q, args := valuesQuery(insertEventsPrefix, rows, insertEventsSuffix)
+		var ids []string
+		if err := tx.SelectContext(ctx, &ids, s.rebind(q), args...); err != nil {
+			return nil, wrap("insert events", err)
+		}
+		for _, v := range ids {
+			inserted[v] = true
+		}
+	}
+	return inserted, nil
+}
+
+// publishTargets returns, per input index in fresh, the webhooks to deliver to: the explicit WebhookIDs,
+// else one per webhook with a matching enabled subscription.
+func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string, in []store.PublishInput, results []store.PublishResult, fresh []int) (map[int][]target, error) {
+	var explicit, types []string
+	for _, i := range fresh {
+		if len(in[i].WebhookIDs) > 0 {
+			explicit = append(explicit, in[i].WebhookIDs...)
+		} else {
+			types = append(types, results[i].Event.EventType)
+		}
+	}
+	explicit, types = dedupe(explicit), dedupe(types)
+
+	webhooks := map[string]string{} // explicit webhook id → integration id
+	for chunk := range slices.Chunk(explicit, eventChunk) {
+		q, args, err := s.in(`SELECT id, COALESCE(integration_id, '') AS integration_id FROM webhooks WHERE project_id = ? AND id IN (?)`, projectID, chunk)
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			ID            string `db:"id"`
+			IntegrationID string `db:"integration_id"`
+		}
+		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+			return nil, wrap("find webhooks", err)
+		}
+		for _, r := range rows {
+			webhooks[r.ID] = r.IntegrationID
+		}
+	}
+	for _, w := range explicit {
+		if _, ok := webhooks[w]; !ok {
+			return nil, fmt.Errorf("publish events: webhook %q: %w", w, store.ErrNotFound)
+		}
+	}
+
+	byType := map[string][]subscriptionMatch{}
+	if len(types) > 0 {
+		q, args, err := s.in(matchSubscriptions, projectID, append(types, AllEventTypes))
+		if err != nil {
+			return nil, err
+		}
+		var matches []subscriptionMatch
+		if err := tx.SelectContext(ctx, &matches, q, args...); err != nil {
+			return nil, wrap("match subscriptions", err)
+		}
+		for _, m := range matches {
+			byType[m.EventType] = append(byType[m.EventType], m)
+		}
+	}
+
+	out := make(map[int][]target, len(fresh))
+	for _, i := range fresh {
+		seen := map[string]bool{}
+		add := func(webhookID, integrationID string) {
+			if !seen[webhookID] {
+				seen[webhookID] = true
+				out[i] = append(out[i], target{webhookID: webhookID, integrationID: integrationID})
+			}
+		}
+		if len(in[i].WebhookIDs) > 0 {
+			for _, w := range in[i].WebhookIDs {
+				add(w, webhooks[w])
+			}
+			continue
+		}
+		ev := results[i].Event
+		for _, m := range append(byType[ev.EventType], byType[AllEventTypes]...) {
+			if m.SubjectFilter == "" || m.SubjectFilter == ev.Subject {
+				add(m.WebhookID, m.IntegrationID)
+			}
+		}
+		slices.SortFunc(out[i], func(a, b target) int { return strings.Compare(a.webhookID, b.webhookID) })
+	}
+	return out, nil
+}
+
+// deliveryIDsOf returns the delivery ids of each event, oldest first.
+func (s *Store) deliveryIDsOf(ctx context.Context, q queryer, eventIDs []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for chunk := range slices.Chunk(eventIDs, eventChunk) {
+		query, args, err := s.in(eventDeliveryIDs, chunk)
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			EventID string `db:"event_id"`
+			ID      string `db:"id"`
+		}
+		if err := q.SelectContext(ctx, &rows, query, args...); err != nil {
+			return nil, wrap("list event deliveries", err)
+		}
+		for _, r := range rows {
+			out[r.EventID] = append(out[r.EventID], r.ID)
+		}
+	}
+	return out, nil
+}
+
+// valuesQuery builds prefix + "(?, …), (?, …)" + suffix and its flattened arguments.
+func valuesQuery(prefix string, rows [][]any, suffix string) (string, []any) {
+	var b strings.Builder
+	b.WriteString(prefix)
+	args := make([]any, 0, len(rows)*len(rows[0]))
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(rows[0])), ", ") + ")"
+	for n, r := range rows {
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+		args = append(args, r...)
+	}
+	b.WriteString(suffix)
+	return b.String(), args
+}
+
+// GetEvent returns an event of the project with its delivery counts.
+func (s *Store) GetEvent(ctx context.Context, projectID, eventID string) (*store.Event, error) {
+	var r eventRow
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+eventCols+` FROM events WHERE project_id = ? AND id = ?`),
+		projectID, eventID); err != nil {
+		return nil, wrap("get event", err)
+	}
+	events := []store.Event{r.record()}
+	if err := s.fillCounts(ctx, events); err != nil {
+		return nil, err
+	}
+	return &events[0], nil
+}
+
+// ListEvents lists a project's events, newest first, with their delivery counts.
+func (s *Store) ListEvents(ctx context.Context, projectID string, f store.EventFilter, page store.Page) ([]store.Event, error) {
+	where, args := []string{"project_id = ?"}, []any{projectID}
+	if f.EventType != "" {
+		where, args = append(where, "event_type = ?"), append(args, f.EventType)
+	}
+	if f.Subject != "" {
+		where, args = append(where, "subject = ?"), append(args, f.Subject)
+	}
+	if !f.CreateAfter.IsZero() {
+		where, args = append(where, "create_time >= ?"), append(args, ts(f.CreateAfter))
+	}
+	if !f.CreateBefore.IsZero() {
+		where, args = append(where, "create_time < ?"), append(args, ts(f.CreateBefore))
+	}
+	var rows []eventRow
+	if err := s.list(ctx, &rows, eventCols, "events", where, args, page); err != nil {
+		return nil, wrap("list events", err)
+	}
+	events := mapRows(rows, eventRow.record)
+	if err := s.fillCounts(ctx, events); err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
+// fillCounts sets each event's delivery counts by status.
+func (s *Store) fillCounts(ctx context.Context, events []store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	byID := make(map[string]*store.Event, len(events))
+	ids := make([]string, len(events))
+	for i := range events {
+		events[i].Counts = store.DeliveryCounts{}
+		byID[events[i].ID] = &events[i]
+		ids[i] = events[i].ID
+	}
+	q, args, err := s.in(eventCounts, ids)
+	if err != nil {
+		return err
+	}
+	var rows []struct {
+		EventID string `db:"event_id"`
+		Status  string `db:"status"`
+		N       int    `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return wrap("count deliveries", err)
+	}
+	for _, r := range rows {
+		byID[r.EventID].Counts[store.Status(r.Status)] = r.N
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package storesql
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// broadcast wakes every waiter at once: waiters hold the current channel, a signal closes it and
+// installs a fresh one.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newBroadcast() *broadcast { return &broadcast{ch: make(chan struct{})} }
+
+// wait returns the channel closed by the next signal.
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+// signal wakes all current waiters.
+func (b *broadcast) signal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+}
+
+// WaitForWork blocks until new work may be due (a publish, a retry or a requeue in any process sharing
+// the database), until timeout, or until ctx ends.
+func (s *Store) WaitForWork(ctx context.Context, timeout time.Duration) {
+	if s.pg() {
+		s.startListener()
+	}
+	ch := s.work.wait()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// startListener starts the store's one LISTEN connection (PostgreSQL) on first use; its notifications
+// fan out to all waiters.
+func (s *Store) startListener() {
+	s.listenOnce.Do(func() {
+		l := pq.NewListener(s.url, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
+			switch ev {
+			case pq.ListenerEventConnectionAttemptFailed, pq.ListenerEventDisconnected:
+				s.log.Warn("work listener connection problem", "event", int(ev), "error", err)
+			case pq.ListenerEventReconnected:
+				s.log.Info("work listener reconnected")
+			}
+		})
+		if err := l.Listen(workChannel); err != nil {
+			s.log.Error("listen for work", "channel", workChannel, "error", err)
+		}
+		s.listener, s.listenDone = l, make(chan struct{})
+		go func() {
+			defer close(s.listenDone)
+			for range l.NotificationChannel() {
+				// nil means the connection was re-established: notifications may have been missed.
+				s.work.signal()
+			}
+		}()
+	})
+}
+
+// notifyWork wakes senders: on PostgreSQL with NOTIFY inside tx (delivered at commit to every process),
+// on SQLite the caller signals after commit via s.work.
+func (s *Store) notifyWork(ctx context.Context, tx *sqlx.Tx) error {
+	if !s.pg() {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT pg_notify('"+workChannel+"', '')"); err != nil {
+		return wrap("notify work", err)
+	}
+	return nil
+}
+
+// afterCommit wakes in-process waiters (SQLite) once work committed.
+func (s *Store) afterCommit(woke bool) {
+	if woke && !s.pg() {
+		s.work.signal()
+	}
+}

@@ -1,0 +1,296 @@
+// Package storesql implements store.Store with one sqlx-based code base for two dialects: PostgreSQL
+// (lib/pq; several hookd processes may share a database) and embedded SQLite (modernc.org/sqlite, pure Go).
+// Dialect-specific SQL is limited to the queue claim, batched completions, rate buckets and migrations.
+package storesql
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/hookd/hookd/server/store"
+)
+
+// Dialect names returned by Store.Dialect.
+const (
+	DialectPostgres = "postgres"
+	DialectSQLite   = "sqlite"
+)
+
+// DefaultDataDir is the SQLite directory used when Config.URL is empty.
+const DefaultDataDir = "./hookd-data"
+
+// sqliteFileName is the database file inside the SQLite data directory.
+const sqliteFileName = "hookd.db"
+
+// workChannel is the PostgreSQL NOTIFY channel that wakes idle senders.
+const workChannel = "hookd_work"
+
+// Config says which database to open.
+type Config struct {
+	// URL is a PostgreSQL URL (postgres:// or postgresql://), or else the path of the SQLite data directory
+	// (or of a file ending in .db, .sqlite or .sqlite3). Empty means DefaultDataDir.
+	URL string
+	// Logger logs migrations and listener problems (default slog.Default()).
+	Logger *slog.Logger
+	// MaxOpenConns caps the connection pool (default 20 on PostgreSQL, 8 on SQLite).
+	MaxOpenConns int
+}
+
+// Store is the SQL implementation of store.Store.
+type Store struct {
+	db      *sqlx.DB
+	dialect string
+	url     string
+	log     *slog.Logger
+	work    *broadcast
+
+	listenOnce sync.Once
+	listener   *pq.Listener
+	listenDone chan struct{}
+	closeOnce  sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+func init() {
+	sqlx.BindDriver("sqlite", sqlx.QUESTION)
+}
+
+// Open connects to the database of cfg, runs pending migrations and returns the store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	s, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, s.db, s.dialect, s.log); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Migrate applies pending migrations to the database of cfg and closes it (`hookd migrate`).
+func Migrate(ctx context.Context, cfg Config) error {
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+// IsPostgresURL reports whether url selects PostgreSQL rather than SQLite.
+func IsPostgresURL(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+func connect(ctx context.Context, cfg Config) (*Store, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Store{log: log, work: newBroadcast()}
+	var err error
+	if IsPostgresURL(cfg.URL) {
+		s.dialect, s.url = DialectPostgres, postgresURL(cfg.URL)
+		s.db, err = sqlx.Open("postgres", s.url)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		s.db.SetMaxOpenConns(cmp.Or(cfg.MaxOpenConns, 20))
+		s.db.SetMaxIdleConns(10)
+		s.db.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
+		var dsn string
+		dsn, s.url, err = sqliteDSN(cfg.URL)
+		if err != nil {
+			return nil, err
+		}
+		s.dialect = DialectSQLite
+		s.db, err = sqlx.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		s.db.SetMaxOpenConns(cmp.Or(cfg.MaxOpenConns, 8))
+		s.db.SetMaxIdleConns(8)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := s.db.PingContext(pingCtx); err != nil {
+		_ = s.db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", s.dialect, err)
+	}
+	return s, nil
+}
+
+// Close stops the work listener and closes the database; safe to call twice.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.listenOnce.Do(func() {}) // no listener may start after Close
+		if s.listener != nil {
+			_ = s.listener.Close()
+			<-s.listenDone
+		}
+		err = s.db.Close()
+	})
+	return err
+}
+
+// Ping checks the database is reachable.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Dialect is "postgres" or "sqlite".
+func (s *Store) Dialect() string { return s.dialect }
+
+// DB returns the underlying pool (for tests and diagnostics; hookd itself goes through Store methods).
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+func (s *Store) pg() bool { return s.dialect == DialectPostgres }
+
+// queryer is what both *sqlx.DB and *sqlx.Tx offer.
+type queryer interface {
+	sqlx.ExtContext
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+// inTx runs fn in a transaction (BEGIN IMMEDIATE on SQLite) and commits when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", mapErr(err))
+	}
+	return nil
+}
+
+// rebind turns ? placeholders into the dialect's.
+func (s *Store) rebind(q string) string { return s.db.Rebind(q) }
+
+// in expands slice arguments of q (sqlx.In) and rebinds the placeholders.
+func (s *Store) in(q string, args ...any) (string, []any, error) {
+	q, args, err := sqlx.In(q, args...)
+	if err != nil {
+		return "", nil, fmt.Errorf("expand query: %w", err)
+	}
+	return s.rebind(q), args, nil
+}
+
+// mapErr turns driver errors about constraints into store errors.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code {
+		case "23505":
+			return fmt.Errorf("%w: %s", store.ErrAlreadyExists, pqErr.Constraint)
+		case "23503":
+			return fmt.Errorf("%w: %s", store.ErrConflict, pqErr.Constraint)
+		}
+		return err
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %s", store.ErrAlreadyExists, sqErr.Error())
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %s", store.ErrConflict, sqErr.Error())
+		}
+	}
+	if strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		return fmt.Errorf("%w: %s", store.ErrAlreadyExists, err.Error())
+	}
+	return err
+}
+
+// wrap maps driver errors and adds what was being done.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, mapErr(err))
+}
+
+// ts normalizes a time for storage: UTC, microsecond precision (what PostgreSQL keeps), so that both
+// dialects return exactly what was stored and SQLite's text times sort in time order.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// tsPtr is ts for optional times.
+func tsPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := ts(*t)
+	return &v
+}
+
+// orNow returns t normalized, or now when t is zero.
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return ts(time.Now())
+	}
+	return ts(t)
+}
+
+// randomToken returns n random bytes, base64url encoded without padding.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// claimToken returns a random token identifying one claim.
+func claimToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// pageArgs returns the keyset condition and limit of a page ordered by id DESC.
+func pageCond(page store.Page, col string, where []string, args []any) ([]string, []any) {
+	if page.After != "" {
+		where = append(where, col+" < ?")
+		args = append(args, page.After)
+	}
+	return where, args
+}
+
+// limit returns the page size (at least 1).
+func limit(page store.Page) int {
+	if page.Size <= 0 {
+		return 1
+	}
+	return page.Size
+}

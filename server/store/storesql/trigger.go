@@ -1,0 +1,248 @@
+package storesql
+
+import (
+	"context"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/store"
+)
+
+const (
+	triggerCols = `id, project_id, name, event_type, api_key_header, api_key, response_status, response_type, response_body,
+		sync, sync_timeout_ms, rate_limit_per_second, routes, signature, max_body_bytes, enabled, create_time, update_time`
+
+	insertTrigger = `INSERT INTO triggers (` + triggerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+	updateTrigger = `UPDATE triggers SET name = ?, event_type = ?, api_key_header = ?, api_key = ?, response_status = ?,
+		response_type = ?, response_body = ?, sync = ?, sync_timeout_ms = ?, rate_limit_per_second = ?, routes = ?,
+		signature = ?, max_body_bytes = ?, enabled = ?, update_time = ?
+		WHERE project_id = ? AND id = ?`
+
+	executionCols = `id, project_id, trigger_id, receive_time, method, headers, query_parameters, path_fragment, raw_body,
+		raw_body_base64, body, content_type, status, event_id, event_type`
+
+	insertExecution = `INSERT INTO executions (` + executionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+type triggerRow struct {
+	ID                 string   `db:"id"`
+	ProjectID          string   `db:"project_id"`
+	Name               string   `db:"name"`
+	EventType          string   `db:"event_type"`
+	APIKeyHeader       string   `db:"api_key_header"`
+	APIKey             string   `db:"api_key"`
+	ResponseStatus     int      `db:"response_status"`
+	ResponseType       string   `db:"response_type"`
+	ResponseBody       string   `db:"response_body"`
+	Sync               bool     `db:"sync"`
+	SyncTimeoutMS      int64    `db:"sync_timeout_ms"`
+	RateLimitPerSecond int      `db:"rate_limit_per_second"`
+	Routes             jsonText `db:"routes"`
+	Signature          jsonText `db:"signature"`
+	MaxBodyBytes       int64    `db:"max_body_bytes"`
+	Enabled            bool     `db:"enabled"`
+	CreateTime         dbTime   `db:"create_time"`
+	UpdateTime         dbTime   `db:"update_time"`
+}
+
+func (r triggerRow) record() (store.Trigger, error) {
+	t := store.Trigger{
+		ID: r.ID, ProjectID: r.ProjectID, Name: r.Name, EventType: r.EventType, APIKeyHeader: r.APIKeyHeader,
+		APIKey: r.APIKey, ResponseStatus: r.ResponseStatus, ResponseType: r.ResponseType, ResponseBody: r.ResponseBody,
+		Sync: r.Sync, SyncTimeout: time.Duration(r.SyncTimeoutMS) * time.Millisecond,
+		RateLimitPerSecond: r.RateLimitPerSecond, MaxBodyBytes: r.MaxBodyBytes, Enabled: r.Enabled,
+		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
+	}
+	if err := r.Routes.decode(&t.Routes); err != nil {
+		return t, err
+	}
+	return t, r.Signature.decode(&t.Signature)
+}
+
+// triggerArgs are the mutable columns of t in updateTrigger order (ending with update_time).
+func triggerArgs(t *store.Trigger) ([]any, error) {
+	routes, err := jsonArg(nonNil(t.Routes))
+	if err != nil {
+		return nil, err
+	}
+	sig, err := jsonArg(t.Signature)
+	if err != nil {
+		return nil, err
+	}
+	return []any{t.Name, t.EventType, t.APIKeyHeader, t.APIKey, t.ResponseStatus, t.ResponseType, t.ResponseBody, t.Sync,
+		t.SyncTimeout.Milliseconds(), t.RateLimitPerSecond, routes, sig, t.MaxBodyBytes, t.Enabled, t.UpdateTime}, nil
+}
+
+// DefaultIdempotencyWindow is how long an idempotency key of a trigger's event is remembered.
+const DefaultIdempotencyWindow = 24 * time.Hour
+
+// CreateTrigger stores t, filling in its id and times when empty.
+func (s *Store) CreateTrigger(ctx context.Context, t *store.Trigger) error {
+	t.CreateTime = orNow(t.CreateTime)
+	t.UpdateTime = t.CreateTime
+	if t.ID == "" {
+		t.ID = id.New(id.Trigger, t.CreateTime)
+	}
+	args, err := triggerArgs(t)
+	if err != nil {
+		return err
+	}
+	all := append([]any{t.ID, t.ProjectID}, args[:len(args)-1]...)
+	all = append(all, t.CreateTime, t.UpdateTime)
+	_, err = s.db.ExecContext(ctx, s.rebind(insertTrigger), all...)
+	return wrap("create trigger", err)
+}
+
+// GetTrigger returns a trigger of the project.
+func (s *Store) GetTrigger(ctx context.Context, projectID, triggerID string) (*store.Trigger, error) {
+	return s.getTrigger(ctx, `SELECT `+triggerCols+` FROM triggers WHERE project_id = ? AND id = ?`, projectID, triggerID)
+}
+
+// TriggerByID finds a trigger of any project (for the public trigger endpoint).
+func (s *Store) TriggerByID(ctx context.Context, triggerID string) (*store.Trigger, error) {
+	return s.getTrigger(ctx, `SELECT `+triggerCols+` FROM triggers WHERE id = ?`, triggerID)
+}
+
+func (s *Store) getTrigger(ctx context.Context, q string, args ...any) (*store.Trigger, error) {
+	var r triggerRow
+	if err := s.db.GetContext(ctx, &r, s.rebind(q), args...); err != nil {
+		return nil, wrap("get trigger", err)
+	}
+	t, err := r.record()
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// ListTriggers lists a project's triggers, newest first.
+func (s *Store) ListTriggers(ctx context.Context, projectID string, page store.Page) ([]store.Trigger, error) {
+	var rows []triggerRow
+	if err := s.list(ctx, &rows, triggerCols, "triggers", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
+		return nil, wrap("list triggers", err)
+	}
+	return mapRowsErr(rows, triggerRow.record)
+}
+
+// UpdateTrigger replaces the trigger's fields (all but id, project and create time).
+func (s *Store) UpdateTrigger(ctx context.Context, t *store.Trigger) error {
+	t.UpdateTime = orNow(t.UpdateTime)
+	args, err := triggerArgs(t)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, s.rebind(updateTrigger), append(args, t.ProjectID, t.ID)...)
+	return affectedOne("update trigger", res, err)
+}
+
+// DeleteTrigger deletes a trigger and its executions.
+func (s *Store) DeleteTrigger(ctx context.Context, projectID, triggerID string) error {
+	res, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM triggers WHERE project_id = ? AND id = ?`), projectID, triggerID)
+	return affectedOne("delete trigger", res, err)
+}
+
+type executionRow struct {
+	ID              string   `db:"id"`
+	ProjectID       string   `db:"project_id"`
+	TriggerID       string   `db:"trigger_id"`
+	ReceiveTime     dbTime   `db:"receive_time"`
+	Method          string   `db:"method"`
+	Headers         jsonText `db:"headers"`
+	QueryParameters jsonText `db:"query_parameters"`
+	PathFragment    string   `db:"path_fragment"`
+	RawBody         string   `db:"raw_body"`
+	RawBodyBase64   bool     `db:"raw_body_base64"`
+	Body            jsonText `db:"body"`
+	ContentType     string   `db:"content_type"`
+	Status          int      `db:"status"`
+	EventID         string   `db:"event_id"`
+	EventType       string   `db:"event_type"`
+}
+
+func (r executionRow) record() (store.Execution, error) {
+	e := store.Execution{
+		ID: r.ID, ProjectID: r.ProjectID, TriggerID: r.TriggerID, ReceiveTime: r.ReceiveTime.t, Method: r.Method,
+		PathFragment: r.PathFragment, RawBody: r.RawBody, RawBodyBase64: r.RawBodyBase64, Body: r.Body.raw(),
+		ContentType: r.ContentType, Status: r.Status, EventID: r.EventID, EventType: r.EventType,
+	}
+	if err := r.Headers.decode(&e.Headers); err != nil {
+		return e, err
+	}
+	return e, r.QueryParameters.decode(&e.QueryParameters)
+}
+
+// RecordExecution stores an execution and, when publish is not nil, publishes its event in the same transaction
+// (setting e.EventID and e.EventType). It returns the publish result (nil without publish).
+func (s *Store) RecordExecution(ctx context.Context, e *store.Execution, publish *store.PublishInput, now time.Time) (*store.PublishResult, error) {
+	now = ts(now)
+	e.ReceiveTime = ts(e.ReceiveTime)
+	if e.ReceiveTime.IsZero() {
+		e.ReceiveTime = now
+	}
+	if e.ID == "" {
+		e.ID = id.New(id.Execution, e.ReceiveTime)
+	}
+	headers, err := jsonArg(nonNil(e.Headers))
+	if err != nil {
+		return nil, err
+	}
+	query, err := jsonArg(nonNil(e.QueryParameters))
+	if err != nil {
+		return nil, err
+	}
+	var result *store.PublishResult
+	var woke bool
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.requireRow(ctx, tx, "record execution: trigger "+e.TriggerID,
+			`SELECT 1 FROM triggers WHERE project_id = ? AND id = ?`, e.ProjectID, e.TriggerID); err != nil {
+			return err
+		}
+		if publish != nil {
+			res, w, err := s.publish(ctx, tx, e.ProjectID, []store.PublishInput{*publish}, now, DefaultIdempotencyWindow)
+			if err != nil {
+				return err
+			}
+			result, woke = &res[0], w
+			e.EventID, e.EventType = result.Event.ID, result.Event.EventType
+		}
+		_, err := tx.ExecContext(ctx, s.rebind(insertExecution), e.ID, e.ProjectID, e.TriggerID, e.ReceiveTime, e.Method,
+			headers, query, e.PathFragment, e.RawBody, e.RawBodyBase64, rawArg(e.Body), e.ContentType, e.Status,
+			e.EventID, e.EventType)
+		return wrap("record execution", err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.afterCommit(woke)
+	return result, nil
+}
+
+// GetExecution returns an execution of the project.
+func (s *Store) GetExecution(ctx context.Context, projectID, executionID string) (*store.Execution, error) {
+	var r executionRow
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+executionCols+` FROM executions WHERE project_id = ? AND id = ?`),
+		projectID, executionID); err != nil {
+		return nil, wrap("get execution", err)
+	}
+	e, err := r.record()
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// ListExecutions lists a project's executions (one trigger's when triggerID is set), newest first.
+func (s *Store) ListExecutions(ctx context.Context, projectID, triggerID string, page store.Page) ([]store.Execution, error) {
+	where, args := []string{"project_id = ?"}, []any{projectID}
+	if triggerID != "" {
+		where, args = append(where, "trigger_id = ?"), append(args, triggerID)
+	}
+	var rows []executionRow
+	if err := s.list(ctx, &rows, executionCols, "executions", where, args, page); err != nil {
+		return nil, wrap("list executions", err)
+	}
+	return mapRowsErr(rows, executionRow.record)
+}

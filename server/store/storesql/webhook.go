@@ -1,0 +1,180 @@
+package storesql
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/store"
+)
+
+const (
+	webhookCols = `id, project_id, integration_id, name, system_name, description, method, url, path,
+		integration_headers, headers, body_template, retry_policy, timeout_ms, async_status, async_timeout_ms, enabled,
+		secret, previous_secret, previous_secret_expire_time, create_time, update_time`
+
+	insertWebhook = `INSERT INTO webhooks (` + webhookCols + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+	updateWebhook = `UPDATE webhooks SET integration_id = ?, name = ?, system_name = ?, description = ?, method = ?,
+		url = ?, path = ?, integration_headers = ?, headers = ?, body_template = ?, retry_policy = ?, timeout_ms = ?,
+		async_status = ?, async_timeout_ms = ?, enabled = ?, secret = ?, previous_secret = ?,
+		previous_secret_expire_time = ?, update_time = ?
+		WHERE project_id = ? AND id = ?`
+
+	cancelWebhookDeliveries = `UPDATE deliveries SET status = 'cancelled', reason = 'webhook deleted', update_time = ?
+		WHERE project_id = ? AND webhook_id = ? AND status IN ('queued', 'retrying', 'waiting')`
+)
+
+type webhookRow struct {
+	ID                       string         `db:"id"`
+	ProjectID                string         `db:"project_id"`
+	IntegrationID            sql.NullString `db:"integration_id"`
+	Name                     string         `db:"name"`
+	SystemName               string         `db:"system_name"`
+	Description              string         `db:"description"`
+	Method                   string         `db:"method"`
+	URL                      string         `db:"url"`
+	Path                     string         `db:"path"`
+	IntegrationHeaders       jsonText       `db:"integration_headers"`
+	Headers                  jsonText       `db:"headers"`
+	BodyTemplate             string         `db:"body_template"`
+	RetryPolicy              jsonText       `db:"retry_policy"`
+	TimeoutMS                int64          `db:"timeout_ms"`
+	AsyncStatus              bool           `db:"async_status"`
+	AsyncTimeoutMS           int64          `db:"async_timeout_ms"`
+	Enabled                  bool           `db:"enabled"`
+	Secret                   string         `db:"secret"`
+	PreviousSecret           string         `db:"previous_secret"`
+	PreviousSecretExpireTime nullTime       `db:"previous_secret_expire_time"`
+	CreateTime               dbTime         `db:"create_time"`
+	UpdateTime               dbTime         `db:"update_time"`
+}
+
+func (r webhookRow) record() (store.Webhook, error) {
+	w := store.Webhook{
+		ID: r.ID, ProjectID: r.ProjectID, IntegrationID: r.IntegrationID.String, Name: r.Name, SystemName: r.SystemName,
+		Description: r.Description, Method: r.Method, URL: r.URL, Path: r.Path, BodyTemplate: r.BodyTemplate,
+		Timeout: time.Duration(r.TimeoutMS) * time.Millisecond, AsyncStatus: r.AsyncStatus,
+		AsyncTimeout: time.Duration(r.AsyncTimeoutMS) * time.Millisecond, Enabled: r.Enabled, Secret: r.Secret,
+		PreviousSecret: r.PreviousSecret, PreviousSecretExpireTime: r.PreviousSecretExpireTime.ptr(),
+		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
+	}
+	if err := r.IntegrationHeaders.decode(&w.IntegrationHeaders); err != nil {
+		return w, err
+	}
+	if err := r.Headers.decode(&w.Headers); err != nil {
+		return w, err
+	}
+	return w, r.RetryPolicy.decode(&w.RetryPolicy)
+}
+
+// webhookArgs are the mutable columns of w in updateWebhook order (without the WHERE arguments).
+func webhookArgs(w *store.Webhook) ([]any, error) {
+	ih, err := jsonArg(nonNil(w.IntegrationHeaders))
+	if err != nil {
+		return nil, err
+	}
+	h, err := jsonArg(nonNil(w.Headers))
+	if err != nil {
+		return nil, err
+	}
+	rp, err := jsonArg(w.RetryPolicy)
+	if err != nil {
+		return nil, err
+	}
+	integrationID := sql.NullString{String: w.IntegrationID, Valid: w.IntegrationID != ""}
+	return []any{integrationID, w.Name, w.SystemName, w.Description, w.Method, w.URL, w.Path, ih, h, w.BodyTemplate, rp,
+		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), w.Enabled, w.Secret, w.PreviousSecret,
+		tsPtr(w.PreviousSecretExpireTime), w.UpdateTime}, nil
+}
+
+// CreateWebhook stores w, filling in its id and times when empty; ErrNotFound when its integration is not in the
+// project, ErrAlreadyExists when the system name is taken.
+func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
+	w.CreateTime = orNow(w.CreateTime)
+	w.UpdateTime = w.CreateTime
+	if w.ID == "" {
+		w.ID = id.New(id.Webhook, w.CreateTime)
+	}
+	args, err := webhookArgs(w)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.requireIntegration(ctx, tx, w.ProjectID, w.IntegrationID); err != nil {
+			return wrap("create webhook", err)
+		}
+		all := append([]any{w.ID, w.ProjectID}, args[:len(args)-1]...)
+		all = append(all, w.CreateTime, w.UpdateTime)
+		_, err := tx.ExecContext(ctx, s.rebind(insertWebhook), all...)
+		return wrap("create webhook", err)
+	})
+}
+
+// requireIntegration returns ErrNotFound unless integrationID is empty or an integration of the project.
+func (s *Store) requireIntegration(ctx context.Context, q queryer, projectID, integrationID string) error {
+	if integrationID == "" {
+		return nil
+	}
+	return s.requireRow(ctx, q, "integration "+integrationID, `SELECT 1 FROM integrations WHERE project_id = ? AND id = ?`,
+		projectID, integrationID)
+}
+
+// GetWebhook returns a webhook of the project.
+func (s *Store) GetWebhook(ctx context.Context, projectID, webhookID string) (*store.Webhook, error) {
+	var r webhookRow
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+webhookCols+` FROM webhooks WHERE project_id = ? AND id = ?`),
+		projectID, webhookID); err != nil {
+		return nil, wrap("get webhook", err)
+	}
+	w, err := r.record()
+	if err != nil {
+		return nil, err
+	}
+	return &w, nil
+}
+
+// ListWebhooks lists a project's webhooks (those of one integration when integrationID is set), newest first.
+func (s *Store) ListWebhooks(ctx context.Context, projectID, integrationID string, page store.Page) ([]store.Webhook, error) {
+	where, args := []string{"project_id = ?"}, []any{projectID}
+	if integrationID != "" {
+		where, args = append(where, "integration_id = ?"), append(args, integrationID)
+	}
+	var rows []webhookRow
+	if err := s.list(ctx, &rows, webhookCols, "webhooks", where, args, page); err != nil {
+		return nil, wrap("list webhooks", err)
+	}
+	return mapRowsErr(rows, webhookRow.record)
+}
+
+// UpdateWebhook replaces the webhook's fields (all but id, project and create time).
+func (s *Store) UpdateWebhook(ctx context.Context, w *store.Webhook) error {
+	w.UpdateTime = orNow(w.UpdateTime)
+	args, err := webhookArgs(w)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.requireIntegration(ctx, tx, w.ProjectID, w.IntegrationID); err != nil {
+			return wrap("update webhook", err)
+		}
+		res, err := tx.ExecContext(ctx, s.rebind(updateWebhook), append(args, w.ProjectID, w.ID)...)
+		return affectedOne("update webhook", res, err)
+	})
+}
+
+// DeleteWebhook deletes the webhook and its subscriptions and cancels its unfinished deliveries.
+func (s *Store) DeleteWebhook(ctx context.Context, projectID, webhookID string, now time.Time) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM webhooks WHERE project_id = ? AND id = ?`), projectID, webhookID)
+		if err := affectedOne("delete webhook", res, err); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.rebind(cancelWebhookDeliveries), ts(now), projectID, webhookID)
+		return wrap("delete webhook: cancel deliveries", err)
+	})
+}
