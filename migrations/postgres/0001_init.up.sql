@@ -15,7 +15,8 @@ CREATE TABLE projects (
     name        text        NOT NULL,
     create_time timestamptz NOT NULL,
     update_time timestamptz NOT NULL,
-    CONSTRAINT projects_pkey PRIMARY KEY (id)
+    CONSTRAINT projects_pkey PRIMARY KEY (id),
+    CONSTRAINT projects_name_key UNIQUE (name)
 );
 
 CREATE TABLE api_keys (

@@ -15,7 +15,8 @@ CREATE TABLE projects (
     name        TEXT     NOT NULL,
     create_time DATETIME NOT NULL,
     update_time DATETIME NOT NULL,
-    CONSTRAINT projects_pkey PRIMARY KEY (id)
+    CONSTRAINT projects_pkey PRIMARY KEY (id),
+    CONSTRAINT projects_name_key UNIQUE (name)
 );
 
 CREATE TABLE api_keys (

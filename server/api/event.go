@@ -1,0 +1,286 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/pagination"
+	"github.com/hookd/hookd/server/schema"
+	"github.com/hookd/hookd/server/store"
+)
+
+// Publishing limits and defaults.
+const (
+	// MaxBatch is the most events one PublishEvents call takes.
+	MaxBatch = 1000
+	// DefaultMaxPayloadBytes is the default limit of one event payload (JSON).
+	DefaultMaxPayloadBytes = 256 << 10
+	// IdempotencyWindow is how long an idempotency key returns the first result.
+	IdempotencyWindow = 24 * time.Hour
+	maxSubjectLen     = 256
+	maxKeyLen         = 256
+	eventTypeCacheTTL = 2 * time.Second
+)
+
+// EventConfig tunes EventService.
+type EventConfig struct {
+	// MaxPayloadBytes limits one payload's JSON size (default 256 KiB).
+	MaxPayloadBytes int
+	// Registerer receives hookd_published_events_total (nil: not registered).
+	Registerer prometheus.Registerer
+}
+
+// NewEventService returns the EventService handler.
+func NewEventService(d Deps, cfg EventConfig) hookdv1connect.EventServiceHandler {
+	if cfg.MaxPayloadBytes <= 0 {
+		cfg.MaxPayloadBytes = DefaultMaxPayloadBytes
+	}
+	published := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hookd_published_events_total", Help: "Events accepted by PublishEvent(s), duplicates excluded.",
+	})
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(published)
+	}
+	return &eventService{d: d, maxPayload: cfg.MaxPayloadBytes, published: published, types: map[typeKey]cachedType{}}
+}
+
+type eventService struct {
+	d          Deps
+	maxPayload int
+	published  prometheus.Counter
+
+	mu    sync.Mutex
+	types map[typeKey]cachedType
+}
+
+type typeKey struct{ project, name string }
+
+// cachedType is an event type's compiled schema (nil = none), kept briefly to spare a query per publish.
+type cachedType struct {
+	schema  *schema.Schema
+	fetched time.Time
+}
+
+// PublishEvent implements hookdv1connect.EventServiceHandler.
+func (s *eventService) PublishEvent(ctx context.Context, req *connect.Request[hookdv1.PublishEventRequest]) (*connect.Response[hookdv1.PublishEventResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.input(ctx, p.ProjectID, "", req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.d.Store.PublishEvents(ctx, p.ProjectID, []store.PublishInput{in}, s.d.now(), IdempotencyWindow)
+	if err != nil {
+		return nil, s.publishError(ctx, err)
+	}
+	s.count(res)
+	return connect.NewResponse(publishResult(res[0])), nil
+}
+
+// PublishEvents implements hookdv1connect.EventServiceHandler.
+func (s *eventService) PublishEvents(ctx context.Context, req *connect.Request[hookdv1.PublishEventsRequest]) (*connect.Response[hookdv1.PublishEventsResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch n := len(req.Msg.GetEvents()); {
+	case n == 0:
+		return nil, apierr.Invalid("events", "must not be empty")
+	case n > MaxBatch:
+		return nil, apierr.Invalid("events", "has %d events; at most %d per call", n, MaxBatch)
+	}
+	ins := make([]store.PublishInput, 0, len(req.Msg.GetEvents()))
+	for i, e := range req.Msg.GetEvents() {
+		in, err := s.input(ctx, p.ProjectID, fmt.Sprintf("events[%d].", i), e)
+		if err != nil {
+			return nil, err
+		}
+		ins = append(ins, in)
+	}
+	res, err := s.d.Store.PublishEvents(ctx, p.ProjectID, ins, s.d.now(), IdempotencyWindow)
+	if err != nil {
+		return nil, s.publishError(ctx, err)
+	}
+	s.count(res)
+	out := &hookdv1.PublishEventsResponse{Results: make([]*hookdv1.PublishEventResponse, 0, len(res))}
+	for _, r := range res {
+		out.Results = append(out.Results, publishResult(r))
+	}
+	return connect.NewResponse(out), nil
+}
+
+// GetEvent implements hookdv1connect.EventServiceHandler.
+func (s *eventService) GetEvent(ctx context.Context, req *connect.Request[hookdv1.GetEventRequest]) (*connect.Response[hookdv1.GetEventResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Msg.GetId() == "" {
+		return nil, apierr.Invalid("id", "is required")
+	}
+	ev, err := s.d.Store.GetEvent(ctx, p.ProjectID, req.Msg.GetId())
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "event", req.Msg.GetId(), err)
+	}
+	return connect.NewResponse(&hookdv1.GetEventResponse{Event: eventToProto(ev)}), nil
+}
+
+// ListEvents implements hookdv1connect.EventServiceHandler.
+func (s *eventService) ListEvents(ctx context.Context, req *connect.Request[hookdv1.ListEventsRequest]) (*connect.Response[hookdv1.ListEventsResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := pagination.Parse(req.Msg.GetPageSize(), req.Msg.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	f := store.EventFilter{
+		EventType: req.Msg.GetEventType(), Subject: req.Msg.GetSubject(),
+		CreateAfter: fromTimestamp(req.Msg.GetCreateTimeAfter()), CreateBefore: fromTimestamp(req.Msg.GetCreateTimeBefore()),
+	}
+	if !f.CreateAfter.IsZero() && !f.CreateBefore.IsZero() && !f.CreateAfter.Before(f.CreateBefore) {
+		return nil, apierr.Invalid("create_time_after", "must be before create_time_before")
+	}
+	evs, err := s.d.Store.ListEvents(ctx, p.ProjectID, f, page)
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "events", "", err)
+	}
+	evs, next := pagination.Trim(evs, page, func(e store.Event) string { return e.ID })
+	out := &hookdv1.ListEventsResponse{Events: make([]*hookdv1.Event, 0, len(evs)), NextPageToken: next}
+	for i := range evs {
+		out.Events = append(out.Events, eventToProto(&evs[i]))
+	}
+	return connect.NewResponse(out), nil
+}
+
+// input validates one publish request; prefix names its place in a batch ("events[3].").
+func (s *eventService) input(ctx context.Context, projectID, prefix string, m *hookdv1.PublishEventRequest) (store.PublishInput, error) {
+	if m.GetEventType() == "" {
+		return store.PublishInput{}, apierr.Invalid(prefix+"event_type", "is required")
+	}
+	if len(m.GetSubject()) > maxSubjectLen {
+		return store.PublishInput{}, apierr.Invalid(prefix+"subject", "is longer than %d bytes", maxSubjectLen)
+	}
+	if len(m.GetIdempotencyKey()) > maxKeyLen {
+		return store.PublishInput{}, apierr.Invalid(prefix+"idempotency_key", "is longer than %d bytes", maxKeyLen)
+	}
+	for i, w := range m.GetWebhookIds() {
+		if !id.HasPrefix(w, id.Webhook) {
+			return store.PublishInput{}, apierr.Invalid(fmt.Sprintf("%swebhook_ids[%d]", prefix, i), "%q is not a webhook id (wh_…)", w)
+		}
+	}
+	payload := []byte("{}")
+	if m.GetPayload() != nil {
+		var err error
+		payload, err = protojson.Marshal(m.GetPayload())
+		if err != nil {
+			return store.PublishInput{}, apierr.Invalid(prefix+"payload", "cannot be encoded as JSON: %v", err)
+		}
+	}
+	if len(payload) > s.maxPayload {
+		return store.PublishInput{}, apierr.Invalid(prefix+"payload", "is %d bytes of JSON; the limit is %d", len(payload), s.maxPayload)
+	}
+	sc, err := s.schemaOf(ctx, projectID, m.GetEventType())
+	if errors.Is(err, store.ErrNotFound) {
+		return store.PublishInput{}, apierr.Invalid(prefix+"event_type", "event type %q does not exist; create it first", m.GetEventType())
+	}
+	if err != nil {
+		return store.PublishInput{}, apierr.FromStore(ctx, s.d.log(), "event type", m.GetEventType(), err)
+	}
+	if sc != nil {
+		if err := sc.Validate(payload); err != nil {
+			return store.PublishInput{}, apierr.Invalid(prefix+"payload", "does not match the schema of %q: %v", m.GetEventType(), err)
+		}
+	}
+	return store.PublishInput{
+		Event: store.Event{
+			EventType: m.GetEventType(), Subject: m.GetSubject(), Payload: payload, IdempotencyKey: m.GetIdempotencyKey(),
+		},
+		WebhookIDs: m.GetWebhookIds(),
+	}, nil
+}
+
+// schemaOf returns the compiled schema of an event type (nil when it has none), or store.ErrNotFound.
+func (s *eventService) schemaOf(ctx context.Context, projectID, name string) (*schema.Schema, error) {
+	k := typeKey{projectID, name}
+	now := time.Now()
+	s.mu.Lock()
+	c, ok := s.types[k]
+	s.mu.Unlock()
+	if ok && now.Sub(c.fetched) < eventTypeCacheTTL {
+		return c.schema, nil
+	}
+	et, err := s.d.Store.GetEventTypeByName(ctx, projectID, name)
+	if err != nil {
+		return nil, err
+	}
+	var sc *schema.Schema
+	if len(et.Schema) > 0 && string(et.Schema) != "null" {
+		if sc, err = schema.Compile(et.Schema); err != nil {
+			return nil, fmt.Errorf("compile stored schema of %q: %w", name, err)
+		}
+	}
+	s.mu.Lock()
+	if len(s.types) > 10000 {
+		clear(s.types)
+	}
+	s.types[k] = cachedType{schema: sc, fetched: now}
+	s.mu.Unlock()
+	return sc, nil
+}
+
+func (s *eventService) publishError(ctx context.Context, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.Invalid("webhook_ids", "%v", err)
+	}
+	return apierr.FromStore(ctx, s.d.log(), "events", "", err)
+}
+
+func (s *eventService) count(res []store.PublishResult) {
+	for _, r := range res {
+		if !r.Duplicate {
+			s.published.Inc()
+		}
+	}
+}
+
+func publishResult(r store.PublishResult) *hookdv1.PublishEventResponse {
+	return &hookdv1.PublishEventResponse{Event: eventToProto(&r.Event), DeliveryIds: r.DeliveryIDs}
+}
+
+// eventToProto converts an event; a payload that is not a JSON object is left out.
+func eventToProto(e *store.Event) *hookdv1.Event {
+	out := &hookdv1.Event{
+		Id: e.ID, CreateTime: timestamp(e.CreateTime), EventType: e.EventType, Subject: e.Subject,
+		IdempotencyKey: e.IdempotencyKey,
+	}
+	if len(e.Payload) > 0 {
+		st := &structpb.Struct{}
+		if err := protojson.Unmarshal(e.Payload, st); err == nil {
+			out.Payload = st
+		}
+	}
+	if e.Counts != nil {
+		out.DeliveryCounts = &hookdv1.DeliveryCounts{
+			Queued: int32(e.Counts[store.StatusQueued]), Retrying: int32(e.Counts[store.StatusRetrying]),
+			Waiting: int32(e.Counts[store.StatusWaiting]), Done: int32(e.Counts[store.StatusDone]),
+			Failed: int32(e.Counts[store.StatusFailed]), Cancelled: int32(e.Counts[store.StatusCancelled]),
+		}
+	}
+	return out
+}

@@ -1,0 +1,164 @@
+package api
+
+import (
+	"context"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/netguard"
+	"github.com/hookd/hookd/server/pagination"
+	"github.com/hookd/hookd/server/store"
+)
+
+// maxRateLimit is the highest rate_limit_per_second an integration may set.
+const maxRateLimit = 100000
+
+// NewIntegrationService returns the IntegrationService handler.
+func NewIntegrationService(d Deps) hookdv1connect.IntegrationServiceHandler {
+	return &integrationService{d: d}
+}
+
+type integrationService struct{ d Deps }
+
+// CreateIntegration implements hookdv1connect.IntegrationServiceHandler.
+func (s *integrationService) CreateIntegration(ctx context.Context, req *connect.Request[hookdv1.CreateIntegrationRequest]) (*connect.Response[hookdv1.CreateIntegrationResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	headers, err := headersFromProto("headers", m.GetHeaders(), nil, false)
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.now()
+	in := &store.Integration{
+		ID: id.New(id.Integration, now), ProjectID: p.ProjectID, Name: m.GetName(), BaseURL: m.GetBaseUrl(),
+		RateLimitPerSecond: int(m.GetRateLimitPerSecond()), Headers: headers, CreateTime: now, UpdateTime: now,
+	}
+	if err := s.validate(in); err != nil {
+		return nil, err
+	}
+	if err := s.d.Store.CreateIntegration(ctx, in); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "integration", in.ID, err)
+	}
+	return connect.NewResponse(&hookdv1.CreateIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
+}
+
+// validate checks the fields that headersFromProto does not.
+func (s *integrationService) validate(in *store.Integration) error {
+	if err := checkName("name", in.Name, maxNameLen); err != nil {
+		return err
+	}
+	if in.BaseURL == "" {
+		return apierr.Invalid("base_url", "is required")
+	}
+	if len(in.BaseURL) > maxURLLen {
+		return apierr.Invalid("base_url", "is longer than %d bytes", maxURLLen)
+	}
+	if strings.Contains(in.BaseURL, "{{") {
+		return apierr.Invalid("base_url", "must not use template variables (use them in the webhook's path)")
+	}
+	if err := netguard.CheckURL(in.BaseURL, s.d.Dev); err != nil {
+		return apierr.Invalid("base_url", "%v", err)
+	}
+	if in.RateLimitPerSecond < 0 || in.RateLimitPerSecond > maxRateLimit {
+		return apierr.Invalid("rate_limit_per_second", "must be between 0 (unlimited) and %d", maxRateLimit)
+	}
+	return nil
+}
+
+// GetIntegration implements hookdv1connect.IntegrationServiceHandler.
+func (s *integrationService) GetIntegration(ctx context.Context, req *connect.Request[hookdv1.GetIntegrationRequest]) (*connect.Response[hookdv1.GetIntegrationResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.d.Store.GetIntegration(ctx, p.ProjectID, req.Msg.GetId())
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "integration", req.Msg.GetId(), err)
+	}
+	return connect.NewResponse(&hookdv1.GetIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
+}
+
+// ListIntegrations implements hookdv1connect.IntegrationServiceHandler.
+func (s *integrationService) ListIntegrations(ctx context.Context, req *connect.Request[hookdv1.ListIntegrationsRequest]) (*connect.Response[hookdv1.ListIntegrationsResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := pagination.Parse(req.Msg.GetPageSize(), req.Msg.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	ins, err := s.d.Store.ListIntegrations(ctx, p.ProjectID, page)
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "integrations", "", err)
+	}
+	ins, next := pagination.Trim(ins, page, func(x store.Integration) string { return x.ID })
+	out := &hookdv1.ListIntegrationsResponse{Integrations: make([]*hookdv1.Integration, 0, len(ins)), NextPageToken: next}
+	for i := range ins {
+		out.Integrations = append(out.Integrations, integrationToProto(&ins[i], p.IsAdmin()))
+	}
+	return connect.NewResponse(out), nil
+}
+
+// UpdateIntegration implements hookdv1connect.IntegrationServiceHandler.
+func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect.Request[hookdv1.UpdateIntegrationRequest]) (*connect.Response[hookdv1.UpdateIntegrationResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	in, err := s.d.Store.GetIntegration(ctx, p.ProjectID, m.GetId())
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "integration", m.GetId(), err)
+	}
+	if m.Name != nil {
+		in.Name = m.GetName()
+	}
+	if m.BaseUrl != nil {
+		in.BaseURL = m.GetBaseUrl()
+	}
+	if m.RateLimitPerSecond != nil {
+		in.RateLimitPerSecond = int(m.GetRateLimitPerSecond())
+	}
+	if m.Headers != nil {
+		if in.Headers, err = headersFromProto("headers", m.GetHeaders().GetValues(), in.Headers, false); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.validate(in); err != nil {
+		return nil, err
+	}
+	in.UpdateTime = s.d.now()
+	if err := s.d.Store.UpdateIntegration(ctx, in); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "integration", in.ID, err)
+	}
+	return connect.NewResponse(&hookdv1.UpdateIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
+}
+
+// DeleteIntegration implements hookdv1connect.IntegrationServiceHandler.
+func (s *integrationService) DeleteIntegration(ctx context.Context, req *connect.Request[hookdv1.DeleteIntegrationRequest]) (*connect.Response[hookdv1.DeleteIntegrationResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.d.Store.DeleteIntegration(ctx, p.ProjectID, req.Msg.GetId()); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "integration", req.Msg.GetId(), err)
+	}
+	return connect.NewResponse(&hookdv1.DeleteIntegrationResponse{}), nil
+}
+
+// integrationToProto converts an integration, masking private header values unless reveal.
+func integrationToProto(in *store.Integration, reveal bool) *hookdv1.Integration {
+	return &hookdv1.Integration{
+		Id: in.ID, CreateTime: timestamp(in.CreateTime), UpdateTime: timestamp(in.UpdateTime), Name: in.Name,
+		BaseUrl: in.BaseURL, RateLimitPerSecond: int32(in.RateLimitPerSecond), Headers: headersToProto(in.Headers, reveal),
+	}
+}

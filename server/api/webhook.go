@@ -1,0 +1,602 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/auth"
+	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/pagination"
+	"github.com/hookd/hookd/server/render"
+	"github.com/hookd/hookd/server/schema"
+	"github.com/hookd/hookd/server/store"
+)
+
+// Webhook defaults and limits.
+const (
+	// DefaultWebhookTimeout is the per-attempt timeout of a webhook that sets none; it is also the maximum.
+	DefaultWebhookTimeout = 15 * time.Second
+	// DefaultAsyncTimeout is how long a WAITING delivery waits for its callback when the webhook sets no bound.
+	DefaultAsyncTimeout = 24 * time.Hour
+	// DefaultExponentialRetries is the number of retries of the EXPONENTIAL policy (16 attempts).
+	DefaultExponentialRetries = 15
+	// SecretOverlap is how long the secret replaced by RotateWebhookSecret keeps signing.
+	SecretOverlap = 24 * time.Hour
+	// TestEventType is the event type of a test send that names none.
+	TestEventType = "webhook.test"
+
+	minWebhookTimeout = time.Second
+	maxAsyncTimeout   = 30 * 24 * time.Hour
+	minFixedInterval  = time.Second
+	maxFixedInterval  = 24 * time.Hour
+	maxFixedRetries   = 10
+	maxTestPayload    = 256 << 10
+)
+
+// webhookMethods are the HTTP methods a webhook may use.
+var webhookMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+// NewWebhookService returns the WebhookService handler; t sends TestWebhook requests (nil: test sends are refused).
+func NewWebhookService(d Deps, t Tester) hookdv1connect.WebhookServiceHandler {
+	return &webhookService{d: d, tester: t}
+}
+
+type webhookService struct {
+	d      Deps
+	tester Tester
+}
+
+// CreateWebhook implements hookdv1connect.WebhookServiceHandler.
+func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request[hookdv1.CreateWebhookRequest]) (*connect.Response[hookdv1.CreateWebhookResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	now := s.d.now()
+	w := &store.Webhook{
+		ID: id.New(id.Webhook, now), ProjectID: p.ProjectID, IntegrationID: m.GetIntegrationId(), Name: m.GetName(),
+		SystemName: m.GetSystemName(), Description: m.GetDescription(), Method: strings.ToUpper(m.GetMethod()),
+		URL: m.GetUrl(), Path: m.GetPath(), IntegrationHeaders: integrationHeadersFromProto(m.GetIntegrationHeaders()),
+		BodyTemplate: m.GetBodyTemplate(), AsyncStatus: m.GetAsyncStatus(), Enabled: true,
+		CreateTime: now, UpdateTime: now,
+	}
+	if w.SystemName == "" {
+		w.SystemName = slug(w.Name)
+	}
+	if w.Method == "" {
+		w.Method = "POST"
+	}
+	if m.Enabled != nil {
+		w.Enabled = m.GetEnabled()
+	}
+	if w.Headers, err = headersFromProto("headers", m.GetHeaders(), nil, true); err != nil {
+		return nil, err
+	}
+	if w.RetryPolicy, err = retryPolicyFromProto(m.GetRetryPolicy()); err != nil {
+		return nil, err
+	}
+	if w.Timeout, err = durationField("timeout", m.GetTimeout(), DefaultWebhookTimeout, minWebhookTimeout, DefaultWebhookTimeout); err != nil {
+		return nil, err
+	}
+	if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
+		return nil, err
+	}
+	in, err := s.integration(ctx, p.ProjectID, w.IntegrationID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.validate(w, in); err != nil {
+		return nil, err
+	}
+	if w.Secret, err = newWebhookSecret(); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+	}
+	if err := s.d.Store.CreateWebhook(ctx, w); err != nil {
+		return nil, s.storeError(ctx, w, err)
+	}
+	return connect.NewResponse(&hookdv1.CreateWebhookResponse{Webhook: webhookToProto(w, in, p.IsAdmin())}), nil
+}
+
+// GetWebhook implements hookdv1connect.WebhookServiceHandler.
+func (s *webhookService) GetWebhook(ctx context.Context, req *connect.Request[hookdv1.GetWebhookRequest]) (*connect.Response[hookdv1.GetWebhookResponse], error) {
+	p, w, err := s.load(ctx, req.Msg.GetId())
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.output(ctx, p, w, nil)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.GetWebhookResponse{Webhook: out}), nil
+}
+
+// ListWebhooks implements hookdv1connect.WebhookServiceHandler.
+func (s *webhookService) ListWebhooks(ctx context.Context, req *connect.Request[hookdv1.ListWebhooksRequest]) (*connect.Response[hookdv1.ListWebhooksResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := pagination.Parse(req.Msg.GetPageSize(), req.Msg.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	ws, err := s.d.Store.ListWebhooks(ctx, p.ProjectID, req.Msg.GetIntegrationId(), page)
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "webhooks", "", err)
+	}
+	ws, next := pagination.Trim(ws, page, func(x store.Webhook) string { return x.ID })
+	out := &hookdv1.ListWebhooksResponse{Webhooks: make([]*hookdv1.Webhook, 0, len(ws)), NextPageToken: next}
+	cache := map[string]*store.Integration{}
+	for i := range ws {
+		pw, err := s.output(ctx, p, &ws[i], cache)
+		if err != nil {
+			return nil, err
+		}
+		out.Webhooks = append(out.Webhooks, pw)
+	}
+	return connect.NewResponse(out), nil
+}
+
+// UpdateWebhook implements hookdv1connect.WebhookServiceHandler.
+func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request[hookdv1.UpdateWebhookRequest]) (*connect.Response[hookdv1.UpdateWebhookResponse], error) {
+	p, w, err := s.load(ctx, req.Msg.GetId())
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	if m.GetUrl() != "" && m.GetPath() != "" {
+		return nil, apierr.Invalid("path", "set either url or path, not both")
+	}
+	if m.IntegrationId != nil && m.GetIntegrationId() != w.IntegrationID {
+		w.IntegrationID = m.GetIntegrationId()
+		if m.IntegrationHeaders == nil {
+			w.IntegrationHeaders = nil // the old toggles named the old integration's headers
+		}
+	}
+	if m.Name != nil {
+		w.Name = m.GetName()
+	}
+	if m.SystemName != nil {
+		w.SystemName = m.GetSystemName()
+	}
+	if m.Description != nil {
+		w.Description = m.GetDescription()
+	}
+	if m.Method != nil {
+		w.Method = strings.ToUpper(m.GetMethod())
+	}
+	if m.Url != nil {
+		w.URL = m.GetUrl()
+		if w.URL != "" {
+			w.Path = ""
+		}
+	}
+	if m.Path != nil {
+		w.Path = m.GetPath()
+		if w.Path != "" {
+			w.URL = ""
+		}
+	}
+	if m.IntegrationHeaders != nil {
+		w.IntegrationHeaders = integrationHeadersFromProto(m.GetIntegrationHeaders().GetValues())
+	}
+	if m.Headers != nil {
+		if w.Headers, err = headersFromProto("headers", m.GetHeaders().GetValues(), w.Headers, true); err != nil {
+			return nil, err
+		}
+	}
+	if m.BodyTemplate != nil {
+		w.BodyTemplate = m.GetBodyTemplate()
+	}
+	if m.RetryPolicy != nil {
+		if w.RetryPolicy, err = retryPolicyFromProto(m.GetRetryPolicy()); err != nil {
+			return nil, err
+		}
+	}
+	if m.Timeout != nil {
+		if w.Timeout, err = durationField("timeout", m.GetTimeout(), DefaultWebhookTimeout, minWebhookTimeout, DefaultWebhookTimeout); err != nil {
+			return nil, err
+		}
+	}
+	if m.AsyncStatus != nil {
+		w.AsyncStatus = m.GetAsyncStatus()
+	}
+	if m.AsyncTimeout != nil {
+		if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
+			return nil, err
+		}
+	}
+	if m.Enabled != nil {
+		w.Enabled = m.GetEnabled()
+	}
+	in, err := s.integration(ctx, p.ProjectID, w.IntegrationID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.validate(w, in); err != nil {
+		return nil, err
+	}
+	w.UpdateTime = s.d.now()
+	if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
+		return nil, s.storeError(ctx, w, err)
+	}
+	return connect.NewResponse(&hookdv1.UpdateWebhookResponse{Webhook: webhookToProto(w, in, p.IsAdmin())}), nil
+}
+
+// DeleteWebhook implements hookdv1connect.WebhookServiceHandler.
+func (s *webhookService) DeleteWebhook(ctx context.Context, req *connect.Request[hookdv1.DeleteWebhookRequest]) (*connect.Response[hookdv1.DeleteWebhookResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.d.Store.DeleteWebhook(ctx, p.ProjectID, req.Msg.GetId(), s.d.now()); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", req.Msg.GetId(), err)
+	}
+	return connect.NewResponse(&hookdv1.DeleteWebhookResponse{}), nil
+}
+
+// CopyWebhook implements hookdv1connect.WebhookServiceHandler.
+func (s *webhookService) CopyWebhook(ctx context.Context, req *connect.Request[hookdv1.CopyWebhookRequest]) (*connect.Response[hookdv1.CopyWebhookResponse], error) {
+	p, src, err := s.load(ctx, req.Msg.GetId())
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.now()
+	w := *src
+	w.ID = id.New(id.Webhook, now)
+	w.Name = req.Msg.GetName()
+	if w.Name == "" {
+		w.Name = src.Name + " (copy)"
+	}
+	w.SystemName = req.Msg.GetSystemName()
+	if w.SystemName == "" {
+		w.SystemName = slug(w.Name)
+	}
+	if err := checkName("name", w.Name, maxNameLen); err != nil {
+		return nil, err
+	}
+	if err := checkSystemName(w.SystemName); err != nil {
+		return nil, err
+	}
+	w.IntegrationHeaders = slices.Clone(src.IntegrationHeaders)
+	w.Headers = slices.Clone(src.Headers)
+	w.PreviousSecret, w.PreviousSecretExpireTime = "", nil
+	w.CreateTime, w.UpdateTime = now, now
+	if w.Secret, err = newWebhookSecret(); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+	}
+	if err := s.d.Store.CreateWebhook(ctx, &w); err != nil {
+		return nil, s.storeError(ctx, &w, err)
+	}
+	out, err := s.output(ctx, p, &w, nil)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.CopyWebhookResponse{Webhook: out}), nil
+}
+
+// RotateWebhookSecret implements hookdv1connect.WebhookServiceHandler.
+func (s *webhookService) RotateWebhookSecret(ctx context.Context, req *connect.Request[hookdv1.RotateWebhookSecretRequest]) (*connect.Response[hookdv1.RotateWebhookSecretResponse], error) {
+	p, w, err := s.load(ctx, req.Msg.GetId())
+	if err != nil {
+		return nil, err
+	}
+	secret, err := newWebhookSecret()
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+	}
+	now := s.d.now()
+	expire := now.Add(SecretOverlap)
+	w.PreviousSecret, w.PreviousSecretExpireTime, w.Secret = w.Secret, &expire, secret
+	w.UpdateTime = now
+	if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
+		return nil, s.storeError(ctx, w, err)
+	}
+	s.d.log().InfoContext(ctx, "rotated webhook secret", "webhook_id", w.ID, "project_id", w.ProjectID, "by_key_id", p.KeyID)
+	out, err := s.output(ctx, p, w, nil)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.RotateWebhookSecretResponse{Webhook: out}), nil
+}
+
+// TestWebhook implements hookdv1connect.WebhookServiceHandler.
+func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[hookdv1.TestWebhookRequest]) (*connect.Response[hookdv1.TestWebhookResponse], error) {
+	if s.tester == nil {
+		return nil, apierr.FailedPrecondition("test sends are not available on this server")
+	}
+	p, w, err := s.load(ctx, req.Msg.GetId())
+	if err != nil {
+		return nil, err
+	}
+	eventType := req.Msg.GetEventType()
+	var et *store.EventType
+	if eventType != "" {
+		if et, err = s.d.Store.GetEventTypeByName(ctx, p.ProjectID, eventType); err != nil {
+			return nil, apierr.FromStore(ctx, s.d.log(), "event type", eventType, err)
+		}
+	}
+	var payload []byte
+	switch {
+	case req.Msg.GetPayload() != nil:
+		if payload, err = compactJSON(req.Msg.GetPayload()); err != nil {
+			return nil, apierr.Invalid("payload", "cannot be encoded as JSON: %v", err)
+		}
+		if len(payload) > maxTestPayload {
+			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), maxTestPayload)
+		}
+		if et != nil && len(et.Schema) > 0 {
+			sc, err := schema.Compile(et.Schema)
+			if err != nil {
+				return nil, apierr.FromStore(ctx, s.d.log(), "event type", eventType, fmt.Errorf("compile stored schema: %w", err))
+			}
+			if err := sc.Validate(payload); err != nil {
+				return nil, apierr.Invalid("payload", "does not match the schema of %q: %v", eventType, err)
+			}
+		}
+	case et == nil:
+		return nil, apierr.Invalid("event_type", "is required when no payload is given (its sample payload is sent)")
+	case len(et.SamplePayload) == 0:
+		return nil, apierr.Invalid("payload", "is required: event type %q has no sample payload", eventType)
+	default:
+		payload = et.SamplePayload
+	}
+	if eventType == "" {
+		eventType = TestEventType
+	}
+	att, err := s.tester.SendTest(ctx, w, eventType, payload)
+	if err != nil {
+		var cerr *connect.Error
+		if errors.As(err, &cerr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+		}
+		return nil, apierr.FailedPrecondition("test send of webhook %s: %v", w.ID, err)
+	}
+	if att == nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, errors.New("test send returned no attempt"))
+	}
+	return connect.NewResponse(&hookdv1.TestWebhookResponse{
+		StatusCode: int32(att.ResponseStatusCode), Headers: headersToProto(att.ResponseHeaders, true),
+		Body: att.ResponseBody, Duration: duration(att.Duration), Error: att.Error, RequestUrl: att.RequestURL,
+		RequestHeaders: headersToProto(att.RequestHeaders, p.IsAdmin()), RequestBody: att.RequestBody,
+	}), nil
+}
+
+// load returns the caller and one of its project's webhooks.
+func (s *webhookService) load(ctx context.Context, webhookID string) (auth.Principal, *store.Webhook, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return p, nil, err
+	}
+	w, err := s.d.Store.GetWebhook(ctx, p.ProjectID, webhookID)
+	if err != nil {
+		return p, nil, apierr.FromStore(ctx, s.d.log(), "webhook", webhookID, err)
+	}
+	return p, w, nil
+}
+
+// integration returns the integration a webhook names (nil for none); an unknown id is bad input.
+func (s *webhookService) integration(ctx context.Context, projectID, integrationID string) (*store.Integration, error) {
+	if integrationID == "" {
+		return nil, nil
+	}
+	in, err := s.d.Store.GetIntegration(ctx, projectID, integrationID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, apierr.Invalid("integration_id", "integration %q not found", integrationID)
+	}
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "integration", integrationID, err)
+	}
+	return in, nil
+}
+
+// output converts a stored webhook for p, loading its integration (through cache when not nil) for full_url.
+func (s *webhookService) output(ctx context.Context, p auth.Principal, w *store.Webhook, cache map[string]*store.Integration) (*hookdv1.Webhook, error) {
+	var in *store.Integration
+	if w.URL == "" && w.IntegrationID != "" {
+		in = cache[w.IntegrationID]
+		if in == nil {
+			var err error
+			if in, err = s.d.Store.GetIntegration(ctx, p.ProjectID, w.IntegrationID); err != nil {
+				return nil, apierr.FromStore(ctx, s.d.log(), "integration", w.IntegrationID, err)
+			}
+			if cache != nil {
+				cache[w.IntegrationID] = in
+			}
+		}
+	}
+	return webhookToProto(w, in, p.IsAdmin()), nil
+}
+
+// storeError maps a failed webhook write; a taken system name is already_exists naming the field.
+func (s *webhookService) storeError(ctx context.Context, w *store.Webhook, err error) error {
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
+		return connect.NewError(connect.CodeAlreadyExists,
+			fmt.Errorf("system_name: %q is already used by another webhook of the project", w.SystemName))
+	case errors.Is(err, store.ErrNotFound) && w.IntegrationID != "":
+		// Either the webhook or its integration was deleted since they were loaded.
+		if _, gerr := s.d.Store.GetIntegration(ctx, w.ProjectID, w.IntegrationID); errors.Is(gerr, store.ErrNotFound) {
+			return apierr.Invalid("integration_id", "integration %q not found", w.IntegrationID)
+		}
+	}
+	return apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+}
+
+// validate checks a webhook about to be stored; in is its integration (nil for none).
+func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error {
+	if err := checkName("name", w.Name, maxNameLen); err != nil {
+		return err
+	}
+	if err := checkSystemName(w.SystemName); err != nil {
+		return err
+	}
+	if err := checkDescription("description", w.Description); err != nil {
+		return err
+	}
+	if !slices.Contains(webhookMethods, w.Method) {
+		return apierr.Invalid("method", "%q is not one of %s", w.Method, strings.Join(webhookMethods, ", "))
+	}
+	var err error
+	switch {
+	case w.URL != "" && w.Path != "":
+		err = apierr.Invalid("path", "set either url or path, not both")
+	case w.URL != "":
+		err = checkTemplateURL("url", w.URL, s.d.Dev)
+	case in == nil && w.Path != "":
+		err = apierr.Invalid("path", "needs integration_id: the path is appended to the integration's base_url")
+	case in == nil:
+		err = apierr.Invalid("url", "is required (or set integration_id and path)")
+	default:
+		err = checkTemplateURL("path", joinURL(in.BaseURL, w.Path), s.d.Dev)
+	}
+	if err != nil {
+		return err
+	}
+	if len(w.IntegrationHeaders) > 0 && in == nil {
+		return apierr.Invalid("integration_headers", "the webhook has no integration")
+	}
+	seen := map[string]bool{}
+	for i, ih := range w.IntegrationHeaders {
+		f := fmt.Sprintf("integration_headers[%d].name", i)
+		key := strings.ToLower(ih.Name)
+		if seen[key] {
+			return apierr.Invalid(f, "header %q is listed twice", ih.Name)
+		}
+		seen[key] = true
+		if !slices.ContainsFunc(in.Headers, func(h store.Header) bool { return strings.EqualFold(h.Name, ih.Name) }) {
+			return apierr.Invalid(f, "integration %s has no header %q", in.ID, ih.Name)
+		}
+	}
+	if len(w.BodyTemplate) > maxTemplateLen {
+		return apierr.Invalid("body_template", "is longer than %d bytes", maxTemplateLen)
+	}
+	if _, err := render.Parse("body_template", w.BodyTemplate); err != nil {
+		return apierr.Invalid("body_template", "%v", err)
+	}
+	return nil
+}
+
+// checkSystemName checks a webhook's system name.
+func checkSystemName(v string) error {
+	if !systemNameRE.MatchString(v) {
+		return apierr.Invalid("system_name", "%q must be 1-100 letters, digits, '_', '-' or '.'", v)
+	}
+	return nil
+}
+
+func integrationHeadersFromProto(in []*hookdv1.IntegrationHeader) []store.IntegrationHeader {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]store.IntegrationHeader, 0, len(in))
+	for _, ih := range in {
+		out = append(out, store.IntegrationHeader{Name: strings.TrimSpace(ih.GetName()), Use: ih.GetUse()})
+	}
+	return out
+}
+
+// durationField converts an optional duration: absent or zero gives def; otherwise it must be in [min, max].
+func durationField(field string, d *durationpb.Duration, def, min, max time.Duration) (time.Duration, error) {
+	if d == nil {
+		return def, nil
+	}
+	if err := d.CheckValid(); err != nil {
+		return 0, apierr.Invalid(field, "%v", err)
+	}
+	v := d.AsDuration()
+	if v == 0 {
+		return def, nil
+	}
+	if v < min || v > max {
+		return 0, apierr.Invalid(field, "is %v; it must be between %v and %v", v, min, max)
+	}
+	return v, nil
+}
+
+// retryPolicyFromProto validates a retry policy; nil or UNSPECIFIED means EXPONENTIAL with 15 retries.
+func retryPolicyFromProto(rp *hookdv1.RetryPolicy) (store.RetryPolicy, error) {
+	interval := rp.GetInterval()
+	n := rp.GetMaxRetries()
+	switch rp.GetKind() {
+	case hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_UNSPECIFIED, hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_EXPONENTIAL:
+		if interval.AsDuration() != 0 {
+			return store.RetryPolicy{}, apierr.Invalid("retry_policy.interval", "is only used by RETRY_POLICY_KIND_FIXED")
+		}
+		if n < 0 || n > DefaultExponentialRetries {
+			return store.RetryPolicy{}, apierr.Invalid("retry_policy.max_retries", "must be between 0 (the default, %d) and %d for EXPONENTIAL",
+				DefaultExponentialRetries, DefaultExponentialRetries)
+		}
+		if n == 0 {
+			n = DefaultExponentialRetries
+		}
+		return store.RetryPolicy{Kind: store.RetryExponential, MaxRetries: int(n)}, nil
+	case hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_FIXED:
+		if interval == nil {
+			return store.RetryPolicy{}, apierr.Invalid("retry_policy.interval", "is required for FIXED (%v to %v)", minFixedInterval, maxFixedInterval)
+		}
+		iv, err := durationField("retry_policy.interval", interval, 0, minFixedInterval, maxFixedInterval)
+		if err != nil {
+			return store.RetryPolicy{}, err
+		}
+		if iv == 0 {
+			return store.RetryPolicy{}, apierr.Invalid("retry_policy.interval", "is required for FIXED (%v to %v)", minFixedInterval, maxFixedInterval)
+		}
+		if n < 1 || n > maxFixedRetries {
+			return store.RetryPolicy{}, apierr.Invalid("retry_policy.max_retries", "must be between 1 and %d for FIXED", maxFixedRetries)
+		}
+		return store.RetryPolicy{Kind: store.RetryFixed, Interval: iv, MaxRetries: int(n)}, nil
+	case hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_NONE:
+		if interval.AsDuration() != 0 || n != 0 {
+			return store.RetryPolicy{}, apierr.Invalid("retry_policy", "NONE takes no interval or max_retries")
+		}
+		return store.RetryPolicy{Kind: store.RetryNone}, nil
+	default:
+		return store.RetryPolicy{}, apierr.Invalid("retry_policy.kind", "%d is not a known retry policy kind", int32(rp.GetKind()))
+	}
+}
+
+func retryPolicyToProto(rp store.RetryPolicy) *hookdv1.RetryPolicy {
+	out := &hookdv1.RetryPolicy{Interval: duration(rp.Interval), MaxRetries: int32(rp.MaxRetries)}
+	switch rp.Kind {
+	case store.RetryExponential:
+		out.Kind = hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_EXPONENTIAL
+	case store.RetryFixed:
+		out.Kind = hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_FIXED
+	case store.RetryNone:
+		out.Kind = hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_NONE
+	}
+	return out
+}
+
+// webhookToProto converts a webhook (in is its integration, for full_url); the secret and private header values
+// are masked unless reveal.
+func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool) *hookdv1.Webhook {
+	secret := w.Secret
+	if !reveal && secret != "" {
+		secret = Masked
+	}
+	ihs := make([]*hookdv1.IntegrationHeader, 0, len(w.IntegrationHeaders))
+	for _, ih := range w.IntegrationHeaders {
+		ihs = append(ihs, &hookdv1.IntegrationHeader{Name: ih.Name, Use: ih.Use})
+	}
+	return &hookdv1.Webhook{
+		Id: w.ID, CreateTime: timestamp(w.CreateTime), UpdateTime: timestamp(w.UpdateTime), IntegrationId: w.IntegrationID,
+		Name: w.Name, SystemName: w.SystemName, Description: w.Description, Method: w.Method, Url: w.URL, Path: w.Path,
+		FullUrl: WebhookFullURL(w, in), IntegrationHeaders: ihs, Headers: headersToProto(w.Headers, reveal),
+		BodyTemplate: w.BodyTemplate, RetryPolicy: retryPolicyToProto(w.RetryPolicy), Timeout: duration(w.Timeout),
+		AsyncStatus: w.AsyncStatus, AsyncTimeout: duration(w.AsyncTimeout), Enabled: w.Enabled, Secret: secret,
+		PreviousSecretExpireTime: timestampPtr(w.PreviousSecretExpireTime),
+	}
+}
