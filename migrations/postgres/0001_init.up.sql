@@ -212,8 +212,10 @@ CREATE TABLE attempts (
     CONSTRAINT attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES deliveries (id) ON DELETE CASCADE
 );
 
--- rate_buckets are token buckets shared by every process (integration and trigger rate limits).
-CREATE TABLE rate_buckets (
+-- rate_buckets are token buckets shared by every process (integration and trigger rate limits). UNLOGGED:
+-- taking a token writes no WAL, so its commit does not wait for a disk flush while holding the bucket's row
+-- lock; after a crash the buckets start full again, which is harmless.
+CREATE UNLOGGED TABLE rate_buckets (
     key            text             NOT NULL,
     tokens         double precision NOT NULL,
     updated_micros bigint           NOT NULL,

@@ -75,7 +75,7 @@ func TestIntegrations(t *testing.T) {
 		other := f.newProject(t, "other")
 		in := &store.Integration{
 			ProjectID: f.project.ID, Name: "Stripe", BaseURL: "https://api.stripe.com", RateLimitPerSecond: 5,
-			Headers: []store.Header{{Name: "authorization", Value: "Bearer x", Private: true}, {Name: "x-a", Value: "1"}},
+			Headers:    []store.Header{{Name: "authorization", Value: "Bearer x", Private: true}, {Name: "x-a", Value: "1"}},
 			CreateTime: t0,
 		}
 		require.NoError(t, s.CreateIntegration(f.ctx, in))

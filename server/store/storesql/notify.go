@@ -10,18 +10,26 @@ import (
 )
 
 // broadcast wakes every waiter at once: waiters hold the current channel, a signal closes it and
-// installs a fresh one.
+// installs a fresh one. A signal is also remembered (pending) so that a waiter arriving just after it —
+// e.g. a sender that found nothing to claim a moment before a publish committed — does not sleep through it.
 type broadcast struct {
-	mu sync.Mutex
-	ch chan struct{}
+	mu      sync.Mutex
+	ch      chan struct{}
+	pending bool
 }
 
 func newBroadcast() *broadcast { return &broadcast{ch: make(chan struct{})} }
 
-// wait returns the channel closed by the next signal.
+// wait returns the channel closed by the next signal, already closed when a signal came since the last wait.
 func (b *broadcast) wait() <-chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.pending {
+		b.pending = false
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
 	return b.ch
 }
 
@@ -31,6 +39,14 @@ func (b *broadcast) signal() {
 	defer b.mu.Unlock()
 	close(b.ch)
 	b.ch = make(chan struct{})
+	b.pending = true
+}
+
+// consume clears the remembered signal once a waiter was woken by it.
+func (b *broadcast) consume() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pending = false
 }
 
 // WaitForWork blocks until new work may be due (a publish, a retry or a requeue in any process sharing
@@ -44,6 +60,7 @@ func (s *Store) WaitForWork(ctx context.Context, timeout time.Duration) {
 	defer t.Stop()
 	select {
 	case <-ch:
+		s.work.consume()
 	case <-t.C:
 	case <-ctx.Done():
 	}

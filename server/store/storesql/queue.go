@@ -144,6 +144,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 	leaseEnd, token := ts(now.Add(lease)), claimToken()
 	var rows []claimedRow
 	if s.pg() {
+		s.startListener() // listen before the first claim so that no NOTIFY after it is missed
 		if err := s.db.SelectContext(ctx, &rows, claimPostgresQuery, now, limit, token, leaseEnd); err != nil {
 			return nil, wrap("claim deliveries", err)
 		}
@@ -416,6 +417,6 @@ func (s *Store) TakeRateToken(ctx context.Context, key string, rate int, now tim
 		return false, time.Time{}, wrap("take rate token: read bucket", err)
 	}
 	have := math.Min(r, b.Tokens+float64(max(0, micros-b.UpdatedMicros))*r/1e6)
-	wait := time.Duration(math.Ceil((1 - have) / r * 1e6)) * time.Microsecond
+	wait := time.Duration(math.Ceil((1-have)/r*1e6)) * time.Microsecond
 	return false, now.Add(max(wait, time.Microsecond)), nil
 }

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/hookd/hookd/server/store/storesql"
+)
+
+func runMigrate(ctx context.Context, args []string) error {
+	var c commonFlags
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	c.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
+	if err := storesql.Migrate(ctx, storesql.Config{URL: c.storeURL(), Logger: log}); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("migrations applied")
+	return nil
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hookd/hookd/server/auth"
+	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/purge"
+	"github.com/hookd/hookd/server/sender"
+	"github.com/hookd/hookd/server/store/storesql"
+)
+
+// serveFlags are the flags of `hookd serve`.
+type serveFlags struct {
+	commonFlags
+	addr            string
+	dev             bool
+	publicURL       string
+	retention       time.Duration
+	corsOrigins     stringList
+	role            string
+	bootstrapKey    string
+	maxRequestBytes int64
+	maxPayloadBytes int
+	workers         int
+	shutdownTimeout time.Duration
+	lease           time.Duration
+}
+
+func parseServeFlags(args []string) (*serveFlags, error) {
+	f := &serveFlags{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	f.register(fs)
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address (Connect, gRPC, gRPC-Web and HTTP on one port)")
+	fs.BoolVar(&f.dev, "dev", false, "development mode: allow http:// and loopback/private webhook targets (never in production)")
+	fs.StringVar(&f.publicURL, "public-url", "", "public base URL for action-status links and trigger URLs (default http://<addr>)")
+	fs.DurationVar(&f.retention, "retention", 2160*time.Hour, "how long events, deliveries and attempts are kept")
+	fs.Var(&f.corsOrigins, "cors-origin", "browser origin allowed to call the API (repeatable; env: comma-separated)")
+	fs.StringVar(&f.role, "role", "all", "what this process runs: all, api or sender")
+	fs.StringVar(&f.bootstrapKey, "bootstrap-key", "", "make this key an instance admin key of project 'default' (env HOOKD_BOOTSTRAP_KEY)")
+	fs.Int64Var(&f.maxRequestBytes, "max-request-bytes", 8<<20, "maximum API request body size")
+	fs.IntVar(&f.maxPayloadBytes, "max-payload-bytes", 256<<10, "maximum size of one event payload (JSON)")
+	fs.IntVar(&f.workers, "workers", 64, "concurrent outgoing requests of the sender")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for requests and attempts")
+	fs.DurationVar(&f.lease, "lease", 60*time.Second, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed 15s)")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if f.lease < 16*time.Second && !f.dev {
+		return nil, fmt.Errorf("--lease must be longer than the 15s attempt timeout, got %s", f.lease)
+	}
+	switch f.role {
+	case "all", "api", "sender":
+	default:
+		return nil, fmt.Errorf("--role: want all, api or sender, got %q", f.role)
+	}
+	if err := positive("retention", f.retention); err != nil {
+		return nil, err
+	}
+	if f.workers < 1 {
+		return nil, fmt.Errorf("--workers must be at least 1, got %d", f.workers)
+	}
+	if f.maxPayloadBytes < 1024 {
+		return nil, fmt.Errorf("--max-payload-bytes must be at least 1024, got %d", f.maxPayloadBytes)
+	}
+	return f, nil
+}
+
+func runServe(ctx context.Context, args []string) error {
+	f, err := parseServeFlags(args)
+	if err != nil {
+		return err
+	}
+	log, err := f.logger()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	st, err := storesql.Open(ctx, storesql.Config{URL: f.storeURL(), Logger: log})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+
+	printed, err := auth.Bootstrap(ctx, st, f.bootstrapKey, log)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if printed != "" {
+		fmt.Fprintf(os.Stderr, "\n  First start: created an admin API key for project 'default'. It is shown only once:\n\n    %s\n\n", printed)
+	}
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	publicURL := strings.TrimRight(f.publicURL, "/")
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	clk := clock.Real{}
+	w := &wiring{flags: f, store: st, clock: clk, log: log, registry: reg, publicURL: publicURL}
+
+	var snd *sender.Sender
+	if f.role != "api" {
+		snd = w.sender()
+		if err := snd.Start(ctx); err != nil {
+			return fmt.Errorf("start sender: %w", err)
+		}
+		defer snd.Stop()
+		p := purge.New(purge.Config{Store: st, Retention: f.retention, Clock: clk, Logger: log, Registerer: reg})
+		if err := p.Start(ctx); err != nil {
+			return fmt.Errorf("start purger: %w", err)
+		}
+		defer p.Stop()
+	}
+
+	srv := &http.Server{
+		Handler:           w.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true) // gRPC over h2c on the same port
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("hookd listening", "addr", ln.Addr().String(), "public_url", publicURL, "database", st.Dialect(),
+		"role", f.role, "dev", f.dev, "version", version, "startup", time.Since(start).Round(time.Millisecond))
+
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", f.shutdownTimeout)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("http shutdown", "error", err)
+	}
+	if snd != nil {
+		snd.Stop() // finishes or releases in-flight attempts
+	}
+	return nil
+}

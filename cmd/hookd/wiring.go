@@ -1,0 +1,95 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/actionstatus"
+	"github.com/hookd/hookd/server/api"
+	"github.com/hookd/hookd/server/auth"
+	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/router"
+	"github.com/hookd/hookd/server/sender"
+	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/trigger"
+)
+
+// wiring builds the parts of `hookd serve` from its flags; it holds no logic of its own.
+type wiring struct {
+	flags     *serveFlags
+	store     store.Store
+	clock     clock.Clock
+	log       *slog.Logger
+	registry  *prometheus.Registry
+	publicURL string
+	snd       *sender.Sender
+}
+
+// sender returns the delivery engine (also used by TestWebhook when this process only serves the API).
+func (w *wiring) sender() *sender.Sender {
+	if w.snd == nil {
+		w.snd = sender.New(sender.Config{
+			Store: w.store, Clock: w.clock, Log: w.log, Registerer: w.registry, Workers: w.flags.workers, Lease: w.flags.lease,
+			Dev: w.flags.dev, PublicURL: w.publicURL, UserAgent: "hookd/" + version,
+		})
+	}
+	return w.snd
+}
+
+// handler returns the root HTTP handler: every implemented service plus the plain HTTP routes.
+func (w *wiring) handler() http.Handler {
+	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL}
+	policy := auth.DefaultPolicy()
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(auth.NewInterceptor(w.store, policy)),
+		connect.WithReadMaxBytes(int(w.flags.maxRequestBytes)),
+	}
+	trg := trigger.Config{Store: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
+		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry}
+
+	var services []router.Service
+	add := func(name, path string, h http.Handler) {
+		services = append(services, router.Service{Name: name, Path: path, Handler: h})
+	}
+	p, h := hookdv1connect.NewProjectServiceHandler(api.NewProjectService(deps), opts...)
+	add(hookdv1connect.ProjectServiceName, p, h)
+	p, h = hookdv1connect.NewApiKeyServiceHandler(api.NewApiKeyService(deps), opts...)
+	add(hookdv1connect.ApiKeyServiceName, p, h)
+	p, h = hookdv1connect.NewIntegrationServiceHandler(api.NewIntegrationService(deps), opts...)
+	add(hookdv1connect.IntegrationServiceName, p, h)
+	p, h = hookdv1connect.NewWebhookServiceHandler(api.NewWebhookService(deps, w.sender()), opts...)
+	add(hookdv1connect.WebhookServiceName, p, h)
+	p, h = hookdv1connect.NewEventTypeServiceHandler(api.NewEventTypeService(deps), opts...)
+	add(hookdv1connect.EventTypeServiceName, p, h)
+	p, h = hookdv1connect.NewSubscriptionServiceHandler(api.NewSubscriptionService(deps), opts...)
+	add(hookdv1connect.SubscriptionServiceName, p, h)
+	p, h = hookdv1connect.NewEventServiceHandler(api.NewEventService(deps, api.EventConfig{
+		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry}), opts...)
+	add(hookdv1connect.EventServiceName, p, h)
+	p, h = hookdv1connect.NewDeliveryServiceHandler(api.NewDeliveryService(deps), opts...)
+	add(hookdv1connect.DeliveryServiceName, p, h)
+	p, h = hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(w.store, w.clock, w.log), opts...)
+	add(hookdv1connect.ActionStatusServiceName, p, h)
+	p, h = hookdv1connect.NewTriggerServiceHandler(trigger.NewService(trg), opts...)
+	add(hookdv1connect.TriggerServiceName, p, h)
+
+	inbound := trigger.NewHandler(trg)
+	return router.New(router.Config{
+		Services: services,
+		Routes: map[string]http.Handler{
+			"/v1/action-status/":        actionstatus.NewHandler(w.store, w.clock, w.log),
+			"GET /v1/deliveries/export": api.NewExportHandler(deps, policy),
+			"/t/":                       inbound,
+			"/v1/executions/":           inbound,
+		},
+		Ready:           w.store.Ping,
+		Registry:        w.registry,
+		CORSOrigins:     w.flags.corsOrigins,
+		MaxRequestBytes: w.flags.maxRequestBytes,
+		Logger:          w.log,
+	})
+}

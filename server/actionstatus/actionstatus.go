@@ -1,0 +1,189 @@
+// Package actionstatus finishes WAITING deliveries of async_status webhooks: the receiver answered 202 and
+// later reports done or failed at the delivery's `meta.link`, as plain HTTP (NewHandler) or as the
+// ActionStatusService RPC (NewService). The token in the link is the capability; no API key is needed.
+package actionstatus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/store"
+)
+
+const (
+	// pathPrefix is where the plain HTTP callback is served: POST /v1/action-status/{token}.
+	pathPrefix = "/v1/action-status/"
+	// maxBodyBytes caps a callback body.
+	maxBodyBytes = 64 << 10
+	// maxReasonBytes caps a failure reason.
+	maxReasonBytes = 2000
+)
+
+var errUnknownToken = errors.New("unknown or already used action token")
+
+// update applies a validated callback; errUnknownToken when the token is unknown or its delivery finished.
+func update(ctx context.Context, st store.Store, clk clock.Clock, log *slog.Logger, token string, status store.Status,
+	reason string) (*store.Delivery, error) {
+	if token == "" {
+		return nil, errUnknownToken
+	}
+	d, err := st.UpdateActionStatus(ctx, token, status, reason, clk.Now().UTC())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnknownToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update action status: %w", err)
+	}
+	log.InfoContext(ctx, "action status updated", "delivery_id", d.ID, "status", string(status), "reason", reason)
+	return d, nil
+}
+
+// checkReason returns what is wrong with the reason of a status, or "".
+func checkReason(status store.Status, reason string) string {
+	switch {
+	case status == store.StatusFailed && strings.TrimSpace(reason) == "":
+		return "is required when status is failed"
+	case len(reason) > maxReasonBytes:
+		return fmt.Sprintf("is longer than %d bytes", maxReasonBytes)
+	}
+	return ""
+}
+
+// handler serves POST /v1/action-status/{token}.
+type handler struct {
+	st  store.Store
+	clk clock.Clock
+	log *slog.Logger
+}
+
+// NewHandler returns the plain HTTP action-status callback, mounted at "/v1/action-status/" or
+// "POST /v1/action-status/{token}". Replies are JSON: 200 ok, 400 bad body, 404 unknown token, 405 not POST.
+func NewHandler(st store.Store, clk clock.Clock, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &handler{st: st, clk: clk, log: log}
+}
+
+// callback is the body of a callback.
+type callback struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed: use POST")
+		return
+	}
+	token := r.PathValue("token")
+	if token == "" {
+		token = strings.TrimPrefix(r.URL.Path, pathPrefix)
+	}
+	if token == "" || strings.Contains(token, "/") {
+		writeError(w, http.StatusNotFound, errUnknownToken.Error())
+		return
+	}
+	var cb callback
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err := dec.Decode(&cb); err != nil {
+		writeError(w, http.StatusBadRequest, "malformed JSON body: send {\"status\":\"done\"} or {\"status\":\"failed\",\"reason\":\"…\"}")
+		return
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "malformed JSON body: one JSON object expected")
+		return
+	}
+	var status store.Status
+	switch strings.ToLower(strings.TrimSpace(cb.Status)) {
+	case "done":
+		status = store.StatusDone
+	case "failed":
+		status = store.StatusFailed
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("status: must be \"done\" or \"failed\", got %q", cb.Status))
+		return
+	}
+	if msg := checkReason(status, cb.Reason); msg != "" {
+		writeError(w, http.StatusBadRequest, "reason: "+msg)
+		return
+	}
+	d, err := update(r.Context(), h.st, h.clk, h.log, token, status, cb.Reason)
+	switch {
+	case errors.Is(err, errUnknownToken):
+		writeError(w, http.StatusNotFound, err.Error())
+	case err != nil:
+		h.log.ErrorContext(r.Context(), "action status callback", "error", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{
+			"status": "ok", "code": http.StatusOK,
+			"data": map[string]string{"deliveryId": d.ID, "eventId": d.EventID},
+		})
+	}
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]any{"status": "error", "code": code, "message": msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// service implements the ActionStatusService RPC.
+type service struct {
+	st  store.Store
+	clk clock.Clock
+	log *slog.Logger
+}
+
+// NewService returns the ActionStatusService handler (public: the token is the capability).
+func NewService(st store.Store, clk clock.Clock, log *slog.Logger) hookdv1connect.ActionStatusServiceHandler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &service{st: st, clk: clk, log: log}
+}
+
+// UpdateActionStatus implements hookdv1connect.ActionStatusServiceHandler.
+func (s *service) UpdateActionStatus(ctx context.Context, req *connect.Request[hookdv1.UpdateActionStatusRequest]) (*connect.Response[hookdv1.UpdateActionStatusResponse], error) {
+	msg := req.Msg
+	if msg.GetToken() == "" {
+		return nil, apierr.Invalid("token", "is required")
+	}
+	var status store.Status
+	switch msg.GetStatus() {
+	case hookdv1.DeliveryStatus_DELIVERY_STATUS_DONE:
+		status = store.StatusDone
+	case hookdv1.DeliveryStatus_DELIVERY_STATUS_FAILED:
+		status = store.StatusFailed
+	default:
+		return nil, apierr.Invalid("status", "must be DELIVERY_STATUS_DONE or DELIVERY_STATUS_FAILED, got %s", msg.GetStatus())
+	}
+	if m := checkReason(status, msg.GetReason()); m != "" {
+		return nil, apierr.Invalid("reason", "%s", m)
+	}
+	d, err := update(ctx, s.st, s.clk, s.log, msg.GetToken(), status, msg.GetReason())
+	switch {
+	case errors.Is(err, errUnknownToken):
+		return nil, connect.NewError(connect.CodeNotFound, err)
+	case err != nil:
+		return nil, apierr.FromStore(ctx, s.log, "delivery", "", err)
+	}
+	return connect.NewResponse(&hookdv1.UpdateActionStatusResponse{DeliveryId: d.ID, EventId: d.EventID}), nil
+}

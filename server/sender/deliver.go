@@ -1,0 +1,367 @@
+package sender
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hookd/hookd/server/netguard"
+	"github.com/hookd/hookd/server/render"
+	"github.com/hookd/hookd/server/retry"
+	"github.com/hookd/hookd/server/signature"
+	"github.com/hookd/hookd/server/store"
+)
+
+// Reasons of outcomes decided without a request.
+const (
+	// ReasonWebhookDeleted fails a delivery whose webhook no longer exists.
+	ReasonWebhookDeleted = "webhook deleted"
+	// ReasonWebhookDisabled fails a delivery whose webhook is disabled.
+	ReasonWebhookDisabled = "webhook disabled"
+)
+
+const (
+	// defaultAsyncTimeout is how long a WAITING delivery waits for its callback when the webhook sets none.
+	defaultAsyncTimeout = 24 * time.Hour
+	// maxReasonBytes caps a reason taken from a response.
+	maxReasonBytes = 1000
+	// retryLoadDelay is when a delivery whose webhook could not be loaded (a database error) is due again.
+	retryLoadDelay = 5 * time.Second
+)
+
+// message is what one request carries, whether for a delivery or a test send.
+type message struct {
+	msgID      string // webhook-id
+	eventID    string
+	eventType  string
+	subject    string
+	payload    json.RawMessage
+	createTime time.Time
+	attempt    int
+	link       string
+}
+
+// envelope is the default request body.
+type envelope struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Timestamp string          `json:"timestamp"`
+	Subject   string          `json:"subject"`
+	Data      json.RawMessage `json:"data"`
+	Meta      envelopeMeta    `json:"meta"`
+}
+
+type envelopeMeta struct {
+	DeliveryID string `json:"deliveryId"`
+	Attempt    int    `json:"attempt"`
+	Link       string `json:"link"`
+}
+
+// result is one request made (or refused) and its response.
+type result struct {
+	attempt   *store.Attempt
+	status    int
+	header    http.Header
+	body      []byte
+	err       error // network error, timeout or refused target
+	permanent bool  // err cannot be fixed by retrying (refused target, bad template)
+}
+
+// deliver makes one attempt of a claimed delivery and returns its outcome.
+func (s *Sender) deliver(ctx context.Context, d *store.ClaimedDelivery) store.Outcome {
+	out := store.Outcome{DeliveryID: d.ID, ClaimToken: d.ClaimToken}
+	now := s.now()
+	t, err := s.targets.get(ctx, d.ProjectID, d.WebhookID)
+	if err != nil {
+		s.cfg.Log.ErrorContext(ctx, "load delivery target", "delivery_id", d.ID, "webhook_id", d.WebhookID, "error", err)
+		out.Status, out.NextAttemptTime = d.Status, now.Add(retryLoadDelay)
+		return s.count(out)
+	}
+	switch {
+	case t.webhook == nil:
+		out.Status, out.Reason = store.StatusFailed, ReasonWebhookDeleted
+		return s.count(out)
+	case !t.webhook.Enabled:
+		out.Status, out.Reason = store.StatusFailed, ReasonWebhookDisabled
+		return s.count(out)
+	}
+	if in := t.integration; in != nil && in.RateLimitPerSecond > 0 {
+		ok, next, err := s.cfg.Store.TakeRateToken(ctx, "int:"+in.ID, in.RateLimitPerSecond, now)
+		if err != nil {
+			s.cfg.Log.ErrorContext(ctx, "take rate token", "integration_id", in.ID, "error", err)
+			ok, next = false, now.Add(time.Second)
+		}
+		if !ok {
+			out.Status, out.NextAttemptTime = store.StatusQueued, next // wait, never fail
+			return s.count(out)
+		}
+	}
+
+	link := ""
+	if d.ActionToken != "" {
+		link = strings.TrimRight(s.cfg.PublicURL, "/") + "/v1/action-status/" + d.ActionToken
+	}
+	res := s.send(ctx, t, message{
+		msgID: d.ID, eventID: d.EventID, eventType: d.EventType, subject: d.Subject, payload: d.EventPayload,
+		createTime: d.EventCreateTime, attempt: d.Attempts + 1, link: link,
+	})
+	res.attempt.DeliveryID, res.attempt.Number = d.ID, d.Attempts+1
+	out.Attempt, out.LastStatusCode = res.attempt, res.status
+	s.decide(&out, t.webhook, res, d.Attempts+1)
+	if out.Status == store.StatusFailed {
+		s.cfg.Log.InfoContext(ctx, "delivery failed", "delivery_id", d.ID, "webhook_id", d.WebhookID,
+			"attempt", d.Attempts+1, "status_code", res.status, "reason", out.Reason)
+	}
+	return s.count(out)
+}
+
+func (s *Sender) count(o store.Outcome) store.Outcome {
+	s.metrics.deliveries.WithLabelValues(string(o.Status)).Inc()
+	return o
+}
+
+// decide sets the status, next attempt time and reason of an attempt's outcome.
+func (s *Sender) decide(out *store.Outcome, w *store.Webhook, res result, attempt int) {
+	now := s.now()
+	reason := responseReason(res.body)
+	describe := func() string {
+		switch {
+		case reason != "":
+			return reason
+		case res.err != nil:
+			return res.attempt.Error
+		default:
+			return fmt.Sprintf("HTTP %d %s", res.status, http.StatusText(res.status))
+		}
+	}
+	out.Reason = reason
+	status, retryable := classify(res.status, res.err, res.permanent, w.AsyncStatus)
+	switch {
+	case status == store.StatusDone:
+	case status == store.StatusWaiting:
+		out.NextAttemptTime = now.Add(cmp.Or(max(w.AsyncTimeout, 0), defaultAsyncTimeout))
+	case retryable:
+		delay, ok := retry.Next(w.RetryPolicy, attempt)
+		if !ok {
+			status = store.StatusFailed
+			break
+		}
+		if res.status == http.StatusTooManyRequests || res.status == http.StatusServiceUnavailable {
+			delay = retry.WithRetryAfter(delay, res.header.Get("Retry-After"), now)
+		}
+		status, out.NextAttemptTime = store.StatusRetrying, now.Add(delay)
+	}
+	if status != store.StatusDone && status != store.StatusWaiting {
+		out.Reason = describe()
+	}
+	out.Status = status
+	out.DisableWebhook = res.status == http.StatusGone
+}
+
+// classify maps an attempt to a status. retryable says a failure may be retried (by the webhook's policy).
+// Plain webhooks: 2xx done; network error, timeout, 408, 429, 5xx retry; other 3xx/4xx (redirects included)
+// failed. async_status webhooks: 200 done, 202 waiting, the same retryable failures, anything else failed.
+func classify(code int, err error, permanent, async bool) (status store.Status, retryable bool) {
+	switch {
+	case err != nil:
+		return store.StatusFailed, !permanent
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
+		return store.StatusFailed, true
+	case async && code == http.StatusOK:
+		return store.StatusDone, false
+	case async && code == http.StatusAccepted:
+		return store.StatusWaiting, false
+	case !async && code >= 200 && code < 300:
+		return store.StatusDone, false
+	default:
+		return store.StatusFailed, false
+	}
+}
+
+// responseReason is the "reason" string of a JSON response body, if any.
+func responseReason(body []byte) string {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return ""
+	}
+	var r struct {
+		Reason any `json:"reason"`
+	}
+	if json.Unmarshal(body, &r) != nil {
+		return ""
+	}
+	reason, _ := r.Reason.(string)
+	return clean(reason, maxReasonBytes)
+}
+
+// send builds, signs and makes one request to t; a target that is refused or cannot be rendered makes no
+// request and reports why in the attempt's error.
+func (s *Sender) send(ctx context.Context, t *target, m message) result {
+	start := s.now()
+	res := result{attempt: &store.Attempt{StartTime: start, RequestMethod: cmp.Or(strings.ToUpper(t.webhook.Method), http.MethodPost)}}
+	fail := func(err error) result {
+		res.err, res.permanent = err, true
+		res.attempt.Error = clean(err.Error(), maxReasonBytes)
+		return res
+	}
+	if t.invalid != "" {
+		return fail(errors.New(t.invalid))
+	}
+	vars := render.Vars{
+		EventID: m.eventID, EventType: m.eventType, Subject: m.subject, TransactionalId: m.msgID, Link: m.link,
+		Timestamp: m.createTime, Attempt: m.attempt,
+	}
+	_ = json.Unmarshal(m.payload, &vars.Data) // a payload that is not an object leaves Data empty
+
+	target, err := execute(t.urlTmpl, t.url, vars)
+	if err != nil {
+		return fail(fmt.Errorf("render url: %w", err))
+	}
+	res.attempt.RequestURL = clean(target, 8<<10)
+	if err := netguard.CheckURL(target, s.cfg.Dev); err != nil {
+		return fail(fmt.Errorf("target refused: url %w", err))
+	}
+
+	header := make(http.Header)
+	private := map[string]bool{}
+	for _, h := range t.headers {
+		v, err := execute(h.tmpl, h.Value, vars)
+		if err != nil {
+			return fail(fmt.Errorf("render header %s: %w", h.Name, err))
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return fail(fmt.Errorf("header %s: value has a line break or NUL", h.Name))
+		}
+		header.Set(h.Name, v)
+		private[http.CanonicalHeaderKey(h.Name)] = h.Private
+	}
+	var body []byte
+	if t.bodyTmpl != nil {
+		text, err := render.Execute(t.bodyTmpl, vars)
+		if err != nil {
+			return fail(fmt.Errorf("render body_template: %w", err))
+		}
+		body = []byte(text)
+	} else {
+		data := m.payload
+		if len(data) == 0 {
+			data = json.RawMessage("null")
+		}
+		body, err = json.Marshal(envelope{
+			ID: m.eventID, Type: m.eventType, Timestamp: m.createTime.UTC().Format(time.RFC3339Nano), Subject: m.subject,
+			Data: data, Meta: envelopeMeta{DeliveryID: m.msgID, Attempt: m.attempt, Link: m.link},
+		})
+		if err != nil {
+			return fail(fmt.Errorf("encode envelope: %w", err))
+		}
+	}
+	if res.attempt.RequestMethod == http.MethodGet {
+		body = nil // a GET carries no body; the signature covers the empty body
+	}
+	if body != nil && header.Get("Content-Type") == "" {
+		header.Set("Content-Type", "application/json")
+	}
+	if header.Get("User-Agent") == "" {
+		header.Set("User-Agent", s.cfg.UserAgent)
+	}
+	signature.SetHeaders(header, m.msgID, start, body, signature.Secrets(t.webhook, start)...)
+	res.attempt.RequestHeaders = storeHeaders(header, private)
+	res.attempt.RequestBody = clean(string(body), s.cfg.MaxResponseBytes)
+
+	timeout := s.cfg.Timeout
+	if w := t.webhook.Timeout; w > 0 && w < timeout {
+		timeout = w
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, res.attempt.RequestMethod, target, bytes.NewReader(body))
+	if err != nil {
+		return fail(fmt.Errorf("build request: %w", err))
+	}
+	req.Header = header
+	if body == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	began := time.Now()
+	resp, err := s.client.Do(req)
+	if err == nil {
+		res.status, res.header = resp.StatusCode, resp.Header
+		res.body, err = io.ReadAll(io.LimitReader(resp.Body, int64(s.cfg.MaxResponseBytes)))
+		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10) // lets a short remainder keep the connection reusable
+		_ = resp.Body.Close()
+		res.attempt.ResponseStatusCode = resp.StatusCode
+		res.attempt.ResponseHeaders = storeHeaders(resp.Header, nil)
+		res.attempt.ResponseBody = clean(string(res.body), s.cfg.MaxResponseBytes)
+		if err != nil { // the body broke off or timed out: the answer is incomplete, retry
+			res.status = 0
+		}
+	}
+	res.attempt.Duration = time.Since(began)
+	s.metrics.duration.Observe(res.attempt.Duration.Seconds())
+	if err != nil {
+		res.err = err
+		res.permanent = errors.Is(err, errForbiddenAddress)
+		res.attempt.Error = clean(describeError(err, actx, timeout), maxReasonBytes)
+	}
+	return res
+}
+
+// describeError says what went wrong with a request, without repeating the method and URL.
+func describeError(err error, actx context.Context, timeout time.Duration) string {
+	if errors.Is(actx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("timeout after %s", timeout)
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	if errors.Is(err, errForbiddenAddress) {
+		return "target refused: " + err.Error()
+	}
+	return err.Error()
+}
+
+// execute renders tmpl, or returns text when there is no template.
+func execute(tmpl *template.Template, text string, vars render.Vars) (string, error) {
+	if tmpl == nil {
+		return text, nil
+	}
+	return render.Execute(tmpl, vars)
+}
+
+// storeHeaders converts headers for an attempt record, sorted; private values are kept but flagged Private,
+// so the API shows them to ADMIN keys only (masked as ******** for everyone else).
+func storeHeaders(h http.Header, private map[string]bool) []store.Header {
+	out := make([]store.Header, 0, len(h))
+	for name, values := range h {
+		for _, v := range values {
+			out = append(out, store.Header{Name: strings.ToLower(name), Value: clean(v, 8<<10), Private: private[name]})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b store.Header) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// clean makes s storable: at most max bytes (cut at a character boundary), valid UTF-8, no NUL bytes.
+func clean(s string, max int) string {
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "")
+}

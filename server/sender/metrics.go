@@ -1,0 +1,59 @@
+package sender
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the sender's Prometheus series.
+type metrics struct {
+	deliveries *prometheus.CounterVec // hookd_deliveries_total{status}
+	duration   prometheus.Histogram   // hookd_attempt_duration_seconds
+	claimed    prometheus.Counter     // hookd_queue_claimed_total
+	inFlight   prometheus.Gauge       // hookd_sender_in_flight
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_deliveries_total",
+			Help: "Delivery outcomes written by the sender, by new status (queued = delayed by a rate limit).",
+		}, []string{"status"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hookd_attempt_duration_seconds",
+			Help:    "Duration of delivery attempts (HTTP request and response body).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		}),
+		claimed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookd_queue_claimed_total",
+			Help: "Deliveries leased from the queue by this process.",
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hookd_sender_in_flight",
+			Help: "Claimed deliveries in this process's worker pool (running or about to run).",
+		}),
+	}
+	if reg != nil {
+		m.deliveries = register(reg, m.deliveries)
+		m.duration = register(reg, m.duration)
+		m.claimed = register(reg, m.claimed)
+		m.inFlight = register(reg, m.inFlight)
+	}
+	return m
+}
+
+// register registers c, or returns the collector already registered under its name (a second Sender on the
+// same registry shares the series).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
+}

@@ -1,0 +1,216 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/render"
+	"github.com/hookd/hookd/server/store"
+)
+
+// target is a webhook ready to send: its integration, the URL and header list, and parsed templates.
+type target struct {
+	webhook     *store.Webhook
+	integration *store.Integration
+	url         string
+	urlTmpl     *template.Template // nil when the URL has no template
+	headers     []targetHeader
+	bodyTmpl    *template.Template // nil: the default envelope
+	// invalid is why the webhook cannot be sent (e.g. a template that does not parse); empty when fine.
+	invalid string
+}
+
+// targetHeader is one request header; tmpl is set when the value is a template.
+type targetHeader struct {
+	store.Header
+	tmpl *template.Template
+}
+
+// FullURL is the URL a webhook calls: its url, or the integration's base_url with path appended.
+func FullURL(w *store.Webhook, in *store.Integration) string {
+	if w.URL != "" || in == nil {
+		return w.URL
+	}
+	base, path := in.BaseURL, w.Path
+	switch {
+	case path == "" || strings.HasPrefix(path, "?") || strings.HasPrefix(path, "#"):
+		return base + path
+	case strings.HasSuffix(base, "/") && strings.HasPrefix(path, "/"):
+		return base + path[1:]
+	case !strings.HasSuffix(base, "/") && !strings.HasPrefix(path, "/"):
+		return base + "/" + path
+	default:
+		return base + path
+	}
+}
+
+// Headers returns the headers a webhook sends besides hookd's own: the integration's headers that are used
+// (listed in IntegrationHeaders with Use, or not listed), then the webhook's headers, which replace
+// integration headers of the same name (case-insensitive).
+func Headers(w *store.Webhook, in *store.Integration) []store.Header {
+	var out []store.Header
+	if in != nil {
+		use := make(map[string]bool, len(w.IntegrationHeaders))
+		for _, ih := range w.IntegrationHeaders {
+			use[strings.ToLower(ih.Name)] = ih.Use
+		}
+		for _, h := range in.Headers {
+			if u, listed := use[strings.ToLower(h.Name)]; listed && !u {
+				continue
+			}
+			out = append(out, h)
+		}
+	}
+	for _, h := range w.Headers {
+		out = deleteHeader(out, h.Name)
+		out = append(out, h)
+	}
+	return out
+}
+
+func deleteHeader(hs []store.Header, name string) []store.Header {
+	out := hs[:0]
+	for _, h := range hs {
+		if !strings.EqualFold(h.Name, name) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// newTarget prepares webhook w (with its integration, nil when none) for sending.
+func newTarget(w *store.Webhook, in *store.Integration) *target {
+	t := &target{webhook: w, integration: in, url: FullURL(w, in)}
+	if w.IntegrationID != "" && in == nil {
+		t.invalid = "integration " + w.IntegrationID + " not found"
+		return t
+	}
+	if t.url == "" {
+		t.invalid = "webhook has no URL"
+		return t
+	}
+	var err error
+	if t.urlTmpl, err = maybeParse("url", t.url); err != nil {
+		t.invalid = "url: " + err.Error()
+		return t
+	}
+	for _, h := range Headers(w, in) {
+		th := targetHeader{Header: h}
+		if th.tmpl, err = maybeParse("header "+h.Name, h.Value); err != nil {
+			t.invalid = "header " + h.Name + ": " + err.Error()
+			return t
+		}
+		t.headers = append(t.headers, th)
+	}
+	if w.BodyTemplate != "" {
+		if t.bodyTmpl, err = render.Parse("body_template", w.BodyTemplate); err != nil {
+			t.invalid = "body_template: " + err.Error()
+			return t
+		}
+	}
+	return t
+}
+
+// maybeParse parses text as a template when it holds an action; nil when it is a plain string.
+func maybeParse(name, text string) (*template.Template, error) {
+	if !strings.Contains(text, "{{") {
+		return nil, nil
+	}
+	return render.Parse(name, text)
+}
+
+// targetCache keeps loaded targets for a short time so that a batch does not query the webhook per delivery.
+// A deleted webhook is cached as a target without webhook.
+type targetCache struct {
+	st  store.Store
+	clk clock.Clock
+	ttl time.Duration
+
+	mu      sync.Mutex
+	entries map[string]*cacheEntry
+}
+
+type cacheEntry struct {
+	ready  chan struct{} // closed once loaded
+	t      *target
+	err    error
+	expire time.Time
+}
+
+func newTargetCache(st store.Store, clk clock.Clock, ttl time.Duration) *targetCache {
+	return &targetCache{st: st, clk: clk, ttl: ttl, entries: make(map[string]*cacheEntry)}
+}
+
+// get returns the target of a webhook; one load per webhook at a time, reused until ttl has passed.
+func (c *targetCache) get(ctx context.Context, projectID, webhookID string) (*target, error) {
+	now := c.clk.Now()
+	c.mu.Lock()
+	if e := c.entries[webhookID]; e != nil {
+		select {
+		case <-e.ready:
+			if now.Before(e.expire) && e.err == nil {
+				c.mu.Unlock()
+				return e.t, nil
+			}
+		default: // being loaded by another worker
+			c.mu.Unlock()
+			select {
+			case <-e.ready:
+				return e.t, e.err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+	}
+	if len(c.entries) > 10_000 {
+		c.sweep(now)
+	}
+	e := &cacheEntry{ready: make(chan struct{})}
+	c.entries[webhookID] = e
+	c.mu.Unlock()
+
+	e.t, e.err = c.load(ctx, projectID, webhookID)
+	e.expire = now.Add(c.ttl)
+	close(e.ready)
+	return e.t, e.err
+}
+
+// sweep drops expired entries; c.mu is held.
+func (c *targetCache) sweep(now time.Time) {
+	for k, e := range c.entries {
+		select {
+		case <-e.ready:
+			if !now.Before(e.expire) {
+				delete(c.entries, k)
+			}
+		default:
+		}
+	}
+}
+
+func (c *targetCache) load(ctx context.Context, projectID, webhookID string) (*target, error) {
+	w, err := c.st.GetWebhook(ctx, projectID, webhookID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &target{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load webhook %s: %w", webhookID, err)
+	}
+	var in *store.Integration
+	if w.IntegrationID != "" {
+		in, err = c.st.GetIntegration(ctx, projectID, w.IntegrationID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("load integration %s: %w", w.IntegrationID, err)
+		}
+		if err != nil {
+			in = nil
+		}
+	}
+	return newTarget(w, in), nil
+}

@@ -1,0 +1,133 @@
+package trigger
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/store"
+)
+
+// maxResultDeliveries bounds how many deliveries of one event the result URL looks at.
+const maxResultDeliveries = 1000
+
+// unfinished are the statuses of deliveries a sync trigger waits for.
+var unfinished = []store.Status{store.StatusQueued, store.StatusRetrying, store.StatusWaiting}
+
+// waitForDeliveries polls the event until none of its deliveries is unfinished, the trigger's sync timeout
+// passes, or the caller hangs up.
+func (h *handler) waitForDeliveries(ctx context.Context, t *store.Trigger, eventID string) {
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(t.SyncTimeout, DefaultSyncTimeout))
+	defer cancel()
+	tick := time.NewTicker(h.cfg.SyncPollInterval)
+	defer tick.Stop()
+	for {
+		ev, err := h.cfg.Store.GetEvent(ctx, t.ProjectID, eventID)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.cfg.Log.ErrorContext(ctx, "trigger: poll sync event", "trigger_id", t.ID, "event_id", eventID, "error", err)
+			}
+			return
+		}
+		pending := 0
+		for _, s := range unfinished {
+			pending += ev.Counts[s]
+		}
+		if pending == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// serveResult answers GET /v1/executions/<id>/result?trigger=<trigger id> with the first delivery's response:
+// 202 while deliveries are unfinished, 400 with the reason when one failed, 204 when the event had none.
+// The execution and trigger ids (both unguessable ULIDs) are the capability, plus the trigger's API key when set.
+func (h *handler) serveResult(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed")
+		return
+	}
+	exeID, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v1/executions/"), "/")
+	triggerID := r.URL.Query().Get("trigger")
+	if rest != "result" || !id.HasPrefix(exeID, id.Execution) || !id.HasPrefix(triggerID, id.Trigger) {
+		writeError(w, http.StatusNotFound, "execution result not found")
+		return
+	}
+	t, err := h.cfg.Store.TriggerByID(ctx, triggerID)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "execution result not found")
+		return
+	} else if err != nil {
+		h.internal(ctx, w, "find trigger", err, "trigger_id", triggerID)
+		return
+	}
+	if !apiKeyOK(t, r.Header) {
+		writeError(w, http.StatusUnauthorized, "missing or invalid API key in header "+t.APIKeyHeader)
+		return
+	}
+	e, err := h.cfg.Store.GetExecution(ctx, t.ProjectID, exeID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && e.TriggerID != t.ID) {
+		writeError(w, http.StatusNotFound, "execution result not found")
+		return
+	} else if err != nil {
+		h.internal(ctx, w, "get execution", err, "execution_id", exeID)
+		return
+	}
+	if e.EventID == "" {
+		writeError(w, http.StatusNotFound, "execution published no event")
+		return
+	}
+	ds, err := h.cfg.Store.ListDeliveries(ctx, t.ProjectID, store.DeliveryFilter{EventID: e.EventID}, false,
+		store.Page{Size: maxResultDeliveries})
+	if err != nil {
+		h.internal(ctx, w, "list deliveries", err, "execution_id", exeID)
+		return
+	}
+	if len(ds) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	slices.SortFunc(ds, func(a, b store.Delivery) int { return strings.Compare(a.ID, b.ID) })
+	for _, d := range ds {
+		if d.Status == store.StatusFailed || d.Status == store.StatusCancelled {
+			writeError(w, http.StatusBadRequest, cmp.Or(d.Reason, "delivery "+string(d.Status)))
+			return
+		}
+	}
+	for _, d := range ds {
+		if slices.Contains(unfinished, d.Status) {
+			writeJSON(w, http.StatusAccepted, map[string]string{"status": "pending"})
+			return
+		}
+	}
+	attempts, err := h.cfg.Store.ListAttempts(ctx, ds[0].ID)
+	if err != nil {
+		h.internal(ctx, w, "list attempts", err, "delivery_id", ds[0].ID)
+		return
+	}
+	if len(attempts) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	last := slices.MaxFunc(attempts, func(a, b store.Attempt) int { return a.Number - b.Number })
+	for _, hd := range last.ResponseHeaders {
+		if strings.EqualFold(hd.Name, "Content-Type") {
+			w.Header().Set("Content-Type", hd.Value)
+			break
+		}
+	}
+	w.WriteHeader(cmp.Or(last.ResponseStatusCode, http.StatusOK))
+	_, _ = w.Write([]byte(last.ResponseBody))
+}

@@ -1,0 +1,520 @@
+package trigger
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"mime"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/auth"
+	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/pagination"
+	"github.com/hookd/hookd/server/store"
+)
+
+// Masked replaces secrets (API keys, signature secrets) for callers that are not ADMIN.
+const Masked = "********"
+
+// Validation limits of the TriggerService.
+const (
+	maxNameLen          = 200
+	maxRoutes           = 100
+	maxResponseBodySize = 64 << 10
+	maxSecretLen        = 1024
+)
+
+// service implements hookdv1connect.TriggerServiceHandler.
+type service struct {
+	cfg Config
+}
+
+// NewService returns the Connect TriggerService (it expects the auth interceptor in front of it).
+func NewService(cfg Config) hookdv1connect.TriggerServiceHandler {
+	return &service{cfg: cfg.withDefaults()}
+}
+
+// caller returns the authenticated principal; the auth interceptor guarantees one on every RPC.
+func caller(ctx context.Context) (auth.Principal, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return auth.Principal{}, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API key: send Authorization: Bearer <key>"))
+	}
+	return p, nil
+}
+
+func (s *service) now() time.Time { return s.cfg.Clock.Now().UTC() }
+
+func (s *service) storeErr(ctx context.Context, kind, id string, err error) error {
+	return apierr.FromStore(ctx, s.cfg.Log, kind, id, err)
+}
+
+// CreateTrigger implements hookdv1connect.TriggerServiceHandler.
+func (s *service) CreateTrigger(ctx context.Context, req *connect.Request[hookdv1.CreateTriggerRequest]) (*connect.Response[hookdv1.CreateTriggerResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	t := &store.Trigger{
+		ProjectID: p.ProjectID, Name: m.Name, EventType: m.EventType, APIKeyHeader: m.ApiKeyHeader, APIKey: m.ApiKey,
+		Sync: m.Sync, RateLimitPerSecond: int(m.RateLimitPerSecond), MaxBodyBytes: m.MaxBodyBytes,
+		Enabled: m.Enabled == nil || *m.Enabled, Routes: routesFromProto(m.Routes),
+	}
+	setResponse(t, m.Response)
+	if err := setSyncTimeout(t, m.SyncTimeout); err != nil {
+		return nil, err
+	}
+	if err := setSignature(t, m.Signature, ""); err != nil {
+		return nil, err
+	}
+	if err := s.validate(ctx, t); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	t.ID, t.CreateTime, t.UpdateTime = id.New(id.Trigger, now), now, now
+	if err := s.cfg.Store.CreateTrigger(ctx, t); err != nil {
+		return nil, s.storeErr(ctx, "trigger", t.ID, err)
+	}
+	return connect.NewResponse(&hookdv1.CreateTriggerResponse{Trigger: s.toProto(t, p.IsAdmin())}), nil
+}
+
+// GetTrigger implements hookdv1connect.TriggerServiceHandler.
+func (s *service) GetTrigger(ctx context.Context, req *connect.Request[hookdv1.GetTriggerRequest]) (*connect.Response[hookdv1.GetTriggerResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.get(ctx, p, req.Msg.Id)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.GetTriggerResponse{Trigger: s.toProto(t, p.IsAdmin())}), nil
+}
+
+func (s *service) get(ctx context.Context, p auth.Principal, triggerID string) (*store.Trigger, error) {
+	if triggerID == "" {
+		return nil, apierr.Invalid("id", "is required")
+	}
+	t, err := s.cfg.Store.GetTrigger(ctx, p.ProjectID, triggerID)
+	if err != nil {
+		return nil, s.storeErr(ctx, "trigger", triggerID, err)
+	}
+	return t, nil
+}
+
+// ListTriggers implements hookdv1connect.TriggerServiceHandler.
+func (s *service) ListTriggers(ctx context.Context, req *connect.Request[hookdv1.ListTriggersRequest]) (*connect.Response[hookdv1.ListTriggersResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := pagination.Parse(req.Msg.PageSize, req.Msg.PageToken)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := s.cfg.Store.ListTriggers(ctx, p.ProjectID, page)
+	if err != nil {
+		return nil, s.storeErr(ctx, "triggers", "", err)
+	}
+	ts, next := pagination.Trim(ts, page, func(t store.Trigger) string { return t.ID })
+	out := make([]*hookdv1.Trigger, len(ts))
+	for i := range ts {
+		out[i] = s.toProto(&ts[i], p.IsAdmin())
+	}
+	return connect.NewResponse(&hookdv1.ListTriggersResponse{Triggers: out, NextPageToken: next}), nil
+}
+
+// UpdateTrigger implements hookdv1connect.TriggerServiceHandler.
+func (s *service) UpdateTrigger(ctx context.Context, req *connect.Request[hookdv1.UpdateTriggerRequest]) (*connect.Response[hookdv1.UpdateTriggerResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	t, err := s.get(ctx, p, m.Id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Name != nil {
+		t.Name = *m.Name
+	}
+	if m.EventType != nil {
+		t.EventType = *m.EventType
+	}
+	if m.ApiKeyHeader != nil {
+		t.APIKeyHeader = *m.ApiKeyHeader
+		if t.APIKeyHeader == "" {
+			t.APIKey = ""
+		}
+	}
+	if m.ApiKey != nil && *m.ApiKey != Masked {
+		t.APIKey = *m.ApiKey
+	}
+	if m.Response != nil {
+		setResponse(t, m.Response)
+	}
+	if m.Sync != nil {
+		t.Sync = *m.Sync
+	}
+	if m.SyncTimeout != nil {
+		if err := setSyncTimeout(t, m.SyncTimeout); err != nil {
+			return nil, err
+		}
+	}
+	if m.RateLimitPerSecond != nil {
+		t.RateLimitPerSecond = int(*m.RateLimitPerSecond)
+	}
+	if m.Routes != nil {
+		t.Routes = routesFromProto(m.Routes.Values)
+	}
+	if m.Signature != nil {
+		if err := setSignature(t, m.Signature, t.Signature.Secret); err != nil {
+			return nil, err
+		}
+	}
+	if m.MaxBodyBytes != nil {
+		t.MaxBodyBytes = *m.MaxBodyBytes
+	}
+	if m.Enabled != nil {
+		t.Enabled = *m.Enabled
+	}
+	if err := s.validate(ctx, t); err != nil {
+		return nil, err
+	}
+	t.UpdateTime = s.now()
+	if err := s.cfg.Store.UpdateTrigger(ctx, t); err != nil {
+		return nil, s.storeErr(ctx, "trigger", t.ID, err)
+	}
+	return connect.NewResponse(&hookdv1.UpdateTriggerResponse{Trigger: s.toProto(t, p.IsAdmin())}), nil
+}
+
+// DeleteTrigger implements hookdv1connect.TriggerServiceHandler.
+func (s *service) DeleteTrigger(ctx context.Context, req *connect.Request[hookdv1.DeleteTriggerRequest]) (*connect.Response[hookdv1.DeleteTriggerResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Msg.Id == "" {
+		return nil, apierr.Invalid("id", "is required")
+	}
+	if err := s.cfg.Store.DeleteTrigger(ctx, p.ProjectID, req.Msg.Id); err != nil {
+		return nil, s.storeErr(ctx, "trigger", req.Msg.Id, err)
+	}
+	return connect.NewResponse(&hookdv1.DeleteTriggerResponse{}), nil
+}
+
+// ListExecutions implements hookdv1connect.TriggerServiceHandler.
+func (s *service) ListExecutions(ctx context.Context, req *connect.Request[hookdv1.ListExecutionsRequest]) (*connect.Response[hookdv1.ListExecutionsResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := pagination.Parse(req.Msg.PageSize, req.Msg.PageToken)
+	if err != nil {
+		return nil, err
+	}
+	if tid := req.Msg.TriggerId; tid != "" {
+		if _, err := s.cfg.Store.GetTrigger(ctx, p.ProjectID, tid); err != nil {
+			return nil, s.storeErr(ctx, "trigger", tid, err)
+		}
+	}
+	es, err := s.cfg.Store.ListExecutions(ctx, p.ProjectID, req.Msg.TriggerId, page)
+	if err != nil {
+		return nil, s.storeErr(ctx, "executions", "", err)
+	}
+	es, next := pagination.Trim(es, page, func(e store.Execution) string { return e.ID })
+	out := make([]*hookdv1.Execution, len(es))
+	for i := range es {
+		if out[i], err = executionToProto(&es[i], p.IsAdmin()); err != nil {
+			return nil, s.storeErr(ctx, "execution", es[i].ID, err)
+		}
+	}
+	return connect.NewResponse(&hookdv1.ListExecutionsResponse{Executions: out, NextPageToken: next}), nil
+}
+
+// GetExecution implements hookdv1connect.TriggerServiceHandler.
+func (s *service) GetExecution(ctx context.Context, req *connect.Request[hookdv1.GetExecutionRequest]) (*connect.Response[hookdv1.GetExecutionResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Msg.Id == "" {
+		return nil, apierr.Invalid("id", "is required")
+	}
+	e, err := s.cfg.Store.GetExecution(ctx, p.ProjectID, req.Msg.Id)
+	if err != nil {
+		return nil, s.storeErr(ctx, "execution", req.Msg.Id, err)
+	}
+	out, err := executionToProto(e, p.IsAdmin())
+	if err != nil {
+		return nil, s.storeErr(ctx, "execution", e.ID, err)
+	}
+	return connect.NewResponse(&hookdv1.GetExecutionResponse{Execution: out}), nil
+}
+
+// validate checks a trigger about to be stored and fills defaults (rate, sync timeout, generated API key).
+func (s *service) validate(ctx context.Context, t *store.Trigger) error {
+	t.Name = strings.TrimSpace(t.Name)
+	switch {
+	case t.Name == "":
+		return apierr.Invalid("name", "is required")
+	case len(t.Name) > maxNameLen:
+		return apierr.Invalid("name", "must be at most %d characters", maxNameLen)
+	}
+	if t.EventType == "" && len(t.Routes) == 0 {
+		return apierr.Invalid("event_type", "is required unless routes are given")
+	}
+	if err := s.eventTypeExists(ctx, t.ProjectID, "event_type", t.EventType); err != nil {
+		return err
+	}
+	if len(t.Routes) > maxRoutes {
+		return apierr.Invalid("routes", "must have at most %d routes", maxRoutes)
+	}
+	for i, rt := range t.Routes {
+		f := fmt.Sprintf("routes[%d]", i)
+		switch {
+		case rt.Header != "" && rt.JSONField != "":
+			return apierr.Invalid(f+".header", "set header or json_field, not both")
+		case rt.Header != "" && !isToken(rt.Header):
+			return apierr.Invalid(f+".header", "%q is not a valid header name", rt.Header)
+		case rt.JSONField != "" && strings.Contains("."+rt.JSONField+".", ".."):
+			return apierr.Invalid(f+".json_field", "%q is not a dotted path such as data.kind", rt.JSONField)
+		case (rt.Header != "" || rt.JSONField != "") && rt.Value == "":
+			return apierr.Invalid(f+".value", "is required with header or json_field")
+		case rt.Header == "" && rt.JSONField == "" && rt.Value != "":
+			return apierr.Invalid(f+".header", "set header or json_field to compare value %q", rt.Value)
+		case rt.EventType == "":
+			return apierr.Invalid(f+".event_type", "is required")
+		}
+		if err := s.eventTypeExists(ctx, t.ProjectID, f+".event_type", rt.EventType); err != nil {
+			return err
+		}
+	}
+	switch {
+	case t.APIKeyHeader != "" && !isToken(t.APIKeyHeader):
+		return apierr.Invalid("api_key_header", "%q is not a valid header name", t.APIKeyHeader)
+	case t.APIKeyHeader == "" && t.APIKey != "":
+		return apierr.Invalid("api_key_header", "is required when api_key is set")
+	case len(t.APIKey) > maxSecretLen:
+		return apierr.Invalid("api_key", "must be at most %d characters", maxSecretLen)
+	case strings.ContainsAny(t.APIKey, "\r\n\x00"):
+		return apierr.Invalid("api_key", "must be a valid header value")
+	case t.APIKeyHeader != "" && t.APIKey == "":
+		key, err := newAPIKey()
+		if err != nil {
+			return s.storeErr(ctx, "trigger", t.ID, err)
+		}
+		t.APIKey = key
+	}
+	if t.ResponseStatus != 0 && (t.ResponseStatus < 200 || t.ResponseStatus > 299) {
+		return apierr.Invalid("response.status", "must be between 200 and 299")
+	}
+	if t.ResponseType != "" {
+		if _, _, err := mime.ParseMediaType(t.ResponseType); err != nil {
+			return apierr.Invalid("response.content_type", "%q is not a media type", t.ResponseType)
+		}
+	}
+	if len(t.ResponseBody) > maxResponseBodySize {
+		return apierr.Invalid("response.body", "must be at most %d bytes", maxResponseBodySize)
+	}
+	switch {
+	case t.SyncTimeout == 0:
+		t.SyncTimeout = DefaultSyncTimeout
+	case t.SyncTimeout < time.Millisecond || t.SyncTimeout > MaxSyncTimeout:
+		return apierr.Invalid("sync_timeout", "must be between 1ms and %s", MaxSyncTimeout)
+	}
+	switch {
+	case t.RateLimitPerSecond == 0:
+		t.RateLimitPerSecond = s.cfg.DefaultRateLimit
+	case t.RateLimitPerSecond < 0 || t.RateLimitPerSecond > MaxRateLimit:
+		return apierr.Invalid("rate_limit_per_second", "must be between 1 and %d (0 = default %d)", MaxRateLimit, s.cfg.DefaultRateLimit)
+	}
+	if t.MaxBodyBytes < 0 || t.MaxBodyBytes > MaxMaxBodyBytes {
+		return apierr.Invalid("max_body_bytes", "must be between 0 (default) and %d", MaxMaxBodyBytes)
+	}
+	return validateSignature(t.Signature)
+}
+
+func validateSignature(sig store.TriggerSignature) error {
+	switch sig.Scheme {
+	case "":
+		return nil
+	case schemeStandardWebhooks:
+		if sig.Secret == "" {
+			return apierr.Invalid("signature.secret", "is required for STANDARD_WEBHOOKS")
+		}
+		if !strings.HasPrefix(sig.Secret, "whsec_") {
+			return apierr.Invalid("signature.secret", "must be a whsec_ secret (base64 after the prefix)")
+		}
+		if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sig.Secret, "whsec_")); err != nil || len(key) == 0 {
+			return apierr.Invalid("signature.secret", "must be a whsec_ secret (base64 after the prefix)")
+		}
+	case schemeHMACSHA256:
+		switch {
+		case sig.Secret == "":
+			return apierr.Invalid("signature.secret", "is required for HMAC_SHA256")
+		case sig.Header == "":
+			return apierr.Invalid("signature.header", "is required for HMAC_SHA256")
+		case !isToken(sig.Header):
+			return apierr.Invalid("signature.header", "%q is not a valid header name", sig.Header)
+		}
+	}
+	if len(sig.Secret) > maxSecretLen {
+		return apierr.Invalid("signature.secret", "must be at most %d characters", maxSecretLen)
+	}
+	return nil
+}
+
+func (s *service) eventTypeExists(ctx context.Context, projectID, field, name string) error {
+	if name == "" {
+		return nil
+	}
+	_, err := s.cfg.Store.GetEventTypeByName(ctx, projectID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.Invalid(field, "event type %q does not exist", name)
+	}
+	if err != nil {
+		return s.storeErr(ctx, "event type", name, err)
+	}
+	return nil
+}
+
+// isToken reports whether s is a valid HTTP header name (RFC 7230 token).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// newAPIKey returns a random trigger API key.
+func newAPIKey() (string, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate trigger api key: %w", err)
+	}
+	return "tk_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+func setResponse(t *store.Trigger, r *hookdv1.TriggerResponse) {
+	t.ResponseStatus, t.ResponseType, t.ResponseBody = int(r.GetStatus()), r.GetContentType(), r.GetBody()
+}
+
+func setSyncTimeout(t *store.Trigger, d *durationpb.Duration) error {
+	if d == nil {
+		t.SyncTimeout = 0
+		return nil
+	}
+	if err := d.CheckValid(); err != nil {
+		return apierr.Invalid("sync_timeout", "is not a valid duration")
+	}
+	t.SyncTimeout = d.AsDuration().Truncate(time.Millisecond)
+	if t.SyncTimeout == 0 && d.AsDuration() != 0 {
+		t.SyncTimeout = -1 // below the millisecond resolution: rejected by validate
+	}
+	return nil
+}
+
+// setSignature replaces the signature; a masked secret keeps oldSecret (clients echo what they read).
+func setSignature(t *store.Trigger, sig *hookdv1.TriggerSignature, oldSecret string) error {
+	secret := sig.GetSecret()
+	if secret == Masked {
+		secret = oldSecret
+	}
+	switch sig.GetScheme() {
+	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_UNSPECIFIED:
+		t.Signature = store.TriggerSignature{}
+	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS:
+		t.Signature = store.TriggerSignature{Scheme: schemeStandardWebhooks, Secret: secret}
+	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256:
+		t.Signature = store.TriggerSignature{Scheme: schemeHMACSHA256, Secret: secret, Header: sig.GetHeader(), Prefix: sig.GetPrefix()}
+	default:
+		return apierr.Invalid("signature.scheme", "unknown scheme %d", sig.GetScheme())
+	}
+	return nil
+}
+
+func routesFromProto(rs []*hookdv1.TriggerRoute) []store.TriggerRoute {
+	out := make([]store.TriggerRoute, len(rs))
+	for i, r := range rs {
+		out[i] = store.TriggerRoute{Header: r.GetHeader(), JSONField: r.GetJsonField(), Value: r.GetValue(), EventType: r.GetEventType()}
+	}
+	return out
+}
+
+// toProto converts a trigger; secrets are masked unless reveal.
+func (s *service) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger {
+	mask := func(v string) string {
+		if v == "" || reveal {
+			return v
+		}
+		return Masked
+	}
+	out := &hookdv1.Trigger{
+		Id: t.ID, CreateTime: timestamppb.New(t.CreateTime), UpdateTime: timestamppb.New(t.UpdateTime), Name: t.Name,
+		EventType: t.EventType, ApiKeyHeader: t.APIKeyHeader, ApiKey: mask(t.APIKey), Sync: t.Sync,
+		SyncTimeout: durationpb.New(t.SyncTimeout), RateLimitPerSecond: int32(t.RateLimitPerSecond),
+		MaxBodyBytes: t.MaxBodyBytes, Enabled: t.Enabled, Url: s.cfg.PublicURL + "/t/" + t.ID,
+	}
+	if out.MaxBodyBytes == 0 {
+		out.MaxBodyBytes = s.cfg.MaxBodyBytes
+	}
+	if customResponse(t) {
+		out.Response = &hookdv1.TriggerResponse{Status: int32(t.ResponseStatus), ContentType: t.ResponseType, Body: t.ResponseBody}
+	}
+	for _, r := range t.Routes {
+		out.Routes = append(out.Routes, &hookdv1.TriggerRoute{Header: r.Header, JsonField: r.JSONField, Value: r.Value, EventType: r.EventType})
+	}
+	switch t.Signature.Scheme {
+	case schemeStandardWebhooks:
+		out.Signature = &hookdv1.TriggerSignature{Scheme: hookdv1.SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS, Secret: mask(t.Signature.Secret)}
+	case schemeHMACSHA256:
+		out.Signature = &hookdv1.TriggerSignature{Scheme: hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256,
+			Secret: mask(t.Signature.Secret), Header: t.Signature.Header, Prefix: t.Signature.Prefix}
+	}
+	return out
+}
+
+// executionToProto converts an execution; private header values are masked unless reveal.
+func executionToProto(e *store.Execution, reveal bool) (*hookdv1.Execution, error) {
+	out := &hookdv1.Execution{
+		Id: e.ID, TriggerId: e.TriggerID, ReceiveTime: timestamppb.New(e.ReceiveTime), Method: e.Method,
+		PathFragment: e.PathFragment, RawBody: e.RawBody, RawBodyBase64: e.RawBodyBase64, ContentType: e.ContentType,
+		Status: int32(e.Status), EventId: e.EventID, EventType: e.EventType,
+	}
+	for _, h := range e.Headers {
+		v := h.Value
+		if h.Private && !reveal {
+			v = Masked
+		}
+		out.Headers = append(out.Headers, &hookdv1.Header{Name: h.Name, Value: v, Private: h.Private})
+	}
+	for _, q := range e.QueryParameters {
+		out.QueryParameters = append(out.QueryParameters, &hookdv1.Header{Name: q.Name, Value: q.Value})
+	}
+	if len(e.Body) > 0 && string(e.Body) != "null" {
+		out.Body = &structpb.Value{}
+		if err := protojson.Unmarshal(e.Body, out.Body); err != nil {
+			return nil, fmt.Errorf("execution %s body: %w", e.ID, err)
+		}
+	}
+	return out, nil
+}

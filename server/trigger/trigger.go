@@ -1,0 +1,399 @@
+// Package trigger serves inbound triggers: the public endpoint `<public-url>/t/<id>` that records each request
+// as an execution and publishes it as an event, the sync result URL `/v1/executions/<id>/result`, and the
+// Connect TriggerService that manages triggers and lists executions.
+package trigger
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/store"
+)
+
+// Limits and defaults of triggers.
+const (
+	// DefaultMaxBodyBytes caps request bodies when neither the config nor the trigger sets a limit.
+	DefaultMaxBodyBytes = 1 << 20
+	// MaxMaxBodyBytes is the largest body limit a trigger may set.
+	MaxMaxBodyBytes = 10 << 20
+	// DefaultRateLimit is the rate of triggers created without one (requests per second).
+	DefaultRateLimit = 50
+	// MaxRateLimit is the largest rate a trigger may set.
+	MaxRateLimit = 100000
+	// DefaultSyncTimeout bounds the wait of sync triggers created without a timeout.
+	DefaultSyncTimeout = 30 * time.Second
+	// MaxSyncTimeout is the longest wait a sync trigger may set.
+	MaxSyncTimeout = 60 * time.Second
+	// DefaultMaxPayloadBytes caps the published event payload.
+	DefaultMaxPayloadBytes = 256 << 10
+)
+
+// recordTimeout bounds storing an execution once its body is read (even if the caller hangs up).
+const recordTimeout = 10 * time.Second
+
+// Config configures the public trigger endpoint and the TriggerService.
+type Config struct {
+	// Store is the database.
+	Store store.Store
+	// Clock tells the time (default the wall clock).
+	Clock clock.Clock
+	// Log receives internal errors (default slog.Default()).
+	Log *slog.Logger
+	// PublicURL is the base of trigger URLs and result links, without a trailing slash.
+	PublicURL string
+	// MaxBodyBytes caps request bodies (default 1 MiB); a trigger's max_body_bytes overrides it.
+	MaxBodyBytes int64
+	// DefaultRateLimit is the rate given to triggers created without one (default 50 per second).
+	DefaultRateLimit int
+	// SyncPollInterval is how often a sync request checks its event's deliveries (default 50 ms).
+	SyncPollInterval time.Duration
+	// MaxPayloadBytes caps the event payload (default 256 KiB); larger requests are recorded and get 413.
+	MaxPayloadBytes int
+	// Registerer receives hookd_trigger_requests_total (optional).
+	Registerer prometheus.Registerer
+}
+
+func (c Config) withDefaults() Config {
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.DefaultRateLimit = cmp.Or(c.DefaultRateLimit, DefaultRateLimit)
+	c.SyncPollInterval = cmp.Or(c.SyncPollInterval, 50*time.Millisecond)
+	c.MaxPayloadBytes = cmp.Or(c.MaxPayloadBytes, DefaultMaxPayloadBytes)
+	return c
+}
+
+// handler serves `/t/<id>[/<fragment>]` and `/v1/executions/<id>/result`.
+type handler struct {
+	cfg      Config
+	requests *prometheus.CounterVec
+}
+
+// NewHandler returns the public HTTP handler of triggers; mount it at "/t/" and "/v1/executions/".
+func NewHandler(cfg Config) http.Handler {
+	cfg = cfg.withDefaults()
+	h := &handler{cfg: cfg, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookd_trigger_requests_total",
+		Help: "Requests received by inbound triggers, by HTTP status answered.",
+	}, []string{"code"})}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(h.requests); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(err)
+			}
+			h.requests = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+	}
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/t/"):
+		sw := &statusWriter{ResponseWriter: w}
+		h.serveTrigger(sw, w, r)
+		h.requests.WithLabelValues(strconv.Itoa(sw.status())).Inc()
+	case strings.HasPrefix(r.URL.Path, "/v1/executions/"):
+		h.serveResult(w, r)
+	default:
+		writeError(w, http.StatusNotFound, "not found")
+	}
+}
+
+var allowedMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// serveTrigger handles one call of a trigger; raw is the server's writer (for http.MaxBytesReader).
+func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	triggerID, fragment, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/t/"), "/")
+	if !id.HasPrefix(triggerID, id.Trigger) {
+		writeError(w, http.StatusNotFound, "trigger not found")
+		return
+	}
+	if !slices.Contains(allowedMethods, r.Method) {
+		w.Header().Set("Allow", strings.Join(allowedMethods, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed")
+		return
+	}
+	t, err := h.cfg.Store.TriggerByID(ctx, triggerID)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && !t.Enabled):
+		writeError(w, http.StatusNotFound, "trigger not found")
+		return
+	case err != nil:
+		h.internal(ctx, w, "find trigger", err, "trigger_id", triggerID)
+		return
+	}
+	if !apiKeyOK(t, r.Header) {
+		writeError(w, http.StatusUnauthorized, "missing or invalid API key in header "+t.APIKeyHeader)
+		return
+	}
+	now := h.cfg.Clock.Now().UTC()
+	rate := cmp.Or(t.RateLimitPerSecond, h.cfg.DefaultRateLimit)
+	ok, next, err := h.cfg.Store.TakeRateToken(ctx, "trg:"+t.ID, rate, now)
+	if err != nil {
+		h.internal(ctx, w, "take rate token", err, "trigger_id", t.ID)
+		return
+	}
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(next.Sub(now).Seconds())))))
+		writeError(w, http.StatusTooManyRequests, "trigger "+t.ID+" has exceeded its maximum allowed throughput of "+
+			strconv.Itoa(rate)+" requests/second. Please throttle your requests.")
+		return
+	}
+	body, status, err := readBody(raw, r, cmp.Or(t.MaxBodyBytes, h.cfg.MaxBodyBytes))
+	if err != nil {
+		writeError(w, status, err.Error())
+		return
+	}
+	if err := verifySignature(t.Signature, r.Header, body, now); err != nil {
+		if !errors.Is(err, errBadSignature) {
+			h.cfg.Log.WarnContext(ctx, "trigger signature check", "trigger_id", t.ID, "error", err)
+		}
+		writeError(w, http.StatusUnauthorized, errBadSignature.Error())
+		return
+	}
+	h.ingest(ctx, w, t, r, fragment, body, now)
+}
+
+// ingest records the execution, publishes its event and answers.
+func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Trigger, r *http.Request, fragment string, body []byte, now time.Time) {
+	ct := r.Header.Get("Content-Type")
+	e := &store.Execution{
+		ID: id.New(id.Execution, now), ProjectID: t.ProjectID, TriggerID: t.ID, ReceiveTime: now, Method: r.Method,
+		Headers: recordedHeaders(r.Header, t.APIKeyHeader), QueryParameters: recordedQuery(r.URL.Query()),
+		PathFragment: clean(fragment), ContentType: clean(ct),
+	}
+	w.Header().Set("Hookd-Execution-Id", e.ID)
+	// Storing must not depend on the caller waiting: the body has been accepted.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+
+	p, perr := parseBody(ct, body)
+	e.RawBody, e.RawBodyBase64 = p.Raw, p.RawBase64
+	if perr != nil {
+		h.reject(rctx, w, e, http.StatusBadRequest, perr.Error())
+		return
+	}
+	if p.Data != nil {
+		b, err := json.Marshal(p.Data)
+		if err != nil {
+			h.internal(ctx, w, "marshal body", err, "trigger_id", t.ID)
+			return
+		}
+		e.Body = b
+	}
+	eventType, ok := eventTypeFor(t, r.Header, p.Data)
+	if !ok {
+		h.reject(rctx, w, e, http.StatusNotFound, "no route matches the request")
+		return
+	}
+	payload, err := json.Marshal(eventPayload{
+		Data: p.Data, RawBody: p.Raw, RawBodyBase64: p.RawBase64, Headers: payloadHeaders(r.Header, t.APIKeyHeader),
+		QueryParameters: payloadQuery(r.URL.Query()), PathFragment: e.PathFragment, Method: r.Method, ContentType: e.ContentType,
+	})
+	if err != nil {
+		h.internal(ctx, w, "marshal payload", err, "trigger_id", t.ID)
+		return
+	}
+	if len(payload) > h.cfg.MaxPayloadBytes {
+		h.reject(rctx, w, e, http.StatusRequestEntityTooLarge, "event payload of "+strconv.Itoa(len(payload))+
+			" bytes exceeds the limit of "+strconv.Itoa(h.cfg.MaxPayloadBytes)+" bytes")
+		return
+	}
+	e.Status = responseStatus(t)
+	_, err = h.cfg.Store.RecordExecution(rctx, e, &store.PublishInput{Event: store.Event{EventType: eventType, Payload: payload}}, now)
+	if errors.Is(err, store.ErrNotFound) { // deleted while we read the body
+		writeError(w, http.StatusNotFound, "trigger not found")
+		return
+	}
+	if err != nil {
+		h.internal(ctx, w, "record execution", err, "trigger_id", t.ID)
+		return
+	}
+	switch {
+	case t.Sync:
+		h.waitForDeliveries(ctx, t, e.EventID)
+		w.Header().Set("Location", h.resultURL(t.ID, e.ID))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusSeeOther)
+	case customResponse(t):
+		w.Header().Set("Content-Type", cmp.Or(t.ResponseType, "application/json"))
+		w.WriteHeader(e.Status)
+		_, _ = w.Write([]byte(t.ResponseBody))
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"executionId": e.ID})
+	}
+}
+
+// eventPayload is the payload of a trigger's event.
+type eventPayload struct {
+	Data            any               `json:"data"`
+	RawBody         string            `json:"rawBody"`
+	RawBodyBase64   bool              `json:"rawBodyBase64"`
+	Headers         map[string]string `json:"headers"`
+	QueryParameters map[string]any    `json:"queryParameters"`
+	PathFragment    string            `json:"pathFragment"`
+	Method          string            `json:"method"`
+	ContentType     string            `json:"contentType"`
+}
+
+// reject records an execution that publishes no event and answers status with msg.
+func (h *handler) reject(ctx context.Context, w http.ResponseWriter, e *store.Execution, status int, msg string) {
+	e.Status = status
+	if _, err := h.cfg.Store.RecordExecution(ctx, e, nil, e.ReceiveTime); err != nil {
+		h.cfg.Log.ErrorContext(ctx, "record rejected execution", "trigger_id", e.TriggerID, "execution_id", e.ID, "error", err)
+	}
+	writeError(w, status, msg)
+}
+
+func (h *handler) resultURL(triggerID, executionID string) string {
+	return h.cfg.PublicURL + "/v1/executions/" + executionID + "/result?" + url.Values{"trigger": {triggerID}}.Encode()
+}
+
+func (h *handler) internal(ctx context.Context, w http.ResponseWriter, op string, err error, args ...any) {
+	h.cfg.Log.ErrorContext(ctx, "trigger: "+op, append(args, "error", err)...)
+	writeError(w, http.StatusInternalServerError, "internal error")
+}
+
+// customResponse reports whether the trigger replaces the default response.
+func customResponse(t *store.Trigger) bool {
+	return t.ResponseStatus != 0 || t.ResponseType != "" || t.ResponseBody != ""
+}
+
+// responseStatus is the status a trigger answers to an accepted request.
+func responseStatus(t *store.Trigger) int {
+	switch {
+	case t.Sync:
+		return http.StatusSeeOther
+	case customResponse(t):
+		return cmp.Or(t.ResponseStatus, http.StatusOK)
+	default:
+		return http.StatusOK
+	}
+}
+
+// apiKeyOK checks the trigger's API key header in constant time.
+func apiKeyOK(t *store.Trigger, h http.Header) bool {
+	if t.APIKeyHeader == "" {
+		return true
+	}
+	got := h.Get(t.APIKeyHeader)
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(t.APIKey)) == 1
+}
+
+// readBody reads at most limit bytes; a larger body (declared or chunked) gives 413, never a truncated body.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
+	tooLarge := errors.New("request body exceeds the limit of " + strconv.FormatInt(limit, 10) + " bytes")
+	if r.ContentLength > limit {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	case err != nil:
+		return nil, http.StatusBadRequest, errors.New("cannot read the request body")
+	}
+	return b, 0, nil
+}
+
+// recordedHeaders lists request headers sorted by name; credentials are marked private (masked for non-ADMIN).
+func recordedHeaders(h http.Header, apiKeyHeader string) []store.Header {
+	var out []store.Header
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		private := strings.EqualFold(k, apiKeyHeader) || k == "Authorization" || k == "Cookie" || k == "Proxy-Authorization"
+		for _, v := range h[k] {
+			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: private})
+		}
+	}
+	return out
+}
+
+// recordedQuery lists query parameters sorted by name, keeping every value.
+func recordedQuery(q url.Values) []store.Header {
+	var out []store.Header
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		for _, v := range q[k] {
+			out = append(out, store.Header{Name: clean(k), Value: clean(v)})
+		}
+	}
+	return out
+}
+
+// payloadHeaders are the request headers of the event: lowercase names, repeated values joined with ", ".
+// The trigger's API key header is left out so that the key never reaches webhook receivers.
+func payloadHeaders(h http.Header, apiKeyHeader string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		if apiKeyHeader != "" && strings.EqualFold(k, apiKeyHeader) {
+			continue
+		}
+		out[clean(strings.ToLower(k))] = clean(strings.Join(vs, ", "))
+	}
+	return out
+}
+
+// payloadQuery is the query of the event: a string per name, or an array when the name repeats.
+func payloadQuery(q url.Values) map[string]any {
+	return fields(q)
+}
+
+// writeError answers {"error": msg}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// statusWriter remembers the status written (for the requests metric).
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) status() int { return cmp.Or(s.code, http.StatusOK) }
