@@ -2,7 +2,7 @@
 GO ?= go
 BUF ?= $(GO) tool buf
 
-.PHONY: build run generate lint test test-go test-ts check-generated
+.PHONY: build run generate lint test test-go test-ts check-generated bench
 
 build:
 	$(GO) build -o bin/hookd ./cmd/hookd
@@ -28,4 +28,16 @@ check-generated: generate
 test-go:
 	$(GO) test -race -timeout 8m ./...
 
-test: lint check-generated test-go
+sdk/typescript/node_modules: sdk/typescript/package-lock.json
+	cd sdk/typescript && npm ci --no-audit --no-fund
+	@touch $@
+
+# TypeScript SDK: builds it, starts a real hookd, runs Node's test runner and one headless-Chromium test.
+test-ts: sdk/typescript/node_modules
+	cd sdk/typescript && npm test
+
+test: lint check-generated test-go test-ts
+
+# The delivery benchmark (see README "Benchmark"); BENCH_ARGS passes flags, e.g. BENCH_ARGS="--events 50000".
+bench:
+	$(GO) run ./cmd/hookd bench $(BENCH_ARGS)

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +44,7 @@ type benchFlags struct {
 	webhooks     int
 	workers      int
 	timeout      time.Duration
+	cpuProfile   string
 }
 
 // runBench publishes events through the real API into the real sender and loopback receivers and reports
@@ -61,8 +63,20 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&f.webhooks, "webhooks", 1, "webhooks (each event goes to one of them, round robin)")
 	fs.IntVar(&f.workers, "workers", 64, "sender workers")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up waiting for deliveries after this long")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if f.events < 1 || f.batch < 1 || f.publishers < 1 || f.webhooks < 1 || f.rate < 0 {
 		return errors.New("--events, --batch, --publishers and --webhooks must be at least 1; --rate not negative")

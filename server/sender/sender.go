@@ -56,6 +56,8 @@ type Config struct {
 const (
 	// flushDelay is how long an outcome may wait for others before its batch is written.
 	flushDelay = 5 * time.Millisecond
+	// maxFlushes is how many outcome batches are written concurrently.
+	maxFlushes = 4
 	// expireInterval is how often WAITING deliveries whose callback never came are failed.
 	expireInterval = 10 * time.Second
 	// targetTTL is how long a loaded webhook (and integration) is reused.
@@ -268,14 +270,22 @@ func (s *Sender) expireWaiting(ctx context.Context, now time.Time) {
 }
 
 // flushLoop writes outcomes in batches: when BatchSize are buffered, or flushDelay after the first one.
+// Up to maxFlushes batches are written at once, so a slow commit does not hold back the next batch.
 func (s *Sender) flushLoop(ctx context.Context, results <-chan store.Outcome) {
 	var buf []store.Outcome
+	var writers sync.WaitGroup
+	sem := make(chan struct{}, maxFlushes)
 	timer := time.NewTimer(flushDelay)
 	timer.Stop()
 	flush := func() {
 		if len(buf) > 0 {
-			s.complete(ctx, buf)
+			batch := buf
 			buf = nil
+			sem <- struct{}{}
+			writers.Go(func() {
+				defer func() { <-sem }()
+				s.complete(ctx, batch)
+			})
 		}
 		timer.Stop()
 	}
@@ -284,6 +294,7 @@ func (s *Sender) flushLoop(ctx context.Context, results <-chan store.Outcome) {
 		case o, ok := <-results:
 			if !ok {
 				flush()
+				writers.Wait()
 				return
 			}
 			buf = append(buf, o)

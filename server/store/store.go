@@ -435,5 +435,7 @@ type Store interface {
 	// RecordExecution stores an execution and, when publish is not nil, publishes its event in the same transaction.
 	RecordExecution(ctx context.Context, e *Execution, publish *PublishInput, now time.Time) (*PublishResult, error)
 	GetExecution(ctx context.Context, projectID, id string) (*Execution, error)
+	// ExecutionByID finds an execution of any project (for the public sync result URL).
+	ExecutionByID(ctx context.Context, id string) (*Execution, error)
 	ListExecutions(ctx context.Context, projectID, triggerID string, page Page) ([]Execution, error)
 }

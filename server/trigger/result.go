@@ -49,9 +49,9 @@ func (h *handler) waitForDeliveries(ctx context.Context, t *store.Trigger, event
 	}
 }
 
-// serveResult answers GET /v1/executions/<id>/result?trigger=<trigger id> with the first delivery's response:
+// serveResult answers GET /v1/executions/<id>/result with the first delivery's response:
 // 202 while deliveries are unfinished, 400 with the reason when one failed, 204 when the event had none.
-// The execution and trigger ids (both unguessable ULIDs) are the capability, plus the trigger's API key when set.
+// The execution id (a ULID with 80 random bits) is the capability, plus the trigger's API key when set.
 func (h *handler) serveResult(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -60,29 +60,28 @@ func (h *handler) serveResult(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exeID, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v1/executions/"), "/")
-	triggerID := r.URL.Query().Get("trigger")
-	if rest != "result" || !id.HasPrefix(exeID, id.Execution) || !id.HasPrefix(triggerID, id.Trigger) {
+	if rest != "result" || !id.HasPrefix(exeID, id.Execution) {
 		writeError(w, http.StatusNotFound, "execution result not found")
 		return
 	}
-	t, err := h.cfg.Store.TriggerByID(ctx, triggerID)
+	e, err := h.cfg.Store.ExecutionByID(ctx, exeID)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "execution result not found")
 		return
 	} else if err != nil {
-		h.internal(ctx, w, "find trigger", err, "trigger_id", triggerID)
+		h.internal(ctx, w, "get execution", err, "execution_id", exeID)
+		return
+	}
+	t, err := h.cfg.Store.TriggerByID(ctx, e.TriggerID)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "execution result not found")
+		return
+	} else if err != nil {
+		h.internal(ctx, w, "find trigger", err, "trigger_id", e.TriggerID)
 		return
 	}
 	if !apiKeyOK(t, r.Header) {
 		writeError(w, http.StatusUnauthorized, "missing or invalid API key in header "+t.APIKeyHeader)
-		return
-	}
-	e, err := h.cfg.Store.GetExecution(ctx, t.ProjectID, exeID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && e.TriggerID != t.ID) {
-		writeError(w, http.StatusNotFound, "execution result not found")
-		return
-	} else if err != nil {
-		h.internal(ctx, w, "get execution", err, "execution_id", exeID)
 		return
 	}
 	if e.EventID == "" {

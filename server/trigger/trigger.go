@@ -272,7 +272,7 @@ func (h *handler) reject(ctx context.Context, w http.ResponseWriter, e *store.Ex
 }
 
 func (h *handler) resultURL(triggerID, executionID string) string {
-	return h.cfg.PublicURL + "/v1/executions/" + executionID + "/result?" + url.Values{"trigger": {triggerID}}.Encode()
+	return h.cfg.PublicURL + "/v1/executions/" + executionID + "/result"
 }
 
 func (h *handler) internal(ctx context.Context, w http.ResponseWriter, op string, err error, args ...any) {

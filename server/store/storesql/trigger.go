@@ -234,6 +234,19 @@ func (s *Store) GetExecution(ctx context.Context, projectID, executionID string)
 	return &e, nil
 }
 
+// ExecutionByID finds an execution of any project (for the public sync result URL).
+func (s *Store) ExecutionByID(ctx context.Context, executionID string) (*store.Execution, error) {
+	var r executionRow
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+executionCols+` FROM executions WHERE id = ?`), executionID); err != nil {
+		return nil, wrap("get execution", err)
+	}
+	e, err := r.record()
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
 // ListExecutions lists a project's executions (one trigger's when triggerID is set), newest first.
 func (s *Store) ListExecutions(ctx context.Context, projectID, triggerID string, page store.Page) ([]store.Execution, error) {
 	where, args := []string{"project_id = ?"}, []any{projectID}

@@ -1,0 +1,189 @@
+/** Standard Webhooks header names set by hookd on every delivery. */
+export const HEADER_WEBHOOK_ID = "webhook-id";
+export const HEADER_WEBHOOK_TIMESTAMP = "webhook-timestamp";
+export const HEADER_WEBHOOK_SIGNATURE = "webhook-signature";
+
+/** How far webhook-timestamp may be from the receiver's clock, either way (5 minutes). */
+export const DEFAULT_TOLERANCE_SECONDS = 300;
+
+/** Thrown by {@link verifyWebhook} for a request that is not authentic. */
+export class WebhookVerificationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WebhookVerificationError";
+  }
+}
+
+/** Fetch `Headers`, or a plain object such as Node's `IncomingHttpHeaders`. */
+export type HeadersLike = Headers | Record<string, string | string[] | undefined>;
+
+/** Body exactly as received (do not re-serialize parsed JSON: the signature covers the bytes). */
+export type WebhookBody = string | Uint8Array | ArrayBuffer;
+
+/** Options of {@link verifyWebhook}. */
+export interface VerifyOptions {
+  /** Allowed clock difference in seconds (default 300). */
+  toleranceSeconds?: number;
+  /** The receiver's clock (default now). */
+  now?: Date;
+}
+
+/** The default body hookd sends for an event (webhooks without a body_template). */
+export interface Envelope<T = unknown> {
+  /** Event id (evt_…). */
+  id: string;
+  /** Event type name, e.g. "user.created". */
+  type: string;
+  /** When the event was published (RFC 3339). */
+  timestamp: string;
+  /** The customer or user the event is about. */
+  subject?: string;
+  /** The event payload. */
+  data: T;
+  meta: {
+    /** Delivery id (dlv_…), equal to the webhook-id header and stable across retries: dedupe on it. */
+    deliveryId: string;
+    /** Attempt number, from 1. */
+    attempt: number;
+    /** Action-status URL for async_status webhooks (see completeAction). */
+    link: string;
+  };
+}
+
+const encoder = new TextEncoder();
+
+function header(headers: HeadersLike, name: string): string | undefined {
+  if (typeof (headers as Headers).get === "function") {
+    return (headers as Headers).get(name) ?? undefined;
+  }
+  const rec = headers as Record<string, string | string[] | undefined>;
+  for (const k of Object.keys(rec)) {
+    if (k.toLowerCase() === name) {
+      const v = rec[k];
+      return Array.isArray(v) ? v.join(" ") : v;
+    }
+  }
+  return undefined;
+}
+
+function bytes(body: WebhookBody): Uint8Array {
+  if (typeof body === "string") return encoder.encode(body);
+  if (body instanceof Uint8Array) return body;
+  return new Uint8Array(body);
+}
+
+function fromBase64(s: string): Uint8Array<ArrayBuffer> | undefined {
+  try {
+    const bin = atob(s);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Verifies hookd's Standard Webhooks signature with WebCrypto (Node.js 20+ and browsers): HMAC-SHA256
+ * of "webhook-id.webhook-timestamp.body" keyed with the webhook's "whsec_…" secret. Any of several
+ * space-separated "v1,…" signatures may match (secret rotation); the timestamp must be within ±5 minutes.
+ * Resolves when authentic; rejects with {@link WebhookVerificationError} otherwise.
+ */
+export async function verifyWebhook(
+  secret: string,
+  headers: HeadersLike,
+  body: WebhookBody,
+  options: VerifyOptions = {},
+): Promise<void> {
+  const id = header(headers, HEADER_WEBHOOK_ID);
+  const ts = header(headers, HEADER_WEBHOOK_TIMESTAMP);
+  const sigs = header(headers, HEADER_WEBHOOK_SIGNATURE);
+  if (!id || !ts || !sigs) {
+    throw new WebhookVerificationError("missing webhook-id, webhook-timestamp or webhook-signature header");
+  }
+  if (!/^\d+$/.test(ts)) {
+    throw new WebhookVerificationError(`invalid webhook-timestamp ${JSON.stringify(ts)}`);
+  }
+  const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
+  const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
+  const sent = Number(ts);
+  if (now - sent > tolerance) throw new WebhookVerificationError("message timestamp too old");
+  if (sent - now > tolerance) throw new WebhookVerificationError("message timestamp too new");
+
+  const key = fromBase64(secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret);
+  if (!key || key.length === 0) {
+    throw new TypeError("webhook secret is not whsec_<base64>");
+  }
+  const cryptoKey = await globalThis.crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, [
+    "verify",
+  ]);
+  const prefix = encoder.encode(`${id}.${ts}.`);
+  const payload = bytes(body);
+  const signed = new Uint8Array(prefix.length + payload.length);
+  signed.set(prefix);
+  signed.set(payload, prefix.length);
+
+  for (const part of sigs.split(" ")) {
+    const comma = part.indexOf(",");
+    if (comma < 0 || part.slice(0, comma) !== "v1") continue;
+    const sig = fromBase64(part.slice(comma + 1));
+    if (!sig) continue;
+    // subtle.verify compares in constant time.
+    if (await globalThis.crypto.subtle.verify("HMAC", cryptoKey, sig, signed)) return;
+  }
+  throw new WebhookVerificationError("no matching signature found");
+}
+
+/** Verifies like {@link verifyWebhook}, then parses the body as an event {@link Envelope}. */
+export async function parseWebhook<T = unknown>(
+  secret: string,
+  headers: HeadersLike,
+  body: WebhookBody,
+  options?: VerifyOptions,
+): Promise<Envelope<T>> {
+  await verifyWebhook(secret, headers, body, options);
+  const text = typeof body === "string" ? body : new TextDecoder().decode(bytes(body));
+  return JSON.parse(text) as Envelope<T>;
+}
+
+/** Thrown by {@link completeAction} when the link answers other than 200 (404: unknown or used-up token). */
+export class ActionStatusError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(`action status ${status}: ${message}`);
+    this.name = "ActionStatusError";
+  }
+}
+
+/** Result of an async action. */
+export type ActionResult = { status: "done" } | { status: "failed"; reason: string };
+
+/**
+ * Finishes the WAITING delivery of an async_status webhook by POSTing to the envelope's `meta.link`
+ * (no API key: the link is the capability).
+ */
+export async function completeAction(
+  link: string,
+  result: ActionResult,
+  options: { fetch?: typeof globalThis.fetch; signal?: AbortSignal } = {},
+): Promise<void> {
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const res = await doFetch(link, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(result),
+    signal: options.signal,
+  });
+  const text = await res.text();
+  if (res.status === 200) return;
+  let message = text.trim();
+  try {
+    const j = JSON.parse(text) as { message?: unknown };
+    if (typeof j.message === "string") message = j.message;
+  } catch {
+    // Not JSON: keep the text.
+  }
+  throw new ActionStatusError(res.status, message);
+}
