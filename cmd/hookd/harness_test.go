@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 type backend struct {
 	name string
 	// args returns the flags selecting a fresh database.
-	args func(t *testing.T) []string
+	args func(t testing.TB) []string
 }
 
 // args2 returns the flags of the database p uses (to restart on it).
@@ -66,14 +66,14 @@ func (backend) args2(t *testing.T, p *proc) []string {
 
 func backends() []backend {
 	return []backend{
-		{"sqlite", func(t *testing.T) []string { return []string{"--data-dir", t.TempDir()} }},
-		{"postgres", func(t *testing.T) []string { return []string{"--database-url", storetest.PostgresURL(t)} }},
+		{"sqlite", func(t testing.TB) []string { return []string{"--data-dir", t.TempDir()} }},
+		{"postgres", func(t testing.TB) []string { return []string{"--database-url", storetest.PostgresURL(t)} }},
 	}
 }
 
 // proc is a running `hookd serve`.
 type proc struct {
-	t       *testing.T
+	t       testing.TB
 	cmd     *exec.Cmd
 	baseURL string
 	key     string
@@ -87,7 +87,7 @@ var listeningRE = regexp.MustCompile(`msg="hookd listening" addr=(\S+)`)
 
 // startHookd starts `hookd serve --dev --addr 127.0.0.1:0 <args>` with HOOKD_BOOTSTRAP_KEY=key (none when key
 // is empty) and waits until it listens. The process is killed in t.Cleanup.
-func startHookd(t *testing.T, key string, args ...string) *proc {
+func startHookd(t testing.TB, key string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, key: key, exited: make(chan struct{})}
 	all := append([]string{"serve", "--dev", "--addr", "127.0.0.1:0", "--log-level", "info"}, args...)

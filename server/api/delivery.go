@@ -3,12 +3,15 @@ package api
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"connectrpc.com/connect"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/pagination"
 	"github.com/hookd/hookd/server/store"
 )
@@ -34,6 +37,10 @@ func (s *deliveryService) ListDeliveries(ctx context.Context, req *connect.Reque
 	f, err := deliveryFilter(req.Msg.GetFilter(), req.Msg.GetQueue())
 	if err != nil {
 		return nil, err
+	}
+	if req.Msg.GetQueue() && page.After != "" && !isQueueCursor(page.After) {
+		// The store would fail on it with an internal error; a token of the plain list is the caller's mistake.
+		return nil, apierr.Invalid("page_token", "is not a token returned by this list (queue view)")
 	}
 	ds, err := s.d.Store.ListDeliveries(ctx, p.ProjectID, f, req.Msg.GetQueue(), page)
 	if err != nil {
@@ -153,6 +160,13 @@ func (s *deliveryService) ExportDeliveries(ctx context.Context, req *connect.Req
 		return apierr.FromStore(ctx, s.d.log(), "deliveries", "", err)
 	}
 	return w.flush()
+}
+
+// isQueueCursor reports whether c is a queue view cursor: "<unix nanos of next attempt>/<delivery id>".
+func isQueueCursor(c string) bool {
+	nanos, deliveryID, ok := strings.Cut(c, "/")
+	_, err := strconv.ParseInt(nanos, 10, 64)
+	return ok && err == nil && id.HasPrefix(deliveryID, id.Delivery)
 }
 
 // stateError maps ErrConflict to failed_precondition with an explanation.

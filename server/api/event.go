@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -259,8 +260,10 @@ func (s *eventService) count(res []store.PublishResult) {
 	}
 }
 
+// publishResult converts a publish result; delivery ids are sorted so that a repeated idempotency key
+// answers exactly as the first publish did (the store returns new ids by webhook, known ones by id).
 func publishResult(r store.PublishResult) *hookdv1.PublishEventResponse {
-	return &hookdv1.PublishEventResponse{Event: eventToProto(&r.Event), DeliveryIds: r.DeliveryIDs}
+	return &hookdv1.PublishEventResponse{Event: eventToProto(&r.Event), DeliveryIds: slices.Sorted(slices.Values(r.DeliveryIDs))}
 }
 
 // eventToProto converts an event; a payload that is not a JSON object is left out.

@@ -5,6 +5,7 @@ package purge
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -37,16 +38,17 @@ type Config struct {
 type Purger struct {
 	cfg    Config
 	purged prometheus.Counter
-	stopMu sync.Mutex
+	// mu guards cancel and done; Stop holds it while it waits, so Start and Stop never interleave.
+	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// New returns a Purger with defaults filled in.
+// New returns a Purger with defaults filled in (zero or negative values take the defaults).
 func New(cfg Config) *Purger {
-	cfg.Retention = cmp.Or(cfg.Retention, 90*24*time.Hour)
-	cfg.Interval = cmp.Or(cfg.Interval, time.Minute)
-	cfg.BatchSize = cmp.Or(cfg.BatchSize, 500)
+	cfg.Retention = cmp.Or(max(cfg.Retention, 0), 90*24*time.Hour)
+	cfg.Interval = cmp.Or(max(cfg.Interval, 0), time.Minute)
+	cfg.BatchSize = cmp.Or(max(cfg.BatchSize, 0), 500)
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
@@ -63,14 +65,18 @@ func New(cfg Config) *Purger {
 	return p
 }
 
-// Start runs purge rounds until Stop or ctx ends.
+// Start runs purge rounds (the first one at once) until Stop or ctx ends; it fails if already started.
 func (p *Purger) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cancel != nil {
+		return errors.New("purge: already started")
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	p.stopMu.Lock()
-	p.cancel, p.done = cancel, make(chan struct{})
-	p.stopMu.Unlock()
+	done := make(chan struct{})
+	p.cancel, p.done = cancel, done
 	go func() {
-		defer close(p.done)
+		defer close(done)
 		t := time.NewTicker(p.cfg.Interval)
 		defer t.Stop()
 		for {
@@ -87,16 +93,16 @@ func (p *Purger) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the background loop and waits for it; safe to call twice.
+// Stop ends the background loop and waits for it; safe to call twice, or before Start.
 func (p *Purger) Stop() {
-	p.stopMu.Lock()
-	cancel, done := p.cancel, p.done
-	p.stopMu.Unlock()
-	if cancel == nil {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cancel == nil {
 		return
 	}
-	cancel()
-	<-done
+	p.cancel()
+	<-p.done
+	p.cancel, p.done = nil, nil
 }
 
 // runOnce deletes everything older than the cutoff, batch by batch; it returns the events deleted.
