@@ -56,7 +56,7 @@ func TestFirstStart(t *testing.T) {
 				t.Fatalf("unknown key: %d %v, want 401", code, out)
 			}
 
-			for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ok"`, "/metrics": "go_goroutines"} {
+			for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ok"`, "/metrics": "hookd_queue_depth"} {
 				if code, body := get(t, p.baseURL+path); code != http.StatusOK || !strings.Contains(body, want) {
 					t.Errorf("GET %s: %d %.200s", path, code, body)
 				}

@@ -109,13 +109,7 @@ func BenchmarkDeliveryLog(b *testing.B) {
 	mux.Handle(hookdv1connect.NewDeliveryServiceHandler(api.NewDeliveryService(deps), opt))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	client := hookdv1connect.NewDeliveryServiceClient(srv.Client(), srv.URL, connect.WithInterceptors(connect.UnaryInterceptorFunc(
-		func(next connect.UnaryFunc) connect.UnaryFunc {
-			return func(ctx context.Context, r connect.AnyRequest) (connect.AnyResponse, error) {
-				r.Header().Set("Authorization", "Bearer "+key)
-				return next(ctx, r)
-			}
-		})))
+	client := hookdv1connect.NewDeliveryServiceClient(srv.Client(), srv.URL, connect.WithInterceptors(bearer(key)))
 
 	measure := func(b *testing.B, call func(i int) error) {
 		lat := make([]time.Duration, 0, b.N)

@@ -1,9 +1,15 @@
 package sender
 
 import (
+	"context"
 	"errors"
+	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookd/hookd/server/store"
 )
 
 // metrics are the sender's Prometheus series.
@@ -56,4 +62,43 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 		panic(err)
 	}
 	return c
+}
+
+// queueDepth is hookd_queue_depth: unfinished deliveries in the database (all processes), counted at most
+// every queueDepthTTL however often /metrics is scraped.
+type queueDepth struct {
+	store store.Store
+	log   *slog.Logger
+	desc  *prometheus.Desc
+
+	mu      sync.Mutex
+	value   float64
+	fetched time.Time
+}
+
+const queueDepthTTL = 5 * time.Second
+
+func newQueueDepth(st store.Store, log *slog.Logger) *queueDepth {
+	return &queueDepth{store: st, log: log, desc: prometheus.NewDesc("hookd_queue_depth",
+		"Unfinished deliveries (QUEUED, RETRYING, WAITING) in the database, all processes.", nil, nil)}
+}
+
+// Describe implements prometheus.Collector.
+func (q *queueDepth) Describe(ch chan<- *prometheus.Desc) { ch <- q.desc }
+
+// Collect implements prometheus.Collector.
+func (q *queueDepth) Collect(ch chan<- prometheus.Metric) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if time.Since(q.fetched) > queueDepthTTL {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		n, err := q.store.QueueDepth(ctx)
+		cancel()
+		if err != nil {
+			q.log.Warn("queue depth", "error", err)
+		} else {
+			q.value, q.fetched = float64(n), time.Now()
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, q.value)
 }

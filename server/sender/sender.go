@@ -97,6 +97,9 @@ func New(cfg Config) *Sender {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.Registerer != nil {
+		register(cfg.Registerer, prometheus.Collector(newQueueDepth(cfg.Store, cfg.Log)))
+	}
 	return &Sender{
 		cfg:     cfg,
 		client:  newHTTPClient(cfg),

@@ -403,6 +403,8 @@ type Store interface {
 	CompleteDeliveries(ctx context.Context, outcomes []Outcome, now time.Time) error
 	// WaitForWork blocks until new work may be due (a publish or a retry), timeout, or ctx end.
 	WaitForWork(ctx context.Context, timeout time.Duration)
+	// QueueDepth counts unfinished deliveries (QUEUED, RETRYING and WAITING) of all projects.
+	QueueDepth(ctx context.Context) (int, error)
 	// ExpireWaiting fails WAITING deliveries whose wait ended before now; returns how many.
 	ExpireWaiting(ctx context.Context, now time.Time, limit int) (int, error)
 	// UpdateActionStatus finishes the WAITING (or in-flight) delivery of an action token; ErrNotFound when unknown or used up.

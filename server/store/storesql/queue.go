@@ -420,3 +420,16 @@ func (s *Store) TakeRateToken(ctx context.Context, key string, rate int, now tim
 	wait := time.Duration(math.Ceil((1-have)/r*1e6)) * time.Microsecond
 	return false, now.Add(max(wait, time.Microsecond)), nil
 }
+
+// QueueDepth counts unfinished deliveries (QUEUED, RETRYING and WAITING) of all projects; the partial
+// due and waiting indexes hold exactly these rows.
+func (s *Store) QueueDepth(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT
+		(SELECT count(*) FROM deliveries WHERE status IN ('queued', 'retrying')) +
+		(SELECT count(*) FROM deliveries WHERE status = 'waiting')`)
+	if err != nil {
+		return 0, wrap("queue depth", err)
+	}
+	return n, nil
+}
