@@ -194,7 +194,7 @@ func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string,
 			return s.stateError(ctx, tx, "retry delivery", projectID, deliveryID, err)
 		}
 		d = r.record()
-		return s.notifyWork(ctx, tx)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -228,9 +228,6 @@ func (s *Store) RetryDeliveries(ctx context.Context, projectID string, f store.D
 		}
 		if n, err = res.RowsAffected(); err != nil {
 			return wrap("retry deliveries", err)
-		}
-		if n > 0 {
-			return s.notifyWork(ctx, tx)
 		}
 		return nil
 	})

@@ -23,6 +23,10 @@ func postgresURL(raw string) string {
 	if !q.Has("timezone") && !q.Has("TimeZone") {
 		q.Set("timezone", "UTC")
 	}
+	if !q.Has("binary_parameters") {
+		// One round trip per parameterized statement instead of two (lib/pq otherwise prepares first).
+		q.Set("binary_parameters", "yes")
+	}
 	if !q.Has("application_name") {
 		q.Set("application_name", "hookd")
 	}

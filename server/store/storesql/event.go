@@ -217,11 +217,6 @@ func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in [
 		}
 	}
 
-	if len(rows) > 0 {
-		if err := s.notifyWork(ctx, tx); err != nil {
-			return nil, false, err
-		}
-	}
 	return results, len(rows) > 0, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -92,21 +91,43 @@ func (s *Store) startListener() {
 	})
 }
 
-// notifyWork wakes senders: on PostgreSQL with NOTIFY inside tx (delivered at commit to every process),
-// on SQLite the caller signals after commit via s.work.
-func (s *Store) notifyWork(ctx context.Context, tx *sqlx.Tx) error {
-	if !s.pg() {
-		return nil
+// afterCommit wakes senders once work committed: waiters in this process at once, and on PostgreSQL every
+// other process through the notifier. NOTIFY is not sent inside the work's transaction because PostgreSQL
+// serializes the commits of notifying transactions (a global lock held through the commit's WAL flush), which
+// would cap publishing at one commit per flush.
+func (s *Store) afterCommit(woke bool) {
+	if !woke {
+		return
 	}
-	if _, err := tx.ExecContext(ctx, "SELECT pg_notify('"+workChannel+"', '')"); err != nil {
-		return wrap("notify work", err)
+	s.work.signal()
+	if s.pg() {
+		s.startNotifier()
+		select {
+		case s.notifyCh <- struct{}{}:
+		default: // a NOTIFY is already pending: it covers this commit too
+		}
 	}
-	return nil
 }
 
-// afterCommit wakes in-process waiters (SQLite) once work committed.
-func (s *Store) afterCommit(woke bool) {
-	if woke && !s.pg() {
-		s.work.signal()
-	}
+// startNotifier starts the goroutine that sends one NOTIFY per burst of commits (PostgreSQL).
+func (s *Store) startNotifier() {
+	s.notifyOnce.Do(func() {
+		s.notifyCh, s.notifyStop, s.notifyDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(s.notifyDone)
+			for {
+				select {
+				case <-s.notifyStop:
+					return
+				case <-s.notifyCh:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				// A NOTIFY-only transaction writes no WAL, so its commit is cheap.
+				if _, err := s.db.ExecContext(ctx, "SELECT pg_notify('"+workChannel+"', '')"); err != nil {
+					s.log.Warn("notify work", "error", err) // other processes fall back to their poll
+				}
+				cancel()
+			}
+		}()
+	})
 }

@@ -295,9 +295,6 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 				return wrap("complete deliveries: disable webhooks", err)
 			}
 		}
-		if woke {
-			return s.notifyWork(ctx, tx)
-		}
 		return nil
 	})
 	if err != nil {

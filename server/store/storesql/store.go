@@ -63,6 +63,11 @@ type Store struct {
 	listener   *pq.Listener
 	listenDone chan struct{}
 	closeOnce  sync.Once
+
+	notifyOnce sync.Once
+	notifyCh   chan struct{}
+	notifyStop chan struct{}
+	notifyDone chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -145,6 +150,11 @@ func (s *Store) Close() error {
 		if s.listener != nil {
 			_ = s.listener.Close()
 			<-s.listenDone
+		}
+		s.notifyOnce.Do(func() {}) // nor a notifier
+		if s.notifyStop != nil {
+			close(s.notifyStop)
+			<-s.notifyDone
 		}
 		err = s.db.Close()
 	})
