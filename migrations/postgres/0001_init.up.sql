@@ -131,7 +131,7 @@ CREATE TABLE events (
     project_id      text        NOT NULL,
     event_type      text        NOT NULL,
     subject         text        NOT NULL DEFAULT '',
-    payload         jsonb       NOT NULL,
+    payload         json        NOT NULL,
     idempotency_key text        NOT NULL DEFAULT '',
     create_time     timestamptz NOT NULL,
     CONSTRAINT events_pkey PRIMARY KEY (id),
@@ -144,8 +144,8 @@ CREATE INDEX events_create_time_idx ON events (create_time);
 CREATE UNIQUE INDEX events_project_id_idempotency_key_idx
     ON events (project_id, idempotency_key) WHERE idempotency_key <> '';
 
--- deliveries is the queue and the delivery log. A claimed delivery carries a claim_token and its
--- next_attempt_time is the lease end: a crashed sender's delivery becomes due again when the lease expires.
+-- deliveries is the queue and the delivery log. A claimed delivery carries a claim_token and lease_time, the
+-- end of its lease: a crashed sender's delivery becomes due again when the lease expires.
 CREATE TABLE deliveries (
     id                text        NOT NULL,
     project_id        text        NOT NULL,
@@ -162,6 +162,7 @@ CREATE TABLE deliveries (
     resent            boolean     NOT NULL DEFAULT false,
     action_token      text        NOT NULL,
     claim_token       text        NOT NULL DEFAULT '',
+    lease_time        timestamptz,
     create_time       timestamptz NOT NULL,
     update_time       timestamptz NOT NULL,
     CONSTRAINT deliveries_pkey PRIMARY KEY (id),
@@ -202,10 +203,10 @@ CREATE TABLE attempts (
     duration_us          bigint      NOT NULL DEFAULT 0,
     request_method       text        NOT NULL DEFAULT '',
     request_url          text        NOT NULL DEFAULT '',
-    request_headers      jsonb       NOT NULL DEFAULT '[]',
+    request_headers      json        NOT NULL DEFAULT '[]',
     request_body         text        NOT NULL DEFAULT '',
     response_status_code integer     NOT NULL DEFAULT 0,
-    response_headers     jsonb       NOT NULL DEFAULT '[]',
+    response_headers     json        NOT NULL DEFAULT '[]',
     response_body        text        NOT NULL DEFAULT '',
     error                text        NOT NULL DEFAULT '',
     CONSTRAINT attempts_pkey PRIMARY KEY (delivery_id, number),

@@ -144,8 +144,8 @@ CREATE INDEX events_create_time_idx ON events (create_time);
 CREATE UNIQUE INDEX events_project_id_idempotency_key_idx
     ON events (project_id, idempotency_key) WHERE idempotency_key <> '';
 
--- deliveries is the queue and the delivery log. A claimed delivery carries a claim_token and its
--- next_attempt_time is the lease end: a crashed sender's delivery becomes due again when the lease expires.
+-- deliveries is the queue and the delivery log. A claimed delivery carries a claim_token and lease_time, the
+-- end of its lease: a crashed sender's delivery becomes due again when the lease expires.
 CREATE TABLE deliveries (
     id                TEXT     NOT NULL,
     project_id        TEXT     NOT NULL,
@@ -162,6 +162,7 @@ CREATE TABLE deliveries (
     resent            BOOLEAN  NOT NULL DEFAULT FALSE,
     action_token      TEXT     NOT NULL,
     claim_token       TEXT     NOT NULL DEFAULT '',
+    lease_time        DATETIME,
     create_time       DATETIME NOT NULL,
     update_time       DATETIME NOT NULL,
     CONSTRAINT deliveries_pkey PRIMARY KEY (id),

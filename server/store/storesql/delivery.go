@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	retryDelivery = `UPDATE deliveries SET status = 'retrying', resent = TRUE, next_attempt_time = ?, claim_token = '',
+	retryDelivery = `UPDATE deliveries SET status = 'retrying', resent = TRUE, next_attempt_time = ?, claim_token = '', lease_time = NULL,
 		update_time = ?
 		WHERE project_id = ? AND id = ? AND status IN ('done', 'failed')
 		RETURNING ` + deliveryCols
@@ -215,7 +215,7 @@ func (s *Store) RetryDeliveries(ctx context.Context, projectID string, f store.D
 		}
 	}
 	where, args := deliveryWhere(projectID, f, statuses)
-	q, args, err := s.in(`UPDATE deliveries SET status = 'retrying', resent = TRUE, next_attempt_time = ?, claim_token = '',
+	q, args, err := s.in(`UPDATE deliveries SET status = 'retrying', resent = TRUE, next_attempt_time = ?, claim_token = '', lease_time = NULL,
 		update_time = ?`+whereClause(where), append([]any{now, now}, args...)...)
 	if err != nil {
 		return 0, err

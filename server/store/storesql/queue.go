@@ -19,15 +19,18 @@ const (
 		next_attempt_time, last_status_code, reason, resent, action_token, claim_token, create_time, update_time`
 
 	// claimPostgres leases due deliveries in one statement: SKIP LOCKED lets concurrent claimers (other
-	// processes) take disjoint rows; the lease end becomes next_attempt_time, so an abandoned claim is due again.
+	// processes) take disjoint rows; a claim sets claim_token and lease_time, so an abandoned claim is due
+	// again once its lease ends. The claim changes no indexed column, so PostgreSQL updates the row in place
+	// (a HOT update) instead of adding an entry to each of the table's indexes.
 	claimPostgres = `WITH due AS (
 			SELECT id FROM deliveries
 			WHERE status IN ('queued', 'retrying') AND next_attempt_time <= $1
+				AND (lease_time IS NULL OR lease_time <= $1)
 			ORDER BY next_attempt_time
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED
 		), claimed AS (
-			UPDATE deliveries d SET claim_token = $3, next_attempt_time = $4
+			UPDATE deliveries d SET claim_token = $3, lease_time = $4
 			FROM due WHERE d.id = due.id
 			RETURNING d.*
 		)
@@ -36,10 +39,11 @@ const (
 		ORDER BY c.id`
 
 	// claimSQLite is the same lease inside a BEGIN IMMEDIATE transaction (SQLite has one writer at a time).
-	claimSQLite = `UPDATE deliveries SET claim_token = ?, next_attempt_time = ?
+	claimSQLite = `UPDATE deliveries SET claim_token = ?, lease_time = ?
 		WHERE id IN (
 			SELECT id FROM deliveries
 			WHERE status IN ('queued', 'retrying') AND next_attempt_time <= ?
+				AND (lease_time IS NULL OR lease_time <= ?)
 			ORDER BY next_attempt_time
 			LIMIT ?
 		)
@@ -50,20 +54,20 @@ const (
 	// completePostgres applies a batch of outcomes in one statement.
 	completePostgres = `UPDATE deliveries d SET status = v.status, attempts = v.attempts,
 			next_attempt_time = v.next_attempt_time, last_status_code = v.last_status_code, reason = v.reason,
-			claim_token = '', update_time = $1
+			claim_token = '', lease_time = NULL, update_time = $1
 		FROM unnest($2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::int[], $7::text[])
 			AS v(id, status, attempts, next_attempt_time, last_status_code, reason)
 		WHERE d.id = v.id`
 
 	completeSQLite = `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_time = ?, last_status_code = ?,
-		reason = ?, claim_token = '', update_time = ? WHERE id = ?`
+		reason = ?, claim_token = '', lease_time = NULL, update_time = ? WHERE id = ?`
 
 	attemptCols = `delivery_id, number, start_time, duration_us, request_method, request_url, request_headers, request_body,
 		response_status_code, response_headers, response_body, error`
 
 	insertAttemptsPrefix = `INSERT INTO attempts (` + attemptCols + `) VALUES `
 
-	expireWaiting = `UPDATE deliveries SET status = 'failed', reason = ?, claim_token = '', update_time = ?
+	expireWaiting = `UPDATE deliveries SET status = 'failed', reason = ?, claim_token = '', lease_time = NULL, update_time = ?
 		WHERE status = 'waiting' AND id IN (
 			SELECT id FROM deliveries WHERE status = 'waiting' AND next_attempt_time <= ?
 			ORDER BY next_attempt_time LIMIT ? %s
@@ -151,7 +155,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 	} else {
 		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 			var drows []deliveryRow
-			if err := tx.SelectContext(ctx, &drows, claimSQLite, token, leaseEnd, now, limit); err != nil {
+			if err := tx.SelectContext(ctx, &drows, claimSQLite, token, leaseEnd, now, now, limit); err != nil {
 				return wrap("claim deliveries", err)
 			}
 			if len(drows) == 0 {
@@ -193,6 +197,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 		out[i] = store.ClaimedDelivery{
 			Delivery: r.record(), EventPayload: r.EventPayload.raw(), EventCreateTime: r.EventCreateTime.t, ClaimToken: r.ClaimToken,
 		}
+		out[i].NextAttemptTime = leaseEnd // for the claimer the delivery is due again when its lease ends
 	}
 	return out, nil
 }
