@@ -72,7 +72,7 @@ func export(ctx context.Context, st store.Store, projectID string, f store.Deliv
 		for i := range ds {
 			row := exportRow(&ds[i])
 			if cw != nil {
-				err = cw.Write(row)
+				err = cw.Write(csvSafe(row))
 			} else {
 				obj := make(map[string]any, len(row))
 				for j, k := range csvHeader {
@@ -113,6 +113,17 @@ func exportRow(d *store.Delivery) []string {
 		strconv.Itoa(d.LastStatusCode), d.Reason, strconv.FormatBool(d.Resent), next,
 		d.CreateTime.UTC().Format(time.RFC3339Nano), d.UpdateTime.UTC().Format(time.RFC3339Nano),
 	}
+}
+
+// csvSafe defuses cells that spreadsheets would run as formulas (a receiver controls `reason`, a publisher
+// `subject`): such a cell gets a leading apostrophe, as OWASP recommends for CSV exports.
+func csvSafe(row []string) []string {
+	for i, c := range row {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			row[i] = "'" + c
+		}
+	}
+	return row
 }
 
 // streamWriter turns writes into stream messages of at most exportChunk bytes.
