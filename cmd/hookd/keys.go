@@ -30,7 +30,7 @@ func runKeys(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	r := store.Role(strings.ToLower(role))
+	r := store.Role(strings.TrimPrefix(strings.ToLower(role), "role_"))
 	switch r {
 	case store.RoleAdmin, store.RoleMember, store.RoleViewer:
 	default:
