@@ -340,6 +340,12 @@ type Execution struct {
 	EventType       string
 }
 
+// ExecutionRecord is one execution to store; its event is published when Publish is not nil.
+type ExecutionRecord struct {
+	Execution *Execution
+	Publish   *PublishInput
+}
+
 // Store is everything hookd persists. Methods taking projectID never see other projects' records.
 type Store interface {
 	// Close releases the database.
@@ -436,6 +442,9 @@ type Store interface {
 	DeleteTrigger(ctx context.Context, projectID, id string) error
 	// RecordExecution stores an execution and, when publish is not nil, publishes its event in the same transaction.
 	RecordExecution(ctx context.Context, e *Execution, publish *PublishInput, now time.Time) (*PublishResult, error)
+	// RecordExecutions stores executions and publishes the events of those with a publish input, in one transaction.
+	// Results are in input order (nil for a record without publish); ErrNotFound when a trigger does not exist.
+	RecordExecutions(ctx context.Context, in []ExecutionRecord, now time.Time) ([]*PublishResult, error)
 	GetExecution(ctx context.Context, projectID, id string) (*Execution, error)
 	// ExecutionByID finds an execution of any project (for the public sync result URL).
 	ExecutionByID(ctx context.Context, id string) (*Execution, error)

@@ -61,6 +61,7 @@ func TestMethodsPathAndQuery(t *testing.T) {
 		}
 		_, err := b.admin.UpdateTrigger(b.ctx, connect.NewRequest(&hookdv1.UpdateTriggerRequest{Id: trg.Id, Enabled: new(false)}))
 		require.NoError(t, err)
+		b.clock.Advance(trigger.DefaultTriggerCacheTTL) // changes take effect once the cached trigger expires
 		r = b.post(t, trg.Url, "application/json", "{}")
 		assert.Equal(t, http.StatusNotFound, r.status)
 
@@ -375,6 +376,7 @@ func TestSync(t *testing.T) {
 		t.Run("timeout", func(t *testing.T) {
 			_, err := b.admin.UpdateTrigger(b.ctx, connect.NewRequest(&hookdv1.UpdateTriggerRequest{Id: trg.Id, SyncTimeout: durationpb.New(150 * time.Millisecond)}))
 			require.NoError(t, err)
+			b.clock.Advance(trigger.DefaultTriggerCacheTTL)
 			start := time.Now()
 			r := <-call()
 			require.Equal(t, http.StatusSeeOther, r.status)

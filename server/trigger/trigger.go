@@ -43,6 +43,8 @@ const (
 	MaxSyncTimeout = 60 * time.Second
 	// DefaultMaxPayloadBytes caps the published event payload.
 	DefaultMaxPayloadBytes = 256 << 10
+	// DefaultTriggerCacheTTL is how long the public endpoint reuses a trigger it read.
+	DefaultTriggerCacheTTL = time.Second
 )
 
 // recordTimeout bounds storing an execution once its body is read (even if the caller hangs up).
@@ -68,6 +70,9 @@ type Config struct {
 	MaxPayloadBytes int
 	// Registerer receives hookd_trigger_requests_total (optional).
 	Registerer prometheus.Registerer
+	// TriggerCacheTTL is how long the public endpoint reuses a trigger it read (default 1 s; negative: no cache),
+	// so a disabled, updated or deleted trigger takes effect within it.
+	TriggerCacheTTL time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -82,6 +87,7 @@ func (c Config) withDefaults() Config {
 	c.DefaultRateLimit = cmp.Or(c.DefaultRateLimit, DefaultRateLimit)
 	c.SyncPollInterval = cmp.Or(c.SyncPollInterval, 50*time.Millisecond)
 	c.MaxPayloadBytes = cmp.Or(c.MaxPayloadBytes, DefaultMaxPayloadBytes)
+	c.TriggerCacheTTL = cmp.Or(c.TriggerCacheTTL, DefaultTriggerCacheTTL)
 	return c
 }
 
@@ -89,15 +95,25 @@ func (c Config) withDefaults() Config {
 type handler struct {
 	cfg      Config
 	requests *prometheus.CounterVec
+	triggers *triggerCache
+	// batch writes executions of concurrent requests in shared transactions.
+	batch *batcher
 }
 
 // NewHandler returns the public HTTP handler of triggers; mount it at "/t/" and "/v1/executions/".
+// Executions of concurrent requests are stored in shared transactions by writer goroutines that start on
+// demand and exit when idle.
 func NewHandler(cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
-	h := &handler{cfg: cfg, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "hookd_trigger_requests_total",
-		Help: "Requests received by inbound triggers, by HTTP status answered.",
-	}, []string{"code"})}
+	h := &handler{
+		cfg: cfg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_trigger_requests_total",
+			Help: "Requests received by inbound triggers, by HTTP status answered.",
+		}, []string{"code"}),
+		triggers: newTriggerCache(cfg.Store, cfg.Clock, cfg.TriggerCacheTTL),
+		batch:    newBatcher(cfg.Store, cfg.Clock, cfg.Log),
+	}
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(h.requests); err != nil {
 			var are prometheus.AlreadyRegisteredError
@@ -139,7 +155,7 @@ func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed")
 		return
 	}
-	t, err := h.cfg.Store.TriggerByID(ctx, triggerID)
+	t, err := h.triggers.get(ctx, triggerID)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && !t.Enabled):
 		writeError(w, http.StatusNotFound, "trigger not found")
@@ -226,7 +242,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		return
 	}
 	e.Status = responseStatus(t)
-	_, err = h.cfg.Store.RecordExecution(rctx, e, &store.PublishInput{Event: store.Event{EventType: eventType, Payload: payload}}, now)
+	_, err = h.batch.record(rctx, e, &store.PublishInput{Event: store.Event{EventType: eventType, Payload: payload}})
 	if errors.Is(err, store.ErrNotFound) { // deleted while we read the body
 		writeError(w, http.StatusNotFound, "trigger not found")
 		return
@@ -265,7 +281,7 @@ type eventPayload struct {
 // reject records an execution that publishes no event and answers status with msg.
 func (h *handler) reject(ctx context.Context, w http.ResponseWriter, e *store.Execution, status int, msg string) {
 	e.Status = status
-	if _, err := h.cfg.Store.RecordExecution(ctx, e, nil, e.ReceiveTime); err != nil {
+	if _, err := h.batch.record(ctx, e, nil); err != nil {
 		h.cfg.Log.ErrorContext(ctx, "record rejected execution", "trigger_id", e.TriggerID, "execution_id", e.ID, "error", err)
 	}
 	writeError(w, status, msg)

@@ -2,6 +2,8 @@ package storesql
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -24,7 +26,7 @@ const (
 	executionCols = `id, project_id, trigger_id, receive_time, method, headers, query_parameters, path_fragment, raw_body,
 		raw_body_base64, body, content_type, status, event_id, event_type`
 
-	insertExecution = `INSERT INTO executions (` + executionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertExecutionsPrefix = `INSERT INTO executions (` + executionCols + `) VALUES `
 )
 
 type triggerRow struct {
@@ -177,47 +179,134 @@ func (r executionRow) record() (store.Execution, error) {
 // RecordExecution stores an execution and, when publish is not nil, publishes its event in the same transaction
 // (setting e.EventID and e.EventType). It returns the publish result (nil without publish).
 func (s *Store) RecordExecution(ctx context.Context, e *store.Execution, publish *store.PublishInput, now time.Time) (*store.PublishResult, error) {
+	res, err := s.RecordExecutions(ctx, []store.ExecutionRecord{{Execution: e, Publish: publish}}, now)
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// executionChunk is the number of rows per multi-row INSERT of executions (15 parameters each).
+const executionChunk = 500
+
+// RecordExecutions stores executions (of any projects) and publishes the events of those with a publish input,
+// all in one transaction: publishes are grouped by project, executions inserted with multi-row INSERTs. It sets
+// each execution's ID and ReceiveTime when empty and EventID/EventType when published, and returns the publish
+// results in input order (nil for records without publish). ErrNotFound when an execution's trigger does not exist
+// in its project; then nothing is stored.
+func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord, now time.Time) ([]*store.PublishResult, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
 	now = ts(now)
-	e.ReceiveTime = ts(e.ReceiveTime)
-	if e.ReceiveTime.IsZero() {
-		e.ReceiveTime = now
+	rows := make([][]any, len(in))
+	triggerIDs := make([]string, 0, len(in))
+	for i, r := range in {
+		e := r.Execution
+		if e == nil {
+			return nil, fmt.Errorf("record executions: record %d has no execution", i)
+		}
+		e.ReceiveTime = ts(e.ReceiveTime)
+		if e.ReceiveTime.IsZero() {
+			e.ReceiveTime = now
+		}
+		if e.ID == "" {
+			e.ID = id.New(id.Execution, e.ReceiveTime)
+		}
+		headers, err := jsonArg(nonNil(e.Headers))
+		if err != nil {
+			return nil, err
+		}
+		query, err := jsonArg(nonNil(e.QueryParameters))
+		if err != nil {
+			return nil, err
+		}
+		// Event columns (indexes 13 and 14) are filled in once published.
+		rows[i] = []any{e.ID, e.ProjectID, e.TriggerID, e.ReceiveTime, e.Method, headers, query, e.PathFragment,
+			e.RawBody, e.RawBodyBase64, rawArg(e.Body), e.ContentType, e.Status, "", ""}
+		triggerIDs = append(triggerIDs, e.TriggerID)
 	}
-	if e.ID == "" {
-		e.ID = id.New(id.Execution, e.ReceiveTime)
-	}
-	headers, err := jsonArg(nonNil(e.Headers))
-	if err != nil {
-		return nil, err
-	}
-	query, err := jsonArg(nonNil(e.QueryParameters))
-	if err != nil {
-		return nil, err
-	}
-	var result *store.PublishResult
+
+	results := make([]*store.PublishResult, len(in))
 	var woke bool
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.requireRow(ctx, tx, "record execution: trigger "+e.TriggerID,
-			`SELECT 1 FROM triggers WHERE project_id = ? AND id = ?`, e.ProjectID, e.TriggerID); err != nil {
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.requireTriggers(ctx, tx, in, dedupe(triggerIDs)); err != nil {
 			return err
 		}
-		if publish != nil {
-			res, w, err := s.publish(ctx, tx, e.ProjectID, []store.PublishInput{*publish}, now, DefaultIdempotencyWindow)
+		// Publishes grouped by project, in order of first appearance.
+		var projects []string
+		byProject := map[string][]int{}
+		for i, r := range in {
+			if r.Publish == nil {
+				continue
+			}
+			p := r.Execution.ProjectID
+			if _, ok := byProject[p]; !ok {
+				projects = append(projects, p)
+			}
+			byProject[p] = append(byProject[p], i)
+		}
+		for _, p := range projects {
+			idx := byProject[p]
+			inputs := make([]store.PublishInput, len(idx))
+			for n, i := range idx {
+				inputs[n] = *in[i].Publish
+			}
+			res, w, err := s.publish(ctx, tx, p, inputs, now, DefaultIdempotencyWindow)
 			if err != nil {
 				return err
 			}
-			result, woke = &res[0], w
-			e.EventID, e.EventType = result.Event.ID, result.Event.EventType
+			woke = woke || w
+			for n, i := range idx {
+				results[i] = &res[n]
+				rows[i][13], rows[i][14] = res[n].Event.ID, res[n].Event.EventType
+			}
 		}
-		_, err := tx.ExecContext(ctx, s.rebind(insertExecution), e.ID, e.ProjectID, e.TriggerID, e.ReceiveTime, e.Method,
-			headers, query, e.PathFragment, e.RawBody, e.RawBodyBase64, rawArg(e.Body), e.ContentType, e.Status,
-			e.EventID, e.EventType)
-		return wrap("record execution", err)
+		for chunk := range slices.Chunk(rows, executionChunk) {
+			q, args := valuesQuery(insertExecutionsPrefix, chunk, "")
+			if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
+				return wrap("record executions", err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	for i, r := range in {
+		if results[i] != nil {
+			r.Execution.EventID, r.Execution.EventType = results[i].Event.ID, results[i].Event.EventType
+		}
+	}
 	s.afterCommit(woke)
-	return result, nil
+	return results, nil
+}
+
+// requireTriggers checks that every record's trigger exists in the record's project.
+func (s *Store) requireTriggers(ctx context.Context, tx *sqlx.Tx, in []store.ExecutionRecord, triggerIDs []string) error {
+	found := make(map[[2]string]bool, len(triggerIDs))
+	for chunk := range slices.Chunk(triggerIDs, executionChunk) {
+		q, args, err := s.in(`SELECT project_id, id FROM triggers WHERE id IN (?)`, chunk)
+		if err != nil {
+			return err
+		}
+		var rows []struct {
+			ProjectID string `db:"project_id"`
+			ID        string `db:"id"`
+		}
+		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+			return wrap("record executions: find triggers", err)
+		}
+		for _, r := range rows {
+			found[[2]string{r.ProjectID, r.ID}] = true
+		}
+	}
+	for _, r := range in {
+		if !found[[2]string{r.Execution.ProjectID, r.Execution.TriggerID}] {
+			return fmt.Errorf("record execution: trigger %s: %w", r.Execution.TriggerID, store.ErrNotFound)
+		}
+	}
+	return nil
 }
 
 // GetExecution returns an execution of the project.
