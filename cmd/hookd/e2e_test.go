@@ -228,9 +228,14 @@ func TestPublishAndDeliver(t *testing.T) {
 			}
 
 			// The CSV download has a header row and one row per delivery.
-			code, csv := get(t, p.baseURL+"/v1/deliveries/export?format=csv&status=done", "Authorization", "Bearer "+key)
-			if lines := strings.Split(strings.TrimSpace(csv), "\n"); code != http.StatusOK || len(lines) != 3 || !strings.HasPrefix(lines[0], "id,event_id") {
-				t.Errorf("export: %d %q", code, csv)
+			var code2 int
+			var csv string
+			eventually(t, 10*time.Second, "both deliveries DONE in the export", func() bool {
+				code2, csv = get(t, p.baseURL+"/v1/deliveries/export?format=csv&status=done", "Authorization", "Bearer "+key)
+				return code2 != http.StatusOK || len(strings.Split(strings.TrimSpace(csv), "\n")) >= 3
+			})
+			if lines := strings.Split(strings.TrimSpace(csv), "\n"); code2 != http.StatusOK || len(lines) != 3 || !strings.HasPrefix(lines[0], "id,event_id") {
+				t.Errorf("export: %d %q", code2, csv)
 			}
 			if code, _ := get(t, p.baseURL+"/v1/deliveries/export?format=csv"); code != http.StatusUnauthorized {
 				t.Errorf("export without a key: %d, want 401", code)

@@ -148,7 +148,9 @@ func BenchmarkDeliveryLog(b *testing.B) {
 	})
 	b.Run("ExportCSV", func(b *testing.B) {
 		for b.Loop() {
-			stream, err := client.ExportDeliveries(ctx, connect.NewRequest(&hookdv1.ExportDeliveriesRequest{Format: hookdv1.ExportFormat_EXPORT_FORMAT_CSV}))
+			req := connect.NewRequest(&hookdv1.ExportDeliveriesRequest{Format: hookdv1.ExportFormat_EXPORT_FORMAT_CSV})
+			req.Header().Set("Authorization", "Bearer "+key) // unary interceptors do not see streams
+			stream, err := client.ExportDeliveries(ctx, req)
 			if err != nil {
 				b.Fatal(err)
 			}
