@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/server/store/storetest"
 )
 
 var firstKeyRE = regexp.MustCompile(`(?m)^\s+(hk_[A-Za-z0-9_-]{20,})\s*$`)
@@ -251,4 +252,29 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := p.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v\n%s", err, p.logs())
 	}
+}
+
+// TestRoles: an api-only process serves the API and sends nothing; a sender-only process serves no API but
+// delivers what the api process accepted.
+func TestRoles(t *testing.T) {
+	t.Parallel()
+	dbURL := storetest.PostgresURL(t)
+	key := testKey(t)
+	api := startHookd(t, key, "--database-url", dbURL, "--role", "api")
+	rec := newRecorder(t, nil)
+	c := newClients(api.baseURL, key, "connect")
+	setupWebhook(t, c, rec.srv.URL)
+	ids := publishN(t, c, 3)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(rec.all()); n != 0 {
+		t.Fatalf("an api-only process sent %d requests", n)
+	}
+	snd := startHookd(t, key, "--database-url", dbURL, "--role", "sender")
+	if code, _ := get(t, snd.baseURL+"/hookd.v1.IntegrationService/ListIntegrations?encoding=json&message=%7B%7D", "Authorization", "Bearer "+key); code != http.StatusNotFound {
+		t.Errorf("sender-only process answered the API with %d, want 404", code)
+	}
+	if code, _ := get(t, snd.baseURL+"/readyz"); code != http.StatusOK {
+		t.Errorf("sender /readyz: %d", code)
+	}
+	eventually(t, 15*time.Second, "the sender to deliver", func() bool { return rec.distinct() == len(ids) })
 }

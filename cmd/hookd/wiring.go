@@ -40,8 +40,12 @@ func (w *wiring) sender() *sender.Sender {
 	return w.snd
 }
 
-// handler returns the root HTTP handler: every implemented service plus the plain HTTP routes.
+// handler returns the root HTTP handler: every implemented service plus the plain HTTP routes. A sender-only
+// process (--role sender) serves just the probes and metrics.
 func (w *wiring) handler() http.Handler {
+	if w.flags.role == "sender" {
+		return router.New(router.Config{Ready: w.store.Ping, Registry: w.registry, Logger: w.log})
+	}
 	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL}
 	policy := auth.DefaultPolicy()
 	opts := []connect.HandlerOption{
