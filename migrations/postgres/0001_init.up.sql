@@ -220,6 +220,7 @@ CREATE UNLOGGED TABLE rate_buckets (
     key            text             NOT NULL,
     tokens         double precision NOT NULL,
     updated_micros bigint           NOT NULL,
+    granted        double precision NOT NULL DEFAULT 0,
     CONSTRAINT rate_buckets_pkey PRIMARY KEY (key)
 );
 ALTER TABLE rate_buckets SET (autovacuum_vacuum_scale_factor = 0.05, fillfactor = 70);

@@ -208,6 +208,7 @@ CREATE TABLE rate_buckets (
     key            TEXT    NOT NULL,
     tokens         REAL    NOT NULL,
     updated_micros INTEGER NOT NULL,
+    granted        REAL    NOT NULL DEFAULT 0,
     CONSTRAINT rate_buckets_pkey PRIMARY KEY (key)
 );
 

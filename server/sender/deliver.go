@@ -97,7 +97,7 @@ func (s *Sender) deliver(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 		return s.count(out)
 	}
 	if in := t.integration; in != nil && in.RateLimitPerSecond > 0 {
-		ok, next, err := s.cfg.Store.TakeRateToken(ctx, "int:"+in.ID, in.RateLimitPerSecond, now)
+		ok, next, err := s.limiter.Allow(ctx, "int:"+in.ID, in.RateLimitPerSecond, now)
 		if err != nil {
 			s.cfg.Log.ErrorContext(ctx, "take rate token", "integration_id", in.ID, "error", err)
 			ok, next = false, now.Add(time.Second)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/ratelimit"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -71,6 +72,7 @@ type Sender struct {
 	cfg     Config
 	client  *httpClient
 	targets *targetCache
+	limiter *ratelimit.Limiter
 	metrics *metrics
 
 	busy  atomic.Int64  // deliveries handed to the pool and not finished
@@ -104,6 +106,7 @@ func New(cfg Config) *Sender {
 		cfg:     cfg,
 		client:  newHTTPClient(cfg),
 		targets: newTargetCache(cfg.Store, cfg.Clock, targetTTL),
+		limiter: ratelimit.New(cfg.Store),
 		metrics: newMetrics(cfg.Registerer),
 		freed:   make(chan struct{}, 1),
 	}

@@ -418,6 +418,9 @@ type Store interface {
 	// TakeRateToken takes one token from the bucket key (rate per second, burst = rate) shared by all processes;
 	// when none is left it returns false and when the next token is due.
 	TakeRateToken(ctx context.Context, key string, rate int, now time.Time) (bool, time.Time, error)
+	// TakeRateTokens takes up to n tokens at once from the bucket key and returns how many it got (0: none
+	// left, and when the next one is due); a process may hold them briefly to spare the shared row.
+	TakeRateTokens(ctx context.Context, key string, rate, n int, now time.Time) (int, time.Time, error)
 
 	GetDelivery(ctx context.Context, projectID, id string) (*Delivery, error)
 	ListAttempts(ctx context.Context, deliveryID string) ([]Attempt, error)

@@ -285,6 +285,32 @@ func TestTakeRateToken(t *testing.T) {
 	})
 }
 
+func TestTakeRateTokens(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		take := func(n int, at time.Time) (int, time.Time) {
+			got, next, err := s.TakeRateTokens(ctx, "trg_x", 10, n, at)
+			require.NoError(t, err)
+			return got, next
+		}
+		got, _ := take(4, t0)
+		assert.Equal(t, 4, got, "a new bucket starts full (burst = rate)")
+		got, _ = take(100, t0)
+		assert.Equal(t, 6, got, "no more than what is left")
+		got, next := take(3, t0)
+		assert.Equal(t, 0, got)
+		assert.Equal(t, t0.Add(100*time.Millisecond), next)
+		got, _ = take(3, t0.Add(250*time.Millisecond))
+		assert.Equal(t, 2, got, "only whole tokens: 2.5 refilled")
+		ok, _, err := s.TakeRateToken(ctx, "trg_x", 10, t0.Add(300*time.Millisecond))
+		require.NoError(t, err)
+		assert.True(t, ok, "0.5 left + 0.5 refilled = one token for TakeRateToken")
+		got, _ = take(50, t0.Add(time.Hour))
+		assert.Equal(t, 10, got, "refill is capped at the burst")
+	})
+}
+
 func TestWaitForWork(t *testing.T) {
 	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
 		t.Parallel()
