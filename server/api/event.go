@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/groupcommit"
 	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/pagination"
 	"github.com/hookd/hookd/server/schema"
@@ -41,9 +43,12 @@ type EventConfig struct {
 	MaxPayloadBytes int
 	// Registerer receives hookd_published_events_total (nil: not registered).
 	Registerer prometheus.Registerer
+	// Batch tunes the group commit of PublishEvent calls (zero fields: the groupcommit defaults; Log: Deps.Log).
+	Batch groupcommit.Config
 }
 
-// NewEventService returns the EventService handler.
+// NewEventService returns the EventService handler. Concurrent PublishEvent calls share transactions (group
+// commit, one per project and batch) written by goroutines that start on demand and exit when idle.
 func NewEventService(d Deps, cfg EventConfig) hookdv1connect.EventServiceHandler {
 	if cfg.MaxPayloadBytes <= 0 {
 		cfg.MaxPayloadBytes = DefaultMaxPayloadBytes
@@ -54,13 +59,19 @@ func NewEventService(d Deps, cfg EventConfig) hookdv1connect.EventServiceHandler
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(published)
 	}
-	return &eventService{d: d, maxPayload: cfg.MaxPayloadBytes, published: published, types: map[typeKey]cachedType{}}
+	s := &eventService{d: d, maxPayload: cfg.MaxPayloadBytes, published: published, types: map[typeKey]cachedType{}}
+	cfg.Batch.Log = cmp.Or(cfg.Batch.Log, d.log())
+	cfg.Batch.Name = cmp.Or(cfg.Batch.Name, "api: publish event")
+	s.batch = groupcommit.New(cfg.Batch, s.publishBatch)
+	return s
 }
 
 type eventService struct {
 	d          Deps
 	maxPayload int
 	published  prometheus.Counter
+	// batch publishes the events of concurrent PublishEvent calls in shared transactions.
+	batch *groupcommit.Batcher[*publishCall, store.PublishResult]
 
 	mu    sync.Mutex
 	types map[typeKey]cachedType
@@ -84,12 +95,69 @@ func (s *eventService) PublishEvent(ctx context.Context, req *connect.Request[ho
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.d.Store.PublishEvents(ctx, p.ProjectID, []store.PublishInput{in}, s.d.now(), IdempotencyWindow)
+	// Published with concurrent calls in a shared transaction; once queued it is published even if ctx ends.
+	res, err := s.batch.Do(ctx, &publishCall{projectID: p.ProjectID, in: in})
 	if err != nil {
 		return nil, s.publishError(ctx, err)
 	}
-	s.count(res)
-	return connect.NewResponse(publishResult(res[0])), nil
+	return connect.NewResponse(publishResult(res)), nil
+}
+
+// publishCall is one PublishEvent call waiting for its batch.
+type publishCall struct {
+	projectID string
+	in        store.PublishInput
+	// stored is the result once the call's project committed: a batch that failed in another project is retried
+	// call by call, and must not publish this event again.
+	stored *store.PublishResult
+}
+
+// publishBatch is the groupcommit.WriteFunc of PublishEvent: it calls PublishEvents (one transaction) once per
+// project, in order of arrival, with the calls not stored yet, and returns the results in input order.
+// Idempotency keys repeated within a project's calls are handled by PublishEvents: later calls get Duplicate.
+// Events are counted here, when committed, so that those of callers that gave up meanwhile count too.
+func (s *eventService) publishBatch(ctx context.Context, calls []*publishCall) ([]store.PublishResult, error) {
+	var projects []string
+	byProject := map[string][]*publishCall{}
+	for _, c := range calls {
+		if c.stored != nil {
+			continue
+		}
+		if _, ok := byProject[c.projectID]; !ok {
+			projects = append(projects, c.projectID)
+		}
+		byProject[c.projectID] = append(byProject[c.projectID], c)
+	}
+	now := s.d.now()
+	var errs []error
+	for _, pid := range projects {
+		group := byProject[pid]
+		ins := make([]store.PublishInput, len(group))
+		for i, c := range group {
+			ins[i] = c.in
+		}
+		res, err := s.d.Store.PublishEvents(ctx, pid, ins, now, IdempotencyWindow)
+		if err != nil {
+			errs = append(errs, err) // the other projects' transactions go on: their calls are done
+			continue
+		}
+		s.count(res)
+		for i, c := range group {
+			c.stored = &res[i]
+		}
+	}
+	switch len(errs) {
+	case 0:
+	case 1:
+		return nil, errs[0] // as the store returned it: publishError maps it as for a direct call
+	default:
+		return nil, errors.Join(errs...)
+	}
+	out := make([]store.PublishResult, len(calls))
+	for i, c := range calls {
+		out[i] = *c.stored
+	}
+	return out, nil
 }
 
 // PublishEvents implements hookdv1connect.EventServiceHandler.

@@ -23,7 +23,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/groupcommit"
 	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/ratelimit"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -97,7 +99,9 @@ type handler struct {
 	requests *prometheus.CounterVec
 	triggers *triggerCache
 	// batch writes executions of concurrent requests in shared transactions.
-	batch *batcher
+	batch *groupcommit.Batcher[store.ExecutionRecord, *store.PublishResult]
+	// limiter enforces each trigger's rate across processes.
+	limiter *ratelimit.Limiter
 }
 
 // NewHandler returns the public HTTP handler of triggers; mount it at "/t/" and "/v1/executions/".
@@ -106,13 +110,17 @@ type handler struct {
 func NewHandler(cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
 	h := &handler{
-		cfg: cfg,
+		cfg:     cfg,
+		limiter: ratelimit.New(cfg.Store),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_trigger_requests_total",
 			Help: "Requests received by inbound triggers, by HTTP status answered.",
 		}, []string{"code"}),
 		triggers: newTriggerCache(cfg.Store, cfg.Clock, cfg.TriggerCacheTTL),
-		batch:    newBatcher(cfg.Store, cfg.Clock, cfg.Log),
+		batch: groupcommit.New(groupcommit.Config{Timeout: recordTimeout, Log: cfg.Log, Name: "trigger: record executions"},
+			func(ctx context.Context, recs []store.ExecutionRecord) ([]*store.PublishResult, error) {
+				return cfg.Store.RecordExecutions(ctx, recs, cfg.Clock.Now().UTC())
+			}),
 	}
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(h.requests); err != nil {
@@ -170,7 +178,7 @@ func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r
 	}
 	now := h.cfg.Clock.Now().UTC()
 	rate := cmp.Or(t.RateLimitPerSecond, h.cfg.DefaultRateLimit)
-	ok, next, err := h.cfg.Store.TakeRateToken(ctx, "trg:"+t.ID, rate, now)
+	ok, next, err := h.limiter.Allow(ctx, "trg:"+t.ID, rate, now)
 	if err != nil {
 		h.internal(ctx, w, "take rate token", err, "trigger_id", t.ID)
 		return
@@ -242,7 +250,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		return
 	}
 	e.Status = responseStatus(t)
-	_, err = h.batch.record(rctx, e, &store.PublishInput{Event: store.Event{EventType: eventType, Payload: payload}})
+	_, err = h.batch.Do(rctx, store.ExecutionRecord{Execution: e, Publish: &store.PublishInput{Event: store.Event{EventType: eventType, Payload: payload}}})
 	if errors.Is(err, store.ErrNotFound) { // deleted while we read the body
 		writeError(w, http.StatusNotFound, "trigger not found")
 		return
@@ -281,7 +289,7 @@ type eventPayload struct {
 // reject records an execution that publishes no event and answers status with msg.
 func (h *handler) reject(ctx context.Context, w http.ResponseWriter, e *store.Execution, status int, msg string) {
 	e.Status = status
-	if _, err := h.batch.record(ctx, e, nil); err != nil {
+	if _, err := h.batch.Do(ctx, store.ExecutionRecord{Execution: e}); err != nil {
 		h.cfg.Log.ErrorContext(ctx, "record rejected execution", "trigger_id", e.TriggerID, "execution_id", e.ID, "error", err)
 	}
 	writeError(w, status, msg)

@@ -116,8 +116,10 @@ func connect(ctx context.Context, cfg Config) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		// As many idle connections as open ones: a pool that closes busy-time extras reopens them moments
+		// later, and every new PostgreSQL session is a new backend process.
 		s.db.SetMaxOpenConns(cmp.Or(cfg.MaxOpenConns, 20))
-		s.db.SetMaxIdleConns(10)
+		s.db.SetMaxIdleConns(cmp.Or(cfg.MaxOpenConns, 20))
 		s.db.SetConnMaxIdleTime(5 * time.Minute)
 	} else {
 		var dsn string
