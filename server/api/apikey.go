@@ -39,7 +39,7 @@ func (s *apiKeyService) keyProject(ctx context.Context, p auth.Principal, reques
 
 // CreateApiKey implements hookdv1connect.ApiKeyServiceHandler.
 func (s *apiKeyService) CreateApiKey(ctx context.Context, req *connect.Request[hookdv1.CreateApiKeyRequest]) (*connect.Response[hookdv1.CreateApiKeyResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (s *apiKeyService) CreateApiKey(ctx context.Context, req *connect.Request[h
 
 // ListApiKeys implements hookdv1connect.ApiKeyServiceHandler.
 func (s *apiKeyService) ListApiKeys(ctx context.Context, req *connect.Request[hookdv1.ListApiKeysRequest]) (*connect.Response[hookdv1.ListApiKeysResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (s *apiKeyService) ListApiKeys(ctx context.Context, req *connect.Request[ho
 
 // RevokeApiKey implements hookdv1connect.ApiKeyServiceHandler.
 func (s *apiKeyService) RevokeApiKey(ctx context.Context, req *connect.Request[hookdv1.RevokeApiKeyRequest]) (*connect.Response[hookdv1.RevokeApiKeyResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/pagination"
 	"github.com/hookd/hookd/server/store"
@@ -26,7 +27,7 @@ type deliveryService struct{ d Deps }
 
 // ListDeliveries implements hookdv1connect.DeliveryServiceHandler.
 func (s *deliveryService) ListDeliveries(ctx context.Context, req *connect.Request[hookdv1.ListDeliveriesRequest]) (*connect.Response[hookdv1.ListDeliveriesResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func (s *deliveryService) ListDeliveries(ctx context.Context, req *connect.Reque
 
 // GetDelivery implements hookdv1connect.DeliveryServiceHandler.
 func (s *deliveryService) GetDelivery(ctx context.Context, req *connect.Request[hookdv1.GetDeliveryRequest]) (*connect.Response[hookdv1.GetDeliveryResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func (s *deliveryService) GetDelivery(ctx context.Context, req *connect.Request[
 
 // RetryDelivery implements hookdv1connect.DeliveryServiceHandler.
 func (s *deliveryService) RetryDelivery(ctx context.Context, req *connect.Request[hookdv1.RetryDeliveryRequest]) (*connect.Response[hookdv1.RetryDeliveryResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +101,7 @@ func (s *deliveryService) RetryDelivery(ctx context.Context, req *connect.Reques
 
 // RetryDeliveries implements hookdv1connect.DeliveryServiceHandler.
 func (s *deliveryService) RetryDeliveries(ctx context.Context, req *connect.Request[hookdv1.RetryDeliveriesRequest]) (*connect.Response[hookdv1.RetryDeliveriesResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func (s *deliveryService) RetryDeliveries(ctx context.Context, req *connect.Requ
 
 // CancelDelivery implements hookdv1connect.DeliveryServiceHandler.
 func (s *deliveryService) CancelDelivery(ctx context.Context, req *connect.Request[hookdv1.CancelDeliveryRequest]) (*connect.Response[hookdv1.CancelDeliveryResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func (s *deliveryService) CancelDelivery(ctx context.Context, req *connect.Reque
 
 // ExportDeliveries implements hookdv1connect.DeliveryServiceHandler.
 func (s *deliveryService) ExportDeliveries(ctx context.Context, req *connect.Request[hookdv1.ExportDeliveriesRequest], stream *connect.ServerStream[hookdv1.ExportDeliveriesResponse]) error {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return err
 	}

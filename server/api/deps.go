@@ -7,12 +7,10 @@ import (
 	"log/slog"
 	"time"
 
-	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
-	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/store"
 )
@@ -42,21 +40,6 @@ func (d Deps) log() *slog.Logger {
 	}
 	return d.Log
 }
-
-// caller returns the authenticated principal; the auth interceptor guarantees one on every non-public RPC.
-func caller(ctx context.Context) (auth.Principal, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		return auth.Principal{}, connect.NewError(connect.CodeUnauthenticated, errUnauthenticated)
-	}
-	return p, nil
-}
-
-type apiError string
-
-func (e apiError) Error() string { return string(e) }
-
-const errUnauthenticated = apiError("missing API key: send Authorization: Bearer <key>")
 
 // headersToProto converts headers, masking private values unless reveal is true.
 func headersToProto(hs []store.Header, reveal bool) []*hookdv1.Header {

@@ -17,6 +17,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/groupcommit"
 	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/pagination"
@@ -87,7 +88,7 @@ type cachedType struct {
 
 // PublishEvent implements hookdv1connect.EventServiceHandler.
 func (s *eventService) PublishEvent(ctx context.Context, req *connect.Request[hookdv1.PublishEventRequest]) (*connect.Response[hookdv1.PublishEventResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +163,7 @@ func (s *eventService) publishBatch(ctx context.Context, calls []*publishCall) (
 
 // PublishEvents implements hookdv1connect.EventServiceHandler.
 func (s *eventService) PublishEvents(ctx context.Context, req *connect.Request[hookdv1.PublishEventsRequest]) (*connect.Response[hookdv1.PublishEventsResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +195,7 @@ func (s *eventService) PublishEvents(ctx context.Context, req *connect.Request[h
 
 // GetEvent implements hookdv1connect.EventServiceHandler.
 func (s *eventService) GetEvent(ctx context.Context, req *connect.Request[hookdv1.GetEventRequest]) (*connect.Response[hookdv1.GetEventResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +211,7 @@ func (s *eventService) GetEvent(ctx context.Context, req *connect.Request[hookdv
 
 // ListEvents implements hookdv1connect.EventServiceHandler.
 func (s *eventService) ListEvents(ctx context.Context, req *connect.Request[hookdv1.ListEventsRequest]) (*connect.Response[hookdv1.ListEventsResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

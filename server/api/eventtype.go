@@ -13,6 +13,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/pagination"
 	"github.com/hookd/hookd/server/schema"
@@ -31,7 +32,7 @@ type eventTypeService struct{ d Deps }
 
 // CreateEventType implements hookdv1connect.EventTypeServiceHandler.
 func (s *eventTypeService) CreateEventType(ctx context.Context, req *connect.Request[hookdv1.CreateEventTypeRequest]) (*connect.Response[hookdv1.CreateEventTypeResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +68,7 @@ func (s *eventTypeService) CreateEventType(ctx context.Context, req *connect.Req
 
 // GetEventType implements hookdv1connect.EventTypeServiceHandler.
 func (s *eventTypeService) GetEventType(ctx context.Context, req *connect.Request[hookdv1.GetEventTypeRequest]) (*connect.Response[hookdv1.GetEventTypeResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func (s *eventTypeService) GetEventType(ctx context.Context, req *connect.Reques
 
 // ListEventTypes implements hookdv1connect.EventTypeServiceHandler.
 func (s *eventTypeService) ListEventTypes(ctx context.Context, req *connect.Request[hookdv1.ListEventTypesRequest]) (*connect.Response[hookdv1.ListEventTypesResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +113,7 @@ func (s *eventTypeService) ListEventTypes(ctx context.Context, req *connect.Requ
 
 // UpdateEventType implements hookdv1connect.EventTypeServiceHandler. An empty schema or sample payload removes it.
 func (s *eventTypeService) UpdateEventType(ctx context.Context, req *connect.Request[hookdv1.UpdateEventTypeRequest]) (*connect.Response[hookdv1.UpdateEventTypeResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +150,7 @@ func (s *eventTypeService) UpdateEventType(ctx context.Context, req *connect.Req
 
 // DeleteEventType implements hookdv1connect.EventTypeServiceHandler.
 func (s *eventTypeService) DeleteEventType(ctx context.Context, req *connect.Request[hookdv1.DeleteEventTypeRequest]) (*connect.Response[hookdv1.DeleteEventTypeResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

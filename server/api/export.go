@@ -218,11 +218,11 @@ func (h *exportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *exportHandler) authenticate(ctx context.Context, r *http.Request) (auth.Principal, error) {
 	secret := r.URL.Query().Get("api_key")
 	if v := r.Header.Get("Authorization"); v != "" {
-		scheme, token, ok := strings.Cut(strings.TrimSpace(v), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
+		token, ok := auth.BearerToken(v)
+		if !ok {
 			return auth.Principal{}, connect.NewError(connect.CodeUnauthenticated, errors.New("send Authorization: Bearer <key>"))
 		}
-		secret = strings.TrimSpace(token)
+		secret = token
 	}
 	if secret == "" {
 		return auth.Principal{}, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API key: send Authorization: Bearer <key> or ?api_key=<key>"))

@@ -9,6 +9,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/netguard"
 	"github.com/hookd/hookd/server/pagination"
@@ -27,7 +28,7 @@ type integrationService struct{ d Deps }
 
 // CreateIntegration implements hookdv1connect.IntegrationServiceHandler.
 func (s *integrationService) CreateIntegration(ctx context.Context, req *connect.Request[hookdv1.CreateIntegrationRequest]) (*connect.Response[hookdv1.CreateIntegrationResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +76,7 @@ func (s *integrationService) validate(in *store.Integration) error {
 
 // GetIntegration implements hookdv1connect.IntegrationServiceHandler.
 func (s *integrationService) GetIntegration(ctx context.Context, req *connect.Request[hookdv1.GetIntegrationRequest]) (*connect.Response[hookdv1.GetIntegrationResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func (s *integrationService) GetIntegration(ctx context.Context, req *connect.Re
 
 // ListIntegrations implements hookdv1connect.IntegrationServiceHandler.
 func (s *integrationService) ListIntegrations(ctx context.Context, req *connect.Request[hookdv1.ListIntegrationsRequest]) (*connect.Response[hookdv1.ListIntegrationsResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func (s *integrationService) ListIntegrations(ctx context.Context, req *connect.
 
 // UpdateIntegration implements hookdv1connect.IntegrationServiceHandler.
 func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect.Request[hookdv1.UpdateIntegrationRequest]) (*connect.Response[hookdv1.UpdateIntegrationResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +146,7 @@ func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect
 
 // DeleteIntegration implements hookdv1connect.IntegrationServiceHandler.
 func (s *integrationService) DeleteIntegration(ctx context.Context, req *connect.Request[hookdv1.DeleteIntegrationRequest]) (*connect.Response[hookdv1.DeleteIntegrationResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func isInstanceAdmin(p auth.Principal) bool { return p.IsAdmin() && p.InstanceAd
 
 // CreateProject implements hookdv1connect.ProjectServiceHandler.
 func (s *projectService) CreateProject(ctx context.Context, req *connect.Request[hookdv1.CreateProjectRequest]) (*connect.Response[hookdv1.CreateProjectResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (s *projectService) CreateProject(ctx context.Context, req *connect.Request
 
 // GetProject implements hookdv1connect.ProjectServiceHandler.
 func (s *projectService) GetProject(ctx context.Context, req *connect.Request[hookdv1.GetProjectRequest]) (*connect.Response[hookdv1.GetProjectResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (s *projectService) GetProject(ctx context.Context, req *connect.Request[ho
 
 // ListProjects implements hookdv1connect.ProjectServiceHandler.
 func (s *projectService) ListProjects(ctx context.Context, req *connect.Request[hookdv1.ListProjectsRequest]) (*connect.Response[hookdv1.ListProjectsResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

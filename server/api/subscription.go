@@ -12,6 +12,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/apierr"
+	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/pagination"
 	"github.com/hookd/hookd/server/store"
@@ -34,7 +35,7 @@ type subscriptionService struct{ d Deps }
 
 // CreateSubscription implements hookdv1connect.SubscriptionServiceHandler.
 func (s *subscriptionService) CreateSubscription(ctx context.Context, req *connect.Request[hookdv1.CreateSubscriptionRequest]) (*connect.Response[hookdv1.CreateSubscriptionResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,7 @@ func (s *subscriptionService) CreateSubscription(ctx context.Context, req *conne
 
 // GetSubscription implements hookdv1connect.SubscriptionServiceHandler.
 func (s *subscriptionService) GetSubscription(ctx context.Context, req *connect.Request[hookdv1.GetSubscriptionRequest]) (*connect.Response[hookdv1.GetSubscriptionResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func (s *subscriptionService) GetSubscription(ctx context.Context, req *connect.
 
 // ListSubscriptions implements hookdv1connect.SubscriptionServiceHandler.
 func (s *subscriptionService) ListSubscriptions(ctx context.Context, req *connect.Request[hookdv1.ListSubscriptionsRequest]) (*connect.Response[hookdv1.ListSubscriptionsResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func (s *subscriptionService) ListSubscriptions(ctx context.Context, req *connec
 
 // UpdateSubscription implements hookdv1connect.SubscriptionServiceHandler.
 func (s *subscriptionService) UpdateSubscription(ctx context.Context, req *connect.Request[hookdv1.UpdateSubscriptionRequest]) (*connect.Response[hookdv1.UpdateSubscriptionResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +140,7 @@ func (s *subscriptionService) UpdateSubscription(ctx context.Context, req *conne
 
 // DeleteSubscription implements hookdv1connect.SubscriptionServiceHandler.
 func (s *subscriptionService) DeleteSubscription(ctx context.Context, req *connect.Request[hookdv1.DeleteSubscriptionRequest]) (*connect.Response[hookdv1.DeleteSubscriptionResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

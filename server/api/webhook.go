@@ -58,7 +58,7 @@ type webhookService struct {
 
 // CreateWebhook implements hookdv1connect.WebhookServiceHandler.
 func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request[hookdv1.CreateWebhookRequest]) (*connect.Response[hookdv1.CreateWebhookResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func (s *webhookService) GetWebhook(ctx context.Context, req *connect.Request[ho
 
 // ListWebhooks implements hookdv1connect.WebhookServiceHandler.
 func (s *webhookService) ListWebhooks(ctx context.Context, req *connect.Request[hookdv1.ListWebhooksRequest]) (*connect.Response[hookdv1.ListWebhooksResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 
 // DeleteWebhook implements hookdv1connect.WebhookServiceHandler.
 func (s *webhookService) DeleteWebhook(ctx context.Context, req *connect.Request[hookdv1.DeleteWebhookRequest]) (*connect.Response[hookdv1.DeleteWebhookResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +375,7 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 
 // load returns the caller and one of its project's webhooks.
 func (s *webhookService) load(ctx context.Context, webhookID string) (auth.Principal, *store.Webhook, error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return p, nil, err
 	}

@@ -61,7 +61,7 @@ func (i *interceptor) authorize(ctx context.Context, procedure string, h http.He
 	if i.policy.Require(procedure) == Public {
 		return ctx, nil
 	}
-	secret, ok := bearer(h.Get("Authorization"))
+	secret, ok := BearerToken(h.Get("Authorization"))
 	if !ok {
 		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API key: send Authorization: Bearer <key>"))
 	}
@@ -84,8 +84,8 @@ func (i *interceptor) authorize(ctx context.Context, procedure string, h http.He
 	return WithPrincipal(ctx, p), nil
 }
 
-// bearer extracts the token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).
-func bearer(v string) (string, bool) {
+// BearerToken extracts the token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).
+func BearerToken(v string) (string, bool) {
 	scheme, token, ok := strings.Cut(strings.TrimSpace(v), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

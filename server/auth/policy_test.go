@@ -138,9 +138,9 @@ func TestBearer(t *testing.T) {
 		{"", "", false},
 	}
 	for _, c := range cases {
-		got, ok := bearer(c.header)
+		got, ok := BearerToken(c.header)
 		if got != c.want || ok != c.ok {
-			t.Errorf("bearer(%q) = %q, %v; want %q, %v", c.header, got, ok, c.want, c.ok)
+			t.Errorf("BearerToken(%q) = %q, %v; want %q, %v", c.header, got, ok, c.want, c.ok)
 		}
 	}
 }

@@ -3,6 +3,9 @@ package auth
 
 import (
 	"context"
+	"errors"
+
+	"connectrpc.com/connect"
 
 	"github.com/hookd/hookd/server/store"
 )
@@ -29,4 +32,14 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 func FromContext(ctx context.Context) (Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(Principal)
 	return p, ok
+}
+
+// Caller returns the authenticated principal of an RPC; the interceptor puts one in the context of every
+// non-public procedure, so its absence means the handler is mounted without the interceptor.
+func Caller(ctx context.Context) (Principal, error) {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return Principal{}, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API key: send Authorization: Bearer <key>"))
+	}
+	return p, nil
 }

@@ -46,15 +46,6 @@ func NewService(cfg Config) hookdv1connect.TriggerServiceHandler {
 	return &service{cfg: cfg.withDefaults()}
 }
 
-// caller returns the authenticated principal; the auth interceptor guarantees one on every RPC.
-func caller(ctx context.Context) (auth.Principal, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		return auth.Principal{}, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API key: send Authorization: Bearer <key>"))
-	}
-	return p, nil
-}
-
 func (s *service) now() time.Time { return s.cfg.Clock.Now().UTC() }
 
 func (s *service) storeErr(ctx context.Context, kind, id string, err error) error {
@@ -63,7 +54,7 @@ func (s *service) storeErr(ctx context.Context, kind, id string, err error) erro
 
 // CreateTrigger implements hookdv1connect.TriggerServiceHandler.
 func (s *service) CreateTrigger(ctx context.Context, req *connect.Request[hookdv1.CreateTriggerRequest]) (*connect.Response[hookdv1.CreateTriggerResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +84,7 @@ func (s *service) CreateTrigger(ctx context.Context, req *connect.Request[hookdv
 
 // GetTrigger implements hookdv1connect.TriggerServiceHandler.
 func (s *service) GetTrigger(ctx context.Context, req *connect.Request[hookdv1.GetTriggerRequest]) (*connect.Response[hookdv1.GetTriggerResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +108,7 @@ func (s *service) get(ctx context.Context, p auth.Principal, triggerID string) (
 
 // ListTriggers implements hookdv1connect.TriggerServiceHandler.
 func (s *service) ListTriggers(ctx context.Context, req *connect.Request[hookdv1.ListTriggersRequest]) (*connect.Response[hookdv1.ListTriggersResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +130,7 @@ func (s *service) ListTriggers(ctx context.Context, req *connect.Request[hookdv1
 
 // UpdateTrigger implements hookdv1connect.TriggerServiceHandler.
 func (s *service) UpdateTrigger(ctx context.Context, req *connect.Request[hookdv1.UpdateTriggerRequest]) (*connect.Response[hookdv1.UpdateTriggerResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +194,7 @@ func (s *service) UpdateTrigger(ctx context.Context, req *connect.Request[hookdv
 
 // DeleteTrigger implements hookdv1connect.TriggerServiceHandler.
 func (s *service) DeleteTrigger(ctx context.Context, req *connect.Request[hookdv1.DeleteTriggerRequest]) (*connect.Response[hookdv1.DeleteTriggerResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +209,7 @@ func (s *service) DeleteTrigger(ctx context.Context, req *connect.Request[hookdv
 
 // ListExecutions implements hookdv1connect.TriggerServiceHandler.
 func (s *service) ListExecutions(ctx context.Context, req *connect.Request[hookdv1.ListExecutionsRequest]) (*connect.Response[hookdv1.ListExecutionsResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +238,7 @@ func (s *service) ListExecutions(ctx context.Context, req *connect.Request[hookd
 
 // GetExecution implements hookdv1connect.TriggerServiceHandler.
 func (s *service) GetExecution(ctx context.Context, req *connect.Request[hookdv1.GetExecutionRequest]) (*connect.Response[hookdv1.GetExecutionResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
