@@ -249,18 +249,20 @@ CREATE TABLE triggers (
 );
 CREATE INDEX triggers_project_id_idx ON triggers (project_id, id DESC);
 
+-- An execution keeps the request as received; its JSON columns are json, not jsonb: stored as sent, cheaper to
+-- write, never queried inside.
 CREATE TABLE executions (
     id               text        NOT NULL,
     project_id       text        NOT NULL,
     trigger_id       text        NOT NULL,
     receive_time     timestamptz NOT NULL,
     method           text        NOT NULL,
-    headers          jsonb       NOT NULL DEFAULT '[]',
-    query_parameters jsonb       NOT NULL DEFAULT '[]',
+    headers          json        NOT NULL DEFAULT '[]',
+    query_parameters json        NOT NULL DEFAULT '[]',
     path_fragment    text        NOT NULL DEFAULT '',
     raw_body         text        NOT NULL DEFAULT '',
     raw_body_base64  boolean     NOT NULL DEFAULT false,
-    body             jsonb,
+    body             json,
     content_type     text        NOT NULL DEFAULT '',
     status           integer     NOT NULL DEFAULT 0,
     event_id         text        NOT NULL DEFAULT '',

@@ -7,7 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,8 +21,12 @@ import (
 	"github.com/hookd/hookd/server/trigger"
 )
 
-// BenchmarkIngest posts 1 KiB JSON bodies to one trigger through the real handler over loopback HTTP
-// (each request: trigger lookup, rate-limit token, execution + event + delivery in one transaction).
+// BenchmarkIngest posts 1 KiB JSON bodies to one trigger through the real handler over loopback HTTP from
+// HOOKD_BENCH_SENDERS concurrent senders (default 16); each request: trigger lookup, rate-limit token, execution +
+// event + delivery stored (group commit: concurrent requests share a transaction). It reports req/s and the mean
+// number of requests per transaction (req/batch) and the mean time to write one (ms/batch).
+//
+//	HOOKD_BENCH_SENDERS=64 go test -run '^$' -bench BenchmarkIngest -benchtime 10000x ./server/trigger/
 func BenchmarkIngest(b *testing.B) {
 	for _, be := range []struct {
 		name string
@@ -28,12 +36,12 @@ func BenchmarkIngest(b *testing.B) {
 		{"postgres", func(tb testing.TB) store.Store { return storetest.NewPostgres(tb) }},
 	} {
 		b.Run(be.name, func(b *testing.B) {
-			st := be.open(b)
+			st := &countingStore{Store: be.open(b)}
 			url := benchTrigger(b, st)
 			body := benchBody()
 			client := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
 			b.SetBytes(int64(len(body)))
-			b.SetParallelism(8) // 8×GOMAXPROCS concurrent senders, like many webhook sources at once
+			b.SetParallelism(benchSenders(b) / runtime.GOMAXPROCS(0))
 			b.ReportAllocs()
 			b.ResetTimer()
 			start := time.Now()
@@ -53,8 +61,39 @@ func BenchmarkIngest(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+			if n := st.batches.Load(); n > 0 {
+				b.ReportMetric(float64(st.records.Load())/float64(n), "req/batch")
+				b.ReportMetric(float64(st.nanos.Load())/float64(n)/1e6, "ms/batch")
+			}
 		})
 	}
+}
+
+// countingStore counts the batches the handler writes and times them (to report mean batch size and duration).
+type countingStore struct {
+	store.Store
+	batches, records, nanos atomic.Int64
+}
+
+func (s *countingStore) RecordExecutions(ctx context.Context, in []store.ExecutionRecord, now time.Time) ([]*store.PublishResult, error) {
+	s.batches.Add(1)
+	s.records.Add(int64(len(in)))
+	t := time.Now()
+	defer func() { s.nanos.Add(int64(time.Since(t))) }()
+	return s.Store.RecordExecutions(ctx, in, now)
+}
+
+// benchSenders is the number of concurrent senders: HOOKD_BENCH_SENDERS, default 16 (rounded to a multiple of
+// GOMAXPROCS, as RunParallel runs parallelism×GOMAXPROCS goroutines).
+func benchSenders(b *testing.B) int {
+	n := 16
+	if v := os.Getenv("HOOKD_BENCH_SENDERS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("HOOKD_BENCH_SENDERS=%q: want a positive number", v)
+		}
+	}
+	return max(n, runtime.GOMAXPROCS(0))
 }
 
 // benchTrigger stores a project, an event type with one subscribed webhook and a trigger, and serves the handler.

@@ -28,7 +28,8 @@ const maxNumberLen = 64
 type parsedBody struct {
 	// MediaType is the lowercased media type without parameters ("" when absent or unparsable).
 	MediaType string
-	// Data is the parsed body: a JSON value, form fields, multipart parts, text, or nil (binary or empty).
+	// Data is the parsed body: a JSON value (a compacted json.RawMessage when the body is storable as is, else a
+	// decoded value), form fields, multipart parts, text, or nil (binary or empty).
 	Data any
 	// Raw is the body as text, or base64 when RawBase64.
 	Raw string
@@ -50,6 +51,13 @@ func parseBody(contentType string, body []byte) (parsedBody, error) {
 	}
 	switch {
 	case isJSON(p.MediaType):
+		if !p.RawBase64 && json.Valid(body) && verbatim(body) {
+			var buf bytes.Buffer
+			buf.Grow(len(body))
+			_ = json.Compact(&buf, body) // cannot fail: body is valid
+			p.Data = json.RawMessage(buf.Bytes())
+			break
+		}
 		v, err := parseJSON(body)
 		if err != nil {
 			return p, errMalformedJSON
@@ -93,6 +101,56 @@ func rawText(body []byte) (string, bool) {
 func clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// verbatim reports whether valid JSON can be stored as sent (compacted): its strings hold no \u0000 or surrogate
+// escapes (which some backends refuse) and its numbers have no exponent and at most maxNumberLen characters.
+// It errs on the safe side: a false answer only sends the body through parseJSON, which normalizes those values.
+func verbatim(b []byte) bool {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				// b is valid JSON: an escape is complete, and \u has four hex digits.
+				if b[i+1] == 'u' && (b[i+2] == 'd' || b[i+2] == 'D' || string(b[i+2:i+6]) == "0000") {
+					return false
+				}
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch {
+		case c == '"':
+			inString = true
+		case c == '-' || '0' <= c && c <= '9':
+			j := i
+			for ; j < len(b) && strings.IndexByte("0123456789.+-eE", b[j]) >= 0; j++ {
+				if b[j] == 'e' || b[j] == 'E' {
+					return false
+				}
+			}
+			if j-i > maxNumberLen {
+				return false
+			}
+			i = j - 1
+		}
+	}
+	return true
+}
+
+// decodeJSON decodes a JSON value parseBody returned as json.RawMessage (numbers as json.Number).
+func decodeJSON(raw json.RawMessage) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("decode json: %w", err)
+	}
+	return v, nil
 }
 
 // parseJSON decodes exactly one JSON value, keeping numbers exact where the backends can store them.

@@ -3,6 +3,7 @@ package trigger
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -16,6 +17,9 @@ func TestParseBody(t *testing.T) {
 		wantBase64              bool
 	}{
 		{"json", "application/json", `{"a":[1,2.5,"x"],"b":null}`, `{"a":[1,2.5,"x"],"b":null}`, nil, false},
+		{"json kept as sent, compacted", "application/json", "{ \"b\": 1,\n \"a\": [ 2.50, \"<x>\" ] }", `{"b":1,"a":[2.50,"\u003cx\u003e"]}`, nil, false},
+		{"json duplicate keys kept", "application/json", `{"a":1,"a":2}`, `{"a":1,"a":2}`, nil, false},
+		{"json surrogate pair decoded", "application/json", `"\ud83d\ude00"`, `"😀"`, nil, false},
 		{"json suffix", "application/vnd.api+json", `[true]`, `[true]`, nil, false},
 		{"json big integer kept", "application/json", `12345678901234567890123`, `12345678901234567890123`, nil, false},
 		{"json exponent normalized", "application/json", `1e300`, `1e+300`, nil, false},
@@ -85,6 +89,20 @@ func FuzzParseBody(f *testing.F) {
 		}
 		if err == nil && isJSON(p.MediaType) && len(body) > 0 && !json.Valid(body) {
 			t.Fatalf("invalid JSON accepted: %q", body)
+		}
+		// A body kept as sent must mean what the decoding path would have made of it.
+		if raw, ok := p.Data.(json.RawMessage); ok {
+			slow, err := parseJSON(body)
+			if err != nil {
+				t.Fatalf("kept a body the decoder refuses (%v): %q", err, body)
+			}
+			fast, err := decodeJSON(raw)
+			if err != nil {
+				t.Fatalf("kept body does not decode: %v", err)
+			}
+			if !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("kept body %s decodes to %#v, the decoder gives %#v", raw, fast, slow)
+			}
 		}
 	})
 }

@@ -11,9 +11,17 @@ import (
 )
 
 // eventTypeFor picks the event type of a request: the first matching route, else the trigger's event_type.
-// A route without header and json_field matches every request. ok is false when nothing matches.
+// A route without header and json_field matches every request. ok is false when nothing matches. A JSON body kept
+// as json.RawMessage is decoded only when a json_field route is reached.
 func eventTypeFor(t *store.Trigger, h http.Header, data any) (string, bool) {
 	for _, rt := range t.Routes {
+		if raw, ok := data.(json.RawMessage); ok && rt.JSONField != "" {
+			v, err := decodeJSON(raw)
+			if err != nil {
+				v = nil // cannot happen: parseBody validated it; such a body matches no json_field route
+			}
+			data = v
+		}
 		switch {
 		case rt.Header != "":
 			if slices.Contains(h.Values(rt.Header), rt.Value) {

@@ -223,7 +223,9 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		h.reject(rctx, w, e, http.StatusBadRequest, perr.Error())
 		return
 	}
-	if p.Data != nil {
+	if raw, ok := p.Data.(json.RawMessage); ok {
+		e.Body = raw
+	} else if p.Data != nil {
 		b, err := json.Marshal(p.Data)
 		if err != nil {
 			h.internal(ctx, w, "marshal body", err, "trigger_id", t.ID)

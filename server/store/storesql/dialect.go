@@ -8,25 +8,21 @@ import (
 	"strings"
 )
 
-// postgresURL adds the connection settings hookd relies on to a PostgreSQL URL:
-// plan_cache_mode=force_custom_plan keeps the claim statement from sticking to a plan made while the
-// queue was empty, and UTC makes timestamps print the same everywhere. Settings already in the URL win.
+// postgresURL adds the connection settings hookd relies on to a PostgreSQL URL: UTC makes timestamps print the
+// same everywhere, and binary_parameters=yes (always set) sends each parameterized statement in one round trip and
+// []byte arguments in binary form, which the array arguments of batch inserts need. Other settings already in
+// the URL win. Ad hoc statements are unnamed, so PostgreSQL plans each for its own arguments (the claim statement
+// never sticks to a plan made while the queue was empty); only the hot statements are prepared (hotStatements).
 func postgresURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return raw // lib/pq reports the malformed URL
 	}
 	q := u.Query()
-	if !q.Has("plan_cache_mode") {
-		q.Set("plan_cache_mode", "force_custom_plan")
-	}
 	if !q.Has("timezone") && !q.Has("TimeZone") {
 		q.Set("timezone", "UTC")
 	}
-	if !q.Has("binary_parameters") {
-		// One round trip per parameterized statement instead of two (lib/pq otherwise prepares first).
-		q.Set("binary_parameters", "yes")
-	}
+	q.Set("binary_parameters", "yes")
 	if !q.Has("application_name") {
 		q.Set("application_name", "hookd")
 	}

@@ -16,14 +16,6 @@ import (
 const (
 	eventCols = `id, project_id, event_type, subject, payload, idempotency_key, create_time`
 
-	insertEventsPrefix = `INSERT INTO events (` + eventCols + `) VALUES `
-	// insertEventsSuffix skips events whose idempotency key a concurrent publish took first; the caller
-	// then returns that publish's result.
-	insertEventsSuffix = ` ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id`
-
-	insertDeliveriesPrefix = `INSERT INTO deliveries (id, project_id, event_id, webhook_id, integration_id, event_type,
-		subject, status, next_attempt_time, action_token, create_time, update_time) VALUES `
-
 	// matchSubscriptions finds the enabled subscriptions (of enabled webhooks) for a set of event types.
 	matchSubscriptions = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id
 		FROM subscription_event_types se
@@ -32,9 +24,32 @@ const (
 		WHERE se.project_id = ? AND se.event_type IN (?) AND s.enabled = TRUE AND w.enabled = TRUE
 		ORDER BY s.webhook_id`
 
+	// matchSubscriptionsPG is matchSubscriptions with the event types in one array: a fixed text to prepare.
+	matchSubscriptionsPG = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id
+		FROM subscription_event_types se
+		JOIN subscriptions s ON s.id = se.subscription_id
+		JOIN webhooks w ON w.id = s.webhook_id
+		WHERE se.project_id = $1 AND se.event_type = ANY($2::text[]) AND s.enabled = TRUE AND w.enabled = TRUE
+		ORDER BY s.webhook_id`
+
 	eventDeliveryIDs = `SELECT event_id, id FROM deliveries WHERE event_id IN (?) ORDER BY id`
 
 	eventCounts = `SELECT event_id, status, COUNT(*) AS n FROM deliveries WHERE event_id IN (?) GROUP BY event_id, status`
+)
+
+var (
+	// insertEvents skips events whose idempotency key a concurrent publish took first; the caller then returns
+	// that publish's result.
+	insertEvents = bulkInsert{
+		into:    `INSERT INTO events (` + eventCols + `)`,
+		pgTypes: []string{"text", "text", "text", "text", "json", "text", "timestamptz"},
+		suffix:  ` ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id`,
+	}
+	insertDeliveries = bulkInsert{
+		into: `INSERT INTO deliveries (id, project_id, event_id, webhook_id, integration_id, event_type, subject, status,
+			next_attempt_time, action_token, create_time, update_time)`,
+		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "text", "timestamptz", "timestamptz"},
+	}
 )
 
 // Rows per multi-row INSERT (well under both dialects' bind parameter limits).
@@ -185,8 +200,11 @@ func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in [
 		}
 	}
 	for chunk := range slices.Chunk(rows, deliveryChunk) {
-		q, args := valuesQuery(insertDeliveriesPrefix, chunk, "")
-		if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
+		q, args, err := insertDeliveries.query(s.pg(), chunk)
+		if err != nil {
+			return nil, false, err
+		}
+		if _, err := s.txExec(ctx, tx, s.rebind(q), args...); err != nil {
 			return nil, false, wrap("insert deliveries", err)
 		}
 	}
@@ -277,9 +295,12 @@ func (s *Store) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.P
 			ev := results[i].Event
 			rows[n] = []any{ev.ID, ev.ProjectID, ev.EventType, ev.Subject, string(ev.Payload), ev.IdempotencyKey, ev.CreateTime}
 		}
-		q, args := valuesQuery(insertEventsPrefix, rows, insertEventsSuffix)
+		q, args, err := insertEvents.query(s.pg(), rows)
+		if err != nil {
+			return nil, err
+		}
 		var ids []string
-		if err := tx.SelectContext(ctx, &ids, s.rebind(q), args...); err != nil {
+		if err := s.txSelect(ctx, tx, &ids, s.rebind(q), args...); err != nil {
 			return nil, wrap("insert events", err)
 		}
 		for _, v := range ids {
@@ -328,11 +349,14 @@ func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID strin
 	byType := map[string][]subscriptionMatch{}
 	if len(types) > 0 {
 		q, args, err := s.in(matchSubscriptions, projectID, append(types, AllEventTypes))
+		if s.pg() {
+			q, args = matchSubscriptionsPG, []any{projectID, textArray(append(types, AllEventTypes))}
+		}
 		if err != nil {
 			return nil, err
 		}
 		var matches []subscriptionMatch
-		if err := tx.SelectContext(ctx, &matches, q, args...); err != nil {
+		if err := s.txSelect(ctx, tx, &matches, q, args...); err != nil {
 			return nil, wrap("match subscriptions", err)
 		}
 		for _, m := range matches {

@@ -1,7 +1,9 @@
 package storesql_test
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +98,52 @@ func TestRecordExecutions(t *testing.T) {
 		got, err := s.GetExecution(f.ctx, other.ID, one.ID)
 		require.NoError(t, err)
 		assert.Equal(t, r.Event.ID, got.EventID)
+	})
+}
+
+// TestRecordExecutionsValues round-trips awkward values through the batch inserts (on PostgreSQL they travel as
+// binary arrays): quotes, backslashes, braces, commas, NULL-like text, non-ASCII, empty strings, a NULL body,
+// base64 flags and microsecond times.
+func TestRecordExecutionsValues(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+		t.Parallel()
+		f := setup(t, s)
+		trg := &store.Trigger{ProjectID: f.project.ID, Name: "v", EventType: "user.created", Enabled: true, CreateTime: t0}
+		require.NoError(t, s.CreateTrigger(f.ctx, trg))
+		awkward := []string{``, `"`, `\`, `\"`, `{a,b}`, `NULL`, `null`, `{"x":"\\u00e9"}`, "héllo ✓ 😀", "tab\tnew\nline", strings.Repeat("é", 5000)}
+		var in []store.ExecutionRecord
+		for i, v := range awkward {
+			e := &store.Execution{ProjectID: trg.ProjectID, TriggerID: trg.ID, ReceiveTime: t0.Add(time.Duration(i)*time.Second + 123456*time.Microsecond),
+				Method: "PATCH", Headers: []store.Header{{Name: "X-V", Value: v, Private: i%2 == 0}}, QueryParameters: []store.Header{{Name: v, Value: v}},
+				PathFragment: v, RawBody: v, RawBodyBase64: i%3 == 0, ContentType: v, Status: 200 + i}
+			if i%2 == 1 {
+				b, err := json.Marshal(map[string]string{"v": v})
+				require.NoError(t, err)
+				e.Body = b
+			}
+			payload, err := json.Marshal(map[string]any{"data": v})
+			require.NoError(t, err)
+			in = append(in, store.ExecutionRecord{Execution: e, Publish: &store.PublishInput{Event: store.Event{EventType: "user.created", Subject: v, Payload: payload}}})
+		}
+		res, err := s.RecordExecutions(f.ctx, in, t0)
+		require.NoError(t, err)
+		for i, r := range in {
+			want := *r.Execution
+			got, err := s.GetExecution(f.ctx, want.ProjectID, want.ID)
+			require.NoError(t, err, "value %d", i)
+			assert.True(t, want.ReceiveTime.Equal(got.ReceiveTime), "value %d: receive time %v, want %v", i, got.ReceiveTime, want.ReceiveTime)
+			got.ReceiveTime = want.ReceiveTime
+			if want.Body == nil {
+				assert.Nil(t, got.Body, "value %d: no parsed body stays NULL", i)
+			} else {
+				assert.JSONEq(t, string(want.Body), string(got.Body), "value %d", i)
+			}
+			got.Body, want.Body = nil, nil
+			assert.Equal(t, want, *got, "value %d", i)
+			ev, err := s.GetEvent(f.ctx, want.ProjectID, res[i].Event.ID)
+			require.NoError(t, err)
+			assert.Equal(t, awkward[i], ev.Subject)
+			assert.JSONEq(t, string(r.Publish.Event.Payload), string(ev.Payload), "value %d", i)
+		}
 	})
 }

@@ -65,8 +65,6 @@ const (
 	attemptCols = `delivery_id, number, start_time, duration_us, request_method, request_url, request_headers, request_body,
 		response_status_code, response_headers, response_body, error`
 
-	insertAttemptsPrefix = `INSERT INTO attempts (` + attemptCols + `) VALUES `
-
 	expireWaiting = `UPDATE deliveries SET status = 'failed', reason = ?, claim_token = '', lease_time = NULL, update_time = ?
 		WHERE status = 'waiting' AND id IN (
 			SELECT id FROM deliveries WHERE status = 'waiting' AND next_attempt_time <= ?
@@ -271,8 +269,11 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 		}
 
 		for chunk := range slices.Chunk(attempts, 200) {
-			q, args := valuesQuery(insertAttemptsPrefix, chunk, "")
-			if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
+			q, args, err := insertAttempts.query(s.pg(), chunk)
+			if err != nil {
+				return err
+			}
+			if _, err := s.txExec(ctx, tx, s.rebind(q), args...); err != nil {
 				return wrap("complete deliveries: insert attempts", err)
 			}
 		}
@@ -328,6 +329,12 @@ func (s *Store) applyOutcomes(ctx context.Context, tx *sqlx.Tx, updates []delive
 		}
 	}
 	return nil
+}
+
+var insertAttempts = bulkInsert{
+	into: `INSERT INTO attempts (` + attemptCols + `)`,
+	pgTypes: []string{"text", "integer", "timestamptz", "bigint", "text", "text", "json", "text", "integer", "json",
+		"text", "text"},
 }
 
 // attemptArgs are the attempts columns of a stored attempt.

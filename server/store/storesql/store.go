@@ -63,6 +63,8 @@ type Store struct {
 	listener   *pq.Listener
 	listenDone chan struct{}
 	closeOnce  sync.Once
+	// prepared holds the hot statements prepared on PostgreSQL, by text (see hotStatements).
+	prepared map[string]*sqlx.Stmt
 
 	notifyOnce sync.Once
 	notifyCh   chan struct{}
@@ -83,6 +85,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	if err := migrate(ctx, s.db, s.dialect, s.log); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
+	if err := s.prepareHot(ctx); err != nil {
 		_ = s.db.Close()
 		return nil, err
 	}
@@ -158,6 +164,7 @@ func (s *Store) Close() error {
 			close(s.notifyStop)
 			<-s.notifyDone
 		}
+		s.closePrepared()
 		err = s.db.Close()
 	})
 	return err

@@ -25,8 +25,6 @@ const (
 
 	executionCols = `id, project_id, trigger_id, receive_time, method, headers, query_parameters, path_fragment, raw_body,
 		raw_body_base64, body, content_type, status, event_id, event_type`
-
-	insertExecutionsPrefix = `INSERT INTO executions (` + executionCols + `) VALUES `
 )
 
 type triggerRow struct {
@@ -186,6 +184,15 @@ func (s *Store) RecordExecution(ctx context.Context, e *store.Execution, publish
 	return res[0], nil
 }
 
+var insertExecutions = bulkInsert{
+	into: `INSERT INTO executions (` + executionCols + `)`,
+	pgTypes: []string{"text", "text", "text", "timestamptz", "text", "json", "json", "text", "text", "boolean", "json",
+		"text", "integer", "text", "text"},
+}
+
+// findTriggersPG finds triggers by id on PostgreSQL (a fixed text, prepared).
+const findTriggersPG = `SELECT project_id, id FROM triggers WHERE id = ANY($1::text[])`
+
 // executionChunk is the number of rows per multi-row INSERT of executions (15 parameters each).
 const executionChunk = 500
 
@@ -263,8 +270,11 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 			}
 		}
 		for chunk := range slices.Chunk(rows, executionChunk) {
-			q, args := valuesQuery(insertExecutionsPrefix, chunk, "")
-			if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
+			q, args, err := insertExecutions.query(s.pg(), chunk)
+			if err != nil {
+				return err
+			}
+			if _, err := s.txExec(ctx, tx, s.rebind(q), args...); err != nil {
 				return wrap("record executions", err)
 			}
 		}
@@ -287,6 +297,9 @@ func (s *Store) requireTriggers(ctx context.Context, tx *sqlx.Tx, in []store.Exe
 	found := make(map[[2]string]bool, len(triggerIDs))
 	for chunk := range slices.Chunk(triggerIDs, executionChunk) {
 		q, args, err := s.in(`SELECT project_id, id FROM triggers WHERE id IN (?)`, chunk)
+		if s.pg() {
+			q, args = findTriggersPG, []any{textArray(chunk)}
+		}
 		if err != nil {
 			return err
 		}
@@ -294,7 +307,7 @@ func (s *Store) requireTriggers(ctx context.Context, tx *sqlx.Tx, in []store.Exe
 			ProjectID string `db:"project_id"`
 			ID        string `db:"id"`
 		}
-		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+		if err := s.txSelect(ctx, tx, &rows, q, args...); err != nil {
 			return wrap("record executions: find triggers", err)
 		}
 		for _, r := range rows {

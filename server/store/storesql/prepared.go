@@ -1,0 +1,60 @@
+package storesql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// hotStatements are the statements of every publish, trigger and sender batch. On PostgreSQL they are prepared
+// once per connection, so that the server neither parses nor plans them again: with batches of a few rows,
+// parsing and planning cost more server time than the inserts themselves. Their text does not depend on the
+// number of rows (arrays carry the rows).
+func hotStatements() []string {
+	return []string{
+		insertEvents.pgQuery(), insertDeliveries.pgQuery(), insertExecutions.pgQuery(), insertAttempts.pgQuery(),
+		findTriggersPG, matchSubscriptionsPG,
+	}
+}
+
+// prepareHot prepares the hot statements on the pool (PostgreSQL only); database/sql prepares each again on
+// every other connection the first time a transaction there uses it.
+func (s *Store) prepareHot(ctx context.Context) error {
+	if !s.pg() {
+		return nil
+	}
+	s.prepared = make(map[string]*sqlx.Stmt)
+	for _, q := range hotStatements() {
+		st, err := s.db.PreparexContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %.40q…: %w", q, err)
+		}
+		s.prepared[q] = st
+	}
+	return nil
+}
+
+// closePrepared closes the prepared statements.
+func (s *Store) closePrepared() {
+	for _, st := range s.prepared {
+		_ = st.Close()
+	}
+}
+
+// txExec runs q in tx, as the prepared statement when q is a hot statement.
+func (s *Store) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (sql.Result, error) {
+	if st, ok := s.prepared[q]; ok {
+		return tx.StmtxContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, q, args...)
+}
+
+// txSelect scans the rows of q in tx into dest, as the prepared statement when q is a hot statement.
+func (s *Store) txSelect(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
+	if st, ok := s.prepared[q]; ok {
+		return tx.StmtxContext(ctx, st).SelectContext(ctx, dest, args...)
+	}
+	return tx.SelectContext(ctx, dest, q, args...)
+}
