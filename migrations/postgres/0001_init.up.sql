@@ -273,3 +273,15 @@ CREATE TABLE executions (
 CREATE INDEX executions_project_id_idx ON executions (project_id, id DESC);
 CREATE INDEX executions_trigger_id_idx ON executions (trigger_id, id DESC);
 CREATE INDEX executions_receive_time_idx ON executions (receive_time);
+
+-- Large values (event payloads, request bodies and headers, attempt bodies) are compressed with lz4 rather than
+-- the default pglz: several times cheaper in CPU per stored row. Servers built without lz4 keep pglz.
+DO $$
+BEGIN
+    EXECUTE 'ALTER TABLE events ALTER COLUMN payload SET COMPRESSION lz4';
+    EXECUTE 'ALTER TABLE executions ALTER COLUMN headers SET COMPRESSION lz4, ALTER COLUMN raw_body SET COMPRESSION lz4,
+        ALTER COLUMN body SET COMPRESSION lz4';
+    EXECUTE 'ALTER TABLE attempts ALTER COLUMN request_body SET COMPRESSION lz4, ALTER COLUMN response_body SET COMPRESSION lz4';
+EXCEPTION WHEN feature_not_supported THEN
+    RAISE NOTICE 'lz4 compression is not available: keeping pglz';
+END $$;

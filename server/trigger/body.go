@@ -37,7 +37,7 @@ type parsedBody struct {
 	RawBase64 bool
 }
 
-// parseBody parses a request body by its content type. JSON and multipart bodies that do not parse give
+// parseBody parses a request body by its content type; Data may share body's memory, which must not change. JSON and multipart bodies that do not parse give
 // errMalformedJSON or errMalformedMultipart (Raw is still set). Strings in Data never hold NUL or invalid UTF-8.
 func parseBody(contentType string, body []byte) (parsedBody, error) {
 	var p parsedBody
@@ -52,10 +52,7 @@ func parseBody(contentType string, body []byte) (parsedBody, error) {
 	switch {
 	case isJSON(p.MediaType):
 		if !p.RawBase64 && json.Valid(body) && verbatim(body) {
-			var buf bytes.Buffer
-			buf.Grow(len(body))
-			_ = json.Compact(&buf, body) // cannot fail: body is valid
-			p.Data = json.RawMessage(buf.Bytes())
+			p.Data = compactJSON(body)
 			break
 		}
 		v, err := parseJSON(body)
@@ -140,6 +137,18 @@ func verbatim(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// compactJSON returns valid JSON without insignificant whitespace; JSON without any whitespace byte is returned
+// as is (the result may share b's memory).
+func compactJSON(b []byte) json.RawMessage {
+	if bytes.IndexAny(b, " \t\r\n") < 0 {
+		return b
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(b))
+	_ = json.Compact(&buf, b) // cannot fail: b is valid
+	return buf.Bytes()
 }
 
 // decodeJSON decodes a JSON value parseBody returned as json.RawMessage (numbers as json.Number).

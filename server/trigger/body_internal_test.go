@@ -106,3 +106,34 @@ func FuzzParseBody(f *testing.F) {
 		}
 	})
 }
+
+func TestEncodePayload(t *testing.T) {
+	headers := map[string]string{"content-type": "application/json", "x-q": `"<&>"`}
+	query := map[string]any{"a": "1", "b": []any{"2", "3"}}
+	for _, body := range []string{`{"b":1,"a":[2.50,"<x>"]}`, `[]`, `"s"`, `12345678901234567890123`, `null`} {
+		p, err := parseBody("application/json", []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := eventPayload{Data: p.Data, RawBody: p.Raw, Headers: headers, QueryParameters: query, PathFragment: "a/b",
+			Method: "POST", ContentType: "application/json"}
+		got, err := encodePayload(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("body %s: payload %s is not JSON: %v", body, got, err)
+		}
+		if err := json.Unmarshal(want, &w); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("body %s: payload %s, want %s", body, got, want)
+		}
+	}
+}

@@ -238,7 +238,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		h.reject(rctx, w, e, http.StatusNotFound, "no route matches the request")
 		return
 	}
-	payload, err := json.Marshal(eventPayload{
+	payload, err := encodePayload(eventPayload{
 		Data: p.Data, RawBody: p.Raw, RawBodyBase64: p.RawBase64, Headers: payloadHeaders(r.Header, t.APIKeyHeader),
 		QueryParameters: payloadQuery(r.URL.Query()), PathFragment: e.PathFragment, Method: r.Method, ContentType: e.ContentType,
 	})
@@ -286,6 +286,25 @@ type eventPayload struct {
 	PathFragment    string            `json:"pathFragment"`
 	Method          string            `json:"method"`
 	ContentType     string            `json:"contentType"`
+}
+
+// encodePayload is json.Marshal(p) without encoding/json's second pass over Data when Data is a
+// json.RawMessage (parseBody has already validated and compacted it).
+func encodePayload(p eventPayload) ([]byte, error) {
+	raw, ok := p.Data.(json.RawMessage)
+	if !ok {
+		return json.Marshal(p)
+	}
+	p.Data = nil
+	rest, err := json.Marshal(p) // {"data":null,…}
+	if err != nil {
+		return nil, err
+	}
+	const head = `{"data":null`
+	out := make([]byte, 0, len(rest)+len(raw))
+	out = append(out, `{"data":`...)
+	out = append(out, raw...)
+	return append(out, rest[len(head):]...), nil
 }
 
 // reject records an execution that publishes no event and answers status with msg.
@@ -338,7 +357,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 	if r.ContentLength > limit {
 		return nil, http.StatusRequestEntityTooLarge, tooLarge
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	b, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -347,6 +366,24 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int,
 		return nil, http.StatusBadRequest, errors.New("cannot read the request body")
 	}
 	return b, 0, nil
+}
+
+// readAll is io.ReadAll with a first buffer sized for a declared length (one allocation for most bodies).
+func readAll(r io.Reader, declared int64) ([]byte, error) {
+	b := make([]byte, 0, max(512, min(declared, 1<<20)+1)) // +1: reading EOF needs no growth
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow
+		}
+	}
 }
 
 // recordedHeaders lists request headers sorted by name; credentials are marked private (masked for non-ADMIN).

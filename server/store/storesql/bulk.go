@@ -95,11 +95,15 @@ func pgArray(typ string, rows [][]any, c int) ([]byte, error) {
 	}
 	size := 20
 	for _, row := range rows {
-		size += 4
-		if s, ok := row[c].(string); ok {
-			size += len(s) + 1
-		} else {
-			size += 8
+		switch v := row[c].(type) {
+		case string:
+			size += 4 + len(v)
+		case textArg:
+			size += 4 + len(v)
+		case rawArg:
+			size += 4 + len(v)
+		default:
+			size += 4 + 8
 		}
 	}
 	b := make([]byte, 20, size)
@@ -109,6 +113,15 @@ func pgArray(typ string, rows [][]any, c int) ([]byte, error) {
 	binary.BigEndian.PutUint32(b[16:], 1) // lower bound
 	for r, row := range rows {
 		v := row[c]
+		switch x := v.(type) { // JSON held as bytes: no copy to a string
+		case textArg:
+			v = []byte(x)
+		case rawArg:
+			v = nil
+			if len(x) > 0 {
+				v = []byte(x)
+			}
+		}
 		if vr, ok := v.(driver.Valuer); ok {
 			var err error
 			if v, err = vr.Value(); err != nil {

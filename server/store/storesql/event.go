@@ -293,7 +293,7 @@ func (s *Store) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.P
 		rows := make([][]any, len(chunk))
 		for n, i := range chunk {
 			ev := results[i].Event
-			rows[n] = []any{ev.ID, ev.ProjectID, ev.EventType, ev.Subject, string(ev.Payload), ev.IdempotencyKey, ev.CreateTime}
+			rows[n] = []any{ev.ID, ev.ProjectID, ev.EventType, ev.Subject, textArg(ev.Payload), ev.IdempotencyKey, ev.CreateTime}
 		}
 		q, args, err := insertEvents.query(s.pg(), rows)
 		if err != nil {

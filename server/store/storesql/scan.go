@@ -116,13 +116,13 @@ func (j jsonText) decode(v any) error {
 	return nil
 }
 
-// jsonArg encodes v as JSON text for a JSON column (text, not bytes: lib/pq would send bytes as bytea).
-func jsonArg(v any) (string, error) {
+// jsonArg encodes v as JSON text for a JSON column (a textArg: text, not bytes).
+func jsonArg(v any) (textArg, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return "", fmt.Errorf("encode json column: %w", err)
+		return nil, fmt.Errorf("encode json column: %w", err)
 	}
-	return string(b), nil
+	return b, nil
 }
 
 // rawArg passes raw JSON to a nullable JSON column: NULL when empty.
@@ -135,6 +135,13 @@ func (r rawArg) Value() (driver.Value, error) {
 	}
 	return string(r), nil
 }
+
+// textArg passes bytes to a text or JSON column as text (lib/pq would send []byte as bytea, SQLite as a BLOB);
+// batch inserts on PostgreSQL copy the bytes into their array argument without a string in between.
+type textArg []byte
+
+// Value implements driver.Valuer.
+func (t textArg) Value() (driver.Value, error) { return string(t), nil }
 
 // nonNil returns s or an empty slice, so that JSON columns hold [] rather than null.
 func nonNil[T any](s []T) []T {
