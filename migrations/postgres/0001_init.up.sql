@@ -2,6 +2,9 @@
 -- Never wait long for a lock held by a live server: fail the migration and let the operator retry.
 SET LOCAL lock_timeout = '10s';
 
+-- Identifier and key columns use the "C" collation: they compare bytewise (as hookd's page tokens do), and index
+-- maintenance on them costs memcmp rather than locale-aware comparison.
+
 -- schema_migrations records every applied migration version.
 CREATE TABLE schema_migrations (
     version    bigint      NOT NULL,
@@ -11,7 +14,7 @@ CREATE TABLE schema_migrations (
 );
 
 CREATE TABLE projects (
-    id          text        NOT NULL,
+    id          text COLLATE "C" NOT NULL,
     name        text        NOT NULL,
     create_time timestamptz NOT NULL,
     update_time timestamptz NOT NULL,
@@ -20,8 +23,8 @@ CREATE TABLE projects (
 );
 
 CREATE TABLE api_keys (
-    id             text        NOT NULL,
-    project_id     text        NOT NULL,
+    id             text COLLATE "C" NOT NULL,
+    project_id     text COLLATE "C" NOT NULL,
     name           text        NOT NULL,
     role           text        NOT NULL,
     instance_admin boolean     NOT NULL DEFAULT false,
@@ -38,8 +41,8 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_project_id_idx ON api_keys (project_id, id DESC);
 
 CREATE TABLE integrations (
-    id                    text        NOT NULL,
-    project_id            text        NOT NULL,
+    id                    text COLLATE "C" NOT NULL,
+    project_id            text COLLATE "C" NOT NULL,
     name                  text        NOT NULL,
     base_url              text        NOT NULL DEFAULT '',
     rate_limit_per_second integer     NOT NULL DEFAULT 0,
@@ -53,9 +56,9 @@ CREATE TABLE integrations (
 CREATE INDEX integrations_project_id_idx ON integrations (project_id, id DESC);
 
 CREATE TABLE webhooks (
-    id                          text        NOT NULL,
-    project_id                  text        NOT NULL,
-    integration_id              text,
+    id                          text COLLATE "C" NOT NULL,
+    project_id                  text COLLATE "C" NOT NULL,
+    integration_id              text COLLATE "C",
     name                        text        NOT NULL,
     system_name                 text        NOT NULL,
     description                 text        NOT NULL DEFAULT '',
@@ -84,8 +87,8 @@ CREATE INDEX webhooks_project_id_idx ON webhooks (project_id, id DESC);
 CREATE INDEX webhooks_integration_id_idx ON webhooks (integration_id, id DESC) WHERE integration_id IS NOT NULL;
 
 CREATE TABLE event_types (
-    id             text        NOT NULL,
-    project_id     text        NOT NULL,
+    id             text COLLATE "C" NOT NULL,
+    project_id     text COLLATE "C" NOT NULL,
     name           text        NOT NULL,
     description    text        NOT NULL DEFAULT '',
     schema         jsonb,
@@ -99,9 +102,9 @@ CREATE TABLE event_types (
 CREATE INDEX event_types_project_id_idx ON event_types (project_id, id DESC);
 
 CREATE TABLE subscriptions (
-    id             text        NOT NULL,
-    project_id     text        NOT NULL,
-    webhook_id     text        NOT NULL,
+    id             text COLLATE "C" NOT NULL,
+    project_id     text COLLATE "C" NOT NULL,
+    webhook_id     text COLLATE "C" NOT NULL,
     event_types    jsonb       NOT NULL DEFAULT '[]',
     subject_filter text        NOT NULL DEFAULT '',
     enabled        boolean     NOT NULL DEFAULT true,
@@ -116,9 +119,9 @@ CREATE INDEX subscriptions_webhook_id_idx ON subscriptions (webhook_id, id DESC)
 
 -- subscription_event_types is the fan-out index: one row per (subscription, event type or '*').
 CREATE TABLE subscription_event_types (
-    subscription_id text NOT NULL,
-    project_id      text NOT NULL,
-    event_type      text NOT NULL,
+    subscription_id text COLLATE "C" NOT NULL,
+    project_id      text COLLATE "C" NOT NULL,
+    event_type      text COLLATE "C" NOT NULL,
     CONSTRAINT subscription_event_types_pkey PRIMARY KEY (subscription_id, event_type),
     CONSTRAINT subscription_event_types_subscription_id_fkey
         FOREIGN KEY (subscription_id) REFERENCES subscriptions (id) ON DELETE CASCADE
@@ -127,12 +130,12 @@ CREATE INDEX subscription_event_types_project_id_event_type_idx
     ON subscription_event_types (project_id, event_type, subscription_id);
 
 CREATE TABLE events (
-    id              text        NOT NULL,
-    project_id      text        NOT NULL,
-    event_type      text        NOT NULL,
-    subject         text        NOT NULL DEFAULT '',
+    id              text COLLATE "C" NOT NULL,
+    project_id      text COLLATE "C" NOT NULL,
+    event_type      text COLLATE "C" NOT NULL,
+    subject         text COLLATE "C" NOT NULL DEFAULT '',
     payload         json        NOT NULL,
-    idempotency_key text        NOT NULL DEFAULT '',
+    idempotency_key text COLLATE "C" NOT NULL DEFAULT '',
     create_time     timestamptz NOT NULL,
     CONSTRAINT events_pkey PRIMARY KEY (id),
     CONSTRAINT events_project_id_fkey FOREIGN KEY (project_id) REFERENCES projects (id) ON DELETE CASCADE
@@ -147,21 +150,21 @@ CREATE UNIQUE INDEX events_project_id_idempotency_key_idx
 -- deliveries is the queue and the delivery log. A claimed delivery carries a claim_token and lease_time, the
 -- end of its lease: a crashed sender's delivery becomes due again when the lease expires.
 CREATE TABLE deliveries (
-    id                text        NOT NULL,
-    project_id        text        NOT NULL,
-    event_id          text        NOT NULL,
-    webhook_id        text        NOT NULL,
-    integration_id    text        NOT NULL DEFAULT '',
-    event_type        text        NOT NULL,
-    subject           text        NOT NULL DEFAULT '',
-    status            text        NOT NULL,
+    id                text COLLATE "C" NOT NULL,
+    project_id        text COLLATE "C" NOT NULL,
+    event_id          text COLLATE "C" NOT NULL,
+    webhook_id        text COLLATE "C" NOT NULL,
+    integration_id    text COLLATE "C" NOT NULL DEFAULT '',
+    event_type        text COLLATE "C" NOT NULL,
+    subject           text COLLATE "C" NOT NULL DEFAULT '',
+    status            text COLLATE "C" NOT NULL,
     attempts          integer     NOT NULL DEFAULT 0,
     next_attempt_time timestamptz NOT NULL,
     last_status_code  integer     NOT NULL DEFAULT 0,
     reason            text        NOT NULL DEFAULT '',
     resent            boolean     NOT NULL DEFAULT false,
-    action_token      text        NOT NULL,
-    claim_token       text        NOT NULL DEFAULT '',
+    action_token      text COLLATE "C" NOT NULL,
+    claim_token       text COLLATE "C" NOT NULL DEFAULT '',
     lease_time        timestamptz,
     create_time       timestamptz NOT NULL,
     update_time       timestamptz NOT NULL,
@@ -197,7 +200,7 @@ ALTER TABLE deliveries SET (
 );
 
 CREATE TABLE attempts (
-    delivery_id          text        NOT NULL,
+    delivery_id          text COLLATE "C" NOT NULL,
     number               integer     NOT NULL,
     start_time           timestamptz NOT NULL,
     duration_us          bigint      NOT NULL DEFAULT 0,
@@ -217,7 +220,7 @@ CREATE TABLE attempts (
 -- taking a token writes no WAL, so its commit does not wait for a disk flush while holding the bucket's row
 -- lock; after a crash the buckets start full again, which is harmless.
 CREATE UNLOGGED TABLE rate_buckets (
-    key            text             NOT NULL,
+    key            text COLLATE "C" NOT NULL,
     tokens         double precision NOT NULL,
     updated_micros bigint           NOT NULL,
     granted        double precision NOT NULL DEFAULT 0,
@@ -226,10 +229,10 @@ CREATE UNLOGGED TABLE rate_buckets (
 ALTER TABLE rate_buckets SET (autovacuum_vacuum_scale_factor = 0.05, fillfactor = 70);
 
 CREATE TABLE triggers (
-    id                    text        NOT NULL,
-    project_id            text        NOT NULL,
+    id                    text COLLATE "C" NOT NULL,
+    project_id            text COLLATE "C" NOT NULL,
     name                  text        NOT NULL,
-    event_type            text        NOT NULL DEFAULT '',
+    event_type            text COLLATE "C" NOT NULL DEFAULT '',
     api_key_header        text        NOT NULL DEFAULT '',
     api_key               text        NOT NULL DEFAULT '',
     response_status       integer     NOT NULL DEFAULT 0,
@@ -252,9 +255,9 @@ CREATE INDEX triggers_project_id_idx ON triggers (project_id, id DESC);
 -- An execution keeps the request as received; its JSON columns are json, not jsonb: stored as sent, cheaper to
 -- write, never queried inside.
 CREATE TABLE executions (
-    id               text        NOT NULL,
-    project_id       text        NOT NULL,
-    trigger_id       text        NOT NULL,
+    id               text COLLATE "C" NOT NULL,
+    project_id       text COLLATE "C" NOT NULL,
+    trigger_id       text COLLATE "C" NOT NULL,
     receive_time     timestamptz NOT NULL,
     method           text        NOT NULL,
     headers          json        NOT NULL DEFAULT '[]',
@@ -265,8 +268,8 @@ CREATE TABLE executions (
     body             json,
     content_type     text        NOT NULL DEFAULT '',
     status           integer     NOT NULL DEFAULT 0,
-    event_id         text        NOT NULL DEFAULT '',
-    event_type       text        NOT NULL DEFAULT '',
+    event_id         text COLLATE "C" NOT NULL DEFAULT '',
+    event_type       text COLLATE "C" NOT NULL DEFAULT '',
     CONSTRAINT executions_pkey PRIMARY KEY (id),
     CONSTRAINT executions_trigger_id_fkey FOREIGN KEY (trigger_id) REFERENCES triggers (id) ON DELETE CASCADE
 );

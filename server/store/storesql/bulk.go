@@ -19,6 +19,8 @@ type bulkInsert struct {
 	pgTypes []string
 	// suffix follows the rows.
 	suffix string
+	// pgJoin, on PostgreSQL, keeps only the rows that join (the unnested rows are "u", named as the columns).
+	pgJoin string
 }
 
 // query returns the statement and arguments that insert rows. On SQLite it is INSERT … VALUES (?, …), (?, …).
@@ -41,11 +43,17 @@ func (b bulkInsert) query(pg bool, rows [][]any) (string, []any, error) {
 	return b.pgQuery(), args, nil
 }
 
-// pgQuery is the PostgreSQL statement: INSERT … SELECT * FROM unnest($1::type[], …) suffix.
+// pgQuery is the PostgreSQL statement: INSERT … SELECT * FROM unnest($1::type[], …) suffix, or with pgJoin
+// INSERT … SELECT u.* FROM unnest(…) AS u(columns) join suffix.
 func (b bulkInsert) pgQuery() string {
 	var sb strings.Builder
 	sb.WriteString(b.into)
-	sb.WriteString(" SELECT * FROM unnest(")
+	if b.pgJoin != "" {
+		sb.WriteString(" SELECT u.*")
+	} else {
+		sb.WriteString(" SELECT *")
+	}
+	sb.WriteString(" FROM unnest(")
 	for c, typ := range b.pgTypes {
 		if c > 0 {
 			sb.WriteString(", ")
@@ -53,6 +61,10 @@ func (b bulkInsert) pgQuery() string {
 		sb.WriteString("$" + strconv.Itoa(c+1) + "::" + typ + "[]")
 	}
 	sb.WriteString(")")
+	if b.pgJoin != "" {
+		cols := b.into[strings.IndexByte(b.into, '(')+1 : strings.LastIndexByte(b.into, ')')]
+		sb.WriteString(" AS u(" + cols + ") " + b.pgJoin)
+	}
 	sb.WriteString(b.suffix)
 	return sb.String()
 }

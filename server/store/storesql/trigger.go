@@ -184,8 +184,11 @@ func (s *Store) RecordExecution(ctx context.Context, e *store.Execution, publish
 	return res[0], nil
 }
 
+// insertExecutions inserts executions; on PostgreSQL only those whose trigger exists in their project (so that one
+// statement both checks and inserts: RecordExecutions compares the count).
 var insertExecutions = bulkInsert{
-	into: `INSERT INTO executions (` + executionCols + `)`,
+	into:   `INSERT INTO executions (` + executionCols + `)`,
+	pgJoin: `JOIN triggers t ON t.id = u.trigger_id AND t.project_id = u.project_id`,
 	pgTypes: []string{"text", "text", "text", "timestamptz", "text", "json", "json", "text", "text", "boolean", "json",
 		"text", "integer", "text", "text"},
 }
@@ -237,8 +240,12 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 	results := make([]*store.PublishResult, len(in))
 	var woke bool
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.requireTriggers(ctx, tx, in, dedupe(triggerIDs)); err != nil {
-			return err
+		// On PostgreSQL the executions insert checks the triggers itself (and is the last statement: a missing
+		// trigger rolls the publishes back); SQLite has no round trips to save.
+		if !s.pg() {
+			if err := s.requireTriggers(ctx, tx, in, dedupe(triggerIDs)); err != nil {
+				return err
+			}
 		}
 		// Publishes grouped by project, in order of first appearance.
 		var projects []string
@@ -274,8 +281,19 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 			if err != nil {
 				return err
 			}
-			if _, err := s.txExec(ctx, tx, s.rebind(q), args...); err != nil {
+			res, err := s.txExec(ctx, tx, s.rebind(q), args...)
+			if err != nil {
 				return wrap("record executions", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return wrap("record executions: count", err)
+			}
+			if n < int64(len(chunk)) {
+				if err := s.requireTriggers(ctx, tx, in, dedupe(triggerIDs)); err != nil {
+					return err // names the missing trigger
+				}
+				return fmt.Errorf("record executions: %d of %d triggers: %w", len(chunk)-int(n), len(chunk), store.ErrNotFound)
 			}
 		}
 		return nil
