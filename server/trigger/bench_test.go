@@ -9,8 +9,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,13 +30,7 @@ import (
 //
 //	HOOKD_BENCH_SENDERS=64 go test -run '^$' -bench BenchmarkIngest -benchtime 10000x ./server/trigger/
 func BenchmarkIngest(b *testing.B) {
-	for _, be := range []struct {
-		name string
-		open func(testing.TB) store.Store
-	}{
-		{"sqlite", func(tb testing.TB) store.Store { return storetest.NewSQLite(tb) }},
-		{"postgres", func(tb testing.TB) store.Store { return storetest.NewPostgres(tb) }},
-	} {
+	for _, be := range benchBackends {
 		b.Run(be.name, func(b *testing.B) {
 			st := &countingStore{Store: be.open(b)}
 			url := benchTrigger(b, st)
@@ -47,26 +43,94 @@ func BenchmarkIngest(b *testing.B) {
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					res, err := client.Post(url, "application/json", bytes.NewReader(body))
-					if err != nil {
+					if err := post(client, url, body); err != nil {
 						b.Error(err)
-						return
-					}
-					_, _ = io.Copy(io.Discard, res.Body)
-					_ = res.Body.Close()
-					if res.StatusCode != http.StatusOK {
-						b.Errorf("status %d", res.StatusCode)
 						return
 					}
 				}
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
-			if n := st.batches.Load(); n > 0 {
-				b.ReportMetric(float64(st.records.Load())/float64(n), "req/batch")
-				b.ReportMetric(float64(st.nanos.Load())/float64(n)/1e6, "ms/batch")
-			}
+			st.report(b)
 		})
 	}
+}
+
+// BenchmarkIngestRate sends b.N requests like BenchmarkIngest but open-loop: at HOOKD_BENCH_RATE requests/s
+// (default 3,000) whatever the answers' latency, as independent webhook sources do, with up to 1,024 in flight.
+// It reports the rate achieved and the latency percentiles, counted from each request's scheduled time (so a
+// server that falls behind shows it in the latency rather than by slowing the sender down).
+//
+//	go test -run '^$' -bench BenchmarkIngestRate -benchtime 30000x ./server/trigger/
+func BenchmarkIngestRate(b *testing.B) {
+	rate := 3000
+	if v := os.Getenv("HOOKD_BENCH_RATE"); v != "" {
+		var err error
+		if rate, err = strconv.Atoi(v); err != nil || rate < 1 {
+			b.Fatalf("HOOKD_BENCH_RATE=%q: want a positive number", v)
+		}
+	}
+	for _, be := range benchBackends {
+		b.Run(be.name, func(b *testing.B) {
+			st := &countingStore{Store: be.open(b)}
+			url := benchTrigger(b, st)
+			body := benchBody()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}}
+			inFlight := make(chan struct{}, 1024)
+			latency := make([]time.Duration, b.N)
+			var wg sync.WaitGroup
+			interval := time.Second / time.Duration(rate)
+			b.SetBytes(int64(len(body)))
+			b.ResetTimer()
+			start := time.Now()
+			for i := range b.N {
+				due := start.Add(time.Duration(i) * interval)
+				if d := time.Until(due); d > 0 {
+					time.Sleep(d)
+				}
+				inFlight <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer func() { <-inFlight; wg.Done() }()
+					if err := post(client, url, body); err != nil {
+						b.Error(err)
+					}
+					latency[i] = time.Since(due)
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			slices.Sort(latency)
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+			b.ReportMetric(float64(rate), "target-req/s")
+			b.ReportMetric(float64(latency[b.N/2])/1e6, "p50-ms")
+			b.ReportMetric(float64(latency[b.N*99/100])/1e6, "p99-ms")
+			st.report(b)
+		})
+	}
+}
+
+// benchBackends are the stores the ingest benchmarks run on.
+var benchBackends = []struct {
+	name string
+	open func(testing.TB) store.Store
+}{
+	{"sqlite", func(tb testing.TB) store.Store { return storetest.NewSQLite(tb) }},
+	{"postgres", func(tb testing.TB) store.Store { return storetest.NewPostgres(tb) }},
+}
+
+// post sends one request and checks it was accepted.
+func post(client *http.Client, url string, body []byte) error {
+	res, err := client.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", res.StatusCode)
+	}
+	return nil
 }
 
 // countingStore counts the batches the handler writes and times them (to report mean batch size and duration).
@@ -81,6 +145,17 @@ func (s *countingStore) RecordExecutions(ctx context.Context, in []store.Executi
 	t := time.Now()
 	defer func() { s.nanos.Add(int64(time.Since(t))) }()
 	return s.Store.RecordExecutions(ctx, in, now)
+}
+
+// report checks that every request was recorded and reports the mean batch size and write time.
+func (s *countingStore) report(b *testing.B) {
+	if got := s.records.Load(); got != int64(b.N) {
+		b.Fatalf("%d executions recorded for %d accepted requests", got, b.N)
+	}
+	if n := s.batches.Load(); n > 0 {
+		b.ReportMetric(float64(s.records.Load())/float64(n), "req/batch")
+		b.ReportMetric(float64(s.nanos.Load())/float64(n)/1e6, "ms/batch")
+	}
 }
 
 // benchSenders is the number of concurrent senders: HOOKD_BENCH_SENDERS, default 16 (rounded to a multiple of
