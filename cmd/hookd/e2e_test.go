@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -277,4 +278,66 @@ func TestRoles(t *testing.T) {
 		t.Errorf("sender /readyz: %d", code)
 	}
 	eventually(t, 15*time.Second, "the sender to deliver", func() bool { return rec.distinct() == len(ids) })
+}
+
+// TestTriggerEndToEnd: a webhook received at a trigger URL of the real server is recorded and delivered to the
+// subscribed receiver, its JSON body reaching the receiver as it was sent.
+func TestTriggerEndToEnd(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			key := testKey(t)
+			p := startHookd(t, key, b.args(t)...)
+			rec := newRecorder(t, nil)
+			setupWebhook(t, newClients(p.baseURL, key, "connect"), rec.srv.URL+"/hook")
+
+			code, out := curl(t, p.baseURL, key, "/hookd.v1.TriggerService/CreateTrigger", map[string]any{"name": "shop", "eventType": "user.created"})
+			if code != http.StatusOK {
+				t.Fatalf("CreateTrigger: %d %v", code, out)
+			}
+			trg := out["trigger"].(map[string]any)
+			url := p.baseURL + "/t/" + trg["id"].(string)
+
+			const sent = `{"b":1,"a":[1.50,"x"],"big":12345678901234567890123}`
+			resp, err := http.Post(url+"/orders?source=shop", "application/json", strings.NewReader(sent))
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			var accepted struct {
+				ExecutionID string `json:"executionId"`
+			}
+			if resp.StatusCode != http.StatusOK || json.Unmarshal(answer, &accepted) != nil || !strings.HasPrefix(accepted.ExecutionID, "exe_") {
+				t.Fatalf("POST trigger: %d %s", resp.StatusCode, answer)
+			}
+			resp, err = http.Post(url, "application/json", strings.NewReader(`{"b":`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, _ = io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || string(answer) != `{"error":"Received malformed JSON payload."}` {
+				t.Fatalf("malformed JSON: %d %s", resp.StatusCode, answer)
+			}
+
+			eventually(t, 15*time.Second, "the trigger's event delivered", func() bool { return rec.distinct() == 1 })
+			got := rec.all()[0]
+			if !strings.Contains(string(got.body), `"data":`+sent) || !strings.Contains(string(got.body), `"pathFragment":"orders"`) {
+				t.Errorf("receiver got %s, want data %s as sent and path fragment orders", got.body, sent)
+			}
+
+			code, out = curl(t, p.baseURL, key, "/hookd.v1.TriggerService/ListExecutions", map[string]any{"triggerId": trg["id"]})
+			execs, _ := out["executions"].([]any)
+			if code != http.StatusOK || len(execs) != 2 {
+				t.Fatalf("ListExecutions: %d %v", code, out)
+			}
+			code, out = curl(t, p.baseURL, key, "/hookd.v1.TriggerService/GetExecution", map[string]any{"id": accepted.ExecutionID})
+			exe, _ := out["execution"].(map[string]any)
+			if code != http.StatusOK || exe["rawBody"] != sent || exe["eventId"] == "" {
+				t.Fatalf("GetExecution: %d %v", code, out)
+			}
+		})
+	}
 }
