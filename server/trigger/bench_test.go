@@ -28,16 +28,13 @@ import (
 // event + delivery stored (group commit: concurrent requests share a transaction). It reports req/s and the mean
 // number of requests per transaction (req/batch) and the mean time to write one (ms/batch).
 //
-//	HOOKD_BENCH_SENDERS=64 go test -run '^$' -bench BenchmarkIngest -benchtime 10000x ./server/trigger/
+//	HOOKD_BENCH_SENDERS=64 go test -run '^$' -bench 'BenchmarkIngest$' -benchtime 10000x ./server/trigger/
 func BenchmarkIngest(b *testing.B) {
+	senders := max(benchEnv(b, "HOOKD_BENCH_SENDERS", 16), runtime.GOMAXPROCS(0))
 	for _, be := range benchBackends {
 		b.Run(be.name, func(b *testing.B) {
-			st := &countingStore{Store: be.open(b)}
-			url := benchTrigger(b, st)
-			body := benchBody()
-			client := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
-			b.SetBytes(int64(len(body)))
-			b.SetParallelism(benchSenders(b) / runtime.GOMAXPROCS(0))
+			st, url, body, client := benchSetup(b, be.open, senders)
+			b.SetParallelism(senders / runtime.GOMAXPROCS(0))
 			b.ReportAllocs()
 			b.ResetTimer()
 			start := time.Now()
@@ -62,24 +59,14 @@ func BenchmarkIngest(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkIngestRate -benchtime 30000x ./server/trigger/
 func BenchmarkIngestRate(b *testing.B) {
-	rate := 3000
-	if v := os.Getenv("HOOKD_BENCH_RATE"); v != "" {
-		var err error
-		if rate, err = strconv.Atoi(v); err != nil || rate < 1 {
-			b.Fatalf("HOOKD_BENCH_RATE=%q: want a positive number", v)
-		}
-	}
+	rate := benchEnv(b, "HOOKD_BENCH_RATE", 3000)
 	for _, be := range benchBackends {
 		b.Run(be.name, func(b *testing.B) {
-			st := &countingStore{Store: be.open(b)}
-			url := benchTrigger(b, st)
-			body := benchBody()
-			client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}}
+			st, url, body, client := benchSetup(b, be.open, 1024)
 			inFlight := make(chan struct{}, 1024)
 			latency := make([]time.Duration, b.N)
 			var wg sync.WaitGroup
 			interval := time.Second / time.Duration(rate)
-			b.SetBytes(int64(len(body)))
 			b.ResetTimer()
 			start := time.Now()
 			for i := range b.N {
@@ -158,17 +145,28 @@ func (s *countingStore) report(b *testing.B) {
 	}
 }
 
-// benchSenders is the number of concurrent senders: HOOKD_BENCH_SENDERS, default 16 (rounded to a multiple of
-// GOMAXPROCS, as RunParallel runs parallelism×GOMAXPROCS goroutines).
-func benchSenders(b *testing.B) int {
-	n := 16
-	if v := os.Getenv("HOOKD_BENCH_SENDERS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			b.Fatalf("HOOKD_BENCH_SENDERS=%q: want a positive number", v)
-		}
+// benchEnv reads a positive number from the environment variable name, def when it is not set.
+func benchEnv(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
 	}
-	return max(n, runtime.GOMAXPROCS(0))
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
+// benchSetup opens a store (wrapped to count batches), serves a trigger on it and returns the trigger's URL, a
+// 1 KiB JSON body and a client keeping up to conns connections.
+func benchSetup(b *testing.B, open func(testing.TB) store.Store, conns int) (*countingStore, string, []byte, *http.Client) {
+	b.Helper()
+	st := &countingStore{Store: open(b)}
+	body := benchBody()
+	b.SetBytes(int64(len(body)))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns}}
+	return st, benchTrigger(b, st), body, client
 }
 
 // benchTrigger stores a project, an event type with one subscribed webhook and a trigger, and serves the handler.
