@@ -4,6 +4,7 @@
 package trigger
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/subtle"
@@ -301,6 +302,10 @@ func encodePayload(p eventPayload) ([]byte, error) {
 		return nil, err
 	}
 	const head = `{"data":null`
+	if !bytes.HasPrefix(rest, []byte(head)) { // data is no longer the first field
+		p.Data = raw
+		return json.Marshal(p)
+	}
 	out := make([]byte, 0, len(rest)+len(raw))
 	out = append(out, `{"data":`...)
 	out = append(out, raw...)
