@@ -85,8 +85,8 @@ type pgElem struct {
 	encode func(b []byte, v any) ([]byte, error)
 }
 
-// pgEpoch is the zero of PostgreSQL's binary timestamps.
-var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+// pgEpochMicros is the zero of PostgreSQL's binary timestamps (2000-01-01 UTC) in Unix microseconds.
+var pgEpochMicros = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 
 // pgElems are the column types bulkInsert supports, with their type OIDs (pg_type.oid).
 var pgElems = map[string]pgElem{
@@ -213,5 +213,5 @@ func appendTimestamp(b []byte, v any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("want time.Time, got %T", v)
 	}
-	return binary.BigEndian.AppendUint64(b, uint64(t.Sub(pgEpoch).Microseconds())), nil
+	return binary.BigEndian.AppendUint64(b, uint64(t.UnixMicro()-pgEpochMicros)), nil
 }
