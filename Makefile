@@ -2,7 +2,7 @@
 GO ?= go
 BUF ?= $(GO) tool buf
 
-.PHONY: build run generate lint test test-go test-ts check-generated bench
+.PHONY: build run generate lint test test-go test-fuzz test-ts check-generated bench
 
 build:
 	$(GO) build -o bin/hookd ./cmd/hookd
@@ -28,6 +28,12 @@ check-generated: generate
 test-go:
 	$(GO) test -race -timeout 8m ./...
 
+# A short fuzzing run of the trigger body parser beyond its seed corpus (which test-go already runs); raise
+# FUZZTIME to fuzz longer.
+FUZZTIME ?= 15s
+test-fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime $(FUZZTIME) ./server/trigger/
+
 sdk/typescript/node_modules: sdk/typescript/package-lock.json
 	cd sdk/typescript && npm ci --no-audit --no-fund
 	@touch $@
@@ -36,7 +42,7 @@ sdk/typescript/node_modules: sdk/typescript/package-lock.json
 test-ts: sdk/typescript/node_modules
 	cd sdk/typescript && npm test
 
-test: lint check-generated test-go test-ts
+test: lint check-generated test-go test-fuzz test-ts
 
 # The delivery benchmark (see README "Benchmark"); BENCH_ARGS passes flags, e.g. BENCH_ARGS="--events 50000".
 bench:
