@@ -37,8 +37,9 @@ type parsedBody struct {
 	RawBase64 bool
 }
 
-// parseBody parses a request body by its content type; Data may share body's memory, which must not change. JSON and multipart bodies that do not parse give
-// errMalformedJSON or errMalformedMultipart (Raw is still set). Strings in Data never hold NUL or invalid UTF-8.
+// parseBody parses a request body by its content type. JSON and multipart bodies that do not parse give
+// errMalformedJSON or errMalformedMultipart (Raw is still set). Strings in Data never hold NUL or invalid UTF-8;
+// Data may share body's memory, which must not change afterwards.
 func parseBody(contentType string, body []byte) (parsedBody, error) {
 	var p parsedBody
 	p.Raw, p.RawBase64 = rawText(body)

@@ -21,9 +21,18 @@ type bulkInsert struct {
 	suffix string
 	// pgJoin, on PostgreSQL, keeps only the rows that join (the unnested rows are "u", named as the columns).
 	pgJoin string
+	// pgText is the PostgreSQL statement, built once by newBulkInsert.
+	pgText string
 }
 
-// query returns the statement and arguments that insert rows. On SQLite it is INSERT … VALUES (?, …), (?, …).
+// newBulkInsert returns b with its PostgreSQL statement built.
+func newBulkInsert(b bulkInsert) bulkInsert {
+	b.pgText = b.buildPGQuery()
+	return b
+}
+
+// query returns the statement and arguments that insert rows, ready to run (placeholders in the dialect's form).
+// On SQLite it is INSERT … VALUES (?, …), (?, …).
 // On PostgreSQL it is INSERT … SELECT * FROM unnest($1::type[], …) with one binary array per column: the same
 // short statement whatever the number of rows (so it can be prepared once), and arguments the server takes
 // without parsing or unescaping.
@@ -40,12 +49,12 @@ func (b bulkInsert) query(pg bool, rows [][]any) (string, []any, error) {
 		}
 		args[c] = arr
 	}
-	return b.pgQuery(), args, nil
+	return b.pgText, args, nil
 }
 
-// pgQuery is the PostgreSQL statement: INSERT … SELECT * FROM unnest($1::type[], …) suffix, or with pgJoin
+// buildPGQuery is the PostgreSQL statement: INSERT … SELECT * FROM unnest($1::type[], …) suffix, or with pgJoin
 // INSERT … SELECT u.* FROM unnest(…) AS u(columns) join suffix.
-func (b bulkInsert) pgQuery() string {
+func (b bulkInsert) buildPGQuery() string {
 	var sb strings.Builder
 	sb.WriteString(b.into)
 	if b.pgJoin != "" {

@@ -40,16 +40,16 @@ const (
 var (
 	// insertEvents skips events whose idempotency key a concurrent publish took first; the caller then returns
 	// that publish's result.
-	insertEvents = bulkInsert{
+	insertEvents = newBulkInsert(bulkInsert{
 		into:    `INSERT INTO events (` + eventCols + `)`,
 		pgTypes: []string{"text", "text", "text", "text", "json", "text", "timestamptz"},
 		suffix:  ` ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id`,
-	}
-	insertDeliveries = bulkInsert{
+	})
+	insertDeliveries = newBulkInsert(bulkInsert{
 		into: `INSERT INTO deliveries (id, project_id, event_id, webhook_id, integration_id, event_type, subject, status,
 			next_attempt_time, action_token, create_time, update_time)`,
 		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "text", "timestamptz", "timestamptz"},
-	}
+	})
 )
 
 // Rows per multi-row INSERT (well under both dialects' bind parameter limits).
@@ -204,7 +204,7 @@ func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in [
 		if err != nil {
 			return nil, false, err
 		}
-		if _, err := s.txExec(ctx, tx, s.rebind(q), args...); err != nil {
+		if _, err := s.txExec(ctx, tx, q, args...); err != nil {
 			return nil, false, wrap("insert deliveries", err)
 		}
 	}
@@ -300,7 +300,7 @@ func (s *Store) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.P
 			return nil, err
 		}
 		var ids []string
-		if err := s.txSelect(ctx, tx, &ids, s.rebind(q), args...); err != nil {
+		if err := s.txSelect(ctx, tx, &ids, q, args...); err != nil {
 			return nil, wrap("insert events", err)
 		}
 		for _, v := range ids {
@@ -348,10 +348,7 @@ func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID strin
 
 	byType := map[string][]subscriptionMatch{}
 	if len(types) > 0 {
-		q, args, err := s.in(matchSubscriptions, projectID, append(types, AllEventTypes))
-		if s.pg() {
-			q, args = matchSubscriptionsPG, []any{projectID, textArray(append(types, AllEventTypes))}
-		}
+		q, args, err := s.inList(matchSubscriptions, matchSubscriptionsPG, append(types, AllEventTypes), projectID)
 		if err != nil {
 			return nil, err
 		}

@@ -14,7 +14,7 @@ import (
 // number of rows (arrays carry the rows).
 func hotStatements() []string {
 	return []string{
-		insertEvents.pgQuery(), insertDeliveries.pgQuery(), insertExecutions.pgQuery(), insertAttempts.pgQuery(),
+		insertEvents.pgText, insertDeliveries.pgText, insertExecutions.pgText, insertAttempts.pgText,
 		findTriggersPG, matchSubscriptionsPG,
 	}
 }

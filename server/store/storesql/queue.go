@@ -273,7 +273,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 			if err != nil {
 				return err
 			}
-			if _, err := s.txExec(ctx, tx, s.rebind(q), args...); err != nil {
+			if _, err := s.txExec(ctx, tx, q, args...); err != nil {
 				return wrap("complete deliveries: insert attempts", err)
 			}
 		}
@@ -331,11 +331,11 @@ func (s *Store) applyOutcomes(ctx context.Context, tx *sqlx.Tx, updates []delive
 	return nil
 }
 
-var insertAttempts = bulkInsert{
+var insertAttempts = newBulkInsert(bulkInsert{
 	into: `INSERT INTO attempts (` + attemptCols + `)`,
 	pgTypes: []string{"text", "integer", "timestamptz", "bigint", "text", "text", "json", "text", "integer", "json",
 		"text", "text"},
-}
+})
 
 // attemptArgs are the attempts columns of a stored attempt.
 func attemptArgs(deliveryID string, number int, a *store.Attempt) ([]any, error) {

@@ -212,6 +212,16 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 // rebind turns ? placeholders into the dialect's.
 func (s *Store) rebind(q string) string { return s.db.Rebind(q) }
 
+// inList returns the query and arguments that match a list: on SQLite q with its list expanded (sqlx.In), on
+// PostgreSQL pgQuery with the list as one text[] argument (a fixed text, so it can be prepared). The list is the
+// last argument of both.
+func (s *Store) inList(q, pgQuery string, list []string, args ...any) (string, []any, error) {
+	if s.pg() {
+		return pgQuery, append(args, textArray(list)), nil
+	}
+	return s.in(q, append(args, list)...)
+}
+
 // in expands slice arguments of q (sqlx.In) and rebinds the placeholders.
 func (s *Store) in(q string, args ...any) (string, []any, error) {
 	q, args, err := sqlx.In(q, args...)

@@ -186,12 +186,12 @@ func (s *Store) RecordExecution(ctx context.Context, e *store.Execution, publish
 
 // insertExecutions inserts executions; on PostgreSQL only those whose trigger exists in their project (so that one
 // statement both checks and inserts: RecordExecutions compares the count).
-var insertExecutions = bulkInsert{
+var insertExecutions = newBulkInsert(bulkInsert{
 	into:   `INSERT INTO executions (` + executionCols + `)`,
 	pgJoin: `JOIN triggers t ON t.id = u.trigger_id AND t.project_id = u.project_id`,
 	pgTypes: []string{"text", "text", "text", "timestamptz", "text", "json", "json", "text", "text", "boolean", "json",
 		"text", "integer", "text", "text"},
-}
+})
 
 // findTriggersPG finds triggers by id on PostgreSQL (a fixed text, prepared).
 const findTriggersPG = `SELECT project_id, id FROM triggers WHERE id = ANY($1::text[])`
@@ -281,7 +281,7 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 			if err != nil {
 				return err
 			}
-			res, err := s.txExec(ctx, tx, s.rebind(q), args...)
+			res, err := s.txExec(ctx, tx, q, args...)
 			if err != nil {
 				return wrap("record executions", err)
 			}
@@ -314,10 +314,7 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 func (s *Store) requireTriggers(ctx context.Context, tx *sqlx.Tx, in []store.ExecutionRecord, triggerIDs []string) error {
 	found := make(map[[2]string]bool, len(triggerIDs))
 	for chunk := range slices.Chunk(triggerIDs, executionChunk) {
-		q, args, err := s.in(`SELECT project_id, id FROM triggers WHERE id IN (?)`, chunk)
-		if s.pg() {
-			q, args = findTriggersPG, []any{textArray(chunk)}
-		}
+		q, args, err := s.inList(`SELECT project_id, id FROM triggers WHERE id IN (?)`, findTriggersPG, chunk)
 		if err != nil {
 			return err
 		}
