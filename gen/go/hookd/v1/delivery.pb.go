@@ -92,6 +92,63 @@ func (DeliveryStatus) EnumDescriptor() ([]byte, []int) {
 	return file_hookd_v1_delivery_proto_rawDescGZIP(), []int{0}
 }
 
+// DeliveryChange says what happened to a delivery in a WatchDeliveries stream.
+type DeliveryChange int32
+
+const (
+	// DELIVERY_CHANGE_UNSPECIFIED marks a heartbeat (a response without a delivery).
+	DeliveryChange_DELIVERY_CHANGE_UNSPECIFIED DeliveryChange = 0
+	// DELIVERY_CHANGE_CREATED is a new delivery (an event was published).
+	DeliveryChange_DELIVERY_CHANGE_CREATED DeliveryChange = 1
+	// DELIVERY_CHANGE_ATTEMPTED is an attempt made (the delivery carries its new attempt count and status).
+	DeliveryChange_DELIVERY_CHANGE_ATTEMPTED DeliveryChange = 2
+	// DELIVERY_CHANGE_STATUS_CHANGED is a status change without an attempt (callback, cancel, resend, expiry).
+	DeliveryChange_DELIVERY_CHANGE_STATUS_CHANGED DeliveryChange = 3
+)
+
+// Enum value maps for DeliveryChange.
+var (
+	DeliveryChange_name = map[int32]string{
+		0: "DELIVERY_CHANGE_UNSPECIFIED",
+		1: "DELIVERY_CHANGE_CREATED",
+		2: "DELIVERY_CHANGE_ATTEMPTED",
+		3: "DELIVERY_CHANGE_STATUS_CHANGED",
+	}
+	DeliveryChange_value = map[string]int32{
+		"DELIVERY_CHANGE_UNSPECIFIED":    0,
+		"DELIVERY_CHANGE_CREATED":        1,
+		"DELIVERY_CHANGE_ATTEMPTED":      2,
+		"DELIVERY_CHANGE_STATUS_CHANGED": 3,
+	}
+)
+
+func (x DeliveryChange) Enum() *DeliveryChange {
+	p := new(DeliveryChange)
+	*p = x
+	return p
+}
+
+func (x DeliveryChange) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeliveryChange) Descriptor() protoreflect.EnumDescriptor {
+	return file_hookd_v1_delivery_proto_enumTypes[1].Descriptor()
+}
+
+func (DeliveryChange) Type() protoreflect.EnumType {
+	return &file_hookd_v1_delivery_proto_enumTypes[1]
+}
+
+func (x DeliveryChange) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeliveryChange.Descriptor instead.
+func (DeliveryChange) EnumDescriptor() ([]byte, []int) {
+	return file_hookd_v1_delivery_proto_rawDescGZIP(), []int{1}
+}
+
 // Delivery is one event sent to one webhook, with all of its attempts.
 // The delivery id is sent as `webhook-id` on every attempt, so receivers can drop duplicates.
 type Delivery struct {
@@ -125,7 +182,14 @@ type Delivery struct {
 	// resent is true once the delivery was retried by hand.
 	Resent bool `protobuf:"varint,14,opt,name=resent,proto3" json:"resent,omitempty"`
 	// attempt_list holds every attempt, oldest first (GetDelivery only).
-	AttemptList   []*Attempt `protobuf:"bytes,15,rep,name=attempt_list,json=attemptList,proto3" json:"attempt_list,omitempty"`
+	AttemptList []*Attempt `protobuf:"bytes,15,rep,name=attempt_list,json=attemptList,proto3" json:"attempt_list,omitempty"`
+	// webhook_name is the receiving webhook's current name (output only; empty once it is deleted): the
+	// "Trusted Site" column of the queue in the product document 002.
+	WebhookName string `protobuf:"bytes,16,opt,name=webhook_name,json=webhookName,proto3" json:"webhook_name,omitempty"`
+	// integration_name is the webhook's integration's current name (output only; empty if none).
+	IntegrationName string `protobuf:"bytes,17,opt,name=integration_name,json=integrationName,proto3" json:"integration_name,omitempty"`
+	// retries is the number of attempts after the first (output only): the queue's "Retries" column.
+	Retries       int32 `protobuf:"varint,18,opt,name=retries,proto3" json:"retries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -263,6 +327,27 @@ func (x *Delivery) GetAttemptList() []*Attempt {
 		return x.AttemptList
 	}
 	return nil
+}
+
+func (x *Delivery) GetWebhookName() string {
+	if x != nil {
+		return x.WebhookName
+	}
+	return ""
+}
+
+func (x *Delivery) GetIntegrationName() string {
+	if x != nil {
+		return x.IntegrationName
+	}
+	return ""
+}
+
+func (x *Delivery) GetRetries() int32 {
+	if x != nil {
+		return x.Retries
+	}
+	return 0
 }
 
 // Attempt is one HTTP request of a delivery and its response.
@@ -405,7 +490,7 @@ var File_hookd_v1_delivery_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_delivery_proto_rawDesc = "" +
 	"\n" +
-	"\x17hookd/v1/delivery.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hookd/v1/header.proto\"\xd4\x04\n" +
+	"\x17hookd/v1/delivery.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hookd/v1/header.proto\"\xbc\x05\n" +
 	"\bDelivery\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -426,7 +511,10 @@ const file_hookd_v1_delivery_proto_rawDesc = "" +
 	"\x10last_status_code\x18\f \x01(\x05R\x0elastStatusCode\x12\x16\n" +
 	"\x06reason\x18\r \x01(\tR\x06reason\x12\x16\n" +
 	"\x06resent\x18\x0e \x01(\bR\x06resent\x124\n" +
-	"\fattempt_list\x18\x0f \x03(\v2\x11.hookd.v1.AttemptR\vattemptList\"\xe3\x03\n" +
+	"\fattempt_list\x18\x0f \x03(\v2\x11.hookd.v1.AttemptR\vattemptList\x12!\n" +
+	"\fwebhook_name\x18\x10 \x01(\tR\vwebhookName\x12)\n" +
+	"\x10integration_name\x18\x11 \x01(\tR\x0fintegrationName\x12\x18\n" +
+	"\aretries\x18\x12 \x01(\x05R\aretries\"\xe3\x03\n" +
 	"\aAttempt\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x129\n" +
 	"\n" +
@@ -449,7 +537,12 @@ const file_hookd_v1_delivery_proto_rawDesc = "" +
 	"\x17DELIVERY_STATUS_WAITING\x10\x03\x12\x18\n" +
 	"\x14DELIVERY_STATUS_DONE\x10\x04\x12\x1a\n" +
 	"\x16DELIVERY_STATUS_FAILED\x10\x05\x12\x1d\n" +
-	"\x19DELIVERY_STATUS_CANCELLED\x10\x06B\x8e\x01\n" +
+	"\x19DELIVERY_STATUS_CANCELLED\x10\x06*\x91\x01\n" +
+	"\x0eDeliveryChange\x12\x1f\n" +
+	"\x1bDELIVERY_CHANGE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17DELIVERY_CHANGE_CREATED\x10\x01\x12\x1d\n" +
+	"\x19DELIVERY_CHANGE_ATTEMPTED\x10\x02\x12\"\n" +
+	"\x1eDELIVERY_CHANGE_STATUS_CHANGED\x10\x03B\x8e\x01\n" +
 	"\fcom.hookd.v1B\rDeliveryProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -464,26 +557,27 @@ func file_hookd_v1_delivery_proto_rawDescGZIP() []byte {
 	return file_hookd_v1_delivery_proto_rawDescData
 }
 
-var file_hookd_v1_delivery_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_hookd_v1_delivery_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_hookd_v1_delivery_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_hookd_v1_delivery_proto_goTypes = []any{
 	(DeliveryStatus)(0),           // 0: hookd.v1.DeliveryStatus
-	(*Delivery)(nil),              // 1: hookd.v1.Delivery
-	(*Attempt)(nil),               // 2: hookd.v1.Attempt
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 4: google.protobuf.Duration
-	(*Header)(nil),                // 5: hookd.v1.Header
+	(DeliveryChange)(0),           // 1: hookd.v1.DeliveryChange
+	(*Delivery)(nil),              // 2: hookd.v1.Delivery
+	(*Attempt)(nil),               // 3: hookd.v1.Attempt
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 5: google.protobuf.Duration
+	(*Header)(nil),                // 6: hookd.v1.Header
 }
 var file_hookd_v1_delivery_proto_depIdxs = []int32{
-	3, // 0: hookd.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	3, // 1: hookd.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
+	4, // 0: hookd.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	4, // 1: hookd.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
 	0, // 2: hookd.v1.Delivery.status:type_name -> hookd.v1.DeliveryStatus
-	3, // 3: hookd.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	2, // 4: hookd.v1.Delivery.attempt_list:type_name -> hookd.v1.Attempt
-	3, // 5: hookd.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
-	4, // 6: hookd.v1.Attempt.duration:type_name -> google.protobuf.Duration
-	5, // 7: hookd.v1.Attempt.request_headers:type_name -> hookd.v1.Header
-	5, // 8: hookd.v1.Attempt.response_headers:type_name -> hookd.v1.Header
+	4, // 3: hookd.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	3, // 4: hookd.v1.Delivery.attempt_list:type_name -> hookd.v1.Attempt
+	4, // 5: hookd.v1.Attempt.start_time:type_name -> google.protobuf.Timestamp
+	5, // 6: hookd.v1.Attempt.duration:type_name -> google.protobuf.Duration
+	6, // 7: hookd.v1.Attempt.request_headers:type_name -> hookd.v1.Header
+	6, // 8: hookd.v1.Attempt.response_headers:type_name -> hookd.v1.Header
 	9, // [9:9] is the sub-list for method output_type
 	9, // [9:9] is the sub-list for method input_type
 	9, // [9:9] is the sub-list for extension type_name
@@ -502,7 +596,7 @@ func file_hookd_v1_delivery_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_delivery_proto_rawDesc), len(file_hookd_v1_delivery_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,

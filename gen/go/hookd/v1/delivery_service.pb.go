@@ -680,6 +680,116 @@ func (x *CancelDeliveryResponse) GetDelivery() *Delivery {
 	return nil
 }
 
+// WatchDeliveriesRequest is the request of WatchDeliveries.
+type WatchDeliveriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// filter selects deliveries (as in ListDeliveries).
+	Filter        *DeliveryFilter `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDeliveriesRequest) Reset() {
+	*x = WatchDeliveriesRequest{}
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDeliveriesRequest) ProtoMessage() {}
+
+func (x *WatchDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*WatchDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WatchDeliveriesRequest) GetFilter() *DeliveryFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+// WatchDeliveriesResponse is one change, or a heartbeat when delivery is unset.
+type WatchDeliveriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// delivery is the delivery after the change (without attempts); unset in a heartbeat.
+	Delivery *Delivery `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	// change says what happened (UNSPECIFIED in a heartbeat).
+	Change DeliveryChange `protobuf:"varint,2,opt,name=change,proto3,enum=hookd.v1.DeliveryChange" json:"change,omitempty"`
+	// time is when the change happened, or the heartbeat's time.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDeliveriesResponse) Reset() {
+	*x = WatchDeliveriesResponse{}
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDeliveriesResponse) ProtoMessage() {}
+
+func (x *WatchDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*WatchDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WatchDeliveriesResponse) GetDelivery() *Delivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
+func (x *WatchDeliveriesResponse) GetChange() DeliveryChange {
+	if x != nil {
+		return x.Change
+	}
+	return DeliveryChange_DELIVERY_CHANGE_UNSPECIFIED
+}
+
+func (x *WatchDeliveriesResponse) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // ExportDeliveriesRequest is the request of ExportDeliveries.
 type ExportDeliveriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -693,7 +803,7 @@ type ExportDeliveriesRequest struct {
 
 func (x *ExportDeliveriesRequest) Reset() {
 	*x = ExportDeliveriesRequest{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[11]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +815,7 @@ func (x *ExportDeliveriesRequest) String() string {
 func (*ExportDeliveriesRequest) ProtoMessage() {}
 
 func (x *ExportDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[11]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +828,7 @@ func (x *ExportDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ExportDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{11}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExportDeliveriesRequest) GetFormat() ExportFormat {
@@ -746,7 +856,7 @@ type ExportDeliveriesResponse struct {
 
 func (x *ExportDeliveriesResponse) Reset() {
 	*x = ExportDeliveriesResponse{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[12]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +868,7 @@ func (x *ExportDeliveriesResponse) String() string {
 func (*ExportDeliveriesResponse) ProtoMessage() {}
 
 func (x *ExportDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[12]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +881,7 @@ func (x *ExportDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ExportDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{12}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ExportDeliveriesResponse) GetData() []byte {
@@ -823,7 +933,13 @@ const file_hookd_v1_delivery_service_proto_rawDesc = "" +
 	"\x15CancelDeliveryRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"H\n" +
 	"\x16CancelDeliveryResponse\x12.\n" +
-	"\bdelivery\x18\x01 \x01(\v2\x12.hookd.v1.DeliveryR\bdelivery\"{\n" +
+	"\bdelivery\x18\x01 \x01(\v2\x12.hookd.v1.DeliveryR\bdelivery\"J\n" +
+	"\x16WatchDeliveriesRequest\x120\n" +
+	"\x06filter\x18\x01 \x01(\v2\x18.hookd.v1.DeliveryFilterR\x06filter\"\xab\x01\n" +
+	"\x17WatchDeliveriesResponse\x12.\n" +
+	"\bdelivery\x18\x01 \x01(\v2\x12.hookd.v1.DeliveryR\bdelivery\x120\n" +
+	"\x06change\x18\x02 \x01(\x0e2\x18.hookd.v1.DeliveryChangeR\x06change\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"{\n" +
 	"\x17ExportDeliveriesRequest\x12.\n" +
 	"\x06format\x18\x01 \x01(\x0e2\x16.hookd.v1.ExportFormatR\x06format\x120\n" +
 	"\x06filter\x18\x02 \x01(\v2\x18.hookd.v1.DeliveryFilterR\x06filter\".\n" +
@@ -832,14 +948,15 @@ const file_hookd_v1_delivery_service_proto_rawDesc = "" +
 	"\fExportFormat\x12\x1d\n" +
 	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11EXPORT_FORMAT_CSV\x10\x01\x12\x18\n" +
-	"\x14EXPORT_FORMAT_NDJSON\x10\x022\x98\x04\n" +
+	"\x14EXPORT_FORMAT_NDJSON\x10\x022\xf2\x04\n" +
 	"\x0fDeliveryService\x12X\n" +
 	"\x0eListDeliveries\x12\x1f.hookd.v1.ListDeliveriesRequest\x1a .hookd.v1.ListDeliveriesResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vGetDelivery\x12\x1c.hookd.v1.GetDeliveryRequest\x1a\x1d.hookd.v1.GetDeliveryResponse\"\x03\x90\x02\x01\x12P\n" +
 	"\rRetryDelivery\x12\x1e.hookd.v1.RetryDeliveryRequest\x1a\x1f.hookd.v1.RetryDeliveryResponse\x12V\n" +
 	"\x0fRetryDeliveries\x12 .hookd.v1.RetryDeliveriesRequest\x1a!.hookd.v1.RetryDeliveriesResponse\x12S\n" +
 	"\x0eCancelDelivery\x12\x1f.hookd.v1.CancelDeliveryRequest\x1a .hookd.v1.CancelDeliveryResponse\x12[\n" +
-	"\x10ExportDeliveries\x12!.hookd.v1.ExportDeliveriesRequest\x1a\".hookd.v1.ExportDeliveriesResponse0\x01B\x95\x01\n" +
+	"\x10ExportDeliveries\x12!.hookd.v1.ExportDeliveriesRequest\x1a\".hookd.v1.ExportDeliveriesResponse0\x01\x12X\n" +
+	"\x0fWatchDeliveries\x12 .hookd.v1.WatchDeliveriesRequest\x1a!.hookd.v1.WatchDeliveriesResponse0\x01B\x95\x01\n" +
 	"\fcom.hookd.v1B\x14DeliveryServiceProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -855,7 +972,7 @@ func file_hookd_v1_delivery_service_proto_rawDescGZIP() []byte {
 }
 
 var file_hookd_v1_delivery_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hookd_v1_delivery_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_hookd_v1_delivery_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_hookd_v1_delivery_service_proto_goTypes = []any{
 	(ExportFormat)(0),                // 0: hookd.v1.ExportFormat
 	(*DeliveryFilter)(nil),           // 1: hookd.v1.DeliveryFilter
@@ -869,41 +986,50 @@ var file_hookd_v1_delivery_service_proto_goTypes = []any{
 	(*RetryDeliveriesResponse)(nil),  // 9: hookd.v1.RetryDeliveriesResponse
 	(*CancelDeliveryRequest)(nil),    // 10: hookd.v1.CancelDeliveryRequest
 	(*CancelDeliveryResponse)(nil),   // 11: hookd.v1.CancelDeliveryResponse
-	(*ExportDeliveriesRequest)(nil),  // 12: hookd.v1.ExportDeliveriesRequest
-	(*ExportDeliveriesResponse)(nil), // 13: hookd.v1.ExportDeliveriesResponse
-	(DeliveryStatus)(0),              // 14: hookd.v1.DeliveryStatus
-	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
-	(*Delivery)(nil),                 // 16: hookd.v1.Delivery
+	(*WatchDeliveriesRequest)(nil),   // 12: hookd.v1.WatchDeliveriesRequest
+	(*WatchDeliveriesResponse)(nil),  // 13: hookd.v1.WatchDeliveriesResponse
+	(*ExportDeliveriesRequest)(nil),  // 14: hookd.v1.ExportDeliveriesRequest
+	(*ExportDeliveriesResponse)(nil), // 15: hookd.v1.ExportDeliveriesResponse
+	(DeliveryStatus)(0),              // 16: hookd.v1.DeliveryStatus
+	(*timestamppb.Timestamp)(nil),    // 17: google.protobuf.Timestamp
+	(*Delivery)(nil),                 // 18: hookd.v1.Delivery
+	(DeliveryChange)(0),              // 19: hookd.v1.DeliveryChange
 }
 var file_hookd_v1_delivery_service_proto_depIdxs = []int32{
-	14, // 0: hookd.v1.DeliveryFilter.statuses:type_name -> hookd.v1.DeliveryStatus
-	15, // 1: hookd.v1.DeliveryFilter.create_time_after:type_name -> google.protobuf.Timestamp
-	15, // 2: hookd.v1.DeliveryFilter.create_time_before:type_name -> google.protobuf.Timestamp
+	16, // 0: hookd.v1.DeliveryFilter.statuses:type_name -> hookd.v1.DeliveryStatus
+	17, // 1: hookd.v1.DeliveryFilter.create_time_after:type_name -> google.protobuf.Timestamp
+	17, // 2: hookd.v1.DeliveryFilter.create_time_before:type_name -> google.protobuf.Timestamp
 	1,  // 3: hookd.v1.ListDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	16, // 4: hookd.v1.ListDeliveriesResponse.deliveries:type_name -> hookd.v1.Delivery
-	16, // 5: hookd.v1.GetDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
-	16, // 6: hookd.v1.RetryDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
+	18, // 4: hookd.v1.ListDeliveriesResponse.deliveries:type_name -> hookd.v1.Delivery
+	18, // 5: hookd.v1.GetDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
+	18, // 6: hookd.v1.RetryDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
 	1,  // 7: hookd.v1.RetryDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	16, // 8: hookd.v1.CancelDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
-	0,  // 9: hookd.v1.ExportDeliveriesRequest.format:type_name -> hookd.v1.ExportFormat
-	1,  // 10: hookd.v1.ExportDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	2,  // 11: hookd.v1.DeliveryService.ListDeliveries:input_type -> hookd.v1.ListDeliveriesRequest
-	4,  // 12: hookd.v1.DeliveryService.GetDelivery:input_type -> hookd.v1.GetDeliveryRequest
-	6,  // 13: hookd.v1.DeliveryService.RetryDelivery:input_type -> hookd.v1.RetryDeliveryRequest
-	8,  // 14: hookd.v1.DeliveryService.RetryDeliveries:input_type -> hookd.v1.RetryDeliveriesRequest
-	10, // 15: hookd.v1.DeliveryService.CancelDelivery:input_type -> hookd.v1.CancelDeliveryRequest
-	12, // 16: hookd.v1.DeliveryService.ExportDeliveries:input_type -> hookd.v1.ExportDeliveriesRequest
-	3,  // 17: hookd.v1.DeliveryService.ListDeliveries:output_type -> hookd.v1.ListDeliveriesResponse
-	5,  // 18: hookd.v1.DeliveryService.GetDelivery:output_type -> hookd.v1.GetDeliveryResponse
-	7,  // 19: hookd.v1.DeliveryService.RetryDelivery:output_type -> hookd.v1.RetryDeliveryResponse
-	9,  // 20: hookd.v1.DeliveryService.RetryDeliveries:output_type -> hookd.v1.RetryDeliveriesResponse
-	11, // 21: hookd.v1.DeliveryService.CancelDelivery:output_type -> hookd.v1.CancelDeliveryResponse
-	13, // 22: hookd.v1.DeliveryService.ExportDeliveries:output_type -> hookd.v1.ExportDeliveriesResponse
-	17, // [17:23] is the sub-list for method output_type
-	11, // [11:17] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	18, // 8: hookd.v1.CancelDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
+	1,  // 9: hookd.v1.WatchDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
+	18, // 10: hookd.v1.WatchDeliveriesResponse.delivery:type_name -> hookd.v1.Delivery
+	19, // 11: hookd.v1.WatchDeliveriesResponse.change:type_name -> hookd.v1.DeliveryChange
+	17, // 12: hookd.v1.WatchDeliveriesResponse.time:type_name -> google.protobuf.Timestamp
+	0,  // 13: hookd.v1.ExportDeliveriesRequest.format:type_name -> hookd.v1.ExportFormat
+	1,  // 14: hookd.v1.ExportDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
+	2,  // 15: hookd.v1.DeliveryService.ListDeliveries:input_type -> hookd.v1.ListDeliveriesRequest
+	4,  // 16: hookd.v1.DeliveryService.GetDelivery:input_type -> hookd.v1.GetDeliveryRequest
+	6,  // 17: hookd.v1.DeliveryService.RetryDelivery:input_type -> hookd.v1.RetryDeliveryRequest
+	8,  // 18: hookd.v1.DeliveryService.RetryDeliveries:input_type -> hookd.v1.RetryDeliveriesRequest
+	10, // 19: hookd.v1.DeliveryService.CancelDelivery:input_type -> hookd.v1.CancelDeliveryRequest
+	14, // 20: hookd.v1.DeliveryService.ExportDeliveries:input_type -> hookd.v1.ExportDeliveriesRequest
+	12, // 21: hookd.v1.DeliveryService.WatchDeliveries:input_type -> hookd.v1.WatchDeliveriesRequest
+	3,  // 22: hookd.v1.DeliveryService.ListDeliveries:output_type -> hookd.v1.ListDeliveriesResponse
+	5,  // 23: hookd.v1.DeliveryService.GetDelivery:output_type -> hookd.v1.GetDeliveryResponse
+	7,  // 24: hookd.v1.DeliveryService.RetryDelivery:output_type -> hookd.v1.RetryDeliveryResponse
+	9,  // 25: hookd.v1.DeliveryService.RetryDeliveries:output_type -> hookd.v1.RetryDeliveriesResponse
+	11, // 26: hookd.v1.DeliveryService.CancelDelivery:output_type -> hookd.v1.CancelDeliveryResponse
+	15, // 27: hookd.v1.DeliveryService.ExportDeliveries:output_type -> hookd.v1.ExportDeliveriesResponse
+	13, // 28: hookd.v1.DeliveryService.WatchDeliveries:output_type -> hookd.v1.WatchDeliveriesResponse
+	22, // [22:29] is the sub-list for method output_type
+	15, // [15:22] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_delivery_service_proto_init() }
@@ -918,7 +1044,7 @@ func file_hookd_v1_delivery_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_delivery_service_proto_rawDesc), len(file_hookd_v1_delivery_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,9 @@ type EventType struct {
 	Schema *structpb.Struct `protobuf:"bytes,6,opt,name=schema,proto3" json:"schema,omitempty"`
 	// sample_payload is sent by test sends; it must match the schema.
 	SamplePayload *structpb.Struct `protobuf:"bytes,7,opt,name=sample_payload,json=samplePayload,proto3" json:"sample_payload,omitempty"`
+	// operational marks hookd's operational event types (`hookd.…`, output only): present in every project, not
+	// deletable or changeable.
+	Operational   bool `protobuf:"varint,8,opt,name=operational,proto3" json:"operational,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -123,11 +126,18 @@ func (x *EventType) GetSamplePayload() *structpb.Struct {
 	return nil
 }
 
+func (x *EventType) GetOperational() bool {
+	if x != nil {
+		return x.Operational
+	}
+	return false
+}
+
 var File_hookd_v1_event_type_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_event_type_proto_rawDesc = "" +
 	"\n" +
-	"\x19hookd/v1/event_type.proto\x12\bhookd.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x02\n" +
+	"\x19hookd/v1/event_type.proto\x12\bhookd.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xde\x02\n" +
 	"\tEventType\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -137,7 +147,8 @@ const file_hookd_v1_event_type_proto_rawDesc = "" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x05 \x01(\tR\vdescription\x12/\n" +
 	"\x06schema\x18\x06 \x01(\v2\x17.google.protobuf.StructR\x06schema\x12>\n" +
-	"\x0esample_payload\x18\a \x01(\v2\x17.google.protobuf.StructR\rsamplePayloadB\x8f\x01\n" +
+	"\x0esample_payload\x18\a \x01(\v2\x17.google.protobuf.StructR\rsamplePayload\x12 \n" +
+	"\voperational\x18\b \x01(\bR\voperationalB\x8f\x01\n" +
 	"\fcom.hookd.v1B\x0eEventTypeProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (

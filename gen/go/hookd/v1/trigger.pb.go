@@ -214,6 +214,62 @@ func (x *TriggerResponse) GetBody() string {
 	return ""
 }
 
+// TriggerSubject picks the subject (the customer) of events published from received requests: the product
+// document 003's shared trigger decides "which customer and flow should run" from a header or the payload.
+type TriggerSubject struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// header names the request header whose value is the subject (set header or json_field).
+	Header string `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// json_field is a dotted path in the JSON body whose value is the subject (e.g. `customer.id`).
+	JsonField     string `protobuf:"bytes,2,opt,name=json_field,json=jsonField,proto3" json:"json_field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TriggerSubject) Reset() {
+	*x = TriggerSubject{}
+	mi := &file_hookd_v1_trigger_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerSubject) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerSubject) ProtoMessage() {}
+
+func (x *TriggerSubject) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_trigger_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerSubject.ProtoReflect.Descriptor instead.
+func (*TriggerSubject) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_trigger_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TriggerSubject) GetHeader() string {
+	if x != nil {
+		return x.Header
+	}
+	return ""
+}
+
+func (x *TriggerSubject) GetJsonField() string {
+	if x != nil {
+		return x.JsonField
+	}
+	return ""
+}
+
 // TriggerRoute picks the event type of a request on a shared trigger.
 type TriggerRoute struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -224,14 +280,16 @@ type TriggerRoute struct {
 	// value is the value that selects this route.
 	Value string `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
 	// event_type is the event type published for matching requests.
-	EventType     string `protobuf:"bytes,4,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	EventType string `protobuf:"bytes,4,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// subject picks the subject of matching requests; it wins over the trigger's subject.
+	Subject       *TriggerSubject `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TriggerRoute) Reset() {
 	*x = TriggerRoute{}
-	mi := &file_hookd_v1_trigger_proto_msgTypes[2]
+	mi := &file_hookd_v1_trigger_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +301,7 @@ func (x *TriggerRoute) String() string {
 func (*TriggerRoute) ProtoMessage() {}
 
 func (x *TriggerRoute) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_trigger_proto_msgTypes[2]
+	mi := &file_hookd_v1_trigger_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,7 +314,7 @@ func (x *TriggerRoute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerRoute.ProtoReflect.Descriptor instead.
 func (*TriggerRoute) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_trigger_proto_rawDescGZIP(), []int{2}
+	return file_hookd_v1_trigger_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TriggerRoute) GetHeader() string {
@@ -285,6 +343,13 @@ func (x *TriggerRoute) GetEventType() string {
 		return x.EventType
 	}
 	return ""
+}
+
+func (x *TriggerRoute) GetSubject() *TriggerSubject {
+	if x != nil {
+		return x.Subject
+	}
+	return nil
 }
 
 // Trigger receives webhooks from other systems at `url` and publishes each request as an event.
@@ -322,14 +387,23 @@ type Trigger struct {
 	// enabled triggers accept requests; disabled ones answer 404.
 	Enabled bool `protobuf:"varint,15,opt,name=enabled,proto3" json:"enabled,omitempty"`
 	// url is where senders call the trigger (output only): `<public-url>/t/<id>`.
-	Url           string `protobuf:"bytes,16,opt,name=url,proto3" json:"url,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Url string `protobuf:"bytes,16,opt,name=url,proto3" json:"url,omitempty"`
+	// subject picks the subject of published events from a header or a JSON field (optional; a route's subject
+	// wins).
+	Subject *TriggerSubject `protobuf:"bytes,17,opt,name=subject,proto3" json:"subject,omitempty"`
+	// drop_headers are request headers removed from the published payload, besides the credential headers that
+	// are always removed (Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key, api_key_header and
+	// the signature headers).
+	DropHeaders []string `protobuf:"bytes,18,rep,name=drop_headers,json=dropHeaders,proto3" json:"drop_headers,omitempty"`
+	// drop_query_parameters are query parameters removed from the published payload (e.g. `token`).
+	DropQueryParameters []string `protobuf:"bytes,19,rep,name=drop_query_parameters,json=dropQueryParameters,proto3" json:"drop_query_parameters,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Trigger) Reset() {
 	*x = Trigger{}
-	mi := &file_hookd_v1_trigger_proto_msgTypes[3]
+	mi := &file_hookd_v1_trigger_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +415,7 @@ func (x *Trigger) String() string {
 func (*Trigger) ProtoMessage() {}
 
 func (x *Trigger) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_trigger_proto_msgTypes[3]
+	mi := &file_hookd_v1_trigger_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +428,7 @@ func (x *Trigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trigger.ProtoReflect.Descriptor instead.
 func (*Trigger) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_trigger_proto_rawDescGZIP(), []int{3}
+	return file_hookd_v1_trigger_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Trigger) GetId() string {
@@ -469,6 +543,27 @@ func (x *Trigger) GetUrl() string {
 	return ""
 }
 
+func (x *Trigger) GetSubject() *TriggerSubject {
+	if x != nil {
+		return x.Subject
+	}
+	return nil
+}
+
+func (x *Trigger) GetDropHeaders() []string {
+	if x != nil {
+		return x.DropHeaders
+	}
+	return nil
+}
+
+func (x *Trigger) GetDropQueryParameters() []string {
+	if x != nil {
+		return x.DropQueryParameters
+	}
+	return nil
+}
+
 // Execution is one request received by a trigger.
 type Execution struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -499,14 +594,19 @@ type Execution struct {
 	// event_id is the published event (empty if none).
 	EventId string `protobuf:"bytes,13,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// event_type is the event type it was published as.
-	EventType     string `protobuf:"bytes,14,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	EventType string `protobuf:"bytes,14,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// body_truncated is true when the stored raw_body is a prefix of what was received (rejected requests keep
+	// at most a short prefix; List responses carry no bodies).
+	BodyTruncated bool `protobuf:"varint,15,opt,name=body_truncated,json=bodyTruncated,proto3" json:"body_truncated,omitempty"`
+	// subject is the subject the event was published with (empty if none).
+	Subject       string `protobuf:"bytes,16,opt,name=subject,proto3" json:"subject,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Execution) Reset() {
 	*x = Execution{}
-	mi := &file_hookd_v1_trigger_proto_msgTypes[4]
+	mi := &file_hookd_v1_trigger_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +618,7 @@ func (x *Execution) String() string {
 func (*Execution) ProtoMessage() {}
 
 func (x *Execution) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_trigger_proto_msgTypes[4]
+	mi := &file_hookd_v1_trigger_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +631,7 @@ func (x *Execution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Execution.ProtoReflect.Descriptor instead.
 func (*Execution) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_trigger_proto_rawDescGZIP(), []int{4}
+	return file_hookd_v1_trigger_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Execution) GetId() string {
@@ -632,6 +732,20 @@ func (x *Execution) GetEventType() string {
 	return ""
 }
 
+func (x *Execution) GetBodyTruncated() bool {
+	if x != nil {
+		return x.BodyTruncated
+	}
+	return false
+}
+
+func (x *Execution) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
 var File_hookd_v1_trigger_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_trigger_proto_rawDesc = "" +
@@ -645,14 +759,19 @@ const file_hookd_v1_trigger_proto_rawDesc = "" +
 	"\x0fTriggerResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12!\n" +
 	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x12\n" +
-	"\x04body\x18\x03 \x01(\tR\x04body\"z\n" +
+	"\x04body\x18\x03 \x01(\tR\x04body\"G\n" +
+	"\x0eTriggerSubject\x12\x16\n" +
+	"\x06header\x18\x01 \x01(\tR\x06header\x12\x1d\n" +
+	"\n" +
+	"json_field\x18\x02 \x01(\tR\tjsonField\"\xae\x01\n" +
 	"\fTriggerRoute\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\tR\x06header\x12\x1d\n" +
 	"\n" +
 	"json_field\x18\x02 \x01(\tR\tjsonField\x12\x14\n" +
 	"\x05value\x18\x03 \x01(\tR\x05value\x12\x1d\n" +
 	"\n" +
-	"event_type\x18\x04 \x01(\tR\teventType\"\xfd\x04\n" +
+	"event_type\x18\x04 \x01(\tR\teventType\x122\n" +
+	"\asubject\x18\x05 \x01(\v2\x18.hookd.v1.TriggerSubjectR\asubject\"\x88\x06\n" +
 	"\aTrigger\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -673,7 +792,10 @@ const file_hookd_v1_trigger_proto_rawDesc = "" +
 	"\tsignature\x18\r \x01(\v2\x1a.hookd.v1.TriggerSignatureR\tsignature\x12$\n" +
 	"\x0emax_body_bytes\x18\x0e \x01(\x03R\fmaxBodyBytes\x12\x18\n" +
 	"\aenabled\x18\x0f \x01(\bR\aenabled\x12\x10\n" +
-	"\x03url\x18\x10 \x01(\tR\x03url\"\x83\x04\n" +
+	"\x03url\x18\x10 \x01(\tR\x03url\x122\n" +
+	"\asubject\x18\x11 \x01(\v2\x18.hookd.v1.TriggerSubjectR\asubject\x12!\n" +
+	"\fdrop_headers\x18\x12 \x03(\tR\vdropHeaders\x122\n" +
+	"\x15drop_query_parameters\x18\x13 \x03(\tR\x13dropQueryParameters\"\xc4\x04\n" +
 	"\tExecution\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -691,7 +813,9 @@ const file_hookd_v1_trigger_proto_rawDesc = "" +
 	"\x06status\x18\f \x01(\x05R\x06status\x12\x19\n" +
 	"\bevent_id\x18\r \x01(\tR\aeventId\x12\x1d\n" +
 	"\n" +
-	"event_type\x18\x0e \x01(\tR\teventType*}\n" +
+	"event_type\x18\x0e \x01(\tR\teventType\x12%\n" +
+	"\x0ebody_truncated\x18\x0f \x01(\bR\rbodyTruncated\x12\x18\n" +
+	"\asubject\x18\x10 \x01(\tR\asubject*}\n" +
 	"\x0fSignatureScheme\x12 \n" +
 	"\x1cSIGNATURE_SCHEME_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"SIGNATURE_SCHEME_STANDARD_WEBHOOKS\x10\x01\x12 \n" +
@@ -711,36 +835,39 @@ func file_hookd_v1_trigger_proto_rawDescGZIP() []byte {
 }
 
 var file_hookd_v1_trigger_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hookd_v1_trigger_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_hookd_v1_trigger_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_hookd_v1_trigger_proto_goTypes = []any{
 	(SignatureScheme)(0),          // 0: hookd.v1.SignatureScheme
 	(*TriggerSignature)(nil),      // 1: hookd.v1.TriggerSignature
 	(*TriggerResponse)(nil),       // 2: hookd.v1.TriggerResponse
-	(*TriggerRoute)(nil),          // 3: hookd.v1.TriggerRoute
-	(*Trigger)(nil),               // 4: hookd.v1.Trigger
-	(*Execution)(nil),             // 5: hookd.v1.Execution
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 7: google.protobuf.Duration
-	(*Header)(nil),                // 8: hookd.v1.Header
-	(*structpb.Value)(nil),        // 9: google.protobuf.Value
+	(*TriggerSubject)(nil),        // 3: hookd.v1.TriggerSubject
+	(*TriggerRoute)(nil),          // 4: hookd.v1.TriggerRoute
+	(*Trigger)(nil),               // 5: hookd.v1.Trigger
+	(*Execution)(nil),             // 6: hookd.v1.Execution
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
+	(*Header)(nil),                // 9: hookd.v1.Header
+	(*structpb.Value)(nil),        // 10: google.protobuf.Value
 }
 var file_hookd_v1_trigger_proto_depIdxs = []int32{
 	0,  // 0: hookd.v1.TriggerSignature.scheme:type_name -> hookd.v1.SignatureScheme
-	6,  // 1: hookd.v1.Trigger.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 2: hookd.v1.Trigger.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 3: hookd.v1.Trigger.response:type_name -> hookd.v1.TriggerResponse
-	7,  // 4: hookd.v1.Trigger.sync_timeout:type_name -> google.protobuf.Duration
-	3,  // 5: hookd.v1.Trigger.routes:type_name -> hookd.v1.TriggerRoute
-	1,  // 6: hookd.v1.Trigger.signature:type_name -> hookd.v1.TriggerSignature
-	6,  // 7: hookd.v1.Execution.receive_time:type_name -> google.protobuf.Timestamp
-	8,  // 8: hookd.v1.Execution.headers:type_name -> hookd.v1.Header
-	8,  // 9: hookd.v1.Execution.query_parameters:type_name -> hookd.v1.Header
-	9,  // 10: hookd.v1.Execution.body:type_name -> google.protobuf.Value
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	3,  // 1: hookd.v1.TriggerRoute.subject:type_name -> hookd.v1.TriggerSubject
+	7,  // 2: hookd.v1.Trigger.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 3: hookd.v1.Trigger.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 4: hookd.v1.Trigger.response:type_name -> hookd.v1.TriggerResponse
+	8,  // 5: hookd.v1.Trigger.sync_timeout:type_name -> google.protobuf.Duration
+	4,  // 6: hookd.v1.Trigger.routes:type_name -> hookd.v1.TriggerRoute
+	1,  // 7: hookd.v1.Trigger.signature:type_name -> hookd.v1.TriggerSignature
+	3,  // 8: hookd.v1.Trigger.subject:type_name -> hookd.v1.TriggerSubject
+	7,  // 9: hookd.v1.Execution.receive_time:type_name -> google.protobuf.Timestamp
+	9,  // 10: hookd.v1.Execution.headers:type_name -> hookd.v1.Header
+	9,  // 11: hookd.v1.Execution.query_parameters:type_name -> hookd.v1.Header
+	10, // 12: hookd.v1.Execution.body:type_name -> google.protobuf.Value
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_trigger_proto_init() }
@@ -755,7 +882,7 @@ func file_hookd_v1_trigger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_trigger_proto_rawDesc), len(file_hookd_v1_trigger_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

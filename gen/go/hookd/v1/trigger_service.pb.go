@@ -94,9 +94,15 @@ type CreateTriggerRequest struct {
 	// max_body_bytes caps bodies (default 1 MiB, maximum 10 MiB).
 	MaxBodyBytes int64 `protobuf:"varint,11,opt,name=max_body_bytes,json=maxBodyBytes,proto3" json:"max_body_bytes,omitempty"`
 	// enabled defaults to true.
-	Enabled       *bool `protobuf:"varint,12,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Enabled *bool `protobuf:"varint,12,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// subject picks the subject of published events (optional).
+	Subject *TriggerSubject `protobuf:"bytes,13,opt,name=subject,proto3" json:"subject,omitempty"`
+	// drop_headers are extra request headers removed from the published payload.
+	DropHeaders []string `protobuf:"bytes,14,rep,name=drop_headers,json=dropHeaders,proto3" json:"drop_headers,omitempty"`
+	// drop_query_parameters are query parameters removed from the published payload.
+	DropQueryParameters []string `protobuf:"bytes,15,rep,name=drop_query_parameters,json=dropQueryParameters,proto3" json:"drop_query_parameters,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *CreateTriggerRequest) Reset() {
@@ -211,6 +217,27 @@ func (x *CreateTriggerRequest) GetEnabled() bool {
 		return *x.Enabled
 	}
 	return false
+}
+
+func (x *CreateTriggerRequest) GetSubject() *TriggerSubject {
+	if x != nil {
+		return x.Subject
+	}
+	return nil
+}
+
+func (x *CreateTriggerRequest) GetDropHeaders() []string {
+	if x != nil {
+		return x.DropHeaders
+	}
+	return nil
+}
+
+func (x *CreateTriggerRequest) GetDropQueryParameters() []string {
+	if x != nil {
+		return x.DropQueryParameters
+	}
+	return nil
 }
 
 // CreateTriggerResponse is the response of CreateTrigger.
@@ -489,9 +516,15 @@ type UpdateTriggerRequest struct {
 	// max_body_bytes is the new body cap.
 	MaxBodyBytes *int64 `protobuf:"varint,12,opt,name=max_body_bytes,json=maxBodyBytes,proto3,oneof" json:"max_body_bytes,omitempty"`
 	// enabled enables or disables the trigger.
-	Enabled       *bool `protobuf:"varint,13,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Enabled *bool `protobuf:"varint,13,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// subject replaces the subject selector (an empty message removes it).
+	Subject *TriggerSubject `protobuf:"bytes,14,opt,name=subject,proto3" json:"subject,omitempty"`
+	// drop_headers replaces the extra headers removed from the payload.
+	DropHeaders *StringList `protobuf:"bytes,15,opt,name=drop_headers,json=dropHeaders,proto3" json:"drop_headers,omitempty"`
+	// drop_query_parameters replaces the query parameters removed from the payload.
+	DropQueryParameters *StringList `protobuf:"bytes,16,opt,name=drop_query_parameters,json=dropQueryParameters,proto3" json:"drop_query_parameters,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *UpdateTriggerRequest) Reset() {
@@ -613,6 +646,27 @@ func (x *UpdateTriggerRequest) GetEnabled() bool {
 		return *x.Enabled
 	}
 	return false
+}
+
+func (x *UpdateTriggerRequest) GetSubject() *TriggerSubject {
+	if x != nil {
+		return x.Subject
+	}
+	return nil
+}
+
+func (x *UpdateTriggerRequest) GetDropHeaders() *StringList {
+	if x != nil {
+		return x.DropHeaders
+	}
+	return nil
+}
+
+func (x *UpdateTriggerRequest) GetDropQueryParameters() *StringList {
+	if x != nil {
+		return x.DropQueryParameters
+	}
+	return nil
 }
 
 // UpdateTriggerResponse is the response of UpdateTrigger.
@@ -959,9 +1013,9 @@ var File_hookd_v1_trigger_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_trigger_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehookd/v1/trigger_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x16hookd/v1/trigger.proto\"B\n" +
+	"\x1ehookd/v1/trigger_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/trigger.proto\"B\n" +
 	"\x10TriggerRouteList\x12.\n" +
-	"\x06values\x18\x01 \x03(\v2\x16.hookd.v1.TriggerRouteR\x06values\"\xff\x03\n" +
+	"\x06values\x18\x01 \x03(\v2\x16.hookd.v1.TriggerRouteR\x06values\"\x8a\x05\n" +
 	"\x14CreateTriggerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -976,7 +1030,10 @@ const file_hookd_v1_trigger_service_proto_rawDesc = "" +
 	"\tsignature\x18\n" +
 	" \x01(\v2\x1a.hookd.v1.TriggerSignatureR\tsignature\x12$\n" +
 	"\x0emax_body_bytes\x18\v \x01(\x03R\fmaxBodyBytes\x12\x1d\n" +
-	"\aenabled\x18\f \x01(\bH\x00R\aenabled\x88\x01\x01B\n" +
+	"\aenabled\x18\f \x01(\bH\x00R\aenabled\x88\x01\x01\x122\n" +
+	"\asubject\x18\r \x01(\v2\x18.hookd.v1.TriggerSubjectR\asubject\x12!\n" +
+	"\fdrop_headers\x18\x0e \x03(\tR\vdropHeaders\x122\n" +
+	"\x15drop_query_parameters\x18\x0f \x03(\tR\x13dropQueryParametersB\n" +
 	"\n" +
 	"\b_enabled\"D\n" +
 	"\x15CreateTriggerResponse\x12+\n" +
@@ -991,7 +1048,7 @@ const file_hookd_v1_trigger_service_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"m\n" +
 	"\x14ListTriggersResponse\x12-\n" +
 	"\btriggers\x18\x01 \x03(\v2\x11.hookd.v1.TriggerR\btriggers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa3\x05\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xda\x06\n" +
 	"\x14UpdateTriggerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12\"\n" +
@@ -1007,7 +1064,10 @@ const file_hookd_v1_trigger_service_proto_rawDesc = "" +
 	" \x01(\v2\x1a.hookd.v1.TriggerRouteListR\x06routes\x128\n" +
 	"\tsignature\x18\v \x01(\v2\x1a.hookd.v1.TriggerSignatureR\tsignature\x12)\n" +
 	"\x0emax_body_bytes\x18\f \x01(\x03H\x06R\fmaxBodyBytes\x88\x01\x01\x12\x1d\n" +
-	"\aenabled\x18\r \x01(\bH\aR\aenabled\x88\x01\x01B\a\n" +
+	"\aenabled\x18\r \x01(\bH\aR\aenabled\x88\x01\x01\x122\n" +
+	"\asubject\x18\x0e \x01(\v2\x18.hookd.v1.TriggerSubjectR\asubject\x127\n" +
+	"\fdrop_headers\x18\x0f \x01(\v2\x14.hookd.v1.StringListR\vdropHeaders\x12H\n" +
+	"\x15drop_query_parameters\x18\x10 \x01(\v2\x14.hookd.v1.StringListR\x13dropQueryParametersB\a\n" +
 	"\x05_nameB\r\n" +
 	"\v_event_typeB\x11\n" +
 	"\x0f_api_key_headerB\n" +
@@ -1082,8 +1142,10 @@ var file_hookd_v1_trigger_service_proto_goTypes = []any{
 	(*TriggerResponse)(nil),        // 16: hookd.v1.TriggerResponse
 	(*durationpb.Duration)(nil),    // 17: google.protobuf.Duration
 	(*TriggerSignature)(nil),       // 18: hookd.v1.TriggerSignature
-	(*Trigger)(nil),                // 19: hookd.v1.Trigger
-	(*Execution)(nil),              // 20: hookd.v1.Execution
+	(*TriggerSubject)(nil),         // 19: hookd.v1.TriggerSubject
+	(*Trigger)(nil),                // 20: hookd.v1.Trigger
+	(*StringList)(nil),             // 21: hookd.v1.StringList
+	(*Execution)(nil),              // 22: hookd.v1.Execution
 }
 var file_hookd_v1_trigger_service_proto_depIdxs = []int32{
 	15, // 0: hookd.v1.TriggerRouteList.values:type_name -> hookd.v1.TriggerRoute
@@ -1091,35 +1153,39 @@ var file_hookd_v1_trigger_service_proto_depIdxs = []int32{
 	17, // 2: hookd.v1.CreateTriggerRequest.sync_timeout:type_name -> google.protobuf.Duration
 	15, // 3: hookd.v1.CreateTriggerRequest.routes:type_name -> hookd.v1.TriggerRoute
 	18, // 4: hookd.v1.CreateTriggerRequest.signature:type_name -> hookd.v1.TriggerSignature
-	19, // 5: hookd.v1.CreateTriggerResponse.trigger:type_name -> hookd.v1.Trigger
-	19, // 6: hookd.v1.GetTriggerResponse.trigger:type_name -> hookd.v1.Trigger
-	19, // 7: hookd.v1.ListTriggersResponse.triggers:type_name -> hookd.v1.Trigger
-	16, // 8: hookd.v1.UpdateTriggerRequest.response:type_name -> hookd.v1.TriggerResponse
-	17, // 9: hookd.v1.UpdateTriggerRequest.sync_timeout:type_name -> google.protobuf.Duration
-	0,  // 10: hookd.v1.UpdateTriggerRequest.routes:type_name -> hookd.v1.TriggerRouteList
-	18, // 11: hookd.v1.UpdateTriggerRequest.signature:type_name -> hookd.v1.TriggerSignature
-	19, // 12: hookd.v1.UpdateTriggerResponse.trigger:type_name -> hookd.v1.Trigger
-	20, // 13: hookd.v1.ListExecutionsResponse.executions:type_name -> hookd.v1.Execution
-	20, // 14: hookd.v1.GetExecutionResponse.execution:type_name -> hookd.v1.Execution
-	1,  // 15: hookd.v1.TriggerService.CreateTrigger:input_type -> hookd.v1.CreateTriggerRequest
-	3,  // 16: hookd.v1.TriggerService.GetTrigger:input_type -> hookd.v1.GetTriggerRequest
-	5,  // 17: hookd.v1.TriggerService.ListTriggers:input_type -> hookd.v1.ListTriggersRequest
-	7,  // 18: hookd.v1.TriggerService.UpdateTrigger:input_type -> hookd.v1.UpdateTriggerRequest
-	9,  // 19: hookd.v1.TriggerService.DeleteTrigger:input_type -> hookd.v1.DeleteTriggerRequest
-	11, // 20: hookd.v1.TriggerService.ListExecutions:input_type -> hookd.v1.ListExecutionsRequest
-	13, // 21: hookd.v1.TriggerService.GetExecution:input_type -> hookd.v1.GetExecutionRequest
-	2,  // 22: hookd.v1.TriggerService.CreateTrigger:output_type -> hookd.v1.CreateTriggerResponse
-	4,  // 23: hookd.v1.TriggerService.GetTrigger:output_type -> hookd.v1.GetTriggerResponse
-	6,  // 24: hookd.v1.TriggerService.ListTriggers:output_type -> hookd.v1.ListTriggersResponse
-	8,  // 25: hookd.v1.TriggerService.UpdateTrigger:output_type -> hookd.v1.UpdateTriggerResponse
-	10, // 26: hookd.v1.TriggerService.DeleteTrigger:output_type -> hookd.v1.DeleteTriggerResponse
-	12, // 27: hookd.v1.TriggerService.ListExecutions:output_type -> hookd.v1.ListExecutionsResponse
-	14, // 28: hookd.v1.TriggerService.GetExecution:output_type -> hookd.v1.GetExecutionResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	19, // 5: hookd.v1.CreateTriggerRequest.subject:type_name -> hookd.v1.TriggerSubject
+	20, // 6: hookd.v1.CreateTriggerResponse.trigger:type_name -> hookd.v1.Trigger
+	20, // 7: hookd.v1.GetTriggerResponse.trigger:type_name -> hookd.v1.Trigger
+	20, // 8: hookd.v1.ListTriggersResponse.triggers:type_name -> hookd.v1.Trigger
+	16, // 9: hookd.v1.UpdateTriggerRequest.response:type_name -> hookd.v1.TriggerResponse
+	17, // 10: hookd.v1.UpdateTriggerRequest.sync_timeout:type_name -> google.protobuf.Duration
+	0,  // 11: hookd.v1.UpdateTriggerRequest.routes:type_name -> hookd.v1.TriggerRouteList
+	18, // 12: hookd.v1.UpdateTriggerRequest.signature:type_name -> hookd.v1.TriggerSignature
+	19, // 13: hookd.v1.UpdateTriggerRequest.subject:type_name -> hookd.v1.TriggerSubject
+	21, // 14: hookd.v1.UpdateTriggerRequest.drop_headers:type_name -> hookd.v1.StringList
+	21, // 15: hookd.v1.UpdateTriggerRequest.drop_query_parameters:type_name -> hookd.v1.StringList
+	20, // 16: hookd.v1.UpdateTriggerResponse.trigger:type_name -> hookd.v1.Trigger
+	22, // 17: hookd.v1.ListExecutionsResponse.executions:type_name -> hookd.v1.Execution
+	22, // 18: hookd.v1.GetExecutionResponse.execution:type_name -> hookd.v1.Execution
+	1,  // 19: hookd.v1.TriggerService.CreateTrigger:input_type -> hookd.v1.CreateTriggerRequest
+	3,  // 20: hookd.v1.TriggerService.GetTrigger:input_type -> hookd.v1.GetTriggerRequest
+	5,  // 21: hookd.v1.TriggerService.ListTriggers:input_type -> hookd.v1.ListTriggersRequest
+	7,  // 22: hookd.v1.TriggerService.UpdateTrigger:input_type -> hookd.v1.UpdateTriggerRequest
+	9,  // 23: hookd.v1.TriggerService.DeleteTrigger:input_type -> hookd.v1.DeleteTriggerRequest
+	11, // 24: hookd.v1.TriggerService.ListExecutions:input_type -> hookd.v1.ListExecutionsRequest
+	13, // 25: hookd.v1.TriggerService.GetExecution:input_type -> hookd.v1.GetExecutionRequest
+	2,  // 26: hookd.v1.TriggerService.CreateTrigger:output_type -> hookd.v1.CreateTriggerResponse
+	4,  // 27: hookd.v1.TriggerService.GetTrigger:output_type -> hookd.v1.GetTriggerResponse
+	6,  // 28: hookd.v1.TriggerService.ListTriggers:output_type -> hookd.v1.ListTriggersResponse
+	8,  // 29: hookd.v1.TriggerService.UpdateTrigger:output_type -> hookd.v1.UpdateTriggerResponse
+	10, // 30: hookd.v1.TriggerService.DeleteTrigger:output_type -> hookd.v1.DeleteTriggerResponse
+	12, // 31: hookd.v1.TriggerService.ListExecutions:output_type -> hookd.v1.ListExecutionsResponse
+	14, // 32: hookd.v1.TriggerService.GetExecution:output_type -> hookd.v1.GetExecutionResponse
+	26, // [26:33] is the sub-list for method output_type
+	19, // [19:26] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_trigger_service_proto_init() }
@@ -1127,6 +1193,7 @@ func file_hookd_v1_trigger_service_proto_init() {
 	if File_hookd_v1_trigger_service_proto != nil {
 		return
 	}
+	file_hookd_v1_header_proto_init()
 	file_hookd_v1_trigger_proto_init()
 	file_hookd_v1_trigger_service_proto_msgTypes[1].OneofWrappers = []any{}
 	file_hookd_v1_trigger_service_proto_msgTypes[7].OneofWrappers = []any{}

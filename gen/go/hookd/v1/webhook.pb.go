@@ -35,6 +35,13 @@ const (
 	RetryPolicyKind_RETRY_POLICY_KIND_FIXED RetryPolicyKind = 2
 	// RETRY_POLICY_KIND_NONE never retries: the first failed attempt is final.
 	RetryPolicyKind_RETRY_POLICY_KIND_NONE RetryPolicyKind = 3
+	// RETRY_POLICY_KIND_IDEMPOTENT is the rule of the product document 001: "If you add the
+	// TransactionalId parameter to your request, the webhook will be called back three times within six
+	// minutes if the response contains errors 5xx and 429". Retries happen only when the webhook's URL, headers
+	// or body template use `{{.TransactionalId}}`, only after a 5xx or 429 answer, 1, 2 and 3 minutes after the
+	// previous attempt (at +1, +3 and +6 minutes); any other failure is final at once. Saving it on a webhook
+	// that never uses `{{.TransactionalId}}` is refused.
+	RetryPolicyKind_RETRY_POLICY_KIND_IDEMPOTENT RetryPolicyKind = 4
 )
 
 // Enum value maps for RetryPolicyKind.
@@ -44,12 +51,14 @@ var (
 		1: "RETRY_POLICY_KIND_EXPONENTIAL",
 		2: "RETRY_POLICY_KIND_FIXED",
 		3: "RETRY_POLICY_KIND_NONE",
+		4: "RETRY_POLICY_KIND_IDEMPOTENT",
 	}
 	RetryPolicyKind_value = map[string]int32{
 		"RETRY_POLICY_KIND_UNSPECIFIED": 0,
 		"RETRY_POLICY_KIND_EXPONENTIAL": 1,
 		"RETRY_POLICY_KIND_FIXED":       2,
 		"RETRY_POLICY_KIND_NONE":        3,
+		"RETRY_POLICY_KIND_IDEMPOTENT":  4,
 	}
 )
 
@@ -78,6 +87,61 @@ func (x RetryPolicyKind) Number() protoreflect.EnumNumber {
 // Deprecated: Use RetryPolicyKind.Descriptor instead.
 func (RetryPolicyKind) EnumDescriptor() ([]byte, []int) {
 	return file_hookd_v1_webhook_proto_rawDescGZIP(), []int{0}
+}
+
+// SigningAlgorithm is how requests are signed (Standard Webhooks).
+type SigningAlgorithm int32
+
+const (
+	// SIGNING_ALGORITHM_UNSPECIFIED means the default, HMAC_SHA256.
+	SigningAlgorithm_SIGNING_ALGORITHM_UNSPECIFIED SigningAlgorithm = 0
+	// SIGNING_ALGORITHM_HMAC_SHA256 sends `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`
+	// keyed with the `whsec_` secret.
+	SigningAlgorithm_SIGNING_ALGORITHM_HMAC_SHA256 SigningAlgorithm = 1
+	// SIGNING_ALGORITHM_ED25519 sends `webhook-signature: v1a,<base64 ed25519 signature of "id.timestamp.body">`;
+	// hookd keeps the private key (`whsk_…`, in `secret`) and shows the public key (`whpk_…`) to every role.
+	SigningAlgorithm_SIGNING_ALGORITHM_ED25519 SigningAlgorithm = 2
+)
+
+// Enum value maps for SigningAlgorithm.
+var (
+	SigningAlgorithm_name = map[int32]string{
+		0: "SIGNING_ALGORITHM_UNSPECIFIED",
+		1: "SIGNING_ALGORITHM_HMAC_SHA256",
+		2: "SIGNING_ALGORITHM_ED25519",
+	}
+	SigningAlgorithm_value = map[string]int32{
+		"SIGNING_ALGORITHM_UNSPECIFIED": 0,
+		"SIGNING_ALGORITHM_HMAC_SHA256": 1,
+		"SIGNING_ALGORITHM_ED25519":     2,
+	}
+)
+
+func (x SigningAlgorithm) Enum() *SigningAlgorithm {
+	p := new(SigningAlgorithm)
+	*p = x
+	return p
+}
+
+func (x SigningAlgorithm) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SigningAlgorithm) Descriptor() protoreflect.EnumDescriptor {
+	return file_hookd_v1_webhook_proto_enumTypes[1].Descriptor()
+}
+
+func (SigningAlgorithm) Type() protoreflect.EnumType {
+	return &file_hookd_v1_webhook_proto_enumTypes[1]
+}
+
+func (x SigningAlgorithm) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SigningAlgorithm.Descriptor instead.
+func (SigningAlgorithm) EnumDescriptor() ([]byte, []int) {
+	return file_hookd_v1_webhook_proto_rawDescGZIP(), []int{1}
 }
 
 // RetryPolicy says when a failed attempt is tried again.
@@ -242,14 +306,44 @@ type Webhook struct {
 	AsyncStatus bool `protobuf:"varint,17,opt,name=async_status,json=asyncStatus,proto3" json:"async_status,omitempty"`
 	// async_timeout is how long a WAITING delivery waits for its action-status callback before FAILED (default 24 h).
 	AsyncTimeout *durationpb.Duration `protobuf:"bytes,18,opt,name=async_timeout,json=asyncTimeout,proto3" json:"async_timeout,omitempty"`
-	// enabled webhooks receive deliveries; a 410 Gone response disables the webhook.
+	// enabled webhooks receive deliveries; a 410 Gone response, failure_threshold or a person disables the
+	// webhook (see disabled_reason).
 	Enabled bool `protobuf:"varint,19,opt,name=enabled,proto3" json:"enabled,omitempty"`
-	// secret signs requests (`whsec_` + base64); shown to ADMIN keys only.
+	// secret signs requests: `whsec_` + base64 for HMAC_SHA256, the private key `whsk_` + base64 for ED25519;
+	// shown to ADMIN keys only.
 	Secret string `protobuf:"bytes,20,opt,name=secret,proto3" json:"secret,omitempty"`
 	// previous_secret_expire_time is when the secret replaced by the last rotation stops signing.
 	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
-	unknownFields            protoimpl.UnknownFields
-	sizeCache                protoimpl.SizeCache
+	// success_status_codes lists the HTTP statuses that count as success; empty means any 2xx. The product
+	// document 004 accepts only 200 ("If you reply with any response code that is not a HTTP 200, including
+	// 3xx/4xx/5xx codes, we will mark the webhook as rejected"): `[200]`. Other codes are failures and follow
+	// the retry policy like a 5xx.
+	SuccessStatusCodes []int32 `protobuf:"varint,22,rep,packed,name=success_status_codes,json=successStatusCodes,proto3" json:"success_status_codes,omitempty"`
+	// failure_threshold disables the webhook after this many consecutive FAILED deliveries (final failures, not
+	// attempts); 0 (the default) never disables it: a failure affects only its event.
+	FailureThreshold int32 `protobuf:"varint,23,opt,name=failure_threshold,json=failureThreshold,proto3" json:"failure_threshold,omitempty"`
+	// consecutive_failures counts FAILED deliveries since the last DONE one (output only).
+	ConsecutiveFailures int32 `protobuf:"varint,24,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
+	// disabled_reason says why the webhook is disabled (output only): the failure threshold, a 410 answer, or
+	// a person (empty while enabled).
+	DisabledReason string `protobuf:"bytes,25,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
+	// disable_time is when the webhook was disabled (output only; unset while enabled).
+	DisableTime *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=disable_time,json=disableTime,proto3" json:"disable_time,omitempty"`
+	// signing_algorithm is how requests are signed (default HMAC_SHA256).
+	SigningAlgorithm SigningAlgorithm `protobuf:"varint,27,opt,name=signing_algorithm,json=signingAlgorithm,proto3,enum=hookd.v1.SigningAlgorithm" json:"signing_algorithm,omitempty"`
+	// public_key verifies ED25519 signatures: `whpk_` + base64 of the 32-byte key (output only; every role).
+	PublicKey string `protobuf:"bytes,28,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// previous_public_key verifies the second signature during a rotation of an ED25519 key (output only).
+	PreviousPublicKey string `protobuf:"bytes,29,opt,name=previous_public_key,json=previousPublicKey,proto3" json:"previous_public_key,omitempty"`
+	// send_traceparent sends the W3C `traceparent` header of the publish's trace with every attempt
+	// (default true).
+	SendTraceparent bool `protobuf:"varint,30,opt,name=send_traceparent,json=sendTraceparent,proto3" json:"send_traceparent,omitempty"`
+	// effective_headers are the headers sent besides hookd's own (output only): the used integration headers,
+	// then the webhook's own, which replace integration headers of the same name. Private values are masked
+	// for non-ADMIN keys.
+	EffectiveHeaders []*Header `protobuf:"bytes,31,rep,name=effective_headers,json=effectiveHeaders,proto3" json:"effective_headers,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Webhook) Reset() {
@@ -429,6 +523,249 @@ func (x *Webhook) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Webhook) GetSuccessStatusCodes() []int32 {
+	if x != nil {
+		return x.SuccessStatusCodes
+	}
+	return nil
+}
+
+func (x *Webhook) GetFailureThreshold() int32 {
+	if x != nil {
+		return x.FailureThreshold
+	}
+	return 0
+}
+
+func (x *Webhook) GetConsecutiveFailures() int32 {
+	if x != nil {
+		return x.ConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *Webhook) GetDisabledReason() string {
+	if x != nil {
+		return x.DisabledReason
+	}
+	return ""
+}
+
+func (x *Webhook) GetDisableTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DisableTime
+	}
+	return nil
+}
+
+func (x *Webhook) GetSigningAlgorithm() SigningAlgorithm {
+	if x != nil {
+		return x.SigningAlgorithm
+	}
+	return SigningAlgorithm_SIGNING_ALGORITHM_UNSPECIFIED
+}
+
+func (x *Webhook) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
+func (x *Webhook) GetPreviousPublicKey() string {
+	if x != nil {
+		return x.PreviousPublicKey
+	}
+	return ""
+}
+
+func (x *Webhook) GetSendTraceparent() bool {
+	if x != nil {
+		return x.SendTraceparent
+	}
+	return false
+}
+
+func (x *Webhook) GetEffectiveHeaders() []*Header {
+	if x != nil {
+		return x.EffectiveHeaders
+	}
+	return nil
+}
+
+// WebhookStats summarizes a webhook's deliveries over a window (counters kept as deliveries change, not a scan
+// of the log).
+type WebhookStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// window is the period counted, ending now.
+	Window *durationpb.Duration `protobuf:"bytes,1,opt,name=window,proto3" json:"window,omitempty"`
+	// done counts deliveries that became DONE in the window.
+	Done int64 `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
+	// failed counts deliveries that became FAILED in the window.
+	Failed int64 `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	// retrying counts deliveries RETRYING now.
+	Retrying int64 `protobuf:"varint,4,opt,name=retrying,proto3" json:"retrying,omitempty"`
+	// queued counts deliveries QUEUED now.
+	Queued int64 `protobuf:"varint,5,opt,name=queued,proto3" json:"queued,omitempty"`
+	// waiting counts deliveries WAITING now.
+	Waiting int64 `protobuf:"varint,6,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	// cancelled counts deliveries cancelled in the window.
+	Cancelled int64 `protobuf:"varint,7,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	// success_rate is done / (done + failed) in the window, 0..1 (0 when neither happened).
+	SuccessRate float64 `protobuf:"fixed64,8,opt,name=success_rate,json=successRate,proto3" json:"success_rate,omitempty"`
+	// latency_p50 is the median duration of the attempts made in the window.
+	LatencyP50 *durationpb.Duration `protobuf:"bytes,9,opt,name=latency_p50,json=latencyP50,proto3" json:"latency_p50,omitempty"`
+	// latency_p95 is the 95th percentile of attempt durations in the window.
+	LatencyP95 *durationpb.Duration `protobuf:"bytes,10,opt,name=latency_p95,json=latencyP95,proto3" json:"latency_p95,omitempty"`
+	// latency_p99 is the 99th percentile of attempt durations in the window.
+	LatencyP99 *durationpb.Duration `protobuf:"bytes,11,opt,name=latency_p99,json=latencyP99,proto3" json:"latency_p99,omitempty"`
+	// last_success_time is when a delivery last became DONE (unset if never).
+	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
+	// last_failure_time is when a delivery last became FAILED (unset if never).
+	LastFailureTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=last_failure_time,json=lastFailureTime,proto3" json:"last_failure_time,omitempty"`
+	// consecutive_failures counts FAILED deliveries since the last DONE one.
+	ConsecutiveFailures int32 `protobuf:"varint,14,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
+	// attempts counts the attempts made in the window.
+	Attempts      int64 `protobuf:"varint,15,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookStats) Reset() {
+	*x = WebhookStats{}
+	mi := &file_hookd_v1_webhook_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookStats) ProtoMessage() {}
+
+func (x *WebhookStats) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_webhook_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookStats.ProtoReflect.Descriptor instead.
+func (*WebhookStats) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_webhook_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WebhookStats) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *WebhookStats) GetDone() int64 {
+	if x != nil {
+		return x.Done
+	}
+	return 0
+}
+
+func (x *WebhookStats) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *WebhookStats) GetRetrying() int64 {
+	if x != nil {
+		return x.Retrying
+	}
+	return 0
+}
+
+func (x *WebhookStats) GetQueued() int64 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+func (x *WebhookStats) GetWaiting() int64 {
+	if x != nil {
+		return x.Waiting
+	}
+	return 0
+}
+
+func (x *WebhookStats) GetCancelled() int64 {
+	if x != nil {
+		return x.Cancelled
+	}
+	return 0
+}
+
+func (x *WebhookStats) GetSuccessRate() float64 {
+	if x != nil {
+		return x.SuccessRate
+	}
+	return 0
+}
+
+func (x *WebhookStats) GetLatencyP50() *durationpb.Duration {
+	if x != nil {
+		return x.LatencyP50
+	}
+	return nil
+}
+
+func (x *WebhookStats) GetLatencyP95() *durationpb.Duration {
+	if x != nil {
+		return x.LatencyP95
+	}
+	return nil
+}
+
+func (x *WebhookStats) GetLatencyP99() *durationpb.Duration {
+	if x != nil {
+		return x.LatencyP99
+	}
+	return nil
+}
+
+func (x *WebhookStats) GetLastSuccessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessTime
+	}
+	return nil
+}
+
+func (x *WebhookStats) GetLastFailureTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFailureTime
+	}
+	return nil
+}
+
+func (x *WebhookStats) GetConsecutiveFailures() int32 {
+	if x != nil {
+		return x.ConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *WebhookStats) GetAttempts() int64 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
 var File_hookd_v1_webhook_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_webhook_proto_rawDesc = "" +
@@ -441,7 +778,8 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"maxRetries\"9\n" +
 	"\x11IntegrationHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
-	"\x03use\x18\x02 \x01(\bR\x03use\"\xe8\x06\n" +
+	"\x03use\x18\x02 \x01(\bR\x03use\"\xe4\n" +
+	"\n" +
 	"\aWebhook\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -467,12 +805,48 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"\rasync_timeout\x18\x12 \x01(\v2\x19.google.protobuf.DurationR\fasyncTimeout\x12\x18\n" +
 	"\aenabled\x18\x13 \x01(\bR\aenabled\x12\x16\n" +
 	"\x06secret\x18\x14 \x01(\tR\x06secret\x12Y\n" +
-	"\x1bprevious_secret_expire_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime*\x90\x01\n" +
+	"\x1bprevious_secret_expire_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\x120\n" +
+	"\x14success_status_codes\x18\x16 \x03(\x05R\x12successStatusCodes\x12+\n" +
+	"\x11failure_threshold\x18\x17 \x01(\x05R\x10failureThreshold\x121\n" +
+	"\x14consecutive_failures\x18\x18 \x01(\x05R\x13consecutiveFailures\x12'\n" +
+	"\x0fdisabled_reason\x18\x19 \x01(\tR\x0edisabledReason\x12=\n" +
+	"\fdisable_time\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\vdisableTime\x12G\n" +
+	"\x11signing_algorithm\x18\x1b \x01(\x0e2\x1a.hookd.v1.SigningAlgorithmR\x10signingAlgorithm\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x1c \x01(\tR\tpublicKey\x12.\n" +
+	"\x13previous_public_key\x18\x1d \x01(\tR\x11previousPublicKey\x12)\n" +
+	"\x10send_traceparent\x18\x1e \x01(\bR\x0fsendTraceparent\x12=\n" +
+	"\x11effective_headers\x18\x1f \x03(\v2\x10.hookd.v1.HeaderR\x10effectiveHeaders\"\x8f\x05\n" +
+	"\fWebhookStats\x121\n" +
+	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x12\n" +
+	"\x04done\x18\x02 \x01(\x03R\x04done\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x03R\x06failed\x12\x1a\n" +
+	"\bretrying\x18\x04 \x01(\x03R\bretrying\x12\x16\n" +
+	"\x06queued\x18\x05 \x01(\x03R\x06queued\x12\x18\n" +
+	"\awaiting\x18\x06 \x01(\x03R\awaiting\x12\x1c\n" +
+	"\tcancelled\x18\a \x01(\x03R\tcancelled\x12!\n" +
+	"\fsuccess_rate\x18\b \x01(\x01R\vsuccessRate\x12:\n" +
+	"\vlatency_p50\x18\t \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"latencyP50\x12:\n" +
+	"\vlatency_p95\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"latencyP95\x12:\n" +
+	"\vlatency_p99\x18\v \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"latencyP99\x12F\n" +
+	"\x11last_success_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12F\n" +
+	"\x11last_failure_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x0flastFailureTime\x121\n" +
+	"\x14consecutive_failures\x18\x0e \x01(\x05R\x13consecutiveFailures\x12\x1a\n" +
+	"\battempts\x18\x0f \x01(\x03R\battempts*\xb2\x01\n" +
 	"\x0fRetryPolicyKind\x12!\n" +
 	"\x1dRETRY_POLICY_KIND_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dRETRY_POLICY_KIND_EXPONENTIAL\x10\x01\x12\x1b\n" +
 	"\x17RETRY_POLICY_KIND_FIXED\x10\x02\x12\x1a\n" +
-	"\x16RETRY_POLICY_KIND_NONE\x10\x03B\x8d\x01\n" +
+	"\x16RETRY_POLICY_KIND_NONE\x10\x03\x12 \n" +
+	"\x1cRETRY_POLICY_KIND_IDEMPOTENT\x10\x04*w\n" +
+	"\x10SigningAlgorithm\x12!\n" +
+	"\x1dSIGNING_ALGORITHM_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dSIGNING_ALGORITHM_HMAC_SHA256\x10\x01\x12\x1d\n" +
+	"\x19SIGNING_ALGORITHM_ED25519\x10\x02B\x8d\x01\n" +
 	"\fcom.hookd.v1B\fWebhookProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -487,33 +861,44 @@ func file_hookd_v1_webhook_proto_rawDescGZIP() []byte {
 	return file_hookd_v1_webhook_proto_rawDescData
 }
 
-var file_hookd_v1_webhook_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hookd_v1_webhook_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_hookd_v1_webhook_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_hookd_v1_webhook_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_hookd_v1_webhook_proto_goTypes = []any{
 	(RetryPolicyKind)(0),          // 0: hookd.v1.RetryPolicyKind
-	(*RetryPolicy)(nil),           // 1: hookd.v1.RetryPolicy
-	(*IntegrationHeader)(nil),     // 2: hookd.v1.IntegrationHeader
-	(*Webhook)(nil),               // 3: hookd.v1.Webhook
-	(*durationpb.Duration)(nil),   // 4: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(*Header)(nil),                // 6: hookd.v1.Header
+	(SigningAlgorithm)(0),         // 1: hookd.v1.SigningAlgorithm
+	(*RetryPolicy)(nil),           // 2: hookd.v1.RetryPolicy
+	(*IntegrationHeader)(nil),     // 3: hookd.v1.IntegrationHeader
+	(*Webhook)(nil),               // 4: hookd.v1.Webhook
+	(*WebhookStats)(nil),          // 5: hookd.v1.WebhookStats
+	(*durationpb.Duration)(nil),   // 6: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*Header)(nil),                // 8: hookd.v1.Header
 }
 var file_hookd_v1_webhook_proto_depIdxs = []int32{
 	0,  // 0: hookd.v1.RetryPolicy.kind:type_name -> hookd.v1.RetryPolicyKind
-	4,  // 1: hookd.v1.RetryPolicy.interval:type_name -> google.protobuf.Duration
-	5,  // 2: hookd.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	5,  // 3: hookd.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 4: hookd.v1.Webhook.integration_headers:type_name -> hookd.v1.IntegrationHeader
-	6,  // 5: hookd.v1.Webhook.headers:type_name -> hookd.v1.Header
-	1,  // 6: hookd.v1.Webhook.retry_policy:type_name -> hookd.v1.RetryPolicy
-	4,  // 7: hookd.v1.Webhook.timeout:type_name -> google.protobuf.Duration
-	4,  // 8: hookd.v1.Webhook.async_timeout:type_name -> google.protobuf.Duration
-	5,  // 9: hookd.v1.Webhook.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	6,  // 1: hookd.v1.RetryPolicy.interval:type_name -> google.protobuf.Duration
+	7,  // 2: hookd.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 3: hookd.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 4: hookd.v1.Webhook.integration_headers:type_name -> hookd.v1.IntegrationHeader
+	8,  // 5: hookd.v1.Webhook.headers:type_name -> hookd.v1.Header
+	2,  // 6: hookd.v1.Webhook.retry_policy:type_name -> hookd.v1.RetryPolicy
+	6,  // 7: hookd.v1.Webhook.timeout:type_name -> google.protobuf.Duration
+	6,  // 8: hookd.v1.Webhook.async_timeout:type_name -> google.protobuf.Duration
+	7,  // 9: hookd.v1.Webhook.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	7,  // 10: hookd.v1.Webhook.disable_time:type_name -> google.protobuf.Timestamp
+	1,  // 11: hookd.v1.Webhook.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
+	8,  // 12: hookd.v1.Webhook.effective_headers:type_name -> hookd.v1.Header
+	6,  // 13: hookd.v1.WebhookStats.window:type_name -> google.protobuf.Duration
+	6,  // 14: hookd.v1.WebhookStats.latency_p50:type_name -> google.protobuf.Duration
+	6,  // 15: hookd.v1.WebhookStats.latency_p95:type_name -> google.protobuf.Duration
+	6,  // 16: hookd.v1.WebhookStats.latency_p99:type_name -> google.protobuf.Duration
+	7,  // 17: hookd.v1.WebhookStats.last_success_time:type_name -> google.protobuf.Timestamp
+	7,  // 18: hookd.v1.WebhookStats.last_failure_time:type_name -> google.protobuf.Timestamp
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_webhook_proto_init() }
@@ -527,8 +912,8 @@ func file_hookd_v1_webhook_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_webhook_proto_rawDesc), len(file_hookd_v1_webhook_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   3,
+			NumEnums:      2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -55,9 +55,18 @@ type CreateWebhookRequest struct {
 	// async_timeout bounds WAITING (default 24 h, maximum 30 days).
 	AsyncTimeout *durationpb.Duration `protobuf:"bytes,14,opt,name=async_timeout,json=asyncTimeout,proto3" json:"async_timeout,omitempty"`
 	// enabled defaults to true.
-	Enabled       *bool `protobuf:"varint,15,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Enabled *bool `protobuf:"varint,15,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// success_status_codes lists the statuses that count as success (empty = any 2xx; e.g. `[200]`).
+	SuccessStatusCodes []int32 `protobuf:"varint,16,rep,packed,name=success_status_codes,json=successStatusCodes,proto3" json:"success_status_codes,omitempty"`
+	// failure_threshold disables the webhook after this many consecutive FAILED deliveries (0 = never, the
+	// default; at most 10000).
+	FailureThreshold int32 `protobuf:"varint,17,opt,name=failure_threshold,json=failureThreshold,proto3" json:"failure_threshold,omitempty"`
+	// signing_algorithm selects HMAC_SHA256 (default) or ED25519 signatures.
+	SigningAlgorithm SigningAlgorithm `protobuf:"varint,18,opt,name=signing_algorithm,json=signingAlgorithm,proto3,enum=hookd.v1.SigningAlgorithm" json:"signing_algorithm,omitempty"`
+	// send_traceparent sends the W3C `traceparent` header with every attempt (default true).
+	SendTraceparent *bool `protobuf:"varint,19,opt,name=send_traceparent,json=sendTraceparent,proto3,oneof" json:"send_traceparent,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CreateWebhookRequest) Reset() {
@@ -191,6 +200,34 @@ func (x *CreateWebhookRequest) GetAsyncTimeout() *durationpb.Duration {
 func (x *CreateWebhookRequest) GetEnabled() bool {
 	if x != nil && x.Enabled != nil {
 		return *x.Enabled
+	}
+	return false
+}
+
+func (x *CreateWebhookRequest) GetSuccessStatusCodes() []int32 {
+	if x != nil {
+		return x.SuccessStatusCodes
+	}
+	return nil
+}
+
+func (x *CreateWebhookRequest) GetFailureThreshold() int32 {
+	if x != nil {
+		return x.FailureThreshold
+	}
+	return 0
+}
+
+func (x *CreateWebhookRequest) GetSigningAlgorithm() SigningAlgorithm {
+	if x != nil {
+		return x.SigningAlgorithm
+	}
+	return SigningAlgorithm_SIGNING_ALGORITHM_UNSPECIFIED
+}
+
+func (x *CreateWebhookRequest) GetSendTraceparent() bool {
+	if x != nil && x.SendTraceparent != nil {
+		return *x.SendTraceparent
 	}
 	return false
 }
@@ -498,6 +535,52 @@ func (x *IntegrationHeaderList) GetValues() []*IntegrationHeader {
 	return nil
 }
 
+// StatusCodeList replaces a whole list of HTTP status codes in an update.
+type StatusCodeList struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// values is the new list.
+	Values        []int32 `protobuf:"varint,1,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusCodeList) Reset() {
+	*x = StatusCodeList{}
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusCodeList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusCodeList) ProtoMessage() {}
+
+func (x *StatusCodeList) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusCodeList.ProtoReflect.Descriptor instead.
+func (*StatusCodeList) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StatusCodeList) GetValues() []int32 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 // UpdateWebhookRequest is the request of UpdateWebhook. Absent fields are unchanged.
 type UpdateWebhookRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -531,15 +614,27 @@ type UpdateWebhookRequest struct {
 	AsyncStatus *bool `protobuf:"varint,14,opt,name=async_status,json=asyncStatus,proto3,oneof" json:"async_status,omitempty"`
 	// async_timeout is the new WAITING bound.
 	AsyncTimeout *durationpb.Duration `protobuf:"bytes,15,opt,name=async_timeout,json=asyncTimeout,proto3" json:"async_timeout,omitempty"`
-	// enabled enables or disables the webhook.
-	Enabled       *bool `protobuf:"varint,16,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// enabled enables or disables the webhook; disabling by hand sets disabled_reason, enabling clears it.
+	Enabled *bool `protobuf:"varint,16,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// success_status_codes replaces the statuses that count as success (an empty list = any 2xx).
+	SuccessStatusCodes *StatusCodeList `protobuf:"bytes,17,opt,name=success_status_codes,json=successStatusCodes,proto3" json:"success_status_codes,omitempty"`
+	// failure_threshold is the new threshold (0 = never disable).
+	FailureThreshold *int32 `protobuf:"varint,18,opt,name=failure_threshold,json=failureThreshold,proto3,oneof" json:"failure_threshold,omitempty"`
+	// replay_missed, with `enabled: true` on a disabled webhook, re-queues exactly the deliveries that FAILED
+	// with reason `webhook disabled` while it was disabled, oldest first (subject to rate limits).
+	ReplayMissed bool `protobuf:"varint,19,opt,name=replay_missed,json=replayMissed,proto3" json:"replay_missed,omitempty"`
+	// signing_algorithm changes the algorithm; a new secret or key pair is made (the old one keeps signing for
+	// 24 h, as after a rotation).
+	SigningAlgorithm *SigningAlgorithm `protobuf:"varint,20,opt,name=signing_algorithm,json=signingAlgorithm,proto3,enum=hookd.v1.SigningAlgorithm,oneof" json:"signing_algorithm,omitempty"`
+	// send_traceparent turns the W3C `traceparent` header on or off.
+	SendTraceparent *bool `protobuf:"varint,21,opt,name=send_traceparent,json=sendTraceparent,proto3,oneof" json:"send_traceparent,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UpdateWebhookRequest) Reset() {
 	*x = UpdateWebhookRequest{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[7]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +646,7 @@ func (x *UpdateWebhookRequest) String() string {
 func (*UpdateWebhookRequest) ProtoMessage() {}
 
 func (x *UpdateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[7]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +659,7 @@ func (x *UpdateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*UpdateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{7}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateWebhookRequest) GetId() string {
@@ -679,18 +774,55 @@ func (x *UpdateWebhookRequest) GetEnabled() bool {
 	return false
 }
 
+func (x *UpdateWebhookRequest) GetSuccessStatusCodes() *StatusCodeList {
+	if x != nil {
+		return x.SuccessStatusCodes
+	}
+	return nil
+}
+
+func (x *UpdateWebhookRequest) GetFailureThreshold() int32 {
+	if x != nil && x.FailureThreshold != nil {
+		return *x.FailureThreshold
+	}
+	return 0
+}
+
+func (x *UpdateWebhookRequest) GetReplayMissed() bool {
+	if x != nil {
+		return x.ReplayMissed
+	}
+	return false
+}
+
+func (x *UpdateWebhookRequest) GetSigningAlgorithm() SigningAlgorithm {
+	if x != nil && x.SigningAlgorithm != nil {
+		return *x.SigningAlgorithm
+	}
+	return SigningAlgorithm_SIGNING_ALGORITHM_UNSPECIFIED
+}
+
+func (x *UpdateWebhookRequest) GetSendTraceparent() bool {
+	if x != nil && x.SendTraceparent != nil {
+		return *x.SendTraceparent
+	}
+	return false
+}
+
 // UpdateWebhookResponse is the response of UpdateWebhook.
 type UpdateWebhookResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// webhook is the updated webhook.
-	Webhook       *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	Webhook *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// replayed counts the deliveries re-queued by replay_missed.
+	Replayed      int32 `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateWebhookResponse) Reset() {
 	*x = UpdateWebhookResponse{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[8]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +834,7 @@ func (x *UpdateWebhookResponse) String() string {
 func (*UpdateWebhookResponse) ProtoMessage() {}
 
 func (x *UpdateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[8]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +847,7 @@ func (x *UpdateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*UpdateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{8}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateWebhookResponse) GetWebhook() *Webhook {
@@ -723,6 +855,13 @@ func (x *UpdateWebhookResponse) GetWebhook() *Webhook {
 		return x.Webhook
 	}
 	return nil
+}
+
+func (x *UpdateWebhookResponse) GetReplayed() int32 {
+	if x != nil {
+		return x.Replayed
+	}
+	return 0
 }
 
 // DeleteWebhookRequest is the request of DeleteWebhook.
@@ -736,7 +875,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[9]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +887,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[9]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +900,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{9}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteWebhookRequest) GetId() string {
@@ -780,7 +919,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[10]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +931,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[10]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +944,108 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{10}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{11}
+}
+
+// GetWebhookStatsRequest is the request of GetWebhookStats.
+type GetWebhookStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the webhook id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// window is the period counted, ending now (default 24 h; 1 minute to 30 days).
+	Window        *durationpb.Duration `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookStatsRequest) Reset() {
+	*x = GetWebhookStatsRequest{}
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookStatsRequest) ProtoMessage() {}
+
+func (x *GetWebhookStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetWebhookStatsRequest) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetWebhookStatsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetWebhookStatsRequest) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+// GetWebhookStatsResponse is the response of GetWebhookStats.
+type GetWebhookStatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// stats are the webhook's statistics.
+	Stats         *WebhookStats `protobuf:"bytes,1,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookStatsResponse) Reset() {
+	*x = GetWebhookStatsResponse{}
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookStatsResponse) ProtoMessage() {}
+
+func (x *GetWebhookStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetWebhookStatsResponse) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetWebhookStatsResponse) GetStats() *WebhookStats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
 }
 
 // CopyWebhookRequest is the request of CopyWebhook.
@@ -823,7 +1063,7 @@ type CopyWebhookRequest struct {
 
 func (x *CopyWebhookRequest) Reset() {
 	*x = CopyWebhookRequest{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[11]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +1075,7 @@ func (x *CopyWebhookRequest) String() string {
 func (*CopyWebhookRequest) ProtoMessage() {}
 
 func (x *CopyWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[11]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +1088,7 @@ func (x *CopyWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CopyWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{11}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CopyWebhookRequest) GetId() string {
@@ -883,7 +1123,7 @@ type CopyWebhookResponse struct {
 
 func (x *CopyWebhookResponse) Reset() {
 	*x = CopyWebhookResponse{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[12]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1135,7 @@ func (x *CopyWebhookResponse) String() string {
 func (*CopyWebhookResponse) ProtoMessage() {}
 
 func (x *CopyWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[12]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1148,7 @@ func (x *CopyWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CopyWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{12}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CopyWebhookResponse) GetWebhook() *Webhook {
@@ -929,7 +1169,7 @@ type RotateWebhookSecretRequest struct {
 
 func (x *RotateWebhookSecretRequest) Reset() {
 	*x = RotateWebhookSecretRequest{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[13]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1181,7 @@ func (x *RotateWebhookSecretRequest) String() string {
 func (*RotateWebhookSecretRequest) ProtoMessage() {}
 
 func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[13]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1194,7 @@ func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{13}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RotateWebhookSecretRequest) GetId() string {
@@ -975,7 +1215,7 @@ type RotateWebhookSecretResponse struct {
 
 func (x *RotateWebhookSecretResponse) Reset() {
 	*x = RotateWebhookSecretResponse{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[14]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1227,7 @@ func (x *RotateWebhookSecretResponse) String() string {
 func (*RotateWebhookSecretResponse) ProtoMessage() {}
 
 func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[14]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1240,7 @@ func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{14}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RotateWebhookSecretResponse) GetWebhook() *Webhook {
@@ -1025,7 +1265,7 @@ type TestWebhookRequest struct {
 
 func (x *TestWebhookRequest) Reset() {
 	*x = TestWebhookRequest{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[15]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1277,7 @@ func (x *TestWebhookRequest) String() string {
 func (*TestWebhookRequest) ProtoMessage() {}
 
 func (x *TestWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[15]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1290,7 @@ func (x *TestWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestWebhookRequest.ProtoReflect.Descriptor instead.
 func (*TestWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{15}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TestWebhookRequest) GetId() string {
@@ -1099,7 +1339,7 @@ type TestWebhookResponse struct {
 
 func (x *TestWebhookResponse) Reset() {
 	*x = TestWebhookResponse{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[16]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1351,7 @@ func (x *TestWebhookResponse) String() string {
 func (*TestWebhookResponse) ProtoMessage() {}
 
 func (x *TestWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[16]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1364,7 @@ func (x *TestWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestWebhookResponse.ProtoReflect.Descriptor instead.
 func (*TestWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{16}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TestWebhookResponse) GetStatusCode() int32 {
@@ -1187,7 +1427,7 @@ var File_hookd_v1_webhook_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xee\x04\n" +
+	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xdb\x06\n" +
 	"\x14CreateWebhookRequest\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -1205,9 +1445,14 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\atimeout\x18\f \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12!\n" +
 	"\fasync_status\x18\r \x01(\bR\vasyncStatus\x12>\n" +
 	"\rasync_timeout\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\fasyncTimeout\x12\x1d\n" +
-	"\aenabled\x18\x0f \x01(\bH\x00R\aenabled\x88\x01\x01B\n" +
+	"\aenabled\x18\x0f \x01(\bH\x00R\aenabled\x88\x01\x01\x120\n" +
+	"\x14success_status_codes\x18\x10 \x03(\x05R\x12successStatusCodes\x12+\n" +
+	"\x11failure_threshold\x18\x11 \x01(\x05R\x10failureThreshold\x12G\n" +
+	"\x11signing_algorithm\x18\x12 \x01(\x0e2\x1a.hookd.v1.SigningAlgorithmR\x10signingAlgorithm\x12.\n" +
+	"\x10send_traceparent\x18\x13 \x01(\bH\x01R\x0fsendTraceparent\x88\x01\x01B\n" +
 	"\n" +
-	"\b_enabled\"D\n" +
+	"\b_enabledB\x13\n" +
+	"\x11_send_traceparent\"D\n" +
 	"\x15CreateWebhookResponse\x12+\n" +
 	"\awebhook\x18\x01 \x01(\v2\x11.hookd.v1.WebhookR\awebhook\"#\n" +
 	"\x11GetWebhookRequest\x12\x0e\n" +
@@ -1223,7 +1468,9 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\bwebhooks\x18\x01 \x03(\v2\x11.hookd.v1.WebhookR\bwebhooks\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"L\n" +
 	"\x15IntegrationHeaderList\x123\n" +
-	"\x06values\x18\x01 \x03(\v2\x1b.hookd.v1.IntegrationHeaderR\x06values\"\xae\x06\n" +
+	"\x06values\x18\x01 \x03(\v2\x1b.hookd.v1.IntegrationHeaderR\x06values\"(\n" +
+	"\x0eStatusCodeList\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\x05R\x06values\"\x90\t\n" +
 	"\x14UpdateWebhookRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x0eintegration_id\x18\x02 \x01(\tH\x00R\rintegrationId\x88\x01\x01\x12\x17\n" +
@@ -1242,7 +1489,13 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\atimeout\x18\r \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12&\n" +
 	"\fasync_status\x18\x0e \x01(\bH\bR\vasyncStatus\x88\x01\x01\x12>\n" +
 	"\rasync_timeout\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\fasyncTimeout\x12\x1d\n" +
-	"\aenabled\x18\x10 \x01(\bH\tR\aenabled\x88\x01\x01B\x11\n" +
+	"\aenabled\x18\x10 \x01(\bH\tR\aenabled\x88\x01\x01\x12J\n" +
+	"\x14success_status_codes\x18\x11 \x01(\v2\x18.hookd.v1.StatusCodeListR\x12successStatusCodes\x120\n" +
+	"\x11failure_threshold\x18\x12 \x01(\x05H\n" +
+	"R\x10failureThreshold\x88\x01\x01\x12#\n" +
+	"\rreplay_missed\x18\x13 \x01(\bR\freplayMissed\x12L\n" +
+	"\x11signing_algorithm\x18\x14 \x01(\x0e2\x1a.hookd.v1.SigningAlgorithmH\vR\x10signingAlgorithm\x88\x01\x01\x12.\n" +
+	"\x10send_traceparent\x18\x15 \x01(\bH\fR\x0fsendTraceparent\x88\x01\x01B\x11\n" +
 	"\x0f_integration_idB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_system_nameB\x0e\n" +
@@ -1253,12 +1506,21 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x0e_body_templateB\x0f\n" +
 	"\r_async_statusB\n" +
 	"\n" +
-	"\b_enabled\"D\n" +
+	"\b_enabledB\x14\n" +
+	"\x12_failure_thresholdB\x14\n" +
+	"\x12_signing_algorithmB\x13\n" +
+	"\x11_send_traceparent\"`\n" +
 	"\x15UpdateWebhookResponse\x12+\n" +
-	"\awebhook\x18\x01 \x01(\v2\x11.hookd.v1.WebhookR\awebhook\"&\n" +
+	"\awebhook\x18\x01 \x01(\v2\x11.hookd.v1.WebhookR\awebhook\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\x05R\breplayed\"&\n" +
 	"\x14DeleteWebhookRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x17\n" +
-	"\x15DeleteWebhookResponse\"Y\n" +
+	"\x15DeleteWebhookResponse\"[\n" +
+	"\x16GetWebhookStatsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
+	"\x06window\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06window\"G\n" +
+	"\x17GetWebhookStatsResponse\x12,\n" +
+	"\x05stats\x18\x01 \x01(\v2\x16.hookd.v1.WebhookStatsR\x05stats\"Y\n" +
 	"\x12CopyWebhookRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -1285,7 +1547,7 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\vrequest_url\x18\x06 \x01(\tR\n" +
 	"requestUrl\x129\n" +
 	"\x0frequest_headers\x18\a \x03(\v2\x10.hookd.v1.HeaderR\x0erequestHeaders\x12!\n" +
-	"\frequest_body\x18\b \x01(\tR\vrequestBody2\xa4\x05\n" +
+	"\frequest_body\x18\b \x01(\tR\vrequestBody2\x81\x06\n" +
 	"\x0eWebhookService\x12P\n" +
 	"\rCreateWebhook\x12\x1e.hookd.v1.CreateWebhookRequest\x1a\x1f.hookd.v1.CreateWebhookResponse\x12L\n" +
 	"\n" +
@@ -1295,7 +1557,8 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\rDeleteWebhook\x12\x1e.hookd.v1.DeleteWebhookRequest\x1a\x1f.hookd.v1.DeleteWebhookResponse\x12J\n" +
 	"\vCopyWebhook\x12\x1c.hookd.v1.CopyWebhookRequest\x1a\x1d.hookd.v1.CopyWebhookResponse\x12b\n" +
 	"\x13RotateWebhookSecret\x12$.hookd.v1.RotateWebhookSecretRequest\x1a%.hookd.v1.RotateWebhookSecretResponse\x12J\n" +
-	"\vTestWebhook\x12\x1c.hookd.v1.TestWebhookRequest\x1a\x1d.hookd.v1.TestWebhookResponseB\x94\x01\n" +
+	"\vTestWebhook\x12\x1c.hookd.v1.TestWebhookRequest\x1a\x1d.hookd.v1.TestWebhookResponse\x12[\n" +
+	"\x0fGetWebhookStats\x12 .hookd.v1.GetWebhookStatsRequest\x1a!.hookd.v1.GetWebhookStatsResponse\"\x03\x90\x02\x01B\x94\x01\n" +
 	"\fcom.hookd.v1B\x13WebhookServiceProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -1310,7 +1573,7 @@ func file_hookd_v1_webhook_service_proto_rawDescGZIP() []byte {
 	return file_hookd_v1_webhook_service_proto_rawDescData
 }
 
-var file_hookd_v1_webhook_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_hookd_v1_webhook_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_hookd_v1_webhook_service_proto_goTypes = []any{
 	(*CreateWebhookRequest)(nil),        // 0: hookd.v1.CreateWebhookRequest
 	(*CreateWebhookResponse)(nil),       // 1: hookd.v1.CreateWebhookResponse
@@ -1319,67 +1582,79 @@ var file_hookd_v1_webhook_service_proto_goTypes = []any{
 	(*ListWebhooksRequest)(nil),         // 4: hookd.v1.ListWebhooksRequest
 	(*ListWebhooksResponse)(nil),        // 5: hookd.v1.ListWebhooksResponse
 	(*IntegrationHeaderList)(nil),       // 6: hookd.v1.IntegrationHeaderList
-	(*UpdateWebhookRequest)(nil),        // 7: hookd.v1.UpdateWebhookRequest
-	(*UpdateWebhookResponse)(nil),       // 8: hookd.v1.UpdateWebhookResponse
-	(*DeleteWebhookRequest)(nil),        // 9: hookd.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),       // 10: hookd.v1.DeleteWebhookResponse
-	(*CopyWebhookRequest)(nil),          // 11: hookd.v1.CopyWebhookRequest
-	(*CopyWebhookResponse)(nil),         // 12: hookd.v1.CopyWebhookResponse
-	(*RotateWebhookSecretRequest)(nil),  // 13: hookd.v1.RotateWebhookSecretRequest
-	(*RotateWebhookSecretResponse)(nil), // 14: hookd.v1.RotateWebhookSecretResponse
-	(*TestWebhookRequest)(nil),          // 15: hookd.v1.TestWebhookRequest
-	(*TestWebhookResponse)(nil),         // 16: hookd.v1.TestWebhookResponse
-	(*IntegrationHeader)(nil),           // 17: hookd.v1.IntegrationHeader
-	(*Header)(nil),                      // 18: hookd.v1.Header
-	(*RetryPolicy)(nil),                 // 19: hookd.v1.RetryPolicy
-	(*durationpb.Duration)(nil),         // 20: google.protobuf.Duration
-	(*Webhook)(nil),                     // 21: hookd.v1.Webhook
-	(*HeaderList)(nil),                  // 22: hookd.v1.HeaderList
-	(*structpb.Struct)(nil),             // 23: google.protobuf.Struct
+	(*StatusCodeList)(nil),              // 7: hookd.v1.StatusCodeList
+	(*UpdateWebhookRequest)(nil),        // 8: hookd.v1.UpdateWebhookRequest
+	(*UpdateWebhookResponse)(nil),       // 9: hookd.v1.UpdateWebhookResponse
+	(*DeleteWebhookRequest)(nil),        // 10: hookd.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),       // 11: hookd.v1.DeleteWebhookResponse
+	(*GetWebhookStatsRequest)(nil),      // 12: hookd.v1.GetWebhookStatsRequest
+	(*GetWebhookStatsResponse)(nil),     // 13: hookd.v1.GetWebhookStatsResponse
+	(*CopyWebhookRequest)(nil),          // 14: hookd.v1.CopyWebhookRequest
+	(*CopyWebhookResponse)(nil),         // 15: hookd.v1.CopyWebhookResponse
+	(*RotateWebhookSecretRequest)(nil),  // 16: hookd.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil), // 17: hookd.v1.RotateWebhookSecretResponse
+	(*TestWebhookRequest)(nil),          // 18: hookd.v1.TestWebhookRequest
+	(*TestWebhookResponse)(nil),         // 19: hookd.v1.TestWebhookResponse
+	(*IntegrationHeader)(nil),           // 20: hookd.v1.IntegrationHeader
+	(*Header)(nil),                      // 21: hookd.v1.Header
+	(*RetryPolicy)(nil),                 // 22: hookd.v1.RetryPolicy
+	(*durationpb.Duration)(nil),         // 23: google.protobuf.Duration
+	(SigningAlgorithm)(0),               // 24: hookd.v1.SigningAlgorithm
+	(*Webhook)(nil),                     // 25: hookd.v1.Webhook
+	(*HeaderList)(nil),                  // 26: hookd.v1.HeaderList
+	(*WebhookStats)(nil),                // 27: hookd.v1.WebhookStats
+	(*structpb.Struct)(nil),             // 28: google.protobuf.Struct
 }
 var file_hookd_v1_webhook_service_proto_depIdxs = []int32{
-	17, // 0: hookd.v1.CreateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeader
-	18, // 1: hookd.v1.CreateWebhookRequest.headers:type_name -> hookd.v1.Header
-	19, // 2: hookd.v1.CreateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
-	20, // 3: hookd.v1.CreateWebhookRequest.timeout:type_name -> google.protobuf.Duration
-	20, // 4: hookd.v1.CreateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
-	21, // 5: hookd.v1.CreateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	21, // 6: hookd.v1.GetWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	21, // 7: hookd.v1.ListWebhooksResponse.webhooks:type_name -> hookd.v1.Webhook
-	17, // 8: hookd.v1.IntegrationHeaderList.values:type_name -> hookd.v1.IntegrationHeader
-	6,  // 9: hookd.v1.UpdateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeaderList
-	22, // 10: hookd.v1.UpdateWebhookRequest.headers:type_name -> hookd.v1.HeaderList
-	19, // 11: hookd.v1.UpdateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
-	20, // 12: hookd.v1.UpdateWebhookRequest.timeout:type_name -> google.protobuf.Duration
-	20, // 13: hookd.v1.UpdateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
-	21, // 14: hookd.v1.UpdateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	21, // 15: hookd.v1.CopyWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	21, // 16: hookd.v1.RotateWebhookSecretResponse.webhook:type_name -> hookd.v1.Webhook
-	23, // 17: hookd.v1.TestWebhookRequest.payload:type_name -> google.protobuf.Struct
-	18, // 18: hookd.v1.TestWebhookResponse.headers:type_name -> hookd.v1.Header
-	20, // 19: hookd.v1.TestWebhookResponse.duration:type_name -> google.protobuf.Duration
-	18, // 20: hookd.v1.TestWebhookResponse.request_headers:type_name -> hookd.v1.Header
-	0,  // 21: hookd.v1.WebhookService.CreateWebhook:input_type -> hookd.v1.CreateWebhookRequest
-	2,  // 22: hookd.v1.WebhookService.GetWebhook:input_type -> hookd.v1.GetWebhookRequest
-	4,  // 23: hookd.v1.WebhookService.ListWebhooks:input_type -> hookd.v1.ListWebhooksRequest
-	7,  // 24: hookd.v1.WebhookService.UpdateWebhook:input_type -> hookd.v1.UpdateWebhookRequest
-	9,  // 25: hookd.v1.WebhookService.DeleteWebhook:input_type -> hookd.v1.DeleteWebhookRequest
-	11, // 26: hookd.v1.WebhookService.CopyWebhook:input_type -> hookd.v1.CopyWebhookRequest
-	13, // 27: hookd.v1.WebhookService.RotateWebhookSecret:input_type -> hookd.v1.RotateWebhookSecretRequest
-	15, // 28: hookd.v1.WebhookService.TestWebhook:input_type -> hookd.v1.TestWebhookRequest
-	1,  // 29: hookd.v1.WebhookService.CreateWebhook:output_type -> hookd.v1.CreateWebhookResponse
-	3,  // 30: hookd.v1.WebhookService.GetWebhook:output_type -> hookd.v1.GetWebhookResponse
-	5,  // 31: hookd.v1.WebhookService.ListWebhooks:output_type -> hookd.v1.ListWebhooksResponse
-	8,  // 32: hookd.v1.WebhookService.UpdateWebhook:output_type -> hookd.v1.UpdateWebhookResponse
-	10, // 33: hookd.v1.WebhookService.DeleteWebhook:output_type -> hookd.v1.DeleteWebhookResponse
-	12, // 34: hookd.v1.WebhookService.CopyWebhook:output_type -> hookd.v1.CopyWebhookResponse
-	14, // 35: hookd.v1.WebhookService.RotateWebhookSecret:output_type -> hookd.v1.RotateWebhookSecretResponse
-	16, // 36: hookd.v1.WebhookService.TestWebhook:output_type -> hookd.v1.TestWebhookResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	20, // 0: hookd.v1.CreateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeader
+	21, // 1: hookd.v1.CreateWebhookRequest.headers:type_name -> hookd.v1.Header
+	22, // 2: hookd.v1.CreateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
+	23, // 3: hookd.v1.CreateWebhookRequest.timeout:type_name -> google.protobuf.Duration
+	23, // 4: hookd.v1.CreateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
+	24, // 5: hookd.v1.CreateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
+	25, // 6: hookd.v1.CreateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	25, // 7: hookd.v1.GetWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	25, // 8: hookd.v1.ListWebhooksResponse.webhooks:type_name -> hookd.v1.Webhook
+	20, // 9: hookd.v1.IntegrationHeaderList.values:type_name -> hookd.v1.IntegrationHeader
+	6,  // 10: hookd.v1.UpdateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeaderList
+	26, // 11: hookd.v1.UpdateWebhookRequest.headers:type_name -> hookd.v1.HeaderList
+	22, // 12: hookd.v1.UpdateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
+	23, // 13: hookd.v1.UpdateWebhookRequest.timeout:type_name -> google.protobuf.Duration
+	23, // 14: hookd.v1.UpdateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
+	7,  // 15: hookd.v1.UpdateWebhookRequest.success_status_codes:type_name -> hookd.v1.StatusCodeList
+	24, // 16: hookd.v1.UpdateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
+	25, // 17: hookd.v1.UpdateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	23, // 18: hookd.v1.GetWebhookStatsRequest.window:type_name -> google.protobuf.Duration
+	27, // 19: hookd.v1.GetWebhookStatsResponse.stats:type_name -> hookd.v1.WebhookStats
+	25, // 20: hookd.v1.CopyWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	25, // 21: hookd.v1.RotateWebhookSecretResponse.webhook:type_name -> hookd.v1.Webhook
+	28, // 22: hookd.v1.TestWebhookRequest.payload:type_name -> google.protobuf.Struct
+	21, // 23: hookd.v1.TestWebhookResponse.headers:type_name -> hookd.v1.Header
+	23, // 24: hookd.v1.TestWebhookResponse.duration:type_name -> google.protobuf.Duration
+	21, // 25: hookd.v1.TestWebhookResponse.request_headers:type_name -> hookd.v1.Header
+	0,  // 26: hookd.v1.WebhookService.CreateWebhook:input_type -> hookd.v1.CreateWebhookRequest
+	2,  // 27: hookd.v1.WebhookService.GetWebhook:input_type -> hookd.v1.GetWebhookRequest
+	4,  // 28: hookd.v1.WebhookService.ListWebhooks:input_type -> hookd.v1.ListWebhooksRequest
+	8,  // 29: hookd.v1.WebhookService.UpdateWebhook:input_type -> hookd.v1.UpdateWebhookRequest
+	10, // 30: hookd.v1.WebhookService.DeleteWebhook:input_type -> hookd.v1.DeleteWebhookRequest
+	14, // 31: hookd.v1.WebhookService.CopyWebhook:input_type -> hookd.v1.CopyWebhookRequest
+	16, // 32: hookd.v1.WebhookService.RotateWebhookSecret:input_type -> hookd.v1.RotateWebhookSecretRequest
+	18, // 33: hookd.v1.WebhookService.TestWebhook:input_type -> hookd.v1.TestWebhookRequest
+	12, // 34: hookd.v1.WebhookService.GetWebhookStats:input_type -> hookd.v1.GetWebhookStatsRequest
+	1,  // 35: hookd.v1.WebhookService.CreateWebhook:output_type -> hookd.v1.CreateWebhookResponse
+	3,  // 36: hookd.v1.WebhookService.GetWebhook:output_type -> hookd.v1.GetWebhookResponse
+	5,  // 37: hookd.v1.WebhookService.ListWebhooks:output_type -> hookd.v1.ListWebhooksResponse
+	9,  // 38: hookd.v1.WebhookService.UpdateWebhook:output_type -> hookd.v1.UpdateWebhookResponse
+	11, // 39: hookd.v1.WebhookService.DeleteWebhook:output_type -> hookd.v1.DeleteWebhookResponse
+	15, // 40: hookd.v1.WebhookService.CopyWebhook:output_type -> hookd.v1.CopyWebhookResponse
+	17, // 41: hookd.v1.WebhookService.RotateWebhookSecret:output_type -> hookd.v1.RotateWebhookSecretResponse
+	19, // 42: hookd.v1.WebhookService.TestWebhook:output_type -> hookd.v1.TestWebhookResponse
+	13, // 43: hookd.v1.WebhookService.GetWebhookStats:output_type -> hookd.v1.GetWebhookStatsResponse
+	35, // [35:44] is the sub-list for method output_type
+	26, // [26:35] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_webhook_service_proto_init() }
@@ -1390,14 +1665,14 @@ func file_hookd_v1_webhook_service_proto_init() {
 	file_hookd_v1_header_proto_init()
 	file_hookd_v1_webhook_proto_init()
 	file_hookd_v1_webhook_service_proto_msgTypes[0].OneofWrappers = []any{}
-	file_hookd_v1_webhook_service_proto_msgTypes[7].OneofWrappers = []any{}
+	file_hookd_v1_webhook_service_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_webhook_service_proto_rawDesc), len(file_hookd_v1_webhook_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/delivery.proto.
  */
 export const file_hookd_v1_delivery: GenFile = /*@__PURE__*/
-  fileDesc("Chdob29rZC92MS9kZWxpdmVyeS5wcm90bxIIaG9va2QudjEisQMKCERlbGl2ZXJ5EgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZXZlbnRfaWQYBCABKAkSEgoKd2ViaG9va19pZBgFIAEoCRIWCg5pbnRlZ3JhdGlvbl9pZBgGIAEoCRISCgpldmVudF90eXBlGAcgASgJEg8KB3N1YmplY3QYCCABKAkSKAoGc3RhdHVzGAkgASgOMhguaG9va2QudjEuRGVsaXZlcnlTdGF0dXMSEAoIYXR0ZW1wdHMYCiABKAUSNQoRbmV4dF9hdHRlbXB0X3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGxhc3Rfc3RhdHVzX2NvZGUYDCABKAUSDgoGcmVhc29uGA0gASgJEg4KBnJlc2VudBgOIAEoCBInCgxhdHRlbXB0X2xpc3QYDyADKAsyES5ob29rZC52MS5BdHRlbXB0ItQCCgdBdHRlbXB0Eg4KBm51bWJlchgBIAEoBRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCghkdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIWCg5yZXF1ZXN0X21ldGhvZBgEIAEoCRITCgtyZXF1ZXN0X3VybBgFIAEoCRIpCg9yZXF1ZXN0X2hlYWRlcnMYBiADKAsyEC5ob29rZC52MS5IZWFkZXISFAoMcmVxdWVzdF9ib2R5GAcgASgJEhwKFHJlc3BvbnNlX3N0YXR1c19jb2RlGAggASgFEioKEHJlc3BvbnNlX2hlYWRlcnMYCSADKAsyEC5ob29rZC52MS5IZWFkZXISFQoNcmVzcG9uc2VfYm9keRgKIAEoCRINCgVlcnJvchgLIAEoCSrdAQoORGVsaXZlcnlTdGF0dXMSHwobREVMSVZFUllfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWREVMSVZFUllfU1RBVFVTX1FVRVVFRBABEhwKGERFTElWRVJZX1NUQVRVU19SRVRSWUlORxACEhsKF0RFTElWRVJZX1NUQVRVU19XQUlUSU5HEAMSGAoUREVMSVZFUllfU1RBVFVTX0RPTkUQBBIaChZERUxJVkVSWV9TVEFUVVNfRkFJTEVEEAUSHQoZREVMSVZFUllfU1RBVFVTX0NBTkNFTExFRBAGQo4BCgxjb20uaG9va2QudjFCDURlbGl2ZXJ5UHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_hookd_v1_header]);
+  fileDesc("Chdob29rZC92MS9kZWxpdmVyeS5wcm90bxIIaG9va2QudjEi8gMKCERlbGl2ZXJ5EgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZXZlbnRfaWQYBCABKAkSEgoKd2ViaG9va19pZBgFIAEoCRIWCg5pbnRlZ3JhdGlvbl9pZBgGIAEoCRISCgpldmVudF90eXBlGAcgASgJEg8KB3N1YmplY3QYCCABKAkSKAoGc3RhdHVzGAkgASgOMhguaG9va2QudjEuRGVsaXZlcnlTdGF0dXMSEAoIYXR0ZW1wdHMYCiABKAUSNQoRbmV4dF9hdHRlbXB0X3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGxhc3Rfc3RhdHVzX2NvZGUYDCABKAUSDgoGcmVhc29uGA0gASgJEg4KBnJlc2VudBgOIAEoCBInCgxhdHRlbXB0X2xpc3QYDyADKAsyES5ob29rZC52MS5BdHRlbXB0EhQKDHdlYmhvb2tfbmFtZRgQIAEoCRIYChBpbnRlZ3JhdGlvbl9uYW1lGBEgASgJEg8KB3JldHJpZXMYEiABKAUi1AIKB0F0dGVtcHQSDgoGbnVtYmVyGAEgASgFEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhYKDnJlcXVlc3RfbWV0aG9kGAQgASgJEhMKC3JlcXVlc3RfdXJsGAUgASgJEikKD3JlcXVlc3RfaGVhZGVycxgGIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIUCgxyZXF1ZXN0X2JvZHkYByABKAkSHAoUcmVzcG9uc2Vfc3RhdHVzX2NvZGUYCCABKAUSKgoQcmVzcG9uc2VfaGVhZGVycxgJIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIVCg1yZXNwb25zZV9ib2R5GAogASgJEg0KBWVycm9yGAsgASgJKt0BCg5EZWxpdmVyeVN0YXR1cxIfChtERUxJVkVSWV9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZERUxJVkVSWV9TVEFUVVNfUVVFVUVEEAESHAoYREVMSVZFUllfU1RBVFVTX1JFVFJZSU5HEAISGwoXREVMSVZFUllfU1RBVFVTX1dBSVRJTkcQAxIYChRERUxJVkVSWV9TVEFUVVNfRE9ORRAEEhoKFkRFTElWRVJZX1NUQVRVU19GQUlMRUQQBRIdChlERUxJVkVSWV9TVEFUVVNfQ0FOQ0VMTEVEEAYqkQEKDkRlbGl2ZXJ5Q2hhbmdlEh8KG0RFTElWRVJZX0NIQU5HRV9VTlNQRUNJRklFRBAAEhsKF0RFTElWRVJZX0NIQU5HRV9DUkVBVEVEEAESHQoZREVMSVZFUllfQ0hBTkdFX0FUVEVNUFRFRBACEiIKHkRFTElWRVJZX0NIQU5HRV9TVEFUVVNfQ0hBTkdFRBADQo4BCgxjb20uaG9va2QudjFCDURlbGl2ZXJ5UHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_hookd_v1_header]);
 
 /**
  * Delivery is one event sent to one webhook, with all of its attempts.
@@ -127,6 +127,28 @@ export type Delivery = Message<"hookd.v1.Delivery"> & {
    * @generated from field: repeated hookd.v1.Attempt attempt_list = 15;
    */
   attemptList: Attempt[];
+
+  /**
+   * webhook_name is the receiving webhook's current name (output only; empty once it is deleted): the
+   * "Trusted Site" column of the queue in the product document 002.
+   *
+   * @generated from field: string webhook_name = 16;
+   */
+  webhookName: string;
+
+  /**
+   * integration_name is the webhook's integration's current name (output only; empty if none).
+   *
+   * @generated from field: string integration_name = 17;
+   */
+  integrationName: string;
+
+  /**
+   * retries is the number of attempts after the first (output only): the queue's "Retries" column.
+   *
+   * @generated from field: int32 retries = 18;
+   */
+  retries: number;
 };
 
 /**
@@ -288,4 +310,45 @@ export enum DeliveryStatus {
  */
 export const DeliveryStatusSchema: GenEnum<DeliveryStatus> = /*@__PURE__*/
   enumDesc(file_hookd_v1_delivery, 0);
+
+/**
+ * DeliveryChange says what happened to a delivery in a WatchDeliveries stream.
+ *
+ * @generated from enum hookd.v1.DeliveryChange
+ */
+export enum DeliveryChange {
+  /**
+   * DELIVERY_CHANGE_UNSPECIFIED marks a heartbeat (a response without a delivery).
+   *
+   * @generated from enum value: DELIVERY_CHANGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * DELIVERY_CHANGE_CREATED is a new delivery (an event was published).
+   *
+   * @generated from enum value: DELIVERY_CHANGE_CREATED = 1;
+   */
+  CREATED = 1,
+
+  /**
+   * DELIVERY_CHANGE_ATTEMPTED is an attempt made (the delivery carries its new attempt count and status).
+   *
+   * @generated from enum value: DELIVERY_CHANGE_ATTEMPTED = 2;
+   */
+  ATTEMPTED = 2,
+
+  /**
+   * DELIVERY_CHANGE_STATUS_CHANGED is a status change without an attempt (callback, cancel, resend, expiry).
+   *
+   * @generated from enum value: DELIVERY_CHANGE_STATUS_CHANGED = 3;
+   */
+  STATUS_CHANGED = 3,
+}
+
+/**
+ * Describes the enum hookd.v1.DeliveryChange.
+ */
+export const DeliveryChangeSchema: GenEnum<DeliveryChange> = /*@__PURE__*/
+  enumDesc(file_hookd_v1_delivery, 1);
 

@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Delivery, DeliveryStatus } from "./delivery_pb.js";
+import type { Delivery, DeliveryChange, DeliveryStatus } from "./delivery_pb.js";
 import { file_hookd_v1_delivery } from "./delivery_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/delivery_service.proto.
  */
 export const file_hookd_v1_delivery_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9ob29rZC92MS9kZWxpdmVyeV9zZXJ2aWNlLnByb3RvEghob29rZC52MSKOAgoORGVsaXZlcnlGaWx0ZXISKgoIc3RhdHVzZXMYASADKA4yGC5ob29rZC52MS5EZWxpdmVyeVN0YXR1cxISCgp3ZWJob29rX2lkGAIgASgJEhYKDmludGVncmF0aW9uX2lkGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSDwoHc3ViamVjdBgFIAEoCRI1ChFjcmVhdGVfdGltZV9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSY3JlYXRlX3RpbWVfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghldmVudF9pZBgIIAEoCSJ3ChVMaXN0RGVsaXZlcmllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKAoGZmlsdGVyGAMgASgLMhguaG9va2QudjEuRGVsaXZlcnlGaWx0ZXISDQoFcXVldWUYBCABKAgiWQoWTGlzdERlbGl2ZXJpZXNSZXNwb25zZRImCgpkZWxpdmVyaWVzGAEgAygLMhIuaG9va2QudjEuRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiAKEkdldERlbGl2ZXJ5UmVxdWVzdBIKCgJpZBgBIAEoCSI7ChNHZXREZWxpdmVyeVJlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkiIgoUUmV0cnlEZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkiPQoVUmV0cnlEZWxpdmVyeVJlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkiQgoWUmV0cnlEZWxpdmVyaWVzUmVxdWVzdBIoCgZmaWx0ZXIYASABKAsyGC5ob29rZC52MS5EZWxpdmVyeUZpbHRlciIoChdSZXRyeURlbGl2ZXJpZXNSZXNwb25zZRINCgVjb3VudBgBIAEoBSIjChVDYW5jZWxEZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkiPgoWQ2FuY2VsRGVsaXZlcnlSZXNwb25zZRIkCghkZWxpdmVyeRgBIAEoCzISLmhvb2tkLnYxLkRlbGl2ZXJ5ImsKF0V4cG9ydERlbGl2ZXJpZXNSZXF1ZXN0EiYKBmZvcm1hdBgBIAEoDjIWLmhvb2tkLnYxLkV4cG9ydEZvcm1hdBIoCgZmaWx0ZXIYAiABKAsyGC5ob29rZC52MS5EZWxpdmVyeUZpbHRlciIoChhFeHBvcnREZWxpdmVyaWVzUmVzcG9uc2USDAoEZGF0YRgBIAEoDCpeCgxFeHBvcnRGb3JtYXQSHQoZRVhQT1JUX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhUKEUVYUE9SVF9GT1JNQVRfQ1NWEAESGAoURVhQT1JUX0ZPUk1BVF9OREpTT04QAjKYBAoPRGVsaXZlcnlTZXJ2aWNlElgKDkxpc3REZWxpdmVyaWVzEh8uaG9va2QudjEuTGlzdERlbGl2ZXJpZXNSZXF1ZXN0GiAuaG9va2QudjEuTGlzdERlbGl2ZXJpZXNSZXNwb25zZSIDkAIBEk8KC0dldERlbGl2ZXJ5EhwuaG9va2QudjEuR2V0RGVsaXZlcnlSZXF1ZXN0Gh0uaG9va2QudjEuR2V0RGVsaXZlcnlSZXNwb25zZSIDkAIBElAKDVJldHJ5RGVsaXZlcnkSHi5ob29rZC52MS5SZXRyeURlbGl2ZXJ5UmVxdWVzdBofLmhvb2tkLnYxLlJldHJ5RGVsaXZlcnlSZXNwb25zZRJWCg9SZXRyeURlbGl2ZXJpZXMSIC5ob29rZC52MS5SZXRyeURlbGl2ZXJpZXNSZXF1ZXN0GiEuaG9va2QudjEuUmV0cnlEZWxpdmVyaWVzUmVzcG9uc2USUwoOQ2FuY2VsRGVsaXZlcnkSHy5ob29rZC52MS5DYW5jZWxEZWxpdmVyeVJlcXVlc3QaIC5ob29rZC52MS5DYW5jZWxEZWxpdmVyeVJlc3BvbnNlElsKEEV4cG9ydERlbGl2ZXJpZXMSIS5ob29rZC52MS5FeHBvcnREZWxpdmVyaWVzUmVxdWVzdBoiLmhvb2tkLnYxLkV4cG9ydERlbGl2ZXJpZXNSZXNwb25zZTABQpUBCgxjb20uaG9va2QudjFCFERlbGl2ZXJ5U2VydmljZVByb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_hookd_v1_delivery]);
+  fileDesc("Ch9ob29rZC92MS9kZWxpdmVyeV9zZXJ2aWNlLnByb3RvEghob29rZC52MSKOAgoORGVsaXZlcnlGaWx0ZXISKgoIc3RhdHVzZXMYASADKA4yGC5ob29rZC52MS5EZWxpdmVyeVN0YXR1cxISCgp3ZWJob29rX2lkGAIgASgJEhYKDmludGVncmF0aW9uX2lkGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSDwoHc3ViamVjdBgFIAEoCRI1ChFjcmVhdGVfdGltZV9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSY3JlYXRlX3RpbWVfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghldmVudF9pZBgIIAEoCSJ3ChVMaXN0RGVsaXZlcmllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKAoGZmlsdGVyGAMgASgLMhguaG9va2QudjEuRGVsaXZlcnlGaWx0ZXISDQoFcXVldWUYBCABKAgiWQoWTGlzdERlbGl2ZXJpZXNSZXNwb25zZRImCgpkZWxpdmVyaWVzGAEgAygLMhIuaG9va2QudjEuRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiAKEkdldERlbGl2ZXJ5UmVxdWVzdBIKCgJpZBgBIAEoCSI7ChNHZXREZWxpdmVyeVJlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkiIgoUUmV0cnlEZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkiPQoVUmV0cnlEZWxpdmVyeVJlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkiQgoWUmV0cnlEZWxpdmVyaWVzUmVxdWVzdBIoCgZmaWx0ZXIYASABKAsyGC5ob29rZC52MS5EZWxpdmVyeUZpbHRlciIoChdSZXRyeURlbGl2ZXJpZXNSZXNwb25zZRINCgVjb3VudBgBIAEoBSIjChVDYW5jZWxEZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkiPgoWQ2FuY2VsRGVsaXZlcnlSZXNwb25zZRIkCghkZWxpdmVyeRgBIAEoCzISLmhvb2tkLnYxLkRlbGl2ZXJ5IkIKFldhdGNoRGVsaXZlcmllc1JlcXVlc3QSKAoGZmlsdGVyGAEgASgLMhguaG9va2QudjEuRGVsaXZlcnlGaWx0ZXIikwEKF1dhdGNoRGVsaXZlcmllc1Jlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkSKAoGY2hhbmdlGAIgASgOMhguaG9va2QudjEuRGVsaXZlcnlDaGFuZ2USKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoXRXhwb3J0RGVsaXZlcmllc1JlcXVlc3QSJgoGZm9ybWF0GAEgASgOMhYuaG9va2QudjEuRXhwb3J0Rm9ybWF0EigKBmZpbHRlchgCIAEoCzIYLmhvb2tkLnYxLkRlbGl2ZXJ5RmlsdGVyIigKGEV4cG9ydERlbGl2ZXJpZXNSZXNwb25zZRIMCgRkYXRhGAEgASgMKl4KDEV4cG9ydEZvcm1hdBIdChlFWFBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASFQoRRVhQT1JUX0ZPUk1BVF9DU1YQARIYChRFWFBPUlRfRk9STUFUX05ESlNPThACMvIECg9EZWxpdmVyeVNlcnZpY2USWAoOTGlzdERlbGl2ZXJpZXMSHy5ob29rZC52MS5MaXN0RGVsaXZlcmllc1JlcXVlc3QaIC5ob29rZC52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlIgOQAgESTwoLR2V0RGVsaXZlcnkSHC5ob29rZC52MS5HZXREZWxpdmVyeVJlcXVlc3QaHS5ob29rZC52MS5HZXREZWxpdmVyeVJlc3BvbnNlIgOQAgESUAoNUmV0cnlEZWxpdmVyeRIeLmhvb2tkLnYxLlJldHJ5RGVsaXZlcnlSZXF1ZXN0Gh8uaG9va2QudjEuUmV0cnlEZWxpdmVyeVJlc3BvbnNlElYKD1JldHJ5RGVsaXZlcmllcxIgLmhvb2tkLnYxLlJldHJ5RGVsaXZlcmllc1JlcXVlc3QaIS5ob29rZC52MS5SZXRyeURlbGl2ZXJpZXNSZXNwb25zZRJTCg5DYW5jZWxEZWxpdmVyeRIfLmhvb2tkLnYxLkNhbmNlbERlbGl2ZXJ5UmVxdWVzdBogLmhvb2tkLnYxLkNhbmNlbERlbGl2ZXJ5UmVzcG9uc2USWwoQRXhwb3J0RGVsaXZlcmllcxIhLmhvb2tkLnYxLkV4cG9ydERlbGl2ZXJpZXNSZXF1ZXN0GiIuaG9va2QudjEuRXhwb3J0RGVsaXZlcmllc1Jlc3BvbnNlMAESWAoPV2F0Y2hEZWxpdmVyaWVzEiAuaG9va2QudjEuV2F0Y2hEZWxpdmVyaWVzUmVxdWVzdBohLmhvb2tkLnYxLldhdGNoRGVsaXZlcmllc1Jlc3BvbnNlMAFClQEKDGNvbS5ob29rZC52MUIURGVsaXZlcnlTZXJ2aWNlUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_timestamp, file_hookd_v1_delivery]);
 
 /**
  * DeliveryFilter selects deliveries. Empty fields match everything.
@@ -325,6 +325,62 @@ export const CancelDeliveryResponseSchema: GenMessage<CancelDeliveryResponse> = 
   messageDesc(file_hookd_v1_delivery_service, 10);
 
 /**
+ * WatchDeliveriesRequest is the request of WatchDeliveries.
+ *
+ * @generated from message hookd.v1.WatchDeliveriesRequest
+ */
+export type WatchDeliveriesRequest = Message<"hookd.v1.WatchDeliveriesRequest"> & {
+  /**
+   * filter selects deliveries (as in ListDeliveries).
+   *
+   * @generated from field: hookd.v1.DeliveryFilter filter = 1;
+   */
+  filter?: DeliveryFilter | undefined;
+};
+
+/**
+ * Describes the message hookd.v1.WatchDeliveriesRequest.
+ * Use `create(WatchDeliveriesRequestSchema)` to create a new message.
+ */
+export const WatchDeliveriesRequestSchema: GenMessage<WatchDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_delivery_service, 11);
+
+/**
+ * WatchDeliveriesResponse is one change, or a heartbeat when delivery is unset.
+ *
+ * @generated from message hookd.v1.WatchDeliveriesResponse
+ */
+export type WatchDeliveriesResponse = Message<"hookd.v1.WatchDeliveriesResponse"> & {
+  /**
+   * delivery is the delivery after the change (without attempts); unset in a heartbeat.
+   *
+   * @generated from field: hookd.v1.Delivery delivery = 1;
+   */
+  delivery?: Delivery | undefined;
+
+  /**
+   * change says what happened (UNSPECIFIED in a heartbeat).
+   *
+   * @generated from field: hookd.v1.DeliveryChange change = 2;
+   */
+  change: DeliveryChange;
+
+  /**
+   * time is when the change happened, or the heartbeat's time.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 3;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message hookd.v1.WatchDeliveriesResponse.
+ * Use `create(WatchDeliveriesResponseSchema)` to create a new message.
+ */
+export const WatchDeliveriesResponseSchema: GenMessage<WatchDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_delivery_service, 12);
+
+/**
  * ExportDeliveriesRequest is the request of ExportDeliveries.
  *
  * @generated from message hookd.v1.ExportDeliveriesRequest
@@ -350,7 +406,7 @@ export type ExportDeliveriesRequest = Message<"hookd.v1.ExportDeliveriesRequest"
  * Use `create(ExportDeliveriesRequestSchema)` to create a new message.
  */
 export const ExportDeliveriesRequestSchema: GenMessage<ExportDeliveriesRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 11);
+  messageDesc(file_hookd_v1_delivery_service, 13);
 
 /**
  * ExportDeliveriesResponse is one chunk of an export; concatenated chunks form the file.
@@ -371,7 +427,7 @@ export type ExportDeliveriesResponse = Message<"hookd.v1.ExportDeliveriesRespons
  * Use `create(ExportDeliveriesResponseSchema)` to create a new message.
  */
 export const ExportDeliveriesResponseSchema: GenMessage<ExportDeliveriesResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 12);
+  messageDesc(file_hookd_v1_delivery_service, 14);
 
 /**
  * ExportFormat is the format of an export.
@@ -472,6 +528,18 @@ export const DeliveryService: GenService<{
     methodKind: "server_streaming";
     input: typeof ExportDeliveriesRequestSchema;
     output: typeof ExportDeliveriesResponseSchema;
+  },
+  /**
+   * WatchDeliveries streams every change of the project's deliveries matching the filter as it happens, from
+   * every process of the cluster, with a heartbeat (a response without a delivery) every 15 s. A client that
+   * cannot keep up is disconnected (resource_exhausted); it never slows delivery.
+   *
+   * @generated from rpc hookd.v1.DeliveryService.WatchDeliveries
+   */
+  watchDeliveries: {
+    methodKind: "server_streaming";
+    input: typeof WatchDeliveriesRequestSchema;
+    output: typeof WatchDeliveriesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hookd_v1_delivery_service, 0);

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/event_type.proto.
  */
 export const file_hookd_v1_event_type: GenFile = /*@__PURE__*/
-  fileDesc("Chlob29rZC92MS9ldmVudF90eXBlLnByb3RvEghob29rZC52MSL2AQoJRXZlbnRUeXBlEgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRInCgZzY2hlbWEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KDnNhbXBsZV9wYXlsb2FkGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEKPAQoMY29tLmhvb2tkLnYxQg5FdmVudFR5cGVQcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chlob29rZC92MS9ldmVudF90eXBlLnByb3RvEghob29rZC52MSKLAgoJRXZlbnRUeXBlEgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRInCgZzY2hlbWEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei8KDnNhbXBsZV9wYXlsb2FkGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtvcGVyYXRpb25hbBgIIAEoCEKPAQoMY29tLmhvb2tkLnYxQg5FdmVudFR5cGVQcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * EventType names a kind of event (e.g. `user.created`) and optionally fixes its payload's JSON Schema.
@@ -68,6 +68,14 @@ export type EventType = Message<"hookd.v1.EventType"> & {
    * @generated from field: google.protobuf.Struct sample_payload = 7;
    */
   samplePayload?: JsonObject | undefined;
+
+  /**
+   * operational marks hookd's operational event types (`hookd.…`, output only): present in every project, not
+   * deletable or changeable.
+   *
+   * @generated from field: bool operational = 8;
+   */
+  operational: boolean;
 };
 
 /**

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/trigger.proto.
  */
 export const file_hookd_v1_trigger: GenFile = /*@__PURE__*/
-  fileDesc("ChZob29rZC92MS90cmlnZ2VyLnByb3RvEghob29rZC52MSJtChBUcmlnZ2VyU2lnbmF0dXJlEikKBnNjaGVtZRgBIAEoDjIZLmhvb2tkLnYxLlNpZ25hdHVyZVNjaGVtZRIOCgZzZWNyZXQYAiABKAkSDgoGaGVhZGVyGAMgASgJEg4KBnByZWZpeBgEIAEoCSJFCg9UcmlnZ2VyUmVzcG9uc2USDgoGc3RhdHVzGAEgASgFEhQKDGNvbnRlbnRfdHlwZRgCIAEoCRIMCgRib2R5GAMgASgJIlUKDFRyaWdnZXJSb3V0ZRIOCgZoZWFkZXIYASABKAkSEgoKanNvbl9maWVsZBgCIAEoCRINCgV2YWx1ZRgDIAEoCRISCgpldmVudF90eXBlGAQgASgJItoDCgdUcmlnZ2VyEgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgEIAEoCRISCgpldmVudF90eXBlGAUgASgJEhYKDmFwaV9rZXlfaGVhZGVyGAYgASgJEg8KB2FwaV9rZXkYByABKAkSKwoIcmVzcG9uc2UYCCABKAsyGS5ob29rZC52MS5UcmlnZ2VyUmVzcG9uc2USDAoEc3luYxgJIAEoCBIvCgxzeW5jX3RpbWVvdXQYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHQoVcmF0ZV9saW1pdF9wZXJfc2Vjb25kGAsgASgFEiYKBnJvdXRlcxgMIAMoCzIWLmhvb2tkLnYxLlRyaWdnZXJSb3V0ZRItCglzaWduYXR1cmUYDSABKAsyGi5ob29rZC52MS5UcmlnZ2VyU2lnbmF0dXJlEhYKDm1heF9ib2R5X2J5dGVzGA4gASgDEg8KB2VuYWJsZWQYDyABKAgSCwoDdXJsGBAgASgJIvACCglFeGVjdXRpb24SCgoCaWQYASABKAkSEgoKdHJpZ2dlcl9pZBgCIAEoCRIwCgxyZWNlaXZlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm1ldGhvZBgEIAEoCRIhCgdoZWFkZXJzGAUgAygLMhAuaG9va2QudjEuSGVhZGVyEioKEHF1ZXJ5X3BhcmFtZXRlcnMYBiADKAsyEC5ob29rZC52MS5IZWFkZXISFQoNcGF0aF9mcmFnbWVudBgHIAEoCRIQCghyYXdfYm9keRgIIAEoCRIXCg9yYXdfYm9keV9iYXNlNjQYCSABKAgSJAoEYm9keRgKIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIUCgxjb250ZW50X3R5cGUYCyABKAkSDgoGc3RhdHVzGAwgASgFEhAKCGV2ZW50X2lkGA0gASgJEhIKCmV2ZW50X3R5cGUYDiABKAkqfQoPU2lnbmF0dXJlU2NoZW1lEiAKHFNJR05BVFVSRV9TQ0hFTUVfVU5TUEVDSUZJRUQQABImCiJTSUdOQVRVUkVfU0NIRU1FX1NUQU5EQVJEX1dFQkhPT0tTEAESIAocU0lHTkFUVVJFX1NDSEVNRV9ITUFDX1NIQTI1NhACQo0BCgxjb20uaG9va2QudjFCDFRyaWdnZXJQcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_hookd_v1_header]);
+  fileDesc("ChZob29rZC92MS90cmlnZ2VyLnByb3RvEghob29rZC52MSJtChBUcmlnZ2VyU2lnbmF0dXJlEikKBnNjaGVtZRgBIAEoDjIZLmhvb2tkLnYxLlNpZ25hdHVyZVNjaGVtZRIOCgZzZWNyZXQYAiABKAkSDgoGaGVhZGVyGAMgASgJEg4KBnByZWZpeBgEIAEoCSJFCg9UcmlnZ2VyUmVzcG9uc2USDgoGc3RhdHVzGAEgASgFEhQKDGNvbnRlbnRfdHlwZRgCIAEoCRIMCgRib2R5GAMgASgJIjQKDlRyaWdnZXJTdWJqZWN0Eg4KBmhlYWRlchgBIAEoCRISCgpqc29uX2ZpZWxkGAIgASgJIoABCgxUcmlnZ2VyUm91dGUSDgoGaGVhZGVyGAEgASgJEhIKCmpzb25fZmllbGQYAiABKAkSDQoFdmFsdWUYAyABKAkSEgoKZXZlbnRfdHlwZRgEIAEoCRIpCgdzdWJqZWN0GAUgASgLMhguaG9va2QudjEuVHJpZ2dlclN1YmplY3QiugQKB1RyaWdnZXISCgoCaWQYASABKAkSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRuYW1lGAQgASgJEhIKCmV2ZW50X3R5cGUYBSABKAkSFgoOYXBpX2tleV9oZWFkZXIYBiABKAkSDwoHYXBpX2tleRgHIAEoCRIrCghyZXNwb25zZRgIIAEoCzIZLmhvb2tkLnYxLlRyaWdnZXJSZXNwb25zZRIMCgRzeW5jGAkgASgIEi8KDHN5bmNfdGltZW91dBgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIdChVyYXRlX2xpbWl0X3Blcl9zZWNvbmQYCyABKAUSJgoGcm91dGVzGAwgAygLMhYuaG9va2QudjEuVHJpZ2dlclJvdXRlEi0KCXNpZ25hdHVyZRgNIAEoCzIaLmhvb2tkLnYxLlRyaWdnZXJTaWduYXR1cmUSFgoObWF4X2JvZHlfYnl0ZXMYDiABKAMSDwoHZW5hYmxlZBgPIAEoCBILCgN1cmwYECABKAkSKQoHc3ViamVjdBgRIAEoCzIYLmhvb2tkLnYxLlRyaWdnZXJTdWJqZWN0EhQKDGRyb3BfaGVhZGVycxgSIAMoCRIdChVkcm9wX3F1ZXJ5X3BhcmFtZXRlcnMYEyADKAkimQMKCUV4ZWN1dGlvbhIKCgJpZBgBIAEoCRISCgp0cmlnZ2VyX2lkGAIgASgJEjAKDHJlY2VpdmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGbWV0aG9kGAQgASgJEiEKB2hlYWRlcnMYBSADKAsyEC5ob29rZC52MS5IZWFkZXISKgoQcXVlcnlfcGFyYW1ldGVycxgGIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIVCg1wYXRoX2ZyYWdtZW50GAcgASgJEhAKCHJhd19ib2R5GAggASgJEhcKD3Jhd19ib2R5X2Jhc2U2NBgJIAEoCBIkCgRib2R5GAogASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhQKDGNvbnRlbnRfdHlwZRgLIAEoCRIOCgZzdGF0dXMYDCABKAUSEAoIZXZlbnRfaWQYDSABKAkSEgoKZXZlbnRfdHlwZRgOIAEoCRIWCg5ib2R5X3RydW5jYXRlZBgPIAEoCBIPCgdzdWJqZWN0GBAgASgJKn0KD1NpZ25hdHVyZVNjaGVtZRIgChxTSUdOQVRVUkVfU0NIRU1FX1VOU1BFQ0lGSUVEEAASJgoiU0lHTkFUVVJFX1NDSEVNRV9TVEFOREFSRF9XRUJIT09LUxABEiAKHFNJR05BVFVSRV9TQ0hFTUVfSE1BQ19TSEEyNTYQAkKNAQoMY29tLmhvb2tkLnYxQgxUcmlnZ2VyUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_hookd_v1_header]);
 
 /**
  * TriggerSignature configures signature verification of received requests.
@@ -94,6 +94,35 @@ export const TriggerResponseSchema: GenMessage<TriggerResponse> = /*@__PURE__*/
   messageDesc(file_hookd_v1_trigger, 1);
 
 /**
+ * TriggerSubject picks the subject (the customer) of events published from received requests: the product
+ * document 003's shared trigger decides "which customer and flow should run" from a header or the payload.
+ *
+ * @generated from message hookd.v1.TriggerSubject
+ */
+export type TriggerSubject = Message<"hookd.v1.TriggerSubject"> & {
+  /**
+   * header names the request header whose value is the subject (set header or json_field).
+   *
+   * @generated from field: string header = 1;
+   */
+  header: string;
+
+  /**
+   * json_field is a dotted path in the JSON body whose value is the subject (e.g. `customer.id`).
+   *
+   * @generated from field: string json_field = 2;
+   */
+  jsonField: string;
+};
+
+/**
+ * Describes the message hookd.v1.TriggerSubject.
+ * Use `create(TriggerSubjectSchema)` to create a new message.
+ */
+export const TriggerSubjectSchema: GenMessage<TriggerSubject> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_trigger, 2);
+
+/**
  * TriggerRoute picks the event type of a request on a shared trigger.
  *
  * @generated from message hookd.v1.TriggerRoute
@@ -126,6 +155,13 @@ export type TriggerRoute = Message<"hookd.v1.TriggerRoute"> & {
    * @generated from field: string event_type = 4;
    */
   eventType: string;
+
+  /**
+   * subject picks the subject of matching requests; it wins over the trigger's subject.
+   *
+   * @generated from field: hookd.v1.TriggerSubject subject = 5;
+   */
+  subject?: TriggerSubject | undefined;
 };
 
 /**
@@ -133,7 +169,7 @@ export type TriggerRoute = Message<"hookd.v1.TriggerRoute"> & {
  * Use `create(TriggerRouteSchema)` to create a new message.
  */
 export const TriggerRouteSchema: GenMessage<TriggerRoute> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_trigger, 2);
+  messageDesc(file_hookd_v1_trigger, 3);
 
 /**
  * Trigger receives webhooks from other systems at `url` and publishes each request as an event.
@@ -253,6 +289,30 @@ export type Trigger = Message<"hookd.v1.Trigger"> & {
    * @generated from field: string url = 16;
    */
   url: string;
+
+  /**
+   * subject picks the subject of published events from a header or a JSON field (optional; a route's subject
+   * wins).
+   *
+   * @generated from field: hookd.v1.TriggerSubject subject = 17;
+   */
+  subject?: TriggerSubject | undefined;
+
+  /**
+   * drop_headers are request headers removed from the published payload, besides the credential headers that
+   * are always removed (Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key, api_key_header and
+   * the signature headers).
+   *
+   * @generated from field: repeated string drop_headers = 18;
+   */
+  dropHeaders: string[];
+
+  /**
+   * drop_query_parameters are query parameters removed from the published payload (e.g. `token`).
+   *
+   * @generated from field: repeated string drop_query_parameters = 19;
+   */
+  dropQueryParameters: string[];
 };
 
 /**
@@ -260,7 +320,7 @@ export type Trigger = Message<"hookd.v1.Trigger"> & {
  * Use `create(TriggerSchema)` to create a new message.
  */
 export const TriggerSchema: GenMessage<Trigger> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_trigger, 3);
+  messageDesc(file_hookd_v1_trigger, 4);
 
 /**
  * Execution is one request received by a trigger.
@@ -365,6 +425,21 @@ export type Execution = Message<"hookd.v1.Execution"> & {
    * @generated from field: string event_type = 14;
    */
   eventType: string;
+
+  /**
+   * body_truncated is true when the stored raw_body is a prefix of what was received (rejected requests keep
+   * at most a short prefix; List responses carry no bodies).
+   *
+   * @generated from field: bool body_truncated = 15;
+   */
+  bodyTruncated: boolean;
+
+  /**
+   * subject is the subject the event was published with (empty if none).
+   *
+   * @generated from field: string subject = 16;
+   */
+  subject: string;
 };
 
 /**
@@ -372,7 +447,7 @@ export type Execution = Message<"hookd.v1.Execution"> & {
  * Use `create(ExecutionSchema)` to create a new message.
  */
 export const ExecutionSchema: GenMessage<Execution> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_trigger, 4);
+  messageDesc(file_hookd_v1_trigger, 5);
 
 /**
  * SignatureScheme is how a trigger verifies the sender's signature.

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/webhook.proto.
  */
 export const file_hookd_v1_webhook: GenFile = /*@__PURE__*/
-  fileDesc("ChZob29rZC92MS93ZWJob29rLnByb3RvEghob29rZC52MSJ4CgtSZXRyeVBvbGljeRInCgRraW5kGAEgASgOMhkuaG9va2QudjEuUmV0cnlQb2xpY3lLaW5kEisKCGludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC21heF9yZXRyaWVzGAMgASgFIi4KEUludGVncmF0aW9uSGVhZGVyEgwKBG5hbWUYASABKAkSCwoDdXNlGAIgASgIIvsECgdXZWJob29rEgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOaW50ZWdyYXRpb25faWQYBCABKAkSDAoEbmFtZRgFIAEoCRITCgtzeXN0ZW1fbmFtZRgGIAEoCRITCgtkZXNjcmlwdGlvbhgHIAEoCRIOCgZtZXRob2QYCCABKAkSCwoDdXJsGAkgASgJEgwKBHBhdGgYCiABKAkSEAoIZnVsbF91cmwYCyABKAkSOAoTaW50ZWdyYXRpb25faGVhZGVycxgMIAMoCzIbLmhvb2tkLnYxLkludGVncmF0aW9uSGVhZGVyEiEKB2hlYWRlcnMYDSADKAsyEC5ob29rZC52MS5IZWFkZXISFQoNYm9keV90ZW1wbGF0ZRgOIAEoCRIrCgxyZXRyeV9wb2xpY3kYDyABKAsyFS5ob29rZC52MS5SZXRyeVBvbGljeRIqCgd0aW1lb3V0GBAgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDGFzeW5jX3N0YXR1cxgRIAEoCBIwCg1hc3luY190aW1lb3V0GBIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg8KB2VuYWJsZWQYEyABKAgSDgoGc2VjcmV0GBQgASgJEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgVIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqkAEKD1JldHJ5UG9saWN5S2luZBIhCh1SRVRSWV9QT0xJQ1lfS0lORF9VTlNQRUNJRklFRBAAEiEKHVJFVFJZX1BPTElDWV9LSU5EX0VYUE9ORU5USUFMEAESGwoXUkVUUllfUE9MSUNZX0tJTkRfRklYRUQQAhIaChZSRVRSWV9QT0xJQ1lfS0lORF9OT05FEANCjQEKDGNvbS5ob29rZC52MUIMV2ViaG9va1Byb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_hookd_v1_header]);
+  fileDesc("ChZob29rZC92MS93ZWJob29rLnByb3RvEghob29rZC52MSJ4CgtSZXRyeVBvbGljeRInCgRraW5kGAEgASgOMhkuaG9va2QudjEuUmV0cnlQb2xpY3lLaW5kEisKCGludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC21heF9yZXRyaWVzGAMgASgFIi4KEUludGVncmF0aW9uSGVhZGVyEgwKBG5hbWUYASABKAkSCwoDdXNlGAIgASgIIswHCgdXZWJob29rEgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOaW50ZWdyYXRpb25faWQYBCABKAkSDAoEbmFtZRgFIAEoCRITCgtzeXN0ZW1fbmFtZRgGIAEoCRITCgtkZXNjcmlwdGlvbhgHIAEoCRIOCgZtZXRob2QYCCABKAkSCwoDdXJsGAkgASgJEgwKBHBhdGgYCiABKAkSEAoIZnVsbF91cmwYCyABKAkSOAoTaW50ZWdyYXRpb25faGVhZGVycxgMIAMoCzIbLmhvb2tkLnYxLkludGVncmF0aW9uSGVhZGVyEiEKB2hlYWRlcnMYDSADKAsyEC5ob29rZC52MS5IZWFkZXISFQoNYm9keV90ZW1wbGF0ZRgOIAEoCRIrCgxyZXRyeV9wb2xpY3kYDyABKAsyFS5ob29rZC52MS5SZXRyeVBvbGljeRIqCgd0aW1lb3V0GBAgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDGFzeW5jX3N0YXR1cxgRIAEoCBIwCg1hc3luY190aW1lb3V0GBIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg8KB2VuYWJsZWQYEyABKAgSDgoGc2VjcmV0GBQgASgJEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgVIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUc3VjY2Vzc19zdGF0dXNfY29kZXMYFiADKAUSGQoRZmFpbHVyZV90aHJlc2hvbGQYFyABKAUSHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYGCABKAUSFwoPZGlzYWJsZWRfcmVhc29uGBkgASgJEjAKDGRpc2FibGVfdGltZRgaIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRc2lnbmluZ19hbGdvcml0aG0YGyABKA4yGi5ob29rZC52MS5TaWduaW5nQWxnb3JpdGhtEhIKCnB1YmxpY19rZXkYHCABKAkSGwoTcHJldmlvdXNfcHVibGljX2tleRgdIAEoCRIYChBzZW5kX3RyYWNlcGFyZW50GB4gASgIEisKEWVmZmVjdGl2ZV9oZWFkZXJzGB8gAygLMhAuaG9va2QudjEuSGVhZGVyIuEDCgxXZWJob29rU3RhdHMSKQoGd2luZG93GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEgwKBGRvbmUYAiABKAMSDgoGZmFpbGVkGAMgASgDEhAKCHJldHJ5aW5nGAQgASgDEg4KBnF1ZXVlZBgFIAEoAxIPCgd3YWl0aW5nGAYgASgDEhEKCWNhbmNlbGxlZBgHIAEoAxIUCgxzdWNjZXNzX3JhdGUYCCABKAESLgoLbGF0ZW5jeV9wNTAYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbGF0ZW5jeV9wOTUYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbGF0ZW5jeV9wOTkYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoRbGFzdF9zdWNjZXNzX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEWxhc3RfZmFpbHVyZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgOIAEoBRIQCghhdHRlbXB0cxgPIAEoAyqyAQoPUmV0cnlQb2xpY3lLaW5kEiEKHVJFVFJZX1BPTElDWV9LSU5EX1VOU1BFQ0lGSUVEEAASIQodUkVUUllfUE9MSUNZX0tJTkRfRVhQT05FTlRJQUwQARIbChdSRVRSWV9QT0xJQ1lfS0lORF9GSVhFRBACEhoKFlJFVFJZX1BPTElDWV9LSU5EX05PTkUQAxIgChxSRVRSWV9QT0xJQ1lfS0lORF9JREVNUE9URU5UEAQqdwoQU2lnbmluZ0FsZ29yaXRobRIhCh1TSUdOSU5HX0FMR09SSVRITV9VTlNQRUNJRklFRBAAEiEKHVNJR05JTkdfQUxHT1JJVEhNX0hNQUNfU0hBMjU2EAESHQoZU0lHTklOR19BTEdPUklUSE1fRUQyNTUxORACQo0BCgxjb20uaG9va2QudjFCDFdlYmhvb2tQcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_hookd_v1_header]);
 
 /**
  * RetryPolicy says when a failed attempt is tried again.
@@ -216,14 +216,16 @@ export type Webhook = Message<"hookd.v1.Webhook"> & {
   asyncTimeout?: Duration | undefined;
 
   /**
-   * enabled webhooks receive deliveries; a 410 Gone response disables the webhook.
+   * enabled webhooks receive deliveries; a 410 Gone response, failure_threshold or a person disables the
+   * webhook (see disabled_reason).
    *
    * @generated from field: bool enabled = 19;
    */
   enabled: boolean;
 
   /**
-   * secret signs requests (`whsec_` + base64); shown to ADMIN keys only.
+   * secret signs requests: `whsec_` + base64 for HMAC_SHA256, the private key `whsk_` + base64 for ED25519;
+   * shown to ADMIN keys only.
    *
    * @generated from field: string secret = 20;
    */
@@ -235,6 +237,84 @@ export type Webhook = Message<"hookd.v1.Webhook"> & {
    * @generated from field: google.protobuf.Timestamp previous_secret_expire_time = 21;
    */
   previousSecretExpireTime?: Timestamp | undefined;
+
+  /**
+   * success_status_codes lists the HTTP statuses that count as success; empty means any 2xx. The product
+   * document 004 accepts only 200 ("If you reply with any response code that is not a HTTP 200, including
+   * 3xx/4xx/5xx codes, we will mark the webhook as rejected"): `[200]`. Other codes are failures and follow
+   * the retry policy like a 5xx.
+   *
+   * @generated from field: repeated int32 success_status_codes = 22;
+   */
+  successStatusCodes: number[];
+
+  /**
+   * failure_threshold disables the webhook after this many consecutive FAILED deliveries (final failures, not
+   * attempts); 0 (the default) never disables it: a failure affects only its event.
+   *
+   * @generated from field: int32 failure_threshold = 23;
+   */
+  failureThreshold: number;
+
+  /**
+   * consecutive_failures counts FAILED deliveries since the last DONE one (output only).
+   *
+   * @generated from field: int32 consecutive_failures = 24;
+   */
+  consecutiveFailures: number;
+
+  /**
+   * disabled_reason says why the webhook is disabled (output only): the failure threshold, a 410 answer, or
+   * a person (empty while enabled).
+   *
+   * @generated from field: string disabled_reason = 25;
+   */
+  disabledReason: string;
+
+  /**
+   * disable_time is when the webhook was disabled (output only; unset while enabled).
+   *
+   * @generated from field: google.protobuf.Timestamp disable_time = 26;
+   */
+  disableTime?: Timestamp | undefined;
+
+  /**
+   * signing_algorithm is how requests are signed (default HMAC_SHA256).
+   *
+   * @generated from field: hookd.v1.SigningAlgorithm signing_algorithm = 27;
+   */
+  signingAlgorithm: SigningAlgorithm;
+
+  /**
+   * public_key verifies ED25519 signatures: `whpk_` + base64 of the 32-byte key (output only; every role).
+   *
+   * @generated from field: string public_key = 28;
+   */
+  publicKey: string;
+
+  /**
+   * previous_public_key verifies the second signature during a rotation of an ED25519 key (output only).
+   *
+   * @generated from field: string previous_public_key = 29;
+   */
+  previousPublicKey: string;
+
+  /**
+   * send_traceparent sends the W3C `traceparent` header of the publish's trace with every attempt
+   * (default true).
+   *
+   * @generated from field: bool send_traceparent = 30;
+   */
+  sendTraceparent: boolean;
+
+  /**
+   * effective_headers are the headers sent besides hookd's own (output only): the used integration headers,
+   * then the webhook's own, which replace integration headers of the same name. Private values are masked
+   * for non-ADMIN keys.
+   *
+   * @generated from field: repeated hookd.v1.Header effective_headers = 31;
+   */
+  effectiveHeaders: Header[];
 };
 
 /**
@@ -243,6 +323,126 @@ export type Webhook = Message<"hookd.v1.Webhook"> & {
  */
 export const WebhookSchema: GenMessage<Webhook> = /*@__PURE__*/
   messageDesc(file_hookd_v1_webhook, 2);
+
+/**
+ * WebhookStats summarizes a webhook's deliveries over a window (counters kept as deliveries change, not a scan
+ * of the log).
+ *
+ * @generated from message hookd.v1.WebhookStats
+ */
+export type WebhookStats = Message<"hookd.v1.WebhookStats"> & {
+  /**
+   * window is the period counted, ending now.
+   *
+   * @generated from field: google.protobuf.Duration window = 1;
+   */
+  window?: Duration | undefined;
+
+  /**
+   * done counts deliveries that became DONE in the window.
+   *
+   * @generated from field: int64 done = 2;
+   */
+  done: bigint;
+
+  /**
+   * failed counts deliveries that became FAILED in the window.
+   *
+   * @generated from field: int64 failed = 3;
+   */
+  failed: bigint;
+
+  /**
+   * retrying counts deliveries RETRYING now.
+   *
+   * @generated from field: int64 retrying = 4;
+   */
+  retrying: bigint;
+
+  /**
+   * queued counts deliveries QUEUED now.
+   *
+   * @generated from field: int64 queued = 5;
+   */
+  queued: bigint;
+
+  /**
+   * waiting counts deliveries WAITING now.
+   *
+   * @generated from field: int64 waiting = 6;
+   */
+  waiting: bigint;
+
+  /**
+   * cancelled counts deliveries cancelled in the window.
+   *
+   * @generated from field: int64 cancelled = 7;
+   */
+  cancelled: bigint;
+
+  /**
+   * success_rate is done / (done + failed) in the window, 0..1 (0 when neither happened).
+   *
+   * @generated from field: double success_rate = 8;
+   */
+  successRate: number;
+
+  /**
+   * latency_p50 is the median duration of the attempts made in the window.
+   *
+   * @generated from field: google.protobuf.Duration latency_p50 = 9;
+   */
+  latencyP50?: Duration | undefined;
+
+  /**
+   * latency_p95 is the 95th percentile of attempt durations in the window.
+   *
+   * @generated from field: google.protobuf.Duration latency_p95 = 10;
+   */
+  latencyP95?: Duration | undefined;
+
+  /**
+   * latency_p99 is the 99th percentile of attempt durations in the window.
+   *
+   * @generated from field: google.protobuf.Duration latency_p99 = 11;
+   */
+  latencyP99?: Duration | undefined;
+
+  /**
+   * last_success_time is when a delivery last became DONE (unset if never).
+   *
+   * @generated from field: google.protobuf.Timestamp last_success_time = 12;
+   */
+  lastSuccessTime?: Timestamp | undefined;
+
+  /**
+   * last_failure_time is when a delivery last became FAILED (unset if never).
+   *
+   * @generated from field: google.protobuf.Timestamp last_failure_time = 13;
+   */
+  lastFailureTime?: Timestamp | undefined;
+
+  /**
+   * consecutive_failures counts FAILED deliveries since the last DONE one.
+   *
+   * @generated from field: int32 consecutive_failures = 14;
+   */
+  consecutiveFailures: number;
+
+  /**
+   * attempts counts the attempts made in the window.
+   *
+   * @generated from field: int64 attempts = 15;
+   */
+  attempts: bigint;
+};
+
+/**
+ * Describes the message hookd.v1.WebhookStats.
+ * Use `create(WebhookStatsSchema)` to create a new message.
+ */
+export const WebhookStatsSchema: GenMessage<WebhookStats> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_webhook, 3);
 
 /**
  * RetryPolicyKind selects how failed attempts are retried.
@@ -277,6 +477,18 @@ export enum RetryPolicyKind {
    * @generated from enum value: RETRY_POLICY_KIND_NONE = 3;
    */
   NONE = 3,
+
+  /**
+   * RETRY_POLICY_KIND_IDEMPOTENT is the rule of the product document 001: "If you add the
+   * TransactionalId parameter to your request, the webhook will be called back three times within six
+   * minutes if the response contains errors 5xx and 429". Retries happen only when the webhook's URL, headers
+   * or body template use `{{.TransactionalId}}`, only after a 5xx or 429 answer, 1, 2 and 3 minutes after the
+   * previous attempt (at +1, +3 and +6 minutes); any other failure is final at once. Saving it on a webhook
+   * that never uses `{{.TransactionalId}}` is refused.
+   *
+   * @generated from enum value: RETRY_POLICY_KIND_IDEMPOTENT = 4;
+   */
+  IDEMPOTENT = 4,
 }
 
 /**
@@ -284,4 +496,40 @@ export enum RetryPolicyKind {
  */
 export const RetryPolicyKindSchema: GenEnum<RetryPolicyKind> = /*@__PURE__*/
   enumDesc(file_hookd_v1_webhook, 0);
+
+/**
+ * SigningAlgorithm is how requests are signed (Standard Webhooks).
+ *
+ * @generated from enum hookd.v1.SigningAlgorithm
+ */
+export enum SigningAlgorithm {
+  /**
+   * SIGNING_ALGORITHM_UNSPECIFIED means the default, HMAC_SHA256.
+   *
+   * @generated from enum value: SIGNING_ALGORITHM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * SIGNING_ALGORITHM_HMAC_SHA256 sends `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`
+   * keyed with the `whsec_` secret.
+   *
+   * @generated from enum value: SIGNING_ALGORITHM_HMAC_SHA256 = 1;
+   */
+  HMAC_SHA256 = 1,
+
+  /**
+   * SIGNING_ALGORITHM_ED25519 sends `webhook-signature: v1a,<base64 ed25519 signature of "id.timestamp.body">`;
+   * hookd keeps the private key (`whsk_…`, in `secret`) and shows the public key (`whpk_…`) to every role.
+   *
+   * @generated from enum value: SIGNING_ALGORITHM_ED25519 = 2;
+   */
+  ED25519 = 2,
+}
+
+/**
+ * Describes the enum hookd.v1.SigningAlgorithm.
+ */
+export const SigningAlgorithmSchema: GenEnum<SigningAlgorithm> = /*@__PURE__*/
+  enumDesc(file_hookd_v1_webhook, 1);
 

@@ -8,7 +8,7 @@ import type { Duration } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import type { Header, HeaderList } from "./header_pb.js";
 import { file_hookd_v1_header } from "./header_pb.js";
-import type { IntegrationHeader, RetryPolicy, Webhook } from "./webhook_pb.js";
+import type { IntegrationHeader, RetryPolicy, SigningAlgorithm, Webhook, WebhookStats } from "./webhook_pb.js";
 import { file_hookd_v1_webhook } from "./webhook_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/webhook_service.proto.
  */
 export const file_hookd_v1_webhook_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ob29rZC92MS93ZWJob29rX3NlcnZpY2UucHJvdG8SCGhvb2tkLnYxIsgDChRDcmVhdGVXZWJob29rUmVxdWVzdBIWCg5pbnRlZ3JhdGlvbl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC3N5c3RlbV9uYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBm1ldGhvZBgFIAEoCRILCgN1cmwYBiABKAkSDAoEcGF0aBgHIAEoCRI4ChNpbnRlZ3JhdGlvbl9oZWFkZXJzGAggAygLMhsuaG9va2QudjEuSW50ZWdyYXRpb25IZWFkZXISIQoHaGVhZGVycxgJIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIVCg1ib2R5X3RlbXBsYXRlGAogASgJEisKDHJldHJ5X3BvbGljeRgLIAEoCzIVLmhvb2tkLnYxLlJldHJ5UG9saWN5EioKB3RpbWVvdXQYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMYXN5bmNfc3RhdHVzGA0gASgIEjAKDWFzeW5jX3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoHZW5hYmxlZBgPIAEoCEgAiAEBQgoKCF9lbmFibGVkIjsKFUNyZWF0ZVdlYmhvb2tSZXNwb25zZRIiCgd3ZWJob29rGAEgASgLMhEuaG9va2QudjEuV2ViaG9vayIfChFHZXRXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSI4ChJHZXRXZWJob29rUmVzcG9uc2USIgoHd2ViaG9vaxgBIAEoCzIRLmhvb2tkLnYxLldlYmhvb2siVAoTTGlzdFdlYmhvb2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCg5pbnRlZ3JhdGlvbl9pZBgDIAEoCSJUChRMaXN0V2ViaG9va3NSZXNwb25zZRIjCgh3ZWJob29rcxgBIAMoCzIRLmhvb2tkLnYxLldlYmhvb2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkQKFUludGVncmF0aW9uSGVhZGVyTGlzdBIrCgZ2YWx1ZXMYASADKAsyGy5ob29rZC52MS5JbnRlZ3JhdGlvbkhlYWRlciKEBQoUVXBkYXRlV2ViaG9va1JlcXVlc3QSCgoCaWQYASABKAkSGwoOaW50ZWdyYXRpb25faWQYAiABKAlIAIgBARIRCgRuYW1lGAMgASgJSAGIAQESGAoLc3lzdGVtX25hbWUYBCABKAlIAogBARIYCgtkZXNjcmlwdGlvbhgFIAEoCUgDiAEBEhMKBm1ldGhvZBgGIAEoCUgEiAEBEhAKA3VybBgHIAEoCUgFiAEBEhEKBHBhdGgYCCABKAlIBogBARI8ChNpbnRlZ3JhdGlvbl9oZWFkZXJzGAkgASgLMh8uaG9va2QudjEuSW50ZWdyYXRpb25IZWFkZXJMaXN0EiUKB2hlYWRlcnMYCiABKAsyFC5ob29rZC52MS5IZWFkZXJMaXN0EhoKDWJvZHlfdGVtcGxhdGUYCyABKAlIB4gBARIrCgxyZXRyeV9wb2xpY3kYDCABKAsyFS5ob29rZC52MS5SZXRyeVBvbGljeRIqCgd0aW1lb3V0GA0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhkKDGFzeW5jX3N0YXR1cxgOIAEoCEgIiAEBEjAKDWFzeW5jX3RpbWVvdXQYDyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoHZW5hYmxlZBgQIAEoCEgJiAEBQhEKD19pbnRlZ3JhdGlvbl9pZEIHCgVfbmFtZUIOCgxfc3lzdGVtX25hbWVCDgoMX2Rlc2NyaXB0aW9uQgkKB19tZXRob2RCBgoEX3VybEIHCgVfcGF0aEIQCg5fYm9keV90ZW1wbGF0ZUIPCg1fYXN5bmNfc3RhdHVzQgoKCF9lbmFibGVkIjsKFVVwZGF0ZVdlYmhvb2tSZXNwb25zZRIiCgd3ZWJob29rGAEgASgLMhEuaG9va2QudjEuV2ViaG9vayIiChREZWxldGVXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UiQwoSQ29weVdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLc3lzdGVtX25hbWUYAyABKAkiOQoTQ29weVdlYmhvb2tSZXNwb25zZRIiCgd3ZWJob29rGAEgASgLMhEuaG9va2QudjEuV2ViaG9vayIoChpSb3RhdGVXZWJob29rU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCSJBChtSb3RhdGVXZWJob29rU2VjcmV0UmVzcG9uc2USIgoHd2ViaG9vaxgBIAEoCzIRLmhvb2tkLnYxLldlYmhvb2siXgoSVGVzdFdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSKAoHcGF5bG9hZBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi7QEKE1Rlc3RXZWJob29rUmVzcG9uc2USEwoLc3RhdHVzX2NvZGUYASABKAUSIQoHaGVhZGVycxgCIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIMCgRib2R5GAMgASgJEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg0KBWVycm9yGAUgASgJEhMKC3JlcXVlc3RfdXJsGAYgASgJEikKD3JlcXVlc3RfaGVhZGVycxgHIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIUCgxyZXF1ZXN0X2JvZHkYCCABKAkypAUKDldlYmhvb2tTZXJ2aWNlElAKDUNyZWF0ZVdlYmhvb2sSHi5ob29rZC52MS5DcmVhdGVXZWJob29rUmVxdWVzdBofLmhvb2tkLnYxLkNyZWF0ZVdlYmhvb2tSZXNwb25zZRJMCgpHZXRXZWJob29rEhsuaG9va2QudjEuR2V0V2ViaG9va1JlcXVlc3QaHC5ob29rZC52MS5HZXRXZWJob29rUmVzcG9uc2UiA5ACARJSCgxMaXN0V2ViaG9va3MSHS5ob29rZC52MS5MaXN0V2ViaG9va3NSZXF1ZXN0Gh4uaG9va2QudjEuTGlzdFdlYmhvb2tzUmVzcG9uc2UiA5ACARJQCg1VcGRhdGVXZWJob29rEh4uaG9va2QudjEuVXBkYXRlV2ViaG9va1JlcXVlc3QaHy5ob29rZC52MS5VcGRhdGVXZWJob29rUmVzcG9uc2USUAoNRGVsZXRlV2ViaG9vaxIeLmhvb2tkLnYxLkRlbGV0ZVdlYmhvb2tSZXF1ZXN0Gh8uaG9va2QudjEuRGVsZXRlV2ViaG9va1Jlc3BvbnNlEkoKC0NvcHlXZWJob29rEhwuaG9va2QudjEuQ29weVdlYmhvb2tSZXF1ZXN0Gh0uaG9va2QudjEuQ29weVdlYmhvb2tSZXNwb25zZRJiChNSb3RhdGVXZWJob29rU2VjcmV0EiQuaG9va2QudjEuUm90YXRlV2ViaG9va1NlY3JldFJlcXVlc3QaJS5ob29rZC52MS5Sb3RhdGVXZWJob29rU2VjcmV0UmVzcG9uc2USSgoLVGVzdFdlYmhvb2sSHC5ob29rZC52MS5UZXN0V2ViaG9va1JlcXVlc3QaHS5ob29rZC52MS5UZXN0V2ViaG9va1Jlc3BvbnNlQpQBCgxjb20uaG9va2QudjFCE1dlYmhvb2tTZXJ2aWNlUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_hookd_v1_header, file_hookd_v1_webhook]);
+  fileDesc("Ch5ob29rZC92MS93ZWJob29rX3NlcnZpY2UucHJvdG8SCGhvb2tkLnYxIuwEChRDcmVhdGVXZWJob29rUmVxdWVzdBIWCg5pbnRlZ3JhdGlvbl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC3N5c3RlbV9uYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBm1ldGhvZBgFIAEoCRILCgN1cmwYBiABKAkSDAoEcGF0aBgHIAEoCRI4ChNpbnRlZ3JhdGlvbl9oZWFkZXJzGAggAygLMhsuaG9va2QudjEuSW50ZWdyYXRpb25IZWFkZXISIQoHaGVhZGVycxgJIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIVCg1ib2R5X3RlbXBsYXRlGAogASgJEisKDHJldHJ5X3BvbGljeRgLIAEoCzIVLmhvb2tkLnYxLlJldHJ5UG9saWN5EioKB3RpbWVvdXQYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMYXN5bmNfc3RhdHVzGA0gASgIEjAKDWFzeW5jX3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoHZW5hYmxlZBgPIAEoCEgAiAEBEhwKFHN1Y2Nlc3Nfc3RhdHVzX2NvZGVzGBAgAygFEhkKEWZhaWx1cmVfdGhyZXNob2xkGBEgASgFEjUKEXNpZ25pbmdfYWxnb3JpdGhtGBIgASgOMhouaG9va2QudjEuU2lnbmluZ0FsZ29yaXRobRIdChBzZW5kX3RyYWNlcGFyZW50GBMgASgISAGIAQFCCgoIX2VuYWJsZWRCEwoRX3NlbmRfdHJhY2VwYXJlbnQiOwoVQ3JlYXRlV2ViaG9va1Jlc3BvbnNlEiIKB3dlYmhvb2sYASABKAsyES5ob29rZC52MS5XZWJob29rIh8KEUdldFdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJIjgKEkdldFdlYmhvb2tSZXNwb25zZRIiCgd3ZWJob29rGAEgASgLMhEuaG9va2QudjEuV2ViaG9vayJUChNMaXN0V2ViaG9va3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhYKDmludGVncmF0aW9uX2lkGAMgASgJIlQKFExpc3RXZWJob29rc1Jlc3BvbnNlEiMKCHdlYmhvb2tzGAEgAygLMhEuaG9va2QudjEuV2ViaG9vaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiRAoVSW50ZWdyYXRpb25IZWFkZXJMaXN0EisKBnZhbHVlcxgBIAMoCzIbLmhvb2tkLnYxLkludGVncmF0aW9uSGVhZGVyIiAKDlN0YXR1c0NvZGVMaXN0Eg4KBnZhbHVlcxgBIAMoBSKPBwoUVXBkYXRlV2ViaG9va1JlcXVlc3QSCgoCaWQYASABKAkSGwoOaW50ZWdyYXRpb25faWQYAiABKAlIAIgBARIRCgRuYW1lGAMgASgJSAGIAQESGAoLc3lzdGVtX25hbWUYBCABKAlIAogBARIYCgtkZXNjcmlwdGlvbhgFIAEoCUgDiAEBEhMKBm1ldGhvZBgGIAEoCUgEiAEBEhAKA3VybBgHIAEoCUgFiAEBEhEKBHBhdGgYCCABKAlIBogBARI8ChNpbnRlZ3JhdGlvbl9oZWFkZXJzGAkgASgLMh8uaG9va2QudjEuSW50ZWdyYXRpb25IZWFkZXJMaXN0EiUKB2hlYWRlcnMYCiABKAsyFC5ob29rZC52MS5IZWFkZXJMaXN0EhoKDWJvZHlfdGVtcGxhdGUYCyABKAlIB4gBARIrCgxyZXRyeV9wb2xpY3kYDCABKAsyFS5ob29rZC52MS5SZXRyeVBvbGljeRIqCgd0aW1lb3V0GA0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhkKDGFzeW5jX3N0YXR1cxgOIAEoCEgIiAEBEjAKDWFzeW5jX3RpbWVvdXQYDyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoHZW5hYmxlZBgQIAEoCEgJiAEBEjYKFHN1Y2Nlc3Nfc3RhdHVzX2NvZGVzGBEgASgLMhguaG9va2QudjEuU3RhdHVzQ29kZUxpc3QSHgoRZmFpbHVyZV90aHJlc2hvbGQYEiABKAVICogBARIVCg1yZXBsYXlfbWlzc2VkGBMgASgIEjoKEXNpZ25pbmdfYWxnb3JpdGhtGBQgASgOMhouaG9va2QudjEuU2lnbmluZ0FsZ29yaXRobUgLiAEBEh0KEHNlbmRfdHJhY2VwYXJlbnQYFSABKAhIDIgBAUIRCg9faW50ZWdyYXRpb25faWRCBwoFX25hbWVCDgoMX3N5c3RlbV9uYW1lQg4KDF9kZXNjcmlwdGlvbkIJCgdfbWV0aG9kQgYKBF91cmxCBwoFX3BhdGhCEAoOX2JvZHlfdGVtcGxhdGVCDwoNX2FzeW5jX3N0YXR1c0IKCghfZW5hYmxlZEIUChJfZmFpbHVyZV90aHJlc2hvbGRCFAoSX3NpZ25pbmdfYWxnb3JpdGhtQhMKEV9zZW5kX3RyYWNlcGFyZW50Ik0KFVVwZGF0ZVdlYmhvb2tSZXNwb25zZRIiCgd3ZWJob29rGAEgASgLMhEuaG9va2QudjEuV2ViaG9vaxIQCghyZXBsYXllZBgCIAEoBSIiChREZWxldGVXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UiTwoWR2V0V2ViaG9va1N0YXRzUmVxdWVzdBIKCgJpZBgBIAEoCRIpCgZ3aW5kb3cYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iQAoXR2V0V2ViaG9va1N0YXRzUmVzcG9uc2USJQoFc3RhdHMYASABKAsyFi5ob29rZC52MS5XZWJob29rU3RhdHMiQwoSQ29weVdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLc3lzdGVtX25hbWUYAyABKAkiOQoTQ29weVdlYmhvb2tSZXNwb25zZRIiCgd3ZWJob29rGAEgASgLMhEuaG9va2QudjEuV2ViaG9vayIoChpSb3RhdGVXZWJob29rU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCSJBChtSb3RhdGVXZWJob29rU2VjcmV0UmVzcG9uc2USIgoHd2ViaG9vaxgBIAEoCzIRLmhvb2tkLnYxLldlYmhvb2siXgoSVGVzdFdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSKAoHcGF5bG9hZBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi7QEKE1Rlc3RXZWJob29rUmVzcG9uc2USEwoLc3RhdHVzX2NvZGUYASABKAUSIQoHaGVhZGVycxgCIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIMCgRib2R5GAMgASgJEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg0KBWVycm9yGAUgASgJEhMKC3JlcXVlc3RfdXJsGAYgASgJEikKD3JlcXVlc3RfaGVhZGVycxgHIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIUCgxyZXF1ZXN0X2JvZHkYCCABKAkygQYKDldlYmhvb2tTZXJ2aWNlElAKDUNyZWF0ZVdlYmhvb2sSHi5ob29rZC52MS5DcmVhdGVXZWJob29rUmVxdWVzdBofLmhvb2tkLnYxLkNyZWF0ZVdlYmhvb2tSZXNwb25zZRJMCgpHZXRXZWJob29rEhsuaG9va2QudjEuR2V0V2ViaG9va1JlcXVlc3QaHC5ob29rZC52MS5HZXRXZWJob29rUmVzcG9uc2UiA5ACARJSCgxMaXN0V2ViaG9va3MSHS5ob29rZC52MS5MaXN0V2ViaG9va3NSZXF1ZXN0Gh4uaG9va2QudjEuTGlzdFdlYmhvb2tzUmVzcG9uc2UiA5ACARJQCg1VcGRhdGVXZWJob29rEh4uaG9va2QudjEuVXBkYXRlV2ViaG9va1JlcXVlc3QaHy5ob29rZC52MS5VcGRhdGVXZWJob29rUmVzcG9uc2USUAoNRGVsZXRlV2ViaG9vaxIeLmhvb2tkLnYxLkRlbGV0ZVdlYmhvb2tSZXF1ZXN0Gh8uaG9va2QudjEuRGVsZXRlV2ViaG9va1Jlc3BvbnNlEkoKC0NvcHlXZWJob29rEhwuaG9va2QudjEuQ29weVdlYmhvb2tSZXF1ZXN0Gh0uaG9va2QudjEuQ29weVdlYmhvb2tSZXNwb25zZRJiChNSb3RhdGVXZWJob29rU2VjcmV0EiQuaG9va2QudjEuUm90YXRlV2ViaG9va1NlY3JldFJlcXVlc3QaJS5ob29rZC52MS5Sb3RhdGVXZWJob29rU2VjcmV0UmVzcG9uc2USSgoLVGVzdFdlYmhvb2sSHC5ob29rZC52MS5UZXN0V2ViaG9va1JlcXVlc3QaHS5ob29rZC52MS5UZXN0V2ViaG9va1Jlc3BvbnNlElsKD0dldFdlYmhvb2tTdGF0cxIgLmhvb2tkLnYxLkdldFdlYmhvb2tTdGF0c1JlcXVlc3QaIS5ob29rZC52MS5HZXRXZWJob29rU3RhdHNSZXNwb25zZSIDkAIBQpQBCgxjb20uaG9va2QudjFCE1dlYmhvb2tTZXJ2aWNlUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_hookd_v1_header, file_hookd_v1_webhook]);
 
 /**
  * CreateWebhookRequest is the request of CreateWebhook.
@@ -128,6 +128,35 @@ export type CreateWebhookRequest = Message<"hookd.v1.CreateWebhookRequest"> & {
    * @generated from field: optional bool enabled = 15;
    */
   enabled?: boolean | undefined;
+
+  /**
+   * success_status_codes lists the statuses that count as success (empty = any 2xx; e.g. `[200]`).
+   *
+   * @generated from field: repeated int32 success_status_codes = 16;
+   */
+  successStatusCodes: number[];
+
+  /**
+   * failure_threshold disables the webhook after this many consecutive FAILED deliveries (0 = never, the
+   * default; at most 10000).
+   *
+   * @generated from field: int32 failure_threshold = 17;
+   */
+  failureThreshold: number;
+
+  /**
+   * signing_algorithm selects HMAC_SHA256 (default) or ED25519 signatures.
+   *
+   * @generated from field: hookd.v1.SigningAlgorithm signing_algorithm = 18;
+   */
+  signingAlgorithm: SigningAlgorithm;
+
+  /**
+   * send_traceparent sends the W3C `traceparent` header with every attempt (default true).
+   *
+   * @generated from field: optional bool send_traceparent = 19;
+   */
+  sendTraceparent?: boolean | undefined;
 };
 
 /**
@@ -285,6 +314,27 @@ export const IntegrationHeaderListSchema: GenMessage<IntegrationHeaderList> = /*
   messageDesc(file_hookd_v1_webhook_service, 6);
 
 /**
+ * StatusCodeList replaces a whole list of HTTP status codes in an update.
+ *
+ * @generated from message hookd.v1.StatusCodeList
+ */
+export type StatusCodeList = Message<"hookd.v1.StatusCodeList"> & {
+  /**
+   * values is the new list.
+   *
+   * @generated from field: repeated int32 values = 1;
+   */
+  values: number[];
+};
+
+/**
+ * Describes the message hookd.v1.StatusCodeList.
+ * Use `create(StatusCodeListSchema)` to create a new message.
+ */
+export const StatusCodeListSchema: GenMessage<StatusCodeList> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_webhook_service, 7);
+
+/**
  * UpdateWebhookRequest is the request of UpdateWebhook. Absent fields are unchanged.
  *
  * @generated from message hookd.v1.UpdateWebhookRequest
@@ -396,11 +446,48 @@ export type UpdateWebhookRequest = Message<"hookd.v1.UpdateWebhookRequest"> & {
   asyncTimeout?: Duration | undefined;
 
   /**
-   * enabled enables or disables the webhook.
+   * enabled enables or disables the webhook; disabling by hand sets disabled_reason, enabling clears it.
    *
    * @generated from field: optional bool enabled = 16;
    */
   enabled?: boolean | undefined;
+
+  /**
+   * success_status_codes replaces the statuses that count as success (an empty list = any 2xx).
+   *
+   * @generated from field: hookd.v1.StatusCodeList success_status_codes = 17;
+   */
+  successStatusCodes?: StatusCodeList | undefined;
+
+  /**
+   * failure_threshold is the new threshold (0 = never disable).
+   *
+   * @generated from field: optional int32 failure_threshold = 18;
+   */
+  failureThreshold?: number | undefined;
+
+  /**
+   * replay_missed, with `enabled: true` on a disabled webhook, re-queues exactly the deliveries that FAILED
+   * with reason `webhook disabled` while it was disabled, oldest first (subject to rate limits).
+   *
+   * @generated from field: bool replay_missed = 19;
+   */
+  replayMissed: boolean;
+
+  /**
+   * signing_algorithm changes the algorithm; a new secret or key pair is made (the old one keeps signing for
+   * 24 h, as after a rotation).
+   *
+   * @generated from field: optional hookd.v1.SigningAlgorithm signing_algorithm = 20;
+   */
+  signingAlgorithm?: SigningAlgorithm | undefined;
+
+  /**
+   * send_traceparent turns the W3C `traceparent` header on or off.
+   *
+   * @generated from field: optional bool send_traceparent = 21;
+   */
+  sendTraceparent?: boolean | undefined;
 };
 
 /**
@@ -408,7 +495,7 @@ export type UpdateWebhookRequest = Message<"hookd.v1.UpdateWebhookRequest"> & {
  * Use `create(UpdateWebhookRequestSchema)` to create a new message.
  */
 export const UpdateWebhookRequestSchema: GenMessage<UpdateWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 7);
+  messageDesc(file_hookd_v1_webhook_service, 8);
 
 /**
  * UpdateWebhookResponse is the response of UpdateWebhook.
@@ -422,6 +509,13 @@ export type UpdateWebhookResponse = Message<"hookd.v1.UpdateWebhookResponse"> & 
    * @generated from field: hookd.v1.Webhook webhook = 1;
    */
   webhook?: Webhook | undefined;
+
+  /**
+   * replayed counts the deliveries re-queued by replay_missed.
+   *
+   * @generated from field: int32 replayed = 2;
+   */
+  replayed: number;
 };
 
 /**
@@ -429,7 +523,7 @@ export type UpdateWebhookResponse = Message<"hookd.v1.UpdateWebhookResponse"> & 
  * Use `create(UpdateWebhookResponseSchema)` to create a new message.
  */
 export const UpdateWebhookResponseSchema: GenMessage<UpdateWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 8);
+  messageDesc(file_hookd_v1_webhook_service, 9);
 
 /**
  * DeleteWebhookRequest is the request of DeleteWebhook.
@@ -450,7 +544,7 @@ export type DeleteWebhookRequest = Message<"hookd.v1.DeleteWebhookRequest"> & {
  * Use `create(DeleteWebhookRequestSchema)` to create a new message.
  */
 export const DeleteWebhookRequestSchema: GenMessage<DeleteWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 9);
+  messageDesc(file_hookd_v1_webhook_service, 10);
 
 /**
  * DeleteWebhookResponse is the response of DeleteWebhook.
@@ -465,7 +559,56 @@ export type DeleteWebhookResponse = Message<"hookd.v1.DeleteWebhookResponse"> & 
  * Use `create(DeleteWebhookResponseSchema)` to create a new message.
  */
 export const DeleteWebhookResponseSchema: GenMessage<DeleteWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 10);
+  messageDesc(file_hookd_v1_webhook_service, 11);
+
+/**
+ * GetWebhookStatsRequest is the request of GetWebhookStats.
+ *
+ * @generated from message hookd.v1.GetWebhookStatsRequest
+ */
+export type GetWebhookStatsRequest = Message<"hookd.v1.GetWebhookStatsRequest"> & {
+  /**
+   * id is the webhook id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * window is the period counted, ending now (default 24 h; 1 minute to 30 days).
+   *
+   * @generated from field: google.protobuf.Duration window = 2;
+   */
+  window?: Duration | undefined;
+};
+
+/**
+ * Describes the message hookd.v1.GetWebhookStatsRequest.
+ * Use `create(GetWebhookStatsRequestSchema)` to create a new message.
+ */
+export const GetWebhookStatsRequestSchema: GenMessage<GetWebhookStatsRequest> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_webhook_service, 12);
+
+/**
+ * GetWebhookStatsResponse is the response of GetWebhookStats.
+ *
+ * @generated from message hookd.v1.GetWebhookStatsResponse
+ */
+export type GetWebhookStatsResponse = Message<"hookd.v1.GetWebhookStatsResponse"> & {
+  /**
+   * stats are the webhook's statistics.
+   *
+   * @generated from field: hookd.v1.WebhookStats stats = 1;
+   */
+  stats?: WebhookStats | undefined;
+};
+
+/**
+ * Describes the message hookd.v1.GetWebhookStatsResponse.
+ * Use `create(GetWebhookStatsResponseSchema)` to create a new message.
+ */
+export const GetWebhookStatsResponseSchema: GenMessage<GetWebhookStatsResponse> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_webhook_service, 13);
 
 /**
  * CopyWebhookRequest is the request of CopyWebhook.
@@ -500,7 +643,7 @@ export type CopyWebhookRequest = Message<"hookd.v1.CopyWebhookRequest"> & {
  * Use `create(CopyWebhookRequestSchema)` to create a new message.
  */
 export const CopyWebhookRequestSchema: GenMessage<CopyWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 11);
+  messageDesc(file_hookd_v1_webhook_service, 14);
 
 /**
  * CopyWebhookResponse is the response of CopyWebhook.
@@ -521,7 +664,7 @@ export type CopyWebhookResponse = Message<"hookd.v1.CopyWebhookResponse"> & {
  * Use `create(CopyWebhookResponseSchema)` to create a new message.
  */
 export const CopyWebhookResponseSchema: GenMessage<CopyWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 12);
+  messageDesc(file_hookd_v1_webhook_service, 15);
 
 /**
  * RotateWebhookSecretRequest is the request of RotateWebhookSecret.
@@ -542,7 +685,7 @@ export type RotateWebhookSecretRequest = Message<"hookd.v1.RotateWebhookSecretRe
  * Use `create(RotateWebhookSecretRequestSchema)` to create a new message.
  */
 export const RotateWebhookSecretRequestSchema: GenMessage<RotateWebhookSecretRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 13);
+  messageDesc(file_hookd_v1_webhook_service, 16);
 
 /**
  * RotateWebhookSecretResponse is the response of RotateWebhookSecret.
@@ -563,7 +706,7 @@ export type RotateWebhookSecretResponse = Message<"hookd.v1.RotateWebhookSecretR
  * Use `create(RotateWebhookSecretResponseSchema)` to create a new message.
  */
 export const RotateWebhookSecretResponseSchema: GenMessage<RotateWebhookSecretResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 14);
+  messageDesc(file_hookd_v1_webhook_service, 17);
 
 /**
  * TestWebhookRequest is the request of TestWebhook.
@@ -598,7 +741,7 @@ export type TestWebhookRequest = Message<"hookd.v1.TestWebhookRequest"> & {
  * Use `create(TestWebhookRequestSchema)` to create a new message.
  */
 export const TestWebhookRequestSchema: GenMessage<TestWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 15);
+  messageDesc(file_hookd_v1_webhook_service, 18);
 
 /**
  * TestWebhookResponse is the response of TestWebhook.
@@ -668,7 +811,7 @@ export type TestWebhookResponse = Message<"hookd.v1.TestWebhookResponse"> & {
  * Use `create(TestWebhookResponseSchema)` to create a new message.
  */
 export const TestWebhookResponseSchema: GenMessage<TestWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 16);
+  messageDesc(file_hookd_v1_webhook_service, 19);
 
 /**
  * WebhookService manages webhooks.
@@ -755,6 +898,16 @@ export const WebhookService: GenService<{
     methodKind: "unary";
     input: typeof TestWebhookRequestSchema;
     output: typeof TestWebhookResponseSchema;
+  },
+  /**
+   * GetWebhookStats returns a webhook's delivery statistics over a window (cheap: kept as counters).
+   *
+   * @generated from rpc hookd.v1.WebhookService.GetWebhookStats
+   */
+  getWebhookStats: {
+    methodKind: "unary";
+    input: typeof GetWebhookStatsRequestSchema;
+    output: typeof GetWebhookStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hookd_v1_webhook_service, 0);

@@ -51,6 +51,9 @@ const (
 	// DeliveryServiceExportDeliveriesProcedure is the fully-qualified name of the DeliveryService's
 	// ExportDeliveries RPC.
 	DeliveryServiceExportDeliveriesProcedure = "/hookd.v1.DeliveryService/ExportDeliveries"
+	// DeliveryServiceWatchDeliveriesProcedure is the fully-qualified name of the DeliveryService's
+	// WatchDeliveries RPC.
+	DeliveryServiceWatchDeliveriesProcedure = "/hookd.v1.DeliveryService/WatchDeliveries"
 )
 
 // DeliveryServiceClient is a client for the hookd.v1.DeliveryService service.
@@ -67,6 +70,10 @@ type DeliveryServiceClient interface {
 	CancelDelivery(context.Context, *connect.Request[v1.CancelDeliveryRequest]) (*connect.Response[v1.CancelDeliveryResponse], error)
 	// ExportDeliveries streams matching deliveries as CSV or NDJSON chunks.
 	ExportDeliveries(context.Context, *connect.Request[v1.ExportDeliveriesRequest]) (*connect.ServerStreamForClient[v1.ExportDeliveriesResponse], error)
+	// WatchDeliveries streams every change of the project's deliveries matching the filter as it happens, from
+	// every process of the cluster, with a heartbeat (a response without a delivery) every 15 s. A client that
+	// cannot keep up is disconnected (resource_exhausted); it never slows delivery.
+	WatchDeliveries(context.Context, *connect.Request[v1.WatchDeliveriesRequest]) (*connect.ServerStreamForClient[v1.WatchDeliveriesResponse], error)
 }
 
 // NewDeliveryServiceClient constructs a client for the hookd.v1.DeliveryService service. By
@@ -118,6 +125,12 @@ func NewDeliveryServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(deliveryServiceMethods.ByName("ExportDeliveries")),
 			connect.WithClientOptions(opts...),
 		),
+		watchDeliveries: connect.NewClient[v1.WatchDeliveriesRequest, v1.WatchDeliveriesResponse](
+			httpClient,
+			baseURL+DeliveryServiceWatchDeliveriesProcedure,
+			connect.WithSchema(deliveryServiceMethods.ByName("WatchDeliveries")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -129,6 +142,7 @@ type deliveryServiceClient struct {
 	retryDeliveries  *connect.Client[v1.RetryDeliveriesRequest, v1.RetryDeliveriesResponse]
 	cancelDelivery   *connect.Client[v1.CancelDeliveryRequest, v1.CancelDeliveryResponse]
 	exportDeliveries *connect.Client[v1.ExportDeliveriesRequest, v1.ExportDeliveriesResponse]
+	watchDeliveries  *connect.Client[v1.WatchDeliveriesRequest, v1.WatchDeliveriesResponse]
 }
 
 // ListDeliveries calls hookd.v1.DeliveryService.ListDeliveries.
@@ -161,6 +175,11 @@ func (c *deliveryServiceClient) ExportDeliveries(ctx context.Context, req *conne
 	return c.exportDeliveries.CallServerStream(ctx, req)
 }
 
+// WatchDeliveries calls hookd.v1.DeliveryService.WatchDeliveries.
+func (c *deliveryServiceClient) WatchDeliveries(ctx context.Context, req *connect.Request[v1.WatchDeliveriesRequest]) (*connect.ServerStreamForClient[v1.WatchDeliveriesResponse], error) {
+	return c.watchDeliveries.CallServerStream(ctx, req)
+}
+
 // DeliveryServiceHandler is an implementation of the hookd.v1.DeliveryService service.
 type DeliveryServiceHandler interface {
 	// ListDeliveries lists deliveries, newest first (or by next attempt for the queue view).
@@ -175,6 +194,10 @@ type DeliveryServiceHandler interface {
 	CancelDelivery(context.Context, *connect.Request[v1.CancelDeliveryRequest]) (*connect.Response[v1.CancelDeliveryResponse], error)
 	// ExportDeliveries streams matching deliveries as CSV or NDJSON chunks.
 	ExportDeliveries(context.Context, *connect.Request[v1.ExportDeliveriesRequest], *connect.ServerStream[v1.ExportDeliveriesResponse]) error
+	// WatchDeliveries streams every change of the project's deliveries matching the filter as it happens, from
+	// every process of the cluster, with a heartbeat (a response without a delivery) every 15 s. A client that
+	// cannot keep up is disconnected (resource_exhausted); it never slows delivery.
+	WatchDeliveries(context.Context, *connect.Request[v1.WatchDeliveriesRequest], *connect.ServerStream[v1.WatchDeliveriesResponse]) error
 }
 
 // NewDeliveryServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -222,6 +245,12 @@ func NewDeliveryServiceHandler(svc DeliveryServiceHandler, opts ...connect.Handl
 		connect.WithSchema(deliveryServiceMethods.ByName("ExportDeliveries")),
 		connect.WithHandlerOptions(opts...),
 	)
+	deliveryServiceWatchDeliveriesHandler := connect.NewServerStreamHandler(
+		DeliveryServiceWatchDeliveriesProcedure,
+		svc.WatchDeliveries,
+		connect.WithSchema(deliveryServiceMethods.ByName("WatchDeliveries")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/hookd.v1.DeliveryService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case DeliveryServiceListDeliveriesProcedure:
@@ -236,6 +265,8 @@ func NewDeliveryServiceHandler(svc DeliveryServiceHandler, opts ...connect.Handl
 			deliveryServiceCancelDeliveryHandler.ServeHTTP(w, r)
 		case DeliveryServiceExportDeliveriesProcedure:
 			deliveryServiceExportDeliveriesHandler.ServeHTTP(w, r)
+		case DeliveryServiceWatchDeliveriesProcedure:
+			deliveryServiceWatchDeliveriesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -267,4 +298,8 @@ func (UnimplementedDeliveryServiceHandler) CancelDelivery(context.Context, *conn
 
 func (UnimplementedDeliveryServiceHandler) ExportDeliveries(context.Context, *connect.Request[v1.ExportDeliveriesRequest], *connect.ServerStream[v1.ExportDeliveriesResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.DeliveryService.ExportDeliveries is not implemented"))
+}
+
+func (UnimplementedDeliveryServiceHandler) WatchDeliveries(context.Context, *connect.Request[v1.WatchDeliveriesRequest], *connect.ServerStream[v1.WatchDeliveriesResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.DeliveryService.WatchDeliveries is not implemented"))
 }

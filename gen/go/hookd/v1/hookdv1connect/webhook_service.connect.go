@@ -57,6 +57,9 @@ const (
 	// WebhookServiceTestWebhookProcedure is the fully-qualified name of the WebhookService's
 	// TestWebhook RPC.
 	WebhookServiceTestWebhookProcedure = "/hookd.v1.WebhookService/TestWebhook"
+	// WebhookServiceGetWebhookStatsProcedure is the fully-qualified name of the WebhookService's
+	// GetWebhookStats RPC.
+	WebhookServiceGetWebhookStatsProcedure = "/hookd.v1.WebhookService/GetWebhookStats"
 )
 
 // WebhookServiceClient is a client for the hookd.v1.WebhookService service.
@@ -77,6 +80,8 @@ type WebhookServiceClient interface {
 	RotateWebhookSecret(context.Context, *connect.Request[v1.RotateWebhookSecretRequest]) (*connect.Response[v1.RotateWebhookSecretResponse], error)
 	// TestWebhook sends one signed request now and returns the response. Nothing is stored or retried.
 	TestWebhook(context.Context, *connect.Request[v1.TestWebhookRequest]) (*connect.Response[v1.TestWebhookResponse], error)
+	// GetWebhookStats returns a webhook's delivery statistics over a window (cheap: kept as counters).
+	GetWebhookStats(context.Context, *connect.Request[v1.GetWebhookStatsRequest]) (*connect.Response[v1.GetWebhookStatsResponse], error)
 }
 
 // NewWebhookServiceClient constructs a client for the hookd.v1.WebhookService service. By default,
@@ -140,6 +145,13 @@ func NewWebhookServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(webhookServiceMethods.ByName("TestWebhook")),
 			connect.WithClientOptions(opts...),
 		),
+		getWebhookStats: connect.NewClient[v1.GetWebhookStatsRequest, v1.GetWebhookStatsResponse](
+			httpClient,
+			baseURL+WebhookServiceGetWebhookStatsProcedure,
+			connect.WithSchema(webhookServiceMethods.ByName("GetWebhookStats")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -153,6 +165,7 @@ type webhookServiceClient struct {
 	copyWebhook         *connect.Client[v1.CopyWebhookRequest, v1.CopyWebhookResponse]
 	rotateWebhookSecret *connect.Client[v1.RotateWebhookSecretRequest, v1.RotateWebhookSecretResponse]
 	testWebhook         *connect.Client[v1.TestWebhookRequest, v1.TestWebhookResponse]
+	getWebhookStats     *connect.Client[v1.GetWebhookStatsRequest, v1.GetWebhookStatsResponse]
 }
 
 // CreateWebhook calls hookd.v1.WebhookService.CreateWebhook.
@@ -195,6 +208,11 @@ func (c *webhookServiceClient) TestWebhook(ctx context.Context, req *connect.Req
 	return c.testWebhook.CallUnary(ctx, req)
 }
 
+// GetWebhookStats calls hookd.v1.WebhookService.GetWebhookStats.
+func (c *webhookServiceClient) GetWebhookStats(ctx context.Context, req *connect.Request[v1.GetWebhookStatsRequest]) (*connect.Response[v1.GetWebhookStatsResponse], error) {
+	return c.getWebhookStats.CallUnary(ctx, req)
+}
+
 // WebhookServiceHandler is an implementation of the hookd.v1.WebhookService service.
 type WebhookServiceHandler interface {
 	// CreateWebhook creates a webhook with a new signing secret.
@@ -213,6 +231,8 @@ type WebhookServiceHandler interface {
 	RotateWebhookSecret(context.Context, *connect.Request[v1.RotateWebhookSecretRequest]) (*connect.Response[v1.RotateWebhookSecretResponse], error)
 	// TestWebhook sends one signed request now and returns the response. Nothing is stored or retried.
 	TestWebhook(context.Context, *connect.Request[v1.TestWebhookRequest]) (*connect.Response[v1.TestWebhookResponse], error)
+	// GetWebhookStats returns a webhook's delivery statistics over a window (cheap: kept as counters).
+	GetWebhookStats(context.Context, *connect.Request[v1.GetWebhookStatsRequest]) (*connect.Response[v1.GetWebhookStatsResponse], error)
 }
 
 // NewWebhookServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -272,6 +292,13 @@ func NewWebhookServiceHandler(svc WebhookServiceHandler, opts ...connect.Handler
 		connect.WithSchema(webhookServiceMethods.ByName("TestWebhook")),
 		connect.WithHandlerOptions(opts...),
 	)
+	webhookServiceGetWebhookStatsHandler := connect.NewUnaryHandler(
+		WebhookServiceGetWebhookStatsProcedure,
+		svc.GetWebhookStats,
+		connect.WithSchema(webhookServiceMethods.ByName("GetWebhookStats")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/hookd.v1.WebhookService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WebhookServiceCreateWebhookProcedure:
@@ -290,6 +317,8 @@ func NewWebhookServiceHandler(svc WebhookServiceHandler, opts ...connect.Handler
 			webhookServiceRotateWebhookSecretHandler.ServeHTTP(w, r)
 		case WebhookServiceTestWebhookProcedure:
 			webhookServiceTestWebhookHandler.ServeHTTP(w, r)
+		case WebhookServiceGetWebhookStatsProcedure:
+			webhookServiceGetWebhookStatsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -329,4 +358,8 @@ func (UnimplementedWebhookServiceHandler) RotateWebhookSecret(context.Context, *
 
 func (UnimplementedWebhookServiceHandler) TestWebhook(context.Context, *connect.Request[v1.TestWebhookRequest]) (*connect.Response[v1.TestWebhookResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.WebhookService.TestWebhook is not implemented"))
+}
+
+func (UnimplementedWebhookServiceHandler) GetWebhookStats(context.Context, *connect.Request[v1.GetWebhookStatsRequest]) (*connect.Response[v1.GetWebhookStatsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.WebhookService.GetWebhookStats is not implemented"))
 }
