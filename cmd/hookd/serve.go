@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/hookd/hookd/server/actiontoken"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/purge"
@@ -34,8 +35,9 @@ type serveFlags struct {
 	bootstrapKey    string
 	maxRequestBytes int64
 	maxPayloadBytes int
-	workers         int
-	shutdownTimeout time.Duration
+	workers            int
+	webhookConcurrency int
+	shutdownTimeout    time.Duration
 	lease           time.Duration
 }
 
@@ -52,14 +54,18 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.StringVar(&f.bootstrapKey, "bootstrap-key", "", "make this key an instance admin key of project 'default' (env HOOKD_BOOTSTRAP_KEY)")
 	fs.Int64Var(&f.maxRequestBytes, "max-request-bytes", 8<<20, "maximum API request body size")
 	fs.IntVar(&f.maxPayloadBytes, "max-payload-bytes", 256<<10, "maximum size of one event payload (JSON)")
-	fs.IntVar(&f.workers, "workers", 64, "concurrent outgoing requests of the sender")
+	fs.IntVar(&f.workers, "workers", sender.DefaultWorkers, "concurrent outgoing requests of the sender")
+	fs.IntVar(&f.webhookConcurrency, "webhook-concurrency", 0, "most concurrent requests to one webhook per process (default half of --workers)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for requests and attempts")
-	fs.DurationVar(&f.lease, "lease", 60*time.Second, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed 15s)")
+	fs.DurationVar(&f.lease, "lease", sender.DefaultLease, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed the 15s attempt timeout)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if f.lease < 16*time.Second && !f.dev {
-		return nil, fmt.Errorf("--lease must be longer than the 15s attempt timeout, got %s", f.lease)
+	if f.lease <= sender.DefaultTimeout && !f.dev {
+		return nil, fmt.Errorf("--lease must be longer than the %s attempt timeout, got %s", sender.DefaultTimeout, f.lease)
+	}
+	if f.webhookConcurrency < 0 || f.webhookConcurrency > f.workers {
+		return nil, fmt.Errorf("--webhook-concurrency must be between 1 and --workers (%d), got %d", f.workers, f.webhookConcurrency)
 	}
 	switch f.role {
 	case "all", "api", "sender":
@@ -114,7 +120,7 @@ func runServe(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	clk := clock.Real{}
-	w := &wiring{flags: f, store: st, clock: clk, log: log, registry: reg, publicURL: publicURL}
+	w := &wiring{flags: f, store: st, keys: actionKeys(), clock: clk, log: log, registry: reg, publicURL: publicURL}
 
 	var snd *sender.Sender
 	if f.role != "api" {
@@ -164,4 +170,10 @@ func runServe(ctx context.Context, args []string) error {
 		snd.Stop() // finishes or releases in-flight attempts
 	}
 	return nil
+}
+
+// actionKeys are the keys of action-status tokens. Placeholder until the instance keyring is wired: a key per
+// process (tokens do not survive a restart or work across processes).
+func actionKeys() actiontoken.Keys {
+	return actiontoken.Static(randomHex(32))
 }

@@ -9,19 +9,21 @@ import (
 
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/actionstatus"
+	"github.com/hookd/hookd/server/actiontoken"
 	"github.com/hookd/hookd/server/api"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/router"
 	"github.com/hookd/hookd/server/sender"
-	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/trigger"
 )
 
 // wiring builds the parts of `hookd serve` from its flags; it holds no logic of its own.
 type wiring struct {
 	flags     *serveFlags
-	store     store.Store
+	store     *storesql.Store
+	keys      actiontoken.Keys
 	clock     clock.Clock
 	log       *slog.Logger
 	registry  *prometheus.Registry
@@ -33,8 +35,9 @@ type wiring struct {
 func (w *wiring) sender() *sender.Sender {
 	if w.snd == nil {
 		w.snd = sender.New(sender.Config{
-			Store: w.store, Clock: w.clock, Log: w.log, Registerer: w.registry, Workers: w.flags.workers, Lease: w.flags.lease,
-			Dev: w.flags.dev, PublicURL: w.publicURL, UserAgent: "hookd/" + version,
+			Queue: w.store, Listener: w.store.Listener(), Targets: w.store, Rates: w.store, ActionKeys: w.keys,
+			Clock: w.clock, Log: w.log, Registerer: w.registry, Workers: w.flags.workers, PerWebhook: w.flags.webhookConcurrency,
+			Lease: w.flags.lease, Dev: w.flags.dev, PublicURL: w.publicURL, UserAgent: "hookd/" + version,
 		})
 	}
 	return w.snd
@@ -52,7 +55,7 @@ func (w *wiring) handler() http.Handler {
 		connect.WithInterceptors(auth.NewInterceptor(w.store, policy)),
 		connect.WithReadMaxBytes(int(w.flags.maxRequestBytes)),
 	}
-	trg := trigger.Config{Store: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
+	trg := trigger.Config{Store: w.store, Rates: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
 		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry}
 
 	var services []router.Service
@@ -76,7 +79,8 @@ func (w *wiring) handler() http.Handler {
 	add(hookdv1connect.EventServiceName, p, h)
 	p, h = hookdv1connect.NewDeliveryServiceHandler(api.NewDeliveryService(deps), opts...)
 	add(hookdv1connect.DeliveryServiceName, p, h)
-	p, h = hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(w.store, w.clock, w.log), opts...)
+	callbacks := actionstatus.Config{Store: w.store, Keys: w.keys, Clock: w.clock, Log: w.log}
+	p, h = hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(callbacks), opts...)
 	add(hookdv1connect.ActionStatusServiceName, p, h)
 	p, h = hookdv1connect.NewTriggerServiceHandler(trigger.NewService(trg), opts...)
 	add(hookdv1connect.TriggerServiceName, p, h)
@@ -85,7 +89,7 @@ func (w *wiring) handler() http.Handler {
 	return router.New(router.Config{
 		Services: services,
 		Routes: map[string]http.Handler{
-			"/v1/action-status/":        actionstatus.NewHandler(w.store, w.clock, w.log),
+			"/v1/action-status/":        actionstatus.NewHandler(callbacks),
 			"GET /v1/deliveries/export": api.NewExportHandler(deps, policy),
 			"/t/":                       inbound,
 			"/v1/executions/":           inbound,
