@@ -26,19 +26,19 @@ import (
 // serveFlags are the flags of `hookd serve`.
 type serveFlags struct {
 	commonFlags
-	addr            string
-	dev             bool
-	publicURL       string
-	retention       time.Duration
-	corsOrigins     stringList
-	role            string
-	bootstrapKey    string
-	maxRequestBytes int64
-	maxPayloadBytes int
+	addr               string
+	dev                bool
+	publicURL          string
+	retention          time.Duration
+	corsOrigins        stringList
+	role               string
+	bootstrapKey       string
+	maxRequestBytes    int64
+	maxPayloadBytes    int
 	workers            int
 	webhookConcurrency int
 	shutdownTimeout    time.Duration
-	lease           time.Duration
+	lease              time.Duration
 }
 
 func parseServeFlags(args []string) (*serveFlags, error) {

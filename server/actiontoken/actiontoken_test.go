@@ -19,17 +19,17 @@ func TestTokens(t *testing.T) {
 	}
 	mac := tok[strings.LastIndex(tok, ".")+1:]
 	for name, bad := range map[string]string{
-		"other key":       actiontoken.New(other, "dlv_01jdabc", 2),
-		"other delivery":  "dlv_01jdabd.2." + mac,
-		"other count":     "dlv_01jdabc.3." + mac,
-		"leading zero":    "dlv_01jdabc.02." + mac,
-		"negative":        "dlv_01jdabc.-2." + mac,
-		"no mac":          "dlv_01jdabc.2",
-		"empty":           "",
-		"short mac":       tok[:len(tok)-4],
-		"slash in id":     "dlv/x.2." + mac,
-		"random":          "8d9f0a",
-		"extra dot":       "dlv_01jdabc..2." + mac,
+		"other key":      actiontoken.New(other, "dlv_01jdabc", 2),
+		"other delivery": "dlv_01jdabd.2." + mac,
+		"other count":    "dlv_01jdabc.3." + mac,
+		"leading zero":   "dlv_01jdabc.02." + mac,
+		"negative":       "dlv_01jdabc.-2." + mac,
+		"no mac":         "dlv_01jdabc.2",
+		"empty":          "",
+		"short mac":      tok[:len(tok)-4],
+		"slash in id":    "dlv/x.2." + mac,
+		"random":         "8d9f0a",
+		"extra dot":      "dlv_01jdabc..2." + mac,
 	} {
 		if _, _, ok := actiontoken.Parse(keys, bad); ok {
 			t.Errorf("%s: Parse(%q) accepted a forged token", name, bad)

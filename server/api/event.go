@@ -31,9 +31,9 @@ const (
 	MaxBatch = 1000
 	// DefaultMaxPayloadBytes is the default limit of one event payload (JSON).
 	DefaultMaxPayloadBytes = 256 << 10
-	maxSubjectLen     = 256
-	maxKeyLen         = 256
-	eventTypeCacheTTL = 2 * time.Second
+	maxSubjectLen          = 256
+	maxKeyLen              = 256
+	eventTypeCacheTTL      = 2 * time.Second
 )
 
 // EventConfig tunes EventService.

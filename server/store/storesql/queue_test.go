@@ -197,8 +197,8 @@ func TestClaimLanes(t *testing.T) {
 			_, err := s.PublishEvents(f.ctx, projectID, in, now, time.Hour)
 			require.NoError(t, err)
 		}
-		publishTo(f.project.ID, busyHook.ID, 300, t0)              // a backlog, due first
-		publishTo(f.project.ID, quiet.ID, 2, t0.Add(time.Second))  // due later
+		publishTo(f.project.ID, busyHook.ID, 300, t0)                // a backlog, due first
+		publishTo(f.project.ID, quiet.ID, 2, t0.Add(time.Second))    // due later
 		publishTo(otherProject.ID, other.ID, 1, t0.Add(time.Second)) // another project, due last
 
 		now := t0.Add(2 * time.Second)

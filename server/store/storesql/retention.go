@@ -25,7 +25,6 @@ import (
 // logTables are the partitioned log tables, in the order their partitions are dropped.
 var logTables = []string{"attempts", "deliveries", "events", "executions"}
 
-
 // partitionName matches the name of a day partition: <table>_pYYYYMMDD.
 var partitionName = regexp.MustCompile(`^(attempts|deliveries|events|executions)_p(\d{8})$`)
 

@@ -76,7 +76,6 @@ func triggerArgs(t *store.Trigger) ([]any, error) {
 		t.SyncTimeout.Milliseconds(), t.RateLimitPerSecond, routes, sig, t.MaxBodyBytes, t.Enabled, t.UpdateTime}, nil
 }
 
-
 // CreateTrigger stores t, filling in its id and times when empty.
 func (s *Store) CreateTrigger(ctx context.Context, t *store.Trigger) error {
 	t.CreateTime = orNow(t.CreateTime)
