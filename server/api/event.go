@@ -33,7 +33,7 @@ const (
 	DefaultMaxPayloadBytes = 256 << 10
 	// IdempotencyWindow is how long an idempotency key returns the first result.
 	IdempotencyWindow = 24 * time.Hour
-	maxSubjectLen     = 256
+	maxSubjectLen     = store.MaxSubjectLen
 	maxKeyLen         = 256
 	eventTypeCacheTTL = 2 * time.Second
 )
