@@ -91,7 +91,9 @@ func TestIdempotentPolicy(t *testing.T) {
 			name string
 			mod  func(*store.Webhook)
 		}{
-			{"header", func(w *store.Webhook) { w.Headers = []store.Header{{Name: "Idempotency-Key", Value: "{{.TransactionalId}}"}} }},
+			{"header", func(w *store.Webhook) {
+				w.Headers = []store.Header{{Name: "Idempotency-Key", Value: "{{.TransactionalId}}"}}
+			}},
 			{"body", func(w *store.Webhook) { w.BodyTemplate = `{"transactionId":"{{.TransactionalId}}"}` }},
 		} {
 			rcv := newReceiver(t, reply{status: 503}, reply{status: 200})
