@@ -14,17 +14,18 @@ import (
 
 const (
 	triggerCols = `id, project_id, name, event_type, api_key_header, api_key, response_status, response_type, response_body,
-		sync, sync_timeout_ms, rate_limit_per_second, routes, signature, max_body_bytes, enabled, create_time, update_time`
+		sync, sync_timeout_ms, rate_limit_per_second, routes, signature, max_body_bytes, enabled, subject, create_time,
+		update_time`
 
-	insertTrigger = `INSERT INTO triggers (` + triggerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertTrigger = `INSERT INTO triggers (` + triggerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	updateTrigger = `UPDATE triggers SET name = ?, event_type = ?, api_key_header = ?, api_key = ?, response_status = ?,
 		response_type = ?, response_body = ?, sync = ?, sync_timeout_ms = ?, rate_limit_per_second = ?, routes = ?,
-		signature = ?, max_body_bytes = ?, enabled = ?, update_time = ?
+		signature = ?, max_body_bytes = ?, enabled = ?, subject = ?, update_time = ?
 		WHERE project_id = ? AND id = ?`
 
 	executionCols = `id, project_id, trigger_id, receive_time, method, headers, query_parameters, path_fragment, raw_body,
-		raw_body_base64, body, content_type, status, event_id, event_type`
+		raw_body_base64, body, content_type, status, event_id, event_type, subject`
 )
 
 type triggerRow struct {
@@ -44,6 +45,7 @@ type triggerRow struct {
 	Signature          jsonText `db:"signature"`
 	MaxBodyBytes       int64    `db:"max_body_bytes"`
 	Enabled            bool     `db:"enabled"`
+	Subject            jsonText `db:"subject"`
 	CreateTime         dbTime   `db:"create_time"`
 	UpdateTime         dbTime   `db:"update_time"`
 }
@@ -59,6 +61,9 @@ func (r triggerRow) record() (store.Trigger, error) {
 	if err := r.Routes.decode(&t.Routes); err != nil {
 		return t, err
 	}
+	if err := r.Subject.decode(&t.Subject); err != nil {
+		return t, err
+	}
 	return t, r.Signature.decode(&t.Signature)
 }
 
@@ -72,8 +77,12 @@ func triggerArgs(t *store.Trigger) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	subject, err := jsonArg(t.Subject)
+	if err != nil {
+		return nil, err
+	}
 	return []any{t.Name, t.EventType, t.APIKeyHeader, t.APIKey, t.ResponseStatus, t.ResponseType, t.ResponseBody, t.Sync,
-		t.SyncTimeout.Milliseconds(), t.RateLimitPerSecond, routes, sig, t.MaxBodyBytes, t.Enabled, t.UpdateTime}, nil
+		t.SyncTimeout.Milliseconds(), t.RateLimitPerSecond, routes, sig, t.MaxBodyBytes, t.Enabled, subject, t.UpdateTime}, nil
 }
 
 // CreateTrigger stores t, filling in its id and times when empty.
@@ -157,13 +166,14 @@ type executionRow struct {
 	Status          int      `db:"status"`
 	EventID         string   `db:"event_id"`
 	EventType       string   `db:"event_type"`
+	Subject         string   `db:"subject"`
 }
 
 func (r executionRow) record() (store.Execution, error) {
 	e := store.Execution{
 		ID: r.ID, ProjectID: r.ProjectID, TriggerID: r.TriggerID, ReceiveTime: r.ReceiveTime.t, Method: r.Method,
 		PathFragment: r.PathFragment, RawBody: r.RawBody, RawBodyBase64: r.RawBodyBase64, Body: r.Body.raw(),
-		ContentType: r.ContentType, Status: r.Status, EventID: r.EventID, EventType: r.EventType,
+		ContentType: r.ContentType, Status: r.Status, EventID: r.EventID, EventType: r.EventType, Subject: r.Subject,
 	}
 	if err := r.Headers.decode(&e.Headers); err != nil {
 		return e, err
@@ -187,13 +197,13 @@ var insertExecutions = newBulkInsert(bulkInsert{
 	into:   `INSERT INTO executions (` + executionCols + `)`,
 	pgJoin: `JOIN triggers t ON t.id = u.trigger_id AND t.project_id = u.project_id`,
 	pgTypes: []string{"text", "text", "text", "timestamptz", "text", "json", "json", "text", "text", "boolean", "json",
-		"text", "integer", "text", "text"},
+		"text", "integer", "text", "text", "text"},
 })
 
 // findTriggersPG finds triggers by id on PostgreSQL (a fixed text, prepared).
 const findTriggersPG = `SELECT project_id, id FROM triggers WHERE id = ANY($1::text[])`
 
-// executionChunk is the number of rows per multi-row INSERT of executions (15 parameters each).
+// executionChunk is the number of rows per multi-row INSERT of executions (16 parameters each).
 const executionChunk = 500
 
 // RecordExecutions stores executions (of any projects) and publishes the events of those with a publish input,
@@ -230,7 +240,7 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 		}
 		// Event columns (indexes 13 and 14) are filled in once published.
 		rows[i] = []any{e.ID, e.ProjectID, e.TriggerID, e.ReceiveTime, e.Method, headers, query, e.PathFragment,
-			e.RawBody, e.RawBodyBase64, rawArg(e.Body), e.ContentType, e.Status, "", ""}
+			e.RawBody, e.RawBodyBase64, rawArg(e.Body), e.ContentType, e.Status, "", "", e.Subject}
 		triggerIDs = append(triggerIDs, e.TriggerID)
 	}
 

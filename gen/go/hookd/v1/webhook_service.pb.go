@@ -46,11 +46,12 @@ type CreateWebhookRequest struct {
 	Headers []*Header `protobuf:"bytes,9,rep,name=headers,proto3" json:"headers,omitempty"`
 	// body_template is a Go text/template for the body; checked when saved.
 	BodyTemplate string `protobuf:"bytes,10,opt,name=body_template,json=bodyTemplate,proto3" json:"body_template,omitempty"`
-	// retry_policy says when failed attempts are retried (default EXPONENTIAL).
+	// retry_policy says when failed attempts are retried (default EXPONENTIAL; NONE with async_status).
 	RetryPolicy *RetryPolicy `protobuf:"bytes,11,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	// timeout bounds each attempt (default and maximum 15 s).
 	Timeout *durationpb.Duration `protobuf:"bytes,12,opt,name=timeout,proto3" json:"timeout,omitempty"`
-	// async_status enables the 200 DONE / 202 WAITING / else FAILED mapping.
+	// async_status enables the 200 DONE / 202 WAITING / else FAILED mapping (201 is FAILED too); without a
+	// retry_policy the webhook gets RETRY_POLICY_KIND_NONE.
 	AsyncStatus bool `protobuf:"varint,13,opt,name=async_status,json=asyncStatus,proto3" json:"async_status,omitempty"`
 	// async_timeout bounds WAITING (default 24 h, maximum 30 days).
 	AsyncTimeout *durationpb.Duration `protobuf:"bytes,14,opt,name=async_timeout,json=asyncTimeout,proto3" json:"async_timeout,omitempty"`
@@ -610,7 +611,8 @@ type UpdateWebhookRequest struct {
 	RetryPolicy *RetryPolicy `protobuf:"bytes,12,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	// timeout is the new per-attempt timeout.
 	Timeout *durationpb.Duration `protobuf:"bytes,13,opt,name=timeout,proto3" json:"timeout,omitempty"`
-	// async_status is the new async flag.
+	// async_status is the new async flag; turning it on without a retry_policy in the same request sets
+	// RETRY_POLICY_KIND_NONE, as at creation.
 	AsyncStatus *bool `protobuf:"varint,14,opt,name=async_status,json=asyncStatus,proto3,oneof" json:"async_status,omitempty"`
 	// async_timeout is the new WAITING bound.
 	AsyncTimeout *durationpb.Duration `protobuf:"bytes,15,opt,name=async_timeout,json=asyncTimeout,proto3" json:"async_timeout,omitempty"`
@@ -1207,7 +1209,8 @@ func (x *RotateWebhookSecretRequest) GetId() string {
 // RotateWebhookSecretResponse is the response of RotateWebhookSecret.
 type RotateWebhookSecretResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// webhook carries the new secret; the previous one signs too until previous_secret_expire_time.
+	// webhook carries the new secret (and public_key); the previous one signs too until
+	// previous_secret_expire_time.
 	Webhook       *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

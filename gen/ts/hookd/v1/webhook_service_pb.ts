@@ -95,7 +95,7 @@ export type CreateWebhookRequest = Message<"hookd.v1.CreateWebhookRequest"> & {
   bodyTemplate: string;
 
   /**
-   * retry_policy says when failed attempts are retried (default EXPONENTIAL).
+   * retry_policy says when failed attempts are retried (default EXPONENTIAL; NONE with async_status).
    *
    * @generated from field: hookd.v1.RetryPolicy retry_policy = 11;
    */
@@ -109,7 +109,8 @@ export type CreateWebhookRequest = Message<"hookd.v1.CreateWebhookRequest"> & {
   timeout?: Duration | undefined;
 
   /**
-   * async_status enables the 200 DONE / 202 WAITING / else FAILED mapping.
+   * async_status enables the 200 DONE / 202 WAITING / else FAILED mapping (201 is FAILED too); without a
+   * retry_policy the webhook gets RETRY_POLICY_KIND_NONE.
    *
    * @generated from field: bool async_status = 13;
    */
@@ -432,7 +433,8 @@ export type UpdateWebhookRequest = Message<"hookd.v1.UpdateWebhookRequest"> & {
   timeout?: Duration | undefined;
 
   /**
-   * async_status is the new async flag.
+   * async_status is the new async flag; turning it on without a retry_policy in the same request sets
+   * RETRY_POLICY_KIND_NONE, as at creation.
    *
    * @generated from field: optional bool async_status = 14;
    */
@@ -694,7 +696,8 @@ export const RotateWebhookSecretRequestSchema: GenMessage<RotateWebhookSecretReq
  */
 export type RotateWebhookSecretResponse = Message<"hookd.v1.RotateWebhookSecretResponse"> & {
   /**
-   * webhook carries the new secret; the previous one signs too until previous_secret_expire_time.
+   * webhook carries the new secret (and public_key); the previous one signs too until
+   * previous_secret_expire_time.
    *
    * @generated from field: hookd.v1.Webhook webhook = 1;
    */
@@ -880,7 +883,8 @@ export const WebhookService: GenService<{
     output: typeof CopyWebhookResponseSchema;
   },
   /**
-   * RotateWebhookSecret replaces the signing secret; the old secret keeps signing (a second signature) for 24 h.
+   * RotateWebhookSecret replaces the signing secret (or the ED25519 key pair) with a new one of the same
+   * algorithm; the old one keeps signing (a second signature; previous_public_key verifies it) for 24 h.
    *
    * @generated from rpc hookd.v1.WebhookService.RotateWebhookSecret
    */

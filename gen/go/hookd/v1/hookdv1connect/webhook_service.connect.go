@@ -76,7 +76,8 @@ type WebhookServiceClient interface {
 	DeleteWebhook(context.Context, *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error)
 	// CopyWebhook creates a copy of a webhook with a new name, system name and secret.
 	CopyWebhook(context.Context, *connect.Request[v1.CopyWebhookRequest]) (*connect.Response[v1.CopyWebhookResponse], error)
-	// RotateWebhookSecret replaces the signing secret; the old secret keeps signing (a second signature) for 24 h.
+	// RotateWebhookSecret replaces the signing secret (or the ED25519 key pair) with a new one of the same
+	// algorithm; the old one keeps signing (a second signature; previous_public_key verifies it) for 24 h.
 	RotateWebhookSecret(context.Context, *connect.Request[v1.RotateWebhookSecretRequest]) (*connect.Response[v1.RotateWebhookSecretResponse], error)
 	// TestWebhook sends one signed request now and returns the response. Nothing is stored or retried.
 	TestWebhook(context.Context, *connect.Request[v1.TestWebhookRequest]) (*connect.Response[v1.TestWebhookResponse], error)
@@ -227,7 +228,8 @@ type WebhookServiceHandler interface {
 	DeleteWebhook(context.Context, *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error)
 	// CopyWebhook creates a copy of a webhook with a new name, system name and secret.
 	CopyWebhook(context.Context, *connect.Request[v1.CopyWebhookRequest]) (*connect.Response[v1.CopyWebhookResponse], error)
-	// RotateWebhookSecret replaces the signing secret; the old secret keeps signing (a second signature) for 24 h.
+	// RotateWebhookSecret replaces the signing secret (or the ED25519 key pair) with a new one of the same
+	// algorithm; the old one keeps signing (a second signature; previous_public_key verifies it) for 24 h.
 	RotateWebhookSecret(context.Context, *connect.Request[v1.RotateWebhookSecretRequest]) (*connect.Response[v1.RotateWebhookSecretResponse], error)
 	// TestWebhook sends one signed request now and returns the response. Nothing is stored or retried.
 	TestWebhook(context.Context, *connect.Request[v1.TestWebhookRequest]) (*connect.Response[v1.TestWebhookResponse], error)
