@@ -1,6 +1,7 @@
-// Package hookdtest starts a real hookd process for SDK tests: it builds cmd/hookd once per test
-// binary (or uses $HOOKD_BIN), runs `hookd serve --dev` on a free loopback port with a fresh data
-// directory and a random bootstrap admin key, and waits for /readyz.
+// Package hookdtest starts a real hookd process for SDK tests: it builds cmd/hookd of the repository
+// root module once per test binary (or uses $HOOKD_BIN), runs `hookd serve --dev` on a free loopback
+// port with a fresh data directory and a random bootstrap admin key, and waits for /readyz. The SDK
+// module imports no server package: the server is a separate process, as it is for users.
 package hookdtest
 
 import (
@@ -8,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -55,7 +57,7 @@ func Binary(t testing.TB) string {
 		return p
 	}
 	build.once.Do(func() {
-		root, err := repoRoot()
+		root, err := RepoRoot()
 		if err != nil {
 			build.err = err
 			return
@@ -78,17 +80,39 @@ func Binary(t testing.TB) string {
 	return build.path
 }
 
-// repoRoot is the directory of the go.mod this package belongs to.
-func repoRoot() (string, error) {
+// rootModule is the module path of the repository root, whose cmd/hookd this package builds.
+const rootModule = "github.com/hookd/hookd"
+
+// RepoRoot returns the directory of the hookd repository this SDK is checked out in: the nearest
+// directory above the current module (sdk/go) whose go.mod declares github.com/hookd/hookd. The SDK is
+// a module of its own, so the server and the examples are built from there.
+func RepoRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside the hookd module")
+		return "", errors.New("not inside a Go module")
 	}
-	return filepath.Dir(gomod), nil
+	for dir := filepath.Dir(filepath.Dir(gomod)); ; dir = filepath.Dir(dir) {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && modulePath(b) == rootModule {
+			return dir, nil
+		}
+		if parent := filepath.Dir(dir); parent == dir {
+			return "", fmt.Errorf("no %s checkout above %s: set HOOKD_BIN to a hookd binary", rootModule, filepath.Dir(gomod))
+		}
+	}
+}
+
+// modulePath returns the module path declared in a go.mod file.
+func modulePath(gomod []byte) string {
+	for line := range strings.Lines(string(gomod)) {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			return strings.Trim(strings.TrimSpace(rest), `"`)
+		}
+	}
+	return ""
 }
 
 // NewKey returns a random API key secret in hookd's format ("hk_" + hex).
