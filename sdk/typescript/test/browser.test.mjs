@@ -50,4 +50,5 @@ test("browser: list and create integrations with connect-web", async (t) => {
   assert.ok(result.listed.includes("From the browser"), JSON.stringify(result.listed));
   assert.equal(result.notFound, true);
   assert.equal(result.verified, true);
+  assert.equal(result.ed25519, true, "ed25519 verified with the right key and rejected with another");
 });
