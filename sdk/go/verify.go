@@ -32,6 +32,10 @@ const (
 	PublicKeyPrefix = "whpk_"
 )
 
+// signingKeyPrefix starts the private key hookd signs ed25519 webhooks with (Webhook.secret of such a
+// webhook); receivers verify with the public key instead.
+const signingKeyPrefix = "whsk_"
+
 // Tolerance is how far a webhook-timestamp may be from the receiver's clock, in either direction.
 const Tolerance = 5 * time.Minute
 
@@ -76,6 +80,9 @@ func verifyAt(key string, header http.Header, body []byte, now time.Time) error 
 			return fmt.Errorf("%w: %w", ErrVerification, standardwebhooks.ErrNoMatchingSignature)
 		}
 		return nil
+	}
+	if strings.HasPrefix(key, signingKeyPrefix) {
+		return errors.New("hookd: whsk_ is an ed25519 webhook's private signing key: verify with its whpk_ public key")
 	}
 	wh, err := standardwebhooks.NewWebhook(key)
 	if err != nil {

@@ -192,7 +192,8 @@ func TestVerifyBadKey(t *testing.T) {
 	for _, key := range []string{
 		"whsec_not base64!",
 		"whpk_not base64!",
-		"whpk_" + base64.StdEncoding.EncodeToString(make([]byte, 31)), // 31 bytes
+		"whpk_" + base64.StdEncoding.EncodeToString(make([]byte, 31)),                         // 31 bytes
+		"whsk_" + base64.StdEncoding.EncodeToString(ed25519.NewKeyFromSeed([]byte(testSeed))), // the private key
 	} {
 		header := signed(t, testSecret, "dlv_1", time.Now(), body)
 		header.Add(HeaderWebhookSignature, testEdSig)

@@ -140,6 +140,9 @@ export async function verifyWebhook(
 
 /** Imports a "whsec_<base64>" secret (the prefix is optional) as an HMAC-SHA256 key. */
 async function importSecret(secret: string): Promise<CryptoKey> {
+  if (secret.startsWith("whsk_")) {
+    throw new TypeError("whsk_ is an ed25519 webhook's private signing key: verify with its whpk_ public key");
+  }
   const raw = fromBase64(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret);
   if (!raw || raw.length === 0) {
     throw new TypeError("webhook secret is not whsec_<base64> (nor a whpk_ public key)");

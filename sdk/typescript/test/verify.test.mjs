@@ -148,8 +148,8 @@ test("ed25519 with the default clock", async () => {
   await verifyWebhook(edKey, headers(signEd25519(edSeed, id, now, body), { "webhook-timestamp": String(now) }), body);
 });
 
-test("a malformed public key is a TypeError", async () => {
-  for (const key of ["whpk_***", "whpk_" + Buffer.alloc(31).toString("base64")]) {
+test("a malformed public key (or the private whsk_ key) is a TypeError", async () => {
+  for (const key of ["whpk_***", "whpk_" + Buffer.alloc(31).toString("base64"), "whsk_" + Buffer.alloc(64).toString("base64")]) {
     await assert.rejects(verifyWebhook(key, headers(edGood), body, at(ts)), TypeError, key);
   }
 });
