@@ -293,9 +293,28 @@ func testErrors(t *testing.T, srv *hookdtest.Server) {
 			require.True(t, errors.As(err, &ce))
 			assert.Contains(t, ce.Message(), "name", "the message names the field")
 
+			// A server stream (never retried, so it bypasses go-retryablehttp) carries the key too.
+			stream, err := c.Deliveries.ExportDeliveries(ctx, connect.NewRequest(&hookdv1.ExportDeliveriesRequest{}))
+			require.NoError(t, err)
+			var csv []byte
+			for stream.Receive() {
+				csv = append(csv, stream.Msg().GetData()...)
+			}
+			require.NoError(t, stream.Err())
+			require.NoError(t, stream.Close())
+			assert.NotEmpty(t, csv, "the export streamed its header row at least")
+
 			bad := hookd.NewClient(srv.URL, "hk_not_a_key", p.opts...)
 			_, err = bad.Integrations.ListIntegrations(ctx, connect.NewRequest(&hookdv1.ListIntegrationsRequest{}))
 			assert.Equal(t, connect.CodeUnauthenticated, hookd.CodeOf(err), "got %v", err)
+			badStream, err := bad.Deliveries.ExportDeliveries(ctx, connect.NewRequest(&hookdv1.ExportDeliveriesRequest{}))
+			if err == nil {
+				for badStream.Receive() {
+				}
+				err = badStream.Err()
+				_ = badStream.Close()
+			}
+			assert.Equal(t, connect.CodeUnauthenticated, hookd.CodeOf(err), "stream: got %v", err)
 		})
 	}
 }
