@@ -40,12 +40,14 @@ check-generated: generate
 	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen && echo "gen/ has untracked files: run 'make generate' and commit" && exit 1)
 	@cd gen && $(GO) build ./... && $(GO) mod tidy -diff || (echo "gen/go.mod does not fit the generated code: cd gen && go mod tidy, and commit" && exit 1)
 
-# Tests of every Go module (`go test ./...` does not descend into nested modules).
+# Tests of every Go module (`go test ./...` does not descend into nested modules); all modules run, then
+# the target fails if any failed.
 test-go:
-	@set -e; for m in $(GO_MODULES); do \
+	@failed=""; for m in $(GO_MODULES); do \
 	  echo "go test -race ./...  (module $$m)"; \
-	  (cd $$m && $(GO) test -race -timeout 8m ./...); \
-	done
+	  (cd $$m && $(GO) test -race -timeout 8m ./...) || failed="$$failed $$m"; \
+	done; \
+	[ -z "$$failed" ] || { echo "go test failed in module(s):$$failed"; exit 1; }
 
 # A short fuzzing run of the trigger body parser beyond its seed corpus (which test-go already runs); raise
 # FUZZTIME to fuzz longer.
