@@ -50,7 +50,8 @@ var build struct {
 	err  error
 }
 
-// Binary returns the path of a hookd binary: $HOOKD_BIN, or cmd/hookd built once into a temporary directory.
+// Binary returns the path of a hookd binary: $HOOKD_BIN, or cmd/hookd built once per test process into
+// $TMPDIR/hookdtest-bin.
 func Binary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("HOOKD_BIN"); p != "" {
@@ -62,9 +63,11 @@ func Binary(t testing.TB) string {
 			build.err = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "hookdtest-bin-")
-		if err != nil {
-			build.err = fmt.Errorf("temp dir: %w", err)
+		// One stable path, rebuilt on every run (Go's build cache makes that quick): no binary left
+		// behind per run.
+		dir := filepath.Join(os.TempDir(), "hookdtest-bin")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			build.err = fmt.Errorf("binary dir: %w", err)
 			return
 		}
 		build.path = filepath.Join(dir, "hookd")
