@@ -37,6 +37,7 @@ type serveFlags struct {
 	workers         int
 	shutdownTimeout time.Duration
 	lease           time.Duration
+	console         bool
 }
 
 func parseServeFlags(args []string) (*serveFlags, error) {
@@ -55,6 +56,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.IntVar(&f.workers, "workers", 64, "concurrent outgoing requests of the sender")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for requests and attempts")
 	fs.DurationVar(&f.lease, "lease", 60*time.Second, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed 15s)")
+	fs.BoolVar(&f.console, "console", true, "serve the web console at / (env HOOKD_CONSOLE)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
