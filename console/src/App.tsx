@@ -78,6 +78,8 @@ export function App() {
 
 function SignIn(props: { onKey: (key: string) => void; err: ApiError | null }) {
   const [key, setKey] = useState("");
+  // Cold-load figure (README): navigation start → the sign-in form on screen.
+  useEffect(() => void performance.mark?.("hookd-console-ready"), []);
   return (
     <main class="signin">
       <form

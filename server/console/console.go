@@ -5,7 +5,7 @@
 // Files are served from memory with a strict Content-Security-Policy (everything from this origin only),
 // gzip when the client accepts it, a year-long immutable cache for Vite's content-hashed assets/ and
 // revalidation for everything else. Paths that are not files get index.html (client-side routes), except
-// the API's own prefixes, which keep answering 404.
+// missing assets and the API's own prefixes, which keep answering 404.
 package console
 
 import (
@@ -119,9 +119,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	p = path.Clean("/" + p)
 	f := h.files[p]
-	if f == nil || p == "/index.html" {
-		if path.Ext(p) != "" && p != "/index.html" {
-			// A missing asset (an old hashed file name, a typo) is not a page.
+	if f == nil {
+		if strings.HasPrefix(p, "/assets/") || path.Ext(p) == ".js" || path.Ext(p) == ".css" {
+			// A missing asset (an old hashed file name, a typo) is not a page. Other paths may hold dots
+			// (/event-types/user.created, /customers/ada@example.com): they are client routes.
 			http.NotFound(w, r)
 			return
 		}

@@ -1,5 +1,5 @@
 // Logs (seed 002): created, event, customer, response code, status — filtered, live (WatchDeliveries, or
-// polling every 2 s while the server does not implement it), with bulk resend and CSV/NDJSON export of the
+// polling every second while the server does not implement it), with bulk resend and CSV/NDJSON export of the
 // current filter.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
@@ -11,7 +11,7 @@ import { FilterBar, filterFromQuery, filterToQuery, isEmptyFilter, toDeliveryFil
 /** Page size of the log. */
 export const LOG_PAGE_SIZE = 50;
 /** Polling interval while WatchDeliveries is unavailable. */
-export const POLL_MS = 2000;
+export const POLL_MS = 1000;
 
 type DFilter = ReturnType<typeof toDeliveryFilter>;
 
@@ -172,7 +172,7 @@ export function LiveNotice(props: { mode: LiveMode | "paused" }) {
     case "polling":
       return (
         <p class="live polling" role="status">
-          Live updates unavailable (WatchDeliveries): refreshing every 2 s.
+          Live updates unavailable (WatchDeliveries): refreshing every second.
         </p>
       );
     case "paused":

@@ -583,7 +583,7 @@ function CopyWebhook(props: { webhook: Webhook }) {
   return (
     <>
       <button type="button" onClick={() => setOpen(true)}>
-        Copy
+        Copy webhook
       </button>
       <Dialog open={open} title="Copy webhook" onClose={() => setOpen(false)}>
         <form
