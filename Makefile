@@ -2,7 +2,7 @@
 GO ?= go
 BUF ?= $(GO) tool buf
 
-.PHONY: build run generate lint test test-go test-fuzz test-ts check-generated bench
+.PHONY: build run generate lint test test-go test-fuzz test-ts check-generated bench console test-console
 
 build:
 	$(GO) build -o bin/hookd ./cmd/hookd
@@ -21,9 +21,9 @@ lint:
 	$(BUF) lint
 	$(BUF) format -d --exit-code
 
-check-generated: generate
-	@git diff --exit-code --stat -- gen || (echo "gen/ is stale: run 'make generate' and commit" && exit 1)
-	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen && echo "gen/ has untracked files: run 'make generate' and commit" && exit 1)
+check-generated: generate console
+	@git diff --exit-code --stat -- gen server/console/dist || (echo "gen/ or server/console/dist/ is stale: run 'make generate console' and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- gen server/console/dist)" || (git status --porcelain -- gen server/console/dist && echo "gen/ or server/console/dist/ has untracked files: run 'make generate console' and commit" && exit 1)
 
 test-go:
 	$(GO) test -race -timeout 8m ./...
@@ -42,7 +42,21 @@ sdk/typescript/node_modules: sdk/typescript/package-lock.json
 test-ts: sdk/typescript/node_modules
 	cd sdk/typescript && npm test
 
-test: lint check-generated test-go test-fuzz test-ts
+console/node_modules: console/package-lock.json
+	cd console && npm ci --no-audit --no-fund
+	@touch $@
+
+# The web console (console/, see README "Console"): builds @hookd/client, then the app into server/console/dist
+# (committed; embedded in the binary).
+console: sdk/typescript/node_modules console/node_modules
+	cd sdk/typescript && npm run build
+	cd console && npm run build
+
+# Console: component tests (Vitest), then the browser test (playwright-core + /usr/bin/chromium, a real hookd).
+test-console: console
+	cd console && npm test && npm run test:browser
+
+test: lint check-generated test-go test-fuzz test-ts test-console
 
 # The delivery benchmark (see README "Benchmark"); BENCH_ARGS passes flags, e.g. BENCH_ARGS="--events 50000".
 bench:

@@ -25,6 +25,7 @@ export default defineConfig({
   },
   test: {
     environment: "happy-dom",
+    globals: true, // lets @testing-library clean up after each test
     include: ["test/**/*.test.tsx", "test/**/*.test.ts"],
   },
 });
