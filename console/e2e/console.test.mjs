@@ -306,6 +306,15 @@ test("console: a VIEWER key sees no write control", async () => {
     const enabledChecks = await page.locator("main form:not([role=search]) input[type=checkbox]:not([disabled])").count();
     assert.equal(editable + enabledChecks, 0, `${path} has editable fields for a VIEWER`);
   }
+  // Private values read as ******** for keys that are not ADMIN: the inherited header, the attempt's request.
+  await page.goto(hookd.url + `/webhooks/${webhookId}`);
+  await page.locator(".header-row.inherited", { hasText: "Authorization" }).filter({ hasText: "********" }).waitFor();
+  const deliveries = await api.deliveries.listDeliveries({ filter: { webhookId } });
+  await page.goto(hookd.url + `/logs/${deliveries.deliveries[0].id}`);
+  const attempt = page.locator("details.attempt").first();
+  await attempt.waitFor();
+  assert.match(await attempt.textContent(), /authorization\s*\*{8}/i);
+  assert.doesNotMatch(await attempt.textContent(), /s3cret/);
   await page.goto(hookd.url + `/webhooks/${webhookId}`);
   await byText(page, "Test sends need a MEMBER or ADMIN key").waitFor();
   await byText(page, "Only ADMIN keys can read the secret").waitFor();
