@@ -93,8 +93,8 @@ func (w *wiring) handler() http.Handler {
 		routes["/"] = console.Handler() // every path no other route takes; API paths still answer 404
 	}
 	return router.New(router.Config{
-		Services: services,
-		Routes:   routes,
+		Services:        services,
+		Routes:          routes,
 		Ready:           w.store.Ping,
 		Registry:        w.registry,
 		CORSOrigins:     w.flags.corsOrigins,

@@ -241,6 +241,18 @@ test("console: sign in, configure, test, watch the log, resend", async () => {
   await shot(page, "10-bulk-resend");
   await page.getByRole("button", { name: "Cancel" }).click();
 
+  // Export of the current filter: streamed with ExportDeliveries (Authorization header), saved from a Blob.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+  assert.match(download.suggestedFilename(), /^hookd-deliveries-.*\.csv$/);
+  const csv = await new Promise(async (resolve, reject) => {
+    const chunks = [];
+    const stream = await download.createReadStream();
+    stream.on("data", (c) => chunks.push(c)).on("end", () => resolve(Buffer.concat(chunks).toString())).on("error", reject);
+  });
+  const lines = csv.trim().split("\n");
+  assert.equal(lines.length, 2, csv); // the header row and the one DONE delivery of the webhook
+  assert.match(lines[1], new RegExp(deliveryId));
+
   // Queue, customer, health, triggers, keys and projects render.
   await nav(page, "Queue").click();
   await byText(page, "The queue is empty").waitFor();

@@ -213,8 +213,14 @@ export function Dialog(props: { open: boolean; title: string; onClose: () => voi
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
-    if (props.open && !d.open) d.showModal?.() ?? d.setAttribute("open", "");
-    if (!props.open && d.open) d.close?.() ?? d.removeAttribute("open");
+    if (props.open && !d.open) {
+      if (d.showModal) d.showModal();
+      else d.setAttribute("open", "");
+    }
+    if (!props.open && d.open) {
+      if (d.close) d.close();
+      else d.removeAttribute("open");
+    }
   }, [props.open]);
   return (
     <dialog ref={ref} aria-label={props.title} onClose={props.onClose} onCancel={props.onClose}>
