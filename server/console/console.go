@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"mime"
@@ -96,7 +97,7 @@ func New(fsys fs.FS) (http.Handler, error) {
 		return nil, fmt.Errorf("console assets: %w", err)
 	}
 	if files["/index.html"] == nil {
-		return nil, fmt.Errorf("console assets: no index.html")
+		return nil, errors.New("console assets: no index.html")
 	}
 	return &handler{files: files}, nil
 }
