@@ -9,7 +9,7 @@ GO_MODULES := . gen sdk/go
 CHROMIUM ?= /usr/bin/chromium
 APT_GET ?= apt-get
 
-.PHONY: build run generate lint test test-go test-fuzz test-ts check-generated bench chromium
+.PHONY: build run generate lint test test-go test-fuzz test-ts check-generated bench chromium console test-console
 
 build:
 	$(GO) build -o bin/hookd ./cmd/hookd
@@ -34,10 +34,11 @@ lint:
 	$(BUF) lint
 	$(BUF) format -d --exit-code
 
-# Regenerates gen/ and fails if that changed anything; the gen module must still build and be tidy.
-check-generated: generate
-	@git diff --exit-code --stat -- gen || (echo "gen/ is stale: run 'make generate' and commit" && exit 1)
-	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen && echo "gen/ has untracked files: run 'make generate' and commit" && exit 1)
+# Regenerates gen/ and the console build and fails if that changed anything; the gen module must still build and
+# be tidy.
+check-generated: generate console
+	@git diff --exit-code --stat -- gen server/console/dist || (echo "gen/ or server/console/dist/ is stale: run 'make generate console' and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- gen server/console/dist)" || (git status --porcelain -- gen server/console/dist && echo "gen/ or server/console/dist/ has untracked files: run 'make generate console' and commit" && exit 1)
 	@cd gen && $(GO) build ./... && $(GO) mod tidy -diff || (echo "gen/go.mod does not fit the generated code: cd gen && go mod tidy, and commit" && exit 1)
 
 # Tests of every Go module (`go test ./...` does not descend into nested modules); all modules run, then
@@ -74,8 +75,22 @@ chromium:
 test-ts: sdk/typescript/node_modules chromium
 	cd sdk/typescript && CHROMIUM_PATH=$(CHROMIUM) npm test
 
-# chromium first: a machine that cannot run the browser test fails at once, not after the Go tests.
-test: chromium lint check-generated test-go test-fuzz test-ts
+console/node_modules: console/package-lock.json
+	cd console && npm ci --no-audit --no-fund
+	@touch $@
+
+# The web console (console/, see README "Console"): builds @hookd/client, then the app into server/console/dist
+# (committed; embedded in the binary).
+console: sdk/typescript/node_modules console/node_modules
+	cd sdk/typescript && npm run build
+	cd console && npm run build
+
+# Console: component tests (Vitest), then the browser test (playwright-core + Chromium, a real hookd).
+test-console: console chromium
+	cd console && npm test && CHROMIUM_PATH=$(CHROMIUM) npm run test:browser
+
+# chromium first: a machine that cannot run the browser tests fails at once, not after the Go tests.
+test: chromium lint check-generated test-go test-fuzz test-ts test-console
 
 # The delivery benchmark (see README "Benchmark"); BENCH_ARGS passes flags, e.g. BENCH_ARGS="--events 50000".
 bench:

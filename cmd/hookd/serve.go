@@ -39,6 +39,7 @@ type serveFlags struct {
 	webhookConcurrency int
 	shutdownTimeout    time.Duration
 	lease              time.Duration
+	console            bool
 }
 
 func parseServeFlags(args []string) (*serveFlags, error) {
@@ -58,6 +59,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.IntVar(&f.webhookConcurrency, "webhook-concurrency", 0, "most concurrent requests to one webhook per process (default half of --workers)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for requests and attempts")
 	fs.DurationVar(&f.lease, "lease", sender.DefaultLease, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed the 15s attempt timeout)")
+	fs.BoolVar(&f.console, "console", true, "serve the web console at / (env HOOKD_CONSOLE)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
