@@ -20,6 +20,9 @@ import (
 	"github.com/hookd/hookd/server/trigger"
 )
 
+// compressMinBytes is the smallest response body hookd compresses (when the client accepts gzip).
+const compressMinBytes = 4 << 10
+
 // wiring builds the parts of `hookd serve` from its flags; it holds no logic of its own.
 type wiring struct {
 	flags     *serveFlags
@@ -50,11 +53,14 @@ func (w *wiring) handler() http.Handler {
 	if w.flags.role == "sender" {
 		return router.New(router.Config{Ready: w.store.Ping, Registry: w.registry, Logger: w.log})
 	}
-	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL}
+	authn := auth.NewAuthenticator(w.store, w.clock)
+	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL, Auth: authn}
 	policy := auth.DefaultPolicy()
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(auth.NewInterceptor(w.store, policy)),
+		connect.WithInterceptors(authn.Interceptor(policy)),
 		connect.WithReadMaxBytes(int(w.flags.maxRequestBytes)),
+		// Small responses are not compressed: gzip's setup costs more than the bytes it saves.
+		connect.WithCompressMinBytes(compressMinBytes),
 	}
 	trg := trigger.Config{Store: w.store, Rates: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
 		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/store"
 )
@@ -30,6 +31,8 @@ type Deps struct {
 	Dev bool
 	// PublicURL is the base of links handed out (action-status links, trigger URLs), without a trailing slash.
 	PublicURL string
+	// Auth is the interceptor's authenticator (optional): a revoked key is forgotten there at once.
+	Auth *auth.Authenticator
 }
 
 func (d Deps) now() time.Time { return d.Clock.Now().UTC() }
