@@ -247,7 +247,7 @@ func TestRetryable(t *testing.T) {
 func TestRetryableRPCs(t *testing.T) {
 	t.Parallel()
 	want := []string{
-		"ApiKeyService/ListApiKeys",
+		"ApiKeyService/GetCurrentApiKey", "ApiKeyService/ListApiKeys",
 		"DeliveryService/GetDelivery", "DeliveryService/ListDeliveries",
 		"EventService/GetEvent", "EventService/ListEvents",
 		"EventTypeService/GetEventType", "EventTypeService/ListEventTypes",
@@ -256,6 +256,7 @@ func TestRetryableRPCs(t *testing.T) {
 		"SubscriptionService/GetSubscription", "SubscriptionService/ListSubscriptions",
 		"TriggerService/GetExecution", "TriggerService/GetTrigger", "TriggerService/ListExecutions", "TriggerService/ListTriggers",
 		"WebhookService/GetWebhook", "WebhookService/GetWebhookStats", "WebhookService/ListWebhooks",
+		"WebhookService/RenderWebhookBody",
 	}
 	var got []string
 	total := 0

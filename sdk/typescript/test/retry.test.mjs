@@ -208,6 +208,7 @@ test("isRetryableCall: every hookd.v1 RPC the client retries, from the protos' i
     }
   }
   assert.deepEqual(retried.sort(), [
+    "ApiKeyService/GetCurrentApiKey",
     "ApiKeyService/ListApiKeys",
     "DeliveryService/GetDelivery",
     "DeliveryService/ListDeliveries",
@@ -228,6 +229,7 @@ test("isRetryableCall: every hookd.v1 RPC the client retries, from the protos' i
     "WebhookService/GetWebhook",
     "WebhookService/GetWebhookStats",
     "WebhookService/ListWebhooks",
+    "WebhookService/RenderWebhookBody",
   ]);
   assert.ok(total > retried.length + 20);
 });
