@@ -29,6 +29,7 @@ import (
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store/storesql"
 )
 
@@ -118,7 +119,8 @@ type bench struct {
 
 func newBench(ctx context.Context, f *benchFlags, log *slog.Logger) (*bench, error) {
 	b := &bench{f: f, log: log, recv: &receiver{}}
-	st, err := storesql.Open(ctx, storesql.Config{URL: f.storeURL(), Logger: log, MaxOpenConns: 20})
+	// The benchmark's database is throwaway: a random keyring (nothing is kept on disk).
+	st, err := storesql.Open(ctx, storesql.Config{URL: f.storeURL(), Logger: log, MaxOpenConns: 20, Keyring: secret.NewRandom()})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,11 +22,15 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store/storetest"
 )
 
 // binary is the hookd binary built once by TestMain.
 var binary string
+
+// clusterSecretKey is the HOOKD_SECRET_KEY of every PostgreSQL hookd the tests start.
+var clusterSecretKey = secret.GenerateKey()
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "hookd-e2e-")
@@ -95,6 +100,10 @@ func startHookd(t testing.TB, key string, args ...string) *proc {
 	p.cmd.Env = append(os.Environ(), "HOOKD_BOOTSTRAP_KEY="+key)
 	if key == "" {
 		p.cmd.Env = append(os.Environ(), "HOOKD_BOOTSTRAP_KEY=")
+	}
+	if slices.Contains(args, "--database-url") {
+		// The processes of a PostgreSQL cluster share their secret key (SQLite tests use the data dir's key file).
+		p.cmd.Env = append(p.cmd.Env, "HOOKD_SECRET_KEY="+clusterSecretKey)
 	}
 	pipe, err := p.cmd.StderrPipe()
 	if err != nil {

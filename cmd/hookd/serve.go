@@ -88,7 +88,11 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	start := time.Now()
-	st, err := storesql.Open(ctx, storesql.Config{URL: f.storeURL(), Logger: log})
+	cfg, err := f.openConfig(log)
+	if err != nil {
+		return err
+	}
+	st, err := storesql.Open(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -114,7 +118,7 @@ func runServe(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	clk := clock.Real{}
-	w := &wiring{flags: f, store: st, clock: clk, log: log, registry: reg, publicURL: publicURL}
+	w := &wiring{flags: f, store: st, clock: clk, log: log, registry: reg, publicURL: publicURL, keys: cfg.Keyring}
 
 	var snd *sender.Sender
 	if f.role != "api" {

@@ -13,6 +13,7 @@ import (
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/router"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/trigger"
@@ -26,7 +27,9 @@ type wiring struct {
 	log       *slog.Logger
 	registry  *prometheus.Registry
 	publicURL string
-	snd       *sender.Sender
+	// keys encrypt secrets at rest and make capability tokens (sync results).
+	keys *secret.Keyring
+	snd  *sender.Sender
 }
 
 // sender returns the delivery engine (also used by TestWebhook when this process only serves the API).
@@ -53,7 +56,7 @@ func (w *wiring) handler() http.Handler {
 		connect.WithReadMaxBytes(int(w.flags.maxRequestBytes)),
 	}
 	trg := trigger.Config{Store: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
-		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry}
+		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry, Keyring: w.keys}
 
 	var services []router.Service
 	add := func(name, path string, h http.Handler) {

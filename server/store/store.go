@@ -285,11 +285,13 @@ type Outcome struct {
 
 // Trigger receives inbound webhooks; structured config is kept as JSON by the store.
 type Trigger struct {
-	ID                 string
-	ProjectID          string
-	Name               string
-	EventType          string
-	APIKeyHeader       string
+	ID           string
+	ProjectID    string
+	Name         string
+	EventType    string
+	APIKeyHeader string
+	// APIKey is the key callers send in APIKeyHeader. The store keeps only its SHA-256 hash: what it returns is
+	// that hash (see secret.KeyMatches), the plaintext is known only to the caller that set it.
 	APIKey             string
 	ResponseStatus     int
 	ResponseType       string
@@ -301,8 +303,12 @@ type Trigger struct {
 	Signature          TriggerSignature
 	MaxBodyBytes       int64
 	Enabled            bool
-	CreateTime         time.Time
-	UpdateTime         time.Time
+	// DropHeaders and DropQueryParameters are left out of the published payload (besides the credential headers,
+	// which always are).
+	DropHeaders         []string
+	DropQueryParameters []string
+	CreateTime          time.Time
+	UpdateTime          time.Time
 }
 
 // TriggerRoute picks an event type by a header value or a JSON field.
@@ -333,11 +339,13 @@ type Execution struct {
 	PathFragment    string
 	RawBody         string
 	RawBodyBase64   bool
-	Body            json.RawMessage
-	ContentType     string
-	Status          int
-	EventID         string
-	EventType       string
+	// BodyTruncated is true when RawBody is a prefix of what was received (rejected requests keep no more).
+	BodyTruncated bool
+	Body          json.RawMessage
+	ContentType   string
+	Status        int
+	EventID       string
+	EventType     string
 }
 
 // ExecutionRecord is one execution to store; its event is published when Publish is not nil.
@@ -451,5 +459,20 @@ type Store interface {
 	GetExecution(ctx context.Context, projectID, id string) (*Execution, error)
 	// ExecutionByID finds an execution of any project (for the public sync result URL).
 	ExecutionByID(ctx context.Context, id string) (*Execution, error)
+	// ListExecutions lists executions without their bodies (RawBody and Body are empty; GetExecution has them).
 	ListExecutions(ctx context.Context, projectID, triggerID string, page Page) ([]Execution, error)
+
+	// CountObjects counts a project's objects of a kind, for quotas.
+	CountObjects(ctx context.Context, projectID string, kind ObjectKind) (int, error)
 }
+
+// ObjectKind names what a quota counts.
+type ObjectKind string
+
+// Object kinds with quotas.
+const (
+	KindWebhook      ObjectKind = "webhooks"
+	KindTrigger      ObjectKind = "triggers"
+	KindEventType    ObjectKind = "event_types"
+	KindSubscription ObjectKind = "subscriptions"
+)

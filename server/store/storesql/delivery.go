@@ -80,7 +80,7 @@ func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]store.At
 		deliveryID); err != nil {
 		return nil, wrap("list attempts", err)
 	}
-	return mapRowsErr(rows, attemptRow.record)
+	return mapRowsErr(rows, s.attemptRecord)
 }
 
 // deliveryWhere turns a filter into conditions on deliveries (always scoped to the project).

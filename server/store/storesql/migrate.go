@@ -54,8 +54,9 @@ func loadMigrations(dialect string) ([]migration, error) {
 }
 
 // migrate applies pending migrations, each in its own transaction with its schema_migrations row.
-// On PostgreSQL it holds an advisory lock so that processes starting together migrate once.
-func migrate(ctx context.Context, db *sqlx.DB, dialect string, log *slog.Logger) error {
+// On PostgreSQL it holds an advisory lock so that processes starting together migrate once. upTo > 0 stops after
+// that version.
+func migrate(ctx context.Context, db *sqlx.DB, dialect string, log *slog.Logger, upTo int64) error {
 	all, err := loadMigrations(dialect)
 	if err != nil {
 		return err
@@ -75,6 +76,9 @@ func migrate(ctx context.Context, db *sqlx.DB, dialect string, log *slog.Logger)
 		}()
 	}
 	for _, m := range all {
+		if upTo > 0 && m.version > upTo {
+			break
+		}
 		applied, err := applyMigration(ctx, conn, dialect, m)
 		if err != nil {
 			return err

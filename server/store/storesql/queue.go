@@ -240,7 +240,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 			if o.Attempt != nil {
 				next.Attempts++
 				next.LastStatusCode = o.LastStatusCode
-				row, err := attemptArgs(o.DeliveryID, next.Attempts, o.Attempt)
+				row, err := attemptArgs(o.DeliveryID, next.Attempts, s.sealedAttempt(o.Attempt))
 				if err != nil {
 					return err
 				}
@@ -295,6 +295,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 		return err
 	}
 	s.afterCommit(woke)
+	s.changed.signal()
 	return nil
 }
 
@@ -383,6 +384,7 @@ func (s *Store) UpdateActionStatus(ctx context.Context, token string, status sto
 	if err := s.db.GetContext(ctx, &r, s.rebind(updateActionStatus), string(status), reason, ts(now), token); err != nil {
 		return nil, wrap("update action status", err)
 	}
+	s.changed.signal()
 	d := r.record()
 	return &d, nil
 }

@@ -22,6 +22,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -49,6 +50,8 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxOpenConns caps the connection pool (default 20 on PostgreSQL, 8 on SQLite).
 	MaxOpenConns int
+	// Keyring encrypts secrets at rest (required by Open; Migrate without one applies the schema only).
+	Keyring *secret.Keyring
 }
 
 // Store is the SQL implementation of store.Store.
@@ -58,6 +61,9 @@ type Store struct {
 	url     string
 	log     *slog.Logger
 	work    *broadcast
+	keys    *secret.Keyring
+	// changed is closed and replaced after every commit that finishes deliveries (see DeliveriesChanged).
+	changed changeSignal
 
 	listenOnce sync.Once
 	listener   *pq.Listener
@@ -80,11 +86,18 @@ func init() {
 
 // Open connects to the database of cfg, runs pending migrations and returns the store.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Keyring == nil {
+		return nil, errors.New("open store: no keyring for the secrets at rest (Config.Keyring)")
+	}
 	s, err := connect(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, s.db, s.dialect, s.log); err != nil {
+	if err := migrate(ctx, s.db, s.dialect, s.log, 0); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
+	if err := s.prepareSecrets(ctx); err != nil {
 		_ = s.db.Close()
 		return nil, err
 	}
@@ -95,13 +108,26 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Migrate applies pending migrations to the database of cfg and closes it (`hookd migrate`).
+// Migrate applies pending migrations to the database of cfg and closes it (`hookd migrate`); with a keyring it
+// also encrypts secrets left in clear by older versions, as Open does.
 func Migrate(ctx context.Context, cfg Config) error {
-	s, err := Open(ctx, cfg)
+	return MigrateTo(ctx, cfg, 0)
+}
+
+// MigrateTo is Migrate up to and including migration version (0: all); tests use it to build old schemas.
+func MigrateTo(ctx context.Context, cfg Config, version int64) error {
+	s, err := connect(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	return s.Close()
+	defer s.db.Close()
+	if err := migrate(ctx, s.db, s.dialect, s.log, version); err != nil {
+		return err
+	}
+	if cfg.Keyring != nil && version == 0 {
+		return s.prepareSecrets(ctx)
+	}
+	return nil
 }
 
 // IsPostgresURL reports whether url selects PostgreSQL rather than SQLite.
@@ -114,7 +140,7 @@ func connect(ctx context.Context, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{log: log, work: newBroadcast()}
+	s := &Store{log: log, work: newBroadcast(), keys: cfg.Keyring}
 	var err error
 	if IsPostgresURL(cfg.URL) {
 		s.dialect, s.url = DialectPostgres, postgresURL(cfg.URL)
