@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
 	"unicode/utf8"
 
@@ -224,9 +223,9 @@ func (s *Sender) send(ctx context.Context, t *target, m message) result {
 	}
 	_ = json.Unmarshal(m.payload, &vars.Data) // a payload that is not an object leaves Data empty
 
-	target, err := execute(t.urlTmpl, t.url, vars)
+	target, err := execute(ctx, t.urlTmpl, t.url, vars)
 	if err != nil {
-		return fail(fmt.Errorf("render url: %w", err))
+		return fail(err) // "template: url: …"
 	}
 	res.attempt.RequestURL = clean(target, 8<<10)
 	if err := netguard.CheckURL(target, s.cfg.Dev); err != nil {
@@ -236,9 +235,9 @@ func (s *Sender) send(ctx context.Context, t *target, m message) result {
 	header := make(http.Header)
 	private := map[string]bool{}
 	for _, h := range t.headers {
-		v, err := execute(h.tmpl, h.Value, vars)
+		v, err := execute(ctx, h.tmpl, h.Value, vars)
 		if err != nil {
-			return fail(fmt.Errorf("render header %s: %w", h.Name, err))
+			return fail(err) // "template: header <name>: …"
 		}
 		if strings.ContainsAny(v, "\r\n\x00") {
 			return fail(fmt.Errorf("header %s: value has a line break or NUL", h.Name))
@@ -248,9 +247,9 @@ func (s *Sender) send(ctx context.Context, t *target, m message) result {
 	}
 	var body []byte
 	if t.bodyTmpl != nil {
-		text, err := render.Execute(t.bodyTmpl, vars)
+		text, err := t.bodyTmpl.Execute(ctx, vars)
 		if err != nil {
-			return fail(fmt.Errorf("render body_template: %w", err))
+			return fail(err) // "template: body_template: …"
 		}
 		body = []byte(text)
 	} else {
@@ -332,12 +331,12 @@ func describeError(err error, actx context.Context, timeout time.Duration) strin
 	return err.Error()
 }
 
-// execute renders tmpl, or returns text when there is no template.
-func execute(tmpl *template.Template, text string, vars render.Vars) (string, error) {
+// execute renders tmpl (bounded, see render), or returns text when there is no template.
+func execute(ctx context.Context, tmpl *render.Template, text string, vars render.Vars) (string, error) {
 	if tmpl == nil {
 		return text, nil
 	}
-	return render.Execute(tmpl, vars)
+	return tmpl.Execute(ctx, vars)
 }
 
 // storeHeaders converts headers for an attempt record, sorted; private values are kept but flagged Private,
