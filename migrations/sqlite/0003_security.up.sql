@@ -17,3 +17,7 @@ ALTER TABLE triggers ADD COLUMN drop_query_parameters TEXT NOT NULL DEFAULT '[]'
 
 -- body_truncated marks an execution whose raw_body is a prefix of what was received (rejected requests).
 ALTER TABLE executions ADD COLUMN body_truncated BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- The bootstrap key is chosen by the operator: its first characters are no display prefix but part of the
+-- secret. Keys store a prefix only when hookd generated them.
+UPDATE api_keys SET prefix = '' WHERE name = 'bootstrap' AND instance_admin;

@@ -12,6 +12,7 @@ import (
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -30,6 +31,8 @@ type Deps struct {
 	Dev bool
 	// PublicURL is the base of links handed out (action-status links, trigger URLs), without a trailing slash.
 	PublicURL string
+	// Quotas caps the objects of each project (zero fields: no cap).
+	Quotas quota.Limits
 }
 
 func (d Deps) now() time.Time { return d.Clock.Now().UTC() }

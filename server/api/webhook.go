@@ -99,6 +99,12 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 	if err := s.validate(w, in); err != nil {
 		return nil, err
 	}
+	if err := s.dryRun(ctx, w, in); err != nil {
+		return nil, err
+	}
+	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", "", err)
+	}
 	if w.Secret, err = newWebhookSecret(); err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
 	}
@@ -227,6 +233,9 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 	if err := s.validate(w, in); err != nil {
 		return nil, err
 	}
+	if err := s.dryRun(ctx, w, in); err != nil {
+		return nil, err
+	}
 	w.UpdateTime = s.d.now()
 	if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
 		return nil, s.storeError(ctx, w, err)
@@ -273,6 +282,9 @@ func (s *webhookService) CopyWebhook(ctx context.Context, req *connect.Request[h
 	w.Headers = slices.Clone(src.Headers)
 	w.PreviousSecret, w.PreviousSecretExpireTime = "", nil
 	w.CreateTime, w.UpdateTime = now, now
+	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", "", err)
+	}
 	if w.Secret, err = newWebhookSecret(); err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
 	}

@@ -242,6 +242,12 @@ type DeliveryFilter struct {
 	CreateBefore  time.Time
 }
 
+// IsEmpty reports whether the filter matches everything.
+func (f DeliveryFilter) IsEmpty() bool {
+	return len(f.Statuses) == 0 && f.WebhookID == "" && f.IntegrationID == "" && f.EventType == "" && f.Subject == "" &&
+		f.EventID == "" && f.CreateAfter.IsZero() && f.CreateBefore.IsZero()
+}
+
 // Attempt is one HTTP request of a delivery.
 type Attempt struct {
 	DeliveryID         string
@@ -354,6 +360,9 @@ type ExecutionRecord struct {
 	Publish   *PublishInput
 }
 
+// MaxBulkRetry is the most deliveries one RetryDeliveries call resends; callers repeat it for more.
+const MaxBulkRetry = 10_000
+
 // Store is everything hookd persists. Methods taking projectID never see other projects' records.
 type Store interface {
 	// Close releases the database.
@@ -372,6 +381,8 @@ type Store interface {
 	APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
 	ListAPIKeys(ctx context.Context, projectID string, page Page) ([]APIKey, error)
 	RevokeAPIKey(ctx context.Context, projectID, id string, now time.Time) (*APIKey, error)
+	// GetAPIKey returns a key of the project (revoked ones too).
+	GetAPIKey(ctx context.Context, projectID, id string) (*APIKey, error)
 	// CountAPIKeys counts all keys of the instance (to detect a first start).
 	CountAPIKeys(ctx context.Context) (int, error)
 
@@ -437,7 +448,8 @@ type Store interface {
 	ListDeliveries(ctx context.Context, projectID string, f DeliveryFilter, queue bool, page Page) ([]Delivery, error)
 	// RetryDelivery makes a DONE or FAILED delivery due now (RETRYING, resent); ErrConflict otherwise.
 	RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (*Delivery, error)
-	// RetryDeliveries resends every DONE or FAILED delivery matching f; returns how many.
+	// RetryDeliveries resends the DONE or FAILED deliveries matching f, in chunks and at most MaxBulkRetry per
+	// call; returns how many.
 	RetryDeliveries(ctx context.Context, projectID string, f DeliveryFilter, now time.Time) (int, error)
 	// CancelDelivery cancels a QUEUED, RETRYING or WAITING delivery; ErrConflict otherwise.
 	CancelDelivery(ctx context.Context, projectID, id string, now time.Time) (*Delivery, error)

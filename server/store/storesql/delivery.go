@@ -203,8 +203,12 @@ func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string,
 	return &d, nil
 }
 
-// RetryDeliveries resends every DONE or FAILED delivery matching f (FAILED only when f names no status);
-// it returns how many.
+// retryChunk is how many deliveries one transaction of RetryDeliveries resends.
+const retryChunk = 500
+
+// RetryDeliveries resends the DONE or FAILED deliveries matching f (FAILED only when f names no status), oldest
+// id first, in transactions of retryChunk and at most store.MaxBulkRetry per call; it returns how many. A caller
+// that gets store.MaxBulkRetry calls again for the rest (resent deliveries are RETRYING and no longer match).
 func (s *Store) RetryDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, now time.Time) (int, error) {
 	now = ts(now)
 	statuses := []store.Status{store.StatusFailed}
@@ -214,28 +218,50 @@ func (s *Store) RetryDeliveries(ctx context.Context, projectID string, f store.D
 			return 0, nil
 		}
 	}
-	where, args := deliveryWhere(projectID, f, statuses)
-	q, args, err := s.in(`UPDATE deliveries SET status = 'retrying', resent = TRUE, next_attempt_time = ?, claim_token = '', lease_time = NULL,
-		update_time = ?`+whereClause(where), append([]any{now, now}, args...)...)
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, q, args...)
+	total, after := 0, ""
+	for total < store.MaxBulkRetry {
+		where, args := deliveryWhere(projectID, f, statuses)
+		if after != "" { // keyset: a delivery resent and finished meanwhile is not resent twice
+			where, args = append(where, "id > ?"), append(args, after)
+		}
+		q, args, err := s.in(`SELECT id FROM deliveries`+whereClause(where)+` ORDER BY id LIMIT ?`,
+			append(args, min(retryChunk, store.MaxBulkRetry-total))...)
 		if err != nil {
-			return wrap("retry deliveries", err)
+			return total, err
 		}
-		if n, err = res.RowsAffected(); err != nil {
-			return wrap("retry deliveries", err)
+		var ids []string
+		if err := s.db.SelectContext(ctx, &ids, q, args...); err != nil {
+			return total, wrap("retry deliveries: select", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
+		if len(ids) == 0 {
+			break
+		}
+		after = ids[len(ids)-1]
+		q, args, err = s.in(`UPDATE deliveries SET status = 'retrying', resent = TRUE, next_attempt_time = ?, claim_token = '',
+			lease_time = NULL, update_time = ? WHERE project_id = ? AND id IN (?) AND status IN (?)`,
+			now, now, projectID, ids, statusStrings(statuses))
+		if err != nil {
+			return total, err
+		}
+		var n int64
+		err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+			res, err := tx.ExecContext(ctx, q, args...)
+			if err != nil {
+				return wrap("retry deliveries", err)
+			}
+			n, err = res.RowsAffected()
+			return wrap("retry deliveries", err)
+		})
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+		s.afterCommit(n > 0)
+		if len(ids) < retryChunk {
+			break
+		}
 	}
-	s.afterCommit(n > 0)
-	return int(n), nil
+	return total, nil
 }
 
 // CancelDelivery cancels a QUEUED, RETRYING or WAITING delivery; ErrConflict otherwise. An attempt already in
