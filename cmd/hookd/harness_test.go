@@ -94,6 +94,12 @@ var listeningRE = regexp.MustCompile(`msg="hookd listening" addr=(\S+)`)
 // is empty) and waits until it listens. The process is killed in t.Cleanup.
 func startHookd(t testing.TB, key string, args ...string) *proc {
 	t.Helper()
+	return startHookdEnv(t, key, nil, args...)
+}
+
+// startHookdEnv is startHookd with extra environment variables (they win over the defaults).
+func startHookdEnv(t testing.TB, key string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, key: key, exited: make(chan struct{})}
 	all := append([]string{"serve", "--dev", "--addr", "127.0.0.1:0", "--log-level", "info"}, args...)
 	p.cmd = exec.Command(binary, all...)
@@ -105,6 +111,7 @@ func startHookd(t testing.TB, key string, args ...string) *proc {
 		// The processes of a PostgreSQL cluster share their secret key (SQLite tests use the data dir's key file).
 		p.cmd.Env = append(p.cmd.Env, "HOOKD_SECRET_KEY="+clusterSecretKey)
 	}
+	p.cmd.Env = append(p.cmd.Env, env...)
 	pipe, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

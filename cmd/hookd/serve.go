@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/purge"
+	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/store/storesql"
 )
@@ -37,6 +38,12 @@ type serveFlags struct {
 	workers         int
 	shutdownTimeout time.Duration
 	lease           time.Duration
+	adminAddr       string
+	// Per-project quotas (0 = unlimited).
+	maxWebhooks      int
+	maxTriggers      int
+	maxEventTypes    int
+	maxSubscriptions int
 }
 
 func parseServeFlags(args []string) (*serveFlags, error) {
@@ -55,8 +62,19 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.IntVar(&f.workers, "workers", 64, "concurrent outgoing requests of the sender")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for requests and attempts")
 	fs.DurationVar(&f.lease, "lease", 60*time.Second, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed 15s)")
+	fs.StringVar(&f.adminAddr, "admin-addr", "", "separate listen address for /metrics, gRPC reflection and probes (e.g. 127.0.0.1:9090); when set they leave --addr")
+	fs.IntVar(&f.maxWebhooks, "max-webhooks", quota.DefaultWebhooks, "most webhooks per project (0 = unlimited)")
+	fs.IntVar(&f.maxTriggers, "max-triggers", quota.DefaultTriggers, "most triggers per project (0 = unlimited)")
+	fs.IntVar(&f.maxEventTypes, "max-event-types", quota.DefaultEventTypes, "most event types per project (0 = unlimited)")
+	fs.IntVar(&f.maxSubscriptions, "max-subscriptions", quota.DefaultSubscriptions, "most subscriptions per project (0 = unlimited)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
+	}
+	for name, v := range map[string]int{"max-webhooks": f.maxWebhooks, "max-triggers": f.maxTriggers,
+		"max-event-types": f.maxEventTypes, "max-subscriptions": f.maxSubscriptions} {
+		if v < 0 {
+			return nil, fmt.Errorf("--%s must be 0 (unlimited) or more, got %d", name, v)
+		}
 	}
 	if f.lease < 16*time.Second && !f.dev {
 		return nil, fmt.Errorf("--lease must be longer than the 15s attempt timeout, got %s", f.lease)
@@ -146,8 +164,22 @@ func runServe(ctx context.Context, args []string) error {
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true) // gRPC over h2c on the same port
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var adminSrv *http.Server
+	if f.adminAddr != "" {
+		aln, err := net.Listen("tcp", f.adminAddr)
+		if err != nil {
+			return fmt.Errorf("listen on --admin-addr: %w", err)
+		}
+		adminSrv = &http.Server{Handler: w.adminHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20, ErrorLog: srv.ErrorLog}
+		adminSrv.Protocols = new(http.Protocols)
+		adminSrv.Protocols.SetHTTP1(true)
+		adminSrv.Protocols.SetUnencryptedHTTP2(true) // gRPC reflection over h2c
+		go func() { errc <- adminSrv.Serve(aln) }()
+		log.Info("admin listener (metrics, reflection, probes)", "admin_addr", aln.Addr().String())
+	}
 	log.Info("hookd listening", "addr", ln.Addr().String(), "public_url", publicURL, "database", st.Dialect(),
 		"role", f.role, "dev", f.dev, "version", version, "startup", time.Since(start).Round(time.Millisecond))
 
@@ -163,6 +195,9 @@ func runServe(ctx context.Context, args []string) error {
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("http shutdown", "error", err)
+	}
+	if adminSrv != nil {
+		_ = adminSrv.Shutdown(shutdownCtx)
 	}
 	if snd != nil {
 		snd.Stop() // finishes or releases in-flight attempts

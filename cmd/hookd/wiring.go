@@ -12,10 +12,13 @@ import (
 	"github.com/hookd/hookd/server/api"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/pagination"
+	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/router"
 	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/strictjson"
 	"github.com/hookd/hookd/server/trigger"
 )
 
@@ -30,6 +33,8 @@ type wiring struct {
 	// keys encrypt secrets at rest and make capability tokens (sync results).
 	keys *secret.Keyring
 	snd  *sender.Sender
+	// routes is the router configuration, built once (handler and adminHandler share it).
+	routes *router.Config
 }
 
 // sender returns the delivery engine (also used by TestWebhook when this process only serves the API).
@@ -44,19 +49,40 @@ func (w *wiring) sender() *sender.Sender {
 }
 
 // handler returns the root HTTP handler: every implemented service plus the plain HTTP routes. A sender-only
-// process (--role sender) serves just the probes and metrics.
+// process (--role sender) serves just the probes and metrics. With --admin-addr, metrics and gRPC reflection
+// are left to adminHandler.
 func (w *wiring) handler() http.Handler {
-	if w.flags.role == "sender" {
-		return router.New(router.Config{Ready: w.store.Ping, Registry: w.registry, Logger: w.log})
+	return router.New(*w.routerConfig())
+}
+
+// adminHandler returns the handler of the --admin-addr listener: metrics, gRPC reflection and probes.
+func (w *wiring) adminHandler() http.Handler {
+	return router.NewAdmin(*w.routerConfig())
+}
+
+func (w *wiring) routerConfig() *router.Config {
+	if w.routes == nil {
+		w.routes = w.buildRouterConfig()
 	}
-	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL}
+	return w.routes
+}
+
+func (w *wiring) buildRouterConfig() *router.Config {
+	separate := w.flags.adminAddr != ""
+	if w.flags.role == "sender" {
+		return &router.Config{Ready: w.store.Ping, Registry: w.registry, Logger: w.log, SeparateAdmin: separate}
+	}
+	quotas := quota.Limits{Webhooks: w.flags.maxWebhooks, Triggers: w.flags.maxTriggers, EventTypes: w.flags.maxEventTypes,
+		Subscriptions: w.flags.maxSubscriptions}
+	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL, Quotas: quotas}
 	policy := auth.DefaultPolicy()
-	opts := []connect.HandlerOption{
+	opts := append([]connect.HandlerOption{
 		connect.WithInterceptors(auth.NewInterceptor(w.store, policy)),
 		connect.WithReadMaxBytes(int(w.flags.maxRequestBytes)),
-	}
+		connect.WithSendMaxBytes(pagination.MaxResponseBytes),
+	}, strictjson.HandlerOptions()...)
 	trg := trigger.Config{Store: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
-		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry, Keyring: w.keys}
+		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry, Keyring: w.keys, Quotas: quotas}
 
 	var services []router.Service
 	add := func(name, path string, h http.Handler) {
@@ -85,7 +111,7 @@ func (w *wiring) handler() http.Handler {
 	add(hookdv1connect.TriggerServiceName, p, h)
 
 	inbound := trigger.NewHandler(trg)
-	return router.New(router.Config{
+	return &router.Config{
 		Services: services,
 		Routes: map[string]http.Handler{
 			"/v1/action-status/":        actionstatus.NewHandler(w.store, w.clock, w.log),
@@ -98,5 +124,6 @@ func (w *wiring) handler() http.Handler {
 		CORSOrigins:     w.flags.corsOrigins,
 		MaxRequestBytes: w.flags.maxRequestBytes,
 		Logger:          w.log,
-	})
+		SeparateAdmin:   separate,
+	}
 }
