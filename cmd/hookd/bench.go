@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -46,27 +47,47 @@ type benchFlags struct {
 	workers      int
 	timeout      time.Duration
 	cpuProfile   string
+	server       string
+	key          string
+	protocol     string
+	serverArgs   stringList
 }
 
+// Where the benchmarked server runs.
+const (
+	benchSpawn  = "spawn"  // a `hookd serve --dev` child process (like an outside load generator sees it)
+	benchInProc = "inproc" // API server and sender in the bench process (for profiling with --cpuprofile)
+)
+
 // runBench publishes events through the real API into the real sender and loopback receivers and reports
-// delivered events/s, publish→receive latency and peak RSS of this process (server, sender, receivers and
-// publishers together).
+// delivered events/s, publish→receive latency, the server's peak RSS and, on PostgreSQL, commits and
+// PostgreSQL CPU per delivered event.
 func runBench(ctx context.Context, args []string) error {
 	f := &benchFlags{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	f.register(fs)
 	fs.IntVar(&f.events, "events", 20000, "number of events to publish")
 	fs.IntVar(&f.rate, "rate", 0, "publish at this steady rate (events/s); 0 = as fast as possible")
-	fs.BoolVar(&f.backlog, "backlog", false, "publish everything with the sender stopped, then start it and measure the drain")
-	fs.IntVar(&f.batch, "batch", 100, "events per PublishEvents call (1 = PublishEvent)")
+	fs.BoolVar(&f.backlog, "backlog", false, "queue everything first (the server runs --role api), then start a sender and measure the drain")
+	fs.IntVar(&f.batch, "batch", 100, "events per PublishEvents call (1 = single PublishEvent calls)")
 	fs.IntVar(&f.publishers, "publishers", 4, "concurrent publishing clients")
 	fs.IntVar(&f.payloadBytes, "payload-bytes", 1024, "approximate JSON payload size")
 	fs.IntVar(&f.webhooks, "webhooks", 1, "webhooks (each event goes to one of them, round robin)")
-	fs.IntVar(&f.workers, "workers", 64, "sender workers")
+	fs.IntVar(&f.workers, "workers", 64, "sender workers (spawned and in-process servers)")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up waiting for deliveries after this long")
-	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process to this file (with --server inproc: the server's too)")
+	fs.StringVar(&f.server, "server", benchSpawn, "spawn (a `hookd serve --dev` child process), inproc, or the URL of a running hookd (with --key; it must run with --dev)")
+	fs.StringVar(&f.key, "key", "", "an instance admin API key of the server given by URL")
+	fs.StringVar(&f.protocol, "protocol", "json", "json (Connect JSON over HTTP/1.1, as curl sends it) or proto (Connect binary)")
+	fs.Var(&f.serverArgs, "server-arg", "extra flag for the spawned server (repeatable), e.g. --server-arg=--lease=30s")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if f.events < 1 || f.batch < 1 || f.publishers < 1 || f.webhooks < 1 || f.rate < 0 {
+		return errors.New("--events, --batch, --publishers and --webhooks must be at least 1; --rate not negative")
+	}
+	if f.protocol != "json" && f.protocol != "proto" {
+		return fmt.Errorf("--protocol: want json or proto, got %q", f.protocol)
 	}
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
@@ -79,9 +100,6 @@ func runBench(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if f.events < 1 || f.batch < 1 || f.publishers < 1 || f.webhooks < 1 || f.rate < 0 {
-		return errors.New("--events, --batch, --publishers and --webhooks must be at least 1; --rate not negative")
-	}
 	if f.databaseURL == "" && !isFlagSet(fs, "data-dir") {
 		dir, err := os.MkdirTemp("", "hookd-bench-")
 		if err != nil {
@@ -91,11 +109,11 @@ func runBench(ctx context.Context, args []string) error {
 		f.dataDir = dir
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := newBench(ctx, f, log)
-	if err != nil {
+	b := &bench{f: f, log: log, recv: &receiver{}}
+	defer b.close()
+	if err := b.startServer(ctx); err != nil {
 		return err
 	}
-	defer b.close()
 	return b.run(ctx)
 }
 
@@ -108,51 +126,157 @@ func isFlagSet(fs *flag.FlagSet, name string) bool {
 type bench struct {
 	f        *benchFlags
 	log      *slog.Logger
-	w        *wiring
-	srv      *http.Server
 	baseURL  string
-	key      string
+	admin    string // instance admin key
+	key      string // the bench project's admin key
+	dialect  string
+	inproc   *wiring // set for --server inproc
+	child    *exec.Cmd
 	recv     *receiver
 	recvSrvs []*http.Server
 	closers  []func()
 }
 
-func newBench(ctx context.Context, f *benchFlags, log *slog.Logger) (*bench, error) {
-	b := &bench{f: f, log: log, recv: &receiver{}}
-	// The benchmark's database is throwaway: a random keyring (nothing is kept on disk).
-	st, err := storesql.Open(ctx, storesql.Config{URL: f.storeURL(), Logger: log, MaxOpenConns: 20, Keyring: secret.NewRandom()})
+// startServer starts (or finds) the server under test and creates the bench's project and key.
+func (b *bench) startServer(ctx context.Context) error {
+	b.dialect = storesql.DialectSQLite
+	if storesql.IsPostgresURL(b.f.databaseURL) {
+		b.dialect = storesql.DialectPostgres
+	}
+	b.admin = b.f.key
+	switch b.f.server {
+	case benchInProc:
+		if err := b.startInProc(ctx); err != nil {
+			return err
+		}
+	case benchSpawn:
+		if err := b.spawn(ctx); err != nil {
+			return err
+		}
+	default:
+		if b.admin == "" {
+			return errors.New("--key is required with a server URL")
+		}
+		b.baseURL = strings.TrimRight(b.f.server, "/")
+		b.dialect = "" // unknown: no database statistics
+	}
+	// A fresh project per run keeps earlier runs' webhooks out of the fan-out.
+	adminClient := b.clients(b.admin)
+	prj, err := adminClient.projects.CreateProject(ctx, connect.NewRequest(&hookdv1.CreateProjectRequest{Name: "bench-" + randomHex(4)}))
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return fmt.Errorf("create project: %w", err)
+	}
+	k, err := adminClient.keys.CreateApiKey(ctx, connect.NewRequest(&hookdv1.CreateApiKeyRequest{
+		Name: "bench", Role: hookdv1.Role_ROLE_ADMIN, ProjectId: prj.Msg.GetProject().GetId()}))
+	if err != nil {
+		return fmt.Errorf("create api key: %w", err)
+	}
+	b.key = k.Msg.GetKey()
+	return nil
+}
+
+func (b *bench) startInProc(ctx context.Context) error {
+	// The benchmark's database is throwaway: a random keyring (nothing is kept on disk).
+	keys := secret.NewRandom()
+	st, err := storesql.Open(ctx, storesql.Config{URL: b.f.storeURL(), Logger: b.log, Keyring: keys})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
 	}
 	b.closers = append(b.closers, func() { st.Close() })
-	admin := "hk_bench_" + randomHex(16)
-	if _, err := auth.Bootstrap(ctx, st, admin, log); err != nil {
-		return nil, fmt.Errorf("bootstrap: %w", err)
+	b.admin = "hk_bench_" + randomHex(16)
+	if _, err := auth.Bootstrap(ctx, st, b.admin, b.log); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	b.baseURL = "http://" + ln.Addr().String()
+	sf := &serveFlags{dev: true, workers: b.f.workers, maxRequestBytes: 64 << 20, maxPayloadBytes: 256 << 10}
+	b.inproc = &wiring{flags: sf, store: st, keys: keys, clock: clock.Real{}, log: b.log, registry: prometheus.NewRegistry(), publicURL: b.baseURL}
+	srv := &http.Server{Handler: b.inproc.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	b.closers = append(b.closers, func() { _ = srv.Close() })
+	if !b.f.backlog {
+		snd := b.inproc.sender()
+		if err := snd.Start(ctx); err != nil {
+			return err
+		}
+		b.closers = append(b.closers, snd.Stop)
+	}
+	return nil
+}
+
+// spawn starts the server under test (`hookd serve --dev`, API only for --backlog) and waits until it is ready.
+func (b *bench) spawn(ctx context.Context) error {
+	b.admin = "hk_bench_" + randomHex(16)
+	role := "all"
+	if b.f.backlog {
+		role = "api"
+	}
+	cmd, err := b.spawnProcess(ctx, role)
+	if err != nil {
+		return err
+	}
+	b.child = cmd
+	return nil
+}
+
+// spawnProcess starts `hookd serve --dev --role role` as a child process on a free loopback port, waits until it
+// is ready and, for an API process, sets b.baseURL.
+func (b *bench) spawnProcess(ctx context.Context, role string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	b.baseURL = "http://" + ln.Addr().String()
-	sf := &serveFlags{dev: true, workers: f.workers, maxRequestBytes: 64 << 20, maxPayloadBytes: 256 << 10}
-	b.w = &wiring{flags: sf, store: st, clock: clock.Real{}, log: log, registry: prometheus.NewRegistry(), publicURL: b.baseURL}
-	b.srv = &http.Server{Handler: b.w.handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = b.srv.Serve(ln) }()
-	b.closers = append(b.closers, func() { _ = b.srv.Close() })
-
-	// A fresh project per run keeps earlier runs' webhooks out of the fan-out.
-	adminClient := b.clients(admin)
-	prj, err := adminClient.projects.CreateProject(ctx, connect.NewRequest(&hookdv1.CreateProjectRequest{Name: "bench-" + randomHex(4)}))
-	if err != nil {
-		return nil, fmt.Errorf("create project: %w", err)
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	args := []string{"serve", "--dev", "--role", role, "--addr", addr, "--bootstrap-key", b.admin, "--workers", strconv.Itoa(b.f.workers),
+		"--log-level", "warn", "--max-request-bytes", strconv.Itoa(64 << 20), "--public-url", cmpOr(b.baseURL, "http://"+addr)}
+	if b.f.databaseURL != "" {
+		args = append(args, "--database-url", b.f.databaseURL)
+	} else {
+		args = append(args, "--data-dir", b.f.dataDir)
 	}
-	k, err := adminClient.keys.CreateApiKey(ctx, connect.NewRequest(&hookdv1.CreateApiKeyRequest{
-		Name: "bench", Role: hookdv1.Role_ROLE_ADMIN, ProjectId: prj.Msg.GetProject().GetId()}))
-	if err != nil {
-		return nil, fmt.Errorf("create api key: %w", err)
+	args = append(args, b.f.serverArgs...)
+	cmd := exec.Command(exe, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Env = append(os.Environ(), "HOOKD_BOOTSTRAP_KEY=")
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
 	}
-	b.key = k.Msg.GetKey()
-	return b, nil
+	b.closers = append(b.closers, func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	if role != "sender" {
+		b.baseURL = "http://" + addr
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return cmd, nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, errors.New("server did not become ready within 60 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (b *bench) close() {
@@ -169,20 +293,25 @@ type benchClients struct {
 	keys     hookdv1connect.ApiKeyServiceClient
 	webhooks hookdv1connect.WebhookServiceClient
 	types    hookdv1connect.EventTypeServiceClient
-	subs     hookdv1connect.SubscriptionServiceClient
 	events   hookdv1connect.EventServiceClient
 }
 
+func (b *bench) httpClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, Proxy: nil}}
+}
+
 func (b *bench) clients(key string) benchClients {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, Proxy: nil}}
-	opt := connect.WithInterceptors(bearerInterceptor(key))
+	hc := b.httpClient()
+	opts := []connect.ClientOption{connect.WithInterceptors(bearerInterceptor(key))}
+	if b.f.protocol == "json" {
+		opts = append(opts, connect.WithProtoJSON())
+	}
 	return benchClients{
-		projects: hookdv1connect.NewProjectServiceClient(hc, b.baseURL, opt),
-		keys:     hookdv1connect.NewApiKeyServiceClient(hc, b.baseURL, opt),
-		webhooks: hookdv1connect.NewWebhookServiceClient(hc, b.baseURL, opt),
-		types:    hookdv1connect.NewEventTypeServiceClient(hc, b.baseURL, opt),
-		subs:     hookdv1connect.NewSubscriptionServiceClient(hc, b.baseURL, opt),
-		events:   hookdv1connect.NewEventServiceClient(hc, b.baseURL, opt),
+		projects: hookdv1connect.NewProjectServiceClient(hc, b.baseURL, opts...),
+		keys:     hookdv1connect.NewApiKeyServiceClient(hc, b.baseURL, opts...),
+		webhooks: hookdv1connect.NewWebhookServiceClient(hc, b.baseURL, opts...),
+		types:    hookdv1connect.NewEventTypeServiceClient(hc, b.baseURL, opts...),
+		events:   hookdv1connect.NewEventServiceClient(hc, b.baseURL, opts...),
 	}
 }
 
@@ -217,20 +346,20 @@ func (b *bench) run(ctx context.Context) error {
 		webhookIDs = append(webhookIDs, wh.Msg.GetWebhook().GetId())
 	}
 
-	snd := b.w.sender()
-	if !b.f.backlog {
-		if err := snd.Start(ctx); err != nil {
-			return err
-		}
-		defer snd.Stop()
+	peak := &rssSampler{pid: os.Getpid()}
+	if b.child != nil {
+		peak.pid = b.child.Process.Pid
 	}
-	peak := &rssSampler{}
 	stopSampling := peak.start()
 	defer stopSampling()
+	db := newDBStats(ctx, b.dialect, b.f.databaseURL, b.log)
+	defer db.close()
 
-	fmt.Printf("hookd bench: %d events, %d B payloads, batch %d, %d publishers, %d webhooks, %d workers, rate %s, backlog %v, database %s\n",
-		b.f.events, b.f.payloadBytes, b.f.batch, b.f.publishers, b.f.webhooks, b.f.workers, rateString(b.f.rate), b.f.backlog, b.w.store.Dialect())
+	fmt.Printf("hookd bench: %d events, %d B payloads, batch %d, %d publishers, %d webhooks, %d workers, rate %s, backlog %v, %s, server %s, database %s\n",
+		b.f.events, b.f.payloadBytes, b.f.batch, b.f.publishers, b.f.webhooks, b.f.workers, rateString(b.f.rate), b.f.backlog,
+		b.f.protocol, b.f.server, cmpOr(b.dialect, "unknown"))
 	b.recv.expect(b.f.events)
+	db.mark()
 	pubStart := time.Now()
 	pubErrs := b.publish(ctx, c, webhookIDs)
 	pubDur := time.Since(pubStart)
@@ -239,12 +368,23 @@ func (b *bench) run(ctx context.Context) error {
 
 	drainStart := pubStart
 	if b.f.backlog {
-		fmt.Printf("backlog queued: %d deliveries; peak RSS so far %.1f MiB\n", b.f.events, float64(peak.peak())/(1<<20))
+		fmt.Printf("backlog queued: %d deliveries; server peak RSS so far %.1f MiB\n", b.f.events, float64(peak.peak())/(1<<20))
 		drainStart = time.Now()
-		if err := snd.Start(ctx); err != nil {
-			return err
+		db.mark()
+		if b.inproc != nil {
+			snd := b.inproc.sender()
+			if err := snd.Start(ctx); err != nil {
+				return err
+			}
+			defer snd.Stop()
+		} else if b.child != nil {
+			// The server was started with --role api; a sender process drains what it queued.
+			sender, err := b.spawnProcess(ctx, "sender")
+			if err != nil {
+				return err
+			}
+			peak.pid = sender.Process.Pid
 		}
-		defer snd.Stop()
 	}
 	wctx, cancel := context.WithTimeout(ctx, b.f.timeout)
 	defer cancel()
@@ -252,12 +392,17 @@ func (b *bench) run(ctx context.Context) error {
 	total := time.Since(drainStart)
 	lat := b.recv.latencies()
 	fmt.Printf("delivered: %d/%d events in %s: %.0f events/s\n", got, b.f.events-pubErrs, total.Round(time.Millisecond), float64(got)/total.Seconds())
-	if len(lat) > 0 {
+	if len(lat) > 0 && !b.f.backlog {
 		fmt.Printf("publish→receive latency: p50 %s  p95 %s  p99 %s  max %s\n",
 			pct(lat, 50), pct(lat, 95), pct(lat, 99), lat[len(lat)-1].Round(time.Microsecond))
 	}
 	fmt.Printf("errors: %d publish, %d not delivered, %d duplicate receipts\n", pubErrs, b.f.events-pubErrs-got, b.recv.duplicates.Load())
-	fmt.Printf("peak RSS: %.1f MiB (whole process: API server, sender, receivers, publishers)\n", float64(peak.peak())/(1<<20))
+	what := "server process"
+	if b.child == nil {
+		what = "whole process: API server, sender, receivers, publishers"
+	}
+	fmt.Printf("peak RSS: %.1f MiB (%s)\n", float64(peak.peak())/(1<<20), what)
+	db.report(got)
 	if got < b.f.events-pubErrs {
 		return fmt.Errorf("only %d of %d events delivered within %s", got, b.f.events-pubErrs, b.f.timeout)
 	}
@@ -272,12 +417,12 @@ func (b *bench) publish(ctx context.Context, c benchClients, webhookIDs []string
 	if b.f.rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(b.f.batch) / float64(b.f.rate))
 	}
+	hc := b.httpClient()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range b.f.publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
+			var body bytes.Buffer
 			for {
 				first := int(next.Add(int64(b.f.batch))) - b.f.batch
 				if first >= b.f.events {
@@ -289,28 +434,78 @@ func (b *bench) publish(ctx context.Context, c benchClients, webhookIDs []string
 						time.Sleep(d)
 					}
 				}
-				reqs := make([]*hookdv1.PublishEventRequest, n)
-				now := time.Now().UnixNano()
-				for i := range reqs {
-					payload, _ := structpb.NewStruct(map[string]any{"sentAt": strconv.FormatInt(now, 10), "n": first + i, "pad": pad})
-					reqs[i] = &hookdv1.PublishEventRequest{EventType: "bench.event", Payload: payload,
-						WebhookIds: []string{webhookIDs[(first+i)%len(webhookIDs)]}}
-				}
 				var err error
-				if n == 1 {
-					_, err = c.events.PublishEvent(ctx, connect.NewRequest(reqs[0]))
+				if b.f.protocol == "json" {
+					err = b.publishJSON(ctx, hc, &body, first, n, pad, webhookIDs)
 				} else {
-					_, err = c.events.PublishEvents(ctx, connect.NewRequest(&hookdv1.PublishEventsRequest{Events: reqs}))
+					err = b.publishProto(ctx, c, first, n, pad, webhookIDs)
 				}
 				if err != nil {
 					failed.Add(int64(n))
 					b.log.Warn("publish", "error", err)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return int(failed.Load())
+}
+
+// publishJSON posts Connect JSON as curl or an outside load generator would: one PublishEvent call (n = 1) or a
+// PublishEvents batch.
+func (b *bench) publishJSON(ctx context.Context, hc *http.Client, body *bytes.Buffer, first, n int, pad string, webhookIDs []string) error {
+	body.Reset()
+	now := strconv.FormatInt(time.Now().UnixNano(), 10)
+	event := func(i int) {
+		fmt.Fprintf(body, `{"eventType":"bench.event","webhookIds":[%q],"payload":{"sentAt":%q,"n":%d,"pad":%q}}`,
+			webhookIDs[i%len(webhookIDs)], now, i, pad)
+	}
+	method := "PublishEvent"
+	if n == 1 {
+		event(first)
+	} else {
+		method = "PublishEvents"
+		body.WriteString(`{"events":[`)
+		for i := range n {
+			if i > 0 {
+				body.WriteByte(',')
+			}
+			event(first + i)
+		}
+		body.WriteString(`]}`)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.baseURL+"/hookd.v1.EventService/"+method, bytes.NewReader(body.Bytes()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+b.key)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: HTTP %d: %s", method, resp.StatusCode, out)
+	}
+	return nil
+}
+
+func (b *bench) publishProto(ctx context.Context, c benchClients, first, n int, pad string, webhookIDs []string) error {
+	reqs := make([]*hookdv1.PublishEventRequest, n)
+	now := time.Now().UnixNano()
+	for i := range reqs {
+		payload, _ := structpb.NewStruct(map[string]any{"sentAt": strconv.FormatInt(now, 10), "n": first + i, "pad": pad})
+		reqs[i] = &hookdv1.PublishEventRequest{EventType: "bench.event", Payload: payload,
+			WebhookIds: []string{webhookIDs[(first+i)%len(webhookIDs)]}}
+	}
+	if n == 1 {
+		_, err := c.events.PublishEvent(ctx, connect.NewRequest(reqs[0]))
+		return err
+	}
+	_, err := c.events.PublishEvents(ctx, connect.NewRequest(&hookdv1.PublishEventsRequest{Events: reqs}))
+	return err
 }
 
 // receiver counts deliveries and the publish→receive latency carried in the payload's sentAt.
@@ -364,10 +559,12 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // wait blocks until n distinct deliveries arrived or ctx ends and returns how many arrived.
 func (r *receiver) wait(ctx context.Context, n int) int {
 	r.mu.Lock()
-	r.want = n
-	if len(r.seen) >= n {
+	if n < r.want && len(r.seen) >= n {
 		r.mu.Unlock()
 		return len(r.seen)
+	}
+	if n < r.want {
+		r.want = n
 	}
 	done := r.done
 	r.mu.Unlock()
@@ -401,8 +598,11 @@ func rateString(r int) string {
 	return strconv.Itoa(r) + "/s"
 }
 
-// rssSampler tracks the process's peak resident set (VmHWM from /proc, sampled as a fallback).
-type rssSampler struct{ max atomic.Int64 }
+// rssSampler tracks a process's peak resident set (VmHWM from /proc, sampled VmRSS as a fallback).
+type rssSampler struct {
+	pid int
+	max atomic.Int64
+}
 
 func (s *rssSampler) start() func() {
 	stop := make(chan struct{})
@@ -414,7 +614,7 @@ func (s *rssSampler) start() func() {
 			case <-stop:
 				return
 			case <-t.C:
-				if v := readStatusKB("VmRSS"); v > s.max.Load() {
+				if v := readStatusKB(s.pid, "VmRSS"); v > s.max.Load() {
 					s.max.Store(v)
 				}
 			}
@@ -425,15 +625,15 @@ func (s *rssSampler) start() func() {
 }
 
 func (s *rssSampler) peak() int64 {
-	if hwm := readStatusKB("VmHWM"); hwm > 0 {
+	if hwm := readStatusKB(s.pid, "VmHWM"); hwm > 0 {
 		return hwm
 	}
 	return s.max.Load()
 }
 
-// readStatusKB reads a "Name: N kB" line of /proc/self/status in bytes (0 when unavailable).
-func readStatusKB(name string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
+// readStatusKB reads a "Name: N kB" line of /proc/<pid>/status in bytes (0 when unavailable).
+func readStatusKB(pid int, name string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
@@ -446,8 +646,114 @@ func readStatusKB(name string) int64 {
 	return 0
 }
 
+// dbStats reads PostgreSQL's commit counter of the bench database (pg_stat_database) and the CPU time of the
+// local PostgreSQL server's processes (/proc) between mark and report.
+type dbStats struct {
+	st      *storesql.Store
+	log     *slog.Logger
+	commits int64
+	cpu     time.Duration
+	start   time.Time
+}
+
+func newDBStats(ctx context.Context, dialect, url string, log *slog.Logger) *dbStats {
+	if dialect != storesql.DialectPostgres {
+		return &dbStats{}
+	}
+	st, err := storesql.Open(ctx, storesql.Config{URL: url, Logger: log, MaxOpenConns: 1})
+	if err != nil {
+		log.Warn("database statistics unavailable", "error", err)
+		return &dbStats{}
+	}
+	return &dbStats{st: st, log: log}
+}
+
+func (d *dbStats) close() {
+	if d.st != nil {
+		_ = d.st.Close()
+	}
+}
+
+func (d *dbStats) readCommits() int64 {
+	var n int64
+	// The statistics collector publishes counters with a delay; a fresh snapshot is forced per read.
+	_, _ = d.st.DB().Exec(`SELECT pg_stat_clear_snapshot()`)
+	if err := d.st.DB().Get(&n, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`); err != nil {
+		d.log.Warn("read pg_stat_database", "error", err)
+	}
+	return n
+}
+
+func (d *dbStats) mark() {
+	if d.st == nil {
+		return
+	}
+	time.Sleep(600 * time.Millisecond) // let the previous phase's counters reach pg_stat_database
+	d.commits, d.cpu, d.start = d.readCommits(), postgresCPU(), time.Now()
+}
+
+func (d *dbStats) report(delivered int) {
+	if d.st == nil || delivered == 0 {
+		return
+	}
+	time.Sleep(600 * time.Millisecond)
+	commits := d.readCommits() - d.commits
+	cpu := postgresCPU() - d.cpu
+	elapsed := time.Since(d.start)
+	fmt.Printf("postgres: %.2f commits per delivered event (%d commits); ", float64(commits)/float64(delivered), commits)
+	if cpu > 0 {
+		fmt.Printf("CPU %.3f ms per delivered event (%.2f cores over %s)\n", float64(cpu)/float64(time.Millisecond)/float64(delivered),
+			cpu.Seconds()/elapsed.Seconds(), elapsed.Round(time.Millisecond))
+	} else {
+		fmt.Println("CPU unknown (PostgreSQL is not a local process)")
+	}
+}
+
+// postgresCPU sums user+system CPU time of the local processes named postgres (0 if none are visible).
+func postgresCPU() time.Duration {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var ticks int64
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid … utime(14) stime(15) cutime(16) cstime(17): the postmaster's cutime/cstime hold
+		// the CPU of backends that have exited.
+		open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+		if open < 0 || end < open || string(stat[open+1:end]) != "postgres" {
+			continue
+		}
+		fields := strings.Fields(string(stat[end+1:]))
+		if len(fields) < 15 {
+			continue
+		}
+		for _, f := range fields[11:15] {
+			v, _ := strconv.ParseInt(f, 10, 64)
+			ticks += v
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -26,19 +26,20 @@ import (
 // serveFlags are the flags of `hookd serve`.
 type serveFlags struct {
 	commonFlags
-	addr            string
-	dev             bool
-	publicURL       string
-	retention       time.Duration
-	corsOrigins     stringList
-	role            string
-	bootstrapKey    string
-	maxRequestBytes int64
-	maxPayloadBytes int
-	workers         int
-	shutdownTimeout time.Duration
-	lease           time.Duration
-	adminAddr       string
+	addr               string
+	dev                bool
+	publicURL          string
+	retention          time.Duration
+	corsOrigins        stringList
+	role               string
+	bootstrapKey       string
+	maxRequestBytes    int64
+	maxPayloadBytes    int
+	workers            int
+	webhookConcurrency int
+	shutdownTimeout    time.Duration
+	lease              time.Duration
+	adminAddr          string
 	// Per-project quotas (0 = unlimited).
 	maxWebhooks      int
 	maxTriggers      int
@@ -59,9 +60,10 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.StringVar(&f.bootstrapKey, "bootstrap-key", "", "make this key an instance admin key of project 'default' (env HOOKD_BOOTSTRAP_KEY)")
 	fs.Int64Var(&f.maxRequestBytes, "max-request-bytes", 8<<20, "maximum API request body size")
 	fs.IntVar(&f.maxPayloadBytes, "max-payload-bytes", 256<<10, "maximum size of one event payload (JSON)")
-	fs.IntVar(&f.workers, "workers", 64, "concurrent outgoing requests of the sender")
+	fs.IntVar(&f.workers, "workers", sender.DefaultWorkers, "concurrent outgoing requests of the sender")
+	fs.IntVar(&f.webhookConcurrency, "webhook-concurrency", 0, "most concurrent requests to one webhook per process (default half of --workers)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for requests and attempts")
-	fs.DurationVar(&f.lease, "lease", 60*time.Second, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed 15s)")
+	fs.DurationVar(&f.lease, "lease", sender.DefaultLease, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed the 15s attempt timeout)")
 	fs.StringVar(&f.adminAddr, "admin-addr", "", "separate listen address for /metrics, gRPC reflection and probes (e.g. 127.0.0.1:9090); when set they leave --addr")
 	fs.IntVar(&f.maxWebhooks, "max-webhooks", quota.DefaultWebhooks, "most webhooks per project (0 = unlimited)")
 	fs.IntVar(&f.maxTriggers, "max-triggers", quota.DefaultTriggers, "most triggers per project (0 = unlimited)")
@@ -76,8 +78,11 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 			return nil, fmt.Errorf("--%s must be 0 (unlimited) or more, got %d", name, v)
 		}
 	}
-	if f.lease < 16*time.Second && !f.dev {
-		return nil, fmt.Errorf("--lease must be longer than the 15s attempt timeout, got %s", f.lease)
+	if f.lease <= sender.DefaultTimeout && !f.dev {
+		return nil, fmt.Errorf("--lease must be longer than the %s attempt timeout, got %s", sender.DefaultTimeout, f.lease)
+	}
+	if f.webhookConcurrency < 0 || f.webhookConcurrency > f.workers {
+		return nil, fmt.Errorf("--webhook-concurrency must be between 1 and --workers (%d), got %d", f.workers, f.webhookConcurrency)
 	}
 	switch f.role {
 	case "all", "api", "sender":
@@ -136,7 +141,8 @@ func runServe(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	clk := clock.Real{}
-	w := &wiring{flags: f, store: st, clock: clk, log: log, registry: reg, publicURL: publicURL, keys: cfg.Keyring}
+	// The keyring encrypts secrets at rest and derives the capability tokens (action status, sync results).
+	w := &wiring{flags: f, store: st, keys: cfg.Keyring, clock: clk, log: log, registry: reg, publicURL: publicURL}
 
 	var snd *sender.Sender
 	if f.role != "api" {

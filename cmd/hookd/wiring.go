@@ -17,7 +17,7 @@ import (
 	"github.com/hookd/hookd/server/router"
 	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/sender"
-	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/strictjson"
 	"github.com/hookd/hookd/server/trigger"
 )
@@ -25,12 +25,12 @@ import (
 // wiring builds the parts of `hookd serve` from its flags; it holds no logic of its own.
 type wiring struct {
 	flags     *serveFlags
-	store     store.Store
+	store     *storesql.Store
 	clock     clock.Clock
 	log       *slog.Logger
 	registry  *prometheus.Registry
 	publicURL string
-	// keys encrypt secrets at rest and make capability tokens (sync results).
+	// keys encrypt secrets at rest and derive the capability tokens (action status, sync results).
 	keys *secret.Keyring
 	snd  *sender.Sender
 	// routes is the router configuration, built once (handler and adminHandler share it).
@@ -41,8 +41,9 @@ type wiring struct {
 func (w *wiring) sender() *sender.Sender {
 	if w.snd == nil {
 		w.snd = sender.New(sender.Config{
-			Store: w.store, Clock: w.clock, Log: w.log, Registerer: w.registry, Workers: w.flags.workers, Lease: w.flags.lease,
-			Dev: w.flags.dev, PublicURL: w.publicURL, UserAgent: "hookd/" + version,
+			Queue: w.store, Listener: w.store.Listener(), Targets: w.store, Rates: w.store, ActionKeys: w.keys,
+			Clock: w.clock, Log: w.log, Registerer: w.registry, Workers: w.flags.workers, PerWebhook: w.flags.webhookConcurrency,
+			Lease: w.flags.lease, Dev: w.flags.dev, PublicURL: w.publicURL, UserAgent: "hookd/" + version,
 		})
 	}
 	return w.snd
@@ -81,7 +82,7 @@ func (w *wiring) buildRouterConfig() *router.Config {
 		connect.WithReadMaxBytes(int(w.flags.maxRequestBytes)),
 		connect.WithSendMaxBytes(pagination.MaxResponseBytes),
 	}, strictjson.HandlerOptions()...)
-	trg := trigger.Config{Store: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
+	trg := trigger.Config{Store: w.store, Rates: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
 		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry, Keyring: w.keys, Quotas: quotas}
 
 	var services []router.Service
@@ -105,7 +106,8 @@ func (w *wiring) buildRouterConfig() *router.Config {
 	add(hookdv1connect.EventServiceName, p, h)
 	p, h = hookdv1connect.NewDeliveryServiceHandler(api.NewDeliveryService(deps), opts...)
 	add(hookdv1connect.DeliveryServiceName, p, h)
-	p, h = hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(w.store, w.clock, w.log), opts...)
+	callbacks := actionstatus.Config{Store: w.store, Keys: w.keys, Clock: w.clock, Log: w.log}
+	p, h = hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(callbacks), opts...)
 	add(hookdv1connect.ActionStatusServiceName, p, h)
 	p, h = hookdv1connect.NewTriggerServiceHandler(trigger.NewService(trg), opts...)
 	add(hookdv1connect.TriggerServiceName, p, h)
@@ -114,7 +116,7 @@ func (w *wiring) buildRouterConfig() *router.Config {
 	return &router.Config{
 		Services: services,
 		Routes: map[string]http.Handler{
-			"/v1/action-status/":        actionstatus.NewHandler(w.store, w.clock, w.log),
+			"/v1/action-status/":        actionstatus.NewHandler(callbacks),
 			"GET /v1/deliveries/export": api.NewExportHandler(deps, policy),
 			"/t/":                       inbound,
 			"/v1/executions/":           inbound,

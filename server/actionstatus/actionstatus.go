@@ -5,17 +5,20 @@ package actionstatus
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/actiontoken"
 	"github.com/hookd/hookd/server/apierr"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/store"
@@ -32,20 +35,59 @@ const (
 
 var errUnknownToken = errors.New("unknown or already used action token")
 
-// update applies a validated callback; errUnknownToken when the token is unknown or its delivery finished.
-func update(ctx context.Context, st store.Store, clk clock.Clock, log *slog.Logger, token string, status store.Status,
-	reason string) (*store.Delivery, error) {
-	if token == "" {
-		return nil, errUnknownToken
+// Store is what action-status callbacks need of the store.
+type Store interface {
+	// UpdateActionStatus finishes the WAITING (or in-flight) delivery at resend count resends.
+	UpdateActionStatus(ctx context.Context, deliveryID string, resends int, status store.Status, reason string, now time.Time) (*store.Delivery, error)
+	// DeliveryByLegacyToken finds the delivery of a token handed out before tokens were derived.
+	DeliveryByLegacyToken(ctx context.Context, hash []byte) (*store.Delivery, error)
+}
+
+// Config configures the callback handler and service.
+type Config struct {
+	// Store finishes deliveries.
+	Store Store
+	// Keys check tokens (actiontoken).
+	Keys actiontoken.Keys
+	// Clock tells the time (default the wall clock).
+	Clock clock.Clock
+	// Log receives updates and internal errors (default slog.Default()).
+	Log *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
 	}
-	d, err := st.UpdateActionStatus(ctx, token, status, reason, clk.Now().UTC())
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return c
+}
+
+// update applies a validated callback; errUnknownToken when the token is unknown or its delivery finished.
+func update(ctx context.Context, cfg Config, token string, status store.Status, reason string) (*store.Delivery, error) {
+	deliveryID, resends, ok := actiontoken.Parse(cfg.Keys, token)
+	if !ok {
+		// A token handed out before tokens were derived (kept hashed for unfinished deliveries); a resend voids it.
+		sum := sha256.Sum256([]byte(token))
+		d, err := cfg.Store.DeliveryByLegacyToken(ctx, sum[:])
+		if errors.Is(err, store.ErrNotFound) || (err == nil && d.Resends != 0) {
+			return nil, errUnknownToken
+		}
+		if err != nil {
+			return nil, fmt.Errorf("update action status: %w", err)
+		}
+		deliveryID = d.ID
+	}
+	d, err := cfg.Store.UpdateActionStatus(ctx, deliveryID, resends, status, reason, cfg.Clock.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnknownToken
 	}
 	if err != nil {
 		return nil, fmt.Errorf("update action status: %w", err)
 	}
-	log.InfoContext(ctx, "action status updated", "delivery_id", d.ID, "status", string(status), "reason", reason)
+	cfg.Log.InfoContext(ctx, "action status updated", "delivery_id", d.ID, "status", string(status), "reason", reason)
 	return d, nil
 }
 
@@ -61,20 +103,11 @@ func checkReason(status store.Status, reason string) string {
 }
 
 // handler serves POST /v1/action-status/{token}.
-type handler struct {
-	st  store.Store
-	clk clock.Clock
-	log *slog.Logger
-}
+type handler struct{ cfg Config }
 
 // NewHandler returns the plain HTTP action-status callback, mounted at "/v1/action-status/" or
 // "POST /v1/action-status/{token}". Replies are JSON: 200 ok, 400 bad body, 404 unknown token, 405 not POST.
-func NewHandler(st store.Store, clk clock.Clock, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &handler{st: st, clk: clk, log: log}
-}
+func NewHandler(cfg Config) http.Handler { return &handler{cfg: cfg.withDefaults()} }
 
 // callback is the body of a callback.
 type callback struct {
@@ -120,12 +153,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reason: "+msg)
 		return
 	}
-	d, err := update(r.Context(), h.st, h.clk, h.log, token, status, cb.Reason)
+	d, err := update(r.Context(), h.cfg, token, status, cb.Reason)
 	switch {
 	case errors.Is(err, errUnknownToken):
 		writeError(w, http.StatusNotFound, err.Error())
 	case err != nil:
-		h.log.ErrorContext(r.Context(), "action status callback", "error", err)
+		h.cfg.Log.ErrorContext(r.Context(), "action status callback", "error", err)
 		writeError(w, http.StatusInternalServerError, "internal error")
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{
@@ -146,18 +179,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // service implements the ActionStatusService RPC.
-type service struct {
-	st  store.Store
-	clk clock.Clock
-	log *slog.Logger
-}
+type service struct{ cfg Config }
 
 // NewService returns the ActionStatusService handler (public: the token is the capability).
-func NewService(st store.Store, clk clock.Clock, log *slog.Logger) hookdv1connect.ActionStatusServiceHandler {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &service{st: st, clk: clk, log: log}
+func NewService(cfg Config) hookdv1connect.ActionStatusServiceHandler {
+	return &service{cfg: cfg.withDefaults()}
 }
 
 // UpdateActionStatus implements hookdv1connect.ActionStatusServiceHandler.
@@ -178,12 +204,12 @@ func (s *service) UpdateActionStatus(ctx context.Context, req *connect.Request[h
 	if m := checkReason(status, msg.GetReason()); m != "" {
 		return nil, apierr.Invalid("reason", "%s", m)
 	}
-	d, err := update(ctx, s.st, s.clk, s.log, msg.GetToken(), status, msg.GetReason())
+	d, err := update(ctx, s.cfg, msg.GetToken(), status, msg.GetReason())
 	switch {
 	case errors.Is(err, errUnknownToken):
 		return nil, connect.NewError(connect.CodeNotFound, err)
 	case err != nil:
-		return nil, apierr.FromStore(ctx, s.log, "delivery", "", err)
+		return nil, apierr.FromStore(ctx, s.cfg.Log, "delivery", "", err)
 	}
 	return connect.NewResponse(&hookdv1.UpdateActionStatusResponse{DeliveryId: d.ID, EventId: d.EventID}), nil
 }

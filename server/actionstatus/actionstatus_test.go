@@ -2,6 +2,7 @@ package actionstatus_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -17,15 +18,23 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/actionstatus"
+	"github.com/hookd/hookd/server/actiontoken"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
+// keys sign the tests' action-status tokens.
+var keys = actiontoken.Static("test key")
+
+// token is the action-status token the sender hands out for d.
+func token(d store.Delivery) string { return actiontoken.New(keys, d.ID, d.Resends) }
+
 // waiting stores n deliveries that are WAITING for their callback and returns them.
-func waiting(t *testing.T, st store.Store, n int) []store.Delivery {
+func waiting(t *testing.T, st *storesql.Store, n int) []store.Delivery {
 	t.Helper()
 	ctx := context.Background()
 	p := &store.Project{Name: "acme", CreateTime: t0}
@@ -40,12 +49,13 @@ func waiting(t *testing.T, st store.Store, n int) []store.Delivery {
 	}
 	_, err := st.PublishEvents(ctx, p.ID, in, t0, time.Hour)
 	require.NoError(t, err)
-	claimed, err := st.ClaimDeliveries(ctx, t0, n, time.Minute)
+	res, err := st.ClaimDeliveries(ctx, t0, store.ClaimRequest{Limit: n, Lease: time.Minute, PerWebhook: n})
 	require.NoError(t, err)
+	claimed := res.Deliveries
 	require.Len(t, claimed, n)
 	var outcomes []store.Outcome
 	for _, c := range claimed {
-		outcomes = append(outcomes, store.Outcome{DeliveryID: c.ID, ClaimToken: c.ClaimToken, Status: store.StatusWaiting,
+		outcomes = append(outcomes, store.Outcome{DeliveryID: c.ID, ClaimToken: c.ClaimToken, Status: store.StatusWaiting, Attempts: 1,
 			NextAttemptTime: t0.Add(24 * time.Hour), LastStatusCode: 202, Attempt: &store.Attempt{StartTime: t0, ResponseStatusCode: 202}})
 	}
 	require.NoError(t, st.CompleteDeliveries(ctx, outcomes, t0))
@@ -61,11 +71,11 @@ func waiting(t *testing.T, st store.Store, n int) []store.Delivery {
 
 func TestHandler(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachBackend(t, func(t *testing.T, st store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
 		t.Parallel()
-		ds := waiting(t, st, 2)
+		ds := waiting(t, st, 3)
 		mux := http.NewServeMux()
-		mux.Handle("/v1/action-status/", actionstatus.NewHandler(st, clock.NewFake(t0.Add(time.Hour)), nil))
+		mux.Handle("/v1/action-status/", actionstatus.NewHandler(actionstatus.Config{Store: st, Keys: keys, Clock: clock.NewFake(t0.Add(time.Hour))}))
 		srv := httptest.NewServer(mux)
 		defer srv.Close()
 
@@ -81,7 +91,8 @@ func TestHandler(t *testing.T) {
 			require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
 			return resp.StatusCode, out
 		}
-		tok := ds[0].ActionToken
+		tok := token(ds[0])
+		forged := actiontoken.New(actiontoken.Static("another key"), ds[0].ID, 0)
 		for _, tt := range []struct {
 			name, method, token, body string
 			code                      int
@@ -94,6 +105,8 @@ func TestHandler(t *testing.T) {
 			{"failed without reason", "POST", tok, `{"status":"failed"}`, 400, "reason"},
 			{"failed with blank reason", "POST", tok, `{"status":"failed","reason":"  "}`, 400, "reason"},
 			{"unknown token", "POST", "nope", `{"status":"done"}`, 404, "unknown or already used"},
+			{"token of another key", "POST", forged, `{"status":"done"}`, 404, "unknown or already used"},
+			{"token of another resend", "POST", actiontoken.New(keys, ds[0].ID, 1), `{"status":"done"}`, 404, "unknown or already used"},
 			{"empty token", "POST", "", `{"status":"done"}`, 404, "unknown or already used"},
 			{"GET", "GET", tok, ``, 405, "POST"},
 		} {
@@ -114,23 +127,34 @@ func TestHandler(t *testing.T) {
 		code, _ = post("POST", tok, `{"status":"done"}`)
 		assert.Equal(t, 404, code, "a token is used once")
 
-		code, _ = post("POST", ds[1].ActionToken, `{"status":"failed","reason":"out of stock"}`)
+		code, _ = post("POST", token(ds[1]), `{"status":"failed","reason":"out of stock"}`)
 		assert.Equal(t, 200, code)
 		d, err = st.GetDelivery(context.Background(), ds[1].ProjectID, ds[1].ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.StatusFailed, d.Status)
 		assert.Equal(t, "out of stock", d.Reason)
 		assert.Equal(t, t0.Add(time.Hour), d.UpdateTime)
+
+		// A token handed out before tokens were derived (an upgraded database keeps their hashes) still works.
+		legacy := "legacy-token-from-0001"
+		sum := sha256.Sum256([]byte(legacy))
+		_, err = st.DB().Exec(st.DB().Rebind(`INSERT INTO action_tokens (hash, delivery_id) VALUES (?, ?)`), sum[:], ds[2].ID)
+		require.NoError(t, err)
+		code, out = post("POST", legacy, `{"status":"done"}`)
+		assert.Equal(t, 200, code, "%v", out)
+		d, err = st.GetDelivery(context.Background(), ds[2].ProjectID, ds[2].ID)
+		require.NoError(t, err)
+		assert.Equal(t, store.StatusDone, d.Status)
 	})
 }
 
 func TestService(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachBackend(t, func(t *testing.T, st store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
 		t.Parallel()
 		ds := waiting(t, st, 1)
 		mux := http.NewServeMux()
-		mux.Handle(hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(st, clock.NewFake(t0), nil)))
+		mux.Handle(hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(actionstatus.Config{Store: st, Keys: keys, Clock: clock.NewFake(t0)})))
 		srv := httptest.NewServer(mux)
 		defer srv.Close()
 		client := hookdv1connect.NewActionStatusServiceClient(http.DefaultClient, srv.URL)
@@ -143,7 +167,7 @@ func TestService(t *testing.T) {
 			}
 			return resp.Msg, nil
 		}
-		tok := ds[0].ActionToken
+		tok := token(ds[0])
 		for _, tt := range []struct {
 			name   string
 			token  string
@@ -174,5 +198,19 @@ func TestService(t *testing.T) {
 		assert.Equal(t, "declined", d.Reason)
 		_, err = call(tok, hookdv1.DeliveryStatus_DELIVERY_STATUS_DONE, "")
 		assert.Equal(t, connect.CodeNotFound, connect.CodeOf(err), "used up")
+
+		// A resend gets a new token: the old one stays worthless when the resent delivery waits again.
+		resent, err := st.RetryDelivery(ctx, ds[0].ProjectID, ds[0].ID, t0)
+		require.NoError(t, err)
+		res, err := st.ClaimDeliveries(ctx, t0, store.ClaimRequest{Limit: 1, Lease: time.Minute, PerWebhook: 1})
+		require.NoError(t, err)
+		require.Len(t, res.Deliveries, 1)
+		c := res.Deliveries[0]
+		require.NoError(t, st.CompleteDeliveries(ctx, []store.Outcome{{DeliveryID: c.ID, ClaimToken: c.ClaimToken, Status: store.StatusWaiting,
+			Attempts: 2, NextAttemptTime: t0.Add(time.Hour), Attempt: &store.Attempt{StartTime: t0, ResponseStatusCode: 202}}}, t0))
+		_, err = call(tok, hookdv1.DeliveryStatus_DELIVERY_STATUS_DONE, "")
+		assert.Equal(t, connect.CodeNotFound, connect.CodeOf(err), "the token before the resend")
+		_, err = call(token(*resent), hookdv1.DeliveryStatus_DELIVERY_STATUS_DONE, "")
+		assert.NoError(t, err, "the resend's token")
 	})
 }

@@ -72,7 +72,7 @@ func (s *deliveryService) GetDelivery(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "delivery", req.Msg.GetId(), err)
 	}
-	atts, err := s.d.Store.ListAttempts(ctx, d.ID)
+	atts, err := s.d.Store.ListAttempts(ctx, p.ProjectID, d.ID)
 	if err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "delivery", d.ID, err)
 	}

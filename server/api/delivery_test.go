@@ -550,16 +550,16 @@ func TestCancelDelivery(t *testing.T) {
 			done:     {status: store.StatusDone, code: 200},
 		}))
 		// inFlight is claimed by the (simulated) sender and cancelled before its attempt completes.
-		claimed, err := e.st.ClaimDeliveries(ctx, e.clock.Now(), 10, time.Minute)
+		res, err := e.st.ClaimDeliveries(ctx, e.clock.Now(), store.ClaimRequest{Limit: 10, Lease: time.Minute, PerWebhook: 10})
 		require.NoError(t, err)
 		var lease store.ClaimedDelivery
-		for _, c := range claimed {
+		for _, c := range res.Deliveries {
 			if c.ID == inFlight {
 				lease = c
 				continue
 			}
 			require.Equal(t, queued, c.ID)
-			require.NoError(t, e.st.CompleteDeliveries(ctx, []store.Outcome{{DeliveryID: c.ID, ClaimToken: c.ClaimToken, Status: store.StatusQueued, NextAttemptTime: e.clock.Now()}}, e.clock.Now()))
+			require.NoError(t, e.st.CompleteDeliveries(ctx, []store.Outcome{{DeliveryID: c.ID, ClaimToken: c.ClaimToken, Status: c.Status, NextAttemptTime: e.clock.Now()}}, e.clock.Now()))
 		}
 		require.Equal(t, inFlight, lease.ID)
 
@@ -572,7 +572,7 @@ func TestCancelDelivery(t *testing.T) {
 		// The in-flight attempt is recorded, but the delivery stays cancelled and is not retried.
 		require.NoError(t, e.st.CompleteDeliveries(ctx, []store.Outcome{{
 			DeliveryID: inFlight, ClaimToken: lease.ClaimToken, Status: store.StatusRetrying, NextAttemptTime: e.clock.Now().Add(time.Second),
-			LastStatusCode: 500, Attempt: &store.Attempt{DeliveryID: inFlight, StartTime: e.clock.Now(), ResponseStatusCode: 500},
+			Attempts: 1, LastStatusCode: 500, Attempt: &store.Attempt{DeliveryID: inFlight, StartTime: e.clock.Now(), ResponseStatusCode: 500},
 		}}, e.clock.Now()))
 		got, err := le.viewer.deliveries.GetDelivery(ctx, creq(&hookdv1.GetDeliveryRequest{Id: inFlight}))
 		require.NoError(t, err)
@@ -582,9 +582,9 @@ func TestCancelDelivery(t *testing.T) {
 		// Cancelled deliveries are never claimed again, however long we wait (leases included).
 		for range 3 {
 			e.clock.Advance(2 * time.Hour)
-			left, err := e.st.ClaimDeliveries(ctx, e.clock.Now(), 100, time.Minute)
+			left, err := e.st.ClaimDeliveries(ctx, e.clock.Now(), store.ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 100})
 			require.NoError(t, err)
-			require.Empty(t, left)
+			require.Empty(t, left.Deliveries)
 		}
 		require.Empty(t, listAll(t, le.viewer, nil, true), "the queue view is empty")
 

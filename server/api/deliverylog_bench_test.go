@@ -77,13 +77,14 @@ func BenchmarkDeliveryLog(b *testing.B) {
 		}
 		lastID = res[len(res)-1].DeliveryIDs[0]
 		// Finish most of them: 90% DONE, 10% FAILED, each with one stored attempt.
-		claimed, err := st.ClaimDeliveries(ctx, clk.Now(), n, time.Minute)
+		res2, err := st.ClaimDeliveries(ctx, clk.Now(), store.ClaimRequest{Limit: n, Lease: time.Minute, PerWebhook: n})
 		if err != nil {
 			b.Fatal(err)
 		}
+		claimed := res2.Deliveries
 		out := make([]store.Outcome, 0, len(claimed))
 		for i, c := range claimed {
-			o := store.Outcome{DeliveryID: c.ID, ClaimToken: c.ClaimToken, Status: store.StatusDone, LastStatusCode: 200,
+			o := store.Outcome{DeliveryID: c.ID, ClaimToken: c.ClaimToken, Status: store.StatusDone, LastStatusCode: 200, Attempts: 1,
 				Attempt: &store.Attempt{DeliveryID: c.ID, Number: 1, StartTime: clk.Now(), Duration: 40 * time.Millisecond,
 					RequestMethod: "POST", RequestURL: "https://example.com/hook", RequestBody: `{"amount":42}`, ResponseStatusCode: 200, ResponseBody: "ok"}}
 			if i%10 == 0 {

@@ -31,11 +31,9 @@ const (
 	MaxBatch = 1000
 	// DefaultMaxPayloadBytes is the default limit of one event payload (JSON).
 	DefaultMaxPayloadBytes = 256 << 10
-	// IdempotencyWindow is how long an idempotency key returns the first result.
-	IdempotencyWindow = 24 * time.Hour
-	maxSubjectLen     = 256
-	maxKeyLen         = 256
-	eventTypeCacheTTL = 2 * time.Second
+	maxSubjectLen          = 256
+	maxKeyLen              = 256
+	eventTypeCacheTTL      = 2 * time.Second
 )
 
 // EventConfig tunes EventService.
@@ -137,7 +135,7 @@ func (s *eventService) publishBatch(ctx context.Context, calls []*publishCall) (
 		for i, c := range group {
 			ins[i] = c.in
 		}
-		res, err := s.d.Store.PublishEvents(ctx, pid, ins, now, IdempotencyWindow)
+		res, err := s.d.Store.PublishEvents(ctx, pid, ins, now, store.IdempotencyWindow)
 		if err != nil {
 			errs = append(errs, err) // the other projects' transactions go on: their calls are done
 			continue
@@ -181,7 +179,7 @@ func (s *eventService) PublishEvents(ctx context.Context, req *connect.Request[h
 		}
 		ins = append(ins, in)
 	}
-	res, err := s.d.Store.PublishEvents(ctx, p.ProjectID, ins, s.d.now(), IdempotencyWindow)
+	res, err := s.d.Store.PublishEvents(ctx, p.ProjectID, ins, s.d.now(), store.IdempotencyWindow)
 	if err != nil {
 		return nil, s.publishError(ctx, err)
 	}

@@ -102,19 +102,21 @@ func (le *logEnv) send(t *testing.T, decide func(d store.ClaimedDelivery) verdic
 	t.Helper()
 	ctx := context.Background()
 	now := le.e.clock.Now()
-	claimed, err := le.e.st.ClaimDeliveries(ctx, now, 5000, time.Minute)
+	res, err := le.e.st.ClaimDeliveries(ctx, now, store.ClaimRequest{Limit: 5000, Lease: time.Minute, PerWebhook: 5000})
 	require.NoError(t, err)
+	claimed := res.Deliveries
 	var ids []string
 	outcomes := make([]store.Outcome, 0, len(claimed))
 	for _, c := range claimed {
 		ids = append(ids, c.ID)
 		v := decide(c)
-		o := store.Outcome{DeliveryID: c.ID, ClaimToken: c.ClaimToken, Status: v.status, LastStatusCode: v.code, Reason: v.reason}
+		o := store.Outcome{DeliveryID: c.ID, ClaimToken: c.ClaimToken, Status: v.status, LastStatusCode: v.code, Reason: v.reason,
+			Attempts: c.Attempts + 1}
 		if v.next > 0 {
 			o.NextAttemptTime = now.Add(v.next)
 		}
 		if v.status == "" {
-			o.Status, o.NextAttemptTime = store.StatusQueued, now
+			o.Status, o.NextAttemptTime, o.Attempts = c.Status, now, c.Attempts
 			outcomes = append(outcomes, o)
 			continue
 		}

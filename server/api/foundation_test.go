@@ -17,6 +17,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
 )
 
@@ -24,7 +25,7 @@ import (
 func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
 	t.Parallel()
-	storetest.ForEachBackend(t, func(t *testing.T, st store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
 		t.Parallel()
 		fn(t, setup(t, st))
 	})

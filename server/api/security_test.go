@@ -11,7 +11,7 @@ import (
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/server/quota"
-	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
 )
 
@@ -92,7 +92,7 @@ func TestSaveTimeTemplateChecks(t *testing.T) {
 // Per-project quotas: resource_exhausted past the limit, and other projects are not affected.
 func TestQuotas(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachBackend(t, func(t *testing.T, st store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
 		e := setup(t, st, func(d *Deps) {
 			d.Quotas = quota.Limits{Webhooks: 2, EventTypes: 1, Subscriptions: 1}
 		})

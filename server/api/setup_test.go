@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 )
 
 // otherProjectID is the second project of every test environment (isolation checks).
@@ -35,7 +36,7 @@ type clients struct {
 
 // env is a running API server on a fresh store, with keys of every role.
 type env struct {
-	st     store.Store
+	st     *storesql.Store
 	clock  *clock.Fake
 	tester *fakeTester
 	srv    *httptest.Server
@@ -48,7 +49,7 @@ type env struct {
 }
 
 // setup starts the foundation handlers (behind the auth interceptor) on an httptest server over st.
-func setup(t *testing.T, st store.Store, mods ...func(*Deps)) *env {
+func setup(t *testing.T, st *storesql.Store, mods ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{st: st, clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), tester: &fakeTester{}, keyIDs: map[string]string{}}

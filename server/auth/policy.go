@@ -46,7 +46,7 @@ func (r Requirement) String() string {
 }
 
 // Policy maps procedures ("/hookd.v1.WebhookService/CreateWebhook") to requirements. Procedures it does not
-// list follow the naming rule: Get*, List* and Export* methods are Read, every other method is Write.
+// list follow the naming rule: Get*, List*, Export* and Watch* methods are Read, every other method is Write.
 type Policy map[string]Requirement
 
 // DefaultPolicy is hookd's role table: VIEWER reads, MEMBER also writes, ApiKeyService needs ADMIN,
@@ -67,7 +67,7 @@ func (p Policy) Require(procedure string) Requirement {
 		return r
 	}
 	method := procedure[strings.LastIndexByte(procedure, '/')+1:]
-	for _, read := range []string{"Get", "List", "Export"} {
+	for _, read := range []string{"Get", "List", "Export", "Watch"} {
 		if strings.HasPrefix(method, read) {
 			return Read
 		}

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/hookd/hookd/server/store"
 )
 
 const (
@@ -22,9 +20,16 @@ const (
 	pruneAt = 10000
 )
 
-// Limiter takes tokens from the store's shared buckets.
+// Buckets are the token buckets shared by every process (the store implements them).
+type Buckets interface {
+	// TakeRateTokens takes up to n tokens at once from the bucket key (rate per second, burst = rate) and returns
+	// how many it got (0: none left, and when the next one is due).
+	TakeRateTokens(ctx context.Context, key string, rate, n int, now time.Time) (int, time.Time, error)
+}
+
+// Limiter takes tokens from the shared buckets.
 type Limiter struct {
-	store store.Store
+	store Buckets
 
 	mu       sync.Mutex
 	held     map[string]holding
@@ -40,7 +45,7 @@ type holding struct {
 }
 
 // New returns a Limiter over st.
-func New(st store.Store) *Limiter {
+func New(st Buckets) *Limiter {
 	return &Limiter{store: st, held: map[string]holding{}, fetching: map[string]chan struct{}{}}
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/server/ratelimit"
-	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
 )
 
@@ -26,7 +26,7 @@ func TestBlockSize(t *testing.T) {
 // TestNeverOverAdmits: several processes (limiters) share one bucket; within a second no more than the rate
 // is admitted in all, and held tokens expire.
 func TestNeverOverAdmits(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		ctx := context.Background()
 		limiters := []*ratelimit.Limiter{ratelimit.New(s), ratelimit.New(s), ratelimit.New(s)}
@@ -60,7 +60,7 @@ func TestNeverOverAdmits(t *testing.T) {
 
 // TestHeldTokensExpire: tokens taken in a block are spent locally, and only within HoldFor.
 func TestHeldTokensExpire(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		ctx := context.Background()
 		allow := func(l *ratelimit.Limiter, at time.Time) bool {

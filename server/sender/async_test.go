@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/server/actionstatus"
+	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
 )
@@ -28,9 +29,9 @@ func callback(t *testing.T, h http.Handler, link, body string) (int, map[string]
 }
 
 func TestAsyncActionStatus(t *testing.T) {
-	backends(t, func(t *testing.T, st store.Store) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
 		e := setup(t, st, dev)
-		h := actionstatus.NewHandler(st, e.clk, quietLog())
+		h := actionstatus.NewHandler(actionstatus.Config{Store: st, Keys: keys, Clock: e.clk, Log: quietLog()})
 		rcv := newReceiver(t, reply{status: 202})
 		w := e.webhook(t, rcv.URL, func(w *store.Webhook) { w.AsyncStatus = true })
 		done := e.publish(t, `{}`, w.ID)[0]
@@ -79,10 +80,10 @@ func TestAsyncActionStatus(t *testing.T) {
 		e.runOnce(t, 0)
 		assert.Equal(t, store.StatusWaiting, e.delivery(t, expired).Status)
 		e.clk.Advance(time.Second)
-		e.runOnce(t, 0)
+		e.runOnce(t, 1) // the wait ended: claimed and failed, without a request
 		d = e.delivery(t, expired)
 		assert.Equal(t, store.StatusFailed, d.Status, "the wait timed out")
-		assert.Equal(t, storesql.ReasonActionTimeout, d.Reason)
+		assert.Equal(t, sender.ReasonActionTimeout, d.Reason)
 		code, _ = callback(t, h, links[expired], `{"status":"done"}`)
 		assert.Equal(t, http.StatusNotFound, code)
 		assert.Len(t, rcv.requests(), 3, "WAITING deliveries are not sent again")

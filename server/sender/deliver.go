@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hookd/hookd/server/actiontoken"
 	"github.com/hookd/hookd/server/netguard"
 	"github.com/hookd/hookd/server/render"
 	"github.com/hookd/hookd/server/retry"
@@ -28,6 +29,8 @@ const (
 	ReasonWebhookDeleted = "webhook deleted"
 	// ReasonWebhookDisabled fails a delivery whose webhook is disabled.
 	ReasonWebhookDisabled = "webhook disabled"
+	// ReasonActionTimeout fails a WAITING delivery whose action-status callback did not come in time.
+	ReasonActionTimeout = "action status callback timed out"
 )
 
 const (
@@ -79,12 +82,16 @@ type result struct {
 
 // deliver makes one attempt of a claimed delivery and returns its outcome.
 func (s *Sender) deliver(ctx context.Context, d *store.ClaimedDelivery) store.Outcome {
-	out := store.Outcome{DeliveryID: d.ID, ClaimToken: d.ClaimToken}
+	out := store.Outcome{DeliveryID: d.ID, ClaimToken: d.ClaimToken, Attempts: d.Attempts, Status: d.Status, WebhookID: d.WebhookID}
 	now := s.now()
+	if d.Status == store.StatusWaiting { // claimed because its wait ended: the callback never came
+		out.Status, out.Reason = store.StatusFailed, ReasonActionTimeout
+		return s.count(out)
+	}
 	t, err := s.targets.get(ctx, d.ProjectID, d.WebhookID)
 	if err != nil {
 		s.cfg.Log.ErrorContext(ctx, "load delivery target", "delivery_id", d.ID, "webhook_id", d.WebhookID, "error", err)
-		out.Status, out.NextAttemptTime = d.Status, now.Add(retryLoadDelay)
+		out.NextAttemptTime = now.Add(retryLoadDelay)
 		return s.count(out)
 	}
 	switch {
@@ -96,33 +103,44 @@ func (s *Sender) deliver(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 		return s.count(out)
 	}
 	if in := t.integration; in != nil && in.RateLimitPerSecond > 0 {
-		ok, next, err := s.limiter.Allow(ctx, "int:"+in.ID, in.RateLimitPerSecond, now)
+		key := "int:" + in.ID
+		ok, next, err := s.limiter.Allow(ctx, key, in.RateLimitPerSecond, now)
 		if err != nil {
 			s.cfg.Log.ErrorContext(ctx, "take rate token", "integration_id", in.ID, "error", err)
 			ok, next = false, now.Add(time.Second)
 		}
-		if !ok {
-			out.Status, out.NextAttemptTime = store.StatusQueued, next // wait, never fail
+		if !ok { // wait, never fail: due again at this delivery's own slot after the next token
+			out.NextAttemptTime = s.slots.next(key, next, in.RateLimitPerSecond, now)
 			return s.count(out)
 		}
 	}
 
-	link := ""
-	if d.ActionToken != "" {
-		link = strings.TrimRight(s.cfg.PublicURL, "/") + "/v1/action-status/" + d.ActionToken
+	token := ""
+	if s.cfg.ActionKeys != nil {
+		token = actiontoken.New(s.cfg.ActionKeys, d.ID, d.Resends)
 	}
-	res := s.send(ctx, t, message{
+	attempt := d.Attempts + 1
+	req := s.build(ctx, t, message{
 		msgID: d.ID, eventID: d.EventID, eventType: d.EventType, subject: d.Subject, payload: d.EventPayload,
-		createTime: d.EventCreateTime, attempt: d.Attempts + 1, link: link,
-	})
-	res.attempt.DeliveryID, res.attempt.Number = d.ID, d.Attempts+1
-	out.Attempt, out.LastStatusCode = res.attempt, res.status
-	s.decide(&out, t.webhook, res, d.Attempts+1)
+		createTime: d.EventCreateTime, attempt: attempt, link: s.link(token),
+	}, token)
+	res := s.do(ctx, req)
+	res.attempt.DeliveryID, res.attempt.Number = d.ID, attempt
+	out.Attempt, out.Attempts, out.LastStatusCode = res.attempt, attempt, res.status
+	s.decide(&out, t.webhook, res, attempt)
 	if out.Status == store.StatusFailed {
 		s.cfg.Log.InfoContext(ctx, "delivery failed", "delivery_id", d.ID, "webhook_id", d.WebhookID,
-			"attempt", d.Attempts+1, "status_code", res.status, "reason", out.Reason)
+			"attempt", attempt, "status_code", res.status, "reason", out.Reason)
 	}
 	return s.count(out)
+}
+
+// link is the action-status link of a token (empty without one).
+func (s *Sender) link(token string) string {
+	if token == "" {
+		return ""
+	}
+	return strings.TrimRight(s.cfg.PublicURL, "/") + "/v1/action-status/" + token
 }
 
 func (s *Sender) count(o store.Outcome) store.Outcome {
@@ -204,15 +222,27 @@ func responseReason(body []byte) string {
 	return clean(reason, maxReasonBytes)
 }
 
-// send builds, signs and makes one request to t; a target that is refused or cannot be rendered makes no
-// request and reports why in the attempt's error.
-func (s *Sender) send(ctx context.Context, t *target, m message) result {
+// request is one request ready to be made, with the attempt record that describes it (secrets redacted).
+type request struct {
+	attempt *store.Attempt
+	method  string
+	url     string
+	header  http.Header
+	body    []byte
+	timeout time.Duration
+	err     error // why no request can be made (refused target, template error): a permanent failure
+}
+
+// build renders and signs the request of message m to t. token, the action-status token in m's link, is
+// redacted from what the attempt record keeps.
+func (s *Sender) build(ctx context.Context, t *target, m message, token string) *request {
 	start := s.now()
-	res := result{attempt: &store.Attempt{StartTime: start, RequestMethod: cmp.Or(strings.ToUpper(t.webhook.Method), http.MethodPost)}}
-	fail := func(err error) result {
-		res.err, res.permanent = err, true
-		res.attempt.Error = clean(err.Error(), maxReasonBytes)
-		return res
+	r := &request{method: cmp.Or(strings.ToUpper(t.webhook.Method), http.MethodPost)}
+	r.attempt = &store.Attempt{StartTime: start, RequestMethod: r.method}
+	fail := func(err error) *request {
+		r.err = err
+		r.attempt.Error = clean(err.Error(), maxReasonBytes)
+		return r
 	}
 	if t.invalid != "" {
 		return fail(errors.New(t.invalid))
@@ -227,7 +257,8 @@ func (s *Sender) send(ctx context.Context, t *target, m message) result {
 	if err != nil {
 		return fail(err) // "template: url: …"
 	}
-	res.attempt.RequestURL = clean(target, 8<<10)
+	r.url = target
+	r.attempt.RequestURL = clean(actiontoken.Redact(target, token), 8<<10)
 	if err := netguard.CheckURL(target, s.cfg.Dev); err != nil {
 		return fail(fmt.Errorf("target refused: url %w", err))
 	}
@@ -265,7 +296,7 @@ func (s *Sender) send(ctx context.Context, t *target, m message) result {
 			return fail(fmt.Errorf("encode envelope: %w", err))
 		}
 	}
-	if res.attempt.RequestMethod == http.MethodGet {
+	if r.method == http.MethodGet {
 		body = nil // a GET carries no body; the signature covers the empty body
 	}
 	if body != nil && header.Get("Content-Type") == "" {
@@ -275,21 +306,33 @@ func (s *Sender) send(ctx context.Context, t *target, m message) result {
 		header.Set("User-Agent", s.cfg.UserAgent)
 	}
 	signature.SetHeaders(header, m.msgID, start, body, signature.Secrets(t.webhook, start)...)
-	res.attempt.RequestHeaders = storeHeaders(header, private)
-	res.attempt.RequestBody = clean(string(body), s.cfg.MaxResponseBytes)
+	r.header, r.body = header, body
+	r.attempt.RequestHeaders = storeHeaders(header, private, token)
+	r.attempt.RequestBody = clean(actiontoken.Redact(string(body), token), s.cfg.MaxResponseBytes)
+	r.timeout = s.cfg.Timeout
+	if w := t.webhook.Timeout; w > 0 && w < r.timeout {
+		r.timeout = w
+	}
+	return r
+}
 
-	timeout := s.cfg.Timeout
-	if w := t.webhook.Timeout; w > 0 && w < timeout {
-		timeout = w
+// do makes the request (unless it could not be built) and records the response in the result.
+func (s *Sender) do(ctx context.Context, r *request) result {
+	res := result{attempt: r.attempt}
+	if r.err != nil {
+		res.err, res.permanent = r.err, true
+		return res
 	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
+	actx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, res.attempt.RequestMethod, target, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(actx, r.method, r.url, bytes.NewReader(r.body))
 	if err != nil {
-		return fail(fmt.Errorf("build request: %w", err))
+		res.err, res.permanent = fmt.Errorf("build request: %w", err), true
+		res.attempt.Error = clean(res.err.Error(), maxReasonBytes)
+		return res
 	}
-	req.Header = header
-	if body == nil {
+	req.Header = r.header
+	if r.body == nil {
 		req.Body, req.ContentLength = http.NoBody, 0
 	}
 	began := time.Now()
@@ -300,7 +343,7 @@ func (s *Sender) send(ctx context.Context, t *target, m message) result {
 		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10) // lets a short remainder keep the connection reusable
 		_ = resp.Body.Close()
 		res.attempt.ResponseStatusCode = resp.StatusCode
-		res.attempt.ResponseHeaders = storeHeaders(resp.Header, nil)
+		res.attempt.ResponseHeaders = storeHeaders(resp.Header, nil, "")
 		res.attempt.ResponseBody = clean(string(res.body), s.cfg.MaxResponseBytes)
 		if err != nil { // the body broke off or timed out: the answer is incomplete, retry
 			res.status = 0
@@ -311,7 +354,7 @@ func (s *Sender) send(ctx context.Context, t *target, m message) result {
 	if err != nil {
 		res.err = err
 		res.permanent = errors.Is(err, errForbiddenAddress)
-		res.attempt.Error = clean(describeError(err, actx, timeout), maxReasonBytes)
+		res.attempt.Error = clean(describeError(err, actx, r.timeout), maxReasonBytes)
 	}
 	return res
 }
@@ -340,12 +383,13 @@ func execute(ctx context.Context, tmpl *render.Template, text string, vars rende
 }
 
 // storeHeaders converts headers for an attempt record, sorted; private values are kept but flagged Private,
-// so the API shows them to ADMIN keys only (masked as ******** for everyone else).
-func storeHeaders(h http.Header, private map[string]bool) []store.Header {
+// so the API shows them to ADMIN keys only (masked as ******** for everyone else); token is redacted.
+func storeHeaders(h http.Header, private map[string]bool, token string) []store.Header {
 	out := make([]store.Header, 0, len(h))
 	for name, values := range h {
 		for _, v := range values {
-			out = append(out, store.Header{Name: strings.ToLower(name), Value: clean(v, 8<<10), Private: private[name]})
+			out = append(out, store.Header{Name: strings.ToLower(name), Value: clean(actiontoken.Redact(v, token), 8<<10),
+				Private: private[name]})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b store.Header) int { return strings.Compare(a.Name, b.Name) })

@@ -15,11 +15,13 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/server/actiontoken"
 	"github.com/hookd/hookd/server/api"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/signature"
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
 )
 
@@ -27,18 +29,21 @@ import (
 var _ api.Tester = (*sender.Sender)(nil)
 
 // backends runs fn in parallel on a fresh SQLite and a fresh PostgreSQL store.
-func backends(t *testing.T, fn func(t *testing.T, st store.Store)) {
+func backends(t *testing.T, fn func(t *testing.T, st *storesql.Store)) {
 	t.Parallel()
-	storetest.ForEachBackend(t, func(t *testing.T, st store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
 		t.Parallel()
 		fn(t, st)
 	})
 }
 
+// keys sign the tests' action-status tokens.
+var keys = actiontoken.Static("sender test key")
+
 // env is a project with the event type user.created in a store, a fake clock and a sender.
 type env struct {
 	ctx     context.Context
-	st      store.Store
+	st      *storesql.Store
 	clk     *clock.Fake
 	snd     *sender.Sender
 	project *store.Project
@@ -48,14 +53,16 @@ func quietLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// setup returns an env whose sender uses cfg (Store, Clock, Log and PublicURL are filled in).
-func setup(t *testing.T, st store.Store, cfg sender.Config) *env {
+// setup returns an env whose sender uses cfg (the store's parts, Clock, ActionKeys, Log and PublicURL are filled
+// in).
+func setup(t *testing.T, st *storesql.Store, cfg sender.Config) *env {
 	t.Helper()
 	e := &env{ctx: context.Background(), st: st, clk: clock.NewFake(time.Now().Truncate(time.Second))}
 	e.project = &store.Project{Name: "acme", CreateTime: e.clk.Now()}
 	require.NoError(t, st.CreateProject(e.ctx, e.project))
 	require.NoError(t, st.CreateEventType(e.ctx, &store.EventType{ProjectID: e.project.ID, Name: "user.created", CreateTime: e.clk.Now()}))
-	cfg.Store, cfg.Clock, cfg.Log, cfg.PublicURL = st, e.clk, quietLog(), "https://hookd.example.com"
+	cfg.Queue, cfg.Targets, cfg.Rates, cfg.ActionKeys, cfg.Listener = st, st, st, keys, st.Listener()
+	cfg.Clock, cfg.Log, cfg.PublicURL = e.clk, quietLog(), "https://hookd.example.com"
 	e.snd = sender.New(cfg)
 	return e
 }
@@ -106,7 +113,7 @@ func (e *env) delivery(t *testing.T, id string) *store.Delivery {
 
 func (e *env) attempts(t *testing.T, id string) []store.Attempt {
 	t.Helper()
-	a, err := e.st.ListAttempts(e.ctx, id)
+	a, err := e.st.ListAttempts(e.ctx, e.project.ID, id)
 	require.NoError(t, err)
 	return a
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/hookd/hookd/server/store"
 )
 
 // metrics are the sender's Prometheus series.
@@ -67,7 +65,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 // queueDepth is hookd_queue_depth: unfinished deliveries in the database (all processes), counted at most
 // every queueDepthTTL however often /metrics is scraped.
 type queueDepth struct {
-	store store.Store
+	store Queue
 	log   *slog.Logger
 	desc  *prometheus.Desc
 
@@ -78,7 +76,7 @@ type queueDepth struct {
 
 const queueDepthTTL = 5 * time.Second
 
-func newQueueDepth(st store.Store, log *slog.Logger) *queueDepth {
+func newQueueDepth(st Queue, log *slog.Logger) *queueDepth {
 	return &queueDepth{store: st, log: log, desc: prometheus.NewDesc("hookd_queue_depth",
 		"Unfinished deliveries (QUEUED, RETRYING, WAITING) in the database, all processes.", nil, nil)}
 }

@@ -10,12 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 )
 
 // Template bombs fail fast (FAILED, "template: …", no retry) while another project's delivery in the same batch
 // arrives within a second.
 func TestTemplateBombsFailFast(t *testing.T) {
-	backends(t, func(t *testing.T, st store.Store) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 200})
 		bombs := []string{
@@ -61,7 +62,7 @@ func TestTemplateBombsFailFast(t *testing.T) {
 // A MEMBER can never redirect private integration headers: a webhook of the integration with its own url
 // elsewhere does not send them (deliveries and test sends alike); the integration's origin still gets them.
 func TestPrivateHeadersOnlyToTheIntegrationOrigin(t *testing.T) {
-	backends(t, func(t *testing.T, st store.Store) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
 		e := setup(t, st, dev)
 		owner := newReceiver(t, reply{status: 200})
 		member := newReceiver(t, reply{status: 200})
@@ -88,7 +89,7 @@ func TestPrivateHeadersOnlyToTheIntegrationOrigin(t *testing.T) {
 
 // URL template output is escaped for its position and cannot change the host.
 func TestURLTemplatesCannotPickTheHost(t *testing.T) {
-	backends(t, func(t *testing.T, st store.Store) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 200})
 		escaped := e.webhook(t, rcv.URL+"/x/{{.Data.id}}?q={{.Data.q}}", func(w *store.Webhook) { w.SystemName += "-e" })

@@ -1,6 +1,14 @@
 // Package sender is the delivery engine: one claimer per process leases due deliveries in batches and feeds a
 // worker pool that makes the signed HTTP requests; outcomes are written back in batches. Delivery is at least
 // once: a process that dies mid-attempt loses its lease and another one sends again (same webhook-id).
+//
+// Timing: the claimer never polls blindly. It sleeps until the earliest due delivery — the queue's next due time
+// returned by every claim, and wake-ups carrying the due time of work committed by this process or any other
+// (store.Listener) — so an attempt starts when it is due, idle or busy.
+//
+// Fairness: a claim visits webhooks in turn and gives each at most a fair share of the claim and what is left of
+// its in-flight cap (PerWebhook), so a webhook with a backlog or a hanging receiver holds at most PerWebhook of
+// the process's workers and never delays the others' deliveries.
 package sender
 
 import (
@@ -11,34 +19,76 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hookd/hookd/server/actiontoken"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/ratelimit"
 	"github.com/hookd/hookd/server/store"
 )
 
+// Queue is what the sender needs of the delivery queue.
+type Queue interface {
+	ClaimDeliveries(ctx context.Context, now time.Time, req store.ClaimRequest) (store.ClaimResult, error)
+	CompleteDeliveries(ctx context.Context, outcomes []store.Outcome, now time.Time) error
+	QueueDepth(ctx context.Context) (int, error)
+}
+
+// Targets loads the webhooks (and their integrations) deliveries go to.
+type Targets interface {
+	GetWebhook(ctx context.Context, projectID, id string) (*store.Webhook, error)
+	GetIntegration(ctx context.Context, projectID, id string) (*store.Integration, error)
+}
+
+// Defaults of Config.
+const (
+	// DefaultWorkers is how many attempts run at once in a process.
+	DefaultWorkers = 64
+	// DefaultBatchSize is how many deliveries one claim leases and one completion writes at most.
+	DefaultBatchSize = 100
+	// DefaultLease is how long a claimed delivery is reserved before another process may take it; longer than
+	// the longest attempt (Timeout).
+	DefaultLease = 60 * time.Second
+	// DefaultTimeout bounds each attempt (connect, TLS, headers and body); a webhook's shorter timeout wins.
+	DefaultTimeout = 15 * time.Second
+	// DefaultMaxResponseBytes caps the response body read and stored, and the request body stored.
+	DefaultMaxResponseBytes = 64 << 10
+)
+
+// DefaultPerWebhook is a webhook's default cap of deliveries in flight in one process: half of its workers.
+func DefaultPerWebhook(workers int) int { return max(1, workers/2) }
+
 // Config configures a Sender; zero values take the documented defaults.
 type Config struct {
-	// Store holds the queue.
-	Store store.Store
+	// Queue holds the deliveries.
+	Queue Queue
+	// Listener wakes the claimer when work is committed, by this process or another one (optional: without it
+	// the claimer still wakes at the due times its claims learn and at its own completions' reschedules only when
+	// they come through a listener, so production wiring always sets it).
+	Listener store.Listener
+	// Targets loads webhooks and integrations.
+	Targets Targets
+	// Rates holds the integrations' shared rate buckets.
+	Rates ratelimit.Buckets
+	// ActionKeys derive the action-status tokens of meta.link.
+	ActionKeys actiontoken.Keys
 	// Clock tells the time (default the wall clock).
 	Clock clock.Clock
 	// Log receives delivery failures and store errors (default slog.Default()).
 	Log *slog.Logger
 	// Registerer receives the sender's metrics (optional).
 	Registerer prometheus.Registerer
-	// Workers is how many attempts run at once (default 64).
+	// Workers is how many attempts run at once (default DefaultWorkers).
 	Workers int
+	// PerWebhook caps one webhook's deliveries in flight in this process (default DefaultPerWebhook(Workers)).
+	PerWebhook int
 	// BatchSize is how many deliveries one claim leases and one completion writes at most (default 100).
 	BatchSize int
-	// Lease is how long a claimed delivery is reserved before another process may take it (default 60 s).
+	// Lease is how long a claimed delivery is reserved (default DefaultLease).
 	Lease time.Duration
-	// Timeout bounds each attempt: connect, TLS, headers and body (default 15 s; a webhook's shorter
-	// timeout wins).
+	// Timeout bounds each attempt (default DefaultTimeout).
 	Timeout time.Duration
 	// MaxResponseBytes caps the response body read and stored, and the request body stored (default 64 KiB).
 	MaxResponseBytes int
@@ -48,10 +98,10 @@ type Config struct {
 	PublicURL string
 	// UserAgent is sent with every request (default "hookd/dev").
 	UserAgent string
-	// PollInterval is the longest idle wait between claims when no wake-up comes (default 5 s).
-	PollInterval time.Duration
 	// DialContextFunc replaces the dialer (tests); it then does its own address checks.
 	DialContextFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Signals, when set, reports the sender's steps to a test (see TestSignals).
+	Signals *TestSignals
 }
 
 const (
@@ -59,12 +109,13 @@ const (
 	flushDelay = 5 * time.Millisecond
 	// maxFlushes is how many outcome batches are written concurrently.
 	maxFlushes = 4
-	// expireInterval is how often WAITING deliveries whose callback never came are failed.
-	expireInterval = 10 * time.Second
 	// targetTTL is how long a loaded webhook (and integration) is reused.
 	targetTTL = 2 * time.Second
 	// storeRetryDelay is the pause after a failed claim.
 	storeRetryDelay = time.Second
+	// idleCheck bounds an idle claimer's sleep when no due time is known: a safety net for a lost wake-up
+	// (every due time normally arrives with a claim's result or a wake-up).
+	idleCheck = time.Minute
 )
 
 // Sender delivers queued deliveries; it also implements api.Tester (SendTest).
@@ -73,12 +124,15 @@ type Sender struct {
 	client  *httpClient
 	targets *targetCache
 	limiter *ratelimit.Limiter
+	slots   *rateSlots
 	metrics *metrics
 
-	busy  atomic.Int64  // deliveries handed to the pool and not finished
-	freed chan struct{} // signalled when a worker finishes
+	mu       sync.Mutex
+	busy     int            // deliveries handed to the pool and not finished
+	inFlight map[string]int // busy by webhook id
+	freed    chan struct{}  // signalled when a worker finishes
 
-	mu      sync.Mutex
+	runMu   sync.Mutex
 	started bool
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -86,29 +140,31 @@ type Sender struct {
 
 // New returns a Sender with defaults filled in; it registers its metrics with cfg.Registerer.
 func New(cfg Config) *Sender {
-	cfg.Workers = cmp.Or(max(cfg.Workers, 0), 64)
-	cfg.BatchSize = cmp.Or(max(cfg.BatchSize, 0), 100)
-	cfg.Lease = cmp.Or(max(cfg.Lease, 0), 60*time.Second)
-	cfg.Timeout = cmp.Or(max(cfg.Timeout, 0), 15*time.Second)
-	cfg.MaxResponseBytes = cmp.Or(max(cfg.MaxResponseBytes, 0), 64<<10)
+	cfg.Workers = cmp.Or(max(cfg.Workers, 0), DefaultWorkers)
+	cfg.PerWebhook = cmp.Or(max(cfg.PerWebhook, 0), DefaultPerWebhook(cfg.Workers))
+	cfg.BatchSize = cmp.Or(max(cfg.BatchSize, 0), DefaultBatchSize)
+	cfg.Lease = cmp.Or(max(cfg.Lease, 0), DefaultLease)
+	cfg.Timeout = cmp.Or(max(cfg.Timeout, 0), DefaultTimeout)
+	cfg.MaxResponseBytes = cmp.Or(max(cfg.MaxResponseBytes, 0), DefaultMaxResponseBytes)
 	cfg.UserAgent = cmp.Or(cfg.UserAgent, "hookd/dev")
-	cfg.PollInterval = cmp.Or(max(cfg.PollInterval, 0), 5*time.Second)
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.Registerer != nil {
-		register(cfg.Registerer, prometheus.Collector(newQueueDepth(cfg.Store, cfg.Log)))
+	if cfg.Registerer != nil && cfg.Queue != nil {
+		register(cfg.Registerer, prometheus.Collector(newQueueDepth(cfg.Queue, cfg.Log)))
 	}
 	return &Sender{
-		cfg:     cfg,
-		client:  newHTTPClient(cfg),
-		targets: newTargetCache(cfg.Store, cfg.Clock, targetTTL),
-		limiter: ratelimit.New(cfg.Store),
-		metrics: newMetrics(cfg.Registerer),
-		freed:   make(chan struct{}, 1),
+		cfg:      cfg,
+		client:   newHTTPClient(cfg),
+		targets:  newTargetCache(cfg.Targets, cfg.Clock, targetTTL),
+		limiter:  ratelimit.New(cfg.Rates),
+		slots:    newRateSlots(),
+		metrics:  newMetrics(cfg.Registerer),
+		inFlight: map[string]int{},
+		freed:    make(chan struct{}, 1),
 	}
 }
 
@@ -117,15 +173,23 @@ func (s *Sender) now() time.Time { return s.cfg.Clock.Now().UTC() }
 // Start runs the claimer and the worker pool until Stop or ctx ends. In-flight attempts are not cut short by
 // ctx: they finish (bounded by Timeout) and their outcomes are written.
 func (s *Sender) Start(ctx context.Context) error {
-	if s.cfg.Store == nil {
-		return errors.New("start sender: no store")
+	if s.cfg.Queue == nil || s.cfg.Targets == nil {
+		return errors.New("start sender: no queue or targets")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
 	if s.started {
 		return errors.New("start sender: already started")
 	}
 	s.started = true
+	var wakeups <-chan store.Wakeup
+	unsubscribe := func() {}
+	if s.cfg.Listener != nil {
+		if err := s.cfg.Listener.Start(ctx); err != nil {
+			return fmt.Errorf("start sender: %w", err)
+		}
+		wakeups, unsubscribe = s.cfg.Listener.Subscribe()
+	}
 	claimCtx, cancel := context.WithCancel(ctx)
 	s.cancel, s.done = cancel, make(chan struct{})
 	workCtx := context.WithoutCancel(ctx)
@@ -141,12 +205,7 @@ func (s *Sender) Start(ctx context.Context) error {
 				} else {
 					results <- s.deliver(workCtx, &d)
 				}
-				s.busy.Add(-1)
-				s.metrics.inFlight.Dec()
-				select {
-				case s.freed <- struct{}{}:
-				default:
-				}
+				s.finished(d.WebhookID)
 			}
 		})
 	}
@@ -157,11 +216,15 @@ func (s *Sender) Start(ctx context.Context) error {
 	}()
 	go func() {
 		defer close(s.done)
-		s.claimLoop(claimCtx, jobs)
+		s.claimLoop(claimCtx, jobs, wakeups)
+		unsubscribe()
 		close(jobs)
 		workers.Wait()
 		close(results)
 		<-flushed
+		if s.cfg.Listener != nil {
+			s.cfg.Listener.Stop()
+		}
 	}()
 	return nil
 }
@@ -169,9 +232,9 @@ func (s *Sender) Start(ctx context.Context) error {
 // Stop stops claiming, waits for in-flight attempts, gives back claimed deliveries that were not started and
 // writes all outcomes. Safe to call twice, and before Start.
 func (s *Sender) Stop() {
-	s.mu.Lock()
+	s.runMu.Lock()
 	cancel, done := s.cancel, s.done
-	s.mu.Unlock()
+	s.runMu.Unlock()
 	if cancel == nil {
 		return
 	}
@@ -180,56 +243,143 @@ func (s *Sender) Stop() {
 }
 
 // capacity is how many claimed deliveries may be in the pool at once (running or queued for a worker).
-// Two rounds of workers keeps every worker busy while the lease (60 s) covers the wait (at most one Timeout).
+// Two rounds of workers keeps every worker busy while the lease covers the wait (at most one Timeout).
 func (s *Sender) capacity() int { return 2 * s.cfg.Workers }
 
-// claimLoop leases due deliveries while the pool has room; idle, it waits for a wake-up or PollInterval.
-func (s *Sender) claimLoop(ctx context.Context, jobs chan<- store.ClaimedDelivery) {
-	threshold := max(1, min(s.cfg.BatchSize, s.cfg.Workers)/2) // claim in reasonably large batches
-	var nextExpire time.Time
+// dispatched records deliveries handed to the pool.
+func (s *Sender) dispatched(batch []store.ClaimedDelivery) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range batch {
+		s.busy++
+		s.inFlight[d.WebhookID]++
+	}
+	s.metrics.inFlight.Add(float64(len(batch)))
+}
+
+// finished records a delivery that left the pool and wakes the claimer.
+func (s *Sender) finished(webhookID string) {
+	s.mu.Lock()
+	s.busy--
+	if s.inFlight[webhookID]--; s.inFlight[webhookID] <= 0 {
+		delete(s.inFlight, webhookID)
+	}
+	s.mu.Unlock()
+	s.metrics.inFlight.Dec()
+	select {
+	case s.freed <- struct{}{}:
+	default:
+	}
+}
+
+// room returns the free pool capacity and a copy of the in-flight counts by webhook.
+func (s *Sender) room() (int, map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	busy := make(map[string]int, len(s.inFlight))
+	for k, v := range s.inFlight {
+		busy[k] = v
+	}
+	return s.capacity() - s.busy, busy
+}
+
+// claimLoop leases due deliveries while the pool has room and sleeps until the next due time otherwise.
+func (s *Sender) claimLoop(ctx context.Context, jobs chan<- store.ClaimedDelivery, wakeups <-chan store.Wakeup) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var (
+		nextDue  time.Time // earliest known due time of work not claimed yet (zero: none known)
+		cursor   string
+		claimNow = true // claim at once (start, wake-up now, more due work)
+		onFreed  bool   // a finished delivery may let the claimer take work the caps or the pool held back
+	)
 	for ctx.Err() == nil {
 		now := s.now()
-		if !now.Before(nextExpire) {
-			s.expireWaiting(ctx, now)
-			nextExpire = now.Add(expireInterval)
+		if !nextDue.IsZero() && !now.Before(nextDue) {
+			claimNow, nextDue = true, time.Time{}
 		}
-		free := s.capacity() - int(s.busy.Load())
-		if free < threshold {
-			select {
-			case <-ctx.Done():
-			case <-s.freed:
+		free, busy := s.room()
+		if claimNow && free > 0 {
+			claimNow, onFreed = false, false
+			res, err := s.claim(ctx, now, store.ClaimRequest{
+				Limit: min(s.cfg.BatchSize, free), Lease: s.cfg.Lease, PerWebhook: s.cfg.PerWebhook, InFlight: busy, Cursor: cursor,
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					s.cfg.Log.ErrorContext(ctx, "claim deliveries", "error", err)
+					sleep(ctx, storeRetryDelay)
+					claimNow = true
+				}
+				continue
 			}
-			continue
-		}
-		batch, err := s.claim(ctx, now, min(s.cfg.BatchSize, free))
-		if err != nil {
-			if ctx.Err() == nil {
-				s.cfg.Log.ErrorContext(ctx, "claim deliveries", "error", err)
-				sleep(ctx, storeRetryDelay)
+			cursor = res.Cursor
+			if len(res.Deliveries) > 0 {
+				s.dispatched(res.Deliveries)
+				for _, d := range res.Deliveries {
+					jobs <- d // never blocks: at most capacity are in the pool
+				}
 			}
-			continue
+			nextDue = earliest(nextDue, res.NextDue)
+			switch {
+			case res.More && free > len(res.Deliveries):
+				claimNow = true
+				continue
+			case res.More, res.Capped:
+				onFreed = true // the pool or a webhook's cap is full: claim when a delivery finishes
+			}
+			s.cfg.Signals.claimed(len(res.Deliveries))
+		} else if claimNow {
+			onFreed = true // no room in the pool
 		}
-		if len(batch) == 0 {
-			s.cfg.Store.WaitForWork(ctx, s.cfg.PollInterval)
-			continue
+
+		wait := idleCheck
+		if !nextDue.IsZero() {
+			wait = max(nextDue.Sub(s.now()), 0)
 		}
-		for _, d := range batch {
-			s.busy.Add(1)
-			s.metrics.inFlight.Inc()
-			jobs <- d // never blocks: at most capacity are in the pool
+		resetTimer(timer, wait)
+		s.cfg.Signals.idle()
+		select {
+		case <-ctx.Done():
+		case <-timer.C:
+			claimNow = true
+		case w := <-wakeups:
+			if w.Due.After(s.now()) {
+				nextDue = earliest(nextDue, w.Due)
+			} else {
+				claimNow = true
+			}
+		case <-s.freed:
+			claimNow = claimNow || onFreed
 		}
 	}
 }
 
+// earliest is the earlier of two times, ignoring zero ones.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+func resetTimer(t *time.Timer, d time.Duration) {
+	t.Stop()
+	select {
+	case <-t.C:
+	default:
+	}
+	t.Reset(d)
+}
+
 // RunOnce claims one batch, sends all of it (Workers at a time), writes the outcomes and returns how many
-// deliveries it claimed. It also fails expired WAITING deliveries. For tests and tools.
+// deliveries it claimed (WAITING deliveries whose wait ended are failed on the way). For tests and tools.
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	now := s.now()
-	s.expireWaiting(ctx, now)
-	batch, err := s.claim(ctx, now, s.cfg.BatchSize)
+	res, err := s.claim(ctx, now, store.ClaimRequest{Limit: s.cfg.BatchSize, Lease: s.cfg.Lease, PerWebhook: s.cfg.BatchSize})
 	if err != nil {
 		return 0, err
 	}
+	batch := res.Deliveries
 	outcomes := make([]store.Outcome, len(batch))
 	sem := make(chan struct{}, s.cfg.Workers)
 	var wg sync.WaitGroup
@@ -241,38 +391,19 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 		})
 	}
 	wg.Wait()
-	if err := s.cfg.Store.CompleteDeliveries(ctx, outcomes, s.now()); err != nil {
+	if err := s.cfg.Queue.CompleteDeliveries(ctx, outcomes, s.now()); err != nil {
 		return len(batch), fmt.Errorf("complete deliveries: %w", err)
 	}
 	return len(batch), nil
 }
 
-func (s *Sender) claim(ctx context.Context, now time.Time, limit int) ([]store.ClaimedDelivery, error) {
-	batch, err := s.cfg.Store.ClaimDeliveries(ctx, now, limit, s.cfg.Lease)
+func (s *Sender) claim(ctx context.Context, now time.Time, req store.ClaimRequest) (store.ClaimResult, error) {
+	res, err := s.cfg.Queue.ClaimDeliveries(ctx, now, req)
 	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
+		return res, fmt.Errorf("claim deliveries: %w", err)
 	}
-	s.metrics.claimed.Add(float64(len(batch)))
-	return batch, nil
-}
-
-func (s *Sender) expireWaiting(ctx context.Context, now time.Time) {
-	for {
-		n, err := s.cfg.Store.ExpireWaiting(ctx, now, s.cfg.BatchSize)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.cfg.Log.ErrorContext(ctx, "expire waiting deliveries", "error", err)
-			}
-			return
-		}
-		s.metrics.deliveries.WithLabelValues(string(store.StatusFailed)).Add(float64(n))
-		if n > 0 {
-			s.cfg.Log.InfoContext(ctx, "action status callbacks timed out", "deliveries", n)
-		}
-		if n < s.cfg.BatchSize {
-			return
-		}
-	}
+	s.metrics.claimed.Add(float64(len(res.Deliveries)))
+	return res, nil
 }
 
 // flushLoop writes outcomes in batches: when BatchSize are buffered, or flushDelay after the first one.
@@ -325,9 +456,10 @@ func (s *Sender) complete(ctx context.Context, outcomes []store.Outcome) {
 			sleep(ctx, time.Duration(try)*200*time.Millisecond)
 		}
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = s.cfg.Store.CompleteDeliveries(cctx, outcomes, s.now())
+		err = s.cfg.Queue.CompleteDeliveries(cctx, outcomes, s.now())
 		cancel()
 		if err == nil {
+			s.cfg.Signals.completed(outcomes)
 			return
 		}
 	}
@@ -337,7 +469,8 @@ func (s *Sender) complete(ctx context.Context, outcomes []store.Outcome) {
 
 // release gives a claimed delivery back unchanged and due now (a stopping sender did not start it).
 func release(d *store.ClaimedDelivery, now time.Time) store.Outcome {
-	return store.Outcome{DeliveryID: d.ID, ClaimToken: d.ClaimToken, Status: d.Status, NextAttemptTime: now}
+	return store.Outcome{DeliveryID: d.ID, ClaimToken: d.ClaimToken, Status: d.Status, Attempts: d.Attempts,
+		NextAttemptTime: now, WebhookID: d.WebhookID}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -11,12 +11,14 @@ import (
 
 	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 )
 
 func TestStartStopDeliversPublishedEvents(t *testing.T) {
-	backends(t, func(t *testing.T, st store.Store) {
-		// PollInterval is a minute: only a wake-up (NOTIFY on PostgreSQL) delivers the second batch in time.
-		e := setup(t, st, sender.Config{Dev: true, Workers: 4, BatchSize: 10, PollInterval: time.Minute})
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		// An idle sender without a known due time sleeps a minute: only a wake-up delivers the second batch in time.
+		signals := sender.NewTestSignals()
+		e := setup(t, st, sender.Config{Dev: true, Workers: 4, BatchSize: 10, Signals: signals})
 		rcv := newReceiver(t, reply{status: 200})
 		w := e.webhook(t, rcv.URL)
 		require.NoError(t, st.CreateSubscription(e.ctx, &store.Subscription{
@@ -54,9 +56,10 @@ func TestStartStopDeliversPublishedEvents(t *testing.T) {
 		require.Error(t, e.snd.Start(ctx), "a second Start is refused")
 		require.Eventually(t, allDone(first), 15*time.Second, 20*time.Millisecond, "first batch delivered")
 
-		time.Sleep(time.Second) // the sender is idle, waiting for work
+		// The sender goes idle once the first batch is written and nothing else is due.
+		waitIdle(t, signals)
 		second := publish(5)
-		require.Eventually(t, allDone(second), 15*time.Second, 20*time.Millisecond, "the publish woke the idle sender")
+		require.Eventually(t, allDone(second), 5*time.Second, 20*time.Millisecond, "the publish woke the idle sender")
 
 		e.snd.Stop()
 		e.snd.Stop() // safe twice
@@ -71,7 +74,7 @@ func TestStartStopDeliversPublishedEvents(t *testing.T) {
 }
 
 func TestStopFinishesInFlightAttempts(t *testing.T) {
-	backends(t, func(t *testing.T, st store.Store) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
 		e := setup(t, st, sender.Config{Dev: true, Workers: 1, BatchSize: 10})
 		started := make(chan struct{}, 10)
 		slow := newSlowServer(t, started, 300*time.Millisecond)
@@ -90,13 +93,35 @@ func TestStopFinishesInFlightAttempts(t *testing.T) {
 			statuses[d.Status]++
 			if d.Status == store.StatusQueued {
 				assert.Zero(t, d.Attempts)
-				assert.False(t, d.NextAttemptTime.After(e.clk.Now()), "given back due now, not left to lease expiry")
 			}
 		}
 		assert.Equal(t, 1, statuses[store.StatusDone], "the in-flight attempt finished and was recorded: %v", statuses)
 		assert.Equal(t, 2, statuses[store.StatusQueued], "claimed but not started deliveries were given back: %v", statuses)
 
-		// A new sender picks them up at once.
+		// They were given back due now, not left to their lease (60 s): a new sender claims them at the same instant.
 		e.runOnce(t, 2)
 	})
+}
+
+// waitIdle waits until the sender's claimer is about to sleep with nothing due: a completion batch was written
+// and the next claim found nothing.
+func waitIdle(t *testing.T, signals *sender.TestSignals) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case n := <-signals.Claimed:
+			if n > 0 {
+				continue
+			}
+			select { // the empty claim is followed by the sleep
+			case <-signals.Idle:
+				return
+			case <-deadline:
+				t.Fatal("the sender did not go idle")
+			}
+		case <-deadline:
+			t.Fatal("the sender did not go idle")
+		}
+	}
 }

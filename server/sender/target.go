@@ -141,7 +141,7 @@ func maybeParse(name, text string) (*render.Template, error) {
 // targetCache keeps loaded targets for a short time so that a batch does not query the webhook per delivery.
 // A deleted webhook is cached as a target without webhook.
 type targetCache struct {
-	st  store.Store
+	st  Targets
 	clk clock.Clock
 	ttl time.Duration
 
@@ -156,7 +156,7 @@ type cacheEntry struct {
 	expire time.Time
 }
 
-func newTargetCache(st store.Store, clk clock.Clock, ttl time.Duration) *targetCache {
+func newTargetCache(st Targets, clk clock.Clock, ttl time.Duration) *targetCache {
 	return &targetCache{st: st, clk: clk, ttl: ttl, entries: make(map[string]*cacheEntry)}
 }
 

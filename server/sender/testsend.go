@@ -19,7 +19,7 @@ func (s *Sender) SendTest(ctx context.Context, w *store.Webhook, eventType strin
 	var in *store.Integration
 	if w.IntegrationID != "" {
 		var err error
-		in, err = s.cfg.Store.GetIntegration(ctx, w.ProjectID, w.IntegrationID)
+		in, err = s.cfg.Targets.GetIntegration(ctx, w.ProjectID, w.IntegrationID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("send test: load integration: %w", err)
 		}
@@ -28,9 +28,9 @@ func (s *Sender) SendTest(ctx context.Context, w *store.Webhook, eventType strin
 		payload = []byte("{}")
 	}
 	now := s.now()
-	res := s.send(ctx, newTarget(w, in), message{
+	res := s.do(ctx, s.build(ctx, newTarget(w, in), message{
 		msgID: id.New("msg", now), eventID: id.New(id.Event, now), eventType: eventType,
 		payload: payload, createTime: now, attempt: 1,
-	})
+	}, ""))
 	return res.attempt, nil
 }

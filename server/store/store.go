@@ -186,6 +186,9 @@ type Event struct {
 	Counts DeliveryCounts
 }
 
+// IdempotencyWindow is how long an idempotency key returns the first publish's result.
+const IdempotencyWindow = 24 * time.Hour
+
 // PublishInput is one event to publish. The caller has validated the payload.
 type PublishInput struct {
 	Event Event
@@ -211,23 +214,24 @@ type EventFilter struct {
 
 // Delivery is one event sent to one webhook.
 type Delivery struct {
-	ID              string
-	ProjectID       string
-	EventID         string
-	WebhookID       string
-	IntegrationID   string
-	EventType       string
-	Subject         string
-	Status          Status
-	Attempts        int
+	ID            string
+	ProjectID     string
+	EventID       string
+	WebhookID     string
+	IntegrationID string
+	EventType     string
+	Subject       string
+	Status        Status
+	Attempts      int
+	// NextAttemptTime is when the next attempt is due (QUEUED, RETRYING) or when WAITING ends; zero once final.
 	NextAttemptTime time.Time
 	LastStatusCode  int
 	Reason          string
 	Resent          bool
-	// ActionToken is the secret capability of the action-status link.
-	ActionToken string
-	CreateTime  time.Time
-	UpdateTime  time.Time
+	// Resends counts manual resends; each one gets a new action-status token.
+	Resends    int
+	CreateTime time.Time
+	UpdateTime time.Time
 }
 
 // DeliveryFilter narrows delivery lists, bulk retries and exports.
@@ -271,6 +275,38 @@ type ClaimedDelivery struct {
 	EventCreateTime time.Time
 	// ClaimToken must accompany the completion; a stale token's completion is ignored.
 	ClaimToken string
+	// LeaseEnd is when the claim expires and the delivery is due again if no completion came.
+	LeaseEnd time.Time
+}
+
+// ClaimRequest says how much due work one claim may lease.
+type ClaimRequest struct {
+	// Limit caps the deliveries leased.
+	Limit int
+	// Lease is how long the claimed deliveries are reserved.
+	Lease time.Duration
+	// PerWebhook caps the deliveries of one webhook in flight in the claiming process.
+	PerWebhook int
+	// InFlight counts the claiming process's deliveries in flight by webhook id; a webhook gets at most
+	// PerWebhook - InFlight[id] more.
+	InFlight map[string]int
+	// Cursor continues a lane scan that the previous claim cut short (ClaimResult.Cursor); empty starts over.
+	Cursor string
+}
+
+// ClaimResult is what one claim leased and what it learned about the rest of the queue.
+type ClaimResult struct {
+	Deliveries []ClaimedDelivery
+	// NextDue is the earliest due time after now of the deliveries not claimed (zero when none is scheduled).
+	NextDue time.Time
+	// More reports due deliveries left behind by the claim's limit, a webhook's fair share of it or a cut-short
+	// lane scan: claim again when there is room.
+	More bool
+	// Capped reports due deliveries held back by the per-webhook cap: claim again when one of the claiming
+	// process's deliveries of that webhook finishes.
+	Capped bool
+	// Cursor continues a lane scan that was cut short; empty when the scan visited every webhook.
+	Cursor string
 }
 
 // Outcome is the sender's verdict on a claimed delivery after an attempt.
@@ -279,6 +315,8 @@ type Outcome struct {
 	ClaimToken string
 	// Attempt is stored when not nil (nil for a delay that made no request, e.g. a rate limit).
 	Attempt *Attempt
+	// Attempts is the delivery's number of attempts after this outcome.
+	Attempts int
 	// Status is the new status: done, failed, retrying (or queued for a delay), waiting.
 	Status Status
 	// NextAttemptTime is when the delivery is due again (retrying/queued) or when WAITING times out.
@@ -287,6 +325,13 @@ type Outcome struct {
 	Reason          string
 	// DisableWebhook disables the webhook (a 410 Gone answer).
 	DisableWebhook bool
+	// WebhookID is the delivery's webhook (for DisableWebhook).
+	WebhookID string
+}
+
+// IsFinal reports whether a delivery status is terminal.
+func IsFinal(st Status) bool {
+	return st == StatusDone || st == StatusFailed || st == StatusCancelled
 }
 
 // Trigger receives inbound webhooks; structured config is kept as JSON by the store.
@@ -363,14 +408,14 @@ type ExecutionRecord struct {
 // MaxBulkRetry is the most deliveries one RetryDeliveries call resends; callers repeat it for more.
 const MaxBulkRetry = 10_000
 
-// Store is everything hookd persists. Methods taking projectID never see other projects' records.
+// Store is what hookd persists and the API reads: configuration, events and the logs. Methods taking projectID
+// never see other projects' records. The delivery queue (Queue), its wake-ups (Listener) and the shared rate
+// buckets (RateBuckets) are interfaces of their own.
 type Store interface {
 	// Close releases the database.
 	Close() error
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
-	// Dialect is "postgres" or "sqlite".
-	Dialect() string
 
 	CreateProject(ctx context.Context, p *Project) error
 	GetProject(ctx context.Context, id string) (*Project, error)
@@ -421,28 +466,9 @@ type Store interface {
 	GetEvent(ctx context.Context, projectID, id string) (*Event, error)
 	ListEvents(ctx context.Context, projectID string, f EventFilter, page Page) ([]Event, error)
 
-	// ClaimDeliveries leases up to limit due deliveries (QUEUED/RETRYING, next_attempt_time <= now) until now+lease.
-	// A lease that expires makes the delivery due again (the built-in rescuer).
-	ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]ClaimedDelivery, error)
-	// CompleteDeliveries stores outcomes in one transaction; outcomes with a stale claim token are skipped.
-	CompleteDeliveries(ctx context.Context, outcomes []Outcome, now time.Time) error
-	// WaitForWork blocks until new work may be due (a publish or a retry), timeout, or ctx end.
-	WaitForWork(ctx context.Context, timeout time.Duration)
-	// QueueDepth counts unfinished deliveries (QUEUED, RETRYING and WAITING) of all projects.
-	QueueDepth(ctx context.Context) (int, error)
-	// ExpireWaiting fails WAITING deliveries whose wait ended before now; returns how many.
-	ExpireWaiting(ctx context.Context, now time.Time, limit int) (int, error)
-	// UpdateActionStatus finishes the WAITING (or in-flight) delivery of an action token; ErrNotFound when unknown or used up.
-	UpdateActionStatus(ctx context.Context, token string, status Status, reason string, now time.Time) (*Delivery, error)
-	// TakeRateToken takes one token from the bucket key (rate per second, burst = rate) shared by all processes;
-	// when none is left it returns false and when the next token is due.
-	TakeRateToken(ctx context.Context, key string, rate int, now time.Time) (bool, time.Time, error)
-	// TakeRateTokens takes up to n tokens at once from the bucket key and returns how many it got (0: none
-	// left, and when the next one is due); a process may hold them briefly to spare the shared row.
-	TakeRateTokens(ctx context.Context, key string, rate, n int, now time.Time) (int, time.Time, error)
-
 	GetDelivery(ctx context.Context, projectID, id string) (*Delivery, error)
-	ListAttempts(ctx context.Context, deliveryID string) ([]Attempt, error)
+	// ListAttempts returns the attempts of a delivery of the project, oldest first.
+	ListAttempts(ctx context.Context, projectID, deliveryID string) ([]Attempt, error)
 	// ListDeliveries lists newest first by id; queue=true lists QUEUED/RETRYING/WAITING by next attempt time
 	// (the page cursor is then "<unix nanos>/<id>").
 	ListDeliveries(ctx context.Context, projectID string, f DeliveryFilter, queue bool, page Page) ([]Delivery, error)
@@ -453,8 +479,12 @@ type Store interface {
 	RetryDeliveries(ctx context.Context, projectID string, f DeliveryFilter, now time.Time) (int, error)
 	// CancelDelivery cancels a QUEUED, RETRYING or WAITING delivery; ErrConflict otherwise.
 	CancelDelivery(ctx context.Context, projectID, id string, now time.Time) (*Delivery, error)
-	// Purge deletes up to limit events (with their deliveries and attempts) created before cutoff; returns events deleted.
-	Purge(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	// UpdateActionStatus finishes the WAITING (or in-flight) delivery with an action-status callback's verdict;
+	// ErrNotFound when the delivery does not exist or already finished.
+	UpdateActionStatus(ctx context.Context, deliveryID string, resends int, status Status, reason string, now time.Time) (*Delivery, error)
+	// DeliveryByLegacyToken finds the delivery of an action-status token handed out before tokens were derived
+	// (by its SHA-256 hash); ErrNotFound when unknown.
+	DeliveryByLegacyToken(ctx context.Context, hash []byte) (*Delivery, error)
 
 	CreateTrigger(ctx context.Context, t *Trigger) error
 	GetTrigger(ctx context.Context, projectID, id string) (*Trigger, error)
@@ -488,3 +518,39 @@ const (
 	KindEventType    ObjectKind = "event_types"
 	KindSubscription ObjectKind = "subscriptions"
 )
+
+// Queue is the delivery queue: what the sender claims, leases and completes. Every process of a cluster shares
+// it; a claim's rows are not claimed by anyone else until they are completed or their lease ends.
+type Queue interface {
+	// ClaimDeliveries leases due deliveries (QUEUED, RETRYING, and WAITING ones whose wait ended) until
+	// now+Lease, visiting webhooks in turn so that none of them crowds out the others.
+	ClaimDeliveries(ctx context.Context, now time.Time, req ClaimRequest) (ClaimResult, error)
+	// CompleteDeliveries stores outcomes in one transaction; outcomes with a stale claim token are skipped.
+	CompleteDeliveries(ctx context.Context, outcomes []Outcome, now time.Time) error
+	// QueueDepth counts unfinished deliveries (QUEUED, RETRYING and WAITING) of all projects.
+	QueueDepth(ctx context.Context) (int, error)
+}
+
+// Wakeup tells a sender that deliveries are due at Due (now or later), from any process of the cluster.
+type Wakeup struct {
+	Due time.Time
+}
+
+// Listener delivers wake-ups: new or rescheduled work committed by any process. It has its own lifecycle.
+type Listener interface {
+	// Start begins listening (on PostgreSQL, a LISTEN connection); wake-ups committed after Start returns are
+	// not missed.
+	Start(ctx context.Context) error
+	// Stop ends listening; safe to call twice.
+	Stop()
+	// Subscribe returns a channel of wake-ups (buffered; a slow reader loses only wake-ups later than the ones
+	// it keeps) and a function that ends the subscription.
+	Subscribe() (<-chan Wakeup, func())
+}
+
+// RateBuckets are token buckets shared by every process of a cluster.
+type RateBuckets interface {
+	// TakeRateTokens takes up to n tokens at once from the bucket key (rate per second, burst = rate) and returns
+	// how many it got (0: none left, and when the next one is due).
+	TakeRateTokens(ctx context.Context, key string, rate, n int, now time.Time) (int, time.Time, error)
+}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/ratelimit"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storetest"
 	"github.com/hookd/hookd/server/trigger"
@@ -126,6 +127,9 @@ type countingStore struct {
 	batches, records, nanos atomic.Int64
 }
 
+// Unwrap returns the counted store.
+func (s *countingStore) Unwrap() store.Store { return s.Store }
+
 func (s *countingStore) RecordExecutions(ctx context.Context, in []store.ExecutionRecord, now time.Time) ([]*store.PublishResult, error) {
 	s.batches.Add(1)
 	s.records.Add(int64(len(in)))
@@ -184,7 +188,8 @@ func benchTrigger(b *testing.B, st store.Store) string {
 	t := &store.Trigger{ProjectID: p.ID, Name: "bench", EventType: "order.created", RateLimitPerSecond: trigger.MaxRateLimit,
 		SyncTimeout: trigger.DefaultSyncTimeout, Enabled: true, CreateTime: now}
 	must(b, st.CreateTrigger(ctx, t))
-	srv := httptest.NewServer(trigger.NewHandler(trigger.Config{Store: st, Clock: clock.Real{}}))
+	rates := st.(interface{ Unwrap() store.Store }).Unwrap().(ratelimit.Buckets)
+	srv := httptest.NewServer(trigger.NewHandler(trigger.Config{Store: st, Rates: rates, Clock: clock.Real{}}))
 	b.Cleanup(srv.Close)
 	return srv.URL + "/t/" + t.ID + "/orders?source=bench"
 }

@@ -332,14 +332,14 @@ func TestSync(t *testing.T) {
 			t.Helper()
 			var claimed []store.ClaimedDelivery
 			require.Eventually(t, func() bool {
-				got, err := st.ClaimDeliveries(b.ctx, b.clock.Now(), 10, time.Minute)
+				got, err := st.(store.Queue).ClaimDeliveries(b.ctx, b.clock.Now(), store.ClaimRequest{Limit: 10, Lease: time.Minute, PerWebhook: 10})
 				require.NoError(t, err)
-				claimed = append(claimed, got...)
+				claimed = append(claimed, got.Deliveries...)
 				return len(claimed) > 0
 			}, 10*time.Second, 5*time.Millisecond)
 			require.Len(t, claimed, 1)
-			o.DeliveryID, o.ClaimToken = claimed[0].ID, claimed[0].ClaimToken
-			require.NoError(t, st.CompleteDeliveries(b.ctx, []store.Outcome{o}, b.clock.Now()))
+			o.DeliveryID, o.ClaimToken, o.Attempts = claimed[0].ID, claimed[0].ClaimToken, claimed[0].Attempts+1
+			require.NoError(t, st.(store.Queue).CompleteDeliveries(b.ctx, []store.Outcome{o}, b.clock.Now()))
 		}
 		call := func() <-chan response {
 			ch := make(chan response, 1)

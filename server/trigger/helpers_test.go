@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/ratelimit"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storetest"
 	"github.com/hookd/hookd/server/trigger"
@@ -52,7 +53,7 @@ func setup(t *testing.T, st store.Store, opts ...func(*trigger.Config)) *bundle 
 	var mux http.Handler
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux.ServeHTTP(w, r) }))
 	t.Cleanup(b.srv.Close)
-	cfg := trigger.Config{Store: st, Clock: b.clock, PublicURL: b.srv.URL + "/", SyncPollInterval: 5 * time.Millisecond, Registerer: b.reg}
+	cfg := trigger.Config{Store: st, Rates: st.(ratelimit.Buckets), Clock: b.clock, PublicURL: b.srv.URL + "/", SyncPollInterval: 5 * time.Millisecond, Registerer: b.reg}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -141,7 +141,7 @@ func (h *handler) serveResult(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	attempts, err := h.cfg.Store.ListAttempts(ctx, ds[0].ID)
+	attempts, err := h.cfg.Store.ListAttempts(ctx, ds[0].ProjectID, ds[0].ID)
 	if err != nil {
 		h.internal(ctx, w, "list attempts", err, "delivery_id", ds[0].ID)
 		return

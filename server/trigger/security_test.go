@@ -180,13 +180,14 @@ func TestSyncResultURL(t *testing.T) {
 		go func() { ch <- b.post(t, syncTrg.Url, "application/json", `{}`) }()
 		var claimed []store.ClaimedDelivery
 		require.Eventually(t, func() bool {
-			got, err := st.ClaimDeliveries(b.ctx, b.clock.Now(), 10, time.Minute)
+			got, err := st.(store.Queue).ClaimDeliveries(b.ctx, b.clock.Now(), store.ClaimRequest{Limit: 10, Lease: time.Minute, PerWebhook: 10})
 			require.NoError(t, err)
-			claimed = append(claimed, got...)
+			claimed = append(claimed, got.Deliveries...)
 			return len(claimed) > 0
 		}, 10*time.Second, 5*time.Millisecond)
-		require.NoError(t, st.CompleteDeliveries(b.ctx, []store.Outcome{{DeliveryID: claimed[0].ID, ClaimToken: claimed[0].ClaimToken,
-			Status: store.StatusDone, LastStatusCode: 200, Attempt: &store.Attempt{StartTime: b.clock.Now(), ResponseStatusCode: 200,
+		require.NoError(t, st.(store.Queue).CompleteDeliveries(b.ctx, []store.Outcome{{DeliveryID: claimed[0].ID, ClaimToken: claimed[0].ClaimToken,
+			Attempts: claimed[0].Attempts + 1,
+			Status:   store.StatusDone, LastStatusCode: 200, Attempt: &store.Attempt{StartTime: b.clock.Now(), ResponseStatusCode: 200,
 				ResponseHeaders: []store.Header{{Name: "Content-Type", Value: "text/html"}}, ResponseBody: `<script>alert(1)</script>`}}}, b.clock.Now()))
 		var r response
 		select {

@@ -70,6 +70,8 @@ const recordTimeout = 10 * time.Second
 type Config struct {
 	// Store is the database.
 	Store store.Store
+	// Rates holds the triggers' shared rate buckets.
+	Rates ratelimit.Buckets
 	// Clock tells the time (default the wall clock).
 	Clock clock.Clock
 	// Log receives internal errors (default slog.Default()).
@@ -138,7 +140,7 @@ func NewHandler(cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
 	h := &handler{
 		cfg:           cfg,
-		limiter:       ratelimit.New(cfg.Store),
+		limiter:       ratelimit.New(cfg.Rates),
 		recordRejects: newLocalLimiter(DefaultRejectRecordRate, cfg.Clock),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_trigger_requests_total",

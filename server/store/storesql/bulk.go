@@ -224,3 +224,33 @@ func appendTimestamp(b []byte, v any) ([]byte, error) {
 	}
 	return binary.BigEndian.AppendUint64(b, uint64(t.UnixMicro()-pgEpochMicros)), nil
 }
+
+// column turns values into one-column rows for pgArray.
+func column[T any](vals []T) [][]any {
+	rows := make([][]any, len(vals))
+	for i, v := range vals {
+		rows[i] = []any{v}
+	}
+	return rows
+}
+
+// int64Array encodes integers as a binary PostgreSQL int[] (integer elements).
+func int64Array(vals []int64) []byte {
+	b, err := pgArray("integer", column(vals), 0)
+	if err != nil { // an int64 beyond int32 is a caller bug: send bigint elements, PostgreSQL reports it
+		b, _ = pgArray("bigint", column(vals), 0)
+	}
+	return b
+}
+
+// boolArray encodes booleans as a binary PostgreSQL boolean[].
+func boolArray(vals []bool) []byte {
+	b, _ := pgArray("boolean", column(vals), 0) // cannot fail
+	return b
+}
+
+// timeArray encodes times as a binary PostgreSQL timestamptz[].
+func timeArray(vals []time.Time) []byte {
+	b, _ := pgArray("timestamptz", column(vals), 0) // cannot fail
+	return b
+}

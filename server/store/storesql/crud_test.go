@@ -11,11 +11,12 @@ import (
 
 	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
 )
 
 func TestProjectsAndAPIKeys(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		f := setup(t, s)
 		other := f.newProject(t, "other")
@@ -69,7 +70,7 @@ func TestProjectsAndAPIKeys(t *testing.T) {
 }
 
 func TestIntegrations(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		f := setup(t, s)
 		other := f.newProject(t, "other")
@@ -110,7 +111,7 @@ func TestIntegrations(t *testing.T) {
 }
 
 func TestWebhooks(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		f := setup(t, s)
 		other := f.newProject(t, "other")
@@ -178,7 +179,7 @@ func TestWebhooks(t *testing.T) {
 }
 
 func TestEventTypes(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		f := setup(t, s)
 		other := f.newProject(t, "other")
@@ -222,7 +223,7 @@ func TestEventTypes(t *testing.T) {
 }
 
 func TestSubscriptions(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		f := setup(t, s)
 		other := f.newProject(t, "other")
@@ -266,7 +267,7 @@ func TestSubscriptions(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		f := setup(t, s)
 		var created []string

@@ -15,8 +15,10 @@ import (
 )
 
 const (
-	retryDelivery = `UPDATE deliveries SET status = 'retrying', resent = TRUE, next_attempt_time = ?, claim_token = '', lease_time = NULL,
-		update_time = ?
+	deliveryCols = `id, project_id, event_id, webhook_id, integration_id, event_type, subject, status, attempts,
+		last_status_code, reason, resent, resends, create_time, update_time`
+
+	retryDelivery = `UPDATE deliveries SET status = 'retrying', resent = TRUE, resends = resends + 1, update_time = ?
 		WHERE project_id = ? AND id = ? AND status IN ('done', 'failed')
 		RETURNING ` + deliveryCols
 
@@ -24,13 +26,51 @@ const (
 		WHERE project_id = ? AND id = ? AND status IN ('queued', 'retrying', 'waiting')
 		RETURNING ` + deliveryCols
 
-	purgeEvents     = `SELECT id FROM events WHERE create_time < ? ORDER BY create_time LIMIT ?`
-	purgeAttempts   = `DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN (?))`
-	purgeDeliveries = `DELETE FROM deliveries WHERE event_id IN (?)`
-	purgeEventRows  = `DELETE FROM events WHERE id IN (?)`
-	purgeExecutions = `DELETE FROM executions WHERE id IN (
-		SELECT id FROM executions WHERE receive_time < ? ORDER BY receive_time LIMIT ?)`
+	// requeue puts resent deliveries back in the queue, due now. A row still there belongs to a finished delivery
+	// whose last attempt is in flight: it is taken over (its claim is dropped, so that attempt's late completion
+	// is ignored).
+	requeue = ` ON CONFLICT (delivery_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
+		resends = excluded.resends, due_time = excluded.due_time, next_attempt_time = excluded.next_attempt_time,
+		claim_token = NULL`
+
+	// loggedCols are the delivery columns with the queue's next attempt time (unfinished deliveries).
+	loggedCols = `d.id, d.project_id, d.event_id, d.webhook_id, d.integration_id, d.event_type, d.subject, d.status,
+		d.attempts, d.last_status_code, d.reason, d.resent, d.resends, d.create_time, d.update_time,
+		q.next_attempt_time AS next_attempt_time`
+	loggedFrom = ` FROM deliveries d LEFT JOIN delivery_queue q ON q.delivery_id = d.id`
 )
+
+type deliveryRow struct {
+	ID              string   `db:"id"`
+	ProjectID       string   `db:"project_id"`
+	EventID         string   `db:"event_id"`
+	WebhookID       string   `db:"webhook_id"`
+	IntegrationID   string   `db:"integration_id"`
+	EventType       string   `db:"event_type"`
+	Subject         string   `db:"subject"`
+	Status          string   `db:"status"`
+	Attempts        int      `db:"attempts"`
+	LastStatusCode  int      `db:"last_status_code"`
+	Reason          string   `db:"reason"`
+	Resent          bool     `db:"resent"`
+	Resends         int      `db:"resends"`
+	CreateTime      dbTime   `db:"create_time"`
+	UpdateTime      dbTime   `db:"update_time"`
+	NextAttemptTime nullTime `db:"next_attempt_time"`
+}
+
+func (r deliveryRow) record() store.Delivery {
+	d := store.Delivery{
+		ID: r.ID, ProjectID: r.ProjectID, EventID: r.EventID, WebhookID: r.WebhookID, IntegrationID: r.IntegrationID,
+		EventType: r.EventType, Subject: r.Subject, Status: store.Status(r.Status), Attempts: r.Attempts,
+		LastStatusCode: r.LastStatusCode, Reason: r.Reason, Resent: r.Resent, Resends: r.Resends,
+		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
+	}
+	if !store.IsFinal(d.Status) {
+		d.NextAttemptTime = r.NextAttemptTime.t
+	}
+	return d
+}
 
 // queueStatuses are the unfinished statuses listed by the queue view.
 var queueStatuses = []store.Status{store.StatusQueued, store.StatusRetrying, store.StatusWaiting}
@@ -65,7 +105,7 @@ func (r attemptRow) record() (store.Attempt, error) {
 // GetDelivery returns a delivery of the project.
 func (s *Store) GetDelivery(ctx context.Context, projectID, deliveryID string) (*store.Delivery, error) {
 	var r deliveryRow
-	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+deliveryCols+` FROM deliveries WHERE project_id = ? AND id = ?`),
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+loggedCols+loggedFrom+` WHERE d.project_id = ? AND d.id = ?`),
 		projectID, deliveryID); err != nil {
 		return nil, wrap("get delivery", err)
 	}
@@ -73,35 +113,49 @@ func (s *Store) GetDelivery(ctx context.Context, projectID, deliveryID string) (
 	return &d, nil
 }
 
-// ListAttempts returns a delivery's attempts in order. The caller has checked the delivery's project (GetDelivery).
-func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]store.Attempt, error) {
+// ListAttempts returns the attempts of a delivery of the project, oldest first (none for another project's).
+func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) ([]store.Attempt, error) {
 	var rows []attemptRow
-	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT `+attemptCols+` FROM attempts WHERE delivery_id = ? ORDER BY number`),
-		deliveryID); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT `+prefixed("a", attemptCols)+` FROM attempts a
+		JOIN deliveries d ON d.id = a.delivery_id AND d.project_id = ?
+		WHERE a.delivery_id = ? ORDER BY a.number`), projectID, deliveryID); err != nil {
 		return nil, wrap("list attempts", err)
 	}
 	return mapRowsErr(rows, s.attemptRecord)
 }
 
+// prefixed qualifies a comma-separated column list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // deliveryWhere turns a filter into conditions on deliveries (always scoped to the project).
 func deliveryWhere(projectID string, f store.DeliveryFilter, statuses []store.Status) ([]string, []any) {
-	where, args := []string{"project_id = ?"}, []any{projectID}
+	where, args := []string{"d.project_id = ?"}, []any{projectID}
 	if statuses != nil {
-		where, args = append(where, "status IN (?)"), append(args, statusStrings(statuses))
+		where, args = append(where, "d.status IN (?)"), append(args, statusStrings(statuses))
 	}
 	for _, c := range []struct{ col, v string }{
-		{"webhook_id", f.WebhookID}, {"integration_id", f.IntegrationID}, {"event_type", f.EventType},
-		{"subject", f.Subject}, {"event_id", f.EventID},
+		{"d.webhook_id", f.WebhookID}, {"d.integration_id", f.IntegrationID}, {"d.event_type", f.EventType},
+		{"d.subject", f.Subject}, {"d.event_id", f.EventID},
 	} {
 		if c.v != "" {
 			where, args = append(where, c.col+" = ?"), append(args, c.v)
 		}
 	}
+	// Ids start with their creation time: a time range is also an id range, which on PostgreSQL skips the day
+	// partitions outside it.
 	if !f.CreateAfter.IsZero() {
-		where, args = append(where, "create_time >= ?"), append(args, ts(f.CreateAfter))
+		where = append(where, "d.create_time >= ?", "d.id >= ?")
+		args = append(args, ts(f.CreateAfter), "dlv_"+ulidPrefix(f.CreateAfter.Add(-time.Millisecond)))
 	}
 	if !f.CreateBefore.IsZero() {
-		where, args = append(where, "create_time < ?"), append(args, ts(f.CreateBefore))
+		where = append(where, "d.create_time < ?", "d.id < ?")
+		args = append(args, ts(f.CreateBefore), "dlv_"+ulidPrefix(f.CreateBefore.Add(time.Millisecond)))
 	}
 	return where, args
 }
@@ -133,32 +187,35 @@ func intersect(want, allowed []store.Status) []store.Status {
 func (s *Store) ListDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, queue bool, page store.Page) ([]store.Delivery, error) {
 	var where []string
 	var args []any
-	var order string
+	var q string
 	if queue {
 		statuses := intersect(f.Statuses, queueStatuses)
 		if len(statuses) == 0 {
 			return nil, nil
 		}
-		where, args = deliveryWhere(projectID, f, statuses)
+		where, args = deliveryWhere(projectID, f, nil)
+		where = append(where, "q.project_id = ?", "q.status IN (?)")
+		args = append(args, projectID, statusStrings(statuses))
 		if page.After != "" {
 			after, afterID, err := ParseQueueCursor(page.After)
 			if err != nil {
 				return nil, fmt.Errorf("list deliveries: %w", err)
 			}
-			where = append(where, "(next_attempt_time > ? OR (next_attempt_time = ? AND id > ?))")
+			where = append(where, "(q.next_attempt_time > ? OR (q.next_attempt_time = ? AND q.delivery_id > ?))")
 			args = append(args, after, after, afterID)
 		}
-		order = " ORDER BY next_attempt_time, id"
+		q = `SELECT ` + loggedCols + ` FROM delivery_queue q JOIN deliveries d ON d.id = q.delivery_id` + whereClause(where) +
+			` ORDER BY q.next_attempt_time, q.delivery_id LIMIT ?`
 	} else {
 		var statuses []store.Status
 		if len(f.Statuses) > 0 {
 			statuses = f.Statuses
 		}
 		where, args = deliveryWhere(projectID, f, statuses)
-		where, args = pageCond(page, "id", where, args)
-		order = " ORDER BY id DESC"
+		where, args = pageCond(page, "d.id", where, args)
+		q = `SELECT ` + loggedCols + loggedFrom + whereClause(where) + ` ORDER BY d.id DESC LIMIT ?`
 	}
-	q, args, err := s.in(`SELECT `+deliveryCols+` FROM deliveries`+whereClause(where)+order+` LIMIT ?`, append(args, limit(page))...)
+	q, args, err := s.in(q, append(args, limit(page))...)
 	if err != nil {
 		return nil, err
 	}
@@ -184,32 +241,54 @@ func ParseQueueCursor(cursor string) (time.Time, string, error) {
 	return ts(time.Unix(0, n)), afterID, nil
 }
 
-// RetryDelivery makes a DONE or FAILED delivery due now (RETRYING, resent); ErrConflict otherwise.
+// RetryDelivery makes a DONE or FAILED delivery due now (RETRYING, resent, with a new action-status token);
+// ErrConflict otherwise.
 func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string, now time.Time) (*store.Delivery, error) {
 	now = ts(now)
 	var d store.Delivery
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var r deliveryRow
-		if err := tx.GetContext(ctx, &r, s.rebind(retryDelivery), now, now, projectID, deliveryID); err != nil {
+		if err := tx.GetContext(ctx, &r, s.rebind(retryDelivery), now, projectID, deliveryID); err != nil {
 			return s.stateError(ctx, tx, "retry delivery", projectID, deliveryID, err)
 		}
 		d = r.record()
-		return nil
+		d.NextAttemptTime = now
+		return s.requeue(ctx, tx, []deliveryRow{r}, now)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.afterCommit(true)
+	s.wake(now)
 	return &d, nil
 }
 
-// retryChunk is how many deliveries one transaction of RetryDeliveries resends.
-const retryChunk = 500
+// requeue puts resent deliveries back in the queue, due now.
+func (s *Store) requeue(ctx context.Context, tx *sqlx.Tx, rows []deliveryRow, now time.Time) error {
+	queued := make([][]any, len(rows))
+	for i, r := range rows {
+		queued[i] = queueArgs(r.ID, r.ProjectID, r.WebhookID, r.EventID, store.StatusRetrying, r.Attempts, r.Resends, now)
+	}
+	for chunk := range slices.Chunk(queued, deliveryChunk) {
+		q, args := valuesQuery(`INSERT INTO delivery_queue (`+queueCols+`) VALUES `, chunk, requeue)
+		if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
+			return wrap("requeue deliveries", err)
+		}
+	}
+	return nil
+}
+
+// RetryChunk is how many deliveries one transaction of RetryDeliveries resends.
+const RetryChunk = 500
 
 // RetryDeliveries resends the DONE or FAILED deliveries matching f (FAILED only when f names no status), oldest
-// id first, in transactions of retryChunk and at most store.MaxBulkRetry per call; it returns how many. A caller
-// that gets store.MaxBulkRetry calls again for the rest (resent deliveries are RETRYING and no longer match).
+// first, in transactions of RetryChunk and at most store.MaxBulkRetry per call; it returns how many it resent. A
+// caller that gets store.MaxBulkRetry calls again for the rest (resent deliveries no longer match).
 func (s *Store) RetryDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, now time.Time) (int, error) {
+	return s.RetryDeliveriesUpTo(ctx, projectID, f, now, store.MaxBulkRetry)
+}
+
+// RetryDeliveriesUpTo is RetryDeliveries resending at most most deliveries.
+func (s *Store) RetryDeliveriesUpTo(ctx context.Context, projectID string, f store.DeliveryFilter, now time.Time, most int) (int, error) {
 	now = ts(now)
 	statuses := []store.Status{store.StatusFailed}
 	if len(f.Statuses) > 0 {
@@ -219,46 +298,39 @@ func (s *Store) RetryDeliveries(ctx context.Context, projectID string, f store.D
 		}
 	}
 	total, after := 0, ""
-	for total < store.MaxBulkRetry {
+	for total < most {
 		where, args := deliveryWhere(projectID, f, statuses)
-		if after != "" { // keyset: a delivery resent and finished meanwhile is not resent twice
-			where, args = append(where, "id > ?"), append(args, after)
+		if after != "" {
+			where, args = append(where, "d.id > ?"), append(args, after)
 		}
-		q, args, err := s.in(`SELECT id FROM deliveries`+whereClause(where)+` ORDER BY id LIMIT ?`,
-			append(args, min(retryChunk, store.MaxBulkRetry-total))...)
-		if err != nil {
-			return total, err
-		}
-		var ids []string
-		if err := s.db.SelectContext(ctx, &ids, q, args...); err != nil {
-			return total, wrap("retry deliveries: select", err)
-		}
-		if len(ids) == 0 {
-			break
-		}
-		after = ids[len(ids)-1]
-		q, args, err = s.in(`UPDATE deliveries SET status = 'retrying', resent = TRUE, next_attempt_time = ?, claim_token = '',
-			lease_time = NULL, update_time = ? WHERE project_id = ? AND id IN (?) AND status IN (?)`,
-			now, now, projectID, ids, statusStrings(statuses))
-		if err != nil {
-			return total, err
-		}
-		var n int64
-		err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-			res, err := tx.ExecContext(ctx, q, args...)
+		n := min(RetryChunk, most-total)
+		var rows []deliveryRow
+		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			q, qargs, err := s.in(`UPDATE deliveries SET status = 'retrying', resent = TRUE, resends = resends + 1,
+				update_time = ? WHERE id IN (SELECT d.id FROM deliveries d`+whereClause(where)+` ORDER BY d.id LIMIT ?)
+				RETURNING `+deliveryCols, append(append([]any{now}, args...), n)...)
 			if err != nil {
+				return err
+			}
+			if err := tx.SelectContext(ctx, &rows, q, qargs...); err != nil {
 				return wrap("retry deliveries", err)
 			}
-			n, err = res.RowsAffected()
-			return wrap("retry deliveries", err)
+			return s.requeue(ctx, tx, rows, now)
 		})
 		if err != nil {
 			return total, err
 		}
-		total += int(n)
-		s.afterCommit(n > 0)
-		if len(ids) < retryChunk {
+		total += len(rows)
+		if len(rows) > 0 {
+			s.wake(now)
+		}
+		if len(rows) < n {
 			break
+		}
+		for _, r := range rows {
+			if r.ID > after {
+				after = r.ID
+			}
 		}
 	}
 	return total, nil
@@ -274,11 +346,60 @@ func (s *Store) CancelDelivery(ctx context.Context, projectID, deliveryID string
 			return s.stateError(ctx, tx, "cancel delivery", projectID, deliveryID, err)
 		}
 		d = r.record()
-		return nil
+		return s.settle(ctx, tx, store.StatusCancelled, deliveryID)
 	})
 	if err != nil {
 		return nil, err
 	}
+	return &d, nil
+}
+
+// UpdateActionStatus finishes (DONE or FAILED) the delivery of an action-status token while it is WAITING, or
+// QUEUED or RETRYING with an attempt in flight (the receiver answered before its 202 was recorded), and while its
+// resend count is the token's (a resend makes older tokens invalid). ErrNotFound when there is no such delivery.
+func (s *Store) UpdateActionStatus(ctx context.Context, deliveryID string, resends int, status store.Status, reason string, now time.Time) (*store.Delivery, error) {
+	if status != store.StatusDone && status != store.StatusFailed {
+		return nil, fmt.Errorf("update action status: status %q is not done or failed: %w", status, store.ErrConflict)
+	}
+	var d store.Delivery
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		lock := ""
+		if s.pg() {
+			lock = " FOR UPDATE"
+		}
+		var q queueRow
+		if err := tx.GetContext(ctx, &q, s.rebind(`SELECT `+queueCols+`, claim_token FROM delivery_queue
+			WHERE delivery_id = ? AND resends = ?`+lock), deliveryID, resends); err != nil {
+			return wrap("update action status", err)
+		}
+		inFlight := q.ClaimToken.Valid && (q.Status == string(store.StatusQueued) || q.Status == string(store.StatusRetrying))
+		if q.Status != string(store.StatusWaiting) && !inFlight {
+			return fmt.Errorf("update action status: delivery is %s: %w", q.Status, store.ErrNotFound)
+		}
+		var r deliveryRow
+		if err := tx.GetContext(ctx, &r, s.rebind(`UPDATE deliveries SET status = ?, reason = ?, update_time = ?
+			WHERE id = ? RETURNING `+deliveryCols), string(status), reason, ts(now), deliveryID); err != nil {
+			return wrap("update action status", err)
+		}
+		d = r.record()
+		return s.settle(ctx, tx, status, deliveryID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.changed.signal()
+	return &d, nil
+}
+
+// DeliveryByLegacyToken finds the delivery of an action-status token handed out before tokens were derived, by
+// the token's SHA-256 hash; ErrNotFound when unknown.
+func (s *Store) DeliveryByLegacyToken(ctx context.Context, hash []byte) (*store.Delivery, error) {
+	var r deliveryRow
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+loggedCols+loggedFrom+`
+		JOIN action_tokens t ON t.delivery_id = d.id WHERE t.hash = ?`), hash); err != nil {
+		return nil, wrap("find action token", err)
+	}
+	d := r.record()
 	return &d, nil
 }
 
@@ -292,35 +413,4 @@ func (s *Store) stateError(ctx context.Context, tx *sqlx.Tx, what, projectID, de
 		return err
 	}
 	return fmt.Errorf("%s: wrong status: %w", what, store.ErrConflict)
-}
-
-// Purge deletes up to limit events created before cutoff, with their deliveries and attempts, and up to limit
-// trigger executions received before cutoff, in one short transaction; it returns the events deleted.
-func (s *Store) Purge(ctx context.Context, cutoff time.Time, limit int) (int, error) {
-	cutoff = ts(cutoff)
-	var deleted int
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var ids []string
-		if err := tx.SelectContext(ctx, &ids, s.rebind(purgeEvents), cutoff, limit); err != nil {
-			return wrap("purge: find events", err)
-		}
-		if len(ids) > 0 {
-			for _, stmt := range []string{purgeAttempts, purgeDeliveries, purgeEventRows} {
-				q, args, err := s.in(stmt, ids)
-				if err != nil {
-					return err
-				}
-				if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-					return wrap("purge", err)
-				}
-			}
-		}
-		deleted = len(ids)
-		_, err := tx.ExecContext(ctx, s.rebind(purgeExecutions), cutoff, limit)
-		return wrap("purge: executions", err)
-	})
-	if err != nil {
-		return 0, err
-	}
-	return deleted, nil
 }

@@ -15,7 +15,7 @@ import (
 func dlvID(d store.Delivery) string { return d.ID }
 
 func TestListDeliveries(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		f := setup(t, s)
 		other := f.newProject(t, "other")
@@ -90,13 +90,12 @@ func TestListDeliveries(t *testing.T) {
 }
 
 func TestRetryAndCancel(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		dl := f.publishN(t, 4, t0)
-		claimed, err := s.ClaimDeliveries(f.ctx, t0, 3, time.Minute)
-		require.NoError(t, err)
+		claimed := f.claim(t, t0, 3)
 		require.Len(t, claimed, 3)
 		failed, failed2, done := claimed[0], claimed[1], claimed[2]
 		var queued string
@@ -106,12 +105,12 @@ func TestRetryAndCancel(t *testing.T) {
 			}
 		}
 		require.NoError(t, s.CompleteDeliveries(f.ctx, []store.Outcome{
-			{DeliveryID: failed.ID, ClaimToken: failed.ClaimToken, Status: store.StatusFailed, Attempt: &store.Attempt{StartTime: t0}, Reason: "boom"},
-			{DeliveryID: failed2.ID, ClaimToken: failed2.ClaimToken, Status: store.StatusFailed, Attempt: &store.Attempt{StartTime: t0}},
-			{DeliveryID: done.ID, ClaimToken: done.ClaimToken, Status: store.StatusDone, Attempt: &store.Attempt{StartTime: t0}},
+			{DeliveryID: failed.ID, ClaimToken: failed.ClaimToken, Status: store.StatusFailed, Attempt: &store.Attempt{StartTime: t0}, Attempts: 1, Reason: "boom"},
+			{DeliveryID: failed2.ID, ClaimToken: failed2.ClaimToken, Status: store.StatusFailed, Attempt: &store.Attempt{StartTime: t0}, Attempts: 1},
+			{DeliveryID: done.ID, ClaimToken: done.ClaimToken, Status: store.StatusDone, Attempt: &store.Attempt{StartTime: t0}, Attempts: 1},
 		}, t0))
 
-		_, err = s.RetryDelivery(f.ctx, f.project.ID, queued, t0)
+		_, err := s.RetryDelivery(f.ctx, f.project.ID, queued, t0)
 		assert.ErrorIs(t, err, store.ErrConflict, "only finished deliveries are resent")
 		_, err = s.RetryDelivery(f.ctx, other.ID, failed.ID, t0)
 		assert.ErrorIs(t, err, store.ErrNotFound)
@@ -123,16 +122,15 @@ func TestRetryAndCancel(t *testing.T) {
 		assert.Equal(t, store.StatusRetrying, d.Status)
 		assert.True(t, d.Resent)
 		assert.Equal(t, t0.Add(time.Hour).Truncate(time.Microsecond), d.NextAttemptTime)
-		again, err := s.ClaimDeliveries(f.ctx, t0.Add(time.Hour), 10, time.Minute)
-		require.NoError(t, err)
+		again := f.claim(t, t0.Add(time.Hour), 10)
 		assert.ElementsMatch(t, []string{failed.ID, queued}, ids(again, func(c store.ClaimedDelivery) string { return c.ID }))
 		for _, c := range again {
 			if c.ID == failed.ID {
 				require.NoError(t, s.CompleteDeliveries(f.ctx, []store.Outcome{{DeliveryID: c.ID, ClaimToken: c.ClaimToken,
-					Status: store.StatusDone, Attempt: &store.Attempt{StartTime: t0}}}, t0.Add(time.Hour)))
+					Status: store.StatusDone, Attempt: &store.Attempt{StartTime: t0}, Attempts: c.Attempts + 1}}, t0.Add(time.Hour)))
 			}
 		}
-		attempts, err := s.ListAttempts(f.ctx, failed.ID)
+		attempts, err := s.ListAttempts(f.ctx, f.project.ID, failed.ID)
 		require.NoError(t, err)
 		assert.Equal(t, []int{1, 2}, ids(attempts, func(a store.Attempt) int { return a.Number }))
 
@@ -161,23 +159,21 @@ func TestRetryAndCancel(t *testing.T) {
 		assert.ErrorIs(t, err, store.ErrConflict)
 		_, err = s.CancelDelivery(f.ctx, other.ID, queued, t0)
 		assert.ErrorIs(t, err, store.ErrNotFound)
-		none, err := s.ClaimDeliveries(f.ctx, t0.Add(3*time.Hour), 10, time.Minute)
-		require.NoError(t, err)
+		none := f.claim(t, t0.Add(3*time.Hour), 10)
 		assert.NotContains(t, ids(none, func(c store.ClaimedDelivery) string { return c.ID }), failed2.ID)
 	})
 }
 
 func TestPurge(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		f := setup(t, s)
 		old := f.publishN(t, 3, t0)
 		recent := f.publishN(t, 1, t0.Add(48*time.Hour))
-		claimed, err := s.ClaimDeliveries(f.ctx, t0, 1, time.Minute)
-		require.NoError(t, err)
+		claimed := f.claim(t, t0, 1)
 		require.Len(t, claimed, 1)
 		require.NoError(t, s.CompleteDeliveries(f.ctx, []store.Outcome{{DeliveryID: claimed[0].ID, ClaimToken: claimed[0].ClaimToken,
-			Status: store.StatusDone, Attempt: &store.Attempt{StartTime: t0}}}, t0))
+			Status: store.StatusDone, Attempt: &store.Attempt{StartTime: t0}, Attempts: 1}}, t0))
 		trg := &store.Trigger{ProjectID: f.project.ID, Name: "in", EventType: "user.created", Enabled: true}
 		require.NoError(t, s.CreateTrigger(f.ctx, trg))
 		for _, at := range []time.Time{t0, t0.Add(48 * time.Hour)} {
@@ -186,22 +182,38 @@ func TestPurge(t *testing.T) {
 		}
 
 		cutoff := t0.Add(24 * time.Hour)
-		total := 0
-		for range 5 {
+		if s.Dialect() == storesql.DialectPostgres {
+			// Whole days go: the day of t0 ended before the cutoff, the day of the recent rows did not.
+			days, err := s.DropPartitionsBefore(f.ctx, cutoff)
+			require.NoError(t, err)
+			assert.Contains(t, days, time.Date(t0.Year(), t0.Month(), t0.Day(), 0, 0, 0, 0, time.UTC))
+			for _, d := range days {
+				assert.False(t, d.AddDate(0, 0, 1).After(cutoff), "only days that ended by the cutoff are dropped")
+			}
 			n, err := s.Purge(f.ctx, cutoff, 2)
 			require.NoError(t, err)
-			require.LessOrEqual(t, n, 2)
-			total += n
-			if n == 0 {
-				break
+			assert.Zero(t, n, "PostgreSQL deletes no rows")
+		} else {
+			total := 0
+			for range 5 {
+				n, err := s.Purge(f.ctx, cutoff, 2)
+				require.NoError(t, err)
+				require.LessOrEqual(t, n, 2)
+				total += n
+				if n == 0 {
+					break
+				}
 			}
+			assert.Equal(t, 3, total)
 		}
-		assert.Equal(t, 3, total)
+		depth, err := s.QueueDepth(f.ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 1, depth, "the purged deliveries left the queue; the recent one is still queued")
 		for _, id := range old {
 			_, err := s.GetDelivery(f.ctx, f.project.ID, id)
 			assert.ErrorIs(t, err, store.ErrNotFound)
 		}
-		attempts, err := s.ListAttempts(f.ctx, claimed[0].ID)
+		attempts, err := s.ListAttempts(f.ctx, f.project.ID, claimed[0].ID)
 		require.NoError(t, err)
 		assert.Empty(t, attempts)
 		_, err = s.GetDelivery(f.ctx, f.project.ID, recent[0])

@@ -30,6 +30,18 @@ func postgresURL(raw string) string {
 	return u.String()
 }
 
+// withParam returns the URL with a query parameter set.
+func withParam(raw, key, value string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // sqliteDSN turns a data directory (or a .db file path) into a modernc.org/sqlite DSN: WAL journal,
 // busy timeout, foreign keys, BEGIN IMMEDIATE transactions (no lock upgrade deadlocks) and a time format
 // whose text order is time order. It creates the directory and returns the database file path.

@@ -38,17 +38,20 @@ const (
 )
 
 var (
-	// insertEvents skips events whose idempotency key a concurrent publish took first; the caller then returns
-	// that publish's result.
 	insertEvents = newBulkInsert(bulkInsert{
 		into:    `INSERT INTO events (` + eventCols + `)`,
 		pgTypes: []string{"text", "text", "text", "text", "json", "text", "timestamptz"},
-		suffix:  ` ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id`,
+	})
+	// insertKeys skips keys that a concurrent publish took first; the caller then returns that publish's result.
+	insertKeys = newBulkInsert(bulkInsert{
+		into:    `INSERT INTO idempotency_keys (project_id, key, event_id, create_time)`,
+		pgTypes: []string{"text", "text", "text", "timestamptz"},
+		suffix:  ` ON CONFLICT (project_id, key) DO NOTHING RETURNING key`,
 	})
 	insertDeliveries = newBulkInsert(bulkInsert{
 		into: `INSERT INTO deliveries (id, project_id, event_id, webhook_id, integration_id, event_type, subject, status,
-			next_attempt_time, action_token, create_time, update_time)`,
-		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "text", "timestamptz", "timestamptz"},
+			create_time, update_time)`,
+		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "timestamptz"},
 	})
 )
 
@@ -57,9 +60,6 @@ const (
 	eventChunk    = 500
 	deliveryChunk = 500
 )
-
-// actionTokenBytes is the entropy of an action-status token.
-const actionTokenBytes = 32
 
 type eventRow struct {
 	ID             string   `db:"id"`
@@ -84,7 +84,7 @@ func (r eventRow) record() store.Event {
 func (s *Store) PublishEvents(ctx context.Context, projectID string, in []store.PublishInput, now time.Time, idempotencyWindow time.Duration) ([]store.PublishResult, error) {
 	var out []store.PublishResult
 	var woke bool
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {
 		var err error
 		out, woke, err = s.publish(ctx, tx, projectID, in, ts(now), idempotencyWindow)
 		return err
@@ -92,7 +92,9 @@ func (s *Store) PublishEvents(ctx context.Context, projectID string, in []store.
 	if err != nil {
 		return nil, err
 	}
-	s.afterCommit(woke)
+	if woke {
+		s.wake(now)
+	}
 	return out, nil
 }
 
@@ -155,18 +157,18 @@ func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in [
 		fresh = append(fresh, i)
 	}
 
-	// Insert the events; those a concurrent publish beat us to become duplicates.
-	inserted, err := s.insertEvents(ctx, tx, results, fresh)
+	// Take the keys; those a concurrent publish took first become duplicates of it.
+	taken, err := s.insertKeys(ctx, tx, results, fresh)
 	if err != nil {
 		return nil, false, err
 	}
 	var raced []string
 	kept := fresh[:0:0]
 	for _, i := range fresh {
-		if inserted[results[i].Event.ID] {
+		if k := results[i].Event.IdempotencyKey; k == "" || taken[k] {
 			kept = append(kept, i)
 		} else {
-			raced = append(raced, results[i].Event.IdempotencyKey)
+			raced = append(raced, k)
 		}
 	}
 	fresh = kept
@@ -183,20 +185,24 @@ func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in [
 			results[firstOfKey[k]] = store.PublishResult{Event: ev, Duplicate: true}
 		}
 	}
+	if err := s.insertEvents(ctx, tx, results, fresh); err != nil {
+		return nil, false, err
+	}
 
-	// Deliveries of the new events.
+	// Deliveries of the new events, and their queue rows.
 	targets, err := s.publishTargets(ctx, tx, projectID, in, results, fresh)
 	if err != nil {
 		return nil, false, err
 	}
-	var rows [][]any
+	var rows, queued [][]any
 	for _, i := range fresh {
 		ev := results[i].Event
 		for _, t := range targets[i] {
 			dlv := id.New(id.Delivery, now)
 			results[i].DeliveryIDs = append(results[i].DeliveryIDs, dlv)
 			rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
-				string(store.StatusQueued), now, randomToken(actionTokenBytes), now, now})
+				string(store.StatusQueued), now, now})
+			queued = append(queued, queueArgs(dlv, projectID, t.webhookID, ev.ID, store.StatusQueued, 0, 0, now))
 		}
 	}
 	for chunk := range slices.Chunk(rows, deliveryChunk) {
@@ -207,6 +213,9 @@ func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in [
 		if _, err := s.txExec(ctx, tx, q, args...); err != nil {
 			return nil, false, wrap("insert deliveries", err)
 		}
+	}
+	if err := s.enqueue(ctx, tx, queued); err != nil {
+		return nil, false, err
 	}
 
 	// Duplicates answer with the deliveries of the first publish.
@@ -239,7 +248,7 @@ func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in [
 }
 
 // claimIdempotencyKeys returns the events that hold keys within the window and frees the keys of older
-// events (so that the unique index lets them be used again).
+// events (so that they can be taken again).
 func (s *Store) claimIdempotencyKeys(ctx context.Context, tx *sqlx.Tx, projectID string, keys []string, now time.Time, window time.Duration) (map[string]store.Event, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -251,12 +260,12 @@ func (s *Store) claimIdempotencyKeys(ctx context.Context, tx *sqlx.Tx, projectID
 	var expired []string
 	for k, ev := range found {
 		if window <= 0 || ev.CreateTime.Before(now.Add(-window)) {
-			expired = append(expired, ev.ID)
+			expired = append(expired, k)
 			delete(found, k)
 		}
 	}
 	if len(expired) > 0 {
-		q, args, err := s.in(`UPDATE events SET idempotency_key = '' WHERE id IN (?)`, expired)
+		q, args, err := s.in(`DELETE FROM idempotency_keys WHERE project_id = ? AND key IN (?)`, projectID, expired)
 		if err != nil {
 			return nil, err
 		}
@@ -267,28 +276,58 @@ func (s *Store) claimIdempotencyKeys(ctx context.Context, tx *sqlx.Tx, projectID
 	return found, nil
 }
 
-// eventsByKey returns the project's events holding the idempotency keys.
+// eventsByKey returns the project's events holding the idempotency keys (keys whose event is gone are left out).
 func (s *Store) eventsByKey(ctx context.Context, tx *sqlx.Tx, projectID string, keys []string) (map[string]store.Event, error) {
 	out := map[string]store.Event{}
 	for chunk := range slices.Chunk(keys, eventChunk) {
-		q, args, err := s.in(`SELECT `+eventCols+` FROM events WHERE project_id = ? AND idempotency_key IN (?)`, projectID, chunk)
+		q, args, err := s.in(`SELECT k.key, e.id, e.project_id, e.event_type, e.subject, e.payload, e.idempotency_key,
+				e.create_time
+			FROM idempotency_keys k JOIN events e ON e.id = k.event_id
+			WHERE k.project_id = ? AND k.key IN (?)`, projectID, chunk)
 		if err != nil {
 			return nil, err
 		}
-		var rows []eventRow
+		var rows []struct {
+			Key string `db:"key"`
+			eventRow
+		}
 		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
 			return nil, wrap("find idempotency keys", err)
 		}
 		for _, r := range rows {
-			out[r.IdempotencyKey] = r.record()
+			out[r.Key] = r.record()
 		}
 	}
 	return out, nil
 }
 
-// insertEvents inserts the events of results[fresh] and returns the ids actually inserted.
-func (s *Store) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.PublishResult, fresh []int) (map[string]bool, error) {
-	inserted := make(map[string]bool, len(fresh))
+// insertKeys takes the idempotency keys of results[fresh] and returns the keys it got.
+func (s *Store) insertKeys(ctx context.Context, tx *sqlx.Tx, results []store.PublishResult, fresh []int) (map[string]bool, error) {
+	var rows [][]any
+	for _, i := range fresh {
+		if ev := results[i].Event; ev.IdempotencyKey != "" {
+			rows = append(rows, []any{ev.ProjectID, ev.IdempotencyKey, ev.ID, ev.CreateTime})
+		}
+	}
+	taken := make(map[string]bool, len(rows))
+	for chunk := range slices.Chunk(rows, eventChunk) {
+		q, args, err := insertKeys.query(s.pg(), chunk)
+		if err != nil {
+			return nil, err
+		}
+		var keys []string
+		if err := s.txSelect(ctx, tx, &keys, q, args...); err != nil {
+			return nil, wrap("insert idempotency keys", err)
+		}
+		for _, k := range keys {
+			taken[k] = true
+		}
+	}
+	return taken, nil
+}
+
+// insertEvents inserts the events of results[fresh].
+func (s *Store) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.PublishResult, fresh []int) error {
 	for chunk := range slices.Chunk(fresh, eventChunk) {
 		rows := make([][]any, len(chunk))
 		for n, i := range chunk {
@@ -297,17 +336,13 @@ func (s *Store) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.P
 		}
 		q, args, err := insertEvents.query(s.pg(), rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		var ids []string
-		if err := s.txSelect(ctx, tx, &ids, q, args...); err != nil {
-			return nil, wrap("insert events", err)
-		}
-		for _, v := range ids {
-			inserted[v] = true
+		if _, err := s.txExec(ctx, tx, q, args...); err != nil {
+			return wrap("insert events", err)
 		}
 	}
-	return inserted, nil
+	return nil
 }
 
 // publishTargets returns, per input index in fresh, the webhooks to deliver to: the explicit WebhookIDs,

@@ -11,11 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
 )
 
 func TestRecordExecutions(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		f := setup(t, s)
 		other := f.newProject(t, "other")
@@ -105,7 +106,7 @@ func TestRecordExecutions(t *testing.T) {
 // binary arrays): quotes, backslashes, braces, commas, NULL-like text, non-ASCII, empty strings, a NULL body,
 // base64 flags and microsecond times.
 func TestRecordExecutionsValues(t *testing.T) {
-	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
 		t.Parallel()
 		f := setup(t, s)
 		trg := &store.Trigger{ProjectID: f.project.ID, Name: "v", EventType: "user.created", Enabled: true, CreateTime: t0}

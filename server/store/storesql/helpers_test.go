@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 )
 
 // t0 is the fixed "now" of the tests (time is always passed in).
@@ -17,7 +18,7 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
 // fixture is a project with one webhook subscribed to user.created.
 type fixture struct {
 	ctx     context.Context
-	s       store.Store
+	s       *storesql.Store
 	project *store.Project
 	webhook *store.Webhook
 	seq     int
@@ -29,7 +30,7 @@ func (f *fixture) next() time.Time {
 	return t0.Add(time.Duration(f.seq) * time.Millisecond)
 }
 
-func setup(t *testing.T, s store.Store) *fixture {
+func setup(t *testing.T, s *storesql.Store) *fixture {
 	t.Helper()
 	f := &fixture{ctx: context.Background(), s: s}
 	f.project = f.newProject(t, "acme")
@@ -98,11 +99,18 @@ func (f *fixture) publishN(t *testing.T, n int, now time.Time) []string {
 	return ids
 }
 
+// claim leases up to limit due deliveries for a minute, without per-webhook caps.
+func (f *fixture) claim(t *testing.T, now time.Time, limit int) []store.ClaimedDelivery {
+	t.Helper()
+	res, err := f.s.ClaimDeliveries(f.ctx, now, store.ClaimRequest{Limit: limit, Lease: time.Minute, PerWebhook: 10000})
+	require.NoError(t, err)
+	return res.Deliveries
+}
+
 // claimOne claims exactly one due delivery.
 func (f *fixture) claimOne(t *testing.T, now time.Time) store.ClaimedDelivery {
 	t.Helper()
-	got, err := f.s.ClaimDeliveries(f.ctx, now, 10, time.Minute)
-	require.NoError(t, err)
+	got := f.claim(t, now, 10)
 	require.Len(t, got, 1)
 	return got[0]
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
@@ -78,7 +79,7 @@ func TestUpgradeFrom0001SealsSecrets(t *testing.T) {
 	forEachOldBackend(t, func(t *testing.T, backend string) {
 		ctx := context.Background()
 		od := newOldDatabase(t, backend)
-		now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		now := time.Now().UTC().Add(-time.Hour).Truncate(time.Second) // within the partitions 0002 creates
 		od.exec(t, `INSERT INTO projects (id, name, create_time, update_time) VALUES ('p1', 'p1', ?, ?)`, now, now)
 		od.exec(t, `INSERT INTO api_keys (id, project_id, name, role, instance_admin, prefix, hash, create_time, update_time)
 			VALUES ('key_1', 'p1', 'bootstrap', 'admin', TRUE, 'operator-c', ?, ?, ?)`, []byte("0123456789abcdef0123456789abcdef"), now, now)
@@ -91,8 +92,9 @@ func TestUpgradeFrom0001SealsSecrets(t *testing.T) {
 		od.exec(t, `INSERT INTO triggers (id, project_id, name, event_type, api_key_header, api_key, signature, create_time, update_time)
 			VALUES ('trg_1', 'p1', 't', 'e', 'X-Key', 'trgkey-OLD', ?, ?, ?)`,
 			`{"scheme":"hmac_sha256","secret":"sig-OLD","header":"X-Sig"}`, now, now)
+		exeID := id.New(id.Execution, now) // the log tables are partitioned by their (time-ordered) ids after 0002
 		od.exec(t, `INSERT INTO executions (id, project_id, trigger_id, receive_time, method, raw_body, status)
-			VALUES ('exe_1', 'p1', 'trg_1', ?, 'POST', '{"a":1}', 200)`, now)
+			VALUES (?, 'p1', 'trg_1', ?, 'POST', '{"a":1}', 200)`, exeID, now)
 
 		keys := secret.NewRandom()
 		s, err := storesql.Open(ctx, storesql.Config{URL: od.url, Keyring: keys})
@@ -110,7 +112,7 @@ func TestUpgradeFrom0001SealsSecrets(t *testing.T) {
 		assert.Equal(t, "sig-OLD", trg.Signature.Secret)
 		assert.True(t, secret.KeyMatches(trg.APIKey, "trgkey-OLD"), "the old key still authenticates")
 		assert.Empty(t, trg.DropHeaders)
-		e, err := s.GetExecution(ctx, "p1", "exe_1")
+		e, err := s.GetExecution(ctx, "p1", exeID)
 		require.NoError(t, err)
 		assert.False(t, e.BodyTruncated)
 		assert.Equal(t, `{"a":1}`, e.RawBody)
@@ -202,19 +204,19 @@ func TestRotateSecrets(t *testing.T) {
 // Private values in attempt logs are encrypted at rest and read back in clear.
 func TestAttemptHeadersSealed(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachBackend(t, func(t *testing.T, st store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
 		f := setup(t, st)
 		ids := f.publishN(t, 1, t0)
 		claimed := f.claimOne(t, t0.Add(time.Hour))
-		require.NoError(t, st.CompleteDeliveries(f.ctx, []store.Outcome{{DeliveryID: ids[0], ClaimToken: claimed.ClaimToken,
+		require.NoError(t, st.CompleteDeliveries(f.ctx, []store.Outcome{{DeliveryID: ids[0], ClaimToken: claimed.ClaimToken, Attempts: 1,
 			Status: store.StatusDone, Attempt: &store.Attempt{StartTime: t0, RequestHeaders: []store.Header{
 				{Name: "authorization", Value: "Bearer ATTEMPT-SECRET", Private: true}, {Name: "x-open", Value: "o"}}}}}, t0))
-		a, err := st.ListAttempts(f.ctx, ids[0])
+		a, err := st.ListAttempts(f.ctx, f.project.ID, ids[0])
 		require.NoError(t, err)
 		require.Len(t, a, 1)
 		assert.Equal(t, "Bearer ATTEMPT-SECRET", a[0].RequestHeaders[0].Value)
 		var raw string
-		require.NoError(t, st.(*storesql.Store).DB().Get(&raw, st.(*storesql.Store).DB().Rebind(
+		require.NoError(t, st.DB().Get(&raw, st.DB().Rebind(
 			`SELECT CAST(request_headers AS TEXT) FROM attempts WHERE delivery_id = ?`), ids[0]))
 		assert.NotContains(t, raw, "ATTEMPT-SECRET")
 		var hs []store.Header
@@ -226,10 +228,10 @@ func TestAttemptHeadersSealed(t *testing.T) {
 // RetryDeliveries works in chunks: more deliveries than one chunk are all resent, each once.
 func TestRetryDeliveriesInChunks(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachBackend(t, func(t *testing.T, st store.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
 		f := setup(t, st)
 		ids := f.publishN(t, 1100, t0)
-		db := st.(*storesql.Store).DB()
+		db := st.DB()
 		_, err := db.Exec(db.Rebind(`UPDATE deliveries SET status = 'failed'`))
 		require.NoError(t, err)
 		n, err := st.RetryDeliveries(f.ctx, f.project.ID, store.DeliveryFilter{Statuses: []store.Status{store.StatusFailed}}, t0)

@@ -54,31 +54,39 @@ type Config struct {
 	Keyring *secret.Keyring
 }
 
-// Store is the SQL implementation of store.Store.
+// Store is the SQL implementation of store.Store, store.Queue and store.RateBuckets; Listener returns its
+// store.Listener.
 type Store struct {
-	db      *sqlx.DB
+	db *sqlx.DB
+	// async is a second PostgreSQL pool whose sessions commit with synchronous_commit = off: claims and
+	// completions, whose loss in a crash only means one more send of the same delivery (at least once). On
+	// SQLite it is db.
+	async   *sqlx.DB
 	dialect string
 	url     string
 	log     *slog.Logger
-	work    *broadcast
+	hub     *hub
 	keys    *secret.Keyring
 	// changed is closed and replaced after every commit that finishes deliveries (see DeliveriesChanged).
 	changed changeSignal
 
-	listenOnce sync.Once
-	listener   *pq.Listener
-	listenDone chan struct{}
-	closeOnce  sync.Once
+	closeOnce sync.Once
 	// prepared holds the hot statements prepared on PostgreSQL, by text (see hotStatements).
 	prepared map[string]*sqlx.Stmt
 
 	notifyOnce sync.Once
+	notifyMu   sync.Mutex
+	notifyDue  time.Time // earliest due time of the wake-ups the pending NOTIFY carries
 	notifyCh   chan struct{}
 	notifyStop chan struct{}
 	notifyDone chan struct{}
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.Queue       = (*Store)(nil)
+	_ store.RateBuckets = (*Store)(nil)
+)
 
 func init() {
 	sqlx.BindDriver("sqlite", sqlx.QUESTION)
@@ -94,15 +102,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	if err := migrate(ctx, s.db, s.dialect, s.log, 0); err != nil {
-		_ = s.db.Close()
+		s.closeDB()
 		return nil, err
 	}
 	if err := s.prepareSecrets(ctx); err != nil {
-		_ = s.db.Close()
+		s.closeDB()
 		return nil, err
 	}
 	if err := s.prepareHot(ctx); err != nil {
-		_ = s.db.Close()
+		s.closeDB()
 		return nil, err
 	}
 	return s, nil
@@ -120,7 +128,7 @@ func MigrateTo(ctx context.Context, cfg Config, version int64) error {
 	if err != nil {
 		return err
 	}
-	defer s.db.Close()
+	defer s.closeDB()
 	if err := migrate(ctx, s.db, s.dialect, s.log, version); err != nil {
 		return err
 	}
@@ -140,7 +148,7 @@ func connect(ctx context.Context, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{log: log, work: newBroadcast(), keys: cfg.Keyring}
+	s := &Store{log: log, hub: newHub(), keys: cfg.Keyring}
 	var err error
 	if IsPostgresURL(cfg.URL) {
 		s.dialect, s.url = DialectPostgres, postgresURL(cfg.URL)
@@ -153,6 +161,15 @@ func connect(ctx context.Context, cfg Config) (*Store, error) {
 		s.db.SetMaxOpenConns(cmp.Or(cfg.MaxOpenConns, 20))
 		s.db.SetMaxIdleConns(cmp.Or(cfg.MaxOpenConns, 20))
 		s.db.SetConnMaxIdleTime(5 * time.Minute)
+		// lib/pq sends unknown URL parameters as session settings.
+		s.async, err = sqlx.Open("postgres", withParam(s.url, "synchronous_commit", "off"))
+		if err != nil {
+			_ = s.db.Close()
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		s.async.SetMaxOpenConns(asyncConns)
+		s.async.SetMaxIdleConns(asyncConns)
+		s.async.SetConnMaxIdleTime(5 * time.Minute)
 	} else {
 		var dsn string
 		dsn, s.url, err = sqliteDSN(cfg.URL)
@@ -166,32 +183,40 @@ func connect(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		s.db.SetMaxOpenConns(cmp.Or(cfg.MaxOpenConns, 8))
 		s.db.SetMaxIdleConns(8)
+		s.async = s.db
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := s.db.PingContext(pingCtx); err != nil {
-		_ = s.db.Close()
+		s.closeDB()
 		return nil, fmt.Errorf("connect to %s: %w", s.dialect, err)
 	}
 	return s, nil
 }
 
-// Close stops the work listener and closes the database; safe to call twice.
+// asyncConns is the size of the PostgreSQL pool for claims and completions: one claimer and a few flushers.
+const asyncConns = 6
+
+// closeDB closes the pools.
+func (s *Store) closeDB() error {
+	err := s.db.Close()
+	if s.async != nil && s.async != s.db {
+		_ = s.async.Close()
+	}
+	return err
+}
+
+// Close stops the notifier and closes the database; safe to call twice. Listeners are stopped by their owner.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		s.listenOnce.Do(func() {}) // no listener may start after Close
-		if s.listener != nil {
-			_ = s.listener.Close()
-			<-s.listenDone
-		}
-		s.notifyOnce.Do(func() {}) // nor a notifier
+		s.notifyOnce.Do(func() {}) // no notifier may start after Close
 		if s.notifyStop != nil {
 			close(s.notifyStop)
 			<-s.notifyDone
 		}
 		s.closePrepared()
-		err = s.db.Close()
+		err = s.closeDB()
 	})
 	return err
 }

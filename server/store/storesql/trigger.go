@@ -112,9 +112,6 @@ func (s *Store) triggerArgs(t *store.Trigger) ([]any, error) {
 		dropH, dropQ, t.UpdateTime}, nil
 }
 
-// DefaultIdempotencyWindow is how long an idempotency key of a trigger's event is remembered.
-const DefaultIdempotencyWindow = 24 * time.Hour
-
 // CreateTrigger stores t, filling in its id and times when empty.
 func (s *Store) CreateTrigger(ctx context.Context, t *store.Trigger) error {
 	t.CreateTime = orNow(t.CreateTime)
@@ -287,7 +284,11 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 
 	results := make([]*store.PublishResult, len(in))
 	var woke bool
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	times := []time.Time{now}
+	for _, r := range in {
+		times = append(times, r.Execution.ReceiveTime)
+	}
+	err := s.inPartitionedTx(ctx, times, func(tx *sqlx.Tx) error {
 		// On PostgreSQL the executions insert checks the triggers itself (and is the last statement: a missing
 		// trigger rolls the publishes back); SQLite has no round trips to save.
 		if !s.pg() {
@@ -314,7 +315,7 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 			for n, i := range idx {
 				inputs[n] = *in[i].Publish
 			}
-			res, w, err := s.publish(ctx, tx, p, inputs, now, DefaultIdempotencyWindow)
+			res, w, err := s.publish(ctx, tx, p, inputs, now, store.IdempotencyWindow)
 			if err != nil {
 				return err
 			}
@@ -354,7 +355,9 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 			r.Execution.EventID, r.Execution.EventType = results[i].Event.ID, results[i].Event.EventType
 		}
 	}
-	s.afterCommit(woke)
+	if woke {
+		s.wake(now)
+	}
 	return results, nil
 }
 

@@ -26,7 +26,9 @@ const (
 		WHERE project_id = ? AND id = ?`
 
 	cancelWebhookDeliveries = `UPDATE deliveries SET status = 'cancelled', reason = 'webhook deleted', update_time = ?
-		WHERE project_id = ? AND webhook_id = ? AND status IN ('queued', 'retrying', 'waiting')`
+		WHERE project_id = ? AND id IN (SELECT delivery_id FROM delivery_queue WHERE webhook_id = ?)
+			AND status IN ('queued', 'retrying', 'waiting')
+		RETURNING id`
 )
 
 type webhookRow struct {
@@ -190,7 +192,10 @@ func (s *Store) DeleteWebhook(ctx context.Context, projectID, webhookID string, 
 		if err := affectedOne("delete webhook", res, err); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.rebind(cancelWebhookDeliveries), ts(now), projectID, webhookID)
-		return wrap("delete webhook: cancel deliveries", err)
+		var ids []string
+		if err := tx.SelectContext(ctx, &ids, s.rebind(cancelWebhookDeliveries), ts(now), projectID, webhookID); err != nil {
+			return wrap("delete webhook: cancel deliveries", err)
+		}
+		return s.settle(ctx, tx, store.StatusCancelled, ids...)
 	})
 }

@@ -100,6 +100,12 @@ func EmptyPostgresURL(t testing.TB) string {
 // ForEachBackend runs fn as the subtests "sqlite" and "postgres", each with its own fresh store.
 func ForEachBackend(t *testing.T, fn func(t *testing.T, s store.Store)) {
 	t.Helper()
+	ForEachStore(t, func(t *testing.T, s *storesql.Store) { fn(t, s) })
+}
+
+// ForEachStore is ForEachBackend for tests that also use the queue, listener, rate buckets or upkeep of the store.
+func ForEachStore(t *testing.T, fn func(t *testing.T, s *storesql.Store)) {
+	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, NewSQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { fn(t, NewPostgres(t)) })
 }
