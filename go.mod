@@ -8,7 +8,8 @@ require (
 	connectrpc.com/cors v0.1.0
 	connectrpc.com/grpchealth v1.5.0
 	connectrpc.com/grpcreflect v1.3.1
-	github.com/hashicorp/go-retryablehttp v0.7.8
+	github.com/hookd/hookd/gen v0.0.0-00010101000000-000000000000
+	github.com/hookd/hookd/sdk/go v0.0.0-00010101000000-000000000000
 	github.com/jmoiron/sqlx v1.4.0
 	github.com/lib/pq v1.12.3
 	github.com/oklog/ulid/v2 v2.1.2
@@ -65,6 +66,7 @@ require (
 	github.com/google/go-containerregistry v0.22.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+	github.com/hashicorp/go-retryablehttp v0.7.8 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/jdx/go-netrc v1.0.0 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
@@ -128,4 +130,10 @@ tool (
 	connectrpc.com/connect/cmd/protoc-gen-connect-go
 	github.com/bufbuild/buf/cmd/buf
 	google.golang.org/protobuf/cmd/protoc-gen-go
+)
+
+// gen/ (generated code) and sdk/go (the Go SDK, used by examples/) are modules of their own.
+replace (
+	github.com/hookd/hookd/gen => ./gen
+	github.com/hookd/hookd/sdk/go => ./sdk/go
 )

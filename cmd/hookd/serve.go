@@ -39,6 +39,7 @@ type serveFlags struct {
 	webhookConcurrency int
 	shutdownTimeout    time.Duration
 	lease              time.Duration
+	console            bool
 	adminAddr          string
 	// Per-project quotas (0 = unlimited).
 	maxWebhooks      int
@@ -64,6 +65,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.IntVar(&f.webhookConcurrency, "webhook-concurrency", 0, "most concurrent requests to one webhook per process (default half of --workers)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for requests and attempts")
 	fs.DurationVar(&f.lease, "lease", sender.DefaultLease, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed the 15s attempt timeout)")
+	fs.BoolVar(&f.console, "console", true, "serve the web console at / (env HOOKD_CONSOLE)")
 	fs.StringVar(&f.adminAddr, "admin-addr", "", "separate listen address for /metrics, gRPC reflection and probes (e.g. 127.0.0.1:9090); when set they leave --addr")
 	fs.IntVar(&f.maxWebhooks, "max-webhooks", quota.DefaultWebhooks, "most webhooks per project (0 = unlimited)")
 	fs.IntVar(&f.maxTriggers, "max-triggers", quota.DefaultTriggers, "most triggers per project (0 = unlimited)")

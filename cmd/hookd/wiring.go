@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd/server/api"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/console"
 	"github.com/hookd/hookd/server/pagination"
 	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/router"
@@ -113,14 +114,18 @@ func (w *wiring) buildRouterConfig() *router.Config {
 	add(hookdv1connect.TriggerServiceName, p, h)
 
 	inbound := trigger.NewHandler(trg)
+	routes := map[string]http.Handler{
+		"/v1/action-status/":        actionstatus.NewHandler(callbacks),
+		"GET /v1/deliveries/export": api.NewExportHandler(deps, policy),
+		"/t/":                       inbound,
+		"/v1/executions/":           inbound,
+	}
+	if w.flags.console {
+		routes["/"] = console.Handler() // every path no other route takes; API paths still answer 404
+	}
 	return &router.Config{
-		Services: services,
-		Routes: map[string]http.Handler{
-			"/v1/action-status/":        actionstatus.NewHandler(callbacks),
-			"GET /v1/deliveries/export": api.NewExportHandler(deps, policy),
-			"/t/":                       inbound,
-			"/v1/executions/":           inbound,
-		},
+		Services:        services,
+		Routes:          routes,
 		Ready:           w.store.Ping,
 		Registry:        w.registry,
 		CORSOrigins:     w.flags.corsOrigins,

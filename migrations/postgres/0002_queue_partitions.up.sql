@@ -31,6 +31,25 @@ BEGIN
     RETURN out;
 END $$;
 
+-- hookd_id_day is the UTC day encoded in a hookd id (prefix_ULID): the day partition the row belongs to. Missing
+-- characters count as zeros; NULL when the time part is not Crockford base32.
+CREATE FUNCTION hookd_id_day(id text) RETURNS date
+    LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    part text    := rpad(substr(id, strpos(id, '_') + 1, 10), 10, '0');
+    ms   numeric := 0;
+    c    int;
+BEGIN
+    FOR i IN 1..10 LOOP
+        c := strpos('0123456789abcdefghjkmnpqrstvwxyz', substr(part, i, 1)) - 1;
+        IF c < 0 THEN
+            RETURN NULL;
+        END IF;
+        ms := ms * 32 + c;
+    END LOOP;
+    RETURN (to_timestamp(ms / 1000) AT TIME ZONE 'UTC')::date;
+END $$;
+
 -- hookd_create_day_partitions creates (when missing) the partitions of every log table for the UTC day d. A
 -- partition is created as a plain table and then attached, which locks the parent only in SHARE UPDATE
 -- EXCLUSIVE mode: readers and writers are not blocked.
@@ -165,25 +184,21 @@ EXCEPTION WHEN feature_not_supported THEN
     RAISE NOTICE 'lz4 compression is not available: keeping pglz';
 END $$;
 
--- Partitions for every day that has rows, and for the week ahead (hookd keeps creating them ahead).
+-- Partitions for the week ahead (hookd keeps creating them ahead) and for every day that has rows.
 DO $$
 DECLARE
-    first date;
-    d     date;
+    d date := current_date - 1;
 BEGIN
-    SELECT LEAST(
-        (SELECT min(create_time) FROM events_0001),
-        (SELECT min(create_time) FROM deliveries_0001),
-        (SELECT min(receive_time) FROM executions_0001))::date INTO first;
-    d := LEAST(COALESCE(first, current_date), current_date) - 1;
     WHILE d <= current_date + 7 LOOP
         PERFORM hookd_create_day_partitions(d);
         d := d + 1;
     END LOOP;
-    -- Rows whose id falls outside those days (made with a clock far from the wall clock) get their own days.
-    FOR d IN SELECT DISTINCT create_time::date FROM events_0001
-            UNION SELECT DISTINCT create_time::date FROM deliveries_0001
-            UNION SELECT DISTINCT receive_time::date FROM executions_0001 LOOP
+    FOR d IN SELECT DISTINCT hookd_id_day(id) FROM events_0001
+            UNION SELECT DISTINCT hookd_id_day(id) FROM deliveries_0001
+            UNION SELECT DISTINCT hookd_id_day(id) FROM executions_0001 LOOP
+        IF d IS NULL THEN
+            RAISE EXCEPTION 'a log row has an id that is not <prefix>_<ULID>: it has no day partition';
+        END IF;
         PERFORM hookd_create_day_partitions(d);
     END LOOP;
 END $$;

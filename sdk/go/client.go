@@ -17,6 +17,11 @@ import (
 
 // Client holds one generated Connect client per hookd.v1 service, all sharing one HTTP transport
 // and sending `Authorization: Bearer <api key>` on every call.
+//
+// Calls that are safe to send twice are retried on network errors and HTTP 429/502/503/504 (never
+// other statuses), with exponential backoff and jitter, honouring Retry-After up to the backoff cap:
+// RPCs whose proto declares idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT (every Get and List), and
+// PublishEvent/PublishEvents when every event carries an idempotency key. Streams are never retried.
 type Client struct {
 	// Projects is ProjectService (instance admin keys create projects).
 	Projects hookdv1connect.ProjectServiceClient
@@ -160,7 +165,8 @@ func CodeOf(err error) connect.Code {
 // IsNotFound reports whether err is a Connect not_found error.
 func IsNotFound(err error) bool { return err != nil && connect.CodeOf(err) == connect.CodeNotFound }
 
-// callInterceptor attaches the API key, marks idempotent calls as retryable and applies the default timeout.
+// callInterceptor attaches the API key, decides from the call's Spec (idempotency level) and message
+// whether it may be retried, hands that to the HTTP layer in the context, and applies the default timeout.
 type callInterceptor struct {
 	apiKey  string
 	timeout time.Duration
@@ -170,9 +176,7 @@ type callInterceptor struct {
 func (i *callInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		req.Header().Set("Authorization", "Bearer "+i.apiKey)
-		if retryable(req.Spec(), req.Any()) {
-			ctx = context.WithValue(ctx, retryableKey{}, true)
-		}
+		ctx = context.WithValue(ctx, retryKey{}, retryable(req.Spec(), req.Any()))
 		if _, ok := ctx.Deadline(); !ok && i.timeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, i.timeout)

@@ -64,16 +64,17 @@ func (e *ResponseError) Error() string {
 // MaxBodyBytes caps the request body a Handler reads.
 const MaxBodyBytes = 8 << 20
 
-// Handler verifies hookd's signature on each request with secret, decodes the Envelope and calls fn.
+// Handler verifies hookd's signature on each request with key (the webhook's whsec_ secret, or its
+// whpk_ public key for ed25519-signed webhooks; see Verify), decodes the Envelope and calls fn.
 // It answers 401 for a bad or missing signature, 400 for a body that is not an envelope, 200 when fn
 // returns nil, 202 for ErrAccepted, a ResponseError's status, and 500 {"reason": …} for other errors
 // (hookd retries those).
-func Handler(secret string, fn func(ctx context.Context, e *Envelope) error) http.Handler {
-	return &handler{secret: secret, fn: fn, nowFunc: time.Now}
+func Handler(key string, fn func(ctx context.Context, e *Envelope) error) http.Handler {
+	return &handler{key: key, fn: fn, nowFunc: time.Now}
 }
 
 type handler struct {
-	secret  string
+	key     string
 	fn      func(ctx context.Context, e *Envelope) error
 	nowFunc func() time.Time
 }
@@ -89,7 +90,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeReason(w, http.StatusBadRequest, "read body: "+err.Error())
 		return
 	}
-	if err := verifyAt(h.secret, r.Header, body, h.nowFunc()); err != nil {
+	if err := verifyAt(h.key, r.Header, body, h.nowFunc()); err != nil {
 		writeReason(w, http.StatusUnauthorized, "invalid webhook signature")
 		return
 	}

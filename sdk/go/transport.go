@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -14,20 +13,20 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 )
 
-// retryableKey marks a request context whose call may be retried.
-type retryableKey struct{}
+// retryKey is the request-context key under which the client interceptor hands a unary call's retry
+// decision (a bool) to the HTTP layer, where go-retryablehttp's CheckRetry reads it.
+type retryKey struct{}
 
-// retryable reports whether a call can be sent again safely: reads (Get*/List*, or declared
-// NO_SIDE_EFFECTS/IDEMPOTENT) and publishes that carry idempotency keys.
+// retryable reports whether a call can be sent again safely: unary RPCs whose proto declares
+// idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT (connect-go's generated clients put it in the
+// Spec), and publishes whose every event carries an idempotency key (hookd returns the first result
+// for a repeated key instead of publishing twice).
 func retryable(spec connect.Spec, msg any) bool {
 	if spec.StreamType != connect.StreamTypeUnary {
 		return false
 	}
-	if spec.IdempotencyLevel == connect.IdempotencyNoSideEffects || spec.IdempotencyLevel == connect.IdempotencyIdempotent {
-		return true
-	}
-	method := spec.Procedure[strings.LastIndexByte(spec.Procedure, '/')+1:]
-	if strings.HasPrefix(method, "Get") || strings.HasPrefix(method, "List") {
+	switch spec.IdempotencyLevel {
+	case connect.IdempotencyNoSideEffects, connect.IdempotencyIdempotent:
 		return true
 	}
 	switch m := msg.(type) {
@@ -44,8 +43,16 @@ func retryable(spec connect.Spec, msg any) bool {
 	return false
 }
 
-// newHTTPClient builds the client handed to the generated Connect clients: requests marked
-// retryable go through go-retryablehttp, all others straight to the base transport.
+// retryAllowed reads the decision the interceptor stored in ctx (false when there is none).
+func retryAllowed(ctx context.Context) bool {
+	ok, _ := ctx.Value(retryKey{}).(bool)
+	return ok
+}
+
+// newHTTPClient builds the client handed to the generated Connect clients: unary calls (whose
+// context carries the interceptor's retry decision) go through go-retryablehttp, whose CheckRetry
+// honours that decision; streams go straight to the base transport (they are never retried, and
+// go-retryablehttp would buffer their request bodies).
 func newHTTPClient(cfg *config, plaintext bool) *http.Client {
 	var outer http.Client
 	var base http.RoundTripper
@@ -84,7 +91,7 @@ func newHTTPClient(cfg *config, plaintext bool) *http.Client {
 	return &outer
 }
 
-// retryTransport routes retryable requests through go-retryablehttp.
+// retryTransport routes unary calls through go-retryablehttp.
 type retryTransport struct {
 	base  http.RoundTripper
 	retry http.RoundTripper
@@ -92,16 +99,20 @@ type retryTransport struct {
 
 // RoundTrip implements http.RoundTripper.
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if ok, _ := req.Context().Value(retryableKey{}).(bool); ok {
+	if _, unary := req.Context().Value(retryKey{}).(bool); unary {
 		return t.retry.RoundTrip(req)
 	}
 	return t.base.RoundTrip(req)
 }
 
-// checkRetry retries network errors and 429/502/503/504; never other statuses.
+// checkRetry retries calls the interceptor found retryable on network errors and 429/502/503/504;
+// never other statuses.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
+	}
+	if !retryAllowed(ctx) {
+		return false, nil
 	}
 	if err != nil {
 		// DefaultRetryPolicy skips unrecoverable transport errors (bad scheme, TLS trust, redirects).

@@ -2,8 +2,10 @@ package hookd
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,9 @@ import (
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
@@ -37,6 +42,10 @@ func (f *fakeAPI) GetIntegration(ctx context.Context, req *connect.Request[hookd
 
 func (f *fakeAPI) CreateIntegration(context.Context, *connect.Request[hookdv1.CreateIntegrationRequest]) (*connect.Response[hookdv1.CreateIntegrationResponse], error) {
 	return connect.NewResponse(&hookdv1.CreateIntegrationResponse{Integration: &hookdv1.Integration{Id: "int_1"}}), nil
+}
+
+func (f *fakeAPI) PublishEvents(context.Context, *connect.Request[hookdv1.PublishEventsRequest]) (*connect.Response[hookdv1.PublishEventsResponse], error) {
+	return connect.NewResponse(&hookdv1.PublishEventsResponse{}), nil
 }
 
 func (f *fakeAPI) PublishEvent(context.Context, *connect.Request[hookdv1.PublishEventRequest]) (*connect.Response[hookdv1.PublishEventResponse], error) {
@@ -124,6 +133,16 @@ func TestRetry(t *testing.T) {
 			return err
 		}
 	}
+	publishBatch := func(keys ...string) func(c *Client) error {
+		return func(c *Client) error {
+			req := &hookdv1.PublishEventsRequest{}
+			for _, k := range keys {
+				req.Events = append(req.Events, &hookdv1.PublishEventRequest{EventType: "a.b", IdempotencyKey: k})
+			}
+			_, err := c.Events.PublishEvents(context.Background(), connect.NewRequest(req))
+			return err
+		}
+	}
 	tests := []struct {
 		name         string
 		script       []string
@@ -146,6 +165,8 @@ func TestRetry(t *testing.T) {
 		{name: "create 503 not retried", script: []string{"503"}, call: create, wantCode: connect.CodeUnavailable, wantRequests: 1},
 		{name: "create network error not retried", script: []string{"drop"}, call: create, wantCode: connect.CodeUnavailable, wantRequests: 1},
 		{name: "publish with idempotency key retried", script: []string{"503"}, call: publish("order-1"), wantRequests: 2},
+		{name: "publish batch all keyed retried", script: []string{"502"}, call: publishBatch("a", "b"), wantRequests: 2},
+		{name: "publish batch one unkeyed not retried", script: []string{"502"}, call: publishBatch("a", ""), wantCode: connect.CodeUnavailable, wantRequests: 1},
 		{name: "publish without idempotency key not retried", script: []string{"503"}, call: publish(""), wantCode: connect.CodeUnavailable, wantRequests: 1},
 	}
 	for _, tt := range tests {
@@ -200,20 +221,68 @@ func TestRetryable(t *testing.T) {
 		msg  any
 		want bool
 	}{
-		{"no side effects", unary(hookdv1connect.IntegrationServiceGetIntegrationProcedure, connect.IdempotencyNoSideEffects), nil, true},
-		{"get by name", unary(hookdv1connect.DeliveryServiceGetDeliveryProcedure, connect.IdempotencyUnknown), nil, true},
-		{"list by name", unary(hookdv1connect.TriggerServiceListExecutionsProcedure, connect.IdempotencyUnknown), nil, true},
+		{"no side effects", unary(hookdv1connect.IntegrationServiceGetIntegrationProcedure, connect.IdempotencyNoSideEffects), &hookdv1.GetIntegrationRequest{}, true},
+		{"idempotent", unary("/hookd.v1.ExampleService/PutThing", connect.IdempotencyIdempotent), nil, true},
+		{"named Get but level unknown", unary(hookdv1connect.DeliveryServiceGetDeliveryProcedure, connect.IdempotencyUnknown), &hookdv1.GetDeliveryRequest{}, false},
+		{"named List but level unknown", unary(hookdv1connect.TriggerServiceListExecutionsProcedure, connect.IdempotencyUnknown), nil, false},
 		{"create", unary(hookdv1connect.WebhookServiceCreateWebhookProcedure, connect.IdempotencyUnknown), nil, false},
+		{"retry deliveries", unary(hookdv1connect.DeliveryServiceRetryDeliveriesProcedure, connect.IdempotencyUnknown), &hookdv1.RetryDeliveriesRequest{}, false},
 		{"delete", unary(hookdv1connect.WebhookServiceDeleteWebhookProcedure, connect.IdempotencyUnknown), nil, false},
 		{"publish with key", unary(hookdv1connect.EventServicePublishEventProcedure, 0), &hookdv1.PublishEventRequest{IdempotencyKey: "k"}, true},
 		{"publish without key", unary(hookdv1connect.EventServicePublishEventProcedure, 0), &hookdv1.PublishEventRequest{}, false},
 		{"batch all keyed", unary(hookdv1connect.EventServicePublishEventsProcedure, 0), &hookdv1.PublishEventsRequest{Events: []*hookdv1.PublishEventRequest{{IdempotencyKey: "a"}, {IdempotencyKey: "b"}}}, true},
 		{"batch one unkeyed", unary(hookdv1connect.EventServicePublishEventsProcedure, 0), &hookdv1.PublishEventsRequest{Events: []*hookdv1.PublishEventRequest{{IdempotencyKey: "a"}, {}}}, false},
+		{"empty batch", unary(hookdv1connect.EventServicePublishEventsProcedure, 0), &hookdv1.PublishEventsRequest{}, false},
 		{"stream", connect.Spec{Procedure: hookdv1connect.DeliveryServiceExportDeliveriesProcedure, StreamType: connect.StreamTypeServer}, nil, false},
+		{"stream marked no side effects", connect.Spec{Procedure: hookdv1connect.DeliveryServiceWatchDeliveriesProcedure, StreamType: connect.StreamTypeServer, IdempotencyLevel: connect.IdempotencyNoSideEffects}, nil, false},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, retryable(tt.spec, tt.msg), tt.name)
 	}
+}
+
+// TestRetryableRPCs lists every hookd.v1 RPC the client retries, from the Specs connect-go builds out
+// of the protos' idempotency_level options: a proto change that makes another RPC retryable (or stops
+// one) shows up here.
+func TestRetryableRPCs(t *testing.T) {
+	t.Parallel()
+	want := []string{
+		"ApiKeyService/ListApiKeys",
+		"DeliveryService/GetDelivery", "DeliveryService/ListDeliveries",
+		"EventService/GetEvent", "EventService/ListEvents",
+		"EventTypeService/GetEventType", "EventTypeService/ListEventTypes",
+		"IntegrationService/GetIntegration", "IntegrationService/ListIntegrations",
+		"ProjectService/GetProject", "ProjectService/ListProjects",
+		"SubscriptionService/GetSubscription", "SubscriptionService/ListSubscriptions",
+		"TriggerService/GetExecution", "TriggerService/GetTrigger", "TriggerService/ListExecutions", "TriggerService/ListTriggers",
+		"WebhookService/GetWebhook", "WebhookService/GetWebhookStats", "WebhookService/ListWebhooks",
+	}
+	var got []string
+	total := 0
+	protoregistry.GlobalFiles.RangeFilesByPackage("hookd.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			svc := fd.Services().Get(i)
+			for j := range svc.Methods().Len() {
+				m := svc.Methods().Get(j)
+				total++
+				spec := connect.Spec{
+					Procedure:        fmt.Sprintf("/%s/%s", svc.FullName(), m.Name()),
+					StreamType:       connect.StreamTypeUnary,
+					IdempotencyLevel: connect.IdempotencyLevel(m.Options().(*descriptorpb.MethodOptions).GetIdempotencyLevel()),
+				}
+				if m.IsStreamingServer() {
+					spec.StreamType = connect.StreamTypeServer
+				}
+				if retryable(spec, nil) {
+					got = append(got, fmt.Sprintf("%s/%s", svc.Name(), m.Name()))
+				}
+			}
+		}
+		return true
+	})
+	slices.Sort(got)
+	assert.Equal(t, want, got)
+	assert.Greater(t, total, len(want)+20, "the registry holds every hookd.v1 RPC")
 }
 
 func TestBackoff(t *testing.T) {

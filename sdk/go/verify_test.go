@@ -2,6 +2,8 @@ package hookd
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +23,40 @@ const (
 	testSecret  = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	otherSecret = "whsec_c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1yaWdodC1vbmU="
 )
+
+// ed25519 test vectors made with Go's crypto/ed25519 (ed25519.NewKeyFromSeed of the 32-byte seeds, then
+// ed25519.Sign of `msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{"test": 2432232314}`); the TypeScript SDK's
+// tests use the same values. TestEd25519Vectors recomputes them.
+const (
+	testSeed       = "hookd ed25519 test vector seed 1"
+	testPublicKey  = "whpk_wYCjFOq+Df4lfvZ+ZZTCei5VIjokcso93NPh1nDYrSM="
+	testEdSig      = "v1a,ho79GTfFJvxbyvzd9KjxMLh0bt+JEEDc0gT12qpbACqBnLMLQe3Vdch0BPXUcReBf83ytAtTB/uUhbEdteWRAA=="
+	otherSeed      = "hookd ed25519 test vector seed 2"
+	otherPublicKey = "whpk_SQp0qYMLHrPzZoZW+Rhr0TtVjKe93dYvIxpmH71IiIU="
+	otherEdSig     = "v1a,RShbonffWwvLLge7v2We3OxrsPHDhVOqIvf7Dv5nNnX12OLvcN636Nsqhk+oJjYMcxFQuyYLQqybKgr7DOjIDQ=="
+)
+
+// signEd25519 returns headers with a v1a signature by the key of seed.
+func signEd25519(seed, id string, ts time.Time, body []byte) http.Header {
+	priv := ed25519.NewKeyFromSeed([]byte(seed))
+	sig := ed25519.Sign(priv, fmt.Appendf(nil, "%s.%d.%s", id, ts.Unix(), body))
+	h := http.Header{}
+	h.Set(HeaderWebhookID, id)
+	h.Set(HeaderWebhookTimestamp, fmt.Sprint(ts.Unix()))
+	h.Set(HeaderWebhookSignature, "v1a,"+base64.StdEncoding.EncodeToString(sig))
+	return h
+}
+
+func TestEd25519Vectors(t *testing.T) {
+	t.Parallel()
+	sent := time.Unix(1614265330, 0)
+	body := []byte(`{"test": 2432232314}`)
+	for _, v := range []struct{ seed, pub, sig string }{{testSeed, testPublicKey, testEdSig}, {otherSeed, otherPublicKey, otherEdSig}} {
+		pub := ed25519.NewKeyFromSeed([]byte(v.seed)).Public().(ed25519.PublicKey)
+		assert.Equal(t, v.pub, PublicKeyPrefix+base64.StdEncoding.EncodeToString(pub))
+		assert.Equal(t, v.sig, signEd25519(v.seed, "msg_p5jXN8AQM9LWM0D4loKWxJek", sent, body).Get(HeaderWebhookSignature))
+	}
+}
 
 // signed returns the headers the reference library produces for id, ts and body.
 func signed(t *testing.T, secret, id string, ts time.Time, body []byte) http.Header {
@@ -50,9 +86,16 @@ func TestVerify(t *testing.T) {
 		mut(h)
 		return h
 	}
+	ed := good.Clone()
+	ed.Set(HeaderWebhookSignature, testEdSig)
+	edWith := func(mut func(h http.Header)) http.Header {
+		h := ed.Clone()
+		mut(h)
+		return h
+	}
 	tests := []struct {
 		name    string
-		secret  string
+		secret  string // default testSecret
 		header  http.Header
 		body    []byte
 		now     time.Time
@@ -83,6 +126,27 @@ func TestVerify(t *testing.T) {
 		{name: "missing signature", header: with(func(h http.Header) { h.Del(HeaderWebhookSignature) }), now: sent, wantErr: standardwebhooks.ErrRequiredHeaders},
 		{name: "missing id", header: with(func(h http.Header) { h.Del(HeaderWebhookID) }), now: sent, wantErr: standardwebhooks.ErrRequiredHeaders},
 		{name: "bad timestamp", header: with(func(h http.Header) { h.Set(HeaderWebhookTimestamp, "yesterday") }), now: sent, wantErr: standardwebhooks.ErrInvalidHeaders},
+
+		// ed25519 (v1a, whpk_ public keys).
+		{name: "ed25519 valid", secret: testPublicKey, header: ed, now: sent},
+		{name: "ed25519 rotation: second signature matches", secret: testPublicKey, header: edWith(func(h http.Header) {
+			h.Set(HeaderWebhookSignature, otherEdSig+" "+testEdSig)
+		}), now: sent},
+		{name: "ed25519 beside v1", secret: testPublicKey, header: edWith(func(h http.Header) {
+			h.Set(HeaderWebhookSignature, good.Get(HeaderWebhookSignature)+" "+testEdSig)
+		}), now: sent},
+		{name: "ed25519 5 minutes late", secret: testPublicKey, header: ed, now: sent.Add(5 * time.Minute)},
+		{name: "ed25519 wrong key", secret: otherPublicKey, header: ed, now: sent, wantErr: standardwebhooks.ErrNoMatchingSignature},
+		{name: "ed25519 tampered body", secret: testPublicKey, header: ed, body: []byte(`{"test": 2432232315}`), now: sent, wantErr: standardwebhooks.ErrNoMatchingSignature},
+		{name: "ed25519 tampered id", secret: testPublicKey, header: edWith(func(h http.Header) { h.Set(HeaderWebhookID, "msg_other") }), now: sent, wantErr: standardwebhooks.ErrNoMatchingSignature},
+		{name: "ed25519 tampered timestamp", secret: testPublicKey, header: edWith(func(h http.Header) { h.Set(HeaderWebhookTimestamp, fmt.Sprint(sent.Unix()+1)) }), now: sent, wantErr: standardwebhooks.ErrNoMatchingSignature},
+		{name: "ed25519 signature labelled v1", secret: testPublicKey, header: edWith(func(h http.Header) {
+			h.Set(HeaderWebhookSignature, strings.Replace(testEdSig, "v1a,", "v1,", 1))
+		}), now: sent, wantErr: standardwebhooks.ErrNoMatchingSignature},
+		{name: "ed25519 truncated signature", secret: testPublicKey, header: edWith(func(h http.Header) { h.Set(HeaderWebhookSignature, testEdSig[:40]) }), now: sent, wantErr: standardwebhooks.ErrNoMatchingSignature},
+		{name: "ed25519 too old", secret: testPublicKey, header: ed, now: sent.Add(5*time.Minute + time.Second), wantErr: standardwebhooks.ErrMessageTooOld},
+		{name: "v1 signature, public key given", secret: testPublicKey, header: good, now: sent, wantErr: standardwebhooks.ErrNoMatchingSignature},
+		{name: "v1a signature, secret given", header: ed, now: sent, wantErr: standardwebhooks.ErrNoMatchingSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,12 +178,33 @@ func TestVerifyNow(t *testing.T) {
 	require.ErrorIs(t, err, standardwebhooks.ErrMessageTooOld)
 }
 
-func TestVerifyBadSecret(t *testing.T) {
+func TestVerifyNowEd25519(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"id":"evt_1"}`)
+	require.NoError(t, Verify(testPublicKey, signEd25519(testSeed, "dlv_1", time.Now(), body), body))
+	err := Verify(testPublicKey, signEd25519(testSeed, "dlv_1", time.Now().Add(-time.Hour), body), body)
+	require.ErrorIs(t, err, standardwebhooks.ErrMessageTooOld)
+}
+
+func TestVerifyBadKey(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{}`)
-	err := Verify("whsec_not base64!", signed(t, testSecret, "dlv_1", time.Now(), body), body)
-	require.Error(t, err)
-	assert.NotErrorIs(t, err, ErrVerification, "a misconfigured secret is not the sender's fault")
+	for _, key := range []string{
+		"whsec_not base64!",
+		"whpk_not base64!",
+		"whpk_" + base64.StdEncoding.EncodeToString(make([]byte, 31)),                         // 31 bytes
+		"whsk_" + base64.StdEncoding.EncodeToString(ed25519.NewKeyFromSeed([]byte(testSeed))), // the private key
+	} {
+		header := signed(t, testSecret, "dlv_1", time.Now(), body)
+		header.Add(HeaderWebhookSignature, testEdSig)
+		err := Verify(key, header, body)
+		require.Error(t, err, key)
+		assert.NotErrorIs(t, err, ErrVerification, "a misconfigured key is not the sender's fault: %s", key)
+	}
+	_, err := ParsePublicKey(testPublicKey)
+	require.NoError(t, err)
+	_, err = ParsePublicKey(strings.TrimPrefix(testPublicKey, PublicKeyPrefix))
+	require.Error(t, err, "the whpk_ prefix is required")
 }
 
 func TestHandler(t *testing.T) {
@@ -128,6 +213,7 @@ func TestHandler(t *testing.T) {
 		`"data":{"email":"a@example.com"},"meta":{"deliveryId":"dlv_1","attempt":2,"link":"http://h/v1/action-status/tok"}}`)
 	tests := []struct {
 		name       string
+		key        string // default testSecret
 		body       []byte
 		header     func(body []byte) http.Header
 		fnErr      error
@@ -144,12 +230,19 @@ func TestHandler(t *testing.T) {
 		{name: "stale", header: func(b []byte) http.Header { return signed(t, testSecret, "dlv_1", time.Now().Add(-10*time.Minute), b) }, wantStatus: http.StatusUnauthorized},
 		{name: "not json", body: []byte(`hello`), wantStatus: http.StatusBadRequest},
 		{name: "not an envelope", body: []byte(`{"a":1}`), wantStatus: http.StatusBadRequest},
+		{name: "ed25519 ok", key: testPublicKey, header: func(b []byte) http.Header { return signEd25519(testSeed, "dlv_1", time.Now(), b) }, wantStatus: http.StatusOK, wantCalled: true},
+		{name: "ed25519 wrong key", key: otherPublicKey, header: func(b []byte) http.Header { return signEd25519(testSeed, "dlv_1", time.Now(), b) }, wantStatus: http.StatusUnauthorized},
+		{name: "ed25519 key, hmac signature", key: testPublicKey, wantStatus: http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var got *Envelope
-			srv := httptest.NewServer(Handler(testSecret, func(_ context.Context, e *Envelope) error {
+			key := testSecret
+			if tt.key != "" {
+				key = tt.key
+			}
+			srv := httptest.NewServer(Handler(key, func(_ context.Context, e *Envelope) error {
 				got = e
 				return tt.fnErr
 			}))

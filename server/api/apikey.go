@@ -124,6 +124,28 @@ func (s *apiKeyService) RevokeApiKey(ctx context.Context, req *connect.Request[h
 	return connect.NewResponse(&hookdv1.RevokeApiKeyResponse{ApiKey: apiKeyToProto(k)}), nil
 }
 
+// GetCurrentApiKey implements hookdv1connect.ApiKeyServiceHandler.
+func (s *apiKeyService) GetCurrentApiKey(ctx context.Context, req *connect.Request[hookdv1.GetCurrentApiKeyRequest]) (*connect.Response[hookdv1.GetCurrentApiKeyResponse], error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The interceptor authenticated this secret; look the key up again for what the principal does not carry.
+	secret, _ := auth.BearerToken(req.Header().Get("Authorization"))
+	k, err := auth.Authenticate(ctx, s.d.Store, secret)
+	if err != nil {
+		if errors.Is(err, auth.ErrUnknownKey) || errors.Is(err, auth.ErrRevokedKey) {
+			return nil, connect.NewError(connect.CodeUnauthenticated, err)
+		}
+		return nil, apierr.FromStore(ctx, s.d.log(), "api key", p.KeyID, err)
+	}
+	pr, err := s.d.Store.GetProject(ctx, k.ProjectID)
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "project", k.ProjectID, err)
+	}
+	return connect.NewResponse(&hookdv1.GetCurrentApiKeyResponse{ApiKey: apiKeyToProto(k), Project: projectToProto(pr)}), nil
+}
+
 // apiKeyToProto converts a key; the hash is never exposed.
 func apiKeyToProto(k *store.APIKey) *hookdv1.ApiKey {
 	return &hookdv1.ApiKey{

@@ -52,9 +52,13 @@ func (s *deliveryService) ListDeliveries(ctx context.Context, req *connect.Reque
 		cursor = func(d store.Delivery) string { return fmt.Sprintf("%d/%s", d.NextAttemptTime.UnixNano(), d.ID) }
 	}
 	ds, next := pagination.Trim(ds, page, cursor)
+	names, err := loadTargetNames(ctx, s.d.Store, p.ProjectID, ds...)
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "deliveries", "", err)
+	}
 	out := &hookdv1.ListDeliveriesResponse{Deliveries: make([]*hookdv1.Delivery, 0, len(ds)), NextPageToken: next}
 	for i := range ds {
-		out.Deliveries = append(out.Deliveries, deliveryToProto(&ds[i]))
+		out.Deliveries = append(out.Deliveries, names.fill(deliveryToProto(&ds[i])))
 	}
 	return connect.NewResponse(out), nil
 }
@@ -76,7 +80,10 @@ func (s *deliveryService) GetDelivery(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "delivery", d.ID, err)
 	}
-	out := deliveryToProto(d)
+	out, err := s.withNames(ctx, p.ProjectID, d)
+	if err != nil {
+		return nil, err
+	}
 	for i := range atts {
 		out.AttemptList = append(out.AttemptList, attemptToProto(&atts[i], p.IsAdmin()))
 	}
@@ -96,7 +103,11 @@ func (s *deliveryService) RetryDelivery(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, stateError(ctx, s.d, "delivery", req.Msg.GetId(), "only a DONE or FAILED delivery can be resent", err)
 	}
-	return connect.NewResponse(&hookdv1.RetryDeliveryResponse{Delivery: deliveryToProto(d)}), nil
+	out, err := s.withNames(ctx, p.ProjectID, d)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.RetryDeliveryResponse{Delivery: out}), nil
 }
 
 // RetryDeliveries implements hookdv1connect.DeliveryServiceHandler.
@@ -140,7 +151,11 @@ func (s *deliveryService) CancelDelivery(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, stateError(ctx, s.d, "delivery", req.Msg.GetId(), "only a QUEUED, RETRYING or WAITING delivery can be cancelled", err)
 	}
-	return connect.NewResponse(&hookdv1.CancelDeliveryResponse{Delivery: deliveryToProto(d)}), nil
+	out, err := s.withNames(ctx, p.ProjectID, d)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.CancelDeliveryResponse{Delivery: out}), nil
 }
 
 // ExportDeliveries implements hookdv1connect.DeliveryServiceHandler.
@@ -164,6 +179,53 @@ func (s *deliveryService) ExportDeliveries(ctx context.Context, req *connect.Req
 		return apierr.FromStore(ctx, s.d.log(), "deliveries", "", err)
 	}
 	return w.flush()
+}
+
+// withNames converts one delivery with the current names of its webhook and integration.
+func (s *deliveryService) withNames(ctx context.Context, projectID string, d *store.Delivery) (*hookdv1.Delivery, error) {
+	names, err := loadTargetNames(ctx, s.d.Store, projectID, *d)
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "delivery", d.ID, err)
+	}
+	return names.fill(deliveryToProto(d)), nil
+}
+
+// targetNames are the current names of the webhooks and integrations of a page of deliveries, by id: the
+// queue's "Trusted Site" column (product document 002). A deleted target has no name.
+type targetNames struct {
+	webhooks, integrations map[string]string
+}
+
+// loadTargetNames reads the names of the deliveries' webhooks and integrations: one store call for each, per page.
+func loadTargetNames(ctx context.Context, st store.Store, projectID string, ds ...store.Delivery) (targetNames, error) {
+	if len(ds) == 0 {
+		return targetNames{}, nil
+	}
+	webhookIDs := make([]string, 0, len(ds))
+	integrationIDs := make([]string, 0, len(ds))
+	for i := range ds {
+		webhookIDs = append(webhookIDs, ds[i].WebhookID)
+		if ds[i].IntegrationID != "" {
+			integrationIDs = append(integrationIDs, ds[i].IntegrationID)
+		}
+	}
+	var n targetNames
+	var err error
+	if n.webhooks, err = st.WebhookNames(ctx, projectID, webhookIDs); err != nil {
+		return n, fmt.Errorf("load webhook names: %w", err)
+	}
+	if len(integrationIDs) > 0 {
+		if n.integrations, err = st.IntegrationNames(ctx, projectID, integrationIDs); err != nil {
+			return n, fmt.Errorf("load integration names: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// fill sets the names of d's webhook and integration and returns d.
+func (n targetNames) fill(d *hookdv1.Delivery) *hookdv1.Delivery {
+	d.WebhookName, d.IntegrationName = n.webhooks[d.GetWebhookId()], n.integrations[d.GetIntegrationId()]
+	return d
 }
 
 // isQueueCursor reports whether c is a queue view cursor: "<unix nanos of next attempt>/<delivery id>".
@@ -232,13 +294,16 @@ func deliveryToProto(d *store.Delivery) *hookdv1.Delivery {
 		Id: d.ID, CreateTime: timestamp(d.CreateTime), UpdateTime: timestamp(d.UpdateTime), EventId: d.EventID,
 		WebhookId: d.WebhookID, IntegrationId: d.IntegrationID, EventType: d.EventType, Subject: d.Subject,
 		Status: statusToProto(d.Status), Attempts: int32(d.Attempts), LastStatusCode: int32(d.LastStatusCode),
-		Reason: d.Reason, Resent: d.Resent,
+		Reason: d.Reason, Resent: d.Resent, Retries: int32(retries(d.Attempts)),
 	}
 	if d.Status == store.StatusQueued || d.Status == store.StatusRetrying || d.Status == store.StatusWaiting {
 		out.NextAttemptTime = timestamp(d.NextAttemptTime)
 	}
 	return out
 }
+
+// retries is the number of attempts after the first (the queue's "Retries" column).
+func retries(attempts int) int { return max(attempts-1, 0) }
 
 func attemptToProto(a *store.Attempt, reveal bool) *hookdv1.Attempt {
 	return &hookdv1.Attempt{

@@ -31,7 +31,7 @@ const (
 	MaxBatch = 1000
 	// DefaultMaxPayloadBytes is the default limit of one event payload (JSON).
 	DefaultMaxPayloadBytes = 256 << 10
-	maxSubjectLen          = 256
+	maxSubjectLen          = store.MaxSubjectLen
 	maxKeyLen              = 256
 	eventTypeCacheTTL      = 2 * time.Second
 )

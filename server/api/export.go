@@ -32,6 +32,7 @@ const exportChunk = 64 << 10
 var csvHeader = []string{
 	"id", "event_id", "webhook_id", "integration_id", "event_type", "subject", "status", "attempts",
 	"last_status_code", "reason", "resent", "next_attempt_time", "create_time", "update_time",
+	"webhook_name", "integration_name", "retries",
 }
 
 type format int
@@ -69,8 +70,12 @@ func export(ctx context.Context, st store.Store, projectID string, f store.Deliv
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
+		names, err := loadTargetNames(ctx, st, projectID, ds...)
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
 		for i := range ds {
-			row := exportRow(&ds[i])
+			row := exportRow(&ds[i], names)
 			if cw != nil {
 				err = cw.Write(csvSafe(row))
 			} else {
@@ -79,6 +84,7 @@ func export(ctx context.Context, st store.Store, projectID string, f store.Deliv
 					obj[k] = row[j]
 				}
 				obj["attempts"], obj["last_status_code"], obj["resent"] = ds[i].Attempts, ds[i].LastStatusCode, ds[i].Resent
+				obj["retries"] = retries(ds[i].Attempts)
 				err = enc.Encode(obj)
 			}
 			if err != nil {
@@ -102,7 +108,8 @@ func export(ctx context.Context, st store.Store, projectID string, f store.Deliv
 	return nil
 }
 
-func exportRow(d *store.Delivery) []string {
+// exportRow is the CSV record of d (in csvHeader order); names are its target's current names.
+func exportRow(d *store.Delivery, names targetNames) []string {
 	next := ""
 	if d.Status == store.StatusQueued || d.Status == store.StatusRetrying || d.Status == store.StatusWaiting {
 		next = d.NextAttemptTime.UTC().Format(time.RFC3339Nano)
@@ -112,6 +119,7 @@ func exportRow(d *store.Delivery) []string {
 		strings.TrimPrefix(statusToProto(d.Status).String(), "DELIVERY_STATUS_"), strconv.Itoa(d.Attempts),
 		strconv.Itoa(d.LastStatusCode), d.Reason, strconv.FormatBool(d.Resent), next,
 		d.CreateTime.UTC().Format(time.RFC3339Nano), d.UpdateTime.UTC().Format(time.RFC3339Nano),
+		names.webhooks[d.WebhookID], names.integrations[d.IntegrationID], strconv.Itoa(retries(d.Attempts)),
 	}
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/hookd/hookd/server/pagination"
 	"github.com/hookd/hookd/server/render"
 	"github.com/hookd/hookd/server/schema"
+	"github.com/hookd/hookd/server/signature"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -86,6 +88,15 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 	if w.RetryPolicy, err = retryPolicyFromProto(m.GetRetryPolicy()); err != nil {
 		return nil, err
 	}
+	if m.RetryPolicy == nil && w.AsyncStatus {
+		w.RetryPolicy = store.RetryPolicy{Kind: store.RetryNone} // async_status webhooks opt into retries
+	}
+	if w.SuccessStatusCodes, err = successCodesFromProto(m.GetSuccessStatusCodes()); err != nil {
+		return nil, err
+	}
+	if w.SigningAlgorithm, err = signingAlgorithmFromProto(m.GetSigningAlgorithm()); err != nil {
+		return nil, err
+	}
 	if w.Timeout, err = durationField("timeout", m.GetTimeout(), DefaultWebhookTimeout, minWebhookTimeout, DefaultWebhookTimeout); err != nil {
 		return nil, err
 	}
@@ -105,13 +116,13 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", "", err)
 	}
-	if w.Secret, err = newWebhookSecret(); err != nil {
+	if w.Secret, w.PublicKey, err = newSigningSecret(w.SigningAlgorithm); err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
 	}
 	if err := s.d.Store.CreateWebhook(ctx, w); err != nil {
 		return nil, s.storeError(ctx, w, err)
 	}
-	return connect.NewResponse(&hookdv1.CreateWebhookResponse{Webhook: webhookToProto(w, in, p.IsAdmin())}), nil
+	return connect.NewResponse(&hookdv1.CreateWebhookResponse{Webhook: webhookToProto(w, in, p.IsAdmin(), now)}), nil
 }
 
 // GetWebhook implements hookdv1connect.WebhookServiceHandler.
@@ -216,7 +227,29 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 		}
 	}
 	if m.AsyncStatus != nil {
+		if m.GetAsyncStatus() && !w.AsyncStatus && m.RetryPolicy == nil {
+			w.RetryPolicy = store.RetryPolicy{Kind: store.RetryNone} // as at creation: retries are opted into
+		}
 		w.AsyncStatus = m.GetAsyncStatus()
+	}
+	if m.SuccessStatusCodes != nil {
+		if w.SuccessStatusCodes, err = successCodesFromProto(m.GetSuccessStatusCodes().GetValues()); err != nil {
+			return nil, err
+		}
+	}
+	now := s.d.now()
+	if m.SigningAlgorithm != nil {
+		alg, err := signingAlgorithmFromProto(m.GetSigningAlgorithm())
+		if err != nil {
+			return nil, err
+		}
+		if alg != cmp.Or(w.SigningAlgorithm, store.SigningHMACSHA256) {
+			// A new secret or key pair of the new kind; the old one keeps signing for SecretOverlap.
+			w.SigningAlgorithm = alg
+			if err := rotateSecret(w, now); err != nil {
+				return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+			}
+		}
 	}
 	if m.AsyncTimeout != nil {
 		if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
@@ -236,11 +269,11 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 	if err := s.dryRun(ctx, w, in); err != nil {
 		return nil, err
 	}
-	w.UpdateTime = s.d.now()
+	w.UpdateTime = now
 	if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
 		return nil, s.storeError(ctx, w, err)
 	}
-	return connect.NewResponse(&hookdv1.UpdateWebhookResponse{Webhook: webhookToProto(w, in, p.IsAdmin())}), nil
+	return connect.NewResponse(&hookdv1.UpdateWebhookResponse{Webhook: webhookToProto(w, in, p.IsAdmin(), now)}), nil
 }
 
 // DeleteWebhook implements hookdv1connect.WebhookServiceHandler.
@@ -280,12 +313,13 @@ func (s *webhookService) CopyWebhook(ctx context.Context, req *connect.Request[h
 	}
 	w.IntegrationHeaders = slices.Clone(src.IntegrationHeaders)
 	w.Headers = slices.Clone(src.Headers)
-	w.PreviousSecret, w.PreviousSecretExpireTime = "", nil
+	w.SuccessStatusCodes = slices.Clone(src.SuccessStatusCodes)
+	w.PreviousSecret, w.PreviousSecretExpireTime, w.PreviousPublicKey = "", nil, ""
 	w.CreateTime, w.UpdateTime = now, now
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", "", err)
 	}
-	if w.Secret, err = newWebhookSecret(); err != nil {
+	if w.Secret, w.PublicKey, err = newSigningSecret(w.SigningAlgorithm); err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
 	}
 	if err := s.d.Store.CreateWebhook(ctx, &w); err != nil {
@@ -304,13 +338,10 @@ func (s *webhookService) RotateWebhookSecret(ctx context.Context, req *connect.R
 	if err != nil {
 		return nil, err
 	}
-	secret, err := newWebhookSecret()
-	if err != nil {
+	now := s.d.now()
+	if err := rotateSecret(w, now); err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
 	}
-	now := s.d.now()
-	expire := now.Add(SecretOverlap)
-	w.PreviousSecret, w.PreviousSecretExpireTime, w.Secret = w.Secret, &expire, secret
 	w.UpdateTime = now
 	if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
 		return nil, s.storeError(ctx, w, err)
@@ -428,7 +459,7 @@ func (s *webhookService) output(ctx context.Context, p auth.Principal, w *store.
 			}
 		}
 	}
-	return webhookToProto(w, in, p.IsAdmin()), nil
+	return webhookToProto(w, in, p.IsAdmin(), s.d.now()), nil
 }
 
 // storeError maps a failed webhook write; a taken system name is already_exists naming the field.
@@ -494,9 +525,122 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 	if len(w.BodyTemplate) > maxTemplateLen {
 		return apierr.Invalid("body_template", "is longer than %d bytes", maxTemplateLen)
 	}
-	if _, err := render.Parse("body_template", w.BodyTemplate); err != nil {
+	body, err := render.Parse("body_template", w.BodyTemplate)
+	if err != nil {
 		return apierr.Invalid("body_template", "%v", err)
 	}
+	if w.AsyncStatus && len(w.SuccessStatusCodes) > 0 {
+		return apierr.Invalid("success_status_codes", "cannot be combined with async_status, which accepts exactly 200 (DONE) and 202 (WAITING)")
+	}
+	if w.RetryPolicy.Kind == store.RetryIdempotent && !usesTransactionalID(w, in, body) {
+		return apierr.Invalid("retry_policy.kind", "RETRY_POLICY_KIND_IDEMPOTENT retries only requests that carry the "+
+			"idempotency key, but neither the URL, the headers nor the body_template of this webhook use {{.TransactionalId}}: "+
+			"add it (e.g. ?transactionId={{.TransactionalId}}, a header value or a body field) or choose another retry policy")
+	}
+	return nil
+}
+
+// usesTransactionalID reports whether a webhook's request writes {{.TransactionalId}} (the idempotency key) in
+// its URL (url, or the integration's base_url and path), a header value (its own or a used integration header)
+// or its body template (body, already parsed), by walking the parsed templates.
+func usesTransactionalID(w *store.Webhook, in *store.Integration, body *render.Template) bool {
+	parse := func(name, text string) *render.Template {
+		t, _ := render.Parse(name, text) // already validated; a template that does not parse uses nothing
+		return t
+	}
+	if render.UsesTransactionalID(body, parse("url", WebhookFullURL(w, in))) {
+		return true
+	}
+	for _, h := range sentHeaders(w, in) {
+		if render.UsesTransactionalID(parse("header "+h.Name, h.Value)) {
+			return true
+		}
+	}
+	return false
+}
+
+// sentHeaders are the headers a webhook sends besides hookd's own: its own, and the integration headers that are
+// not toggled off and not replaced by one of its own of the same name (as the sender builds them).
+func sentHeaders(w *store.Webhook, in *store.Integration) []store.Header {
+	out := slices.Clone(w.Headers)
+	if in == nil {
+		return out
+	}
+	for _, h := range in.Headers {
+		named := func(name string) bool { return strings.EqualFold(name, h.Name) }
+		off := slices.ContainsFunc(w.IntegrationHeaders, func(ih store.IntegrationHeader) bool { return !ih.Use && named(ih.Name) })
+		replaced := slices.ContainsFunc(w.Headers, func(wh store.Header) bool { return named(wh.Name) })
+		if !off && !replaced {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// maxSuccessCodes caps success_status_codes (there are 100 codes in 2xx).
+const maxSuccessCodes = 100
+
+// successCodesFromProto validates success_status_codes: distinct codes from 200 to 299 (empty = any 2xx).
+func successCodesFromProto(codes []int32) ([]int, error) {
+	if len(codes) == 0 {
+		return nil, nil
+	}
+	if len(codes) > maxSuccessCodes {
+		return nil, apierr.Invalid("success_status_codes", "has %d codes; at most %d", len(codes), maxSuccessCodes)
+	}
+	out := make([]int, 0, len(codes))
+	for i, c := range codes {
+		f := fmt.Sprintf("success_status_codes[%d]", i)
+		switch {
+		case c < 200 || c > 299:
+			return nil, apierr.Invalid(f, "%d is not a 2xx status: success codes narrow the default (any 2xx), e.g. [200]", c)
+		case slices.Contains(out, int(c)):
+			return nil, apierr.Invalid(f, "%d is listed twice", c)
+		}
+		out = append(out, int(c))
+	}
+	return out, nil
+}
+
+// signingAlgorithmFromProto maps signing_algorithm; UNSPECIFIED means HMAC_SHA256.
+func signingAlgorithmFromProto(a hookdv1.SigningAlgorithm) (store.SigningAlgorithm, error) {
+	switch a {
+	case hookdv1.SigningAlgorithm_SIGNING_ALGORITHM_UNSPECIFIED, hookdv1.SigningAlgorithm_SIGNING_ALGORITHM_HMAC_SHA256:
+		return store.SigningHMACSHA256, nil
+	case hookdv1.SigningAlgorithm_SIGNING_ALGORITHM_ED25519:
+		return store.SigningEd25519, nil
+	default:
+		return "", apierr.Invalid("signing_algorithm", "%d is not a known signing algorithm", int32(a))
+	}
+}
+
+func signingAlgorithmToProto(a store.SigningAlgorithm) hookdv1.SigningAlgorithm {
+	if a == store.SigningEd25519 {
+		return hookdv1.SigningAlgorithm_SIGNING_ALGORITHM_ED25519
+	}
+	return hookdv1.SigningAlgorithm_SIGNING_ALGORITHM_HMAC_SHA256
+}
+
+// newSigningSecret returns a new secret for alg: a whsec_ secret (no public key) or a whsk_ private key and its
+// whpk_ public key.
+func newSigningSecret(alg store.SigningAlgorithm) (secret, publicKey string, err error) {
+	if alg == store.SigningEd25519 {
+		return signature.NewEd25519Key()
+	}
+	secret, err = newWebhookSecret()
+	return secret, "", err
+}
+
+// rotateSecret gives w a new secret of its signing algorithm; the current one keeps signing (and its public key
+// keeps verifying) for SecretOverlap.
+func rotateSecret(w *store.Webhook, now time.Time) error {
+	secret, public, err := newSigningSecret(w.SigningAlgorithm)
+	if err != nil {
+		return err
+	}
+	expire := now.Add(SecretOverlap)
+	w.PreviousSecret, w.PreviousPublicKey, w.PreviousSecretExpireTime = w.Secret, w.PublicKey, &expire
+	w.Secret, w.PublicKey = secret, public
 	return nil
 }
 
@@ -574,6 +718,11 @@ func retryPolicyFromProto(rp *hookdv1.RetryPolicy) (store.RetryPolicy, error) {
 			return store.RetryPolicy{}, apierr.Invalid("retry_policy", "NONE takes no interval or max_retries")
 		}
 		return store.RetryPolicy{Kind: store.RetryNone}, nil
+	case hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_IDEMPOTENT:
+		if interval.AsDuration() != 0 || n != 0 {
+			return store.RetryPolicy{}, apierr.Invalid("retry_policy", "IDEMPOTENT has a fixed schedule (retries 1, 2 and 3 minutes after the previous attempt) and takes no interval or max_retries")
+		}
+		return store.RetryPolicy{Kind: store.RetryIdempotent}, nil
 	default:
 		return store.RetryPolicy{}, apierr.Invalid("retry_policy.kind", "%d is not a known retry policy kind", int32(rp.GetKind()))
 	}
@@ -588,13 +737,15 @@ func retryPolicyToProto(rp store.RetryPolicy) *hookdv1.RetryPolicy {
 		out.Kind = hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_FIXED
 	case store.RetryNone:
 		out.Kind = hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_NONE
+	case store.RetryIdempotent:
+		out.Kind = hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_IDEMPOTENT
 	}
 	return out
 }
 
-// webhookToProto converts a webhook (in is its integration, for full_url); the secret and private header values
-// are masked unless reveal.
-func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool) *hookdv1.Webhook {
+// webhookToProto converts a webhook at now (in is its integration, for full_url); the secret and private header
+// values are masked unless reveal. Public keys are shown to every role, the previous one while it still signs.
+func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now time.Time) *hookdv1.Webhook {
 	secret := w.Secret
 	if !reveal && secret != "" {
 		secret = Masked
@@ -610,5 +761,26 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool) *hookd
 		BodyTemplate: w.BodyTemplate, RetryPolicy: retryPolicyToProto(w.RetryPolicy), Timeout: duration(w.Timeout),
 		AsyncStatus: w.AsyncStatus, AsyncTimeout: duration(w.AsyncTimeout), Enabled: w.Enabled, Secret: secret,
 		PreviousSecretExpireTime: timestampPtr(w.PreviousSecretExpireTime),
+		SuccessStatusCodes:       successCodesToProto(w.SuccessStatusCodes), SigningAlgorithm: signingAlgorithmToProto(w.SigningAlgorithm),
+		PublicKey: w.PublicKey, PreviousPublicKey: previousPublicKey(w, now),
 	}
+}
+
+// previousPublicKey is the public key of the previous secret while it still signs (during a rotation).
+func previousPublicKey(w *store.Webhook, now time.Time) string {
+	if w.PreviousSecretExpireTime == nil || !now.Before(*w.PreviousSecretExpireTime) {
+		return ""
+	}
+	return w.PreviousPublicKey
+}
+
+func successCodesToProto(codes []int) []int32 {
+	if len(codes) == 0 {
+		return nil
+	}
+	out := make([]int32, len(codes))
+	for i, c := range codes {
+		out[i] = int32(c)
+	}
+	return out
 }

@@ -149,7 +149,7 @@ func ParseURL(name, text string) (*Template, error) {
 func parseMode(name, text string, urlMode bool) (*Template, error) {
 	t, err := template.New(name).Funcs(stubFuncs()).Parse(text)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("parse template: %w", err)
 	}
 	if len(t.Templates()) > 1 {
 		return nil, fmt.Errorf("template: %s: {{define}} and {{block}} are not allowed", name)
@@ -242,8 +242,9 @@ func (t *Template) Execute(ctx context.Context, v Vars) (string, error) {
 	return t.ExecuteLimits(ctx, v, Limits{})
 }
 
-// ExecuteLimits renders t with v within lim. An error wrapping ErrLimit means a bound was passed; other errors
-// are the template's own (a missing index, a type mismatch). Errors start with "template: ".
+// ExecuteLimits renders t with v within lim. An error wrapping ErrLimit means a bound was passed (its text starts
+// with "template: <name>: "); other errors are the template's own (a missing index, a type mismatch) and start
+// with "execute template: ".
 func (t *Template) ExecuteLimits(ctx context.Context, v Vars, lim Limits) (string, error) {
 	lim = lim.withDefaults()
 	b := &budget{ctx: ctx, name: t.name, lim: lim, deadline: time.Now().Add(lim.Timeout)}
@@ -258,7 +259,7 @@ func (t *Template) ExecuteLimits(ctx context.Context, v Vars, lim Limits) (strin
 		return "", b.err
 	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("execute template: %w", err)
 	}
 	out := w.buf.String()
 	if t.origin != "" {

@@ -2,8 +2,11 @@
 //
 // EXPONENTIAL (the default): after the k-th failed attempt the next one is due 5 s + k⁴ s later (6 s, 21 s,
 // 86 s, 261 s, …), up to 15 retries: 16 attempts over about two days (49.6 h of waiting). FIXED waits Interval
-// between attempts, up to MaxRetries retries. NONE never retries. A Retry-After answer (429/503) replaces
-// the scheduled delay, capped at 4× that delay.
+// between attempts, up to MaxRetries retries. NONE never retries. IDEMPOTENT (the product document 001: "the
+// webhook will be called back three times within six minutes") retries 1, 2 and 3 minutes after the previous
+// attempt, at +1, +3 and +6 minutes; which failures it retries is the sender's outcome rule. A Retry-After
+// answer (429/503) replaces the scheduled delay, capped at 4× that delay, except under IDEMPOTENT, whose
+// schedule is the document's promise.
 package retry
 
 import (
@@ -29,6 +32,10 @@ const (
 	RetryAfterFactor = 4
 )
 
+// IdempotentDelays are the IDEMPOTENT delays after the first, second and third failed attempt: three retries
+// within six minutes (at +1, +3 and +6 minutes).
+var IdempotentDelays = [...]time.Duration{1 * time.Minute, 2 * time.Minute, 3 * time.Minute}
+
 // Exponential is the EXPONENTIAL delay after the k-th failed attempt: 5 s + k⁴ s.
 func Exponential(k int) time.Duration {
 	k = max(k, 1)
@@ -40,6 +47,8 @@ func Retries(p store.RetryPolicy) int {
 	switch p.Kind {
 	case store.RetryNone:
 		return 0
+	case store.RetryIdempotent:
+		return len(IdempotentDelays)
 	case store.RetryFixed:
 		if p.MaxRetries <= 0 {
 			return DefaultFixedRetries
@@ -65,6 +74,8 @@ func Next(p store.RetryPolicy, attempt int) (time.Duration, bool) {
 			return DefaultFixedInterval, true
 		}
 		return p.Interval, true
+	case store.RetryIdempotent:
+		return IdempotentDelays[attempt-1], true
 	default:
 		return Exponential(attempt), true
 	}
@@ -92,6 +103,10 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	return max(t.Sub(now), 0), true
 }
+
+// HonoursRetryAfter reports whether a Retry-After answer may move the policy's next attempt: every policy but
+// IDEMPOTENT, whose fixed schedule keeps its three retries within six minutes.
+func HonoursRetryAfter(p store.RetryPolicy) bool { return p.Kind != store.RetryIdempotent }
 
 // WithRetryAfter returns the delay to use when a 429 or 503 answer carried Retry-After value v: the receiver's
 // delay, but at most RetryAfterFactor × scheduled; the scheduled delay when v is absent or malformed.

@@ -32,6 +32,31 @@ func TestExponentialSchedule(t *testing.T) {
 	}
 }
 
+// TestIdempotentSchedule checks the rule of the product document 001 (001_cece2d8210d42b3c.txt): "If you add the
+// ${WebhookRequest.TransactionalId} parameter to your request, the webhook will be called back three times within
+// six minutes if the response contains errors 5xx and 429". The delays are 1, 2 and 3 minutes after the previous
+// attempt (the retries are at +1, +3 and +6 minutes); a Retry-After answer does not move them.
+func TestIdempotentSchedule(t *testing.T) {
+	p := store.RetryPolicy{Kind: store.RetryIdempotent}
+	assert.Equal(t, 3, retry.Retries(p), "called back three times")
+	var since time.Duration
+	var at []time.Duration
+	for attempt := 1; attempt <= 3; attempt++ {
+		d, ok := retry.Next(p, attempt)
+		assert.True(t, ok, "attempt %d is retried", attempt)
+		since += d
+		at = append(at, since)
+	}
+	assert.Equal(t, []time.Duration{time.Minute, 3 * time.Minute, 6 * time.Minute}, at, "retries after the first attempt")
+	assert.LessOrEqual(t, since, 6*time.Minute, "within six minutes")
+	_, ok := retry.Next(p, 4)
+	assert.False(t, ok, "the fourth attempt is the last")
+	assert.False(t, retry.HonoursRetryAfter(p))
+	for _, k := range []store.RetryKind{"", store.RetryExponential, store.RetryFixed, store.RetryNone} {
+		assert.True(t, retry.HonoursRetryAfter(store.RetryPolicy{Kind: k}), k)
+	}
+}
+
 func TestNext(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -49,6 +74,10 @@ func TestNext(t *testing.T) {
 		{"fixed defaults", store.RetryPolicy{Kind: store.RetryFixed}, 5, retry.DefaultFixedInterval, true},
 		{"fixed capped at 10", store.RetryPolicy{Kind: store.RetryFixed, Interval: time.Minute, MaxRetries: 50}, 11, 0, false},
 		{"none", store.RetryPolicy{Kind: store.RetryNone}, 1, 0, false},
+		{"idempotent first", store.RetryPolicy{Kind: store.RetryIdempotent}, 1, time.Minute, true},
+		{"idempotent third", store.RetryPolicy{Kind: store.RetryIdempotent}, 3, 3 * time.Minute, true},
+		{"idempotent exhausted", store.RetryPolicy{Kind: store.RetryIdempotent}, 4, 0, false},
+		{"idempotent ignores max_retries", store.RetryPolicy{Kind: store.RetryIdempotent, MaxRetries: 10}, 4, 0, false},
 		{"attempt zero", store.RetryPolicy{}, 0, 0, false},
 	}
 	for _, tt := range tests {

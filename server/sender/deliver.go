@@ -18,7 +18,6 @@ import (
 	"github.com/hookd/hookd/server/actiontoken"
 	"github.com/hookd/hookd/server/netguard"
 	"github.com/hookd/hookd/server/render"
-	"github.com/hookd/hookd/server/retry"
 	"github.com/hookd/hookd/server/signature"
 	"github.com/hookd/hookd/server/store"
 )
@@ -127,7 +126,8 @@ func (s *Sender) deliver(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 	res := s.do(ctx, req)
 	res.attempt.DeliveryID, res.attempt.Number = d.ID, attempt
 	out.Attempt, out.Attempts, out.LastStatusCode = res.attempt, attempt, res.status
-	s.decide(&out, t.webhook, res, attempt)
+	v := decide(s.now(), rulesOf(t.webhook, t.keyed), res, attempt)
+	out.Status, out.NextAttemptTime, out.Reason, out.DisableWebhook = v.status, v.next, v.reason, v.disable
 	if out.Status == store.StatusFailed {
 		s.cfg.Log.InfoContext(ctx, "delivery failed", "delivery_id", d.ID, "webhook_id", d.WebhookID,
 			"attempt", attempt, "status_code", res.status, "reason", out.Reason)
@@ -146,64 +146,6 @@ func (s *Sender) link(token string) string {
 func (s *Sender) count(o store.Outcome) store.Outcome {
 	s.metrics.deliveries.WithLabelValues(string(o.Status)).Inc()
 	return o
-}
-
-// decide sets the status, next attempt time and reason of an attempt's outcome.
-func (s *Sender) decide(out *store.Outcome, w *store.Webhook, res result, attempt int) {
-	now := s.now()
-	reason := responseReason(res.body)
-	describe := func() string {
-		switch {
-		case reason != "":
-			return reason
-		case res.err != nil:
-			return res.attempt.Error
-		default:
-			return fmt.Sprintf("HTTP %d %s", res.status, http.StatusText(res.status))
-		}
-	}
-	out.Reason = reason
-	status, retryable := classify(res.status, res.err, res.permanent, w.AsyncStatus)
-	switch {
-	case status == store.StatusDone:
-	case status == store.StatusWaiting:
-		out.NextAttemptTime = now.Add(cmp.Or(max(w.AsyncTimeout, 0), defaultAsyncTimeout))
-	case retryable:
-		delay, ok := retry.Next(w.RetryPolicy, attempt)
-		if !ok {
-			status = store.StatusFailed
-			break
-		}
-		if res.status == http.StatusTooManyRequests || res.status == http.StatusServiceUnavailable {
-			delay = retry.WithRetryAfter(delay, res.header.Get("Retry-After"), now)
-		}
-		status, out.NextAttemptTime = store.StatusRetrying, now.Add(delay)
-	}
-	if status != store.StatusDone && status != store.StatusWaiting {
-		out.Reason = describe()
-	}
-	out.Status = status
-	out.DisableWebhook = res.status == http.StatusGone
-}
-
-// classify maps an attempt to a status. retryable says a failure may be retried (by the webhook's policy).
-// Plain webhooks: 2xx done; network error, timeout, 408, 429, 5xx retry; other 3xx/4xx (redirects included)
-// failed. async_status webhooks: 200 done, 202 waiting, the same retryable failures, anything else failed.
-func classify(code int, err error, permanent, async bool) (status store.Status, retryable bool) {
-	switch {
-	case err != nil:
-		return store.StatusFailed, !permanent
-	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
-		return store.StatusFailed, true
-	case async && code == http.StatusOK:
-		return store.StatusDone, false
-	case async && code == http.StatusAccepted:
-		return store.StatusWaiting, false
-	case !async && code >= 200 && code < 300:
-		return store.StatusDone, false
-	default:
-		return store.StatusFailed, false
-	}
 }
 
 // responseReason is the "reason" string of a JSON response body, if any.

@@ -73,45 +73,6 @@ func TestGuardAddress(t *testing.T) {
 	}
 }
 
-func TestClassify(t *testing.T) {
-	t.Parallel()
-	netErr := errors.New("connection refused")
-	for _, tt := range []struct {
-		name      string
-		code      int
-		err       error
-		permanent bool
-		async     bool
-		status    store.Status
-		retryable bool
-	}{
-		{"200", 200, nil, false, false, store.StatusDone, false},
-		{"204", 204, nil, false, false, store.StatusDone, false},
-		{"202 plain", 202, nil, false, false, store.StatusDone, false},
-		{"301", 301, nil, false, false, store.StatusFailed, false},
-		{"302", 302, nil, false, false, store.StatusFailed, false},
-		{"400", 400, nil, false, false, store.StatusFailed, false},
-		{"404", 404, nil, false, false, store.StatusFailed, false},
-		{"408", 408, nil, false, false, store.StatusFailed, true},
-		{"410", 410, nil, false, false, store.StatusFailed, false},
-		{"429", 429, nil, false, false, store.StatusFailed, true},
-		{"500", 500, nil, false, false, store.StatusFailed, true},
-		{"503", 503, nil, false, false, store.StatusFailed, true},
-		{"network error", 0, netErr, false, false, store.StatusFailed, true},
-		{"refused target", 0, netErr, true, false, store.StatusFailed, false},
-		{"async 200", 200, nil, false, true, store.StatusDone, false},
-		{"async 202", 202, nil, false, true, store.StatusWaiting, false},
-		{"async 204", 204, nil, false, true, store.StatusFailed, false},
-		{"async 400", 400, nil, false, true, store.StatusFailed, false},
-		{"async 502", 502, nil, false, true, store.StatusFailed, true},
-		{"async network error", 0, netErr, false, true, store.StatusFailed, true},
-	} {
-		status, retryable := classify(tt.code, tt.err, tt.permanent, tt.async)
-		assert.Equal(t, tt.status, status, tt.name)
-		assert.Equal(t, tt.retryable, retryable, tt.name)
-	}
-}
-
 func TestFullURLAndHeaders(t *testing.T) {
 	t.Parallel()
 	in := &store.Integration{BaseURL: "https://api.example.com/v2", Headers: []store.Header{

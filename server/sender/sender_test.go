@@ -244,7 +244,7 @@ func TestClassification(t *testing.T) {
 			{name: "410 disables the webhook", reply: reply{status: 410}, status: store.StatusFailed, reason: "HTTP 410 Gone", disable: true},
 			{name: "async 200", reply: reply{status: 200}, async: true, status: store.StatusDone},
 			{name: "async 202", reply: reply{status: 202}, async: true, status: store.StatusWaiting, delay: 24 * time.Hour},
-			{name: "async 201", reply: reply{status: 201}, async: true, status: store.StatusFailed, reason: "HTTP 201 Created"},
+			{name: "async 201", reply: reply{status: 201}, async: true, status: store.StatusFailed, reason: "HTTP 201 Created (async_status webhooks accept only 200 and 202)"},
 			{name: "async 500 retries", reply: reply{status: 500}, async: true, status: store.StatusRetrying, delay: 6 * time.Second},
 		}
 		e := setup(t, st, dev)

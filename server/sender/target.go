@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,8 @@ type target struct {
 	bodyTmpl    *render.Template // nil: the default envelope
 	// invalid is why the webhook cannot be sent (e.g. a template that does not parse); empty when fine.
 	invalid string
+	// keyed says the URL, a header or the body writes {{.TransactionalId}} (IDEMPOTENT retries need it).
+	keyed bool
 }
 
 // targetHeader is one request header; tmpl is set when the value is a template.
@@ -127,6 +130,8 @@ func newTarget(w *store.Webhook, in *store.Integration) *target {
 			return t
 		}
 	}
+	t.keyed = render.UsesTransactionalID(t.urlTmpl, t.bodyTmpl) ||
+		slices.ContainsFunc(t.headers, func(h targetHeader) bool { return render.UsesTransactionalID(h.tmpl) })
 	return t
 }
 

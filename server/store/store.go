@@ -92,7 +92,25 @@ const (
 	RetryExponential RetryKind = "exponential"
 	RetryFixed       RetryKind = "fixed"
 	RetryNone        RetryKind = "none"
+
+	// RetryIdempotent retries only webhooks that send `{{.TransactionalId}}`, only after 5xx and 429 (product
+	// document 001).
+	RetryIdempotent RetryKind = "idempotent"
 )
+
+// SigningAlgorithm is how a webhook's requests are signed.
+type SigningAlgorithm string
+
+// Signing algorithms (Standard Webhooks).
+const (
+	// SigningHMACSHA256 signs `v1,` with the whsec_ secret (the default; also the meaning of "").
+	SigningHMACSHA256 SigningAlgorithm = "hmac_sha256"
+	// SigningEd25519 signs `v1a,` with the whsk_ private key kept in Secret.
+	SigningEd25519 SigningAlgorithm = "ed25519"
+)
+
+// MaxSubjectLen is the longest subject (in bytes) an event may carry.
+const MaxSubjectLen = 256
 
 // RetryPolicy says when failed attempts are retried.
 type RetryPolicy struct {
@@ -125,6 +143,15 @@ type Webhook struct {
 	PreviousSecretExpireTime *time.Time
 	CreateTime               time.Time
 	UpdateTime               time.Time
+
+	// SuccessStatusCodes are the statuses that count as success; empty means any 2xx.
+	SuccessStatusCodes []int
+	// SigningAlgorithm says how Secret signs: "" or SigningHMACSHA256 (a whsec_ secret), or SigningEd25519
+	// (Secret and PreviousSecret may then hold whsk_ private keys).
+	SigningAlgorithm SigningAlgorithm
+	// PublicKey and PreviousPublicKey are the whpk_ keys of Secret and PreviousSecret (empty for HMAC secrets).
+	PublicKey         string
+	PreviousPublicKey string
 }
 
 // EventType names a kind of event; Schema and SamplePayload are JSON (nil when unset).
@@ -354,12 +381,15 @@ type Trigger struct {
 	Signature          TriggerSignature
 	MaxBodyBytes       int64
 	Enabled            bool
+	CreateTime         time.Time
+	UpdateTime         time.Time
+
+	// Subject picks the subject of published events (a matching route's Subject wins).
+	Subject TriggerSubject
 	// DropHeaders and DropQueryParameters are left out of the published payload (besides the credential headers,
 	// which always are).
 	DropHeaders         []string
 	DropQueryParameters []string
-	CreateTime          time.Time
-	UpdateTime          time.Time
 }
 
 // TriggerRoute picks an event type by a header value or a JSON field.
@@ -368,7 +398,19 @@ type TriggerRoute struct {
 	JSONField string `json:"json_field,omitempty"`
 	Value     string `json:"value"`
 	EventType string `json:"event_type"`
+
+	// Subject, when set, picks the subject of matching requests instead of the trigger's.
+	Subject *TriggerSubject `json:"subject,omitempty"`
 }
+
+// TriggerSubject picks an event subject from a request header or a JSON field path (at most one is set).
+type TriggerSubject struct {
+	Header    string `json:"header,omitempty"`
+	JSONField string `json:"json_field,omitempty"`
+}
+
+// IsZero reports whether no subject is picked.
+func (s TriggerSubject) IsZero() bool { return s.Header == "" && s.JSONField == "" }
 
 // TriggerSignature configures verification of received requests ("" scheme = none).
 type TriggerSignature struct {
@@ -397,6 +439,9 @@ type Execution struct {
 	Status        int
 	EventID       string
 	EventType     string
+
+	// Subject is the subject the event was published with.
+	Subject string
 }
 
 // ExecutionRecord is one execution to store; its event is published when Publish is not nil.
@@ -444,6 +489,11 @@ type Store interface {
 	UpdateWebhook(ctx context.Context, w *Webhook) error
 	// DeleteWebhook deletes the webhook and its subscriptions and cancels its unfinished deliveries.
 	DeleteWebhook(ctx context.Context, projectID, id string, now time.Time) error
+	// WebhookNames returns the current names of the project's webhooks among ids, by id (unknown ids are
+	// left out): one query for a page of deliveries.
+	WebhookNames(ctx context.Context, projectID string, ids []string) (map[string]string, error)
+	// IntegrationNames returns the current names of the project's integrations among ids, by id.
+	IntegrationNames(ctx context.Context, projectID string, ids []string) (map[string]string, error)
 
 	CreateEventType(ctx context.Context, et *EventType) error
 	GetEventType(ctx context.Context, projectID, id string) (*EventType, error)

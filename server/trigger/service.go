@@ -36,6 +36,7 @@ const (
 	maxResponseBodySize = 64 << 10
 	maxSecretLen        = 1024
 	maxDropped          = 50
+	maxPathLen          = 200
 )
 
 // service implements hookdv1connect.TriggerServiceHandler.
@@ -64,7 +65,7 @@ func (s *service) CreateTrigger(ctx context.Context, req *connect.Request[hookdv
 	t := &store.Trigger{
 		ProjectID: p.ProjectID, Name: m.Name, EventType: m.EventType, APIKeyHeader: m.ApiKeyHeader, APIKey: m.ApiKey,
 		Sync: m.Sync, RateLimitPerSecond: int(m.RateLimitPerSecond), MaxBodyBytes: m.MaxBodyBytes,
-		Enabled: m.Enabled == nil || *m.Enabled, Routes: routesFromProto(m.Routes),
+		Enabled: m.Enabled == nil || *m.Enabled, Routes: routesFromProto(m.Routes), Subject: subjectFromProto(m.Subject),
 		DropHeaders: m.DropHeaders, DropQueryParameters: m.DropQueryParameters,
 	}
 	setResponse(t, m.Response)
@@ -176,6 +177,9 @@ func (s *service) UpdateTrigger(ctx context.Context, req *connect.Request[hookdv
 	}
 	if m.Routes != nil {
 		t.Routes = routesFromProto(m.Routes.Values)
+	}
+	if m.Subject != nil {
+		t.Subject = subjectFromProto(m.Subject) // an empty message removes it
 	}
 	if m.Signature != nil {
 		if err := setSignature(t, m.Signature, t.Signature.Secret); err != nil {
@@ -306,6 +310,14 @@ func (s *service) validate(ctx context.Context, t *store.Trigger) error {
 		if err := s.eventTypeExists(ctx, t.ProjectID, f+".event_type", rt.EventType); err != nil {
 			return err
 		}
+		if rt.Subject != nil {
+			if err := validateSubject(f+".subject", *rt.Subject); err != nil {
+				return err
+			}
+		}
+	}
+	if err := validateSubject("subject", t.Subject); err != nil {
+		return err
 	}
 	switch {
 	case t.APIKeyHeader != "" && !isToken(t.APIKeyHeader):
@@ -366,6 +378,24 @@ func (s *service) validate(ctx context.Context, t *store.Trigger) error {
 		return apierr.Invalid("max_body_bytes", "must be between 0 (default) and %d", MaxMaxBodyBytes)
 	}
 	return validateSignature(t.Signature)
+}
+
+// validateSubject checks a subject selector named field: a header name or a dotted JSON path, not both.
+func validateSubject(field string, sub store.TriggerSubject) error {
+	switch {
+	case sub.Header != "" && sub.JSONField != "":
+		return apierr.Invalid(field+".header", "set header or json_field, not both")
+	case sub.Header != "" && !isToken(sub.Header):
+		return apierr.Invalid(field+".header", "%q is not a valid header name", sub.Header)
+	case sub.JSONField != "" && !isPath(sub.JSONField):
+		return apierr.Invalid(field+".json_field", "%q is not a dotted path such as customer.id", sub.JSONField)
+	}
+	return nil
+}
+
+// isPath reports whether p is a dotted JSON field path: non-empty segments separated by '.'.
+func isPath(p string) bool {
+	return len(p) <= maxPathLen && !strings.Contains("."+p+".", "..")
 }
 
 func validateSignature(sig store.TriggerSignature) error {
@@ -476,8 +506,23 @@ func routesFromProto(rs []*hookdv1.TriggerRoute) []store.TriggerRoute {
 	out := make([]store.TriggerRoute, len(rs))
 	for i, r := range rs {
 		out[i] = store.TriggerRoute{Header: r.GetHeader(), JSONField: r.GetJsonField(), Value: r.GetValue(), EventType: r.GetEventType()}
+		if sub := subjectFromProto(r.GetSubject()); !sub.IsZero() {
+			out[i].Subject = &sub
+		}
 	}
 	return out
+}
+
+func subjectFromProto(s *hookdv1.TriggerSubject) store.TriggerSubject {
+	return store.TriggerSubject{Header: strings.TrimSpace(s.GetHeader()), JSONField: strings.TrimSpace(s.GetJsonField())}
+}
+
+// subjectToProto converts a subject selector; none gives nil.
+func subjectToProto(s store.TriggerSubject) *hookdv1.TriggerSubject {
+	if s.IsZero() {
+		return nil
+	}
+	return &hookdv1.TriggerSubject{Header: s.Header, JsonField: s.JSONField}
 }
 
 // toProto converts a trigger; secrets are masked unless reveal. The API key is stored as a hash: it is shown
@@ -508,8 +553,13 @@ func (s *service) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger {
 		out.Response = &hookdv1.TriggerResponse{Status: int32(t.ResponseStatus), ContentType: t.ResponseType, Body: t.ResponseBody}
 	}
 	for _, r := range t.Routes {
-		out.Routes = append(out.Routes, &hookdv1.TriggerRoute{Header: r.Header, JsonField: r.JSONField, Value: r.Value, EventType: r.EventType})
+		pr := &hookdv1.TriggerRoute{Header: r.Header, JsonField: r.JSONField, Value: r.Value, EventType: r.EventType}
+		if r.Subject != nil {
+			pr.Subject = subjectToProto(*r.Subject)
+		}
+		out.Routes = append(out.Routes, pr)
 	}
+	out.Subject = subjectToProto(t.Subject)
 	switch t.Signature.Scheme {
 	case schemeStandardWebhooks:
 		out.Signature = &hookdv1.TriggerSignature{Scheme: hookdv1.SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS, Secret: mask(t.Signature.Secret)}
@@ -525,7 +575,8 @@ func executionToProto(e *store.Execution, reveal bool) (*hookdv1.Execution, erro
 	out := &hookdv1.Execution{
 		Id: e.ID, TriggerId: e.TriggerID, ReceiveTime: timestamppb.New(e.ReceiveTime), Method: e.Method,
 		PathFragment: e.PathFragment, RawBody: e.RawBody, RawBodyBase64: e.RawBodyBase64, ContentType: e.ContentType,
-		Status: int32(e.Status), EventId: e.EventID, EventType: e.EventType, BodyTruncated: e.BodyTruncated,
+		Status: int32(e.Status), EventId: e.EventID, EventType: e.EventType, Subject: e.Subject,
+		BodyTruncated: e.BodyTruncated,
 	}
 	for _, h := range e.Headers {
 		v := h.Value

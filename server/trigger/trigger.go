@@ -309,10 +309,16 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		}
 		e.Body = b
 	}
-	eventType, ok := eventTypeFor(t, r.Header, p.Data)
+	eventType, sel, ok := eventTypeFor(t, r.Header, p.Data)
 	if !ok {
 		keepPrefix(e)
 		h.reject(rctx, w, e, http.StatusNotFound, "no route matches the request")
+		return
+	}
+	if e.Subject, ok = subjectFor(sel, r.Header, p.Data); !ok {
+		e.Subject = ""
+		h.reject(rctx, w, e, http.StatusBadRequest, "the subject picked from the request is longer than "+
+			strconv.Itoa(store.MaxSubjectLen)+" bytes")
 		return
 	}
 	payload, err := encodePayload(eventPayload{
@@ -330,7 +336,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		return
 	}
 	e.Status = responseStatus(t)
-	_, err = h.batch.Do(rctx, store.ExecutionRecord{Execution: e, Publish: &store.PublishInput{Event: store.Event{EventType: eventType, Payload: payload}}})
+	_, err = h.batch.Do(rctx, store.ExecutionRecord{Execution: e, Publish: &store.PublishInput{Event: store.Event{EventType: eventType, Subject: e.Subject, Payload: payload}}})
 	if errors.Is(err, store.ErrNotFound) { // deleted while we read the body
 		writeError(w, http.StatusNotFound, "trigger not found")
 		return

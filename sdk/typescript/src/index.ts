@@ -1,12 +1,26 @@
 /**
  * @hookd/client — TypeScript client for hookd.
  *
- * - {@link createHookdClient}: typed Connect clients for every hookd.v1 service.
- * - {@link verifyWebhook} / {@link parseWebhook}: Standard Webhooks verification with WebCrypto.
+ * - {@link createHookdClient}: typed Connect clients for every hookd.v1 service (API key, timeout and
+ *   retries as Connect-ES interceptors: {@link authInterceptor}, {@link retryInterceptor}).
+ * - {@link verifyWebhook} / {@link parseWebhook}: Standard Webhooks verification with WebCrypto
+ *   (HMAC-SHA256 `v1` with a whsec_ secret, ed25519 `v1a` with a whpk_ public key).
  * - {@link completeAction}: answer an async_status delivery's `meta.link`.
  * - All generated messages, enums and schemas of hookd.v1 (e.g. `DeliveryStatus`, `IntegrationSchema`).
  */
-export { createHookdClient, DEFAULT_TIMEOUT_MS, type HookdClient, type HookdClientOptions } from "./client.js";
+export {
+  authInterceptor,
+  createHookdClient,
+  DEFAULT_RETRY_MAX,
+  DEFAULT_RETRY_WAIT_MAX_MS,
+  DEFAULT_RETRY_WAIT_MIN_MS,
+  DEFAULT_TIMEOUT_MS,
+  isRetryableCall,
+  retryInterceptor,
+  type HookdClient,
+  type HookdClientOptions,
+  type RetryOptions,
+} from "./client.js";
 export {
   Code,
   ConnectError,
@@ -27,6 +41,8 @@ export {
   HEADER_WEBHOOK_SIGNATURE,
   HEADER_WEBHOOK_TIMESTAMP,
   parseWebhook,
+  PUBLIC_KEY_PREFIX,
+  SECRET_PREFIX,
   verifyWebhook,
   WebhookVerificationError,
   type ActionResult,

@@ -1,6 +1,7 @@
 /** Standard Webhooks header names set by hookd on every delivery. */
 export const HEADER_WEBHOOK_ID = "webhook-id";
 export const HEADER_WEBHOOK_TIMESTAMP = "webhook-timestamp";
+/** Space-separated signatures: "v1,<base64 HMAC-SHA256>" or "v1a,<base64 ed25519>". */
 export const HEADER_WEBHOOK_SIGNATURE = "webhook-signature";
 
 /** How far webhook-timestamp may be from the receiver's clock, either way (5 minutes). */
@@ -83,14 +84,21 @@ function fromBase64(s: string): Uint8Array<ArrayBuffer> | undefined {
   }
 }
 
+/** Prefix of a webhook's HMAC-SHA256 signing secret (`Webhook.secret`). */
+export const SECRET_PREFIX = "whsec_";
+/** Prefix of a webhook's ed25519 public key (`Webhook.public_key`, SIGNING_ALGORITHM_ED25519). */
+export const PUBLIC_KEY_PREFIX = "whpk_";
+
 /**
- * Verifies hookd's Standard Webhooks signature with WebCrypto (Node.js 20+ and browsers): HMAC-SHA256
- * of "webhook-id.webhook-timestamp.body" keyed with the webhook's "whsec_…" secret. Any of several
- * space-separated "v1,…" signatures may match (secret rotation); the timestamp must be within ±5 minutes.
- * Resolves when authentic; rejects with {@link WebhookVerificationError} otherwise.
+ * Verifies hookd's Standard Webhooks signature with WebCrypto (Node.js 20+ and browsers) over
+ * "webhook-id.webhook-timestamp.body". `key` is the webhook's "whsec_…" secret (HMAC-SHA256, `v1,`
+ * signatures) or, for webhooks signed with SIGNING_ALGORITHM_ED25519, its "whpk_…" public key (ed25519,
+ * `v1a,` signatures). Any of several space-separated signatures may match (secret or key rotation);
+ * the timestamp must be within ±5 minutes. Resolves when authentic; rejects with
+ * {@link WebhookVerificationError} otherwise, and with a TypeError for a malformed key.
  */
 export async function verifyWebhook(
-  secret: string,
+  key: string,
   headers: HeadersLike,
   body: WebhookBody,
   options: VerifyOptions = {},
@@ -110,13 +118,9 @@ export async function verifyWebhook(
   if (now - sent > tolerance) throw new WebhookVerificationError("message timestamp too old");
   if (sent - now > tolerance) throw new WebhookVerificationError("message timestamp too new");
 
-  const key = fromBase64(secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret);
-  if (!key || key.length === 0) {
-    throw new TypeError("webhook secret is not whsec_<base64>");
-  }
-  const cryptoKey = await globalThis.crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, [
-    "verify",
-  ]);
+  const [version, cryptoKey, algorithm] = key.startsWith(PUBLIC_KEY_PREFIX)
+    ? ["v1a", await importPublicKey(key), "Ed25519"]
+    : ["v1", await importSecret(key), "HMAC"];
   const prefix = encoder.encode(`${id}.${ts}.`);
   const payload = bytes(body);
   const signed = new Uint8Array(prefix.length + payload.length);
@@ -125,23 +129,54 @@ export async function verifyWebhook(
 
   for (const part of sigs.split(" ")) {
     const comma = part.indexOf(",");
-    if (comma < 0 || part.slice(0, comma) !== "v1") continue;
+    if (comma < 0 || part.slice(0, comma) !== version) continue;
     const sig = fromBase64(part.slice(comma + 1));
-    if (!sig) continue;
-    // subtle.verify compares in constant time.
-    if (await globalThis.crypto.subtle.verify("HMAC", cryptoKey, sig, signed)) return;
+    if (!sig || sig.length === 0) continue;
+    // subtle.verify compares HMACs in constant time.
+    if (await globalThis.crypto.subtle.verify(algorithm, cryptoKey, sig, signed)) return;
   }
   throw new WebhookVerificationError("no matching signature found");
 }
 
-/** Verifies like {@link verifyWebhook}, then parses the body as an event {@link Envelope}. */
+/** Imports a "whsec_<base64>" secret (the prefix is optional) as an HMAC-SHA256 key. */
+async function importSecret(secret: string): Promise<CryptoKey> {
+  if (secret.startsWith("whsk_")) {
+    throw new TypeError("whsk_ is an ed25519 webhook's private signing key: verify with its whpk_ public key");
+  }
+  const raw = fromBase64(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret);
+  if (!raw || raw.length === 0) {
+    throw new TypeError("webhook secret is not whsec_<base64> (nor a whpk_ public key)");
+  }
+  return globalThis.crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+}
+
+/** Imports a "whpk_<base64 32 bytes>" ed25519 public key. */
+async function importPublicKey(key: string): Promise<CryptoKey> {
+  const raw = fromBase64(key.slice(PUBLIC_KEY_PREFIX.length));
+  if (!raw || raw.length !== 32) {
+    throw new TypeError("webhook public key is not whpk_<base64 of 32 bytes>");
+  }
+  try {
+    return await globalThis.crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
+  } catch (err) {
+    if (err instanceof Error && err.name === "NotSupportedError") {
+      throw new TypeError("this runtime's WebCrypto has no Ed25519 (Node.js 20+ and current browsers have it)");
+    }
+    throw err;
+  }
+}
+
+/**
+ * Verifies like {@link verifyWebhook} (with the webhook's whsec_ secret or whpk_ public key), then
+ * parses the body as an event {@link Envelope}.
+ */
 export async function parseWebhook<T = unknown>(
-  secret: string,
+  key: string,
   headers: HeadersLike,
   body: WebhookBody,
   options?: VerifyOptions,
 ): Promise<Envelope<T>> {
-  await verifyWebhook(secret, headers, body, options);
+  await verifyWebhook(key, headers, body, options);
   const text = typeof body === "string" ? body : new TextDecoder().decode(bytes(body));
   return JSON.parse(text) as Envelope<T>;
 }

@@ -1,6 +1,7 @@
 // Loads a page in headless Chromium that uses the SDK's default connect-web transport against hookd
 // (started with --cors-origin for the page's origin).
 import assert from "node:assert/strict";
+import { accessSync, constants } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
@@ -13,6 +14,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 test("browser: list and create integrations with connect-web", async (t) => {
+  try {
+    accessSync(executablePath, constants.X_OK);
+  } catch {
+    assert.fail(`no Chromium at ${executablePath}: run \`make test\` from the repository root (installs Debian's chromium as root), apt-get install chromium, or set CHROMIUM_PATH`);
+  }
   const bundle = await build({
     entryPoints: [join(here, "browser", "app.mjs")],
     bundle: true,
@@ -50,4 +56,5 @@ test("browser: list and create integrations with connect-web", async (t) => {
   assert.ok(result.listed.includes("From the browser"), JSON.stringify(result.listed));
   assert.equal(result.notFound, true);
   assert.equal(result.verified, true);
+  assert.equal(result.ed25519, true, "ed25519 verified with the right key and rejected with another");
 });

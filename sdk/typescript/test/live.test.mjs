@@ -194,6 +194,18 @@ test("custom transport (gRPC-Web, binary) gets the API key", async () => {
   const got = await client.integrations.getIntegration({ id: integration.id });
   assert.equal(got.integration.name, "via grpc-web");
   await assert.rejects(grpcWeb.integrations.getIntegration({ id: "int_nope" }), isNotFound);
+  // A server stream through the custom transport carries the key too (CSV header row at least).
+  let csv = "";
+  for await (const chunk of grpcWeb.deliveries.exportDeliveries({})) csv += new TextDecoder().decode(chunk.data);
+  assert.match(csv, /^\S/, "the export streamed data");
+  const stranger = createHookdClient({ apiKey: "hk_not_a_key", transport: createGrpcWebTransport({ baseUrl: hookd.url }) });
+  await assert.rejects(async () => {
+    for await (const _ of stranger.deliveries.exportDeliveries({}));
+  }, isUnauthenticated);
+  // Both kinds of call through the default transport as well.
+  let csv2 = "";
+  for await (const chunk of client.deliveries.exportDeliveries({})) csv2 += new TextDecoder().decode(chunk.data);
+  assert.equal(csv2.split("\n")[0], csv.split("\n")[0]);
   const binary = createHookdClient({ baseUrl: hookd.url, apiKey: hookd.apiKey, useBinaryFormat: true });
   assert.ok((await binary.integrations.listIntegrations({})).integrations.length > 0);
 });

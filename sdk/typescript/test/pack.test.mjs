@@ -14,7 +14,8 @@ const pkgDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 const consumer = `
 import { createServer } from "node:http";
-import { createHookdClient, isNotFound, DeliveryStatus, parseWebhook, completeAction, Code, type Envelope } from "@hookd/client";
+import { createHookdClient, isNotFound, DeliveryStatus, parseWebhook, verifyWebhook, completeAction, Code, type Envelope } from "@hookd/client";
+import { authInterceptor, retryInterceptor, isRetryableCall, EventService, type HookdClientOptions, type RetryOptions } from "@hookd/client";
 import type { Integration } from "@hookd/client";
 
 export async function api(): Promise<void> {
@@ -34,6 +35,19 @@ export async function api(): Promise<void> {
     const c: Code = err.code;
     console.log(c, event!.id, status, i?.name);
   }
+}
+
+export function options(): void {
+  const retry: RetryOptions = { retryMax: 5, retryWaitMinMs: 100, retryWaitMaxMs: 2000 };
+  const opts: HookdClientOptions = { baseUrl: "http://127.0.0.1:8080", apiKey: "hk_x", timeoutMs: 10_000, ...retry };
+  const c = createHookdClient(opts);
+  const interceptors = [authInterceptor("hk_x"), retryInterceptor(retry)];
+  const retried: boolean = isRetryableCall(EventService.method.publishEvent, { idempotencyKey: "k" });
+  console.log(c.transport, interceptors.length, retried);
+}
+
+export async function ed25519(body: string, headers: Record<string, string>): Promise<void> {
+  await verifyWebhook(process.env.HOOKD_WEBHOOK_PUBLIC_KEY!, headers, body); // whpk_…
 }
 
 export function receiver(): void {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
+import { createHmac, createPrivateKey, sign as nodeSign } from "node:crypto";
 import { test } from "node:test";
 import { verifyWebhook, parseWebhook, WebhookVerificationError } from "../dist/index.js";
 
@@ -85,4 +85,78 @@ test("parseWebhook returns the envelope", async () => {
   const e = await parseWebhook(secret, headers(sign(secret, id, ts, env)), env, at(ts));
   assert.equal(e.type, "user.created");
   assert.deepEqual(e.data, { a: 1 });
+});
+
+// ed25519 (v1a, whpk_ public keys): vectors made with Go's crypto/ed25519 (sdk/go/verify_test.go:
+// ed25519.NewKeyFromSeed of the 32-byte seeds, ed25519.Sign of "id.timestamp.body" above).
+const edSeed = "hookd ed25519 test vector seed 1";
+const edKey = "whpk_wYCjFOq+Df4lfvZ+ZZTCei5VIjokcso93NPh1nDYrSM=";
+const edGood = "v1a,ho79GTfFJvxbyvzd9KjxMLh0bt+JEEDc0gT12qpbACqBnLMLQe3Vdch0BPXUcReBf83ytAtTB/uUhbEdteWRAA==";
+const edOtherSeed = "hookd ed25519 test vector seed 2";
+const edOtherKey = "whpk_SQp0qYMLHrPzZoZW+Rhr0TtVjKe93dYvIxpmH71IiIU=";
+const edOther = "v1a,RShbonffWwvLLge7v2We3OxrsPHDhVOqIvf7Dv5nNnX12OLvcN636Nsqhk+oJjYMcxFQuyYLQqybKgr7DOjIDQ==";
+
+// signEd25519 signs with node:crypto from the raw seed (PKCS#8 wrapping), independently of the SDK.
+function signEd25519(seed, msgId, t, payload) {
+  const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.from(seed)]);
+  const key = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
+  return "v1a," + nodeSign(null, Buffer.from(`${msgId}.${t}.${payload}`), key).toString("base64");
+}
+
+test("node:crypto reproduces the Go ed25519 vectors", () => {
+  assert.equal(signEd25519(edSeed, id, ts, body), edGood);
+  assert.equal(signEd25519(edOtherSeed, id, ts, body), edOther);
+});
+
+const edValid = [
+  ["ed25519 vector", edKey, headers(edGood), body],
+  ["ed25519 Headers object", edKey, new Headers(headers(edGood)), body],
+  ["ed25519 Uint8Array body", edKey, headers(edGood), new TextEncoder().encode(body)],
+  ["ed25519 rotation: second signature matches", edKey, headers(`${edOther} ${edGood}`), body],
+  ["ed25519 beside an HMAC signature", edKey, headers(`${good} ${edGood}`), body],
+  ["ed25519 other key's vector", edOtherKey, headers(edOther), body],
+];
+for (const [name, key, h, b] of edValid) {
+  test(`valid: ${name}`, async () => {
+    await verifyWebhook(key, h, b, at(ts));
+  });
+}
+
+const edInvalid = [
+  ["ed25519 wrong key", edOtherKey, headers(edGood), body, at(ts), /no matching signature/],
+  ["ed25519 tampered body", edKey, headers(edGood), '{"test": 2432232315}', at(ts), /no matching signature/],
+  ["ed25519 tampered id", edKey, headers(edGood, { "webhook-id": "msg_other" }), body, at(ts), /no matching signature/],
+  ["ed25519 tampered timestamp", edKey, headers(edGood, { "webhook-timestamp": String(ts + 1) }), body, at(ts), /no matching signature/],
+  ["ed25519 signature labelled v1", edKey, headers(edGood.replace("v1a,", "v1,")), body, at(ts), /no matching signature/],
+  ["ed25519 truncated signature", edKey, headers(edGood.slice(0, 40)), body, at(ts), /no matching signature/],
+  ["ed25519 too old", edKey, headers(edGood), body, at(ts + 301), /too old/],
+  ["v1 signature, public key given", edKey, headers(good), body, at(ts), /no matching signature/],
+  ["v1a signature, secret given", secret, headers(edGood), body, at(ts), /no matching signature/],
+];
+for (const [name, key, h, b, opts, re] of edInvalid) {
+  test(`invalid: ${name}`, async () => {
+    await assert.rejects(verifyWebhook(key, h, b, opts), (err) => {
+      assert.ok(err instanceof WebhookVerificationError, String(err));
+      assert.match(err.message, re);
+      return true;
+    });
+  });
+}
+
+test("ed25519 with the default clock", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  await verifyWebhook(edKey, headers(signEd25519(edSeed, id, now, body), { "webhook-timestamp": String(now) }), body);
+});
+
+test("a malformed public key (or the private whsk_ key) is a TypeError", async () => {
+  for (const key of ["whpk_***", "whpk_" + Buffer.alloc(31).toString("base64"), "whsk_" + Buffer.alloc(64).toString("base64")]) {
+    await assert.rejects(verifyWebhook(key, headers(edGood), body, at(ts)), TypeError, key);
+  }
+});
+
+test("parseWebhook with a public key", async () => {
+  const env = JSON.stringify({ id: "evt_1", type: "user.created", timestamp: "2026-01-01T00:00:00Z", data: { a: 1 }, meta: { deliveryId: "dlv_1", attempt: 1, link: "" } });
+  const e = await parseWebhook(edKey, headers(signEd25519(edSeed, id, ts, env)), env, at(ts));
+  assert.equal(e.id, "evt_1");
+  await assert.rejects(parseWebhook(edOtherKey, headers(signEd25519(edSeed, id, ts, env)), env, at(ts)), WebhookVerificationError);
 });

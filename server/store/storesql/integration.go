@@ -85,6 +85,16 @@ func (s *Store) ListIntegrations(ctx context.Context, projectID string, page sto
 	return mapRowsErr(rows, s.integrationRecord)
 }
 
+// integrationNamesPG finds names of integrations by id on PostgreSQL.
+const integrationNamesPG = `SELECT id, name FROM integrations WHERE project_id = $1 AND id = ANY($2::text[])`
+
+// IntegrationNames returns the current names of the project's integrations among ids, by id; unknown ids are
+// left out. It reads them in one query.
+func (s *Store) IntegrationNames(ctx context.Context, projectID string, ids []string) (map[string]string, error) {
+	return s.names(ctx, "integration names", `SELECT id, name FROM integrations WHERE project_id = ? AND id IN (?)`,
+		integrationNamesPG, projectID, ids)
+}
+
 // UpdateIntegration replaces the integration's fields (all but id, project and create time).
 func (s *Store) UpdateIntegration(ctx context.Context, in *store.Integration) error {
 	in.UpdateTime = orNow(in.UpdateTime)

@@ -54,12 +54,31 @@ func loadMigrations(dialect string) ([]migration, error) {
 }
 
 // migrate applies pending migrations, each in its own transaction with its schema_migrations row.
-// On PostgreSQL it holds an advisory lock so that processes starting together migrate once. upTo > 0 stops after
-// that version.
-func migrate(ctx context.Context, db *sqlx.DB, dialect string, log *slog.Logger, upTo int64) error {
+// On PostgreSQL it holds an advisory lock so that processes starting together migrate once.
+func migrate(ctx context.Context, db *sqlx.DB, dialect string, log *slog.Logger) error {
+	return migrateTo(ctx, db, dialect, log, 0)
+}
+
+// MigrateTo applies the pending migrations up to and including version to the database of cfg (upgrade tests
+// build a database of an older schema with it; 0 means all). It does not open a Store: the code of this
+// version may not work on an older schema.
+func MigrateTo(ctx context.Context, cfg Config, version int64) error {
+	s, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.closeDB()
+	return migrateTo(ctx, s.db, s.dialect, s.log, version)
+}
+
+// migrateTo is migrate stopping after version (0: all).
+func migrateTo(ctx context.Context, db *sqlx.DB, dialect string, log *slog.Logger, version int64) error {
 	all, err := loadMigrations(dialect)
 	if err != nil {
 		return err
+	}
+	if version > 0 {
+		all = slices.DeleteFunc(all, func(m migration) bool { return m.version > version })
 	}
 	conn, err := db.Connx(ctx)
 	if err != nil {
@@ -76,9 +95,6 @@ func migrate(ctx context.Context, db *sqlx.DB, dialect string, log *slog.Logger,
 		}()
 	}
 	for _, m := range all {
-		if upTo > 0 && m.version > upTo {
-			break
-		}
 		applied, err := applyMigration(ctx, conn, dialect, m)
 		if err != nil {
 			return err

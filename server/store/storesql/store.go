@@ -101,7 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, s.db, s.dialect, s.log, 0); err != nil {
+	if err := migrate(ctx, s.db, s.dialect, s.log); err != nil {
 		s.closeDB()
 		return nil, err
 	}
@@ -119,20 +119,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // Migrate applies pending migrations to the database of cfg and closes it (`hookd migrate`); with a keyring it
 // also encrypts secrets left in clear by older versions, as Open does.
 func Migrate(ctx context.Context, cfg Config) error {
-	return MigrateTo(ctx, cfg, 0)
-}
-
-// MigrateTo is Migrate up to and including migration version (0: all); tests use it to build old schemas.
-func MigrateTo(ctx context.Context, cfg Config, version int64) error {
 	s, err := connect(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.closeDB()
-	if err := migrate(ctx, s.db, s.dialect, s.log, version); err != nil {
+	if err := migrate(ctx, s.db, s.dialect, s.log); err != nil {
 		return err
 	}
-	if cfg.Keyring != nil && version == 0 {
+	if cfg.Keyring != nil {
 		return s.prepareSecrets(ctx)
 	}
 	return nil

@@ -15,22 +15,23 @@ import (
 
 const (
 	triggerCols = `id, project_id, name, event_type, api_key_header, api_key, response_status, response_type, response_body,
-		sync, sync_timeout_ms, rate_limit_per_second, routes, signature, max_body_bytes, enabled, drop_headers,
+		sync, sync_timeout_ms, rate_limit_per_second, routes, signature, max_body_bytes, enabled, subject, drop_headers,
 		drop_query_parameters, create_time, update_time`
 
-	insertTrigger = `INSERT INTO triggers (` + triggerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertTrigger = `INSERT INTO triggers (` + triggerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	updateTrigger = `UPDATE triggers SET name = ?, event_type = ?, api_key_header = ?, api_key = ?, response_status = ?,
 		response_type = ?, response_body = ?, sync = ?, sync_timeout_ms = ?, rate_limit_per_second = ?, routes = ?,
-		signature = ?, max_body_bytes = ?, enabled = ?, drop_headers = ?, drop_query_parameters = ?, update_time = ?
+		signature = ?, max_body_bytes = ?, enabled = ?, subject = ?, drop_headers = ?, drop_query_parameters = ?,
+		update_time = ?
 		WHERE project_id = ? AND id = ?`
 
 	executionCols = `id, project_id, trigger_id, receive_time, method, headers, query_parameters, path_fragment, raw_body,
-		raw_body_base64, body, content_type, status, event_id, event_type, body_truncated`
+		raw_body_base64, body, content_type, status, event_id, event_type, subject, body_truncated`
 
 	// executionListCols are executionCols without the bodies: List responses carry none.
 	executionListCols = `id, project_id, trigger_id, receive_time, method, headers, query_parameters, path_fragment,
-		'' AS raw_body, raw_body_base64, NULL AS body, content_type, status, event_id, event_type, body_truncated`
+		'' AS raw_body, raw_body_base64, NULL AS body, content_type, status, event_id, event_type, subject, body_truncated`
 )
 
 type triggerRow struct {
@@ -50,6 +51,7 @@ type triggerRow struct {
 	Signature          jsonText `db:"signature"`
 	MaxBodyBytes       int64    `db:"max_body_bytes"`
 	Enabled            bool     `db:"enabled"`
+	Subject            jsonText `db:"subject"`
 	DropHeaders        jsonText `db:"drop_headers"`
 	DropQuery          jsonText `db:"drop_query_parameters"`
 	CreateTime         dbTime   `db:"create_time"`
@@ -65,6 +67,9 @@ func (r triggerRow) record() (store.Trigger, error) {
 		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
 	}
 	if err := r.Routes.decode(&t.Routes); err != nil {
+		return t, err
+	}
+	if err := r.Subject.decode(&t.Subject); err != nil {
 		return t, err
 	}
 	if err := r.DropHeaders.decode(&t.DropHeaders); err != nil {
@@ -99,6 +104,10 @@ func (s *Store) triggerArgs(t *store.Trigger) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	subject, err := jsonArg(t.Subject)
+	if err != nil {
+		return nil, err
+	}
 	dropH, err := jsonArg(nonNil(t.DropHeaders))
 	if err != nil {
 		return nil, err
@@ -109,7 +118,7 @@ func (s *Store) triggerArgs(t *store.Trigger) ([]any, error) {
 	}
 	return []any{t.Name, t.EventType, t.APIKeyHeader, secret.HashKey(t.APIKey), t.ResponseStatus, t.ResponseType,
 		t.ResponseBody, t.Sync, t.SyncTimeout.Milliseconds(), t.RateLimitPerSecond, routes, sig, t.MaxBodyBytes, t.Enabled,
-		dropH, dropQ, t.UpdateTime}, nil
+		subject, dropH, dropQ, t.UpdateTime}, nil
 }
 
 // CreateTrigger stores t, filling in its id and times when empty.
@@ -193,6 +202,7 @@ type executionRow struct {
 	Status          int      `db:"status"`
 	EventID         string   `db:"event_id"`
 	EventType       string   `db:"event_type"`
+	Subject         string   `db:"subject"`
 	BodyTruncated   bool     `db:"body_truncated"`
 }
 
@@ -200,7 +210,7 @@ func (r executionRow) record() (store.Execution, error) {
 	e := store.Execution{
 		ID: r.ID, ProjectID: r.ProjectID, TriggerID: r.TriggerID, ReceiveTime: r.ReceiveTime.t, Method: r.Method,
 		PathFragment: r.PathFragment, RawBody: r.RawBody, RawBodyBase64: r.RawBodyBase64, Body: r.Body.raw(),
-		ContentType: r.ContentType, Status: r.Status, EventID: r.EventID, EventType: r.EventType,
+		ContentType: r.ContentType, Status: r.Status, EventID: r.EventID, EventType: r.EventType, Subject: r.Subject,
 		BodyTruncated: r.BodyTruncated,
 	}
 	if err := r.Headers.decode(&e.Headers); err != nil {
@@ -235,7 +245,7 @@ var insertExecutions = newBulkInsert(bulkInsert{
 	into:   `INSERT INTO executions (` + executionCols + `)`,
 	pgJoin: `JOIN triggers t ON t.id = u.trigger_id AND t.project_id = u.project_id`,
 	pgTypes: []string{"text", "text", "text", "timestamptz", "text", "json", "json", "text", "text", "boolean", "json",
-		"text", "integer", "text", "text", "boolean"},
+		"text", "integer", "text", "text", "text", "boolean"},
 })
 
 // findTriggersPG finds triggers by id on PostgreSQL (a fixed text, prepared).
@@ -278,7 +288,7 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 		}
 		// Event columns (indexes 13 and 14) are filled in once published.
 		rows[i] = []any{e.ID, e.ProjectID, e.TriggerID, e.ReceiveTime, e.Method, headers, query, e.PathFragment,
-			e.RawBody, e.RawBodyBase64, rawArg(e.Body), e.ContentType, e.Status, "", "", e.BodyTruncated}
+			e.RawBody, e.RawBodyBase64, rawArg(e.Body), e.ContentType, e.Status, "", "", e.Subject, e.BodyTruncated}
 		triggerIDs = append(triggerIDs, e.TriggerID)
 	}
 

@@ -14,15 +14,17 @@ import (
 const (
 	webhookCols = `id, project_id, integration_id, name, system_name, description, method, url, path,
 		integration_headers, headers, body_template, retry_policy, timeout_ms, async_status, async_timeout_ms, enabled,
-		secret, previous_secret, previous_secret_expire_time, create_time, update_time`
+		secret, previous_secret, previous_secret_expire_time, success_status_codes, signing_algorithm, public_key,
+		previous_public_key, create_time, update_time`
 
 	insertWebhook = `INSERT INTO webhooks (` + webhookCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	updateWebhook = `UPDATE webhooks SET integration_id = ?, name = ?, system_name = ?, description = ?, method = ?,
 		url = ?, path = ?, integration_headers = ?, headers = ?, body_template = ?, retry_policy = ?, timeout_ms = ?,
 		async_status = ?, async_timeout_ms = ?, enabled = ?, secret = ?, previous_secret = ?,
-		previous_secret_expire_time = ?, update_time = ?
+		previous_secret_expire_time = ?, success_status_codes = ?, signing_algorithm = ?, public_key = ?,
+		previous_public_key = ?, update_time = ?
 		WHERE project_id = ? AND id = ?`
 
 	cancelWebhookDeliveries = `UPDATE deliveries SET status = 'cancelled', reason = 'webhook deleted', update_time = ?
@@ -52,6 +54,10 @@ type webhookRow struct {
 	Secret                   string         `db:"secret"`
 	PreviousSecret           string         `db:"previous_secret"`
 	PreviousSecretExpireTime nullTime       `db:"previous_secret_expire_time"`
+	SuccessStatusCodes       jsonText       `db:"success_status_codes"`
+	SigningAlgorithm         string         `db:"signing_algorithm"`
+	PublicKey                string         `db:"public_key"`
+	PreviousPublicKey        string         `db:"previous_public_key"`
 	CreateTime               dbTime         `db:"create_time"`
 	UpdateTime               dbTime         `db:"update_time"`
 }
@@ -63,7 +69,14 @@ func (r webhookRow) record() (store.Webhook, error) {
 		Timeout: time.Duration(r.TimeoutMS) * time.Millisecond, AsyncStatus: r.AsyncStatus,
 		AsyncTimeout: time.Duration(r.AsyncTimeoutMS) * time.Millisecond, Enabled: r.Enabled, Secret: r.Secret,
 		PreviousSecret: r.PreviousSecret, PreviousSecretExpireTime: r.PreviousSecretExpireTime.ptr(),
-		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
+		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, SigningAlgorithm: store.SigningAlgorithm(r.SigningAlgorithm),
+		PublicKey: r.PublicKey, PreviousPublicKey: r.PreviousPublicKey,
+	}
+	if err := r.SuccessStatusCodes.decode(&w.SuccessStatusCodes); err != nil {
+		return w, err
+	}
+	if len(w.SuccessStatusCodes) == 0 {
+		w.SuccessStatusCodes = nil // "[]": any 2xx
 	}
 	if err := r.IntegrationHeaders.decode(&w.IntegrationHeaders); err != nil {
 		return w, err
@@ -104,10 +117,18 @@ func (s *Store) webhookArgs(w *store.Webhook) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	codes, err := jsonArg(nonNil(w.SuccessStatusCodes))
+	if err != nil {
+		return nil, err
+	}
+	if w.SigningAlgorithm == "" {
+		w.SigningAlgorithm = store.SigningHMACSHA256
+	}
 	integrationID := sql.NullString{String: w.IntegrationID, Valid: w.IntegrationID != ""}
 	return []any{integrationID, w.Name, w.SystemName, w.Description, w.Method, w.URL, w.Path, ih, h, w.BodyTemplate, rp,
 		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), w.Enabled, s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
-		tsPtr(w.PreviousSecretExpireTime), w.UpdateTime}, nil
+		tsPtr(w.PreviousSecretExpireTime), codes, string(w.SigningAlgorithm), w.PublicKey, w.PreviousPublicKey,
+		w.UpdateTime}, nil
 }
 
 // CreateWebhook stores w, filling in its id and times when empty; ErrNotFound when its integration is not in the
@@ -167,6 +188,47 @@ func (s *Store) ListWebhooks(ctx context.Context, projectID, integrationID strin
 		return nil, wrap("list webhooks", err)
 	}
 	return mapRowsErr(rows, s.webhookRecord)
+}
+
+// webhookNamesPG finds names of webhooks by id on PostgreSQL.
+const webhookNamesPG = `SELECT id, name FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
+
+// WebhookNames returns the current names of the project's webhooks among ids, by id; unknown ids are left out.
+// It reads them in one query (the ids of a page of deliveries).
+func (s *Store) WebhookNames(ctx context.Context, projectID string, ids []string) (map[string]string, error) {
+	return s.names(ctx, "webhook names", `SELECT id, name FROM webhooks WHERE project_id = ? AND id IN (?)`,
+		webhookNamesPG, projectID, ids)
+}
+
+// names runs a query of (id, name) rows for the project's records among ids.
+func (s *Store) names(ctx context.Context, what, q, pgQuery, projectID string, ids []string) (map[string]string, error) {
+	seen := make(map[string]bool, len(ids))
+	list := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			list = append(list, id)
+		}
+	}
+	out := make(map[string]string, len(list))
+	if len(list) == 0 {
+		return out, nil
+	}
+	q, args, err := s.inList(q, pgQuery, list, projectID)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ID   string `db:"id"`
+		Name string `db:"name"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, wrap(what, err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, nil
 }
 
 // UpdateWebhook replaces the webhook's fields (all but id, project and create time).

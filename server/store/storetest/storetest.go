@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -95,6 +96,27 @@ func createDatabase(t testing.TB, template string) string {
 func EmptyPostgresURL(t testing.TB) string {
 	t.Helper()
 	return createDatabase(t, "template0")
+}
+
+// MigrateTo returns the URL of a fresh database of dialect (storesql.DialectSQLite or DialectPostgres) migrated
+// up to version only, for upgrade tests: fill it with the old schema's SQL, then storesql.Open migrates it forward.
+// A SQLite URL is the path of a .db file (open it with database/sql and the "sqlite" driver); the database is
+// removed in t.Cleanup.
+func MigrateTo(t testing.TB, dialect string, version int64) string {
+	t.Helper()
+	var u string
+	switch dialect {
+	case storesql.DialectSQLite:
+		u = filepath.Join(t.TempDir(), "hookd.db")
+	case storesql.DialectPostgres:
+		u = EmptyPostgresURL(t)
+	default:
+		t.Fatalf("storetest: unknown dialect %q", dialect)
+	}
+	if err := storesql.MigrateTo(context.Background(), storesql.Config{URL: u, Logger: quietLogger()}, version); err != nil {
+		t.Fatalf("storetest: migrate %s to %d: %v", dialect, version, err)
+	}
+	return u
 }
 
 // ForEachBackend runs fn as the subtests "sqlite" and "postgres", each with its own fresh store.

@@ -351,11 +351,103 @@ func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
 	return nil
 }
 
+// GetCurrentApiKeyRequest is the request of GetCurrentApiKey.
+type GetCurrentApiKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCurrentApiKeyRequest) Reset() {
+	*x = GetCurrentApiKeyRequest{}
+	mi := &file_hookd_v1_api_key_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCurrentApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCurrentApiKeyRequest) ProtoMessage() {}
+
+func (x *GetCurrentApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_api_key_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCurrentApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetCurrentApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_api_key_service_proto_rawDescGZIP(), []int{6}
+}
+
+// GetCurrentApiKeyResponse is the response of GetCurrentApiKey.
+type GetCurrentApiKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// api_key describes the calling key (never its secret).
+	ApiKey *ApiKey `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	// project is the key's project.
+	Project       *Project `protobuf:"bytes,2,opt,name=project,proto3" json:"project,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCurrentApiKeyResponse) Reset() {
+	*x = GetCurrentApiKeyResponse{}
+	mi := &file_hookd_v1_api_key_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCurrentApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCurrentApiKeyResponse) ProtoMessage() {}
+
+func (x *GetCurrentApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_api_key_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCurrentApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*GetCurrentApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_api_key_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetCurrentApiKeyResponse) GetApiKey() *ApiKey {
+	if x != nil {
+		return x.ApiKey
+	}
+	return nil
+}
+
+func (x *GetCurrentApiKeyResponse) GetProject() *Project {
+	if x != nil {
+		return x.Project
+	}
+	return nil
+}
+
 var File_hookd_v1_api_key_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_api_key_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehookd/v1/api_key_service.proto\x12\bhookd.v1\x1a\x16hookd/v1/api_key.proto\"l\n" +
+	"\x1ehookd/v1/api_key_service.proto\x12\bhookd.v1\x1a\x16hookd/v1/api_key.proto\x1a\x16hookd/v1/project.proto\"l\n" +
 	"\x13CreateApiKeyRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x0e.hookd.v1.RoleR\x04role\x12\x1d\n" +
@@ -376,8 +468,13 @@ const file_hookd_v1_api_key_service_proto_rawDesc = "" +
 	"\x13RevokeApiKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"A\n" +
 	"\x14RevokeApiKeyResponse\x12)\n" +
-	"\aapi_key\x18\x01 \x01(\v2\x10.hookd.v1.ApiKeyR\x06apiKey2\xfe\x01\n" +
-	"\rApiKeyService\x12M\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x10.hookd.v1.ApiKeyR\x06apiKey\"\x19\n" +
+	"\x17GetCurrentApiKeyRequest\"r\n" +
+	"\x18GetCurrentApiKeyResponse\x12)\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x10.hookd.v1.ApiKeyR\x06apiKey\x12+\n" +
+	"\aproject\x18\x02 \x01(\v2\x11.hookd.v1.ProjectR\aproject2\xde\x02\n" +
+	"\rApiKeyService\x12^\n" +
+	"\x10GetCurrentApiKey\x12!.hookd.v1.GetCurrentApiKeyRequest\x1a\".hookd.v1.GetCurrentApiKeyResponse\"\x03\x90\x02\x01\x12M\n" +
 	"\fCreateApiKey\x12\x1d.hookd.v1.CreateApiKeyRequest\x1a\x1e.hookd.v1.CreateApiKeyResponse\x12O\n" +
 	"\vListApiKeys\x12\x1c.hookd.v1.ListApiKeysRequest\x1a\x1d.hookd.v1.ListApiKeysResponse\"\x03\x90\x02\x01\x12M\n" +
 	"\fRevokeApiKey\x12\x1d.hookd.v1.RevokeApiKeyRequest\x1a\x1e.hookd.v1.RevokeApiKeyResponseB\x93\x01\n" +
@@ -395,33 +492,40 @@ func file_hookd_v1_api_key_service_proto_rawDescGZIP() []byte {
 	return file_hookd_v1_api_key_service_proto_rawDescData
 }
 
-var file_hookd_v1_api_key_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_hookd_v1_api_key_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_hookd_v1_api_key_service_proto_goTypes = []any{
-	(*CreateApiKeyRequest)(nil),  // 0: hookd.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil), // 1: hookd.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),   // 2: hookd.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),  // 3: hookd.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),  // 4: hookd.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil), // 5: hookd.v1.RevokeApiKeyResponse
-	(Role)(0),                    // 6: hookd.v1.Role
-	(*ApiKey)(nil),               // 7: hookd.v1.ApiKey
+	(*CreateApiKeyRequest)(nil),      // 0: hookd.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),     // 1: hookd.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),       // 2: hookd.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),      // 3: hookd.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),      // 4: hookd.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),     // 5: hookd.v1.RevokeApiKeyResponse
+	(*GetCurrentApiKeyRequest)(nil),  // 6: hookd.v1.GetCurrentApiKeyRequest
+	(*GetCurrentApiKeyResponse)(nil), // 7: hookd.v1.GetCurrentApiKeyResponse
+	(Role)(0),                        // 8: hookd.v1.Role
+	(*ApiKey)(nil),                   // 9: hookd.v1.ApiKey
+	(*Project)(nil),                  // 10: hookd.v1.Project
 }
 var file_hookd_v1_api_key_service_proto_depIdxs = []int32{
-	6, // 0: hookd.v1.CreateApiKeyRequest.role:type_name -> hookd.v1.Role
-	7, // 1: hookd.v1.CreateApiKeyResponse.api_key:type_name -> hookd.v1.ApiKey
-	7, // 2: hookd.v1.ListApiKeysResponse.api_keys:type_name -> hookd.v1.ApiKey
-	7, // 3: hookd.v1.RevokeApiKeyResponse.api_key:type_name -> hookd.v1.ApiKey
-	0, // 4: hookd.v1.ApiKeyService.CreateApiKey:input_type -> hookd.v1.CreateApiKeyRequest
-	2, // 5: hookd.v1.ApiKeyService.ListApiKeys:input_type -> hookd.v1.ListApiKeysRequest
-	4, // 6: hookd.v1.ApiKeyService.RevokeApiKey:input_type -> hookd.v1.RevokeApiKeyRequest
-	1, // 7: hookd.v1.ApiKeyService.CreateApiKey:output_type -> hookd.v1.CreateApiKeyResponse
-	3, // 8: hookd.v1.ApiKeyService.ListApiKeys:output_type -> hookd.v1.ListApiKeysResponse
-	5, // 9: hookd.v1.ApiKeyService.RevokeApiKey:output_type -> hookd.v1.RevokeApiKeyResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	8,  // 0: hookd.v1.CreateApiKeyRequest.role:type_name -> hookd.v1.Role
+	9,  // 1: hookd.v1.CreateApiKeyResponse.api_key:type_name -> hookd.v1.ApiKey
+	9,  // 2: hookd.v1.ListApiKeysResponse.api_keys:type_name -> hookd.v1.ApiKey
+	9,  // 3: hookd.v1.RevokeApiKeyResponse.api_key:type_name -> hookd.v1.ApiKey
+	9,  // 4: hookd.v1.GetCurrentApiKeyResponse.api_key:type_name -> hookd.v1.ApiKey
+	10, // 5: hookd.v1.GetCurrentApiKeyResponse.project:type_name -> hookd.v1.Project
+	6,  // 6: hookd.v1.ApiKeyService.GetCurrentApiKey:input_type -> hookd.v1.GetCurrentApiKeyRequest
+	0,  // 7: hookd.v1.ApiKeyService.CreateApiKey:input_type -> hookd.v1.CreateApiKeyRequest
+	2,  // 8: hookd.v1.ApiKeyService.ListApiKeys:input_type -> hookd.v1.ListApiKeysRequest
+	4,  // 9: hookd.v1.ApiKeyService.RevokeApiKey:input_type -> hookd.v1.RevokeApiKeyRequest
+	7,  // 10: hookd.v1.ApiKeyService.GetCurrentApiKey:output_type -> hookd.v1.GetCurrentApiKeyResponse
+	1,  // 11: hookd.v1.ApiKeyService.CreateApiKey:output_type -> hookd.v1.CreateApiKeyResponse
+	3,  // 12: hookd.v1.ApiKeyService.ListApiKeys:output_type -> hookd.v1.ListApiKeysResponse
+	5,  // 13: hookd.v1.ApiKeyService.RevokeApiKey:output_type -> hookd.v1.RevokeApiKeyResponse
+	10, // [10:14] is the sub-list for method output_type
+	6,  // [6:10] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_api_key_service_proto_init() }
@@ -430,13 +534,14 @@ func file_hookd_v1_api_key_service_proto_init() {
 		return
 	}
 	file_hookd_v1_api_key_proto_init()
+	file_hookd_v1_project_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_api_key_service_proto_rawDesc), len(file_hookd_v1_api_key_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -215,12 +215,16 @@ func (x *TriggerResponse) GetBody() string {
 }
 
 // TriggerSubject picks the subject (the customer) of events published from received requests: the product
-// document 003's shared trigger decides "which customer and flow should run" from a header or the payload.
+// document 003's shared trigger decides "which customer and flow should run" from a header or the payload. The
+// subject is stored on the execution and the event, so the customer's events and deliveries are listed with
+// ListEvents and ListDeliveries by subject (and subscriptions' subject_filter applies). A request without the
+// header or field publishes without a subject; a value over 256 bytes is refused with 400.
 type TriggerSubject struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// header names the request header whose value is the subject (set header or json_field).
+	// header names the request header whose (first) value is the subject (set header or json_field).
 	Header string `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
-	// json_field is a dotted path in the JSON body whose value is the subject (e.g. `customer.id`).
+	// json_field is a dotted path in the JSON body whose string, number or boolean value is the subject (e.g.
+	// `customer.id`; array elements by index, `items.0.id`).
 	JsonField     string `protobuf:"bytes,2,opt,name=json_field,json=jsonField,proto3" json:"json_field,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -39,8 +39,10 @@ const (
 	// TransactionalId parameter to your request, the webhook will be called back three times within six
 	// minutes if the response contains errors 5xx and 429". Retries happen only when the webhook's URL, headers
 	// or body template use `{{.TransactionalId}}`, only after a 5xx or 429 answer, 1, 2 and 3 minutes after the
-	// previous attempt (at +1, +3 and +6 minutes); any other failure is final at once. Saving it on a webhook
-	// that never uses `{{.TransactionalId}}` is refused.
+	// previous attempt (at +1, +3 and +6 minutes; Retry-After does not move them); any other failure (a network
+	// error, a timeout, 408, another 4xx) is final at once, and so is every failure of a request that does not
+	// carry the key. Saving it on a webhook that never uses `{{.TransactionalId}}` (found by walking the parsed
+	// templates, so comments and string literals do not count) is refused; it takes no interval or max_retries.
 	RetryPolicyKind_RETRY_POLICY_KIND_IDEMPOTENT RetryPolicyKind = 4
 )
 
@@ -266,7 +268,9 @@ func (x *IntegrationHeader) GetUse() bool {
 // Webhook is an outgoing HTTP request made for each event it is subscribed to.
 // Delivery is at least once: the `webhook-id` header (the delivery id) is the same on every retry,
 // so receivers can use it to drop duplicates. `webhook-signature` is `v1,<base64 HMAC-SHA256>` of
-// `<webhook-id>.<webhook-timestamp>.<body>` keyed with the secret (Standard Webhooks).
+// `<webhook-id>.<webhook-timestamp>.<body>` keyed with the secret, or with signing_algorithm ED25519
+// `v1a,<base64 ed25519 signature>` of the same text, verified with public_key (Standard Webhooks). During a
+// rotation both signatures are sent, space-separated.
 type Webhook struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is the webhook id, prefixed `wh_`.
@@ -302,22 +306,27 @@ type Webhook struct {
 	RetryPolicy *RetryPolicy `protobuf:"bytes,15,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	// timeout bounds each attempt (connect, TLS, headers and body); default and maximum 15 s.
 	Timeout *durationpb.Duration `protobuf:"bytes,16,opt,name=timeout,proto3" json:"timeout,omitempty"`
-	// async_status maps 200 to DONE, 202 to WAITING (until the action-status link is called) and anything else to FAILED.
+	// async_status maps 200 to DONE, 202 to WAITING (until the action-status link is called) and anything else to
+	// FAILED: the product document 000 maps "200 Done, 202 Wait, > 202 Failed", and hookd fails 201 and the other
+	// 2xx too (only 200 and 202 accept). Retryable outcomes (network error, timeout, 408, 429, 5xx) are retried
+	// first when the webhook has a retry policy; a webhook created with async_status and no retry_policy gets
+	// RETRY_POLICY_KIND_NONE (the document makes automatic retries an opt-in: a delay and up to 10 attempts).
 	AsyncStatus bool `protobuf:"varint,17,opt,name=async_status,json=asyncStatus,proto3" json:"async_status,omitempty"`
 	// async_timeout is how long a WAITING delivery waits for its action-status callback before FAILED (default 24 h).
 	AsyncTimeout *durationpb.Duration `protobuf:"bytes,18,opt,name=async_timeout,json=asyncTimeout,proto3" json:"async_timeout,omitempty"`
 	// enabled webhooks receive deliveries; a 410 Gone response, failure_threshold or a person disables the
 	// webhook (see disabled_reason).
 	Enabled bool `protobuf:"varint,19,opt,name=enabled,proto3" json:"enabled,omitempty"`
-	// secret signs requests: `whsec_` + base64 for HMAC_SHA256, the private key `whsk_` + base64 for ED25519;
-	// shown to ADMIN keys only.
+	// secret signs requests: `whsec_` + base64 for HMAC_SHA256, the private key `whsk_` + base64 of the 64-byte
+	// ed25519 key (seed, then public key) for ED25519; shown to ADMIN keys only.
 	Secret string `protobuf:"bytes,20,opt,name=secret,proto3" json:"secret,omitempty"`
 	// previous_secret_expire_time is when the secret replaced by the last rotation stops signing.
 	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
 	// success_status_codes lists the HTTP statuses that count as success; empty means any 2xx. The product
 	// document 004 accepts only 200 ("If you reply with any response code that is not a HTTP 200, including
 	// 3xx/4xx/5xx codes, we will mark the webhook as rejected"): `[200]`. Other codes are failures and follow
-	// the retry policy like a 5xx.
+	// the retry policy like a 5xx. Codes are from 200 to 299; not with async_status (which accepts exactly 200
+	// and 202).
 	SuccessStatusCodes []int32 `protobuf:"varint,22,rep,packed,name=success_status_codes,json=successStatusCodes,proto3" json:"success_status_codes,omitempty"`
 	// failure_threshold disables the webhook after this many consecutive FAILED deliveries (final failures, not
 	// attempts); 0 (the default) never disables it: a failure affects only its event.
@@ -333,7 +342,8 @@ type Webhook struct {
 	SigningAlgorithm SigningAlgorithm `protobuf:"varint,27,opt,name=signing_algorithm,json=signingAlgorithm,proto3,enum=hookd.v1.SigningAlgorithm" json:"signing_algorithm,omitempty"`
 	// public_key verifies ED25519 signatures: `whpk_` + base64 of the 32-byte key (output only; every role).
 	PublicKey string `protobuf:"bytes,28,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
-	// previous_public_key verifies the second signature during a rotation of an ED25519 key (output only).
+	// previous_public_key verifies the second signature during a rotation of an ED25519 key, until
+	// previous_secret_expire_time (output only; every role).
 	PreviousPublicKey string `protobuf:"bytes,29,opt,name=previous_public_key,json=previousPublicKey,proto3" json:"previous_public_key,omitempty"`
 	// send_traceparent sends the W3C `traceparent` header of the publish's trace with every attempt
 	// (default true).

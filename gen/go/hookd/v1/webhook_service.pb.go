@@ -46,11 +46,12 @@ type CreateWebhookRequest struct {
 	Headers []*Header `protobuf:"bytes,9,rep,name=headers,proto3" json:"headers,omitempty"`
 	// body_template is a Go text/template for the body; checked when saved.
 	BodyTemplate string `protobuf:"bytes,10,opt,name=body_template,json=bodyTemplate,proto3" json:"body_template,omitempty"`
-	// retry_policy says when failed attempts are retried (default EXPONENTIAL).
+	// retry_policy says when failed attempts are retried (default EXPONENTIAL; NONE with async_status).
 	RetryPolicy *RetryPolicy `protobuf:"bytes,11,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	// timeout bounds each attempt (default and maximum 15 s).
 	Timeout *durationpb.Duration `protobuf:"bytes,12,opt,name=timeout,proto3" json:"timeout,omitempty"`
-	// async_status enables the 200 DONE / 202 WAITING / else FAILED mapping.
+	// async_status enables the 200 DONE / 202 WAITING / else FAILED mapping (201 is FAILED too); without a
+	// retry_policy the webhook gets RETRY_POLICY_KIND_NONE.
 	AsyncStatus bool `protobuf:"varint,13,opt,name=async_status,json=asyncStatus,proto3" json:"async_status,omitempty"`
 	// async_timeout bounds WAITING (default 24 h, maximum 30 days).
 	AsyncTimeout *durationpb.Duration `protobuf:"bytes,14,opt,name=async_timeout,json=asyncTimeout,proto3" json:"async_timeout,omitempty"`
@@ -610,7 +611,8 @@ type UpdateWebhookRequest struct {
 	RetryPolicy *RetryPolicy `protobuf:"bytes,12,opt,name=retry_policy,json=retryPolicy,proto3" json:"retry_policy,omitempty"`
 	// timeout is the new per-attempt timeout.
 	Timeout *durationpb.Duration `protobuf:"bytes,13,opt,name=timeout,proto3" json:"timeout,omitempty"`
-	// async_status is the new async flag.
+	// async_status is the new async flag; turning it on without a retry_policy in the same request sets
+	// RETRY_POLICY_KIND_NONE, as at creation.
 	AsyncStatus *bool `protobuf:"varint,14,opt,name=async_status,json=asyncStatus,proto3,oneof" json:"async_status,omitempty"`
 	// async_timeout is the new WAITING bound.
 	AsyncTimeout *durationpb.Duration `protobuf:"bytes,15,opt,name=async_timeout,json=asyncTimeout,proto3" json:"async_timeout,omitempty"`
@@ -1048,6 +1050,135 @@ func (x *GetWebhookStatsResponse) GetStats() *WebhookStats {
 	return nil
 }
 
+// RenderWebhookBodyRequest is the request of RenderWebhookBody.
+type RenderWebhookBodyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// body_template is the Go text/template to render (required; an empty template sends the default envelope).
+	BodyTemplate string `protobuf:"bytes,1,opt,name=body_template,json=bodyTemplate,proto3" json:"body_template,omitempty"`
+	// event_type names the event type whose sample payload is `.Data` (optional with payload).
+	EventType string `protobuf:"bytes,2,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// payload is `.Data` instead of the sample payload (optional).
+	Payload *structpb.Struct `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	// subject is `.Subject` (optional).
+	Subject       string `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenderWebhookBodyRequest) Reset() {
+	*x = RenderWebhookBodyRequest{}
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenderWebhookBodyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenderWebhookBodyRequest) ProtoMessage() {}
+
+func (x *RenderWebhookBodyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenderWebhookBodyRequest.ProtoReflect.Descriptor instead.
+func (*RenderWebhookBodyRequest) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RenderWebhookBodyRequest) GetBodyTemplate() string {
+	if x != nil {
+		return x.BodyTemplate
+	}
+	return ""
+}
+
+func (x *RenderWebhookBodyRequest) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *RenderWebhookBodyRequest) GetPayload() *structpb.Struct {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *RenderWebhookBodyRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+// RenderWebhookBodyResponse is the response of RenderWebhookBody.
+type RenderWebhookBodyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// body is the rendered body (`.EventID`, `.TransactionalId` and `.Link` hold placeholders such as
+	// `evt_preview`; `.Timestamp` is now), cut at 64 KiB.
+	Body string `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
+	// truncated is true when body was cut.
+	Truncated     bool `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenderWebhookBodyResponse) Reset() {
+	*x = RenderWebhookBodyResponse{}
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenderWebhookBodyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenderWebhookBodyResponse) ProtoMessage() {}
+
+func (x *RenderWebhookBodyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenderWebhookBodyResponse.ProtoReflect.Descriptor instead.
+func (*RenderWebhookBodyResponse) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RenderWebhookBodyResponse) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *RenderWebhookBodyResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
 // CopyWebhookRequest is the request of CopyWebhook.
 type CopyWebhookRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1063,7 +1194,7 @@ type CopyWebhookRequest struct {
 
 func (x *CopyWebhookRequest) Reset() {
 	*x = CopyWebhookRequest{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[14]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1206,7 @@ func (x *CopyWebhookRequest) String() string {
 func (*CopyWebhookRequest) ProtoMessage() {}
 
 func (x *CopyWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[14]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1219,7 @@ func (x *CopyWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CopyWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{14}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CopyWebhookRequest) GetId() string {
@@ -1123,7 +1254,7 @@ type CopyWebhookResponse struct {
 
 func (x *CopyWebhookResponse) Reset() {
 	*x = CopyWebhookResponse{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[15]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1266,7 @@ func (x *CopyWebhookResponse) String() string {
 func (*CopyWebhookResponse) ProtoMessage() {}
 
 func (x *CopyWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[15]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1279,7 @@ func (x *CopyWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CopyWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{15}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CopyWebhookResponse) GetWebhook() *Webhook {
@@ -1169,7 +1300,7 @@ type RotateWebhookSecretRequest struct {
 
 func (x *RotateWebhookSecretRequest) Reset() {
 	*x = RotateWebhookSecretRequest{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[16]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1181,7 +1312,7 @@ func (x *RotateWebhookSecretRequest) String() string {
 func (*RotateWebhookSecretRequest) ProtoMessage() {}
 
 func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[16]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1194,7 +1325,7 @@ func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{16}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RotateWebhookSecretRequest) GetId() string {
@@ -1207,7 +1338,8 @@ func (x *RotateWebhookSecretRequest) GetId() string {
 // RotateWebhookSecretResponse is the response of RotateWebhookSecret.
 type RotateWebhookSecretResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// webhook carries the new secret; the previous one signs too until previous_secret_expire_time.
+	// webhook carries the new secret (and public_key); the previous one signs too until
+	// previous_secret_expire_time.
 	Webhook       *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1215,7 +1347,7 @@ type RotateWebhookSecretResponse struct {
 
 func (x *RotateWebhookSecretResponse) Reset() {
 	*x = RotateWebhookSecretResponse{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[17]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1359,7 @@ func (x *RotateWebhookSecretResponse) String() string {
 func (*RotateWebhookSecretResponse) ProtoMessage() {}
 
 func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[17]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1372,7 @@ func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{17}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RotateWebhookSecretResponse) GetWebhook() *Webhook {
@@ -1265,7 +1397,7 @@ type TestWebhookRequest struct {
 
 func (x *TestWebhookRequest) Reset() {
 	*x = TestWebhookRequest{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[18]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1409,7 @@ func (x *TestWebhookRequest) String() string {
 func (*TestWebhookRequest) ProtoMessage() {}
 
 func (x *TestWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[18]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1422,7 @@ func (x *TestWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestWebhookRequest.ProtoReflect.Descriptor instead.
 func (*TestWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{18}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TestWebhookRequest) GetId() string {
@@ -1339,7 +1471,7 @@ type TestWebhookResponse struct {
 
 func (x *TestWebhookResponse) Reset() {
 	*x = TestWebhookResponse{}
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[19]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1483,7 @@ func (x *TestWebhookResponse) String() string {
 func (*TestWebhookResponse) ProtoMessage() {}
 
 func (x *TestWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_webhook_service_proto_msgTypes[19]
+	mi := &file_hookd_v1_webhook_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +1496,7 @@ func (x *TestWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestWebhookResponse.ProtoReflect.Descriptor instead.
 func (*TestWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{19}
+	return file_hookd_v1_webhook_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TestWebhookResponse) GetStatusCode() int32 {
@@ -1520,7 +1652,16 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
 	"\x06window\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06window\"G\n" +
 	"\x17GetWebhookStatsResponse\x12,\n" +
-	"\x05stats\x18\x01 \x01(\v2\x16.hookd.v1.WebhookStatsR\x05stats\"Y\n" +
+	"\x05stats\x18\x01 \x01(\v2\x16.hookd.v1.WebhookStatsR\x05stats\"\xab\x01\n" +
+	"\x18RenderWebhookBodyRequest\x12#\n" +
+	"\rbody_template\x18\x01 \x01(\tR\fbodyTemplate\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x02 \x01(\tR\teventType\x121\n" +
+	"\apayload\x18\x03 \x01(\v2\x17.google.protobuf.StructR\apayload\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\"M\n" +
+	"\x19RenderWebhookBodyResponse\x12\x12\n" +
+	"\x04body\x18\x01 \x01(\tR\x04body\x12\x1c\n" +
+	"\ttruncated\x18\x02 \x01(\bR\ttruncated\"Y\n" +
 	"\x12CopyWebhookRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -1547,7 +1688,7 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\vrequest_url\x18\x06 \x01(\tR\n" +
 	"requestUrl\x129\n" +
 	"\x0frequest_headers\x18\a \x03(\v2\x10.hookd.v1.HeaderR\x0erequestHeaders\x12!\n" +
-	"\frequest_body\x18\b \x01(\tR\vrequestBody2\x81\x06\n" +
+	"\frequest_body\x18\b \x01(\tR\vrequestBody2\xe4\x06\n" +
 	"\x0eWebhookService\x12P\n" +
 	"\rCreateWebhook\x12\x1e.hookd.v1.CreateWebhookRequest\x1a\x1f.hookd.v1.CreateWebhookResponse\x12L\n" +
 	"\n" +
@@ -1557,7 +1698,8 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\rDeleteWebhook\x12\x1e.hookd.v1.DeleteWebhookRequest\x1a\x1f.hookd.v1.DeleteWebhookResponse\x12J\n" +
 	"\vCopyWebhook\x12\x1c.hookd.v1.CopyWebhookRequest\x1a\x1d.hookd.v1.CopyWebhookResponse\x12b\n" +
 	"\x13RotateWebhookSecret\x12$.hookd.v1.RotateWebhookSecretRequest\x1a%.hookd.v1.RotateWebhookSecretResponse\x12J\n" +
-	"\vTestWebhook\x12\x1c.hookd.v1.TestWebhookRequest\x1a\x1d.hookd.v1.TestWebhookResponse\x12[\n" +
+	"\vTestWebhook\x12\x1c.hookd.v1.TestWebhookRequest\x1a\x1d.hookd.v1.TestWebhookResponse\x12a\n" +
+	"\x11RenderWebhookBody\x12\".hookd.v1.RenderWebhookBodyRequest\x1a#.hookd.v1.RenderWebhookBodyResponse\"\x03\x90\x02\x01\x12[\n" +
 	"\x0fGetWebhookStats\x12 .hookd.v1.GetWebhookStatsRequest\x1a!.hookd.v1.GetWebhookStatsResponse\"\x03\x90\x02\x01B\x94\x01\n" +
 	"\fcom.hookd.v1B\x13WebhookServiceProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
@@ -1573,7 +1715,7 @@ func file_hookd_v1_webhook_service_proto_rawDescGZIP() []byte {
 	return file_hookd_v1_webhook_service_proto_rawDescData
 }
 
-var file_hookd_v1_webhook_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_hookd_v1_webhook_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_hookd_v1_webhook_service_proto_goTypes = []any{
 	(*CreateWebhookRequest)(nil),        // 0: hookd.v1.CreateWebhookRequest
 	(*CreateWebhookResponse)(nil),       // 1: hookd.v1.CreateWebhookResponse
@@ -1589,72 +1731,77 @@ var file_hookd_v1_webhook_service_proto_goTypes = []any{
 	(*DeleteWebhookResponse)(nil),       // 11: hookd.v1.DeleteWebhookResponse
 	(*GetWebhookStatsRequest)(nil),      // 12: hookd.v1.GetWebhookStatsRequest
 	(*GetWebhookStatsResponse)(nil),     // 13: hookd.v1.GetWebhookStatsResponse
-	(*CopyWebhookRequest)(nil),          // 14: hookd.v1.CopyWebhookRequest
-	(*CopyWebhookResponse)(nil),         // 15: hookd.v1.CopyWebhookResponse
-	(*RotateWebhookSecretRequest)(nil),  // 16: hookd.v1.RotateWebhookSecretRequest
-	(*RotateWebhookSecretResponse)(nil), // 17: hookd.v1.RotateWebhookSecretResponse
-	(*TestWebhookRequest)(nil),          // 18: hookd.v1.TestWebhookRequest
-	(*TestWebhookResponse)(nil),         // 19: hookd.v1.TestWebhookResponse
-	(*IntegrationHeader)(nil),           // 20: hookd.v1.IntegrationHeader
-	(*Header)(nil),                      // 21: hookd.v1.Header
-	(*RetryPolicy)(nil),                 // 22: hookd.v1.RetryPolicy
-	(*durationpb.Duration)(nil),         // 23: google.protobuf.Duration
-	(SigningAlgorithm)(0),               // 24: hookd.v1.SigningAlgorithm
-	(*Webhook)(nil),                     // 25: hookd.v1.Webhook
-	(*HeaderList)(nil),                  // 26: hookd.v1.HeaderList
-	(*WebhookStats)(nil),                // 27: hookd.v1.WebhookStats
-	(*structpb.Struct)(nil),             // 28: google.protobuf.Struct
+	(*RenderWebhookBodyRequest)(nil),    // 14: hookd.v1.RenderWebhookBodyRequest
+	(*RenderWebhookBodyResponse)(nil),   // 15: hookd.v1.RenderWebhookBodyResponse
+	(*CopyWebhookRequest)(nil),          // 16: hookd.v1.CopyWebhookRequest
+	(*CopyWebhookResponse)(nil),         // 17: hookd.v1.CopyWebhookResponse
+	(*RotateWebhookSecretRequest)(nil),  // 18: hookd.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil), // 19: hookd.v1.RotateWebhookSecretResponse
+	(*TestWebhookRequest)(nil),          // 20: hookd.v1.TestWebhookRequest
+	(*TestWebhookResponse)(nil),         // 21: hookd.v1.TestWebhookResponse
+	(*IntegrationHeader)(nil),           // 22: hookd.v1.IntegrationHeader
+	(*Header)(nil),                      // 23: hookd.v1.Header
+	(*RetryPolicy)(nil),                 // 24: hookd.v1.RetryPolicy
+	(*durationpb.Duration)(nil),         // 25: google.protobuf.Duration
+	(SigningAlgorithm)(0),               // 26: hookd.v1.SigningAlgorithm
+	(*Webhook)(nil),                     // 27: hookd.v1.Webhook
+	(*HeaderList)(nil),                  // 28: hookd.v1.HeaderList
+	(*WebhookStats)(nil),                // 29: hookd.v1.WebhookStats
+	(*structpb.Struct)(nil),             // 30: google.protobuf.Struct
 }
 var file_hookd_v1_webhook_service_proto_depIdxs = []int32{
-	20, // 0: hookd.v1.CreateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeader
-	21, // 1: hookd.v1.CreateWebhookRequest.headers:type_name -> hookd.v1.Header
-	22, // 2: hookd.v1.CreateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
-	23, // 3: hookd.v1.CreateWebhookRequest.timeout:type_name -> google.protobuf.Duration
-	23, // 4: hookd.v1.CreateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
-	24, // 5: hookd.v1.CreateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
-	25, // 6: hookd.v1.CreateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	25, // 7: hookd.v1.GetWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	25, // 8: hookd.v1.ListWebhooksResponse.webhooks:type_name -> hookd.v1.Webhook
-	20, // 9: hookd.v1.IntegrationHeaderList.values:type_name -> hookd.v1.IntegrationHeader
+	22, // 0: hookd.v1.CreateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeader
+	23, // 1: hookd.v1.CreateWebhookRequest.headers:type_name -> hookd.v1.Header
+	24, // 2: hookd.v1.CreateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
+	25, // 3: hookd.v1.CreateWebhookRequest.timeout:type_name -> google.protobuf.Duration
+	25, // 4: hookd.v1.CreateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
+	26, // 5: hookd.v1.CreateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
+	27, // 6: hookd.v1.CreateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	27, // 7: hookd.v1.GetWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	27, // 8: hookd.v1.ListWebhooksResponse.webhooks:type_name -> hookd.v1.Webhook
+	22, // 9: hookd.v1.IntegrationHeaderList.values:type_name -> hookd.v1.IntegrationHeader
 	6,  // 10: hookd.v1.UpdateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeaderList
-	26, // 11: hookd.v1.UpdateWebhookRequest.headers:type_name -> hookd.v1.HeaderList
-	22, // 12: hookd.v1.UpdateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
-	23, // 13: hookd.v1.UpdateWebhookRequest.timeout:type_name -> google.protobuf.Duration
-	23, // 14: hookd.v1.UpdateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
+	28, // 11: hookd.v1.UpdateWebhookRequest.headers:type_name -> hookd.v1.HeaderList
+	24, // 12: hookd.v1.UpdateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
+	25, // 13: hookd.v1.UpdateWebhookRequest.timeout:type_name -> google.protobuf.Duration
+	25, // 14: hookd.v1.UpdateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
 	7,  // 15: hookd.v1.UpdateWebhookRequest.success_status_codes:type_name -> hookd.v1.StatusCodeList
-	24, // 16: hookd.v1.UpdateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
-	25, // 17: hookd.v1.UpdateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	23, // 18: hookd.v1.GetWebhookStatsRequest.window:type_name -> google.protobuf.Duration
-	27, // 19: hookd.v1.GetWebhookStatsResponse.stats:type_name -> hookd.v1.WebhookStats
-	25, // 20: hookd.v1.CopyWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	25, // 21: hookd.v1.RotateWebhookSecretResponse.webhook:type_name -> hookd.v1.Webhook
-	28, // 22: hookd.v1.TestWebhookRequest.payload:type_name -> google.protobuf.Struct
-	21, // 23: hookd.v1.TestWebhookResponse.headers:type_name -> hookd.v1.Header
-	23, // 24: hookd.v1.TestWebhookResponse.duration:type_name -> google.protobuf.Duration
-	21, // 25: hookd.v1.TestWebhookResponse.request_headers:type_name -> hookd.v1.Header
-	0,  // 26: hookd.v1.WebhookService.CreateWebhook:input_type -> hookd.v1.CreateWebhookRequest
-	2,  // 27: hookd.v1.WebhookService.GetWebhook:input_type -> hookd.v1.GetWebhookRequest
-	4,  // 28: hookd.v1.WebhookService.ListWebhooks:input_type -> hookd.v1.ListWebhooksRequest
-	8,  // 29: hookd.v1.WebhookService.UpdateWebhook:input_type -> hookd.v1.UpdateWebhookRequest
-	10, // 30: hookd.v1.WebhookService.DeleteWebhook:input_type -> hookd.v1.DeleteWebhookRequest
-	14, // 31: hookd.v1.WebhookService.CopyWebhook:input_type -> hookd.v1.CopyWebhookRequest
-	16, // 32: hookd.v1.WebhookService.RotateWebhookSecret:input_type -> hookd.v1.RotateWebhookSecretRequest
-	18, // 33: hookd.v1.WebhookService.TestWebhook:input_type -> hookd.v1.TestWebhookRequest
-	12, // 34: hookd.v1.WebhookService.GetWebhookStats:input_type -> hookd.v1.GetWebhookStatsRequest
-	1,  // 35: hookd.v1.WebhookService.CreateWebhook:output_type -> hookd.v1.CreateWebhookResponse
-	3,  // 36: hookd.v1.WebhookService.GetWebhook:output_type -> hookd.v1.GetWebhookResponse
-	5,  // 37: hookd.v1.WebhookService.ListWebhooks:output_type -> hookd.v1.ListWebhooksResponse
-	9,  // 38: hookd.v1.WebhookService.UpdateWebhook:output_type -> hookd.v1.UpdateWebhookResponse
-	11, // 39: hookd.v1.WebhookService.DeleteWebhook:output_type -> hookd.v1.DeleteWebhookResponse
-	15, // 40: hookd.v1.WebhookService.CopyWebhook:output_type -> hookd.v1.CopyWebhookResponse
-	17, // 41: hookd.v1.WebhookService.RotateWebhookSecret:output_type -> hookd.v1.RotateWebhookSecretResponse
-	19, // 42: hookd.v1.WebhookService.TestWebhook:output_type -> hookd.v1.TestWebhookResponse
-	13, // 43: hookd.v1.WebhookService.GetWebhookStats:output_type -> hookd.v1.GetWebhookStatsResponse
-	35, // [35:44] is the sub-list for method output_type
-	26, // [26:35] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	26, // 16: hookd.v1.UpdateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
+	27, // 17: hookd.v1.UpdateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	25, // 18: hookd.v1.GetWebhookStatsRequest.window:type_name -> google.protobuf.Duration
+	29, // 19: hookd.v1.GetWebhookStatsResponse.stats:type_name -> hookd.v1.WebhookStats
+	30, // 20: hookd.v1.RenderWebhookBodyRequest.payload:type_name -> google.protobuf.Struct
+	27, // 21: hookd.v1.CopyWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	27, // 22: hookd.v1.RotateWebhookSecretResponse.webhook:type_name -> hookd.v1.Webhook
+	30, // 23: hookd.v1.TestWebhookRequest.payload:type_name -> google.protobuf.Struct
+	23, // 24: hookd.v1.TestWebhookResponse.headers:type_name -> hookd.v1.Header
+	25, // 25: hookd.v1.TestWebhookResponse.duration:type_name -> google.protobuf.Duration
+	23, // 26: hookd.v1.TestWebhookResponse.request_headers:type_name -> hookd.v1.Header
+	0,  // 27: hookd.v1.WebhookService.CreateWebhook:input_type -> hookd.v1.CreateWebhookRequest
+	2,  // 28: hookd.v1.WebhookService.GetWebhook:input_type -> hookd.v1.GetWebhookRequest
+	4,  // 29: hookd.v1.WebhookService.ListWebhooks:input_type -> hookd.v1.ListWebhooksRequest
+	8,  // 30: hookd.v1.WebhookService.UpdateWebhook:input_type -> hookd.v1.UpdateWebhookRequest
+	10, // 31: hookd.v1.WebhookService.DeleteWebhook:input_type -> hookd.v1.DeleteWebhookRequest
+	16, // 32: hookd.v1.WebhookService.CopyWebhook:input_type -> hookd.v1.CopyWebhookRequest
+	18, // 33: hookd.v1.WebhookService.RotateWebhookSecret:input_type -> hookd.v1.RotateWebhookSecretRequest
+	20, // 34: hookd.v1.WebhookService.TestWebhook:input_type -> hookd.v1.TestWebhookRequest
+	14, // 35: hookd.v1.WebhookService.RenderWebhookBody:input_type -> hookd.v1.RenderWebhookBodyRequest
+	12, // 36: hookd.v1.WebhookService.GetWebhookStats:input_type -> hookd.v1.GetWebhookStatsRequest
+	1,  // 37: hookd.v1.WebhookService.CreateWebhook:output_type -> hookd.v1.CreateWebhookResponse
+	3,  // 38: hookd.v1.WebhookService.GetWebhook:output_type -> hookd.v1.GetWebhookResponse
+	5,  // 39: hookd.v1.WebhookService.ListWebhooks:output_type -> hookd.v1.ListWebhooksResponse
+	9,  // 40: hookd.v1.WebhookService.UpdateWebhook:output_type -> hookd.v1.UpdateWebhookResponse
+	11, // 41: hookd.v1.WebhookService.DeleteWebhook:output_type -> hookd.v1.DeleteWebhookResponse
+	17, // 42: hookd.v1.WebhookService.CopyWebhook:output_type -> hookd.v1.CopyWebhookResponse
+	19, // 43: hookd.v1.WebhookService.RotateWebhookSecret:output_type -> hookd.v1.RotateWebhookSecretResponse
+	21, // 44: hookd.v1.WebhookService.TestWebhook:output_type -> hookd.v1.TestWebhookResponse
+	15, // 45: hookd.v1.WebhookService.RenderWebhookBody:output_type -> hookd.v1.RenderWebhookBodyResponse
+	13, // 46: hookd.v1.WebhookService.GetWebhookStats:output_type -> hookd.v1.GetWebhookStatsResponse
+	37, // [37:47] is the sub-list for method output_type
+	27, // [27:37] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_webhook_service_proto_init() }
@@ -1672,7 +1819,7 @@ func file_hookd_v1_webhook_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_webhook_service_proto_rawDesc), len(file_hookd_v1_webhook_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -6,13 +6,15 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ApiKey, Role } from "./api_key_pb.js";
 import { file_hookd_v1_api_key } from "./api_key_pb.js";
+import type { Project } from "./project_pb.js";
+import { file_hookd_v1_project } from "./project_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file hookd/v1/api_key_service.proto.
  */
 export const file_hookd_v1_api_key_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ob29rZC92MS9hcGlfa2V5X3NlcnZpY2UucHJvdG8SCGhvb2tkLnYxIlUKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIcCgRyb2xlGAIgASgOMg4uaG9va2QudjEuUm9sZRISCgpwcm9qZWN0X2lkGAMgASgJIkYKFENyZWF0ZUFwaUtleVJlc3BvbnNlEiEKB2FwaV9rZXkYASABKAsyEC5ob29rZC52MS5BcGlLZXkSCwoDa2V5GAIgASgJIk8KEkxpc3RBcGlLZXlzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRISCgpwcm9qZWN0X2lkGAMgASgJIlIKE0xpc3RBcGlLZXlzUmVzcG9uc2USIgoIYXBpX2tleXMYASADKAsyEC5ob29rZC52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKE1Jldm9rZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiOQoUUmV2b2tlQXBpS2V5UmVzcG9uc2USIQoHYXBpX2tleRgBIAEoCzIQLmhvb2tkLnYxLkFwaUtleTL+AQoNQXBpS2V5U2VydmljZRJNCgxDcmVhdGVBcGlLZXkSHS5ob29rZC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0Gh4uaG9va2QudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USTwoLTGlzdEFwaUtleXMSHC5ob29rZC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaHS5ob29rZC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIgOQAgESTQoMUmV2b2tlQXBpS2V5Eh0uaG9va2QudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBoeLmhvb2tkLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlQpMBCgxjb20uaG9va2QudjFCEkFwaUtleVNlcnZpY2VQcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_hookd_v1_api_key]);
+  fileDesc("Ch5ob29rZC92MS9hcGlfa2V5X3NlcnZpY2UucHJvdG8SCGhvb2tkLnYxIlUKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIcCgRyb2xlGAIgASgOMg4uaG9va2QudjEuUm9sZRISCgpwcm9qZWN0X2lkGAMgASgJIkYKFENyZWF0ZUFwaUtleVJlc3BvbnNlEiEKB2FwaV9rZXkYASABKAsyEC5ob29rZC52MS5BcGlLZXkSCwoDa2V5GAIgASgJIk8KEkxpc3RBcGlLZXlzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRISCgpwcm9qZWN0X2lkGAMgASgJIlIKE0xpc3RBcGlLZXlzUmVzcG9uc2USIgoIYXBpX2tleXMYASADKAsyEC5ob29rZC52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKE1Jldm9rZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiOQoUUmV2b2tlQXBpS2V5UmVzcG9uc2USIQoHYXBpX2tleRgBIAEoCzIQLmhvb2tkLnYxLkFwaUtleSIZChdHZXRDdXJyZW50QXBpS2V5UmVxdWVzdCJhChhHZXRDdXJyZW50QXBpS2V5UmVzcG9uc2USIQoHYXBpX2tleRgBIAEoCzIQLmhvb2tkLnYxLkFwaUtleRIiCgdwcm9qZWN0GAIgASgLMhEuaG9va2QudjEuUHJvamVjdDLeAgoNQXBpS2V5U2VydmljZRJeChBHZXRDdXJyZW50QXBpS2V5EiEuaG9va2QudjEuR2V0Q3VycmVudEFwaUtleVJlcXVlc3QaIi5ob29rZC52MS5HZXRDdXJyZW50QXBpS2V5UmVzcG9uc2UiA5ACARJNCgxDcmVhdGVBcGlLZXkSHS5ob29rZC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0Gh4uaG9va2QudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USTwoLTGlzdEFwaUtleXMSHC5ob29rZC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaHS5ob29rZC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIgOQAgESTQoMUmV2b2tlQXBpS2V5Eh0uaG9va2QudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBoeLmhvb2tkLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlQpMBCgxjb20uaG9va2QudjFCEkFwaUtleVNlcnZpY2VQcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_hookd_v1_api_key, file_hookd_v1_project]);
 
 /**
  * CreateApiKeyRequest is the request of CreateApiKey.
@@ -183,11 +185,65 @@ export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@_
   messageDesc(file_hookd_v1_api_key_service, 5);
 
 /**
- * ApiKeyService manages API keys. It needs an ADMIN key.
+ * GetCurrentApiKeyRequest is the request of GetCurrentApiKey.
+ *
+ * @generated from message hookd.v1.GetCurrentApiKeyRequest
+ */
+export type GetCurrentApiKeyRequest = Message<"hookd.v1.GetCurrentApiKeyRequest"> & {
+};
+
+/**
+ * Describes the message hookd.v1.GetCurrentApiKeyRequest.
+ * Use `create(GetCurrentApiKeyRequestSchema)` to create a new message.
+ */
+export const GetCurrentApiKeyRequestSchema: GenMessage<GetCurrentApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_api_key_service, 6);
+
+/**
+ * GetCurrentApiKeyResponse is the response of GetCurrentApiKey.
+ *
+ * @generated from message hookd.v1.GetCurrentApiKeyResponse
+ */
+export type GetCurrentApiKeyResponse = Message<"hookd.v1.GetCurrentApiKeyResponse"> & {
+  /**
+   * api_key describes the calling key (never its secret).
+   *
+   * @generated from field: hookd.v1.ApiKey api_key = 1;
+   */
+  apiKey?: ApiKey | undefined;
+
+  /**
+   * project is the key's project.
+   *
+   * @generated from field: hookd.v1.Project project = 2;
+   */
+  project?: Project | undefined;
+};
+
+/**
+ * Describes the message hookd.v1.GetCurrentApiKeyResponse.
+ * Use `create(GetCurrentApiKeyResponseSchema)` to create a new message.
+ */
+export const GetCurrentApiKeyResponseSchema: GenMessage<GetCurrentApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_api_key_service, 7);
+
+/**
+ * ApiKeyService manages API keys. It needs an ADMIN key, except GetCurrentApiKey (any key).
  *
  * @generated from service hookd.v1.ApiKeyService
  */
 export const ApiKeyService: GenService<{
+  /**
+   * GetCurrentApiKey describes the key that makes the call (its role and project), for any valid key: a client
+   * such as the console learns what the key may do without trying.
+   *
+   * @generated from rpc hookd.v1.ApiKeyService.GetCurrentApiKey
+   */
+  getCurrentApiKey: {
+    methodKind: "unary";
+    input: typeof GetCurrentApiKeyRequestSchema;
+    output: typeof GetCurrentApiKeyResponseSchema;
+  },
   /**
    * CreateApiKey creates a key and returns its secret once.
    *

@@ -95,20 +95,24 @@ export const TriggerResponseSchema: GenMessage<TriggerResponse> = /*@__PURE__*/
 
 /**
  * TriggerSubject picks the subject (the customer) of events published from received requests: the product
- * document 003's shared trigger decides "which customer and flow should run" from a header or the payload.
+ * document 003's shared trigger decides "which customer and flow should run" from a header or the payload. The
+ * subject is stored on the execution and the event, so the customer's events and deliveries are listed with
+ * ListEvents and ListDeliveries by subject (and subscriptions' subject_filter applies). A request without the
+ * header or field publishes without a subject; a value over 256 bytes is refused with 400.
  *
  * @generated from message hookd.v1.TriggerSubject
  */
 export type TriggerSubject = Message<"hookd.v1.TriggerSubject"> & {
   /**
-   * header names the request header whose value is the subject (set header or json_field).
+   * header names the request header whose (first) value is the subject (set header or json_field).
    *
    * @generated from field: string header = 1;
    */
   header: string;
 
   /**
-   * json_field is a dotted path in the JSON body whose value is the subject (e.g. `customer.id`).
+   * json_field is a dotted path in the JSON body whose string, number or boolean value is the subject (e.g.
+   * `customer.id`; array elements by index, `items.0.id`).
    *
    * @generated from field: string json_field = 2;
    */

@@ -83,7 +83,9 @@ export const IntegrationHeaderSchema: GenMessage<IntegrationHeader> = /*@__PURE_
  * Webhook is an outgoing HTTP request made for each event it is subscribed to.
  * Delivery is at least once: the `webhook-id` header (the delivery id) is the same on every retry,
  * so receivers can use it to drop duplicates. `webhook-signature` is `v1,<base64 HMAC-SHA256>` of
- * `<webhook-id>.<webhook-timestamp>.<body>` keyed with the secret (Standard Webhooks).
+ * `<webhook-id>.<webhook-timestamp>.<body>` keyed with the secret, or with signing_algorithm ED25519
+ * `v1a,<base64 ed25519 signature>` of the same text, verified with public_key (Standard Webhooks). During a
+ * rotation both signatures are sent, space-separated.
  *
  * @generated from message hookd.v1.Webhook
  */
@@ -202,7 +204,11 @@ export type Webhook = Message<"hookd.v1.Webhook"> & {
   timeout?: Duration | undefined;
 
   /**
-   * async_status maps 200 to DONE, 202 to WAITING (until the action-status link is called) and anything else to FAILED.
+   * async_status maps 200 to DONE, 202 to WAITING (until the action-status link is called) and anything else to
+   * FAILED: the product document 000 maps "200 Done, 202 Wait, > 202 Failed", and hookd fails 201 and the other
+   * 2xx too (only 200 and 202 accept). Retryable outcomes (network error, timeout, 408, 429, 5xx) are retried
+   * first when the webhook has a retry policy; a webhook created with async_status and no retry_policy gets
+   * RETRY_POLICY_KIND_NONE (the document makes automatic retries an opt-in: a delay and up to 10 attempts).
    *
    * @generated from field: bool async_status = 17;
    */
@@ -224,8 +230,8 @@ export type Webhook = Message<"hookd.v1.Webhook"> & {
   enabled: boolean;
 
   /**
-   * secret signs requests: `whsec_` + base64 for HMAC_SHA256, the private key `whsk_` + base64 for ED25519;
-   * shown to ADMIN keys only.
+   * secret signs requests: `whsec_` + base64 for HMAC_SHA256, the private key `whsk_` + base64 of the 64-byte
+   * ed25519 key (seed, then public key) for ED25519; shown to ADMIN keys only.
    *
    * @generated from field: string secret = 20;
    */
@@ -242,7 +248,8 @@ export type Webhook = Message<"hookd.v1.Webhook"> & {
    * success_status_codes lists the HTTP statuses that count as success; empty means any 2xx. The product
    * document 004 accepts only 200 ("If you reply with any response code that is not a HTTP 200, including
    * 3xx/4xx/5xx codes, we will mark the webhook as rejected"): `[200]`. Other codes are failures and follow
-   * the retry policy like a 5xx.
+   * the retry policy like a 5xx. Codes are from 200 to 299; not with async_status (which accepts exactly 200
+   * and 202).
    *
    * @generated from field: repeated int32 success_status_codes = 22;
    */
@@ -293,7 +300,8 @@ export type Webhook = Message<"hookd.v1.Webhook"> & {
   publicKey: string;
 
   /**
-   * previous_public_key verifies the second signature during a rotation of an ED25519 key (output only).
+   * previous_public_key verifies the second signature during a rotation of an ED25519 key, until
+   * previous_secret_expire_time (output only; every role).
    *
    * @generated from field: string previous_public_key = 29;
    */
@@ -483,8 +491,10 @@ export enum RetryPolicyKind {
    * TransactionalId parameter to your request, the webhook will be called back three times within six
    * minutes if the response contains errors 5xx and 429". Retries happen only when the webhook's URL, headers
    * or body template use `{{.TransactionalId}}`, only after a 5xx or 429 answer, 1, 2 and 3 minutes after the
-   * previous attempt (at +1, +3 and +6 minutes); any other failure is final at once. Saving it on a webhook
-   * that never uses `{{.TransactionalId}}` is refused.
+   * previous attempt (at +1, +3 and +6 minutes; Retry-After does not move them); any other failure (a network
+   * error, a timeout, 408, another 4xx) is final at once, and so is every failure of a request that does not
+   * carry the key. Saving it on a webhook that never uses `{{.TransactionalId}}` (found by walking the parsed
+   * templates, so comments and string literals do not count) is refused; it takes no interval or max_retries.
    *
    * @generated from enum value: RETRY_POLICY_KIND_IDEMPOTENT = 4;
    */

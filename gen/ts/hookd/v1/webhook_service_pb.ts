@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/webhook_service.proto.
  */
 export const file_hookd_v1_webhook_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ob29rZC92MS93ZWJob29rX3NlcnZpY2UucHJvdG8SCGhvb2tkLnYxIuwEChRDcmVhdGVXZWJob29rUmVxdWVzdBIWCg5pbnRlZ3JhdGlvbl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC3N5c3RlbV9uYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBm1ldGhvZBgFIAEoCRILCgN1cmwYBiABKAkSDAoEcGF0aBgHIAEoCRI4ChNpbnRlZ3JhdGlvbl9oZWFkZXJzGAggAygLMhsuaG9va2QudjEuSW50ZWdyYXRpb25IZWFkZXISIQoHaGVhZGVycxgJIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIVCg1ib2R5X3RlbXBsYXRlGAogASgJEisKDHJldHJ5X3BvbGljeRgLIAEoCzIVLmhvb2tkLnYxLlJldHJ5UG9saWN5EioKB3RpbWVvdXQYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMYXN5bmNfc3RhdHVzGA0gASgIEjAKDWFzeW5jX3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoHZW5hYmxlZBgPIAEoCEgAiAEBEhwKFHN1Y2Nlc3Nfc3RhdHVzX2NvZGVzGBAgAygFEhkKEWZhaWx1cmVfdGhyZXNob2xkGBEgASgFEjUKEXNpZ25pbmdfYWxnb3JpdGhtGBIgASgOMhouaG9va2QudjEuU2lnbmluZ0FsZ29yaXRobRIdChBzZW5kX3RyYWNlcGFyZW50GBMgASgISAGIAQFCCgoIX2VuYWJsZWRCEwoRX3NlbmRfdHJhY2VwYXJlbnQiOwoVQ3JlYXRlV2ViaG9va1Jlc3BvbnNlEiIKB3dlYmhvb2sYASABKAsyES5ob29rZC52MS5XZWJob29rIh8KEUdldFdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJIjgKEkdldFdlYmhvb2tSZXNwb25zZRIiCgd3ZWJob29rGAEgASgLMhEuaG9va2QudjEuV2ViaG9vayJUChNMaXN0V2ViaG9va3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhYKDmludGVncmF0aW9uX2lkGAMgASgJIlQKFExpc3RXZWJob29rc1Jlc3BvbnNlEiMKCHdlYmhvb2tzGAEgAygLMhEuaG9va2QudjEuV2ViaG9vaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiRAoVSW50ZWdyYXRpb25IZWFkZXJMaXN0EisKBnZhbHVlcxgBIAMoCzIbLmhvb2tkLnYxLkludGVncmF0aW9uSGVhZGVyIiAKDlN0YXR1c0NvZGVMaXN0Eg4KBnZhbHVlcxgBIAMoBSKPBwoUVXBkYXRlV2ViaG9va1JlcXVlc3QSCgoCaWQYASABKAkSGwoOaW50ZWdyYXRpb25faWQYAiABKAlIAIgBARIRCgRuYW1lGAMgASgJSAGIAQESGAoLc3lzdGVtX25hbWUYBCABKAlIAogBARIYCgtkZXNjcmlwdGlvbhgFIAEoCUgDiAEBEhMKBm1ldGhvZBgGIAEoCUgEiAEBEhAKA3VybBgHIAEoCUgFiAEBEhEKBHBhdGgYCCABKAlIBogBARI8ChNpbnRlZ3JhdGlvbl9oZWFkZXJzGAkgASgLMh8uaG9va2QudjEuSW50ZWdyYXRpb25IZWFkZXJMaXN0EiUKB2hlYWRlcnMYCiABKAsyFC5ob29rZC52MS5IZWFkZXJMaXN0EhoKDWJvZHlfdGVtcGxhdGUYCyABKAlIB4gBARIrCgxyZXRyeV9wb2xpY3kYDCABKAsyFS5ob29rZC52MS5SZXRyeVBvbGljeRIqCgd0aW1lb3V0GA0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhkKDGFzeW5jX3N0YXR1cxgOIAEoCEgIiAEBEjAKDWFzeW5jX3RpbWVvdXQYDyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoHZW5hYmxlZBgQIAEoCEgJiAEBEjYKFHN1Y2Nlc3Nfc3RhdHVzX2NvZGVzGBEgASgLMhguaG9va2QudjEuU3RhdHVzQ29kZUxpc3QSHgoRZmFpbHVyZV90aHJlc2hvbGQYEiABKAVICogBARIVCg1yZXBsYXlfbWlzc2VkGBMgASgIEjoKEXNpZ25pbmdfYWxnb3JpdGhtGBQgASgOMhouaG9va2QudjEuU2lnbmluZ0FsZ29yaXRobUgLiAEBEh0KEHNlbmRfdHJhY2VwYXJlbnQYFSABKAhIDIgBAUIRCg9faW50ZWdyYXRpb25faWRCBwoFX25hbWVCDgoMX3N5c3RlbV9uYW1lQg4KDF9kZXNjcmlwdGlvbkIJCgdfbWV0aG9kQgYKBF91cmxCBwoFX3BhdGhCEAoOX2JvZHlfdGVtcGxhdGVCDwoNX2FzeW5jX3N0YXR1c0IKCghfZW5hYmxlZEIUChJfZmFpbHVyZV90aHJlc2hvbGRCFAoSX3NpZ25pbmdfYWxnb3JpdGhtQhMKEV9zZW5kX3RyYWNlcGFyZW50Ik0KFVVwZGF0ZVdlYmhvb2tSZXNwb25zZRIiCgd3ZWJob29rGAEgASgLMhEuaG9va2QudjEuV2ViaG9vaxIQCghyZXBsYXllZBgCIAEoBSIiChREZWxldGVXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UiTwoWR2V0V2ViaG9va1N0YXRzUmVxdWVzdBIKCgJpZBgBIAEoCRIpCgZ3aW5kb3cYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iQAoXR2V0V2ViaG9va1N0YXRzUmVzcG9uc2USJQoFc3RhdHMYASABKAsyFi5ob29rZC52MS5XZWJob29rU3RhdHMiQwoSQ29weVdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLc3lzdGVtX25hbWUYAyABKAkiOQoTQ29weVdlYmhvb2tSZXNwb25zZRIiCgd3ZWJob29rGAEgASgLMhEuaG9va2QudjEuV2ViaG9vayIoChpSb3RhdGVXZWJob29rU2VjcmV0UmVxdWVzdBIKCgJpZBgBIAEoCSJBChtSb3RhdGVXZWJob29rU2VjcmV0UmVzcG9uc2USIgoHd2ViaG9vaxgBIAEoCzIRLmhvb2tkLnYxLldlYmhvb2siXgoSVGVzdFdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSKAoHcGF5bG9hZBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi7QEKE1Rlc3RXZWJob29rUmVzcG9uc2USEwoLc3RhdHVzX2NvZGUYASABKAUSIQoHaGVhZGVycxgCIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIMCgRib2R5GAMgASgJEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg0KBWVycm9yGAUgASgJEhMKC3JlcXVlc3RfdXJsGAYgASgJEikKD3JlcXVlc3RfaGVhZGVycxgHIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIUCgxyZXF1ZXN0X2JvZHkYCCABKAkygQYKDldlYmhvb2tTZXJ2aWNlElAKDUNyZWF0ZVdlYmhvb2sSHi5ob29rZC52MS5DcmVhdGVXZWJob29rUmVxdWVzdBofLmhvb2tkLnYxLkNyZWF0ZVdlYmhvb2tSZXNwb25zZRJMCgpHZXRXZWJob29rEhsuaG9va2QudjEuR2V0V2ViaG9va1JlcXVlc3QaHC5ob29rZC52MS5HZXRXZWJob29rUmVzcG9uc2UiA5ACARJSCgxMaXN0V2ViaG9va3MSHS5ob29rZC52MS5MaXN0V2ViaG9va3NSZXF1ZXN0Gh4uaG9va2QudjEuTGlzdFdlYmhvb2tzUmVzcG9uc2UiA5ACARJQCg1VcGRhdGVXZWJob29rEh4uaG9va2QudjEuVXBkYXRlV2ViaG9va1JlcXVlc3QaHy5ob29rZC52MS5VcGRhdGVXZWJob29rUmVzcG9uc2USUAoNRGVsZXRlV2ViaG9vaxIeLmhvb2tkLnYxLkRlbGV0ZVdlYmhvb2tSZXF1ZXN0Gh8uaG9va2QudjEuRGVsZXRlV2ViaG9va1Jlc3BvbnNlEkoKC0NvcHlXZWJob29rEhwuaG9va2QudjEuQ29weVdlYmhvb2tSZXF1ZXN0Gh0uaG9va2QudjEuQ29weVdlYmhvb2tSZXNwb25zZRJiChNSb3RhdGVXZWJob29rU2VjcmV0EiQuaG9va2QudjEuUm90YXRlV2ViaG9va1NlY3JldFJlcXVlc3QaJS5ob29rZC52MS5Sb3RhdGVXZWJob29rU2VjcmV0UmVzcG9uc2USSgoLVGVzdFdlYmhvb2sSHC5ob29rZC52MS5UZXN0V2ViaG9va1JlcXVlc3QaHS5ob29rZC52MS5UZXN0V2ViaG9va1Jlc3BvbnNlElsKD0dldFdlYmhvb2tTdGF0cxIgLmhvb2tkLnYxLkdldFdlYmhvb2tTdGF0c1JlcXVlc3QaIS5ob29rZC52MS5HZXRXZWJob29rU3RhdHNSZXNwb25zZSIDkAIBQpQBCgxjb20uaG9va2QudjFCE1dlYmhvb2tTZXJ2aWNlUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_hookd_v1_header, file_hookd_v1_webhook]);
+  fileDesc("Ch5ob29rZC92MS93ZWJob29rX3NlcnZpY2UucHJvdG8SCGhvb2tkLnYxIuwEChRDcmVhdGVXZWJob29rUmVxdWVzdBIWCg5pbnRlZ3JhdGlvbl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC3N5c3RlbV9uYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBm1ldGhvZBgFIAEoCRILCgN1cmwYBiABKAkSDAoEcGF0aBgHIAEoCRI4ChNpbnRlZ3JhdGlvbl9oZWFkZXJzGAggAygLMhsuaG9va2QudjEuSW50ZWdyYXRpb25IZWFkZXISIQoHaGVhZGVycxgJIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIVCg1ib2R5X3RlbXBsYXRlGAogASgJEisKDHJldHJ5X3BvbGljeRgLIAEoCzIVLmhvb2tkLnYxLlJldHJ5UG9saWN5EioKB3RpbWVvdXQYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMYXN5bmNfc3RhdHVzGA0gASgIEjAKDWFzeW5jX3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoHZW5hYmxlZBgPIAEoCEgAiAEBEhwKFHN1Y2Nlc3Nfc3RhdHVzX2NvZGVzGBAgAygFEhkKEWZhaWx1cmVfdGhyZXNob2xkGBEgASgFEjUKEXNpZ25pbmdfYWxnb3JpdGhtGBIgASgOMhouaG9va2QudjEuU2lnbmluZ0FsZ29yaXRobRIdChBzZW5kX3RyYWNlcGFyZW50GBMgASgISAGIAQFCCgoIX2VuYWJsZWRCEwoRX3NlbmRfdHJhY2VwYXJlbnQiOwoVQ3JlYXRlV2ViaG9va1Jlc3BvbnNlEiIKB3dlYmhvb2sYASABKAsyES5ob29rZC52MS5XZWJob29rIh8KEUdldFdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJIjgKEkdldFdlYmhvb2tSZXNwb25zZRIiCgd3ZWJob29rGAEgASgLMhEuaG9va2QudjEuV2ViaG9vayJUChNMaXN0V2ViaG9va3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhYKDmludGVncmF0aW9uX2lkGAMgASgJIlQKFExpc3RXZWJob29rc1Jlc3BvbnNlEiMKCHdlYmhvb2tzGAEgAygLMhEuaG9va2QudjEuV2ViaG9vaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiRAoVSW50ZWdyYXRpb25IZWFkZXJMaXN0EisKBnZhbHVlcxgBIAMoCzIbLmhvb2tkLnYxLkludGVncmF0aW9uSGVhZGVyIiAKDlN0YXR1c0NvZGVMaXN0Eg4KBnZhbHVlcxgBIAMoBSKPBwoUVXBkYXRlV2ViaG9va1JlcXVlc3QSCgoCaWQYASABKAkSGwoOaW50ZWdyYXRpb25faWQYAiABKAlIAIgBARIRCgRuYW1lGAMgASgJSAGIAQESGAoLc3lzdGVtX25hbWUYBCABKAlIAogBARIYCgtkZXNjcmlwdGlvbhgFIAEoCUgDiAEBEhMKBm1ldGhvZBgGIAEoCUgEiAEBEhAKA3VybBgHIAEoCUgFiAEBEhEKBHBhdGgYCCABKAlIBogBARI8ChNpbnRlZ3JhdGlvbl9oZWFkZXJzGAkgASgLMh8uaG9va2QudjEuSW50ZWdyYXRpb25IZWFkZXJMaXN0EiUKB2hlYWRlcnMYCiABKAsyFC5ob29rZC52MS5IZWFkZXJMaXN0EhoKDWJvZHlfdGVtcGxhdGUYCyABKAlIB4gBARIrCgxyZXRyeV9wb2xpY3kYDCABKAsyFS5ob29rZC52MS5SZXRyeVBvbGljeRIqCgd0aW1lb3V0GA0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhkKDGFzeW5jX3N0YXR1cxgOIAEoCEgIiAEBEjAKDWFzeW5jX3RpbWVvdXQYDyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoHZW5hYmxlZBgQIAEoCEgJiAEBEjYKFHN1Y2Nlc3Nfc3RhdHVzX2NvZGVzGBEgASgLMhguaG9va2QudjEuU3RhdHVzQ29kZUxpc3QSHgoRZmFpbHVyZV90aHJlc2hvbGQYEiABKAVICogBARIVCg1yZXBsYXlfbWlzc2VkGBMgASgIEjoKEXNpZ25pbmdfYWxnb3JpdGhtGBQgASgOMhouaG9va2QudjEuU2lnbmluZ0FsZ29yaXRobUgLiAEBEh0KEHNlbmRfdHJhY2VwYXJlbnQYFSABKAhIDIgBAUIRCg9faW50ZWdyYXRpb25faWRCBwoFX25hbWVCDgoMX3N5c3RlbV9uYW1lQg4KDF9kZXNjcmlwdGlvbkIJCgdfbWV0aG9kQgYKBF91cmxCBwoFX3BhdGhCEAoOX2JvZHlfdGVtcGxhdGVCDwoNX2FzeW5jX3N0YXR1c0IKCghfZW5hYmxlZEIUChJfZmFpbHVyZV90aHJlc2hvbGRCFAoSX3NpZ25pbmdfYWxnb3JpdGhtQhMKEV9zZW5kX3RyYWNlcGFyZW50Ik0KFVVwZGF0ZVdlYmhvb2tSZXNwb25zZRIiCgd3ZWJob29rGAEgASgLMhEuaG9va2QudjEuV2ViaG9vaxIQCghyZXBsYXllZBgCIAEoBSIiChREZWxldGVXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UiTwoWR2V0V2ViaG9va1N0YXRzUmVxdWVzdBIKCgJpZBgBIAEoCRIpCgZ3aW5kb3cYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iQAoXR2V0V2ViaG9va1N0YXRzUmVzcG9uc2USJQoFc3RhdHMYASABKAsyFi5ob29rZC52MS5XZWJob29rU3RhdHMigAEKGFJlbmRlcldlYmhvb2tCb2R5UmVxdWVzdBIVCg1ib2R5X3RlbXBsYXRlGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSKAoHcGF5bG9hZBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHc3ViamVjdBgEIAEoCSI8ChlSZW5kZXJXZWJob29rQm9keVJlc3BvbnNlEgwKBGJvZHkYASABKAkSEQoJdHJ1bmNhdGVkGAIgASgIIkMKEkNvcHlXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC3N5c3RlbV9uYW1lGAMgASgJIjkKE0NvcHlXZWJob29rUmVzcG9uc2USIgoHd2ViaG9vaxgBIAEoCzIRLmhvb2tkLnYxLldlYmhvb2siKAoaUm90YXRlV2ViaG9va1NlY3JldFJlcXVlc3QSCgoCaWQYASABKAkiQQobUm90YXRlV2ViaG9va1NlY3JldFJlc3BvbnNlEiIKB3dlYmhvb2sYASABKAsyES5ob29rZC52MS5XZWJob29rIl4KElRlc3RXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEigKB3BheWxvYWQYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Iu0BChNUZXN0V2ViaG9va1Jlc3BvbnNlEhMKC3N0YXR1c19jb2RlGAEgASgFEiEKB2hlYWRlcnMYAiADKAsyEC5ob29rZC52MS5IZWFkZXISDAoEYm9keRgDIAEoCRIrCghkdXJhdGlvbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhINCgVlcnJvchgFIAEoCRITCgtyZXF1ZXN0X3VybBgGIAEoCRIpCg9yZXF1ZXN0X2hlYWRlcnMYByADKAsyEC5ob29rZC52MS5IZWFkZXISFAoMcmVxdWVzdF9ib2R5GAggASgJMuQGCg5XZWJob29rU2VydmljZRJQCg1DcmVhdGVXZWJob29rEh4uaG9va2QudjEuQ3JlYXRlV2ViaG9va1JlcXVlc3QaHy5ob29rZC52MS5DcmVhdGVXZWJob29rUmVzcG9uc2USTAoKR2V0V2ViaG9vaxIbLmhvb2tkLnYxLkdldFdlYmhvb2tSZXF1ZXN0GhwuaG9va2QudjEuR2V0V2ViaG9va1Jlc3BvbnNlIgOQAgESUgoMTGlzdFdlYmhvb2tzEh0uaG9va2QudjEuTGlzdFdlYmhvb2tzUmVxdWVzdBoeLmhvb2tkLnYxLkxpc3RXZWJob29rc1Jlc3BvbnNlIgOQAgESUAoNVXBkYXRlV2ViaG9vaxIeLmhvb2tkLnYxLlVwZGF0ZVdlYmhvb2tSZXF1ZXN0Gh8uaG9va2QudjEuVXBkYXRlV2ViaG9va1Jlc3BvbnNlElAKDURlbGV0ZVdlYmhvb2sSHi5ob29rZC52MS5EZWxldGVXZWJob29rUmVxdWVzdBofLmhvb2tkLnYxLkRlbGV0ZVdlYmhvb2tSZXNwb25zZRJKCgtDb3B5V2ViaG9vaxIcLmhvb2tkLnYxLkNvcHlXZWJob29rUmVxdWVzdBodLmhvb2tkLnYxLkNvcHlXZWJob29rUmVzcG9uc2USYgoTUm90YXRlV2ViaG9va1NlY3JldBIkLmhvb2tkLnYxLlJvdGF0ZVdlYmhvb2tTZWNyZXRSZXF1ZXN0GiUuaG9va2QudjEuUm90YXRlV2ViaG9va1NlY3JldFJlc3BvbnNlEkoKC1Rlc3RXZWJob29rEhwuaG9va2QudjEuVGVzdFdlYmhvb2tSZXF1ZXN0Gh0uaG9va2QudjEuVGVzdFdlYmhvb2tSZXNwb25zZRJhChFSZW5kZXJXZWJob29rQm9keRIiLmhvb2tkLnYxLlJlbmRlcldlYmhvb2tCb2R5UmVxdWVzdBojLmhvb2tkLnYxLlJlbmRlcldlYmhvb2tCb2R5UmVzcG9uc2UiA5ACARJbCg9HZXRXZWJob29rU3RhdHMSIC5ob29rZC52MS5HZXRXZWJob29rU3RhdHNSZXF1ZXN0GiEuaG9va2QudjEuR2V0V2ViaG9va1N0YXRzUmVzcG9uc2UiA5ACAUKUAQoMY29tLmhvb2tkLnYxQhNXZWJob29rU2VydmljZVByb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_hookd_v1_header, file_hookd_v1_webhook]);
 
 /**
  * CreateWebhookRequest is the request of CreateWebhook.
@@ -95,7 +95,7 @@ export type CreateWebhookRequest = Message<"hookd.v1.CreateWebhookRequest"> & {
   bodyTemplate: string;
 
   /**
-   * retry_policy says when failed attempts are retried (default EXPONENTIAL).
+   * retry_policy says when failed attempts are retried (default EXPONENTIAL; NONE with async_status).
    *
    * @generated from field: hookd.v1.RetryPolicy retry_policy = 11;
    */
@@ -109,7 +109,8 @@ export type CreateWebhookRequest = Message<"hookd.v1.CreateWebhookRequest"> & {
   timeout?: Duration | undefined;
 
   /**
-   * async_status enables the 200 DONE / 202 WAITING / else FAILED mapping.
+   * async_status enables the 200 DONE / 202 WAITING / else FAILED mapping (201 is FAILED too); without a
+   * retry_policy the webhook gets RETRY_POLICY_KIND_NONE.
    *
    * @generated from field: bool async_status = 13;
    */
@@ -432,7 +433,8 @@ export type UpdateWebhookRequest = Message<"hookd.v1.UpdateWebhookRequest"> & {
   timeout?: Duration | undefined;
 
   /**
-   * async_status is the new async flag.
+   * async_status is the new async flag; turning it on without a retry_policy in the same request sets
+   * RETRY_POLICY_KIND_NONE, as at creation.
    *
    * @generated from field: optional bool async_status = 14;
    */
@@ -611,6 +613,77 @@ export const GetWebhookStatsResponseSchema: GenMessage<GetWebhookStatsResponse> 
   messageDesc(file_hookd_v1_webhook_service, 13);
 
 /**
+ * RenderWebhookBodyRequest is the request of RenderWebhookBody.
+ *
+ * @generated from message hookd.v1.RenderWebhookBodyRequest
+ */
+export type RenderWebhookBodyRequest = Message<"hookd.v1.RenderWebhookBodyRequest"> & {
+  /**
+   * body_template is the Go text/template to render (required; an empty template sends the default envelope).
+   *
+   * @generated from field: string body_template = 1;
+   */
+  bodyTemplate: string;
+
+  /**
+   * event_type names the event type whose sample payload is `.Data` (optional with payload).
+   *
+   * @generated from field: string event_type = 2;
+   */
+  eventType: string;
+
+  /**
+   * payload is `.Data` instead of the sample payload (optional).
+   *
+   * @generated from field: google.protobuf.Struct payload = 3;
+   */
+  payload?: JsonObject | undefined;
+
+  /**
+   * subject is `.Subject` (optional).
+   *
+   * @generated from field: string subject = 4;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message hookd.v1.RenderWebhookBodyRequest.
+ * Use `create(RenderWebhookBodyRequestSchema)` to create a new message.
+ */
+export const RenderWebhookBodyRequestSchema: GenMessage<RenderWebhookBodyRequest> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_webhook_service, 14);
+
+/**
+ * RenderWebhookBodyResponse is the response of RenderWebhookBody.
+ *
+ * @generated from message hookd.v1.RenderWebhookBodyResponse
+ */
+export type RenderWebhookBodyResponse = Message<"hookd.v1.RenderWebhookBodyResponse"> & {
+  /**
+   * body is the rendered body (`.EventID`, `.TransactionalId` and `.Link` hold placeholders such as
+   * `evt_preview`; `.Timestamp` is now), cut at 64 KiB.
+   *
+   * @generated from field: string body = 1;
+   */
+  body: string;
+
+  /**
+   * truncated is true when body was cut.
+   *
+   * @generated from field: bool truncated = 2;
+   */
+  truncated: boolean;
+};
+
+/**
+ * Describes the message hookd.v1.RenderWebhookBodyResponse.
+ * Use `create(RenderWebhookBodyResponseSchema)` to create a new message.
+ */
+export const RenderWebhookBodyResponseSchema: GenMessage<RenderWebhookBodyResponse> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_webhook_service, 15);
+
+/**
  * CopyWebhookRequest is the request of CopyWebhook.
  *
  * @generated from message hookd.v1.CopyWebhookRequest
@@ -643,7 +716,7 @@ export type CopyWebhookRequest = Message<"hookd.v1.CopyWebhookRequest"> & {
  * Use `create(CopyWebhookRequestSchema)` to create a new message.
  */
 export const CopyWebhookRequestSchema: GenMessage<CopyWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 14);
+  messageDesc(file_hookd_v1_webhook_service, 16);
 
 /**
  * CopyWebhookResponse is the response of CopyWebhook.
@@ -664,7 +737,7 @@ export type CopyWebhookResponse = Message<"hookd.v1.CopyWebhookResponse"> & {
  * Use `create(CopyWebhookResponseSchema)` to create a new message.
  */
 export const CopyWebhookResponseSchema: GenMessage<CopyWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 15);
+  messageDesc(file_hookd_v1_webhook_service, 17);
 
 /**
  * RotateWebhookSecretRequest is the request of RotateWebhookSecret.
@@ -685,7 +758,7 @@ export type RotateWebhookSecretRequest = Message<"hookd.v1.RotateWebhookSecretRe
  * Use `create(RotateWebhookSecretRequestSchema)` to create a new message.
  */
 export const RotateWebhookSecretRequestSchema: GenMessage<RotateWebhookSecretRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 16);
+  messageDesc(file_hookd_v1_webhook_service, 18);
 
 /**
  * RotateWebhookSecretResponse is the response of RotateWebhookSecret.
@@ -694,7 +767,8 @@ export const RotateWebhookSecretRequestSchema: GenMessage<RotateWebhookSecretReq
  */
 export type RotateWebhookSecretResponse = Message<"hookd.v1.RotateWebhookSecretResponse"> & {
   /**
-   * webhook carries the new secret; the previous one signs too until previous_secret_expire_time.
+   * webhook carries the new secret (and public_key); the previous one signs too until
+   * previous_secret_expire_time.
    *
    * @generated from field: hookd.v1.Webhook webhook = 1;
    */
@@ -706,7 +780,7 @@ export type RotateWebhookSecretResponse = Message<"hookd.v1.RotateWebhookSecretR
  * Use `create(RotateWebhookSecretResponseSchema)` to create a new message.
  */
 export const RotateWebhookSecretResponseSchema: GenMessage<RotateWebhookSecretResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 17);
+  messageDesc(file_hookd_v1_webhook_service, 19);
 
 /**
  * TestWebhookRequest is the request of TestWebhook.
@@ -741,7 +815,7 @@ export type TestWebhookRequest = Message<"hookd.v1.TestWebhookRequest"> & {
  * Use `create(TestWebhookRequestSchema)` to create a new message.
  */
 export const TestWebhookRequestSchema: GenMessage<TestWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 18);
+  messageDesc(file_hookd_v1_webhook_service, 20);
 
 /**
  * TestWebhookResponse is the response of TestWebhook.
@@ -811,7 +885,7 @@ export type TestWebhookResponse = Message<"hookd.v1.TestWebhookResponse"> & {
  * Use `create(TestWebhookResponseSchema)` to create a new message.
  */
 export const TestWebhookResponseSchema: GenMessage<TestWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_webhook_service, 19);
+  messageDesc(file_hookd_v1_webhook_service, 21);
 
 /**
  * WebhookService manages webhooks.
@@ -880,7 +954,8 @@ export const WebhookService: GenService<{
     output: typeof CopyWebhookResponseSchema;
   },
   /**
-   * RotateWebhookSecret replaces the signing secret; the old secret keeps signing (a second signature) for 24 h.
+   * RotateWebhookSecret replaces the signing secret (or the ED25519 key pair) with a new one of the same
+   * algorithm; the old one keeps signing (a second signature; previous_public_key verifies it) for 24 h.
    *
    * @generated from rpc hookd.v1.WebhookService.RotateWebhookSecret
    */
@@ -898,6 +973,18 @@ export const WebhookService: GenService<{
     methodKind: "unary";
     input: typeof TestWebhookRequestSchema;
     output: typeof TestWebhookResponseSchema;
+  },
+  /**
+   * RenderWebhookBody renders a body template on an event type's sample payload (or a given payload) exactly as
+   * the sender does, without sending or storing anything: the console's live preview. Template errors are
+   * invalid_argument naming body_template. Bounded like every render; the output is capped.
+   *
+   * @generated from rpc hookd.v1.WebhookService.RenderWebhookBody
+   */
+  renderWebhookBody: {
+    methodKind: "unary";
+    input: typeof RenderWebhookBodyRequestSchema;
+    output: typeof RenderWebhookBodyResponseSchema;
   },
   /**
    * GetWebhookStats returns a webhook's delivery statistics over a window (cheap: kept as counters).

@@ -1,6 +1,7 @@
-// Package hookdtest starts a real hookd process for SDK tests: it builds cmd/hookd once per test
-// binary (or uses $HOOKD_BIN), runs `hookd serve --dev` on a free loopback port with a fresh data
-// directory and a random bootstrap admin key, and waits for /readyz.
+// Package hookdtest starts a real hookd process for SDK tests: it builds cmd/hookd of the repository
+// root module once per test binary (or uses $HOOKD_BIN), runs `hookd serve --dev` on a free loopback
+// port with a fresh data directory and a random bootstrap admin key, and waits for /readyz. The SDK
+// module imports no server package: the server is a separate process, as it is for users.
 package hookdtest
 
 import (
@@ -8,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -48,21 +50,24 @@ var build struct {
 	err  error
 }
 
-// Binary returns the path of a hookd binary: $HOOKD_BIN, or cmd/hookd built once into a temporary directory.
+// Binary returns the path of a hookd binary: $HOOKD_BIN, or cmd/hookd built once per test process into
+// $TMPDIR/hookdtest-bin.
 func Binary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("HOOKD_BIN"); p != "" {
 		return p
 	}
 	build.once.Do(func() {
-		root, err := repoRoot()
+		root, err := RepoRoot()
 		if err != nil {
 			build.err = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "hookdtest-bin-")
-		if err != nil {
-			build.err = fmt.Errorf("temp dir: %w", err)
+		// One stable path, rebuilt on every run (Go's build cache makes that quick): no binary left
+		// behind per run.
+		dir := filepath.Join(os.TempDir(), "hookdtest-bin")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			build.err = fmt.Errorf("binary dir: %w", err)
 			return
 		}
 		build.path = filepath.Join(dir, "hookd")
@@ -78,17 +83,39 @@ func Binary(t testing.TB) string {
 	return build.path
 }
 
-// repoRoot is the directory of the go.mod this package belongs to.
-func repoRoot() (string, error) {
+// rootModule is the module path of the repository root, whose cmd/hookd this package builds.
+const rootModule = "github.com/hookd/hookd"
+
+// RepoRoot returns the directory of the hookd repository this SDK is checked out in: the nearest
+// directory above the current module (sdk/go) whose go.mod declares github.com/hookd/hookd. The SDK is
+// a module of its own, so the server and the examples are built from there.
+func RepoRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside the hookd module")
+		return "", errors.New("not inside a Go module")
 	}
-	return filepath.Dir(gomod), nil
+	for dir := filepath.Dir(filepath.Dir(gomod)); ; dir = filepath.Dir(dir) {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && modulePath(b) == rootModule {
+			return dir, nil
+		}
+		if parent := filepath.Dir(dir); parent == dir {
+			return "", fmt.Errorf("no %s checkout above %s: set HOOKD_BIN to a hookd binary", rootModule, filepath.Dir(gomod))
+		}
+	}
+}
+
+// modulePath returns the module path declared in a go.mod file.
+func modulePath(gomod []byte) string {
+	for line := range strings.Lines(string(gomod)) {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			return strings.Trim(strings.TrimSpace(rest), `"`)
+		}
+	}
+	return ""
 }
 
 // NewKey returns a random API key secret in hookd's format ("hk_" + hex).

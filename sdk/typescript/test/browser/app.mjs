@@ -1,5 +1,5 @@
 // Browser code for browser.test.mjs, bundled with esbuild: the same calls a web app makes.
-import { createHookdClient, isNotFound, verifyWebhook } from "../../dist/index.js";
+import { createHookdClient, isNotFound, verifyWebhook, WebhookVerificationError } from "../../dist/index.js";
 
 async function run() {
   const params = new URLSearchParams(location.search);
@@ -23,7 +23,21 @@ async function run() {
     '{"test": 2432232314}',
     { now: new Date(1614265330 * 1000) },
   );
-  return { created: integration.id, listed: integrations.map((i) => i.name), notFound, verified: true };
+  // WebCrypto Ed25519 in the browser, on a vector made by Go's crypto/ed25519 (see verify.test.mjs).
+  const edHeaders = {
+    "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+    "webhook-timestamp": "1614265330",
+    "webhook-signature": "v1a,ho79GTfFJvxbyvzd9KjxMLh0bt+JEEDc0gT12qpbACqBnLMLQe3Vdch0BPXUcReBf83ytAtTB/uUhbEdteWRAA==",
+  };
+  const at = { now: new Date(1614265330 * 1000) };
+  await verifyWebhook("whpk_wYCjFOq+Df4lfvZ+ZZTCei5VIjokcso93NPh1nDYrSM=", edHeaders, '{"test": 2432232314}', at);
+  let wrongKeyRejected = false;
+  try {
+    await verifyWebhook("whpk_SQp0qYMLHrPzZoZW+Rhr0TtVjKe93dYvIxpmH71IiIU=", edHeaders, '{"test": 2432232314}', at);
+  } catch (err) {
+    wrongKeyRejected = err instanceof WebhookVerificationError;
+  }
+  return { created: integration.id, listed: integrations.map((i) => i.name), notFound, verified: true, ed25519: wrongKeyRejected };
 }
 
 run().then(

@@ -33,6 +33,9 @@ const (
 // reflection-formatted method names, remove the leading slash and convert the remaining slash to a
 // period.
 const (
+	// ApiKeyServiceGetCurrentApiKeyProcedure is the fully-qualified name of the ApiKeyService's
+	// GetCurrentApiKey RPC.
+	ApiKeyServiceGetCurrentApiKeyProcedure = "/hookd.v1.ApiKeyService/GetCurrentApiKey"
 	// ApiKeyServiceCreateApiKeyProcedure is the fully-qualified name of the ApiKeyService's
 	// CreateApiKey RPC.
 	ApiKeyServiceCreateApiKeyProcedure = "/hookd.v1.ApiKeyService/CreateApiKey"
@@ -46,6 +49,9 @@ const (
 
 // ApiKeyServiceClient is a client for the hookd.v1.ApiKeyService service.
 type ApiKeyServiceClient interface {
+	// GetCurrentApiKey describes the key that makes the call (its role and project), for any valid key: a client
+	// such as the console learns what the key may do without trying.
+	GetCurrentApiKey(context.Context, *connect.Request[v1.GetCurrentApiKeyRequest]) (*connect.Response[v1.GetCurrentApiKeyResponse], error)
 	// CreateApiKey creates a key and returns its secret once.
 	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)
 	// ListApiKeys lists the keys of a project, newest first. Secrets are never returned.
@@ -65,6 +71,13 @@ func NewApiKeyServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 	baseURL = strings.TrimRight(baseURL, "/")
 	apiKeyServiceMethods := v1.File_hookd_v1_api_key_service_proto.Services().ByName("ApiKeyService").Methods()
 	return &apiKeyServiceClient{
+		getCurrentApiKey: connect.NewClient[v1.GetCurrentApiKeyRequest, v1.GetCurrentApiKeyResponse](
+			httpClient,
+			baseURL+ApiKeyServiceGetCurrentApiKeyProcedure,
+			connect.WithSchema(apiKeyServiceMethods.ByName("GetCurrentApiKey")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		createApiKey: connect.NewClient[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse](
 			httpClient,
 			baseURL+ApiKeyServiceCreateApiKeyProcedure,
@@ -89,9 +102,15 @@ func NewApiKeyServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 
 // apiKeyServiceClient implements ApiKeyServiceClient.
 type apiKeyServiceClient struct {
-	createApiKey *connect.Client[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse]
-	listApiKeys  *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
-	revokeApiKey *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
+	getCurrentApiKey *connect.Client[v1.GetCurrentApiKeyRequest, v1.GetCurrentApiKeyResponse]
+	createApiKey     *connect.Client[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse]
+	listApiKeys      *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
+	revokeApiKey     *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
+}
+
+// GetCurrentApiKey calls hookd.v1.ApiKeyService.GetCurrentApiKey.
+func (c *apiKeyServiceClient) GetCurrentApiKey(ctx context.Context, req *connect.Request[v1.GetCurrentApiKeyRequest]) (*connect.Response[v1.GetCurrentApiKeyResponse], error) {
+	return c.getCurrentApiKey.CallUnary(ctx, req)
 }
 
 // CreateApiKey calls hookd.v1.ApiKeyService.CreateApiKey.
@@ -111,6 +130,9 @@ func (c *apiKeyServiceClient) RevokeApiKey(ctx context.Context, req *connect.Req
 
 // ApiKeyServiceHandler is an implementation of the hookd.v1.ApiKeyService service.
 type ApiKeyServiceHandler interface {
+	// GetCurrentApiKey describes the key that makes the call (its role and project), for any valid key: a client
+	// such as the console learns what the key may do without trying.
+	GetCurrentApiKey(context.Context, *connect.Request[v1.GetCurrentApiKeyRequest]) (*connect.Response[v1.GetCurrentApiKeyResponse], error)
 	// CreateApiKey creates a key and returns its secret once.
 	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)
 	// ListApiKeys lists the keys of a project, newest first. Secrets are never returned.
@@ -126,6 +148,13 @@ type ApiKeyServiceHandler interface {
 // and JSON codecs. They also support gzip compression.
 func NewApiKeyServiceHandler(svc ApiKeyServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
 	apiKeyServiceMethods := v1.File_hookd_v1_api_key_service_proto.Services().ByName("ApiKeyService").Methods()
+	apiKeyServiceGetCurrentApiKeyHandler := connect.NewUnaryHandler(
+		ApiKeyServiceGetCurrentApiKeyProcedure,
+		svc.GetCurrentApiKey,
+		connect.WithSchema(apiKeyServiceMethods.ByName("GetCurrentApiKey")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	apiKeyServiceCreateApiKeyHandler := connect.NewUnaryHandler(
 		ApiKeyServiceCreateApiKeyProcedure,
 		svc.CreateApiKey,
@@ -147,6 +176,8 @@ func NewApiKeyServiceHandler(svc ApiKeyServiceHandler, opts ...connect.HandlerOp
 	)
 	return "/hookd.v1.ApiKeyService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case ApiKeyServiceGetCurrentApiKeyProcedure:
+			apiKeyServiceGetCurrentApiKeyHandler.ServeHTTP(w, r)
 		case ApiKeyServiceCreateApiKeyProcedure:
 			apiKeyServiceCreateApiKeyHandler.ServeHTTP(w, r)
 		case ApiKeyServiceListApiKeysProcedure:
@@ -161,6 +192,10 @@ func NewApiKeyServiceHandler(svc ApiKeyServiceHandler, opts ...connect.HandlerOp
 
 // UnimplementedApiKeyServiceHandler returns CodeUnimplemented from all methods.
 type UnimplementedApiKeyServiceHandler struct{}
+
+func (UnimplementedApiKeyServiceHandler) GetCurrentApiKey(context.Context, *connect.Request[v1.GetCurrentApiKeyRequest]) (*connect.Response[v1.GetCurrentApiKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.ApiKeyService.GetCurrentApiKey is not implemented"))
+}
 
 func (UnimplementedApiKeyServiceHandler) CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.ApiKeyService.CreateApiKey is not implemented"))

@@ -57,6 +57,9 @@ const (
 	// WebhookServiceTestWebhookProcedure is the fully-qualified name of the WebhookService's
 	// TestWebhook RPC.
 	WebhookServiceTestWebhookProcedure = "/hookd.v1.WebhookService/TestWebhook"
+	// WebhookServiceRenderWebhookBodyProcedure is the fully-qualified name of the WebhookService's
+	// RenderWebhookBody RPC.
+	WebhookServiceRenderWebhookBodyProcedure = "/hookd.v1.WebhookService/RenderWebhookBody"
 	// WebhookServiceGetWebhookStatsProcedure is the fully-qualified name of the WebhookService's
 	// GetWebhookStats RPC.
 	WebhookServiceGetWebhookStatsProcedure = "/hookd.v1.WebhookService/GetWebhookStats"
@@ -76,10 +79,15 @@ type WebhookServiceClient interface {
 	DeleteWebhook(context.Context, *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error)
 	// CopyWebhook creates a copy of a webhook with a new name, system name and secret.
 	CopyWebhook(context.Context, *connect.Request[v1.CopyWebhookRequest]) (*connect.Response[v1.CopyWebhookResponse], error)
-	// RotateWebhookSecret replaces the signing secret; the old secret keeps signing (a second signature) for 24 h.
+	// RotateWebhookSecret replaces the signing secret (or the ED25519 key pair) with a new one of the same
+	// algorithm; the old one keeps signing (a second signature; previous_public_key verifies it) for 24 h.
 	RotateWebhookSecret(context.Context, *connect.Request[v1.RotateWebhookSecretRequest]) (*connect.Response[v1.RotateWebhookSecretResponse], error)
 	// TestWebhook sends one signed request now and returns the response. Nothing is stored or retried.
 	TestWebhook(context.Context, *connect.Request[v1.TestWebhookRequest]) (*connect.Response[v1.TestWebhookResponse], error)
+	// RenderWebhookBody renders a body template on an event type's sample payload (or a given payload) exactly as
+	// the sender does, without sending or storing anything: the console's live preview. Template errors are
+	// invalid_argument naming body_template. Bounded like every render; the output is capped.
+	RenderWebhookBody(context.Context, *connect.Request[v1.RenderWebhookBodyRequest]) (*connect.Response[v1.RenderWebhookBodyResponse], error)
 	// GetWebhookStats returns a webhook's delivery statistics over a window (cheap: kept as counters).
 	GetWebhookStats(context.Context, *connect.Request[v1.GetWebhookStatsRequest]) (*connect.Response[v1.GetWebhookStatsResponse], error)
 }
@@ -145,6 +153,13 @@ func NewWebhookServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(webhookServiceMethods.ByName("TestWebhook")),
 			connect.WithClientOptions(opts...),
 		),
+		renderWebhookBody: connect.NewClient[v1.RenderWebhookBodyRequest, v1.RenderWebhookBodyResponse](
+			httpClient,
+			baseURL+WebhookServiceRenderWebhookBodyProcedure,
+			connect.WithSchema(webhookServiceMethods.ByName("RenderWebhookBody")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		getWebhookStats: connect.NewClient[v1.GetWebhookStatsRequest, v1.GetWebhookStatsResponse](
 			httpClient,
 			baseURL+WebhookServiceGetWebhookStatsProcedure,
@@ -165,6 +180,7 @@ type webhookServiceClient struct {
 	copyWebhook         *connect.Client[v1.CopyWebhookRequest, v1.CopyWebhookResponse]
 	rotateWebhookSecret *connect.Client[v1.RotateWebhookSecretRequest, v1.RotateWebhookSecretResponse]
 	testWebhook         *connect.Client[v1.TestWebhookRequest, v1.TestWebhookResponse]
+	renderWebhookBody   *connect.Client[v1.RenderWebhookBodyRequest, v1.RenderWebhookBodyResponse]
 	getWebhookStats     *connect.Client[v1.GetWebhookStatsRequest, v1.GetWebhookStatsResponse]
 }
 
@@ -208,6 +224,11 @@ func (c *webhookServiceClient) TestWebhook(ctx context.Context, req *connect.Req
 	return c.testWebhook.CallUnary(ctx, req)
 }
 
+// RenderWebhookBody calls hookd.v1.WebhookService.RenderWebhookBody.
+func (c *webhookServiceClient) RenderWebhookBody(ctx context.Context, req *connect.Request[v1.RenderWebhookBodyRequest]) (*connect.Response[v1.RenderWebhookBodyResponse], error) {
+	return c.renderWebhookBody.CallUnary(ctx, req)
+}
+
 // GetWebhookStats calls hookd.v1.WebhookService.GetWebhookStats.
 func (c *webhookServiceClient) GetWebhookStats(ctx context.Context, req *connect.Request[v1.GetWebhookStatsRequest]) (*connect.Response[v1.GetWebhookStatsResponse], error) {
 	return c.getWebhookStats.CallUnary(ctx, req)
@@ -227,10 +248,15 @@ type WebhookServiceHandler interface {
 	DeleteWebhook(context.Context, *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error)
 	// CopyWebhook creates a copy of a webhook with a new name, system name and secret.
 	CopyWebhook(context.Context, *connect.Request[v1.CopyWebhookRequest]) (*connect.Response[v1.CopyWebhookResponse], error)
-	// RotateWebhookSecret replaces the signing secret; the old secret keeps signing (a second signature) for 24 h.
+	// RotateWebhookSecret replaces the signing secret (or the ED25519 key pair) with a new one of the same
+	// algorithm; the old one keeps signing (a second signature; previous_public_key verifies it) for 24 h.
 	RotateWebhookSecret(context.Context, *connect.Request[v1.RotateWebhookSecretRequest]) (*connect.Response[v1.RotateWebhookSecretResponse], error)
 	// TestWebhook sends one signed request now and returns the response. Nothing is stored or retried.
 	TestWebhook(context.Context, *connect.Request[v1.TestWebhookRequest]) (*connect.Response[v1.TestWebhookResponse], error)
+	// RenderWebhookBody renders a body template on an event type's sample payload (or a given payload) exactly as
+	// the sender does, without sending or storing anything: the console's live preview. Template errors are
+	// invalid_argument naming body_template. Bounded like every render; the output is capped.
+	RenderWebhookBody(context.Context, *connect.Request[v1.RenderWebhookBodyRequest]) (*connect.Response[v1.RenderWebhookBodyResponse], error)
 	// GetWebhookStats returns a webhook's delivery statistics over a window (cheap: kept as counters).
 	GetWebhookStats(context.Context, *connect.Request[v1.GetWebhookStatsRequest]) (*connect.Response[v1.GetWebhookStatsResponse], error)
 }
@@ -292,6 +318,13 @@ func NewWebhookServiceHandler(svc WebhookServiceHandler, opts ...connect.Handler
 		connect.WithSchema(webhookServiceMethods.ByName("TestWebhook")),
 		connect.WithHandlerOptions(opts...),
 	)
+	webhookServiceRenderWebhookBodyHandler := connect.NewUnaryHandler(
+		WebhookServiceRenderWebhookBodyProcedure,
+		svc.RenderWebhookBody,
+		connect.WithSchema(webhookServiceMethods.ByName("RenderWebhookBody")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	webhookServiceGetWebhookStatsHandler := connect.NewUnaryHandler(
 		WebhookServiceGetWebhookStatsProcedure,
 		svc.GetWebhookStats,
@@ -317,6 +350,8 @@ func NewWebhookServiceHandler(svc WebhookServiceHandler, opts ...connect.Handler
 			webhookServiceRotateWebhookSecretHandler.ServeHTTP(w, r)
 		case WebhookServiceTestWebhookProcedure:
 			webhookServiceTestWebhookHandler.ServeHTTP(w, r)
+		case WebhookServiceRenderWebhookBodyProcedure:
+			webhookServiceRenderWebhookBodyHandler.ServeHTTP(w, r)
 		case WebhookServiceGetWebhookStatsProcedure:
 			webhookServiceGetWebhookStatsHandler.ServeHTTP(w, r)
 		default:
@@ -358,6 +393,10 @@ func (UnimplementedWebhookServiceHandler) RotateWebhookSecret(context.Context, *
 
 func (UnimplementedWebhookServiceHandler) TestWebhook(context.Context, *connect.Request[v1.TestWebhookRequest]) (*connect.Response[v1.TestWebhookResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.WebhookService.TestWebhook is not implemented"))
+}
+
+func (UnimplementedWebhookServiceHandler) RenderWebhookBody(context.Context, *connect.Request[v1.RenderWebhookBodyRequest]) (*connect.Response[v1.RenderWebhookBodyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.WebhookService.RenderWebhookBody is not implemented"))
 }
 
 func (UnimplementedWebhookServiceHandler) GetWebhookStats(context.Context, *connect.Request[v1.GetWebhookStatsRequest]) (*connect.Response[v1.GetWebhookStatsResponse], error) {

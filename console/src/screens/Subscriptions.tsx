@@ -1,0 +1,200 @@
+// Subscriptions: which event types (or * for all) a webhook receives, optionally only for one subject.
+import { useEffect, useState } from "preact/hooks";
+import { useLocation, useRoute } from "preact-iso";
+import type { EventType, Webhook } from "@hookd/client";
+import { useSession } from "../api";
+import { Check, Empty, Field, FormError, ListState, PageHead, Pager, TextField, useAction, usePaged } from "../ui";
+
+export function Subscriptions() {
+  const { client, canWrite } = useSession();
+  const { query } = useRoute();
+  const { route } = useLocation();
+  const webhookFilter = query.webhook ?? "";
+  const [webhooks, setWebhooks] = useState<Webhook[]>([]);
+  const [eventTypes, setEventTypes] = useState<EventType[]>([]);
+  const [creating, setCreating] = useState(false);
+  const act = useAction();
+  useEffect(() => {
+    client.webhooks.listWebhooks({ pageSize: 1000 }).then((r) => setWebhooks(r.webhooks), () => {});
+    client.eventTypes.listEventTypes({ pageSize: 1000 }).then((r) => setEventTypes(r.eventTypes), () => {});
+  }, []);
+  const p = usePaged(async (pageToken) => {
+    const r = await client.subscriptions.listSubscriptions({ pageToken, pageSize: 50, webhookId: webhookFilter });
+    return { items: r.subscriptions, next: r.nextPageToken };
+  }, [webhookFilter]);
+  const name = (id: string) => webhooks.find((w) => w.id === id)?.name ?? id;
+  return (
+    <section>
+      <PageHead title="Subscriptions" sub="Each subscription sends the events of some types to one webhook.">
+        {canWrite && !creating && (
+          <button type="button" class="primary" onClick={() => setCreating(true)}>
+            Add subscription
+          </button>
+        )}
+      </PageHead>
+      <div class="filters">
+        <Field label="Webhook">
+          {(id) => (
+            <select id={id} value={webhookFilter} onChange={(e) => route(`/subscriptions${(e.target as HTMLSelectElement).value ? `?webhook=${(e.target as HTMLSelectElement).value}` : ""}`)}>
+              <option value="">All webhooks</option>
+              {webhooks.map((w) => (
+                <option key={w.id} value={w.id}>
+                  {w.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      </div>
+      {creating && (
+        <NewSubscription
+          webhooks={webhooks}
+          eventTypes={eventTypes}
+          webhookId={webhookFilter}
+          onDone={() => {
+            setCreating(false);
+            p.reload();
+          }}
+          onCancel={() => setCreating(false)}
+        />
+      )}
+      <ListState
+        items={p.items}
+        err={p.err}
+        empty={
+          <Empty title="No subscriptions">
+            {canWrite
+              ? webhooks.length === 0
+                ? <>Create a <a href="/webhooks/new">webhook</a> first, then subscribe it to event types here.</>
+                : "Add a subscription so that published events create deliveries."
+              : "A MEMBER or ADMIN key can add one."}
+          </Empty>
+        }
+      >
+        {(items) => (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th>Webhook</th>
+                  <th>Event types</th>
+                  <th>Subject</th>
+                  <th>Enabled</th>
+                  {canWrite && <th><span class="sr-only">Actions</span></th>}
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((s) => (
+                  <tr key={s.id}>
+                    <td>
+                      <a href={`/webhooks/${s.webhookId}`}>{name(s.webhookId)}</a>
+                      <div class="muted mono small">{s.id}</div>
+                    </td>
+                    <td class="mono">{s.eventTypes.join(", ")}</td>
+                    <td class="mono">{s.subjectFilter || <span class="muted">any</span>}</td>
+                    <td>
+                      <Check
+                        label={<span class="sr-only">Enabled</span>}
+                        checked={s.enabled}
+                        disabled={!canWrite}
+                        onChange={(v) =>
+                          void act.run(async () => {
+                            await client.subscriptions.updateSubscription({ id: s.id, enabled: v });
+                            p.reload();
+                          })
+                        }
+                      />
+                    </td>
+                    {canWrite && (
+                      <td>
+                        <button
+                          type="button"
+                          class="small danger"
+                          onClick={() =>
+                            confirm("Delete this subscription?") &&
+                            void act.run(async () => {
+                              await client.subscriptions.deleteSubscription({ id: s.id });
+                              p.reload();
+                            })
+                          }
+                        >
+                          Delete
+                        </button>
+                      </td>
+                    )}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListState>
+      <FormError err={act.err} />
+      <Pager p={p} />
+    </section>
+  );
+}
+
+function NewSubscription(props: { webhooks: Webhook[]; eventTypes: EventType[]; webhookId: string; onDone: () => void; onCancel: () => void }) {
+  const { client } = useSession();
+  const [webhookId, setWebhookId] = useState(props.webhookId || props.webhooks[0]?.id || "");
+  const [types, setTypes] = useState<string[]>([]);
+  const [subject, setSubject] = useState("");
+  const act = useAction();
+  const all = types.includes("*");
+  const toggle = (name: string, on: boolean) => setTypes((t) => (on ? [...t, name] : t.filter((x) => x !== name)));
+  return (
+    <form
+      class="card form"
+      aria-label="New subscription"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void act.run(async () => {
+          await client.subscriptions.createSubscription({ webhookId, eventTypes: types, subjectFilter: subject });
+          props.onDone();
+        });
+      }}
+    >
+      <h2>New subscription</h2>
+      <Field label="Webhook" name="webhook_id" err={act.err}>
+        {(id) => (
+          <select id={id} value={webhookId} onChange={(e) => setWebhookId((e.target as HTMLSelectElement).value)}>
+            {props.webhooks.map((w) => (
+              <option key={w.id} value={w.id}>
+                {w.name}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <fieldset class="field wide">
+        <legend>Event types</legend>
+        <Check label={<><code>*</code> all event types</>} checked={all} onChange={(v) => toggle("*", v)} />
+        {!all &&
+          props.eventTypes.map((t) => (
+            <Check key={t.name} label={<code>{t.name}</code>} checked={types.includes(t.name)} onChange={(v) => toggle(t.name, v)} />
+          ))}
+        {props.eventTypes.length === 0 && (
+          <p class="hint">
+            No event types yet: <a href="/event-types/new">add one</a> or subscribe to <code>*</code>.
+          </p>
+        )}
+        {act.err?.field?.startsWith("event_types") && (
+          <div class="field-error" role="alert">
+            {act.err.message}
+          </div>
+        )}
+      </fieldset>
+      <TextField label="Only for subject" name="subject_filter" err={act.err} value={subject} onValue={setSubject} placeholder="any subject" hint="Optional: only events about this customer." />
+      <FormError err={act.err} fields={["webhook_id", "event_types", "subject_filter"]} />
+      <div class="buttons">
+        <button type="submit" class="primary" disabled={act.busy}>
+          Create subscription
+        </button>
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
