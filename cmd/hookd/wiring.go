@@ -23,6 +23,9 @@ import (
 	"github.com/hookd/hookd/server/trigger"
 )
 
+// compressMinBytes is the smallest response body hookd compresses (when the client accepts gzip).
+const compressMinBytes = 4 << 10
+
 // wiring builds the parts of `hookd serve` from its flags; it holds no logic of its own.
 type wiring struct {
 	flags     *serveFlags
@@ -76,12 +79,16 @@ func (w *wiring) buildRouterConfig() *router.Config {
 	}
 	quotas := quota.Limits{Webhooks: w.flags.maxWebhooks, Triggers: w.flags.maxTriggers, EventTypes: w.flags.maxEventTypes,
 		Subscriptions: w.flags.maxSubscriptions}
-	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL, Quotas: quotas}
+	authn := auth.NewAuthenticator(w.store, w.clock)
+	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL, Auth: authn,
+		Quotas: quotas}
 	policy := auth.DefaultPolicy()
 	opts := append([]connect.HandlerOption{
-		connect.WithInterceptors(auth.NewInterceptor(w.store, policy)),
+		connect.WithInterceptors(authn.Interceptor(policy)),
 		connect.WithReadMaxBytes(int(w.flags.maxRequestBytes)),
 		connect.WithSendMaxBytes(pagination.MaxResponseBytes),
+		// Small responses are not compressed: gzip's setup costs more than the bytes it saves.
+		connect.WithCompressMinBytes(compressMinBytes),
 	}, strictjson.HandlerOptions()...)
 	trg := trigger.Config{Store: w.store, Rates: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
 		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry, Keyring: w.keys, Quotas: quotas}

@@ -120,6 +120,7 @@ func (s *apiKeyService) RevokeApiKey(ctx context.Context, req *connect.Request[h
 	if err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "api key", kid, err)
 	}
+	s.d.Auth.Forget(k.Hash)
 	s.d.log().InfoContext(ctx, "revoked api key", "key_id", k.ID, "project_id", k.ProjectID, "by_key_id", p.KeyID)
 	return connect.NewResponse(&hookdv1.RevokeApiKeyResponse{ApiKey: apiKeyToProto(k)}), nil
 }

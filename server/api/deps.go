@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/store"
@@ -33,6 +34,8 @@ type Deps struct {
 	PublicURL string
 	// Quotas caps the objects of each project (zero fields: no cap).
 	Quotas quota.Limits
+	// Auth is the interceptor's authenticator (optional): a revoked key is forgotten there at once.
+	Auth *auth.Authenticator
 }
 
 func (d Deps) now() time.Time { return d.Clock.Now().UTC() }

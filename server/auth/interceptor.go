@@ -15,15 +15,21 @@ import (
 // NewInterceptor returns the Connect interceptor (unary and streaming handlers) that authenticates the
 // `Authorization: Bearer <key>` header, puts the caller's Principal in the context and enforces policy.
 // Missing, unknown and revoked keys get unauthenticated; a role that is not enough gets permission_denied.
+// Every call reads its key from st; an Authenticator's Interceptor remembers keys briefly.
 func NewInterceptor(st store.Store, policy Policy) connect.Interceptor {
+	return (&Authenticator{st: st}).Interceptor(policy)
+}
+
+// Interceptor is NewInterceptor authenticating with a.
+func (a *Authenticator) Interceptor(policy Policy) connect.Interceptor {
 	if policy == nil {
 		policy = DefaultPolicy()
 	}
-	return &interceptor{store: st, policy: policy}
+	return &interceptor{authn: a, policy: policy}
 }
 
 type interceptor struct {
-	store  store.Store
+	authn  *Authenticator
 	policy Policy
 }
 
@@ -65,7 +71,7 @@ func (i *interceptor) authorize(ctx context.Context, procedure string, h http.He
 	if !ok {
 		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API key: send Authorization: Bearer <key>"))
 	}
-	k, err := Authenticate(ctx, i.store, secret)
+	k, err := i.authn.Authenticate(ctx, secret)
 	switch {
 	case errors.Is(err, ErrUnknownKey), errors.Is(err, ErrRevokedKey):
 		return ctx, connect.NewError(connect.CodeUnauthenticated, err)

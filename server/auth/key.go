@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/hookd/hookd/server/cache"
+	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -77,9 +80,53 @@ func storeKey(ctx context.Context, st store.Store, k *store.APIKey, secret strin
 	return nil
 }
 
+// KeyCacheTTL is how long an Authenticator remembers a key it found: a revoked key stops working at once in the
+// process that revoked it, and within KeyCacheTTL in the others.
+const KeyCacheTTL = time.Second
+
+// KeyStore finds API keys.
+type KeyStore interface {
+	// APIKeyByHash finds a key by the SHA-256 hash of its secret.
+	APIKeyByHash(ctx context.Context, hash []byte) (*store.APIKey, error)
+}
+
+// Authenticator finds the keys of secrets, remembering found keys for KeyCacheTTL (not when built by
+// NewInterceptor): a busy client costs no database query per call.
+type Authenticator struct {
+	st    KeyStore
+	cache *cache.TTL[[sha256.Size]byte, *store.APIKey]
+}
+
+// NewAuthenticator returns an Authenticator over st remembering keys for KeyCacheTTL on clk.
+func NewAuthenticator(st KeyStore, clk clock.Clock) *Authenticator {
+	return &Authenticator{st: st, cache: cache.New[[sha256.Size]byte, *store.APIKey](KeyCacheTTL, 0, clk)}
+}
+
+// Authenticate finds the key of a secret (see the package function Authenticate).
+func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*store.APIKey, error) {
+	if a.cache == nil || secret == "" {
+		return Authenticate(ctx, a.st, secret)
+	}
+	k, err := a.cache.Get(ctx, sha256.Sum256([]byte(secret)), func(ctx context.Context) (*store.APIKey, error) {
+		return Authenticate(ctx, a.st, secret)
+	})
+	if errors.Is(err, ErrRevokedKey) || errors.Is(err, ErrUnknownKey) {
+		return nil, err
+	}
+	return k, err
+}
+
+// Forget drops a key from the cache (call it when revoking the key).
+func (a *Authenticator) Forget(hash []byte) {
+	if a == nil || a.cache == nil || len(hash) != sha256.Size {
+		return
+	}
+	a.cache.Delete([sha256.Size]byte(hash))
+}
+
 // Authenticate finds the key of a secret. Unknown secrets give ErrUnknownKey, revoked keys ErrRevokedKey;
 // other errors are the store's.
-func Authenticate(ctx context.Context, st store.Store, secret string) (*store.APIKey, error) {
+func Authenticate(ctx context.Context, st KeyStore, secret string) (*store.APIKey, error) {
 	if secret == "" {
 		return nil, ErrUnknownKey
 	}
