@@ -30,6 +30,7 @@ import (
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store/storesql"
 )
 
@@ -175,7 +176,9 @@ func (b *bench) startServer(ctx context.Context) error {
 }
 
 func (b *bench) startInProc(ctx context.Context) error {
-	st, err := storesql.Open(ctx, storesql.Config{URL: b.f.storeURL(), Logger: b.log})
+	// The benchmark's database is throwaway: a random keyring (nothing is kept on disk).
+	keys := secret.NewRandom()
+	st, err := storesql.Open(ctx, storesql.Config{URL: b.f.storeURL(), Logger: b.log, Keyring: keys})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -190,7 +193,7 @@ func (b *bench) startInProc(ctx context.Context) error {
 	}
 	b.baseURL = "http://" + ln.Addr().String()
 	sf := &serveFlags{dev: true, workers: b.f.workers, maxRequestBytes: 64 << 20, maxPayloadBytes: 256 << 10}
-	b.inproc = &wiring{flags: sf, store: st, keys: actionKeys(), clock: clock.Real{}, log: b.log, registry: prometheus.NewRegistry(), publicURL: b.baseURL}
+	b.inproc = &wiring{flags: sf, store: st, keys: keys, clock: clock.Real{}, log: b.log, registry: prometheus.NewRegistry(), publicURL: b.baseURL}
 	srv := &http.Server{Handler: b.inproc.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	b.closers = append(b.closers, func() { _ = srv.Close() })

@@ -25,15 +25,17 @@ func (s *stringList) Set(v string) error {
 
 // commonFlags are shared by commands that open the database.
 type commonFlags struct {
-	databaseURL string
-	dataDir     string
-	logLevel    string
-	logFormat   string
+	databaseURL   string
+	dataDir       string
+	secretKeyFile string
+	logLevel      string
+	logFormat     string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL (postgres://…); empty = embedded SQLite in --data-dir")
-	fs.StringVar(&c.dataDir, "data-dir", "./hookd-data", "directory of the embedded SQLite database")
+	fs.StringVar(&c.dataDir, "data-dir", "./hookd-data", "directory of the embedded SQLite database (and of the secret key file)")
+	fs.StringVar(&c.secretKeyFile, "secret-key-file", "", "key file encrypting secrets at rest when HOOKD_SECRET_KEY is unset (default <data-dir>/secret.key, created on first start)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,11 +22,15 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store/storetest"
 )
 
 // binary is the hookd binary built once by TestMain.
 var binary string
+
+// clusterSecretKey is the HOOKD_SECRET_KEY of every PostgreSQL hookd the tests start.
+var clusterSecretKey = secret.GenerateKey()
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "hookd-e2e-")
@@ -89,6 +94,12 @@ var listeningRE = regexp.MustCompile(`msg="hookd listening" addr=(\S+)`)
 // is empty) and waits until it listens. The process is killed in t.Cleanup.
 func startHookd(t testing.TB, key string, args ...string) *proc {
 	t.Helper()
+	return startHookdEnv(t, key, nil, args...)
+}
+
+// startHookdEnv is startHookd with extra environment variables (they win over the defaults).
+func startHookdEnv(t testing.TB, key string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, key: key, exited: make(chan struct{})}
 	all := append([]string{"serve", "--dev", "--addr", "127.0.0.1:0", "--log-level", "info"}, args...)
 	p.cmd = exec.Command(binary, all...)
@@ -96,6 +107,11 @@ func startHookd(t testing.TB, key string, args ...string) *proc {
 	if key == "" {
 		p.cmd.Env = append(os.Environ(), "HOOKD_BOOTSTRAP_KEY=")
 	}
+	if slices.Contains(args, "--database-url") {
+		// The processes of a PostgreSQL cluster share their secret key (SQLite tests use the data dir's key file).
+		p.cmd.Env = append(p.cmd.Env, "HOOKD_SECRET_KEY="+clusterSecretKey)
+	}
+	p.cmd.Env = append(p.cmd.Env, env...)
 	pipe, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,11 @@ func runKeys(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := storesql.Open(ctx, storesql.Config{URL: c.storeURL(), Logger: log})
+	cfg, err := c.openConfig(log)
+	if err != nil {
+		return err
+	}
+	st, err := storesql.Open(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

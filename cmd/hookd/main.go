@@ -19,6 +19,8 @@ Usage:
   hookd migrate  [flags]   apply database migrations and exit
   hookd keys create --project ID --role admin|member|viewer [--name N]
                            create an API key and print it once
+  hookd secrets rotate [flags]
+                           re-encrypt stored secrets under a new key (see README "Security")
   hookd bench    [flags]   benchmark publish → delivery on loopback receivers
   hookd version            print the version
 
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string) error {
 		return runMigrate(ctx, args[1:])
 	case "keys":
 		return runKeys(ctx, args[1:])
+	case "secrets":
+		return runSecrets(ctx, args[1:])
 	case "bench":
 		return runBench(ctx, args[1:])
 	case "version", "--version", "-v":

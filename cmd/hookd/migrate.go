@@ -19,7 +19,11 @@ func runMigrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := storesql.Migrate(ctx, storesql.Config{URL: c.storeURL(), Logger: log}); err != nil {
+	cfg, err := c.openConfig(log)
+	if err != nil {
+		return err
+	}
+	if err := storesql.Migrate(ctx, cfg); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	log.Info("migrations applied")

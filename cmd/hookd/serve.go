@@ -15,10 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/hookd/hookd/server/actiontoken"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/purge"
+	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/store/storesql"
 )
@@ -40,6 +40,12 @@ type serveFlags struct {
 	shutdownTimeout    time.Duration
 	lease              time.Duration
 	console            bool
+	adminAddr          string
+	// Per-project quotas (0 = unlimited).
+	maxWebhooks      int
+	maxTriggers      int
+	maxEventTypes    int
+	maxSubscriptions int
 }
 
 func parseServeFlags(args []string) (*serveFlags, error) {
@@ -60,8 +66,19 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for requests and attempts")
 	fs.DurationVar(&f.lease, "lease", sender.DefaultLease, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed the 15s attempt timeout)")
 	fs.BoolVar(&f.console, "console", true, "serve the web console at / (env HOOKD_CONSOLE)")
+	fs.StringVar(&f.adminAddr, "admin-addr", "", "separate listen address for /metrics, gRPC reflection and probes (e.g. 127.0.0.1:9090); when set they leave --addr")
+	fs.IntVar(&f.maxWebhooks, "max-webhooks", quota.DefaultWebhooks, "most webhooks per project (0 = unlimited)")
+	fs.IntVar(&f.maxTriggers, "max-triggers", quota.DefaultTriggers, "most triggers per project (0 = unlimited)")
+	fs.IntVar(&f.maxEventTypes, "max-event-types", quota.DefaultEventTypes, "most event types per project (0 = unlimited)")
+	fs.IntVar(&f.maxSubscriptions, "max-subscriptions", quota.DefaultSubscriptions, "most subscriptions per project (0 = unlimited)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
+	}
+	for name, v := range map[string]int{"max-webhooks": f.maxWebhooks, "max-triggers": f.maxTriggers,
+		"max-event-types": f.maxEventTypes, "max-subscriptions": f.maxSubscriptions} {
+		if v < 0 {
+			return nil, fmt.Errorf("--%s must be 0 (unlimited) or more, got %d", name, v)
+		}
 	}
 	if f.lease <= sender.DefaultTimeout && !f.dev {
 		return nil, fmt.Errorf("--lease must be longer than the %s attempt timeout, got %s", sender.DefaultTimeout, f.lease)
@@ -96,7 +113,11 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	start := time.Now()
-	st, err := storesql.Open(ctx, storesql.Config{URL: f.storeURL(), Logger: log})
+	cfg, err := f.openConfig(log)
+	if err != nil {
+		return err
+	}
+	st, err := storesql.Open(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -122,7 +143,8 @@ func runServe(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	clk := clock.Real{}
-	w := &wiring{flags: f, store: st, keys: actionKeys(), clock: clk, log: log, registry: reg, publicURL: publicURL}
+	// The keyring encrypts secrets at rest and derives the capability tokens (action status, sync results).
+	w := &wiring{flags: f, store: st, keys: cfg.Keyring, clock: clk, log: log, registry: reg, publicURL: publicURL}
 
 	var snd *sender.Sender
 	if f.role != "api" {
@@ -150,8 +172,22 @@ func runServe(ctx context.Context, args []string) error {
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true) // gRPC over h2c on the same port
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var adminSrv *http.Server
+	if f.adminAddr != "" {
+		aln, err := net.Listen("tcp", f.adminAddr)
+		if err != nil {
+			return fmt.Errorf("listen on --admin-addr: %w", err)
+		}
+		adminSrv = &http.Server{Handler: w.adminHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20, ErrorLog: srv.ErrorLog}
+		adminSrv.Protocols = new(http.Protocols)
+		adminSrv.Protocols.SetHTTP1(true)
+		adminSrv.Protocols.SetUnencryptedHTTP2(true) // gRPC reflection over h2c
+		go func() { errc <- adminSrv.Serve(aln) }()
+		log.Info("admin listener (metrics, reflection, probes)", "admin_addr", aln.Addr().String())
+	}
 	log.Info("hookd listening", "addr", ln.Addr().String(), "public_url", publicURL, "database", st.Dialect(),
 		"role", f.role, "dev", f.dev, "version", version, "startup", time.Since(start).Round(time.Millisecond))
 
@@ -168,14 +204,11 @@ func runServe(ctx context.Context, args []string) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("http shutdown", "error", err)
 	}
+	if adminSrv != nil {
+		_ = adminSrv.Shutdown(shutdownCtx)
+	}
 	if snd != nil {
 		snd.Stop() // finishes or releases in-flight attempts
 	}
 	return nil
-}
-
-// actionKeys are the keys of action-status tokens. Placeholder until the instance keyring is wired: a key per
-// process (tokens do not survive a restart or work across processes).
-func actionKeys() actiontoken.Keys {
-	return actiontoken.Static(randomHex(32))
 }

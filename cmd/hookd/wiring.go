@@ -9,14 +9,17 @@ import (
 
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/actionstatus"
-	"github.com/hookd/hookd/server/actiontoken"
 	"github.com/hookd/hookd/server/api"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/console"
+	"github.com/hookd/hookd/server/pagination"
+	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/router"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/store/storesql"
+	"github.com/hookd/hookd/server/strictjson"
 	"github.com/hookd/hookd/server/trigger"
 )
 
@@ -27,12 +30,15 @@ const compressMinBytes = 4 << 10
 type wiring struct {
 	flags     *serveFlags
 	store     *storesql.Store
-	keys      actiontoken.Keys
 	clock     clock.Clock
 	log       *slog.Logger
 	registry  *prometheus.Registry
 	publicURL string
-	snd       *sender.Sender
+	// keys encrypt secrets at rest and derive the capability tokens (action status, sync results).
+	keys *secret.Keyring
+	snd  *sender.Sender
+	// routes is the router configuration, built once (handler and adminHandler share it).
+	routes *router.Config
 }
 
 // sender returns the delivery engine (also used by TestWebhook when this process only serves the API).
@@ -48,22 +54,44 @@ func (w *wiring) sender() *sender.Sender {
 }
 
 // handler returns the root HTTP handler: every implemented service plus the plain HTTP routes. A sender-only
-// process (--role sender) serves just the probes and metrics.
+// process (--role sender) serves just the probes and metrics. With --admin-addr, metrics and gRPC reflection
+// are left to adminHandler.
 func (w *wiring) handler() http.Handler {
-	if w.flags.role == "sender" {
-		return router.New(router.Config{Ready: w.store.Ping, Registry: w.registry, Logger: w.log})
+	return router.New(*w.routerConfig())
+}
+
+// adminHandler returns the handler of the --admin-addr listener: metrics, gRPC reflection and probes.
+func (w *wiring) adminHandler() http.Handler {
+	return router.NewAdmin(*w.routerConfig())
+}
+
+func (w *wiring) routerConfig() *router.Config {
+	if w.routes == nil {
+		w.routes = w.buildRouterConfig()
 	}
+	return w.routes
+}
+
+func (w *wiring) buildRouterConfig() *router.Config {
+	separate := w.flags.adminAddr != ""
+	if w.flags.role == "sender" {
+		return &router.Config{Ready: w.store.Ping, Registry: w.registry, Logger: w.log, SeparateAdmin: separate}
+	}
+	quotas := quota.Limits{Webhooks: w.flags.maxWebhooks, Triggers: w.flags.maxTriggers, EventTypes: w.flags.maxEventTypes,
+		Subscriptions: w.flags.maxSubscriptions}
 	authn := auth.NewAuthenticator(w.store, w.clock)
-	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL, Auth: authn}
+	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL, Auth: authn,
+		Quotas: quotas}
 	policy := auth.DefaultPolicy()
-	opts := []connect.HandlerOption{
+	opts := append([]connect.HandlerOption{
 		connect.WithInterceptors(authn.Interceptor(policy)),
 		connect.WithReadMaxBytes(int(w.flags.maxRequestBytes)),
+		connect.WithSendMaxBytes(pagination.MaxResponseBytes),
 		// Small responses are not compressed: gzip's setup costs more than the bytes it saves.
 		connect.WithCompressMinBytes(compressMinBytes),
-	}
+	}, strictjson.HandlerOptions()...)
 	trg := trigger.Config{Store: w.store, Rates: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
-		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry}
+		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry, Keyring: w.keys, Quotas: quotas}
 
 	var services []router.Service
 	add := func(name, path string, h http.Handler) {
@@ -102,7 +130,7 @@ func (w *wiring) handler() http.Handler {
 	if w.flags.console {
 		routes["/"] = console.Handler() // every path no other route takes; API paths still answer 404
 	}
-	return router.New(router.Config{
+	return &router.Config{
 		Services:        services,
 		Routes:          routes,
 		Ready:           w.store.Ping,
@@ -110,5 +138,6 @@ func (w *wiring) handler() http.Handler {
 		CORSOrigins:     w.flags.corsOrigins,
 		MaxRequestBytes: w.flags.maxRequestBytes,
 		Logger:          w.log,
-	})
+		SeparateAdmin:   separate,
+	}
 }

@@ -91,6 +91,9 @@ func (s *apiKeyService) ListApiKeys(ctx context.Context, req *connect.Request[ho
 	keys, next := pagination.Trim(keys, page, func(k store.APIKey) string { return k.ID })
 	out := &hookdv1.ListApiKeysResponse{ApiKeys: make([]*hookdv1.ApiKey, 0, len(keys)), NextPageToken: next}
 	for i := range keys {
+		if keys[i].InstanceAdmin && !isInstanceAdmin(p) {
+			continue // only instance admins see instance-admin keys (a page may come back short)
+		}
 		out.ApiKeys = append(out.ApiKeys, apiKeyToProto(&keys[i]))
 	}
 	return connect.NewResponse(out), nil
@@ -105,6 +108,13 @@ func (s *apiKeyService) RevokeApiKey(ctx context.Context, req *connect.Request[h
 	kid := req.Msg.GetId()
 	if kid == "" {
 		return nil, apierr.Invalid("id", "is required")
+	}
+	cur, err := s.d.Store.GetAPIKey(ctx, p.ProjectID, kid)
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "api key", kid, err)
+	}
+	if cur.InstanceAdmin && !isInstanceAdmin(p) {
+		return nil, apierr.PermissionDenied("id: only instance admin keys may revoke an instance admin key")
 	}
 	k, err := s.d.Store.RevokeAPIKey(ctx, p.ProjectID, kid, s.d.now())
 	if err != nil {

@@ -6,10 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
-	"text/template/parse"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -175,40 +173,21 @@ func storedPrivate(hs []store.Header, name string) (string, bool) {
 	return "", false
 }
 
-// urlTemplateMarker stands in for template actions when a URL with templates is checked.
-const urlTemplateMarker = "hookdtplvar"
-
-// checkTemplateURL checks a target URL that may use template variables in its path and query (not in the scheme
-// or host): it must parse as a template, and with every action replaced by a marker it must pass netguard.
+// checkTemplateURL checks a target URL that may use template variables in its path and query (never in the scheme,
+// host, port, user info or fragment): it must parse as a URL template, and its static part must pass netguard.
 func checkTemplateURL(field, raw string, dev bool) error {
 	if len(raw) > maxURLLen {
 		return apierr.Invalid(field, "is longer than %d bytes", maxURLLen)
 	}
-	t, err := render.Parse(field, raw)
-	if err != nil {
+	if _, err := render.ParseURL(field, raw); err != nil {
 		return apierr.Invalid(field, "%v", err)
 	}
 	sample := raw
-	if t.Tree != nil && t.Tree.Root != nil {
-		var b strings.Builder
-		for _, n := range t.Tree.Root.Nodes {
-			if tn, ok := n.(*parse.TextNode); ok {
-				b.Write(tn.Text)
-				continue
-			}
-			b.WriteString(urlTemplateMarker)
-		}
-		sample = b.String()
+	if i := strings.Index(raw, "{{"); i >= 0 {
+		sample = raw[:i]
 	}
 	if err := netguard.CheckURL(sample, dev); err != nil {
 		return apierr.Invalid(field, "%v", err)
-	}
-	u, err := url.Parse(sample)
-	if err != nil {
-		return apierr.Invalid(field, "is not a valid URL: %v", err)
-	}
-	if strings.Contains(u.Scheme+"://"+u.Host, urlTemplateMarker) {
-		return apierr.Invalid(field, "template variables are allowed in the path and query only, not in the scheme or host")
 	}
 	return nil
 }

@@ -123,6 +123,9 @@ func (s *deliveryService) RetryDeliveries(ctx context.Context, req *connect.Requ
 	if err != nil {
 		return nil, err
 	}
+	if f.IsEmpty() {
+		return nil, apierr.Invalid("filter", "is empty: name what to resend (e.g. statuses [DELIVERY_STATUS_FAILED] and a webhook_id); to resend everything pass the statuses explicitly")
+	}
 	for _, st := range f.Statuses {
 		if st != store.StatusDone && st != store.StatusFailed {
 			return nil, apierr.Invalid("filter.statuses", "only DONE and FAILED deliveries can be resent, got %s", statusToProto(st))

@@ -524,7 +524,10 @@ func TestRetryDeliveries(t *testing.T) {
 		requireCode(t, err, connect.CodeInvalidArgument, "filter.statuses")
 		_, err = le.viewer.deliveries.RetryDeliveries(ctx, creq(&hookdv1.RetryDeliveriesRequest{Filter: &hookdv1.DeliveryFilter{}}))
 		requireCode(t, err, connect.CodePermissionDenied, "RetryDeliveries")
-		res, err = le.other.deliveries.RetryDeliveries(ctx, creq(&hookdv1.RetryDeliveriesRequest{Filter: &hookdv1.DeliveryFilter{}}))
+		_, err = le.member.deliveries.RetryDeliveries(ctx, creq(&hookdv1.RetryDeliveriesRequest{Filter: &hookdv1.DeliveryFilter{}}))
+		requireCode(t, err, connect.CodeInvalidArgument, "filter")
+		res, err = le.other.deliveries.RetryDeliveries(ctx, creq(&hookdv1.RetryDeliveriesRequest{Filter: &hookdv1.DeliveryFilter{
+			Statuses: []hookdv1.DeliveryStatus{hookdv1.DeliveryStatus_DELIVERY_STATUS_FAILED}}}))
 		require.NoError(t, err)
 		require.Zero(t, res.Msg.GetCount(), "other projects resend nothing of ours")
 		require.Equal(t, hookdv1.DeliveryStatus_DELIVERY_STATUS_FAILED, statuses()[oldX])

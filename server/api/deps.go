@@ -13,6 +13,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -31,6 +32,8 @@ type Deps struct {
 	Dev bool
 	// PublicURL is the base of links handed out (action-status links, trigger URLs), without a trailing slash.
 	PublicURL string
+	// Quotas caps the objects of each project (zero fields: no cap).
+	Quotas quota.Limits
 	// Auth is the interceptor's authenticator (optional): a revoked key is forgotten there at once.
 	Auth *auth.Authenticator
 }

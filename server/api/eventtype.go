@@ -57,6 +57,9 @@ func (s *eventTypeService) CreateEventType(ctx context.Context, req *connect.Req
 	if err := checkSample(et.Schema, et.SamplePayload); err != nil {
 		return nil, err
 	}
+	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindEventType); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "event type", "", err)
+	}
 	if err := s.d.Store.CreateEventType(ctx, et); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("name: event type %q already exists", et.Name))

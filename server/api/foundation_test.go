@@ -158,6 +158,9 @@ func TestApiKeys(t *testing.T) {
 
 		list, err := e.admin.keys.ListApiKeys(ctx, creq(&hookdv1.ListApiKeysRequest{}))
 		require.NoError(t, err)
+		require.Len(t, list.Msg.GetApiKeys(), 4, "admin, member, viewer, ci: a project ADMIN does not list the instance admin key")
+		list, err = e.root.keys.ListApiKeys(ctx, creq(&hookdv1.ListApiKeysRequest{}))
+		require.NoError(t, err)
 		require.Len(t, list.Msg.GetApiKeys(), 5) // root, admin, member, viewer, ci
 		for _, lk := range list.Msg.GetApiKeys() {
 			require.Equal(t, auth.DefaultProjectID, lk.GetProjectId())
@@ -275,8 +278,14 @@ func TestIntegrations(t *testing.T) {
 		}, stored.Headers)
 
 		// Update validation and clearing the rate limit.
-		_, err = e.member.integrations.UpdateIntegration(ctx, creq(&hookdv1.UpdateIntegrationRequest{Id: in.GetId(), BaseUrl: proto.String("ftp://x")}))
+		_, err = e.admin.integrations.UpdateIntegration(ctx, creq(&hookdv1.UpdateIntegrationRequest{Id: in.GetId(), BaseUrl: proto.String("ftp://x")}))
 		requireCode(t, err, connect.CodeInvalidArgument, "base_url")
+		// Private headers go to the base URL's origin: a MEMBER may not move it.
+		_, err = e.member.integrations.UpdateIntegration(ctx, creq(&hookdv1.UpdateIntegrationRequest{Id: in.GetId(), BaseUrl: proto.String("https://member.example.net/")}))
+		requireCode(t, err, connect.CodePermissionDenied, "base_url")
+		stored, err = e.st.GetIntegration(ctx, auth.DefaultProjectID, in.GetId())
+		require.NoError(t, err)
+		require.Equal(t, "https://api.example.com/v3/", stored.BaseURL)
 		_, err = e.member.integrations.UpdateIntegration(ctx, creq(&hookdv1.UpdateIntegrationRequest{Id: in.GetId(), Name: proto.String("")}))
 		requireCode(t, err, connect.CodeInvalidArgument, "name")
 		up, err = e.admin.integrations.UpdateIntegration(ctx, creq(&hookdv1.UpdateIntegrationRequest{Id: in.GetId(), RateLimitPerSecond: proto.Int32(0)}))
@@ -989,7 +998,7 @@ func TestPagination(t *testing.T) {
 			require.NoError(t, err)
 		}
 		require.Len(t, pageThrough(t, func(size int32, token string) ([]string, string, error) {
-			res, err := e.admin.keys.ListApiKeys(ctx, creq(&hookdv1.ListApiKeysRequest{PageSize: size, PageToken: token}))
+			res, err := e.root.keys.ListApiKeys(ctx, creq(&hookdv1.ListApiKeysRequest{PageSize: size, PageToken: token}))
 			if err != nil {
 				return nil, "", err
 			}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -123,7 +124,11 @@ func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect
 	if m.Name != nil {
 		in.Name = m.GetName()
 	}
-	if m.BaseUrl != nil {
+	if m.BaseUrl != nil && m.GetBaseUrl() != in.BaseURL {
+		// Private headers go to the base URL's origin: whoever moves it decides where the secrets go.
+		if hasPrivate(in.Headers) && !p.IsAdmin() {
+			return nil, apierr.PermissionDenied("base_url: the integration has private headers; only an ADMIN key may change its base_url")
+		}
 		in.BaseURL = m.GetBaseUrl()
 	}
 	if m.RateLimitPerSecond != nil {
@@ -162,4 +167,9 @@ func integrationToProto(in *store.Integration, reveal bool) *hookdv1.Integration
 		Id: in.ID, CreateTime: timestamp(in.CreateTime), UpdateTime: timestamp(in.UpdateTime), Name: in.Name,
 		BaseUrl: in.BaseURL, RateLimitPerSecond: int32(in.RateLimitPerSecond), Headers: headersToProto(in.Headers, reveal),
 	}
+}
+
+// hasPrivate reports whether any header is private.
+func hasPrivate(hs []store.Header) bool {
+	return slices.ContainsFunc(hs, func(h store.Header) bool { return h.Private })
 }

@@ -71,7 +71,7 @@ func (s *webhookService) RenderWebhookBody(ctx context.Context, req *connect.Req
 		Timestamp: s.d.now(), Attempt: 1,
 	}
 	_ = json.Unmarshal(payload, &vars.Data) // as the sender: a payload that is not an object leaves Data empty
-	body, err := render.Execute(tmpl, vars)
+	body, err := tmpl.Execute(ctx, vars)
 	if err != nil {
 		return nil, apierr.Invalid("body_template", "%v", err)
 	}

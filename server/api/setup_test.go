@@ -49,7 +49,7 @@ type env struct {
 }
 
 // setup starts the foundation handlers (behind the auth interceptor) on an httptest server over st.
-func setup(t *testing.T, st *storesql.Store) *env {
+func setup(t *testing.T, st *storesql.Store, mods ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{st: st, clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), tester: &fakeTester{}, keyIDs: map[string]string{}}
@@ -57,6 +57,9 @@ func setup(t *testing.T, st *storesql.Store) *env {
 		require.NoError(t, st.CreateProject(ctx, &store.Project{ID: pid, Name: pid, CreateTime: e.clock.Now()}))
 	}
 	d := Deps{Store: st, Clock: e.clock, Log: slog.New(slog.DiscardHandler)}
+	for _, m := range mods {
+		m(&d)
+	}
 	opts := connect.WithInterceptors(auth.NewInterceptor(st, auth.DefaultPolicy()))
 	mux := http.NewServeMux()
 	mux.Handle(hookdv1connect.NewProjectServiceHandler(NewProjectService(d), opts))

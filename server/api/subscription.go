@@ -64,6 +64,9 @@ func (s *subscriptionService) CreateSubscription(ctx context.Context, req *conne
 	if m.Enabled != nil {
 		sub.Enabled = m.GetEnabled()
 	}
+	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindSubscription); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "subscription", "", err)
+	}
 	if err := s.d.Store.CreateSubscription(ctx, sub); err != nil {
 		return nil, s.storeError(ctx, sub, true, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
 
 	"connectrpc.com/connect"
@@ -110,6 +109,12 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 	}
 	if err := s.validate(w, in); err != nil {
 		return nil, err
+	}
+	if err := s.dryRun(ctx, w, in); err != nil {
+		return nil, err
+	}
+	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", "", err)
 	}
 	if w.Secret, w.PublicKey, err = newSigningSecret(w.SigningAlgorithm); err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
@@ -261,6 +266,9 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 	if err := s.validate(w, in); err != nil {
 		return nil, err
 	}
+	if err := s.dryRun(ctx, w, in); err != nil {
+		return nil, err
+	}
 	w.UpdateTime = now
 	if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
 		return nil, s.storeError(ctx, w, err)
@@ -308,6 +316,9 @@ func (s *webhookService) CopyWebhook(ctx context.Context, req *connect.Request[h
 	w.SuccessStatusCodes = slices.Clone(src.SuccessStatusCodes)
 	w.PreviousSecret, w.PreviousSecretExpireTime, w.PreviousPublicKey = "", nil, ""
 	w.CreateTime, w.UpdateTime = now, now
+	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", "", err)
+	}
 	if w.Secret, w.PublicKey, err = newSigningSecret(w.SigningAlgorithm); err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
 	}
@@ -532,8 +543,8 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 // usesTransactionalID reports whether a webhook's request writes {{.TransactionalId}} (the idempotency key) in
 // its URL (url, or the integration's base_url and path), a header value (its own or a used integration header)
 // or its body template (body, already parsed), by walking the parsed templates.
-func usesTransactionalID(w *store.Webhook, in *store.Integration, body *template.Template) bool {
-	parse := func(name, text string) *template.Template {
+func usesTransactionalID(w *store.Webhook, in *store.Integration, body *render.Template) bool {
+	parse := func(name, text string) *render.Template {
 		t, _ := render.Parse(name, text) // already validated; a template that does not parse uses nothing
 		return t
 	}

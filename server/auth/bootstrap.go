@@ -88,6 +88,6 @@ func ensureBootstrapKey(ctx context.Context, st store.Store, secret string, log 
 	if err != nil {
 		return fmt.Errorf("create bootstrap key: %w", err)
 	}
-	log.InfoContext(ctx, "created the bootstrap admin api key", "key_id", k.ID, "prefix", k.Prefix, "project_id", k.ProjectID)
+	log.InfoContext(ctx, "created the bootstrap admin api key", "key_id", k.ID, "project_id", k.ProjectID)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/server/cache"
@@ -65,8 +66,13 @@ func IssueKey(ctx context.Context, st store.Store, k *store.APIKey) (string, err
 	return secret, nil
 }
 
+// storeKey stores k for secret. Only generated keys keep a prefix: the start of an operator-chosen key (the
+// bootstrap key) could be most of it, so it is neither stored nor logged.
 func storeKey(ctx context.Context, st store.Store, k *store.APIKey, secret string) error {
-	k.Prefix = Prefix(secret)
+	k.Prefix = ""
+	if generated(secret) {
+		k.Prefix = Prefix(secret)
+	}
 	k.Hash = HashKey(secret)
 	if err := st.CreateAPIKey(ctx, k); err != nil {
 		return fmt.Errorf("store api key: %w", err)
@@ -139,4 +145,13 @@ func Authenticate(ctx context.Context, st KeyStore, secret string) (*store.APIKe
 		return nil, ErrRevokedKey
 	}
 	return k, nil
+}
+
+// generated reports whether secret has the shape of a key made by GenerateKey.
+func generated(secret string) bool {
+	if !strings.HasPrefix(secret, KeyPrefix) || len(secret) != len(KeyPrefix)+43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(secret[len(KeyPrefix):])
+	return err == nil
 }

@@ -41,7 +41,20 @@ func TestIsForbiddenIP(t *testing.T) {
 		{"::ffff:127.0.0.1", true},
 		{"::ffff:10.0.0.1", true},
 		{"::ffff:169.254.169.254", true},
-		{"::ffff:8.8.8.8", false},
+		{"::ffff:8.8.8.8", true}, // IPv4-mapped (::ffff:0:0/96): not globally reachable in the IANA registry
+		{"::ffff:0:1", true},
+		{"3fff::1", true}, // documentation (RFC 9637)
+		{"3fff:fff:ffff::1", true},
+		{"5f00::1", true}, // SRv6 SIDs
+		{"5f00:ffff::1", true},
+		{"64:ff9b:1::1", true}, // NAT64 local use
+		{"2001:2::1", true},    // benchmarking
+		{"2001:10::1", true},   // ORCHID
+		{"192.31.196.1", true}, // AS112-v4
+		{"192.52.193.1", true}, // AMT
+		{"192.175.48.1", true}, // AS112 direct delegation
+		{"2620:4f:8000::1", true},
+		{"2001:4860:4860::8888", false},
 		{"::127.0.0.1", true},
 		{"64:ff9b::a00:1", true},
 		{"2002:7f00:1::", true},
@@ -112,6 +125,11 @@ func TestCheckURL(t *testing.T) {
 		{"https://0x7f000001/", false, "four decimal"},
 		{"https://127.1/", false, "four decimal"},
 		{"https://{{.Host}}/x", false, "valid URL"},
+		{"https://user:pass@example.com/x", false, "user info"},
+		{"https://a@evil.invalid/?@example.com/x", false, "user info"},
+		{"https://[3fff::1]/", false, "special-purpose"},
+		{"https://[5f00::1]/", false, "special-purpose"},
+		{"https://[::ffff:8.8.8.8]/", false, "special-purpose"},
 	}
 	for _, c := range cases {
 		err := CheckURL(c.url, c.dev)
@@ -122,6 +140,28 @@ func TestCheckURL(t *testing.T) {
 			t.Errorf("CheckURL(%q, %v) = nil, want error containing %q", c.url, c.dev, c.wantErr)
 		case c.wantErr != "" && !strings.Contains(err.Error(), c.wantErr):
 			t.Errorf("CheckURL(%q, %v) = %v, want error containing %q", c.url, c.dev, err, c.wantErr)
+		}
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		url, want string
+		ok        bool
+	}{
+		{"https://API.example.com/x", "https://api.example.com:443", true},
+		{"https://api.example.com:443/y?z", "https://api.example.com:443", true},
+		{"http://api.example.com/", "http://api.example.com:80", true},
+		{"https://api.example.com:8443/{{.Data.id}}", "https://api.example.com:8443", true},
+		{"https://{{.Data.u}}@example.com/x", "", false},
+		{"https://u@example.com/x", "", false},
+		{"/relative", "", false},
+	}
+	for _, c := range cases {
+		got, ok := Origin(c.url)
+		if got != c.want || ok != c.ok {
+			t.Errorf("Origin(%q) = %q, %v; want %q, %v", c.url, got, ok, c.want, c.ok)
 		}
 	}
 }

@@ -48,3 +48,25 @@ func Trim[T any](items []T, p store.Page, cursor func(T) string) ([]T, string) {
 	items = items[:want]
 	return items, base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + cursor(items[want-1])))
 }
+
+// MaxPageBytes is the byte budget of one List page: a page stops early (with a next_page_token) once its items
+// reach it, so that large rows cannot make one response huge. Servers also cap responses with
+// connect.WithSendMaxBytes (MaxResponseBytes).
+const MaxPageBytes = 4 << 20
+
+// MaxResponseBytes caps every API response (connect.WithSendMaxBytes); a single item larger than MaxPageBytes still
+// fits in it.
+const MaxResponseBytes = 32 << 20
+
+// Budget keeps the leading items whose sizes add up to at most MaxPageBytes (always at least one) and returns
+// them with the next page token: the token after the last kept item when the page was cut, else next.
+func Budget[T any](items []T, next string, size func(T) int, cursor func(T) string) ([]T, string) {
+	total := 0
+	for i, it := range items {
+		total += size(it)
+		if total > MaxPageBytes && i > 0 {
+			return items[:i], base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + cursor(items[i-1])))
+		}
+	}
+	return items, next
+}

@@ -14,8 +14,12 @@ const TransactionalIDField = "TransactionalId"
 // (`{{if .TransactionalId}}`), a `{{define}}` that is never called or `.TransactionalId` inside `{{range}}` or
 // `{{with}}` (where dot is something else) do not count; `{{$.TransactionalId}}`, pipelines such as
 // `{{.TransactionalId | upper}}`, a variable assigned from it and `{{template "t" .}}` calls do.
-func UsesTransactionalID(ts ...*template.Template) bool {
-	for _, t := range ts {
+func UsesTransactionalID(ts ...*Template) bool {
+	for _, tt := range ts {
+		if tt == nil {
+			continue
+		}
+		t := tt.t
 		if t == nil || t.Tree == nil || t.Tree.Root == nil {
 			continue
 		}

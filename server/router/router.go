@@ -39,6 +39,9 @@ type Config struct {
 	MaxRequestBytes int64
 	// Logger writes one structured line per request.
 	Logger *slog.Logger
+	// SeparateAdmin leaves /metrics and gRPC reflection out of this handler: NewAdmin serves them on the admin
+	// listener (`--admin-addr`) instead.
+	SeparateAdmin bool
 }
 
 // New returns the root handler.
@@ -50,12 +53,45 @@ func New(cfg Config) http.Handler {
 		names = append(names, s.Name)
 	}
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(names...)))
-	reflector := grpcreflect.NewStaticReflector(names...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	if !cfg.SeparateAdmin {
+		handleAdmin(mux, cfg, names)
+	}
 	for pattern, h := range cfg.Routes {
 		mux.Handle(pattern, h)
 	}
+	handleProbes(mux, cfg)
+	var h http.Handler = mux
+	h = limitBodies(h, cfg.MaxRequestBytes)
+	h = withCORS(h, cfg.CORSOrigins)
+	h = logRequests(h, cfg.Logger, cfg.Registry)
+	return h
+}
+
+// NewAdmin returns the handler of the admin listener (`--admin-addr`): /metrics, gRPC reflection of the services
+// and the probes. Nothing on it needs an API key, so it belongs on an address only operators reach.
+func NewAdmin(cfg Config) http.Handler {
+	mux := http.NewServeMux()
+	names := make([]string, 0, len(cfg.Services))
+	for _, s := range cfg.Services {
+		names = append(names, s.Name)
+	}
+	handleAdmin(mux, cfg, names)
+	handleProbes(mux, cfg)
+	return mux
+}
+
+// handleAdmin mounts gRPC reflection and /metrics.
+func handleAdmin(mux *http.ServeMux, cfg Config, names []string) {
+	reflector := grpcreflect.NewStaticReflector(names...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	if cfg.Registry != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
+	}
+}
+
+// handleProbes mounts /healthz and /readyz.
+func handleProbes(mux *http.ServeMux, cfg Config) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
@@ -74,14 +110,6 @@ func New(cfg Config) http.Handler {
 		}
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
-	if cfg.Registry != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
-	}
-	var h http.Handler = mux
-	h = limitBodies(h, cfg.MaxRequestBytes)
-	h = withCORS(h, cfg.CORSOrigins)
-	h = logRequests(h, cfg.Logger, cfg.Registry)
-	return h
 }
 
 // limitBodies caps request bodies of plain HTTP routes; Connect handlers enforce their own read limit.

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
 	"unicode/utf8"
 
@@ -120,7 +119,7 @@ func (s *Sender) deliver(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 		token = actiontoken.New(s.cfg.ActionKeys, d.ID, d.Resends)
 	}
 	attempt := d.Attempts + 1
-	req := s.build(t, message{
+	req := s.build(ctx, t, message{
 		msgID: d.ID, eventID: d.EventID, eventType: d.EventType, subject: d.Subject, payload: d.EventPayload,
 		createTime: d.EventCreateTime, attempt: attempt, link: s.link(token),
 	}, token)
@@ -178,7 +177,7 @@ type request struct {
 
 // build renders and signs the request of message m to t. token, the action-status token in m's link, is
 // redacted from what the attempt record keeps.
-func (s *Sender) build(t *target, m message, token string) *request {
+func (s *Sender) build(ctx context.Context, t *target, m message, token string) *request {
 	start := s.now()
 	r := &request{method: cmp.Or(strings.ToUpper(t.webhook.Method), http.MethodPost)}
 	r.attempt = &store.Attempt{StartTime: start, RequestMethod: r.method}
@@ -196,9 +195,9 @@ func (s *Sender) build(t *target, m message, token string) *request {
 	}
 	_ = json.Unmarshal(m.payload, &vars.Data) // a payload that is not an object leaves Data empty
 
-	target, err := execute(t.urlTmpl, t.url, vars)
+	target, err := execute(ctx, t.urlTmpl, t.url, vars)
 	if err != nil {
-		return fail(fmt.Errorf("render url: %w", err))
+		return fail(err) // "template: url: …"
 	}
 	r.url = target
 	r.attempt.RequestURL = clean(actiontoken.Redact(target, token), 8<<10)
@@ -209,9 +208,9 @@ func (s *Sender) build(t *target, m message, token string) *request {
 	header := make(http.Header)
 	private := map[string]bool{}
 	for _, h := range t.headers {
-		v, err := execute(h.tmpl, h.Value, vars)
+		v, err := execute(ctx, h.tmpl, h.Value, vars)
 		if err != nil {
-			return fail(fmt.Errorf("render header %s: %w", h.Name, err))
+			return fail(err) // "template: header <name>: …"
 		}
 		if strings.ContainsAny(v, "\r\n\x00") {
 			return fail(fmt.Errorf("header %s: value has a line break or NUL", h.Name))
@@ -221,9 +220,9 @@ func (s *Sender) build(t *target, m message, token string) *request {
 	}
 	var body []byte
 	if t.bodyTmpl != nil {
-		text, err := render.Execute(t.bodyTmpl, vars)
+		text, err := t.bodyTmpl.Execute(ctx, vars)
 		if err != nil {
-			return fail(fmt.Errorf("render body_template: %w", err))
+			return fail(err) // "template: body_template: …"
 		}
 		body = []byte(text)
 	} else {
@@ -317,12 +316,12 @@ func describeError(err error, actx context.Context, timeout time.Duration) strin
 	return err.Error()
 }
 
-// execute renders tmpl, or returns text when there is no template.
-func execute(tmpl *template.Template, text string, vars render.Vars) (string, error) {
+// execute renders tmpl (bounded, see render), or returns text when there is no template.
+func execute(ctx context.Context, tmpl *render.Template, text string, vars render.Vars) (string, error) {
 	if tmpl == nil {
 		return text, nil
 	}
-	return render.Execute(tmpl, vars)
+	return tmpl.Execute(ctx, vars)
 }
 
 // storeHeaders converts headers for an attempt record, sorted; private values are kept but flagged Private,

@@ -388,11 +388,11 @@ func TestBadTemplateFails(t *testing.T) {
 		e.runOnce(t, 1)
 		d := e.delivery(t, ids[0])
 		assert.Equal(t, store.StatusFailed, d.Status, "a template that cannot render is not retried")
-		assert.Contains(t, d.Reason, "render body_template")
+		assert.Contains(t, d.Reason, "template: body_template")
 		assert.Empty(t, rcv.requests())
 		a := e.attempts(t, ids[0])
 		require.Len(t, a, 1)
-		assert.Contains(t, a[0].Error, "render body_template")
+		assert.Contains(t, a[0].Error, "template: body_template")
 	})
 }
 

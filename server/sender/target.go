@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"text/template"
 	"time"
 
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/netguard"
 	"github.com/hookd/hookd/server/render"
 	"github.com/hookd/hookd/server/store"
 )
@@ -20,9 +20,9 @@ type target struct {
 	webhook     *store.Webhook
 	integration *store.Integration
 	url         string
-	urlTmpl     *template.Template // nil when the URL has no template
+	urlTmpl     *render.Template // nil when the URL has no template
 	headers     []targetHeader
-	bodyTmpl    *template.Template // nil: the default envelope
+	bodyTmpl    *render.Template // nil: the default envelope
 	// invalid is why the webhook cannot be sent (e.g. a template that does not parse); empty when fine.
 	invalid string
 	// keyed says the URL, a header or the body writes {{.TransactionalId}} (IDEMPOTENT retries need it).
@@ -32,7 +32,7 @@ type target struct {
 // targetHeader is one request header; tmpl is set when the value is a template.
 type targetHeader struct {
 	store.Header
-	tmpl *template.Template
+	tmpl *render.Template
 }
 
 // FullURL is the URL a webhook calls: its url, or the integration's base_url with path appended.
@@ -55,7 +55,8 @@ func FullURL(w *store.Webhook, in *store.Integration) string {
 
 // Headers returns the headers a webhook sends besides hookd's own: the integration's headers that are used
 // (listed in IntegrationHeaders with Use, or not listed), then the webhook's headers, which replace
-// integration headers of the same name (case-insensitive).
+// integration headers of the same name (case-insensitive). Private integration headers are sent only to the
+// integration's own origin (PrivateHeadersAllowed): a webhook with its own url elsewhere never gets them.
 func Headers(w *store.Webhook, in *store.Integration) []store.Header {
 	var out []store.Header
 	if in != nil {
@@ -63,8 +64,9 @@ func Headers(w *store.Webhook, in *store.Integration) []store.Header {
 		for _, ih := range w.IntegrationHeaders {
 			use[strings.ToLower(ih.Name)] = ih.Use
 		}
+		private := PrivateHeadersAllowed(FullURL(w, in), in.BaseURL)
 		for _, h := range in.Headers {
-			if u, listed := use[strings.ToLower(h.Name)]; listed && !u {
+			if u, listed := use[strings.ToLower(h.Name)]; (listed && !u) || (h.Private && !private) {
 				continue
 			}
 			out = append(out, h)
@@ -75,6 +77,15 @@ func Headers(w *store.Webhook, in *store.Integration) []store.Header {
 		out = append(out, h)
 	}
 	return out
+}
+
+// PrivateHeadersAllowed reports whether a request to target may carry the private headers of an integration
+// with baseURL: only when both have the same origin (scheme, host and port; template variables are allowed in
+// the path and query only, so the origin of a URL template is fixed).
+func PrivateHeadersAllowed(target, baseURL string) bool {
+	a, okA := netguard.Origin(target)
+	b, okB := netguard.Origin(baseURL)
+	return okA && okB && a == b
 }
 
 func deleteHeader(hs []store.Header, name string) []store.Header {
@@ -99,21 +110,23 @@ func newTarget(w *store.Webhook, in *store.Integration) *target {
 		return t
 	}
 	var err error
-	if t.urlTmpl, err = maybeParse("url", t.url); err != nil {
-		t.invalid = "url: " + err.Error()
-		return t
+	if strings.Contains(t.url, "{{") {
+		if t.urlTmpl, err = render.ParseURL("url", t.url); err != nil {
+			t.invalid = err.Error()
+			return t
+		}
 	}
 	for _, h := range Headers(w, in) {
 		th := targetHeader{Header: h}
 		if th.tmpl, err = maybeParse("header "+h.Name, h.Value); err != nil {
-			t.invalid = "header " + h.Name + ": " + err.Error()
+			t.invalid = err.Error()
 			return t
 		}
 		t.headers = append(t.headers, th)
 	}
 	if w.BodyTemplate != "" {
 		if t.bodyTmpl, err = render.Parse("body_template", w.BodyTemplate); err != nil {
-			t.invalid = "body_template: " + err.Error()
+			t.invalid = err.Error()
 			return t
 		}
 	}
@@ -123,7 +136,7 @@ func newTarget(w *store.Webhook, in *store.Integration) *target {
 }
 
 // maybeParse parses text as a template when it holds an action; nil when it is a plain string.
-func maybeParse(name, text string) (*template.Template, error) {
+func maybeParse(name, text string) (*render.Template, error) {
 	if !strings.Contains(text, "{{") {
 		return nil, nil
 	}

@@ -28,7 +28,7 @@ func (s *Sender) SendTest(ctx context.Context, w *store.Webhook, eventType strin
 		payload = []byte("{}")
 	}
 	now := s.now()
-	res := s.do(ctx, s.build(newTarget(w, in), message{
+	res := s.do(ctx, s.build(ctx, newTarget(w, in), message{
 		msgID: id.New("msg", now), eventID: id.New(id.Event, now), eventType: eventType,
 		payload: payload, createTime: now, attempt: 1,
 	}, ""))

@@ -273,6 +273,12 @@ type DeliveryFilter struct {
 	CreateBefore  time.Time
 }
 
+// IsEmpty reports whether the filter matches everything.
+func (f DeliveryFilter) IsEmpty() bool {
+	return len(f.Statuses) == 0 && f.WebhookID == "" && f.IntegrationID == "" && f.EventType == "" && f.Subject == "" &&
+		f.EventID == "" && f.CreateAfter.IsZero() && f.CreateBefore.IsZero()
+}
+
 // Attempt is one HTTP request of a delivery.
 type Attempt struct {
 	DeliveryID         string
@@ -357,11 +363,13 @@ func IsFinal(st Status) bool {
 
 // Trigger receives inbound webhooks; structured config is kept as JSON by the store.
 type Trigger struct {
-	ID                 string
-	ProjectID          string
-	Name               string
-	EventType          string
-	APIKeyHeader       string
+	ID           string
+	ProjectID    string
+	Name         string
+	EventType    string
+	APIKeyHeader string
+	// APIKey is the key callers send in APIKeyHeader. The store keeps only its SHA-256 hash: what it returns is
+	// that hash (see secret.KeyMatches), the plaintext is known only to the caller that set it.
 	APIKey             string
 	ResponseStatus     int
 	ResponseType       string
@@ -378,6 +386,10 @@ type Trigger struct {
 
 	// Subject picks the subject of published events (a matching route's Subject wins).
 	Subject TriggerSubject
+	// DropHeaders and DropQueryParameters are left out of the published payload (besides the credential headers,
+	// which always are).
+	DropHeaders         []string
+	DropQueryParameters []string
 }
 
 // TriggerRoute picks an event type by a header value or a JSON field.
@@ -420,11 +432,13 @@ type Execution struct {
 	PathFragment    string
 	RawBody         string
 	RawBodyBase64   bool
-	Body            json.RawMessage
-	ContentType     string
-	Status          int
-	EventID         string
-	EventType       string
+	// BodyTruncated is true when RawBody is a prefix of what was received (rejected requests keep no more).
+	BodyTruncated bool
+	Body          json.RawMessage
+	ContentType   string
+	Status        int
+	EventID       string
+	EventType     string
 
 	// Subject is the subject the event was published with.
 	Subject string
@@ -435,6 +449,9 @@ type ExecutionRecord struct {
 	Execution *Execution
 	Publish   *PublishInput
 }
+
+// MaxBulkRetry is the most deliveries one RetryDeliveries call resends; callers repeat it for more.
+const MaxBulkRetry = 10_000
 
 // Store is what hookd persists and the API reads: configuration, events and the logs. Methods taking projectID
 // never see other projects' records. The delivery queue (Queue), its wake-ups (Listener) and the shared rate
@@ -454,6 +471,8 @@ type Store interface {
 	APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
 	ListAPIKeys(ctx context.Context, projectID string, page Page) ([]APIKey, error)
 	RevokeAPIKey(ctx context.Context, projectID, id string, now time.Time) (*APIKey, error)
+	// GetAPIKey returns a key of the project (revoked ones too).
+	GetAPIKey(ctx context.Context, projectID, id string) (*APIKey, error)
 	// CountAPIKeys counts all keys of the instance (to detect a first start).
 	CountAPIKeys(ctx context.Context) (int, error)
 
@@ -505,7 +524,8 @@ type Store interface {
 	ListDeliveries(ctx context.Context, projectID string, f DeliveryFilter, queue bool, page Page) ([]Delivery, error)
 	// RetryDelivery makes a DONE or FAILED delivery due now (RETRYING, resent); ErrConflict otherwise.
 	RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (*Delivery, error)
-	// RetryDeliveries resends every DONE or FAILED delivery matching f; returns how many.
+	// RetryDeliveries resends the DONE or FAILED deliveries matching f, in chunks and at most MaxBulkRetry per
+	// call; returns how many.
 	RetryDeliveries(ctx context.Context, projectID string, f DeliveryFilter, now time.Time) (int, error)
 	// CancelDelivery cancels a QUEUED, RETRYING or WAITING delivery; ErrConflict otherwise.
 	CancelDelivery(ctx context.Context, projectID, id string, now time.Time) (*Delivery, error)
@@ -531,8 +551,23 @@ type Store interface {
 	GetExecution(ctx context.Context, projectID, id string) (*Execution, error)
 	// ExecutionByID finds an execution of any project (for the public sync result URL).
 	ExecutionByID(ctx context.Context, id string) (*Execution, error)
+	// ListExecutions lists executions without their bodies (RawBody and Body are empty; GetExecution has them).
 	ListExecutions(ctx context.Context, projectID, triggerID string, page Page) ([]Execution, error)
+
+	// CountObjects counts a project's objects of a kind, for quotas.
+	CountObjects(ctx context.Context, projectID string, kind ObjectKind) (int, error)
 }
+
+// ObjectKind names what a quota counts.
+type ObjectKind string
+
+// Object kinds with quotas.
+const (
+	KindWebhook      ObjectKind = "webhooks"
+	KindTrigger      ObjectKind = "triggers"
+	KindEventType    ObjectKind = "event_types"
+	KindSubscription ObjectKind = "subscriptions"
+)
 
 // Queue is the delivery queue: what the sender claims, leases and completes. Every process of a cluster shares
 // it; a claim's rows are not claimed by anyone else until they are completed or their lease ends.

@@ -240,7 +240,23 @@ type filePart struct {
 	Content     string `json:"content"` // base64
 }
 
-// parseMultipart returns the parts by name: fields as strings, files as filePart; repeated names → arrays.
+// jsonPart is a multipart field sent with a JSON content type.
+type jsonPart struct {
+	Data        any    `json:"data"`
+	ContentType string `json:"contentType"`
+}
+
+// mediaType is the lowercased media type of a Content-Type value ("" when unparsable).
+func mediaType(ct string) string {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// parseMultipart returns the parts by name: fields as strings (JSON fields as jsonPart), files as filePart;
+// repeated names → arrays.
 func parseMultipart(body []byte, boundary string) (map[string]any, error) {
 	if boundary == "" {
 		return nil, errors.New("multipart: no boundary")
@@ -264,6 +280,14 @@ func parseMultipart(body []byte, boundary string) (map[string]any, error) {
 			v = filePart{
 				Filename: clean(name), ContentType: clean(part.Header.Get("Content-Type")),
 				Size: len(content), Content: base64.StdEncoding.EncodeToString(content),
+			}
+		} else if ct := part.Header.Get("Content-Type"); ct != "" && isJSON(mediaType(ct)) {
+			// A JSON part (curl --form 'person={…};type=application/json') is parsed: its fields are reached as
+			// person.data.firstname. A part that does not parse stays a string.
+			if d, err := parseJSON(content); err == nil {
+				v = jsonPart{Data: d, ContentType: clean(ct)}
+			} else {
+				v = clean(string(content))
 			}
 		} else {
 			v = clean(string(content))

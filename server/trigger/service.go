@@ -22,6 +22,7 @@ import (
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/pagination"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -34,6 +35,7 @@ const (
 	maxRoutes           = 100
 	maxResponseBodySize = 64 << 10
 	maxSecretLen        = 1024
+	maxDropped          = 50
 	maxPathLen          = 200
 )
 
@@ -64,6 +66,7 @@ func (s *service) CreateTrigger(ctx context.Context, req *connect.Request[hookdv
 		ProjectID: p.ProjectID, Name: m.Name, EventType: m.EventType, APIKeyHeader: m.ApiKeyHeader, APIKey: m.ApiKey,
 		Sync: m.Sync, RateLimitPerSecond: int(m.RateLimitPerSecond), MaxBodyBytes: m.MaxBodyBytes,
 		Enabled: m.Enabled == nil || *m.Enabled, Routes: routesFromProto(m.Routes), Subject: subjectFromProto(m.Subject),
+		DropHeaders: m.DropHeaders, DropQueryParameters: m.DropQueryParameters,
 	}
 	setResponse(t, m.Response)
 	if err := setSyncTimeout(t, m.SyncTimeout); err != nil {
@@ -74,6 +77,9 @@ func (s *service) CreateTrigger(ctx context.Context, req *connect.Request[hookdv
 	}
 	if err := s.validate(ctx, t); err != nil {
 		return nil, err
+	}
+	if err := s.cfg.Quotas.Check(ctx, s.cfg.Store, p.ProjectID, store.KindTrigger); err != nil {
+		return nil, s.storeErr(ctx, "trigger", "", err)
 	}
 	now := s.now()
 	t.ID, t.CreateTime, t.UpdateTime = id.New(id.Trigger, now), now, now
@@ -186,6 +192,12 @@ func (s *service) UpdateTrigger(ctx context.Context, req *connect.Request[hookdv
 	if m.Enabled != nil {
 		t.Enabled = *m.Enabled
 	}
+	if m.DropHeaders != nil {
+		t.DropHeaders = m.DropHeaders.GetValues()
+	}
+	if m.DropQueryParameters != nil {
+		t.DropQueryParameters = m.DropQueryParameters.GetValues()
+	}
 	if err := s.validate(ctx, t); err != nil {
 		return nil, err
 	}
@@ -231,6 +243,7 @@ func (s *service) ListExecutions(ctx context.Context, req *connect.Request[hookd
 		return nil, s.storeErr(ctx, "executions", "", err)
 	}
 	es, next := pagination.Trim(es, page, func(e store.Execution) string { return e.ID })
+	es, next = pagination.Budget(es, next, executionSize, func(e store.Execution) string { return e.ID })
 	out := make([]*hookdv1.Execution, len(es))
 	for i := range es {
 		if out[i], err = executionToProto(&es[i], p.IsAdmin()); err != nil {
@@ -344,6 +357,22 @@ func (s *service) validate(ctx context.Context, t *store.Trigger) error {
 		t.RateLimitPerSecond = s.cfg.DefaultRateLimit
 	case t.RateLimitPerSecond < 0 || t.RateLimitPerSecond > MaxRateLimit:
 		return apierr.Invalid("rate_limit_per_second", "must be between 1 and %d (0 = default %d)", MaxRateLimit, s.cfg.DefaultRateLimit)
+	}
+	if len(t.DropHeaders) > maxDropped {
+		return apierr.Invalid("drop_headers", "must have at most %d names", maxDropped)
+	}
+	for i, h := range t.DropHeaders {
+		if !isToken(h) {
+			return apierr.Invalid(fmt.Sprintf("drop_headers[%d]", i), "%q is not a valid header name", h)
+		}
+	}
+	if len(t.DropQueryParameters) > maxDropped {
+		return apierr.Invalid("drop_query_parameters", "must have at most %d names", maxDropped)
+	}
+	for i, q := range t.DropQueryParameters {
+		if q == "" || len(q) > maxNameLen {
+			return apierr.Invalid(fmt.Sprintf("drop_query_parameters[%d]", i), "must be 1-%d characters", maxNameLen)
+		}
 	}
 	if t.MaxBodyBytes < 0 || t.MaxBodyBytes > MaxMaxBodyBytes {
 		return apierr.Invalid("max_body_bytes", "must be between 0 (default) and %d", MaxMaxBodyBytes)
@@ -496,7 +525,9 @@ func subjectToProto(s store.TriggerSubject) *hookdv1.TriggerSubject {
 	return &hookdv1.TriggerSubject{Header: s.Header, JsonField: s.JSONField}
 }
 
-// toProto converts a trigger; secrets are masked unless reveal.
+// toProto converts a trigger; secrets are masked unless reveal. The API key is stored as a hash: it is shown
+// only in the response of the call that set it (CreateTrigger, or UpdateTrigger with a new key), and as
+// ******** afterwards, to every role.
 func (s *service) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger {
 	mask := func(v string) string {
 		if v == "" || reveal {
@@ -504,9 +535,14 @@ func (s *service) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger {
 		}
 		return Masked
 	}
+	apiKey := t.APIKey
+	if secret.IsHash(apiKey) {
+		apiKey = Masked
+	}
 	out := &hookdv1.Trigger{
 		Id: t.ID, CreateTime: timestamppb.New(t.CreateTime), UpdateTime: timestamppb.New(t.UpdateTime), Name: t.Name,
-		EventType: t.EventType, ApiKeyHeader: t.APIKeyHeader, ApiKey: mask(t.APIKey), Sync: t.Sync,
+		EventType: t.EventType, ApiKeyHeader: t.APIKeyHeader, ApiKey: apiKey, Sync: t.Sync,
+		DropHeaders: t.DropHeaders, DropQueryParameters: t.DropQueryParameters,
 		SyncTimeout: durationpb.New(t.SyncTimeout), RateLimitPerSecond: int32(t.RateLimitPerSecond),
 		MaxBodyBytes: t.MaxBodyBytes, Enabled: t.Enabled, Url: s.cfg.PublicURL + "/t/" + t.ID,
 	}
@@ -540,6 +576,7 @@ func executionToProto(e *store.Execution, reveal bool) (*hookdv1.Execution, erro
 		Id: e.ID, TriggerId: e.TriggerID, ReceiveTime: timestamppb.New(e.ReceiveTime), Method: e.Method,
 		PathFragment: e.PathFragment, RawBody: e.RawBody, RawBodyBase64: e.RawBodyBase64, ContentType: e.ContentType,
 		Status: int32(e.Status), EventId: e.EventID, EventType: e.EventType, Subject: e.Subject,
+		BodyTruncated: e.BodyTruncated,
 	}
 	for _, h := range e.Headers {
 		v := h.Value
@@ -549,7 +586,11 @@ func executionToProto(e *store.Execution, reveal bool) (*hookdv1.Execution, erro
 		out.Headers = append(out.Headers, &hookdv1.Header{Name: h.Name, Value: v, Private: h.Private})
 	}
 	for _, q := range e.QueryParameters {
-		out.QueryParameters = append(out.QueryParameters, &hookdv1.Header{Name: q.Name, Value: q.Value})
+		v := q.Value
+		if q.Private && !reveal {
+			v = Masked
+		}
+		out.QueryParameters = append(out.QueryParameters, &hookdv1.Header{Name: q.Name, Value: v, Private: q.Private})
 	}
 	if len(e.Body) > 0 && string(e.Body) != "null" {
 		out.Body = &structpb.Value{}
@@ -558,4 +599,16 @@ func executionToProto(e *store.Execution, reveal bool) (*hookdv1.Execution, erro
 		}
 	}
 	return out, nil
+}
+
+// executionSize estimates the bytes of an execution in a List response (it carries no bodies).
+func executionSize(e store.Execution) int {
+	n := 256 + len(e.PathFragment) + len(e.ContentType)
+	for _, h := range e.Headers {
+		n += len(h.Name) + len(h.Value) + 16
+	}
+	for _, q := range e.QueryParameters {
+		n += len(q.Name) + len(q.Value) + 16
+	}
+	return n
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/trigger"
 )
@@ -26,7 +27,7 @@ func TestServiceCRUD(t *testing.T) {
 		created := res.Msg.Trigger
 		assert.Regexp(t, `^trg_[0-9a-z]{26}$`, created.Id)
 		assert.Equal(t, "Orders", created.Name)
-		assert.Equal(t, trigger.Masked, created.ApiKey, "MEMBER sees secrets masked")
+		assert.Equal(t, "k-123", created.ApiKey, "the API key is shown once, in the response that set it")
 		assert.Equal(t, trigger.Masked, created.Signature.Secret)
 		assert.EqualValues(t, 50, created.RateLimitPerSecond)
 		assert.Equal(t, 30*time.Second, created.SyncTimeout.AsDuration())
@@ -36,7 +37,7 @@ func TestServiceCRUD(t *testing.T) {
 
 		got, err := b.admin.GetTrigger(b.ctx, connect.NewRequest(&hookdv1.GetTriggerRequest{Id: created.Id}))
 		require.NoError(t, err)
-		assert.Equal(t, "k-123", got.Msg.Trigger.ApiKey, "ADMIN sees secrets")
+		assert.Equal(t, trigger.Masked, got.Msg.Trigger.ApiKey, "the API key is stored as a hash: nobody reads it back")
 		assert.Equal(t, "s3cret", got.Msg.Trigger.Signature.Secret)
 		assert.Equal(t, b.srv.URL+"/t/"+created.Id, got.Msg.Trigger.Url)
 
@@ -51,7 +52,7 @@ func TestServiceCRUD(t *testing.T) {
 		assert.EqualValues(t, 7, upd.Msg.Trigger.RateLimitPerSecond)
 		stored, err := st.GetTrigger(b.ctx, b.project.ID, created.Id)
 		require.NoError(t, err)
-		assert.Equal(t, "k-123", stored.APIKey)
+		assert.Equal(t, secret.HashKey("k-123"), stored.APIKey, "the store keeps only the key's hash")
 		assert.Equal(t, "s3cret", stored.Signature.Secret)
 		assert.True(t, stored.Sync)
 		assert.Equal(t, 5*time.Second, stored.SyncTimeout)

@@ -7,7 +7,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -20,13 +20,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/groupcommit"
 	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/ratelimit"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -48,6 +51,16 @@ const (
 	DefaultMaxPayloadBytes = 256 << 10
 	// DefaultTriggerCacheTTL is how long the public endpoint reuses a trigger it read.
 	DefaultTriggerCacheTTL = time.Second
+	// DefaultAuthFailureRate is how many failed authentications (bad API key or signature) a trigger answers
+	// with 401 per second, across processes; beyond it they get 429. It is a bucket of its own: failures
+	// never spend the trigger's rate_limit_per_second.
+	DefaultAuthFailureRate = 10
+	// DefaultRejectRecordRate is how many rejected requests (401, 413, 429) per trigger and second a process
+	// records as executions (without their bodies); the others are only counted in hookd_trigger_requests_total.
+	DefaultRejectRecordRate = 10
+	// RejectedBodyPrefixBytes is how much of a rejected request's body its execution keeps (400 and 404 answers;
+	// 401, 413 and 429 keep none); BodyTruncated marks a longer body.
+	RejectedBodyPrefixBytes = 1024
 )
 
 // recordTimeout bounds storing an execution once its body is read (even if the caller hangs up).
@@ -69,8 +82,15 @@ type Config struct {
 	MaxBodyBytes int64
 	// DefaultRateLimit is the rate given to triggers created without one (default 50 per second).
 	DefaultRateLimit int
-	// SyncPollInterval is how often a sync request checks its event's deliveries (default 50 ms).
+	// SyncPollInterval is how often a sync request re-checks its event's deliveries when no notification
+	// came (default 1 s: outcomes written by this process wake it at once; this catches other processes').
 	SyncPollInterval time.Duration
+	// Keyring makes the sync result tokens (default: a random keyring, valid in this process only).
+	Keyring *secret.Keyring
+	// AuthFailureRate is DefaultAuthFailureRate unless set.
+	AuthFailureRate int
+	// Quotas caps the triggers of a project (zero: no cap).
+	Quotas quota.Limits
 	// MaxPayloadBytes caps the event payload (default 256 KiB); larger requests are recorded and get 413.
 	MaxPayloadBytes int
 	// Registerer receives hookd_trigger_requests_total (optional).
@@ -90,7 +110,11 @@ func (c Config) withDefaults() Config {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
 	c.DefaultRateLimit = cmp.Or(c.DefaultRateLimit, DefaultRateLimit)
-	c.SyncPollInterval = cmp.Or(c.SyncPollInterval, 50*time.Millisecond)
+	c.SyncPollInterval = cmp.Or(c.SyncPollInterval, time.Second)
+	if c.Keyring == nil {
+		c.Keyring = secret.NewRandom()
+	}
+	c.AuthFailureRate = cmp.Or(c.AuthFailureRate, DefaultAuthFailureRate)
 	c.MaxPayloadBytes = cmp.Or(c.MaxPayloadBytes, DefaultMaxPayloadBytes)
 	c.TriggerCacheTTL = cmp.Or(c.TriggerCacheTTL, DefaultTriggerCacheTTL)
 	return c
@@ -103,8 +127,10 @@ type handler struct {
 	triggers *triggerCache
 	// batch writes executions of concurrent requests in shared transactions.
 	batch *groupcommit.Batcher[store.ExecutionRecord, *store.PublishResult]
-	// limiter enforces each trigger's rate across processes.
+	// limiter enforces each trigger's rate (and its failed-authentication rate) across processes.
 	limiter *ratelimit.Limiter
+	// recordRejects bounds how many rejected requests are recorded per trigger.
+	recordRejects *localLimiter
 }
 
 // NewHandler returns the public HTTP handler of triggers; mount it at "/t/" and "/v1/executions/".
@@ -113,8 +139,9 @@ type handler struct {
 func NewHandler(cfg Config) http.Handler {
 	cfg = cfg.withDefaults()
 	h := &handler{
-		cfg:     cfg,
-		limiter: ratelimit.New(cfg.Rates),
+		cfg:           cfg,
+		limiter:       ratelimit.New(cfg.Rates),
+		recordRejects: newLocalLimiter(DefaultRejectRecordRate, cfg.Clock),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_trigger_requests_total",
 			Help: "Requests received by inbound triggers, by HTTP status answered.",
@@ -175,25 +202,18 @@ func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r
 		h.internal(ctx, w, "find trigger", err, "trigger_id", triggerID)
 		return
 	}
-	if !apiKeyOK(t, r.Header) {
-		writeError(w, http.StatusUnauthorized, "missing or invalid API key in header "+t.APIKeyHeader)
-		return
-	}
 	now := h.cfg.Clock.Now().UTC()
-	rate := cmp.Or(t.RateLimitPerSecond, h.cfg.DefaultRateLimit)
-	ok, next, err := h.limiter.Allow(ctx, "trg:"+t.ID, rate, now)
-	if err != nil {
-		h.internal(ctx, w, "take rate token", err, "trigger_id", t.ID)
-		return
-	}
-	if !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(next.Sub(now).Seconds())))))
-		writeError(w, http.StatusTooManyRequests, "trigger "+t.ID+" has exceeded its maximum allowed throughput of "+
-			strconv.Itoa(rate)+" requests/second. Please throttle your requests.")
+	// Authentication comes first, and failures spend their own bucket: a stranger's bad requests can never use
+	// up the trigger's rate and get the real sender 429s.
+	if !apiKeyOK(t, r.Header) {
+		h.authFailed(ctx, w, t, r, fragment, now, "missing or invalid API key in header "+t.APIKeyHeader)
 		return
 	}
 	body, status, err := readBody(raw, r, cmp.Or(t.MaxBodyBytes, h.cfg.MaxBodyBytes))
 	if err != nil {
+		if status == http.StatusRequestEntityTooLarge {
+			h.recordRejected(ctx, w, t, r, fragment, now, status, true)
+		}
 		writeError(w, status, err.Error())
 		return
 	}
@@ -201,20 +221,72 @@ func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r
 		if !errors.Is(err, errBadSignature) {
 			h.cfg.Log.WarnContext(ctx, "trigger signature check", "trigger_id", t.ID, "error", err)
 		}
-		writeError(w, http.StatusUnauthorized, errBadSignature.Error())
+		h.authFailed(ctx, w, t, r, fragment, now, errBadSignature.Error())
+		return
+	}
+	rate := cmp.Or(t.RateLimitPerSecond, h.cfg.DefaultRateLimit)
+	ok, next, err := h.limiter.Allow(ctx, "trg:"+t.ID, rate, now)
+	if err != nil {
+		h.internal(ctx, w, "take rate token", err, "trigger_id", t.ID)
+		return
+	}
+	if !ok {
+		h.recordRejected(ctx, w, t, r, fragment, now, http.StatusTooManyRequests, len(body) > 0)
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(next.Sub(now).Seconds())))))
+		writeError(w, http.StatusTooManyRequests, "trigger "+t.ID+" has exceeded its maximum allowed throughput of "+
+			strconv.Itoa(rate)+" requests/second. Please throttle your requests.")
 		return
 	}
 	h.ingest(ctx, w, t, r, fragment, body, now)
 }
 
+// authFailed answers a request that failed authentication: 401 while the trigger's failed-authentication bucket
+// has tokens, 429 beyond (the trigger's own rate is untouched).
+func (h *handler) authFailed(ctx context.Context, w http.ResponseWriter, t *store.Trigger, r *http.Request, fragment string, now time.Time, msg string) {
+	ok, next, err := h.limiter.Allow(ctx, "trg-auth:"+t.ID, h.cfg.AuthFailureRate, now)
+	if err != nil {
+		h.internal(ctx, w, "take auth failure token", err, "trigger_id", t.ID)
+		return
+	}
+	if !ok {
+		h.recordRejected(ctx, w, t, r, fragment, now, http.StatusTooManyRequests, r.ContentLength != 0)
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(next.Sub(now).Seconds())))))
+		writeError(w, http.StatusTooManyRequests, "too many failed authentications for trigger "+t.ID)
+		return
+	}
+	h.recordRejected(ctx, w, t, r, fragment, now, http.StatusUnauthorized, r.ContentLength != 0)
+	writeError(w, http.StatusUnauthorized, msg)
+}
+
+// recordRejected records a 401, 413 or 429 as an execution without its body (BodyTruncated when it had one),
+// within DefaultRejectRecordRate per trigger; storing is best effort and never delays the answer much.
+func (h *handler) recordRejected(ctx context.Context, w http.ResponseWriter, t *store.Trigger, r *http.Request, fragment string, now time.Time, status int, hadBody bool) {
+	if !h.recordRejects.allow(t.ID) {
+		return
+	}
+	e := h.newExecution(t, r, fragment, now)
+	e.Status, e.BodyTruncated = status, hadBody
+	w.Header().Set("Hookd-Execution-Id", e.ID)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if _, err := h.batch.Do(rctx, store.ExecutionRecord{Execution: e}); err != nil {
+		h.cfg.Log.ErrorContext(ctx, "record rejected execution", "trigger_id", t.ID, "status", status, "error", err)
+	}
+}
+
+// newExecution starts the execution record of a request (headers and query parameters, credentials private).
+func (h *handler) newExecution(t *store.Trigger, r *http.Request, fragment string, now time.Time) *store.Execution {
+	return &store.Execution{
+		ID: id.New(id.Execution, now), ProjectID: t.ProjectID, TriggerID: t.ID, ReceiveTime: now, Method: r.Method,
+		Headers: recordedHeaders(r.Header, t), QueryParameters: recordedQuery(r.URL.Query(), t),
+		PathFragment: clean(fragment), ContentType: clean(r.Header.Get("Content-Type")),
+	}
+}
+
 // ingest records the execution, publishes its event and answers.
 func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Trigger, r *http.Request, fragment string, body []byte, now time.Time) {
 	ct := r.Header.Get("Content-Type")
-	e := &store.Execution{
-		ID: id.New(id.Execution, now), ProjectID: t.ProjectID, TriggerID: t.ID, ReceiveTime: now, Method: r.Method,
-		Headers: recordedHeaders(r.Header, t.APIKeyHeader), QueryParameters: recordedQuery(r.URL.Query()),
-		PathFragment: clean(fragment), ContentType: clean(ct),
-	}
+	e := h.newExecution(t, r, fragment, now)
 	w.Header().Set("Hookd-Execution-Id", e.ID)
 	// Storing must not depend on the caller waiting: the body has been accepted.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
@@ -223,6 +295,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 	p, perr := parseBody(ct, body)
 	e.RawBody, e.RawBodyBase64 = p.Raw, p.RawBase64
 	if perr != nil {
+		keepPrefix(e)
 		h.reject(rctx, w, e, http.StatusBadRequest, perr.Error())
 		return
 	}
@@ -238,6 +311,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 	}
 	eventType, sel, ok := eventTypeFor(t, r.Header, p.Data)
 	if !ok {
+		keepPrefix(e)
 		h.reject(rctx, w, e, http.StatusNotFound, "no route matches the request")
 		return
 	}
@@ -248,14 +322,15 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		return
 	}
 	payload, err := encodePayload(eventPayload{
-		Data: p.Data, RawBody: p.Raw, RawBodyBase64: p.RawBase64, Headers: payloadHeaders(r.Header, t.APIKeyHeader),
-		QueryParameters: payloadQuery(r.URL.Query()), PathFragment: e.PathFragment, Method: r.Method, ContentType: e.ContentType,
+		Data: p.Data, RawBody: p.Raw, RawBodyBase64: p.RawBase64, Headers: payloadHeaders(r.Header, t),
+		QueryParameters: payloadQuery(r.URL.Query(), t), PathFragment: e.PathFragment, Method: r.Method, ContentType: e.ContentType,
 	})
 	if err != nil {
 		h.internal(ctx, w, "marshal payload", err, "trigger_id", t.ID)
 		return
 	}
 	if len(payload) > h.cfg.MaxPayloadBytes {
+		e.RawBody, e.RawBodyBase64, e.Body, e.BodyTruncated = "", false, nil, true // a 413 stores no body
 		h.reject(rctx, w, e, http.StatusRequestEntityTooLarge, "event payload of "+strconv.Itoa(len(payload))+
 			" bytes exceeds the limit of "+strconv.Itoa(h.cfg.MaxPayloadBytes)+" bytes")
 		return
@@ -273,7 +348,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 	switch {
 	case t.Sync:
 		h.waitForDeliveries(ctx, t, e.EventID)
-		w.Header().Set("Location", h.resultURL(t.ID, e.ID))
+		w.Header().Set("Location", h.resultURL(e.ID))
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusSeeOther)
 	case customResponse(t):
@@ -320,6 +395,19 @@ func encodePayload(p eventPayload) ([]byte, error) {
 	return append(out, rest[len(head):]...), nil
 }
 
+// keepPrefix cuts a rejected execution's body to RejectedBodyPrefixBytes (marking it truncated) and drops the
+// parsed body.
+func keepPrefix(e *store.Execution) {
+	e.Body = nil
+	if len(e.RawBody) > RejectedBodyPrefixBytes {
+		cut := RejectedBodyPrefixBytes
+		for cut > 0 && !utf8.RuneStart(e.RawBody[cut]) {
+			cut--
+		}
+		e.RawBody, e.BodyTruncated = e.RawBody[:cut], true
+	}
+}
+
 // reject records an execution that publishes no event and answers status with msg.
 func (h *handler) reject(ctx context.Context, w http.ResponseWriter, e *store.Execution, status int, msg string) {
 	e.Status = status
@@ -329,9 +417,19 @@ func (h *handler) reject(ctx context.Context, w http.ResponseWriter, e *store.Ex
 	writeError(w, status, msg)
 }
 
-func (h *handler) resultURL(triggerID, executionID string) string {
-	return h.cfg.PublicURL + "/v1/executions/" + executionID + "/result"
+// resultURL is the sync result link of an execution: its id locates it, the token (a MAC of the id, never
+// stored) is the capability.
+func (h *handler) resultURL(executionID string) string {
+	return h.cfg.PublicURL + "/v1/executions/" + executionID + "/result?token=" + h.resultToken(executionID)
 }
+
+// resultToken is the capability of an execution's sync result.
+func (h *handler) resultToken(executionID string) string {
+	return base64.RawURLEncoding.EncodeToString(h.cfg.Keyring.MAC(resultTokenPurpose, []byte(executionID)))
+}
+
+// resultTokenPurpose separates result tokens from every other MAC of the keyring.
+const resultTokenPurpose = "sync-result"
 
 func (h *handler) internal(ctx context.Context, w http.ResponseWriter, op string, err error, args ...any) {
 	h.cfg.Log.ErrorContext(ctx, "trigger: "+op, append(args, "error", err)...)
@@ -355,13 +453,12 @@ func responseStatus(t *store.Trigger) int {
 	}
 }
 
-// apiKeyOK checks the trigger's API key header in constant time.
+// apiKeyOK checks the trigger's API key header against the stored hash, in constant time.
 func apiKeyOK(t *store.Trigger, h http.Header) bool {
 	if t.APIKeyHeader == "" {
 		return true
 	}
-	got := h.Get(t.APIKeyHeader)
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(t.APIKey)) == 1
+	return secret.KeyMatches(t.APIKey, h.Get(t.APIKeyHeader))
 }
 
 // readBody reads at most limit bytes; a larger body (declared or chunked) gives 413, never a truncated body.
@@ -399,35 +496,55 @@ func readAll(r io.Reader, declared int64) ([]byte, error) {
 	}
 }
 
-// recordedHeaders lists request headers sorted by name; credentials are marked private (masked for non-ADMIN).
-func recordedHeaders(h http.Header, apiKeyHeader string) []store.Header {
+// CredentialHeaders are never copied into a trigger's event payload (besides the trigger's API key header, its
+// signature header and its drop_headers): a VIEWER reading events, and every subscribed webhook, would see them.
+var CredentialHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "Webhook-Signature"}
+
+// isCredential reports whether header name is a credential of requests to t (or listed in its drop_headers).
+func isCredential(t *store.Trigger, name string) bool {
+	if (t.APIKeyHeader != "" && strings.EqualFold(name, t.APIKeyHeader)) ||
+		(t.Signature.Header != "" && strings.EqualFold(name, t.Signature.Header)) {
+		return true
+	}
+	eq := func(s string) bool { return strings.EqualFold(s, name) }
+	return slices.ContainsFunc(CredentialHeaders, eq) || slices.ContainsFunc(t.DropHeaders, eq)
+}
+
+// recordedHeaders lists request headers sorted by name; credentials are private (encrypted at rest, masked for
+// non-ADMIN) and the trigger's own API key is not kept at all (only its hash is stored).
+func recordedHeaders(h http.Header, t *store.Trigger) []store.Header {
 	var out []store.Header
 	for _, k := range slices.Sorted(maps.Keys(h)) {
-		private := strings.EqualFold(k, apiKeyHeader) || k == "Authorization" || k == "Cookie" || k == "Proxy-Authorization"
+		private := isCredential(t, k)
+		ownKey := t.APIKeyHeader != "" && strings.EqualFold(k, t.APIKeyHeader)
 		for _, v := range h[k] {
+			if ownKey {
+				v = Masked
+			}
 			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: private})
 		}
 	}
 	return out
 }
 
-// recordedQuery lists query parameters sorted by name, keeping every value.
-func recordedQuery(q url.Values) []store.Header {
+// recordedQuery lists query parameters sorted by name, keeping every value; drop_query_parameters are private.
+func recordedQuery(q url.Values, t *store.Trigger) []store.Header {
 	var out []store.Header
 	for _, k := range slices.Sorted(maps.Keys(q)) {
+		private := slices.Contains(t.DropQueryParameters, k)
 		for _, v := range q[k] {
-			out = append(out, store.Header{Name: clean(k), Value: clean(v)})
+			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: private})
 		}
 	}
 	return out
 }
 
 // payloadHeaders are the request headers of the event: lowercase names, repeated values joined with ", ".
-// The trigger's API key header is left out so that the key never reaches webhook receivers.
-func payloadHeaders(h http.Header, apiKeyHeader string) map[string]string {
+// Credential headers (isCredential) are left out: they never reach VIEWERs or webhook receivers.
+func payloadHeaders(h http.Header, t *store.Trigger) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
-		if apiKeyHeader != "" && strings.EqualFold(k, apiKeyHeader) {
+		if isCredential(t, k) {
 			continue
 		}
 		out[clean(strings.ToLower(k))] = clean(strings.Join(vs, ", "))
@@ -435,8 +552,15 @@ func payloadHeaders(h http.Header, apiKeyHeader string) map[string]string {
 	return out
 }
 
-// payloadQuery is the query of the event: a string per name, or an array when the name repeats.
-func payloadQuery(q url.Values) map[string]any {
+// payloadQuery is the query of the event: a string per name, or an array when the name repeats; the trigger's
+// drop_query_parameters are left out.
+func payloadQuery(q url.Values, t *store.Trigger) map[string]any {
+	if len(t.DropQueryParameters) > 0 {
+		q = maps.Clone(q)
+		for _, k := range t.DropQueryParameters {
+			delete(q, k)
+		}
+	}
 	return fields(q)
 }
 

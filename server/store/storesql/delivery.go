@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,7 +121,7 @@ func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) 
 		WHERE a.delivery_id = ? ORDER BY a.number`), projectID, deliveryID); err != nil {
 		return nil, wrap("list attempts", err)
 	}
-	return mapRowsErr(rows, attemptRow.record)
+	return mapRowsErr(rows, s.attemptRecord)
 }
 
 // prefixed qualifies a comma-separated column list with a table alias.
@@ -281,10 +280,11 @@ func (s *Store) requeue(ctx context.Context, tx *sqlx.Tx, rows []deliveryRow, no
 // RetryChunk is how many deliveries one transaction of RetryDeliveries resends.
 const RetryChunk = 500
 
-// RetryDeliveries resends every DONE or FAILED delivery matching f (FAILED only when f names no status), up to
-// deliveries, oldest first, in transactions of RetryChunk; it returns how many it resent.
+// RetryDeliveries resends the DONE or FAILED deliveries matching f (FAILED only when f names no status), oldest
+// first, in transactions of RetryChunk and at most store.MaxBulkRetry per call; it returns how many it resent. A
+// caller that gets store.MaxBulkRetry calls again for the rest (resent deliveries no longer match).
 func (s *Store) RetryDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, now time.Time) (int, error) {
-	return s.RetryDeliveriesUpTo(ctx, projectID, f, now, math.MaxInt)
+	return s.RetryDeliveriesUpTo(ctx, projectID, f, now, store.MaxBulkRetry)
 }
 
 // RetryDeliveriesUpTo is RetryDeliveries resending at most most deliveries.
@@ -387,6 +387,7 @@ func (s *Store) UpdateActionStatus(ctx context.Context, deliveryID string, resen
 	if err != nil {
 		return nil, err
 	}
+	s.changed.signal()
 	return &d, nil
 }
 

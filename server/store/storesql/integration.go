@@ -37,6 +37,15 @@ func (r integrationRow) record() (store.Integration, error) {
 	return in, r.Headers.decode(&in.Headers)
 }
 
+// integrationRecord converts a stored integration, decrypting private header values.
+func (s *Store) integrationRecord(r integrationRow) (store.Integration, error) {
+	in, err := r.record()
+	if err != nil {
+		return in, err
+	}
+	return in, s.openHeaders(in.Headers)
+}
+
 // CreateIntegration stores in, filling in its id and times when empty.
 func (s *Store) CreateIntegration(ctx context.Context, in *store.Integration) error {
 	in.CreateTime = orNow(in.CreateTime)
@@ -44,7 +53,7 @@ func (s *Store) CreateIntegration(ctx context.Context, in *store.Integration) er
 	if in.ID == "" {
 		in.ID = id.New(id.Integration, in.CreateTime)
 	}
-	headers, err := jsonArg(nonNil(in.Headers))
+	headers, err := jsonArg(nonNil(s.sealHeaders(in.Headers)))
 	if err != nil {
 		return err
 	}
@@ -60,7 +69,7 @@ func (s *Store) GetIntegration(ctx context.Context, projectID, integrationID str
 		projectID, integrationID); err != nil {
 		return nil, wrap("get integration", err)
 	}
-	in, err := r.record()
+	in, err := s.integrationRecord(r)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +82,7 @@ func (s *Store) ListIntegrations(ctx context.Context, projectID string, page sto
 	if err := s.list(ctx, &rows, integrationCols, "integrations", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
 		return nil, wrap("list integrations", err)
 	}
-	return mapRowsErr(rows, integrationRow.record)
+	return mapRowsErr(rows, s.integrationRecord)
 }
 
 // integrationNamesPG finds names of integrations by id on PostgreSQL.
@@ -89,7 +98,7 @@ func (s *Store) IntegrationNames(ctx context.Context, projectID string, ids []st
 // UpdateIntegration replaces the integration's fields (all but id, project and create time).
 func (s *Store) UpdateIntegration(ctx context.Context, in *store.Integration) error {
 	in.UpdateTime = orNow(in.UpdateTime)
-	headers, err := jsonArg(nonNil(in.Headers))
+	headers, err := jsonArg(nonNil(s.sealHeaders(in.Headers)))
 	if err != nil {
 		return err
 	}

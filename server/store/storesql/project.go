@@ -135,6 +135,16 @@ func (s *Store) RevokeAPIKey(ctx context.Context, projectID, keyID string, now t
 	return &k, nil
 }
 
+// GetAPIKey returns a key of the project (revoked ones too).
+func (s *Store) GetAPIKey(ctx context.Context, projectID, keyID string) (*store.APIKey, error) {
+	var r apiKeyRow
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+apiKeyCols+` FROM api_keys WHERE project_id = ? AND id = ?`), projectID, keyID); err != nil {
+		return nil, wrap("get api key", err)
+	}
+	k := r.record()
+	return &k, nil
+}
+
 // CountAPIKeys counts all keys of the instance, revoked ones included.
 func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
 	var n int

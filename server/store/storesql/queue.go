@@ -380,6 +380,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 	if !next.IsZero() {
 		s.wake(next)
 	}
+	s.changed.signal() // sync trigger requests of this process re-read their event
 	return nil
 }
 
@@ -409,7 +410,7 @@ func (s *Store) completePostgres(ctx context.Context, outcomes []store.Outcome, 
 		nexts[i] = ts(cmpTime(o.NextAttemptTime, now))
 		attempted[i], disable[i] = o.Attempt != nil, o.DisableWebhook
 		if o.Attempt != nil {
-			row, err := attemptArgs(o.DeliveryID, o.Attempts, o.Attempt)
+			row, err := attemptArgs(o.DeliveryID, o.Attempts, s.sealedAttempt(o.Attempt))
 			if err != nil {
 				return err
 			}
@@ -483,7 +484,7 @@ func (s *Store) completeSQLite(ctx context.Context, tx *sqlx.Tx, outcomes []stor
 			return wrap("complete deliveries: log", err)
 		}
 		if o.Attempt != nil {
-			row, err := attemptArgs(o.DeliveryID, o.Attempts, o.Attempt)
+			row, err := attemptArgs(o.DeliveryID, o.Attempts, s.sealedAttempt(o.Attempt))
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
@@ -398,8 +399,9 @@ func TestListenerWakeups(t *testing.T) {
 
 func TestListenerAcrossProcesses(t *testing.T) {
 	url := storetest.PostgresURL(t)
+	keys := secret.NewRandom() // the processes of a cluster share their keys
 	open := func() *storesql.Store {
-		s, err := storesql.Open(context.Background(), storesql.Config{URL: url, MaxOpenConns: 4})
+		s, err := storesql.Open(context.Background(), storesql.Config{URL: url, MaxOpenConns: 4, Keyring: keys})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
 		return s

@@ -22,6 +22,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -49,6 +50,8 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxOpenConns caps the connection pool (default 20 on PostgreSQL, 8 on SQLite).
 	MaxOpenConns int
+	// Keyring encrypts secrets at rest (required by Open; Migrate without one applies the schema only).
+	Keyring *secret.Keyring
 }
 
 // Store is the SQL implementation of store.Store, store.Queue and store.RateBuckets; Listener returns its
@@ -63,6 +66,9 @@ type Store struct {
 	url     string
 	log     *slog.Logger
 	hub     *hub
+	keys    *secret.Keyring
+	// changed is closed and replaced after every commit that finishes deliveries (see DeliveriesChanged).
+	changed changeSignal
 
 	closeOnce sync.Once
 	// prepared holds the hot statements prepared on PostgreSQL, by text (see hotStatements).
@@ -88,11 +94,18 @@ func init() {
 
 // Open connects to the database of cfg, runs pending migrations and returns the store.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Keyring == nil {
+		return nil, errors.New("open store: no keyring for the secrets at rest (Config.Keyring)")
+	}
 	s, err := connect(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	if err := migrate(ctx, s.db, s.dialect, s.log); err != nil {
+		s.closeDB()
+		return nil, err
+	}
+	if err := s.prepareSecrets(ctx); err != nil {
 		s.closeDB()
 		return nil, err
 	}
@@ -103,13 +116,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Migrate applies pending migrations to the database of cfg and closes it (`hookd migrate`).
+// Migrate applies pending migrations to the database of cfg and closes it (`hookd migrate`); with a keyring it
+// also encrypts secrets left in clear by older versions, as Open does.
 func Migrate(ctx context.Context, cfg Config) error {
-	s, err := Open(ctx, cfg)
+	s, err := connect(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	return s.Close()
+	defer s.closeDB()
+	if err := migrate(ctx, s.db, s.dialect, s.log); err != nil {
+		return err
+	}
+	if cfg.Keyring != nil {
+		return s.prepareSecrets(ctx)
+	}
+	return nil
 }
 
 // IsPostgresURL reports whether url selects PostgreSQL rather than SQLite.
@@ -122,7 +143,7 @@ func connect(ctx context.Context, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{log: log, hub: newHub()}
+	s := &Store{log: log, hub: newHub(), keys: cfg.Keyring}
 	var err error
 	if IsPostgresURL(cfg.URL) {
 		s.dialect, s.url = DialectPostgres, postgresURL(cfg.URL)

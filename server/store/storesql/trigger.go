@@ -9,23 +9,29 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 )
 
 const (
 	triggerCols = `id, project_id, name, event_type, api_key_header, api_key, response_status, response_type, response_body,
-		sync, sync_timeout_ms, rate_limit_per_second, routes, signature, max_body_bytes, enabled, subject, create_time,
-		update_time`
+		sync, sync_timeout_ms, rate_limit_per_second, routes, signature, max_body_bytes, enabled, subject, drop_headers,
+		drop_query_parameters, create_time, update_time`
 
-	insertTrigger = `INSERT INTO triggers (` + triggerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertTrigger = `INSERT INTO triggers (` + triggerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	updateTrigger = `UPDATE triggers SET name = ?, event_type = ?, api_key_header = ?, api_key = ?, response_status = ?,
 		response_type = ?, response_body = ?, sync = ?, sync_timeout_ms = ?, rate_limit_per_second = ?, routes = ?,
-		signature = ?, max_body_bytes = ?, enabled = ?, subject = ?, update_time = ?
+		signature = ?, max_body_bytes = ?, enabled = ?, subject = ?, drop_headers = ?, drop_query_parameters = ?,
+		update_time = ?
 		WHERE project_id = ? AND id = ?`
 
 	executionCols = `id, project_id, trigger_id, receive_time, method, headers, query_parameters, path_fragment, raw_body,
-		raw_body_base64, body, content_type, status, event_id, event_type, subject`
+		raw_body_base64, body, content_type, status, event_id, event_type, subject, body_truncated`
+
+	// executionListCols are executionCols without the bodies: List responses carry none.
+	executionListCols = `id, project_id, trigger_id, receive_time, method, headers, query_parameters, path_fragment,
+		'' AS raw_body, raw_body_base64, NULL AS body, content_type, status, event_id, event_type, subject, body_truncated`
 )
 
 type triggerRow struct {
@@ -46,6 +52,8 @@ type triggerRow struct {
 	MaxBodyBytes       int64    `db:"max_body_bytes"`
 	Enabled            bool     `db:"enabled"`
 	Subject            jsonText `db:"subject"`
+	DropHeaders        jsonText `db:"drop_headers"`
+	DropQuery          jsonText `db:"drop_query_parameters"`
 	CreateTime         dbTime   `db:"create_time"`
 	UpdateTime         dbTime   `db:"update_time"`
 }
@@ -64,16 +72,35 @@ func (r triggerRow) record() (store.Trigger, error) {
 	if err := r.Subject.decode(&t.Subject); err != nil {
 		return t, err
 	}
+	if err := r.DropHeaders.decode(&t.DropHeaders); err != nil {
+		return t, err
+	}
+	if err := r.DropQuery.decode(&t.DropQueryParameters); err != nil {
+		return t, err
+	}
 	return t, r.Signature.decode(&t.Signature)
 }
 
-// triggerArgs are the mutable columns of t in updateTrigger order (ending with update_time).
-func triggerArgs(t *store.Trigger) ([]any, error) {
+// triggerRecord converts a stored trigger, decrypting its signature secret (the API key stays a hash).
+func (s *Store) triggerRecord(r triggerRow) (store.Trigger, error) {
+	t, err := r.record()
+	if err != nil {
+		return t, err
+	}
+	t.Signature.Secret, err = s.openSecret("trigger "+t.ID+" signature secret", t.Signature.Secret)
+	return t, err
+}
+
+// triggerArgs are the mutable columns of t in updateTrigger order (ending with update_time): the API key hashed,
+// the signature secret encrypted.
+func (s *Store) triggerArgs(t *store.Trigger) ([]any, error) {
 	routes, err := jsonArg(nonNil(t.Routes))
 	if err != nil {
 		return nil, err
 	}
-	sig, err := jsonArg(t.Signature)
+	sealed := t.Signature
+	sealed.Secret = s.keys.Seal(sealed.Secret)
+	sig, err := jsonArg(sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -81,8 +108,17 @@ func triggerArgs(t *store.Trigger) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{t.Name, t.EventType, t.APIKeyHeader, t.APIKey, t.ResponseStatus, t.ResponseType, t.ResponseBody, t.Sync,
-		t.SyncTimeout.Milliseconds(), t.RateLimitPerSecond, routes, sig, t.MaxBodyBytes, t.Enabled, subject, t.UpdateTime}, nil
+	dropH, err := jsonArg(nonNil(t.DropHeaders))
+	if err != nil {
+		return nil, err
+	}
+	dropQ, err := jsonArg(nonNil(t.DropQueryParameters))
+	if err != nil {
+		return nil, err
+	}
+	return []any{t.Name, t.EventType, t.APIKeyHeader, secret.HashKey(t.APIKey), t.ResponseStatus, t.ResponseType,
+		t.ResponseBody, t.Sync, t.SyncTimeout.Milliseconds(), t.RateLimitPerSecond, routes, sig, t.MaxBodyBytes, t.Enabled,
+		subject, dropH, dropQ, t.UpdateTime}, nil
 }
 
 // CreateTrigger stores t, filling in its id and times when empty.
@@ -92,7 +128,7 @@ func (s *Store) CreateTrigger(ctx context.Context, t *store.Trigger) error {
 	if t.ID == "" {
 		t.ID = id.New(id.Trigger, t.CreateTime)
 	}
-	args, err := triggerArgs(t)
+	args, err := s.triggerArgs(t)
 	if err != nil {
 		return err
 	}
@@ -117,7 +153,7 @@ func (s *Store) getTrigger(ctx context.Context, q string, args ...any) (*store.T
 	if err := s.db.GetContext(ctx, &r, s.rebind(q), args...); err != nil {
 		return nil, wrap("get trigger", err)
 	}
-	t, err := r.record()
+	t, err := s.triggerRecord(r)
 	if err != nil {
 		return nil, err
 	}
@@ -130,13 +166,13 @@ func (s *Store) ListTriggers(ctx context.Context, projectID string, page store.P
 	if err := s.list(ctx, &rows, triggerCols, "triggers", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
 		return nil, wrap("list triggers", err)
 	}
-	return mapRowsErr(rows, triggerRow.record)
+	return mapRowsErr(rows, s.triggerRecord)
 }
 
 // UpdateTrigger replaces the trigger's fields (all but id, project and create time).
 func (s *Store) UpdateTrigger(ctx context.Context, t *store.Trigger) error {
 	t.UpdateTime = orNow(t.UpdateTime)
-	args, err := triggerArgs(t)
+	args, err := s.triggerArgs(t)
 	if err != nil {
 		return err
 	}
@@ -167,6 +203,7 @@ type executionRow struct {
 	EventID         string   `db:"event_id"`
 	EventType       string   `db:"event_type"`
 	Subject         string   `db:"subject"`
+	BodyTruncated   bool     `db:"body_truncated"`
 }
 
 func (r executionRow) record() (store.Execution, error) {
@@ -174,11 +211,22 @@ func (r executionRow) record() (store.Execution, error) {
 		ID: r.ID, ProjectID: r.ProjectID, TriggerID: r.TriggerID, ReceiveTime: r.ReceiveTime.t, Method: r.Method,
 		PathFragment: r.PathFragment, RawBody: r.RawBody, RawBodyBase64: r.RawBodyBase64, Body: r.Body.raw(),
 		ContentType: r.ContentType, Status: r.Status, EventID: r.EventID, EventType: r.EventType, Subject: r.Subject,
+		BodyTruncated: r.BodyTruncated,
 	}
 	if err := r.Headers.decode(&e.Headers); err != nil {
 		return e, err
 	}
 	return e, r.QueryParameters.decode(&e.QueryParameters)
+}
+
+// executionRecord converts a stored execution, decrypting private header values.
+func (s *Store) executionRecord(r executionRow) (store.Execution, error) {
+	e, err := r.record()
+	if err != nil {
+		return e, err
+	}
+	s.openLogHeaders(e.Headers)
+	return e, nil
 }
 
 // RecordExecution stores an execution and, when publish is not nil, publishes its event in the same transaction
@@ -197,7 +245,7 @@ var insertExecutions = newBulkInsert(bulkInsert{
 	into:   `INSERT INTO executions (` + executionCols + `)`,
 	pgJoin: `JOIN triggers t ON t.id = u.trigger_id AND t.project_id = u.project_id`,
 	pgTypes: []string{"text", "text", "text", "timestamptz", "text", "json", "json", "text", "text", "boolean", "json",
-		"text", "integer", "text", "text", "text"},
+		"text", "integer", "text", "text", "text", "boolean"},
 })
 
 // findTriggersPG finds triggers by id on PostgreSQL (a fixed text, prepared).
@@ -230,7 +278,7 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 		if e.ID == "" {
 			e.ID = id.New(id.Execution, e.ReceiveTime)
 		}
-		headers, err := jsonArg(nonNil(e.Headers))
+		headers, err := jsonArg(nonNil(s.sealHeaders(e.Headers)))
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +288,7 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 		}
 		// Event columns (indexes 13 and 14) are filled in once published.
 		rows[i] = []any{e.ID, e.ProjectID, e.TriggerID, e.ReceiveTime, e.Method, headers, query, e.PathFragment,
-			e.RawBody, e.RawBodyBase64, rawArg(e.Body), e.ContentType, e.Status, "", "", e.Subject}
+			e.RawBody, e.RawBodyBase64, rawArg(e.Body), e.ContentType, e.Status, "", "", e.Subject, e.BodyTruncated}
 		triggerIDs = append(triggerIDs, e.TriggerID)
 	}
 
@@ -357,7 +405,7 @@ func (s *Store) GetExecution(ctx context.Context, projectID, executionID string)
 		projectID, executionID); err != nil {
 		return nil, wrap("get execution", err)
 	}
-	e, err := r.record()
+	e, err := s.executionRecord(r)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +418,7 @@ func (s *Store) ExecutionByID(ctx context.Context, executionID string) (*store.E
 	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+executionCols+` FROM executions WHERE id = ?`), executionID); err != nil {
 		return nil, wrap("get execution", err)
 	}
-	e, err := r.record()
+	e, err := s.executionRecord(r)
 	if err != nil {
 		return nil, err
 	}
@@ -384,8 +432,8 @@ func (s *Store) ListExecutions(ctx context.Context, projectID, triggerID string,
 		where, args = append(where, "trigger_id = ?"), append(args, triggerID)
 	}
 	var rows []executionRow
-	if err := s.list(ctx, &rows, executionCols, "executions", where, args, page); err != nil {
+	if err := s.list(ctx, &rows, executionListCols, "executions", where, args, page); err != nil {
 		return nil, wrap("list executions", err)
 	}
-	return mapRowsErr(rows, executionRow.record)
+	return mapRowsErr(rows, s.executionRecord)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/server/id"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
@@ -48,8 +49,8 @@ func TestUpgradeQueueFrom0001(t *testing.T) {
 			// One event per delivery; the oldest ones are from a week ago.
 			type row struct {
 				status, reason, actionToken, claim string
-				attempts                          int
-				age, next, lease                  time.Duration // before now; next attempt and lease end after now
+				attempts                           int
+				age, next, lease                   time.Duration // before now; next attempt and lease end after now
 			}
 			rows := map[string]row{
 				"queued":    {status: "queued", age: time.Minute},
@@ -89,7 +90,7 @@ func TestUpgradeQueueFrom0001(t *testing.T) {
 			}
 			require.NoError(t, old.Close())
 
-			s, err := storesql.Open(ctx, storesql.Config{URL: url, Logger: slog.New(slog.DiscardHandler)})
+			s, err := storesql.Open(ctx, storesql.Config{URL: url, Logger: slog.New(slog.DiscardHandler), Keyring: secret.NewRandom()})
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = s.Close() })
 

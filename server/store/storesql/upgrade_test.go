@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
@@ -56,7 +57,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 				VALUES ('dlv_1', 'prj_1', 'evt_1', 'wh_1', 'int_1', 'order.paid', 'cus_1', 'retrying', 2, ?, 'tok_1', ?, ?)`, now, now, now)
 			require.NoError(t, old.Close())
 
-			s, err := storesql.Open(ctx, storesql.Config{URL: url, Logger: slog.New(slog.DiscardHandler)})
+			s, err := storesql.Open(ctx, storesql.Config{URL: url, Logger: slog.New(slog.DiscardHandler), Keyring: secret.NewRandom()})
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = s.Close() })
 			var versions []int64

@@ -87,13 +87,29 @@ func (r webhookRow) record() (store.Webhook, error) {
 	return w, r.RetryPolicy.decode(&w.RetryPolicy)
 }
 
-// webhookArgs are the mutable columns of w in updateWebhook order (without the WHERE arguments).
-func webhookArgs(w *store.Webhook) ([]any, error) {
+// webhookRecord converts a stored webhook, decrypting its secrets and private header values.
+func (s *Store) webhookRecord(r webhookRow) (store.Webhook, error) {
+	w, err := r.record()
+	if err != nil {
+		return w, err
+	}
+	if w.Secret, err = s.openSecret("webhook "+w.ID+" secret", w.Secret); err != nil {
+		return w, err
+	}
+	if w.PreviousSecret, err = s.openSecret("webhook "+w.ID+" previous secret", w.PreviousSecret); err != nil {
+		return w, err
+	}
+	return w, s.openHeaders(w.Headers)
+}
+
+// webhookArgs are the mutable columns of w in updateWebhook order (without the WHERE arguments); secrets and
+// private header values are encrypted.
+func (s *Store) webhookArgs(w *store.Webhook) ([]any, error) {
 	ih, err := jsonArg(nonNil(w.IntegrationHeaders))
 	if err != nil {
 		return nil, err
 	}
-	h, err := jsonArg(nonNil(w.Headers))
+	h, err := jsonArg(nonNil(s.sealHeaders(w.Headers)))
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +126,7 @@ func webhookArgs(w *store.Webhook) ([]any, error) {
 	}
 	integrationID := sql.NullString{String: w.IntegrationID, Valid: w.IntegrationID != ""}
 	return []any{integrationID, w.Name, w.SystemName, w.Description, w.Method, w.URL, w.Path, ih, h, w.BodyTemplate, rp,
-		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), w.Enabled, w.Secret, w.PreviousSecret,
+		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), w.Enabled, s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
 		tsPtr(w.PreviousSecretExpireTime), codes, string(w.SigningAlgorithm), w.PublicKey, w.PreviousPublicKey,
 		w.UpdateTime}, nil
 }
@@ -123,7 +139,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
 	if w.ID == "" {
 		w.ID = id.New(id.Webhook, w.CreateTime)
 	}
-	args, err := webhookArgs(w)
+	args, err := s.webhookArgs(w)
 	if err != nil {
 		return err
 	}
@@ -154,7 +170,7 @@ func (s *Store) GetWebhook(ctx context.Context, projectID, webhookID string) (*s
 		projectID, webhookID); err != nil {
 		return nil, wrap("get webhook", err)
 	}
-	w, err := r.record()
+	w, err := s.webhookRecord(r)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +187,7 @@ func (s *Store) ListWebhooks(ctx context.Context, projectID, integrationID strin
 	if err := s.list(ctx, &rows, webhookCols, "webhooks", where, args, page); err != nil {
 		return nil, wrap("list webhooks", err)
 	}
-	return mapRowsErr(rows, webhookRow.record)
+	return mapRowsErr(rows, s.webhookRecord)
 }
 
 // webhookNamesPG finds names of webhooks by id on PostgreSQL.
@@ -218,7 +234,7 @@ func (s *Store) names(ctx context.Context, what, q, pgQuery, projectID string, i
 // UpdateWebhook replaces the webhook's fields (all but id, project and create time).
 func (s *Store) UpdateWebhook(ctx context.Context, w *store.Webhook) error {
 	w.UpdateTime = orNow(w.UpdateTime)
-	args, err := webhookArgs(w)
+	args, err := s.webhookArgs(w)
 	if err != nil {
 		return err
 	}

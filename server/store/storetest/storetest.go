@@ -23,6 +23,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/hookd/hookd/migrations"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
 )
@@ -36,7 +37,7 @@ const templateLockID = 0x686f6f6b6474
 // NewSQLite returns a migrated SQLite store in a temporary directory, closed in t.Cleanup.
 func NewSQLite(t testing.TB) *storesql.Store {
 	t.Helper()
-	s, err := storesql.Open(context.Background(), storesql.Config{URL: t.TempDir(), Logger: quietLogger()})
+	s, err := storesql.Open(context.Background(), storesql.Config{URL: t.TempDir(), Logger: quietLogger(), Keyring: secret.NewRandom()})
 	if err != nil {
 		t.Fatalf("storetest: open sqlite: %v", err)
 	}
@@ -49,7 +50,8 @@ func NewSQLite(t testing.TB) *storesql.Store {
 func NewPostgres(t testing.TB) *storesql.Store {
 	t.Helper()
 	u := PostgresURL(t)
-	s, err := storesql.Open(context.Background(), storesql.Config{URL: u, Logger: quietLogger(), MaxOpenConns: 10})
+	s, err := storesql.Open(context.Background(), storesql.Config{URL: u, Logger: quietLogger(), MaxOpenConns: 10,
+		Keyring: secret.NewRandom()})
 	if err != nil {
 		t.Fatalf("storetest: open postgres: %v", err)
 	}

@@ -1,0 +1,20 @@
+package storesql
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hookd/hookd/server/store"
+)
+
+// CountObjects counts a project's objects of a kind (for quotas).
+func (s *Store) CountObjects(ctx context.Context, projectID string, kind store.ObjectKind) (int, error) {
+	switch kind {
+	case store.KindWebhook, store.KindTrigger, store.KindEventType, store.KindSubscription:
+	default:
+		return 0, fmt.Errorf("count objects: unknown kind %q", kind)
+	}
+	var n int
+	err := s.db.GetContext(ctx, &n, s.rebind(`SELECT COUNT(*) FROM `+string(kind)+` WHERE project_id = ?`), projectID)
+	return n, wrap("count "+string(kind), err)
+}
