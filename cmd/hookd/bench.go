@@ -124,17 +124,18 @@ func isFlagSet(fs *flag.FlagSet, name string) bool {
 }
 
 type bench struct {
-	f        *benchFlags
-	log      *slog.Logger
-	baseURL  string
-	admin    string // instance admin key
-	key      string // the bench project's admin key
-	dialect  string
-	inproc   *wiring // set for --server inproc
-	child    *exec.Cmd
-	recv     *receiver
-	recvSrvs []*http.Server
-	closers  []func()
+	f         *benchFlags
+	log       *slog.Logger
+	baseURL   string
+	admin     string // instance admin key
+	secretKey string // HOOKD_SECRET_KEY of spawned servers
+	key       string // the bench project's admin key
+	dialect   string
+	inproc    *wiring // set for --server inproc
+	child     *exec.Cmd
+	recv      *receiver
+	recvSrvs  []*http.Server
+	closers   []func()
 }
 
 // startServer starts (or finds) the server under test and creates the bench's project and key.
@@ -245,7 +246,11 @@ func (b *bench) spawnProcess(ctx context.Context, role string) (*exec.Cmd, error
 	args = append(args, b.f.serverArgs...)
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.Env = append(os.Environ(), "HOOKD_BOOTSTRAP_KEY=")
+	// The processes of a run share a throwaway key for secrets at rest (nothing is written to the working directory).
+	if b.secretKey == "" {
+		b.secretKey = secret.GenerateKey()
+	}
+	cmd.Env = append(os.Environ(), "HOOKD_BOOTSTRAP_KEY=", secret.EnvVar+"="+b.secretKey)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
@@ -354,12 +359,20 @@ func (b *bench) run(ctx context.Context) error {
 	defer stopSampling()
 	db := newDBStats(ctx, b.dialect, b.f.databaseURL, b.log)
 	defer db.close()
+	cpuOf := func() (server, self time.Duration) {
+		self = processCPU(os.Getpid())
+		if b.child != nil {
+			server = processCPU(peak.pid)
+		}
+		return server, self
+	}
 
 	fmt.Printf("hookd bench: %d events, %d B payloads, batch %d, %d publishers, %d webhooks, %d workers, rate %s, backlog %v, %s, server %s, database %s\n",
 		b.f.events, b.f.payloadBytes, b.f.batch, b.f.publishers, b.f.webhooks, b.f.workers, rateString(b.f.rate), b.f.backlog,
 		b.f.protocol, b.f.server, cmpOr(b.dialect, "unknown"))
 	b.recv.expect(b.f.events)
 	db.mark()
+	serverCPU0, selfCPU0 := cpuOf()
 	pubStart := time.Now()
 	pubErrs := b.publish(ctx, c, webhookIDs)
 	pubDur := time.Since(pubStart)
@@ -371,6 +384,7 @@ func (b *bench) run(ctx context.Context) error {
 		fmt.Printf("backlog queued: %d deliveries; server peak RSS so far %.1f MiB\n", b.f.events, float64(peak.peak())/(1<<20))
 		drainStart = time.Now()
 		db.mark()
+		selfCPU0 = processCPU(os.Getpid())
 		if b.inproc != nil {
 			snd := b.inproc.sender()
 			if err := snd.Start(ctx); err != nil {
@@ -384,6 +398,7 @@ func (b *bench) run(ctx context.Context) error {
 				return err
 			}
 			peak.pid = sender.Process.Pid
+			serverCPU0 = 0
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, b.f.timeout)
@@ -402,6 +417,16 @@ func (b *bench) run(ctx context.Context) error {
 		what = "whole process: API server, sender, receivers, publishers"
 	}
 	fmt.Printf("peak RSS: %.1f MiB (%s)\n", float64(peak.peak())/(1<<20), what)
+	serverCPU1, selfCPU1 := cpuOf()
+	if got > 0 {
+		if b.child != nil {
+			fmt.Printf("CPU per delivered event: hookd server %.3f ms, bench process (publishers, receivers) %.3f ms\n",
+				ms(serverCPU1-serverCPU0)/float64(got), ms(selfCPU1-selfCPU0)/float64(got))
+		} else {
+			fmt.Printf("CPU per delivered event: bench process (server, sender, publishers, receivers) %.3f ms\n",
+				ms(selfCPU1-selfCPU0)/float64(got))
+		}
+	}
 	db.report(got)
 	if got < b.f.events-pubErrs {
 		return fmt.Errorf("only %d of %d events delivered within %s", got, b.f.events-pubErrs, b.f.timeout)
@@ -649,7 +674,7 @@ func readStatusKB(pid int, name string) int64 {
 // dbStats reads PostgreSQL's commit counter of the bench database (pg_stat_database) and the CPU time of the
 // local PostgreSQL server's processes (/proc) between mark and report.
 type dbStats struct {
-	st      *storesql.Store
+	c       *storesql.Commits
 	log     *slog.Logger
 	commits int64
 	cpu     time.Duration
@@ -660,32 +685,30 @@ func newDBStats(ctx context.Context, dialect, url string, log *slog.Logger) *dbS
 	if dialect != storesql.DialectPostgres {
 		return &dbStats{}
 	}
-	st, err := storesql.Open(ctx, storesql.Config{URL: url, Logger: log, MaxOpenConns: 1})
+	c, err := storesql.OpenCommits(ctx, url)
 	if err != nil {
 		log.Warn("database statistics unavailable", "error", err)
 		return &dbStats{}
 	}
-	return &dbStats{st: st, log: log}
+	return &dbStats{c: c, log: log}
 }
 
 func (d *dbStats) close() {
-	if d.st != nil {
-		_ = d.st.Close()
+	if d.c != nil {
+		_ = d.c.Close()
 	}
 }
 
 func (d *dbStats) readCommits() int64 {
-	var n int64
-	// The statistics collector publishes counters with a delay; a fresh snapshot is forced per read.
-	_, _ = d.st.DB().Exec(`SELECT pg_stat_clear_snapshot()`)
-	if err := d.st.DB().Get(&n, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`); err != nil {
-		d.log.Warn("read pg_stat_database", "error", err)
+	n, err := d.c.Count(context.Background())
+	if err != nil {
+		d.log.Warn("read commits", "error", err)
 	}
 	return n
 }
 
 func (d *dbStats) mark() {
-	if d.st == nil {
+	if d.c == nil {
 		return
 	}
 	time.Sleep(600 * time.Millisecond) // let the previous phase's counters reach pg_stat_database
@@ -693,7 +716,7 @@ func (d *dbStats) mark() {
 }
 
 func (d *dbStats) report(delivered int) {
-	if d.st == nil || delivered == 0 {
+	if d.c == nil || delivered == 0 {
 		return
 	}
 	time.Sleep(600 * time.Millisecond)
@@ -707,6 +730,24 @@ func (d *dbStats) report(delivered int) {
 	} else {
 		fmt.Println("CPU unknown (PostgreSQL is not a local process)")
 	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// processCPU is the user+system CPU time a process used so far (0 when unknown).
+func processCPU(pid int) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	end := bytes.LastIndexByte(stat, ')')
+	fields := strings.Fields(string(stat[end+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(u+st) * time.Second / 100 // USER_HZ
 }
 
 // postgresCPU sums user+system CPU time of the local processes named postgres (0 if none are visible).

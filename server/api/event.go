@@ -99,7 +99,7 @@ func (s *eventService) PublishEvent(ctx context.Context, req *connect.Request[ho
 	if err != nil {
 		return nil, s.publishError(ctx, err)
 	}
-	return connect.NewResponse(publishResult(res)), nil
+	return connect.NewResponse(publishResult(res, req.Msg)), nil
 }
 
 // publishCall is one PublishEvent call waiting for its batch.
@@ -185,8 +185,8 @@ func (s *eventService) PublishEvents(ctx context.Context, req *connect.Request[h
 	}
 	s.count(res)
 	out := &hookdv1.PublishEventsResponse{Results: make([]*hookdv1.PublishEventResponse, 0, len(res))}
-	for _, r := range res {
-		out.Results = append(out.Results, publishResult(r))
+	for i, r := range res {
+		out.Results = append(out.Results, publishResult(r, req.Msg.GetEvents()[i]))
 	}
 	return connect.NewResponse(out), nil
 }
@@ -330,8 +330,23 @@ func (s *eventService) count(res []store.PublishResult) {
 
 // publishResult converts a publish result; delivery ids are sorted so that a repeated idempotency key
 // answers exactly as the first publish did (the store returns new ids by webhook, known ones by id).
-func publishResult(r store.PublishResult) *hookdv1.PublishEventResponse {
-	return &hookdv1.PublishEventResponse{Event: eventToProto(&r.Event), DeliveryIds: slices.Sorted(slices.Values(r.DeliveryIDs))}
+// publishResult is the response of a publish of req. A new event's payload is the request's own (the stored JSON
+// is its encoding: decoding it again would only cost time); a duplicate answers with the stored event.
+func publishResult(r store.PublishResult, req *hookdv1.PublishEventRequest) *hookdv1.PublishEventResponse {
+	out := &hookdv1.PublishEventResponse{DeliveryIds: slices.Sorted(slices.Values(r.DeliveryIDs))}
+	if r.Duplicate {
+		out.Event = eventToProto(&r.Event)
+		return out
+	}
+	payload := req.GetPayload()
+	if payload == nil {
+		payload = &structpb.Struct{}
+	}
+	e := r.Event
+	e.Payload = nil
+	out.Event = eventToProto(&e)
+	out.Event.Payload = payload
+	return out
 }
 
 // eventToProto converts an event; a payload that is not a JSON object is left out.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,20 +54,68 @@ type message struct {
 	link       string
 }
 
-// envelope is the default request body.
-type envelope struct {
-	ID        string          `json:"id"`
-	Type      string          `json:"type"`
-	Timestamp string          `json:"timestamp"`
-	Subject   string          `json:"subject"`
-	Data      json.RawMessage `json:"data"`
-	Meta      envelopeMeta    `json:"meta"`
+// appendEnvelope appends the default request body of m: {"id","type","timestamp","subject","data",
+// "meta":{"deliveryId","attempt","link"}}, the bytes encoding/json makes of it (HTML characters escaped), without
+// reflection and without re-parsing the payload (stored compact).
+func appendEnvelope(b []byte, m message) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, m.eventID)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, m.eventType)
+	b = append(b, `,"timestamp":`...)
+	b = appendJSONString(b, m.createTime.UTC().Format(time.RFC3339Nano))
+	b = append(b, `,"subject":`...)
+	b = appendJSONString(b, m.subject)
+	b = append(b, `,"data":`...)
+	switch data := m.payload; {
+	case len(data) == 0:
+		b = append(b, "null"...)
+	case needsHTMLEscape(data):
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, data); err != nil {
+			b = append(b, "null"...)
+			break
+		}
+		var esc bytes.Buffer
+		json.HTMLEscape(&esc, buf.Bytes())
+		b = append(b, esc.Bytes()...)
+	default:
+		b = append(b, data...)
+	}
+	b = append(b, `,"meta":{"deliveryId":`...)
+	b = appendJSONString(b, m.msgID)
+	b = append(b, `,"attempt":`...)
+	b = strconv.AppendInt(b, int64(m.attempt), 10)
+	b = append(b, `,"link":`...)
+	b = appendJSONString(b, m.link)
+	return append(b, "}}"...)
 }
 
-type envelopeMeta struct {
-	DeliveryID string `json:"deliveryId"`
-	Attempt    int    `json:"attempt"`
-	Link       string `json:"link"`
+// needsHTMLEscape reports whether JSON text holds a character encoding/json escapes in its output (<, >, &,
+// U+2028, U+2029).
+func needsHTMLEscape(data []byte) bool {
+	for i, c := range data {
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			return true
+		case c == 0xE2 && i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xA8 || data[i+2] == 0xA9):
+			return true
+		}
+	}
+	return false
+}
+
+// appendJSONString appends s as a JSON string the way encoding/json does.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			q, _ := json.Marshal(s) // rare: escapes and non-ASCII
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // result is one request made (or refused) and its response.
@@ -193,7 +242,9 @@ func (s *Sender) build(ctx context.Context, t *target, m message, token string) 
 		EventID: m.eventID, EventType: m.eventType, Subject: m.subject, TransactionalId: m.msgID, Link: m.link,
 		Timestamp: m.createTime, Attempt: m.attempt,
 	}
-	_ = json.Unmarshal(m.payload, &vars.Data) // a payload that is not an object leaves Data empty
+	if t.templated() {
+		_ = json.Unmarshal(m.payload, &vars.Data) // a payload that is not an object leaves Data empty
+	}
 
 	target, err := execute(ctx, t.urlTmpl, t.url, vars)
 	if err != nil {
@@ -226,17 +277,7 @@ func (s *Sender) build(ctx context.Context, t *target, m message, token string) 
 		}
 		body = []byte(text)
 	} else {
-		data := m.payload
-		if len(data) == 0 {
-			data = json.RawMessage("null")
-		}
-		body, err = json.Marshal(envelope{
-			ID: m.eventID, Type: m.eventType, Timestamp: m.createTime.UTC().Format(time.RFC3339Nano), Subject: m.subject,
-			Data: data, Meta: envelopeMeta{DeliveryID: m.msgID, Attempt: m.attempt, Link: m.link},
-		})
-		if err != nil {
-			return fail(fmt.Errorf("encode envelope: %w", err))
-		}
+		body = appendEnvelope(make([]byte, 0, len(m.payload)+256+len(m.link)), m)
 	}
 	if r.method == http.MethodGet {
 		body = nil // a GET carries no body; the signature covers the empty body

@@ -82,7 +82,8 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Workers is how many attempts run at once (default DefaultWorkers).
 	Workers int
-	// PerWebhook caps one webhook's deliveries in flight in this process (default DefaultPerWebhook(Workers)).
+	// PerWebhook caps one webhook's attempts running at once in this process (default DefaultPerWebhook(Workers));
+	// the claimer holds at most twice as many of its deliveries.
 	PerWebhook int
 	// BatchSize is how many deliveries one claim leases and one completion writes at most (default 100).
 	BatchSize int
@@ -105,14 +106,18 @@ type Config struct {
 }
 
 const (
-	// flushDelay is how long an outcome may wait for others before its batch is written.
-	flushDelay = 5 * time.Millisecond
+	// flushDelay is how long an outcome may wait for others before its batch is written. Waiting delays no
+	// delivery (the worker is free at once; the lease holds the row): it only makes batches larger.
+	flushDelay = 20 * time.Millisecond
 	// maxFlushes is how many outcome batches are written concurrently.
-	maxFlushes = 4
+	maxFlushes = 2
 	// targetTTL is how long a loaded webhook (and integration) is reused.
 	targetTTL = 2 * time.Second
 	// storeRetryDelay is the pause after a failed claim.
 	storeRetryDelay = time.Second
+	// claimGap spaces claims that found little work: work arriving a few events at a time is claimed a few
+	// milliseconds' worth at a time rather than one statement per event.
+	claimGap = 2 * time.Millisecond
 	// idleCheck bounds an idle claimer's sleep when no due time is known: a safety net for a lost wake-up
 	// (every due time normally arrives with a claim's result or a wake-up).
 	idleCheck = time.Minute
@@ -127,10 +132,8 @@ type Sender struct {
 	slots   *rateSlots
 	metrics *metrics
 
-	mu       sync.Mutex
-	busy     int            // deliveries handed to the pool and not finished
-	inFlight map[string]int // busy by webhook id
-	freed    chan struct{}  // signalled when a worker finishes
+	disp  *dispatcher   // claimed deliveries waiting for or running on a worker
+	freed chan struct{} // signalled when a worker finishes
 
 	runMu   sync.Mutex
 	started bool
@@ -163,7 +166,7 @@ func New(cfg Config) *Sender {
 		limiter:  ratelimit.New(cfg.Rates),
 		slots:    newRateSlots(),
 		metrics:  newMetrics(cfg.Registerer),
-		inFlight: map[string]int{},
+		disp:     newDispatcher(cfg.PerWebhook),
 		freed:    make(chan struct{}, 1),
 	}
 }
@@ -194,12 +197,15 @@ func (s *Sender) Start(ctx context.Context) error {
 	s.cancel, s.done = cancel, make(chan struct{})
 	workCtx := context.WithoutCancel(ctx)
 
-	jobs := make(chan store.ClaimedDelivery, s.capacity())
 	results := make(chan store.Outcome, s.capacity())
 	var workers sync.WaitGroup
 	for range s.cfg.Workers {
 		workers.Go(func() {
-			for d := range jobs {
+			for {
+				d, ok := s.disp.next()
+				if !ok {
+					return
+				}
 				if claimCtx.Err() != nil {
 					results <- release(&d, s.now()) // stopping: give back what was not started
 				} else {
@@ -216,9 +222,13 @@ func (s *Sender) Start(ctx context.Context) error {
 	}()
 	go func() {
 		defer close(s.done)
-		s.claimLoop(claimCtx, jobs, wakeups)
+		s.claimLoop(claimCtx, wakeups)
 		unsubscribe()
-		close(jobs)
+		for _, d := range s.disp.drain() { // claimed but not started: give them back, due now
+			results <- release(&d, s.now())
+			s.metrics.inFlight.Dec()
+		}
+		s.disp.close()
 		workers.Wait()
 		close(results)
 		<-flushed
@@ -242,29 +252,26 @@ func (s *Sender) Stop() {
 	<-done
 }
 
-// capacity is how many claimed deliveries may be in the pool at once (running or queued for a worker).
-// Two rounds of workers keeps every worker busy while the lease covers the wait (at most one Timeout).
+// claimThreshold is how much free room makes a claim worth it while deliveries are in flight.
+func (s *Sender) claimThreshold() int { return max(1, min(s.cfg.BatchSize, s.cfg.Workers)/2) }
+
+// capacity is how many claimed deliveries may be held at once (running or queued for a worker). Two rounds of
+// workers keeps every worker busy while the lease covers the wait (at most one Timeout).
 func (s *Sender) capacity() int { return 2 * s.cfg.Workers }
 
-// dispatched records deliveries handed to the pool.
+// claimCap is how many deliveries of one webhook may be held (running or queued): two rounds of its share of
+// the workers, so that the next round is claimed while one runs.
+func (s *Sender) claimCap() int { return 2 * s.cfg.PerWebhook }
+
+// dispatched hands claimed deliveries to the workers.
 func (s *Sender) dispatched(batch []store.ClaimedDelivery) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, d := range batch {
-		s.busy++
-		s.inFlight[d.WebhookID]++
-	}
+	s.disp.add(batch)
 	s.metrics.inFlight.Add(float64(len(batch)))
 }
 
 // finished records a delivery that left the pool and wakes the claimer.
 func (s *Sender) finished(webhookID string) {
-	s.mu.Lock()
-	s.busy--
-	if s.inFlight[webhookID]--; s.inFlight[webhookID] <= 0 {
-		delete(s.inFlight, webhookID)
-	}
-	s.mu.Unlock()
+	s.disp.done(webhookID)
 	s.metrics.inFlight.Dec()
 	select {
 	case s.freed <- struct{}{}:
@@ -272,19 +279,14 @@ func (s *Sender) finished(webhookID string) {
 	}
 }
 
-// room returns the free pool capacity and a copy of the in-flight counts by webhook.
+// room returns the free pool capacity and the deliveries held by webhook.
 func (s *Sender) room() (int, map[string]int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	busy := make(map[string]int, len(s.inFlight))
-	for k, v := range s.inFlight {
-		busy[k] = v
-	}
-	return s.capacity() - s.busy, busy
+	held, by := s.disp.counts()
+	return s.capacity() - held, by
 }
 
 // claimLoop leases due deliveries while the pool has room and sleeps until the next due time otherwise.
-func (s *Sender) claimLoop(ctx context.Context, jobs chan<- store.ClaimedDelivery, wakeups <-chan store.Wakeup) {
+func (s *Sender) claimLoop(ctx context.Context, wakeups <-chan store.Wakeup) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var (
@@ -292,6 +294,8 @@ func (s *Sender) claimLoop(ctx context.Context, jobs chan<- store.ClaimedDeliver
 		cursor   string
 		claimNow = true // claim at once (start, wake-up now, more due work)
 		onFreed  bool   // a finished delivery may let the claimer take work the caps or the pool held back
+		last     time.Time
+		lastSize int
 	)
 	for ctx.Err() == nil {
 		now := s.now()
@@ -299,10 +303,18 @@ func (s *Sender) claimLoop(ctx context.Context, jobs chan<- store.ClaimedDeliver
 			claimNow, nextDue = true, time.Time{}
 		}
 		free, busy := s.room()
-		if claimNow && free > 0 {
+		if claimNow && lastSize < s.claimThreshold() {
+			if wait := claimGap - time.Since(last); wait > 0 { // the last claim found little: let a little more arrive
+				sleep(ctx, wait)
+				now = s.now()
+			}
+		}
+		// Claim in reasonably large batches: with deliveries in flight, wait until a fair part of the pool is free
+		// (each claim is one statement whatever its size).
+		if claimNow && free > 0 && (free >= s.claimThreshold() || len(busy) == 0) {
 			claimNow, onFreed = false, false
 			res, err := s.claim(ctx, now, store.ClaimRequest{
-				Limit: min(s.cfg.BatchSize, free), Lease: s.cfg.Lease, PerWebhook: s.cfg.PerWebhook, InFlight: busy, Cursor: cursor,
+				Limit: min(s.cfg.BatchSize, free), Lease: s.cfg.Lease, PerWebhook: s.claimCap(), InFlight: busy, Cursor: cursor,
 			})
 			if err != nil {
 				if ctx.Err() == nil {
@@ -313,11 +325,9 @@ func (s *Sender) claimLoop(ctx context.Context, jobs chan<- store.ClaimedDeliver
 				continue
 			}
 			cursor = res.Cursor
+			last, lastSize = time.Now(), len(res.Deliveries) // (real time: this paces statements, not the schedule)
 			if len(res.Deliveries) > 0 {
 				s.dispatched(res.Deliveries)
-				for _, d := range res.Deliveries {
-					jobs <- d // never blocks: at most capacity are in the pool
-				}
 			}
 			nextDue = earliest(nextDue, res.NextDue)
 			switch {
@@ -337,7 +347,8 @@ func (s *Sender) claimLoop(ctx context.Context, jobs chan<- store.ClaimedDeliver
 			wait = max(nextDue.Sub(s.now()), 0)
 		}
 		resetTimer(timer, wait)
-		s.cfg.Signals.idle()
+		held, _ := s.disp.counts()
+		s.cfg.Signals.idle(held)
 		select {
 		case <-ctx.Done():
 		case <-timer.C:
@@ -349,7 +360,7 @@ func (s *Sender) claimLoop(ctx context.Context, jobs chan<- store.ClaimedDeliver
 				claimNow = true
 			}
 		case <-s.freed:
-			claimNow = claimNow || onFreed
+			claimNow = claimNow || onFreed // (else the loop only goes back to sleep)
 		}
 	}
 }

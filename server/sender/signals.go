@@ -8,15 +8,16 @@ import "github.com/hookd/hookd/server/store"
 type TestSignals struct {
 	// Claimed receives the size of each claim the claimer made.
 	Claimed chan int
-	// Idle receives a value each time the claimer is about to sleep.
-	Idle chan struct{}
+	// Idle receives, each time the claimer is about to sleep, how many claimed deliveries the process holds
+	// (0: the sender is idle).
+	Idle chan int
 	// Completed receives each batch of outcomes once it is written.
 	Completed chan []store.Outcome
 }
 
 // NewTestSignals returns TestSignals with buffered channels.
 func NewTestSignals() *TestSignals {
-	return &TestSignals{Claimed: make(chan int, 1000), Idle: make(chan struct{}, 1000), Completed: make(chan []store.Outcome, 1000)}
+	return &TestSignals{Claimed: make(chan int, 1000), Idle: make(chan int, 1000), Completed: make(chan []store.Outcome, 1000)}
 }
 
 func (t *TestSignals) claimed(n int) {
@@ -28,10 +29,10 @@ func (t *TestSignals) claimed(n int) {
 	}
 }
 
-func (t *TestSignals) idle() {
+func (t *TestSignals) idle(held int) {
 	if t != nil {
 		select {
-		case t.Idle <- struct{}{}:
+		case t.Idle <- held:
 		default:
 		}
 	}

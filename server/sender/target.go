@@ -29,6 +29,19 @@ type target struct {
 	keyed bool
 }
 
+// templated reports whether any part of the request is a template (which then needs the payload decoded).
+func (t *target) templated() bool {
+	if t.urlTmpl != nil || t.bodyTmpl != nil {
+		return true
+	}
+	for _, h := range t.headers {
+		if h.tmpl != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // targetHeader is one request header; tmpl is set when the value is a template.
 type targetHeader struct {
 	store.Header

@@ -32,6 +32,10 @@ const (
 		WHERE se.project_id = $1 AND se.event_type = ANY($2::text[]) AND s.enabled = TRUE AND w.enabled = TRUE
 		ORDER BY s.webhook_id`
 
+	// findWebhooks finds the explicit webhooks of a publish (and their integrations).
+	findWebhooks   = `SELECT id, COALESCE(integration_id, '') AS integration_id FROM webhooks WHERE project_id = ? AND id IN (?)`
+	findWebhooksPG = `SELECT id, COALESCE(integration_id, '') AS integration_id FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
+
 	eventDeliveryIDs = `SELECT event_id, id FROM deliveries WHERE event_id IN (?) ORDER BY id`
 
 	eventCounts = `SELECT event_id, status, COUNT(*) AS n FROM deliveries WHERE event_id IN (?) GROUP BY event_id, status`
@@ -360,7 +364,7 @@ func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID strin
 
 	webhooks := map[string]string{} // explicit webhook id → integration id
 	for chunk := range slices.Chunk(explicit, eventChunk) {
-		q, args, err := s.in(`SELECT id, COALESCE(integration_id, '') AS integration_id FROM webhooks WHERE project_id = ? AND id IN (?)`, projectID, chunk)
+		q, args, err := s.inList(findWebhooks, findWebhooksPG, chunk, projectID)
 		if err != nil {
 			return nil, err
 		}
@@ -368,7 +372,7 @@ func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID strin
 			ID            string `db:"id"`
 			IntegrationID string `db:"integration_id"`
 		}
-		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+		if err := s.txSelect(ctx, tx, &rows, q, args...); err != nil {
 			return nil, wrap("find webhooks", err)
 		}
 		for _, r := range rows {

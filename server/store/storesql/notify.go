@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,7 +101,7 @@ func (s *Store) startNotifier() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				// A NOTIFY-only transaction writes no WAL, so its commit is cheap.
 				if _, err := s.db.ExecContext(ctx, `SELECT pg_notify('`+workChannel+`', $1)`,
-					strconv.FormatInt(due.UnixMicro(), 10)); err != nil {
+					strconv.FormatInt(due.UnixMicro(), 10)+" "+s.origin); err != nil {
 					s.log.Warn("notify work", "error", err) // other processes still wake at their next due time
 				}
 				cancel()
@@ -150,7 +151,11 @@ func (l *listener) Start(ctx context.Context) error {
 		for n := range pl.NotificationChannel() {
 			due := time.Now()
 			if n != nil { // nil: the connection was re-established, notifications may have been missed
-				if us, err := strconv.ParseInt(n.Extra, 10, 64); err == nil {
+				micros, origin, _ := strings.Cut(n.Extra, " ")
+				if origin == l.s.origin {
+					continue // this store's own wake-up: its subscribers had it at commit
+				}
+				if us, err := strconv.ParseInt(micros, 10, 64); err == nil {
 					due = time.UnixMicro(us).UTC()
 				}
 			}

@@ -14,10 +14,16 @@ import (
 // number of rows (arrays carry the rows).
 func hotStatements() []string {
 	return []string{
-		insertEvents.pgText, insertDeliveries.pgText, insertExecutions.pgText, insertAttempts.pgText,
-		findTriggersPG, matchSubscriptionsPG,
+		insertEvents.pgText, insertDeliveries.pgText, insertQueue.pgText, insertKeys.pgText, insertExecutions.pgText,
+		insertAttempts.pgText, findTriggersPG, matchSubscriptionsPG, findWebhooksPG,
 	}
 }
+
+// queueStatements are the claim and the completion, prepared on the async pool: their plans (CTEs over the
+// queue and the day partitions) cost more to make than to run, so PostgreSQL makes them once per connection.
+// Their plans do not depend on the size of the queue (index scans driven by the arguments), so a plan made
+// while the queue was small stays right when it is large.
+func queueStatements() []string { return []string{claimPostgres, completePostgres} }
 
 // prepareHot prepares the hot statements on the pool (PostgreSQL only); database/sql prepares each again on
 // every other connection the first time a transaction there uses it.
@@ -28,6 +34,13 @@ func (s *Store) prepareHot(ctx context.Context) error {
 	s.prepared = make(map[string]*sqlx.Stmt)
 	for _, q := range hotStatements() {
 		st, err := s.db.PreparexContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %.40q…: %w", q, err)
+		}
+		s.prepared[q] = st
+	}
+	for _, q := range queueStatements() {
+		st, err := s.async.PreparexContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare %.40q…: %w", q, err)
 		}

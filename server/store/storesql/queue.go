@@ -178,7 +178,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, req store.Cl
 		return s.claimSQLite(ctx, now, leaseEnd, token, req)
 	}
 	var rows []claimRow
-	if err := s.async.SelectContext(ctx, &rows, claimPostgres, req.Cursor, maxLanes, req.Limit, req.PerWebhook,
+	if err := s.prepared[claimPostgres].SelectContext(ctx, &rows, req.Cursor, maxLanes, req.Limit, req.PerWebhook,
 		textArray(busyIDs), int64Array(busyN), now, leaseEnd, token); err != nil {
 		return store.ClaimResult{}, wrap("claim deliveries", err)
 	}
@@ -426,7 +426,7 @@ func (s *Store) completePostgres(ctx context.Context, outcomes []store.Outcome, 
 		}
 		args = append(args, arr)
 	}
-	if _, err := s.async.ExecContext(ctx, completePostgres, args...); err != nil {
+	if _, err := s.prepared[completePostgres].ExecContext(ctx, args...); err != nil {
 		return wrap("complete deliveries", err)
 	}
 	return nil

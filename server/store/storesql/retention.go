@@ -258,3 +258,34 @@ func (s *Store) VacuumQueue(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Commits is a PostgreSQL database's commit counter (pg_stat_database.xact_commit), for benchmarks: it opens its
+// own connection, without migrations or keys.
+type Commits struct{ db *sqlx.DB }
+
+// OpenCommits connects to the PostgreSQL database of url.
+func OpenCommits(ctx context.Context, url string) (*Commits, error) {
+	db, err := sqlx.Open("postgres", postgresURL(url))
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return &Commits{db: db}, nil
+}
+
+// Count returns the database's commits so far (the statistics are read fresh, not from a cached snapshot).
+func (c *Commits) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if _, err := c.db.ExecContext(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
+		return 0, wrap("read commits", err)
+	}
+	err := c.db.GetContext(ctx, &n, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)
+	return n, wrap("read commits", err)
+}
+
+// Close closes the connection.
+func (c *Commits) Close() error { return c.db.Close() }

@@ -66,6 +66,7 @@ type Store struct {
 	url     string
 	log     *slog.Logger
 	hub     *hub
+	origin  string // identifies this store's NOTIFYs, so that its listener skips them
 	keys    *secret.Keyring
 	// changed is closed and replaced after every commit that finishes deliveries (see DeliveriesChanged).
 	changed changeSignal
@@ -143,7 +144,7 @@ func connect(ctx context.Context, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{log: log, hub: newHub(), keys: cfg.Keyring}
+	s := &Store{log: log, hub: newHub(), keys: cfg.Keyring, origin: randomToken(9)}
 	var err error
 	if IsPostgresURL(cfg.URL) {
 		s.dialect, s.url = DialectPostgres, postgresURL(cfg.URL)

@@ -1,0 +1,79 @@
+package storesql_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storetest"
+)
+
+// BenchmarkQueueCycle measures the store's side of one delivery — publish (event, log row, queue row), claim,
+// complete with one attempt — in batches of n, on PostgreSQL:
+//
+//	go test -run '^$' -bench BenchmarkQueueCycle -benchtime 20000x ./server/store/storesql/
+func BenchmarkQueueCycle(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			s := storetest.NewPostgres(b)
+			ctx := context.Background()
+			now := time.Now().UTC()
+			p := &store.Project{Name: "bench", CreateTime: now}
+			must(b, s.CreateProject(ctx, p))
+			w := &store.Webhook{ProjectID: p.ID, Name: "w", SystemName: "w", Method: "POST", URL: "https://example.com/", Enabled: true,
+				Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", RetryPolicy: store.RetryPolicy{Kind: store.RetryExponential},
+				Timeout: 15 * time.Second, CreateTime: now}
+			must(b, s.CreateWebhook(ctx, w))
+			if exp := os.Getenv("HOOKD_BENCH_SQL"); exp != "" { // experiments: e.g. drop an index first
+				if _, err := s.DB().ExecContext(ctx, exp); err != nil {
+					b.Fatal(err)
+				}
+			}
+			payload := []byte(`{"pad":"` + strings.Repeat("x", 1000) + `"}`)
+			var publish, claim, complete time.Duration
+			b.ResetTimer()
+			for done := 0; done < b.N; done += n {
+				in := make([]store.PublishInput, n)
+				for i := range in {
+					in[i] = store.PublishInput{Event: store.Event{EventType: "e", Payload: payload}, WebhookIDs: []string{w.ID}}
+				}
+				t0 := time.Now()
+				if _, err := s.PublishEvents(ctx, p.ID, in, time.Now(), time.Hour); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				res, err := s.ClaimDeliveries(ctx, time.Now(), store.ClaimRequest{Limit: n, Lease: time.Minute, PerWebhook: n})
+				if err != nil {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				out := make([]store.Outcome, len(res.Deliveries))
+				for i, d := range res.Deliveries {
+					out[i] = store.Outcome{DeliveryID: d.ID, ClaimToken: d.ClaimToken, Status: store.StatusDone, Attempts: 1,
+						LastStatusCode: 200, Attempt: &store.Attempt{StartTime: time.Now(), RequestMethod: "POST",
+							RequestURL: "https://example.com/", RequestBody: string(payload), ResponseStatusCode: 200,
+							RequestHeaders: []store.Header{{Name: "webhook-id", Value: d.ID}}}}
+				}
+				if err := s.CompleteDeliveries(ctx, out, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+				publish, claim, complete = publish+t1.Sub(t0), claim+t2.Sub(t1), complete+time.Since(t2)
+			}
+			per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
+			b.ReportMetric(per(publish), "publish_us/op")
+			b.ReportMetric(per(claim), "claim_us/op")
+			b.ReportMetric(per(complete), "complete_us/op")
+		})
+	}
+}
+
+func must(b *testing.B, err error) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+}
