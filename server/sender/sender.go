@@ -160,14 +160,14 @@ func New(cfg Config) *Sender {
 		register(cfg.Registerer, prometheus.Collector(newQueueDepth(cfg.Queue, cfg.Log)))
 	}
 	return &Sender{
-		cfg:      cfg,
-		client:   newHTTPClient(cfg),
-		targets:  newTargetCache(cfg.Targets, cfg.Clock, targetTTL),
-		limiter:  ratelimit.New(cfg.Rates),
-		slots:    newRateSlots(),
-		metrics:  newMetrics(cfg.Registerer),
-		disp:     newDispatcher(cfg.PerWebhook),
-		freed:    make(chan struct{}, 1),
+		cfg:     cfg,
+		client:  newHTTPClient(cfg),
+		targets: newTargetCache(cfg.Targets, cfg.Clock, targetTTL),
+		limiter: ratelimit.New(cfg.Rates),
+		slots:   newRateSlots(),
+		metrics: newMetrics(cfg.Registerer),
+		disp:    newDispatcher(cfg.PerWebhook),
+		freed:   make(chan struct{}, 1),
 	}
 }
 
