@@ -37,6 +37,7 @@ type serveFlags struct {
 	maxPayloadBytes    int
 	workers            int
 	webhookConcurrency int
+	metricsPerWebhook  bool
 	shutdownTimeout    time.Duration
 	lease              time.Duration
 	console            bool
@@ -62,6 +63,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.Int64Var(&f.maxRequestBytes, "max-request-bytes", 8<<20, "maximum API request body size")
 	fs.IntVar(&f.maxPayloadBytes, "max-payload-bytes", 256<<10, "maximum size of one event payload (JSON)")
 	fs.IntVar(&f.workers, "workers", sender.DefaultWorkers, "concurrent outgoing requests of the sender")
+	fs.BoolVar(&f.metricsPerWebhook, "metrics-per-webhook", false, "add /metrics series labelled by webhook id (one set per webhook)")
 	fs.IntVar(&f.webhookConcurrency, "webhook-concurrency", 0, "most concurrent requests to one webhook per process (default half of --workers)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for requests and attempts")
 	fs.DurationVar(&f.lease, "lease", sender.DefaultLease, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed the 15s attempt timeout)")
@@ -158,6 +160,11 @@ func runServe(ctx context.Context, args []string) error {
 			return fmt.Errorf("start purger: %w", err)
 		}
 		defer p.Stop()
+	}
+
+	// Every serving process routes delivery changes, so that watchers in any process see what this one commits.
+	if err := st.StartFeed(ctx); err != nil {
+		return fmt.Errorf("start delivery feed: %w", err)
 	}
 
 	srv := &http.Server{

@@ -47,7 +47,8 @@ func (w *wiring) sender() *sender.Sender {
 		w.snd = sender.New(sender.Config{
 			Queue: w.store, Listener: w.store.Listener(), Targets: w.store, Rates: w.store, ActionKeys: w.keys,
 			Clock: w.clock, Log: w.log, Registerer: w.registry, Workers: w.flags.workers, PerWebhook: w.flags.webhookConcurrency,
-			Lease: w.flags.lease, Dev: w.flags.dev, PublicURL: w.publicURL, UserAgent: "hookd/" + version,
+			PerWebhookMetrics: w.flags.metricsPerWebhook,
+			Lease:             w.flags.lease, Dev: w.flags.dev, PublicURL: w.publicURL, UserAgent: "hookd/" + version,
 		})
 	}
 	return w.snd

@@ -36,6 +36,8 @@ type Deps struct {
 	Quotas quota.Limits
 	// Auth is the interceptor's authenticator (optional): a revoked key is forgotten there at once.
 	Auth *auth.Authenticator
+	// WatchHeartbeat is the interval of WatchDeliveries heartbeats (0: DefaultWatchHeartbeat).
+	WatchHeartbeat time.Duration
 }
 
 func (d Deps) now() time.Time { return d.Clock.Now().UTC() }

@@ -242,6 +242,10 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 	if m.GetEventType() == "" {
 		return store.PublishInput{}, apierr.Invalid(prefix+"event_type", "is required")
 	}
+	if store.IsOperational(m.GetEventType()) {
+		return store.PublishInput{}, apierr.Invalid(prefix+"event_type", "%q is an operational event type: only hookd publishes %s* events",
+			m.GetEventType(), store.OperationalPrefix)
+	}
 	if len(m.GetSubject()) > maxSubjectLen {
 		return store.PublishInput{}, apierr.Invalid(prefix+"subject", "is longer than %d bytes", maxSubjectLen)
 	}

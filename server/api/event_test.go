@@ -438,11 +438,21 @@ func TestListEvents(t *testing.T) {
 		_, err := le.member.deliveries.CancelDelivery(ctx, creq(&hookdv1.CancelDeliveryRequest{Id: pick(3, w1.GetId())}))
 		require.NoError(t, err)
 
-		list := func(r *hookdv1.ListEventsRequest) []*hookdv1.Event {
+		var operational []string
+		list := func(r *hookdv1.ListEventsRequest) []*hookdv1.Event { // without the operational events
 			t.Helper()
 			res, err := le.viewer.events.ListEvents(ctx, creq(r))
 			require.NoError(t, err)
-			return res.Msg.GetEvents()
+			var out []*hookdv1.Event
+			operational = nil
+			for _, ev := range res.Msg.GetEvents() {
+				if store.IsOperational(ev.GetEventType()) {
+					operational = append(operational, ev.GetEventType())
+					continue
+				}
+				out = append(out, ev)
+			}
+			return out
 		}
 		idsOf := func(in []*hookdv1.Event) []string {
 			var out []string
@@ -453,6 +463,7 @@ func TestListEvents(t *testing.T) {
 		}
 		id := func(i int) string { return evs[i].GetEvent().GetId() }
 		all := list(&hookdv1.ListEventsRequest{})
+		require.Equal(t, []string{store.EventDeliveryFailed}, operational, "the failed delivery's operational event")
 		require.Equal(t, []string{id(3), id(2), id(1), id(0)}, idsOf(all), "newest first")
 		counts := func(c *hookdv1.DeliveryCounts) [6]int32 {
 			return [6]int32{c.GetQueued(), c.GetRetrying(), c.GetWaiting(), c.GetDone(), c.GetFailed(), c.GetCancelled()}
@@ -489,7 +500,13 @@ func TestListEvents(t *testing.T) {
 			if err != nil {
 				return nil, "", err
 			}
-			return idsOf(res.Msg.GetEvents()), res.Msg.GetNextPageToken(), nil
+			var ids []string
+			for _, ev := range res.Msg.GetEvents() {
+				if !store.IsOperational(ev.GetEventType()) {
+					ids = append(ids, ev.GetId())
+				}
+			}
+			return ids, res.Msg.GetNextPageToken(), nil
 		}))
 		res, err := le.viewer.events.ListEvents(ctx, creq(&hookdv1.ListEventsRequest{PageSize: 1, CreateTimeBefore: at(2)}))
 		require.NoError(t, err)

@@ -40,6 +40,9 @@ func (s *eventTypeService) CreateEventType(ctx context.Context, req *connect.Req
 	if err := checkEventTypeName("name", m.GetName()); err != nil {
 		return nil, err
 	}
+	if store.IsOperational(m.GetName()) {
+		return nil, apierr.Invalid("name", "%q: names starting with %q are reserved for operational event types", m.GetName(), store.OperationalPrefix)
+	}
 	if err := checkDescription("description", m.GetDescription()); err != nil {
 		return nil, err
 	}
@@ -125,6 +128,9 @@ func (s *eventTypeService) UpdateEventType(ctx context.Context, req *connect.Req
 	if err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "event type", m.GetId(), err)
 	}
+	if err := refuseOperational(et); err != nil {
+		return nil, err
+	}
 	if m.Description != nil {
 		if err := checkDescription("description", m.GetDescription()); err != nil {
 			return nil, err
@@ -157,7 +163,14 @@ func (s *eventTypeService) DeleteEventType(ctx context.Context, req *connect.Req
 	if err != nil {
 		return nil, err
 	}
-	err = s.d.Store.DeleteEventType(ctx, p.ProjectID, req.Msg.GetId())
+	et, err := s.d.Store.GetEventType(ctx, p.ProjectID, req.Msg.GetId())
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "event type", req.Msg.GetId(), err)
+	}
+	if err := refuseOperational(et); err != nil {
+		return nil, err
+	}
+	err = s.d.Store.DeleteEventType(ctx, p.ProjectID, et.ID)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, apierr.FailedPrecondition("event type %q is named by subscriptions: change or delete them first", req.Msg.GetId())
 	}
@@ -165,6 +178,14 @@ func (s *eventTypeService) DeleteEventType(ctx context.Context, req *connect.Req
 		return nil, apierr.FromStore(ctx, s.d.log(), "event type", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.DeleteEventTypeResponse{}), nil
+}
+
+// refuseOperational refuses changes to an operational event type (hookd keeps them as they are in every project).
+func refuseOperational(et *store.EventType) error {
+	if store.IsOperational(et.Name) {
+		return apierr.FailedPrecondition("event type %q is operational: hookd keeps it, it cannot be changed or deleted", et.Name)
+	}
+	return nil
 }
 
 // checkEventTypeName checks an event type name: letters, digits, '_', '-', dot-separated non-empty segments.
@@ -200,5 +221,6 @@ func eventTypeToProto(et *store.EventType) *hookdv1.EventType {
 	return &hookdv1.EventType{
 		Id: et.ID, CreateTime: timestamp(et.CreateTime), UpdateTime: timestamp(et.UpdateTime), Name: et.Name,
 		Description: et.Description, Schema: jsonToStruct(et.Schema), SamplePayload: jsonToStruct(et.SamplePayload),
+		Operational: store.IsOperational(et.Name),
 	}
 }

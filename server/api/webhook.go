@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -43,6 +44,12 @@ const (
 	maxFixedInterval  = 24 * time.Hour
 	maxFixedRetries   = 10
 	maxTestPayload    = 256 << 10
+	// maxFailureThreshold bounds failure_threshold (0 = never disable).
+	maxFailureThreshold = 10000
+	// DefaultStatsWindow is the window of GetWebhookStats when the request sets none.
+	DefaultStatsWindow = 24 * time.Hour
+	minStatsWindow     = time.Minute
+	maxStatsWindow     = 30 * 24 * time.Hour
 )
 
 // webhookMethods are the HTTP methods a webhook may use.
@@ -71,7 +78,7 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		SystemName: m.GetSystemName(), Description: m.GetDescription(), Method: strings.ToUpper(m.GetMethod()),
 		URL: m.GetUrl(), Path: m.GetPath(), IntegrationHeaders: integrationHeadersFromProto(m.GetIntegrationHeaders()),
 		BodyTemplate: m.GetBodyTemplate(), AsyncStatus: m.GetAsyncStatus(), Enabled: true,
-		CreateTime: now, UpdateTime: now,
+		FailureThreshold: int(m.GetFailureThreshold()), CreateTime: now, UpdateTime: now,
 	}
 	if w.SystemName == "" {
 		w.SystemName = slug(w.Name)
@@ -79,8 +86,8 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 	if w.Method == "" {
 		w.Method = "POST"
 	}
-	if m.Enabled != nil {
-		w.Enabled = m.GetEnabled()
+	if m.Enabled != nil && !m.GetEnabled() {
+		w.Enabled, w.DisabledReason, w.DisableTime = false, store.DisabledByPerson, &now
 	}
 	if w.Headers, err = headersFromProto("headers", m.GetHeaders(), nil, true); err != nil {
 		return nil, err
@@ -256,8 +263,11 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 			return nil, err
 		}
 	}
-	if m.Enabled != nil {
-		w.Enabled = m.GetEnabled()
+	if m.FailureThreshold != nil {
+		w.FailureThreshold = int(m.GetFailureThreshold())
+	}
+	if m.GetReplayMissed() && !m.GetEnabled() {
+		return nil, apierr.Invalid("replay_missed", "needs enabled: true (it re-queues what a disabled webhook missed)")
 	}
 	in, err := s.integration(ctx, p.ProjectID, w.IntegrationID)
 	if err != nil {
@@ -273,7 +283,33 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 	if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
 		return nil, s.storeError(ctx, w, err)
 	}
-	return connect.NewResponse(&hookdv1.UpdateWebhookResponse{Webhook: webhookToProto(w, in, p.IsAdmin(), now)}), nil
+	var replayed int
+	if m.Enabled != nil {
+		// Enabling and disabling are health changes: they publish hookd.webhook.enabled / .disabled.
+		if w, replayed, err = s.d.Store.SetWebhookEnabled(ctx, p.ProjectID, w.ID, m.GetEnabled(), store.DisabledByPerson,
+			m.GetReplayMissed(), now); err != nil {
+			return nil, apierr.FromStore(ctx, s.d.log(), "webhook", m.GetId(), err)
+		}
+	}
+	return connect.NewResponse(&hookdv1.UpdateWebhookResponse{Webhook: webhookToProto(w, in, p.IsAdmin(), now),
+		Replayed: int32(replayed)}), nil
+}
+
+// GetWebhookStats implements hookdv1connect.WebhookServiceHandler.
+func (s *webhookService) GetWebhookStats(ctx context.Context, req *connect.Request[hookdv1.GetWebhookStatsRequest]) (*connect.Response[hookdv1.GetWebhookStatsResponse], error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	window, err := durationField("window", req.Msg.GetWindow(), DefaultStatsWindow, minStatsWindow, maxStatsWindow)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.d.Store.GetWebhookStats(ctx, p.ProjectID, req.Msg.GetId(), window, s.d.now())
+	if err != nil {
+		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", req.Msg.GetId(), err)
+	}
+	return connect.NewResponse(&hookdv1.GetWebhookStatsResponse{Stats: webhookStatsToProto(st)}), nil
 }
 
 // DeleteWebhook implements hookdv1connect.WebhookServiceHandler.
@@ -315,6 +351,7 @@ func (s *webhookService) CopyWebhook(ctx context.Context, req *connect.Request[h
 	w.Headers = slices.Clone(src.Headers)
 	w.SuccessStatusCodes = slices.Clone(src.SuccessStatusCodes)
 	w.PreviousSecret, w.PreviousSecretExpireTime, w.PreviousPublicKey = "", nil, ""
+	w.ConsecutiveFailures, w.WarnedPercent, w.LastSuccessTime, w.LastFailureTime = 0, 0, nil, nil // a new health record
 	w.CreateTime, w.UpdateTime = now, now
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", "", err)
@@ -487,6 +524,9 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 	}
 	if err := checkDescription("description", w.Description); err != nil {
 		return err
+	}
+	if w.FailureThreshold < 0 || w.FailureThreshold > maxFailureThreshold {
+		return apierr.Invalid("failure_threshold", "is %d; it must be between 0 (never disable) and %d", w.FailureThreshold, maxFailureThreshold)
 	}
 	if !slices.Contains(webhookMethods, w.Method) {
 		return apierr.Invalid("method", "%q is not one of %s", w.Method, strings.Join(webhookMethods, ", "))
@@ -763,7 +803,49 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 		PreviousSecretExpireTime: timestampPtr(w.PreviousSecretExpireTime),
 		SuccessStatusCodes:       successCodesToProto(w.SuccessStatusCodes), SigningAlgorithm: signingAlgorithmToProto(w.SigningAlgorithm),
 		PublicKey: w.PublicKey, PreviousPublicKey: previousPublicKey(w, now),
+		FailureThreshold: int32(w.FailureThreshold), ConsecutiveFailures: int32(w.ConsecutiveFailures),
+		DisabledReason: w.DisabledReason, DisableTime: timestampPtr(w.DisableTime),
 	}
+}
+
+// webhookStatsToProto converts statistics; the latency percentiles are read from the histogram (the upper bound
+// of the bucket the percentile falls in; attempts beyond the last bound count as the webhook timeout maximum).
+func webhookStatsToProto(st *store.WebhookStats) *hookdv1.WebhookStats {
+	out := &hookdv1.WebhookStats{
+		Window: duration(st.Window), Done: st.Done, Failed: st.Failed, Cancelled: st.Cancelled, Attempts: st.Attempts,
+		Queued: st.Queued, Retrying: st.Retrying, Waiting: st.Waiting,
+		LastSuccessTime: timestampPtr(st.LastSuccessTime), LastFailureTime: timestampPtr(st.LastFailureTime),
+		ConsecutiveFailures: int32(st.ConsecutiveFailures),
+	}
+	if st.Done+st.Failed > 0 {
+		out.SuccessRate = float64(st.Done) / float64(st.Done+st.Failed)
+	}
+	if st.Attempts > 0 {
+		out.LatencyP50 = duration(latencyPercentile(st.Latency, 0.50))
+		out.LatencyP95 = duration(latencyPercentile(st.Latency, 0.95))
+		out.LatencyP99 = duration(latencyPercentile(st.Latency, 0.99))
+	}
+	return out
+}
+
+// latencyPercentile is the upper bound of the histogram bucket holding the q-th attempt duration.
+func latencyPercentile(hist []int64, q float64) time.Duration {
+	var total int64
+	for _, n := range hist {
+		total += n
+	}
+	rank := int64(math.Ceil(q * float64(total)))
+	var seen int64
+	for i, n := range hist {
+		seen += n
+		if seen >= rank && n > 0 {
+			if i < len(store.LatencyBounds) {
+				return store.LatencyBounds[i]
+			}
+			break
+		}
+	}
+	return DefaultWebhookTimeout
 }
 
 // previousPublicKey is the public key of the previous secret while it still signs (during a rotation).

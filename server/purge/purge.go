@@ -32,6 +32,8 @@ type Store interface {
 	ExpireIdempotencyKeys(ctx context.Context, cutoff time.Time, limit int) (int, error)
 	// VacuumQueue vacuums the queue's tables when the server's autovacuum is off (PostgreSQL).
 	VacuumQueue(ctx context.Context) error
+	// ExpireStats deletes the webhook statistics buckets older than their resolution keeps them.
+	ExpireStats(ctx context.Context, now time.Time) (int, error)
 }
 
 // PartitionsAhead is how many days of log partitions the purger keeps ready beyond today.
@@ -167,6 +169,9 @@ func (p *Purger) runOnce(ctx context.Context) (int, error) {
 		if n < p.cfg.BatchSize {
 			break
 		}
+	}
+	if _, err := p.cfg.Store.ExpireStats(ctx, now); err != nil {
+		return 0, err
 	}
 	total := 0
 	for {

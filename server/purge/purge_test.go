@@ -237,6 +237,9 @@ func (failingStore) ExpireIdempotencyKeys(context.Context, time.Time, int) (int,
 	return 0, errors.New("database is down")
 }
 func (failingStore) VacuumQueue(context.Context) error { return errors.New("database is down") }
+func (failingStore) ExpireStats(context.Context, time.Time) (int, error) {
+	return 0, errors.New("database is down")
+}
 
 func TestRunOnceError(t *testing.T) {
 	t.Parallel()

@@ -193,7 +193,7 @@ func (s *Sender) link(token string) string {
 }
 
 func (s *Sender) count(o store.Outcome) store.Outcome {
-	s.metrics.deliveries.WithLabelValues(string(o.Status)).Inc()
+	s.metrics.outcome(o.WebhookID, string(o.Status))
 	return o
 }
 
@@ -215,20 +215,21 @@ func responseReason(body []byte) string {
 
 // request is one request ready to be made, with the attempt record that describes it (secrets redacted).
 type request struct {
-	attempt *store.Attempt
-	method  string
-	url     string
-	header  http.Header
-	body    []byte
-	timeout time.Duration
-	err     error // why no request can be made (refused target, template error): a permanent failure
+	webhookID string
+	attempt   *store.Attempt
+	method    string
+	url       string
+	header    http.Header
+	body      []byte
+	timeout   time.Duration
+	err       error // why no request can be made (refused target, template error): a permanent failure
 }
 
 // build renders and signs the request of message m to t. token, the action-status token in m's link, is
 // redacted from what the attempt record keeps.
 func (s *Sender) build(ctx context.Context, t *target, m message, token string) *request {
 	start := s.now()
-	r := &request{method: cmp.Or(strings.ToUpper(t.webhook.Method), http.MethodPost)}
+	r := &request{webhookID: t.webhook.ID, method: cmp.Or(strings.ToUpper(t.webhook.Method), http.MethodPost)}
 	r.attempt = &store.Attempt{StartTime: start, RequestMethod: r.method}
 	fail := func(err error) *request {
 		r.err = err
@@ -333,7 +334,7 @@ func (s *Sender) do(ctx context.Context, r *request) result {
 		}
 	}
 	res.attempt.Duration = time.Since(began)
-	s.metrics.duration.Observe(res.attempt.Duration.Seconds())
+	s.metrics.attempt(r.webhookID, res.attempt.Duration)
 	if err != nil {
 		res.err = err
 		res.permanent = errors.Is(err, errForbiddenAddress)

@@ -16,9 +16,15 @@ type metrics struct {
 	duration   prometheus.Histogram   // hookd_attempt_duration_seconds
 	claimed    prometheus.Counter     // hookd_queue_claimed_total
 	inFlight   prometheus.Gauge       // hookd_sender_in_flight
+	// Per-webhook series, only with Config.PerWebhookMetrics (one series per webhook: cardinality).
+	webhookDeliveries *prometheus.CounterVec   // hookd_webhook_deliveries_total{webhook_id,status}
+	webhookDuration   *prometheus.HistogramVec // hookd_webhook_attempt_duration_seconds{webhook_id}
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// attemptBuckets are the bounds of the attempt-duration histograms (seconds).
+var attemptBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15}
+
+func newMetrics(reg prometheus.Registerer, perWebhook bool) *metrics {
 	m := &metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_deliveries_total",
@@ -27,7 +33,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "hookd_attempt_duration_seconds",
 			Help:    "Duration of delivery attempts (HTTP request and response body).",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+			Buckets: attemptBuckets,
 		}),
 		claimed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookd_queue_claimed_total",
@@ -44,7 +50,38 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.claimed = register(reg, m.claimed)
 		m.inFlight = register(reg, m.inFlight)
 	}
+	if perWebhook {
+		m.webhookDeliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_webhook_deliveries_total",
+			Help: "Delivery outcomes written by the sender, by webhook and new status (--metrics-per-webhook).",
+		}, []string{"webhook_id", "status"})
+		m.webhookDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hookd_webhook_attempt_duration_seconds",
+			Help:    "Duration of delivery attempts, by webhook (--metrics-per-webhook).",
+			Buckets: attemptBuckets,
+		}, []string{"webhook_id"})
+		if reg != nil {
+			m.webhookDeliveries = register(reg, m.webhookDeliveries)
+			m.webhookDuration = register(reg, m.webhookDuration)
+		}
+	}
 	return m
+}
+
+// outcome counts an outcome written for webhookID.
+func (m *metrics) outcome(webhookID string, status string) {
+	m.deliveries.WithLabelValues(status).Inc()
+	if m.webhookDeliveries != nil {
+		m.webhookDeliveries.WithLabelValues(webhookID, status).Inc()
+	}
+}
+
+// attempt observes the duration of an attempt to webhookID.
+func (m *metrics) attempt(webhookID string, d time.Duration) {
+	m.duration.Observe(d.Seconds())
+	if m.webhookDuration != nil {
+		m.webhookDuration.WithLabelValues(webhookID).Observe(d.Seconds())
+	}
 }
 
 // register registers c, or returns the collector already registered under its name (a second Sender on the

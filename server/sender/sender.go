@@ -80,6 +80,8 @@ type Config struct {
 	Log *slog.Logger
 	// Registerer receives the sender's metrics (optional).
 	Registerer prometheus.Registerer
+	// PerWebhookMetrics adds series labelled by webhook id (outcomes, attempt durations): one per webhook.
+	PerWebhookMetrics bool
 	// Workers is how many attempts run at once (default DefaultWorkers).
 	Workers int
 	// PerWebhook caps one webhook's attempts running at once in this process (default DefaultPerWebhook(Workers));
@@ -165,7 +167,7 @@ func New(cfg Config) *Sender {
 		targets: newTargetCache(cfg.Targets, cfg.Clock, targetTTL),
 		limiter: ratelimit.New(cfg.Rates),
 		slots:   newRateSlots(),
-		metrics: newMetrics(cfg.Registerer),
+		metrics: newMetrics(cfg.Registerer, cfg.PerWebhookMetrics),
 		disp:    newDispatcher(cfg.PerWebhook),
 		freed:   make(chan struct{}, 1),
 	}

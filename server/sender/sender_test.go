@@ -294,13 +294,25 @@ func TestDisabledAndDeletedWebhooks(t *testing.T) {
 		e.runOnce(t, 1)
 		assert.Equal(t, store.StatusFailed, e.delivery(t, first[0]).Status)
 
-		e.clk.Advance(5 * time.Second) // past the sender's webhook cache
 		second := e.publish(t, `{}`, w.ID)
-		e.runOnce(t, 1)
+		e.runOnce(t, 0) // failed when published: nothing is queued for a disabled webhook
 		d := e.delivery(t, second[0])
 		assert.Equal(t, store.StatusFailed, d.Status)
 		assert.Equal(t, sender.ReasonWebhookDisabled, d.Reason)
 		assert.Zero(t, d.Attempts, "no request was made")
+		assert.Len(t, rcv.requests(), 1)
+
+		// Queued while enabled, disabled before it was sent: the sender fails it without a request.
+		_, _, err := st.SetWebhookEnabled(e.ctx, e.project.ID, w.ID, true, "", false, e.clk.Now())
+		require.NoError(t, err)
+		third := e.publish(t, `{}`, w.ID)
+		_, _, err = st.SetWebhookEnabled(e.ctx, e.project.ID, w.ID, false, store.DisabledByPerson, false, e.clk.Now())
+		require.NoError(t, err)
+		e.clk.Advance(5 * time.Second) // past the sender's webhook cache
+		e.runOnce(t, 1)
+		d = e.delivery(t, third[0])
+		assert.Equal(t, store.StatusFailed, d.Status)
+		assert.Equal(t, sender.ReasonWebhookDisabled, d.Reason)
 		assert.Len(t, rcv.requests(), 1)
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -17,6 +19,8 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrConflict means the record is in the wrong state for the change (e.g. still in use).
 	ErrConflict = errors.New("conflict")
+	// ErrFellBehind ends a delivery watch whose reader did not keep up with the changes.
+	ErrFellBehind = errors.New("watcher fell behind")
 )
 
 // Page asks for one page of a list ordered by id, newest first.
@@ -152,6 +156,59 @@ type Webhook struct {
 	// PublicKey and PreviousPublicKey are the whpk_ keys of Secret and PreviousSecret (empty for HMAC secrets).
 	PublicKey         string
 	PreviousPublicKey string
+	// FailureThreshold disables the webhook after this many consecutive FAILED deliveries (0: never).
+	FailureThreshold int
+	// Health, kept by the delivery engine (read-only for UpdateWebhook): consecutive FAILED deliveries since the
+	// last DONE one, the highest failing warning sent in this streak (0, 50, 70, 90 %), why and when the webhook
+	// was disabled, its last success and failure.
+	ConsecutiveFailures int
+	WarnedPercent       int
+	DisabledReason      string
+	DisableTime         *time.Time
+	LastSuccessTime     *time.Time
+	LastFailureTime     *time.Time
+}
+
+// Reasons a webhook is disabled.
+const (
+	// DisabledByPerson is the reason of a webhook disabled through the API.
+	DisabledByPerson = "disabled by a person"
+	// DisabledByGone is the reason of a webhook whose receiver answered 410 Gone.
+	DisabledByGone = "the receiver answered 410 Gone"
+)
+
+// DisabledByThreshold is the reason of a webhook disabled by its failure threshold.
+func DisabledByThreshold(n int) string {
+	return fmt.Sprintf("failure threshold reached: %d consecutive failed deliveries", n)
+}
+
+// FailingPercents are the shares of a webhook's failure threshold at which hookd.webhook.failing is published.
+var FailingPercents = []int{50, 70, 90}
+
+// LatencyBounds are the upper bounds of the attempt-duration histogram of WebhookStats (a last bucket takes
+// longer attempts).
+var LatencyBounds = []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond,
+	50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second,
+	2500 * time.Millisecond, 5 * time.Second, 10 * time.Second, 15 * time.Second}
+
+// LatencyBucket is the histogram bucket of an attempt duration.
+func LatencyBucket(d time.Duration) int {
+	for i, b := range LatencyBounds {
+		if d <= b {
+			return i
+		}
+	}
+	return len(LatencyBounds)
+}
+
+// WebhookStats summarizes a webhook's deliveries over a window ending now (see GetWebhookStats).
+type WebhookStats struct {
+	Window                            time.Duration
+	Done, Failed, Cancelled, Attempts int64
+	Queued, Retrying, Waiting         int64
+	Latency                           []int64 // attempts per LatencyBounds bucket
+	LastSuccessTime, LastFailureTime  *time.Time
+	ConsecutiveFailures               int
 }
 
 // EventType names a kind of event; Schema and SamplePayload are JSON (nil when unset).
@@ -271,6 +328,42 @@ type DeliveryFilter struct {
 	EventID       string
 	CreateAfter   time.Time
 	CreateBefore  time.Time
+}
+
+// Matches reports whether delivery d passes the filter (as ListDeliveries would select it).
+func (f DeliveryFilter) Matches(d *Delivery) bool {
+	switch {
+	case len(f.Statuses) > 0 && !slices.Contains(f.Statuses, d.Status),
+		f.WebhookID != "" && d.WebhookID != f.WebhookID,
+		f.IntegrationID != "" && d.IntegrationID != f.IntegrationID,
+		f.EventType != "" && d.EventType != f.EventType,
+		f.Subject != "" && d.Subject != f.Subject,
+		f.EventID != "" && d.EventID != f.EventID,
+		!f.CreateAfter.IsZero() && d.CreateTime.Before(f.CreateAfter),
+		!f.CreateBefore.IsZero() && !d.CreateTime.Before(f.CreateBefore):
+		return false
+	}
+	return true
+}
+
+// ChangeKind says what happened to a delivery (WatchDeliveries).
+type ChangeKind int
+
+// Kinds of delivery changes.
+const (
+	// ChangeCreated is a new delivery (an event was published).
+	ChangeCreated ChangeKind = iota + 1
+	// ChangeAttempted is an attempt made.
+	ChangeAttempted
+	// ChangeStatus is a status change without an attempt (callback, cancel, resend, expiry).
+	ChangeStatus
+)
+
+// DeliveryChange is one change of a delivery: the delivery as read after it, and when it happened.
+type DeliveryChange struct {
+	Kind     ChangeKind
+	Delivery Delivery
+	Time     time.Time
 }
 
 // IsEmpty reports whether the filter matches everything.
@@ -489,6 +582,18 @@ type Store interface {
 	UpdateWebhook(ctx context.Context, w *Webhook) error
 	// DeleteWebhook deletes the webhook and its subscriptions and cancels its unfinished deliveries.
 	DeleteWebhook(ctx context.Context, projectID, id string, now time.Time) error
+	// SetWebhookEnabled enables or disables a webhook (with reason) and publishes hookd.webhook.enabled or
+	// .disabled; enabling with replay re-queues, oldest first, the deliveries that FAILED with reason "webhook
+	// disabled" while it was disabled, and returns how many. A webhook already in that state is left as it is.
+	SetWebhookEnabled(ctx context.Context, projectID, id string, enabled bool, reason string, replay bool, now time.Time) (*Webhook, int, error)
+	// GetWebhookStats counts a webhook's outcomes over the window ending now (whole minutes up to 3 h, whole hours
+	// beyond) and its deliveries unfinished now.
+	GetWebhookStats(ctx context.Context, projectID, id string, window time.Duration, now time.Time) (*WebhookStats, error)
+	// WatchDeliveries streams the changes of the project's deliveries committed by any process from now on. The
+	// channel holds up to buffer changes; a reader that lets it fill is dropped (the channel is closed and the
+	// returned function reports ErrFellBehind), so that a slow watcher never delays delivery. The watch ends, and
+	// the channel is closed, when ctx ends.
+	WatchDeliveries(ctx context.Context, projectID string, buffer int) (<-chan DeliveryChange, func() error, error)
 	// WebhookNames returns the current names of the project's webhooks among ids, by id (unknown ids are
 	// left out): one query for a page of deliveries.
 	WebhookNames(ctx context.Context, projectID string, ids []string) (map[string]string, error)

@@ -155,7 +155,13 @@ func TestWebhooks(t *testing.T) {
 		require.NoError(t, s.UpdateWebhook(f.ctx, w))
 		got, err = s.GetWebhook(f.ctx, f.project.ID, w.ID)
 		require.NoError(t, err)
+		assert.True(t, got.Enabled, "UpdateWebhook leaves enabled to SetWebhookEnabled (and the engine)")
+		got, _, err = s.SetWebhookEnabled(f.ctx, f.project.ID, w.ID, false, store.DisabledByPerson, false, t0)
+		require.NoError(t, err)
 		assert.False(t, got.Enabled)
+		assert.Equal(t, store.DisabledByPerson, got.DisabledReason)
+		require.NotNil(t, got.DisableTime)
+		assert.Equal(t, t0.Truncate(time.Microsecond), *got.DisableTime)
 		assert.Nil(t, got.PreviousSecretExpireTime)
 		assert.Empty(t, got.IntegrationID)
 
@@ -218,7 +224,14 @@ func TestEventTypes(t *testing.T) {
 
 		list, err := s.ListEventTypes(f.ctx, f.project.ID, store.Page{Size: 10})
 		require.NoError(t, err)
-		assert.Equal(t, []string{"user.created"}, ids(list, func(e store.EventType) string { return e.Name }))
+		var own []string
+		for _, e := range list {
+			if !store.IsOperational(e.Name) {
+				own = append(own, e.Name)
+			}
+		}
+		assert.Equal(t, []string{"user.created"}, own)
+		assert.Len(t, list, 1+len(store.OperationalEventTypes()), "and the operational event types, in every project")
 	})
 }
 

@@ -253,6 +253,7 @@ func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string,
 		}
 		d = r.record()
 		d.NextAttemptTime = now
+		s.note(tx, projectID, store.ChangeStatus, now, d.ID)
 		return s.requeue(ctx, tx, []deliveryRow{r}, now)
 	})
 	if err != nil {
@@ -315,6 +316,7 @@ func (s *Store) RetryDeliveriesUpTo(ctx context.Context, projectID string, f sto
 			if err := tx.SelectContext(ctx, &rows, q, qargs...); err != nil {
 				return wrap("retry deliveries", err)
 			}
+			s.note(tx, projectID, store.ChangeStatus, now, rowIDs(rows)...)
 			return s.requeue(ctx, tx, rows, now)
 		})
 		if err != nil {
@@ -340,13 +342,18 @@ func (s *Store) RetryDeliveriesUpTo(ctx context.Context, projectID string, f sto
 // flight is still recorded, but the delivery stays cancelled.
 func (s *Store) CancelDelivery(ctx context.Context, projectID, deliveryID string, now time.Time) (*store.Delivery, error) {
 	var d store.Delivery
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {
 		var r deliveryRow
 		if err := tx.GetContext(ctx, &r, s.rebind(cancelDelivery), ts(now), projectID, deliveryID); err != nil {
 			return s.stateError(ctx, tx, "cancel delivery", projectID, deliveryID, err)
 		}
 		d = r.record()
-		return s.settle(ctx, tx, store.StatusCancelled, deliveryID)
+		if err := s.settle(ctx, tx, store.StatusCancelled, deliveryID); err != nil {
+			return err
+		}
+		s.noteChanges(tx, now, []change{deliveryChange(d)})
+		_, err := s.account(ctx, tx, now, []change{deliveryChange(d)}, nil)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -362,7 +369,8 @@ func (s *Store) UpdateActionStatus(ctx context.Context, deliveryID string, resen
 		return nil, fmt.Errorf("update action status: status %q is not done or failed: %w", status, store.ErrConflict)
 	}
 	var d store.Delivery
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	var woke bool
+	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {
 		lock := ""
 		if s.pg() {
 			lock = " FOR UPDATE"
@@ -382,13 +390,28 @@ func (s *Store) UpdateActionStatus(ctx context.Context, deliveryID string, resen
 			return wrap("update action status", err)
 		}
 		d = r.record()
-		return s.settle(ctx, tx, status, deliveryID)
+		if err := s.settle(ctx, tx, status, deliveryID); err != nil {
+			return err
+		}
+		var err error
+		s.noteChanges(tx, now, []change{deliveryChange(d)})
+		woke, err = s.account(ctx, tx, now, []change{deliveryChange(d)}, nil)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.changed.signal()
+	if woke {
+		s.wake(now)
+	}
 	return &d, nil
+}
+
+// deliveryChange is the books' view of a delivery that became final without an attempt (a callback, a cancel).
+func deliveryChange(d store.Delivery) change {
+	return change{deliveryID: d.ID, projectID: d.ProjectID, webhookID: d.WebhookID, eventID: d.EventID, eventType: d.EventType,
+		subject: d.Subject, status: d.Status, code: d.LastStatusCode, reason: d.Reason}
 }
 
 // DeliveryByLegacyToken finds the delivery of an action-status token handed out before tokens were derived, by

@@ -16,25 +16,28 @@ import (
 const (
 	eventCols = `id, project_id, event_type, subject, payload, idempotency_key, create_time`
 
-	// matchSubscriptions finds the enabled subscriptions (of enabled webhooks) for a set of event types.
-	matchSubscriptions = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id
+	// matchSubscriptions finds the enabled subscriptions for a set of event types, with their webhooks' state: a
+	// disabled webhook gets its deliveries FAILED at once ("webhook disabled"), which replay_missed re-queues.
+	matchSubscriptions = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
+			w.enabled
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
 		JOIN webhooks w ON w.id = s.webhook_id
-		WHERE se.project_id = ? AND se.event_type IN (?) AND s.enabled = TRUE AND w.enabled = TRUE
+		WHERE se.project_id = ? AND se.event_type IN (?) AND s.enabled = TRUE
 		ORDER BY s.webhook_id`
 
 	// matchSubscriptionsPG is matchSubscriptions with the event types in one array: a fixed text to prepare.
-	matchSubscriptionsPG = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id
+	matchSubscriptionsPG = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
+			w.enabled
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
 		JOIN webhooks w ON w.id = s.webhook_id
-		WHERE se.project_id = $1 AND se.event_type = ANY($2::text[]) AND s.enabled = TRUE AND w.enabled = TRUE
+		WHERE se.project_id = $1 AND se.event_type = ANY($2::text[]) AND s.enabled = TRUE
 		ORDER BY s.webhook_id`
 
-	// findWebhooks finds the explicit webhooks of a publish (and their integrations).
-	findWebhooks   = `SELECT id, COALESCE(integration_id, '') AS integration_id FROM webhooks WHERE project_id = ? AND id IN (?)`
-	findWebhooksPG = `SELECT id, COALESCE(integration_id, '') AS integration_id FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
+	// findWebhooks finds the explicit webhooks of a publish (their integrations and state).
+	findWebhooks   = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled FROM webhooks WHERE project_id = ? AND id IN (?)`
+	findWebhooksPG = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
 
 	eventDeliveryIDs = `SELECT event_id, id FROM deliveries WHERE event_id IN (?) ORDER BY id`
 
@@ -54,8 +57,8 @@ var (
 	})
 	insertDeliveries = newBulkInsert(bulkInsert{
 		into: `INSERT INTO deliveries (id, project_id, event_id, webhook_id, integration_id, event_type, subject, status,
-			create_time, update_time)`,
-		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "timestamptz"},
+			reason, create_time, update_time)`,
+		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "timestamptz"},
 	})
 )
 
@@ -106,6 +109,7 @@ func (s *Store) PublishEvents(ctx context.Context, projectID string, in []store.
 type target struct {
 	webhookID     string
 	integrationID string
+	disabled      bool
 }
 
 // subscriptionMatch is one (event type, subscription) pair of matchSubscriptions.
@@ -114,6 +118,7 @@ type subscriptionMatch struct {
 	SubjectFilter string `db:"subject_filter"`
 	WebhookID     string `db:"webhook_id"`
 	IntegrationID string `db:"integration_id"`
+	Enabled       bool   `db:"enabled"`
 }
 
 // publish is PublishEvents inside tx; it reports whether deliveries were queued (senders to wake).
@@ -199,15 +204,26 @@ func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in [
 		return nil, false, err
 	}
 	var rows, queued [][]any
+	var missed []change
 	for _, i := range fresh {
 		ev := results[i].Event
 		for _, t := range targets[i] {
 			dlv := id.New(id.Delivery, now)
 			results[i].DeliveryIDs = append(results[i].DeliveryIDs, dlv)
+			if t.disabled { // failed at once; re-queued by replay_missed when the webhook is enabled again
+				rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
+					string(store.StatusFailed), reasonWebhookDisabled, now, now})
+				missed = append(missed, change{deliveryID: dlv, projectID: projectID, webhookID: t.webhookID, eventID: ev.ID,
+					eventType: ev.EventType, subject: ev.Subject, status: store.StatusFailed, reason: reasonWebhookDisabled})
+				continue
+			}
 			rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
-				string(store.StatusQueued), now, now})
+				string(store.StatusQueued), "", now, now})
 			queued = append(queued, queueArgs(dlv, projectID, t.webhookID, ev.ID, store.StatusQueued, 0, 0, now))
 		}
+	}
+	if err := s.countStats(ctx, tx, now, missed); err != nil {
+		return nil, false, err
 	}
 	for chunk := range slices.Chunk(rows, deliveryChunk) {
 		q, args, err := insertDeliveries.query(s.pg(), chunk)
@@ -220,6 +236,11 @@ func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in [
 	}
 	if err := s.enqueue(ctx, tx, queued); err != nil {
 		return nil, false, err
+	}
+	if s.feed.active.Load() {
+		for _, i := range fresh {
+			s.note(tx, projectID, store.ChangeCreated, now, results[i].DeliveryIDs...)
+		}
 	}
 
 	// Duplicates answer with the deliveries of the first publish.
@@ -248,7 +269,7 @@ func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in [
 		}
 	}
 
-	return results, len(rows) > 0, nil
+	return results, len(queued) > 0, nil
 }
 
 // claimIdempotencyKeys returns the events that hold keys within the window and frees the keys of older
@@ -362,7 +383,7 @@ func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID strin
 	}
 	explicit, types = dedupe(explicit), dedupe(types)
 
-	webhooks := map[string]string{} // explicit webhook id → integration id
+	webhooks := map[string]target{} // explicit webhook id → target
 	for chunk := range slices.Chunk(explicit, eventChunk) {
 		q, args, err := s.inList(findWebhooks, findWebhooksPG, chunk, projectID)
 		if err != nil {
@@ -371,12 +392,13 @@ func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID strin
 		var rows []struct {
 			ID            string `db:"id"`
 			IntegrationID string `db:"integration_id"`
+			Enabled       bool   `db:"enabled"`
 		}
 		if err := s.txSelect(ctx, tx, &rows, q, args...); err != nil {
 			return nil, wrap("find webhooks", err)
 		}
 		for _, r := range rows {
-			webhooks[r.ID] = r.IntegrationID
+			webhooks[r.ID] = target{webhookID: r.ID, integrationID: r.IntegrationID, disabled: !r.Enabled}
 		}
 	}
 	for _, w := range explicit {
@@ -403,22 +425,26 @@ func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID strin
 	out := make(map[int][]target, len(fresh))
 	for _, i := range fresh {
 		seen := map[string]bool{}
-		add := func(webhookID, integrationID string) {
-			if !seen[webhookID] {
-				seen[webhookID] = true
-				out[i] = append(out[i], target{webhookID: webhookID, integrationID: integrationID})
+		add := func(t target) {
+			if !seen[t.webhookID] {
+				seen[t.webhookID] = true
+				out[i] = append(out[i], t)
 			}
 		}
 		if len(in[i].WebhookIDs) > 0 {
 			for _, w := range in[i].WebhookIDs {
-				add(w, webhooks[w])
+				add(webhooks[w])
 			}
 			continue
 		}
 		ev := results[i].Event
-		for _, m := range append(byType[ev.EventType], byType[AllEventTypes]...) {
+		matches := byType[ev.EventType]
+		if !store.IsOperational(ev.EventType) { // "*" takes every event but the operational ones
+			matches = append(matches, byType[AllEventTypes]...)
+		}
+		for _, m := range matches {
 			if m.SubjectFilter == "" || m.SubjectFilter == ev.Subject {
-				add(m.WebhookID, m.IntegrationID)
+				add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled})
 			}
 		}
 		slices.SortFunc(out[i], func(a, b target) int { return strings.Compare(a.webhookID, b.webhookID) })

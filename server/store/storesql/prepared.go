@@ -15,15 +15,16 @@ import (
 func hotStatements() []string {
 	return []string{
 		insertEvents.pgText, insertDeliveries.pgText, insertQueue.pgText, insertKeys.pgText, insertExecutions.pgText,
-		insertAttempts.pgText, findTriggersPG, matchSubscriptionsPG, findWebhooksPG,
+		insertAttempts.pgText, findTriggersPG, matchSubscriptionsPG, findWebhooksPG, completePostgres,
 	}
 }
 
-// queueStatements are the claim and the completion, prepared on the async pool: their plans (CTEs over the
-// queue and the day partitions) cost more to make than to run, so PostgreSQL makes them once per connection.
-// Their plans do not depend on the size of the queue (index scans driven by the arguments), so a plan made
-// while the queue was small stays right when it is large.
-func queueStatements() []string { return []string{claimPostgres, completePostgres} }
+// queueStatements are the statements prepared on the async pool: the claim. Its plan (CTEs over the queue and the
+// day partitions) costs more to make than to run, so PostgreSQL makes it once per connection; it does not depend
+// on the size of the queue (index scans driven by the arguments), so a plan made while the queue was small stays
+// right when it is large. (The completion, also prepared, runs on the main pool: its transaction also keeps the
+// books.)
+func queueStatements() []string { return []string{claimPostgres} }
 
 // prepareHot prepares the hot statements on the pool (PostgreSQL only); database/sql prepares each again on
 // every other connection the first time a transaction there uses it.

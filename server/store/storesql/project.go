@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/store"
 )
@@ -39,8 +41,12 @@ func (s *Store) CreateProject(ctx context.Context, p *store.Project) error {
 	if p.ID == "" {
 		p.ID = id.New(id.Project, p.CreateTime)
 	}
-	_, err := s.db.ExecContext(ctx, s.rebind(insertProject), p.ID, p.Name, p.CreateTime, p.UpdateTime)
-	return wrap("create project", err)
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.rebind(insertProject), p.ID, p.Name, p.CreateTime, p.UpdateTime); err != nil {
+			return wrap("create project", err)
+		}
+		return s.ensureOperationalTypes(ctx, tx, p.CreateTime, p.ID)
+	})
 }
 
 // GetProject returns a project by id.

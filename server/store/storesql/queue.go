@@ -80,7 +80,7 @@ const (
 	// completePostgres applies a batch of outcomes in one statement, guarded by the claim tokens: fin deletes the
 	// rows of deliveries that are finished (by this outcome, or by a callback or cancel that came first: then
 	// "settled" keeps that status), again reschedules the others; only those rows' log entries and attempts
-	// are written.
+	// are written. It returns the log rows it changed, for the books (account).
 	completePostgres = `WITH v AS (
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::int[], $7::text[],
 				$8::bool[], $9::bool[], $10::text[])
@@ -106,11 +106,7 @@ const (
 				attempts = v.attempts, update_time = $11
 			FROM v JOIN ok ON ok.delivery_id = v.id
 			WHERE d.id = v.id AND (v.attempted OR (NOT ok.settled AND (v.status <> d.status OR v.reason <> '')))
-			RETURNING d.id
-		), disabled AS (
-			UPDATE webhooks w SET enabled = FALSE, update_time = $11
-			WHERE w.id IN (SELECT v.webhook_id FROM v JOIN ok ON ok.delivery_id = v.id WHERE v.disable AND NOT ok.settled)
-			RETURNING w.id
+			RETURNING d.id, d.project_id, d.webhook_id, d.event_id, d.event_type, d.subject
 		), attempted AS (
 			INSERT INTO attempts (` + attemptCols + `)
 			SELECT a.* FROM unnest($12::text[], $13::int[], $14::timestamptz[], $15::bigint[], $16::text[], $17::text[],
@@ -118,7 +114,8 @@ const (
 			WHERE a.delivery_id IN (SELECT delivery_id FROM ok)
 			RETURNING 1
 		)
-		SELECT count(*) FROM ok` // data-modifying CTEs run to completion whether or not they are read
+		SELECT l.id, l.project_id, l.webhook_id, l.event_id, l.event_type, l.subject, ok.settled
+		FROM logged l JOIN ok ON ok.delivery_id = l.id` // (data-modifying CTEs run to completion whether read or not)
 
 	attemptCols = `delivery_id, number, start_time, duration_us, request_method, request_url, request_headers, request_body,
 		response_status_code, response_headers, response_body, error`
@@ -362,14 +359,32 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 	}
 	now = ts(now)
 	outcomes = lastPerDelivery(outcomes)
-	var err error
-	if s.pg() {
-		err = s.completePostgres(ctx, outcomes, now)
-	} else {
-		err = s.inTx(ctx, func(tx *sqlx.Tx) error { return s.completeSQLite(ctx, tx, outcomes, now) })
-	}
+	var woke bool
+	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {
+		var changes []change
+		var err error
+		if s.pg() {
+			// Safe to commit lazily: a completion lost in a crash only means one more send of the same delivery
+			// (webhook-id unchanged: at least once).
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return wrap("complete deliveries", err)
+			}
+			changes, err = s.completePostgres(ctx, tx, outcomes, now)
+		} else {
+			changes, err = s.completeSQLite(ctx, tx, outcomes, now)
+		}
+		if err != nil {
+			return err
+		}
+		s.noteChanges(tx, now, changes)
+		woke, err = s.account(ctx, tx, now, changes, gone(outcomes, changes))
+		return err
+	})
 	if err != nil {
 		return err
+	}
+	if woke {
+		s.wake(now)
 	}
 	var next time.Time
 	for _, o := range outcomes {
@@ -382,6 +397,43 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 	}
 	s.changed.signal() // sync trigger requests of this process re-read their event
 	return nil
+}
+
+// gone lists the webhooks whose receivers answered 410 in outcomes that were applied (and not settled by a callback
+// or cancel first).
+func gone(outcomes []store.Outcome, changes []change) []string {
+	applied := make(map[string]change, len(changes))
+	for _, c := range changes {
+		applied[c.deliveryID] = c
+	}
+	var out []string
+	for _, o := range outcomes {
+		if c, ok := applied[o.DeliveryID]; ok && o.DisableWebhook && !c.settled {
+			out = append(out, c.webhookID)
+		}
+	}
+	return out
+}
+
+// outcomeChange is the books' view of an applied outcome of a delivery whose log row reads as given.
+func outcomeChange(o store.Outcome, l loggedRow) change {
+	c := change{deliveryID: o.DeliveryID, projectID: l.ProjectID, webhookID: l.WebhookID, eventID: l.EventID, eventType: l.EventType,
+		subject: l.Subject, status: o.Status, settled: l.Settled, code: o.LastStatusCode, reason: o.Reason}
+	if o.Attempt != nil {
+		c.attempted, c.duration = true, o.Attempt.Duration
+	}
+	return c
+}
+
+// loggedRow is a delivery's log row a completion changed, for the books.
+type loggedRow struct {
+	ID        string `db:"id"`
+	ProjectID string `db:"project_id"`
+	WebhookID string `db:"webhook_id"`
+	EventID   string `db:"event_id"`
+	EventType string `db:"event_type"`
+	Subject   string `db:"subject"`
+	Settled   bool   `db:"settled"`
 }
 
 // lastPerDelivery keeps one outcome per delivery and claim (a repeated outcome in a batch is stale).
@@ -397,7 +449,7 @@ func lastPerDelivery(outcomes []store.Outcome) []store.Outcome {
 	return out
 }
 
-func (s *Store) completePostgres(ctx context.Context, outcomes []store.Outcome, now time.Time) error {
+func (s *Store) completePostgres(ctx context.Context, tx *sqlx.Tx, outcomes []store.Outcome, now time.Time) ([]change, error) {
 	n := len(outcomes)
 	ids, tokens, statuses, reasons, webhooks := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	attempts, codes := make([]int64, n), make([]int64, n)
@@ -412,7 +464,7 @@ func (s *Store) completePostgres(ctx context.Context, outcomes []store.Outcome, 
 		if o.Attempt != nil {
 			row, err := attemptArgs(o.DeliveryID, o.Attempts, s.sealedAttempt(o.Attempt))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			attemptRows = append(attemptRows, row)
 		}
@@ -422,35 +474,44 @@ func (s *Store) completePostgres(ctx context.Context, outcomes []store.Outcome, 
 	for c, typ := range insertAttempts.pgTypes {
 		arr, err := pgArray(typ, attemptRows, c)
 		if err != nil {
-			return fmt.Errorf("complete deliveries: attempts column %d: %w", c+1, err)
+			return nil, fmt.Errorf("complete deliveries: attempts column %d: %w", c+1, err)
 		}
 		args = append(args, arr)
 	}
-	if _, err := s.prepared[completePostgres].ExecContext(ctx, args...); err != nil {
-		return wrap("complete deliveries", err)
+	var rows []loggedRow
+	if err := s.txSelect(ctx, tx, &rows, completePostgres, args...); err != nil {
+		return nil, wrap("complete deliveries", err)
 	}
-	return nil
+	byID := make(map[string]store.Outcome, len(outcomes))
+	for _, o := range outcomes {
+		byID[o.DeliveryID] = o
+	}
+	changes := make([]change, 0, len(rows))
+	for _, r := range rows {
+		changes = append(changes, outcomeChange(byID[r.ID], r))
+	}
+	return changes, nil
 }
 
-func (s *Store) completeSQLite(ctx context.Context, tx *sqlx.Tx, outcomes []store.Outcome, now time.Time) error {
+func (s *Store) completeSQLite(ctx context.Context, tx *sqlx.Tx, outcomes []store.Outcome, now time.Time) ([]change, error) {
 	ids := make([]string, len(outcomes))
 	for i, o := range outcomes {
 		ids[i] = o.DeliveryID
 	}
 	q, args, err := s.in(`SELECT `+queueCols+`, claim_token FROM delivery_queue WHERE delivery_id IN (?)`, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var rows []queueRow
 	if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
-		return wrap("complete deliveries: read queue", err)
+		return nil, wrap("complete deliveries: read queue", err)
 	}
 	current := make(map[string]queueRow, len(rows))
 	for _, r := range rows {
 		current[r.DeliveryID] = r
 	}
 	var attemptRows [][]any
-	var disable []string
+	var changes []change
 	for _, o := range outcomes {
 		cur, ok := current[o.DeliveryID]
 		if !ok || !cur.ClaimToken.Valid || cur.ClaimToken.String != o.ClaimToken {
@@ -460,59 +521,53 @@ func (s *Store) completeSQLite(ctx context.Context, tx *sqlx.Tx, outcomes []stor
 		settled := store.IsFinal(store.Status(cur.Status))
 		if settled || store.IsFinal(o.Status) {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM delivery_queue WHERE delivery_id = ?`, o.DeliveryID); err != nil {
-				return wrap("complete deliveries: dequeue", err)
+				return nil, wrap("complete deliveries: dequeue", err)
 			}
 		} else {
 			next := ts(cmpTime(o.NextAttemptTime, now))
 			if _, err := tx.ExecContext(ctx, `UPDATE delivery_queue SET status = ?, attempts = ?, due_time = ?,
 				next_attempt_time = ?, claim_token = NULL WHERE delivery_id = ?`, string(o.Status), o.Attempts, next, next,
 				o.DeliveryID); err != nil {
-				return wrap("complete deliveries: reschedule", err)
+				return nil, wrap("complete deliveries: reschedule", err)
 			}
 		}
 		// The log row changes with an attempt, a new status or a reason; a delay without a request (a rate limit)
 		// touches only the queue. The same rules as completePostgres.
 		attempted := o.Attempt != nil
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET
+		var logged []loggedRow
+		if err := tx.SelectContext(ctx, &logged, `UPDATE deliveries SET
 				status = CASE WHEN ? THEN status ELSE ? END,
 				reason = CASE WHEN NOT ? AND (? OR ? <> '') THEN ? ELSE reason END,
 				last_status_code = CASE WHEN ? OR ? <> 0 THEN ? ELSE last_status_code END,
 				attempts = ?, update_time = ?
-			WHERE id = ? AND (? OR (NOT ? AND (? <> status OR ? <> '')))`,
+			WHERE id = ? AND (? OR (NOT ? AND (? <> status OR ? <> '')))
+			RETURNING id, project_id, webhook_id, event_id, event_type, subject`,
 			settled, string(o.Status), settled, attempted, o.Reason, o.Reason, attempted, o.LastStatusCode, o.LastStatusCode,
 			o.Attempts, now, o.DeliveryID, attempted, settled, string(o.Status), o.Reason); err != nil {
-			return wrap("complete deliveries: log", err)
+			return nil, wrap("complete deliveries: log", err)
+		}
+		for _, l := range logged {
+			l.Settled = settled
+			changes = append(changes, outcomeChange(o, l))
 		}
 		if o.Attempt != nil {
 			row, err := attemptArgs(o.DeliveryID, o.Attempts, s.sealedAttempt(o.Attempt))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			attemptRows = append(attemptRows, row)
-		}
-		if o.DisableWebhook && !settled {
-			disable = append(disable, o.WebhookID)
 		}
 	}
 	for chunk := range slices.Chunk(attemptRows, 200) {
 		q, args, err := insertAttempts.query(false, chunk)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return wrap("complete deliveries: insert attempts", err)
+			return nil, wrap("complete deliveries: insert attempts", err)
 		}
 	}
-	if len(disable) > 0 {
-		q, args, err := s.in(`UPDATE webhooks SET enabled = FALSE, update_time = ? WHERE id IN (?)`, now, dedupe(disable))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return wrap("complete deliveries: disable webhooks", err)
-		}
-	}
-	return nil
+	return changes, nil
 }
 
 // cmpTime returns t, or def when t is zero.

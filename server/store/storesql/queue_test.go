@@ -344,7 +344,14 @@ func TestDisableWebhookOutcome(t *testing.T) {
 		w, err := s.GetWebhook(f.ctx, f.project.ID, f.webhook.ID)
 		require.NoError(t, err)
 		assert.False(t, w.Enabled)
-		assert.Empty(t, f.publish(t, "user.created", "").DeliveryIDs, "a disabled webhook gets no new deliveries")
+		assert.Equal(t, store.DisabledByGone, w.DisabledReason)
+		assert.NotNil(t, w.DisableTime)
+		ids := f.publish(t, "user.created", "").DeliveryIDs
+		require.Len(t, ids, 1)
+		d, err := s.GetDelivery(f.ctx, f.project.ID, ids[0])
+		require.NoError(t, err)
+		assert.Equal(t, store.StatusFailed, d.Status, "a disabled webhook's new deliveries fail at once")
+		assert.Equal(t, "webhook disabled", d.Reason)
 	})
 }
 

@@ -70,6 +70,8 @@ type Store struct {
 	keys    *secret.Keyring
 	// changed is closed and replaced after every commit that finishes deliveries (see DeliveriesChanged).
 	changed changeSignal
+	// feed routes delivery changes to watchers (WatchDeliveries).
+	feed *feed
 
 	closeOnce sync.Once
 	// prepared holds the hot statements prepared on PostgreSQL, by text (see hotStatements).
@@ -110,6 +112,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeDB()
 		return nil, err
 	}
+	// Every project has the operational event types, in their current form.
+	if err := s.ensureOperationalTypes(ctx, s.db, time.Now()); err != nil {
+		s.closeDB()
+		return nil, err
+	}
 	if err := s.prepareHot(ctx); err != nil {
 		s.closeDB()
 		return nil, err
@@ -145,6 +152,7 @@ func connect(ctx context.Context, cfg Config) (*Store, error) {
 		log = slog.Default()
 	}
 	s := &Store{log: log, hub: newHub(), keys: cfg.Keyring, origin: randomToken(9)}
+	s.feed = newFeed(s)
 	var err error
 	if IsPostgresURL(cfg.URL) {
 		s.dialect, s.url = DialectPostgres, postgresURL(cfg.URL)
@@ -211,6 +219,7 @@ func (s *Store) Close() error {
 			close(s.notifyStop)
 			<-s.notifyDone
 		}
+		s.feed.close()
 		s.closePrepared()
 		err = s.closeDB()
 	})
@@ -248,11 +257,14 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
+		s.feed.finished(tx, false)
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		s.feed.finished(tx, false)
 		return fmt.Errorf("commit: %w", mapErr(err))
 	}
+	s.feed.finished(tx, true)
 	return nil
 }
 

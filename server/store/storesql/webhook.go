@@ -1,6 +1,7 @@
 package storesql
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"time"
@@ -15,16 +16,22 @@ const (
 	webhookCols = `id, project_id, integration_id, name, system_name, description, method, url, path,
 		integration_headers, headers, body_template, retry_policy, timeout_ms, async_status, async_timeout_ms, enabled,
 		secret, previous_secret, previous_secret_expire_time, success_status_codes, signing_algorithm, public_key,
-		previous_public_key, create_time, update_time`
+		previous_public_key, failure_threshold, create_time, update_time`
+
+	// webhookReadCols adds the health the delivery engine keeps (never written by UpdateWebhook).
+	webhookReadCols = webhookCols + `, consecutive_failures, warned_percent, disabled_reason, disable_time,
+		last_success_time, last_failure_time`
 
 	insertWebhook = `INSERT INTO webhooks (` + webhookCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
+	// updateWebhook changes the configuration; enabled is SetWebhookEnabled's (and the engine's) to change, so
+	// that an update made from a stale read never re-enables a webhook the engine just disabled.
 	updateWebhook = `UPDATE webhooks SET integration_id = ?, name = ?, system_name = ?, description = ?, method = ?,
 		url = ?, path = ?, integration_headers = ?, headers = ?, body_template = ?, retry_policy = ?, timeout_ms = ?,
-		async_status = ?, async_timeout_ms = ?, enabled = ?, secret = ?, previous_secret = ?,
+		async_status = ?, async_timeout_ms = ?, secret = ?, previous_secret = ?,
 		previous_secret_expire_time = ?, success_status_codes = ?, signing_algorithm = ?, public_key = ?,
-		previous_public_key = ?, update_time = ?
+		previous_public_key = ?, failure_threshold = ?, update_time = ?
 		WHERE project_id = ? AND id = ?`
 
 	cancelWebhookDeliveries = `UPDATE deliveries SET status = 'cancelled', reason = 'webhook deleted', update_time = ?
@@ -58,6 +65,13 @@ type webhookRow struct {
 	SigningAlgorithm         string         `db:"signing_algorithm"`
 	PublicKey                string         `db:"public_key"`
 	PreviousPublicKey        string         `db:"previous_public_key"`
+	FailureThreshold         int            `db:"failure_threshold"`
+	ConsecutiveFailures      int            `db:"consecutive_failures"`
+	WarnedPercent            int            `db:"warned_percent"`
+	DisabledReason           string         `db:"disabled_reason"`
+	DisableTime              nullTime       `db:"disable_time"`
+	LastSuccessTime          nullTime       `db:"last_success_time"`
+	LastFailureTime          nullTime       `db:"last_failure_time"`
 	CreateTime               dbTime         `db:"create_time"`
 	UpdateTime               dbTime         `db:"update_time"`
 }
@@ -70,7 +84,9 @@ func (r webhookRow) record() (store.Webhook, error) {
 		AsyncTimeout: time.Duration(r.AsyncTimeoutMS) * time.Millisecond, Enabled: r.Enabled, Secret: r.Secret,
 		PreviousSecret: r.PreviousSecret, PreviousSecretExpireTime: r.PreviousSecretExpireTime.ptr(),
 		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, SigningAlgorithm: store.SigningAlgorithm(r.SigningAlgorithm),
-		PublicKey: r.PublicKey, PreviousPublicKey: r.PreviousPublicKey,
+		PublicKey: r.PublicKey, PreviousPublicKey: r.PreviousPublicKey, FailureThreshold: r.FailureThreshold,
+		ConsecutiveFailures: r.ConsecutiveFailures, WarnedPercent: r.WarnedPercent, DisabledReason: r.DisabledReason,
+		DisableTime: r.DisableTime.ptr(), LastSuccessTime: r.LastSuccessTime.ptr(), LastFailureTime: r.LastFailureTime.ptr(),
 	}
 	if err := r.SuccessStatusCodes.decode(&w.SuccessStatusCodes); err != nil {
 		return w, err
@@ -126,9 +142,9 @@ func (s *Store) webhookArgs(w *store.Webhook) ([]any, error) {
 	}
 	integrationID := sql.NullString{String: w.IntegrationID, Valid: w.IntegrationID != ""}
 	return []any{integrationID, w.Name, w.SystemName, w.Description, w.Method, w.URL, w.Path, ih, h, w.BodyTemplate, rp,
-		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), w.Enabled, s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
+		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
 		tsPtr(w.PreviousSecretExpireTime), codes, string(w.SigningAlgorithm), w.PublicKey, w.PreviousPublicKey,
-		w.UpdateTime}, nil
+		w.FailureThreshold, w.UpdateTime}, nil
 }
 
 // CreateWebhook stores w, filling in its id and times when empty; ErrNotFound when its integration is not in the
@@ -147,10 +163,21 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
 		if err := s.requireIntegration(ctx, tx, w.ProjectID, w.IntegrationID); err != nil {
 			return wrap("create webhook", err)
 		}
-		all := append([]any{w.ID, w.ProjectID}, args[:len(args)-1]...)
+		// The insert's columns: id, project_id, the updatable ones with enabled after async_timeout_ms, the times.
+		all := append([]any{w.ID, w.ProjectID}, args[:14]...)
+		all = append(all, w.Enabled)
+		all = append(all, args[14:len(args)-1]...)
 		all = append(all, w.CreateTime, w.UpdateTime)
-		_, err := tx.ExecContext(ctx, s.rebind(insertWebhook), all...)
-		return wrap("create webhook", err)
+		if _, err := tx.ExecContext(ctx, s.rebind(insertWebhook), all...); err != nil {
+			return wrap("create webhook", err)
+		}
+		if !w.Enabled {
+			w.DisabledReason, w.DisableTime = cmp.Or(w.DisabledReason, store.DisabledByPerson), &w.CreateTime
+			_, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhooks SET disabled_reason = ?, disable_time = ? WHERE id = ?`),
+				w.DisabledReason, w.CreateTime, w.ID)
+			return wrap("create webhook", err)
+		}
+		return nil
 	})
 }
 
@@ -166,7 +193,7 @@ func (s *Store) requireIntegration(ctx context.Context, q queryer, projectID, in
 // GetWebhook returns a webhook of the project.
 func (s *Store) GetWebhook(ctx context.Context, projectID, webhookID string) (*store.Webhook, error) {
 	var r webhookRow
-	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+webhookCols+` FROM webhooks WHERE project_id = ? AND id = ?`),
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+webhookReadCols+` FROM webhooks WHERE project_id = ? AND id = ?`),
 		projectID, webhookID); err != nil {
 		return nil, wrap("get webhook", err)
 	}
@@ -184,7 +211,7 @@ func (s *Store) ListWebhooks(ctx context.Context, projectID, integrationID strin
 		where, args = append(where, "integration_id = ?"), append(args, integrationID)
 	}
 	var rows []webhookRow
-	if err := s.list(ctx, &rows, webhookCols, "webhooks", where, args, page); err != nil {
+	if err := s.list(ctx, &rows, webhookReadCols, "webhooks", where, args, page); err != nil {
 		return nil, wrap("list webhooks", err)
 	}
 	return mapRowsErr(rows, s.webhookRecord)
@@ -258,6 +285,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, projectID, webhookID string, 
 		if err := tx.SelectContext(ctx, &ids, s.rebind(cancelWebhookDeliveries), ts(now), projectID, webhookID); err != nil {
 			return wrap("delete webhook: cancel deliveries", err)
 		}
+		s.note(tx, projectID, store.ChangeStatus, now, ids...)
 		return s.settle(ctx, tx, store.StatusCancelled, ids...)
 	})
 }

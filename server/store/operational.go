@@ -1,0 +1,63 @@
+package store
+
+import "strings"
+
+// Operational event types ("webhooks about webhooks"): hookd publishes them in a webhook's project when the
+// webhook's health changes or a delivery fails for good. They exist in every project, cannot be changed or
+// deleted, and are delivered only to subscriptions that name them (not to "*"). Deliveries of operational events
+// never cause further operational events.
+const (
+	// OperationalPrefix starts the names of the operational event types (reserved).
+	OperationalPrefix = "hookd."
+	// EventWebhookFailing is published at 50, 70 and 90 % of a webhook's failure threshold.
+	EventWebhookFailing = "hookd.webhook.failing"
+	// EventWebhookDisabled is published when a webhook is disabled (threshold, 410 or a person).
+	EventWebhookDisabled = "hookd.webhook.disabled"
+	// EventWebhookEnabled is published when a disabled webhook is enabled again.
+	EventWebhookEnabled = "hookd.webhook.enabled"
+	// EventDeliveryFailed is published when a delivery fails for good.
+	EventDeliveryFailed = "hookd.delivery.failed"
+)
+
+// IsOperational reports whether an event type name is reserved for operational events.
+func IsOperational(name string) bool { return strings.HasPrefix(name, OperationalPrefix) }
+
+// OperationalEventTypes are the operational event types with their schemas and sample payloads.
+func OperationalEventTypes() []EventType {
+	return []EventType{
+		{
+			Name:        EventWebhookFailing,
+			Description: "A webhook's consecutive failed deliveries reached 50, 70 or 90 % of its failure threshold.",
+			Schema: []byte(`{"type":"object","required":["webhookId","percent","consecutiveFailures"],"properties":{` +
+				`"webhookId":{"type":"string"},"percent":{"type":"integer","enum":[50,70,90]},` +
+				`"consecutiveFailures":{"type":"integer"},"failureThreshold":{"type":"integer"},` +
+				`"lastStatusCode":{"type":"integer"},"reason":{"type":"string"}}}`),
+			SamplePayload: []byte(`{"webhookId":"wh_01jd0000000000000000000000","percent":50,"consecutiveFailures":5,` +
+				`"failureThreshold":10,"lastStatusCode":503,"reason":"HTTP 503 Service Unavailable"}`),
+		},
+		{
+			Name:        EventWebhookDisabled,
+			Description: "A webhook was disabled: its failure threshold was reached, its receiver answered 410 Gone, or a person disabled it.",
+			Schema: []byte(`{"type":"object","required":["webhookId","reason"],"properties":{` +
+				`"webhookId":{"type":"string"},"reason":{"type":"string"}}}`),
+			SamplePayload: []byte(`{"webhookId":"wh_01jd0000000000000000000000","reason":"failure threshold reached: 10 consecutive failed deliveries"}`),
+		},
+		{
+			Name:          EventWebhookEnabled,
+			Description:   "A disabled webhook was enabled again.",
+			Schema:        []byte(`{"type":"object","required":["webhookId"],"properties":{"webhookId":{"type":"string"},"replayed":{"type":"integer"}}}`),
+			SamplePayload: []byte(`{"webhookId":"wh_01jd0000000000000000000000","replayed":12}`),
+		},
+		{
+			Name:        EventDeliveryFailed,
+			Description: "A delivery failed for good (permanent error, retries exhausted, or reported failed).",
+			Schema: []byte(`{"type":"object","required":["deliveryId","eventId","webhookId","eventType"],"properties":{` +
+				`"deliveryId":{"type":"string"},"eventId":{"type":"string"},"webhookId":{"type":"string"},` +
+				`"eventType":{"type":"string"},"subject":{"type":"string"},"lastStatusCode":{"type":"integer"},` +
+				`"reason":{"type":"string"}}}`),
+			SamplePayload: []byte(`{"deliveryId":"dlv_01jd0000000000000000000000","eventId":"evt_01jd0000000000000000000000",` +
+				`"webhookId":"wh_01jd0000000000000000000000","eventType":"order.paid","subject":"cus_42","lastStatusCode":500,` +
+				`"reason":"HTTP 500 Internal Server Error"}`),
+		},
+	}
+}
