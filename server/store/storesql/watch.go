@@ -218,7 +218,9 @@ func (f *feed) register(ctx context.Context, projectID string) error {
 	return nil
 }
 
-func pgInterval(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) + " microseconds" }
+func pgInterval(d time.Duration) string {
+	return strconv.FormatInt(d.Microseconds(), 10) + " microseconds"
+}
 
 // note records, in tx, changes of the project's deliveries for its watchers (a no-op while nobody watches).
 func (s *Store) note(tx *sqlx.Tx, projectID string, kind store.ChangeKind, now time.Time, ids ...string) {
