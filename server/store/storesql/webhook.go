@@ -15,16 +15,16 @@ const (
 	webhookCols = `id, project_id, integration_id, name, system_name, description, method, url, path,
 		integration_headers, headers, body_template, retry_policy, timeout_ms, async_status, async_timeout_ms, enabled,
 		secret, previous_secret, previous_secret_expire_time, success_status_codes, signing_algorithm, public_key,
-		previous_public_key, create_time, update_time`
+		previous_public_key, send_traceparent, create_time, update_time`
 
 	insertWebhook = `INSERT INTO webhooks (` + webhookCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	updateWebhook = `UPDATE webhooks SET integration_id = ?, name = ?, system_name = ?, description = ?, method = ?,
 		url = ?, path = ?, integration_headers = ?, headers = ?, body_template = ?, retry_policy = ?, timeout_ms = ?,
 		async_status = ?, async_timeout_ms = ?, enabled = ?, secret = ?, previous_secret = ?,
 		previous_secret_expire_time = ?, success_status_codes = ?, signing_algorithm = ?, public_key = ?,
-		previous_public_key = ?, update_time = ?
+		previous_public_key = ?, send_traceparent = ?, update_time = ?
 		WHERE project_id = ? AND id = ?`
 
 	cancelWebhookDeliveries = `UPDATE deliveries SET status = 'cancelled', reason = 'webhook deleted', update_time = ?
@@ -58,6 +58,7 @@ type webhookRow struct {
 	SigningAlgorithm         string         `db:"signing_algorithm"`
 	PublicKey                string         `db:"public_key"`
 	PreviousPublicKey        string         `db:"previous_public_key"`
+	SendTraceparent          bool           `db:"send_traceparent"`
 	CreateTime               dbTime         `db:"create_time"`
 	UpdateTime               dbTime         `db:"update_time"`
 }
@@ -70,7 +71,7 @@ func (r webhookRow) record() (store.Webhook, error) {
 		AsyncTimeout: time.Duration(r.AsyncTimeoutMS) * time.Millisecond, Enabled: r.Enabled, Secret: r.Secret,
 		PreviousSecret: r.PreviousSecret, PreviousSecretExpireTime: r.PreviousSecretExpireTime.ptr(),
 		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, SigningAlgorithm: store.SigningAlgorithm(r.SigningAlgorithm),
-		PublicKey: r.PublicKey, PreviousPublicKey: r.PreviousPublicKey,
+		PublicKey: r.PublicKey, PreviousPublicKey: r.PreviousPublicKey, NoTraceparent: !r.SendTraceparent,
 	}
 	if err := r.SuccessStatusCodes.decode(&w.SuccessStatusCodes); err != nil {
 		return w, err
@@ -128,7 +129,7 @@ func (s *Store) webhookArgs(w *store.Webhook) ([]any, error) {
 	return []any{integrationID, w.Name, w.SystemName, w.Description, w.Method, w.URL, w.Path, ih, h, w.BodyTemplate, rp,
 		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), w.Enabled, s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
 		tsPtr(w.PreviousSecretExpireTime), codes, string(w.SigningAlgorithm), w.PublicKey, w.PreviousPublicKey,
-		w.UpdateTime}, nil
+		!w.NoTraceparent, w.UpdateTime}, nil
 }
 
 // CreateWebhook stores w, filling in its id and times when empty; ErrNotFound when its integration is not in the
