@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -194,19 +195,35 @@ func (p *Provider) HandlerOptions() []connect.HandlerOption {
 
 // PublicHandler wraps a plain HTTP route that anyone may call (a trigger URL, the action-status link) in a
 // server span named "<method> <route>". The caller's trace context is not trusted: the span starts a new trace
-// and links to the caller's span. h itself when tracing is off.
+// and links to the caller's span. The span shows the route instead of the request's path, which may hold a
+// capability (the action-status token). h itself when tracing is off.
 func (p *Provider) PublicHandler(h http.Handler, route string) http.Handler {
 	if !p.Enabled() {
 		return h
 	}
-	return otelhttp.NewHandler(h, route,
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, ok := r.Context().Value(originalURLKey{}).(*url.URL); ok {
+			r.URL = u // the handler sees the request as it came
+		}
+		h.ServeHTTP(w, r)
+	})
+	traced := otelhttp.NewHandler(inner, route,
 		otelhttp.WithTracerProvider(p.tp), otelhttp.WithPropagators(p.prop),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
 		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + route }),
 		otelhttp.WithSpanOptions(trace.WithAttributes(semconv.HTTPRoute(route))),
 	)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		shown := &url.URL{Path: route}
+		r2 := r.WithContext(context.WithValue(r.Context(), originalURLKey{}, r.URL))
+		r2.URL = shown
+		traced.ServeHTTP(w, r2)
+	})
 }
+
+// originalURLKey keeps a public request's URL while the tracing handler sees the route in its place.
+type originalURLKey struct{}
 
 // w3c is the propagator of the trace context stored with events and sent to receivers.
 var w3c = propagation.TraceContext{}

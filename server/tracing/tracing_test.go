@@ -27,9 +27,11 @@ import (
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/actionstatus"
 	"github.com/hookd/hookd/server/api"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
@@ -116,7 +118,12 @@ func setup(t *testing.T, st *storesql.Store, on bool) *env {
 		apiTracing, sndTP = s, s.TracerProvider()
 	}
 	log := slog.New(slog.DiscardHandler)
-	e.snd = sender.New(sender.Config{Queue: st, Targets: st, Rates: st, Clock: e.clock, Log: log, Dev: true, TracerProvider: sndTP})
+	keys := secret.NewRandom()
+	var mux http.Handler
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux.ServeHTTP(w, r) }))
+	t.Cleanup(e.srv.Close)
+	e.snd = sender.New(sender.Config{Queue: st, Targets: st, Rates: st, Clock: e.clock, Log: log, Dev: true, TracerProvider: sndTP,
+		ActionKeys: keys, PublicURL: e.srv.URL})
 
 	p := &store.Project{Name: "acme", CreateTime: e.clock.Now()}
 	require.NoError(t, st.CreateProject(ctx, p))
@@ -126,9 +133,6 @@ func setup(t *testing.T, st *storesql.Store, on bool) *env {
 	key, err := auth.IssueKey(ctx, st, &store.APIKey{ProjectID: p.ID, Name: "admin", Role: store.RoleAdmin, CreateTime: e.clock.Now()})
 	require.NoError(t, err)
 
-	var mux http.Handler
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux.ServeHTTP(w, r) }))
-	t.Cleanup(e.srv.Close)
 	deps := api.Deps{Store: st, Clock: e.clock, Log: log, Dev: true, PublicURL: e.srv.URL}
 	opts := append(apiTracing.HandlerOptions(), connect.WithInterceptors(auth.NewInterceptor(st, auth.DefaultPolicy())))
 	m := http.NewServeMux()
@@ -136,6 +140,8 @@ func setup(t *testing.T, st *storesql.Store, on bool) *env {
 	m.Handle(hookdv1connect.NewWebhookServiceHandler(api.NewWebhookService(deps, e.snd), opts...))
 	m.Handle("/t/", apiTracing.PublicHandler(trigger.NewHandler(trigger.Config{Store: st, Rates: st, Clock: e.clock, Log: log,
 		PublicURL: e.srv.URL}), "/t/{trigger_id}"))
+	m.Handle("/v1/action-status/", apiTracing.PublicHandler(actionstatus.NewHandler(actionstatus.Config{Store: st, Keys: keys,
+		Clock: e.clock, Log: log}), "/v1/action-status/{token}"))
 	mux = m
 
 	hc := &http.Client{Timeout: 30 * time.Second}
@@ -334,6 +340,7 @@ func TestTriggerLeadsToAttempts(t *testing.T) {
 		require.Len(t, in.Links, 1)
 		assert.Equal(t, callerTrace, in.Links[0].SpanContext.TraceID().String(), "but linked")
 		assert.Equal(t, trg.ID, attr(in, tracing.KeyTriggerID).AsString())
+		assert.Equal(t, "/t/{trigger_id}", attr(in, "url.path").AsString())
 		assert.True(t, strings.HasPrefix(attr(in, tracing.KeyExecutionID).AsString(), "exe_"))
 		eventID := attr(in, tracing.KeyEventID).AsString()
 		require.True(t, strings.HasPrefix(eventID, "evt_"), eventID)
@@ -389,4 +396,61 @@ func TestOffSendsNothing(t *testing.T) {
 		require.Len(t, rec.requests(), 1)
 		assert.Empty(t, rec.requests()[0].header.Values("traceparent"))
 	})
+}
+
+// TestActionStatusLinksToTheAttempt: an async receiver answers 202 and later posts to meta.link with the
+// traceparent it got; the callback's span links to the attempt's span (the link is public: not its child) and
+// shows the route, never the token.
+func TestActionStatusLinksToTheAttempt(t *testing.T) {
+	t.Parallel()
+	st := storetest.NewSQLite(t)
+	ctx := context.Background()
+	e := setup(t, st, true)
+	rec := newReceiver(t, http.StatusAccepted)
+	res, err := e.webhooks.CreateWebhook(ctx, connect.NewRequest(&hookdv1.CreateWebhookRequest{Name: "job", Url: rec.srv.URL,
+		AsyncStatus: true}))
+	require.NoError(t, err)
+	pub, err := e.events.PublishEvent(ctx, connect.NewRequest(&hookdv1.PublishEventRequest{EventType: "user.created",
+		WebhookIds: []string{res.Msg.GetWebhook().GetId()}}))
+	require.NoError(t, err)
+	e.deliver(t, 1)
+	d, err := st.GetDelivery(ctx, e.project, pub.Msg.GetDeliveryIds()[0])
+	require.NoError(t, err)
+	require.Equal(t, store.StatusWaiting, d.Status)
+
+	got := rec.requests()
+	require.Len(t, got, 1)
+	var body struct {
+		Meta struct {
+			Link string `json:"link"`
+		} `json:"meta"`
+	}
+	require.NoError(t, json.Unmarshal(got[0].body, &body))
+	token := body.Meta.Link[strings.LastIndex(body.Meta.Link, "/")+1:]
+	require.NotEmpty(t, token)
+	cb, err := http.NewRequest(http.MethodPost, body.Meta.Link, strings.NewReader(`{"status":"done"}`))
+	require.NoError(t, err)
+	cb.Header.Set("traceparent", got[0].header.Get("traceparent"))
+	resp, err := http.DefaultClient.Do(cb)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	d, err = st.GetDelivery(ctx, e.project, pub.Msg.GetDeliveryIds()[0])
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusDone, d.Status)
+
+	attempts := spansNamed(e.sent, "webhook attempt")
+	require.Len(t, attempts, 1)
+	assert.Equal(t, "waiting", attr(attempts[0], tracing.KeyOutcome).AsString())
+	assert.Equal(t, codes.Unset, attempts[0].Status.Code, "WAITING is not a failure")
+	callbacks := spansNamed(e.api, "POST /v1/action-status/{token}")
+	require.Len(t, callbacks, 1)
+	require.Len(t, callbacks[0].Links, 1)
+	assert.Equal(t, attempts[0].SpanContext.SpanID(), callbacks[0].Links[0].SpanContext.SpanID())
+	assert.Equal(t, attempts[0].SpanContext.TraceID(), callbacks[0].Links[0].SpanContext.TraceID())
+	assert.NotEqual(t, attempts[0].SpanContext.TraceID(), callbacks[0].SpanContext.TraceID())
+	for _, kv := range callbacks[0].Attributes {
+		assert.NotContains(t, kv.Value.Emit(), token, "attribute %s shows the token", kv.Key)
+	}
+	assert.Equal(t, int64(200), attr(callbacks[0], "http.response.status_code").AsInt64())
 }
