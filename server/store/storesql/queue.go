@@ -141,27 +141,27 @@ type queueRow struct {
 
 // claimRow is one row of claimPostgres.
 type claimRow struct {
-	NextDue          nullTime       `db:"next_due"`
-	Cut              bool           `db:"cut"`
-	LastLane         string         `db:"last_lane"`
-	Full             bool           `db:"full"`
-	LastPicked       string         `db:"last_picked"`
-	Filled           bool           `db:"filled"`
-	Capped           bool           `db:"capped"`
-	DeliveryID       sql.NullString `db:"delivery_id"`
-	ProjectID        sql.NullString `db:"project_id"`
-	WebhookID        sql.NullString `db:"webhook_id"`
-	EventID          sql.NullString `db:"event_id"`
-	Status           sql.NullString `db:"status"`
-	Attempts         sql.NullInt64  `db:"attempts"`
-	Resends          sql.NullInt64  `db:"resends"`
-	NextAttemptTime  nullTime       `db:"next_attempt_time"`
-	EventType        sql.NullString `db:"event_type"`
-	Subject          sql.NullString `db:"subject"`
-	EventPayload     jsonText       `db:"event_payload"`
-	EventCreateTime  nullTime       `db:"event_create_time"`
-	EventTraceParent sql.NullString `db:"event_traceparent"`
-	EventTraceState  sql.NullString `db:"event_tracestate"`
+	NextDue         nullTime       `db:"next_due"`
+	Cut             bool           `db:"cut"`
+	LastLane        string         `db:"last_lane"`
+	Full            bool           `db:"full"`
+	LastPicked      string         `db:"last_picked"`
+	Filled          bool           `db:"filled"`
+	Capped          bool           `db:"capped"`
+	DeliveryID      sql.NullString `db:"delivery_id"`
+	ProjectID       sql.NullString `db:"project_id"`
+	WebhookID       sql.NullString `db:"webhook_id"`
+	EventID         sql.NullString `db:"event_id"`
+	Status          sql.NullString `db:"status"`
+	Attempts        sql.NullInt64  `db:"attempts"`
+	Resends         sql.NullInt64  `db:"resends"`
+	NextAttemptTime nullTime       `db:"next_attempt_time"`
+	EventType       sql.NullString `db:"event_type"`
+	Subject         sql.NullString `db:"subject"`
+	EventPayload    jsonText       `db:"event_payload"`
+	EventCreateTime nullTime       `db:"event_create_time"`
+	TraceParent     sql.NullString `db:"event_traceparent"`
+	TraceState      sql.NullString `db:"event_tracestate"`
 }
 
 // ClaimDeliveries leases due deliveries (QUEUED, RETRYING, and WAITING ones whose wait ended) until now+Lease,
@@ -201,7 +201,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, req store.Cl
 				Attempts: int(r.Attempts.Int64), Resends: int(r.Resends.Int64), NextAttemptTime: r.NextAttemptTime.t,
 			},
 			EventPayload: r.EventPayload.raw(), EventCreateTime: r.EventCreateTime.t, ClaimToken: token, LeaseEnd: leaseEnd,
-			EventTrace: store.TraceContext{Parent: r.EventTraceParent.String, State: r.EventTraceState.String},
+			EventTrace: store.TraceContext{Parent: r.TraceParent.String, State: r.TraceState.String},
 		})
 	}
 	return res, nil
