@@ -21,6 +21,7 @@ import (
 	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/store/storesql"
+	"github.com/hookd/hookd/server/tracing"
 )
 
 // serveFlags are the flags of `hookd serve`.
@@ -115,6 +116,16 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	start := time.Now()
+	// Traces, when the OTEL_* environment selects an exporter; flushed after the sender stopped.
+	tr, err := tracing.Setup(ctx, tracing.Config{ServiceVersion: version, Log: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := tr.Shutdown(ctx); err != nil {
+			log.Warn("tracing shutdown", "error", err)
+		}
+	}()
 	cfg, err := f.openConfig(log)
 	if err != nil {
 		return err
@@ -146,7 +157,8 @@ func runServe(ctx context.Context, args []string) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	clk := clock.Real{}
 	// The keyring encrypts secrets at rest and derives the capability tokens (action status, sync results).
-	w := &wiring{flags: f, store: st, keys: cfg.Keyring, clock: clk, log: log, registry: reg, publicURL: publicURL}
+	w := &wiring{flags: f, store: st, keys: cfg.Keyring, clock: clk, log: log, registry: reg, publicURL: publicURL,
+		tracing: tr}
 
 	var snd *sender.Sender
 	if f.role != "api" {

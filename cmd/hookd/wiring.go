@@ -20,6 +20,7 @@ import (
 	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/strictjson"
+	"github.com/hookd/hookd/server/tracing"
 	"github.com/hookd/hookd/server/trigger"
 )
 
@@ -37,6 +38,8 @@ type wiring struct {
 	// keys encrypt secrets at rest and derive the capability tokens (action status, sync results).
 	keys *secret.Keyring
 	snd  *sender.Sender
+	// tracing makes the spans of the API, the public routes and the sender (nil: off).
+	tracing *tracing.Provider
 	// routes is the router configuration, built once (handler and adminHandler share it).
 	routes *router.Config
 }
@@ -49,6 +52,7 @@ func (w *wiring) sender() *sender.Sender {
 			Clock: w.clock, Log: w.log, Registerer: w.registry, Workers: w.flags.workers, PerWebhook: w.flags.webhookConcurrency,
 			PerWebhookMetrics: w.flags.metricsPerWebhook,
 			Lease:             w.flags.lease, Dev: w.flags.dev, PublicURL: w.publicURL, UserAgent: "hookd/" + version,
+			TracerProvider: w.tracing.TracerProvider(),
 		})
 	}
 	return w.snd
@@ -84,13 +88,13 @@ func (w *wiring) buildRouterConfig() *router.Config {
 	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL, Auth: authn,
 		Quotas: quotas}
 	policy := auth.DefaultPolicy()
-	opts := append([]connect.HandlerOption{
+	opts := append(w.tracing.HandlerOptions(), // first: the RPC's span covers authentication too
 		connect.WithInterceptors(authn.Interceptor(policy)),
 		connect.WithReadMaxBytes(int(w.flags.maxRequestBytes)),
 		connect.WithSendMaxBytes(pagination.MaxResponseBytes),
 		// Small responses are not compressed: gzip's setup costs more than the bytes it saves.
-		connect.WithCompressMinBytes(compressMinBytes),
-	}, strictjson.HandlerOptions()...)
+		connect.WithCompressMinBytes(compressMinBytes))
+	opts = append(opts, strictjson.HandlerOptions()...)
 	trg := trigger.Config{Store: w.store, Rates: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
 		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry, Keyring: w.keys, Quotas: quotas}
 
@@ -123,9 +127,9 @@ func (w *wiring) buildRouterConfig() *router.Config {
 
 	inbound := trigger.NewHandler(trg)
 	routes := map[string]http.Handler{
-		"/v1/action-status/":        actionstatus.NewHandler(callbacks),
+		"/v1/action-status/":        w.tracing.PublicHandler(actionstatus.NewHandler(callbacks), "/v1/action-status/{token}"),
 		"GET /v1/deliveries/export": api.NewExportHandler(deps, policy),
-		"/t/":                       inbound,
+		"/t/":                       w.tracing.PublicHandler(inbound, "/t/{trigger_id}"),
 		"/v1/executions/":           inbound,
 	}
 	if w.flags.console {

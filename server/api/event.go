@@ -23,6 +23,7 @@ import (
 	"github.com/hookd/hookd/server/pagination"
 	"github.com/hookd/hookd/server/schema"
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/tracing"
 )
 
 // Publishing limits and defaults.
@@ -99,6 +100,7 @@ func (s *eventService) PublishEvent(ctx context.Context, req *connect.Request[ho
 	if err != nil {
 		return nil, s.publishError(ctx, err)
 	}
+	tracing.Annotate(ctx, tracing.KeyEventID.String(res.Event.ID))
 	return connect.NewResponse(publishResult(res, req.Msg)), nil
 }
 
@@ -283,6 +285,7 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 	return store.PublishInput{
 		Event: store.Event{
 			EventType: m.GetEventType(), Subject: m.GetSubject(), Payload: payload, IdempotencyKey: m.GetIdempotencyKey(),
+			Trace: tracing.Capture(ctx), // the attempts join the trace of this call
 		},
 		WebhookIDs: m.GetWebhookIds(),
 	}, nil

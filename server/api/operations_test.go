@@ -92,7 +92,8 @@ func TestWebhookHealthAPI(t *testing.T) {
 			}
 		}
 		assert.ElementsMatch(t, []string{store.EventWebhookDisabled, store.EventWebhookEnabled, store.EventWebhookDisabled,
-			store.EventDeliveryFailed, store.EventWebhookFailing, store.EventDeliveryFailed}, types) // one fake instant: ids unordered
+			store.EventDeliveryFailed, store.EventWebhookFailing, store.EventWebhookFailing, store.EventWebhookFailing,
+			store.EventDeliveryFailed}, types) // one fake instant: ids unordered
 	})
 }
 

@@ -78,7 +78,8 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		SystemName: m.GetSystemName(), Description: m.GetDescription(), Method: strings.ToUpper(m.GetMethod()),
 		URL: m.GetUrl(), Path: m.GetPath(), IntegrationHeaders: integrationHeadersFromProto(m.GetIntegrationHeaders()),
 		BodyTemplate: m.GetBodyTemplate(), AsyncStatus: m.GetAsyncStatus(), Enabled: true,
-		FailureThreshold: int(m.GetFailureThreshold()), CreateTime: now, UpdateTime: now,
+		FailureThreshold: int(m.GetFailureThreshold()), NoTraceparent: m.SendTraceparent != nil && !m.GetSendTraceparent(),
+		CreateTime: now, UpdateTime: now,
 	}
 	if w.SystemName == "" {
 		w.SystemName = slug(w.Name)
@@ -243,6 +244,9 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 		if w.SuccessStatusCodes, err = successCodesFromProto(m.GetSuccessStatusCodes().GetValues()); err != nil {
 			return nil, err
 		}
+	}
+	if m.SendTraceparent != nil {
+		w.NoTraceparent = !m.GetSendTraceparent()
 	}
 	now := s.d.now()
 	if m.SigningAlgorithm != nil {
@@ -802,7 +806,7 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 		AsyncStatus: w.AsyncStatus, AsyncTimeout: duration(w.AsyncTimeout), Enabled: w.Enabled, Secret: secret,
 		PreviousSecretExpireTime: timestampPtr(w.PreviousSecretExpireTime),
 		SuccessStatusCodes:       successCodesToProto(w.SuccessStatusCodes), SigningAlgorithm: signingAlgorithmToProto(w.SigningAlgorithm),
-		PublicKey: w.PublicKey, PreviousPublicKey: previousPublicKey(w, now),
+		PublicKey: w.PublicKey, PreviousPublicKey: previousPublicKey(w, now), SendTraceparent: !w.NoTraceparent,
 		FailureThreshold: int32(w.FailureThreshold), ConsecutiveFailures: int32(w.ConsecutiveFailures),
 		DisabledReason: w.DisabledReason, DisableTime: timestampPtr(w.DisableTime),
 	}

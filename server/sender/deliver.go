@@ -21,6 +21,7 @@ import (
 	"github.com/hookd/hookd/server/render"
 	"github.com/hookd/hookd/server/signature"
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/tracing"
 )
 
 // Reasons of outcomes decided without a request.
@@ -168,6 +169,7 @@ func (s *Sender) deliver(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 		token = actiontoken.New(s.cfg.ActionKeys, d.ID, d.Resends)
 	}
 	attempt := d.Attempts + 1
+	ctx, span := s.startAttempt(ctx, d, attempt)
 	req := s.build(ctx, t, message{
 		msgID: d.ID, eventID: d.EventID, eventType: d.EventType, subject: d.Subject, payload: d.EventPayload,
 		createTime: d.EventCreateTime, attempt: attempt, link: s.link(token),
@@ -177,6 +179,7 @@ func (s *Sender) deliver(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 	out.Attempt, out.Attempts, out.LastStatusCode = res.attempt, attempt, res.status
 	v := decide(s.now(), rulesOf(t.webhook, t.keyed), res, attempt)
 	out.Status, out.NextAttemptTime, out.Reason, out.DisableWebhook = v.status, v.next, v.reason, v.disable
+	endAttempt(span, req, res, out.Status, out.Reason)
 	if out.Status == store.StatusFailed {
 		s.cfg.Log.InfoContext(ctx, "delivery failed", "delivery_id", d.ID, "webhook_id", d.WebhookID,
 			"attempt", attempt, "status_code", res.status, "reason", out.Reason)
@@ -290,6 +293,9 @@ func (s *Sender) build(ctx context.Context, t *target, m message, token string) 
 		header.Set("User-Agent", s.cfg.UserAgent)
 	}
 	signature.SetHeaders(header, m.msgID, start, body, signature.Secrets(t.webhook, start)...)
+	if !t.webhook.NoTraceparent && header.Get("Traceparent") == "" {
+		tracing.Inject(ctx, header) // the attempt's span; not signed (the signature covers id.timestamp.body)
+	}
 	r.header, r.body = header, body
 	r.attempt.RequestHeaders = storeHeaders(header, private, token)
 	r.attempt.RequestBody = clean(actiontoken.Redact(string(body), token), s.cfg.MaxResponseBytes)

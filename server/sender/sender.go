@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookd/hookd/server/actiontoken"
 	"github.com/hookd/hookd/server/clock"
@@ -105,6 +107,8 @@ type Config struct {
 	DialContextFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Signals, when set, reports the sender's steps to a test (see TestSignals).
 	Signals *TestSignals
+	// TracerProvider makes the attempt spans (default OpenTelemetry's global provider).
+	TracerProvider trace.TracerProvider
 }
 
 const (
@@ -133,6 +137,7 @@ type Sender struct {
 	limiter *ratelimit.Limiter
 	slots   *rateSlots
 	metrics *metrics
+	tracer  trace.Tracer
 
 	disp  *dispatcher   // claimed deliveries waiting for or running on a worker
 	freed chan struct{} // signalled when a worker finishes
@@ -158,6 +163,9 @@ func New(cfg Config) *Sender {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = otel.GetTracerProvider()
+	}
 	if cfg.Registerer != nil && cfg.Queue != nil {
 		register(cfg.Registerer, prometheus.Collector(newQueueDepth(cfg.Queue, cfg.Log)))
 	}
@@ -168,6 +176,7 @@ func New(cfg Config) *Sender {
 		limiter: ratelimit.New(cfg.Rates),
 		slots:   newRateSlots(),
 		metrics: newMetrics(cfg.Registerer, cfg.PerWebhookMetrics),
+		tracer:  cfg.TracerProvider.Tracer(tracerName),
 		disp:    newDispatcher(cfg.PerWebhook),
 		freed:   make(chan struct{}, 1),
 	}

@@ -28,9 +28,12 @@ func (s *Sender) SendTest(ctx context.Context, w *store.Webhook, eventType strin
 		payload = []byte("{}")
 	}
 	now := s.now()
-	res := s.do(ctx, s.build(ctx, newTarget(w, in), message{
+	ctx, span := s.startTestSend(ctx, w)
+	req := s.build(ctx, newTarget(w, in), message{
 		msgID: id.New("msg", now), eventID: id.New(id.Event, now), eventType: eventType,
 		payload: payload, createTime: now, attempt: 1,
-	}, ""))
+	}, "")
+	res := s.do(ctx, req)
+	endAttempt(span, req, res, "", "")
 	return res.attempt, nil
 }

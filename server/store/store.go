@@ -156,6 +156,9 @@ type Webhook struct {
 	// PublicKey and PreviousPublicKey are the whpk_ keys of Secret and PreviousSecret (empty for HMAC secrets).
 	PublicKey         string
 	PreviousPublicKey string
+	// NoTraceparent turns off the W3C traceparent and tracestate headers of attempts (the API's
+	// send_traceparent, default true, is its negation, so that the zero Webhook sends them).
+	NoTraceparent bool
 	// FailureThreshold disables the webhook after this many consecutive FAILED deliveries (0: never).
 	FailureThreshold int
 	// Health, kept by the delivery engine (read-only for UpdateWebhook): consecutive FAILED deliveries since the
@@ -268,6 +271,15 @@ type Event struct {
 	CreateTime     time.Time
 	// Counts is filled by GetEvent and ListEvents.
 	Counts DeliveryCounts
+	// Trace is the trace context of the publish (set by the publisher; empty when it was not traced): the
+	// attempts of the event's deliveries join that trace.
+	Trace TraceContext
+}
+
+// TraceContext is a W3C trace context: the traceparent and tracestate header values of a span.
+type TraceContext struct {
+	Parent string
+	State  string
 }
 
 // IdempotencyWindow is how long an idempotency key returns the first publish's result.
@@ -393,6 +405,8 @@ type ClaimedDelivery struct {
 	Delivery
 	EventPayload    json.RawMessage
 	EventCreateTime time.Time
+	// EventTrace is the trace context of the event's publish (empty when it was not traced).
+	EventTrace TraceContext
 	// ClaimToken must accompany the completion; a stale token's completion is ignored.
 	ClaimToken string
 	// LeaseEnd is when the claim expires and the delivery is due again if no completion came.

@@ -31,6 +31,7 @@ import (
 	"github.com/hookd/hookd/server/ratelimit"
 	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/tracing"
 )
 
 // Limits and defaults of triggers.
@@ -336,7 +337,9 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		return
 	}
 	e.Status = responseStatus(t)
-	_, err = h.batch.Do(rctx, store.ExecutionRecord{Execution: e, Publish: &store.PublishInput{Event: store.Event{EventType: eventType, Subject: e.Subject, Payload: payload}}})
+	// The event carries the trace of this request: its attempts join it.
+	ev := store.Event{EventType: eventType, Subject: e.Subject, Payload: payload, Trace: tracing.Capture(ctx)}
+	_, err = h.batch.Do(rctx, store.ExecutionRecord{Execution: e, Publish: &store.PublishInput{Event: ev}})
 	if errors.Is(err, store.ErrNotFound) { // deleted while we read the body
 		writeError(w, http.StatusNotFound, "trigger not found")
 		return
@@ -345,6 +348,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		h.internal(ctx, w, "record execution", err, "trigger_id", t.ID)
 		return
 	}
+	tracing.Annotate(ctx, tracing.KeyTriggerID.String(t.ID), tracing.KeyExecutionID.String(e.ID), tracing.KeyEventID.String(e.EventID))
 	switch {
 	case t.Sync:
 		h.waitForDeliveries(ctx, t, e.EventID)

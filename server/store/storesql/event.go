@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	eventCols = `id, project_id, event_type, subject, payload, idempotency_key, create_time`
+	eventCols = `id, project_id, event_type, subject, payload, idempotency_key, create_time, traceparent, tracestate`
 
 	// matchSubscriptions finds the enabled subscriptions for a set of event types, with their webhooks' state: a
 	// disabled webhook gets its deliveries FAILED at once ("webhook disabled"), which replay_missed re-queues.
@@ -47,7 +47,7 @@ const (
 var (
 	insertEvents = newBulkInsert(bulkInsert{
 		into:    `INSERT INTO events (` + eventCols + `)`,
-		pgTypes: []string{"text", "text", "text", "text", "json", "text", "timestamptz"},
+		pgTypes: []string{"text", "text", "text", "text", "json", "text", "timestamptz", "text", "text"},
 	})
 	// insertKeys skips keys that a concurrent publish took first; the caller then returns that publish's result.
 	insertKeys = newBulkInsert(bulkInsert{
@@ -76,12 +76,15 @@ type eventRow struct {
 	Payload        jsonText `db:"payload"`
 	IdempotencyKey string   `db:"idempotency_key"`
 	CreateTime     dbTime   `db:"create_time"`
+	TraceParent    string   `db:"traceparent"`
+	TraceState     string   `db:"tracestate"`
 }
 
 func (r eventRow) record() store.Event {
 	return store.Event{
 		ID: r.ID, ProjectID: r.ProjectID, EventType: r.EventType, Subject: r.Subject, Payload: r.Payload.raw(),
 		IdempotencyKey: r.IdempotencyKey, CreateTime: r.CreateTime.t,
+		Trace: store.TraceContext{Parent: r.TraceParent, State: r.TraceState},
 	}
 }
 
@@ -357,7 +360,8 @@ func (s *Store) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.P
 		rows := make([][]any, len(chunk))
 		for n, i := range chunk {
 			ev := results[i].Event
-			rows[n] = []any{ev.ID, ev.ProjectID, ev.EventType, ev.Subject, textArg(ev.Payload), ev.IdempotencyKey, ev.CreateTime}
+			rows[n] = []any{ev.ID, ev.ProjectID, ev.EventType, ev.Subject, textArg(ev.Payload), ev.IdempotencyKey, ev.CreateTime,
+				ev.Trace.Parent, ev.Trace.State}
 		}
 		q, args, err := insertEvents.query(s.pg(), rows)
 		if err != nil {

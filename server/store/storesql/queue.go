@@ -71,7 +71,8 @@ const (
 		SELECT f.next_due, f.cut, COALESCE(f.last_lane, '') AS last_lane, f.full, COALESCE(f.last_picked, '') AS last_picked,
 			f.filled, f.capped,
 			c.delivery_id, c.project_id, c.webhook_id, c.event_id, c.status, c.attempts, c.resends, c.next_attempt_time,
-			e.event_type, e.subject, e.payload AS event_payload, e.create_time AS event_create_time
+			e.event_type, e.subject, e.payload AS event_payload, e.create_time AS event_create_time,
+			e.traceparent AS event_traceparent, e.tracestate AS event_tracestate
 		FROM facts f
 		LEFT JOIN claimed c ON TRUE
 		LEFT JOIN events e ON e.id = c.event_id
@@ -156,6 +157,8 @@ type claimRow struct {
 	Subject         sql.NullString `db:"subject"`
 	EventPayload    jsonText       `db:"event_payload"`
 	EventCreateTime nullTime       `db:"event_create_time"`
+	TraceParent     sql.NullString `db:"event_traceparent"`
+	TraceState      sql.NullString `db:"event_tracestate"`
 }
 
 // ClaimDeliveries leases due deliveries (QUEUED, RETRYING, and WAITING ones whose wait ended) until now+Lease,
@@ -195,6 +198,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, req store.Cl
 				Attempts: int(r.Attempts.Int64), Resends: int(r.Resends.Int64), NextAttemptTime: r.NextAttemptTime.t,
 			},
 			EventPayload: r.EventPayload.raw(), EventCreateTime: r.EventCreateTime.t, ClaimToken: token, LeaseEnd: leaseEnd,
+			EventTrace: store.TraceContext{Parent: r.TraceParent.String, State: r.TraceState.String},
 		})
 	}
 	return res, nil
@@ -307,6 +311,7 @@ func (s *Store) claimSQLite(ctx context.Context, now, leaseEnd time.Time, token 
 					Resends: r.Resends, NextAttemptTime: r.NextAttemptTime.t,
 				},
 				EventPayload: e.Payload.raw(), EventCreateTime: e.CreateTime.t, ClaimToken: token, LeaseEnd: leaseEnd,
+				EventTrace: store.TraceContext{Parent: e.TraceParent, State: e.TraceState},
 			})
 		}
 		slices.SortFunc(res.Deliveries, func(a, b store.ClaimedDelivery) int { return strings.Compare(a.ID, b.ID) })

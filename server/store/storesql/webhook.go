@@ -16,14 +16,14 @@ const (
 	webhookCols = `id, project_id, integration_id, name, system_name, description, method, url, path,
 		integration_headers, headers, body_template, retry_policy, timeout_ms, async_status, async_timeout_ms, enabled,
 		secret, previous_secret, previous_secret_expire_time, success_status_codes, signing_algorithm, public_key,
-		previous_public_key, failure_threshold, create_time, update_time`
+		previous_public_key, failure_threshold, send_traceparent, create_time, update_time`
 
 	// webhookReadCols adds the health the delivery engine keeps (never written by UpdateWebhook).
 	webhookReadCols = webhookCols + `, consecutive_failures, warned_percent, disabled_reason, disable_time,
 		last_success_time, last_failure_time`
 
 	insertWebhook = `INSERT INTO webhooks (` + webhookCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	// updateWebhook changes the configuration; enabled is SetWebhookEnabled's (and the engine's) to change, so
 	// that an update made from a stale read never re-enables a webhook the engine just disabled.
@@ -31,7 +31,7 @@ const (
 		url = ?, path = ?, integration_headers = ?, headers = ?, body_template = ?, retry_policy = ?, timeout_ms = ?,
 		async_status = ?, async_timeout_ms = ?, secret = ?, previous_secret = ?,
 		previous_secret_expire_time = ?, success_status_codes = ?, signing_algorithm = ?, public_key = ?,
-		previous_public_key = ?, failure_threshold = ?, update_time = ?
+		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, update_time = ?
 		WHERE project_id = ? AND id = ?`
 
 	cancelWebhookDeliveries = `UPDATE deliveries SET status = 'cancelled', reason = 'webhook deleted', update_time = ?
@@ -66,6 +66,7 @@ type webhookRow struct {
 	PublicKey                string         `db:"public_key"`
 	PreviousPublicKey        string         `db:"previous_public_key"`
 	FailureThreshold         int            `db:"failure_threshold"`
+	SendTraceparent          bool           `db:"send_traceparent"`
 	ConsecutiveFailures      int            `db:"consecutive_failures"`
 	WarnedPercent            int            `db:"warned_percent"`
 	DisabledReason           string         `db:"disabled_reason"`
@@ -85,8 +86,9 @@ func (r webhookRow) record() (store.Webhook, error) {
 		PreviousSecret: r.PreviousSecret, PreviousSecretExpireTime: r.PreviousSecretExpireTime.ptr(),
 		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, SigningAlgorithm: store.SigningAlgorithm(r.SigningAlgorithm),
 		PublicKey: r.PublicKey, PreviousPublicKey: r.PreviousPublicKey, FailureThreshold: r.FailureThreshold,
-		ConsecutiveFailures: r.ConsecutiveFailures, WarnedPercent: r.WarnedPercent, DisabledReason: r.DisabledReason,
-		DisableTime: r.DisableTime.ptr(), LastSuccessTime: r.LastSuccessTime.ptr(), LastFailureTime: r.LastFailureTime.ptr(),
+		NoTraceparent: !r.SendTraceparent, ConsecutiveFailures: r.ConsecutiveFailures, WarnedPercent: r.WarnedPercent,
+		DisabledReason: r.DisabledReason, DisableTime: r.DisableTime.ptr(), LastSuccessTime: r.LastSuccessTime.ptr(),
+		LastFailureTime: r.LastFailureTime.ptr(),
 	}
 	if err := r.SuccessStatusCodes.decode(&w.SuccessStatusCodes); err != nil {
 		return w, err
@@ -144,7 +146,7 @@ func (s *Store) webhookArgs(w *store.Webhook) ([]any, error) {
 	return []any{integrationID, w.Name, w.SystemName, w.Description, w.Method, w.URL, w.Path, ih, h, w.BodyTemplate, rp,
 		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
 		tsPtr(w.PreviousSecretExpireTime), codes, string(w.SigningAlgorithm), w.PublicKey, w.PreviousPublicKey,
-		w.FailureThreshold, w.UpdateTime}, nil
+		w.FailureThreshold, !w.NoTraceparent, w.UpdateTime}, nil
 }
 
 // CreateWebhook stores w, filling in its id and times when empty; ErrNotFound when its integration is not in the
