@@ -14,11 +14,9 @@ import (
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/quota"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 )
-
-// Masked replaces private header values and secrets for callers that are not ADMIN.
-const Masked = "********"
 
 // Deps are what every handler needs.
 type Deps struct {
@@ -53,7 +51,7 @@ func headersToProto(hs []store.Header, reveal bool) []*hookdv1.Header {
 	for _, h := range hs {
 		v := h.Value
 		if h.Private && !reveal {
-			v = Masked
+			v = secret.Masked
 		}
 		out = append(out, &hookdv1.Header{Name: h.Name, Value: v, Private: h.Private})
 	}

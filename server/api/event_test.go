@@ -52,10 +52,10 @@ func withLog(t *testing.T, e *env) *logEnv {
 	t.Helper()
 	le := &logEnv{e: e, reg: prometheus.NewRegistry(), secrets: map[string]string{}}
 	d := Deps{Store: e.st, Clock: e.clock, Log: slog.New(slog.DiscardHandler)}
-	opts := connect.WithInterceptors(auth.NewInterceptor(e.st, auth.DefaultPolicy()))
+	opts := handlerOptions(e.st, d.Log)
 	mux := http.NewServeMux()
-	mux.Handle(hookdv1connect.NewEventServiceHandler(NewEventService(d, EventConfig{MaxPayloadBytes: testMaxPayload, Registerer: le.reg}), opts))
-	mux.Handle(hookdv1connect.NewDeliveryServiceHandler(NewDeliveryService(d), opts))
+	mux.Handle(hookdv1connect.NewEventServiceHandler(NewEventService(d, EventConfig{MaxPayloadBytes: testMaxPayload, Registerer: le.reg}), opts...))
+	mux.Handle(hookdv1connect.NewDeliveryServiceHandler(NewDeliveryService(d), opts...))
 	mux.Handle("/v1/deliveries/export", NewExportHandler(d, nil))
 	le.srv = httptest.NewServer(mux)
 	t.Cleanup(le.srv.Close)

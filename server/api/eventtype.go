@@ -58,13 +58,13 @@ func (s *eventTypeService) CreateEventType(ctx context.Context, req *connect.Req
 		return nil, err
 	}
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindEventType); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", "", err)
+		return nil, err
 	}
 	if err := s.d.Store.CreateEventType(ctx, et); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("name: event type %q already exists", et.Name))
 		}
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", et.ID, err)
+		return nil, apierr.About("event type", et.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.CreateEventTypeResponse{EventType: eventTypeToProto(et)}), nil
 }
@@ -87,7 +87,7 @@ func (s *eventTypeService) GetEventType(ctx context.Context, req *connect.Reques
 		return nil, apierr.Invalid("id", "id or name is required")
 	}
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", key, err)
+		return nil, apierr.About("event type", key, err)
 	}
 	return connect.NewResponse(&hookdv1.GetEventTypeResponse{EventType: eventTypeToProto(et)}), nil
 }
@@ -104,7 +104,7 @@ func (s *eventTypeService) ListEventTypes(ctx context.Context, req *connect.Requ
 	}
 	ets, err := s.d.Store.ListEventTypes(ctx, p.ProjectID, page)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event types", "", err)
+		return nil, fmt.Errorf("list event types: %w", err)
 	}
 	ets, next := pagination.Trim(ets, page, func(x store.EventType) string { return x.ID })
 	out := &hookdv1.ListEventTypesResponse{EventTypes: make([]*hookdv1.EventType, 0, len(ets)), NextPageToken: next}
@@ -123,7 +123,7 @@ func (s *eventTypeService) UpdateEventType(ctx context.Context, req *connect.Req
 	m := req.Msg
 	et, err := s.d.Store.GetEventType(ctx, p.ProjectID, m.GetId())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", m.GetId(), err)
+		return nil, apierr.About("event type", m.GetId(), err)
 	}
 	if m.Description != nil {
 		if err := checkDescription("description", m.GetDescription()); err != nil {
@@ -146,7 +146,7 @@ func (s *eventTypeService) UpdateEventType(ctx context.Context, req *connect.Req
 	}
 	et.UpdateTime = s.d.now()
 	if err := s.d.Store.UpdateEventType(ctx, et); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", et.ID, err)
+		return nil, apierr.About("event type", et.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.UpdateEventTypeResponse{EventType: eventTypeToProto(et)}), nil
 }
@@ -162,7 +162,7 @@ func (s *eventTypeService) DeleteEventType(ctx context.Context, req *connect.Req
 		return nil, apierr.FailedPrecondition("event type %q is named by subscriptions: change or delete them first", req.Msg.GetId())
 	}
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", req.Msg.GetId(), err)
+		return nil, apierr.About("event type", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.DeleteEventTypeResponse{}), nil
 }

@@ -16,6 +16,7 @@ import (
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/server/auth"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
@@ -29,6 +30,22 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 		t.Parallel()
 		fn(t, setup(t, st))
 	})
+}
+
+// overProtocols is backends once per protocol (Connect, gRPC, JSON): each protocol × store pair gets a fresh
+// environment whose clients speak that protocol.
+func overProtocols(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	t.Parallel()
+	for _, protocol := range protocols {
+		t.Run(protocol, func(t *testing.T) {
+			t.Parallel()
+			storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
+				t.Parallel()
+				fn(t, setupOver(t, st, protocol))
+			})
+		})
+	}
 }
 
 func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
@@ -229,7 +246,7 @@ func TestIntegrations(t *testing.T) {
 				r.Headers = []*hookdv1.Header{{Name: "X-A", Value: "1"}, {Name: "x-a", Value: "2"}}
 			}, "headers[1].name"},
 			{"mask without stored value", func(r *hookdv1.CreateIntegrationRequest) {
-				r.Headers = []*hookdv1.Header{{Name: "Authorization", Value: Masked, Private: true}}
+				r.Headers = []*hookdv1.Header{{Name: "Authorization", Value: secret.Masked, Private: true}}
 			}, "headers[0].value"},
 		}
 		for _, c := range cases {
@@ -249,7 +266,7 @@ func TestIntegrations(t *testing.T) {
 			name   string
 			client clients
 			want   string
-		}{{"admin", e.admin, "Bearer s3cret"}, {"member", e.member, Masked}, {"viewer", e.viewer, Masked}} {
+		}{{"admin", e.admin, "Bearer s3cret"}, {"member", e.member, secret.Masked}, {"viewer", e.viewer, secret.Masked}} {
 			got, err := c.client.integrations.GetIntegration(ctx, creq(&hookdv1.GetIntegrationRequest{Id: in.GetId()}))
 			require.NoError(t, err, c.name)
 			hs := got.Msg.GetIntegration().GetHeaders()
@@ -258,7 +275,7 @@ func TestIntegrations(t *testing.T) {
 			require.True(t, hs[0].GetPrivate())
 			require.Equal(t, "core", hs[1].GetValue(), c.name)
 		}
-		require.Equal(t, Masked, in.GetHeaders()[0].GetValue(), "the MEMBER's create response is masked too")
+		require.Equal(t, secret.Masked, in.GetHeaders()[0].GetValue(), "the MEMBER's create response is masked too")
 
 		// A MEMBER sends the masked list back with one more header: the private value is kept.
 		got, err := e.member.integrations.GetIntegration(ctx, creq(&hookdv1.GetIntegrationRequest{Id: in.GetId()}))
@@ -433,18 +450,18 @@ func TestWebhooks(t *testing.T) {
 		require.Equal(t, int32(15), w.GetRetryPolicy().GetMaxRetries())
 		require.True(t, w.GetEnabled())
 		require.Equal(t, "https://hooks.example.com/orders?key={{.TransactionalId}}", w.GetFullUrl())
-		require.Equal(t, Masked, w.GetSecret(), "MEMBER gets the secret masked")
-		require.Equal(t, Masked, w.GetHeaders()[0].GetValue())
+		require.Equal(t, secret.Masked, w.GetSecret(), "MEMBER gets the secret masked")
+		require.Equal(t, secret.Masked, w.GetHeaders()[0].GetValue())
 		require.Equal(t, "{{.TransactionalId}}", w.GetHeaders()[1].GetValue())
 
 		got, err := e.admin.webhooks.GetWebhook(ctx, creq(&hookdv1.GetWebhookRequest{Id: w.GetId()}))
 		require.NoError(t, err)
-		secret := got.Msg.GetWebhook().GetSecret()
-		require.Regexp(t, `^whsec_[A-Za-z0-9+/]{32}$`, secret, "ADMIN sees the secret")
+		whSecret := got.Msg.GetWebhook().GetSecret()
+		require.Regexp(t, `^whsec_[A-Za-z0-9+/]{32}$`, whSecret, "ADMIN sees the secret")
 		require.Equal(t, "t0k", got.Msg.GetWebhook().GetHeaders()[0].GetValue())
 		got, err = e.viewer.webhooks.GetWebhook(ctx, creq(&hookdv1.GetWebhookRequest{Id: w.GetId()}))
 		require.NoError(t, err)
-		require.Equal(t, Masked, got.Msg.GetWebhook().GetSecret())
+		require.Equal(t, secret.Masked, got.Msg.GetWebhook().GetSecret())
 
 		// Explicit values, an integration path and header toggles.
 		res, err = e.member.webhooks.CreateWebhook(ctx, creq(&hookdv1.CreateWebhookRequest{
@@ -495,7 +512,7 @@ func TestWebhooks(t *testing.T) {
 		stored, err = e.st.GetWebhook(ctx, auth.DefaultProjectID, w.GetId())
 		require.NoError(t, err)
 		require.Equal(t, "t0k", stored.Headers[0].Value)
-		require.Equal(t, secret, stored.Secret, "an update keeps the secret")
+		require.Equal(t, whSecret, stored.Secret, "an update keeps the secret")
 
 		up, err = e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: w.GetId(), IntegrationId: proto.String(in.GetId()), Path: proto.String("orders")}))
 		require.NoError(t, err)
@@ -519,7 +536,7 @@ func TestWebhooks(t *testing.T) {
 			{"body_template", &hookdv1.UpdateWebhookRequest{BodyTemplate: proto.String("{{end}}")}},
 			{"timeout", &hookdv1.UpdateWebhookRequest{Timeout: durationpb.New(time.Minute)}},
 			{"retry_policy.max_retries", &hookdv1.UpdateWebhookRequest{RetryPolicy: &hookdv1.RetryPolicy{Kind: hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_FIXED, Interval: durationpb.New(time.Second)}}},
-			{"headers[0].value", &hookdv1.UpdateWebhookRequest{Headers: &hookdv1.HeaderList{Values: []*hookdv1.Header{{Name: "X-Other", Value: Masked, Private: true}}}}},
+			{"headers[0].value", &hookdv1.UpdateWebhookRequest{Headers: &hookdv1.HeaderList{Values: []*hookdv1.Header{{Name: "X-Other", Value: secret.Masked, Private: true}}}}},
 			{"integration_headers", &hookdv1.UpdateWebhookRequest{IntegrationHeaders: &hookdv1.IntegrationHeaderList{Values: []*hookdv1.IntegrationHeader{{Name: "X-Team"}}}}},
 		} {
 			c.r.Id = w.GetId()
@@ -541,7 +558,7 @@ func TestWebhooks(t *testing.T) {
 		for _, lw := range list.Msg.GetWebhooks() {
 			require.Equal(t, in.GetId(), lw.GetIntegrationId())
 			require.True(t, strings.HasPrefix(lw.GetFullUrl(), "https://api.example.com/v3/"))
-			require.Equal(t, Masked, lw.GetSecret())
+			require.Equal(t, secret.Masked, lw.GetSecret())
 		}
 
 		// Copy: a new webhook with its own secret.
@@ -580,7 +597,7 @@ func TestWebhooks(t *testing.T) {
 		require.Equal(t, rot.Msg.GetWebhook().GetSecret(), after.Secret)
 		rot, err = e.member.webhooks.RotateWebhookSecret(ctx, creq(&hookdv1.RotateWebhookSecretRequest{Id: c.GetId()}))
 		require.NoError(t, err)
-		require.Equal(t, Masked, rot.Msg.GetWebhook().GetSecret())
+		require.Equal(t, secret.Masked, rot.Msg.GetWebhook().GetSecret())
 
 		// Other projects and viewers.
 		for name, call := range map[string]func(c clients) error{
@@ -652,7 +669,7 @@ func TestTestWebhook(t *testing.T) {
 		require.Equal(t, 42*time.Millisecond, m.GetDuration().AsDuration())
 		require.Equal(t, "https://hooks.example.com/receiver", m.GetRequestUrl())
 		require.Equal(t, "text/plain", m.GetHeaders()[0].GetValue())
-		require.Equal(t, Masked, m.GetRequestHeaders()[0].GetValue(), "MEMBER sees private request headers masked")
+		require.Equal(t, secret.Masked, m.GetRequestHeaders()[0].GetValue(), "MEMBER sees private request headers masked")
 		require.Equal(t, `{"id":"u_1"}`, m.GetRequestBody())
 		require.Empty(t, m.GetError())
 		res, err = e.admin.webhooks.TestWebhook(ctx, creq(&hookdv1.TestWebhookRequest{Id: w.GetId(), EventType: "user.created"}))

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -47,7 +48,7 @@ func (s *integrationService) CreateIntegration(ctx context.Context, req *connect
 		return nil, err
 	}
 	if err := s.d.Store.CreateIntegration(ctx, in); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", in.ID, err)
+		return nil, apierr.About("integration", in.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.CreateIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
 }
@@ -83,7 +84,7 @@ func (s *integrationService) GetIntegration(ctx context.Context, req *connect.Re
 	}
 	in, err := s.d.Store.GetIntegration(ctx, p.ProjectID, req.Msg.GetId())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", req.Msg.GetId(), err)
+		return nil, apierr.About("integration", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.GetIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
 }
@@ -100,7 +101,7 @@ func (s *integrationService) ListIntegrations(ctx context.Context, req *connect.
 	}
 	ins, err := s.d.Store.ListIntegrations(ctx, p.ProjectID, page)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integrations", "", err)
+		return nil, fmt.Errorf("list integrations: %w", err)
 	}
 	ins, next := pagination.Trim(ins, page, func(x store.Integration) string { return x.ID })
 	out := &hookdv1.ListIntegrationsResponse{Integrations: make([]*hookdv1.Integration, 0, len(ins)), NextPageToken: next}
@@ -119,7 +120,7 @@ func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect
 	m := req.Msg
 	in, err := s.d.Store.GetIntegration(ctx, p.ProjectID, m.GetId())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", m.GetId(), err)
+		return nil, apierr.About("integration", m.GetId(), err)
 	}
 	if m.Name != nil {
 		in.Name = m.GetName()
@@ -144,7 +145,7 @@ func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect
 	}
 	in.UpdateTime = s.d.now()
 	if err := s.d.Store.UpdateIntegration(ctx, in); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", in.ID, err)
+		return nil, apierr.About("integration", in.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.UpdateIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
 }
@@ -156,7 +157,7 @@ func (s *integrationService) DeleteIntegration(ctx context.Context, req *connect
 		return nil, err
 	}
 	if err := s.d.Store.DeleteIntegration(ctx, p.ProjectID, req.Msg.GetId()); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", req.Msg.GetId(), err)
+		return nil, apierr.About("integration", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.DeleteIntegrationResponse{}), nil
 }

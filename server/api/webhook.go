@@ -20,16 +20,14 @@ import (
 	"github.com/hookd/hookd/server/pagination"
 	"github.com/hookd/hookd/server/render"
 	"github.com/hookd/hookd/server/schema"
+	"github.com/hookd/hookd/server/secret"
+	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/signature"
 	"github.com/hookd/hookd/server/store"
 )
 
 // Webhook defaults and limits.
 const (
-	// DefaultWebhookTimeout is the per-attempt timeout of a webhook that sets none; it is also the maximum.
-	DefaultWebhookTimeout = 15 * time.Second
-	// DefaultAsyncTimeout is how long a WAITING delivery waits for its callback when the webhook sets no bound.
-	DefaultAsyncTimeout = 24 * time.Hour
 	// DefaultExponentialRetries is the number of retries of the EXPONENTIAL policy (16 attempts).
 	DefaultExponentialRetries = 15
 	// SecretOverlap is how long the secret replaced by RotateWebhookSecret keeps signing.
@@ -42,11 +40,10 @@ const (
 	minFixedInterval  = time.Second
 	maxFixedInterval  = 24 * time.Hour
 	maxFixedRetries   = 10
-	maxTestPayload    = 256 << 10
+	// maxWebhookTimeout is the longest timeout a webhook may set: the sender's attempt timeout, which is also
+	// the default (sender.DefaultTimeout).
+	maxWebhookTimeout = sender.DefaultTimeout
 )
-
-// webhookMethods are the HTTP methods a webhook may use.
-var webhookMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 // NewWebhookService returns the WebhookService handler; t sends TestWebhook requests (nil: test sends are refused).
 func NewWebhookService(d Deps, t Tester) hookdv1connect.WebhookServiceHandler {
@@ -97,10 +94,10 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 	if w.SigningAlgorithm, err = signingAlgorithmFromProto(m.GetSigningAlgorithm()); err != nil {
 		return nil, err
 	}
-	if w.Timeout, err = durationField("timeout", m.GetTimeout(), DefaultWebhookTimeout, minWebhookTimeout, DefaultWebhookTimeout); err != nil {
+	if w.Timeout, err = durationField("timeout", m.GetTimeout(), sender.DefaultTimeout, minWebhookTimeout, maxWebhookTimeout); err != nil {
 		return nil, err
 	}
-	if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
+	if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), sender.DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
 		return nil, err
 	}
 	in, err := s.integration(ctx, p.ProjectID, w.IntegrationID)
@@ -114,10 +111,10 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		return nil, err
 	}
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", "", err)
+		return nil, err
 	}
 	if w.Secret, w.PublicKey, err = newSigningSecret(w.SigningAlgorithm); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+		return nil, err
 	}
 	if err := s.d.Store.CreateWebhook(ctx, w); err != nil {
 		return nil, s.storeError(ctx, w, err)
@@ -150,7 +147,7 @@ func (s *webhookService) ListWebhooks(ctx context.Context, req *connect.Request[
 	}
 	ws, err := s.d.Store.ListWebhooks(ctx, p.ProjectID, req.Msg.GetIntegrationId(), page)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhooks", "", err)
+		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
 	ws, next := pagination.Trim(ws, page, func(x store.Webhook) string { return x.ID })
 	out := &hookdv1.ListWebhooksResponse{Webhooks: make([]*hookdv1.Webhook, 0, len(ws)), NextPageToken: next}
@@ -222,7 +219,7 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 		}
 	}
 	if m.Timeout != nil {
-		if w.Timeout, err = durationField("timeout", m.GetTimeout(), DefaultWebhookTimeout, minWebhookTimeout, DefaultWebhookTimeout); err != nil {
+		if w.Timeout, err = durationField("timeout", m.GetTimeout(), sender.DefaultTimeout, minWebhookTimeout, maxWebhookTimeout); err != nil {
 			return nil, err
 		}
 	}
@@ -252,7 +249,7 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 		}
 	}
 	if m.AsyncTimeout != nil {
-		if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
+		if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), sender.DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
 			return nil, err
 		}
 	}
@@ -283,7 +280,7 @@ func (s *webhookService) DeleteWebhook(ctx context.Context, req *connect.Request
 		return nil, err
 	}
 	if err := s.d.Store.DeleteWebhook(ctx, p.ProjectID, req.Msg.GetId(), s.d.now()); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", req.Msg.GetId(), err)
+		return nil, apierr.About("webhook", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.DeleteWebhookResponse{}), nil
 }
@@ -317,10 +314,10 @@ func (s *webhookService) CopyWebhook(ctx context.Context, req *connect.Request[h
 	w.PreviousSecret, w.PreviousSecretExpireTime, w.PreviousPublicKey = "", nil, ""
 	w.CreateTime, w.UpdateTime = now, now
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", "", err)
+		return nil, err
 	}
 	if w.Secret, w.PublicKey, err = newSigningSecret(w.SigningAlgorithm); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+		return nil, err
 	}
 	if err := s.d.Store.CreateWebhook(ctx, &w); err != nil {
 		return nil, s.storeError(ctx, &w, err)
@@ -340,7 +337,7 @@ func (s *webhookService) RotateWebhookSecret(ctx context.Context, req *connect.R
 	}
 	now := s.d.now()
 	if err := rotateSecret(w, now); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+		return nil, err
 	}
 	w.UpdateTime = now
 	if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
@@ -367,7 +364,7 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 	var et *store.EventType
 	if eventType != "" {
 		if et, err = s.d.Store.GetEventTypeByName(ctx, p.ProjectID, eventType); err != nil {
-			return nil, apierr.FromStore(ctx, s.d.log(), "event type", eventType, err)
+			return nil, apierr.About("event type", eventType, err)
 		}
 	}
 	var payload []byte
@@ -376,13 +373,13 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 		if payload, err = compactJSON(req.Msg.GetPayload()); err != nil {
 			return nil, apierr.Invalid("payload", "cannot be encoded as JSON: %v", err)
 		}
-		if len(payload) > maxTestPayload {
-			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), maxTestPayload)
+		if len(payload) > store.DefaultMaxPayloadBytes {
+			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), store.DefaultMaxPayloadBytes)
 		}
 		if et != nil && len(et.Schema) > 0 {
 			sc, err := schema.Compile(et.Schema)
 			if err != nil {
-				return nil, apierr.FromStore(ctx, s.d.log(), "event type", eventType, fmt.Errorf("compile stored schema: %w", err))
+				return nil, fmt.Errorf("compile stored schema of event type %q: %w", eventType, err)
 			}
 			if err := sc.Validate(payload); err != nil {
 				return nil, apierr.Invalid("payload", "does not match the schema of %q: %v", eventType, err)
@@ -402,12 +399,12 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 	if err != nil {
 		var cerr *connect.Error
 		if errors.As(err, &cerr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+			return nil, err
 		}
 		return nil, apierr.FailedPrecondition("test send of webhook %s: %v", w.ID, err)
 	}
 	if att == nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, errors.New("test send returned no attempt"))
+		return nil, fmt.Errorf("test send of webhook %s returned no attempt", w.ID)
 	}
 	return connect.NewResponse(&hookdv1.TestWebhookResponse{
 		StatusCode: int32(att.ResponseStatusCode), Headers: headersToProto(att.ResponseHeaders, true),
@@ -424,7 +421,7 @@ func (s *webhookService) load(ctx context.Context, webhookID string) (auth.Princ
 	}
 	w, err := s.d.Store.GetWebhook(ctx, p.ProjectID, webhookID)
 	if err != nil {
-		return p, nil, apierr.FromStore(ctx, s.d.log(), "webhook", webhookID, err)
+		return p, nil, apierr.About("webhook", webhookID, err)
 	}
 	return p, w, nil
 }
@@ -438,21 +435,19 @@ func (s *webhookService) integration(ctx context.Context, projectID, integration
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apierr.Invalid("integration_id", "integration %q not found", integrationID)
 	}
-	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", integrationID, err)
-	}
-	return in, nil
+	return in, apierr.About("integration", integrationID, err)
 }
 
-// output converts a stored webhook for p, loading its integration (through cache when not nil) for full_url.
+// output converts a stored webhook for p, loading its integration (through cache when not nil) for full_url and
+// effective_headers.
 func (s *webhookService) output(ctx context.Context, p auth.Principal, w *store.Webhook, cache map[string]*store.Integration) (*hookdv1.Webhook, error) {
 	var in *store.Integration
-	if w.URL == "" && w.IntegrationID != "" {
+	if w.IntegrationID != "" {
 		in = cache[w.IntegrationID]
 		if in == nil {
 			var err error
 			if in, err = s.d.Store.GetIntegration(ctx, p.ProjectID, w.IntegrationID); err != nil {
-				return nil, apierr.FromStore(ctx, s.d.log(), "integration", w.IntegrationID, err)
+				return nil, apierr.About("integration", w.IntegrationID, err)
 			}
 			if cache != nil {
 				cache[w.IntegrationID] = in
@@ -474,7 +469,7 @@ func (s *webhookService) storeError(ctx context.Context, w *store.Webhook, err e
 			return apierr.Invalid("integration_id", "integration %q not found", w.IntegrationID)
 		}
 	}
-	return apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+	return apierr.About("webhook", w.ID, err)
 }
 
 // validate checks a webhook about to be stored; in is its integration (nil for none).
@@ -488,8 +483,8 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 	if err := checkDescription("description", w.Description); err != nil {
 		return err
 	}
-	if !slices.Contains(webhookMethods, w.Method) {
-		return apierr.Invalid("method", "%q is not one of %s", w.Method, strings.Join(webhookMethods, ", "))
+	if !slices.Contains(store.HTTPMethods, w.Method) {
+		return apierr.Invalid("method", "%q is not one of %s", w.Method, strings.Join(store.HTTPMethods, ", "))
 	}
 	var err error
 	switch {
@@ -502,7 +497,7 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 	case in == nil:
 		err = apierr.Invalid("url", "is required (or set integration_id and path)")
 	default:
-		err = checkTemplateURL("path", joinURL(in.BaseURL, w.Path), s.d.Dev)
+		err = checkTemplateURL("path", sender.FullURL(w, in), s.d.Dev)
 	}
 	if err != nil {
 		return err
@@ -548,33 +543,15 @@ func usesTransactionalID(w *store.Webhook, in *store.Integration, body *render.T
 		t, _ := render.Parse(name, text) // already validated; a template that does not parse uses nothing
 		return t
 	}
-	if render.UsesTransactionalID(body, parse("url", WebhookFullURL(w, in))) {
+	if render.UsesTransactionalID(body, parse("url", sender.FullURL(w, in))) {
 		return true
 	}
-	for _, h := range sentHeaders(w, in) {
+	for _, h := range sender.Headers(w, in) {
 		if render.UsesTransactionalID(parse("header "+h.Name, h.Value)) {
 			return true
 		}
 	}
 	return false
-}
-
-// sentHeaders are the headers a webhook sends besides hookd's own: its own, and the integration headers that are
-// not toggled off and not replaced by one of its own of the same name (as the sender builds them).
-func sentHeaders(w *store.Webhook, in *store.Integration) []store.Header {
-	out := slices.Clone(w.Headers)
-	if in == nil {
-		return out
-	}
-	for _, h := range in.Headers {
-		named := func(name string) bool { return strings.EqualFold(name, h.Name) }
-		off := slices.ContainsFunc(w.IntegrationHeaders, func(ih store.IntegrationHeader) bool { return !ih.Use && named(ih.Name) })
-		replaced := slices.ContainsFunc(w.Headers, func(wh store.Header) bool { return named(wh.Name) })
-		if !off && !replaced {
-			out = append(out, h)
-		}
-	}
-	return out
 }
 
 // maxSuccessCodes caps success_status_codes (there are 100 codes in 2xx).
@@ -746,9 +723,9 @@ func retryPolicyToProto(rp store.RetryPolicy) *hookdv1.RetryPolicy {
 // webhookToProto converts a webhook at now (in is its integration, for full_url); the secret and private header
 // values are masked unless reveal. Public keys are shown to every role, the previous one while it still signs.
 func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now time.Time) *hookdv1.Webhook {
-	secret := w.Secret
-	if !reveal && secret != "" {
-		secret = Masked
+	sec := w.Secret
+	if !reveal && sec != "" {
+		sec = secret.Masked
 	}
 	ihs := make([]*hookdv1.IntegrationHeader, 0, len(w.IntegrationHeaders))
 	for _, ih := range w.IntegrationHeaders {
@@ -757,9 +734,10 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 	return &hookdv1.Webhook{
 		Id: w.ID, CreateTime: timestamp(w.CreateTime), UpdateTime: timestamp(w.UpdateTime), IntegrationId: w.IntegrationID,
 		Name: w.Name, SystemName: w.SystemName, Description: w.Description, Method: w.Method, Url: w.URL, Path: w.Path,
-		FullUrl: WebhookFullURL(w, in), IntegrationHeaders: ihs, Headers: headersToProto(w.Headers, reveal),
-		BodyTemplate: w.BodyTemplate, RetryPolicy: retryPolicyToProto(w.RetryPolicy), Timeout: duration(w.Timeout),
-		AsyncStatus: w.AsyncStatus, AsyncTimeout: duration(w.AsyncTimeout), Enabled: w.Enabled, Secret: secret,
+		FullUrl: sender.FullURL(w, in), IntegrationHeaders: ihs, Headers: headersToProto(w.Headers, reveal),
+		EffectiveHeaders: headersToProto(sender.Headers(w, in), reveal),
+		BodyTemplate:     w.BodyTemplate, RetryPolicy: retryPolicyToProto(w.RetryPolicy), Timeout: duration(w.Timeout),
+		AsyncStatus: w.AsyncStatus, AsyncTimeout: duration(w.AsyncTimeout), Enabled: w.Enabled, Secret: sec,
 		PreviousSecretExpireTime: timestampPtr(w.PreviousSecretExpireTime),
 		SuccessStatusCodes:       successCodesToProto(w.SuccessStatusCodes), SigningAlgorithm: signingAlgorithmToProto(w.SigningAlgorithm),
 		PublicKey: w.PublicKey, PreviousPublicKey: previousPublicKey(w, now),

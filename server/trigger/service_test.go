@@ -13,7 +13,6 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
-	"github.com/hookd/hookd/server/trigger"
 )
 
 func TestServiceCRUD(t *testing.T) {
@@ -28,7 +27,7 @@ func TestServiceCRUD(t *testing.T) {
 		assert.Regexp(t, `^trg_[0-9a-z]{26}$`, created.Id)
 		assert.Equal(t, "Orders", created.Name)
 		assert.Equal(t, "k-123", created.ApiKey, "the API key is shown once, in the response that set it")
-		assert.Equal(t, trigger.Masked, created.Signature.Secret)
+		assert.Equal(t, secret.Masked, created.Signature.Secret)
 		assert.EqualValues(t, 50, created.RateLimitPerSecond)
 		assert.Equal(t, 30*time.Second, created.SyncTimeout.AsDuration())
 		assert.EqualValues(t, 1<<20, created.MaxBodyBytes)
@@ -37,13 +36,13 @@ func TestServiceCRUD(t *testing.T) {
 
 		got, err := b.admin.GetTrigger(b.ctx, connect.NewRequest(&hookdv1.GetTriggerRequest{Id: created.Id}))
 		require.NoError(t, err)
-		assert.Equal(t, trigger.Masked, got.Msg.Trigger.ApiKey, "the API key is stored as a hash: nobody reads it back")
+		assert.Equal(t, secret.Masked, got.Msg.Trigger.ApiKey, "the API key is stored as a hash: nobody reads it back")
 		assert.Equal(t, "s3cret", got.Msg.Trigger.Signature.Secret)
 		assert.Equal(t, b.srv.URL+"/t/"+created.Id, got.Msg.Trigger.Url)
 
 		// A member echoing the masked secrets back keeps them.
 		upd, err := b.member.UpdateTrigger(b.ctx, connect.NewRequest(&hookdv1.UpdateTriggerRequest{
-			Id: created.Id, Name: new("Orders v2"), ApiKey: new(trigger.Masked), Signature: created.Signature,
+			Id: created.Id, Name: new("Orders v2"), ApiKey: new(secret.Masked), Signature: created.Signature,
 			RateLimitPerSecond: new(int32(7)), Sync: new(true), SyncTimeout: durationpb.New(5 * time.Second),
 			Response: &hookdv1.TriggerResponse{Body: "ok"},
 		}))
@@ -208,7 +207,7 @@ func TestServiceExecutions(t *testing.T) {
 		assert.Equal(t, "i", e.QueryParameters[0].Name)
 		for _, h := range e.Headers {
 			if h.Name == "Authorization" {
-				assert.Equal(t, trigger.Masked, h.Value, "credentials are masked for MEMBER")
+				assert.Equal(t, secret.Masked, h.Value, "credentials are masked for MEMBER")
 			}
 		}
 		got, err = b.admin.GetExecution(b.ctx, connect.NewRequest(&hookdv1.GetExecutionRequest{Id: ids[1]}))
