@@ -89,7 +89,7 @@ func createEventType(t *testing.T, c clients, name string, sample map[string]any
 }
 
 func TestProjects(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		res, err := e.root.projects.CreateProject(ctx, creq(&hookdv1.CreateProjectRequest{Name: "acme"}))
 		require.NoError(t, err)
@@ -139,7 +139,7 @@ func TestProjects(t *testing.T) {
 }
 
 func TestApiKeys(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		_, err := e.admin.keys.CreateApiKey(ctx, creq(&hookdv1.CreateApiKeyRequest{Name: "ci"}))
 		requireCode(t, err, connect.CodeInvalidArgument, "role")
@@ -214,7 +214,7 @@ func TestApiKeys(t *testing.T) {
 }
 
 func TestIntegrations(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		valid := func() *hookdv1.CreateIntegrationRequest {
 			return &hookdv1.CreateIntegrationRequest{Name: "crm", BaseUrl: "https://crm.example.com/api/"}
@@ -338,7 +338,7 @@ func TestIntegrations(t *testing.T) {
 }
 
 func TestWebhookValidation(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		in := createIntegration(t, e.admin, "crm")
 		other := createIntegration(t, e.other, "crm")
@@ -421,6 +421,7 @@ func TestWebhookValidation(t *testing.T) {
 				c.edit(r)
 				_, err := e.member.webhooks.CreateWebhook(ctx, creq(r))
 				requireCode(t, err, connect.CodeInvalidArgument, c.field)
+				requireField(t, err, c.field)
 			})
 		}
 		list, err := e.admin.webhooks.ListWebhooks(ctx, creq(&hookdv1.ListWebhooksRequest{}))
@@ -430,7 +431,7 @@ func TestWebhookValidation(t *testing.T) {
 }
 
 func TestWebhooks(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		in := createIntegration(t, e.admin, "crm")
 
@@ -719,7 +720,7 @@ func TestTestWebhook(t *testing.T) {
 }
 
 func TestEventTypes(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		objSchema := map[string]any{
 			"type": "object", "required": []any{"id"},
@@ -819,7 +820,7 @@ func TestEventTypes(t *testing.T) {
 }
 
 func TestSubscriptions(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		w1 := createWebhook(t, e.member, "one")
 		w2 := createWebhook(t, e.member, "two")
@@ -1056,7 +1057,7 @@ func TestPagination(t *testing.T) {
 }
 
 func TestViewerCannotWrite(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		v := e.viewer
 		calls := map[string]func() error{

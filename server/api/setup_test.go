@@ -227,5 +227,17 @@ func requireCode(t *testing.T, err error, code connect.Code, want string) {
 	require.True(t, strings.Contains(cerr.Message(), want), "message %q does not contain %q", cerr.Message(), want)
 }
 
+// requireField asserts that err carries an errdetails.BadRequest detail naming field (over every protocol the
+// detail travels beside the message).
+func requireField(t *testing.T, err error, field string) {
+	t.Helper()
+	vs := apierr.FieldViolations(err)
+	require.Len(t, vs, 1, "error %v has no BadRequest detail", err)
+	require.Equal(t, field, vs[0].GetField())
+	var cerr *connect.Error
+	require.True(t, errors.As(err, &cerr))
+	require.Equal(t, field+": "+vs[0].GetDescription(), cerr.Message(), "the message is the field and its reason")
+}
+
 // creq wraps a message in a Connect request.
 func creq[T any](m *T) *connect.Request[T] { return connect.NewRequest(m) }
