@@ -75,21 +75,25 @@ func (s *eventTypeService) GetEventType(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, err
 	}
-	var et *store.EventType
-	key := req.Msg.GetId()
+	et, err := s.find(ctx, p.ProjectID, req.Msg.GetId(), req.Msg.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.GetEventTypeResponse{EventType: eventTypeToProto(et)}), nil
+}
+
+// find returns the event type with id, or (id empty) the one called name.
+func (s *eventTypeService) find(ctx context.Context, projectID, id, name string) (*store.EventType, error) {
 	switch {
-	case key != "":
-		et, err = s.d.Store.GetEventType(ctx, p.ProjectID, key)
-	case req.Msg.GetName() != "":
-		key = req.Msg.GetName()
-		et, err = s.d.Store.GetEventTypeByName(ctx, p.ProjectID, key)
+	case id != "":
+		et, err := s.d.Store.GetEventType(ctx, projectID, id)
+		return et, apierr.About("event type", id, err)
+	case name != "":
+		et, err := s.d.Store.GetEventTypeByName(ctx, projectID, name)
+		return et, apierr.About("event type", name, err)
 	default:
 		return nil, apierr.Invalid("id", "id or name is required")
 	}
-	if err != nil {
-		return nil, apierr.About("event type", key, err)
-	}
-	return connect.NewResponse(&hookdv1.GetEventTypeResponse{EventType: eventTypeToProto(et)}), nil
 }
 
 // ListEventTypes implements hookdv1connect.EventTypeServiceHandler.
@@ -114,16 +118,17 @@ func (s *eventTypeService) ListEventTypes(ctx context.Context, req *connect.Requ
 	return connect.NewResponse(out), nil
 }
 
-// UpdateEventType implements hookdv1connect.EventTypeServiceHandler. An empty schema or sample payload removes it.
+// UpdateEventType implements hookdv1connect.EventTypeServiceHandler: the type is found by id or name, as by
+// GetEventType. An empty schema or sample payload removes it.
 func (s *eventTypeService) UpdateEventType(ctx context.Context, req *connect.Request[hookdv1.UpdateEventTypeRequest]) (*connect.Response[hookdv1.UpdateEventTypeResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	m := req.Msg
-	et, err := s.d.Store.GetEventType(ctx, p.ProjectID, m.GetId())
+	et, err := s.find(ctx, p.ProjectID, m.GetId(), m.GetName())
 	if err != nil {
-		return nil, apierr.About("event type", m.GetId(), err)
+		return nil, err
 	}
 	if m.Description != nil {
 		if err := checkDescription("description", m.GetDescription()); err != nil {

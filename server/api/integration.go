@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -156,10 +157,38 @@ func (s *integrationService) DeleteIntegration(ctx context.Context, req *connect
 	if err != nil {
 		return nil, err
 	}
-	if err := s.d.Store.DeleteIntegration(ctx, p.ProjectID, req.Msg.GetId()); err != nil {
+	err = s.d.Store.DeleteIntegration(ctx, p.ProjectID, req.Msg.GetId())
+	if errors.Is(err, store.ErrConflict) {
+		return nil, s.inUse(ctx, p.ProjectID, req.Msg.GetId())
+	}
+	if err != nil {
 		return nil, apierr.About("integration", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.DeleteIntegrationResponse{}), nil
+}
+
+// inUseListed is how many of the webhooks using an integration the refusal to delete it names.
+const inUseListed = 10
+
+// inUse is the error of deleting an integration that webhooks still use: failed_precondition naming them.
+func (s *integrationService) inUse(ctx context.Context, projectID, integrationID string) error {
+	ws, err := s.d.Store.ListWebhooks(ctx, projectID, integrationID, store.Page{Size: inUseListed + 1})
+	if err != nil {
+		return fmt.Errorf("list the webhooks of integration %s: %w", integrationID, err)
+	}
+	if len(ws) == 0 { // its webhooks moved away meanwhile
+		return apierr.FailedPrecondition("integration %q was in use by webhooks: try again", integrationID)
+	}
+	names := make([]string, 0, inUseListed)
+	for i, w := range ws {
+		if i == inUseListed {
+			names = append(names, "…")
+			break
+		}
+		names = append(names, fmt.Sprintf("%s (%q)", w.ID, w.Name))
+	}
+	return apierr.FailedPrecondition("integration %q is used by webhooks %s: delete them or move them to another integration first",
+		integrationID, strings.Join(names, ", "))
 }
 
 // integrationToProto converts an integration, masking private header values unless reveal.

@@ -313,7 +313,14 @@ func (s *webhookService) CopyWebhook(ctx context.Context, req *connect.Request[h
 	w.SuccessStatusCodes = slices.Clone(src.SuccessStatusCodes)
 	w.PreviousSecret, w.PreviousSecretExpireTime, w.PreviousPublicKey = "", nil, ""
 	w.CreateTime, w.UpdateTime = now, now
+	subs, err := s.subscriptionsOf(ctx, p.ProjectID, src.ID)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
+		return nil, err
+	}
+	if err := s.d.Quotas.CheckN(ctx, s.d.Store, p.ProjectID, store.KindSubscription, len(subs)); err != nil {
 		return nil, err
 	}
 	if w.Secret, w.PublicKey, err = newSigningSecret(w.SigningAlgorithm); err != nil {
@@ -322,11 +329,53 @@ func (s *webhookService) CopyWebhook(ctx context.Context, req *connect.Request[h
 	if err := s.d.Store.CreateWebhook(ctx, &w); err != nil {
 		return nil, s.storeError(ctx, &w, err)
 	}
+	if err := s.copySubscriptions(ctx, &w, subs, now); err != nil {
+		return nil, err
+	}
 	out, err := s.output(ctx, p, &w, nil)
 	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&hookdv1.CopyWebhookResponse{Webhook: out}), nil
+}
+
+// subscriptionsOf returns every subscription of a webhook.
+func (s *webhookService) subscriptionsOf(ctx context.Context, projectID, webhookID string) ([]store.Subscription, error) {
+	var out []store.Subscription
+	page := store.Page{Size: pagination.MaxSize}
+	for {
+		subs, err := s.d.Store.ListSubscriptions(ctx, projectID, store.SubscriptionFilter{WebhookID: webhookID}, page)
+		if err != nil {
+			return nil, fmt.Errorf("list subscriptions of webhook %s: %w", webhookID, err)
+		}
+		out = append(out, subs...)
+		if len(subs) < page.Size {
+			return out, nil
+		}
+		page.After = subs[len(subs)-1].ID
+	}
+}
+
+// copySubscriptions gives the new webhook w a copy of each of subs (same event types, subject filter and enabled
+// flag). When one cannot be stored (e.g. an event type deleted meanwhile), w is deleted again: a copy is made
+// whole or not at all.
+func (s *webhookService) copySubscriptions(ctx context.Context, w *store.Webhook, subs []store.Subscription, now time.Time) error {
+	for _, src := range subs {
+		sub := &store.Subscription{
+			ID: id.New(id.Subscription, now), ProjectID: w.ProjectID, WebhookID: w.ID, EventTypes: slices.Clone(src.EventTypes),
+			SubjectFilter: src.SubjectFilter, Enabled: src.Enabled, CreateTime: now, UpdateTime: now,
+		}
+		if err := s.d.Store.CreateSubscription(ctx, sub); err != nil {
+			if derr := s.d.Store.DeleteWebhook(context.WithoutCancel(ctx), w.ProjectID, w.ID, now); derr != nil {
+				s.d.log().ErrorContext(ctx, "delete partly copied webhook", "webhook_id", w.ID, "error", derr)
+			}
+			if errors.Is(err, store.ErrNotFound) {
+				return apierr.FailedPrecondition("subscription %s of the copied webhook names an event type that no longer exists: %v", src.ID, err)
+			}
+			return apierr.About("subscription", src.ID, fmt.Errorf("copy subscription: %w", err))
+		}
+	}
+	return nil
 }
 
 // RotateWebhookSecret implements hookdv1connect.WebhookServiceHandler.
