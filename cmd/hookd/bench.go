@@ -791,8 +791,6 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a

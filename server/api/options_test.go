@@ -170,7 +170,7 @@ func TestAsyncStatusRetryDefault(t *testing.T) {
 		up, err := e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: plain.GetId(), AsyncStatus: proto.Bool(true)}))
 		require.NoError(t, err)
 		require.Equal(t, none, up.Msg.GetWebhook().GetRetryPolicy().GetKind())
-		up, err = e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: plain.GetId(), RetryPolicy: fixed}))
+		_, err = e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: plain.GetId(), RetryPolicy: fixed}))
 		require.NoError(t, err)
 		up, err = e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: plain.GetId(), AsyncStatus: proto.Bool(true)}))
 		require.NoError(t, err)
