@@ -77,7 +77,7 @@ func (s *webhookService) dryRun(ctx context.Context, w *store.Webhook, in *store
 		}
 	}
 	now := s.d.now()
-	deadline := time.Now().Add(dryRunBudget)
+	deadline := time.Now().Add(dryRunBudget) // wall time on purpose: a budget of CPU work, not a schedule
 	for i, p := range payloads {
 		if i > 0 && time.Now().After(deadline) {
 			break

@@ -514,3 +514,26 @@ func TestListEvents(t *testing.T) {
 		require.True(t, slices.IsSortedFunc(idsOf(all), func(a, b string) int { return strings.Compare(b, a) }))
 	})
 }
+
+// TestSchemaCacheOnTheInjectedClock: publishing reuses an event type's compiled schema for eventTypeCacheTTL of the
+// injected clock: a changed schema applies once that much (fake) time has passed, whatever the wall clock says.
+func TestSchemaCacheOnTheInjectedClock(t *testing.T) {
+	logBackends(t, func(t *testing.T, le *logEnv) {
+		ctx := context.Background()
+		_, err := le.e.member.eventTypes.CreateEventType(ctx, creq(&hookdv1.CreateEventTypeRequest{Name: "user.created",
+			Schema: mustStruct(t, map[string]any{"type": "object", "required": []any{"email"}})}))
+		require.NoError(t, err)
+		publish := func(payload map[string]any) error {
+			_, err := le.member.events.PublishEvent(ctx, creq(&hookdv1.PublishEventRequest{EventType: "user.created", Payload: mustStruct(t, payload)}))
+			return err
+		}
+		require.NoError(t, publish(map[string]any{"email": "ada@example.com"}))
+		_, err = le.e.member.eventTypes.UpdateEventType(ctx, creq(&hookdv1.UpdateEventTypeRequest{Name: "user.created",
+			Schema: mustStruct(t, map[string]any{"type": "object", "required": []any{"name"}})}))
+		require.NoError(t, err)
+		require.NoError(t, publish(map[string]any{"email": "ada@example.com"}), "the cached schema still applies")
+		le.e.clock.Advance(eventTypeCacheTTL)
+		requireCode(t, publish(map[string]any{"email": "ada@example.com"}), connect.CodeInvalidArgument, "payload")
+		require.NoError(t, publish(map[string]any{"name": "Ada"}))
+	})
+}

@@ -157,7 +157,7 @@ func New(cfg Config) *Sender {
 		cfg.Log = slog.Default()
 	}
 	if cfg.Registerer != nil && cfg.Queue != nil {
-		register(cfg.Registerer, prometheus.Collector(newQueueDepth(cfg.Queue, cfg.Log)))
+		register(cfg.Registerer, prometheus.Collector(newQueueDepth(cfg.Queue, cfg.Log, cfg.Clock)))
 	}
 	return &Sender{
 		cfg:     cfg,
