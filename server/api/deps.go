@@ -24,7 +24,8 @@ type Deps struct {
 	Store store.Store
 	// Clock gives the current time (injected so tests control it).
 	Clock clock.Clock
-	// Log receives internal errors.
+	// Log receives the handlers' own records (e.g. key revocations); internal errors are logged by the error
+	// boundary (apierr.NewInterceptor) in front of the handlers.
 	Log *slog.Logger
 	// Dev allows http:// and loopback/private webhook targets.
 	Dev bool
