@@ -29,7 +29,6 @@ import (
 const (
 	// MaxBatch is the most events one PublishEvents call takes.
 	MaxBatch          = 1000
-	maxSubjectLen     = store.MaxSubjectLen
 	maxKeyLen         = 256
 	eventTypeCacheTTL = 2 * time.Second
 )
@@ -234,8 +233,8 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 	if m.GetEventType() == "" {
 		return store.PublishInput{}, apierr.Invalid(prefix+"event_type", "is required")
 	}
-	if len(m.GetSubject()) > maxSubjectLen {
-		return store.PublishInput{}, apierr.Invalid(prefix+"subject", "is longer than %d bytes", maxSubjectLen)
+	if len(m.GetSubject()) > store.MaxSubjectLen {
+		return store.PublishInput{}, apierr.Invalid(prefix+"subject", "is longer than %d bytes", store.MaxSubjectLen)
 	}
 	if len(m.GetIdempotencyKey()) > maxKeyLen {
 		return store.PublishInput{}, apierr.Invalid(prefix+"idempotency_key", "is longer than %d bytes", maxKeyLen)

@@ -21,9 +21,8 @@ import (
 // Subscription limits.
 const (
 	// AllEventTypes in a subscription's event_types matches every event type.
-	AllEventTypes       = "*"
-	maxSubscribedTypes  = 100
-	maxSubjectFilterLen = 256
+	AllEventTypes      = "*"
+	maxSubscribedTypes = 100
 )
 
 // NewSubscriptionService returns the SubscriptionService handler.
@@ -200,9 +199,10 @@ func (s *subscriptionService) storeError(ctx context.Context, sub *store.Subscri
 	return apierr.About("subscription", sub.ID, err)
 }
 
+// checkSubjectFilter checks a subject filter: a subject (at most store.MaxSubjectLen bytes of UTF-8) or empty.
 func checkSubjectFilter(v string) error {
-	if len(v) > maxSubjectFilterLen {
-		return apierr.Invalid("subject_filter", "is longer than %d bytes", maxSubjectFilterLen)
+	if len(v) > store.MaxSubjectLen {
+		return apierr.Invalid("subject_filter", "is longer than %d bytes", store.MaxSubjectLen)
 	}
 	if !utf8.ValidString(v) {
 		return apierr.Invalid("subject_filter", "is not valid UTF-8")
