@@ -25,11 +25,13 @@ node_modules/.bin/protoc-gen-es: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# go vet and a go.mod/go.sum freshness check in every module, then buf's lint and format checks.
+# go vet, staticcheck and a go.mod/go.sum freshness check in every module, then buf's lint and format checks.
+# staticcheck (honnef.co/go/tools, a `go tool` of the root module, with its default checks) is built once from the
+# root module and run in each module: `go tool -n` prints the cached binary.
 lint:
-	@set -e; for m in $(GO_MODULES); do \
-	  echo "go vet ./... && go mod tidy -diff  (module $$m)"; \
-	  (cd $$m && $(GO) vet ./... && $(GO) mod tidy -diff) || { echo "module $$m: fix the above (go.mod/go.sum: cd $$m && go mod tidy)"; exit 1; }; \
+	@set -e; sc="$$($(GO) tool -n staticcheck)"; for m in $(GO_MODULES); do \
+	  echo "go vet ./... && staticcheck ./... && go mod tidy -diff  (module $$m)"; \
+	  (cd $$m && $(GO) vet ./... && "$$sc" ./... && $(GO) mod tidy -diff) || { echo "module $$m: fix the above (go.mod/go.sum: cd $$m && go mod tidy)"; exit 1; }; \
 	done
 	$(BUF) lint
 	$(BUF) format -d --exit-code

@@ -31,6 +31,7 @@ import (
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/secret"
+	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
 )
 
@@ -193,7 +194,7 @@ func (b *bench) startInProc(ctx context.Context) error {
 		return err
 	}
 	b.baseURL = "http://" + ln.Addr().String()
-	sf := &serveFlags{dev: true, workers: b.f.workers, maxRequestBytes: 64 << 20, maxPayloadBytes: 256 << 10}
+	sf := &serveFlags{dev: true, workers: b.f.workers, maxRequestBytes: 64 << 20, maxPayloadBytes: store.DefaultMaxPayloadBytes}
 	b.inproc = &wiring{flags: sf, store: st, keys: keys, clock: clock.Real{}, log: b.log, registry: prometheus.NewRegistry(), publicURL: b.baseURL}
 	srv := &http.Server{Handler: b.inproc.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -789,8 +790,6 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func cmpOr(a, b string) string {
 	if a != "" {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -246,17 +247,96 @@ func TestPublishAndDeliver(t *testing.T) {
 	}
 }
 
-// TestGracefulShutdown: SIGTERM ends the process cleanly.
+// TestGracefulShutdown: SIGTERM while an attempt is in flight (the receiver is slow) lets the attempt finish: the
+// process exits cleanly once the receiver answers, and the delivery is DONE, sent once.
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	p := startHookd(t, testKey(t), "--data-dir", t.TempDir())
-	if err := p.stop(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM: %v\n%s", err, p.logs())
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			key := testKey(t)
+			p := startHookd(t, key, b.args(t)...)
+			started := make(chan struct{}, 1)
+			release := make(chan struct{})
+			rec := newRecorder(t, func(n int, r *http.Request) int {
+				select {
+				case started <- struct{}{}:
+				default:
+				}
+				select {
+				case <-release: // answers once the server is shutting down
+					return http.StatusOK
+				case <-r.Context().Done(): // the sender gave up on the attempt: the test fails below
+					return http.StatusServiceUnavailable
+				}
+			})
+			c := newClients(p.baseURL, key, "connect")
+			setupWebhook(t, c, rec.srv.URL)
+			ids := publishN(t, c, 1)
+			select {
+			case <-started:
+			case <-time.After(15 * time.Second):
+				t.Fatal("the attempt did not start")
+			}
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, 10*time.Second, "the server to begin shutting down", func() bool { return strings.Contains(p.logs(), `msg="shutting down"`) })
+			select {
+			case <-p.exited:
+				t.Fatalf("hookd exited with an attempt in flight: %v", p.err)
+			default:
+			}
+			close(release)
+			select {
+			case <-p.exited:
+				if p.err != nil {
+					t.Fatalf("hookd did not exit cleanly: %v", p.err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("hookd did not exit within 30s after the attempt finished")
+			}
+
+			// An api-only process (no sender: nothing more can be sent) reads the outcome.
+			api := startHookd(t, key, append(b.args2(t, p), "--role", "api")...)
+			res, err := newClients(api.baseURL, key, "connect").deliveries.GetDelivery(context.Background(),
+				connect.NewRequest(&hookdv1.GetDeliveryRequest{Id: ids[0]}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := res.Msg.GetDelivery(); d.GetStatus() != hookdv1.DeliveryStatus_DELIVERY_STATUS_DONE || d.GetAttempts() != 1 {
+				t.Fatalf("after shutdown the delivery is %s after %d attempts, want DONE after 1", d.GetStatus(), d.GetAttempts())
+			}
+			if n := len(rec.all()); n != 1 {
+				t.Fatalf("the receiver got %d requests, want 1", n)
+			}
+		})
 	}
 }
 
+// metric returns the value of the unlabelled (or fully labelled, e.g. `x{status="done"}`) series name of p's
+// /metrics; 0 when absent.
+func metric(t *testing.T, p *proc, name string) float64 {
+	t.Helper()
+	code, body := get(t, p.baseURL+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", code)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
 // TestRoles: an api-only process serves the API and sends nothing; a sender-only process serves no API but
-// delivers what the api process accepted.
+// delivers what the api process accepted. Both count their claims: every delivery was claimed, and sent, by the
+// sender process alone, exactly once.
 func TestRoles(t *testing.T) {
 	t.Parallel()
 	dbURL := storetest.PostgresURL(t)
@@ -266,10 +346,6 @@ func TestRoles(t *testing.T) {
 	c := newClients(api.baseURL, key, "connect")
 	setupWebhook(t, c, rec.srv.URL)
 	ids := publishN(t, c, 3)
-	time.Sleep(300 * time.Millisecond)
-	if n := len(rec.all()); n != 0 {
-		t.Fatalf("an api-only process sent %d requests", n)
-	}
 	snd := startHookd(t, key, "--database-url", dbURL, "--role", "sender")
 	if code, _ := get(t, snd.baseURL+"/hookd.v1.IntegrationService/ListIntegrations?encoding=json&message=%7B%7D", "Authorization", "Bearer "+key); code != http.StatusNotFound {
 		t.Errorf("sender-only process answered the API with %d, want 404", code)
@@ -278,6 +354,18 @@ func TestRoles(t *testing.T) {
 		t.Errorf("sender /readyz: %d", code)
 	}
 	eventually(t, 15*time.Second, "the sender to deliver", func() bool { return rec.distinct() == len(ids) })
+	eventually(t, 15*time.Second, "the sender to record the outcomes", func() bool {
+		return metric(t, snd, `hookd_deliveries_total{status="done"}`) == float64(len(ids))
+	})
+	if n := metric(t, api, "hookd_queue_claimed_total"); n != 0 {
+		t.Errorf("the api-only process claimed %v deliveries", n)
+	}
+	if n := metric(t, snd, "hookd_queue_claimed_total"); n != float64(len(ids)) {
+		t.Errorf("the sender process claimed %v deliveries, want %d", n, len(ids))
+	}
+	if n := len(rec.all()); n != len(ids) {
+		t.Errorf("the receiver got %d requests for %d deliveries", n, len(ids))
+	}
 }
 
 // TestTriggerEndToEnd: a webhook received at a trigger URL of the real server is recorded and delivered to the

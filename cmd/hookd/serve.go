@@ -20,6 +20,7 @@ import (
 	"github.com/hookd/hookd/server/purge"
 	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/sender"
+	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/tracing"
 )
@@ -62,12 +63,12 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.StringVar(&f.role, "role", "all", "what this process runs: all, api or sender")
 	fs.StringVar(&f.bootstrapKey, "bootstrap-key", "", "make this key an instance admin key of project 'default' (env HOOKD_BOOTSTRAP_KEY)")
 	fs.Int64Var(&f.maxRequestBytes, "max-request-bytes", 8<<20, "maximum API request body size")
-	fs.IntVar(&f.maxPayloadBytes, "max-payload-bytes", 256<<10, "maximum size of one event payload (JSON)")
+	fs.IntVar(&f.maxPayloadBytes, "max-payload-bytes", store.DefaultMaxPayloadBytes, "maximum size of one event payload (JSON)")
 	fs.IntVar(&f.workers, "workers", sender.DefaultWorkers, "concurrent outgoing requests of the sender")
 	fs.BoolVar(&f.metricsPerWebhook, "metrics-per-webhook", false, "add /metrics series labelled by webhook id (one set per webhook)")
 	fs.IntVar(&f.webhookConcurrency, "webhook-concurrency", 0, "most concurrent requests to one webhook per process (default half of --workers)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for requests and attempts")
-	fs.DurationVar(&f.lease, "lease", sender.DefaultLease, "how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed the 15s attempt timeout)")
+	fs.DurationVar(&f.lease, "lease", sender.DefaultLease, fmt.Sprintf("how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed the %s attempt timeout)", sender.DefaultTimeout))
 	fs.BoolVar(&f.console, "console", true, "serve the web console at / (env HOOKD_CONSOLE)")
 	fs.StringVar(&f.adminAddr, "admin-addr", "", "separate listen address for /metrics, gRPC reflection and probes (e.g. 127.0.0.1:9090); when set they leave --addr")
 	fs.IntVar(&f.maxWebhooks, "max-webhooks", quota.DefaultWebhooks, "most webhooks per project (0 = unlimited)")

@@ -10,6 +10,7 @@ import (
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/actionstatus"
 	"github.com/hookd/hookd/server/api"
+	"github.com/hookd/hookd/server/apierr"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/console"
@@ -88,15 +89,17 @@ func (w *wiring) buildRouterConfig() *router.Config {
 	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL, Auth: authn,
 		Quotas: quotas}
 	policy := auth.DefaultPolicy()
-	opts := append(w.tracing.HandlerOptions(), // first: the RPC's span covers authentication too
-		connect.WithInterceptors(authn.Interceptor(policy)),
+	opts := append(w.tracing.HandlerOptions(), // first: the RPC's span covers authentication and the boundary too
+		// The error boundary is outermost of hookd's own interceptors: it maps what every handler (and the
+		// authenticator) returns.
+		connect.WithInterceptors(apierr.NewInterceptor(w.log), authn.Interceptor(policy)),
 		connect.WithReadMaxBytes(int(w.flags.maxRequestBytes)),
 		connect.WithSendMaxBytes(pagination.MaxResponseBytes),
 		// Small responses are not compressed: gzip's setup costs more than the bytes it saves.
 		connect.WithCompressMinBytes(compressMinBytes))
 	opts = append(opts, strictjson.HandlerOptions()...)
 	trg := trigger.Config{Store: w.store, Rates: w.store, Clock: w.clock, Log: w.log, PublicURL: w.publicURL,
-		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry, Keyring: w.keys, Quotas: quotas}
+		MaxPayloadBytes: w.flags.maxPayloadBytes, Registerer: w.registry, Keyring: w.keys}
 
 	var services []router.Service
 	add := func(name, path string, h http.Handler) {
@@ -122,7 +125,8 @@ func (w *wiring) buildRouterConfig() *router.Config {
 	callbacks := actionstatus.Config{Store: w.store, Keys: w.keys, Clock: w.clock, Log: w.log}
 	p, h = hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(callbacks), opts...)
 	add(hookdv1connect.ActionStatusServiceName, p, h)
-	p, h = hookdv1connect.NewTriggerServiceHandler(trigger.NewService(trg), opts...)
+	p, h = hookdv1connect.NewTriggerServiceHandler(api.NewTriggerService(deps, api.TriggerConfig{
+		MaxBodyBytes: trg.MaxBodyBytes, DefaultRateLimit: trg.DefaultRateLimit}), opts...)
 	add(hookdv1connect.TriggerServiceName, p, h)
 
 	inbound := trigger.NewHandler(trg)

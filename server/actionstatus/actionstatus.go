@@ -209,7 +209,7 @@ func (s *service) UpdateActionStatus(ctx context.Context, req *connect.Request[h
 	case errors.Is(err, errUnknownToken):
 		return nil, connect.NewError(connect.CodeNotFound, err)
 	case err != nil:
-		return nil, apierr.FromStore(ctx, s.cfg.Log, "delivery", "", err)
+		return nil, apierr.About("delivery", "", err)
 	}
 	return connect.NewResponse(&hookdv1.UpdateActionStatusResponse{DeliveryId: d.ID, EventId: d.EventID}), nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/actionstatus"
 	"github.com/hookd/hookd/server/actiontoken"
+	"github.com/hookd/hookd/server/apierr"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
@@ -154,7 +155,8 @@ func TestService(t *testing.T) {
 		t.Parallel()
 		ds := waiting(t, st, 1)
 		mux := http.NewServeMux()
-		mux.Handle(hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(actionstatus.Config{Store: st, Keys: keys, Clock: clock.NewFake(t0)})))
+		mux.Handle(hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(actionstatus.Config{Store: st, Keys: keys, Clock: clock.NewFake(t0)}),
+			connect.WithInterceptors(apierr.NewInterceptor(nil))))
 		srv := httptest.NewServer(mux)
 		defer srv.Close()
 		client := hookdv1connect.NewActionStatusServiceClient(http.DefaultClient, srv.URL)

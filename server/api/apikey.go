@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"connectrpc.com/connect"
 
@@ -32,7 +33,7 @@ func (s *apiKeyService) keyProject(ctx context.Context, p auth.Principal, reques
 		return "", apierr.PermissionDenied("project_id: only instance admin keys may name another project")
 	}
 	if _, err := s.d.Store.GetProject(ctx, requested); err != nil {
-		return "", apierr.FromStore(ctx, s.d.log(), "project", requested, err)
+		return "", apierr.About("project", requested, err)
 	}
 	return requested, nil
 }
@@ -64,7 +65,7 @@ func (s *apiKeyService) CreateApiKey(ctx context.Context, req *connect.Request[h
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, apierr.NotFound("project", projectID)
 		}
-		return nil, apierr.FromStore(ctx, s.d.log(), "api key", k.ID, err)
+		return nil, apierr.About("api key", k.ID, err)
 	}
 	s.d.log().InfoContext(ctx, "created api key", "key_id", k.ID, "project_id", k.ProjectID, "role", k.Role, "by_key_id", p.KeyID)
 	return connect.NewResponse(&hookdv1.CreateApiKeyResponse{ApiKey: apiKeyToProto(k), Key: secret}), nil
@@ -86,7 +87,7 @@ func (s *apiKeyService) ListApiKeys(ctx context.Context, req *connect.Request[ho
 	}
 	keys, err := s.d.Store.ListAPIKeys(ctx, projectID, page)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "api keys", "", err)
+		return nil, fmt.Errorf("list api keys: %w", err)
 	}
 	keys, next := pagination.Trim(keys, page, func(k store.APIKey) string { return k.ID })
 	out := &hookdv1.ListApiKeysResponse{ApiKeys: make([]*hookdv1.ApiKey, 0, len(keys)), NextPageToken: next}
@@ -111,14 +112,14 @@ func (s *apiKeyService) RevokeApiKey(ctx context.Context, req *connect.Request[h
 	}
 	cur, err := s.d.Store.GetAPIKey(ctx, p.ProjectID, kid)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "api key", kid, err)
+		return nil, apierr.About("api key", kid, err)
 	}
 	if cur.InstanceAdmin && !isInstanceAdmin(p) {
 		return nil, apierr.PermissionDenied("id: only instance admin keys may revoke an instance admin key")
 	}
 	k, err := s.d.Store.RevokeAPIKey(ctx, p.ProjectID, kid, s.d.now())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "api key", kid, err)
+		return nil, apierr.About("api key", kid, err)
 	}
 	s.d.Auth.Forget(k.Hash)
 	s.d.log().InfoContext(ctx, "revoked api key", "key_id", k.ID, "project_id", k.ProjectID, "by_key_id", p.KeyID)
@@ -138,11 +139,11 @@ func (s *apiKeyService) GetCurrentApiKey(ctx context.Context, req *connect.Reque
 		if errors.Is(err, auth.ErrUnknownKey) || errors.Is(err, auth.ErrRevokedKey) {
 			return nil, connect.NewError(connect.CodeUnauthenticated, err)
 		}
-		return nil, apierr.FromStore(ctx, s.d.log(), "api key", p.KeyID, err)
+		return nil, apierr.About("api key", p.KeyID, err)
 	}
 	pr, err := s.d.Store.GetProject(ctx, k.ProjectID)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "project", k.ProjectID, err)
+		return nil, apierr.About("project", k.ProjectID, err)
 	}
 	return connect.NewResponse(&hookdv1.GetCurrentApiKeyResponse{ApiKey: apiKeyToProto(k), Project: projectToProto(pr)}), nil
 }

@@ -10,6 +10,7 @@ import (
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/server/auth"
+	"github.com/hookd/hookd/server/store"
 )
 
 func TestGetCurrentApiKey(t *testing.T) {
@@ -101,7 +102,7 @@ func TestRenderWebhookBody(t *testing.T) {
 		requireCode(t, err, connect.CodeInvalidArgument, "body_template: is required")
 		_, err = render(e.member, &hookdv1.RenderWebhookBodyRequest{BodyTemplate: strings.Repeat("x", maxTemplateLen+1)})
 		requireCode(t, err, connect.CodeInvalidArgument, "body_template")
-		_, err = render(e.member, &hookdv1.RenderWebhookBodyRequest{BodyTemplate: "x", Payload: mustStruct(t, map[string]any{"big": strings.Repeat("y", maxTestPayload)})})
+		_, err = render(e.member, &hookdv1.RenderWebhookBodyRequest{BodyTemplate: "x", Payload: mustStruct(t, map[string]any{"big": strings.Repeat("y", store.DefaultMaxPayloadBytes)})})
 		requireCode(t, err, connect.CodeInvalidArgument, "payload")
 
 		// Another project's event types are not found; a VIEWER (who cannot save templates) may not render.

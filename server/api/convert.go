@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/net/http/httpguts"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/hookd/hookd/server/apierr"
 	"github.com/hookd/hookd/server/netguard"
 	"github.com/hookd/hookd/server/render"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -88,22 +90,8 @@ func roleToProto(r store.Role) hookdv1.Role {
 	}
 }
 
-// isHeaderToken reports whether s is an RFC 9110 token (a valid header name).
-func isHeaderToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+// isHeaderToken reports whether s is a valid HTTP header name (an RFC 9110 token).
+func isHeaderToken(s string) bool { return httpguts.ValidHeaderFieldName(s) }
 
 // checkHeaderValue refuses control characters (CR, LF, NUL …) except horizontal tab.
 func checkHeaderValue(v string) error {
@@ -119,7 +107,7 @@ func checkHeaderValue(v string) error {
 }
 
 // headersFromProto validates a header list (field names the list, e.g. "headers"). A private header sent with
-// the value Masked keeps the value of the stored private header of the same name in old (so a list read by a
+// the value secret.Masked keeps the value of the stored private header of the same name in old (so a list read by a
 // MEMBER can be sent back unchanged). With templates, values are parsed as templates.
 func headersFromProto(field string, in []*hookdv1.Header, old []store.Header, templates bool) ([]store.Header, error) {
 	if len(in) > maxHeaders {
@@ -142,10 +130,10 @@ func headersFromProto(field string, in []*hookdv1.Header, old []store.Header, te
 		}
 		seen[strings.ToLower(name)] = true
 		value := h.GetValue()
-		if h.GetPrivate() && value == Masked {
+		if h.GetPrivate() && value == secret.Masked {
 			kept, ok := storedPrivate(old, name)
 			if !ok {
-				return nil, apierr.Invalid(f+".value", "is the mask %s but no private value of %s is stored to keep", Masked, name)
+				return nil, apierr.Invalid(f+".value", "is the mask %s but no private value of %s is stored to keep", secret.Masked, name)
 			}
 			value = kept
 		} else {
@@ -190,26 +178,6 @@ func checkTemplateURL(field, raw string, dev bool) error {
 		return apierr.Invalid(field, "%v", err)
 	}
 	return nil
-}
-
-// joinURL appends a webhook path (may be empty, or start with "?") to an integration's base URL.
-func joinURL(base, path string) string {
-	switch {
-	case path == "":
-		return base
-	case strings.HasPrefix(path, "?"), strings.HasPrefix(path, "#"):
-		return base + path
-	}
-	return strings.TrimRight(base, "/") + "/" + strings.TrimLeft(path, "/")
-}
-
-// WebhookFullURL is the URL a webhook calls: its url, or its integration's base_url joined with its path.
-// It may hold template actions, rendered at send time.
-func WebhookFullURL(w *store.Webhook, in *store.Integration) string {
-	if w.URL != "" || in == nil {
-		return w.URL
-	}
-	return joinURL(in.BaseURL, w.Path)
 }
 
 // structToJSON encodes an optional Struct; nil or empty gives nil (unset).

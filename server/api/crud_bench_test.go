@@ -14,6 +14,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/api"
+	"github.com/hookd/hookd/server/apierr"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/store"
@@ -42,7 +43,7 @@ func BenchmarkCreateWebhook(b *testing.B) {
 			}
 			mux := http.NewServeMux()
 			mux.Handle(hookdv1connect.NewWebhookServiceHandler(api.NewWebhookService(api.Deps{Store: st, Clock: clock.Real{}}, nil),
-				connect.WithInterceptors(auth.NewInterceptor(st, auth.DefaultPolicy()))))
+				connect.WithInterceptors(apierr.NewInterceptor(nil), auth.NewInterceptor(st, auth.DefaultPolicy()))))
 			srv := httptest.NewServer(mux)
 			defer srv.Close()
 			client := hookdv1connect.NewWebhookServiceClient(srv.Client(), srv.URL, connect.WithInterceptors(bearer(key)))

@@ -21,6 +21,7 @@ import (
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/server/auth"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 )
 
@@ -368,7 +369,7 @@ func TestGetDelivery(t *testing.T) {
 		}
 		for _, c := range []logClients{le.member, le.viewer} {
 			h := headers(get(c))
-			require.Equal(t, Masked, h["Authorization"])
+			require.Equal(t, secret.Masked, h["Authorization"])
 			require.Equal(t, "core", h["X-Team"])
 			require.Equal(t, id, h["webhook-id"])
 		}

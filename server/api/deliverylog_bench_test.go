@@ -17,6 +17,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/api"
+	"github.com/hookd/hookd/server/apierr"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/store"
@@ -106,7 +107,7 @@ func BenchmarkDeliveryLog(b *testing.B) {
 
 	deps := api.Deps{Store: st, Clock: clk}
 	mux := http.NewServeMux()
-	opt := connect.WithInterceptors(auth.NewInterceptor(st, auth.DefaultPolicy()))
+	opt := connect.WithInterceptors(apierr.NewInterceptor(nil), auth.NewInterceptor(st, auth.DefaultPolicy()))
 	mux.Handle(hookdv1connect.NewDeliveryServiceHandler(api.NewDeliveryService(deps), opt))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

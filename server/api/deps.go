@@ -14,11 +14,9 @@ import (
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/quota"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 )
-
-// Masked replaces private header values and secrets for callers that are not ADMIN.
-const Masked = "********"
 
 // Deps are what every handler needs.
 type Deps struct {
@@ -26,7 +24,8 @@ type Deps struct {
 	Store store.Store
 	// Clock gives the current time (injected so tests control it).
 	Clock clock.Clock
-	// Log receives internal errors.
+	// Log receives the handlers' own records (e.g. key revocations); internal errors are logged by the error
+	// boundary (apierr.NewInterceptor) in front of the handlers.
 	Log *slog.Logger
 	// Dev allows http:// and loopback/private webhook targets.
 	Dev bool
@@ -55,7 +54,7 @@ func headersToProto(hs []store.Header, reveal bool) []*hookdv1.Header {
 	for _, h := range hs {
 		v := h.Value
 		if h.Private && !reveal {
-			v = Masked
+			v = secret.Masked
 		}
 		out = append(out, &hookdv1.Header{Name: h.Name, Value: v, Private: h.Private})
 	}

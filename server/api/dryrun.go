@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -68,7 +69,7 @@ func (s *webhookService) dryRun(ctx context.Context, w *store.Webhook, in *store
 	names := []string{"an empty payload"}
 	ets, err := s.d.Store.ListEventTypes(ctx, w.ProjectID, store.Page{Size: dryRunEventTypes})
 	if err != nil {
-		return apierr.FromStore(ctx, s.d.log(), "event types", "", err)
+		return fmt.Errorf("list event types for the dry run: %w", err)
 	}
 	for _, et := range ets {
 		if len(et.SamplePayload) > 0 {
@@ -76,7 +77,7 @@ func (s *webhookService) dryRun(ctx context.Context, w *store.Webhook, in *store
 		}
 	}
 	now := s.d.now()
-	deadline := time.Now().Add(dryRunBudget)
+	deadline := time.Now().Add(dryRunBudget) // wall time on purpose: a budget of CPU work, not a schedule
 	for i, p := range payloads {
 		if i > 0 && time.Now().After(deadline) {
 			break

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -18,6 +17,7 @@ import (
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/apierr"
 	"github.com/hookd/hookd/server/auth"
+	"github.com/hookd/hookd/server/cache"
 	"github.com/hookd/hookd/server/groupcommit"
 	"github.com/hookd/hookd/server/id"
 	"github.com/hookd/hookd/server/pagination"
@@ -29,17 +29,14 @@ import (
 // Publishing limits and defaults.
 const (
 	// MaxBatch is the most events one PublishEvents call takes.
-	MaxBatch = 1000
-	// DefaultMaxPayloadBytes is the default limit of one event payload (JSON).
-	DefaultMaxPayloadBytes = 256 << 10
-	maxSubjectLen          = store.MaxSubjectLen
-	maxKeyLen              = 256
-	eventTypeCacheTTL      = 2 * time.Second
+	MaxBatch          = 1000
+	maxKeyLen         = 256
+	eventTypeCacheTTL = 2 * time.Second
 )
 
 // EventConfig tunes EventService.
 type EventConfig struct {
-	// MaxPayloadBytes limits one payload's JSON size (default 256 KiB).
+	// MaxPayloadBytes limits one payload's JSON size (default store.DefaultMaxPayloadBytes).
 	MaxPayloadBytes int
 	// Registerer receives hookd_published_events_total (nil: not registered).
 	Registerer prometheus.Registerer
@@ -51,7 +48,7 @@ type EventConfig struct {
 // commit, one per project and batch) written by goroutines that start on demand and exit when idle.
 func NewEventService(d Deps, cfg EventConfig) hookdv1connect.EventServiceHandler {
 	if cfg.MaxPayloadBytes <= 0 {
-		cfg.MaxPayloadBytes = DefaultMaxPayloadBytes
+		cfg.MaxPayloadBytes = store.DefaultMaxPayloadBytes
 	}
 	published := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hookd_published_events_total", Help: "Events accepted by PublishEvent(s), duplicates excluded.",
@@ -59,7 +56,8 @@ func NewEventService(d Deps, cfg EventConfig) hookdv1connect.EventServiceHandler
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(published)
 	}
-	s := &eventService{d: d, maxPayload: cfg.MaxPayloadBytes, published: published, types: map[typeKey]cachedType{}}
+	s := &eventService{d: d, maxPayload: cfg.MaxPayloadBytes, published: published,
+		types: cache.New[typeKey, *schema.Schema](eventTypeCacheTTL, 0, d.Clock)}
 	cfg.Batch.Log = cmp.Or(cfg.Batch.Log, d.log())
 	cfg.Batch.Name = cmp.Or(cfg.Batch.Name, "api: publish event")
 	s.batch = groupcommit.New(cfg.Batch, s.publishBatch)
@@ -72,18 +70,11 @@ type eventService struct {
 	published  prometheus.Counter
 	// batch publishes the events of concurrent PublishEvent calls in shared transactions.
 	batch *groupcommit.Batcher[*publishCall, store.PublishResult]
-
-	mu    sync.Mutex
-	types map[typeKey]cachedType
+	// types keeps event types' compiled schemas (nil = none) briefly, to spare a query per publish.
+	types *cache.TTL[typeKey, *schema.Schema]
 }
 
 type typeKey struct{ project, name string }
-
-// cachedType is an event type's compiled schema (nil = none), kept briefly to spare a query per publish.
-type cachedType struct {
-	schema  *schema.Schema
-	fetched time.Time
-}
 
 // PublishEvent implements hookdv1connect.EventServiceHandler.
 func (s *eventService) PublishEvent(ctx context.Context, req *connect.Request[hookdv1.PublishEventRequest]) (*connect.Response[hookdv1.PublishEventResponse], error) {
@@ -204,7 +195,7 @@ func (s *eventService) GetEvent(ctx context.Context, req *connect.Request[hookdv
 	}
 	ev, err := s.d.Store.GetEvent(ctx, p.ProjectID, req.Msg.GetId())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event", req.Msg.GetId(), err)
+		return nil, apierr.About("event", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.GetEventResponse{Event: eventToProto(ev)}), nil
 }
@@ -228,7 +219,7 @@ func (s *eventService) ListEvents(ctx context.Context, req *connect.Request[hook
 	}
 	evs, err := s.d.Store.ListEvents(ctx, p.ProjectID, f, page)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "events", "", err)
+		return nil, fmt.Errorf("list events: %w", err)
 	}
 	evs, next := pagination.Trim(evs, page, func(e store.Event) string { return e.ID })
 	evs, next = pagination.Budget(evs, next, func(e store.Event) int { return len(e.Payload) + 256 }, func(e store.Event) string { return e.ID })
@@ -248,8 +239,8 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 		return store.PublishInput{}, apierr.Invalid(prefix+"event_type", "%q is an operational event type: only hookd publishes %s* events",
 			m.GetEventType(), store.OperationalPrefix)
 	}
-	if len(m.GetSubject()) > maxSubjectLen {
-		return store.PublishInput{}, apierr.Invalid(prefix+"subject", "is longer than %d bytes", maxSubjectLen)
+	if len(m.GetSubject()) > store.MaxSubjectLen {
+		return store.PublishInput{}, apierr.Invalid(prefix+"subject", "is longer than %d bytes", store.MaxSubjectLen)
 	}
 	if len(m.GetIdempotencyKey()) > maxKeyLen {
 		return store.PublishInput{}, apierr.Invalid(prefix+"idempotency_key", "is longer than %d bytes", maxKeyLen)
@@ -275,7 +266,7 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 		return store.PublishInput{}, apierr.Invalid(prefix+"event_type", "event type %q does not exist; create it first", m.GetEventType())
 	}
 	if err != nil {
-		return store.PublishInput{}, apierr.FromStore(ctx, s.d.log(), "event type", m.GetEventType(), err)
+		return store.PublishInput{}, apierr.About("event type", m.GetEventType(), err)
 	}
 	if sc != nil {
 		if err := sc.Validate(payload); err != nil {
@@ -293,38 +284,27 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 
 // schemaOf returns the compiled schema of an event type (nil when it has none), or store.ErrNotFound.
 func (s *eventService) schemaOf(ctx context.Context, projectID, name string) (*schema.Schema, error) {
-	k := typeKey{projectID, name}
-	now := time.Now()
-	s.mu.Lock()
-	c, ok := s.types[k]
-	s.mu.Unlock()
-	if ok && now.Sub(c.fetched) < eventTypeCacheTTL {
-		return c.schema, nil
-	}
-	et, err := s.d.Store.GetEventTypeByName(ctx, projectID, name)
-	if err != nil {
-		return nil, err
-	}
-	var sc *schema.Schema
-	if len(et.Schema) > 0 && string(et.Schema) != "null" {
-		if sc, err = schema.Compile(et.Schema); err != nil {
+	return s.types.Get(ctx, typeKey{projectID, name}, func(ctx context.Context) (*schema.Schema, error) {
+		et, err := s.d.Store.GetEventTypeByName(ctx, projectID, name)
+		if err != nil {
+			return nil, err
+		}
+		if len(et.Schema) == 0 || string(et.Schema) == "null" {
+			return nil, nil
+		}
+		sc, err := schema.Compile(et.Schema)
+		if err != nil {
 			return nil, fmt.Errorf("compile stored schema of %q: %w", name, err)
 		}
-	}
-	s.mu.Lock()
-	if len(s.types) > 10000 {
-		clear(s.types)
-	}
-	s.types[k] = cachedType{schema: sc, fetched: now}
-	s.mu.Unlock()
-	return sc, nil
+		return sc, nil
+	})
 }
 
 func (s *eventService) publishError(ctx context.Context, err error) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return apierr.Invalid("webhook_ids", "%v", err)
 	}
-	return apierr.FromStore(ctx, s.d.log(), "events", "", err)
+	return fmt.Errorf("publish events: %w", err)
 }
 
 func (s *eventService) count(res []store.PublishResult) {

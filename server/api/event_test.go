@@ -52,10 +52,10 @@ func withLog(t *testing.T, e *env) *logEnv {
 	t.Helper()
 	le := &logEnv{e: e, reg: prometheus.NewRegistry(), secrets: map[string]string{}}
 	d := Deps{Store: e.st, Clock: e.clock, Log: slog.New(slog.DiscardHandler)}
-	opts := connect.WithInterceptors(auth.NewInterceptor(e.st, auth.DefaultPolicy()))
+	opts := handlerOptions(e.st, d.Log)
 	mux := http.NewServeMux()
-	mux.Handle(hookdv1connect.NewEventServiceHandler(NewEventService(d, EventConfig{MaxPayloadBytes: testMaxPayload, Registerer: le.reg}), opts))
-	mux.Handle(hookdv1connect.NewDeliveryServiceHandler(NewDeliveryService(d), opts))
+	mux.Handle(hookdv1connect.NewEventServiceHandler(NewEventService(d, EventConfig{MaxPayloadBytes: testMaxPayload, Registerer: le.reg}), opts...))
+	mux.Handle(hookdv1connect.NewDeliveryServiceHandler(NewDeliveryService(d), opts...))
 	mux.Handle("/v1/deliveries/export", NewExportHandler(d, nil))
 	le.srv = httptest.NewServer(mux)
 	t.Cleanup(le.srv.Close)
@@ -529,5 +529,28 @@ func TestListEvents(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, ol.Msg.GetEvents())
 		require.True(t, slices.IsSortedFunc(idsOf(all), func(a, b string) int { return strings.Compare(b, a) }))
+	})
+}
+
+// TestSchemaCacheOnTheInjectedClock: publishing reuses an event type's compiled schema for eventTypeCacheTTL of the
+// injected clock: a changed schema applies once that much (fake) time has passed, whatever the wall clock says.
+func TestSchemaCacheOnTheInjectedClock(t *testing.T) {
+	logBackends(t, func(t *testing.T, le *logEnv) {
+		ctx := context.Background()
+		_, err := le.e.member.eventTypes.CreateEventType(ctx, creq(&hookdv1.CreateEventTypeRequest{Name: "user.created",
+			Schema: mustStruct(t, map[string]any{"type": "object", "required": []any{"email"}})}))
+		require.NoError(t, err)
+		publish := func(payload map[string]any) error {
+			_, err := le.member.events.PublishEvent(ctx, creq(&hookdv1.PublishEventRequest{EventType: "user.created", Payload: mustStruct(t, payload)}))
+			return err
+		}
+		require.NoError(t, publish(map[string]any{"email": "ada@example.com"}))
+		_, err = le.e.member.eventTypes.UpdateEventType(ctx, creq(&hookdv1.UpdateEventTypeRequest{Name: "user.created",
+			Schema: mustStruct(t, map[string]any{"type": "object", "required": []any{"name"}})}))
+		require.NoError(t, err)
+		require.NoError(t, publish(map[string]any{"email": "ada@example.com"}), "the cached schema still applies")
+		le.e.clock.Advance(eventTypeCacheTTL)
+		requireCode(t, publish(map[string]any{"email": "ada@example.com"}), connect.CodeInvalidArgument, "payload")
+		require.NoError(t, publish(map[string]any{"name": "Ada"}))
 	})
 }

@@ -61,13 +61,13 @@ func (s *eventTypeService) CreateEventType(ctx context.Context, req *connect.Req
 		return nil, err
 	}
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindEventType); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", "", err)
+		return nil, err
 	}
 	if err := s.d.Store.CreateEventType(ctx, et); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("name: event type %q already exists", et.Name))
 		}
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", et.ID, err)
+		return nil, apierr.About("event type", et.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.CreateEventTypeResponse{EventType: eventTypeToProto(et)}), nil
 }
@@ -78,21 +78,25 @@ func (s *eventTypeService) GetEventType(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, err
 	}
-	var et *store.EventType
-	key := req.Msg.GetId()
+	et, err := s.find(ctx, p.ProjectID, req.Msg.GetId(), req.Msg.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.GetEventTypeResponse{EventType: eventTypeToProto(et)}), nil
+}
+
+// find returns the event type with id, or (id empty) the one called name.
+func (s *eventTypeService) find(ctx context.Context, projectID, id, name string) (*store.EventType, error) {
 	switch {
-	case key != "":
-		et, err = s.d.Store.GetEventType(ctx, p.ProjectID, key)
-	case req.Msg.GetName() != "":
-		key = req.Msg.GetName()
-		et, err = s.d.Store.GetEventTypeByName(ctx, p.ProjectID, key)
+	case id != "":
+		et, err := s.d.Store.GetEventType(ctx, projectID, id)
+		return et, apierr.About("event type", id, err)
+	case name != "":
+		et, err := s.d.Store.GetEventTypeByName(ctx, projectID, name)
+		return et, apierr.About("event type", name, err)
 	default:
 		return nil, apierr.Invalid("id", "id or name is required")
 	}
-	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", key, err)
-	}
-	return connect.NewResponse(&hookdv1.GetEventTypeResponse{EventType: eventTypeToProto(et)}), nil
 }
 
 // ListEventTypes implements hookdv1connect.EventTypeServiceHandler.
@@ -107,7 +111,7 @@ func (s *eventTypeService) ListEventTypes(ctx context.Context, req *connect.Requ
 	}
 	ets, err := s.d.Store.ListEventTypes(ctx, p.ProjectID, page)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event types", "", err)
+		return nil, fmt.Errorf("list event types: %w", err)
 	}
 	ets, next := pagination.Trim(ets, page, func(x store.EventType) string { return x.ID })
 	out := &hookdv1.ListEventTypesResponse{EventTypes: make([]*hookdv1.EventType, 0, len(ets)), NextPageToken: next}
@@ -117,16 +121,17 @@ func (s *eventTypeService) ListEventTypes(ctx context.Context, req *connect.Requ
 	return connect.NewResponse(out), nil
 }
 
-// UpdateEventType implements hookdv1connect.EventTypeServiceHandler. An empty schema or sample payload removes it.
+// UpdateEventType implements hookdv1connect.EventTypeServiceHandler: the type is found by id or name, as by
+// GetEventType. An empty schema or sample payload removes it.
 func (s *eventTypeService) UpdateEventType(ctx context.Context, req *connect.Request[hookdv1.UpdateEventTypeRequest]) (*connect.Response[hookdv1.UpdateEventTypeResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	m := req.Msg
-	et, err := s.d.Store.GetEventType(ctx, p.ProjectID, m.GetId())
+	et, err := s.find(ctx, p.ProjectID, m.GetId(), m.GetName())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", m.GetId(), err)
+		return nil, err
 	}
 	if err := refuseOperational(et); err != nil {
 		return nil, err
@@ -152,7 +157,7 @@ func (s *eventTypeService) UpdateEventType(ctx context.Context, req *connect.Req
 	}
 	et.UpdateTime = s.d.now()
 	if err := s.d.Store.UpdateEventType(ctx, et); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", et.ID, err)
+		return nil, apierr.About("event type", et.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.UpdateEventTypeResponse{EventType: eventTypeToProto(et)}), nil
 }
@@ -165,7 +170,7 @@ func (s *eventTypeService) DeleteEventType(ctx context.Context, req *connect.Req
 	}
 	et, err := s.d.Store.GetEventType(ctx, p.ProjectID, req.Msg.GetId())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", req.Msg.GetId(), err)
+		return nil, apierr.About("event type", req.Msg.GetId(), err)
 	}
 	if err := refuseOperational(et); err != nil {
 		return nil, err
@@ -175,7 +180,7 @@ func (s *eventTypeService) DeleteEventType(ctx context.Context, req *connect.Req
 		return nil, apierr.FailedPrecondition("event type %q is named by subscriptions: change or delete them first", req.Msg.GetId())
 	}
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "event type", req.Msg.GetId(), err)
+		return nil, apierr.About("event type", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.DeleteEventTypeResponse{}), nil
 }

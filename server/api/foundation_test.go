@@ -2,9 +2,14 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +20,10 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/auth"
+	"github.com/hookd/hookd/server/quota"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
@@ -29,6 +37,22 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 		t.Parallel()
 		fn(t, setup(t, st))
 	})
+}
+
+// overProtocols is backends once per protocol (Connect, gRPC, JSON): each protocol × store pair gets a fresh
+// environment whose clients speak that protocol.
+func overProtocols(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	t.Parallel()
+	for _, protocol := range protocols {
+		t.Run(protocol, func(t *testing.T) {
+			t.Parallel()
+			storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
+				t.Parallel()
+				fn(t, setupOver(t, st, protocol))
+			})
+		})
+	}
 }
 
 func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
@@ -72,7 +96,7 @@ func createEventType(t *testing.T, c clients, name string, sample map[string]any
 }
 
 func TestProjects(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		res, err := e.root.projects.CreateProject(ctx, creq(&hookdv1.CreateProjectRequest{Name: "acme"}))
 		require.NoError(t, err)
@@ -122,7 +146,7 @@ func TestProjects(t *testing.T) {
 }
 
 func TestApiKeys(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		_, err := e.admin.keys.CreateApiKey(ctx, creq(&hookdv1.CreateApiKeyRequest{Name: "ci"}))
 		requireCode(t, err, connect.CodeInvalidArgument, "role")
@@ -197,7 +221,7 @@ func TestApiKeys(t *testing.T) {
 }
 
 func TestIntegrations(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		valid := func() *hookdv1.CreateIntegrationRequest {
 			return &hookdv1.CreateIntegrationRequest{Name: "crm", BaseUrl: "https://crm.example.com/api/"}
@@ -229,7 +253,7 @@ func TestIntegrations(t *testing.T) {
 				r.Headers = []*hookdv1.Header{{Name: "X-A", Value: "1"}, {Name: "x-a", Value: "2"}}
 			}, "headers[1].name"},
 			{"mask without stored value", func(r *hookdv1.CreateIntegrationRequest) {
-				r.Headers = []*hookdv1.Header{{Name: "Authorization", Value: Masked, Private: true}}
+				r.Headers = []*hookdv1.Header{{Name: "Authorization", Value: secret.Masked, Private: true}}
 			}, "headers[0].value"},
 		}
 		for _, c := range cases {
@@ -249,7 +273,7 @@ func TestIntegrations(t *testing.T) {
 			name   string
 			client clients
 			want   string
-		}{{"admin", e.admin, "Bearer s3cret"}, {"member", e.member, Masked}, {"viewer", e.viewer, Masked}} {
+		}{{"admin", e.admin, "Bearer s3cret"}, {"member", e.member, secret.Masked}, {"viewer", e.viewer, secret.Masked}} {
 			got, err := c.client.integrations.GetIntegration(ctx, creq(&hookdv1.GetIntegrationRequest{Id: in.GetId()}))
 			require.NoError(t, err, c.name)
 			hs := got.Msg.GetIntegration().GetHeaders()
@@ -258,7 +282,7 @@ func TestIntegrations(t *testing.T) {
 			require.True(t, hs[0].GetPrivate())
 			require.Equal(t, "core", hs[1].GetValue(), c.name)
 		}
-		require.Equal(t, Masked, in.GetHeaders()[0].GetValue(), "the MEMBER's create response is masked too")
+		require.Equal(t, secret.Masked, in.GetHeaders()[0].GetValue(), "the MEMBER's create response is masked too")
 
 		// A MEMBER sends the masked list back with one more header: the private value is kept.
 		got, err := e.member.integrations.GetIntegration(ctx, creq(&hookdv1.GetIntegrationRequest{Id: in.GetId()}))
@@ -309,6 +333,7 @@ func TestIntegrations(t *testing.T) {
 		require.NoError(t, err)
 		_, err = e.member.integrations.DeleteIntegration(ctx, creq(&hookdv1.DeleteIntegrationRequest{Id: in.GetId()}))
 		requireCode(t, err, connect.CodeFailedPrecondition, in.GetId())
+		requireCode(t, err, connect.CodeFailedPrecondition, wh.Msg.GetWebhook().GetId()+` ("w")`) // names the webhooks that use it
 		_, err = e.member.webhooks.DeleteWebhook(ctx, creq(&hookdv1.DeleteWebhookRequest{Id: wh.Msg.GetWebhook().GetId()}))
 		require.NoError(t, err)
 		_, err = e.viewer.integrations.DeleteIntegration(ctx, creq(&hookdv1.DeleteIntegrationRequest{Id: in.GetId()}))
@@ -321,7 +346,7 @@ func TestIntegrations(t *testing.T) {
 }
 
 func TestWebhookValidation(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		in := createIntegration(t, e.admin, "crm")
 		other := createIntegration(t, e.other, "crm")
@@ -404,6 +429,7 @@ func TestWebhookValidation(t *testing.T) {
 				c.edit(r)
 				_, err := e.member.webhooks.CreateWebhook(ctx, creq(r))
 				requireCode(t, err, connect.CodeInvalidArgument, c.field)
+				requireField(t, err, c.field)
 			})
 		}
 		list, err := e.admin.webhooks.ListWebhooks(ctx, creq(&hookdv1.ListWebhooksRequest{}))
@@ -413,7 +439,7 @@ func TestWebhookValidation(t *testing.T) {
 }
 
 func TestWebhooks(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		in := createIntegration(t, e.admin, "crm")
 
@@ -433,18 +459,18 @@ func TestWebhooks(t *testing.T) {
 		require.Equal(t, int32(15), w.GetRetryPolicy().GetMaxRetries())
 		require.True(t, w.GetEnabled())
 		require.Equal(t, "https://hooks.example.com/orders?key={{.TransactionalId}}", w.GetFullUrl())
-		require.Equal(t, Masked, w.GetSecret(), "MEMBER gets the secret masked")
-		require.Equal(t, Masked, w.GetHeaders()[0].GetValue())
+		require.Equal(t, secret.Masked, w.GetSecret(), "MEMBER gets the secret masked")
+		require.Equal(t, secret.Masked, w.GetHeaders()[0].GetValue())
 		require.Equal(t, "{{.TransactionalId}}", w.GetHeaders()[1].GetValue())
 
 		got, err := e.admin.webhooks.GetWebhook(ctx, creq(&hookdv1.GetWebhookRequest{Id: w.GetId()}))
 		require.NoError(t, err)
-		secret := got.Msg.GetWebhook().GetSecret()
-		require.Regexp(t, `^whsec_[A-Za-z0-9+/]{32}$`, secret, "ADMIN sees the secret")
+		whSecret := got.Msg.GetWebhook().GetSecret()
+		require.Regexp(t, `^whsec_[A-Za-z0-9+/]{32}$`, whSecret, "ADMIN sees the secret")
 		require.Equal(t, "t0k", got.Msg.GetWebhook().GetHeaders()[0].GetValue())
 		got, err = e.viewer.webhooks.GetWebhook(ctx, creq(&hookdv1.GetWebhookRequest{Id: w.GetId()}))
 		require.NoError(t, err)
-		require.Equal(t, Masked, got.Msg.GetWebhook().GetSecret())
+		require.Equal(t, secret.Masked, got.Msg.GetWebhook().GetSecret())
 
 		// Explicit values, an integration path and header toggles.
 		res, err = e.member.webhooks.CreateWebhook(ctx, creq(&hookdv1.CreateWebhookRequest{
@@ -495,7 +521,7 @@ func TestWebhooks(t *testing.T) {
 		stored, err = e.st.GetWebhook(ctx, auth.DefaultProjectID, w.GetId())
 		require.NoError(t, err)
 		require.Equal(t, "t0k", stored.Headers[0].Value)
-		require.Equal(t, secret, stored.Secret, "an update keeps the secret")
+		require.Equal(t, whSecret, stored.Secret, "an update keeps the secret")
 
 		up, err = e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: w.GetId(), IntegrationId: proto.String(in.GetId()), Path: proto.String("orders")}))
 		require.NoError(t, err)
@@ -519,7 +545,7 @@ func TestWebhooks(t *testing.T) {
 			{"body_template", &hookdv1.UpdateWebhookRequest{BodyTemplate: proto.String("{{end}}")}},
 			{"timeout", &hookdv1.UpdateWebhookRequest{Timeout: durationpb.New(time.Minute)}},
 			{"retry_policy.max_retries", &hookdv1.UpdateWebhookRequest{RetryPolicy: &hookdv1.RetryPolicy{Kind: hookdv1.RetryPolicyKind_RETRY_POLICY_KIND_FIXED, Interval: durationpb.New(time.Second)}}},
-			{"headers[0].value", &hookdv1.UpdateWebhookRequest{Headers: &hookdv1.HeaderList{Values: []*hookdv1.Header{{Name: "X-Other", Value: Masked, Private: true}}}}},
+			{"headers[0].value", &hookdv1.UpdateWebhookRequest{Headers: &hookdv1.HeaderList{Values: []*hookdv1.Header{{Name: "X-Other", Value: secret.Masked, Private: true}}}}},
 			{"integration_headers", &hookdv1.UpdateWebhookRequest{IntegrationHeaders: &hookdv1.IntegrationHeaderList{Values: []*hookdv1.IntegrationHeader{{Name: "X-Team"}}}}},
 		} {
 			c.r.Id = w.GetId()
@@ -541,7 +567,7 @@ func TestWebhooks(t *testing.T) {
 		for _, lw := range list.Msg.GetWebhooks() {
 			require.Equal(t, in.GetId(), lw.GetIntegrationId())
 			require.True(t, strings.HasPrefix(lw.GetFullUrl(), "https://api.example.com/v3/"))
-			require.Equal(t, Masked, lw.GetSecret())
+			require.Equal(t, secret.Masked, lw.GetSecret())
 		}
 
 		// Copy: a new webhook with its own secret.
@@ -580,7 +606,7 @@ func TestWebhooks(t *testing.T) {
 		require.Equal(t, rot.Msg.GetWebhook().GetSecret(), after.Secret)
 		rot, err = e.member.webhooks.RotateWebhookSecret(ctx, creq(&hookdv1.RotateWebhookSecretRequest{Id: c.GetId()}))
 		require.NoError(t, err)
-		require.Equal(t, Masked, rot.Msg.GetWebhook().GetSecret())
+		require.Equal(t, secret.Masked, rot.Msg.GetWebhook().GetSecret())
 
 		// Other projects and viewers.
 		for name, call := range map[string]func(c clients) error{
@@ -652,7 +678,7 @@ func TestTestWebhook(t *testing.T) {
 		require.Equal(t, 42*time.Millisecond, m.GetDuration().AsDuration())
 		require.Equal(t, "https://hooks.example.com/receiver", m.GetRequestUrl())
 		require.Equal(t, "text/plain", m.GetHeaders()[0].GetValue())
-		require.Equal(t, Masked, m.GetRequestHeaders()[0].GetValue(), "MEMBER sees private request headers masked")
+		require.Equal(t, secret.Masked, m.GetRequestHeaders()[0].GetValue(), "MEMBER sees private request headers masked")
 		require.Equal(t, `{"id":"u_1"}`, m.GetRequestBody())
 		require.Empty(t, m.GetError())
 		res, err = e.admin.webhooks.TestWebhook(ctx, creq(&hookdv1.TestWebhookRequest{Id: w.GetId(), EventType: "user.created"}))
@@ -702,7 +728,7 @@ func TestTestWebhook(t *testing.T) {
 }
 
 func TestEventTypes(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		objSchema := map[string]any{
 			"type": "object", "required": []any{"id"},
@@ -783,6 +809,18 @@ func TestEventTypes(t *testing.T) {
 		require.Empty(t, stored.Schema)
 		_, err = e.other.eventTypes.UpdateEventType(ctx, creq(&hookdv1.UpdateEventTypeRequest{Id: et.GetId(), Description: proto.String("x")}))
 		requireCode(t, err, connect.CodeNotFound, et.GetId())
+		// By name, as GetEventType finds it (curl: {"name": "user.created", "description": …}).
+		up, err = e.member.eventTypes.UpdateEventType(ctx, creq(&hookdv1.UpdateEventTypeRequest{Name: "user.created", Description: proto.String("by name")}))
+		require.NoError(t, err)
+		require.Equal(t, et.GetId(), up.Msg.GetEventType().GetId())
+		require.Equal(t, "by name", up.Msg.GetEventType().GetDescription())
+		_, err = e.member.eventTypes.UpdateEventType(ctx, creq(&hookdv1.UpdateEventTypeRequest{Name: "user.nope", Description: proto.String("x")}))
+		requireCode(t, err, connect.CodeNotFound, `event type "user.nope" not found`)
+		theirs, err := e.other.eventTypes.UpdateEventType(ctx, creq(&hookdv1.UpdateEventTypeRequest{Name: "user.created", Description: proto.String("theirs")}))
+		require.NoError(t, err)
+		require.NotEqual(t, et.GetId(), theirs.Msg.GetEventType().GetId(), "a name is looked up in the caller's project")
+		_, err = e.member.eventTypes.UpdateEventType(ctx, creq(&hookdv1.UpdateEventTypeRequest{Description: proto.String("x")}))
+		requireCode(t, err, connect.CodeInvalidArgument, "id or name")
 
 		// Delete refuses while subscribed.
 		w := createWebhook(t, e.member, "w")
@@ -802,7 +840,7 @@ func TestEventTypes(t *testing.T) {
 }
 
 func TestSubscriptions(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		w1 := createWebhook(t, e.member, "one")
 		w2 := createWebhook(t, e.member, "two")
@@ -1043,7 +1081,7 @@ func TestPagination(t *testing.T) {
 }
 
 func TestViewerCannotWrite(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	overProtocols(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		v := e.viewer
 		calls := map[string]func() error{
@@ -1079,5 +1117,184 @@ func TestViewerCannotWrite(t *testing.T) {
 		anon := e.clientsFor("hk_unknown")
 		_, err := anon.webhooks.ListWebhooks(ctx, creq(&hookdv1.ListWebhooksRequest{}))
 		requireCode(t, err, connect.CodeUnauthenticated, "")
+	})
+}
+
+// headerPairs lists headers as "Name: value".
+func headerPairs(hs []*hookdv1.Header) []string {
+	out := make([]string, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, h.GetName()+": "+h.GetValue())
+	}
+	return out
+}
+
+// TestEffectiveHeaders: a webhook shows the headers it sends besides hookd's own (as the sender builds them): the
+// used integration headers, then its own, which replace those of the same name; private integration headers only
+// toward the integration's origin; private values masked for non-ADMIN keys.
+func TestEffectiveHeaders(t *testing.T) {
+	overProtocols(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		in := createIntegration(t, e.admin, "crm") // Authorization (private) and X-Team: core
+		create := func(r *hookdv1.CreateWebhookRequest) *hookdv1.Webhook {
+			t.Helper()
+			r.IntegrationId = in.GetId()
+			res, err := e.member.webhooks.CreateWebhook(ctx, creq(r))
+			require.NoError(t, err)
+			return res.Msg.GetWebhook()
+		}
+		replaced := create(&hookdv1.CreateWebhookRequest{Name: "replaced", Path: "/a", Headers: []*hookdv1.Header{{Name: "x-team", Value: "edge"}}})
+		elsewhere := create(&hookdv1.CreateWebhookRequest{Name: "elsewhere", Url: "https://hooks.example.net/b"})
+		toggled := create(&hookdv1.CreateWebhookRequest{Name: "toggled", Path: "/c",
+			IntegrationHeaders: []*hookdv1.IntegrationHeader{{Name: "X-Team", Use: false}}})
+		plain := createWebhook(t, e.member, "plain")
+
+		require.Equal(t, []string{"Authorization: " + secret.Masked, "x-team: edge"}, headerPairs(replaced.GetEffectiveHeaders()))
+		require.Equal(t, []string{"X-Team: core"}, headerPairs(elsewhere.GetEffectiveHeaders()), "private headers go to the integration's origin only")
+		require.Equal(t, []string{"Authorization: " + secret.Masked}, headerPairs(toggled.GetEffectiveHeaders()))
+		require.Empty(t, plain.GetEffectiveHeaders())
+		require.True(t, replaced.GetEffectiveHeaders()[0].GetPrivate())
+
+		got, err := e.admin.webhooks.GetWebhook(ctx, creq(&hookdv1.GetWebhookRequest{Id: replaced.GetId()}))
+		require.NoError(t, err)
+		require.Equal(t, []string{"Authorization: Bearer s3cret", "x-team: edge"}, headerPairs(got.Msg.GetWebhook().GetEffectiveHeaders()), "ADMIN sees private values")
+		got, err = e.viewer.webhooks.GetWebhook(ctx, creq(&hookdv1.GetWebhookRequest{Id: elsewhere.GetId()}))
+		require.NoError(t, err)
+		require.Equal(t, []string{"X-Team: core"}, headerPairs(got.Msg.GetWebhook().GetEffectiveHeaders()), "an own url with an integration still gets its headers")
+		list, err := e.viewer.webhooks.ListWebhooks(ctx, creq(&hookdv1.ListWebhooksRequest{IntegrationId: in.GetId()}))
+		require.NoError(t, err)
+		for _, w := range list.Msg.GetWebhooks() {
+			if w.GetId() == toggled.GetId() {
+				require.Equal(t, []string{"Authorization: " + secret.Masked}, headerPairs(w.GetEffectiveHeaders()))
+			}
+		}
+	})
+}
+
+// TestJSONShowsZeroValues: over JSON (as with curl), false, 0 and empty strings are written, not left out.
+func TestJSONShowsZeroValues(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		in := createIntegration(t, e.admin, "crm")
+		res, err := e.member.webhooks.CreateWebhook(ctx, creq(&hookdv1.CreateWebhookRequest{Name: "off", IntegrationId: in.GetId(),
+			Enabled: proto.Bool(false), IntegrationHeaders: []*hookdv1.IntegrationHeader{{Name: "X-Team", Use: false}}}))
+		require.NoError(t, err)
+		key, err := auth.IssueKey(ctx, e.st, &store.APIKey{ProjectID: auth.DefaultProjectID, Name: "curl", Role: store.RoleViewer, CreateTime: e.clock.Now()})
+		require.NoError(t, err)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+hookdv1connect.WebhookServiceGetWebhookProcedure,
+			strings.NewReader(`{"id":"`+res.Msg.GetWebhook().GetId()+`"}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := e.srv.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+		var out struct {
+			Webhook map[string]any `json:"webhook"`
+		}
+		require.NoError(t, json.Unmarshal(body, &out))
+		w := out.Webhook
+		require.Contains(t, w, "enabled")
+		require.Equal(t, false, w["enabled"])
+		require.Equal(t, []any{map[string]any{"name": "X-Team", "use": false}}, w["integrationHeaders"])
+		require.Equal(t, "", w["description"])
+		require.Equal(t, []any{}, w["headers"])
+		require.NotContains(t, string(body), "null", "unset messages stay absent")
+	})
+}
+
+// TestCopyWebhookCopiesSubscriptions: a copy receives the same events as its source; a copy whose subscriptions
+// would pass the project's quota is refused and leaves nothing behind.
+func TestCopyWebhookCopiesSubscriptions(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
+		t.Parallel()
+		e := setup(t, st, func(d *Deps) { d.Quotas = quota.Limits{Subscriptions: 5} })
+		ctx := context.Background()
+		createEventType(t, e.member, "order.paid", nil)
+		createEventType(t, e.member, "order.refunded", nil)
+		src := createWebhook(t, e.member, "orders")
+		subscribe := func(r *hookdv1.CreateSubscriptionRequest) {
+			t.Helper()
+			r.WebhookId = src.GetId()
+			_, err := e.member.subscriptions.CreateSubscription(ctx, creq(r))
+			require.NoError(t, err)
+		}
+		subscribe(&hookdv1.CreateSubscriptionRequest{EventTypes: []string{"order.paid", "order.refunded"}})
+		subscribe(&hookdv1.CreateSubscriptionRequest{EventTypes: []string{"*"}, SubjectFilter: "cus_1", Enabled: proto.Bool(false)})
+		subsOf := func(webhookID string) []*hookdv1.Subscription {
+			t.Helper()
+			res, err := e.viewer.subscriptions.ListSubscriptions(ctx, creq(&hookdv1.ListSubscriptionsRequest{WebhookId: webhookID}))
+			require.NoError(t, err)
+			return res.Msg.GetSubscriptions()
+		}
+		shape := func(subs []*hookdv1.Subscription) []string {
+			var out []string
+			for _, s := range subs {
+				out = append(out, fmt.Sprintf("%v %q %v", s.GetEventTypes(), s.GetSubjectFilter(), s.GetEnabled()))
+			}
+			slices.Sort(out)
+			return out
+		}
+
+		cp, err := e.member.webhooks.CopyWebhook(ctx, creq(&hookdv1.CopyWebhookRequest{Id: src.GetId(), Name: "orders 2", SystemName: "orders2"}))
+		require.NoError(t, err)
+		copied := subsOf(cp.Msg.GetWebhook().GetId())
+		require.Equal(t, shape(subsOf(src.GetId())), shape(copied))
+		require.Len(t, copied, 2)
+		for _, s := range copied {
+			require.Equal(t, cp.Msg.GetWebhook().GetId(), s.GetWebhookId())
+		}
+		require.Len(t, subsOf(src.GetId()), 2, "the source keeps its subscriptions")
+
+		// 4 subscriptions now; a third copy would need 2 more than the quota of 5 allows.
+		_, err = e.member.webhooks.CopyWebhook(ctx, creq(&hookdv1.CopyWebhookRequest{Id: src.GetId(), Name: "orders 3", SystemName: "orders3"}))
+		requireCode(t, err, connect.CodeResourceExhausted, "subscriptions")
+		list, err := e.viewer.webhooks.ListWebhooks(ctx, creq(&hookdv1.ListWebhooksRequest{}))
+		require.NoError(t, err)
+		require.Len(t, list.Msg.GetWebhooks(), 2, "a refused copy creates no webhook")
+	})
+}
+
+// failingSubscriptions fails every CreateSubscription after the first ok ones.
+type failingSubscriptions struct {
+	store.Store
+	ok *atomic.Int32
+}
+
+func (f failingSubscriptions) CreateSubscription(ctx context.Context, s *store.Subscription) error {
+	if f.ok.Add(-1) < 0 {
+		return errors.New("disk full")
+	}
+	return f.Store.CreateSubscription(ctx, s)
+}
+
+// TestCopyWebhookIsWholeOrNothing: when a subscription of the copy cannot be stored, the copy is deleted again.
+func TestCopyWebhookIsWholeOrNothing(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
+		t.Parallel()
+		ok := &atomic.Int32{}
+		ok.Store(1 << 20)
+		e := setup(t, st, func(d *Deps) { d.Store = failingSubscriptions{Store: d.Store, ok: ok} })
+		ctx := context.Background()
+		createEventType(t, e.member, "order.paid", nil)
+		src := createWebhook(t, e.member, "orders")
+		for range 2 {
+			_, err := e.member.subscriptions.CreateSubscription(ctx, creq(&hookdv1.CreateSubscriptionRequest{WebhookId: src.GetId(), EventTypes: []string{"order.paid"}}))
+			require.NoError(t, err)
+		}
+		ok.Store(1) // the copy's second subscription fails
+		_, err := e.member.webhooks.CopyWebhook(ctx, creq(&hookdv1.CopyWebhookRequest{Id: src.GetId(), Name: "copy", SystemName: "copy"}))
+		requireCode(t, err, connect.CodeInternal, "internal error")
+		ws, err := st.ListWebhooks(ctx, auth.DefaultProjectID, "", store.Page{Size: 10})
+		require.NoError(t, err)
+		require.Len(t, ws, 1, "the partial copy was deleted")
+		subs, err := st.ListSubscriptions(ctx, auth.DefaultProjectID, store.SubscriptionFilter{}, store.Page{Size: 10})
+		require.NoError(t, err)
+		require.Len(t, subs, 2, "and its subscription with it")
 	})
 }

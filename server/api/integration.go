@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -47,7 +49,7 @@ func (s *integrationService) CreateIntegration(ctx context.Context, req *connect
 		return nil, err
 	}
 	if err := s.d.Store.CreateIntegration(ctx, in); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", in.ID, err)
+		return nil, apierr.About("integration", in.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.CreateIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
 }
@@ -83,7 +85,7 @@ func (s *integrationService) GetIntegration(ctx context.Context, req *connect.Re
 	}
 	in, err := s.d.Store.GetIntegration(ctx, p.ProjectID, req.Msg.GetId())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", req.Msg.GetId(), err)
+		return nil, apierr.About("integration", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.GetIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
 }
@@ -100,7 +102,7 @@ func (s *integrationService) ListIntegrations(ctx context.Context, req *connect.
 	}
 	ins, err := s.d.Store.ListIntegrations(ctx, p.ProjectID, page)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integrations", "", err)
+		return nil, fmt.Errorf("list integrations: %w", err)
 	}
 	ins, next := pagination.Trim(ins, page, func(x store.Integration) string { return x.ID })
 	out := &hookdv1.ListIntegrationsResponse{Integrations: make([]*hookdv1.Integration, 0, len(ins)), NextPageToken: next}
@@ -119,7 +121,7 @@ func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect
 	m := req.Msg
 	in, err := s.d.Store.GetIntegration(ctx, p.ProjectID, m.GetId())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", m.GetId(), err)
+		return nil, apierr.About("integration", m.GetId(), err)
 	}
 	if m.Name != nil {
 		in.Name = m.GetName()
@@ -144,7 +146,7 @@ func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect
 	}
 	in.UpdateTime = s.d.now()
 	if err := s.d.Store.UpdateIntegration(ctx, in); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", in.ID, err)
+		return nil, apierr.About("integration", in.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.UpdateIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
 }
@@ -155,10 +157,38 @@ func (s *integrationService) DeleteIntegration(ctx context.Context, req *connect
 	if err != nil {
 		return nil, err
 	}
-	if err := s.d.Store.DeleteIntegration(ctx, p.ProjectID, req.Msg.GetId()); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", req.Msg.GetId(), err)
+	err = s.d.Store.DeleteIntegration(ctx, p.ProjectID, req.Msg.GetId())
+	if errors.Is(err, store.ErrConflict) {
+		return nil, s.inUse(ctx, p.ProjectID, req.Msg.GetId())
+	}
+	if err != nil {
+		return nil, apierr.About("integration", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.DeleteIntegrationResponse{}), nil
+}
+
+// inUseListed is how many of the webhooks using an integration the refusal to delete it names.
+const inUseListed = 10
+
+// inUse is the error of deleting an integration that webhooks still use: failed_precondition naming them.
+func (s *integrationService) inUse(ctx context.Context, projectID, integrationID string) error {
+	ws, err := s.d.Store.ListWebhooks(ctx, projectID, integrationID, store.Page{Size: inUseListed + 1})
+	if err != nil {
+		return fmt.Errorf("list the webhooks of integration %s: %w", integrationID, err)
+	}
+	if len(ws) == 0 { // its webhooks moved away meanwhile
+		return apierr.FailedPrecondition("integration %q was in use by webhooks: try again", integrationID)
+	}
+	names := make([]string, 0, inUseListed)
+	for i, w := range ws {
+		if i == inUseListed {
+			names = append(names, "…")
+			break
+		}
+		names = append(names, fmt.Sprintf("%s (%q)", w.ID, w.Name))
+	}
+	return apierr.FailedPrecondition("integration %q is used by webhooks %s: delete them or move them to another integration first",
+		integrationID, strings.Join(names, ", "))
 }
 
 // integrationToProto converts an integration, masking private header values unless reveal.

@@ -15,6 +15,7 @@ import (
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/server/auth"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/signature"
 	"github.com/hookd/hookd/server/store"
 )
@@ -169,7 +170,7 @@ func TestAsyncStatusRetryDefault(t *testing.T) {
 		up, err := e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: plain.GetId(), AsyncStatus: proto.Bool(true)}))
 		require.NoError(t, err)
 		require.Equal(t, none, up.Msg.GetWebhook().GetRetryPolicy().GetKind())
-		up, err = e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: plain.GetId(), RetryPolicy: fixed}))
+		_, err = e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: plain.GetId(), RetryPolicy: fixed}))
 		require.NoError(t, err)
 		up, err = e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: plain.GetId(), AsyncStatus: proto.Bool(true)}))
 		require.NoError(t, err)
@@ -192,7 +193,7 @@ func TestEd25519Webhooks(t *testing.T) {
 		require.NoError(t, err)
 		w := res.Msg.GetWebhook()
 		require.Equal(t, hookdv1.SigningAlgorithm_SIGNING_ALGORITHM_ED25519, w.GetSigningAlgorithm())
-		require.Equal(t, Masked, w.GetSecret(), "MEMBER never reads the private key")
+		require.Equal(t, secret.Masked, w.GetSecret(), "MEMBER never reads the private key")
 		require.Regexp(t, `^whpk_[A-Za-z0-9+/]{43}=$`, w.GetPublicKey(), "base64 of 32 bytes")
 		pub := w.GetPublicKey()
 
@@ -203,7 +204,7 @@ func TestEd25519Webhooks(t *testing.T) {
 			return got.Msg.GetWebhook()
 		}
 		require.Equal(t, pub, get(e.viewer).GetPublicKey(), "every role sees the public key")
-		require.Equal(t, Masked, get(e.viewer).GetSecret())
+		require.Equal(t, secret.Masked, get(e.viewer).GetSecret())
 		secret := get(e.admin).GetSecret()
 		require.True(t, strings.HasPrefix(secret, "whsk_"), secret)
 		derived, err := signature.PublicKey(secret)

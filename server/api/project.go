@@ -45,7 +45,7 @@ func (s *projectService) CreateProject(ctx context.Context, req *connect.Request
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("name: a project named %q already exists", name))
 		}
-		return nil, apierr.FromStore(ctx, s.d.log(), "project", pr.ID, err)
+		return nil, apierr.About("project", pr.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.CreateProjectResponse{Project: projectToProto(pr)}), nil
 }
@@ -65,7 +65,7 @@ func (s *projectService) GetProject(ctx context.Context, req *connect.Request[ho
 	}
 	pr, err := s.d.Store.GetProject(ctx, pid)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "project", pid, err)
+		return nil, apierr.About("project", pid, err)
 	}
 	return connect.NewResponse(&hookdv1.GetProjectResponse{Project: projectToProto(pr)}), nil
 }
@@ -84,13 +84,13 @@ func (s *projectService) ListProjects(ctx context.Context, req *connect.Request[
 	if isInstanceAdmin(p) {
 		prs, err = s.d.Store.ListProjects(ctx, page)
 		if err != nil {
-			return nil, apierr.FromStore(ctx, s.d.log(), "projects", "", err)
+			return nil, fmt.Errorf("list projects: %w", err)
 		}
 	} else if page.After == "" {
 		// Other keys see one project, their own, on the first page.
 		pr, err := s.d.Store.GetProject(ctx, p.ProjectID)
 		if err != nil {
-			return nil, apierr.FromStore(ctx, s.d.log(), "project", p.ProjectID, err)
+			return nil, apierr.About("project", p.ProjectID, err)
 		}
 		prs = []store.Project{*pr}
 	}

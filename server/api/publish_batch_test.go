@@ -60,7 +60,7 @@ func TestConcurrentPublishEvent(t *testing.T) {
 		d := Deps{Store: st, Clock: e.clock, Log: slog.New(slog.DiscardHandler)}
 		svc := NewEventService(d, EventConfig{Registerer: reg, Batch: groupcommit.Config{MaxWait: 20 * time.Millisecond}})
 		mux := http.NewServeMux()
-		mux.Handle(hookdv1connect.NewEventServiceHandler(svc, connect.WithInterceptors(auth.NewInterceptor(e.st, auth.DefaultPolicy()))))
+		mux.Handle(hookdv1connect.NewEventServiceHandler(svc, handlerOptions(e.st, d.Log)...))
 		srv := httptest.NewServer(mux)
 		t.Cleanup(srv.Close)
 		clientOf := func(project string) hookdv1connect.EventServiceClient {

@@ -49,8 +49,8 @@ func (s *webhookService) RenderWebhookBody(ctx context.Context, req *connect.Req
 		if payload, err = compactJSON(req.Msg.GetPayload()); err != nil {
 			return nil, apierr.Invalid("payload", "cannot be encoded as JSON: %v", err)
 		}
-		if len(payload) > maxTestPayload {
-			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), maxTestPayload)
+		if len(payload) > store.DefaultMaxPayloadBytes {
+			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), store.DefaultMaxPayloadBytes)
 		}
 	case eventType != "":
 		var et *store.EventType
@@ -58,7 +58,7 @@ func (s *webhookService) RenderWebhookBody(ctx context.Context, req *connect.Req
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, apierr.Invalid("event_type", "event type %q not found", eventType)
 			}
-			return nil, apierr.FromStore(ctx, s.d.log(), "event type", eventType, err)
+			return nil, apierr.About("event type", eventType, err)
 		}
 		payload = et.SamplePayload
 	}

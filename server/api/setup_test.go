@@ -15,16 +15,31 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/apierr"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
+	"github.com/hookd/hookd/server/strictjson"
+	"github.com/hookd/hookd/server/trigger"
 )
 
 // otherProjectID is the second project of every test environment (isolation checks).
 const otherProjectID = "other"
 
-// clients are the generated Connect clients of the foundation services, all sending one API key.
+// Protocols the API tests speak, as connect's own tests do: the Connect protocol with the binary codec, gRPC
+// (over HTTP/2) and JSON (the Connect protocol with protojson: what curl sends, through the strict codec).
+const (
+	protoConnect = "connect"
+	protoGRPC    = "grpc"
+	protoJSON    = "json"
+)
+
+// protocols are all of them.
+var protocols = []string{protoConnect, protoGRPC, protoJSON}
+
+// clients are the generated Connect clients of the foundation services (and TriggerService), all sending one
+// API key over one protocol.
 type clients struct {
 	projects      hookdv1connect.ProjectServiceClient
 	keys          hookdv1connect.ApiKeyServiceClient
@@ -32,6 +47,7 @@ type clients struct {
 	webhooks      hookdv1connect.WebhookServiceClient
 	eventTypes    hookdv1connect.EventTypeServiceClient
 	subscriptions hookdv1connect.SubscriptionServiceClient
+	triggers      hookdv1connect.TriggerServiceClient
 }
 
 // env is a running API server on a fresh store, with keys of every role.
@@ -40,6 +56,8 @@ type env struct {
 	clock  *clock.Fake
 	tester *fakeTester
 	srv    *httptest.Server
+	// protocol is what the clients below speak (protoConnect unless setup was given withProtocol).
+	protocol string
 	// root is an instance admin ADMIN key of the default project; admin, member and viewer are plain keys of it.
 	root, admin, member, viewer clients
 	// other is an ADMIN key of otherProjectID.
@@ -48,31 +66,56 @@ type env struct {
 	keyIDs map[string]string
 }
 
-// setup starts the foundation handlers (behind the auth interceptor) on an httptest server over st.
+// handlerOptions are the handler options of hookd serve: the error boundary outermost, then the authenticator
+// (reading keys from st), and the strict JSON codec.
+func handlerOptions(st store.Store, log *slog.Logger) []connect.HandlerOption {
+	return append([]connect.HandlerOption{connect.WithInterceptors(apierr.NewInterceptor(log), auth.NewInterceptor(st, auth.DefaultPolicy()))},
+		strictjson.HandlerOptions()...)
+}
+
+// setup is setupOver with the Connect protocol.
 func setup(t *testing.T, st *storesql.Store, mods ...func(*Deps)) *env {
 	t.Helper()
+	return setupOver(t, st, protoConnect, mods...)
+}
+
+// setupOver starts the foundation handlers and TriggerService (behind the error boundary and the auth
+// interceptor, as hookd serve does) and the public trigger endpoint on an httptest server over st; the clients
+// speak protocol.
+func setupOver(t *testing.T, st *storesql.Store, protocol string, mods ...func(*Deps)) *env {
+	t.Helper()
 	ctx := context.Background()
-	e := &env{st: st, clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), tester: &fakeTester{}, keyIDs: map[string]string{}}
+	e := &env{st: st, clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), tester: &fakeTester{}, keyIDs: map[string]string{},
+		protocol: protocol}
 	for _, pid := range []string{auth.DefaultProjectID, otherProjectID} {
 		require.NoError(t, st.CreateProject(ctx, &store.Project{ID: pid, Name: pid, CreateTime: e.clock.Now()}))
 	}
-	d := Deps{Store: st, Clock: e.clock, Log: slog.New(slog.DiscardHandler)}
-	for _, m := range mods {
-		m(&d)
-	}
-	opts := connect.WithInterceptors(auth.NewInterceptor(st, auth.DefaultPolicy()))
-	mux := http.NewServeMux()
-	mux.Handle(hookdv1connect.NewProjectServiceHandler(NewProjectService(d), opts))
-	mux.Handle(hookdv1connect.NewApiKeyServiceHandler(NewApiKeyService(d), opts))
-	mux.Handle(hookdv1connect.NewIntegrationServiceHandler(NewIntegrationService(d), opts))
-	mux.Handle(hookdv1connect.NewWebhookServiceHandler(NewWebhookService(d, e.tester), opts))
-	mux.Handle(hookdv1connect.NewEventTypeServiceHandler(NewEventTypeService(d), opts))
-	mux.Handle(hookdv1connect.NewSubscriptionServiceHandler(NewSubscriptionService(d), opts))
-	srv := httptest.NewUnstartedServer(mux)
+	var mux http.Handler
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux.ServeHTTP(w, r) }))
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	e.srv = srv
+
+	d := Deps{Store: st, Clock: e.clock, Log: slog.New(slog.DiscardHandler)}
+	for _, m := range mods {
+		m(&d)
+	}
+	if d.PublicURL == "" {
+		d.PublicURL = srv.URL
+	}
+	opts := handlerOptions(st, d.Log)
+	m := http.NewServeMux()
+	m.Handle(hookdv1connect.NewProjectServiceHandler(NewProjectService(d), opts...))
+	m.Handle(hookdv1connect.NewApiKeyServiceHandler(NewApiKeyService(d), opts...))
+	m.Handle(hookdv1connect.NewIntegrationServiceHandler(NewIntegrationService(d), opts...))
+	m.Handle(hookdv1connect.NewWebhookServiceHandler(NewWebhookService(d, e.tester), opts...))
+	m.Handle(hookdv1connect.NewEventTypeServiceHandler(NewEventTypeService(d), opts...))
+	m.Handle(hookdv1connect.NewSubscriptionServiceHandler(NewSubscriptionService(d), opts...))
+	m.Handle(hookdv1connect.NewTriggerServiceHandler(NewTriggerService(d, TriggerConfig{}), opts...))
+	inbound := trigger.NewHandler(trigger.Config{Store: st, Rates: st, Clock: e.clock, Log: d.Log, PublicURL: d.PublicURL})
+	m.Handle("/t/", inbound)
+	mux = m
 
 	issue := func(name, project string, role store.Role, instance bool) clients {
 		k := &store.APIKey{ProjectID: project, Name: name, Role: role, InstanceAdmin: instance, CreateTime: e.clock.Now()}
@@ -89,17 +132,29 @@ func setup(t *testing.T, st *storesql.Store, mods ...func(*Deps)) *env {
 	return e
 }
 
-// clientsFor returns clients sending secret as the bearer key (used for keys created through the API too).
+// clientsFor returns clients of e's protocol sending secret as the bearer key (used for keys created through the
+// API too).
 func (e *env) clientsFor(secret string) clients {
 	srv := e.srv
 	hc := &http.Client{Transport: bearerTransport{secret: secret, next: srv.Client().Transport}, Timeout: 30 * time.Second}
+	var opts []connect.ClientOption
+	switch e.protocol {
+	case protoConnect:
+	case protoGRPC:
+		opts = append(opts, connect.WithGRPC())
+	case protoJSON:
+		opts = append(opts, connect.WithProtoJSON())
+	default:
+		panic("unknown protocol " + e.protocol)
+	}
 	return clients{
-		projects:      hookdv1connect.NewProjectServiceClient(hc, srv.URL),
-		keys:          hookdv1connect.NewApiKeyServiceClient(hc, srv.URL),
-		integrations:  hookdv1connect.NewIntegrationServiceClient(hc, srv.URL),
-		webhooks:      hookdv1connect.NewWebhookServiceClient(hc, srv.URL),
-		eventTypes:    hookdv1connect.NewEventTypeServiceClient(hc, srv.URL),
-		subscriptions: hookdv1connect.NewSubscriptionServiceClient(hc, srv.URL),
+		projects:      hookdv1connect.NewProjectServiceClient(hc, srv.URL, opts...),
+		keys:          hookdv1connect.NewApiKeyServiceClient(hc, srv.URL, opts...),
+		integrations:  hookdv1connect.NewIntegrationServiceClient(hc, srv.URL, opts...),
+		webhooks:      hookdv1connect.NewWebhookServiceClient(hc, srv.URL, opts...),
+		eventTypes:    hookdv1connect.NewEventTypeServiceClient(hc, srv.URL, opts...),
+		subscriptions: hookdv1connect.NewSubscriptionServiceClient(hc, srv.URL, opts...),
+		triggers:      hookdv1connect.NewTriggerServiceClient(hc, srv.URL, opts...),
 	}
 }
 
@@ -170,6 +225,18 @@ func requireCode(t *testing.T, err error, code connect.Code, want string) {
 	require.True(t, errors.As(err, &cerr), "not a connect error: %v", err)
 	require.Equal(t, code, cerr.Code(), "error: %v", err)
 	require.True(t, strings.Contains(cerr.Message(), want), "message %q does not contain %q", cerr.Message(), want)
+}
+
+// requireField asserts that err carries an errdetails.BadRequest detail naming field (over every protocol the
+// detail travels beside the message).
+func requireField(t *testing.T, err error, field string) {
+	t.Helper()
+	vs := apierr.FieldViolations(err)
+	require.Len(t, vs, 1, "error %v has no BadRequest detail", err)
+	require.Equal(t, field, vs[0].GetField())
+	var cerr *connect.Error
+	require.True(t, errors.As(err, &cerr))
+	require.Equal(t, field+": "+vs[0].GetDescription(), cerr.Message(), "the message is the field and its reason")
 }
 
 // creq wraps a message in a Connect request.

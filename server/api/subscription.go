@@ -21,9 +21,8 @@ import (
 // Subscription limits.
 const (
 	// AllEventTypes in a subscription's event_types matches every event type.
-	AllEventTypes       = "*"
-	maxSubscribedTypes  = 100
-	maxSubjectFilterLen = 256
+	AllEventTypes      = "*"
+	maxSubscribedTypes = 100
 )
 
 // NewSubscriptionService returns the SubscriptionService handler.
@@ -47,7 +46,7 @@ func (s *subscriptionService) CreateSubscription(ctx context.Context, req *conne
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, apierr.Invalid("webhook_id", "webhook %q not found", m.GetWebhookId())
 		}
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", m.GetWebhookId(), err)
+		return nil, apierr.About("webhook", m.GetWebhookId(), err)
 	}
 	types, err := s.eventTypes(ctx, p.ProjectID, m.GetEventTypes())
 	if err != nil {
@@ -65,7 +64,7 @@ func (s *subscriptionService) CreateSubscription(ctx context.Context, req *conne
 		sub.Enabled = m.GetEnabled()
 	}
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindSubscription); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "subscription", "", err)
+		return nil, err
 	}
 	if err := s.d.Store.CreateSubscription(ctx, sub); err != nil {
 		return nil, s.storeError(ctx, sub, true, err)
@@ -81,7 +80,7 @@ func (s *subscriptionService) GetSubscription(ctx context.Context, req *connect.
 	}
 	sub, err := s.d.Store.GetSubscription(ctx, p.ProjectID, req.Msg.GetId())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "subscription", req.Msg.GetId(), err)
+		return nil, apierr.About("subscription", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.GetSubscriptionResponse{Subscription: subscriptionToProto(sub)}), nil
 }
@@ -99,7 +98,7 @@ func (s *subscriptionService) ListSubscriptions(ctx context.Context, req *connec
 	f := store.SubscriptionFilter{WebhookID: req.Msg.GetWebhookId(), EventType: req.Msg.GetEventType()}
 	subs, err := s.d.Store.ListSubscriptions(ctx, p.ProjectID, f, page)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "subscriptions", "", err)
+		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
 	subs, next := pagination.Trim(subs, page, func(x store.Subscription) string { return x.ID })
 	out := &hookdv1.ListSubscriptionsResponse{Subscriptions: make([]*hookdv1.Subscription, 0, len(subs)), NextPageToken: next}
@@ -118,7 +117,7 @@ func (s *subscriptionService) UpdateSubscription(ctx context.Context, req *conne
 	m := req.Msg
 	sub, err := s.d.Store.GetSubscription(ctx, p.ProjectID, m.GetId())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "subscription", m.GetId(), err)
+		return nil, apierr.About("subscription", m.GetId(), err)
 	}
 	if m.EventTypes != nil {
 		if sub.EventTypes, err = s.eventTypes(ctx, p.ProjectID, m.GetEventTypes().GetValues()); err != nil {
@@ -148,7 +147,7 @@ func (s *subscriptionService) DeleteSubscription(ctx context.Context, req *conne
 		return nil, err
 	}
 	if err := s.d.Store.DeleteSubscription(ctx, p.ProjectID, req.Msg.GetId()); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "subscription", req.Msg.GetId(), err)
+		return nil, apierr.About("subscription", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.DeleteSubscriptionResponse{}), nil
 }
@@ -178,7 +177,7 @@ func (s *subscriptionService) eventTypes(ctx context.Context, projectID string, 
 			return nil, apierr.Invalid(fmt.Sprintf("event_types[%d]", i), "event type %q does not exist; create it first", n)
 		}
 		if err != nil {
-			return nil, apierr.FromStore(ctx, s.d.log(), "event type", n, err)
+			return nil, apierr.About("event type", n, err)
 		}
 	}
 	return out, nil
@@ -197,12 +196,13 @@ func (s *subscriptionService) storeError(ctx context.Context, sub *store.Subscri
 			return apierr.Invalid("event_types", "the webhook or an event type no longer exists: %v", err)
 		}
 	}
-	return apierr.FromStore(ctx, s.d.log(), "subscription", sub.ID, err)
+	return apierr.About("subscription", sub.ID, err)
 }
 
+// checkSubjectFilter checks a subject filter: a subject (at most store.MaxSubjectLen bytes of UTF-8) or empty.
 func checkSubjectFilter(v string) error {
-	if len(v) > maxSubjectFilterLen {
-		return apierr.Invalid("subject_filter", "is longer than %d bytes", maxSubjectFilterLen)
+	if len(v) > store.MaxSubjectLen {
+		return apierr.Invalid("subject_filter", "is longer than %d bytes", store.MaxSubjectLen)
 	}
 	if !utf8.ValidString(v) {
 		return apierr.Invalid("subject_filter", "is not valid UTF-8")

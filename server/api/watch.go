@@ -44,7 +44,7 @@ func (s *deliveryService) WatchDeliveries(ctx context.Context, req *connect.Requ
 		if errors.Is(err, store.ErrConflict) {
 			return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("watch deliveries: %w", err))
 		}
-		return apierr.FromStore(ctx, s.d.log(), "deliveries", "", err)
+		return apierr.About("deliveries", "", err)
 	}
 	heartbeat := func() error {
 		return stream.Send(&hookdv1.WatchDeliveriesResponse{Time: timestamppb.New(s.d.now())})
@@ -108,7 +108,7 @@ func (s *deliveryService) sendChanges(ctx context.Context, stream *connect.Serve
 	}
 	names, err := loadTargetNames(ctx, s.d.Store, projectID, ds...)
 	if err != nil {
-		return apierr.FromStore(ctx, s.d.log(), "deliveries", "", err)
+		return apierr.About("deliveries", "", err)
 	}
 	for i := range batch {
 		c := &batch[i]

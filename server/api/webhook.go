@@ -21,16 +21,14 @@ import (
 	"github.com/hookd/hookd/server/pagination"
 	"github.com/hookd/hookd/server/render"
 	"github.com/hookd/hookd/server/schema"
+	"github.com/hookd/hookd/server/secret"
+	"github.com/hookd/hookd/server/sender"
 	"github.com/hookd/hookd/server/signature"
 	"github.com/hookd/hookd/server/store"
 )
 
 // Webhook defaults and limits.
 const (
-	// DefaultWebhookTimeout is the per-attempt timeout of a webhook that sets none; it is also the maximum.
-	DefaultWebhookTimeout = 15 * time.Second
-	// DefaultAsyncTimeout is how long a WAITING delivery waits for its callback when the webhook sets no bound.
-	DefaultAsyncTimeout = 24 * time.Hour
 	// DefaultExponentialRetries is the number of retries of the EXPONENTIAL policy (16 attempts).
 	DefaultExponentialRetries = 15
 	// SecretOverlap is how long the secret replaced by RotateWebhookSecret keeps signing.
@@ -43,7 +41,9 @@ const (
 	minFixedInterval  = time.Second
 	maxFixedInterval  = 24 * time.Hour
 	maxFixedRetries   = 10
-	maxTestPayload    = 256 << 10
+	// maxWebhookTimeout is the longest timeout a webhook may set: the sender's attempt timeout, which is also
+	// the default (sender.DefaultTimeout).
+	maxWebhookTimeout = sender.DefaultTimeout
 	// maxFailureThreshold bounds failure_threshold (0 = never disable).
 	maxFailureThreshold = 10000
 	// DefaultStatsWindow is the window of GetWebhookStats when the request sets none.
@@ -51,9 +51,6 @@ const (
 	minStatsWindow     = time.Minute
 	maxStatsWindow     = 30 * 24 * time.Hour
 )
-
-// webhookMethods are the HTTP methods a webhook may use.
-var webhookMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 // NewWebhookService returns the WebhookService handler; t sends TestWebhook requests (nil: test sends are refused).
 func NewWebhookService(d Deps, t Tester) hookdv1connect.WebhookServiceHandler {
@@ -105,10 +102,10 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 	if w.SigningAlgorithm, err = signingAlgorithmFromProto(m.GetSigningAlgorithm()); err != nil {
 		return nil, err
 	}
-	if w.Timeout, err = durationField("timeout", m.GetTimeout(), DefaultWebhookTimeout, minWebhookTimeout, DefaultWebhookTimeout); err != nil {
+	if w.Timeout, err = durationField("timeout", m.GetTimeout(), sender.DefaultTimeout, minWebhookTimeout, maxWebhookTimeout); err != nil {
 		return nil, err
 	}
-	if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
+	if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), sender.DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
 		return nil, err
 	}
 	in, err := s.integration(ctx, p.ProjectID, w.IntegrationID)
@@ -122,10 +119,10 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		return nil, err
 	}
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", "", err)
+		return nil, err
 	}
 	if w.Secret, w.PublicKey, err = newSigningSecret(w.SigningAlgorithm); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+		return nil, err
 	}
 	if err := s.d.Store.CreateWebhook(ctx, w); err != nil {
 		return nil, s.storeError(ctx, w, err)
@@ -158,7 +155,7 @@ func (s *webhookService) ListWebhooks(ctx context.Context, req *connect.Request[
 	}
 	ws, err := s.d.Store.ListWebhooks(ctx, p.ProjectID, req.Msg.GetIntegrationId(), page)
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhooks", "", err)
+		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
 	ws, next := pagination.Trim(ws, page, func(x store.Webhook) string { return x.ID })
 	out := &hookdv1.ListWebhooksResponse{Webhooks: make([]*hookdv1.Webhook, 0, len(ws)), NextPageToken: next}
@@ -230,7 +227,7 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 		}
 	}
 	if m.Timeout != nil {
-		if w.Timeout, err = durationField("timeout", m.GetTimeout(), DefaultWebhookTimeout, minWebhookTimeout, DefaultWebhookTimeout); err != nil {
+		if w.Timeout, err = durationField("timeout", m.GetTimeout(), sender.DefaultTimeout, minWebhookTimeout, maxWebhookTimeout); err != nil {
 			return nil, err
 		}
 	}
@@ -258,12 +255,12 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 			// A new secret or key pair of the new kind; the old one keeps signing for SecretOverlap.
 			w.SigningAlgorithm = alg
 			if err := rotateSecret(w, now); err != nil {
-				return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+				return nil, apierr.About("webhook", w.ID, err)
 			}
 		}
 	}
 	if m.AsyncTimeout != nil {
-		if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
+		if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), sender.DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
 			return nil, err
 		}
 	}
@@ -292,7 +289,7 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 		// Enabling and disabling are health changes: they publish hookd.webhook.enabled / .disabled.
 		if w, replayed, err = s.d.Store.SetWebhookEnabled(ctx, p.ProjectID, w.ID, m.GetEnabled(), store.DisabledByPerson,
 			m.GetReplayMissed(), now); err != nil {
-			return nil, apierr.FromStore(ctx, s.d.log(), "webhook", m.GetId(), err)
+			return nil, apierr.About("webhook", m.GetId(), err)
 		}
 	}
 	return connect.NewResponse(&hookdv1.UpdateWebhookResponse{Webhook: webhookToProto(w, in, p.IsAdmin(), now),
@@ -311,7 +308,7 @@ func (s *webhookService) GetWebhookStats(ctx context.Context, req *connect.Reque
 	}
 	st, err := s.d.Store.GetWebhookStats(ctx, p.ProjectID, req.Msg.GetId(), window, s.d.now())
 	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", req.Msg.GetId(), err)
+		return nil, apierr.About("webhook", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.GetWebhookStatsResponse{Stats: webhookStatsToProto(st)}), nil
 }
@@ -323,7 +320,7 @@ func (s *webhookService) DeleteWebhook(ctx context.Context, req *connect.Request
 		return nil, err
 	}
 	if err := s.d.Store.DeleteWebhook(ctx, p.ProjectID, req.Msg.GetId(), s.d.now()); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", req.Msg.GetId(), err)
+		return nil, apierr.About("webhook", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.DeleteWebhookResponse{}), nil
 }
@@ -357,20 +354,69 @@ func (s *webhookService) CopyWebhook(ctx context.Context, req *connect.Request[h
 	w.PreviousSecret, w.PreviousSecretExpireTime, w.PreviousPublicKey = "", nil, ""
 	w.ConsecutiveFailures, w.WarnedPercent, w.LastSuccessTime, w.LastFailureTime = 0, 0, nil, nil // a new health record
 	w.CreateTime, w.UpdateTime = now, now
+	subs, err := s.subscriptionsOf(ctx, p.ProjectID, src.ID)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", "", err)
+		return nil, err
+	}
+	if err := s.d.Quotas.CheckN(ctx, s.d.Store, p.ProjectID, store.KindSubscription, len(subs)); err != nil {
+		return nil, err
 	}
 	if w.Secret, w.PublicKey, err = newSigningSecret(w.SigningAlgorithm); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+		return nil, err
 	}
 	if err := s.d.Store.CreateWebhook(ctx, &w); err != nil {
 		return nil, s.storeError(ctx, &w, err)
+	}
+	if err := s.copySubscriptions(ctx, &w, subs, now); err != nil {
+		return nil, err
 	}
 	out, err := s.output(ctx, p, &w, nil)
 	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&hookdv1.CopyWebhookResponse{Webhook: out}), nil
+}
+
+// subscriptionsOf returns every subscription of a webhook.
+func (s *webhookService) subscriptionsOf(ctx context.Context, projectID, webhookID string) ([]store.Subscription, error) {
+	var out []store.Subscription
+	page := store.Page{Size: pagination.MaxSize}
+	for {
+		subs, err := s.d.Store.ListSubscriptions(ctx, projectID, store.SubscriptionFilter{WebhookID: webhookID}, page)
+		if err != nil {
+			return nil, fmt.Errorf("list subscriptions of webhook %s: %w", webhookID, err)
+		}
+		out = append(out, subs...)
+		if len(subs) < page.Size {
+			return out, nil
+		}
+		page.After = subs[len(subs)-1].ID
+	}
+}
+
+// copySubscriptions gives the new webhook w a copy of each of subs (same event types, subject filter and enabled
+// flag). When one cannot be stored (e.g. an event type deleted meanwhile), w is deleted again: a copy is made
+// whole or not at all.
+func (s *webhookService) copySubscriptions(ctx context.Context, w *store.Webhook, subs []store.Subscription, now time.Time) error {
+	for _, src := range subs {
+		sub := &store.Subscription{
+			ID: id.New(id.Subscription, now), ProjectID: w.ProjectID, WebhookID: w.ID, EventTypes: slices.Clone(src.EventTypes),
+			SubjectFilter: src.SubjectFilter, Enabled: src.Enabled, CreateTime: now, UpdateTime: now,
+		}
+		if err := s.d.Store.CreateSubscription(ctx, sub); err != nil {
+			if derr := s.d.Store.DeleteWebhook(context.WithoutCancel(ctx), w.ProjectID, w.ID, now); derr != nil {
+				s.d.log().ErrorContext(ctx, "delete partly copied webhook", "webhook_id", w.ID, "error", derr)
+			}
+			if errors.Is(err, store.ErrNotFound) {
+				return apierr.FailedPrecondition("subscription %s of the copied webhook names an event type that no longer exists: %v", src.ID, err)
+			}
+			return apierr.About("subscription", src.ID, fmt.Errorf("copy subscription: %w", err))
+		}
+	}
+	return nil
 }
 
 // RotateWebhookSecret implements hookdv1connect.WebhookServiceHandler.
@@ -381,7 +427,7 @@ func (s *webhookService) RotateWebhookSecret(ctx context.Context, req *connect.R
 	}
 	now := s.d.now()
 	if err := rotateSecret(w, now); err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+		return nil, err
 	}
 	w.UpdateTime = now
 	if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
@@ -408,7 +454,7 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 	var et *store.EventType
 	if eventType != "" {
 		if et, err = s.d.Store.GetEventTypeByName(ctx, p.ProjectID, eventType); err != nil {
-			return nil, apierr.FromStore(ctx, s.d.log(), "event type", eventType, err)
+			return nil, apierr.About("event type", eventType, err)
 		}
 	}
 	var payload []byte
@@ -417,13 +463,13 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 		if payload, err = compactJSON(req.Msg.GetPayload()); err != nil {
 			return nil, apierr.Invalid("payload", "cannot be encoded as JSON: %v", err)
 		}
-		if len(payload) > maxTestPayload {
-			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), maxTestPayload)
+		if len(payload) > store.DefaultMaxPayloadBytes {
+			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), store.DefaultMaxPayloadBytes)
 		}
 		if et != nil && len(et.Schema) > 0 {
 			sc, err := schema.Compile(et.Schema)
 			if err != nil {
-				return nil, apierr.FromStore(ctx, s.d.log(), "event type", eventType, fmt.Errorf("compile stored schema: %w", err))
+				return nil, fmt.Errorf("compile stored schema of event type %q: %w", eventType, err)
 			}
 			if err := sc.Validate(payload); err != nil {
 				return nil, apierr.Invalid("payload", "does not match the schema of %q: %v", eventType, err)
@@ -443,12 +489,12 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 	if err != nil {
 		var cerr *connect.Error
 		if errors.As(err, &cerr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+			return nil, err
 		}
 		return nil, apierr.FailedPrecondition("test send of webhook %s: %v", w.ID, err)
 	}
 	if att == nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, errors.New("test send returned no attempt"))
+		return nil, fmt.Errorf("test send of webhook %s returned no attempt", w.ID)
 	}
 	return connect.NewResponse(&hookdv1.TestWebhookResponse{
 		StatusCode: int32(att.ResponseStatusCode), Headers: headersToProto(att.ResponseHeaders, true),
@@ -465,7 +511,7 @@ func (s *webhookService) load(ctx context.Context, webhookID string) (auth.Princ
 	}
 	w, err := s.d.Store.GetWebhook(ctx, p.ProjectID, webhookID)
 	if err != nil {
-		return p, nil, apierr.FromStore(ctx, s.d.log(), "webhook", webhookID, err)
+		return p, nil, apierr.About("webhook", webhookID, err)
 	}
 	return p, w, nil
 }
@@ -479,21 +525,19 @@ func (s *webhookService) integration(ctx context.Context, projectID, integration
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apierr.Invalid("integration_id", "integration %q not found", integrationID)
 	}
-	if err != nil {
-		return nil, apierr.FromStore(ctx, s.d.log(), "integration", integrationID, err)
-	}
-	return in, nil
+	return in, apierr.About("integration", integrationID, err)
 }
 
-// output converts a stored webhook for p, loading its integration (through cache when not nil) for full_url.
+// output converts a stored webhook for p, loading its integration (through cache when not nil) for full_url and
+// effective_headers.
 func (s *webhookService) output(ctx context.Context, p auth.Principal, w *store.Webhook, cache map[string]*store.Integration) (*hookdv1.Webhook, error) {
 	var in *store.Integration
-	if w.URL == "" && w.IntegrationID != "" {
+	if w.IntegrationID != "" {
 		in = cache[w.IntegrationID]
 		if in == nil {
 			var err error
 			if in, err = s.d.Store.GetIntegration(ctx, p.ProjectID, w.IntegrationID); err != nil {
-				return nil, apierr.FromStore(ctx, s.d.log(), "integration", w.IntegrationID, err)
+				return nil, apierr.About("integration", w.IntegrationID, err)
 			}
 			if cache != nil {
 				cache[w.IntegrationID] = in
@@ -515,7 +559,7 @@ func (s *webhookService) storeError(ctx context.Context, w *store.Webhook, err e
 			return apierr.Invalid("integration_id", "integration %q not found", w.IntegrationID)
 		}
 	}
-	return apierr.FromStore(ctx, s.d.log(), "webhook", w.ID, err)
+	return apierr.About("webhook", w.ID, err)
 }
 
 // validate checks a webhook about to be stored; in is its integration (nil for none).
@@ -532,8 +576,8 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 	if w.FailureThreshold < 0 || w.FailureThreshold > maxFailureThreshold {
 		return apierr.Invalid("failure_threshold", "is %d; it must be between 0 (never disable) and %d", w.FailureThreshold, maxFailureThreshold)
 	}
-	if !slices.Contains(webhookMethods, w.Method) {
-		return apierr.Invalid("method", "%q is not one of %s", w.Method, strings.Join(webhookMethods, ", "))
+	if !slices.Contains(store.HTTPMethods, w.Method) {
+		return apierr.Invalid("method", "%q is not one of %s", w.Method, strings.Join(store.HTTPMethods, ", "))
 	}
 	var err error
 	switch {
@@ -546,7 +590,7 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 	case in == nil:
 		err = apierr.Invalid("url", "is required (or set integration_id and path)")
 	default:
-		err = checkTemplateURL("path", joinURL(in.BaseURL, w.Path), s.d.Dev)
+		err = checkTemplateURL("path", sender.FullURL(w, in), s.d.Dev)
 	}
 	if err != nil {
 		return err
@@ -592,33 +636,15 @@ func usesTransactionalID(w *store.Webhook, in *store.Integration, body *render.T
 		t, _ := render.Parse(name, text) // already validated; a template that does not parse uses nothing
 		return t
 	}
-	if render.UsesTransactionalID(body, parse("url", WebhookFullURL(w, in))) {
+	if render.UsesTransactionalID(body, parse("url", sender.FullURL(w, in))) {
 		return true
 	}
-	for _, h := range sentHeaders(w, in) {
+	for _, h := range sender.Headers(w, in) {
 		if render.UsesTransactionalID(parse("header "+h.Name, h.Value)) {
 			return true
 		}
 	}
 	return false
-}
-
-// sentHeaders are the headers a webhook sends besides hookd's own: its own, and the integration headers that are
-// not toggled off and not replaced by one of its own of the same name (as the sender builds them).
-func sentHeaders(w *store.Webhook, in *store.Integration) []store.Header {
-	out := slices.Clone(w.Headers)
-	if in == nil {
-		return out
-	}
-	for _, h := range in.Headers {
-		named := func(name string) bool { return strings.EqualFold(name, h.Name) }
-		off := slices.ContainsFunc(w.IntegrationHeaders, func(ih store.IntegrationHeader) bool { return !ih.Use && named(ih.Name) })
-		replaced := slices.ContainsFunc(w.Headers, func(wh store.Header) bool { return named(wh.Name) })
-		if !off && !replaced {
-			out = append(out, h)
-		}
-	}
-	return out
 }
 
 // maxSuccessCodes caps success_status_codes (there are 100 codes in 2xx).
@@ -790,9 +816,9 @@ func retryPolicyToProto(rp store.RetryPolicy) *hookdv1.RetryPolicy {
 // webhookToProto converts a webhook at now (in is its integration, for full_url); the secret and private header
 // values are masked unless reveal. Public keys are shown to every role, the previous one while it still signs.
 func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now time.Time) *hookdv1.Webhook {
-	secret := w.Secret
-	if !reveal && secret != "" {
-		secret = Masked
+	sec := w.Secret
+	if !reveal && sec != "" {
+		sec = secret.Masked
 	}
 	ihs := make([]*hookdv1.IntegrationHeader, 0, len(w.IntegrationHeaders))
 	for _, ih := range w.IntegrationHeaders {
@@ -801,9 +827,10 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 	return &hookdv1.Webhook{
 		Id: w.ID, CreateTime: timestamp(w.CreateTime), UpdateTime: timestamp(w.UpdateTime), IntegrationId: w.IntegrationID,
 		Name: w.Name, SystemName: w.SystemName, Description: w.Description, Method: w.Method, Url: w.URL, Path: w.Path,
-		FullUrl: WebhookFullURL(w, in), IntegrationHeaders: ihs, Headers: headersToProto(w.Headers, reveal),
-		BodyTemplate: w.BodyTemplate, RetryPolicy: retryPolicyToProto(w.RetryPolicy), Timeout: duration(w.Timeout),
-		AsyncStatus: w.AsyncStatus, AsyncTimeout: duration(w.AsyncTimeout), Enabled: w.Enabled, Secret: secret,
+		FullUrl: sender.FullURL(w, in), IntegrationHeaders: ihs, Headers: headersToProto(w.Headers, reveal),
+		EffectiveHeaders: headersToProto(sender.Headers(w, in), reveal),
+		BodyTemplate:     w.BodyTemplate, RetryPolicy: retryPolicyToProto(w.RetryPolicy), Timeout: duration(w.Timeout),
+		AsyncStatus: w.AsyncStatus, AsyncTimeout: duration(w.AsyncTimeout), Enabled: w.Enabled, Secret: sec,
 		PreviousSecretExpireTime: timestampPtr(w.PreviousSecretExpireTime),
 		SuccessStatusCodes:       successCodesToProto(w.SuccessStatusCodes), SigningAlgorithm: signingAlgorithmToProto(w.SigningAlgorithm),
 		PublicKey: w.PublicKey, PreviousPublicKey: previousPublicKey(w, now), SendTraceparent: !w.NoTraceparent,
@@ -849,7 +876,7 @@ func latencyPercentile(hist []int64, q float64) time.Duration {
 			break
 		}
 	}
-	return DefaultWebhookTimeout
+	return sender.DefaultTimeout
 }
 
 // previousPublicKey is the public key of the previous secret while it still signs (during a rotation).

@@ -56,17 +56,27 @@ func (l Limits) limit(kind store.ObjectKind) int {
 // create one more). Concurrent creations may pass the check together: the cap holds to within their number.
 // Errors of the counter are returned as they are.
 func (l Limits) Check(ctx context.Context, c Counter, projectID string, kind store.ObjectKind) error {
+	return l.CheckN(ctx, c, projectID, kind, 1)
+}
+
+// CheckN is Check for creating more objects of kind at once (nil when the project may create more; more <= 0
+// checks nothing).
+func (l Limits) CheckN(ctx context.Context, c Counter, projectID string, kind store.ObjectKind, more int) error {
 	max := l.limit(kind)
-	if max <= 0 {
+	if max <= 0 || more <= 0 {
 		return nil
 	}
 	n, err := c.CountObjects(ctx, projectID, kind)
 	if err != nil {
 		return fmt.Errorf("check quota: %w", err)
 	}
-	if n >= max {
+	if n+more > max {
+		need := ""
+		if more > 1 {
+			need = fmt.Sprintf("; this needs %d more", more)
+		}
 		return connect.NewError(connect.CodeResourceExhausted,
-			fmt.Errorf("quota reached: the project has %d %s and may have at most %d (delete some, or ask the operator to raise the limit)", n, kind, max))
+			fmt.Errorf("quota reached: the project has %d %s and may have at most %d%s (delete some, or ask the operator to raise the limit)", n, kind, max, need))
 	}
 	return nil
 }

@@ -375,6 +375,11 @@ func HashKey(key string) string {
 	return hashPrefix + hex.EncodeToString(h[:])
 }
 
+// Masked is what callers that may not read a secret see in its place: private header and query values,
+// webhook and trigger signature secrets, trigger API keys (stored as hashes, never shown again) and secrets
+// whose key is gone. A client sending Masked back for a private value keeps the stored value.
+const Masked = "********"
+
 // IsHash reports whether v is a stored key hash made by HashKey.
 func IsHash(v string) bool { return strings.HasPrefix(v, hashPrefix) }
 

@@ -35,8 +35,6 @@ const (
 )
 
 const (
-	// defaultAsyncTimeout is how long a WAITING delivery waits for its callback when the webhook sets none.
-	defaultAsyncTimeout = 24 * time.Hour
 	// maxReasonBytes caps a reason taken from a response.
 	maxReasonBytes = 1000
 	// retryLoadDelay is when a delivery whose webhook could not be loaded (a database error) is due again.

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookd/hookd/server/cache"
+	"github.com/hookd/hookd/server/clock"
 )
 
 // metrics are the sender's Prometheus series.
@@ -100,22 +103,22 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 }
 
 // queueDepth is hookd_queue_depth: unfinished deliveries in the database (all processes), counted at most
-// every queueDepthTTL however often /metrics is scraped.
+// every queueDepthTTL (on the injected clock) however often /metrics is scraped; a failed count shows the last one.
 type queueDepth struct {
 	store Queue
 	log   *slog.Logger
 	desc  *prometheus.Desc
+	depth *cache.TTL[struct{}, float64]
 
-	mu      sync.Mutex
-	value   float64
-	fetched time.Time
+	mu   sync.Mutex
+	last float64
 }
 
 const queueDepthTTL = 5 * time.Second
 
-func newQueueDepth(st Queue, log *slog.Logger) *queueDepth {
-	return &queueDepth{store: st, log: log, desc: prometheus.NewDesc("hookd_queue_depth",
-		"Unfinished deliveries (QUEUED, RETRYING, WAITING) in the database, all processes.", nil, nil)}
+func newQueueDepth(st Queue, log *slog.Logger, clk clock.Clock) *queueDepth {
+	return &queueDepth{store: st, log: log, depth: cache.New[struct{}, float64](queueDepthTTL, 1, clk),
+		desc: prometheus.NewDesc("hookd_queue_depth", "Unfinished deliveries (QUEUED, RETRYING, WAITING) in the database, all processes.", nil, nil)}
 }
 
 // Describe implements prometheus.Collector.
@@ -123,17 +126,19 @@ func (q *queueDepth) Describe(ch chan<- *prometheus.Desc) { ch <- q.desc }
 
 // Collect implements prometheus.Collector.
 func (q *queueDepth) Collect(ch chan<- prometheus.Metric) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if time.Since(q.fetched) > queueDepthTTL {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	v, err := q.depth.Get(ctx, struct{}{}, func(ctx context.Context) (float64, error) {
 		n, err := q.store.QueueDepth(ctx)
-		cancel()
-		if err != nil {
-			q.log.Warn("queue depth", "error", err)
-		} else {
-			q.value, q.fetched = float64(n), time.Now()
-		}
+		return float64(n), err
+	})
+	q.mu.Lock()
+	if err != nil {
+		q.log.Warn("queue depth", "error", err)
+		v = q.last
+	} else {
+		q.last = v
 	}
-	ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, q.value)
+	q.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, v)
 }

@@ -16,7 +16,7 @@ import (
 type rules struct {
 	// async maps 200 to DONE, 202 to WAITING and every other answer to FAILED (product document 000).
 	async bool
-	// asyncTimeout bounds WAITING (0: defaultAsyncTimeout).
+	// asyncTimeout bounds WAITING (0: DefaultAsyncTimeout).
 	asyncTimeout time.Duration
 	// successCodes are the statuses that count as success; empty means any 2xx.
 	successCodes []int
@@ -52,7 +52,7 @@ func decide(now time.Time, r rules, res result, attempt int) verdict {
 	switch {
 	case status == store.StatusDone:
 	case status == store.StatusWaiting:
-		v.next = now.Add(cmp.Or(max(r.asyncTimeout, 0), defaultAsyncTimeout))
+		v.next = now.Add(cmp.Or(max(r.asyncTimeout, 0), DefaultAsyncTimeout))
 	case retryable:
 		delay, ok := retry.Next(r.policy, attempt)
 		if !ok {

@@ -167,7 +167,7 @@ func New(cfg Config) *Sender {
 		cfg.TracerProvider = otel.GetTracerProvider()
 	}
 	if cfg.Registerer != nil && cfg.Queue != nil {
-		register(cfg.Registerer, prometheus.Collector(newQueueDepth(cfg.Queue, cfg.Log)))
+		register(cfg.Registerer, prometheus.Collector(newQueueDepth(cfg.Queue, cfg.Log, cfg.Clock)))
 	}
 	return &Sender{
 		cfg:     cfg,

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/hookd/hookd/server/cache"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/netguard"
 	"github.com/hookd/hookd/server/render"
@@ -156,73 +156,21 @@ func maybeParse(name, text string) (*render.Template, error) {
 	return render.Parse(name, text)
 }
 
-// targetCache keeps loaded targets for a short time so that a batch does not query the webhook per delivery.
-// A deleted webhook is cached as a target without webhook.
+// targetCache keeps loaded targets for a short time (on the injected clock) so that a batch does not query the
+// webhook per delivery; one load per webhook runs at a time. A deleted webhook is cached as a target without
+// webhook.
 type targetCache struct {
-	st  Targets
-	clk clock.Clock
-	ttl time.Duration
-
-	mu      sync.Mutex
-	entries map[string]*cacheEntry
-}
-
-type cacheEntry struct {
-	ready  chan struct{} // closed once loaded
-	t      *target
-	err    error
-	expire time.Time
+	st      Targets
+	entries *cache.TTL[string, *target]
 }
 
 func newTargetCache(st Targets, clk clock.Clock, ttl time.Duration) *targetCache {
-	return &targetCache{st: st, clk: clk, ttl: ttl, entries: make(map[string]*cacheEntry)}
+	return &targetCache{st: st, entries: cache.New[string, *target](ttl, 0, clk)}
 }
 
-// get returns the target of a webhook; one load per webhook at a time, reused until ttl has passed.
+// get returns the target of a webhook, reused until ttl has passed.
 func (c *targetCache) get(ctx context.Context, projectID, webhookID string) (*target, error) {
-	now := c.clk.Now()
-	c.mu.Lock()
-	if e := c.entries[webhookID]; e != nil {
-		select {
-		case <-e.ready:
-			if now.Before(e.expire) && e.err == nil {
-				c.mu.Unlock()
-				return e.t, nil
-			}
-		default: // being loaded by another worker
-			c.mu.Unlock()
-			select {
-			case <-e.ready:
-				return e.t, e.err
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-	}
-	if len(c.entries) > 10_000 {
-		c.sweep(now)
-	}
-	e := &cacheEntry{ready: make(chan struct{})}
-	c.entries[webhookID] = e
-	c.mu.Unlock()
-
-	e.t, e.err = c.load(ctx, projectID, webhookID)
-	e.expire = now.Add(c.ttl)
-	close(e.ready)
-	return e.t, e.err
-}
-
-// sweep drops expired entries; c.mu is held.
-func (c *targetCache) sweep(now time.Time) {
-	for k, e := range c.entries {
-		select {
-		case <-e.ready:
-			if !now.Before(e.expire) {
-				delete(c.entries, k)
-			}
-		default:
-		}
-	}
+	return c.entries.Get(ctx, webhookID, func(ctx context.Context) (*target, error) { return c.load(ctx, projectID, webhookID) })
 }
 
 func (c *targetCache) load(ctx context.Context, projectID, webhookID string) (*target, error) {

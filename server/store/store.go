@@ -116,6 +116,13 @@ const (
 // MaxSubjectLen is the longest subject (in bytes) an event may carry.
 const MaxSubjectLen = 256
 
+// DefaultMaxPayloadBytes is the default limit of one event payload (its JSON), published through the API or
+// by a trigger (`hookd serve --max-payload-bytes`); test sends and previews take payloads up to it too.
+const DefaultMaxPayloadBytes = 256 << 10
+
+// HTTPMethods are the HTTP methods a webhook may send (Webhook.Method) and a trigger URL accepts.
+var HTTPMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
 // RetryPolicy says when failed attempts are retried.
 type RetryPolicy struct {
 	Kind       RetryKind     `json:"kind"`
@@ -518,6 +525,19 @@ type TriggerSubject struct {
 
 // IsZero reports whether no subject is picked.
 func (s TriggerSubject) IsZero() bool { return s.Header == "" && s.JSONField == "" }
+
+// HasCustomResponse reports whether the trigger replaces the default answer to accepted requests.
+func (t *Trigger) HasCustomResponse() bool {
+	return t.ResponseStatus != 0 || t.ResponseType != "" || t.ResponseBody != ""
+}
+
+// Signature schemes of a trigger (TriggerSignature.Scheme; "" = no verification).
+const (
+	// TriggerSchemeStandardWebhooks verifies Standard Webhooks signatures (webhook-id, -timestamp, -signature).
+	TriggerSchemeStandardWebhooks = "standard_webhooks"
+	// TriggerSchemeHMACSHA256 verifies an HMAC-SHA256 of the body, hex, in a named header after a prefix.
+	TriggerSchemeHMACSHA256 = "hmac_sha256"
+)
 
 // TriggerSignature configures verification of received requests ("" scheme = none).
 type TriggerSignature struct {

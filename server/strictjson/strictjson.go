@@ -1,6 +1,7 @@
 // Package strictjson is the Connect JSON codec of hookd's API: like Connect's own, except that unknown fields and
-// unknown enum names are errors instead of being dropped. A misspelled filter ({"filter":{"statuses":["FAILED"]}})
-// must be refused, not read as "no filter" — RetryDeliveries would resend every delivery.
+// unknown enum names are errors instead of being dropped, and that responses show zero values. A misspelled filter
+// ({"filter":{"statuses":["FAILED"]}}) must be refused, not read as "no filter" — RetryDeliveries would resend
+// every delivery; and a disabled webhook must say "enabled": false, a bulk retry that matched nothing {"count": 0}.
 package strictjson
 
 import (
@@ -26,8 +27,13 @@ func HandlerOptions() []connect.HandlerOption {
 	return []connect.HandlerOption{connect.WithCodec(Codec{name: nameJSON}), connect.WithCodec(Codec{name: nameJSONCharset})}
 }
 
-// Codec marshals like Connect's JSON codec and unmarshals strictly.
+// Codec marshals like Connect's JSON codec but with zero values (MarshalOptions), and unmarshals strictly.
 type Codec struct{ name string }
+
+// MarshalOptions are the codec's: zero-valued scalars (false, 0, ""), empty lists and maps are written, so that a
+// curl user sees every field. Unset messages and unset proto3 optional fields stay absent (EmitDefaultValues, not
+// EmitUnpopulated, which would write them as null): absence keeps its meaning.
+var MarshalOptions = protojson.MarshalOptions{EmitDefaultValues: true}
 
 var _ connect.Codec = Codec{}
 
@@ -37,13 +43,13 @@ func (c Codec) Name() string { return c.name }
 // IsBinary reports that JSON is text.
 func (Codec) IsBinary() bool { return false }
 
-// Marshal implements connect.Codec.
+// Marshal implements connect.Codec; see MarshalOptions.
 func (Codec) Marshal(message any) ([]byte, error) {
 	m, ok := message.(proto.Message)
 	if !ok {
 		return nil, fmt.Errorf("marshal %T: not a protobuf message", message)
 	}
-	return protojson.MarshalOptions{}.Marshal(m)
+	return MarshalOptions.Marshal(m)
 }
 
 // MarshalStable is Marshal with insignificant whitespace removed (for Connect GET requests).

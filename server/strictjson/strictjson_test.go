@@ -45,6 +45,8 @@ func TestUnknownFieldsAndEnumNames(t *testing.T) {
 		status       int
 	}{
 		{`{"filter":{"statuses":["DELIVERY_STATUS_FAILED"]}}`, `"count":1`, http.StatusOK},
+		{`{}`, `{"count":0}`, http.StatusOK}, // zero values are written
+		{`{"filter":{}}`, `{"count":0}`, http.StatusOK},
 		{`{"filter":{"statuses":["FAILED"]}}`, `statuses`, http.StatusBadRequest},
 		{`{"filter":{"status":["DELIVERY_STATUS_FAILED"]}}`, `unknown field \"status\"`, http.StatusBadRequest},
 		{`{"filtr":{}}`, `unknown field \"filtr\"`, http.StatusBadRequest},

@@ -14,10 +14,10 @@ import (
 	"unicode/utf8"
 )
 
-// Errors of parseBody; their text is the public 400 answer.
+// Errors of parseBody; their text is the public 400 answer (a sentence, as the product documents give it).
 var (
-	errMalformedJSON      = errors.New("Received malformed JSON payload.")
-	errMalformedMultipart = errors.New("Received malformed multipart payload.")
+	errMalformedJSON      = errors.New("Received malformed JSON payload.")      //lint:ignore ST1005 the public answer, verbatim
+	errMalformedMultipart = errors.New("Received malformed multipart payload.") //lint:ignore ST1005 the public answer, verbatim
 )
 
 // maxNumberLen is the longest JSON number literal kept verbatim; longer ones (and exponents) become float64s so
@@ -143,7 +143,7 @@ func verbatim(b []byte) bool {
 // compactJSON returns valid JSON without insignificant whitespace; JSON without any whitespace byte is returned
 // as is (the result may share b's memory).
 func compactJSON(b []byte) json.RawMessage {
-	if bytes.IndexAny(b, " \t\r\n") < 0 {
+	if !bytes.ContainsAny(b, " \t\r\n") {
 		return b
 	}
 	var buf bytes.Buffer

@@ -21,6 +21,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/server/api"
+	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/trigger"
 )
@@ -164,7 +166,7 @@ func TestBodies(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	backends(t, func(t *testing.T, st store.Store) {
-		b := setup(t, st, func(c *trigger.Config) { c.MaxPayloadBytes = 64 << 10 })
+		b := setup(t, st, func(c *trigger.Config, _ *api.Deps) { c.MaxPayloadBytes = 64 << 10 })
 		trg := b.create(t, &hookdv1.CreateTriggerRequest{EventType: "order.created"})
 		other := b.create(t, &hookdv1.CreateTriggerRequest{EventType: "order.created"})
 
@@ -227,7 +229,7 @@ func TestResponses(t *testing.T) {
 			r := b.post(t, keyed.Url, "application/json", "{}", "x-api-key", keyed.ApiKey)
 			require.Equal(t, http.StatusOK, r.status)
 			e := b.execution(t, r)
-			assert.Contains(t, e.Headers, store.Header{Name: "X-Api-Key", Value: trigger.Masked, Private: true},
+			assert.Contains(t, e.Headers, store.Header{Name: "X-Api-Key", Value: secret.Masked, Private: true},
 				"the trigger's own key is not kept (the store has only its hash)")
 			_, leaked := b.payload(t, e)["headers"].(map[string]any)["x-api-key"]
 			assert.False(t, leaked, "the trigger key never reaches webhook receivers")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +17,8 @@ import (
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/api"
+	"github.com/hookd/hookd/server/apierr"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/ratelimit"
@@ -47,22 +50,28 @@ func backends(t *testing.T, fn func(t *testing.T, st store.Store)) {
 	storetest.ForEachBackend(t, fn)
 }
 
-func setup(t *testing.T, st store.Store, opts ...func(*trigger.Config)) *bundle {
+// option changes the endpoint's configuration or the TriggerService's dependencies of a bundle.
+type option func(*trigger.Config, *api.Deps)
+
+func setup(t *testing.T, st store.Store, opts ...option) *bundle {
 	t.Helper()
 	b := &bundle{ctx: context.Background(), st: st, clock: clock.NewFake(t0), reg: prometheus.NewRegistry()}
 	var mux http.Handler
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux.ServeHTTP(w, r) }))
 	t.Cleanup(b.srv.Close)
 	cfg := trigger.Config{Store: st, Rates: st.(ratelimit.Buckets), Clock: b.clock, PublicURL: b.srv.URL + "/", SyncPollInterval: 5 * time.Millisecond, Registerer: b.reg}
+	deps := api.Deps{Store: st, Clock: b.clock, Log: slog.New(slog.DiscardHandler), PublicURL: cfg.PublicURL}
 	for _, o := range opts {
-		o(&cfg)
+		o(&cfg, &deps)
 	}
 	m := http.NewServeMux()
 	h := trigger.NewHandler(cfg)
 	m.Handle("/t/", h)
 	m.Handle("/v1/executions/", h)
-	path, svc := hookdv1connect.NewTriggerServiceHandler(trigger.NewService(cfg), connect.WithInterceptors(auth.NewInterceptor(st, nil)))
-	m.Handle(path, svc)
+	svc := api.NewTriggerService(deps, api.TriggerConfig{MaxBodyBytes: cfg.MaxBodyBytes, DefaultRateLimit: cfg.DefaultRateLimit})
+	path, handler := hookdv1connect.NewTriggerServiceHandler(svc,
+		connect.WithInterceptors(apierr.NewInterceptor(deps.Log), auth.NewInterceptor(st, nil)))
+	m.Handle(path, handler)
 	mux = m
 
 	b.project = &store.Project{Name: "acme", CreateTime: t0}

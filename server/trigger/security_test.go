@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/server/api"
 	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
@@ -125,12 +126,12 @@ func TestCredentialsStayOutOfPayloads(t *testing.T) {
 		require.NoError(t, err)
 		for _, q := range got.Msg.Execution.QueryParameters {
 			if q.Name == "token" {
-				assert.Equal(t, trigger.Masked, q.Value, "a dropped query parameter is private in the execution too")
+				assert.Equal(t, secret.Masked, q.Value, "a dropped query parameter is private in the execution too")
 			}
 		}
 		for _, h := range got.Msg.Execution.Headers {
 			if h.Name == "Authorization" || h.Name == "Cookie" || h.Name == "X-Internal" {
-				assert.Equal(t, trigger.Masked, h.Value, h.Name)
+				assert.Equal(t, secret.Masked, h.Value, h.Name)
 			}
 		}
 	})
@@ -167,7 +168,7 @@ func TestSyncResultURL(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, st store.Store) {
 		keys := secret.NewRandom()
-		b := setup(t, st, func(c *trigger.Config) { c.Keyring = keys; c.SyncPollInterval = time.Hour })
+		b := setup(t, st, func(c *trigger.Config, _ *api.Deps) { c.Keyring = keys; c.SyncPollInterval = time.Hour })
 		b.subscribe(t, "order.created")
 		syncTrg := b.create(t, &hookdv1.CreateTriggerRequest{EventType: "order.created", Sync: true})
 		plain := b.create(t, &hookdv1.CreateTriggerRequest{EventType: "order.created"})
@@ -243,7 +244,7 @@ func TestMultipartJSONField(t *testing.T) {
 func TestTriggerQuota(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, st store.Store) {
-		b := setup(t, st, func(c *trigger.Config) { c.Quotas = quota.Limits{Triggers: 2} })
+		b := setup(t, st, func(_ *trigger.Config, d *api.Deps) { d.Quotas = quota.Limits{Triggers: 2} })
 		for range 2 {
 			b.create(t, &hookdv1.CreateTriggerRequest{EventType: "order.created"})
 		}

@@ -17,12 +17,6 @@ import (
 	"github.com/hookd/hookd/server/store"
 )
 
-// Signature schemes as the store keeps them ("" = no verification).
-const (
-	schemeStandardWebhooks = "standard_webhooks"
-	schemeHMACSHA256       = "hmac_sha256"
-)
-
 // signatureTolerance is how far a Standard Webhooks timestamp may be from now.
 const signatureTolerance = 5 * time.Minute
 
@@ -33,7 +27,7 @@ func verifySignature(sig store.TriggerSignature, h http.Header, body []byte, now
 	switch sig.Scheme {
 	case "":
 		return nil
-	case schemeStandardWebhooks:
+	case store.TriggerSchemeStandardWebhooks:
 		wh, err := standardwebhooks.NewWebhook(sig.Secret)
 		if err != nil {
 			return fmt.Errorf("standard webhooks secret: %w", err)
@@ -50,7 +44,7 @@ func verifySignature(sig store.TriggerSignature, h http.Header, body []byte, now
 			return fmt.Errorf("%w: timestamp outside the tolerance", errBadSignature)
 		}
 		return nil
-	case schemeHMACSHA256:
+	case store.TriggerSchemeHMACSHA256:
 		got := strings.TrimSpace(h.Get(sig.Header))
 		if len(got) < len(sig.Prefix) || !strings.EqualFold(got[:len(sig.Prefix)], sig.Prefix) {
 			return fmt.Errorf("%w: missing %s", errBadSignature, sig.Header)

@@ -13,6 +13,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/server/api"
+	"github.com/hookd/hookd/server/apierr"
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/store"
 )
@@ -22,7 +23,7 @@ import (
 func (b *bundle) logClients(t *testing.T) (hookdv1connect.EventServiceClient, hookdv1connect.DeliveryServiceClient) {
 	t.Helper()
 	d := api.Deps{Store: b.st, Clock: b.clock, Log: slog.New(slog.DiscardHandler)}
-	opts := connect.WithInterceptors(auth.NewInterceptor(b.st, nil))
+	opts := connect.WithInterceptors(apierr.NewInterceptor(d.Log), auth.NewInterceptor(b.st, nil))
 	mux := http.NewServeMux()
 	mux.Handle(hookdv1connect.NewEventServiceHandler(api.NewEventService(d, api.EventConfig{}), opts))
 	mux.Handle(hookdv1connect.NewDeliveryServiceHandler(api.NewDeliveryService(d), opts))

@@ -1,6 +1,6 @@
 // Package trigger serves inbound triggers: the public endpoint `<public-url>/t/<id>` that records each request
-// as an execution and publishes it as an event, the sync result URL `/v1/executions/<id>/result`, and the
-// Connect TriggerService that manages triggers and lists executions.
+// as an execution and publishes it as an event, and the sync result URL `/v1/executions/<id>/result`. The
+// TriggerService that manages triggers and lists executions is an admin RPC like the others, in package api.
 package trigger
 
 import (
@@ -27,7 +27,6 @@ import (
 	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/groupcommit"
 	"github.com/hookd/hookd/server/id"
-	"github.com/hookd/hookd/server/quota"
 	"github.com/hookd/hookd/server/ratelimit"
 	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
@@ -48,8 +47,6 @@ const (
 	DefaultSyncTimeout = 30 * time.Second
 	// MaxSyncTimeout is the longest wait a sync trigger may set.
 	MaxSyncTimeout = 60 * time.Second
-	// DefaultMaxPayloadBytes caps the published event payload.
-	DefaultMaxPayloadBytes = 256 << 10
 	// DefaultTriggerCacheTTL is how long the public endpoint reuses a trigger it read.
 	DefaultTriggerCacheTTL = time.Second
 	// DefaultAuthFailureRate is how many failed authentications (bad API key or signature) a trigger answers
@@ -67,7 +64,8 @@ const (
 // recordTimeout bounds storing an execution once its body is read (even if the caller hangs up).
 const recordTimeout = 10 * time.Second
 
-// Config configures the public trigger endpoint and the TriggerService.
+// Config configures the public trigger endpoint (api.TriggerConfig takes MaxBodyBytes and DefaultRateLimit too,
+// for what TriggerService shows and stores).
 type Config struct {
 	// Store is the database.
 	Store store.Store
@@ -90,9 +88,8 @@ type Config struct {
 	Keyring *secret.Keyring
 	// AuthFailureRate is DefaultAuthFailureRate unless set.
 	AuthFailureRate int
-	// Quotas caps the triggers of a project (zero: no cap).
-	Quotas quota.Limits
-	// MaxPayloadBytes caps the event payload (default 256 KiB); larger requests are recorded and get 413.
+	// MaxPayloadBytes caps the event payload (default store.DefaultMaxPayloadBytes); larger requests are recorded
+	// and get 413.
 	MaxPayloadBytes int
 	// Registerer receives hookd_trigger_requests_total (optional).
 	Registerer prometheus.Registerer
@@ -116,7 +113,7 @@ func (c Config) withDefaults() Config {
 		c.Keyring = secret.NewRandom()
 	}
 	c.AuthFailureRate = cmp.Or(c.AuthFailureRate, DefaultAuthFailureRate)
-	c.MaxPayloadBytes = cmp.Or(c.MaxPayloadBytes, DefaultMaxPayloadBytes)
+	c.MaxPayloadBytes = cmp.Or(c.MaxPayloadBytes, store.DefaultMaxPayloadBytes)
 	c.TriggerCacheTTL = cmp.Or(c.TriggerCacheTTL, DefaultTriggerCacheTTL)
 	return c
 }
@@ -179,8 +176,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-var allowedMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
-
 // serveTrigger handles one call of a trigger; raw is the server's writer (for http.MaxBytesReader).
 func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -189,8 +184,8 @@ func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r
 		writeError(w, http.StatusNotFound, "trigger not found")
 		return
 	}
-	if !slices.Contains(allowedMethods, r.Method) {
-		w.Header().Set("Allow", strings.Join(allowedMethods, ", "))
+	if !slices.Contains(store.HTTPMethods, r.Method) {
+		w.Header().Set("Allow", strings.Join(store.HTTPMethods, ", "))
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed")
 		return
 	}
@@ -355,7 +350,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		w.Header().Set("Location", h.resultURL(e.ID))
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusSeeOther)
-	case customResponse(t):
+	case t.HasCustomResponse():
 		w.Header().Set("Content-Type", cmp.Or(t.ResponseType, "application/json"))
 		w.WriteHeader(e.Status)
 		_, _ = w.Write([]byte(t.ResponseBody))
@@ -440,17 +435,12 @@ func (h *handler) internal(ctx context.Context, w http.ResponseWriter, op string
 	writeError(w, http.StatusInternalServerError, "internal error")
 }
 
-// customResponse reports whether the trigger replaces the default response.
-func customResponse(t *store.Trigger) bool {
-	return t.ResponseStatus != 0 || t.ResponseType != "" || t.ResponseBody != ""
-}
-
 // responseStatus is the status a trigger answers to an accepted request.
 func responseStatus(t *store.Trigger) int {
 	switch {
 	case t.Sync:
 		return http.StatusSeeOther
-	case customResponse(t):
+	case t.HasCustomResponse():
 		return cmp.Or(t.ResponseStatus, http.StatusOK)
 	default:
 		return http.StatusOK
@@ -523,7 +513,7 @@ func recordedHeaders(h http.Header, t *store.Trigger) []store.Header {
 		ownKey := t.APIKeyHeader != "" && strings.EqualFold(k, t.APIKeyHeader)
 		for _, v := range h[k] {
 			if ownKey {
-				v = Masked
+				v = secret.Masked
 			}
 			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: private})
 		}

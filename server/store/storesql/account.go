@@ -3,7 +3,9 @@ package storesql
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -159,6 +161,11 @@ func (s *Store) addStats(ctx context.Context, tx *sqlx.Tx, webhookID, resolution
 			cancelled = cancelled + excluded.cancelled, attempts = attempts + excluded.attempts, latency = excluded.latency`,
 		webhookID, resolution, bucket, r.done, r.failed, r.cancelled, r.attempts, string(lat))
 	return wrap("count webhook stats", err)
+}
+
+// errNoRows reports a query that found no row.
+func errNoRows(err error) bool {
+	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, store.ErrNotFound)
 }
 
 // pgIntArrayText is a PostgreSQL array literal of integers.

@@ -3,7 +3,6 @@ package storesql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -657,9 +656,4 @@ func (s *Store) settle(ctx context.Context, tx *sqlx.Tx, status store.Status, de
 		}
 	}
 	return nil
-}
-
-// errNoRows reports whether err is "no rows" (also after mapErr).
-func errNoRows(err error) bool {
-	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, store.ErrNotFound)
 }

@@ -93,19 +93,6 @@ func (s *Store) inPartitionedTx(ctx context.Context, times []time.Time, fn func(
 	return s.inTx(ctx, fn)
 }
 
-// idDay is the UTC day of a hookd id's ULID (prefix_ULID); false when id is not one.
-func idDay(id string) (time.Time, bool) {
-	_, u, ok := strings.Cut(id, "_")
-	if !ok {
-		return time.Time{}, false
-	}
-	parsed, err := ulid.ParseStrict(strings.ToUpper(u))
-	if err != nil {
-		return time.Time{}, false
-	}
-	return day(ulid.Time(parsed.Time())), true
-}
-
 // DropPartitionsBefore drops the day partitions of every log table whose day ended by cutoff (PostgreSQL), after
 // removing the queue rows of their deliveries; it returns the days dropped. A no-op on SQLite (see Purge).
 func (s *Store) DropPartitionsBefore(ctx context.Context, cutoff time.Time) ([]time.Time, error) {

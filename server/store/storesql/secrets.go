@@ -48,7 +48,7 @@ func (s *Store) openHeaders(hs []store.Header) error {
 }
 
 // openLogHeaders decrypts private values of a log record in place; a value whose key is gone (rotated out)
-// reads as "********" instead of failing the whole record.
+// reads as secret.Masked instead of failing the whole record.
 func (s *Store) openLogHeaders(hs []store.Header) {
 	for i := range hs {
 		if !hs[i].Private {
@@ -56,7 +56,7 @@ func (s *Store) openLogHeaders(hs []store.Header) {
 		}
 		v, err := s.keys.Open(hs[i].Value)
 		if err != nil {
-			v = "********"
+			v = secret.Masked
 		}
 		hs[i].Value = v
 	}

@@ -352,11 +352,14 @@ func (x *ListEventTypesResponse) GetNextPageToken() string {
 	return ""
 }
 
-// UpdateEventTypeRequest is the request of UpdateEventType. Absent fields are unchanged.
+// UpdateEventTypeRequest is the request of UpdateEventType: set id or name (as in GetEventType). Absent fields are
+// unchanged.
 type UpdateEventTypeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is the event type id.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// name is the event type name, used when id is empty (the name itself cannot be changed).
+	Name string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
 	// description is the new description.
 	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
 	// schema replaces the schema; an empty object removes it.
@@ -400,6 +403,13 @@ func (*UpdateEventTypeRequest) Descriptor() ([]byte, []int) {
 func (x *UpdateEventTypeRequest) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateEventTypeRequest) GetName() string {
+	if x != nil {
+		return x.Name
 	}
 	return ""
 }
@@ -580,9 +590,10 @@ const file_hookd_v1_event_type_service_proto_rawDesc = "" +
 	"\x16ListEventTypesResponse\x124\n" +
 	"\vevent_types\x18\x01 \x03(\v2\x13.hookd.v1.EventTypeR\n" +
 	"eventTypes\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe4\x01\n" +
 	"\x16UpdateEventTypeRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12%\n" +
 	"\vdescription\x18\x02 \x01(\tH\x00R\vdescription\x88\x01\x01\x12/\n" +
 	"\x06schema\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06schema\x12>\n" +
 	"\x0esample_payload\x18\x04 \x01(\v2\x17.google.protobuf.StructR\rsamplePayloadB\x0e\n" +

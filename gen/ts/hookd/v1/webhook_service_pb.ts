@@ -944,7 +944,7 @@ export const WebhookService: GenService<{
     output: typeof DeleteWebhookResponseSchema;
   },
   /**
-   * CopyWebhook creates a copy of a webhook with a new name, system name and secret.
+   * CopyWebhook creates a copy of a webhook, and of its subscriptions, with a new name, system name and secret.
    *
    * @generated from rpc hookd.v1.WebhookService.CopyWebhook
    */

@@ -77,7 +77,7 @@ type WebhookServiceClient interface {
 	UpdateWebhook(context.Context, *connect.Request[v1.UpdateWebhookRequest]) (*connect.Response[v1.UpdateWebhookResponse], error)
 	// DeleteWebhook deletes a webhook and its subscriptions.
 	DeleteWebhook(context.Context, *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error)
-	// CopyWebhook creates a copy of a webhook with a new name, system name and secret.
+	// CopyWebhook creates a copy of a webhook, and of its subscriptions, with a new name, system name and secret.
 	CopyWebhook(context.Context, *connect.Request[v1.CopyWebhookRequest]) (*connect.Response[v1.CopyWebhookResponse], error)
 	// RotateWebhookSecret replaces the signing secret (or the ED25519 key pair) with a new one of the same
 	// algorithm; the old one keeps signing (a second signature; previous_public_key verifies it) for 24 h.
@@ -246,7 +246,7 @@ type WebhookServiceHandler interface {
 	UpdateWebhook(context.Context, *connect.Request[v1.UpdateWebhookRequest]) (*connect.Response[v1.UpdateWebhookResponse], error)
 	// DeleteWebhook deletes a webhook and its subscriptions.
 	DeleteWebhook(context.Context, *connect.Request[v1.DeleteWebhookRequest]) (*connect.Response[v1.DeleteWebhookResponse], error)
-	// CopyWebhook creates a copy of a webhook with a new name, system name and secret.
+	// CopyWebhook creates a copy of a webhook, and of its subscriptions, with a new name, system name and secret.
 	CopyWebhook(context.Context, *connect.Request[v1.CopyWebhookRequest]) (*connect.Response[v1.CopyWebhookResponse], error)
 	// RotateWebhookSecret replaces the signing secret (or the ED25519 key pair) with a new one of the same
 	// algorithm; the old one keeps signing (a second signature; previous_public_key verifies it) for 24 h.

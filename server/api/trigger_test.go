@@ -1,7 +1,11 @@
-package trigger_test
+package api
 
 import (
+	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,14 +15,91 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/server/auth"
+	"github.com/hookd/hookd/server/clock"
 	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
-	"github.com/hookd/hookd/server/trigger"
 )
 
-func TestServiceCRUD(t *testing.T) {
-	backends(t, func(t *testing.T, st store.Store) {
-		b := setup(t, st)
+// triggerBundle is what the TriggerService tests use of an env: its TriggerService clients, its trigger URLs and
+// the event types triggers name.
+type triggerBundle struct {
+	ctx     context.Context
+	st      store.Store
+	clock   *clock.Fake
+	srvURL  string
+	project *store.Project
+	admin   hookdv1connect.TriggerServiceClient
+	member  hookdv1connect.TriggerServiceClient
+	// http calls trigger URLs (on the env's TLS server) without following redirects.
+	http *http.Client
+}
+
+func newTriggerBundle(t *testing.T, e *env) *triggerBundle {
+	t.Helper()
+	b := &triggerBundle{ctx: context.Background(), st: e.st, clock: e.clock, srvURL: e.srv.URL,
+		project: &store.Project{ID: auth.DefaultProjectID}, admin: e.admin.triggers, member: e.member.triggers}
+	for _, name := range []string{"order.created", "order.paid", "user.created"} {
+		require.NoError(t, e.st.CreateEventType(b.ctx, &store.EventType{ProjectID: auth.DefaultProjectID, Name: name, CreateTime: e.clock.Now()}))
+	}
+	hc := *e.srv.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	b.http = &hc
+	return b
+}
+
+// create creates a trigger as ADMIN and returns it.
+func (b *triggerBundle) create(t *testing.T, req *hookdv1.CreateTriggerRequest) *hookdv1.Trigger {
+	t.Helper()
+	if req.Name == "" {
+		req.Name = "inbound"
+	}
+	res, err := b.admin.CreateTrigger(b.ctx, connect.NewRequest(req))
+	require.NoError(t, err)
+	return res.Msg.Trigger
+}
+
+// triggerResponse is a read HTTP answer of a trigger URL.
+type triggerResponse struct {
+	status int
+	body   string
+}
+
+func (r triggerResponse) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.body), &m), "body %q", r.body)
+	return m
+}
+
+// post sends a body with a content type (and header name/value pairs) to a trigger URL.
+func (b *triggerBundle) post(t *testing.T, url, contentType, body string, headers ...string) triggerResponse {
+	t.Helper()
+	req, err := http.NewRequestWithContext(b.ctx, http.MethodPost, url, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	res, err := b.http.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return triggerResponse{status: res.StatusCode, body: string(raw)}
+}
+
+func connectCode(t *testing.T, err error) connect.Code {
+	t.Helper()
+	require.Error(t, err)
+	return connect.CodeOf(err)
+}
+
+func TestTriggerServiceCRUD(t *testing.T) {
+	overProtocols(t, func(t *testing.T, env *env) {
+		b := newTriggerBundle(t, env)
+		st := b.st
 		sig := &hookdv1.TriggerSignature{Scheme: hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256, Secret: "s3cret", Header: "X-Sig", Prefix: "sha256="}
 		res, err := b.member.CreateTrigger(b.ctx, connect.NewRequest(&hookdv1.CreateTriggerRequest{
 			Name: " Orders ", EventType: "order.created", ApiKeyHeader: "X-Key", ApiKey: "k-123", Signature: sig,
@@ -28,7 +109,7 @@ func TestServiceCRUD(t *testing.T) {
 		assert.Regexp(t, `^trg_[0-9a-z]{26}$`, created.Id)
 		assert.Equal(t, "Orders", created.Name)
 		assert.Equal(t, "k-123", created.ApiKey, "the API key is shown once, in the response that set it")
-		assert.Equal(t, trigger.Masked, created.Signature.Secret)
+		assert.Equal(t, secret.Masked, created.Signature.Secret)
 		assert.EqualValues(t, 50, created.RateLimitPerSecond)
 		assert.Equal(t, 30*time.Second, created.SyncTimeout.AsDuration())
 		assert.EqualValues(t, 1<<20, created.MaxBodyBytes)
@@ -37,13 +118,13 @@ func TestServiceCRUD(t *testing.T) {
 
 		got, err := b.admin.GetTrigger(b.ctx, connect.NewRequest(&hookdv1.GetTriggerRequest{Id: created.Id}))
 		require.NoError(t, err)
-		assert.Equal(t, trigger.Masked, got.Msg.Trigger.ApiKey, "the API key is stored as a hash: nobody reads it back")
+		assert.Equal(t, secret.Masked, got.Msg.Trigger.ApiKey, "the API key is stored as a hash: nobody reads it back")
 		assert.Equal(t, "s3cret", got.Msg.Trigger.Signature.Secret)
-		assert.Equal(t, b.srv.URL+"/t/"+created.Id, got.Msg.Trigger.Url)
+		assert.Equal(t, b.srvURL+"/t/"+created.Id, got.Msg.Trigger.Url)
 
 		// A member echoing the masked secrets back keeps them.
 		upd, err := b.member.UpdateTrigger(b.ctx, connect.NewRequest(&hookdv1.UpdateTriggerRequest{
-			Id: created.Id, Name: new("Orders v2"), ApiKey: new(trigger.Masked), Signature: created.Signature,
+			Id: created.Id, Name: new("Orders v2"), ApiKey: new(secret.Masked), Signature: created.Signature,
 			RateLimitPerSecond: new(int32(7)), Sync: new(true), SyncTimeout: durationpb.New(5 * time.Second),
 			Response: &hookdv1.TriggerResponse{Body: "ok"},
 		}))
@@ -90,9 +171,9 @@ func TestServiceCRUD(t *testing.T) {
 	})
 }
 
-func TestServiceValidation(t *testing.T) {
-	backends(t, func(t *testing.T, st store.Store) {
-		b := setup(t, st)
+func TestTriggerServiceValidation(t *testing.T) {
+	overProtocols(t, func(t *testing.T, env *env) {
+		b := newTriggerBundle(t, env)
 		ok := func() *hookdv1.CreateTriggerRequest {
 			return &hookdv1.CreateTriggerRequest{Name: "n", EventType: "order.created"}
 		}
@@ -147,6 +228,7 @@ func TestServiceValidation(t *testing.T) {
 			_, err := b.admin.CreateTrigger(b.ctx, connect.NewRequest(req))
 			require.Equal(t, connect.CodeInvalidArgument, connectCode(t, err), c.field)
 			assert.Contains(t, err.Error(), c.field+":", "error names the field")
+			requireField(t, err, c.field)
 		}
 		_, err := b.admin.CreateTrigger(b.ctx, connect.NewRequest(ok()))
 		require.NoError(t, err, "the base request is valid")
@@ -163,9 +245,9 @@ func TestServiceValidation(t *testing.T) {
 	})
 }
 
-func TestServiceExecutions(t *testing.T) {
-	backends(t, func(t *testing.T, st store.Store) {
-		b := setup(t, st)
+func TestTriggerServiceExecutions(t *testing.T) {
+	overProtocols(t, func(t *testing.T, env *env) {
+		b := newTriggerBundle(t, env)
 		trg := b.create(t, &hookdv1.CreateTriggerRequest{EventType: "order.created"})
 		other := b.create(t, &hookdv1.CreateTriggerRequest{EventType: "order.created"})
 		var ids []string
@@ -208,7 +290,7 @@ func TestServiceExecutions(t *testing.T) {
 		assert.Equal(t, "i", e.QueryParameters[0].Name)
 		for _, h := range e.Headers {
 			if h.Name == "Authorization" {
-				assert.Equal(t, trigger.Masked, h.Value, "credentials are masked for MEMBER")
+				assert.Equal(t, secret.Masked, h.Value, "credentials are masked for MEMBER")
 			}
 		}
 		got, err = b.admin.GetExecution(b.ctx, connect.NewRequest(&hookdv1.GetExecutionRequest{Id: ids[1]}))

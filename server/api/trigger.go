@@ -1,6 +1,7 @@
-package trigger
+package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -9,12 +10,12 @@ import (
 	"mime"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
@@ -24,14 +25,11 @@ import (
 	"github.com/hookd/hookd/server/pagination"
 	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/trigger"
 )
 
-// Masked replaces secrets (API keys, signature secrets) for callers that are not ADMIN.
-const Masked = "********"
-
-// Validation limits of the TriggerService.
+// Validation limits of triggers (the endpoint's own limits and defaults are in package trigger).
 const (
-	maxNameLen          = 200
 	maxRoutes           = 100
 	maxResponseBodySize = 64 << 10
 	maxSecretLen        = 1024
@@ -39,24 +37,32 @@ const (
 	maxPathLen          = 200
 )
 
-// service implements hookdv1connect.TriggerServiceHandler.
-type service struct {
-	cfg Config
+// TriggerConfig is what TriggerService shares with the public trigger endpoint (trigger.Config); zero fields take
+// the defaults the endpoint takes.
+type TriggerConfig struct {
+	// MaxBodyBytes is the body limit of triggers that set none, shown as their max_body_bytes (default
+	// trigger.DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// DefaultRateLimit is the rate of triggers created without one (default trigger.DefaultRateLimit).
+	DefaultRateLimit int
 }
 
-// NewService returns the Connect TriggerService (it expects the auth interceptor in front of it).
-func NewService(cfg Config) hookdv1connect.TriggerServiceHandler {
-	return &service{cfg: cfg.withDefaults()}
+// NewTriggerService returns the TriggerService handler (triggers and their executions; the public endpoint that
+// receives the calls is trigger.NewHandler). Trigger URLs are d.PublicURL + "/t/<id>".
+func NewTriggerService(d Deps, cfg TriggerConfig) hookdv1connect.TriggerServiceHandler {
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, trigger.DefaultMaxBodyBytes)
+	cfg.DefaultRateLimit = cmp.Or(cfg.DefaultRateLimit, trigger.DefaultRateLimit)
+	return &triggerService{d: d, cfg: cfg, publicURL: strings.TrimRight(d.PublicURL, "/")}
 }
 
-func (s *service) now() time.Time { return s.cfg.Clock.Now().UTC() }
-
-func (s *service) storeErr(ctx context.Context, kind, id string, err error) error {
-	return apierr.FromStore(ctx, s.cfg.Log, kind, id, err)
+type triggerService struct {
+	d         Deps
+	cfg       TriggerConfig
+	publicURL string
 }
 
 // CreateTrigger implements hookdv1connect.TriggerServiceHandler.
-func (s *service) CreateTrigger(ctx context.Context, req *connect.Request[hookdv1.CreateTriggerRequest]) (*connect.Response[hookdv1.CreateTriggerResponse], error) {
+func (s *triggerService) CreateTrigger(ctx context.Context, req *connect.Request[hookdv1.CreateTriggerRequest]) (*connect.Response[hookdv1.CreateTriggerResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -78,19 +84,19 @@ func (s *service) CreateTrigger(ctx context.Context, req *connect.Request[hookdv
 	if err := s.validate(ctx, t); err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Quotas.Check(ctx, s.cfg.Store, p.ProjectID, store.KindTrigger); err != nil {
-		return nil, s.storeErr(ctx, "trigger", "", err)
+	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindTrigger); err != nil {
+		return nil, err
 	}
-	now := s.now()
+	now := s.d.now()
 	t.ID, t.CreateTime, t.UpdateTime = id.New(id.Trigger, now), now, now
-	if err := s.cfg.Store.CreateTrigger(ctx, t); err != nil {
-		return nil, s.storeErr(ctx, "trigger", t.ID, err)
+	if err := s.d.Store.CreateTrigger(ctx, t); err != nil {
+		return nil, apierr.About("trigger", t.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.CreateTriggerResponse{Trigger: s.toProto(t, p.IsAdmin())}), nil
 }
 
 // GetTrigger implements hookdv1connect.TriggerServiceHandler.
-func (s *service) GetTrigger(ctx context.Context, req *connect.Request[hookdv1.GetTriggerRequest]) (*connect.Response[hookdv1.GetTriggerResponse], error) {
+func (s *triggerService) GetTrigger(ctx context.Context, req *connect.Request[hookdv1.GetTriggerRequest]) (*connect.Response[hookdv1.GetTriggerResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -102,19 +108,16 @@ func (s *service) GetTrigger(ctx context.Context, req *connect.Request[hookdv1.G
 	return connect.NewResponse(&hookdv1.GetTriggerResponse{Trigger: s.toProto(t, p.IsAdmin())}), nil
 }
 
-func (s *service) get(ctx context.Context, p auth.Principal, triggerID string) (*store.Trigger, error) {
+func (s *triggerService) get(ctx context.Context, p auth.Principal, triggerID string) (*store.Trigger, error) {
 	if triggerID == "" {
 		return nil, apierr.Invalid("id", "is required")
 	}
-	t, err := s.cfg.Store.GetTrigger(ctx, p.ProjectID, triggerID)
-	if err != nil {
-		return nil, s.storeErr(ctx, "trigger", triggerID, err)
-	}
-	return t, nil
+	t, err := s.d.Store.GetTrigger(ctx, p.ProjectID, triggerID)
+	return t, apierr.About("trigger", triggerID, err)
 }
 
 // ListTriggers implements hookdv1connect.TriggerServiceHandler.
-func (s *service) ListTriggers(ctx context.Context, req *connect.Request[hookdv1.ListTriggersRequest]) (*connect.Response[hookdv1.ListTriggersResponse], error) {
+func (s *triggerService) ListTriggers(ctx context.Context, req *connect.Request[hookdv1.ListTriggersRequest]) (*connect.Response[hookdv1.ListTriggersResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -123,9 +126,9 @@ func (s *service) ListTriggers(ctx context.Context, req *connect.Request[hookdv1
 	if err != nil {
 		return nil, err
 	}
-	ts, err := s.cfg.Store.ListTriggers(ctx, p.ProjectID, page)
+	ts, err := s.d.Store.ListTriggers(ctx, p.ProjectID, page)
 	if err != nil {
-		return nil, s.storeErr(ctx, "triggers", "", err)
+		return nil, fmt.Errorf("list triggers: %w", err)
 	}
 	ts, next := pagination.Trim(ts, page, func(t store.Trigger) string { return t.ID })
 	out := make([]*hookdv1.Trigger, len(ts))
@@ -136,7 +139,7 @@ func (s *service) ListTriggers(ctx context.Context, req *connect.Request[hookdv1
 }
 
 // UpdateTrigger implements hookdv1connect.TriggerServiceHandler.
-func (s *service) UpdateTrigger(ctx context.Context, req *connect.Request[hookdv1.UpdateTriggerRequest]) (*connect.Response[hookdv1.UpdateTriggerResponse], error) {
+func (s *triggerService) UpdateTrigger(ctx context.Context, req *connect.Request[hookdv1.UpdateTriggerRequest]) (*connect.Response[hookdv1.UpdateTriggerResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -158,7 +161,7 @@ func (s *service) UpdateTrigger(ctx context.Context, req *connect.Request[hookdv
 			t.APIKey = ""
 		}
 	}
-	if m.ApiKey != nil && *m.ApiKey != Masked {
+	if m.ApiKey != nil && *m.ApiKey != secret.Masked {
 		t.APIKey = *m.ApiKey
 	}
 	if m.Response != nil {
@@ -201,15 +204,15 @@ func (s *service) UpdateTrigger(ctx context.Context, req *connect.Request[hookdv
 	if err := s.validate(ctx, t); err != nil {
 		return nil, err
 	}
-	t.UpdateTime = s.now()
-	if err := s.cfg.Store.UpdateTrigger(ctx, t); err != nil {
-		return nil, s.storeErr(ctx, "trigger", t.ID, err)
+	t.UpdateTime = s.d.now()
+	if err := s.d.Store.UpdateTrigger(ctx, t); err != nil {
+		return nil, apierr.About("trigger", t.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.UpdateTriggerResponse{Trigger: s.toProto(t, p.IsAdmin())}), nil
 }
 
 // DeleteTrigger implements hookdv1connect.TriggerServiceHandler.
-func (s *service) DeleteTrigger(ctx context.Context, req *connect.Request[hookdv1.DeleteTriggerRequest]) (*connect.Response[hookdv1.DeleteTriggerResponse], error) {
+func (s *triggerService) DeleteTrigger(ctx context.Context, req *connect.Request[hookdv1.DeleteTriggerRequest]) (*connect.Response[hookdv1.DeleteTriggerResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -217,14 +220,14 @@ func (s *service) DeleteTrigger(ctx context.Context, req *connect.Request[hookdv
 	if req.Msg.Id == "" {
 		return nil, apierr.Invalid("id", "is required")
 	}
-	if err := s.cfg.Store.DeleteTrigger(ctx, p.ProjectID, req.Msg.Id); err != nil {
-		return nil, s.storeErr(ctx, "trigger", req.Msg.Id, err)
+	if err := s.d.Store.DeleteTrigger(ctx, p.ProjectID, req.Msg.Id); err != nil {
+		return nil, apierr.About("trigger", req.Msg.Id, err)
 	}
 	return connect.NewResponse(&hookdv1.DeleteTriggerResponse{}), nil
 }
 
 // ListExecutions implements hookdv1connect.TriggerServiceHandler.
-func (s *service) ListExecutions(ctx context.Context, req *connect.Request[hookdv1.ListExecutionsRequest]) (*connect.Response[hookdv1.ListExecutionsResponse], error) {
+func (s *triggerService) ListExecutions(ctx context.Context, req *connect.Request[hookdv1.ListExecutionsRequest]) (*connect.Response[hookdv1.ListExecutionsResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -234,27 +237,27 @@ func (s *service) ListExecutions(ctx context.Context, req *connect.Request[hookd
 		return nil, err
 	}
 	if tid := req.Msg.TriggerId; tid != "" {
-		if _, err := s.cfg.Store.GetTrigger(ctx, p.ProjectID, tid); err != nil {
-			return nil, s.storeErr(ctx, "trigger", tid, err)
+		if _, err := s.d.Store.GetTrigger(ctx, p.ProjectID, tid); err != nil {
+			return nil, apierr.About("trigger", tid, err)
 		}
 	}
-	es, err := s.cfg.Store.ListExecutions(ctx, p.ProjectID, req.Msg.TriggerId, page)
+	es, err := s.d.Store.ListExecutions(ctx, p.ProjectID, req.Msg.TriggerId, page)
 	if err != nil {
-		return nil, s.storeErr(ctx, "executions", "", err)
+		return nil, fmt.Errorf("list executions: %w", err)
 	}
 	es, next := pagination.Trim(es, page, func(e store.Execution) string { return e.ID })
 	es, next = pagination.Budget(es, next, executionSize, func(e store.Execution) string { return e.ID })
 	out := make([]*hookdv1.Execution, len(es))
 	for i := range es {
 		if out[i], err = executionToProto(&es[i], p.IsAdmin()); err != nil {
-			return nil, s.storeErr(ctx, "execution", es[i].ID, err)
+			return nil, err
 		}
 	}
 	return connect.NewResponse(&hookdv1.ListExecutionsResponse{Executions: out, NextPageToken: next}), nil
 }
 
 // GetExecution implements hookdv1connect.TriggerServiceHandler.
-func (s *service) GetExecution(ctx context.Context, req *connect.Request[hookdv1.GetExecutionRequest]) (*connect.Response[hookdv1.GetExecutionResponse], error) {
+func (s *triggerService) GetExecution(ctx context.Context, req *connect.Request[hookdv1.GetExecutionRequest]) (*connect.Response[hookdv1.GetExecutionResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
@@ -262,25 +265,22 @@ func (s *service) GetExecution(ctx context.Context, req *connect.Request[hookdv1
 	if req.Msg.Id == "" {
 		return nil, apierr.Invalid("id", "is required")
 	}
-	e, err := s.cfg.Store.GetExecution(ctx, p.ProjectID, req.Msg.Id)
+	e, err := s.d.Store.GetExecution(ctx, p.ProjectID, req.Msg.Id)
 	if err != nil {
-		return nil, s.storeErr(ctx, "execution", req.Msg.Id, err)
+		return nil, apierr.About("execution", req.Msg.Id, err)
 	}
 	out, err := executionToProto(e, p.IsAdmin())
 	if err != nil {
-		return nil, s.storeErr(ctx, "execution", e.ID, err)
+		return nil, err
 	}
 	return connect.NewResponse(&hookdv1.GetExecutionResponse{Execution: out}), nil
 }
 
 // validate checks a trigger about to be stored and fills defaults (rate, sync timeout, generated API key).
-func (s *service) validate(ctx context.Context, t *store.Trigger) error {
+func (s *triggerService) validate(ctx context.Context, t *store.Trigger) error {
 	t.Name = strings.TrimSpace(t.Name)
-	switch {
-	case t.Name == "":
-		return apierr.Invalid("name", "is required")
-	case len(t.Name) > maxNameLen:
-		return apierr.Invalid("name", "must be at most %d characters", maxNameLen)
+	if err := checkName("name", t.Name, maxNameLen); err != nil {
+		return err
 	}
 	if t.EventType == "" && len(t.Routes) == 0 {
 		return apierr.Invalid("event_type", "is required unless routes are given")
@@ -296,7 +296,7 @@ func (s *service) validate(ctx context.Context, t *store.Trigger) error {
 		switch {
 		case rt.Header != "" && rt.JSONField != "":
 			return apierr.Invalid(f+".header", "set header or json_field, not both")
-		case rt.Header != "" && !isToken(rt.Header):
+		case rt.Header != "" && !isHeaderToken(rt.Header):
 			return apierr.Invalid(f+".header", "%q is not a valid header name", rt.Header)
 		case rt.JSONField != "" && strings.Contains("."+rt.JSONField+".", ".."):
 			return apierr.Invalid(f+".json_field", "%q is not a dotted path such as data.kind", rt.JSONField)
@@ -320,7 +320,7 @@ func (s *service) validate(ctx context.Context, t *store.Trigger) error {
 		return err
 	}
 	switch {
-	case t.APIKeyHeader != "" && !isToken(t.APIKeyHeader):
+	case t.APIKeyHeader != "" && !isHeaderToken(t.APIKeyHeader):
 		return apierr.Invalid("api_key_header", "%q is not a valid header name", t.APIKeyHeader)
 	case t.APIKeyHeader == "" && t.APIKey != "":
 		return apierr.Invalid("api_key_header", "is required when api_key is set")
@@ -329,9 +329,9 @@ func (s *service) validate(ctx context.Context, t *store.Trigger) error {
 	case strings.ContainsAny(t.APIKey, "\r\n\x00"):
 		return apierr.Invalid("api_key", "must be a valid header value")
 	case t.APIKeyHeader != "" && t.APIKey == "":
-		key, err := newAPIKey()
+		key, err := newTriggerAPIKey()
 		if err != nil {
-			return s.storeErr(ctx, "trigger", t.ID, err)
+			return err
 		}
 		t.APIKey = key
 	}
@@ -348,21 +348,21 @@ func (s *service) validate(ctx context.Context, t *store.Trigger) error {
 	}
 	switch {
 	case t.SyncTimeout == 0:
-		t.SyncTimeout = DefaultSyncTimeout
-	case t.SyncTimeout < time.Millisecond || t.SyncTimeout > MaxSyncTimeout:
-		return apierr.Invalid("sync_timeout", "must be between 1ms and %s", MaxSyncTimeout)
+		t.SyncTimeout = trigger.DefaultSyncTimeout
+	case t.SyncTimeout < time.Millisecond || t.SyncTimeout > trigger.MaxSyncTimeout:
+		return apierr.Invalid("sync_timeout", "must be between 1ms and %s", trigger.MaxSyncTimeout)
 	}
 	switch {
 	case t.RateLimitPerSecond == 0:
 		t.RateLimitPerSecond = s.cfg.DefaultRateLimit
-	case t.RateLimitPerSecond < 0 || t.RateLimitPerSecond > MaxRateLimit:
-		return apierr.Invalid("rate_limit_per_second", "must be between 1 and %d (0 = default %d)", MaxRateLimit, s.cfg.DefaultRateLimit)
+	case t.RateLimitPerSecond < 0 || t.RateLimitPerSecond > trigger.MaxRateLimit:
+		return apierr.Invalid("rate_limit_per_second", "must be between 1 and %d (0 = default %d)", trigger.MaxRateLimit, s.cfg.DefaultRateLimit)
 	}
 	if len(t.DropHeaders) > maxDropped {
 		return apierr.Invalid("drop_headers", "must have at most %d names", maxDropped)
 	}
 	for i, h := range t.DropHeaders {
-		if !isToken(h) {
+		if !isHeaderToken(h) {
 			return apierr.Invalid(fmt.Sprintf("drop_headers[%d]", i), "%q is not a valid header name", h)
 		}
 	}
@@ -370,12 +370,12 @@ func (s *service) validate(ctx context.Context, t *store.Trigger) error {
 		return apierr.Invalid("drop_query_parameters", "must have at most %d names", maxDropped)
 	}
 	for i, q := range t.DropQueryParameters {
-		if q == "" || len(q) > maxNameLen {
+		if q == "" || utf8.RuneCountInString(q) > maxNameLen {
 			return apierr.Invalid(fmt.Sprintf("drop_query_parameters[%d]", i), "must be 1-%d characters", maxNameLen)
 		}
 	}
-	if t.MaxBodyBytes < 0 || t.MaxBodyBytes > MaxMaxBodyBytes {
-		return apierr.Invalid("max_body_bytes", "must be between 0 (default) and %d", MaxMaxBodyBytes)
+	if t.MaxBodyBytes < 0 || t.MaxBodyBytes > trigger.MaxMaxBodyBytes {
+		return apierr.Invalid("max_body_bytes", "must be between 0 (default) and %d", trigger.MaxMaxBodyBytes)
 	}
 	return validateSignature(t.Signature)
 }
@@ -385,7 +385,7 @@ func validateSubject(field string, sub store.TriggerSubject) error {
 	switch {
 	case sub.Header != "" && sub.JSONField != "":
 		return apierr.Invalid(field+".header", "set header or json_field, not both")
-	case sub.Header != "" && !isToken(sub.Header):
+	case sub.Header != "" && !isHeaderToken(sub.Header):
 		return apierr.Invalid(field+".header", "%q is not a valid header name", sub.Header)
 	case sub.JSONField != "" && !isPath(sub.JSONField):
 		return apierr.Invalid(field+".json_field", "%q is not a dotted path such as customer.id", sub.JSONField)
@@ -402,7 +402,7 @@ func validateSignature(sig store.TriggerSignature) error {
 	switch sig.Scheme {
 	case "":
 		return nil
-	case schemeStandardWebhooks:
+	case store.TriggerSchemeStandardWebhooks:
 		if sig.Secret == "" {
 			return apierr.Invalid("signature.secret", "is required for STANDARD_WEBHOOKS")
 		}
@@ -412,13 +412,13 @@ func validateSignature(sig store.TriggerSignature) error {
 		if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sig.Secret, "whsec_")); err != nil || len(key) == 0 {
 			return apierr.Invalid("signature.secret", "must be a whsec_ secret (base64 after the prefix)")
 		}
-	case schemeHMACSHA256:
+	case store.TriggerSchemeHMACSHA256:
 		switch {
 		case sig.Secret == "":
 			return apierr.Invalid("signature.secret", "is required for HMAC_SHA256")
 		case sig.Header == "":
 			return apierr.Invalid("signature.header", "is required for HMAC_SHA256")
-		case !isToken(sig.Header):
+		case !isHeaderToken(sig.Header):
 			return apierr.Invalid("signature.header", "%q is not a valid header name", sig.Header)
 		}
 	}
@@ -428,35 +428,20 @@ func validateSignature(sig store.TriggerSignature) error {
 	return nil
 }
 
-func (s *service) eventTypeExists(ctx context.Context, projectID, field, name string) error {
+// eventTypeExists checks that the event type a trigger field names exists (an empty name is not checked).
+func (s *triggerService) eventTypeExists(ctx context.Context, projectID, field, name string) error {
 	if name == "" {
 		return nil
 	}
-	_, err := s.cfg.Store.GetEventTypeByName(ctx, projectID, name)
+	_, err := s.d.Store.GetEventTypeByName(ctx, projectID, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return apierr.Invalid(field, "event type %q does not exist", name)
 	}
-	if err != nil {
-		return s.storeErr(ctx, "event type", name, err)
-	}
-	return nil
+	return apierr.About("event type", name, err)
 }
 
-// isToken reports whether s is a valid HTTP header name (RFC 7230 token).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
-}
-
-// newAPIKey returns a random trigger API key.
-func newAPIKey() (string, error) {
+// newTriggerAPIKey returns a random trigger API key.
+func newTriggerAPIKey() (string, error) {
 	var b [24]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("generate trigger api key: %w", err)
@@ -485,17 +470,17 @@ func setSyncTimeout(t *store.Trigger, d *durationpb.Duration) error {
 
 // setSignature replaces the signature; a masked secret keeps oldSecret (clients echo what they read).
 func setSignature(t *store.Trigger, sig *hookdv1.TriggerSignature, oldSecret string) error {
-	secret := sig.GetSecret()
-	if secret == Masked {
-		secret = oldSecret
+	sec := sig.GetSecret()
+	if sec == secret.Masked {
+		sec = oldSecret
 	}
 	switch sig.GetScheme() {
 	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_UNSPECIFIED:
 		t.Signature = store.TriggerSignature{}
 	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS:
-		t.Signature = store.TriggerSignature{Scheme: schemeStandardWebhooks, Secret: secret}
+		t.Signature = store.TriggerSignature{Scheme: store.TriggerSchemeStandardWebhooks, Secret: sec}
 	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256:
-		t.Signature = store.TriggerSignature{Scheme: schemeHMACSHA256, Secret: secret, Header: sig.GetHeader(), Prefix: sig.GetPrefix()}
+		t.Signature = store.TriggerSignature{Scheme: store.TriggerSchemeHMACSHA256, Secret: sec, Header: sig.GetHeader(), Prefix: sig.GetPrefix()}
 	default:
 		return apierr.Invalid("signature.scheme", "unknown scheme %d", sig.GetScheme())
 	}
@@ -527,29 +512,26 @@ func subjectToProto(s store.TriggerSubject) *hookdv1.TriggerSubject {
 
 // toProto converts a trigger; secrets are masked unless reveal. The API key is stored as a hash: it is shown
 // only in the response of the call that set it (CreateTrigger, or UpdateTrigger with a new key), and as
-// ******** afterwards, to every role.
-func (s *service) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger {
+// secret.Masked afterwards, to every role.
+func (s *triggerService) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger {
 	mask := func(v string) string {
 		if v == "" || reveal {
 			return v
 		}
-		return Masked
+		return secret.Masked
 	}
 	apiKey := t.APIKey
 	if secret.IsHash(apiKey) {
-		apiKey = Masked
+		apiKey = secret.Masked
 	}
 	out := &hookdv1.Trigger{
-		Id: t.ID, CreateTime: timestamppb.New(t.CreateTime), UpdateTime: timestamppb.New(t.UpdateTime), Name: t.Name,
+		Id: t.ID, CreateTime: timestamp(t.CreateTime), UpdateTime: timestamp(t.UpdateTime), Name: t.Name,
 		EventType: t.EventType, ApiKeyHeader: t.APIKeyHeader, ApiKey: apiKey, Sync: t.Sync,
 		DropHeaders: t.DropHeaders, DropQueryParameters: t.DropQueryParameters,
-		SyncTimeout: durationpb.New(t.SyncTimeout), RateLimitPerSecond: int32(t.RateLimitPerSecond),
-		MaxBodyBytes: t.MaxBodyBytes, Enabled: t.Enabled, Url: s.cfg.PublicURL + "/t/" + t.ID,
+		SyncTimeout: duration(t.SyncTimeout), RateLimitPerSecond: int32(t.RateLimitPerSecond),
+		MaxBodyBytes: cmp.Or(t.MaxBodyBytes, s.cfg.MaxBodyBytes), Enabled: t.Enabled, Url: s.publicURL + "/t/" + t.ID,
 	}
-	if out.MaxBodyBytes == 0 {
-		out.MaxBodyBytes = s.cfg.MaxBodyBytes
-	}
-	if customResponse(t) {
+	if t.HasCustomResponse() {
 		out.Response = &hookdv1.TriggerResponse{Status: int32(t.ResponseStatus), ContentType: t.ResponseType, Body: t.ResponseBody}
 	}
 	for _, r := range t.Routes {
@@ -561,36 +543,28 @@ func (s *service) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger {
 	}
 	out.Subject = subjectToProto(t.Subject)
 	switch t.Signature.Scheme {
-	case schemeStandardWebhooks:
+	case store.TriggerSchemeStandardWebhooks:
 		out.Signature = &hookdv1.TriggerSignature{Scheme: hookdv1.SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS, Secret: mask(t.Signature.Secret)}
-	case schemeHMACSHA256:
+	case store.TriggerSchemeHMACSHA256:
 		out.Signature = &hookdv1.TriggerSignature{Scheme: hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256,
 			Secret: mask(t.Signature.Secret), Header: t.Signature.Header, Prefix: t.Signature.Prefix}
 	}
 	return out
 }
 
-// executionToProto converts an execution; private header values are masked unless reveal.
+// executionToProto converts an execution; private header and query values are masked unless reveal.
 func executionToProto(e *store.Execution, reveal bool) (*hookdv1.Execution, error) {
 	out := &hookdv1.Execution{
-		Id: e.ID, TriggerId: e.TriggerID, ReceiveTime: timestamppb.New(e.ReceiveTime), Method: e.Method,
+		Id: e.ID, TriggerId: e.TriggerID, ReceiveTime: timestamp(e.ReceiveTime), Method: e.Method,
 		PathFragment: e.PathFragment, RawBody: e.RawBody, RawBodyBase64: e.RawBodyBase64, ContentType: e.ContentType,
 		Status: int32(e.Status), EventId: e.EventID, EventType: e.EventType, Subject: e.Subject,
 		BodyTruncated: e.BodyTruncated,
 	}
-	for _, h := range e.Headers {
-		v := h.Value
-		if h.Private && !reveal {
-			v = Masked
-		}
-		out.Headers = append(out.Headers, &hookdv1.Header{Name: h.Name, Value: v, Private: h.Private})
+	if len(e.Headers) > 0 {
+		out.Headers = headersToProto(e.Headers, reveal)
 	}
-	for _, q := range e.QueryParameters {
-		v := q.Value
-		if q.Private && !reveal {
-			v = Masked
-		}
-		out.QueryParameters = append(out.QueryParameters, &hookdv1.Header{Name: q.Name, Value: v, Private: q.Private})
+	if len(e.QueryParameters) > 0 {
+		out.QueryParameters = headersToProto(e.QueryParameters, reveal)
 	}
 	if len(e.Body) > 0 && string(e.Body) != "null" {
 		out.Body = &structpb.Value{}
