@@ -66,10 +66,15 @@ export function useLiveDeliveries(
         try {
           // A stream lives up to an hour (the client's default 30 s timeout would cut it), then reconnects.
           const stream = client.deliveries.watchDeliveries({ filter }, { signal: ctl.signal, timeoutMs: 3_600_000 });
-          stopPolling();
-          setMode("live");
-          if (attempt++ > 0) cb.current.refresh(); // what changed while disconnected
+          let open = false;
           for await (const res of stream) {
+            if (!open) {
+              // The server's first message (a heartbeat) says the watch is registered.
+              open = true;
+              stopPolling();
+              setMode("live");
+              if (attempt++ > 0) cb.current.refresh(); // what changed while disconnected
+            }
             failures = 0;
             if (res.delivery) cb.current.onChange(res.delivery);
           }
