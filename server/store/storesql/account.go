@@ -65,6 +65,9 @@ type statsRow struct {
 	latency                           []int64
 }
 
+// counted reports whether the row holds anything to add.
+func (r *statsRow) counted() bool { return r.done+r.failed+r.cancelled+r.attempts > 0 }
+
 func (r *statsRow) add(c change) {
 	switch {
 	case c.status == store.StatusDone && c.final():
@@ -82,21 +85,40 @@ func (r *statsRow) add(c change) {
 
 // account counts changes (in tx) and returns whether it published operational events (senders to wake).
 func (s *Store) account(ctx context.Context, tx *sqlx.Tx, now time.Time, changes []change, gone []string) (bool, error) {
-	if len(changes) == 0 && len(gone) == 0 {
+	if (len(changes) == 0 && len(gone) == 0) || s.noBooks {
 		return false, nil
 	}
-	if err := s.countStats(ctx, tx, now, changes); err != nil {
-		return false, err
+	now = ts(now)
+	stats, hooks := statsOf(changes)
+	streaks, healthHooks, ops := streaksOf(changes)
+	hooks = append(hooks, healthHooks...)
+	slices.Sort(hooks) // one lock order for concurrent batches
+	hooks = slices.Compact(hooks)
+	for _, w := range hooks {
+		h, err := s.book(ctx, tx, now, w, stats[w], streaks[w])
+		if err != nil {
+			return false, err
+		}
+		if h != nil {
+			op, err := s.checkHealth(ctx, tx, now, w, streaks[w], h)
+			if err != nil {
+				return false, err
+			}
+			ops = append(ops, op...)
+		}
 	}
-	ops, err := s.countHealth(ctx, tx, now, changes, gone)
-	if err != nil {
-		return false, err
+	for _, w := range dedupe(gone) {
+		op, err := s.disable(ctx, tx, w, store.DisabledByGone, now)
+		if err != nil {
+			return false, err
+		}
+		ops = append(ops, op...)
 	}
 	return s.publishOperational(ctx, tx, now, ops)
 }
 
-// countStats adds changes to the webhooks' minute and hour buckets.
-func (s *Store) countStats(ctx context.Context, tx *sqlx.Tx, now time.Time, changes []change) error {
+// statsOf sums the changes that count in statistics (an attempt, or a final status) by webhook.
+func statsOf(changes []change) (map[string]*statsRow, []string) {
 	byHook := map[string]*statsRow{}
 	var hooks []string
 	for _, c := range changes {
@@ -111,17 +133,98 @@ func (s *Store) countStats(ctx context.Context, tx *sqlx.Tx, now time.Time, chan
 		}
 		r.add(c)
 	}
-	slices.Sort(hooks) // one lock order for concurrent batches
+	return byHook, hooks
+}
+
+// countStats adds changes to the webhooks' minute and hour buckets (statistics only: the deliveries a disabled
+// webhook fails at publish).
+func (s *Store) countStats(ctx context.Context, tx *sqlx.Tx, now time.Time, changes []change) error {
+	byHook, hooks := statsOf(changes)
+	slices.Sort(hooks)
 	for _, res := range statResolutions {
 		bucket := ts(now.Truncate(res.size))
 		for _, w := range hooks {
-			r := byHook[w]
-			if err := s.addStats(ctx, tx, w, res.name, bucket, r); err != nil {
+			if err := s.addStats(ctx, tx, w, res.name, bucket, byHook[w]); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// healthRow is a webhook's health after a batch's outcomes were counted.
+type healthRow struct {
+	ProjectID           string `db:"project_id"`
+	ConsecutiveFailures int    `db:"consecutive_failures"`
+	FailureThreshold    int    `db:"failure_threshold"`
+	WarnedPercent       int    `db:"warned_percent"`
+	Enabled             bool   `db:"enabled"`
+}
+
+// booksPostgres counts one webhook's batch: its minute and hour statistics (when st) and its failure streak
+// (when health), in one prepared statement; it returns the webhook's health (no row without health).
+const booksPostgres = `WITH st AS (
+		INSERT INTO webhook_stats AS t (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency)
+		SELECT $1, r.resolution, r.bucket, $4, $5, $6, $7, $8::bigint[]
+		FROM (VALUES ('minute'::text, $2::timestamptz), ('hour'::text, $3::timestamptz)) AS r(resolution, bucket)
+		WHERE $9::bool
+		ON CONFLICT (webhook_id, resolution, bucket) DO UPDATE SET done = t.done + excluded.done,
+			failed = t.failed + excluded.failed, cancelled = t.cancelled + excluded.cancelled,
+			attempts = t.attempts + excluded.attempts,
+			latency = (SELECT array_agg(COALESCE(a, 0) + COALESCE(b, 0) ORDER BY i)
+				FROM unnest(t.latency, excluded.latency) WITH ORDINALITY AS u(a, b, i))
+	)
+	UPDATE webhooks SET
+		consecutive_failures = CASE WHEN $11::bool THEN $12::int ELSE consecutive_failures + $12::int END,
+		warned_percent = CASE WHEN $11::bool THEN 0 ELSE warned_percent END,
+		last_success_time = CASE WHEN $11::bool THEN $14::timestamptz ELSE last_success_time END,
+		last_failure_time = CASE WHEN $13::bool THEN $14::timestamptz ELSE last_failure_time END
+	WHERE id = $1 AND $10::bool
+	RETURNING project_id, consecutive_failures, failure_threshold, warned_percent, enabled`
+
+// book counts one webhook's statistics (r, may be nil) and failure streak (st, may be nil) and returns its
+// health (nil without st, or when the webhook was deleted meanwhile).
+func (s *Store) book(ctx context.Context, tx *sqlx.Tx, now time.Time, webhookID string, r *statsRow, st *streak) (*healthRow, error) {
+	if st == nil {
+		st = &streak{}
+	}
+	var rows []healthRow
+	if s.pg() {
+		if r == nil {
+			r = &statsRow{latency: make([]int64, len(store.LatencyBounds)+1)}
+		}
+		err := s.txSelect(ctx, tx, &rows, booksPostgres, webhookID, now.Truncate(time.Minute), now.Truncate(time.Hour),
+			r.done, r.failed, r.cancelled, r.attempts, pgIntArrayText(r.latency), r.counted(), st.counted(),
+			st.hasDone, st.tail, st.hasFailed, now)
+		if err != nil {
+			return nil, wrap("count webhook stats and health", err)
+		}
+	} else {
+		if r != nil {
+			for _, res := range statResolutions {
+				if err := s.addStats(ctx, tx, webhookID, res.name, now.Truncate(res.size), r); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if st.counted() {
+			err := tx.SelectContext(ctx, &rows, `UPDATE webhooks SET
+					consecutive_failures = CASE WHEN ? THEN ? ELSE consecutive_failures + ? END,
+					warned_percent = CASE WHEN ? THEN 0 ELSE warned_percent END,
+					last_success_time = CASE WHEN ? THEN ? ELSE last_success_time END,
+					last_failure_time = CASE WHEN ? THEN ? ELSE last_failure_time END
+				WHERE id = ?
+				RETURNING project_id, consecutive_failures, failure_threshold, warned_percent, enabled`,
+				st.hasDone, st.tail, st.tail, st.hasDone, st.hasDone, now, st.hasFailed, now, webhookID)
+			if err != nil {
+				return nil, wrap("count webhook health", err)
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return &rows[0], nil
 }
 
 func (s *Store) addStats(ctx context.Context, tx *sqlx.Tx, webhookID, resolution string, bucket time.Time, r *statsRow) error {
@@ -191,10 +294,12 @@ type streak struct {
 	lastReason         string
 }
 
-// countHealth moves the webhooks' failure streaks, sends the failing warnings a streak crosses (once each),
-// disables the webhooks whose threshold is reached or whose receiver answered 410, and lists the operational
-// events to publish.
-func (s *Store) countHealth(ctx context.Context, tx *sqlx.Tx, now time.Time, changes []change, gone []string) ([]operational, error) {
+// counted reports whether the batch moved the streak.
+func (st *streak) counted() bool { return st.hasDone || st.hasFailed }
+
+// streaksOf reads the failure streaks of a batch (final outcomes that count for health, in order) by webhook, and
+// lists a hookd.delivery.failed event for each failure.
+func streaksOf(changes []change) (map[string]*streak, []string, []operational) {
 	streaks := map[string]*streak{}
 	var hooks []string
 	var ops []operational
@@ -219,61 +324,35 @@ func (s *Store) countHealth(ctx context.Context, tx *sqlx.Tx, now time.Time, cha
 			payload: map[string]any{"deliveryId": c.deliveryID, "eventId": c.eventID, "webhookId": c.webhookID,
 				"eventType": c.eventType, "subject": c.subject, "lastStatusCode": c.code, "reason": c.reason}})
 	}
-	slices.Sort(hooks)
-	now = ts(now)
-	for _, w := range hooks {
-		st := streaks[w]
-		var h struct {
-			ProjectID           string `db:"project_id"`
-			ConsecutiveFailures int    `db:"consecutive_failures"`
-			FailureThreshold    int    `db:"failure_threshold"`
-			WarnedPercent       int    `db:"warned_percent"`
-			Enabled             bool   `db:"enabled"`
-		}
-		err := tx.GetContext(ctx, &h, s.rebind(`UPDATE webhooks SET
-				consecutive_failures = CASE WHEN ? THEN ? ELSE consecutive_failures + ? END,
-				warned_percent = CASE WHEN ? THEN 0 ELSE warned_percent END,
-				last_success_time = CASE WHEN ? THEN ? ELSE last_success_time END,
-				last_failure_time = CASE WHEN ? THEN ? ELSE last_failure_time END
-			WHERE id = ?
-			RETURNING project_id, consecutive_failures, failure_threshold, warned_percent, enabled`),
-			st.hasDone, st.tail, st.tail, st.hasDone, st.hasDone, now, st.hasFailed, now, w)
-		if errNoRows(err) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, wrap("count webhook health", err)
-		}
-		if h.FailureThreshold <= 0 || st.tail == 0 || !h.Enabled {
-			continue
-		}
-		percent := h.ConsecutiveFailures * 100 / h.FailureThreshold
-		warned := h.WarnedPercent
-		for _, p := range store.FailingPercents {
-			// Each share crossed is told once per streak, also when one batch goes past several or reaches the
-			// threshold (the warnings then come just before the disable).
-			if p > warned && p <= percent {
-				warned = p
-				ops = append(ops, operational{projectID: h.ProjectID, eventType: store.EventWebhookFailing, subject: w,
-					payload: map[string]any{"webhookId": w, "percent": p, "consecutiveFailures": h.ConsecutiveFailures,
-						"failureThreshold": h.FailureThreshold, "lastStatusCode": st.lastCode, "reason": st.lastReason}})
-			}
-		}
-		if warned != h.WarnedPercent {
-			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhooks SET warned_percent = ? WHERE id = ?`), warned, w); err != nil {
-				return nil, wrap("count webhook health", err)
-			}
-		}
-		if h.ConsecutiveFailures >= h.FailureThreshold {
-			op, err := s.disable(ctx, tx, w, store.DisabledByThreshold(h.ConsecutiveFailures), now)
-			if err != nil {
-				return nil, err
-			}
-			ops = append(ops, op...)
+	return streaks, hooks, ops
+}
+
+// checkHealth sends the failing warnings the webhook's streak crossed (each once per streak) and disables it
+// when its threshold is reached; h is its health after the batch, st the batch's streak.
+func (s *Store) checkHealth(ctx context.Context, tx *sqlx.Tx, now time.Time, w string, st *streak, h *healthRow) ([]operational, error) {
+	if h.FailureThreshold <= 0 || st == nil || st.tail == 0 || !h.Enabled {
+		return nil, nil
+	}
+	var ops []operational
+	percent := h.ConsecutiveFailures * 100 / h.FailureThreshold
+	warned := h.WarnedPercent
+	for _, p := range store.FailingPercents {
+		// Each share crossed is told once per streak, also when one batch goes past several or reaches the
+		// threshold (the warnings then come just before the disable).
+		if p > warned && p <= percent {
+			warned = p
+			ops = append(ops, operational{projectID: h.ProjectID, eventType: store.EventWebhookFailing, subject: w,
+				payload: map[string]any{"webhookId": w, "percent": p, "consecutiveFailures": h.ConsecutiveFailures,
+					"failureThreshold": h.FailureThreshold, "lastStatusCode": st.lastCode, "reason": st.lastReason}})
 		}
 	}
-	for _, w := range dedupe(gone) {
-		op, err := s.disable(ctx, tx, w, store.DisabledByGone, now)
+	if warned != h.WarnedPercent {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhooks SET warned_percent = ? WHERE id = ?`), warned, w); err != nil {
+			return nil, wrap("count webhook health", err)
+		}
+	}
+	if h.ConsecutiveFailures >= h.FailureThreshold {
+		op, err := s.disable(ctx, tx, w, store.DisabledByThreshold(h.ConsecutiveFailures), now)
 		if err != nil {
 			return nil, err
 		}

@@ -15,7 +15,7 @@ import (
 func hotStatements() []string {
 	return []string{
 		insertEvents.pgText, insertDeliveries.pgText, insertQueue.pgText, insertKeys.pgText, insertExecutions.pgText,
-		insertAttempts.pgText, findTriggersPG, matchSubscriptionsPG, findWebhooksPG, completePostgres,
+		insertAttempts.pgText, findTriggersPG, matchSubscriptionsPG, findWebhooksPG, completePostgres, booksPostgres,
 	}
 }
 

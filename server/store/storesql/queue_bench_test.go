@@ -16,10 +16,17 @@ import (
 // complete with one attempt — in batches of n, on PostgreSQL:
 //
 //	go test -run '^$' -bench BenchmarkQueueCycle -benchtime 20000x ./server/store/storesql/
+//
+// The books=off runs skip the webhook statistics and health (to measure their cost).
 func BenchmarkQueueCycle(b *testing.B) {
-	for _, n := range []int{10, 100} {
-		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+	for _, c := range []struct {
+		n     int
+		books bool
+	}{{10, true}, {10, false}, {100, true}, {100, false}} {
+		n := c.n
+		b.Run(fmt.Sprintf("batch=%d/books=%s", n, map[bool]string{true: "on", false: "off"}[c.books]), func(b *testing.B) {
 			s := storetest.NewPostgres(b)
+			s.SkipBooks(!c.books)
 			ctx := context.Background()
 			now := time.Now().UTC()
 			p := &store.Project{Name: "bench", CreateTime: now}

@@ -72,6 +72,9 @@ type Store struct {
 	changed changeSignal
 	// feed routes delivery changes to watchers (WatchDeliveries).
 	feed *feed
+	// noBooks skips the books (statistics, health, operational events): only BenchmarkQueueCycle sets it, to
+	// measure what they cost.
+	noBooks bool
 
 	closeOnce sync.Once
 	// prepared holds the hot statements prepared on PostgreSQL, by text (see hotStatements).
