@@ -52,6 +52,7 @@ type benchFlags struct {
 	key          string
 	protocol     string
 	serverArgs   stringList
+	watchers     int
 }
 
 // Where the benchmarked server runs.
@@ -79,6 +80,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process to this file (with --server inproc: the server's too)")
 	fs.StringVar(&f.server, "server", benchSpawn, "spawn (a `hookd serve --dev` child process), inproc, or the URL of a running hookd (with --key; it must run with --dev)")
 	fs.StringVar(&f.key, "key", "", "an instance admin API key of the server given by URL")
+	fs.IntVar(&f.watchers, "watchers", 0, "WatchDeliveries streams open on the bench project while it runs (in --protocol, json like the console)")
 	fs.StringVar(&f.protocol, "protocol", "json", "json (Connect JSON over HTTP/1.1, as curl sends it) or proto (Connect binary)")
 	fs.Var(&f.serverArgs, "server-arg", "extra flag for the spawned server (repeatable), e.g. --server-arg=--lease=30s")
 	if err := parseFlags(fs, args); err != nil {
@@ -321,13 +323,67 @@ func (b *bench) clients(key string) benchClients {
 	}
 }
 
-func bearerInterceptor(key string) connect.UnaryInterceptorFunc {
-	return func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			req.Header().Set("Authorization", "Bearer "+key)
-			return next(ctx, req)
-		}
+// bearerInterceptor sends an API key with unary and streaming calls.
+type bearerInterceptor string
+
+func (k bearerInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", "Bearer "+string(k))
+		return next(ctx, req)
 	}
+}
+
+func (k bearerInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", "Bearer "+string(k))
+		return conn
+	}
+}
+
+func (bearerInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+// watch opens n WatchDeliveries streams (in --protocol) on the bench project; each counts the changes it gets
+// until ctx ends. It returns once every stream got its first heartbeat, and a function that reports per stream
+// changes received and how it ended.
+func (b *bench) watch(ctx context.Context, n int) (func() []watchResult, error) {
+	results := make([]watchResult, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		opts := []connect.ClientOption{connect.WithInterceptors(bearerInterceptor(b.key))}
+		if b.f.protocol == "json" {
+			opts = append(opts, connect.WithProtoJSON())
+		}
+		c := hookdv1connect.NewDeliveryServiceClient(&http.Client{}, b.baseURL, opts...)
+		stream, err := c.WatchDeliveries(ctx, connect.NewRequest(&hookdv1.WatchDeliveriesRequest{}))
+		if err != nil {
+			return nil, fmt.Errorf("watch deliveries: %w", err)
+		}
+		if !stream.Receive() {
+			return nil, fmt.Errorf("watch deliveries: %w", stream.Err())
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer stream.Close()
+			for stream.Receive() {
+				if stream.Msg().GetDelivery() != nil {
+					results[i].changes++
+				}
+			}
+			if ctx.Err() == nil {
+				results[i].err = stream.Err()
+			}
+		}()
+	}
+	return func() []watchResult { wg.Wait(); return results }, nil
+}
+
+type watchResult struct {
+	changes int
+	err     error
 }
 
 func (b *bench) run(ctx context.Context) error {
@@ -371,6 +427,15 @@ func (b *bench) run(ctx context.Context) error {
 	fmt.Printf("hookd bench: %d events, %d B payloads, batch %d, %d publishers, %d webhooks, %d workers, rate %s, backlog %v, %s, server %s, database %s\n",
 		b.f.events, b.f.payloadBytes, b.f.batch, b.f.publishers, b.f.webhooks, b.f.workers, rateString(b.f.rate), b.f.backlog,
 		b.f.protocol, b.f.server, cmpOr(b.dialect, "unknown"))
+	var watched func() []watchResult
+	wctxW, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	if b.f.watchers > 0 {
+		var err error
+		if watched, err = b.watch(wctxW, b.f.watchers); err != nil {
+			return err
+		}
+	}
 	b.recv.expect(b.f.events)
 	db.mark()
 	serverCPU0, selfCPU0 := cpuOf()
@@ -429,6 +494,21 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 	db.report(got)
+	if watched != nil {
+		stopWatching()
+		least, most, dropped := -1, 0, 0
+		for _, r := range watched() {
+			if least < 0 || r.changes < least {
+				least = r.changes
+			}
+			most = max(most, r.changes)
+			if r.err != nil {
+				dropped++
+			}
+		}
+		fmt.Printf("watchers: %d streams got %d–%d changes each (%.1f per delivered event), %d ended early\n",
+			b.f.watchers, least, most, float64(least)/float64(max(got, 1)), dropped)
+	}
 	if got < b.f.events-pubErrs {
 		return fmt.Errorf("only %d of %d events delivered within %s", got, b.f.events-pubErrs, b.f.timeout)
 	}

@@ -22,6 +22,9 @@ const (
 	WatchBuffer = 4096
 	// watchBatch is the most changes sent per read of webhook and integration names.
 	watchBatch = 256
+	// watchNamesTTL is how long a stream reuses the webhook and integration names it read (a rename shows
+	// within it).
+	watchNamesTTL = 5 * time.Second
 )
 
 // WatchDeliveries implements hookdv1connect.DeliveryServiceHandler: the changes of the caller's project's
@@ -60,6 +63,7 @@ func (s *deliveryService) WatchDeliveries(ctx context.Context, req *connect.Requ
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	batch := make([]store.DeliveryChange, 0, watchBatch)
+	names := &streamNames{}
 	for {
 		batch = batch[:0]
 		select {
@@ -88,7 +92,7 @@ func (s *deliveryService) WatchDeliveries(ctx context.Context, req *connect.Requ
 				break more
 			}
 		}
-		if err := s.sendChanges(ctx, stream, p.ProjectID, f, batch); err != nil {
+		if err := s.sendChanges(ctx, stream, p.ProjectID, f, batch, names); err != nil {
 			return err
 		}
 	}
@@ -96,20 +100,36 @@ func (s *deliveryService) WatchDeliveries(ctx context.Context, req *connect.Requ
 
 // sendChanges sends the changes that match f, with their webhook and integration names.
 func (s *deliveryService) sendChanges(ctx context.Context, stream *connect.ServerStream[hookdv1.WatchDeliveriesResponse], projectID string,
-	f store.DeliveryFilter, batch []store.DeliveryChange) error {
-	ds := make([]store.Delivery, 0, len(batch))
+	f store.DeliveryFilter, batch []store.DeliveryChange, cached *streamNames) error {
+	var missing []store.Delivery
+	now := s.d.now()
+	if now.Sub(cached.read) > watchNamesTTL {
+		*cached = streamNames{read: now, names: targetNames{webhooks: map[string]string{}, integrations: map[string]string{}}}
+	}
 	for i := range batch {
-		if f.Matches(&batch[i].Delivery) {
-			ds = append(ds, batch[i].Delivery)
+		d := &batch[i].Delivery
+		if !f.Matches(d) {
+			continue
+		}
+		_, wok := cached.names.webhooks[d.WebhookID]
+		_, iok := cached.names.integrations[d.IntegrationID]
+		if !wok || (d.IntegrationID != "" && !iok) {
+			missing = append(missing, *d)
 		}
 	}
-	if len(ds) == 0 {
-		return nil
+	if len(missing) > 0 {
+		got, err := loadTargetNames(ctx, s.d.Store, projectID, missing...)
+		if err != nil {
+			return apierr.About("deliveries", "", err)
+		}
+		for _, d := range missing { // remembered also when unknown (deleted): "" until the names are read again
+			cached.names.webhooks[d.WebhookID] = got.webhooks[d.WebhookID]
+			if d.IntegrationID != "" {
+				cached.names.integrations[d.IntegrationID] = got.integrations[d.IntegrationID]
+			}
+		}
 	}
-	names, err := loadTargetNames(ctx, s.d.Store, projectID, ds...)
-	if err != nil {
-		return apierr.About("deliveries", "", err)
-	}
+	names := cached.names
 	for i := range batch {
 		c := &batch[i]
 		if !f.Matches(&c.Delivery) {
@@ -121,6 +141,12 @@ func (s *deliveryService) sendChanges(ctx context.Context, stream *connect.Serve
 		}
 	}
 	return nil
+}
+
+// streamNames are the webhook and integration names a stream read, and when.
+type streamNames struct {
+	read  time.Time
+	names targetNames
 }
 
 // watchEnded is the error that ends a stream whose watch the store closed.
