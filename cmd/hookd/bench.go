@@ -53,6 +53,7 @@ type benchFlags struct {
 	protocol     string
 	serverArgs   stringList
 	watchers     int
+	neighbor     int
 }
 
 // Where the benchmarked server runs.
@@ -80,6 +81,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process to this file (with --server inproc: the server's too)")
 	fs.StringVar(&f.server, "server", benchSpawn, "spawn (a `hookd serve --dev` child process), inproc, or the URL of a running hookd (with --key; it must run with --dev)")
 	fs.StringVar(&f.key, "key", "", "an instance admin API key of the server given by URL")
+	fs.IntVar(&f.neighbor, "neighbor-backlog", 0, "first queue this many deliveries for another project's webhook (fairness: the measured project's latency while they drain)")
 	fs.IntVar(&f.watchers, "watchers", 0, "WatchDeliveries streams open on the bench project while it runs (in --protocol, json like the console)")
 	fs.StringVar(&f.protocol, "protocol", "json", "json (Connect JSON over HTTP/1.1, as curl sends it) or proto (Connect binary)")
 	fs.Var(&f.serverArgs, "server-arg", "extra flag for the spawned server (repeatable), e.g. --server-arg=--lease=30s")
@@ -345,6 +347,53 @@ func (bearerInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc)
 	return next
 }
 
+// queueNeighbor creates another project with a webhook of its own (a receiver that only counts) and queues n
+// deliveries for it in batches of 100; it returns the count of its deliveries received so far.
+func (b *bench) queueNeighbor(ctx context.Context, n int) (*atomic.Int64, error) {
+	admin := b.clients(b.admin)
+	prj, err := admin.projects.CreateProject(ctx, connect.NewRequest(&hookdv1.CreateProjectRequest{Name: "neighbor-" + randomHex(4)}))
+	if err != nil {
+		return nil, fmt.Errorf("create neighbor project: %w", err)
+	}
+	k, err := admin.keys.CreateApiKey(ctx, connect.NewRequest(&hookdv1.CreateApiKeyRequest{
+		Name: "neighbor", Role: hookdv1.Role_ROLE_ADMIN, ProjectId: prj.Msg.GetProject().GetId()}))
+	if err != nil {
+		return nil, fmt.Errorf("create neighbor key: %w", err)
+	}
+	c := b.clients(k.Msg.GetKey())
+	if _, err := c.types.CreateEventType(ctx, connect.NewRequest(&hookdv1.CreateEventTypeRequest{Name: "neighbor.event"})); err != nil {
+		return nil, err
+	}
+	var got atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		got.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() { _ = s.Serve(ln) }()
+	b.recvSrvs = append(b.recvSrvs, s)
+	wh, err := c.webhooks.CreateWebhook(ctx, connect.NewRequest(&hookdv1.CreateWebhookRequest{
+		Name: "neighbor receiver", Url: "http://" + ln.Addr().String() + "/hook"}))
+	if err != nil {
+		return nil, err
+	}
+	for done := 0; done < n; done += 100 {
+		reqs := make([]*hookdv1.PublishEventRequest, min(100, n-done))
+		for i := range reqs {
+			reqs[i] = &hookdv1.PublishEventRequest{EventType: "neighbor.event", WebhookIds: []string{wh.Msg.GetWebhook().GetId()}}
+		}
+		if _, err := c.events.PublishEvents(ctx, connect.NewRequest(&hookdv1.PublishEventsRequest{Events: reqs})); err != nil {
+			return nil, fmt.Errorf("queue neighbor events: %w", err)
+		}
+	}
+	fmt.Printf("neighbor: %d deliveries queued for another project's webhook (%d sent meanwhile)\n", n, got.Load())
+	return &got, nil
+}
+
 // watch opens n WatchDeliveries streams (in --protocol) on the bench project; each counts the changes it gets
 // until ctx ends. It returns once every stream got its first heartbeat, and a function that reports per stream
 // changes received and how it ended.
@@ -427,6 +476,13 @@ func (b *bench) run(ctx context.Context) error {
 	fmt.Printf("hookd bench: %d events, %d B payloads, batch %d, %d publishers, %d webhooks, %d workers, rate %s, backlog %v, %s, server %s, database %s\n",
 		b.f.events, b.f.payloadBytes, b.f.batch, b.f.publishers, b.f.webhooks, b.f.workers, rateString(b.f.rate), b.f.backlog,
 		b.f.protocol, b.f.server, cmpOr(b.dialect, "unknown"))
+	var neighbor *atomic.Int64
+	if b.f.neighbor > 0 {
+		var err error
+		if neighbor, err = b.queueNeighbor(ctx, b.f.neighbor); err != nil {
+			return err
+		}
+	}
 	var watched func() []watchResult
 	wctxW, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
@@ -494,6 +550,9 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 	db.report(got)
+	if neighbor != nil {
+		fmt.Printf("neighbor: %d of its %d deliveries were sent while the measured events were delivered\n", neighbor.Load(), b.f.neighbor)
+	}
 	if watched != nil {
 		stopWatching()
 		least, most, dropped := -1, 0, 0

@@ -36,6 +36,7 @@ func TestLive(t *testing.T) {
 	t.Run("crud", func(t *testing.T) { testCRUD(t, client) })
 	t.Run("publish_and_receive", func(t *testing.T) { testPublishAndReceive(t, client) })
 	t.Run("async_action_status", func(t *testing.T) { testAsyncActionStatus(t, client) })
+	t.Run("watch_deliveries", func(t *testing.T) { testWatchDeliveries(t, client) })
 	t.Run("errors", func(t *testing.T) { testErrors(t, srv) })
 	t.Run("examples", func(t *testing.T) { testExamples(t, srv, client) })
 }
@@ -240,6 +241,36 @@ func testPublishAndReceive(t *testing.T, c *hookd.Client) {
 	require.NoError(t, err)
 	assert.Len(t, ld.Msg.GetDeliveries(), 1)
 	assert.Empty(t, ch, "nothing else was received")
+}
+
+// testWatchDeliveries is the README's live tail: a stream of one webhook's delivery changes.
+func testWatchDeliveries(t *testing.T, c *hookd.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var secret string
+	url, _ := startReceiver(t, func() string { return secret }, nil)
+	wh := setupWebhook(t, c, "order.watched", url, false)
+	secret = wh.GetSecret()
+	stream, err := c.Deliveries.WatchDeliveries(ctx, connect.NewRequest(&hookdv1.WatchDeliveriesRequest{
+		Filter: &hookdv1.DeliveryFilter{WebhookId: wh.GetId()}}))
+	require.NoError(t, err)
+	defer stream.Close()
+	require.True(t, stream.Receive(), "first heartbeat: %v", stream.Err()) // the watch is registered
+	assert.Nil(t, stream.Msg().GetDelivery())
+	res, err := c.Events.PublishEvent(ctx, connect.NewRequest(&hookdv1.PublishEventRequest{EventType: "order.watched"}))
+	require.NoError(t, err)
+	var seen []hookdv1.DeliveryChange
+	for len(seen) < 2 && stream.Receive() {
+		d := stream.Msg().GetDelivery()
+		if d == nil {
+			continue // heartbeat
+		}
+		assert.Equal(t, res.Msg.GetDeliveryIds()[0], d.GetId())
+		assert.Equal(t, wh.GetName(), d.GetWebhookName())
+		seen = append(seen, stream.Msg().GetChange())
+	}
+	require.NoError(t, stream.Err())
+	assert.Equal(t, []hookdv1.DeliveryChange{hookdv1.DeliveryChange_DELIVERY_CHANGE_CREATED, hookdv1.DeliveryChange_DELIVERY_CHANGE_ATTEMPTED}, seen)
 }
 
 func testAsyncActionStatus(t *testing.T, c *hookd.Client) {

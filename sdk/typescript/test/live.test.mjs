@@ -9,6 +9,7 @@ import {
   completeAction,
   ConnectError,
   createHookdClient,
+  DeliveryChange,
   DeliveryStatus,
   isInvalidArgument,
   isNotFound,
@@ -152,6 +153,33 @@ test("publish with an idempotency key and receive a verified delivery", async (t
   assert.equal(headers["webhook-id"], envelope.meta.deliveryId);
   await waitStatus(first.deliveryIds[0], DeliveryStatus.DONE);
   assert.equal(receiver.pending(), 0, "the idempotent re-publish was not delivered again");
+});
+
+test("watchDeliveries streams a delivery's changes as they happen (the README's live tail)", async (t) => {
+  let secret = "";
+  const receiver = await startReceiver(() => secret);
+  t.after(receiver.close);
+  const webhook = await setupWebhook("order.watched", receiver.url);
+  secret = webhook.secret;
+
+  const ctl = new AbortController();
+  // A stream lives longer than the client's default 30 s timeout: give it its own (or a signal).
+  const stream = client.deliveries.watchDeliveries({ filter: { webhookId: webhook.id } }, { signal: ctl.signal, timeoutMs: 600_000 });
+  const it = stream[Symbol.asyncIterator]();
+  const heartbeat = await it.next(); // the first message: the watch is registered
+  assert.equal(heartbeat.value.delivery, undefined);
+  const { deliveryIds } = await client.events.publishEvent({ eventType: "order.watched", payload: { n: 1 } });
+  const seen = [];
+  while (!seen.includes(DeliveryChange.ATTEMPTED)) {
+    const { value } = await it.next();
+    if (!value.delivery) continue;
+    assert.equal(value.delivery.id, deliveryIds[0]);
+    assert.equal(value.delivery.webhookName, webhook.name);
+    seen.push(value.change);
+  }
+  assert.deepEqual(seen, [DeliveryChange.CREATED, DeliveryChange.ATTEMPTED]);
+  ctl.abort();
+  await assert.rejects(it.next(), (e) => ConnectError.from(e).code === Code.Canceled);
 });
 
 test("async status: 202 then completeAction(failed)", async (t) => {
