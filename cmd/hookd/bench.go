@@ -81,7 +81,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process to this file (with --server inproc: the server's too)")
 	fs.StringVar(&f.server, "server", benchSpawn, "spawn (a `hookd serve --dev` child process), inproc, or the URL of a running hookd (with --key; it must run with --dev)")
 	fs.StringVar(&f.key, "key", "", "an instance admin API key of the server given by URL")
-	fs.IntVar(&f.neighbor, "neighbor-backlog", 0, "first queue this many deliveries for another project's webhook (fairness: the measured project's latency while they drain)")
+	fs.IntVar(&f.neighbor, "neighbor-backlog", 0, "first queue this many deliveries for another project's webhook, whose receiver takes 50 ms (fairness: the measured project's latency meanwhile)")
 	fs.IntVar(&f.watchers, "watchers", 0, "WatchDeliveries streams open on the bench project while it runs (in --protocol, json like the console)")
 	fs.StringVar(&f.protocol, "protocol", "json", "json (Connect JSON over HTTP/1.1, as curl sends it) or proto (Connect binary)")
 	fs.Var(&f.serverArgs, "server-arg", "extra flag for the spawned server (repeatable), e.g. --server-arg=--lease=30s")
@@ -347,8 +347,11 @@ func (bearerInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc)
 	return next
 }
 
-// queueNeighbor creates another project with a webhook of its own (a receiver that only counts) and queues n
-// deliveries for it in batches of 100; it returns the count of its deliveries received so far.
+// neighborDelay is how long the neighbor's receiver takes to answer.
+const neighborDelay = 50 * time.Millisecond
+
+// queueNeighbor creates another project with a webhook of its own (a receiver that answers after neighborDelay)
+// and queues n deliveries for it in batches of 100; it returns the count of its deliveries received so far.
 func (b *bench) queueNeighbor(ctx context.Context, n int) (*atomic.Int64, error) {
 	admin := b.clients(b.admin)
 	prj, err := admin.projects.CreateProject(ctx, connect.NewRequest(&hookdv1.CreateProjectRequest{Name: "neighbor-" + randomHex(4)}))
@@ -371,6 +374,7 @@ func (b *bench) queueNeighbor(ctx context.Context, n int) (*atomic.Int64, error)
 	}
 	s := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(neighborDelay) // a slow receiver: the backlog stays while the measured events go out
 		got.Add(1)
 		w.WriteHeader(http.StatusNoContent)
 	})}

@@ -208,7 +208,7 @@ func (s *Store) book(ctx context.Context, tx *sqlx.Tx, now time.Time, webhookID 
 			}
 		}
 		if st.counted() {
-			err := tx.SelectContext(ctx, &rows, `UPDATE webhooks SET
+			err := s.txSelect(ctx, tx, &rows, `UPDATE webhooks SET
 					consecutive_failures = CASE WHEN ? THEN ? ELSE consecutive_failures + ? END,
 					warned_percent = CASE WHEN ? THEN 0 ELSE warned_percent END,
 					last_success_time = CASE WHEN ? THEN ? ELSE last_success_time END,
@@ -229,7 +229,7 @@ func (s *Store) book(ctx context.Context, tx *sqlx.Tx, now time.Time, webhookID 
 
 func (s *Store) addStats(ctx context.Context, tx *sqlx.Tx, webhookID, resolution string, bucket time.Time, r *statsRow) error {
 	if s.pg() {
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_stats AS t (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency)
+		_, err := s.txExec(ctx, tx, `INSERT INTO webhook_stats AS t (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8::bigint[])
 			ON CONFLICT (webhook_id, resolution, bucket) DO UPDATE SET done = t.done + excluded.done,
 				failed = t.failed + excluded.failed, cancelled = t.cancelled + excluded.cancelled,
@@ -242,7 +242,7 @@ func (s *Store) addStats(ctx context.Context, tx *sqlx.Tx, webhookID, resolution
 	var old struct {
 		Latency string `db:"latency"`
 	}
-	err := tx.GetContext(ctx, &old, `SELECT latency FROM webhook_stats WHERE webhook_id = ? AND resolution = ? AND bucket = ?`,
+	err := s.txGet(ctx, tx, &old, `SELECT latency FROM webhook_stats WHERE webhook_id = ? AND resolution = ? AND bucket = ?`,
 		webhookID, resolution, bucket)
 	if err != nil && !errNoRows(err) {
 		return wrap("count webhook stats", err)
@@ -258,7 +258,7 @@ func (s *Store) addStats(ctx context.Context, tx *sqlx.Tx, webhookID, resolution
 		}
 	}
 	lat, _ := json.Marshal(latency)
-	_, err = tx.ExecContext(ctx, `INSERT INTO webhook_stats (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency)
+	_, err = s.txExec(ctx, tx, `INSERT INTO webhook_stats (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (webhook_id, resolution, bucket) DO UPDATE SET done = done + excluded.done, failed = failed + excluded.failed,
 			cancelled = cancelled + excluded.cancelled, attempts = attempts + excluded.attempts, latency = excluded.latency`,

@@ -55,20 +55,64 @@ func (s *Store) closePrepared() {
 	for _, st := range s.prepared {
 		_ = st.Close()
 	}
+	s.sqliteMu.Lock()
+	defer s.sqliteMu.Unlock()
+	for _, st := range s.sqliteStmts {
+		_ = st.Close()
+	}
+	s.sqliteStmts = nil
 }
 
-// txExec runs q in tx, as the prepared statement when q is a hot statement.
+// txExec runs q in tx, as a prepared statement when q is a hot statement (PostgreSQL) or on SQLite.
 func (s *Store) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (sql.Result, error) {
-	if st, ok := s.prepared[q]; ok {
+	if st := s.stmt(ctx, q); st != nil {
 		return tx.StmtxContext(ctx, st).ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, q, args...)
 }
 
-// txSelect scans the rows of q in tx into dest, as the prepared statement when q is a hot statement.
+// txSelect scans the rows of q in tx into dest, as txExec runs statements.
 func (s *Store) txSelect(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
-	if st, ok := s.prepared[q]; ok {
+	if st := s.stmt(ctx, q); st != nil {
 		return tx.StmtxContext(ctx, st).SelectContext(ctx, dest, args...)
 	}
 	return tx.SelectContext(ctx, dest, q, args...)
+}
+
+// txGet scans the one row of q in tx into dest, as txExec runs statements.
+func (s *Store) txGet(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
+	if st := s.stmt(ctx, q); st != nil {
+		return tx.StmtxContext(ctx, st).GetContext(ctx, dest, args...)
+	}
+	return tx.GetContext(ctx, dest, q, args...)
+}
+
+// maxSQLiteStatements bounds the SQLite statement cache (statement texts vary with the rows of a batch).
+const maxSQLiteStatements = 256
+
+// stmt returns the prepared statement of q, or nil to run it unprepared. On PostgreSQL only the hot statements
+// are prepared (others are planned for their arguments); on SQLite, whose parser costs more than most of its
+// statements' runs (a sixth of the sender's CPU), every statement of the hot paths is prepared on first use
+// and kept, up to maxSQLiteStatements.
+func (s *Store) stmt(ctx context.Context, q string) *sqlx.Stmt {
+	if s.pg() {
+		return s.prepared[q]
+	}
+	s.sqliteMu.Lock()
+	defer s.sqliteMu.Unlock()
+	if st, ok := s.sqliteStmts[q]; ok {
+		return st
+	}
+	if len(s.sqliteStmts) >= maxSQLiteStatements {
+		return nil
+	}
+	st, err := s.db.PreparexContext(ctx, q)
+	if err != nil {
+		return nil // run unprepared: the error, if any, comes from running it
+	}
+	if s.sqliteStmts == nil {
+		s.sqliteStmts = map[string]*sqlx.Stmt{}
+	}
+	s.sqliteStmts[q] = st
+	return st
 }

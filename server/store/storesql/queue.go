@@ -230,7 +230,7 @@ func (s *Store) claimSQLite(ctx context.Context, now, leaseEnd time.Time, token 
 		}
 		var lanes []lane
 		// The skip scan: one step per webhook, each the first entry of delivery_queue_lane_idx after the last.
-		if err := tx.SelectContext(ctx, &lanes, `WITH RECURSIVE lane(webhook_id, due_time, n) AS (
+		if err := s.txSelect(ctx, tx, &lanes, `WITH RECURSIVE lane(webhook_id, due_time, n) AS (
 				SELECT * FROM (SELECT webhook_id, due_time, 1 FROM delivery_queue WHERE webhook_id > ?
 					ORDER BY webhook_id, due_time LIMIT 1)
 				UNION ALL
@@ -263,7 +263,7 @@ func (s *Store) claimSQLite(ctx context.Context, now, leaseEnd time.Time, token 
 				continue
 			}
 			var ids []string
-			if err := tx.SelectContext(ctx, &ids, `SELECT delivery_id FROM delivery_queue
+			if err := s.txSelect(ctx, tx, &ids, `SELECT delivery_id FROM delivery_queue
 				WHERE webhook_id = ? AND due_time <= ? ORDER BY due_time LIMIT ?`, w, now, room); err != nil {
 				return wrap("claim deliveries: pick", err)
 			}
@@ -281,7 +281,7 @@ func (s *Store) claimSQLite(ctx context.Context, now, leaseEnd time.Time, token 
 			last = lanes[len(lanes)-1].WebhookID
 		}
 		res.Cursor, res.More = nextCursor(req.Cursor, len(picked) >= req.Limit, lastPicked, cut, last, res.More)
-		if err := tx.GetContext(ctx, &nullTimeScanner{&res.NextDue},
+		if err := s.txGet(ctx, tx, &nullTimeScanner{&res.NextDue},
 			`SELECT min(due_time) FROM delivery_queue WHERE due_time > ?`, now); err != nil {
 			return wrap("claim deliveries: next due", err)
 		}
@@ -294,7 +294,7 @@ func (s *Store) claimSQLite(ctx context.Context, now, leaseEnd time.Time, token 
 			return err
 		}
 		var rows []queueRow
-		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+		if err := s.txSelect(ctx, tx, &rows, q, args...); err != nil {
 			return wrap("claim deliveries", err)
 		}
 		events, err := s.claimedEvents(ctx, tx, rows)
@@ -330,7 +330,7 @@ func (s *Store) claimedEvents(ctx context.Context, tx *sqlx.Tx, rows []queueRow)
 		return nil, err
 	}
 	var events []eventRow
-	if err := tx.SelectContext(ctx, &events, q, args...); err != nil {
+	if err := s.txSelect(ctx, tx, &events, q, args...); err != nil {
 		return nil, wrap("claim deliveries: read events", err)
 	}
 	out := make(map[string]eventRow, len(events))
@@ -370,7 +370,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 		if s.pg() {
 			// Safe to commit lazily: a completion lost in a crash only means one more send of the same delivery
 			// (webhook-id unchanged: at least once).
-			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			if _, err := s.txExec(ctx, tx, `SET LOCAL synchronous_commit = off`); err != nil {
 				return wrap("complete deliveries", err)
 			}
 			changes, err = s.completePostgres(ctx, tx, outcomes, now)
@@ -507,7 +507,7 @@ func (s *Store) completeSQLite(ctx context.Context, tx *sqlx.Tx, outcomes []stor
 		return nil, err
 	}
 	var rows []queueRow
-	if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := s.txSelect(ctx, tx, &rows, q, args...); err != nil {
 		return nil, wrap("complete deliveries: read queue", err)
 	}
 	current := make(map[string]queueRow, len(rows))
@@ -524,12 +524,12 @@ func (s *Store) completeSQLite(ctx context.Context, tx *sqlx.Tx, outcomes []stor
 		}
 		settled := store.IsFinal(store.Status(cur.Status))
 		if settled || store.IsFinal(o.Status) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM delivery_queue WHERE delivery_id = ?`, o.DeliveryID); err != nil {
+			if _, err := s.txExec(ctx, tx, `DELETE FROM delivery_queue WHERE delivery_id = ?`, o.DeliveryID); err != nil {
 				return nil, wrap("complete deliveries: dequeue", err)
 			}
 		} else {
 			next := ts(cmpTime(o.NextAttemptTime, now))
-			if _, err := tx.ExecContext(ctx, `UPDATE delivery_queue SET status = ?, attempts = ?, due_time = ?,
+			if _, err := s.txExec(ctx, tx, `UPDATE delivery_queue SET status = ?, attempts = ?, due_time = ?,
 				next_attempt_time = ?, claim_token = NULL WHERE delivery_id = ?`, string(o.Status), o.Attempts, next, next,
 				o.DeliveryID); err != nil {
 				return nil, wrap("complete deliveries: reschedule", err)
@@ -539,7 +539,7 @@ func (s *Store) completeSQLite(ctx context.Context, tx *sqlx.Tx, outcomes []stor
 		// touches only the queue. The same rules as completePostgres.
 		attempted := o.Attempt != nil
 		var logged []loggedRow
-		if err := tx.SelectContext(ctx, &logged, `UPDATE deliveries SET
+		if err := s.txSelect(ctx, tx, &logged, `UPDATE deliveries SET
 				status = CASE WHEN ? THEN status ELSE ? END,
 				reason = CASE WHEN NOT ? AND (? OR ? <> '') THEN ? ELSE reason END,
 				last_status_code = CASE WHEN ? OR ? <> 0 THEN ? ELSE last_status_code END,
@@ -567,7 +567,7 @@ func (s *Store) completeSQLite(ctx context.Context, tx *sqlx.Tx, outcomes []stor
 		if err != nil {
 			return nil, err
 		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := s.txExec(ctx, tx, q, args...); err != nil {
 			return nil, wrap("complete deliveries: insert attempts", err)
 		}
 	}

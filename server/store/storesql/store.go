@@ -79,6 +79,9 @@ type Store struct {
 	closeOnce sync.Once
 	// prepared holds the hot statements prepared on PostgreSQL, by text (see hotStatements).
 	prepared map[string]*sqlx.Stmt
+	// sqliteStmts caches SQLite's prepared statements, by text (see stmt).
+	sqliteMu    sync.Mutex
+	sqliteStmts map[string]*sqlx.Stmt
 
 	notifyOnce sync.Once
 	notifyMu   sync.Mutex
