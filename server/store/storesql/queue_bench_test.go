@@ -84,3 +84,48 @@ func must(b *testing.B, err error) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkGetWebhookStats reads a webhook's statistics over 24 hours (hour buckets) and 3 hours (minute buckets)
+// after a month of traffic was counted, on both backends: what a list page pays per row.
+//
+//	go test -run '^$' -bench BenchmarkGetWebhookStats ./server/store/storesql/
+func BenchmarkGetWebhookStats(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			s := storetest.NewSQLite(b)
+			if backend == "postgres" {
+				s = storetest.NewPostgres(b)
+			}
+			ctx := context.Background()
+			now := time.Now().UTC()
+			p := &store.Project{Name: "bench", CreateTime: now}
+			must(b, s.CreateProject(ctx, p))
+			w := &store.Webhook{ProjectID: p.ID, Name: "w", SystemName: "w", Method: "POST", URL: "https://example.com/", Enabled: true,
+				Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", RetryPolicy: store.RetryPolicy{Kind: store.RetryExponential},
+				Timeout: 15 * time.Second, CreateTime: now}
+			must(b, s.CreateWebhook(ctx, w))
+			// A delivery finished every 10 minutes for 31 days: every hour bucket and every minute bucket of
+			// the last 3 hours that the statistics keep hold counts.
+			for at := now.Add(-31 * 24 * time.Hour); at.Before(now); at = at.Add(10 * time.Minute) {
+				res, err := s.PublishEvents(ctx, p.ID, []store.PublishInput{{Event: store.Event{EventType: "e"}, WebhookIDs: []string{w.ID}}}, at, time.Hour)
+				must(b, err)
+				c, err := s.ClaimDeliveries(ctx, at, store.ClaimRequest{Limit: 10, Lease: time.Minute, PerWebhook: 10})
+				must(b, err)
+				for _, d := range c.Deliveries {
+					must(b, s.CompleteDeliveries(ctx, []store.Outcome{{DeliveryID: d.ID, ClaimToken: d.ClaimToken, Status: store.StatusDone,
+						Attempts: 1, LastStatusCode: 200, Attempt: &store.Attempt{StartTime: at, Duration: 30 * time.Millisecond}}}, at))
+				}
+				_ = res
+			}
+			for _, window := range []time.Duration{3 * time.Hour, 24 * time.Hour, 30 * 24 * time.Hour} {
+				b.Run(window.String(), func(b *testing.B) {
+					for b.Loop() {
+						if _, err := s.GetWebhookStats(ctx, p.ID, w.ID, window, now); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
