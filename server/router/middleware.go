@@ -3,6 +3,7 @@ package router
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	connectcors "connectrpc.com/cors"
@@ -84,7 +85,7 @@ func logRequests(next http.Handler, log *slog.Logger, reg *prometheus.Registry) 
 		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", loggedPath(r.URL.Path)),
 			slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes),
 			slog.String("protocol", r.Proto),
@@ -92,6 +93,18 @@ func logRequests(next http.Handler, log *slog.Logger, reg *prometheus.Registry) 
 			slog.String("remote_addr", r.RemoteAddr),
 		)
 	})
+}
+
+// actionStatusPrefix starts the action-status links, whose last segment is a capability token.
+const actionStatusPrefix = "/v1/action-status/"
+
+// loggedPath is the path as request logs show it: capability tokens are redacted (query strings, which hold the
+// sync-result token and the export's api_key, are never logged).
+func loggedPath(path string) string {
+	if strings.HasPrefix(path, actionStatusPrefix) && len(path) > len(actionStatusPrefix) {
+		return actionStatusPrefix + "[redacted]"
+	}
+	return path
 }
 
 func routeKind(path string) string {
