@@ -174,29 +174,7 @@ func (p *proc) stop(sig syscall.Signal) error {
 }
 
 // auth adds the API key to every call.
-func withKey(key string) connect.ClientOption { return connect.WithInterceptors(keyInterceptor(key)) }
-
-// keyInterceptor sends an API key with unary and streaming calls.
-type keyInterceptor string
-
-func (k keyInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", "Bearer "+string(k))
-		return next(ctx, req)
-	}
-}
-
-func (k keyInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		conn.RequestHeader().Set("Authorization", "Bearer "+string(k))
-		return conn
-	}
-}
-
-func (keyInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
-}
+func withKey(key string) connect.ClientOption { return connect.WithInterceptors(bearerInterceptor(key)) }
 
 // h2c is an HTTP client speaking HTTP/2 without TLS (what gRPC needs on hookd's plain port).
 func h2c() *http.Client {

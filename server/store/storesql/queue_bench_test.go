@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/server/store/storesql"
 	"github.com/hookd/hookd/server/store/storetest"
 )
 
@@ -29,12 +30,7 @@ func BenchmarkQueueCycle(b *testing.B) {
 			s.SkipBooks(!c.books)
 			ctx := context.Background()
 			now := time.Now().UTC()
-			p := &store.Project{Name: "bench", CreateTime: now}
-			must(b, s.CreateProject(ctx, p))
-			w := &store.Webhook{ProjectID: p.ID, Name: "w", SystemName: "w", Method: "POST", URL: "https://example.com/", Enabled: true,
-				Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", RetryPolicy: store.RetryPolicy{Kind: store.RetryExponential},
-				Timeout: 15 * time.Second, CreateTime: now}
-			must(b, s.CreateWebhook(ctx, w))
+			p, w := benchWebhook(b, s, now)
 			if exp := os.Getenv("HOOKD_BENCH_SQL"); exp != "" { // experiments: e.g. drop an index first
 				if _, err := s.DB().ExecContext(ctx, exp); err != nil {
 					b.Fatal(err)
@@ -78,6 +74,18 @@ func BenchmarkQueueCycle(b *testing.B) {
 	}
 }
 
+// benchWebhook creates a project with one webhook.
+func benchWebhook(b *testing.B, s *storesql.Store, now time.Time) (*store.Project, *store.Webhook) {
+	ctx := context.Background()
+	p := &store.Project{Name: "bench", CreateTime: now}
+	must(b, s.CreateProject(ctx, p))
+	w := &store.Webhook{ProjectID: p.ID, Name: "w", SystemName: "w", Method: "POST", URL: "https://example.com/", Enabled: true,
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", RetryPolicy: store.RetryPolicy{Kind: store.RetryExponential},
+		Timeout: 15 * time.Second, CreateTime: now}
+	must(b, s.CreateWebhook(ctx, w))
+	return p, w
+}
+
 func must(b *testing.B, err error) {
 	b.Helper()
 	if err != nil {
@@ -98,12 +106,7 @@ func BenchmarkGetWebhookStats(b *testing.B) {
 			}
 			ctx := context.Background()
 			now := time.Now().UTC()
-			p := &store.Project{Name: "bench", CreateTime: now}
-			must(b, s.CreateProject(ctx, p))
-			w := &store.Webhook{ProjectID: p.ID, Name: "w", SystemName: "w", Method: "POST", URL: "https://example.com/", Enabled: true,
-				Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", RetryPolicy: store.RetryPolicy{Kind: store.RetryExponential},
-				Timeout: 15 * time.Second, CreateTime: now}
-			must(b, s.CreateWebhook(ctx, w))
+			p, w := benchWebhook(b, s, now)
 			// A delivery finished every 10 minutes for 31 days: every hour bucket and every minute bucket of
 			// the last 3 hours that the statistics keep hold counts.
 			for at := now.Add(-31 * 24 * time.Hour); at.Before(now); at = at.Add(10 * time.Minute) {
