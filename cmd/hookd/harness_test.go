@@ -172,8 +172,10 @@ func (p *proc) stop(sig syscall.Signal) error {
 	}
 }
 
-// auth adds the API key to every call.
-func withKey(key string) connect.ClientOption { return connect.WithInterceptors(bearerInterceptor(key)) }
+// withKey adds the API key to every call, unary and streaming.
+func withKey(key string) connect.ClientOption {
+	return connect.WithInterceptors(bearerInterceptor(key))
+}
 
 // h2c is an HTTP client speaking HTTP/2 without TLS (what gRPC needs on hookd's plain port).
 func h2c() *http.Client {
