@@ -459,3 +459,26 @@ func TestSessionSettings(t *testing.T) {
 		assert.Equal(t, q.want, got, q.setting)
 	}
 }
+
+// TestConcurrentPartitionCreation: processes creating the same day's partitions at once all succeed (a CREATE
+// that loses the race finds the table there), as publishes at a day's first moment from several processes do.
+func TestConcurrentPartitionCreation(t *testing.T) {
+	s := storetest.NewPostgres(t)
+	ctx := context.Background()
+	for round := range 5 {
+		d := time.Date(2031, 1, 1+round, 0, 0, 0, 0, time.UTC)
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.EnsurePartitions(ctx, d, d)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+	}
+}

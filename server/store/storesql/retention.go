@@ -60,11 +60,26 @@ func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) error 
 		return nil
 	}
 	for d := day(from); !d.After(day(to)); d = d.AddDate(0, 0, 1) {
-		if _, err := s.db.ExecContext(ctx, `SELECT hookd_create_day_partitions($1::date)`, d.Format(time.DateOnly)); err != nil {
+		create := func() error {
+			_, err := s.db.ExecContext(ctx, `SELECT hookd_create_day_partitions($1::date)`, d.Format(time.DateOnly))
+			return err
+		}
+		err := create()
+		if isCreatedMeanwhile(err) {
+			err = create() // another transaction created some of the day's tables first: the rest now
+		}
+		if err != nil {
 			return wrap("create partitions of "+d.Format(time.DateOnly), err)
 		}
 	}
 	return nil
+}
+
+// isCreatedMeanwhile reports a CREATE TABLE that lost a race with a concurrent one (the function checks that the
+// table is missing, but two transactions may both see it missing): the table exists now.
+func isCreatedMeanwhile(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && (pqErr.Code == "23505" || pqErr.Code == "42P07") // unique_violation on pg_type, duplicate_table
 }
 
 // isMissingPartition reports a row that no partition takes (its day has none yet).
