@@ -72,8 +72,7 @@ func waiting(t *testing.T, st *storesql.Store, n int) []store.Delivery {
 
 func TestHandler(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
 		ds := waiting(t, st, 3)
 		mux := http.NewServeMux()
 		mux.Handle("/v1/action-status/", actionstatus.NewHandler(actionstatus.Config{Store: st, Keys: keys, Clock: clock.NewFake(t0.Add(time.Hour))}))
@@ -151,8 +150,7 @@ func TestHandler(t *testing.T) {
 
 func TestService(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
 		ds := waiting(t, st, 1)
 		mux := http.NewServeMux()
 		mux.Handle(hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(actionstatus.Config{Store: st, Keys: keys, Clock: clock.NewFake(t0)}),

@@ -41,8 +41,7 @@ func TestInternalErrorsStayInternal(t *testing.T) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
 			t.Parallel()
-			storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
-				t.Parallel()
+			storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
 				_, sqlErr := st.DB().ExecContext(context.Background(), `SELECT id FROM no_such_table WHERE id = 'x'`)
 				require.Error(t, sqlErr)
 				require.Contains(t, sqlErr.Error(), "no_such_table", "the driver's error names the table")

@@ -260,8 +260,7 @@ func TestDefaults(t *testing.T) {
 
 func TestStartStop(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
 		ctx := context.Background()
 		seedStore(t, st)
 		now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)

@@ -26,8 +26,7 @@ func TestBlockSize(t *testing.T) {
 // TestNeverOverAdmits: several processes (limiters) share one bucket; within a second no more than the rate
 // is admitted in all, and held tokens expire.
 func TestNeverOverAdmits(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		ctx := context.Background()
 		limiters := []*ratelimit.Limiter{ratelimit.New(s), ratelimit.New(s), ratelimit.New(s)}
 		var admitted atomic.Int64
@@ -60,8 +59,7 @@ func TestNeverOverAdmits(t *testing.T) {
 
 // TestHeldTokensExpire: tokens taken in a block are spent locally, and only within HoldFor.
 func TestHeldTokensExpire(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		ctx := context.Background()
 		allow := func(l *ratelimit.Limiter, at time.Time) bool {
 			ok, _, err := l.Allow(ctx, "k", 1000, at)

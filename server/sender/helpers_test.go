@@ -31,8 +31,7 @@ var _ api.Tester = (*sender.Sender)(nil)
 // backends runs fn in parallel on a fresh SQLite and a fresh PostgreSQL store.
 func backends(t *testing.T, fn func(t *testing.T, st *storesql.Store)) {
 	t.Parallel()
-	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
 		fn(t, st)
 	})
 }

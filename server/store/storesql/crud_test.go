@@ -16,8 +16,7 @@ import (
 )
 
 func TestProjectsAndAPIKeys(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		require.True(t, id.HasPrefix(f.project.ID, id.Project))
@@ -70,8 +69,7 @@ func TestProjectsAndAPIKeys(t *testing.T) {
 }
 
 func TestIntegrations(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		in := &store.Integration{
@@ -111,8 +109,7 @@ func TestIntegrations(t *testing.T) {
 }
 
 func TestWebhooks(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		in := &store.Integration{ProjectID: f.project.ID, Name: "crm", BaseURL: "https://crm.example.com", CreateTime: t0}
@@ -185,8 +182,7 @@ func TestWebhooks(t *testing.T) {
 }
 
 func TestEventTypes(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		et := &store.EventType{
@@ -236,8 +232,7 @@ func TestEventTypes(t *testing.T) {
 }
 
 func TestSubscriptions(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		f.newEventType(t, f.project.ID, "order.paid")
@@ -280,8 +275,7 @@ func TestSubscriptions(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		var created []string
 		for i := range 7 {

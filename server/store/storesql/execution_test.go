@@ -16,8 +16,7 @@ import (
 )
 
 func TestRecordExecutions(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		otherHook := f.newWebhook(t, other.ID, "other-hook")
@@ -106,8 +105,7 @@ func TestRecordExecutions(t *testing.T) {
 // binary arrays): quotes, backslashes, braces, commas, NULL-like text, non-ASCII, empty strings, a NULL body,
 // base64 flags and microsecond times.
 func TestRecordExecutionsValues(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		trg := &store.Trigger{ProjectID: f.project.ID, Name: "v", EventType: "user.created", Enabled: true, CreateTime: t0}
 		require.NoError(t, s.CreateTrigger(f.ctx, trg))

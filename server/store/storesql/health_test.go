@@ -54,8 +54,7 @@ func (f *fixture) opEvents(t *testing.T, eventType string) []map[string]any {
 }
 
 func TestFailureThresholdDisables(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		f.webhook.FailureThreshold = 4
 		require.NoError(t, s.UpdateWebhook(f.ctx, f.webhook))
@@ -136,8 +135,7 @@ func TestFailureThresholdDisables(t *testing.T) {
 }
 
 func TestFailingWarningsOncePerStreak(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		f.webhook.FailureThreshold = 10
 		require.NoError(t, s.UpdateWebhook(f.ctx, f.webhook))
@@ -173,8 +171,7 @@ func TestFailingWarningsOncePerStreak(t *testing.T) {
 }
 
 func TestReplayMissed(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		f.publishN(t, 1, t0)
 		f.finish(t, t0, f.webhook.ID, store.StatusFailed, 503, 0) // failed before: not replayed
@@ -229,8 +226,7 @@ func TestReplayMissed(t *testing.T) {
 }
 
 func TestWebhookStats(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		f.publishN(t, 3, t0)
 		f.finish(t, t0, f.webhook.ID, store.StatusDone, 200, 3*time.Millisecond)
@@ -278,8 +274,7 @@ func TestWebhookStats(t *testing.T) {
 }
 
 func TestOperationalEventTypes(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		for _, want := range store.OperationalEventTypes() {
 			et, err := s.GetEventTypeByName(f.ctx, f.project.ID, want.Name)
@@ -292,8 +287,7 @@ func TestOperationalEventTypes(t *testing.T) {
 }
 
 func TestThresholdReachedInOneBatch(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		f.webhook.FailureThreshold = 3
 		require.NoError(t, s.UpdateWebhook(f.ctx, f.webhook))

@@ -13,8 +13,7 @@ import (
 )
 
 func TestPublishFanOut(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		f.newEventType(t, f.project.ID, "order.paid")
 		in := &store.Integration{ProjectID: f.project.ID, Name: "crm", CreateTime: t0}
@@ -107,8 +106,7 @@ func TestPublishFanOut(t *testing.T) {
 }
 
 func TestPublishIdempotency(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		ev := func(key string) store.PublishInput {
@@ -148,8 +146,7 @@ func TestPublishIdempotency(t *testing.T) {
 }
 
 func TestListEvents(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		f.newEventType(t, f.project.ID, "order.paid")
 		var all []string

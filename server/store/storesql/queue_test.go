@@ -17,8 +17,7 @@ import (
 )
 
 func TestClaimAndComplete(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		first := f.publishN(t, 1, t0)
 		second := f.publishN(t, 2, t0.Add(time.Second))
@@ -104,8 +103,7 @@ func TestClaimAndComplete(t *testing.T) {
 }
 
 func TestLeaseExpiryAndStaleClaims(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		f.publishN(t, 1, t0)
 		crashed := f.claimOne(t, t0)
@@ -183,8 +181,7 @@ func TestConcurrentClaimers(t *testing.T) {
 // TestClaimLanes: a claim visits every webhook with due work, gives each a fair share and no more than the room
 // its cap leaves, so one webhook's backlog never fills a claim.
 func TestClaimLanes(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		busyHook := f.webhook
 		quiet := f.newWebhook(t, f.project.ID, "quiet")
@@ -245,8 +242,7 @@ func TestClaimLaneCursor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("creates 510 webhooks")
 	}
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		var in []store.PublishInput
 		for i := range 510 {
@@ -273,8 +269,7 @@ func TestClaimLaneCursor(t *testing.T) {
 }
 
 func TestWaitingAndActionStatus(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		f.publishN(t, 3, t0)
 		claimed := f.claim(t, t0, 3)
@@ -332,8 +327,7 @@ func TestWaitingAndActionStatus(t *testing.T) {
 }
 
 func TestDisableWebhookOutcome(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		f.publishN(t, 1, t0)
 		c := f.claimOne(t, t0)
@@ -356,8 +350,7 @@ func TestDisableWebhookOutcome(t *testing.T) {
 }
 
 func TestTakeRateTokens(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		ctx := context.Background()
 		take := func(key string, rate, n int, at time.Time) (int, time.Time) {
 			got, next, err := s.TakeRateTokens(ctx, key, rate, n, at)
@@ -385,8 +378,7 @@ func TestTakeRateTokens(t *testing.T) {
 // TestListenerWakeups: committed work wakes subscribers with its due time, in this process at once and — on
 // PostgreSQL — in every other process through NOTIFY.
 func TestListenerWakeups(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		l := s.Listener()
 		require.NoError(t, l.Start(f.ctx))

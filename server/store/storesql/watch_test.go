@@ -28,8 +28,7 @@ func nextChange(t *testing.T, ch <-chan store.DeliveryChange) store.DeliveryChan
 }
 
 func TestWatchDeliveries(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		otherHook := f.newWebhook(t, other.ID, "x")
@@ -96,8 +95,7 @@ func TestWatchDeliveries(t *testing.T) {
 }
 
 func TestWatchDropsSlowReader(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
-		t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)
 		slow, slowErr, err := s.WatchDeliveries(f.ctx, f.project.ID, 2)
 		require.NoError(t, err)

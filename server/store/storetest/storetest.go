@@ -132,6 +132,21 @@ func ForEachStore(t *testing.T, fn func(t *testing.T, s *storesql.Store)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, NewPostgres(t)) })
 }
 
+// ForEachBackendParallel is ForEachBackend with parallel subtests.
+func ForEachBackendParallel(t *testing.T, fn func(t *testing.T, s store.Store)) {
+	t.Helper()
+	ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) { fn(t, s) })
+}
+
+// ForEachStoreParallel is ForEachStore with parallel subtests. Each store is opened once its subtest runs, not
+// while it waits for its turn: parallel subtests that opened their stores first held a PostgreSQL database and its
+// connections each while they waited, more than a default server's 100 connections.
+func ForEachStoreParallel(t *testing.T, fn func(t *testing.T, s *storesql.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, NewSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, NewPostgres(t)) })
+}
+
 // pgServer is the test PostgreSQL server: an admin connection and the migrated template database's name.
 type pgServer struct {
 	url      string
