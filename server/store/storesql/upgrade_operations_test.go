@@ -2,19 +2,15 @@ package storesql_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/server/id"
-	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
-	"github.com/hookd/hookd/server/store/storetest"
 )
 
 // TestUpgradeTo0005Operations fills a database of the 0004 schema with a project, an enabled webhook with a
@@ -27,21 +23,11 @@ func TestUpgradeTo0005Operations(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			url := storetest.MigrateTo(t, dialect, 4)
-			driver, dsn := "postgres", url
-			if dialect == storesql.DialectSQLite {
-				driver, dsn = "sqlite", url+"?_time_format=sqlite"
-			}
-			old, err := sqlx.Open(driver, dsn)
-			require.NoError(t, err)
+			old := openOldSchema(t, dialect, 4)
 			now := time.Now().UTC().Truncate(time.Second)
 			disabledAt := now.Add(-time.Hour)
 			evt, dlv := id.New(id.Event, now), id.New(id.Delivery, now)
-			exec := func(q string, args ...any) {
-				t.Helper()
-				_, err := old.ExecContext(ctx, old.Rebind(q), args...)
-				require.NoError(t, err, q)
-			}
+			exec := old.exec
 			exec(`INSERT INTO projects (id, name, create_time, update_time) VALUES ('prj_1', 'acme', ?, ?)`, now, now)
 			for _, w := range []struct {
 				id      string
@@ -59,11 +45,8 @@ func TestUpgradeTo0005Operations(t *testing.T) {
 				VALUES (?, 'prj_1', ?, 'wh_1', 'order.paid', 'cus_1', 'queued', ?, ?)`, dlv, evt, now, now)
 			exec(`INSERT INTO delivery_queue (delivery_id, project_id, webhook_id, event_id, status, due_time, next_attempt_time)
 				VALUES (?, 'prj_1', 'wh_1', ?, 'queued', ?, ?)`, dlv, evt, now, now)
-			require.NoError(t, old.Close())
 
-			s, err := storesql.Open(ctx, storesql.Config{URL: url, Logger: slog.New(slog.DiscardHandler), Keyring: secret.NewRandom()})
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = s.Close() })
+			s := old.upgrade(ctx)
 
 			gone, err := s.GetWebhook(ctx, "prj_1", "wh_gone")
 			require.NoError(t, err)

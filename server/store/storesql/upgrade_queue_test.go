@@ -3,19 +3,15 @@ package storesql_test
 import (
 	"context"
 	"crypto/sha256"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/server/id"
-	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
-	"github.com/hookd/hookd/server/store/storetest"
 )
 
 // TestUpgradeQueueFrom0001: a database of the shipped 0001 schema with deliveries in every status — one of them
@@ -28,19 +24,9 @@ func TestUpgradeQueueFrom0001(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			url := storetest.MigrateTo(t, dialect, 1)
-			driver, dsn := "postgres", url
-			if dialect == storesql.DialectSQLite {
-				driver, dsn = "sqlite", url+"?_time_format=sqlite"
-			}
-			old, err := sqlx.Open(driver, dsn)
-			require.NoError(t, err)
+			old := openOldSchema(t, dialect, 1)
 			now := time.Now().UTC().Truncate(time.Second)
-			exec := func(q string, args ...any) {
-				t.Helper()
-				_, err := old.ExecContext(ctx, old.Rebind(q), args...)
-				require.NoError(t, err, q)
-			}
+			exec := old.exec
 			exec(`INSERT INTO projects (id, name, create_time, update_time) VALUES ('prj_1', 'acme', ?, ?)`, now, now)
 			exec(`INSERT INTO webhooks (id, project_id, name, system_name, method, url, retry_policy, timeout_ms, secret,
 				create_time, update_time) VALUES ('wh_1', 'prj_1', 'Orders', 'orders', 'POST', 'https://example.com/', '{"kind":"exponential"}',
@@ -88,11 +74,8 @@ func TestUpgradeQueueFrom0001(t *testing.T) {
 					exec(`INSERT INTO attempts (delivery_id, number, start_time, response_status_code) VALUES (?, ?, ?, 500)`, dlv, n, created)
 				}
 			}
-			require.NoError(t, old.Close())
 
-			s, err := storesql.Open(ctx, storesql.Config{URL: url, Logger: slog.New(slog.DiscardHandler), Keyring: secret.NewRandom()})
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = s.Close() })
+			s := old.upgrade(ctx)
 
 			// Listed as before.
 			all, err := s.ListDeliveries(ctx, "prj_1", store.DeliveryFilter{}, false, store.Page{Size: 100})

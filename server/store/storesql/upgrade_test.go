@@ -2,18 +2,14 @@ package storesql_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookd/hookd/server/secret"
 	"github.com/hookd/hookd/server/store"
 	"github.com/hookd/hookd/server/store/storesql"
-	"github.com/hookd/hookd/server/store/storetest"
 )
 
 // TestUpgradeFrom0001 fills a database of the shipped 0001 schema with the old SQL, migrates it forward with Open
@@ -25,19 +21,9 @@ func TestUpgradeFrom0001(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			url := storetest.MigrateTo(t, dialect, 1)
-			driver, dsn := "postgres", url
-			if dialect == storesql.DialectSQLite {
-				driver, dsn = "sqlite", url+"?_time_format=sqlite"
-			}
-			old, err := sqlx.Open(driver, dsn)
-			require.NoError(t, err)
+			old := openOldSchema(t, dialect, 1)
 			now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-			exec := func(q string, args ...any) {
-				t.Helper()
-				_, err := old.ExecContext(ctx, old.Rebind(q), args...)
-				require.NoError(t, err, q)
-			}
+			exec := old.exec
 			exec(`INSERT INTO projects (id, name, create_time, update_time) VALUES ('prj_1', 'acme', ?, ?)`, now, now)
 			exec(`INSERT INTO integrations (id, project_id, name, base_url, headers, create_time, update_time)
 				VALUES ('int_1', 'prj_1', 'CRM', 'https://crm.example.com/', '[]', ?, ?)`, now, now)
@@ -55,11 +41,8 @@ func TestUpgradeFrom0001(t *testing.T) {
 			exec(`INSERT INTO deliveries (id, project_id, event_id, webhook_id, integration_id, event_type, subject, status,
 				attempts, next_attempt_time, action_token, create_time, update_time)
 				VALUES ('dlv_1', 'prj_1', 'evt_1', 'wh_1', 'int_1', 'order.paid', 'cus_1', 'retrying', 2, ?, 'tok_1', ?, ?)`, now, now, now)
-			require.NoError(t, old.Close())
 
-			s, err := storesql.Open(ctx, storesql.Config{URL: url, Logger: slog.New(slog.DiscardHandler), Keyring: secret.NewRandom()})
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = s.Close() })
+			s := old.upgrade(ctx)
 			var versions []int64
 			require.NoError(t, s.DB().SelectContext(ctx, &versions, `SELECT version FROM schema_migrations ORDER BY version`))
 			assert.Contains(t, versions, int64(4))
