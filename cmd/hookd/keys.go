@@ -10,7 +10,6 @@ import (
 
 	"github.com/hookd/hookd/server/auth"
 	"github.com/hookd/hookd/server/store"
-	"github.com/hookd/hookd/server/store/storesql"
 )
 
 // runKeys runs `hookd keys create`: it creates an API key directly in the database and prints it once.
@@ -43,13 +42,9 @@ func runKeys(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := c.openConfig(log)
+	st, err := c.openStore(ctx, log)
 	if err != nil {
 		return err
-	}
-	st, err := storesql.Open(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
 	_, err = st.GetProject(ctx, project)

@@ -57,6 +57,19 @@ func (c *commonFlags) openConfig(log *slog.Logger) (storesql.Config, error) {
 	return storesql.Config{URL: c.storeURL(), Logger: log, Keyring: k}, nil
 }
 
+// openStore opens (and migrates) the store the flags name, with their keyring.
+func (c *commonFlags) openStore(ctx context.Context, log *slog.Logger) (*storesql.Store, error) {
+	cfg, err := c.openConfig(log)
+	if err != nil {
+		return nil, err
+	}
+	st, err := storesql.Open(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
 // runSecrets runs `hookd secrets rotate`.
 func runSecrets(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "rotate" {
@@ -78,13 +91,9 @@ func runSecrets(ctx context.Context, args []string) error {
 	fromEnv = fromEnv && os.Getenv(secret.EnvVar) != ""
 	if !fromEnv && !keep {
 		// Open with the old keys first: it checks they are the database's, and seals anything left in clear.
-		cfg, err := c.openConfig(log)
+		st, err := c.openStore(ctx, log)
 		if err != nil {
 			return err
-		}
-		st, err := storesql.Open(ctx, cfg)
-		if err != nil {
-			return fmt.Errorf("open store: %w", err)
 		}
 		_ = st.Close()
 		k, err := secret.AddFileKey(c.keyFile())
@@ -93,13 +102,9 @@ func runSecrets(ctx context.Context, args []string) error {
 		}
 		log.Info("added a new key to the key file; the old keys still decrypt", "path", c.keyFile(), "key_id", k.CurrentID())
 	}
-	cfg, err := c.openConfig(log)
+	st, err := c.openStore(ctx, log)
 	if err != nil {
 		return err
-	}
-	st, err := storesql.Open(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
 	res, err := st.RotateSecrets(ctx)
