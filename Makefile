@@ -39,8 +39,8 @@ lint:
 # Regenerates gen/ and the console build and fails if that changed anything; the gen module must still build and
 # be tidy.
 check-generated: generate console
-	@git diff --exit-code --stat -- gen server/console/dist || (echo "gen/ or server/console/dist/ is stale: run 'make generate console' and commit" && exit 1)
-	@test -z "$$(git status --porcelain -- gen server/console/dist)" || (git status --porcelain -- gen server/console/dist && echo "gen/ or server/console/dist/ has untracked files: run 'make generate console' and commit" && exit 1)
+	@git diff --exit-code --stat -- gen internal/console/dist || (echo "gen/ or internal/console/dist/ is stale: run 'make generate console' and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- gen internal/console/dist)" || (git status --porcelain -- gen internal/console/dist && echo "gen/ or internal/console/dist/ has untracked files: run 'make generate console' and commit" && exit 1)
 	@cd gen && $(GO) build ./... && $(GO) mod tidy -diff || (echo "gen/go.mod does not fit the generated code: cd gen && go mod tidy, and commit" && exit 1)
 
 # Tests of every Go module (`go test ./...` does not descend into nested modules); all modules run, then
@@ -56,7 +56,7 @@ test-go:
 # FUZZTIME to fuzz longer.
 FUZZTIME ?= 15s
 test-fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime $(FUZZTIME) ./server/trigger/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime $(FUZZTIME) ./internal/trigger/
 
 sdk/typescript/node_modules: sdk/typescript/package-lock.json
 	@echo "make: installing the TypeScript SDK's npm packages (npm ci in sdk/typescript)"
@@ -81,7 +81,7 @@ console/node_modules: console/package-lock.json
 	cd console && npm ci --no-audit --no-fund
 	@touch $@
 
-# The web console (console/, see README "Console"): builds @hookd/client, then the app into server/console/dist
+# The web console (console/, see README "Console"): builds @hookd/client, then the app into internal/console/dist
 # (committed; embedded in the binary).
 console: sdk/typescript/node_modules console/node_modules
 	cd sdk/typescript && npm run build

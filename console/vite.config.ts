@@ -1,14 +1,14 @@
 /// <reference types="vitest/config" />
 import { defineConfig } from "vite";
 
-// The console is built into the Go package that embeds it (server/console/dist); `hookd serve` serves it at /.
+// The console is built into the Go package that embeds it (internal/console/dist); `hookd serve` serves it at /.
 // `npm run dev` proxies API calls to a hookd on 127.0.0.1:8080 (HOOKD_URL to change).
 const hookd = process.env.HOOKD_URL ?? "http://127.0.0.1:8080";
 
 export default defineConfig({
   esbuild: { jsx: "automatic", jsxImportSource: "preact" },
   build: {
-    outDir: "../server/console/dist",
+    outDir: "../internal/console/dist",
     emptyOutDir: true,
     target: "es2022",
     sourcemap: false,

@@ -28,11 +28,11 @@ import (
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
-	"github.com/hookd/hookd/server/auth"
-	"github.com/hookd/hookd/server/clock"
-	"github.com/hookd/hookd/server/secret"
-	"github.com/hookd/hookd/server/store"
-	"github.com/hookd/hookd/server/store/storesql"
+	"github.com/hookd/hookd/internal/auth"
+	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/secret"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/storesql"
 )
 
 // benchFlags are the flags of `hookd bench`.

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
-	"github.com/hookd/hookd/server/store/storetest"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 // publishN publishes n events in batches of 50 and returns the delivery ids.

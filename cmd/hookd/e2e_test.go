@@ -22,7 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
-	"github.com/hookd/hookd/server/store/storetest"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 var firstKeyRE = regexp.MustCompile(`(?m)^\s+(hk_[A-Za-z0-9_-]{20,})\s*$`)

@@ -21,8 +21,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
-	"github.com/hookd/hookd/server/secret"
-	"github.com/hookd/hookd/server/store/storetest"
+	"github.com/hookd/hookd/internal/secret"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 // binary is the hookd binary built once by TestMain.

@@ -8,8 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hookd/hookd/server/auth"
-	"github.com/hookd/hookd/server/store"
+	"github.com/hookd/hookd/internal/auth"
+	"github.com/hookd/hookd/internal/store"
 )
 
 // runKeys runs `hookd keys create`: it creates an API key directly in the database and prints it once.

@@ -5,7 +5,7 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/hookd/hookd/server/store/storesql"
+	"github.com/hookd/hookd/internal/store/storesql"
 )
 
 func runMigrate(ctx context.Context, args []string) error {

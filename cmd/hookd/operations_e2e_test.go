@@ -14,7 +14,7 @@ import (
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
-	"github.com/hookd/hookd/server/store/storetest"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 // opsPayloads decodes the operational events a receiver got: type → payloads, in arrival order.

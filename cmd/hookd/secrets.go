@@ -9,8 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hookd/hookd/server/secret"
-	"github.com/hookd/hookd/server/store/storesql"
+	"github.com/hookd/hookd/internal/secret"
+	"github.com/hookd/hookd/internal/store/storesql"
 )
 
 // keyring returns the keyring that encrypts secrets at rest: HOOKD_SECRET_KEY when set (comma-separated keys,

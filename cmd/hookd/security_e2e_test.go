@@ -21,7 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
-	"github.com/hookd/hookd/server/secret"
+	"github.com/hookd/hookd/internal/secret"
 )
 
 // TestNoSecretInTheDatabase: after secrets went through every path that stores them (an integration's private

@@ -15,14 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/hookd/hookd/server/auth"
-	"github.com/hookd/hookd/server/clock"
-	"github.com/hookd/hookd/server/purge"
-	"github.com/hookd/hookd/server/quota"
-	"github.com/hookd/hookd/server/sender"
-	"github.com/hookd/hookd/server/store"
-	"github.com/hookd/hookd/server/store/storesql"
-	"github.com/hookd/hookd/server/tracing"
+	"github.com/hookd/hookd/internal/auth"
+	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/purge"
+	"github.com/hookd/hookd/internal/quota"
+	"github.com/hookd/hookd/internal/sender"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/tracing"
 )
 
 // serveFlags are the flags of `hookd serve`.

@@ -1,6 +1,6 @@
 // The console in a real browser against a real hookd: Debian's chromium driven by playwright-core (never a
 // downloaded browser), `hookd serve --dev` built from this tree (the console embedded from
-// server/console/dist) and a loopback receiver. Screenshots of every screen go to console/artifacts/.
+// internal/console/dist) and a loopback receiver. Screenshots of every screen go to console/artifacts/.
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { createServer } from "node:http";

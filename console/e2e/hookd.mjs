@@ -1,4 +1,4 @@
-// Test helper: builds cmd/hookd (with the console as built into server/console/dist) or uses $HOOKD_BIN, and
+// Test helper: builds cmd/hookd (with the console as built into internal/console/dist) or uses $HOOKD_BIN, and
 // runs `hookd serve --dev` on a free loopback port with a fresh data directory and a bootstrap admin key.
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";

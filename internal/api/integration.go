@@ -1,0 +1,205 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/internal/apierr"
+	"github.com/hookd/hookd/internal/auth"
+	"github.com/hookd/hookd/internal/id"
+	"github.com/hookd/hookd/internal/netguard"
+	"github.com/hookd/hookd/internal/pagination"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// maxRateLimit is the highest rate_limit_per_second an integration may set.
+const maxRateLimit = 100000
+
+// NewIntegrationService returns the IntegrationService handler.
+func NewIntegrationService(d Deps) hookdv1connect.IntegrationServiceHandler {
+	return &integrationService{d: d}
+}
+
+type integrationService struct{ d Deps }
+
+// CreateIntegration implements hookdv1connect.IntegrationServiceHandler.
+func (s *integrationService) CreateIntegration(ctx context.Context, req *connect.Request[hookdv1.CreateIntegrationRequest]) (*connect.Response[hookdv1.CreateIntegrationResponse], error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	headers, err := headersFromProto("headers", m.GetHeaders(), nil, false)
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.now()
+	in := &store.Integration{
+		ID: id.New(id.Integration, now), ProjectID: p.ProjectID, Name: m.GetName(), BaseURL: m.GetBaseUrl(),
+		RateLimitPerSecond: int(m.GetRateLimitPerSecond()), Headers: headers, CreateTime: now, UpdateTime: now,
+	}
+	if err := s.validate(in); err != nil {
+		return nil, err
+	}
+	if err := s.d.Store.CreateIntegration(ctx, in); err != nil {
+		return nil, apierr.About("integration", in.ID, err)
+	}
+	return connect.NewResponse(&hookdv1.CreateIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
+}
+
+// validate checks the fields that headersFromProto does not.
+func (s *integrationService) validate(in *store.Integration) error {
+	if err := checkName("name", in.Name, maxNameLen); err != nil {
+		return err
+	}
+	if in.BaseURL == "" {
+		return apierr.Invalid("base_url", "is required")
+	}
+	if len(in.BaseURL) > maxURLLen {
+		return apierr.Invalid("base_url", "is longer than %d bytes", maxURLLen)
+	}
+	if strings.Contains(in.BaseURL, "{{") {
+		return apierr.Invalid("base_url", "must not use template variables (use them in the webhook's path)")
+	}
+	if err := netguard.CheckURL(in.BaseURL, s.d.Dev); err != nil {
+		return apierr.Invalid("base_url", "%v", err)
+	}
+	if in.RateLimitPerSecond < 0 || in.RateLimitPerSecond > maxRateLimit {
+		return apierr.Invalid("rate_limit_per_second", "must be between 0 (unlimited) and %d", maxRateLimit)
+	}
+	return nil
+}
+
+// GetIntegration implements hookdv1connect.IntegrationServiceHandler.
+func (s *integrationService) GetIntegration(ctx context.Context, req *connect.Request[hookdv1.GetIntegrationRequest]) (*connect.Response[hookdv1.GetIntegrationResponse], error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.d.Store.GetIntegration(ctx, p.ProjectID, req.Msg.GetId())
+	if err != nil {
+		return nil, apierr.About("integration", req.Msg.GetId(), err)
+	}
+	return connect.NewResponse(&hookdv1.GetIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
+}
+
+// ListIntegrations implements hookdv1connect.IntegrationServiceHandler.
+func (s *integrationService) ListIntegrations(ctx context.Context, req *connect.Request[hookdv1.ListIntegrationsRequest]) (*connect.Response[hookdv1.ListIntegrationsResponse], error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := pagination.Parse(req.Msg.GetPageSize(), req.Msg.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	ins, err := s.d.Store.ListIntegrations(ctx, p.ProjectID, page)
+	if err != nil {
+		return nil, fmt.Errorf("list integrations: %w", err)
+	}
+	ins, next := pagination.Trim(ins, page, func(x store.Integration) string { return x.ID })
+	out := &hookdv1.ListIntegrationsResponse{Integrations: make([]*hookdv1.Integration, 0, len(ins)), NextPageToken: next}
+	for i := range ins {
+		out.Integrations = append(out.Integrations, integrationToProto(&ins[i], p.IsAdmin()))
+	}
+	return connect.NewResponse(out), nil
+}
+
+// UpdateIntegration implements hookdv1connect.IntegrationServiceHandler.
+func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect.Request[hookdv1.UpdateIntegrationRequest]) (*connect.Response[hookdv1.UpdateIntegrationResponse], error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	in, err := s.d.Store.GetIntegration(ctx, p.ProjectID, m.GetId())
+	if err != nil {
+		return nil, apierr.About("integration", m.GetId(), err)
+	}
+	if m.Name != nil {
+		in.Name = m.GetName()
+	}
+	if m.BaseUrl != nil && m.GetBaseUrl() != in.BaseURL {
+		// Private headers go to the base URL's origin: whoever moves it decides where the secrets go.
+		if hasPrivate(in.Headers) && !p.IsAdmin() {
+			return nil, apierr.PermissionDenied("base_url: the integration has private headers; only an ADMIN key may change its base_url")
+		}
+		in.BaseURL = m.GetBaseUrl()
+	}
+	if m.RateLimitPerSecond != nil {
+		in.RateLimitPerSecond = int(m.GetRateLimitPerSecond())
+	}
+	if m.Headers != nil {
+		if in.Headers, err = headersFromProto("headers", m.GetHeaders().GetValues(), in.Headers, false); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.validate(in); err != nil {
+		return nil, err
+	}
+	in.UpdateTime = s.d.now()
+	if err := s.d.Store.UpdateIntegration(ctx, in); err != nil {
+		return nil, apierr.About("integration", in.ID, err)
+	}
+	return connect.NewResponse(&hookdv1.UpdateIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
+}
+
+// DeleteIntegration implements hookdv1connect.IntegrationServiceHandler.
+func (s *integrationService) DeleteIntegration(ctx context.Context, req *connect.Request[hookdv1.DeleteIntegrationRequest]) (*connect.Response[hookdv1.DeleteIntegrationResponse], error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = s.d.Store.DeleteIntegration(ctx, p.ProjectID, req.Msg.GetId())
+	if errors.Is(err, store.ErrConflict) {
+		return nil, s.inUse(ctx, p.ProjectID, req.Msg.GetId())
+	}
+	if err != nil {
+		return nil, apierr.About("integration", req.Msg.GetId(), err)
+	}
+	return connect.NewResponse(&hookdv1.DeleteIntegrationResponse{}), nil
+}
+
+// inUseListed is how many of the webhooks using an integration the refusal to delete it names.
+const inUseListed = 10
+
+// inUse is the error of deleting an integration that webhooks still use: failed_precondition naming them.
+func (s *integrationService) inUse(ctx context.Context, projectID, integrationID string) error {
+	ws, err := s.d.Store.ListWebhooks(ctx, projectID, integrationID, store.Page{Size: inUseListed + 1})
+	if err != nil {
+		return fmt.Errorf("list the webhooks of integration %s: %w", integrationID, err)
+	}
+	if len(ws) == 0 { // its webhooks moved away meanwhile
+		return apierr.FailedPrecondition("integration %q was in use by webhooks: try again", integrationID)
+	}
+	names := make([]string, 0, inUseListed)
+	for i, w := range ws {
+		if i == inUseListed {
+			names = append(names, "…")
+			break
+		}
+		names = append(names, fmt.Sprintf("%s (%q)", w.ID, w.Name))
+	}
+	return apierr.FailedPrecondition("integration %q is used by webhooks %s: delete them or move them to another integration first",
+		integrationID, strings.Join(names, ", "))
+}
+
+// integrationToProto converts an integration, masking private header values unless reveal.
+func integrationToProto(in *store.Integration, reveal bool) *hookdv1.Integration {
+	return &hookdv1.Integration{
+		Id: in.ID, CreateTime: timestamp(in.CreateTime), UpdateTime: timestamp(in.UpdateTime), Name: in.Name,
+		BaseUrl: in.BaseURL, RateLimitPerSecond: int32(in.RateLimitPerSecond), Headers: headersToProto(in.Headers, reveal),
+	}
+}
+
+// hasPrivate reports whether any header is private.
+func hasPrivate(hs []store.Header) bool {
+	return slices.ContainsFunc(hs, func(h store.Header) bool { return h.Private })
+}

@@ -1,0 +1,61 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/hookd/hookd/internal/netguard"
+)
+
+// errForbiddenAddress is returned when a target resolves to an address webhooks must not reach.
+var errForbiddenAddress = errors.New("address is loopback, private or special-purpose")
+
+// httpClient makes attempts: no proxy from the environment, no redirects, and (unless Dev) no connection to a
+// forbidden address, checked on the resolved address right before connecting.
+type httpClient struct {
+	*http.Client
+}
+
+func newHTTPClient(cfg Config) *httpClient {
+	dial := cfg.DialContextFunc
+	if dial == nil {
+		d := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+		if !cfg.Dev {
+			d.ControlContext = guardAddress
+		}
+		dial = d.DialContext
+	}
+	tr := &http.Transport{
+		Proxy:                  nil,
+		DialContext:            dial,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           4 * cfg.Workers,
+		MaxIdleConnsPerHost:    cfg.Workers,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    cfg.Timeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+	return &httpClient{&http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// guardAddress is the dialer's Control hook: address is the resolved "ip:port" about to be connected.
+func guardAddress(_ context.Context, _, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%s: %w", address, errForbiddenAddress)
+	}
+	if netguard.IsForbiddenIP(ap.Addr()) {
+		return fmt.Errorf("%s: %w", ap.Addr().WithZone(""), errForbiddenAddress)
+	}
+	return nil
+}

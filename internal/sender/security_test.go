@@ -1,0 +1,110 @@
+package sender_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/storesql"
+)
+
+// Template bombs fail fast (FAILED, "template: …", no retry) while another project's delivery in the same batch
+// arrives within a second.
+func TestTemplateBombsFailFast(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		e := setup(t, st, dev)
+		rcv := newReceiver(t, reply{status: 200})
+		bombs := []string{
+			`{{range 1000000}}{{range 1000000}}{{end}}{{end}}`,
+			`{{$x := "ab"}}{{range 64}}{{$x = print $x $x}}{{end}}{{$x}}`,
+		}
+		var bad []string
+		for i, text := range bombs {
+			w := e.webhook(t, rcv.URL+"/bomb", func(w *store.Webhook) {
+				w.SystemName += string(rune('a' + i))
+				w.BodyTemplate = text // stored directly: the API refuses it at save time
+			})
+			bad = append(bad, e.publish(t, `{}`, w.ID)...)
+		}
+		other := &store.Project{Name: "other", CreateTime: e.clk.Now()}
+		require.NoError(t, st.CreateProject(e.ctx, other))
+		require.NoError(t, st.CreateEventType(e.ctx, &store.EventType{ProjectID: other.ID, Name: "user.created", CreateTime: e.clk.Now()}))
+		good := &store.Webhook{ProjectID: other.ID, Name: "healthy", SystemName: "healthy", Method: "POST", URL: rcv.URL + "/good",
+			Enabled: true, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", RetryPolicy: store.RetryPolicy{Kind: store.RetryExponential},
+			Timeout: 15 * time.Second, CreateTime: e.clk.Now()}
+		require.NoError(t, st.CreateWebhook(e.ctx, good))
+		res, err := st.PublishEvents(e.ctx, other.ID, []store.PublishInput{{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)},
+			WebhookIDs: []string{good.ID}}}, e.clk.Now(), time.Hour)
+		require.NoError(t, err)
+
+		start := time.Now()
+		e.runOnce(t, 3)
+		assert.Less(t, time.Since(start), time.Second, "the batch with both bombs and the healthy delivery took too long")
+		got := rcv.requests()
+		require.Len(t, got, 1, "only the healthy webhook is called")
+		assert.Equal(t, "/good", got[0].path)
+		d, err := st.GetDelivery(e.ctx, other.ID, res[0].DeliveryIDs[0])
+		require.NoError(t, err)
+		assert.Equal(t, store.StatusDone, d.Status)
+		for _, id := range bad {
+			d := e.delivery(t, id)
+			assert.Equal(t, store.StatusFailed, d.Status, "a render over its bounds is not retried")
+			assert.True(t, strings.HasPrefix(d.Reason, "template: "), d.Reason)
+		}
+	})
+}
+
+// A MEMBER can never redirect private integration headers: a webhook of the integration with its own url
+// elsewhere does not send them (deliveries and test sends alike); the integration's origin still gets them.
+func TestPrivateHeadersOnlyToTheIntegrationOrigin(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		e := setup(t, st, dev)
+		owner := newReceiver(t, reply{status: 200})
+		member := newReceiver(t, reply{status: 200})
+		in := &store.Integration{ProjectID: e.project.ID, Name: "crm", BaseURL: owner.URL + "/api/", CreateTime: e.clk.Now(),
+			Headers: []store.Header{{Name: "Authorization", Value: "Bearer TOPSECRET-123", Private: true}, {Name: "X-Tenant", Value: "acme"}}}
+		require.NoError(t, st.CreateIntegration(e.ctx, in))
+		redirected := e.webhook(t, member.URL+"/steal", func(w *store.Webhook) { w.IntegrationID = in.ID; w.SystemName += "-r" })
+		own := e.webhook(t, "", func(w *store.Webhook) { w.IntegrationID = in.ID; w.Path = "orders"; w.SystemName += "-o" })
+		e.publish(t, `{}`, redirected.ID, own.ID)
+		e.runOnce(t, 2)
+		_, err := e.snd.SendTest(context.Background(), redirected, "user.created", []byte(`{}`))
+		require.NoError(t, err)
+
+		got := member.requests()
+		require.Len(t, got, 2)
+		for _, r := range got {
+			assert.Empty(t, r.header.Get("Authorization"), "the private header reached another origin")
+			assert.Equal(t, "acme", r.header.Get("X-Tenant"), "public headers are still inherited")
+		}
+		require.Len(t, owner.requests(), 1)
+		assert.Equal(t, "Bearer TOPSECRET-123", owner.requests()[0].header.Get("Authorization"))
+	})
+}
+
+// URL template output is escaped for its position and cannot change the host.
+func TestURLTemplatesCannotPickTheHost(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		e := setup(t, st, dev)
+		rcv := newReceiver(t, reply{status: 200})
+		escaped := e.webhook(t, rcv.URL+"/x/{{.Data.id}}?q={{.Data.q}}", func(w *store.Webhook) { w.SystemName += "-e" })
+		hostile := e.webhook(t, "http://{{.Data.u}}@"+strings.TrimPrefix(rcv.URL, "http://")+"/x", func(w *store.Webhook) { w.SystemName += "-h" })
+		ids := e.publish(t, `{"id":"a/../../b?c","q":"1&admin=true","u":"a@evil.invalid/?"}`, escaped.ID, hostile.ID)
+		e.runOnce(t, 2)
+		got := rcv.requests()
+		require.Len(t, got, 1)
+		assert.Equal(t, "/x/a/../../b?c", got[0].path, "decoded path: one segment")
+		a := e.attempts(t, ids[0])
+		require.Len(t, a, 1)
+		assert.Equal(t, rcv.URL+"/x/a%2F..%2F..%2Fb%3Fc?q=1%26admin%3Dtrue", a[0].RequestURL)
+		assert.Equal(t, "q=1%26admin%3Dtrue", got[0].query)
+		d := e.delivery(t, ids[1])
+		assert.Equal(t, store.StatusFailed, d.Status)
+		assert.True(t, strings.HasPrefix(d.Reason, "template: url"), d.Reason)
+	})
+}

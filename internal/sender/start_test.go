@@ -1,0 +1,121 @@
+package sender_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookd/hookd/internal/sender"
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/storesql"
+)
+
+func TestStartStopDeliversPublishedEvents(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		// An idle sender without a known due time sleeps a minute: only a wake-up delivers the second batch in time.
+		signals := sender.NewTestSignals()
+		e := setup(t, st, sender.Config{Dev: true, Workers: 4, BatchSize: 10, Signals: signals})
+		rcv := newReceiver(t, reply{status: 200})
+		w := e.webhook(t, rcv.URL)
+		require.NoError(t, st.CreateSubscription(e.ctx, &store.Subscription{
+			ProjectID: e.project.ID, WebhookID: w.ID, EventTypes: []string{"user.created"}, Enabled: true, CreateTime: e.clk.Now(),
+		}))
+		publish := func(n int) []string {
+			var in []store.PublishInput
+			for i := range n {
+				in = append(in, store.PublishInput{Event: store.Event{EventType: "user.created", Subject: fmt.Sprint(i), Payload: []byte(`{}`)}})
+			}
+			res, err := st.PublishEvents(e.ctx, e.project.ID, in, e.clk.Now(), time.Hour)
+			require.NoError(t, err)
+			var ids []string
+			for _, r := range res {
+				require.Len(t, r.DeliveryIDs, 1)
+				ids = append(ids, r.DeliveryIDs...)
+			}
+			return ids
+		}
+		allDone := func(ids []string) func() bool {
+			return func() bool {
+				for _, id := range ids {
+					if e.delivery(t, id).Status != store.StatusDone {
+						return false
+					}
+				}
+				return true
+			}
+		}
+
+		first := publish(25) // already due at Start
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		require.NoError(t, e.snd.Start(ctx))
+		require.Error(t, e.snd.Start(ctx), "a second Start is refused")
+		require.Eventually(t, allDone(first), 15*time.Second, 20*time.Millisecond, "first batch delivered")
+
+		// The sender goes idle once the first batch is written and nothing else is due.
+		waitIdle(t, signals)
+		second := publish(5)
+		require.Eventually(t, allDone(second), 5*time.Second, 20*time.Millisecond, "the publish woke the idle sender")
+
+		e.snd.Stop()
+		e.snd.Stop() // safe twice
+		got := rcv.requests()
+		assert.Len(t, got, 30, "each delivered once")
+		seen := map[string]bool{}
+		for _, r := range got {
+			seen[r.header.Get("webhook-id")] = true
+		}
+		assert.Len(t, seen, 30)
+	})
+}
+
+func TestStopFinishesInFlightAttempts(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		e := setup(t, st, sender.Config{Dev: true, Workers: 1, BatchSize: 10})
+		started := make(chan struct{}, 10)
+		slow := newSlowServer(t, started, 300*time.Millisecond)
+		w := e.webhook(t, slow)
+		var ids []string
+		for range 3 {
+			ids = append(ids, e.publish(t, `{}`, w.ID)...)
+		}
+		require.NoError(t, e.snd.Start(context.Background()))
+		<-started
+		e.snd.Stop()
+
+		statuses := map[store.Status]int{}
+		for _, id := range ids {
+			d := e.delivery(t, id)
+			statuses[d.Status]++
+			if d.Status == store.StatusQueued {
+				assert.Zero(t, d.Attempts)
+			}
+		}
+		assert.Equal(t, 1, statuses[store.StatusDone], "the in-flight attempt finished and was recorded: %v", statuses)
+		assert.Equal(t, 2, statuses[store.StatusQueued], "claimed but not started deliveries were given back: %v", statuses)
+
+		// They were given back due now, not left to their lease (60 s): a new sender claims them at the same instant.
+		e.runOnce(t, 2)
+	})
+}
+
+// waitIdle waits until the sender's claimer goes to sleep holding no delivery: everything it claimed finished and
+// nothing else is due.
+func waitIdle(t *testing.T, signals *sender.TestSignals) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case held := <-signals.Idle:
+			if held == 0 {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the sender did not go idle")
+		}
+	}
+}

@@ -1,0 +1,39 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hookd/hookd/internal/id"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// SendTest sends one signed request for webhook w now, with the given event type and JSON payload (an empty
+// payload sends {}), and returns it with its response as an attempt (Number 0). Nothing is stored and nothing
+// is retried; the webhook need not be enabled. It implements api.Tester.
+func (s *Sender) SendTest(ctx context.Context, w *store.Webhook, eventType string, payload []byte) (*store.Attempt, error) {
+	if w == nil {
+		return nil, errors.New("send test: no webhook")
+	}
+	var in *store.Integration
+	if w.IntegrationID != "" {
+		var err error
+		in, err = s.cfg.Targets.GetIntegration(ctx, w.ProjectID, w.IntegrationID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("send test: load integration: %w", err)
+		}
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	now := s.now()
+	ctx, span := s.startTestSend(ctx, w)
+	req := s.build(ctx, newTarget(w, in), message{
+		msgID: id.New("msg", now), eventID: id.New(id.Event, now), eventType: eventType,
+		payload: payload, createTime: now, attempt: 1,
+	}, "")
+	res := s.do(ctx, req)
+	endAttempt(span, req, res, "", "")
+	return res.attempt, nil
+}

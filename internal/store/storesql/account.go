@@ -1,0 +1,441 @@
+package storesql
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+// The books: every change of a delivery's outcome is counted, in the transaction that makes it, into the
+// webhook's statistics (webhook_stats: per minute and per hour) and its health (webhooks: consecutive failures,
+// warnings, last success and failure). Health changes publish operational events in the webhook's project; a
+// failure threshold reached disables the webhook.
+
+// change is one counted outcome of a delivery.
+type change struct {
+	deliveryID, projectID, webhookID, eventID, eventType, subject string
+	// status is the delivery's status after the change.
+	status store.Status
+	// attempted is set when an attempt was made, taking duration.
+	attempted bool
+	duration  time.Duration
+	code      int
+	reason    string
+	// settled marks an attempt recorded after a callback or a cancel finished the delivery (counted then).
+	settled bool
+}
+
+// final reports whether the change finished the delivery.
+func (c change) final() bool { return store.IsFinal(c.status) && !c.settled }
+
+// countsForHealth reports whether a final change moves the webhook's failure streak: not the deliveries of
+// operational events (their failures never cause more operational events) and not the failures of deliveries
+// made while the webhook was disabled.
+func (c change) countsForHealth() bool {
+	return (c.status == store.StatusDone || c.status == store.StatusFailed) && !store.IsOperational(c.eventType) &&
+		c.reason != reasonWebhookDisabled
+}
+
+// reasonWebhookDisabled is the reason of deliveries failed because their webhook was disabled (the sender's
+// ReasonWebhookDisabled; replay_missed re-queues exactly these).
+const reasonWebhookDisabled = "webhook disabled"
+
+// Resolutions of webhook_stats, their bucket sizes and how long they are kept.
+var statResolutions = []struct {
+	name string
+	size time.Duration
+	keep time.Duration
+}{{"minute", time.Minute, 3 * time.Hour}, {"hour", time.Hour, 31 * 24 * time.Hour}}
+
+// statsRow is one webhook's counts in one bucket.
+type statsRow struct {
+	done, failed, cancelled, attempts int64
+	latency                           []int64
+}
+
+// counted reports whether the row holds anything to add.
+func (r *statsRow) counted() bool { return r.done+r.failed+r.cancelled+r.attempts > 0 }
+
+func (r *statsRow) add(c change) {
+	switch {
+	case c.status == store.StatusDone && c.final():
+		r.done++
+	case c.status == store.StatusFailed:
+		r.failed++
+	case c.status == store.StatusCancelled:
+		r.cancelled++
+	}
+	if c.attempted {
+		r.attempts++
+		r.latency[store.LatencyBucket(c.duration)]++
+	}
+}
+
+// account counts changes (in tx) and returns whether it published operational events (senders to wake).
+func (s *Store) account(ctx context.Context, tx *sqlx.Tx, now time.Time, changes []change, gone []string) (bool, error) {
+	if (len(changes) == 0 && len(gone) == 0) || s.noBooks {
+		return false, nil
+	}
+	now = ts(now)
+	stats, hooks := statsOf(changes)
+	streaks, healthHooks, ops := streaksOf(changes)
+	hooks = append(hooks, healthHooks...)
+	slices.Sort(hooks) // one lock order for concurrent batches
+	hooks = slices.Compact(hooks)
+	for _, w := range hooks {
+		h, err := s.book(ctx, tx, now, w, stats[w], streaks[w])
+		if err != nil {
+			return false, err
+		}
+		if h != nil {
+			op, err := s.checkHealth(ctx, tx, now, w, streaks[w], h)
+			if err != nil {
+				return false, err
+			}
+			ops = append(ops, op...)
+		}
+	}
+	for _, w := range dedupe(gone) {
+		op, err := s.disable(ctx, tx, w, store.DisabledByGone, now)
+		if err != nil {
+			return false, err
+		}
+		ops = append(ops, op...)
+	}
+	return s.publishOperational(ctx, tx, now, ops)
+}
+
+// statsOf sums the changes that count in statistics (an attempt, or a final status) by webhook.
+func statsOf(changes []change) (map[string]*statsRow, []string) {
+	byHook := map[string]*statsRow{}
+	var hooks []string
+	for _, c := range changes {
+		if !c.attempted && !c.final() {
+			continue
+		}
+		r := byHook[c.webhookID]
+		if r == nil {
+			r = &statsRow{latency: make([]int64, len(store.LatencyBounds)+1)}
+			byHook[c.webhookID] = r
+			hooks = append(hooks, c.webhookID)
+		}
+		r.add(c)
+	}
+	return byHook, hooks
+}
+
+// countStats adds changes to the webhooks' minute and hour buckets (statistics only: the deliveries a disabled
+// webhook fails at publish).
+func (s *Store) countStats(ctx context.Context, tx *sqlx.Tx, now time.Time, changes []change) error {
+	byHook, hooks := statsOf(changes)
+	slices.Sort(hooks)
+	for _, res := range statResolutions {
+		bucket := ts(now.Truncate(res.size))
+		for _, w := range hooks {
+			if err := s.addStats(ctx, tx, w, res.name, bucket, byHook[w]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// healthRow is a webhook's health after a batch's outcomes were counted.
+type healthRow struct {
+	ProjectID           string `db:"project_id"`
+	ConsecutiveFailures int    `db:"consecutive_failures"`
+	FailureThreshold    int    `db:"failure_threshold"`
+	WarnedPercent       int    `db:"warned_percent"`
+	Enabled             bool   `db:"enabled"`
+}
+
+// booksPostgres counts one webhook's batch: its minute and hour statistics (when st) and its failure streak
+// (when health), in one prepared statement; it returns the webhook's health (no row without health).
+const booksPostgres = `WITH st AS (
+		INSERT INTO webhook_stats AS t (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency)
+		SELECT $1, r.resolution, r.bucket, $4, $5, $6, $7, $8::bigint[]
+		FROM (VALUES ('minute'::text, $2::timestamptz), ('hour'::text, $3::timestamptz)) AS r(resolution, bucket)
+		WHERE $9::bool
+		ON CONFLICT (webhook_id, resolution, bucket) DO UPDATE SET done = t.done + excluded.done,
+			failed = t.failed + excluded.failed, cancelled = t.cancelled + excluded.cancelled,
+			attempts = t.attempts + excluded.attempts,
+			latency = (SELECT array_agg(COALESCE(a, 0) + COALESCE(b, 0) ORDER BY i)
+				FROM unnest(t.latency, excluded.latency) WITH ORDINALITY AS u(a, b, i))
+	)
+	UPDATE webhooks SET
+		consecutive_failures = CASE WHEN $11::bool THEN $12::int ELSE consecutive_failures + $12::int END,
+		warned_percent = CASE WHEN $11::bool THEN 0 ELSE warned_percent END,
+		last_success_time = CASE WHEN $11::bool THEN $14::timestamptz ELSE last_success_time END,
+		last_failure_time = CASE WHEN $13::bool THEN $14::timestamptz ELSE last_failure_time END
+	WHERE id = $1 AND $10::bool
+	RETURNING project_id, consecutive_failures, failure_threshold, warned_percent, enabled`
+
+// book counts one webhook's statistics (r, may be nil) and failure streak (st, may be nil) and returns its
+// health (nil without st, or when the webhook was deleted meanwhile).
+func (s *Store) book(ctx context.Context, tx *sqlx.Tx, now time.Time, webhookID string, r *statsRow, st *streak) (*healthRow, error) {
+	if st == nil {
+		st = &streak{}
+	}
+	var rows []healthRow
+	if s.pg() {
+		if r == nil {
+			r = &statsRow{latency: make([]int64, len(store.LatencyBounds)+1)}
+		}
+		err := s.txSelect(ctx, tx, &rows, booksPostgres, webhookID, now.Truncate(time.Minute), now.Truncate(time.Hour),
+			r.done, r.failed, r.cancelled, r.attempts, pgIntArrayText(r.latency), r.counted(), st.counted(),
+			st.hasDone, st.tail, st.hasFailed, now)
+		if err != nil {
+			return nil, wrap("count webhook stats and health", err)
+		}
+	} else {
+		if r != nil {
+			for _, res := range statResolutions {
+				if err := s.addStats(ctx, tx, webhookID, res.name, now.Truncate(res.size), r); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if st.counted() {
+			err := s.txSelect(ctx, tx, &rows, `UPDATE webhooks SET
+					consecutive_failures = CASE WHEN ? THEN ? ELSE consecutive_failures + ? END,
+					warned_percent = CASE WHEN ? THEN 0 ELSE warned_percent END,
+					last_success_time = CASE WHEN ? THEN ? ELSE last_success_time END,
+					last_failure_time = CASE WHEN ? THEN ? ELSE last_failure_time END
+				WHERE id = ?
+				RETURNING project_id, consecutive_failures, failure_threshold, warned_percent, enabled`,
+				st.hasDone, st.tail, st.tail, st.hasDone, st.hasDone, now, st.hasFailed, now, webhookID)
+			if err != nil {
+				return nil, wrap("count webhook health", err)
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return &rows[0], nil
+}
+
+func (s *Store) addStats(ctx context.Context, tx *sqlx.Tx, webhookID, resolution string, bucket time.Time, r *statsRow) error {
+	if s.pg() {
+		_, err := s.txExec(ctx, tx, `INSERT INTO webhook_stats AS t (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8::bigint[])
+			ON CONFLICT (webhook_id, resolution, bucket) DO UPDATE SET done = t.done + excluded.done,
+				failed = t.failed + excluded.failed, cancelled = t.cancelled + excluded.cancelled,
+				attempts = t.attempts + excluded.attempts,
+				latency = (SELECT array_agg(COALESCE(a, 0) + COALESCE(b, 0) ORDER BY i)
+					FROM unnest(t.latency, excluded.latency) WITH ORDINALITY AS u(a, b, i))`,
+			webhookID, resolution, bucket, r.done, r.failed, r.cancelled, r.attempts, pgIntArrayText(r.latency))
+		return wrap("count webhook stats", err)
+	}
+	var old struct {
+		Latency string `db:"latency"`
+	}
+	err := s.txGet(ctx, tx, &old, `SELECT latency FROM webhook_stats WHERE webhook_id = ? AND resolution = ? AND bucket = ?`,
+		webhookID, resolution, bucket)
+	if err != nil && !errNoRows(err) {
+		return wrap("count webhook stats", err)
+	}
+	latency := slices.Clone(r.latency)
+	if old.Latency != "" {
+		var prev []int64
+		if err := json.Unmarshal([]byte(old.Latency), &prev); err != nil {
+			return fmt.Errorf("count webhook stats: %w", err)
+		}
+		for i := range min(len(prev), len(latency)) {
+			latency[i] += prev[i]
+		}
+	}
+	lat, _ := json.Marshal(latency)
+	_, err = s.txExec(ctx, tx, `INSERT INTO webhook_stats (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (webhook_id, resolution, bucket) DO UPDATE SET done = done + excluded.done, failed = failed + excluded.failed,
+			cancelled = cancelled + excluded.cancelled, attempts = attempts + excluded.attempts, latency = excluded.latency`,
+		webhookID, resolution, bucket, r.done, r.failed, r.cancelled, r.attempts, string(lat))
+	return wrap("count webhook stats", err)
+}
+
+// errNoRows reports a query that found no row.
+func errNoRows(err error) bool {
+	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, store.ErrNotFound)
+}
+
+// pgIntArrayText is a PostgreSQL array literal of integers.
+func pgIntArrayText(v []int64) string {
+	parts := make([]string, len(v))
+	for i, n := range v {
+		parts[i] = strconv.FormatInt(n, 10)
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// operational is an operational event to publish.
+type operational struct {
+	projectID, eventType, subject string
+	payload                       map[string]any
+}
+
+// streak is one webhook's counted final outcomes in a batch, in order.
+type streak struct {
+	hasDone, hasFailed bool
+	tail               int // failures after the last DONE one
+	lastCode           int
+	lastReason         string
+}
+
+// counted reports whether the batch moved the streak.
+func (st *streak) counted() bool { return st.hasDone || st.hasFailed }
+
+// streaksOf reads the failure streaks of a batch (final outcomes that count for health, in order) by webhook, and
+// lists a hookd.delivery.failed event for each failure.
+func streaksOf(changes []change) (map[string]*streak, []string, []operational) {
+	streaks := map[string]*streak{}
+	var hooks []string
+	var ops []operational
+	for _, c := range changes {
+		if !c.final() || !c.countsForHealth() {
+			continue
+		}
+		st := streaks[c.webhookID]
+		if st == nil {
+			st = &streak{}
+			streaks[c.webhookID] = st
+			hooks = append(hooks, c.webhookID)
+		}
+		if c.status == store.StatusDone {
+			st.hasDone, st.tail = true, 0
+			continue
+		}
+		st.hasFailed = true
+		st.tail++
+		st.lastCode, st.lastReason = c.code, c.reason
+		ops = append(ops, operational{projectID: c.projectID, eventType: store.EventDeliveryFailed, subject: c.webhookID,
+			payload: map[string]any{"deliveryId": c.deliveryID, "eventId": c.eventID, "webhookId": c.webhookID,
+				"eventType": c.eventType, "subject": c.subject, "lastStatusCode": c.code, "reason": c.reason}})
+	}
+	return streaks, hooks, ops
+}
+
+// checkHealth sends the failing warnings the webhook's streak crossed (each once per streak) and disables it
+// when its threshold is reached; h is its health after the batch, st the batch's streak.
+func (s *Store) checkHealth(ctx context.Context, tx *sqlx.Tx, now time.Time, w string, st *streak, h *healthRow) ([]operational, error) {
+	if h.FailureThreshold <= 0 || st == nil || st.tail == 0 || !h.Enabled {
+		return nil, nil
+	}
+	var ops []operational
+	percent := h.ConsecutiveFailures * 100 / h.FailureThreshold
+	warned := h.WarnedPercent
+	for _, p := range store.FailingPercents {
+		// Each share crossed is told once per streak, also when one batch goes past several or reaches the
+		// threshold (the warnings then come just before the disable).
+		if p > warned && p <= percent {
+			warned = p
+			ops = append(ops, operational{projectID: h.ProjectID, eventType: store.EventWebhookFailing, subject: w,
+				payload: map[string]any{"webhookId": w, "percent": p, "consecutiveFailures": h.ConsecutiveFailures,
+					"failureThreshold": h.FailureThreshold, "lastStatusCode": st.lastCode, "reason": st.lastReason}})
+		}
+	}
+	if warned != h.WarnedPercent {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhooks SET warned_percent = ? WHERE id = ?`), warned, w); err != nil {
+			return nil, wrap("count webhook health", err)
+		}
+	}
+	if h.ConsecutiveFailures >= h.FailureThreshold {
+		op, err := s.disable(ctx, tx, w, store.DisabledByThreshold(h.ConsecutiveFailures), now)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, op...)
+	}
+	return ops, nil
+}
+
+// disable disables an enabled webhook with reason and returns its hookd.webhook.disabled event (none when it was
+// disabled already).
+func (s *Store) disable(ctx context.Context, tx *sqlx.Tx, webhookID, reason string, now time.Time) ([]operational, error) {
+	var projectID string
+	err := tx.GetContext(ctx, &projectID, s.rebind(`UPDATE webhooks SET enabled = FALSE, disabled_reason = ?, disable_time = ?,
+		update_time = ? WHERE id = ? AND enabled RETURNING project_id`), reason, ts(now), ts(now), webhookID)
+	if errNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap("disable webhook", err)
+	}
+	return []operational{{projectID: projectID, eventType: store.EventWebhookDisabled, subject: webhookID,
+		payload: map[string]any{"webhookId": webhookID, "reason": reason}}}, nil
+}
+
+// publishOperational publishes operational events (in tx), grouped by project; it reports whether deliveries were
+// queued.
+func (s *Store) publishOperational(ctx context.Context, tx *sqlx.Tx, now time.Time, ops []operational) (bool, error) {
+	if len(ops) == 0 {
+		return false, nil
+	}
+	byProject := map[string][]store.PublishInput{}
+	var projects []string
+	for _, op := range ops {
+		payload, err := json.Marshal(op.payload)
+		if err != nil {
+			return false, fmt.Errorf("operational event: %w", err)
+		}
+		if _, ok := byProject[op.projectID]; !ok {
+			projects = append(projects, op.projectID)
+		}
+		byProject[op.projectID] = append(byProject[op.projectID], store.PublishInput{Event: store.Event{
+			EventType: op.eventType, Subject: op.subject, Payload: payload}})
+	}
+	woke := false
+	for _, p := range projects {
+		_, w, err := s.publish(ctx, tx, p, byProject[p], ts(now), 0)
+		if err != nil {
+			return false, fmt.Errorf("publish operational events: %w", err)
+		}
+		woke = woke || w
+	}
+	return woke, nil
+}
+
+// ensureOperationalTypes gives every project (or the listed ones) the operational event types, and brings their
+// descriptions, schemas and samples up to date.
+func (s *Store) ensureOperationalTypes(ctx context.Context, q sqlx.ExtContext, now time.Time, projectIDs ...string) error {
+	var projects []string
+	if len(projectIDs) > 0 {
+		projects = projectIDs
+	} else if err := sqlx.SelectContext(ctx, q, &projects, `SELECT id FROM projects`); err != nil {
+		return wrap("list projects", err)
+	}
+	for _, p := range projects {
+		for _, et := range store.OperationalEventTypes() {
+			_, err := q.ExecContext(ctx, s.rebind(`INSERT INTO event_types (id, project_id, name, description, schema,
+					sample_payload, create_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (project_id, name) DO UPDATE SET description = excluded.description, schema = excluded.schema,
+					sample_payload = excluded.sample_payload`),
+				operationalTypeID(p, et.Name), p, et.Name, et.Description, textArg(et.Schema), textArg(et.SamplePayload), ts(now), ts(now))
+			if err != nil {
+				return wrap("create operational event types", err)
+			}
+		}
+	}
+	return nil
+}
+
+// operationalTypeID is the id of an operational event type in a project: stable (re-creating is a no-op), a ULID
+// of time zero (listed after the project's own types, which are newer) whose random part hashes project and name.
+func operationalTypeID(projectID, name string) string {
+	sum := sha256.Sum256([]byte(projectID + "\x00" + name))
+	var u ulid.ULID
+	copy(u[6:], sum[:10])
+	return "et_" + strings.ToLower(u.String())
+}

@@ -1,0 +1,566 @@
+package storesql
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hookd/hookd/internal/id"
+	"github.com/hookd/hookd/internal/store"
+)
+
+const (
+	eventCols = `id, project_id, event_type, subject, payload, idempotency_key, create_time, traceparent, tracestate`
+
+	// matchSubscriptions finds the enabled subscriptions for a set of event types, with their webhooks' state: a
+	// disabled webhook gets its deliveries FAILED at once ("webhook disabled"), which replay_missed re-queues.
+	matchSubscriptions = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
+			w.enabled
+		FROM subscription_event_types se
+		JOIN subscriptions s ON s.id = se.subscription_id
+		JOIN webhooks w ON w.id = s.webhook_id
+		WHERE se.project_id = ? AND se.event_type IN (?) AND s.enabled = TRUE
+		ORDER BY s.webhook_id`
+
+	// matchSubscriptionsPG is matchSubscriptions with the event types in one array: a fixed text to prepare.
+	matchSubscriptionsPG = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
+			w.enabled
+		FROM subscription_event_types se
+		JOIN subscriptions s ON s.id = se.subscription_id
+		JOIN webhooks w ON w.id = s.webhook_id
+		WHERE se.project_id = $1 AND se.event_type = ANY($2::text[]) AND s.enabled = TRUE
+		ORDER BY s.webhook_id`
+
+	// findWebhooks finds the explicit webhooks of a publish (their integrations and state).
+	findWebhooks   = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled FROM webhooks WHERE project_id = ? AND id IN (?)`
+	findWebhooksPG = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
+
+	eventDeliveryIDs = `SELECT event_id, id FROM deliveries WHERE event_id IN (?) ORDER BY id`
+
+	eventCounts = `SELECT event_id, status, COUNT(*) AS n FROM deliveries WHERE event_id IN (?) GROUP BY event_id, status`
+)
+
+var (
+	insertEvents = newBulkInsert(bulkInsert{
+		into:    `INSERT INTO events (` + eventCols + `)`,
+		pgTypes: []string{"text", "text", "text", "text", "json", "text", "timestamptz", "text", "text"},
+	})
+	// insertKeys skips keys that a concurrent publish took first; the caller then returns that publish's result.
+	insertKeys = newBulkInsert(bulkInsert{
+		into:    `INSERT INTO idempotency_keys (project_id, key, event_id, create_time)`,
+		pgTypes: []string{"text", "text", "text", "timestamptz"},
+		suffix:  ` ON CONFLICT (project_id, key) DO NOTHING RETURNING key`,
+	})
+	insertDeliveries = newBulkInsert(bulkInsert{
+		into: `INSERT INTO deliveries (id, project_id, event_id, webhook_id, integration_id, event_type, subject, status,
+			reason, create_time, update_time)`,
+		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "timestamptz"},
+	})
+)
+
+// Rows per multi-row INSERT (well under both dialects' bind parameter limits).
+const (
+	eventChunk    = 500
+	deliveryChunk = 500
+)
+
+type eventRow struct {
+	ID             string   `db:"id"`
+	ProjectID      string   `db:"project_id"`
+	EventType      string   `db:"event_type"`
+	Subject        string   `db:"subject"`
+	Payload        jsonText `db:"payload"`
+	IdempotencyKey string   `db:"idempotency_key"`
+	CreateTime     dbTime   `db:"create_time"`
+	TraceParent    string   `db:"traceparent"`
+	TraceState     string   `db:"tracestate"`
+}
+
+func (r eventRow) record() store.Event {
+	return store.Event{
+		ID: r.ID, ProjectID: r.ProjectID, EventType: r.EventType, Subject: r.Subject, Payload: r.Payload.raw(),
+		IdempotencyKey: r.IdempotencyKey, CreateTime: r.CreateTime.t,
+		Trace: store.TraceContext{Parent: r.TraceParent, State: r.TraceState},
+	}
+}
+
+// PublishEvents stores events and their QUEUED deliveries (due now) in one transaction and wakes senders.
+// An idempotency key used in the project within idempotencyWindow returns the first result (Duplicate).
+// Explicit WebhookIDs must all be webhooks of the project (ErrNotFound otherwise); they bypass subscriptions.
+func (s *Store) PublishEvents(ctx context.Context, projectID string, in []store.PublishInput, now time.Time, idempotencyWindow time.Duration) ([]store.PublishResult, error) {
+	var out []store.PublishResult
+	var woke bool
+	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {
+		var err error
+		out, woke, err = s.publish(ctx, tx, projectID, in, ts(now), idempotencyWindow)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if woke {
+		s.wake(now)
+	}
+	return out, nil
+}
+
+// target is a webhook an event goes to.
+type target struct {
+	webhookID     string
+	integrationID string
+	disabled      bool
+}
+
+// subscriptionMatch is one (event type, subscription) pair of matchSubscriptions.
+type subscriptionMatch struct {
+	EventType     string `db:"event_type"`
+	SubjectFilter string `db:"subject_filter"`
+	WebhookID     string `db:"webhook_id"`
+	IntegrationID string `db:"integration_id"`
+	Enabled       bool   `db:"enabled"`
+}
+
+// publish is PublishEvents inside tx; it reports whether deliveries were queued (senders to wake).
+func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in []store.PublishInput, now time.Time, window time.Duration) ([]store.PublishResult, bool, error) {
+	results := make([]store.PublishResult, len(in))
+	firstOfKey := map[string]int{} // idempotency key → index of its first use in this batch
+	sameAs := make([]int, len(in)) // index of the earlier input with the same key, or -1
+	var keys []string
+	for i, p := range in {
+		sameAs[i] = -1
+		if k := p.Event.IdempotencyKey; k != "" {
+			if j, ok := firstOfKey[k]; ok {
+				sameAs[i] = j
+				continue
+			}
+			firstOfKey[k] = i
+			keys = append(keys, k)
+		}
+	}
+
+	stored, err := s.claimIdempotencyKeys(ctx, tx, projectID, keys, now, window)
+	if err != nil {
+		return nil, false, err
+	}
+
+	// New events and the inputs they came from.
+	var fresh []int
+	for i, p := range in {
+		if sameAs[i] >= 0 {
+			continue
+		}
+		if ev, ok := stored[p.Event.IdempotencyKey]; ok && p.Event.IdempotencyKey != "" {
+			results[i] = store.PublishResult{Event: ev, Duplicate: true}
+			continue
+		}
+		ev := p.Event
+		ev.ProjectID, ev.CreateTime, ev.Counts = projectID, now, nil
+		if ev.ID == "" {
+			ev.ID = id.New(id.Event, now)
+		}
+		if len(ev.Payload) == 0 {
+			ev.Payload = []byte("{}")
+		}
+		results[i] = store.PublishResult{Event: ev}
+		fresh = append(fresh, i)
+	}
+
+	// Take the keys; those a concurrent publish took first become duplicates of it.
+	taken, err := s.insertKeys(ctx, tx, results, fresh)
+	if err != nil {
+		return nil, false, err
+	}
+	var raced []string
+	kept := fresh[:0:0]
+	for _, i := range fresh {
+		if k := results[i].Event.IdempotencyKey; k == "" || taken[k] {
+			kept = append(kept, i)
+		} else {
+			raced = append(raced, k)
+		}
+	}
+	fresh = kept
+	if len(raced) > 0 {
+		won, err := s.eventsByKey(ctx, tx, projectID, raced)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, k := range raced {
+			ev, ok := won[k]
+			if !ok {
+				return nil, false, fmt.Errorf("publish events: idempotency key %q changed hands concurrently: %w", k, store.ErrConflict)
+			}
+			results[firstOfKey[k]] = store.PublishResult{Event: ev, Duplicate: true}
+		}
+	}
+	if err := s.insertEvents(ctx, tx, results, fresh); err != nil {
+		return nil, false, err
+	}
+
+	// Deliveries of the new events, and their queue rows.
+	targets, err := s.publishTargets(ctx, tx, projectID, in, results, fresh)
+	if err != nil {
+		return nil, false, err
+	}
+	var rows, queued [][]any
+	var missed []change
+	for _, i := range fresh {
+		ev := results[i].Event
+		for _, t := range targets[i] {
+			dlv := id.New(id.Delivery, now)
+			results[i].DeliveryIDs = append(results[i].DeliveryIDs, dlv)
+			if t.disabled { // failed at once; re-queued by replay_missed when the webhook is enabled again
+				rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
+					string(store.StatusFailed), reasonWebhookDisabled, now, now})
+				missed = append(missed, change{deliveryID: dlv, projectID: projectID, webhookID: t.webhookID, eventID: ev.ID,
+					eventType: ev.EventType, subject: ev.Subject, status: store.StatusFailed, reason: reasonWebhookDisabled})
+				continue
+			}
+			rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
+				string(store.StatusQueued), "", now, now})
+			queued = append(queued, queueArgs(dlv, projectID, t.webhookID, ev.ID, store.StatusQueued, 0, 0, now))
+		}
+	}
+	if err := s.countStats(ctx, tx, now, missed); err != nil {
+		return nil, false, err
+	}
+	for chunk := range slices.Chunk(rows, deliveryChunk) {
+		q, args, err := insertDeliveries.query(s.pg(), chunk)
+		if err != nil {
+			return nil, false, err
+		}
+		if _, err := s.txExec(ctx, tx, q, args...); err != nil {
+			return nil, false, wrap("insert deliveries", err)
+		}
+	}
+	if err := s.enqueue(ctx, tx, queued); err != nil {
+		return nil, false, err
+	}
+	if s.feed.active.Load() {
+		for _, i := range fresh {
+			s.note(tx, projectID, store.ChangeCreated, now, results[i].DeliveryIDs...)
+		}
+	}
+
+	// Duplicates answer with the deliveries of the first publish.
+	var dupIDs []string
+	for i := range results {
+		if results[i].Duplicate {
+			dupIDs = append(dupIDs, results[i].Event.ID)
+		}
+	}
+	if len(dupIDs) > 0 {
+		ids, err := s.deliveryIDsOf(ctx, tx, dupIDs)
+		if err != nil {
+			return nil, false, err
+		}
+		for i := range results {
+			if results[i].Duplicate {
+				results[i].DeliveryIDs = ids[results[i].Event.ID]
+			}
+		}
+	}
+	for i, j := range sameAs {
+		if j >= 0 {
+			results[i] = results[j]
+			results[i].Duplicate = true
+			results[i].DeliveryIDs = slices.Clone(results[j].DeliveryIDs)
+		}
+	}
+
+	return results, len(queued) > 0, nil
+}
+
+// claimIdempotencyKeys returns the events that hold keys within the window and frees the keys of older
+// events (so that they can be taken again).
+func (s *Store) claimIdempotencyKeys(ctx context.Context, tx *sqlx.Tx, projectID string, keys []string, now time.Time, window time.Duration) (map[string]store.Event, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	found, err := s.eventsByKey(ctx, tx, projectID, keys)
+	if err != nil {
+		return nil, err
+	}
+	var expired []string
+	for k, ev := range found {
+		if window <= 0 || ev.CreateTime.Before(now.Add(-window)) {
+			expired = append(expired, k)
+			delete(found, k)
+		}
+	}
+	if len(expired) > 0 {
+		q, args, err := s.in(`DELETE FROM idempotency_keys WHERE project_id = ? AND key IN (?)`, projectID, expired)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return nil, wrap("release idempotency keys", err)
+		}
+	}
+	return found, nil
+}
+
+// eventsByKey returns the project's events holding the idempotency keys (keys whose event is gone are left out).
+func (s *Store) eventsByKey(ctx context.Context, tx *sqlx.Tx, projectID string, keys []string) (map[string]store.Event, error) {
+	out := map[string]store.Event{}
+	for chunk := range slices.Chunk(keys, eventChunk) {
+		q, args, err := s.in(`SELECT k.key, e.id, e.project_id, e.event_type, e.subject, e.payload, e.idempotency_key,
+				e.create_time
+			FROM idempotency_keys k JOIN events e ON e.id = k.event_id
+			WHERE k.project_id = ? AND k.key IN (?)`, projectID, chunk)
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			Key string `db:"key"`
+			eventRow
+		}
+		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+			return nil, wrap("find idempotency keys", err)
+		}
+		for _, r := range rows {
+			out[r.Key] = r.record()
+		}
+	}
+	return out, nil
+}
+
+// insertKeys takes the idempotency keys of results[fresh] and returns the keys it got.
+func (s *Store) insertKeys(ctx context.Context, tx *sqlx.Tx, results []store.PublishResult, fresh []int) (map[string]bool, error) {
+	var rows [][]any
+	for _, i := range fresh {
+		if ev := results[i].Event; ev.IdempotencyKey != "" {
+			rows = append(rows, []any{ev.ProjectID, ev.IdempotencyKey, ev.ID, ev.CreateTime})
+		}
+	}
+	taken := make(map[string]bool, len(rows))
+	for chunk := range slices.Chunk(rows, eventChunk) {
+		q, args, err := insertKeys.query(s.pg(), chunk)
+		if err != nil {
+			return nil, err
+		}
+		var keys []string
+		if err := s.txSelect(ctx, tx, &keys, q, args...); err != nil {
+			return nil, wrap("insert idempotency keys", err)
+		}
+		for _, k := range keys {
+			taken[k] = true
+		}
+	}
+	return taken, nil
+}
+
+// insertEvents inserts the events of results[fresh].
+func (s *Store) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.PublishResult, fresh []int) error {
+	for chunk := range slices.Chunk(fresh, eventChunk) {
+		rows := make([][]any, len(chunk))
+		for n, i := range chunk {
+			ev := results[i].Event
+			rows[n] = []any{ev.ID, ev.ProjectID, ev.EventType, ev.Subject, textArg(ev.Payload), ev.IdempotencyKey, ev.CreateTime,
+				ev.Trace.Parent, ev.Trace.State}
+		}
+		q, args, err := insertEvents.query(s.pg(), rows)
+		if err != nil {
+			return err
+		}
+		if _, err := s.txExec(ctx, tx, q, args...); err != nil {
+			return wrap("insert events", err)
+		}
+	}
+	return nil
+}
+
+// publishTargets returns, per input index in fresh, the webhooks to deliver to: the explicit WebhookIDs,
+// else one per webhook with a matching enabled subscription.
+func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string, in []store.PublishInput, results []store.PublishResult, fresh []int) (map[int][]target, error) {
+	var explicit, types []string
+	for _, i := range fresh {
+		if len(in[i].WebhookIDs) > 0 {
+			explicit = append(explicit, in[i].WebhookIDs...)
+		} else {
+			types = append(types, results[i].Event.EventType)
+		}
+	}
+	explicit, types = dedupe(explicit), dedupe(types)
+
+	webhooks := map[string]target{} // explicit webhook id → target
+	for chunk := range slices.Chunk(explicit, eventChunk) {
+		q, args, err := s.inList(findWebhooks, findWebhooksPG, chunk, projectID)
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			ID            string `db:"id"`
+			IntegrationID string `db:"integration_id"`
+			Enabled       bool   `db:"enabled"`
+		}
+		if err := s.txSelect(ctx, tx, &rows, q, args...); err != nil {
+			return nil, wrap("find webhooks", err)
+		}
+		for _, r := range rows {
+			webhooks[r.ID] = target{webhookID: r.ID, integrationID: r.IntegrationID, disabled: !r.Enabled}
+		}
+	}
+	for _, w := range explicit {
+		if _, ok := webhooks[w]; !ok {
+			return nil, fmt.Errorf("publish events: webhook %q: %w", w, store.ErrNotFound)
+		}
+	}
+
+	byType := map[string][]subscriptionMatch{}
+	if len(types) > 0 {
+		q, args, err := s.inList(matchSubscriptions, matchSubscriptionsPG, append(types, AllEventTypes), projectID)
+		if err != nil {
+			return nil, err
+		}
+		var matches []subscriptionMatch
+		if err := s.txSelect(ctx, tx, &matches, q, args...); err != nil {
+			return nil, wrap("match subscriptions", err)
+		}
+		for _, m := range matches {
+			byType[m.EventType] = append(byType[m.EventType], m)
+		}
+	}
+
+	out := make(map[int][]target, len(fresh))
+	for _, i := range fresh {
+		seen := map[string]bool{}
+		add := func(t target) {
+			if !seen[t.webhookID] {
+				seen[t.webhookID] = true
+				out[i] = append(out[i], t)
+			}
+		}
+		if len(in[i].WebhookIDs) > 0 {
+			for _, w := range in[i].WebhookIDs {
+				add(webhooks[w])
+			}
+			continue
+		}
+		ev := results[i].Event
+		matches := byType[ev.EventType]
+		if !store.IsOperational(ev.EventType) { // "*" takes every event but the operational ones
+			matches = append(matches, byType[AllEventTypes]...)
+		}
+		for _, m := range matches {
+			if m.SubjectFilter == "" || m.SubjectFilter == ev.Subject {
+				add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled})
+			}
+		}
+		slices.SortFunc(out[i], func(a, b target) int { return strings.Compare(a.webhookID, b.webhookID) })
+	}
+	return out, nil
+}
+
+// deliveryIDsOf returns the delivery ids of each event, oldest first.
+func (s *Store) deliveryIDsOf(ctx context.Context, q queryer, eventIDs []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for chunk := range slices.Chunk(eventIDs, eventChunk) {
+		query, args, err := s.in(eventDeliveryIDs, chunk)
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			EventID string `db:"event_id"`
+			ID      string `db:"id"`
+		}
+		if err := q.SelectContext(ctx, &rows, query, args...); err != nil {
+			return nil, wrap("list event deliveries", err)
+		}
+		for _, r := range rows {
+			out[r.EventID] = append(out[r.EventID], r.ID)
+		}
+	}
+	return out, nil
+}
+
+// valuesQuery builds prefix + "(?, …), (?, …)" + suffix and its flattened arguments.
+func valuesQuery(prefix string, rows [][]any, suffix string) (string, []any) {
+	var b strings.Builder
+	b.WriteString(prefix)
+	args := make([]any, 0, len(rows)*len(rows[0]))
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(rows[0])), ", ") + ")"
+	for n, r := range rows {
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+		args = append(args, r...)
+	}
+	b.WriteString(suffix)
+	return b.String(), args
+}
+
+// GetEvent returns an event of the project with its delivery counts.
+func (s *Store) GetEvent(ctx context.Context, projectID, eventID string) (*store.Event, error) {
+	var r eventRow
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+eventCols+` FROM events WHERE project_id = ? AND id = ?`),
+		projectID, eventID); err != nil {
+		return nil, wrap("get event", err)
+	}
+	events := []store.Event{r.record()}
+	if err := s.fillCounts(ctx, events); err != nil {
+		return nil, err
+	}
+	return &events[0], nil
+}
+
+// ListEvents lists a project's events, newest first, with their delivery counts.
+func (s *Store) ListEvents(ctx context.Context, projectID string, f store.EventFilter, page store.Page) ([]store.Event, error) {
+	where, args := []string{"project_id = ?"}, []any{projectID}
+	if f.EventType != "" {
+		where, args = append(where, "event_type = ?"), append(args, f.EventType)
+	}
+	if f.Subject != "" {
+		where, args = append(where, "subject = ?"), append(args, f.Subject)
+	}
+	if !f.CreateAfter.IsZero() {
+		where, args = append(where, "create_time >= ?"), append(args, ts(f.CreateAfter))
+	}
+	if !f.CreateBefore.IsZero() {
+		where, args = append(where, "create_time < ?"), append(args, ts(f.CreateBefore))
+	}
+	var rows []eventRow
+	if err := s.list(ctx, &rows, eventCols, "events", where, args, page); err != nil {
+		return nil, wrap("list events", err)
+	}
+	events := mapRows(rows, eventRow.record)
+	if err := s.fillCounts(ctx, events); err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
+// fillCounts sets each event's delivery counts by status.
+func (s *Store) fillCounts(ctx context.Context, events []store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	byID := make(map[string]*store.Event, len(events))
+	ids := make([]string, len(events))
+	for i := range events {
+		events[i].Counts = store.DeliveryCounts{}
+		byID[events[i].ID] = &events[i]
+		ids[i] = events[i].ID
+	}
+	q, args, err := s.in(eventCounts, ids)
+	if err != nil {
+		return err
+	}
+	var rows []struct {
+		EventID string `db:"event_id"`
+		Status  string `db:"status"`
+		N       int    `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return wrap("count deliveries", err)
+	}
+	for _, r := range rows {
+		byID[r.EventID].Counts[store.Status(r.Status)] = r.N
+	}
+	return nil
+}

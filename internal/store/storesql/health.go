@@ -1,0 +1,182 @@
+package storesql
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hookd/hookd/internal/store"
+)
+
+// SetWebhookEnabled enables or disables a webhook of the project and publishes hookd.webhook.enabled or
+// hookd.webhook.disabled (reason: why it is disabled). Enabling clears the failure streak; with replay it re-queues,
+// oldest first, the deliveries that FAILED with reason "webhook disabled" since the webhook was disabled, and
+// returns how many. A webhook already in the asked state is left as it is (replay still runs when enabling).
+func (s *Store) SetWebhookEnabled(ctx context.Context, projectID, webhookID string, enabled bool, reason string, replay bool,
+	now time.Time) (*store.Webhook, int, error) {
+	now = ts(now)
+	var replayed int
+	var woke bool
+	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {
+		var r webhookRow
+		if err := tx.GetContext(ctx, &r, s.rebind(`SELECT `+webhookReadCols+` FROM webhooks WHERE project_id = ? AND id = ?`+
+			s.forUpdate()), projectID, webhookID); err != nil {
+			return wrap("set webhook enabled", err)
+		}
+		var ops []operational
+		switch {
+		case enabled && !r.Enabled:
+			if replay && r.DisableTime.valid {
+				n, err := s.replayMissed(ctx, tx, projectID, webhookID, r.DisableTime.t, now)
+				if err != nil {
+					return err
+				}
+				replayed = n
+			}
+			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhooks SET enabled = TRUE, disabled_reason = '', disable_time = NULL,
+				consecutive_failures = 0, warned_percent = 0, update_time = ? WHERE id = ?`), now, webhookID); err != nil {
+				return wrap("enable webhook", err)
+			}
+			ops = append(ops, operational{projectID: projectID, eventType: store.EventWebhookEnabled, subject: webhookID,
+				payload: map[string]any{"webhookId": webhookID, "replayed": replayed}})
+		case !enabled && r.Enabled:
+			op, err := s.disable(ctx, tx, webhookID, reason, now)
+			if err != nil {
+				return err
+			}
+			ops = append(ops, op...)
+		case enabled && replay && r.Enabled:
+			// Already enabled: nothing was missed since.
+		}
+		w, err := s.publishOperational(ctx, tx, now, ops)
+		woke = woke || w || replayed > 0
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if woke {
+		s.wake(now)
+	}
+	w, err := s.GetWebhook(ctx, projectID, webhookID)
+	return w, replayed, err
+}
+
+// forUpdate locks the rows a PostgreSQL query reads (SQLite transactions hold the database).
+func (s *Store) forUpdate() string {
+	if s.pg() {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// replayMissed re-queues the deliveries of a webhook that FAILED with reason "webhook disabled" since it was
+// disabled, due in their order (one microsecond apart), and returns how many.
+func (s *Store) replayMissed(ctx context.Context, tx *sqlx.Tx, projectID, webhookID string, since, now time.Time) (int, error) {
+	var rows []deliveryRow
+	if err := tx.SelectContext(ctx, &rows, s.rebind(`UPDATE deliveries SET status = 'retrying', reason = '', resent = TRUE,
+			resends = resends + 1, update_time = ?
+		WHERE project_id = ? AND webhook_id = ? AND id >= ? AND status = 'failed' AND reason = ? AND update_time >= ?
+		RETURNING `+deliveryCols), now, projectID, webhookID, "dlv_"+ulidPrefix(since.Add(-time.Minute)) /* other processes' clocks */, reasonWebhookDisabled,
+		ts(since)); err != nil {
+		return 0, wrap("replay missed deliveries", err)
+	}
+	slices.SortFunc(rows, func(a, b deliveryRow) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		return 1
+	})
+	s.note(tx, projectID, store.ChangeStatus, now, rowIDs(rows)...)
+	queued := make([][]any, len(rows))
+	for i, r := range rows {
+		due := now.Add(time.Duration(i) * time.Microsecond)
+		queued[i] = queueArgs(r.ID, r.ProjectID, r.WebhookID, r.EventID, store.StatusRetrying, r.Attempts, r.Resends, due)
+	}
+	for chunk := range slices.Chunk(queued, deliveryChunk) {
+		q, args := valuesQuery(`INSERT INTO delivery_queue (`+queueCols+`) VALUES `, chunk, requeue)
+		if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
+			return 0, wrap("replay missed deliveries", err)
+		}
+	}
+	return len(rows), nil
+}
+
+// GetWebhookStats counts a webhook's outcomes over the window ending now — in whole minutes for windows up to
+// 3 hours, in whole hours beyond — and its deliveries unfinished now.
+func (s *Store) GetWebhookStats(ctx context.Context, projectID, webhookID string, window time.Duration, now time.Time) (*store.WebhookStats, error) {
+	w, err := s.GetWebhook(ctx, projectID, webhookID)
+	if err != nil {
+		return nil, err
+	}
+	res := statResolutions[0]
+	if window > res.keep {
+		res = statResolutions[1]
+	}
+	from := ts(now.Add(-window).Truncate(res.size))
+	var rows []struct {
+		Done      int64  `db:"done"`
+		Failed    int64  `db:"failed"`
+		Cancelled int64  `db:"cancelled"`
+		Attempts  int64  `db:"attempts"`
+		Latency   []byte `db:"latency"`
+	}
+	latency := "latency"
+	if s.pg() {
+		latency = "array_to_json(latency)::text AS latency"
+	}
+	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT done, failed, cancelled, attempts, `+latency+` FROM webhook_stats
+		WHERE webhook_id = ? AND resolution = ? AND bucket >= ?`), webhookID, res.name, from); err != nil {
+		return nil, wrap("webhook stats", err)
+	}
+	st := &store.WebhookStats{Window: window, Latency: make([]int64, len(store.LatencyBounds)+1),
+		LastSuccessTime: w.LastSuccessTime, LastFailureTime: w.LastFailureTime, ConsecutiveFailures: w.ConsecutiveFailures}
+	for _, r := range rows {
+		st.Done, st.Failed, st.Cancelled, st.Attempts = st.Done+r.Done, st.Failed+r.Failed, st.Cancelled+r.Cancelled, st.Attempts+r.Attempts
+		var lat []int64
+		if err := json.Unmarshal(r.Latency, &lat); err != nil {
+			return nil, fmt.Errorf("webhook stats: %w", err)
+		}
+		for i := range min(len(lat), len(st.Latency)) {
+			st.Latency[i] += lat[i]
+		}
+	}
+	var counts []struct {
+		Status string `db:"status"`
+		N      int64  `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &counts, s.rebind(`SELECT status, count(*) AS n FROM delivery_queue WHERE webhook_id = ?
+		GROUP BY status`), webhookID); err != nil {
+		return nil, wrap("webhook stats: queue", err)
+	}
+	for _, c := range counts {
+		switch store.Status(c.Status) {
+		case store.StatusQueued:
+			st.Queued = c.N
+		case store.StatusRetrying:
+			st.Retrying = c.N
+		case store.StatusWaiting:
+			st.Waiting = c.N
+		}
+	}
+	return st, nil
+}
+
+// ExpireStats deletes statistics buckets older than their resolution keeps them; it returns how many.
+func (s *Store) ExpireStats(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for _, res := range statResolutions {
+		r, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM webhook_stats WHERE resolution = ? AND bucket < ?`),
+			res.name, ts(now.Add(-res.keep)))
+		if err != nil {
+			return total, wrap("expire webhook stats", err)
+		}
+		n, _ := r.RowsAffected()
+		total += int(n)
+	}
+	return total, nil
+}

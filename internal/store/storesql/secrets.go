@@ -1,0 +1,295 @@
+package storesql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/hookd/hookd/internal/secret"
+	"github.com/hookd/hookd/internal/store"
+)
+
+// Secrets at rest. The store encrypts on write and decrypts on read, so handlers and the sender only see
+// plaintext: webhook signing secrets (current and previous), private header values of integrations and webhooks
+// (and of attempt and execution logs), trigger signature secrets. Trigger API keys are kept as SHA-256 hashes.
+
+// sealHeaders returns hs with private values encrypted (a copy; hs is not changed).
+func (s *Store) sealHeaders(hs []store.Header) []store.Header {
+	if !slices.ContainsFunc(hs, func(h store.Header) bool { return h.Private && !secret.IsSealed(h.Value) }) {
+		return hs
+	}
+	out := slices.Clone(hs)
+	for i := range out {
+		if out[i].Private && !secret.IsSealed(out[i].Value) {
+			out[i].Value = s.keys.Seal(out[i].Value)
+		}
+	}
+	return out
+}
+
+// openHeaders decrypts private values in place.
+func (s *Store) openHeaders(hs []store.Header) error {
+	for i := range hs {
+		if !hs[i].Private {
+			continue
+		}
+		v, err := s.keys.Open(hs[i].Value)
+		if err != nil {
+			return fmt.Errorf("header %s: %w", hs[i].Name, err)
+		}
+		hs[i].Value = v
+	}
+	return nil
+}
+
+// openLogHeaders decrypts private values of a log record in place; a value whose key is gone (rotated out)
+// reads as secret.Masked instead of failing the whole record.
+func (s *Store) openLogHeaders(hs []store.Header) {
+	for i := range hs {
+		if !hs[i].Private {
+			continue
+		}
+		v, err := s.keys.Open(hs[i].Value)
+		if err != nil {
+			v = secret.Masked
+		}
+		hs[i].Value = v
+	}
+}
+
+// sealedAttempt returns a with its private request header values encrypted (a shallow copy).
+func (s *Store) sealedAttempt(a *store.Attempt) *store.Attempt {
+	c := *a
+	c.RequestHeaders = s.sealHeaders(a.RequestHeaders)
+	return &c
+}
+
+// attemptRecord converts a stored attempt, decrypting private header values.
+func (s *Store) attemptRecord(r attemptRow) (store.Attempt, error) {
+	a, err := r.record()
+	if err != nil {
+		return a, err
+	}
+	s.openLogHeaders(a.RequestHeaders)
+	return a, nil
+}
+
+func (s *Store) openSecret(what, v string) (string, error) {
+	out, err := s.keys.Open(v)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// keyring lists the key ids that encrypted the database's secrets; see prepareSecrets.
+const (
+	lockSecretKeysPG  = `LOCK TABLE secret_keys IN EXCLUSIVE MODE`
+	activeSecretKeys  = `SELECT key_id FROM secret_keys WHERE retire_time IS NULL`
+	insertSecretKeyPG = `INSERT INTO secret_keys (key_id, create_time) VALUES ($1, $2) ON CONFLICT (key_id) DO UPDATE SET retire_time = NULL`
+	insertSecretKeySQ = `INSERT INTO secret_keys (key_id, create_time) VALUES (?, ?) ON CONFLICT (key_id) DO UPDATE SET retire_time = NULL`
+	countSecretKeys   = `SELECT COUNT(*) FROM secret_keys`
+	retireSecretKeys  = `UPDATE secret_keys SET retire_time = ? WHERE key_id <> ? AND retire_time IS NULL`
+)
+
+// ErrForeignKey is returned by Open when the database holds secrets encrypted under a key the keyring lacks.
+var ErrForeignKey = errors.New("the database's secrets are encrypted under a key this process does not hold")
+
+// prepareSecrets runs at Open: it refuses a keyring that lacks a key the database's secrets use, registers the
+// current key, and on the first start after the upgrade to 0003 encrypts the secrets stored in clear (all in
+// one transaction, so processes starting together do it once).
+func (s *Store) prepareSecrets(ctx context.Context) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if s.pg() {
+			if _, err := tx.ExecContext(ctx, lockSecretKeysPG); err != nil {
+				return wrap("lock secret keys", err)
+			}
+		}
+		var n int
+		if err := tx.GetContext(ctx, &n, countSecretKeys); err != nil {
+			return wrap("count secret keys", err)
+		}
+		var active []string
+		if err := tx.SelectContext(ctx, &active, activeSecretKeys); err != nil {
+			return wrap("list secret keys", err)
+		}
+		for _, id := range active {
+			if !s.keys.Has(id) {
+				return fmt.Errorf("%w (key id %s; this process holds %s): every process of a cluster needs the same %s, or the key file of the process that created the database",
+					ErrForeignKey, id, strings.Join(s.keys.IDs(), ", "), secret.EnvVar)
+			}
+		}
+		if n == 0 { // first start with encryption at rest: seal what 0001 stored in clear
+			if _, err := s.reseal(ctx, tx, func(v string) bool { return v != "" && !secret.IsSealed(v) }); err != nil {
+				return err
+			}
+		}
+		q := insertSecretKeySQ
+		if s.pg() {
+			q = insertSecretKeyPG
+		}
+		_, err := tx.ExecContext(ctx, q, s.keys.CurrentID(), ts(time.Now()))
+		return wrap("register secret key", err)
+	})
+}
+
+// RotateResult counts the rows RotateSecrets re-encrypted.
+type RotateResult struct {
+	Webhooks     int
+	Integrations int
+	Triggers     int
+	// KeyID is the key everything is now encrypted under.
+	KeyID string
+}
+
+// RotateSecrets re-encrypts every stored secret under the keyring's current key (values under older keys, and
+// any left in clear) and retires the other key ids, so that processes may drop the old keys afterwards.
+// Attempt and execution logs are not rewritten: their private values under a dropped key read as "********".
+func (s *Store) RotateSecrets(ctx context.Context) (RotateResult, error) {
+	res := RotateResult{KeyID: s.keys.CurrentID()}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if s.pg() {
+			if _, err := tx.ExecContext(ctx, lockSecretKeysPG); err != nil {
+				return wrap("lock secret keys", err)
+			}
+		}
+		var err error
+		if res, err = s.reseal(ctx, tx, s.keys.NeedsRotation); err != nil {
+			return err
+		}
+		res.KeyID = s.keys.CurrentID()
+		q := insertSecretKeySQ
+		if s.pg() {
+			q = insertSecretKeyPG
+		}
+		now := ts(time.Now())
+		if _, err := tx.ExecContext(ctx, q, res.KeyID, now); err != nil {
+			return wrap("register secret key", err)
+		}
+		_, err = tx.ExecContext(ctx, s.rebind(retireSecretKeys), now, res.KeyID)
+		return wrap("retire secret keys", err)
+	})
+	return res, err
+}
+
+// reseal re-encrypts under the current key every secret value for which need is true, and hashes trigger API
+// keys stored in clear. The rows are locked (FOR UPDATE on PostgreSQL; SQLite's write transaction excludes other
+// writers), so a concurrent API write is never overwritten with an older value.
+func (s *Store) reseal(ctx context.Context, tx *sqlx.Tx, need func(string) bool) (RotateResult, error) {
+	var res RotateResult
+	forUpdate := ""
+	if s.pg() {
+		forUpdate = " FOR UPDATE"
+	}
+	again := func(v string) string {
+		if !need(v) {
+			return v
+		}
+		plain, err := s.keys.Open(v)
+		if err != nil {
+			return v // unreadable: left as is (prepareSecrets has checked the keys)
+		}
+		return s.keys.Seal(plain)
+	}
+	headersAgain := func(raw jsonText) (textArg, bool, error) {
+		var hs []store.Header
+		if err := raw.decode(&hs); err != nil {
+			return nil, false, err
+		}
+		changed := false
+		for i := range hs {
+			if hs[i].Private && need(hs[i].Value) {
+				hs[i].Value, changed = again(hs[i].Value), true
+			}
+		}
+		if !changed {
+			return nil, false, nil
+		}
+		b, err := jsonArg(nonNil(hs))
+		return b, true, err
+	}
+
+	var whs []struct {
+		ID             string   `db:"id"`
+		Secret         string   `db:"secret"`
+		PreviousSecret string   `db:"previous_secret"`
+		Headers        jsonText `db:"headers"`
+	}
+	if err := tx.SelectContext(ctx, &whs, `SELECT id, secret, previous_secret, headers FROM webhooks`+forUpdate); err != nil {
+		return res, wrap("reseal webhooks", err)
+	}
+	for _, w := range whs {
+		h, hChanged, err := headersAgain(w.Headers)
+		if err != nil {
+			return res, err
+		}
+		sec, prev := again(w.Secret), again(w.PreviousSecret)
+		if !hChanged && sec == w.Secret && prev == w.PreviousSecret {
+			continue
+		}
+		q, args := `UPDATE webhooks SET secret = ?, previous_secret = ? WHERE id = ?`, []any{sec, prev, w.ID}
+		if hChanged {
+			q, args = `UPDATE webhooks SET secret = ?, previous_secret = ?, headers = ? WHERE id = ?`, []any{sec, prev, h, w.ID}
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
+			return res, wrap("reseal webhook", err)
+		}
+		res.Webhooks++
+	}
+
+	var ins []struct {
+		ID      string   `db:"id"`
+		Headers jsonText `db:"headers"`
+	}
+	if err := tx.SelectContext(ctx, &ins, `SELECT id, headers FROM integrations`+forUpdate); err != nil {
+		return res, wrap("reseal integrations", err)
+	}
+	for _, in := range ins {
+		h, changed, err := headersAgain(in.Headers)
+		if err != nil {
+			return res, err
+		}
+		if !changed {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE integrations SET headers = ? WHERE id = ?`), h, in.ID); err != nil {
+			return res, wrap("reseal integration", err)
+		}
+		res.Integrations++
+	}
+
+	var trs []struct {
+		ID        string   `db:"id"`
+		APIKey    string   `db:"api_key"`
+		Signature jsonText `db:"signature"`
+	}
+	if err := tx.SelectContext(ctx, &trs, `SELECT id, api_key, signature FROM triggers`+forUpdate); err != nil {
+		return res, wrap("reseal triggers", err)
+	}
+	for _, t := range trs {
+		var sig store.TriggerSignature
+		if err := t.Signature.decode(&sig); err != nil {
+			return res, err
+		}
+		key := secret.HashKey(t.APIKey)
+		newSecret := again(sig.Secret)
+		if key == t.APIKey && newSecret == sig.Secret {
+			continue
+		}
+		sig.Secret = newSecret
+		b, err := jsonArg(sig)
+		if err != nil {
+			return res, err
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE triggers SET api_key = ?, signature = ? WHERE id = ?`), key, b, t.ID); err != nil {
+			return res, wrap("reseal trigger", err)
+		}
+		res.Triggers++
+	}
+	return res, nil
+}
