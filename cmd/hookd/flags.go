@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 )
 
 // stringList is a repeatable flag; from the environment it is comma-separated.
@@ -87,12 +86,4 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		err = fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	return err
-}
-
-// durationFlag validates a positive duration flag.
-func positive(name string, d time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("--%s must be positive, got %s", name, d)
-	}
-	return nil
 }

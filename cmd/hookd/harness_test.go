@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
+	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
@@ -174,7 +176,7 @@ func (p *proc) stop(sig syscall.Signal) error {
 
 // withKey adds the API key to every call, unary and streaming.
 func withKey(key string) connect.ClientOption {
-	return connect.WithInterceptors(bearerInterceptor(key))
+	return connect.WithInterceptors(auth.ClientKey(key))
 }
 
 // h2c is an HTTP client speaking HTTP/2 without TLS (what gRPC needs on hookd's plain port).
@@ -281,5 +283,12 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 
 func testKey(t *testing.T) string {
 	t.Helper()
-	return "hk_test_" + strings.ReplaceAll(randomHex(16), "-", "")
+	return "hk_test_" + randomHex(16)
+}
+
+// randomHex is n random bytes in hex (names and tags that do not collide between tests).
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
