@@ -3,9 +3,14 @@ package auth
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 
+	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/internal/store"
 )
@@ -46,12 +51,14 @@ func (r Requirement) String() string {
 }
 
 // Policy maps procedures ("/hookd.v1.WebhookService/CreateWebhook") to requirements. Procedures it does not
-// list follow the naming rule: Get*, List*, Export* and Watch* methods are Read, every other method is Write.
+// list follow their proto definition: an RPC marked `idempotency_level = NO_SIDE_EFFECTS` is Read, every other
+// RPC is Write (ReadFromDescriptor).
 type Policy map[string]Requirement
 
-// DefaultPolicy is hookd's role table: VIEWER reads (also WatchDeliveries, the live form of ListDeliveries, and
-// GetCurrentApiKey), MEMBER also writes, ApiKeyService needs ADMIN, CreateProject needs an instance admin key,
-// UpdateActionStatus is public (its token is the capability).
+// DefaultPolicy is hookd's role table: VIEWER reads (the RPCs without side effects), MEMBER also writes,
+// ApiKeyService's other RPCs need ADMIN (ListApiKeys too), CreateProject needs an instance admin key,
+// UpdateActionStatus is public (its token is the capability), and RenderWebhookBody, although it has no side
+// effects, needs a MEMBER: it is a step of editing a webhook, which a VIEWER cannot do.
 func DefaultPolicy() Policy {
 	return Policy{
 		hookdv1connect.ActionStatusServiceUpdateActionStatusProcedure: Public,
@@ -59,8 +66,7 @@ func DefaultPolicy() Policy {
 		hookdv1connect.ApiKeyServiceCreateApiKeyProcedure:             Admin,
 		hookdv1connect.ApiKeyServiceListApiKeysProcedure:              Admin,
 		hookdv1connect.ApiKeyServiceRevokeApiKeyProcedure:             Admin,
-		hookdv1connect.ApiKeyServiceGetCurrentApiKeyProcedure:         Read,
-		hookdv1connect.DeliveryServiceWatchDeliveriesProcedure:        Read,
+		hookdv1connect.WebhookServiceRenderWebhookBodyProcedure:       Write,
 	}
 }
 
@@ -69,14 +75,38 @@ func (p Policy) Require(procedure string) Requirement {
 	if r, ok := p[procedure]; ok {
 		return r
 	}
-	method := procedure[strings.LastIndexByte(procedure, '/')+1:]
-	for _, read := range []string{"Get", "List", "Export", "Watch"} {
-		if strings.HasPrefix(method, read) {
-			return Read
-		}
+	return ReadFromDescriptor(procedure)
+}
+
+// ReadFromDescriptor classifies a procedure by its method descriptor: Read when its options say
+// `idempotency_level = NO_SIDE_EFFECTS`, else Write (also for a procedure hookd.v1 does not define).
+func ReadFromDescriptor(procedure string) Requirement {
+	if noSideEffects()[procedure] {
+		return Read
 	}
 	return Write
 }
+
+// noSideEffects is the set of hookd.v1 procedures marked NO_SIDE_EFFECTS, read once from the registered
+// descriptors.
+var noSideEffects = sync.OnceValue(func() map[string]bool {
+	read := map[string]bool{}
+	fd := hookdv1.File_hookd_v1_webhook_service_proto // registers hookd.v1; the package's other files are ranged below
+	protoregistry.GlobalFiles.RangeFilesByPackage(fd.Package(), func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			svc := fd.Services().Get(i)
+			for j := range svc.Methods().Len() {
+				m := svc.Methods().Get(j)
+				opts, _ := m.Options().(*descriptorpb.MethodOptions)
+				if opts.GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
+					read["/"+string(svc.FullName())+"/"+string(m.Name())] = true
+				}
+			}
+		}
+		return true
+	})
+	return read
+})
 
 // Authorize returns nil when the caller may call the procedure, else a permission_denied error.
 func (p Policy) Authorize(pr Principal, procedure string) error {

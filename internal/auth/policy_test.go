@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	_ "github.com/hookd/hookd/gen/go/hookd/v1" // registers the hookd.v1 descriptors
 	"github.com/hookd/hookd/internal/store"
@@ -123,6 +124,35 @@ func TestRoleTable(t *testing.T) {
 	}
 	if policy.Require("/hookd.v1.ActionStatusService/UpdateActionStatus") != Public {
 		t.Error("UpdateActionStatus must be public")
+	}
+}
+
+// TestRequireReadsDescriptor: every RPC the policy table does not list is Read exactly when its proto says
+// `idempotency_level = NO_SIDE_EFFECTS` (not by its name), and the table lists only exceptions to that rule.
+func TestRequireReadsDescriptor(t *testing.T) {
+	t.Parallel()
+	policy := DefaultPolicy()
+	for _, proc := range allProcedures(t) {
+		desc, err := protoregistry.GlobalFiles.FindDescriptorByName(
+			protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(proc, "/"), "/", ".")))
+		if err != nil {
+			t.Fatalf("%s: %v", proc, err)
+		}
+		opts := desc.(protoreflect.MethodDescriptor).Options().(*descriptorpb.MethodOptions)
+		fromProto := Write
+		if opts.GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
+			fromProto = Read
+		}
+		override, listed := policy[proc]
+		switch {
+		case !listed && policy.Require(proc) != fromProto:
+			t.Errorf("%s: Require = %s, want %s from its descriptor", proc, policy.Require(proc), fromProto)
+		case listed && override == fromProto:
+			t.Errorf("%s: the policy table repeats what its descriptor says (%s)", proc, fromProto)
+		}
+	}
+	if got := policy.Require("/hookd.v1.WebhookService/GetUnknown"); got != Write {
+		t.Errorf("an unknown Get procedure: %s, want write", got)
 	}
 }
 

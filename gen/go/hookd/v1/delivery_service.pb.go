@@ -948,15 +948,15 @@ const file_hookd_v1_delivery_service_proto_rawDesc = "" +
 	"\fExportFormat\x12\x1d\n" +
 	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11EXPORT_FORMAT_CSV\x10\x01\x12\x18\n" +
-	"\x14EXPORT_FORMAT_NDJSON\x10\x022\xf2\x04\n" +
+	"\x14EXPORT_FORMAT_NDJSON\x10\x022\xfc\x04\n" +
 	"\x0fDeliveryService\x12X\n" +
 	"\x0eListDeliveries\x12\x1f.hookd.v1.ListDeliveriesRequest\x1a .hookd.v1.ListDeliveriesResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vGetDelivery\x12\x1c.hookd.v1.GetDeliveryRequest\x1a\x1d.hookd.v1.GetDeliveryResponse\"\x03\x90\x02\x01\x12P\n" +
 	"\rRetryDelivery\x12\x1e.hookd.v1.RetryDeliveryRequest\x1a\x1f.hookd.v1.RetryDeliveryResponse\x12V\n" +
 	"\x0fRetryDeliveries\x12 .hookd.v1.RetryDeliveriesRequest\x1a!.hookd.v1.RetryDeliveriesResponse\x12S\n" +
-	"\x0eCancelDelivery\x12\x1f.hookd.v1.CancelDeliveryRequest\x1a .hookd.v1.CancelDeliveryResponse\x12[\n" +
-	"\x10ExportDeliveries\x12!.hookd.v1.ExportDeliveriesRequest\x1a\".hookd.v1.ExportDeliveriesResponse0\x01\x12X\n" +
-	"\x0fWatchDeliveries\x12 .hookd.v1.WatchDeliveriesRequest\x1a!.hookd.v1.WatchDeliveriesResponse0\x01B\x95\x01\n" +
+	"\x0eCancelDelivery\x12\x1f.hookd.v1.CancelDeliveryRequest\x1a .hookd.v1.CancelDeliveryResponse\x12`\n" +
+	"\x10ExportDeliveries\x12!.hookd.v1.ExportDeliveriesRequest\x1a\".hookd.v1.ExportDeliveriesResponse\"\x03\x90\x02\x010\x01\x12]\n" +
+	"\x0fWatchDeliveries\x12 .hookd.v1.WatchDeliveriesRequest\x1a!.hookd.v1.WatchDeliveriesResponse\"\x03\x90\x02\x010\x01B\x95\x01\n" +
 	"\fcom.hookd.v1B\x14DeliveryServiceProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (

@@ -123,12 +123,14 @@ func NewDeliveryServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			httpClient,
 			baseURL+DeliveryServiceExportDeliveriesProcedure,
 			connect.WithSchema(deliveryServiceMethods.ByName("ExportDeliveries")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 		watchDeliveries: connect.NewClient[v1.WatchDeliveriesRequest, v1.WatchDeliveriesResponse](
 			httpClient,
 			baseURL+DeliveryServiceWatchDeliveriesProcedure,
 			connect.WithSchema(deliveryServiceMethods.ByName("WatchDeliveries")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 	}
@@ -243,12 +245,14 @@ func NewDeliveryServiceHandler(svc DeliveryServiceHandler, opts ...connect.Handl
 		DeliveryServiceExportDeliveriesProcedure,
 		svc.ExportDeliveries,
 		connect.WithSchema(deliveryServiceMethods.ByName("ExportDeliveries")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	deliveryServiceWatchDeliveriesHandler := connect.NewServerStreamHandler(
 		DeliveryServiceWatchDeliveriesProcedure,
 		svc.WatchDeliveries,
 		connect.WithSchema(deliveryServiceMethods.ByName("WatchDeliveries")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	return "/hookd.v1.DeliveryService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
