@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { createHookdClient, Role } from "@hookd/client";
-import { startHookd } from "./hookd.mjs";
+import { startHookd } from "../../sdk/typescript/test/hookd.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = process.env.CONSOLE_ARTIFACTS || join(here, "..", "artifacts");

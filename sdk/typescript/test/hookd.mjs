@@ -1,5 +1,6 @@
 // Test helper: builds cmd/hookd (or uses $HOOKD_BIN) and runs `hookd serve --dev` on a free loopback
-// port with a fresh data directory and a random bootstrap admin key, then waits for /readyz.
+// port with a fresh data directory and a random bootstrap admin key, then waits for /readyz. The SDK's live
+// tests and the console's browser tests (console/e2e) both start hookd with it.
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
