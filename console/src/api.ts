@@ -8,6 +8,9 @@ import {
   ConnectError,
   createHookdClient,
   DeliveryStatus,
+  fieldViolations,
+  fullUrl as joinedUrl,
+  invalidArgument,
   Role,
   type ApiKey,
   type HookdClient,
@@ -70,14 +73,17 @@ export interface ApiError {
   code?: Code;
 }
 
-/** Converts anything thrown by a call. invalid_argument messages start with the field: "base_url: …". */
+/**
+ * Converts anything thrown by a call. The field of an invalid_argument error is its google.rpc.BadRequest detail
+ * (fieldViolations); already_exists carries none, its message starts with the field ("name: …").
+ */
 export function apiError(err: unknown): ApiError {
   if (err instanceof ConnectError) {
     const msg = err.rawMessage;
-    const m = /^([a-z_][a-z0-9_]*(?:\[\d+\])?(?:\.[a-z_][a-z0-9_]*(?:\[\d+\])?)*): ([\s\S]*)$/.exec(msg);
-    if (m && (err.code === Code.InvalidArgument || err.code === Code.AlreadyExists)) {
-      return { field: m[1], message: m[2], code: err.code };
-    }
+    const [v] = fieldViolations(err);
+    if (v) return { field: v.field, message: v.description, code: err.code };
+    const m = /^([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*): ([\s\S]*)$/.exec(msg);
+    if (m && err.code === Code.AlreadyExists) return { field: m[1], message: m[2], code: err.code };
     return { message: msg || Code[err.code], code: err.code };
   }
   return { message: err instanceof Error ? err.message : String(err) };
@@ -151,13 +157,12 @@ export const ROLE_LABEL: Record<Role, string> = {
 /** Value shown instead of private values for keys that are not ADMIN (the API sends it). */
 export const MASKED = "********";
 
-/** The URL a webhook calls: its own url, or path appended to the integration's base_url (as the server joins). */
+/**
+ * The URL a webhook calls, as the server joins it (@hookd/client's fullUrl); without an integration, the path
+ * typed so far.
+ */
 export function fullUrl(url: string, path: string, baseUrl: string | undefined): string {
-  if (url) return url;
-  if (baseUrl === undefined) return path;
-  if (!path) return baseUrl;
-  if (path.startsWith("?") || path.startsWith("#")) return baseUrl + path;
-  return baseUrl.replace(/\/+$/, "") + "/" + path.replace(/^\/+/, "");
+  return baseUrl === undefined && !url ? path : joinedUrl(url, path, baseUrl);
 }
 
 /** Downloads bytes as a file (no URL carries the API key: the data was fetched with the Authorization header). */
@@ -179,10 +184,10 @@ export function parseJsonObject(text: string, field: string): JsonObject | undef
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new ConnectError(`${field}: is not valid JSON (${(e as Error).message})`, Code.InvalidArgument);
+    throw invalidArgument(field, `is not valid JSON (${(e as Error).message})`);
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new ConnectError(`${field}: must be a JSON object`, Code.InvalidArgument);
+    throw invalidArgument(field, "must be a JSON object");
   }
   return v as JsonObject;
 }

@@ -1,7 +1,7 @@
 import { render, screen, waitFor } from "@testing-library/preact";
 import { useState } from "preact/hooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Code, ConnectError } from "@hookd/client";
+import { invalidArgument } from "@hookd/client";
 import { BodyPreview, defaultEnvelope, PREVIEW_DEBOUNCE_MS, useBodyPreview } from "../src/screens/BodyPreview";
 import { TextArea } from "../src/ui";
 
@@ -48,7 +48,7 @@ describe("body template preview", () => {
 
   it("shows the server's template error under the template field", async () => {
     const renderWebhookBody = vi.fn<Render>(async () => {
-      throw new ConnectError('body_template: parse template: template: body_template:1: unclosed action', Code.InvalidArgument);
+      throw invalidArgument("body_template", "parse template: template: body_template:1: unclosed action");
     });
     render(<Editor client={{ webhooks: { renderWebhookBody } }} initial="{{.Data.email" eventType="user.created" />);
     const alert = await screen.findByRole("alert");

@@ -5,12 +5,14 @@ package hookd
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 )
@@ -164,6 +166,24 @@ func CodeOf(err error) connect.Code {
 
 // IsNotFound reports whether err is a Connect not_found error.
 func IsNotFound(err error) bool { return err != nil && connect.CodeOf(err) == connect.CodeNotFound }
+
+// FieldViolations returns the fields an error names and why: the errdetails.BadRequest details hookd attaches
+// to every invalid_argument error about a field (nil when err has none).
+func FieldViolations(err error) []*errdetails.BadRequest_FieldViolation {
+	var cerr *connect.Error
+	if !errors.As(err, &cerr) {
+		return nil
+	}
+	var out []*errdetails.BadRequest_FieldViolation
+	for _, d := range cerr.Details() {
+		if v, err := d.Value(); err == nil {
+			if br, ok := v.(*errdetails.BadRequest); ok {
+				out = append(out, br.GetFieldViolations()...)
+			}
+		}
+	}
+	return out
+}
 
 // callInterceptor attaches the API key, decides from the call's Spec (idempotency level) and message
 // whether it may be retried, hands that to the HTTP layer in the context, and applies the default timeout.

@@ -323,6 +323,9 @@ func testErrors(t *testing.T, srv *hookdtest.Server) {
 			var ce *connect.Error
 			require.True(t, errors.As(err, &ce))
 			assert.Contains(t, ce.Message(), "name", "the message names the field")
+			if v := hookd.FieldViolations(err); assert.Len(t, v, 1, "the BadRequest detail") {
+				assert.Equal(t, "name", v[0].GetField())
+			}
 
 			// A server stream (never retried, so it bypasses go-retryablehttp) carries the key too.
 			stream, err := c.Deliveries.ExportDeliveries(ctx, connect.NewRequest(&hookdv1.ExportDeliveriesRequest{}))

@@ -4,14 +4,17 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import {
-  Code,
-  ConnectError,
+  DEFAULT_WEBHOOK_METHOD,
+  DEFAULT_WEBHOOK_TIMEOUT_SECONDS,
+  invalidArgument,
+  MAX_WEBHOOK_TIMEOUT_SECONDS,
   RetryPolicyKind,
   SigningAlgorithm,
   type EventType,
   type Integration,
   type TestWebhookResponse,
   type Webhook,
+  WEBHOOK_METHODS,
 } from "@hookd/client";
 import { apiError, durMs, fmtDur, fmtTime, fullUrl, MASKED, toDur, useSession, type ApiError } from "../api";
 import {
@@ -32,7 +35,8 @@ import {
 import { BodyPreview, useBodyPreview } from "./BodyPreview";
 import { HealthPanel } from "./Webhooks";
 
-const METHODS = ["POST", "PUT", "PATCH", "DELETE", "GET"];
+/** The methods a webhook may send, the default first. */
+const METHODS = [DEFAULT_WEBHOOK_METHOD, ...WEBHOOK_METHODS.filter((m) => m !== DEFAULT_WEBHOOK_METHOD)];
 
 const FIELDS = [
   "integration_id", "name", "system_name", "description", "method", "url", "path", "integration_headers", "headers",
@@ -67,9 +71,9 @@ interface Form {
 
 function emptyForm(integrationId: string): Form {
   return {
-    integrationId, name: "", systemName: "", description: "", method: "POST", target: integrationId ? "path" : "url",
+    integrationId, name: "", systemName: "", description: "", method: DEFAULT_WEBHOOK_METHOD, target: integrationId ? "path" : "url",
     url: "", path: "", use: {}, headers: [], bodyTemplate: "", retryKind: RetryPolicyKind.EXPONENTIAL,
-    retryInterval: "10", maxRetries: "0", timeout: "15", asyncStatus: false, asyncTimeoutHours: "24", successCodes: "",
+    retryInterval: "10", maxRetries: "0", timeout: String(DEFAULT_WEBHOOK_TIMEOUT_SECONDS), asyncStatus: false, asyncTimeoutHours: "24", successCodes: "",
     failureThreshold: "0", signingAlgorithm: SigningAlgorithm.HMAC_SHA256, sendTraceparent: true, enabled: true,
   };
 }
@@ -80,11 +84,11 @@ function formOf(w: Webhook): Form {
   for (const ih of w.integrationHeaders) use[ih.name.toLowerCase()] = ih.use;
   return {
     integrationId: w.integrationId, name: w.name, systemName: w.systemName, description: w.description,
-    method: w.method || "POST", target: w.url || !w.integrationId ? "url" : "path", url: w.url, path: w.path, use,
+    method: w.method || DEFAULT_WEBHOOK_METHOD, target: w.url || !w.integrationId ? "url" : "path", url: w.url, path: w.path, use,
     headers: w.headers.map((h) => ({ name: h.name, value: h.value, private: h.private })),
     bodyTemplate: w.bodyTemplate, retryKind: rp?.kind || RetryPolicyKind.EXPONENTIAL,
     retryInterval: rp?.interval ? String(durMs(rp.interval) / 1000) : "10", maxRetries: String(rp?.maxRetries ?? 0),
-    timeout: w.timeout ? String(durMs(w.timeout) / 1000) : "15", asyncStatus: w.asyncStatus,
+    timeout: w.timeout ? String(durMs(w.timeout) / 1000) : String(DEFAULT_WEBHOOK_TIMEOUT_SECONDS), asyncStatus: w.asyncStatus,
     asyncTimeoutHours: w.asyncTimeout ? String(durMs(w.asyncTimeout) / 3_600_000) : "24",
     successCodes: w.successStatusCodes.join(", "), failureThreshold: String(w.failureThreshold),
     signingAlgorithm: w.signingAlgorithm || SigningAlgorithm.HMAC_SHA256, sendTraceparent: w.sendTraceparent, enabled: w.enabled,
@@ -97,7 +101,7 @@ function parseCodes(s: string): number[] {
   for (const part of s.split(/[\s,]+/).filter(Boolean)) {
     const n = Number(part);
     if (!Number.isInteger(n) || n < 100 || n > 599) {
-      throw new ConnectError(`success_status_codes: ${part} is not an HTTP status code`, Code.InvalidArgument);
+      throw invalidArgument("success_status_codes", `${part} is not an HTTP status code`);
     }
     out.push(n);
   }
@@ -391,7 +395,7 @@ export function WebhookEditor() {
               hint={f.retryKind === RetryPolicyKind.FIXED ? "1 to 10." : "0 = the default 15 (about two days)."}
             />
           )}
-          <TextField label="Timeout (s)" name="timeout" type="number" min={1} max={15} err={err} value={f.timeout} onValue={(v) => set({ timeout: v })} readOnly={ro} hint="Per attempt; at most 15 s." />
+          <TextField label="Timeout (s)" name="timeout" type="number" min={1} max={MAX_WEBHOOK_TIMEOUT_SECONDS} err={err} value={f.timeout} onValue={(v) => set({ timeout: v })} readOnly={ro} hint={`Per attempt; at most ${MAX_WEBHOOK_TIMEOUT_SECONDS} s.`} />
           <TextField
             label="Success status codes"
             name="success_status_codes"

@@ -1,6 +1,6 @@
 // All webhooks of the project with their health (GetWebhookStats: one cheap call per row).
 import { useEffect, useState } from "preact/hooks";
-import type { Webhook, WebhookStats } from "@hookd/client";
+import { DEFAULT_WEBHOOK_METHOD, type Webhook, type WebhookStats } from "@hookd/client";
 import { apiError, fmtTime, isUnimplemented, tsDate, useSession } from "../api";
 import { Empty, ListState, PageHead, Pager, usePaged } from "../ui";
 
@@ -62,7 +62,7 @@ export function WebhookTable(props: { webhooks: Webhook[] }) {
                 <a href={`/webhooks/${w.id}`}>{w.name}</a>
                 <div class="muted mono small">{w.systemName}</div>
               </td>
-              <td class="mono">{w.method || "POST"}</td>
+              <td class="mono">{w.method || DEFAULT_WEBHOOK_METHOD}</td>
               <td class="mono url">{w.fullUrl}</td>
               <td>
                 {w.enabled ? (

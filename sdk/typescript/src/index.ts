@@ -6,6 +6,8 @@
  * - {@link verifyWebhook} / {@link parseWebhook}: Standard Webhooks verification with WebCrypto
  *   (HMAC-SHA256 `v1` with a whsec_ secret, ed25519 `v1a` with a whpk_ public key).
  * - {@link completeAction}: answer an async_status delivery's `meta.link`.
+ * - {@link fieldViolations}: the fields an invalid_argument error names; {@link fullUrl}: a webhook's URL as the
+ *   server joins it; the server's webhook defaults ({@link WEBHOOK_METHODS}, {@link DEFAULT_WEBHOOK_METHOD}, …).
  * - All generated messages, enums and schemas of hookd.v1 (e.g. `DeliveryStatus`, `IntegrationSchema`).
  */
 export {
@@ -25,14 +27,24 @@ export {
   Code,
   ConnectError,
   codeOf,
+  fieldViolations,
   hasCode,
+  invalidArgument,
   isAlreadyExists,
   isFailedPrecondition,
   isInvalidArgument,
   isNotFound,
   isPermissionDenied,
   isUnauthenticated,
+  type FieldViolation,
 } from "./errors.js";
+export {
+  DEFAULT_WEBHOOK_METHOD,
+  DEFAULT_WEBHOOK_TIMEOUT_SECONDS,
+  MAX_WEBHOOK_TIMEOUT_SECONDS,
+  WEBHOOK_METHODS,
+} from "./defaults.js";
+export { fullUrl } from "./url.js";
 export {
   ActionStatusError,
   completeAction,

@@ -9,6 +9,7 @@ import {
   completeAction,
   ConnectError,
   createHookdClient,
+  fieldViolations,
   DeliveryChange,
   DeliveryStatus,
   isInvalidArgument,
@@ -207,6 +208,7 @@ test("error codes", async () => {
   await assert.rejects(client.integrations.createIntegration({ baseUrl: "http://127.0.0.1:9" }), (err) => {
     assert.ok(isInvalidArgument(err), String(err));
     assert.match(err.rawMessage, /name/);
+    assert.deepEqual(fieldViolations(err).map((v) => v.field), ["name"]);
     return true;
   });
   const bad = createHookdClient({ baseUrl: hookd.url, apiKey: "hk_not_a_key" });
