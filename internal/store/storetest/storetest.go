@@ -22,10 +22,10 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/hookd/hookd/migrations"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/migrations"
 )
 
 // DefaultDatabaseURL is the PostgreSQL server used when TEST_DATABASE_URL is unset.
