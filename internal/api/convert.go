@@ -106,10 +106,13 @@ func checkHeaderValue(v string) error {
 	return nil
 }
 
-// headersFromProto validates a header list (field names the list, e.g. "headers"). A private header sent with
-// the value secret.Masked keeps the value of the stored private header of the same name in old (so a list read by a
-// MEMBER can be sent back unchanged). With templates, values are parsed as templates.
-func headersFromProto(field string, in []*hookdv1.Header, old []store.Header, templates bool) ([]store.Header, error) {
+// headersFromProto validates a header list (field names the list, e.g. "headers") that replaces old. The mask
+// never overwrites a stored value: a header sent with the value secret.Masked keeps the stored private value of
+// the same name in old (so a list read by a MEMBER can be sent back unchanged), whatever its private flag, and is
+// refused when there is none (the mask itself is never stored). Only an ADMIN (admin) may make a stored private
+// header public: a MEMBER sending private: false for it gets permission_denied. With templates, values are
+// parsed as templates.
+func headersFromProto(field string, in []*hookdv1.Header, old []store.Header, templates, admin bool) ([]store.Header, error) {
 	if len(in) > maxHeaders {
 		return nil, apierr.Invalid(field, "has %d headers; the limit is %d", len(in), maxHeaders)
 	}
@@ -129,10 +132,14 @@ func headersFromProto(field string, in []*hookdv1.Header, old []store.Header, te
 			return nil, apierr.Invalid(f+".name", "header %s is listed twice", name)
 		}
 		seen[strings.ToLower(name)] = true
+		kept, stored := storedPrivate(old, name)
+		if stored && !h.GetPrivate() && !admin {
+			return nil, apierr.PermissionDenied(fmt.Sprintf("%s.private: %s holds a private value; only an ADMIN key may make it "+
+				"public (to replace it with a public value, remove the header and save, then add it again)", f, name))
+		}
 		value := h.GetValue()
-		if h.GetPrivate() && value == secret.Masked {
-			kept, ok := storedPrivate(old, name)
-			if !ok {
+		if value == secret.Masked {
+			if !stored {
 				return nil, apierr.Invalid(f+".value", "is the mask %s but no private value of %s is stored to keep", secret.Masked, name)
 			}
 			value = kept

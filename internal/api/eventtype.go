@@ -122,13 +122,26 @@ func (s *eventTypeService) ListEventTypes(ctx context.Context, req *connect.Requ
 }
 
 // UpdateEventType implements hookdv1connect.EventTypeServiceHandler: the type is found by id or name, as by
-// GetEventType. An empty schema or sample payload removes it.
+// GetEventType. An empty schema or sample payload removes it. The change is applied to the event type as it is
+// when written (updateFresh).
 func (s *eventTypeService) UpdateEventType(ctx context.Context, req *connect.Request[hookdv1.UpdateEventTypeRequest]) (*connect.Response[hookdv1.UpdateEventTypeResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	m := req.Msg
+	var et *store.EventType
+	if err := updateFresh(ctx, func() (err error) {
+		et, err = s.update(ctx, p, m)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.UpdateEventTypeResponse{EventType: eventTypeToProto(et)}), nil
+}
+
+// update reads the event type, applies m and writes it over the version read.
+func (s *eventTypeService) update(ctx context.Context, p auth.Principal, m *hookdv1.UpdateEventTypeRequest) (*store.EventType, error) {
 	et, err := s.find(ctx, p.ProjectID, m.GetId(), m.GetName())
 	if err != nil {
 		return nil, err
@@ -159,7 +172,7 @@ func (s *eventTypeService) UpdateEventType(ctx context.Context, req *connect.Req
 	if err := s.d.Store.UpdateEventType(ctx, et); err != nil {
 		return nil, apierr.About("event type", et.ID, err)
 	}
-	return connect.NewResponse(&hookdv1.UpdateEventTypeResponse{EventType: eventTypeToProto(et)}), nil
+	return et, nil
 }
 
 // DeleteEventType implements hookdv1connect.EventTypeServiceHandler.

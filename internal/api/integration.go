@@ -36,7 +36,7 @@ func (s *integrationService) CreateIntegration(ctx context.Context, req *connect
 		return nil, err
 	}
 	m := req.Msg
-	headers, err := headersFromProto("headers", m.GetHeaders(), nil, false)
+	headers, err := headersFromProto("headers", m.GetHeaders(), nil, false, p.IsAdmin())
 	if err != nil {
 		return nil, err
 	}
@@ -112,17 +112,30 @@ func (s *integrationService) ListIntegrations(ctx context.Context, req *connect.
 	return connect.NewResponse(out), nil
 }
 
-// UpdateIntegration implements hookdv1connect.IntegrationServiceHandler.
+// UpdateIntegration implements hookdv1connect.IntegrationServiceHandler. The change is applied to the
+// integration as it is when written (updateFresh): a concurrent update of other fields is kept.
 func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect.Request[hookdv1.UpdateIntegrationRequest]) (*connect.Response[hookdv1.UpdateIntegrationResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	m := req.Msg
+	var in *store.Integration
+	if err := updateFresh(ctx, func() (err error) {
+		in, err = s.update(ctx, p, req.Msg)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.UpdateIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
+}
+
+// update reads the integration, applies m and writes it over the version read.
+func (s *integrationService) update(ctx context.Context, p auth.Principal, m *hookdv1.UpdateIntegrationRequest) (*store.Integration, error) {
 	in, err := s.d.Store.GetIntegration(ctx, p.ProjectID, m.GetId())
 	if err != nil {
 		return nil, apierr.About("integration", m.GetId(), err)
 	}
+	oldOrigin, _ := netguard.Origin(in.BaseURL)
 	if m.Name != nil {
 		in.Name = m.GetName()
 	}
@@ -131,13 +144,23 @@ func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect
 		if hasPrivate(in.Headers) && !p.IsAdmin() {
 			return nil, apierr.PermissionDenied("base_url: the integration has private headers; only an ADMIN key may change its base_url")
 		}
+		if newOrigin, _ := netguard.Origin(m.GetBaseUrl()); newOrigin != oldOrigin && !p.IsAdmin() {
+			w, err := s.privateWebhook(ctx, in)
+			if err != nil {
+				return nil, err
+			}
+			if w != nil {
+				return nil, apierr.PermissionDenied(fmt.Sprintf("base_url: webhook %s (%q) calls this base_url with private headers; "+
+					"only an ADMIN key may move it to another origin", w.ID, w.Name))
+			}
+		}
 		in.BaseURL = m.GetBaseUrl()
 	}
 	if m.RateLimitPerSecond != nil {
 		in.RateLimitPerSecond = int(m.GetRateLimitPerSecond())
 	}
 	if m.Headers != nil {
-		if in.Headers, err = headersFromProto("headers", m.GetHeaders().GetValues(), in.Headers, false); err != nil {
+		if in.Headers, err = headersFromProto("headers", m.GetHeaders().GetValues(), in.Headers, false, p.IsAdmin()); err != nil {
 			return nil, err
 		}
 	}
@@ -148,7 +171,36 @@ func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect
 	if err := s.d.Store.UpdateIntegration(ctx, in); err != nil {
 		return nil, apierr.About("integration", in.ID, err)
 	}
-	return connect.NewResponse(&hookdv1.UpdateIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil
+	if newOrigin, _ := netguard.Origin(in.BaseURL); p.IsAdmin() && newOrigin != oldOrigin && oldOrigin != "" {
+		// An ADMIN moved the origin: the private values of the webhooks that call the base_url follow it. (When a
+		// MEMBER moved it, no such webhook had private values; one saved meanwhile stays bound to the old origin
+		// and sends them nowhere.)
+		if _, err := s.d.Store.RebindWebhookPrivateOrigin(ctx, p.ProjectID, in.ID, oldOrigin, newOrigin); err != nil {
+			return nil, fmt.Errorf("rebind the private headers of the webhooks of integration %s: %w", in.ID, err)
+		}
+	}
+	return in, nil
+}
+
+// privateWebhook returns a webhook of integration in that calls its base_url (no url of its own) with private
+// headers; nil when there is none.
+func (s *integrationService) privateWebhook(ctx context.Context, in *store.Integration) (*store.Webhook, error) {
+	page := store.Page{Size: pagination.MaxSize}
+	for {
+		ws, err := s.d.Store.ListWebhooks(ctx, in.ProjectID, in.ID, page)
+		if err != nil {
+			return nil, fmt.Errorf("list the webhooks of integration %s: %w", in.ID, err)
+		}
+		for i := range ws {
+			if ws[i].URL == "" && hasPrivate(ws[i].Headers) {
+				return &ws[i], nil
+			}
+		}
+		if len(ws) < page.Size {
+			return nil, nil
+		}
+		page.After = ws[len(ws)-1].ID
+	}
 }
 
 // DeleteIntegration implements hookdv1connect.IntegrationServiceHandler.

@@ -108,13 +108,25 @@ func (s *subscriptionService) ListSubscriptions(ctx context.Context, req *connec
 	return connect.NewResponse(out), nil
 }
 
-// UpdateSubscription implements hookdv1connect.SubscriptionServiceHandler.
+// UpdateSubscription implements hookdv1connect.SubscriptionServiceHandler. The change is applied to the
+// subscription as it is when written (updateFresh).
 func (s *subscriptionService) UpdateSubscription(ctx context.Context, req *connect.Request[hookdv1.UpdateSubscriptionRequest]) (*connect.Response[hookdv1.UpdateSubscriptionResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	m := req.Msg
+	var sub *store.Subscription
+	if err := updateFresh(ctx, func() (err error) {
+		sub, err = s.update(ctx, p, req.Msg)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.UpdateSubscriptionResponse{Subscription: subscriptionToProto(sub)}), nil
+}
+
+// update reads the subscription, applies m and writes it over the version read.
+func (s *subscriptionService) update(ctx context.Context, p auth.Principal, m *hookdv1.UpdateSubscriptionRequest) (*store.Subscription, error) {
 	sub, err := s.d.Store.GetSubscription(ctx, p.ProjectID, m.GetId())
 	if err != nil {
 		return nil, apierr.About("subscription", m.GetId(), err)
@@ -137,7 +149,7 @@ func (s *subscriptionService) UpdateSubscription(ctx context.Context, req *conne
 	if err := s.d.Store.UpdateSubscription(ctx, sub); err != nil {
 		return nil, s.storeError(ctx, sub, false, err)
 	}
-	return connect.NewResponse(&hookdv1.UpdateSubscriptionResponse{Subscription: subscriptionToProto(sub)}), nil
+	return sub, nil
 }
 
 // DeleteSubscription implements hookdv1connect.SubscriptionServiceHandler.

@@ -138,13 +138,25 @@ func (s *triggerService) ListTriggers(ctx context.Context, req *connect.Request[
 	return connect.NewResponse(&hookdv1.ListTriggersResponse{Triggers: out, NextPageToken: next}), nil
 }
 
-// UpdateTrigger implements hookdv1connect.TriggerServiceHandler.
+// UpdateTrigger implements hookdv1connect.TriggerServiceHandler. The change is applied to the trigger as it is
+// when written (updateFresh).
 func (s *triggerService) UpdateTrigger(ctx context.Context, req *connect.Request[hookdv1.UpdateTriggerRequest]) (*connect.Response[hookdv1.UpdateTriggerResponse], error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	m := req.Msg
+	var t *store.Trigger
+	if err := updateFresh(ctx, func() (err error) {
+		t, err = s.update(ctx, p, req.Msg)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.UpdateTriggerResponse{Trigger: s.toProto(t, p.IsAdmin())}), nil
+}
+
+// update reads the trigger, applies m and writes it over the version read.
+func (s *triggerService) update(ctx context.Context, p auth.Principal, m *hookdv1.UpdateTriggerRequest) (*store.Trigger, error) {
 	t, err := s.get(ctx, p, m.Id)
 	if err != nil {
 		return nil, err
@@ -208,7 +220,7 @@ func (s *triggerService) UpdateTrigger(ctx context.Context, req *connect.Request
 	if err := s.d.Store.UpdateTrigger(ctx, t); err != nil {
 		return nil, apierr.About("trigger", t.ID, err)
 	}
-	return connect.NewResponse(&hookdv1.UpdateTriggerResponse{Trigger: s.toProto(t, p.IsAdmin())}), nil
+	return t, nil
 }
 
 // DeleteTrigger implements hookdv1connect.TriggerServiceHandler.

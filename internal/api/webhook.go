@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/internal/apierr"
 	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/id"
+	"github.com/hookd/hookd/internal/netguard"
 	"github.com/hookd/hookd/internal/pagination"
 	"github.com/hookd/hookd/internal/render"
 	"github.com/hookd/hookd/internal/schema"
@@ -87,7 +88,7 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 	if m.Enabled != nil && !m.GetEnabled() {
 		w.Enabled, w.DisabledReason, w.DisableTime = false, store.DisabledByPerson, &now
 	}
-	if w.Headers, err = headersFromProto("headers", m.GetHeaders(), nil, true); err != nil {
+	if w.Headers, err = headersFromProto("headers", m.GetHeaders(), nil, true, p.IsAdmin()); err != nil {
 		return nil, err
 	}
 	if w.RetryPolicy, err = retryPolicyFromProto(m.GetRetryPolicy()); err != nil {
@@ -118,6 +119,7 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 	if err := s.dryRun(ctx, w, in); err != nil {
 		return nil, err
 	}
+	w.PrivateOrigin = sender.BindPrivate(w, in, w.Headers)
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindWebhook); err != nil {
 		return nil, err
 	}
@@ -170,9 +172,10 @@ func (s *webhookService) ListWebhooks(ctx context.Context, req *connect.Request[
 	return connect.NewResponse(out), nil
 }
 
-// UpdateWebhook implements hookdv1connect.WebhookServiceHandler.
+// UpdateWebhook implements hookdv1connect.WebhookServiceHandler. The change is applied to the webhook as it is
+// when written (updateFresh): a concurrent update of other fields, or a RotateWebhookSecret, is kept.
 func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request[hookdv1.UpdateWebhookRequest]) (*connect.Response[hookdv1.UpdateWebhookResponse], error) {
-	p, w, err := s.load(ctx, req.Msg.GetId())
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +183,40 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 	if m.GetUrl() != "" && m.GetPath() != "" {
 		return nil, apierr.Invalid("path", "set either url or path, not both")
 	}
+	if m.GetReplayMissed() && !m.GetEnabled() {
+		return nil, apierr.Invalid("replay_missed", "needs enabled: true (it re-queues what a disabled webhook missed)")
+	}
+	var (
+		w  *store.Webhook
+		in *store.Integration
+	)
+	if err := updateFresh(ctx, func() (err error) {
+		w, in, err = s.update(ctx, p, m)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	now := s.d.now()
+	var replayed int
+	if m.Enabled != nil {
+		// Enabling and disabling are health changes: they publish hookd.webhook.enabled / .disabled.
+		if w, replayed, err = s.d.Store.SetWebhookEnabled(ctx, p.ProjectID, w.ID, m.GetEnabled(), store.DisabledByPerson,
+			m.GetReplayMissed(), now); err != nil {
+			return nil, apierr.About("webhook", m.GetId(), err)
+		}
+	}
+	return connect.NewResponse(&hookdv1.UpdateWebhookResponse{Webhook: webhookToProto(w, in, p.IsAdmin(), now),
+		Replayed: int32(replayed)}), nil
+}
+
+// update reads the webhook, applies m and writes it over the version read; it returns the webhook written and
+// its integration (nil for none).
+func (s *webhookService) update(ctx context.Context, p auth.Principal, m *hookdv1.UpdateWebhookRequest) (*store.Webhook, *store.Integration, error) {
+	w, err := s.d.Store.GetWebhook(ctx, p.ProjectID, m.GetId())
+	if err != nil {
+		return nil, nil, apierr.About("webhook", m.GetId(), err)
+	}
+	oldHeaders, boundTo := w.Headers, w.PrivateOrigin
 	if m.IntegrationId != nil && m.GetIntegrationId() != w.IntegrationID {
 		w.IntegrationID = m.GetIntegrationId()
 		if m.IntegrationHeaders == nil {
@@ -214,8 +251,8 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 		w.IntegrationHeaders = integrationHeadersFromProto(m.GetIntegrationHeaders().GetValues())
 	}
 	if m.Headers != nil {
-		if w.Headers, err = headersFromProto("headers", m.GetHeaders().GetValues(), w.Headers, true); err != nil {
-			return nil, err
+		if w.Headers, err = headersFromProto("headers", m.GetHeaders().GetValues(), w.Headers, true, p.IsAdmin()); err != nil {
+			return nil, nil, err
 		}
 	}
 	if m.BodyTemplate != nil {
@@ -223,12 +260,12 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 	}
 	if m.RetryPolicy != nil {
 		if w.RetryPolicy, err = retryPolicyFromProto(m.GetRetryPolicy()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if m.Timeout != nil {
 		if w.Timeout, err = durationField("timeout", m.GetTimeout(), sender.DefaultTimeout, minWebhookTimeout, maxWebhookTimeout); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if m.AsyncStatus != nil {
@@ -239,7 +276,7 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 	}
 	if m.SuccessStatusCodes != nil {
 		if w.SuccessStatusCodes, err = successCodesFromProto(m.GetSuccessStatusCodes().GetValues()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if m.SendTraceparent != nil {
@@ -249,51 +286,78 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 	if m.SigningAlgorithm != nil {
 		alg, err := signingAlgorithmFromProto(m.GetSigningAlgorithm())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if alg != cmp.Or(w.SigningAlgorithm, store.SigningHMACSHA256) {
 			// A new secret or key pair of the new kind; the old one keeps signing for SecretOverlap.
 			w.SigningAlgorithm = alg
 			if err := rotateSecret(w, now); err != nil {
-				return nil, apierr.About("webhook", w.ID, err)
+				return nil, nil, apierr.About("webhook", w.ID, err)
 			}
 		}
 	}
 	if m.AsyncTimeout != nil {
 		if w.AsyncTimeout, err = durationField("async_timeout", m.GetAsyncTimeout(), sender.DefaultAsyncTimeout, time.Second, maxAsyncTimeout); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if m.FailureThreshold != nil {
 		w.FailureThreshold = int(m.GetFailureThreshold())
 	}
-	if m.GetReplayMissed() && !m.GetEnabled() {
-		return nil, apierr.Invalid("replay_missed", "needs enabled: true (it re-queues what a disabled webhook missed)")
-	}
 	in, err := s.integration(ctx, p.ProjectID, w.IntegrationID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.validate(w, in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.dryRun(ctx, w, in); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	if err := checkPrivateMove(p, m, w, in, oldHeaders, boundTo); err != nil {
+		return nil, nil, err
+	}
+	w.PrivateOrigin = sender.BindPrivate(w, in, w.Headers)
 	w.UpdateTime = now
 	if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
-		return nil, s.storeError(ctx, w, err)
+		return nil, nil, s.storeError(ctx, w, err)
 	}
-	var replayed int
-	if m.Enabled != nil {
-		// Enabling and disabling are health changes: they publish hookd.webhook.enabled / .disabled.
-		if w, replayed, err = s.d.Store.SetWebhookEnabled(ctx, p.ProjectID, w.ID, m.GetEnabled(), store.DisabledByPerson,
-			m.GetReplayMissed(), now); err != nil {
-			return nil, apierr.About("webhook", m.GetId(), err)
+	return w, in, nil
+}
+
+// checkPrivateMove refuses a non-ADMIN update that would send stored private header values (kept from old, bound
+// to origin boundTo) to another origin: the webhook's new URL (its url, or its integration's base_url with its
+// path) must keep the origin they were saved for. New private values are the caller's own and bind to the new
+// origin.
+func checkPrivateMove(p auth.Principal, m *hookdv1.UpdateWebhookRequest, w *store.Webhook, in *store.Integration, old []store.Header, boundTo string) error {
+	if p.IsAdmin() || !keepsPrivate(old, w.Headers) {
+		return nil
+	}
+	target, _ := netguard.Origin(sender.FullURL(w, in))
+	if target == boundTo {
+		return nil
+	}
+	field := "headers"
+	switch {
+	case m.IntegrationId != nil:
+		field = "integration_id"
+	case m.Url != nil:
+		field = "url"
+	case m.Path != nil:
+		field = "path"
+	}
+	return apierr.PermissionDenied(fmt.Sprintf("%s: the webhook's private header values were saved for %s; only an ADMIN key may "+
+		"send them to %s (or give them new values in the same update)", field, cmp.Or(boundTo, "no origin"), cmp.Or(target, "another origin")))
+}
+
+// keepsPrivate reports whether hs keeps a private value of old (a private header of the same name and value).
+func keepsPrivate(old, hs []store.Header) bool {
+	for _, h := range hs {
+		if v, ok := storedPrivate(old, h.Name); ok && h.Private && h.Value == v {
+			return true
 		}
 	}
-	return connect.NewResponse(&hookdv1.UpdateWebhookResponse{Webhook: webhookToProto(w, in, p.IsAdmin(), now),
-		Replayed: int32(replayed)}), nil
+	return false
 }
 
 // GetWebhookStats implements hookdv1connect.WebhookServiceHandler.
@@ -421,17 +485,28 @@ func (s *webhookService) copySubscriptions(ctx context.Context, w *store.Webhook
 
 // RotateWebhookSecret implements hookdv1connect.WebhookServiceHandler.
 func (s *webhookService) RotateWebhookSecret(ctx context.Context, req *connect.Request[hookdv1.RotateWebhookSecretRequest]) (*connect.Response[hookdv1.RotateWebhookSecretResponse], error) {
-	p, w, err := s.load(ctx, req.Msg.GetId())
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	now := s.d.now()
-	if err := rotateSecret(w, now); err != nil {
+	var w *store.Webhook
+	// Like an update, a rotation writes over the version it read: it neither undoes a concurrent update nor is
+	// undone by one.
+	if err := updateFresh(ctx, func() (err error) {
+		if _, w, err = s.load(ctx, req.Msg.GetId()); err != nil {
+			return err
+		}
+		if err := rotateSecret(w, now); err != nil {
+			return err
+		}
+		w.UpdateTime = now
+		if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
+			return s.storeError(ctx, w, err)
+		}
+		return nil
+	}); err != nil {
 		return nil, err
-	}
-	w.UpdateTime = now
-	if err := s.d.Store.UpdateWebhook(ctx, w); err != nil {
-		return nil, s.storeError(ctx, w, err)
 	}
 	s.d.log().InfoContext(ctx, "rotated webhook secret", "webhook_id", w.ID, "project_id", w.ProjectID, "by_key_id", p.KeyID)
 	out, err := s.output(ctx, p, w, nil)

@@ -2,9 +2,9 @@
 // themselves (Invalid, NotFound, PermissionDenied, FailedPrecondition) and plain, wrapped errors for the rest
 // (About names the record a store error is about). The error boundary (NewInterceptor, and Map for plain HTTP
 // handlers) maps those in one place: store.ErrNotFound → not_found, store.ErrAlreadyExists → already_exists,
-// store.ErrConflict → failed_precondition, context errors → canceled / deadline_exceeded, and anything else is
-// logged and returned as a generic internal error. No store or driver text (SQL, constraint names) reaches a
-// client.
+// store.ErrConflict → failed_precondition, store.ErrStale → aborted (what is left after the handler's own
+// retries), context errors → canceled / deadline_exceeded, and anything else is logged and returned as a
+// generic internal error. No store or driver text (SQL, constraint names) reaches a client.
 package apierr
 
 import (
@@ -122,6 +122,8 @@ func Map(ctx context.Context, log *slog.Logger, err error) error {
 		return connect.NewError(connect.CodeNotFound, errors.New("not found"))
 	case errors.Is(err, store.ErrAlreadyExists):
 		return connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("%s: already exists", name()))
+	case errors.Is(err, store.ErrStale):
+		return connect.NewError(connect.CodeAborted, fmt.Errorf("%s: changed by another request meanwhile; read it again and retry", name()))
 	case errors.Is(err, store.ErrConflict):
 		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("%s: conflict (in use, or in the wrong state for this change)", name()))
 	case errors.Is(err, context.Canceled):

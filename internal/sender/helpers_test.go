@@ -79,6 +79,15 @@ func (e *env) webhook(t *testing.T, url string, mods ...func(*store.Webhook)) *s
 	for _, m := range mods {
 		m(w)
 	}
+	if w.PrivateOrigin == "" { // bound as the API binds it (a mod may bind it elsewhere)
+		var in *store.Integration
+		if w.IntegrationID != "" {
+			var err error
+			in, err = e.st.GetIntegration(e.ctx, w.ProjectID, w.IntegrationID)
+			require.NoError(t, err)
+		}
+		w.PrivateOrigin = sender.BindPrivate(w, in, w.Headers)
+	}
 	require.NoError(t, e.st.CreateWebhook(e.ctx, w))
 	return w
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/internal/netguard"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storesql"
 )
@@ -84,6 +85,50 @@ func TestPrivateHeadersOnlyToTheIntegrationOrigin(t *testing.T) {
 		}
 		require.Len(t, owner.requests(), 1)
 		assert.Equal(t, "Bearer TOPSECRET-123", owner.requests()[0].header.Get("Authorization"))
+	})
+}
+
+// Issue 21 item 2: a webhook's own private headers go only to the origin they were saved for (PrivateOrigin),
+// deliveries and test sends alike: not to a webhook whose url moved since (e.g. a copy), nor to a path webhook
+// whose integration's base_url moved; public headers still go. A webhook still calling its origin sends them.
+func TestWebhookPrivateHeadersOnlyToTheirOrigin(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		e := setup(t, st, dev)
+		owner := newReceiver(t, reply{status: 200})
+		member := newReceiver(t, reply{status: 200})
+		ownerOrigin, ok := netguard.Origin(owner.URL)
+		require.True(t, ok)
+		headers := []store.Header{{Name: "X-Partner-Token", Value: "PARTNER-SECRET", Private: true}, {Name: "X-Plain", Value: "p"}}
+		moved := e.webhook(t, member.URL+"/steal", func(w *store.Webhook) {
+			w.Headers, w.PrivateOrigin, w.SystemName = headers, ownerOrigin, w.SystemName+"-m"
+		})
+		in := &store.Integration{ProjectID: e.project.ID, Name: "plain", BaseURL: owner.URL + "/api/", CreateTime: e.clk.Now()}
+		require.NoError(t, st.CreateIntegration(e.ctx, in))
+		viaBase := e.webhook(t, "", func(w *store.Webhook) {
+			w.IntegrationID, w.Path, w.Headers, w.SystemName = in.ID, "orders", headers, w.SystemName+"-b"
+		})
+		require.Equal(t, ownerOrigin, viaBase.PrivateOrigin)
+		in.BaseURL = member.URL + "/api/" // moved under the webhook
+		require.NoError(t, st.UpdateIntegration(e.ctx, in))
+		own := e.webhook(t, owner.URL+"/hook", func(w *store.Webhook) { w.Headers, w.SystemName = headers, w.SystemName+"-o" })
+
+		e.publish(t, `{}`, moved.ID, viaBase.ID, own.ID)
+		e.runOnce(t, 3)
+		for _, w := range []*store.Webhook{moved, viaBase} {
+			w, err := st.GetWebhook(e.ctx, e.project.ID, w.ID)
+			require.NoError(t, err)
+			_, err = e.snd.SendTest(context.Background(), w, "user.created", []byte(`{}`))
+			require.NoError(t, err)
+		}
+
+		got := member.requests()
+		require.Len(t, got, 4)
+		for _, r := range got {
+			assert.Empty(t, r.header.Get("X-Partner-Token"), "a private value reached another origin")
+			assert.Equal(t, "p", r.header.Get("X-Plain"), "public headers are still sent")
+		}
+		require.Len(t, owner.requests(), 1)
+		assert.Equal(t, "PARTNER-SECRET", owner.requests()[0].header.Get("X-Partner-Token"))
 	})
 }
 

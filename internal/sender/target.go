@@ -68,16 +68,20 @@ func FullURL(w *store.Webhook, in *store.Integration) string {
 
 // Headers returns the headers a webhook sends besides hookd's own: the integration's headers that are used
 // (listed in IntegrationHeaders with Use, or not listed), then the webhook's headers, which replace
-// integration headers of the same name (case-insensitive). Private integration headers are sent only to the
-// integration's own origin (PrivateHeadersAllowed): a webhook with its own url elsewhere never gets them.
+// integration headers of the same name (case-insensitive). Private values go only to the origin they were saved
+// for: private integration headers to the integration's own origin (PrivateHeadersAllowed), so a webhook with
+// its own url elsewhere never gets them; the webhook's private headers to its PrivateOrigin, so a webhook whose
+// URL (or integration's base_url) has moved since they were saved sends neither them nor the integration
+// headers of the same names they replace.
 func Headers(w *store.Webhook, in *store.Integration) []store.Header {
 	var out []store.Header
+	target := FullURL(w, in)
 	if in != nil {
 		use := make(map[string]bool, len(w.IntegrationHeaders))
 		for _, ih := range w.IntegrationHeaders {
 			use[strings.ToLower(ih.Name)] = ih.Use
 		}
-		private := PrivateHeadersAllowed(FullURL(w, in), in.BaseURL)
+		private := PrivateHeadersAllowed(target, in.BaseURL)
 		for _, h := range in.Headers {
 			if u, listed := use[strings.ToLower(h.Name)]; (listed && !u) || (h.Private && !private) {
 				continue
@@ -85,20 +89,35 @@ func Headers(w *store.Webhook, in *store.Integration) []store.Header {
 			out = append(out, h)
 		}
 	}
+	ownPrivate := w.PrivateOrigin != "" && PrivateHeadersAllowed(target, w.PrivateOrigin)
 	for _, h := range w.Headers {
 		out = deleteHeader(out, h.Name)
+		if h.Private && !ownPrivate {
+			continue
+		}
 		out = append(out, h)
 	}
 	return out
 }
 
-// PrivateHeadersAllowed reports whether a request to target may carry the private headers of an integration
-// with baseURL: only when both have the same origin (scheme, host and port; template variables are allowed in
-// the path and query only, so the origin of a URL template is fixed).
+// PrivateHeadersAllowed reports whether a request to target may carry private headers saved for baseURL (an
+// integration's base_url, or the origin a webhook's private headers were saved for): only when both have the
+// same origin (scheme, host and port; template variables are allowed in the path and query only, so the origin
+// of a URL template is fixed).
 func PrivateHeadersAllowed(target, baseURL string) bool {
 	a, okA := netguard.Origin(target)
 	b, okB := netguard.Origin(baseURL)
 	return okA && okB && a == b
+}
+
+// BindPrivate is the PrivateOrigin a webhook gets when it is saved with headers hs toward FullURL(w, in): that
+// URL's origin when a header is private, else empty.
+func BindPrivate(w *store.Webhook, in *store.Integration, hs []store.Header) string {
+	if !slices.ContainsFunc(hs, func(h store.Header) bool { return h.Private }) {
+		return ""
+	}
+	origin, _ := netguard.Origin(FullURL(w, in))
+	return origin
 }
 
 func deleteHeader(hs []store.Header, name string) []store.Header {

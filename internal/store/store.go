@@ -21,6 +21,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrFellBehind ends a delivery watch whose reader did not keep up with the changes.
 	ErrFellBehind = errors.New("watcher fell behind")
+	// ErrStale means an update was made from a stale read: the record changed (its Version moved) since it was
+	// read. The caller reads it again and reapplies its change.
+	ErrStale = errors.New("changed since it was read")
 )
 
 // Page asks for one page of a list ordered by id, newest first.
@@ -80,6 +83,8 @@ type Integration struct {
 	Headers            []Header
 	CreateTime         time.Time
 	UpdateTime         time.Time
+	// Version counts the updates of the record: Update* write over the version read (ErrStale when it moved).
+	Version int64
 }
 
 // IntegrationHeader toggles an inherited integration header.
@@ -177,6 +182,11 @@ type Webhook struct {
 	DisableTime         *time.Time
 	LastSuccessTime     *time.Time
 	LastFailureTime     *time.Time
+	// PrivateOrigin is the origin (scheme://host:port) the private values of Headers were saved for; they are
+	// sent only to it (empty: nowhere).
+	PrivateOrigin string
+	// Version counts the updates of the record: Update* write over the version read (ErrStale when it moved).
+	Version int64
 }
 
 // Reasons a webhook is disabled.
@@ -231,6 +241,8 @@ type EventType struct {
 	SamplePayload json.RawMessage
 	CreateTime    time.Time
 	UpdateTime    time.Time
+	// Version counts the updates of the record: Update* write over the version read (ErrStale when it moved).
+	Version int64
 }
 
 // Subscription sends events of EventTypes ("*" = all) to a webhook.
@@ -243,6 +255,8 @@ type Subscription struct {
 	Enabled       bool
 	CreateTime    time.Time
 	UpdateTime    time.Time
+	// Version counts the updates of the record: Update* write over the version read (ErrStale when it moved).
+	Version int64
 }
 
 // SubscriptionFilter narrows ListSubscriptions.
@@ -497,6 +511,8 @@ type Trigger struct {
 	Enabled            bool
 	CreateTime         time.Time
 	UpdateTime         time.Time
+	// Version counts the updates of the record: Update* write over the version read (ErrStale when it moved).
+	Version int64
 
 	// Subject picks the subject of published events (a matching route's Subject wins).
 	Subject TriggerSubject
@@ -606,6 +622,9 @@ type Store interface {
 	CreateIntegration(ctx context.Context, in *Integration) error
 	GetIntegration(ctx context.Context, projectID, id string) (*Integration, error)
 	ListIntegrations(ctx context.Context, projectID string, page Page) ([]Integration, error)
+	// UpdateIntegration, like every Update*, writes the record over the version it was read at (in.Version):
+	// ErrStale when the record changed since, so that concurrent updates never undo one another; on success
+	// in.Version is the new version.
 	UpdateIntegration(ctx context.Context, in *Integration) error
 	// DeleteIntegration returns ErrConflict while webhooks belong to it.
 	DeleteIntegration(ctx context.Context, projectID, id string) error
@@ -614,6 +633,10 @@ type Store interface {
 	GetWebhook(ctx context.Context, projectID, id string) (*Webhook, error)
 	ListWebhooks(ctx context.Context, projectID, integrationID string, page Page) ([]Webhook, error)
 	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// RebindWebhookPrivateOrigin moves the private header values of the integration's webhooks that call its
+	// base_url (no url of their own) and are bound to origin from to origin to (after an ADMIN moved the
+	// base_url); returns how many.
+	RebindWebhookPrivateOrigin(ctx context.Context, projectID, integrationID, from, to string) (int, error)
 	// DeleteWebhook deletes the webhook and its subscriptions and cancels its unfinished deliveries.
 	DeleteWebhook(ctx context.Context, projectID, id string, now time.Time) error
 	// SetWebhookEnabled enables or disables a webhook (with reason) and publishes hookd.webhook.enabled or

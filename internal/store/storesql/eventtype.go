@@ -12,10 +12,13 @@ import (
 const (
 	eventTypeCols = `id, project_id, name, description, schema, sample_payload, create_time, update_time`
 
+	// eventTypeReadCols adds the version (written by updates only).
+	eventTypeReadCols = eventTypeCols + `, version`
+
 	insertEventType = `INSERT INTO event_types (` + eventTypeCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
-	updateEventType = `UPDATE event_types SET name = ?, description = ?, schema = ?, sample_payload = ?, update_time = ?
-		WHERE project_id = ? AND id = ?`
+	updateEventType = `UPDATE event_types SET name = ?, description = ?, schema = ?, sample_payload = ?, update_time = ?,
+		version = version + 1 WHERE project_id = ? AND id = ? AND version = ?`
 
 	eventTypeInUse = `SELECT EXISTS (SELECT 1 FROM subscription_event_types WHERE project_id = ? AND event_type = ?)`
 )
@@ -29,12 +32,14 @@ type eventTypeRow struct {
 	SamplePayload jsonText `db:"sample_payload"`
 	CreateTime    dbTime   `db:"create_time"`
 	UpdateTime    dbTime   `db:"update_time"`
+	Version       int64    `db:"version"`
 }
 
 func (r eventTypeRow) record() store.EventType {
 	return store.EventType{
 		ID: r.ID, ProjectID: r.ProjectID, Name: r.Name, Description: r.Description, Schema: r.Schema.raw(),
 		SamplePayload: r.SamplePayload.raw(), CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
+		Version: r.Version,
 	}
 }
 
@@ -62,7 +67,7 @@ func (s *Store) GetEventTypeByName(ctx context.Context, projectID, name string) 
 
 func (s *Store) getEventType(ctx context.Context, col, projectID, value string) (*store.EventType, error) {
 	var r eventTypeRow
-	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+eventTypeCols+` FROM event_types WHERE project_id = ? AND `+col+` = ?`),
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+eventTypeReadCols+` FROM event_types WHERE project_id = ? AND `+col+` = ?`),
 		projectID, value); err != nil {
 		return nil, wrap("get event type", err)
 	}
@@ -73,16 +78,18 @@ func (s *Store) getEventType(ctx context.Context, col, projectID, value string) 
 // ListEventTypes lists a project's event types, newest first.
 func (s *Store) ListEventTypes(ctx context.Context, projectID string, page store.Page) ([]store.EventType, error) {
 	var rows []eventTypeRow
-	if err := s.list(ctx, &rows, eventTypeCols, "event_types", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
+	if err := s.list(ctx, &rows, eventTypeReadCols, "event_types", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
 		return nil, wrap("list event types", err)
 	}
 	return mapRows(rows, eventTypeRow.record), nil
 }
 
-// UpdateEventType replaces the event type's fields; renaming one that subscriptions name is an ErrConflict.
+// UpdateEventType replaces the event type's fields over the version it was read at (ErrStale when it changed
+// since); renaming one that subscriptions name is an ErrConflict.
 func (s *Store) UpdateEventType(ctx context.Context, et *store.EventType) error {
 	et.UpdateTime = orNow(et.UpdateTime)
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	version := et.Version
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var old string
 		if err := tx.GetContext(ctx, &old, s.rebind(`SELECT name FROM event_types WHERE project_id = ? AND id = ?`),
 			et.ProjectID, et.ID); err != nil {
@@ -97,10 +104,13 @@ func (s *Store) UpdateEventType(ctx context.Context, et *store.EventType) error 
 				return wrap("update event type: subscriptions name it", store.ErrConflict)
 			}
 		}
-		res, err := tx.ExecContext(ctx, s.rebind(updateEventType), et.Name, et.Description, rawArg(et.Schema),
-			rawArg(et.SamplePayload), et.UpdateTime, et.ProjectID, et.ID)
-		return affectedOne("update event type", res, err)
+		return s.updateVersioned(ctx, tx, "update event type", "event_types", updateEventType,
+			[]any{et.Name, et.Description, rawArg(et.Schema), rawArg(et.SamplePayload), et.UpdateTime}, et.ProjectID, et.ID, &version)
 	})
+	if err == nil {
+		et.Version = version // only once committed
+	}
+	return err
 }
 
 // DeleteEventType deletes an event type; ErrConflict while a subscription names it.

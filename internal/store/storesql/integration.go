@@ -12,10 +12,13 @@ import (
 const (
 	integrationCols = `id, project_id, name, base_url, rate_limit_per_second, headers, create_time, update_time`
 
+	// integrationReadCols adds the version (written by updates only).
+	integrationReadCols = integrationCols + `, version`
+
 	insertIntegration = `INSERT INTO integrations (` + integrationCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
-	updateIntegration = `UPDATE integrations SET name = ?, base_url = ?, rate_limit_per_second = ?, headers = ?, update_time = ?
-		WHERE project_id = ? AND id = ?`
+	updateIntegration = `UPDATE integrations SET name = ?, base_url = ?, rate_limit_per_second = ?, headers = ?, update_time = ?,
+		version = version + 1 WHERE project_id = ? AND id = ? AND version = ?`
 )
 
 type integrationRow struct {
@@ -27,12 +30,13 @@ type integrationRow struct {
 	Headers            jsonText `db:"headers"`
 	CreateTime         dbTime   `db:"create_time"`
 	UpdateTime         dbTime   `db:"update_time"`
+	Version            int64    `db:"version"`
 }
 
 func (r integrationRow) record() (store.Integration, error) {
 	in := store.Integration{
 		ID: r.ID, ProjectID: r.ProjectID, Name: r.Name, BaseURL: r.BaseURL, RateLimitPerSecond: r.RateLimitPerSecond,
-		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
+		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, Version: r.Version,
 	}
 	return in, r.Headers.decode(&in.Headers)
 }
@@ -65,7 +69,7 @@ func (s *Store) CreateIntegration(ctx context.Context, in *store.Integration) er
 // GetIntegration returns an integration of the project.
 func (s *Store) GetIntegration(ctx context.Context, projectID, integrationID string) (*store.Integration, error) {
 	var r integrationRow
-	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+integrationCols+` FROM integrations WHERE project_id = ? AND id = ?`),
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+integrationReadCols+` FROM integrations WHERE project_id = ? AND id = ?`),
 		projectID, integrationID); err != nil {
 		return nil, wrap("get integration", err)
 	}
@@ -79,7 +83,7 @@ func (s *Store) GetIntegration(ctx context.Context, projectID, integrationID str
 // ListIntegrations lists a project's integrations, newest first.
 func (s *Store) ListIntegrations(ctx context.Context, projectID string, page store.Page) ([]store.Integration, error) {
 	var rows []integrationRow
-	if err := s.list(ctx, &rows, integrationCols, "integrations", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
+	if err := s.list(ctx, &rows, integrationReadCols, "integrations", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
 		return nil, wrap("list integrations", err)
 	}
 	return mapRowsErr(rows, s.integrationRecord)
@@ -95,16 +99,44 @@ func (s *Store) IntegrationNames(ctx context.Context, projectID string, ids []st
 		integrationNamesPG, projectID, ids)
 }
 
-// UpdateIntegration replaces the integration's fields (all but id, project and create time).
+// UpdateIntegration replaces the integration's fields (all but id, project and create time) over the version
+// it was read at; ErrStale when it changed since.
 func (s *Store) UpdateIntegration(ctx context.Context, in *store.Integration) error {
 	in.UpdateTime = orNow(in.UpdateTime)
 	headers, err := jsonArg(nonNil(s.sealHeaders(in.Headers)))
 	if err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, s.rebind(updateIntegration), in.Name, in.BaseURL, in.RateLimitPerSecond, headers,
-		in.UpdateTime, in.ProjectID, in.ID)
-	return affectedOne("update integration", res, err)
+	return s.updateVersioned(ctx, s.db, "update integration", "integrations", updateIntegration,
+		[]any{in.Name, in.BaseURL, in.RateLimitPerSecond, headers, in.UpdateTime}, in.ProjectID, in.ID, &in.Version)
+}
+
+// updateVersioned runs q, a versioned UPDATE of one record of table ending in "WHERE project_id = ? AND id = ?
+// AND version = ?" (setting version = version + 1), with args then those three. When it matches no row, the
+// record is either gone (ErrNotFound) or changed since it was read (ErrStale); on success *version is the new
+// version.
+func (s *Store) updateVersioned(ctx context.Context, q queryer, what, table, query string, args []any, projectID, id string, version *int64) error {
+	res, err := q.ExecContext(ctx, s.rebind(query), append(args, projectID, id, *version)...)
+	if err != nil {
+		return wrap(what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(what, err)
+	}
+	if n == 1 {
+		*version++
+		return nil
+	}
+	var exists bool
+	if err := q.GetContext(ctx, &exists, s.rebind(`SELECT EXISTS (SELECT 1 FROM `+table+` WHERE project_id = ? AND id = ?)`),
+		projectID, id); err != nil {
+		return wrap(what, err)
+	}
+	if exists {
+		return wrap(what, store.ErrStale)
+	}
+	return wrap(what, store.ErrNotFound)
 }
 
 // DeleteIntegration deletes an integration; ErrConflict while webhooks belong to it.

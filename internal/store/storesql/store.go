@@ -118,6 +118,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeDB()
 		return nil, err
 	}
+	if err := s.bindPrivateOrigins(ctx); err != nil {
+		s.closeDB()
+		return nil, err
+	}
 	// Every project has the operational event types, in their current form.
 	if err := s.ensureOperationalTypes(ctx, s.db, time.Now()); err != nil {
 		s.closeDB()
@@ -139,6 +143,9 @@ func Migrate(ctx context.Context, cfg Config) error {
 	}
 	defer s.closeDB()
 	if err := migrate(ctx, s.db, s.dialect, s.log); err != nil {
+		return err
+	}
+	if err := s.bindPrivateOrigins(ctx); err != nil {
 		return err
 	}
 	if cfg.Keyring != nil {

@@ -17,10 +17,13 @@ const AllEventTypes = "*"
 const (
 	subscriptionCols = `id, project_id, webhook_id, event_types, subject_filter, enabled, create_time, update_time`
 
+	// subscriptionReadCols adds the version (written by updates only).
+	subscriptionReadCols = subscriptionCols + `, version`
+
 	insertSubscription = `INSERT INTO subscriptions (` + subscriptionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
-	updateSubscription = `UPDATE subscriptions SET webhook_id = ?, event_types = ?, subject_filter = ?, enabled = ?, update_time = ?
-		WHERE project_id = ? AND id = ?`
+	updateSubscription = `UPDATE subscriptions SET webhook_id = ?, event_types = ?, subject_filter = ?, enabled = ?, update_time = ?,
+		version = version + 1 WHERE project_id = ? AND id = ? AND version = ?`
 
 	insertSubscriptionEventType = `INSERT INTO subscription_event_types (subscription_id, project_id, event_type) VALUES (?, ?, ?)`
 )
@@ -34,12 +37,13 @@ type subscriptionRow struct {
 	Enabled       bool     `db:"enabled"`
 	CreateTime    dbTime   `db:"create_time"`
 	UpdateTime    dbTime   `db:"update_time"`
+	Version       int64    `db:"version"`
 }
 
 func (r subscriptionRow) record() (store.Subscription, error) {
 	sub := store.Subscription{
 		ID: r.ID, ProjectID: r.ProjectID, WebhookID: r.WebhookID, SubjectFilter: r.SubjectFilter, Enabled: r.Enabled,
-		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
+		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, Version: r.Version,
 	}
 	return sub, r.EventTypes.decode(&sub.EventTypes)
 }
@@ -113,7 +117,7 @@ func (s *Store) insertSubscriptionEventTypes(ctx context.Context, tx *sqlx.Tx, s
 // GetSubscription returns a subscription of the project.
 func (s *Store) GetSubscription(ctx context.Context, projectID, subscriptionID string) (*store.Subscription, error) {
 	var r subscriptionRow
-	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+subscriptionCols+` FROM subscriptions WHERE project_id = ? AND id = ?`),
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+subscriptionReadCols+` FROM subscriptions WHERE project_id = ? AND id = ?`),
 		projectID, subscriptionID); err != nil {
 		return nil, wrap("get subscription", err)
 	}
@@ -137,13 +141,14 @@ func (s *Store) ListSubscriptions(ctx context.Context, projectID string, f store
 		args = append(args, projectID, f.EventType)
 	}
 	var rows []subscriptionRow
-	if err := s.list(ctx, &rows, subscriptionCols, "subscriptions", where, args, page); err != nil {
+	if err := s.list(ctx, &rows, subscriptionReadCols, "subscriptions", where, args, page); err != nil {
 		return nil, wrap("list subscriptions", err)
 	}
 	return mapRowsErr(rows, subscriptionRow.record)
 }
 
-// UpdateSubscription replaces the subscription's fields (all but id, project and create time).
+// UpdateSubscription replaces the subscription's fields (all but id, project and create time) over the version
+// it was read at; ErrStale when it changed since.
 func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription) error {
 	sub.UpdateTime = orNow(sub.UpdateTime)
 	sub.EventTypes = dedupe(sub.EventTypes)
@@ -151,13 +156,13 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription)
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	version := sub.Version
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := s.checkSubscriptionRefs(ctx, tx, sub); err != nil {
 			return wrap("update subscription", err)
 		}
-		res, err := tx.ExecContext(ctx, s.rebind(updateSubscription), sub.WebhookID, types, sub.SubjectFilter, sub.Enabled,
-			sub.UpdateTime, sub.ProjectID, sub.ID)
-		if err := affectedOne("update subscription", res, err); err != nil {
+		if err := s.updateVersioned(ctx, tx, "update subscription", "subscriptions", updateSubscription,
+			[]any{sub.WebhookID, types, sub.SubjectFilter, sub.Enabled, sub.UpdateTime}, sub.ProjectID, sub.ID, &version); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM subscription_event_types WHERE subscription_id = ?`), sub.ID); err != nil {
@@ -165,6 +170,10 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription)
 		}
 		return s.insertSubscriptionEventTypes(ctx, tx, sub)
 	})
+	if err == nil {
+		sub.Version = version // only once committed
+	}
+	return err
 }
 
 // DeleteSubscription deletes a subscription of the project.

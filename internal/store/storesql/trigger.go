@@ -18,13 +18,16 @@ const (
 		sync, sync_timeout_ms, rate_limit_per_second, routes, signature, max_body_bytes, enabled, subject, drop_headers,
 		drop_query_parameters, create_time, update_time`
 
+	// triggerReadCols adds the version (written by updates only).
+	triggerReadCols = triggerCols + `, version`
+
 	insertTrigger = `INSERT INTO triggers (` + triggerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	updateTrigger = `UPDATE triggers SET name = ?, event_type = ?, api_key_header = ?, api_key = ?, response_status = ?,
 		response_type = ?, response_body = ?, sync = ?, sync_timeout_ms = ?, rate_limit_per_second = ?, routes = ?,
 		signature = ?, max_body_bytes = ?, enabled = ?, subject = ?, drop_headers = ?, drop_query_parameters = ?,
-		update_time = ?
-		WHERE project_id = ? AND id = ?`
+		update_time = ?, version = version + 1
+		WHERE project_id = ? AND id = ? AND version = ?`
 
 	executionCols = `id, project_id, trigger_id, receive_time, method, headers, query_parameters, path_fragment, raw_body,
 		raw_body_base64, body, content_type, status, event_id, event_type, subject, body_truncated`
@@ -56,6 +59,7 @@ type triggerRow struct {
 	DropQuery          jsonText `db:"drop_query_parameters"`
 	CreateTime         dbTime   `db:"create_time"`
 	UpdateTime         dbTime   `db:"update_time"`
+	Version            int64    `db:"version"`
 }
 
 func (r triggerRow) record() (store.Trigger, error) {
@@ -64,7 +68,7 @@ func (r triggerRow) record() (store.Trigger, error) {
 		APIKey: r.APIKey, ResponseStatus: r.ResponseStatus, ResponseType: r.ResponseType, ResponseBody: r.ResponseBody,
 		Sync: r.Sync, SyncTimeout: time.Duration(r.SyncTimeoutMS) * time.Millisecond,
 		RateLimitPerSecond: r.RateLimitPerSecond, MaxBodyBytes: r.MaxBodyBytes, Enabled: r.Enabled,
-		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
+		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, Version: r.Version,
 	}
 	if err := r.Routes.decode(&t.Routes); err != nil {
 		return t, err
@@ -140,12 +144,12 @@ func (s *Store) CreateTrigger(ctx context.Context, t *store.Trigger) error {
 
 // GetTrigger returns a trigger of the project.
 func (s *Store) GetTrigger(ctx context.Context, projectID, triggerID string) (*store.Trigger, error) {
-	return s.getTrigger(ctx, `SELECT `+triggerCols+` FROM triggers WHERE project_id = ? AND id = ?`, projectID, triggerID)
+	return s.getTrigger(ctx, `SELECT `+triggerReadCols+` FROM triggers WHERE project_id = ? AND id = ?`, projectID, triggerID)
 }
 
 // TriggerByID finds a trigger of any project (for the public trigger endpoint).
 func (s *Store) TriggerByID(ctx context.Context, triggerID string) (*store.Trigger, error) {
-	return s.getTrigger(ctx, `SELECT `+triggerCols+` FROM triggers WHERE id = ?`, triggerID)
+	return s.getTrigger(ctx, `SELECT `+triggerReadCols+` FROM triggers WHERE id = ?`, triggerID)
 }
 
 func (s *Store) getTrigger(ctx context.Context, q string, args ...any) (*store.Trigger, error) {
@@ -163,21 +167,21 @@ func (s *Store) getTrigger(ctx context.Context, q string, args ...any) (*store.T
 // ListTriggers lists a project's triggers, newest first.
 func (s *Store) ListTriggers(ctx context.Context, projectID string, page store.Page) ([]store.Trigger, error) {
 	var rows []triggerRow
-	if err := s.list(ctx, &rows, triggerCols, "triggers", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
+	if err := s.list(ctx, &rows, triggerReadCols, "triggers", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
 		return nil, wrap("list triggers", err)
 	}
 	return mapRowsErr(rows, s.triggerRecord)
 }
 
-// UpdateTrigger replaces the trigger's fields (all but id, project and create time).
+// UpdateTrigger replaces the trigger's fields (all but id, project and create time) over the version it was
+// read at; ErrStale when it changed since.
 func (s *Store) UpdateTrigger(ctx context.Context, t *store.Trigger) error {
 	t.UpdateTime = orNow(t.UpdateTime)
 	args, err := s.triggerArgs(t)
 	if err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, s.rebind(updateTrigger), append(args, t.ProjectID, t.ID)...)
-	return affectedOne("update trigger", res, err)
+	return s.updateVersioned(ctx, s.db, "update trigger", "triggers", updateTrigger, args, t.ProjectID, t.ID, &t.Version)
 }
 
 // DeleteTrigger deletes a trigger and its executions.

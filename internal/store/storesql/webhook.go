@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/hookd/hookd/internal/id"
+	"github.com/hookd/hookd/internal/netguard"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -16,23 +17,25 @@ const (
 	webhookCols = `id, project_id, integration_id, name, system_name, description, method, url, path,
 		integration_headers, headers, body_template, retry_policy, timeout_ms, async_status, async_timeout_ms, enabled,
 		secret, previous_secret, previous_secret_expire_time, success_status_codes, signing_algorithm, public_key,
-		previous_public_key, failure_threshold, send_traceparent, create_time, update_time`
+		previous_public_key, failure_threshold, send_traceparent, private_origin, create_time, update_time`
 
-	// webhookReadCols adds the health the delivery engine keeps (never written by UpdateWebhook).
+	// webhookReadCols adds the health the delivery engine keeps (never written by UpdateWebhook) and the version.
 	webhookReadCols = webhookCols + `, consecutive_failures, warned_percent, disabled_reason, disable_time,
-		last_success_time, last_failure_time`
+		last_success_time, last_failure_time, version`
 
 	insertWebhook = `INSERT INTO webhooks (` + webhookCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-	// updateWebhook changes the configuration; enabled is SetWebhookEnabled's (and the engine's) to change, so
-	// that an update made from a stale read never re-enables a webhook the engine just disabled.
+	// updateWebhook changes the configuration over the version it was read at; enabled is SetWebhookEnabled's (and
+	// the engine's) to change, so that an update made from a stale read never re-enables a webhook the engine just
+	// disabled.
 	updateWebhook = `UPDATE webhooks SET integration_id = ?, name = ?, system_name = ?, description = ?, method = ?,
 		url = ?, path = ?, integration_headers = ?, headers = ?, body_template = ?, retry_policy = ?, timeout_ms = ?,
 		async_status = ?, async_timeout_ms = ?, secret = ?, previous_secret = ?,
 		previous_secret_expire_time = ?, success_status_codes = ?, signing_algorithm = ?, public_key = ?,
-		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, update_time = ?
-		WHERE project_id = ? AND id = ?`
+		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, private_origin = ?, update_time = ?,
+		version = version + 1
+		WHERE project_id = ? AND id = ? AND version = ?`
 
 	cancelWebhookDeliveries = `UPDATE deliveries SET status = 'cancelled', reason = 'webhook deleted', update_time = ?
 		WHERE project_id = ? AND id IN (SELECT delivery_id FROM delivery_queue WHERE webhook_id = ?)
@@ -67,6 +70,8 @@ type webhookRow struct {
 	PreviousPublicKey        string         `db:"previous_public_key"`
 	FailureThreshold         int            `db:"failure_threshold"`
 	SendTraceparent          bool           `db:"send_traceparent"`
+	PrivateOrigin            string         `db:"private_origin"`
+	Version                  int64          `db:"version"`
 	ConsecutiveFailures      int            `db:"consecutive_failures"`
 	WarnedPercent            int            `db:"warned_percent"`
 	DisabledReason           string         `db:"disabled_reason"`
@@ -88,7 +93,7 @@ func (r webhookRow) record() (store.Webhook, error) {
 		PublicKey: r.PublicKey, PreviousPublicKey: r.PreviousPublicKey, FailureThreshold: r.FailureThreshold,
 		NoTraceparent: !r.SendTraceparent, ConsecutiveFailures: r.ConsecutiveFailures, WarnedPercent: r.WarnedPercent,
 		DisabledReason: r.DisabledReason, DisableTime: r.DisableTime.ptr(), LastSuccessTime: r.LastSuccessTime.ptr(),
-		LastFailureTime: r.LastFailureTime.ptr(),
+		LastFailureTime: r.LastFailureTime.ptr(), PrivateOrigin: r.PrivateOrigin, Version: r.Version,
 	}
 	if err := r.SuccessStatusCodes.decode(&w.SuccessStatusCodes); err != nil {
 		return w, err
@@ -146,7 +151,7 @@ func (s *Store) webhookArgs(w *store.Webhook) ([]any, error) {
 	return []any{integrationID, w.Name, w.SystemName, w.Description, w.Method, w.URL, w.Path, ih, h, w.BodyTemplate, rp,
 		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
 		tsPtr(w.PreviousSecretExpireTime), codes, string(w.SigningAlgorithm), w.PublicKey, w.PreviousPublicKey,
-		w.FailureThreshold, !w.NoTraceparent, w.UpdateTime}, nil
+		w.FailureThreshold, !w.NoTraceparent, w.PrivateOrigin, w.UpdateTime}, nil
 }
 
 // CreateWebhook stores w, filling in its id and times when empty; ErrNotFound when its integration is not in the
@@ -260,20 +265,36 @@ func (s *Store) names(ctx context.Context, what, q, pgQuery, projectID string, i
 	return out, nil
 }
 
-// UpdateWebhook replaces the webhook's fields (all but id, project and create time).
+// UpdateWebhook replaces the webhook's configuration (all but id, project, create time, enabled and health) over
+// the version it was read at; ErrStale when it changed since (e.g. RotateWebhookSecret ran in between).
 func (s *Store) UpdateWebhook(ctx context.Context, w *store.Webhook) error {
 	w.UpdateTime = orNow(w.UpdateTime)
 	args, err := s.webhookArgs(w)
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	version := w.Version
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := s.requireIntegration(ctx, tx, w.ProjectID, w.IntegrationID); err != nil {
 			return wrap("update webhook", err)
 		}
-		res, err := tx.ExecContext(ctx, s.rebind(updateWebhook), append(args, w.ProjectID, w.ID)...)
-		return affectedOne("update webhook", res, err)
+		return s.updateVersioned(ctx, tx, "update webhook", "webhooks", updateWebhook, args, w.ProjectID, w.ID, &version)
 	})
+	if err == nil {
+		w.Version = version // only once committed
+	}
+	return err
+}
+
+// RebindWebhookPrivateOrigin implements store.Store.
+func (s *Store) RebindWebhookPrivateOrigin(ctx context.Context, projectID, integrationID, from, to string) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE webhooks SET private_origin = ?, version = version + 1
+		WHERE project_id = ? AND integration_id = ? AND url = '' AND private_origin = ?`), to, projectID, integrationID, from)
+	if err != nil {
+		return 0, wrap("rebind webhook private origin", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrap("rebind webhook private origin", err)
 }
 
 // DeleteWebhook deletes the webhook and its subscriptions and cancels its unfinished deliveries.
@@ -290,4 +311,43 @@ func (s *Store) DeleteWebhook(ctx context.Context, projectID, webhookID string, 
 		s.note(tx, projectID, store.ChangeStatus, now, ids...)
 		return s.settle(ctx, tx, store.StatusCancelled, ids...)
 	})
+}
+
+// bindPrivateOrigins binds the private header values of webhooks saved before private_origin existed (0007) to
+// the origin they were sent to then: the webhook's url, or else its integration's base_url (a path never changes
+// the origin). It runs at every start; once bound, a webhook is not looked at again. A webhook whose origin
+// cannot be told (no valid URL) stays unbound, and its private values are sent nowhere.
+func (s *Store) bindPrivateOrigins(ctx context.Context) error {
+	hasPrivate := `w.headers LIKE '%"private":true%'`
+	if s.pg() {
+		hasPrivate = `w.headers @> '[{"private": true}]'`
+	}
+	var rows []struct {
+		ID      string         `db:"id"`
+		URL     string         `db:"url"`
+		BaseURL sql.NullString `db:"base_url"`
+		Version int64          `db:"version"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT w.id, w.url, i.base_url, w.version FROM webhooks w
+		LEFT JOIN integrations i ON i.id = w.integration_id WHERE w.private_origin = '' AND `+hasPrivate); err != nil {
+		return wrap("bind private header origins", err)
+	}
+	for _, r := range rows {
+		target := r.URL
+		if target == "" {
+			target = r.BaseURL.String
+		}
+		origin, ok := netguard.Origin(target)
+		if !ok {
+			continue
+		}
+		if _, err := s.db.ExecContext(ctx, s.rebind(`UPDATE webhooks SET private_origin = ?, version = version + 1
+			WHERE id = ? AND private_origin = '' AND version = ?`), origin, r.ID, r.Version); err != nil {
+			return wrap("bind private header origins", err)
+		}
+	}
+	if len(rows) > 0 {
+		s.log.InfoContext(ctx, "bound private webhook headers to their origin", "webhooks", len(rows))
+	}
+	return nil
 }
