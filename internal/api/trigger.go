@@ -342,6 +342,10 @@ func (s *triggerService) validate(ctx context.Context, t *store.Trigger) error {
 		if _, _, err := mime.ParseMediaType(t.ResponseType); err != nil {
 			return apierr.Invalid("response.content_type", "%q is not a media type", t.ResponseType)
 		}
+		if trigger.IsActiveContentType(t.ResponseType) {
+			return apierr.Invalid("response.content_type", "%q would run as script or style on hookd's origin; "+
+				"use a data or document type (application/json, text/plain, text/html, …)", t.ResponseType)
+		}
 	}
 	if len(t.ResponseBody) > maxResponseBodySize {
 		return apierr.Invalid("response.body", "must be at most %d bytes", maxResponseBodySize)

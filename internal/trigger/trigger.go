@@ -164,6 +164,7 @@ func NewHandler(cfg Config) http.Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setInert(w.Header()) // every answer, whatever its kind
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/t/"):
 		sw := &statusWriter{ResponseWriter: w}
@@ -351,7 +352,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusSeeOther)
 	case t.HasCustomResponse():
-		w.Header().Set("Content-Type", cmp.Or(t.ResponseType, "application/json"))
+		w.Header().Set("Content-Type", servedContentType(t.ResponseType))
 		w.WriteHeader(e.Status)
 		_, _ = w.Write([]byte(t.ResponseBody))
 	default:
