@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -155,11 +156,13 @@ func (s *triggerService) UpdateTrigger(ctx context.Context, req *connect.Request
 	if m.EventType != nil {
 		t.EventType = *m.EventType
 	}
+	before := *t
 	if m.ApiKeyHeader != nil {
-		t.APIKeyHeader = *m.ApiKeyHeader
-		if t.APIKeyHeader == "" {
-			t.APIKey = ""
+		if t.APIKeyHeader == "" && *m.ApiKeyHeader != "" {
+			t.APIKey = "" // a retired key is not brought back: a new one is generated unless api_key is given
 		}
+		// Clearing the header keeps the key's hash: requests that still carry the key get it redacted.
+		t.APIKeyHeader = *m.ApiKeyHeader
 	}
 	if m.ApiKey != nil && *m.ApiKey != secret.Masked {
 		t.APIKey = *m.ApiKey
@@ -201,6 +204,11 @@ func (s *triggerService) UpdateTrigger(ctx context.Context, req *connect.Request
 	if m.DropQueryParameters != nil {
 		t.DropQueryParameters = m.DropQueryParameters.GetValues()
 	}
+	if !p.IsAdmin() {
+		if err := credentialSettingsKept(&before, t); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.validate(ctx, t); err != nil {
 		return nil, err
 	}
@@ -209,6 +217,25 @@ func (s *triggerService) UpdateTrigger(ctx context.Context, req *connect.Request
 		return nil, apierr.About("trigger", t.ID, err)
 	}
 	return connect.NewResponse(&hookdv1.UpdateTriggerResponse{Trigger: s.toProto(t, p.IsAdmin())}), nil
+}
+
+// credentialSettingsKept refuses, for a non-ADMIN caller, a change of the settings that decide which request
+// values are credentials: with them a MEMBER could make callers' keys and signatures land in clear in
+// executions and event payloads (clear or rename api_key_header, change the signature header, shorten
+// drop_headers or drop_query_parameters). Echoing the stored values (masked secret included) is no change.
+func credentialSettingsKept(before, after *store.Trigger) error {
+	const why = "only an ADMIN key may change it (it decides which request values are kept private)"
+	switch {
+	case !strings.EqualFold(before.APIKeyHeader, after.APIKeyHeader):
+		return apierr.PermissionDenied("api_key_header: " + why)
+	case before.Signature != after.Signature:
+		return apierr.PermissionDenied("signature: " + why)
+	case !slices.Equal(before.DropHeaders, after.DropHeaders):
+		return apierr.PermissionDenied("drop_headers: " + why)
+	case !slices.Equal(before.DropQueryParameters, after.DropQueryParameters):
+		return apierr.PermissionDenied("drop_query_parameters: " + why)
+	}
+	return nil
 }
 
 // DeleteTrigger implements hookdv1connect.TriggerServiceHandler.
@@ -322,7 +349,7 @@ func (s *triggerService) validate(ctx context.Context, t *store.Trigger) error {
 	switch {
 	case t.APIKeyHeader != "" && !isHeaderToken(t.APIKeyHeader):
 		return apierr.Invalid("api_key_header", "%q is not a valid header name", t.APIKeyHeader)
-	case t.APIKeyHeader == "" && t.APIKey != "":
+	case t.APIKeyHeader == "" && t.APIKey != "" && !secret.IsHash(t.APIKey): // a stored hash stays to redact the key
 		return apierr.Invalid("api_key_header", "is required when api_key is set")
 	case len(t.APIKey) > maxSecretLen:
 		return apierr.Invalid("api_key", "must be at most %d characters", maxSecretLen)
@@ -525,7 +552,10 @@ func (s *triggerService) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger
 		return secret.Masked
 	}
 	apiKey := t.APIKey
-	if secret.IsHash(apiKey) {
+	switch {
+	case t.APIKeyHeader == "":
+		apiKey = "" // a retired key's hash, kept only to redact it
+	case secret.IsHash(apiKey):
 		apiKey = secret.Masked
 	}
 	out := &hookdv1.Trigger{

@@ -505,41 +505,67 @@ func isCredential(t *store.Trigger, name string) bool {
 	return slices.ContainsFunc(CredentialHeaders, eq) || slices.ContainsFunc(t.DropHeaders, eq)
 }
 
+// isOwnKey reports whether v carries the trigger's API key (compared with its stored hash), alone or after a
+// scheme word ("Bearer <key>"). Wherever the key arrives (a header renamed or cleared since callers were set up, a
+// query parameter, the wrong header) it is never recorded and never published. The stored hash outlives a
+// cleared api_key_header for this purpose.
+func isOwnKey(t *store.Trigger, v string) bool {
+	if t.APIKey == "" {
+		return false
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return false
+	}
+	if secret.KeyMatches(t.APIKey, v) {
+		return true
+	}
+	i := strings.LastIndexAny(v, " \t")
+	return i >= 0 && secret.KeyMatches(t.APIKey, v[i+1:])
+}
+
 // recordedHeaders lists request headers sorted by name; credentials are private (encrypted at rest, masked for
-// non-ADMIN) and the trigger's own API key is not kept at all (only its hash is stored).
+// non-ADMIN) and the trigger's own API key is not kept at all (only its hash is stored), in any header.
 func recordedHeaders(h http.Header, t *store.Trigger) []store.Header {
 	var out []store.Header
 	for _, k := range slices.Sorted(maps.Keys(h)) {
 		private := isCredential(t, k)
-		ownKey := t.APIKeyHeader != "" && strings.EqualFold(k, t.APIKeyHeader)
+		keyHeader := t.APIKeyHeader != "" && strings.EqualFold(k, t.APIKeyHeader)
 		for _, v := range h[k] {
-			if ownKey {
-				v = secret.Masked
+			p := private
+			if keyHeader || isOwnKey(t, v) {
+				v, p = secret.Masked, true
 			}
-			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: private})
+			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: p})
 		}
 	}
 	return out
 }
 
-// recordedQuery lists query parameters sorted by name, keeping every value; drop_query_parameters are private.
+// recordedQuery lists query parameters sorted by name, keeping every value; drop_query_parameters are private,
+// and a value carrying the trigger's API key is not kept.
 func recordedQuery(q url.Values, t *store.Trigger) []store.Header {
 	var out []store.Header
 	for _, k := range slices.Sorted(maps.Keys(q)) {
 		private := slices.Contains(t.DropQueryParameters, k)
 		for _, v := range q[k] {
-			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: private})
+			p := private
+			if isOwnKey(t, v) {
+				v, p = secret.Masked, true
+			}
+			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: p})
 		}
 	}
 	return out
 }
 
 // payloadHeaders are the request headers of the event: lowercase names, repeated values joined with ", ".
-// Credential headers (isCredential) are left out: they never reach VIEWERs or webhook receivers.
+// Credential headers (isCredential) and headers carrying the trigger's API key are left out: they never reach
+// VIEWERs or webhook receivers.
 func payloadHeaders(h http.Header, t *store.Trigger) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
-		if isCredential(t, k) {
+		if isCredential(t, k) || slices.ContainsFunc(vs, func(v string) bool { return isOwnKey(t, v) }) {
 			continue
 		}
 		out[clean(strings.ToLower(k))] = clean(strings.Join(vs, ", "))
@@ -548,12 +574,21 @@ func payloadHeaders(h http.Header, t *store.Trigger) map[string]string {
 }
 
 // payloadQuery is the query of the event: a string per name, or an array when the name repeats; the trigger's
-// drop_query_parameters are left out.
+// drop_query_parameters and values carrying its API key are left out.
 func payloadQuery(q url.Values, t *store.Trigger) map[string]any {
-	if len(t.DropQueryParameters) > 0 {
+	if len(t.DropQueryParameters) > 0 || t.APIKey != "" {
 		q = maps.Clone(q)
 		for _, k := range t.DropQueryParameters {
 			delete(q, k)
+		}
+		for k, vs := range q {
+			if kept := slices.DeleteFunc(slices.Clone(vs), func(v string) bool { return isOwnKey(t, v) }); len(kept) < len(vs) {
+				if len(kept) == 0 {
+					delete(q, k)
+				} else {
+					q[k] = kept
+				}
+			}
 		}
 	}
 	return fields(q)
