@@ -443,15 +443,30 @@ func validateSignature(sig store.TriggerSignature) error {
 		if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sig.Secret, "whsec_")); err != nil || len(key) == 0 {
 			return apierr.Invalid("signature.secret", "must be a whsec_ secret (base64 after the prefix)")
 		}
-	case store.TriggerSchemeHMACSHA256:
+	case store.TriggerSchemeHMACSHA256, store.TriggerSchemeHMACSHA256Timestamped:
+		name := "HMAC_SHA256"
+		if sig.Scheme == store.TriggerSchemeHMACSHA256Timestamped {
+			name = "HMAC_SHA256_TIMESTAMPED"
+		}
 		switch {
 		case sig.Secret == "":
-			return apierr.Invalid("signature.secret", "is required for HMAC_SHA256")
+			return apierr.Invalid("signature.secret", "is required for %s", name)
 		case sig.Header == "":
-			return apierr.Invalid("signature.header", "is required for HMAC_SHA256")
+			return apierr.Invalid("signature.header", "is required for %s", name)
 		case !isHeaderToken(sig.Header):
 			return apierr.Invalid("signature.header", "%q is not a valid header name", sig.Header)
+		case sig.Scheme == store.TriggerSchemeHMACSHA256Timestamped && sig.Prefix != "":
+			return apierr.Invalid("signature.prefix", "is not used by HMAC_SHA256_TIMESTAMPED (the header holds t=…,v1=…)")
 		}
+	}
+	switch {
+	case sig.SignTarget && sig.Scheme != store.TriggerSchemeHMACSHA256Timestamped:
+		return apierr.Invalid("signature.sign_request_target", "is used by HMAC_SHA256_TIMESTAMPED only")
+	case sig.Tolerance != 0 && !timestamped(sig.Scheme):
+		return apierr.Invalid("signature.timestamp_tolerance", "is used by STANDARD_WEBHOOKS and HMAC_SHA256_TIMESTAMPED only")
+	case sig.Tolerance != 0 && (sig.Tolerance < time.Second || sig.Tolerance > store.MaxSignatureTolerance):
+		return apierr.Invalid("signature.timestamp_tolerance", "must be between 1s and %s (default %s)",
+			store.MaxSignatureTolerance, store.DefaultSignatureTolerance)
 	}
 	if len(sig.Secret) > maxSecretLen {
 		return apierr.Invalid("signature.secret", "must be at most %d characters", maxSecretLen)
@@ -499,23 +514,68 @@ func setSyncTimeout(t *store.Trigger, d *durationpb.Duration) error {
 	return nil
 }
 
-// setSignature replaces the signature; a masked secret keeps oldSecret (clients echo what they read).
+// setSignature replaces the signature; a masked secret keeps oldSecret (clients echo what they read). The
+// default tolerance is stored as 0, so that echoing the tolerance a client read is no change.
 func setSignature(t *store.Trigger, sig *hookdv1.TriggerSignature, oldSecret string) error {
 	sec := sig.GetSecret()
 	if sec == secret.Masked {
 		sec = oldSecret
 	}
+	var tolerance time.Duration
+	if d := sig.GetTimestampTolerance(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return apierr.Invalid("signature.timestamp_tolerance", "is not a valid duration")
+		}
+		if tolerance = d.AsDuration(); tolerance == store.DefaultSignatureTolerance {
+			tolerance = 0
+		}
+	}
+	s := store.TriggerSignature{Secret: sec, Tolerance: tolerance, SignTarget: sig.GetSignRequestTarget()}
 	switch sig.GetScheme() {
 	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_UNSPECIFIED:
 		t.Signature = store.TriggerSignature{}
+		return nil
 	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS:
-		t.Signature = store.TriggerSignature{Scheme: store.TriggerSchemeStandardWebhooks, Secret: sec}
+		s.Scheme = store.TriggerSchemeStandardWebhooks
 	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256:
-		t.Signature = store.TriggerSignature{Scheme: store.TriggerSchemeHMACSHA256, Secret: sec, Header: sig.GetHeader(), Prefix: sig.GetPrefix()}
+		s.Scheme, s.Header, s.Prefix = store.TriggerSchemeHMACSHA256, sig.GetHeader(), sig.GetPrefix()
+	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256_TIMESTAMPED:
+		s.Scheme, s.Header, s.Prefix = store.TriggerSchemeHMACSHA256Timestamped, sig.GetHeader(), sig.GetPrefix()
 	default:
 		return apierr.Invalid("signature.scheme", "unknown scheme %d", sig.GetScheme())
 	}
+	t.Signature = s
 	return nil
+}
+
+// signatureScheme is the API enum of a stored scheme.
+var signatureScheme = map[string]hookdv1.SignatureScheme{
+	store.TriggerSchemeStandardWebhooks:      hookdv1.SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS,
+	store.TriggerSchemeHMACSHA256:            hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256,
+	store.TriggerSchemeHMACSHA256Timestamped: hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256_TIMESTAMPED,
+}
+
+// signatureToProto converts a signature (nil for none); the secret is masked unless reveal, and the tolerance of
+// timestamped schemes is shown with its default filled in.
+func signatureToProto(sig store.TriggerSignature, reveal bool) *hookdv1.TriggerSignature {
+	scheme, ok := signatureScheme[sig.Scheme]
+	if !ok {
+		return nil
+	}
+	out := &hookdv1.TriggerSignature{Scheme: scheme, Secret: sig.Secret, Header: sig.Header, Prefix: sig.Prefix,
+		SignRequestTarget: sig.SignTarget}
+	if !reveal && out.Secret != "" {
+		out.Secret = secret.Masked
+	}
+	if timestamped(sig.Scheme) {
+		out.TimestampTolerance = duration(cmp.Or(sig.Tolerance, store.DefaultSignatureTolerance))
+	}
+	return out
+}
+
+// timestamped reports whether a scheme signs a timestamp (and so has a tolerance).
+func timestamped(scheme string) bool {
+	return scheme == store.TriggerSchemeStandardWebhooks || scheme == store.TriggerSchemeHMACSHA256Timestamped
 }
 
 func routesFromProto(rs []*hookdv1.TriggerRoute) []store.TriggerRoute {
@@ -545,12 +605,6 @@ func subjectToProto(s store.TriggerSubject) *hookdv1.TriggerSubject {
 // only in the response of the call that set it (CreateTrigger, or UpdateTrigger with a new key), and as
 // secret.Masked afterwards, to every role.
 func (s *triggerService) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger {
-	mask := func(v string) string {
-		if v == "" || reveal {
-			return v
-		}
-		return secret.Masked
-	}
 	apiKey := t.APIKey
 	switch {
 	case t.APIKeyHeader == "":
@@ -576,13 +630,7 @@ func (s *triggerService) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger
 		out.Routes = append(out.Routes, pr)
 	}
 	out.Subject = subjectToProto(t.Subject)
-	switch t.Signature.Scheme {
-	case store.TriggerSchemeStandardWebhooks:
-		out.Signature = &hookdv1.TriggerSignature{Scheme: hookdv1.SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS, Secret: mask(t.Signature.Secret)}
-	case store.TriggerSchemeHMACSHA256:
-		out.Signature = &hookdv1.TriggerSignature{Scheme: hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256,
-			Secret: mask(t.Signature.Secret), Header: t.Signature.Header, Prefix: t.Signature.Prefix}
-	}
+	out.Signature = signatureToProto(t.Signature, reveal)
 	return out
 }
 

@@ -214,7 +214,8 @@ func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r
 		writeError(w, status, err.Error())
 		return
 	}
-	if err := verifySignature(t.Signature, r.Header, body, now); err != nil {
+	once, err := verifySignature(t.Signature, r, t.ID, body, now)
+	if err != nil {
 		if !errors.Is(err, errBadSignature) {
 			h.cfg.Log.WarnContext(ctx, "trigger signature check", "trigger_id", t.ID, "error", err)
 		}
@@ -233,6 +234,18 @@ func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r
 		writeError(w, http.StatusTooManyRequests, "trigger "+t.ID+" has exceeded its maximum allowed throughput of "+
 			strconv.Itoa(rate)+" requests/second. Please throttle your requests.")
 		return
+	}
+	// A timestamped signature is remembered only now: a request refused with 429 may be sent again as it was.
+	if once != nil {
+		fresh, err := h.cfg.Store.RememberTriggerSignature(ctx, t.ID, once.Digest, once.Expire, now)
+		if err != nil {
+			h.internal(ctx, w, "remember signature", err, "trigger_id", t.ID)
+			return
+		}
+		if !fresh {
+			h.authFailed(ctx, w, t, r, fragment, now, errReplayed.Error())
+			return
+		}
 	}
 	h.ingest(ctx, w, t, r, fragment, body, now)
 }
