@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -167,11 +168,13 @@ func (s *triggerService) update(ctx context.Context, p auth.Principal, m *hookdv
 	if m.EventType != nil {
 		t.EventType = *m.EventType
 	}
+	before := *t
 	if m.ApiKeyHeader != nil {
-		t.APIKeyHeader = *m.ApiKeyHeader
-		if t.APIKeyHeader == "" {
-			t.APIKey = ""
+		if t.APIKeyHeader == "" && *m.ApiKeyHeader != "" {
+			t.APIKey = "" // a retired key is not brought back: a new one is generated unless api_key is given
 		}
+		// Clearing the header keeps the key's hash: requests that still carry the key get it redacted.
+		t.APIKeyHeader = *m.ApiKeyHeader
 	}
 	if m.ApiKey != nil && *m.ApiKey != secret.Masked {
 		t.APIKey = *m.ApiKey
@@ -213,6 +216,11 @@ func (s *triggerService) update(ctx context.Context, p auth.Principal, m *hookdv
 	if m.DropQueryParameters != nil {
 		t.DropQueryParameters = m.DropQueryParameters.GetValues()
 	}
+	if !p.IsAdmin() {
+		if err := credentialSettingsKept(&before, t); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.validate(ctx, t); err != nil {
 		return nil, err
 	}
@@ -221,6 +229,25 @@ func (s *triggerService) update(ctx context.Context, p auth.Principal, m *hookdv
 		return nil, apierr.About("trigger", t.ID, err)
 	}
 	return t, nil
+}
+
+// credentialSettingsKept refuses, for a non-ADMIN caller, a change of the settings that decide which request
+// values are credentials: with them a MEMBER could make callers' keys and signatures land in clear in
+// executions and event payloads (clear or rename api_key_header, change the signature header, shorten
+// drop_headers or drop_query_parameters). Echoing the stored values (masked secret included) is no change.
+func credentialSettingsKept(before, after *store.Trigger) error {
+	const why = "only an ADMIN key may change it (it decides which request values are kept private)"
+	switch {
+	case !strings.EqualFold(before.APIKeyHeader, after.APIKeyHeader):
+		return apierr.PermissionDenied("api_key_header: " + why)
+	case before.Signature != after.Signature:
+		return apierr.PermissionDenied("signature: " + why)
+	case !slices.Equal(before.DropHeaders, after.DropHeaders):
+		return apierr.PermissionDenied("drop_headers: " + why)
+	case !slices.Equal(before.DropQueryParameters, after.DropQueryParameters):
+		return apierr.PermissionDenied("drop_query_parameters: " + why)
+	}
+	return nil
 }
 
 // DeleteTrigger implements hookdv1connect.TriggerServiceHandler.
@@ -334,7 +361,7 @@ func (s *triggerService) validate(ctx context.Context, t *store.Trigger) error {
 	switch {
 	case t.APIKeyHeader != "" && !isHeaderToken(t.APIKeyHeader):
 		return apierr.Invalid("api_key_header", "%q is not a valid header name", t.APIKeyHeader)
-	case t.APIKeyHeader == "" && t.APIKey != "":
+	case t.APIKeyHeader == "" && t.APIKey != "" && !secret.IsHash(t.APIKey): // a stored hash stays to redact the key
 		return apierr.Invalid("api_key_header", "is required when api_key is set")
 	case len(t.APIKey) > maxSecretLen:
 		return apierr.Invalid("api_key", "must be at most %d characters", maxSecretLen)
@@ -353,6 +380,10 @@ func (s *triggerService) validate(ctx context.Context, t *store.Trigger) error {
 	if t.ResponseType != "" {
 		if _, _, err := mime.ParseMediaType(t.ResponseType); err != nil {
 			return apierr.Invalid("response.content_type", "%q is not a media type", t.ResponseType)
+		}
+		if trigger.IsActiveContentType(t.ResponseType) {
+			return apierr.Invalid("response.content_type", "%q would run as script or style on hookd's origin; "+
+				"use a data or document type (application/json, text/plain, text/html, …)", t.ResponseType)
 		}
 	}
 	if len(t.ResponseBody) > maxResponseBodySize {
@@ -424,15 +455,30 @@ func validateSignature(sig store.TriggerSignature) error {
 		if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sig.Secret, "whsec_")); err != nil || len(key) == 0 {
 			return apierr.Invalid("signature.secret", "must be a whsec_ secret (base64 after the prefix)")
 		}
-	case store.TriggerSchemeHMACSHA256:
+	case store.TriggerSchemeHMACSHA256, store.TriggerSchemeHMACSHA256Timestamped:
+		name := "HMAC_SHA256"
+		if sig.Scheme == store.TriggerSchemeHMACSHA256Timestamped {
+			name = "HMAC_SHA256_TIMESTAMPED"
+		}
 		switch {
 		case sig.Secret == "":
-			return apierr.Invalid("signature.secret", "is required for HMAC_SHA256")
+			return apierr.Invalid("signature.secret", "is required for %s", name)
 		case sig.Header == "":
-			return apierr.Invalid("signature.header", "is required for HMAC_SHA256")
+			return apierr.Invalid("signature.header", "is required for %s", name)
 		case !isHeaderToken(sig.Header):
 			return apierr.Invalid("signature.header", "%q is not a valid header name", sig.Header)
+		case sig.Scheme == store.TriggerSchemeHMACSHA256Timestamped && sig.Prefix != "":
+			return apierr.Invalid("signature.prefix", "is not used by HMAC_SHA256_TIMESTAMPED (the header holds t=…,v1=…)")
 		}
+	}
+	switch {
+	case sig.SignTarget && sig.Scheme != store.TriggerSchemeHMACSHA256Timestamped:
+		return apierr.Invalid("signature.sign_request_target", "is used by HMAC_SHA256_TIMESTAMPED only")
+	case sig.Tolerance != 0 && !timestamped(sig.Scheme):
+		return apierr.Invalid("signature.timestamp_tolerance", "is used by STANDARD_WEBHOOKS and HMAC_SHA256_TIMESTAMPED only")
+	case sig.Tolerance != 0 && (sig.Tolerance < time.Second || sig.Tolerance > store.MaxSignatureTolerance):
+		return apierr.Invalid("signature.timestamp_tolerance", "must be between 1s and %s (default %s)",
+			store.MaxSignatureTolerance, store.DefaultSignatureTolerance)
 	}
 	if len(sig.Secret) > maxSecretLen {
 		return apierr.Invalid("signature.secret", "must be at most %d characters", maxSecretLen)
@@ -480,23 +526,68 @@ func setSyncTimeout(t *store.Trigger, d *durationpb.Duration) error {
 	return nil
 }
 
-// setSignature replaces the signature; a masked secret keeps oldSecret (clients echo what they read).
+// setSignature replaces the signature; a masked secret keeps oldSecret (clients echo what they read). The
+// default tolerance is stored as 0, so that echoing the tolerance a client read is no change.
 func setSignature(t *store.Trigger, sig *hookdv1.TriggerSignature, oldSecret string) error {
 	sec := sig.GetSecret()
 	if sec == secret.Masked {
 		sec = oldSecret
 	}
+	var tolerance time.Duration
+	if d := sig.GetTimestampTolerance(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return apierr.Invalid("signature.timestamp_tolerance", "is not a valid duration")
+		}
+		if tolerance = d.AsDuration(); tolerance == store.DefaultSignatureTolerance {
+			tolerance = 0
+		}
+	}
+	s := store.TriggerSignature{Secret: sec, Tolerance: tolerance, SignTarget: sig.GetSignRequestTarget()}
 	switch sig.GetScheme() {
 	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_UNSPECIFIED:
 		t.Signature = store.TriggerSignature{}
+		return nil
 	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS:
-		t.Signature = store.TriggerSignature{Scheme: store.TriggerSchemeStandardWebhooks, Secret: sec}
+		s.Scheme = store.TriggerSchemeStandardWebhooks
 	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256:
-		t.Signature = store.TriggerSignature{Scheme: store.TriggerSchemeHMACSHA256, Secret: sec, Header: sig.GetHeader(), Prefix: sig.GetPrefix()}
+		s.Scheme, s.Header, s.Prefix = store.TriggerSchemeHMACSHA256, sig.GetHeader(), sig.GetPrefix()
+	case hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256_TIMESTAMPED:
+		s.Scheme, s.Header, s.Prefix = store.TriggerSchemeHMACSHA256Timestamped, sig.GetHeader(), sig.GetPrefix()
 	default:
 		return apierr.Invalid("signature.scheme", "unknown scheme %d", sig.GetScheme())
 	}
+	t.Signature = s
 	return nil
+}
+
+// signatureScheme is the API enum of a stored scheme.
+var signatureScheme = map[string]hookdv1.SignatureScheme{
+	store.TriggerSchemeStandardWebhooks:      hookdv1.SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS,
+	store.TriggerSchemeHMACSHA256:            hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256,
+	store.TriggerSchemeHMACSHA256Timestamped: hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256_TIMESTAMPED,
+}
+
+// signatureToProto converts a signature (nil for none); the secret is masked unless reveal, and the tolerance of
+// timestamped schemes is shown with its default filled in.
+func signatureToProto(sig store.TriggerSignature, reveal bool) *hookdv1.TriggerSignature {
+	scheme, ok := signatureScheme[sig.Scheme]
+	if !ok {
+		return nil
+	}
+	out := &hookdv1.TriggerSignature{Scheme: scheme, Secret: sig.Secret, Header: sig.Header, Prefix: sig.Prefix,
+		SignRequestTarget: sig.SignTarget}
+	if !reveal && out.Secret != "" {
+		out.Secret = secret.Masked
+	}
+	if timestamped(sig.Scheme) {
+		out.TimestampTolerance = duration(cmp.Or(sig.Tolerance, store.DefaultSignatureTolerance))
+	}
+	return out
+}
+
+// timestamped reports whether a scheme signs a timestamp (and so has a tolerance).
+func timestamped(scheme string) bool {
+	return scheme == store.TriggerSchemeStandardWebhooks || scheme == store.TriggerSchemeHMACSHA256Timestamped
 }
 
 func routesFromProto(rs []*hookdv1.TriggerRoute) []store.TriggerRoute {
@@ -526,14 +617,11 @@ func subjectToProto(s store.TriggerSubject) *hookdv1.TriggerSubject {
 // only in the response of the call that set it (CreateTrigger, or UpdateTrigger with a new key), and as
 // secret.Masked afterwards, to every role.
 func (s *triggerService) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger {
-	mask := func(v string) string {
-		if v == "" || reveal {
-			return v
-		}
-		return secret.Masked
-	}
 	apiKey := t.APIKey
-	if secret.IsHash(apiKey) {
+	switch {
+	case t.APIKeyHeader == "":
+		apiKey = "" // a retired key's hash, kept only to redact it
+	case secret.IsHash(apiKey):
 		apiKey = secret.Masked
 	}
 	out := &hookdv1.Trigger{
@@ -554,13 +642,7 @@ func (s *triggerService) toProto(t *store.Trigger, reveal bool) *hookdv1.Trigger
 		out.Routes = append(out.Routes, pr)
 	}
 	out.Subject = subjectToProto(t.Subject)
-	switch t.Signature.Scheme {
-	case store.TriggerSchemeStandardWebhooks:
-		out.Signature = &hookdv1.TriggerSignature{Scheme: hookdv1.SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS, Secret: mask(t.Signature.Secret)}
-	case store.TriggerSchemeHMACSHA256:
-		out.Signature = &hookdv1.TriggerSignature{Scheme: hookdv1.SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256,
-			Secret: mask(t.Signature.Secret), Header: t.Signature.Header, Prefix: t.Signature.Prefix}
-	}
+	out.Signature = signatureToProto(t.Signature, reveal)
 	return out
 }
 

@@ -139,14 +139,16 @@ func TestTriggerServiceCRUD(t *testing.T) {
 		assert.Equal(t, 5*time.Second, stored.SyncTimeout)
 		assert.Equal(t, "ok", stored.ResponseBody)
 
-		// Removing the key header drops the key; removing the signature scheme drops the check.
-		_, err = b.admin.UpdateTrigger(b.ctx, connect.NewRequest(&hookdv1.UpdateTriggerRequest{
+		// Removing the key header drops the key check (the key's hash stays, only to redact the key from
+		// requests that still carry it, and is shown to nobody); removing the signature scheme drops the check.
+		cleared, err := b.admin.UpdateTrigger(b.ctx, connect.NewRequest(&hookdv1.UpdateTriggerRequest{
 			Id: created.Id, ApiKeyHeader: new(""), Signature: &hookdv1.TriggerSignature{},
 		}))
 		require.NoError(t, err)
+		assert.Empty(t, cleared.Msg.Trigger.ApiKey)
 		stored, err = st.GetTrigger(b.ctx, b.project.ID, created.Id)
 		require.NoError(t, err)
-		assert.Empty(t, stored.APIKey)
+		assert.Equal(t, secret.HashKey("k-123"), stored.APIKey)
 		assert.Empty(t, stored.Signature)
 
 		b.clock.Advance(time.Millisecond) // ids order by creation time to the millisecond

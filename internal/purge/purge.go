@@ -30,6 +30,8 @@ type Store interface {
 	EnsurePartitions(ctx context.Context, from, to time.Time) error
 	// ExpireIdempotencyKeys deletes up to limit idempotency keys taken before cutoff.
 	ExpireIdempotencyKeys(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	// ExpireTriggerSignatures deletes up to limit remembered trigger signatures that expired by now.
+	ExpireTriggerSignatures(ctx context.Context, now time.Time, limit int) (int, error)
 	// VacuumQueue vacuums the queue's tables when the server's autovacuum is off (PostgreSQL).
 	VacuumQueue(ctx context.Context) error
 	// ExpireStats deletes the webhook statistics buckets older than their resolution keeps them.
@@ -145,7 +147,7 @@ func (p *Purger) Stop() {
 }
 
 // runOnce creates the partitions ahead, drops or deletes everything older than the cutoff (batch by batch) and
-// forgets expired idempotency keys; it returns the events deleted (SQLite).
+// forgets expired idempotency keys and trigger signatures; it returns the events deleted (SQLite).
 func (p *Purger) runOnce(ctx context.Context) (int, error) {
 	now := p.cfg.Clock.Now()
 	cutoff := now.Add(-p.cfg.Retention)
@@ -163,6 +165,15 @@ func (p *Purger) runOnce(ctx context.Context) (int, error) {
 	}
 	for {
 		n, err := p.cfg.Store.ExpireIdempotencyKeys(ctx, now.Add(-store.IdempotencyWindow), p.cfg.BatchSize)
+		if err != nil {
+			return 0, err
+		}
+		if n < p.cfg.BatchSize {
+			break
+		}
+	}
+	for {
+		n, err := p.cfg.Store.ExpireTriggerSignatures(ctx, now, p.cfg.BatchSize)
 		if err != nil {
 			return 0, err
 		}

@@ -3,6 +3,7 @@ package purge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -129,6 +130,12 @@ func TestRunOnceSQLite(t *testing.T) {
 		edgeEvents, edgeDeliveries := publishAt(t, st, cutoff, 2)
 		youngEvents, youngDeliveries := publishAt(t, st, now.Add(-time.Hour), 3)
 
+		// Trigger signatures are remembered until they expire: three have, one has not.
+		for i, exp := range []time.Time{now.Add(-time.Hour), now.Add(-time.Minute), now, now.Add(time.Minute)} {
+			_, err := st.RememberTriggerSignature(ctx, "trg_1", fmt.Sprint("d", i), exp, exp.Add(-time.Minute))
+			require.NoError(t, err)
+		}
+
 		cs := &countingStore{Store: st}
 		reg := prometheus.NewRegistry()
 		clk := clock.NewFake(now)
@@ -141,6 +148,9 @@ func TestRunOnceSQLite(t *testing.T) {
 		limits, counts := cs.calls()
 		require.Equal(t, []int{3, 3, 3, 3}, limits, "small batches")
 		require.Equal(t, []int{3, 3, 3, 1}, counts)
+		var digests []string
+		require.NoError(t, st.DB().SelectContext(ctx, &digests, `SELECT digest FROM trigger_signatures`))
+		require.Equal(t, []string{"d3"}, digests, "expired trigger signatures are forgotten")
 		requireKept(t, st, false, oldEvents, oldDeliveries)
 		requireKept(t, st, true, edgeEvents, edgeDeliveries)
 		requireKept(t, st, true, youngEvents, youngDeliveries)
@@ -234,6 +244,9 @@ func (failingStore) EnsurePartitions(context.Context, time.Time, time.Time) erro
 	return errors.New("database is down")
 }
 func (failingStore) ExpireIdempotencyKeys(context.Context, time.Time, int) (int, error) {
+	return 0, errors.New("database is down")
+}
+func (failingStore) ExpireTriggerSignatures(context.Context, time.Time, int) (int, error) {
 	return 0, errors.New("database is down")
 }
 func (failingStore) VacuumQueue(context.Context) error { return errors.New("database is down") }

@@ -28,3 +28,36 @@ func TestRequestLogsRedactTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainRoutesAreInert: every plain route (export downloads, action-status answers, probes, 404s) answers
+// nosniff with the sandbox CSP, unless the route sets a policy of its own (the console).
+func TestPlainRoutesAreInert(t *testing.T) {
+	h := New(Config{Logger: slog.New(slog.DiscardHandler), Routes: map[string]http.Handler{
+		"GET /v1/deliveries/export": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			_, _ = w.Write([]byte("<svg onload=alert(1)>\n"))
+		}),
+		"/v1/action-status/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"reason":"<script>alert(1)</script>"}`))
+		}),
+		"/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Security-Policy", "default-src 'self'")
+		}),
+	}})
+	for path, want := range map[string]string{
+		"/v1/deliveries/export":  "sandbox; default-src 'none'",
+		"/v1/action-status/ast_": "sandbox; default-src 'none'",
+		"/healthz":               "sandbox; default-src 'none'",
+		"/console":               "default-src 'self'",
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if got := rec.Header().Get("Content-Security-Policy"); got != want {
+			t.Errorf("GET %s: Content-Security-Policy %q, want %q", path, got, want)
+		}
+		if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("GET %s: X-Content-Type-Options %q", path, got)
+		}
+	}
+}

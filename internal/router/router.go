@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"log/slog"
+
+	"github.com/hookd/hookd/internal/trigger"
 )
 
 // Service is one mounted Connect service: its fully-qualified name and what its generated
@@ -60,7 +62,7 @@ func New(cfg Config) http.Handler {
 		mux.Handle(pattern, h)
 	}
 	handleProbes(mux, cfg)
-	var h http.Handler = mux
+	var h http.Handler = inert(mux)
 	h = limitBodies(h, cfg.MaxRequestBytes)
 	h = withCORS(h, cfg.CORSOrigins)
 	h = logRequests(h, cfg.Logger, cfg.Registry)
@@ -109,6 +111,18 @@ func handleProbes(mux *http.ServeMux, cfg Config) {
 			}
 		}
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+}
+
+// inert marks every answer nosniff with the sandbox Content-Security-Policy of trigger answers before the route
+// runs: exports, action-status answers, probes and 404s echo stored or requested data, and none of them may
+// render as an active document on hookd's origin. A route that serves pages of its own (the console) sets its
+// own policy, which replaces this one.
+func inert(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", trigger.ContentSecurityPolicy)
+		next.ServeHTTP(w, r)
 	})
 }
 

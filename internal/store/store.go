@@ -553,6 +553,10 @@ const (
 	TriggerSchemeStandardWebhooks = "standard_webhooks"
 	// TriggerSchemeHMACSHA256 verifies an HMAC-SHA256 of the body, hex, in a named header after a prefix.
 	TriggerSchemeHMACSHA256 = "hmac_sha256"
+	// TriggerSchemeHMACSHA256Timestamped verifies `t=<unix seconds>,v1=<hex HMAC-SHA256>` in a named header: the
+	// HMAC of "<t>.<body>" (or of "<t>.<METHOD>\n<target>\n<body>" with SignTarget), t within the tolerance,
+	// each signature accepted once.
+	TriggerSchemeHMACSHA256Timestamped = "hmac_sha256_timestamped"
 )
 
 // TriggerSignature configures verification of received requests ("" scheme = none).
@@ -561,7 +565,21 @@ type TriggerSignature struct {
 	Secret string `json:"secret,omitempty"`
 	Header string `json:"header,omitempty"`
 	Prefix string `json:"prefix,omitempty"`
+	// Tolerance is how far a signed timestamp may be from now (STANDARD_WEBHOOKS and HMAC_SHA256_TIMESTAMPED;
+	// 0 = DefaultSignatureTolerance).
+	Tolerance time.Duration `json:"tolerance_ns,omitempty"`
+	// SignTarget makes an HMAC_SHA256_TIMESTAMPED signature cover the method and the request target (the path
+	// after /t/<id> and the query) besides the timestamp and the body.
+	SignTarget bool `json:"sign_target,omitempty"`
 }
+
+// Bounds of TriggerSignature.Tolerance.
+const (
+	// DefaultSignatureTolerance is the tolerance of triggers that set none.
+	DefaultSignatureTolerance = 5 * time.Minute
+	// MaxSignatureTolerance is the largest tolerance a trigger may set.
+	MaxSignatureTolerance = time.Hour
+)
 
 // Execution is one request received by a trigger.
 type Execution struct {
@@ -715,6 +733,9 @@ type Store interface {
 	ExecutionByID(ctx context.Context, id string) (*Execution, error)
 	// ListExecutions lists executions without their bodies (RawBody and Body are empty; GetExecution has them).
 	ListExecutions(ctx context.Context, projectID, triggerID string, page Page) ([]Execution, error)
+	// RememberTriggerSignature records that trigger triggerID accepted the signature whose digest is given, until
+	// expire; false when the same digest was recorded before and has not expired (a replay).
+	RememberTriggerSignature(ctx context.Context, triggerID, digest string, expire, now time.Time) (bool, error)
 
 	// CountObjects counts a project's objects of a kind, for quotas.
 	CountObjects(ctx context.Context, projectID string, kind ObjectKind) (int, error)

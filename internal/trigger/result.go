@@ -68,12 +68,10 @@ func (h *handler) waitForDeliveries(ctx context.Context, t *store.Trigger, event
 // 202 while deliveries are unfinished, 400 with the reason when one failed, 204 when the event had none.
 // Only executions of sync triggers have a result. The token (a MAC of the execution id under the secret keyring,
 // never stored) is the capability, plus the trigger's API key when it has one; the time-ordered id alone is not.
-// The receiver's body is served as an inert download: never as HTML, with nosniff and a sandbox CSP, so that it
-// cannot run script on hookd's origin.
+// The receiver's body is served as an inert download: never as HTML, with nosniff and a sandbox CSP (ServeHTTP
+// sets them), so that it cannot run script on hookd's origin.
 func (h *handler) serveResult(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "sandbox")
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")

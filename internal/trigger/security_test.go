@@ -202,7 +202,7 @@ func TestSyncResultURL(t *testing.T) {
 		res := b.do(t, "GET", loc, "", nil)
 		require.Equal(t, http.StatusOK, res.status)
 		assert.Equal(t, "nosniff", res.header.Get("X-Content-Type-Options"))
-		assert.Equal(t, "sandbox", res.header.Get("Content-Security-Policy"))
+		assert.Equal(t, trigger.ContentSecurityPolicy, res.header.Get("Content-Security-Policy"))
 		assert.NotContains(t, res.header.Get("Content-Type"), "html")
 		assert.Equal(t, `<script>alert(1)</script>`, res.body)
 

@@ -164,6 +164,7 @@ func NewHandler(cfg Config) http.Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setInert(w.Header()) // every answer, whatever its kind
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/t/"):
 		sw := &statusWriter{ResponseWriter: w}
@@ -213,7 +214,8 @@ func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r
 		writeError(w, status, err.Error())
 		return
 	}
-	if err := verifySignature(t.Signature, r.Header, body, now); err != nil {
+	once, err := verifySignature(t.Signature, r, t.ID, body, now)
+	if err != nil {
 		if !errors.Is(err, errBadSignature) {
 			h.cfg.Log.WarnContext(ctx, "trigger signature check", "trigger_id", t.ID, "error", err)
 		}
@@ -232,6 +234,18 @@ func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r
 		writeError(w, http.StatusTooManyRequests, "trigger "+t.ID+" has exceeded its maximum allowed throughput of "+
 			strconv.Itoa(rate)+" requests/second. Please throttle your requests.")
 		return
+	}
+	// A timestamped signature is remembered only now: a request refused with 429 may be sent again as it was.
+	if once != nil {
+		fresh, err := h.cfg.Store.RememberTriggerSignature(ctx, t.ID, once.Digest, once.Expire, now)
+		if err != nil {
+			h.internal(ctx, w, "remember signature", err, "trigger_id", t.ID)
+			return
+		}
+		if !fresh {
+			h.authFailed(ctx, w, t, r, fragment, now, errReplayed.Error())
+			return
+		}
 	}
 	h.ingest(ctx, w, t, r, fragment, body, now)
 }
@@ -351,7 +365,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusSeeOther)
 	case t.HasCustomResponse():
-		w.Header().Set("Content-Type", cmp.Or(t.ResponseType, "application/json"))
+		w.Header().Set("Content-Type", servedContentType(t.ResponseType))
 		w.WriteHeader(e.Status)
 		_, _ = w.Write([]byte(t.ResponseBody))
 	default:
@@ -504,41 +518,67 @@ func isCredential(t *store.Trigger, name string) bool {
 	return slices.ContainsFunc(CredentialHeaders, eq) || slices.ContainsFunc(t.DropHeaders, eq)
 }
 
+// isOwnKey reports whether v carries the trigger's API key (compared with its stored hash), alone or after a
+// scheme word ("Bearer <key>"). Wherever the key arrives (a header renamed or cleared since callers were set up, a
+// query parameter, the wrong header) it is never recorded and never published. The stored hash outlives a
+// cleared api_key_header for this purpose.
+func isOwnKey(t *store.Trigger, v string) bool {
+	if t.APIKey == "" {
+		return false
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return false
+	}
+	if secret.KeyMatches(t.APIKey, v) {
+		return true
+	}
+	i := strings.LastIndexAny(v, " \t")
+	return i >= 0 && secret.KeyMatches(t.APIKey, v[i+1:])
+}
+
 // recordedHeaders lists request headers sorted by name; credentials are private (encrypted at rest, masked for
-// non-ADMIN) and the trigger's own API key is not kept at all (only its hash is stored).
+// non-ADMIN) and the trigger's own API key is not kept at all (only its hash is stored), in any header.
 func recordedHeaders(h http.Header, t *store.Trigger) []store.Header {
 	var out []store.Header
 	for _, k := range slices.Sorted(maps.Keys(h)) {
 		private := isCredential(t, k)
-		ownKey := t.APIKeyHeader != "" && strings.EqualFold(k, t.APIKeyHeader)
+		keyHeader := t.APIKeyHeader != "" && strings.EqualFold(k, t.APIKeyHeader)
 		for _, v := range h[k] {
-			if ownKey {
-				v = secret.Masked
+			p := private
+			if keyHeader || isOwnKey(t, v) {
+				v, p = secret.Masked, true
 			}
-			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: private})
+			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: p})
 		}
 	}
 	return out
 }
 
-// recordedQuery lists query parameters sorted by name, keeping every value; drop_query_parameters are private.
+// recordedQuery lists query parameters sorted by name, keeping every value; drop_query_parameters are private,
+// and a value carrying the trigger's API key is not kept.
 func recordedQuery(q url.Values, t *store.Trigger) []store.Header {
 	var out []store.Header
 	for _, k := range slices.Sorted(maps.Keys(q)) {
 		private := slices.Contains(t.DropQueryParameters, k)
 		for _, v := range q[k] {
-			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: private})
+			p := private
+			if isOwnKey(t, v) {
+				v, p = secret.Masked, true
+			}
+			out = append(out, store.Header{Name: clean(k), Value: clean(v), Private: p})
 		}
 	}
 	return out
 }
 
 // payloadHeaders are the request headers of the event: lowercase names, repeated values joined with ", ".
-// Credential headers (isCredential) are left out: they never reach VIEWERs or webhook receivers.
+// Credential headers (isCredential) and headers carrying the trigger's API key are left out: they never reach
+// VIEWERs or webhook receivers.
 func payloadHeaders(h http.Header, t *store.Trigger) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
-		if isCredential(t, k) {
+		if isCredential(t, k) || slices.ContainsFunc(vs, func(v string) bool { return isOwnKey(t, v) }) {
 			continue
 		}
 		out[clean(strings.ToLower(k))] = clean(strings.Join(vs, ", "))
@@ -547,12 +587,21 @@ func payloadHeaders(h http.Header, t *store.Trigger) map[string]string {
 }
 
 // payloadQuery is the query of the event: a string per name, or an array when the name repeats; the trigger's
-// drop_query_parameters are left out.
+// drop_query_parameters and values carrying its API key are left out.
 func payloadQuery(q url.Values, t *store.Trigger) map[string]any {
-	if len(t.DropQueryParameters) > 0 {
+	if len(t.DropQueryParameters) > 0 || t.APIKey != "" {
 		q = maps.Clone(q)
 		for _, k := range t.DropQueryParameters {
 			delete(q, k)
+		}
+		for k, vs := range q {
+			if kept := slices.DeleteFunc(slices.Clone(vs), func(v string) bool { return isOwnKey(t, v) }); len(kept) < len(vs) {
+				if len(kept) == 0 {
+					delete(q, k)
+				} else {
+					q[k] = kept
+				}
+			}
 		}
 	}
 	return fields(q)

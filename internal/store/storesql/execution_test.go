@@ -146,3 +146,36 @@ func TestRecordExecutionsValues(t *testing.T) {
 		}
 	})
 }
+
+// A trigger signature is remembered once until it expires; then it may be remembered again, and the purger's
+// ExpireTriggerSignatures deletes expired rows only.
+func TestRememberTriggerSignature(t *testing.T) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+		f := setup(t, s)
+		expire := t0.Add(5 * time.Minute)
+		fresh, err := s.RememberTriggerSignature(f.ctx, "trg_a", "d1", expire, t0)
+		require.NoError(t, err)
+		assert.True(t, fresh)
+		fresh, err = s.RememberTriggerSignature(f.ctx, "trg_a", "d1", expire, t0.Add(time.Minute))
+		require.NoError(t, err)
+		assert.False(t, fresh, "a replay within the window")
+		fresh, err = s.RememberTriggerSignature(f.ctx, "trg_b", "d1", expire, t0)
+		require.NoError(t, err)
+		assert.True(t, fresh, "another trigger's signatures are apart")
+		fresh, err = s.RememberTriggerSignature(f.ctx, "trg_a", "d1", expire.Add(5*time.Minute), expire)
+		require.NoError(t, err)
+		assert.True(t, fresh, "an expired row is taken over")
+		_, err = s.RememberTriggerSignature(f.ctx, "trg_a", "d2", t0.Add(time.Minute), t0)
+		require.NoError(t, err)
+
+		n, err := s.ExpireTriggerSignatures(f.ctx, t0.Add(2*time.Minute), 100)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "d2 of trg_a expired")
+		n, err = s.ExpireTriggerSignatures(f.ctx, expire.Add(time.Hour), 1)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "limited")
+		n, err = s.ExpireTriggerSignatures(f.ctx, expire.Add(time.Hour), 100)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n)
+	})
+}

@@ -239,6 +239,18 @@ func (s *Store) ExpireIdempotencyKeys(ctx context.Context, cutoff time.Time, lim
 	return int(n), wrap("expire idempotency keys", err)
 }
 
+// ExpireTriggerSignatures deletes up to limit remembered trigger signatures that expired by now; it returns how
+// many.
+func (s *Store) ExpireTriggerSignatures(ctx context.Context, now time.Time, limit int) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`DELETE FROM trigger_signatures WHERE (trigger_id, digest) IN (
+		SELECT trigger_id, digest FROM trigger_signatures WHERE expire_time <= ? ORDER BY expire_time LIMIT ?)`), ts(now), limit)
+	if err != nil {
+		return 0, wrap("expire trigger signatures", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrap("expire trigger signatures", err)
+}
+
 // VacuumQueue vacuums the queue table (PostgreSQL) when the server's autovacuum is off: every delivery inserts,
 // claims and deletes a queue row, and without vacuum the dead rows would pile up in its indexes. With autovacuum
 // on, the table's own autovacuum settings (migration 0002) take care of it; a no-op on SQLite.

@@ -441,3 +441,16 @@ func (s *Store) ListExecutions(ctx context.Context, projectID, triggerID string,
 	}
 	return mapRowsErr(rows, s.executionRecord)
 }
+
+// RememberTriggerSignature records that trigger triggerID accepted the signature whose digest is given, until
+// expire, in one statement: a row of the same digest that has not expired by now makes it a replay (false).
+func (s *Store) RememberTriggerSignature(ctx context.Context, triggerID, digest string, expire, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO trigger_signatures (trigger_id, digest, expire_time) VALUES (?, ?, ?)
+		ON CONFLICT (trigger_id, digest) DO UPDATE SET expire_time = excluded.expire_time
+		WHERE trigger_signatures.expire_time <= ?`), triggerID, digest, ts(expire), ts(now))
+	if err != nil {
+		return false, wrap("remember trigger signature", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrap("remember trigger signature", err)
+}

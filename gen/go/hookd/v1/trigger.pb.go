@@ -34,6 +34,14 @@ const (
 	SignatureScheme_SIGNATURE_SCHEME_STANDARD_WEBHOOKS SignatureScheme = 1
 	// SIGNATURE_SCHEME_HMAC_SHA256 checks a hex HMAC-SHA256 of the raw body in `header` (after an optional `prefix` such as `sha256=`).
 	SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256 SignatureScheme = 2
+	// SIGNATURE_SCHEME_HMAC_SHA256_TIMESTAMPED checks `t=<unix seconds>,v1=<hex HMAC-SHA256>` in `header` (the form
+	// Stripe sends; several `v1=` entries are allowed, one must match; other keys are ignored). The HMAC, keyed with
+	// `secret`, is of `<t>.<body>`, or with sign_request_target of `<t>.<METHOD>\n<target>\n<body>`. The request is
+	// refused with 401 when t is further than timestamp_tolerance from hookd's clock, and when the same signature
+	// was already accepted within that window (a replay: senders sign each attempt anew). Request headers, routing
+	// and subject headers included, are never covered; the path after `/t/<id>` and the query are covered only
+	// with sign_request_target.
+	SignatureScheme_SIGNATURE_SCHEME_HMAC_SHA256_TIMESTAMPED SignatureScheme = 3
 )
 
 // Enum value maps for SignatureScheme.
@@ -42,11 +50,13 @@ var (
 		0: "SIGNATURE_SCHEME_UNSPECIFIED",
 		1: "SIGNATURE_SCHEME_STANDARD_WEBHOOKS",
 		2: "SIGNATURE_SCHEME_HMAC_SHA256",
+		3: "SIGNATURE_SCHEME_HMAC_SHA256_TIMESTAMPED",
 	}
 	SignatureScheme_value = map[string]int32{
-		"SIGNATURE_SCHEME_UNSPECIFIED":       0,
-		"SIGNATURE_SCHEME_STANDARD_WEBHOOKS": 1,
-		"SIGNATURE_SCHEME_HMAC_SHA256":       2,
+		"SIGNATURE_SCHEME_UNSPECIFIED":             0,
+		"SIGNATURE_SCHEME_STANDARD_WEBHOOKS":       1,
+		"SIGNATURE_SCHEME_HMAC_SHA256":             2,
+		"SIGNATURE_SCHEME_HMAC_SHA256_TIMESTAMPED": 3,
 	}
 )
 
@@ -86,10 +96,18 @@ type TriggerSignature struct {
 	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
 	// header carries the HMAC for HMAC_SHA256 (e.g. `X-Hub-Signature-256`).
 	Header string `protobuf:"bytes,3,opt,name=header,proto3" json:"header,omitempty"`
-	// prefix precedes the hex digest in the header (e.g. `sha256=`).
-	Prefix        string `protobuf:"bytes,4,opt,name=prefix,proto3" json:"prefix,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// prefix precedes the hex digest in the header (e.g. `sha256=`; HMAC_SHA256 only).
+	Prefix string `protobuf:"bytes,4,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// timestamp_tolerance is how far the signed timestamp may be from hookd's clock, for STANDARD_WEBHOOKS and
+	// HMAC_SHA256_TIMESTAMPED (default 5 minutes, at most 1 hour). Accepted HMAC_SHA256_TIMESTAMPED signatures are
+	// remembered this long past their timestamp.
+	TimestampTolerance *durationpb.Duration `protobuf:"bytes,5,opt,name=timestamp_tolerance,json=timestampTolerance,proto3" json:"timestamp_tolerance,omitempty"`
+	// sign_request_target makes an HMAC_SHA256_TIMESTAMPED signature also cover the method and the request target:
+	// the path after `/t/<trigger id>` as sent (empty, or starting with `/`), then `?` and the raw query when the
+	// URL has one; e.g. `1700000000.POST\n/orders/42?tenant=acme\n{"a":1}`.
+	SignRequestTarget bool `protobuf:"varint,6,opt,name=sign_request_target,json=signRequestTarget,proto3" json:"sign_request_target,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *TriggerSignature) Reset() {
@@ -148,6 +166,20 @@ func (x *TriggerSignature) GetPrefix() string {
 		return x.Prefix
 	}
 	return ""
+}
+
+func (x *TriggerSignature) GetTimestampTolerance() *durationpb.Duration {
+	if x != nil {
+		return x.TimestampTolerance
+	}
+	return nil
+}
+
+func (x *TriggerSignature) GetSignRequestTarget() bool {
+	if x != nil {
+		return x.SignRequestTarget
+	}
+	return false
 }
 
 // TriggerResponse is a custom response to received requests.
@@ -754,12 +786,14 @@ var File_hookd_v1_trigger_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_trigger_proto_rawDesc = "" +
 	"\n" +
-	"\x16hookd/v1/trigger.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hookd/v1/header.proto\"\x8d\x01\n" +
+	"\x16hookd/v1/trigger.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hookd/v1/header.proto\"\x89\x02\n" +
 	"\x10TriggerSignature\x121\n" +
 	"\x06scheme\x18\x01 \x01(\x0e2\x19.hookd.v1.SignatureSchemeR\x06scheme\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\x12\x16\n" +
 	"\x06header\x18\x03 \x01(\tR\x06header\x12\x16\n" +
-	"\x06prefix\x18\x04 \x01(\tR\x06prefix\"`\n" +
+	"\x06prefix\x18\x04 \x01(\tR\x06prefix\x12J\n" +
+	"\x13timestamp_tolerance\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x12timestampTolerance\x12.\n" +
+	"\x13sign_request_target\x18\x06 \x01(\bR\x11signRequestTarget\"`\n" +
 	"\x0fTriggerResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12!\n" +
 	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x12\n" +
@@ -819,11 +853,12 @@ const file_hookd_v1_trigger_proto_rawDesc = "" +
 	"\n" +
 	"event_type\x18\x0e \x01(\tR\teventType\x12%\n" +
 	"\x0ebody_truncated\x18\x0f \x01(\bR\rbodyTruncated\x12\x18\n" +
-	"\asubject\x18\x10 \x01(\tR\asubject*}\n" +
+	"\asubject\x18\x10 \x01(\tR\asubject*\xab\x01\n" +
 	"\x0fSignatureScheme\x12 \n" +
 	"\x1cSIGNATURE_SCHEME_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"SIGNATURE_SCHEME_STANDARD_WEBHOOKS\x10\x01\x12 \n" +
-	"\x1cSIGNATURE_SCHEME_HMAC_SHA256\x10\x02B\x8d\x01\n" +
+	"\x1cSIGNATURE_SCHEME_HMAC_SHA256\x10\x02\x12,\n" +
+	"(SIGNATURE_SCHEME_HMAC_SHA256_TIMESTAMPED\x10\x03B\x8d\x01\n" +
 	"\fcom.hookd.v1B\fTriggerProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -848,30 +883,31 @@ var file_hookd_v1_trigger_proto_goTypes = []any{
 	(*TriggerRoute)(nil),          // 4: hookd.v1.TriggerRoute
 	(*Trigger)(nil),               // 5: hookd.v1.Trigger
 	(*Execution)(nil),             // 6: hookd.v1.Execution
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
+	(*durationpb.Duration)(nil),   // 7: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
 	(*Header)(nil),                // 9: hookd.v1.Header
 	(*structpb.Value)(nil),        // 10: google.protobuf.Value
 }
 var file_hookd_v1_trigger_proto_depIdxs = []int32{
 	0,  // 0: hookd.v1.TriggerSignature.scheme:type_name -> hookd.v1.SignatureScheme
-	3,  // 1: hookd.v1.TriggerRoute.subject:type_name -> hookd.v1.TriggerSubject
-	7,  // 2: hookd.v1.Trigger.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 3: hookd.v1.Trigger.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 4: hookd.v1.Trigger.response:type_name -> hookd.v1.TriggerResponse
-	8,  // 5: hookd.v1.Trigger.sync_timeout:type_name -> google.protobuf.Duration
-	4,  // 6: hookd.v1.Trigger.routes:type_name -> hookd.v1.TriggerRoute
-	1,  // 7: hookd.v1.Trigger.signature:type_name -> hookd.v1.TriggerSignature
-	3,  // 8: hookd.v1.Trigger.subject:type_name -> hookd.v1.TriggerSubject
-	7,  // 9: hookd.v1.Execution.receive_time:type_name -> google.protobuf.Timestamp
-	9,  // 10: hookd.v1.Execution.headers:type_name -> hookd.v1.Header
-	9,  // 11: hookd.v1.Execution.query_parameters:type_name -> hookd.v1.Header
-	10, // 12: hookd.v1.Execution.body:type_name -> google.protobuf.Value
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	7,  // 1: hookd.v1.TriggerSignature.timestamp_tolerance:type_name -> google.protobuf.Duration
+	3,  // 2: hookd.v1.TriggerRoute.subject:type_name -> hookd.v1.TriggerSubject
+	8,  // 3: hookd.v1.Trigger.create_time:type_name -> google.protobuf.Timestamp
+	8,  // 4: hookd.v1.Trigger.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 5: hookd.v1.Trigger.response:type_name -> hookd.v1.TriggerResponse
+	7,  // 6: hookd.v1.Trigger.sync_timeout:type_name -> google.protobuf.Duration
+	4,  // 7: hookd.v1.Trigger.routes:type_name -> hookd.v1.TriggerRoute
+	1,  // 8: hookd.v1.Trigger.signature:type_name -> hookd.v1.TriggerSignature
+	3,  // 9: hookd.v1.Trigger.subject:type_name -> hookd.v1.TriggerSubject
+	8,  // 10: hookd.v1.Execution.receive_time:type_name -> google.protobuf.Timestamp
+	9,  // 11: hookd.v1.Execution.headers:type_name -> hookd.v1.Header
+	9,  // 12: hookd.v1.Execution.query_parameters:type_name -> hookd.v1.Header
+	10, // 13: hookd.v1.Execution.body:type_name -> google.protobuf.Value
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_trigger_proto_init() }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/trigger.proto.
  */
 export const file_hookd_v1_trigger: GenFile = /*@__PURE__*/
-  fileDesc("ChZob29rZC92MS90cmlnZ2VyLnByb3RvEghob29rZC52MSJtChBUcmlnZ2VyU2lnbmF0dXJlEikKBnNjaGVtZRgBIAEoDjIZLmhvb2tkLnYxLlNpZ25hdHVyZVNjaGVtZRIOCgZzZWNyZXQYAiABKAkSDgoGaGVhZGVyGAMgASgJEg4KBnByZWZpeBgEIAEoCSJFCg9UcmlnZ2VyUmVzcG9uc2USDgoGc3RhdHVzGAEgASgFEhQKDGNvbnRlbnRfdHlwZRgCIAEoCRIMCgRib2R5GAMgASgJIjQKDlRyaWdnZXJTdWJqZWN0Eg4KBmhlYWRlchgBIAEoCRISCgpqc29uX2ZpZWxkGAIgASgJIoABCgxUcmlnZ2VyUm91dGUSDgoGaGVhZGVyGAEgASgJEhIKCmpzb25fZmllbGQYAiABKAkSDQoFdmFsdWUYAyABKAkSEgoKZXZlbnRfdHlwZRgEIAEoCRIpCgdzdWJqZWN0GAUgASgLMhguaG9va2QudjEuVHJpZ2dlclN1YmplY3QiugQKB1RyaWdnZXISCgoCaWQYASABKAkSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRuYW1lGAQgASgJEhIKCmV2ZW50X3R5cGUYBSABKAkSFgoOYXBpX2tleV9oZWFkZXIYBiABKAkSDwoHYXBpX2tleRgHIAEoCRIrCghyZXNwb25zZRgIIAEoCzIZLmhvb2tkLnYxLlRyaWdnZXJSZXNwb25zZRIMCgRzeW5jGAkgASgIEi8KDHN5bmNfdGltZW91dBgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIdChVyYXRlX2xpbWl0X3Blcl9zZWNvbmQYCyABKAUSJgoGcm91dGVzGAwgAygLMhYuaG9va2QudjEuVHJpZ2dlclJvdXRlEi0KCXNpZ25hdHVyZRgNIAEoCzIaLmhvb2tkLnYxLlRyaWdnZXJTaWduYXR1cmUSFgoObWF4X2JvZHlfYnl0ZXMYDiABKAMSDwoHZW5hYmxlZBgPIAEoCBILCgN1cmwYECABKAkSKQoHc3ViamVjdBgRIAEoCzIYLmhvb2tkLnYxLlRyaWdnZXJTdWJqZWN0EhQKDGRyb3BfaGVhZGVycxgSIAMoCRIdChVkcm9wX3F1ZXJ5X3BhcmFtZXRlcnMYEyADKAkimQMKCUV4ZWN1dGlvbhIKCgJpZBgBIAEoCRISCgp0cmlnZ2VyX2lkGAIgASgJEjAKDHJlY2VpdmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGbWV0aG9kGAQgASgJEiEKB2hlYWRlcnMYBSADKAsyEC5ob29rZC52MS5IZWFkZXISKgoQcXVlcnlfcGFyYW1ldGVycxgGIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIVCg1wYXRoX2ZyYWdtZW50GAcgASgJEhAKCHJhd19ib2R5GAggASgJEhcKD3Jhd19ib2R5X2Jhc2U2NBgJIAEoCBIkCgRib2R5GAogASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhQKDGNvbnRlbnRfdHlwZRgLIAEoCRIOCgZzdGF0dXMYDCABKAUSEAoIZXZlbnRfaWQYDSABKAkSEgoKZXZlbnRfdHlwZRgOIAEoCRIWCg5ib2R5X3RydW5jYXRlZBgPIAEoCBIPCgdzdWJqZWN0GBAgASgJKn0KD1NpZ25hdHVyZVNjaGVtZRIgChxTSUdOQVRVUkVfU0NIRU1FX1VOU1BFQ0lGSUVEEAASJgoiU0lHTkFUVVJFX1NDSEVNRV9TVEFOREFSRF9XRUJIT09LUxABEiAKHFNJR05BVFVSRV9TQ0hFTUVfSE1BQ19TSEEyNTYQAkKNAQoMY29tLmhvb2tkLnYxQgxUcmlnZ2VyUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_hookd_v1_header]);
+  fileDesc("ChZob29rZC92MS90cmlnZ2VyLnByb3RvEghob29rZC52MSLCAQoQVHJpZ2dlclNpZ25hdHVyZRIpCgZzY2hlbWUYASABKA4yGS5ob29rZC52MS5TaWduYXR1cmVTY2hlbWUSDgoGc2VjcmV0GAIgASgJEg4KBmhlYWRlchgDIAEoCRIOCgZwcmVmaXgYBCABKAkSNgoTdGltZXN0YW1wX3RvbGVyYW5jZRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNzaWduX3JlcXVlc3RfdGFyZ2V0GAYgASgIIkUKD1RyaWdnZXJSZXNwb25zZRIOCgZzdGF0dXMYASABKAUSFAoMY29udGVudF90eXBlGAIgASgJEgwKBGJvZHkYAyABKAkiNAoOVHJpZ2dlclN1YmplY3QSDgoGaGVhZGVyGAEgASgJEhIKCmpzb25fZmllbGQYAiABKAkigAEKDFRyaWdnZXJSb3V0ZRIOCgZoZWFkZXIYASABKAkSEgoKanNvbl9maWVsZBgCIAEoCRINCgV2YWx1ZRgDIAEoCRISCgpldmVudF90eXBlGAQgASgJEikKB3N1YmplY3QYBSABKAsyGC5ob29rZC52MS5UcmlnZ2VyU3ViamVjdCK6BAoHVHJpZ2dlchIKCgJpZBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5hbWUYBCABKAkSEgoKZXZlbnRfdHlwZRgFIAEoCRIWCg5hcGlfa2V5X2hlYWRlchgGIAEoCRIPCgdhcGlfa2V5GAcgASgJEisKCHJlc3BvbnNlGAggASgLMhkuaG9va2QudjEuVHJpZ2dlclJlc3BvbnNlEgwKBHN5bmMYCSABKAgSLwoMc3luY190aW1lb3V0GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEh0KFXJhdGVfbGltaXRfcGVyX3NlY29uZBgLIAEoBRImCgZyb3V0ZXMYDCADKAsyFi5ob29rZC52MS5UcmlnZ2VyUm91dGUSLQoJc2lnbmF0dXJlGA0gASgLMhouaG9va2QudjEuVHJpZ2dlclNpZ25hdHVyZRIWCg5tYXhfYm9keV9ieXRlcxgOIAEoAxIPCgdlbmFibGVkGA8gASgIEgsKA3VybBgQIAEoCRIpCgdzdWJqZWN0GBEgASgLMhguaG9va2QudjEuVHJpZ2dlclN1YmplY3QSFAoMZHJvcF9oZWFkZXJzGBIgAygJEh0KFWRyb3BfcXVlcnlfcGFyYW1ldGVycxgTIAMoCSKZAwoJRXhlY3V0aW9uEgoKAmlkGAEgASgJEhIKCnRyaWdnZXJfaWQYAiABKAkSMAoMcmVjZWl2ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZtZXRob2QYBCABKAkSIQoHaGVhZGVycxgFIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIqChBxdWVyeV9wYXJhbWV0ZXJzGAYgAygLMhAuaG9va2QudjEuSGVhZGVyEhUKDXBhdGhfZnJhZ21lbnQYByABKAkSEAoIcmF3X2JvZHkYCCABKAkSFwoPcmF3X2JvZHlfYmFzZTY0GAkgASgIEiQKBGJvZHkYCiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFAoMY29udGVudF90eXBlGAsgASgJEg4KBnN0YXR1cxgMIAEoBRIQCghldmVudF9pZBgNIAEoCRISCgpldmVudF90eXBlGA4gASgJEhYKDmJvZHlfdHJ1bmNhdGVkGA8gASgIEg8KB3N1YmplY3QYECABKAkqqwEKD1NpZ25hdHVyZVNjaGVtZRIgChxTSUdOQVRVUkVfU0NIRU1FX1VOU1BFQ0lGSUVEEAASJgoiU0lHTkFUVVJFX1NDSEVNRV9TVEFOREFSRF9XRUJIT09LUxABEiAKHFNJR05BVFVSRV9TQ0hFTUVfSE1BQ19TSEEyNTYQAhIsCihTSUdOQVRVUkVfU0NIRU1FX0hNQUNfU0hBMjU2X1RJTUVTVEFNUEVEEANCjQEKDGNvbS5ob29rZC52MUIMVHJpZ2dlclByb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_hookd_v1_header]);
 
 /**
  * TriggerSignature configures signature verification of received requests.
@@ -44,11 +44,29 @@ export type TriggerSignature = Message<"hookd.v1.TriggerSignature"> & {
   header: string;
 
   /**
-   * prefix precedes the hex digest in the header (e.g. `sha256=`).
+   * prefix precedes the hex digest in the header (e.g. `sha256=`; HMAC_SHA256 only).
    *
    * @generated from field: string prefix = 4;
    */
   prefix: string;
+
+  /**
+   * timestamp_tolerance is how far the signed timestamp may be from hookd's clock, for STANDARD_WEBHOOKS and
+   * HMAC_SHA256_TIMESTAMPED (default 5 minutes, at most 1 hour). Accepted HMAC_SHA256_TIMESTAMPED signatures are
+   * remembered this long past their timestamp.
+   *
+   * @generated from field: google.protobuf.Duration timestamp_tolerance = 5;
+   */
+  timestampTolerance?: Duration | undefined;
+
+  /**
+   * sign_request_target makes an HMAC_SHA256_TIMESTAMPED signature also cover the method and the request target:
+   * the path after `/t/<trigger id>` as sent (empty, or starting with `/`), then `?` and the raw query when the
+   * URL has one; e.g. `1700000000.POST\n/orders/42?tenant=acme\n{"a":1}`.
+   *
+   * @generated from field: bool sign_request_target = 6;
+   */
+  signRequestTarget: boolean;
 };
 
 /**
@@ -479,6 +497,19 @@ export enum SignatureScheme {
    * @generated from enum value: SIGNATURE_SCHEME_HMAC_SHA256 = 2;
    */
   HMAC_SHA256 = 2,
+
+  /**
+   * SIGNATURE_SCHEME_HMAC_SHA256_TIMESTAMPED checks `t=<unix seconds>,v1=<hex HMAC-SHA256>` in `header` (the form
+   * Stripe sends; several `v1=` entries are allowed, one must match; other keys are ignored). The HMAC, keyed with
+   * `secret`, is of `<t>.<body>`, or with sign_request_target of `<t>.<METHOD>\n<target>\n<body>`. The request is
+   * refused with 401 when t is further than timestamp_tolerance from hookd's clock, and when the same signature
+   * was already accepted within that window (a replay: senders sign each attempt anew). Request headers, routing
+   * and subject headers included, are never covered; the path after `/t/<id>` and the query are covered only
+   * with sign_request_target.
+   *
+   * @generated from enum value: SIGNATURE_SCHEME_HMAC_SHA256_TIMESTAMPED = 3;
+   */
+  HMAC_SHA256_TIMESTAMPED = 3,
 }
 
 /**
