@@ -44,6 +44,7 @@ type serveFlags struct {
 	lease              time.Duration
 	console            bool
 	adminAddr          string
+	maxStreamLifetime  time.Duration
 	// Per-project quotas (0 = unlimited).
 	maxWebhooks      int
 	maxTriggers      int
@@ -71,6 +72,8 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.DurationVar(&f.lease, "lease", sender.DefaultLease, fmt.Sprintf("how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed the %s attempt timeout)", sender.DefaultTimeout))
 	fs.BoolVar(&f.console, "console", true, "serve the web console at / (env HOOKD_CONSOLE)")
 	fs.StringVar(&f.adminAddr, "admin-addr", "", "separate listen address for /metrics, gRPC reflection and probes (e.g. 127.0.0.1:9090); when set they leave --addr")
+	fs.DurationVar(&f.maxStreamLifetime, "max-stream-lifetime", auth.DefaultMaxStreamLifetime,
+		"longest a server stream (WatchDeliveries, ExportDeliveries) or export download may run; the client reconnects")
 	fs.IntVar(&f.maxWebhooks, "max-webhooks", quota.DefaultWebhooks, "most webhooks per project (0 = unlimited)")
 	fs.IntVar(&f.maxTriggers, "max-triggers", quota.DefaultTriggers, "most triggers per project (0 = unlimited)")
 	fs.IntVar(&f.maxEventTypes, "max-event-types", quota.DefaultEventTypes, "most event types per project (0 = unlimited)")
@@ -96,6 +99,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 		return nil, fmt.Errorf("--role: want all, api or sender, got %q", f.role)
 	}
 	if err := positive("retention", f.retention); err != nil {
+		return nil, err
+	}
+	if err := positive("max-stream-lifetime", f.maxStreamLifetime); err != nil {
 		return nil, err
 	}
 	if f.workers < 1 {

@@ -86,6 +86,7 @@ func (w *wiring) buildRouterConfig() *router.Config {
 	quotas := quota.Limits{Webhooks: w.flags.maxWebhooks, Triggers: w.flags.maxTriggers, EventTypes: w.flags.maxEventTypes,
 		Subscriptions: w.flags.maxSubscriptions}
 	authn := auth.NewAuthenticator(w.store, w.clock)
+	authn.Streams = auth.StreamLimits{MaxLifetime: w.flags.maxStreamLifetime}
 	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL, Auth: authn,
 		Quotas: quotas}
 	policy := auth.DefaultPolicy()

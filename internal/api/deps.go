@@ -37,6 +37,9 @@ type Deps struct {
 	Auth *auth.Authenticator
 	// WatchHeartbeat is the interval of WatchDeliveries heartbeats (0: DefaultWatchHeartbeat).
 	WatchHeartbeat time.Duration
+	// MaxWatchesPerKey caps the WatchDeliveries streams one API key holds open in this process (0:
+	// DefaultMaxWatchesPerKey).
+	MaxWatchesPerKey int
 }
 
 func (d Deps) now() time.Time { return d.Clock.Now().UTC() }
