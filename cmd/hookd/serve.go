@@ -46,6 +46,7 @@ type serveFlags struct {
 	adminAddr          string
 	maxStreamLifetime  time.Duration
 	// Per-project quotas (0 = unlimited).
+	maxIntegrations  int
 	maxWebhooks      int
 	maxTriggers      int
 	maxEventTypes    int
@@ -74,6 +75,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.StringVar(&f.adminAddr, "admin-addr", "", "separate listen address for /metrics, gRPC reflection and probes (e.g. 127.0.0.1:9090); when set they leave --addr")
 	fs.DurationVar(&f.maxStreamLifetime, "max-stream-lifetime", auth.DefaultMaxStreamLifetime,
 		"longest a server stream (WatchDeliveries, ExportDeliveries) or export download may run; the client reconnects")
+	fs.IntVar(&f.maxIntegrations, "max-integrations", quota.DefaultIntegrations, "most integrations per project (0 = unlimited)")
 	fs.IntVar(&f.maxWebhooks, "max-webhooks", quota.DefaultWebhooks, "most webhooks per project (0 = unlimited)")
 	fs.IntVar(&f.maxTriggers, "max-triggers", quota.DefaultTriggers, "most triggers per project (0 = unlimited)")
 	fs.IntVar(&f.maxEventTypes, "max-event-types", quota.DefaultEventTypes, "most event types per project (0 = unlimited)")
@@ -81,7 +83,7 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	for name, v := range map[string]int{"max-webhooks": f.maxWebhooks, "max-triggers": f.maxTriggers,
+	for name, v := range map[string]int{"max-integrations": f.maxIntegrations, "max-webhooks": f.maxWebhooks, "max-triggers": f.maxTriggers,
 		"max-event-types": f.maxEventTypes, "max-subscriptions": f.maxSubscriptions} {
 		if v < 0 {
 			return nil, fmt.Errorf("--%s must be 0 (unlimited) or more, got %d", name, v)

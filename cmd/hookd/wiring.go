@@ -83,7 +83,7 @@ func (w *wiring) buildRouterConfig() *router.Config {
 	if w.flags.role == "sender" {
 		return &router.Config{Ready: w.store.Ping, Registry: w.registry, Logger: w.log, SeparateAdmin: separate}
 	}
-	quotas := quota.Limits{Webhooks: w.flags.maxWebhooks, Triggers: w.flags.maxTriggers, EventTypes: w.flags.maxEventTypes,
+	quotas := quota.Limits{Integrations: w.flags.maxIntegrations, Webhooks: w.flags.maxWebhooks, Triggers: w.flags.maxTriggers, EventTypes: w.flags.maxEventTypes,
 		Subscriptions: w.flags.maxSubscriptions}
 	authn := auth.NewAuthenticator(w.store, w.clock)
 	authn.Streams = auth.StreamLimits{MaxLifetime: w.flags.maxStreamLifetime}

@@ -29,6 +29,10 @@ type Page struct {
 	Size int
 	// After is the last id of the previous page; empty for the first page.
 	After string
+	// MaxBytes, when positive, is the page's byte budget: the store stops reading once the records it read reach
+	// MaxBytes (by RecordBytes) and returns them, the one that reached it last; a page may then hold fewer than
+	// Size records while more follow (pagination.Trim tells). Zero: no budget.
+	MaxBytes int
 }
 
 // Role is what an API key may do.
@@ -702,6 +706,7 @@ type ObjectKind string
 
 // Object kinds with quotas.
 const (
+	KindIntegration  ObjectKind = "integrations"
 	KindWebhook      ObjectKind = "webhooks"
 	KindTrigger      ObjectKind = "triggers"
 	KindEventType    ObjectKind = "event_types"

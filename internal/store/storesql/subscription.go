@@ -136,11 +136,8 @@ func (s *Store) ListSubscriptions(ctx context.Context, projectID string, f store
 			WHERE project_id = ? AND event_type IN (?, '*'))`)
 		args = append(args, projectID, f.EventType)
 	}
-	var rows []subscriptionRow
-	if err := s.list(ctx, &rows, subscriptionCols, "subscriptions", where, args, page); err != nil {
-		return nil, wrap("list subscriptions", err)
-	}
-	return mapRowsErr(rows, subscriptionRow.record)
+	subs, err := list(ctx, s, subscriptionCols, "subscriptions", where, args, page, subscriptionRow.record)
+	return subs, wrap("list subscriptions", err)
 }
 
 // UpdateSubscription replaces the subscription's fields (all but id, project and create time).
