@@ -29,14 +29,15 @@ const (
 	maxHeaders        = 50
 	maxHeaderNameLen  = 256
 	maxHeaderValueLen = 8 << 10
-	// maxHeadersBytes caps the names and values of one list of headers together (an integration's, a
-	// webhook's): more than receivers accept (most take 8-16 KiB of headers), and few enough that a page of
-	// integrations stays small.
-	maxHeadersBytes = 32 << 10
 	maxURLLen         = 4 << 10
 	maxTemplateLen    = 256 << 10
 	maxJSONDocBytes   = 256 << 10
 )
+
+// maxHeadersBytes caps the names and values of one list of headers together (an integration's, a webhook's):
+// more than receivers accept (most take 8-16 KiB of headers), and few enough that a page of integrations stays
+// small.
+const maxHeadersBytes = 32 << 10
 
 // reservedHeaders are set by hookd itself (Standard Webhooks headers) or by the HTTP client; users cannot set them.
 var reservedHeaders = map[string]bool{

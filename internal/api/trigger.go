@@ -573,4 +573,3 @@ func executionToProto(e *store.Execution, reveal bool) (*hookdv1.Execution, erro
 	}
 	return out, nil
 }
-

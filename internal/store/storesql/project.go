@@ -226,4 +226,3 @@ func whereClause(conds []string) string {
 	}
 	return out
 }
-
