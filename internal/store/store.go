@@ -584,6 +584,10 @@ type ExecutionRecord struct {
 // MaxBulkRetry is the most deliveries one RetryDeliveries call resends; callers repeat it for more.
 const MaxBulkRetry = 10_000
 
+// MaxReplay is the most missed deliveries one enabling of a webhook with replay re-queues (oldest first); the newer
+// ones stay FAILED with reason "webhook disabled", for RetryDeliveries.
+const MaxReplay = MaxBulkRetry
+
 // Store is what hookd persists and the API reads: configuration, events and the logs. Methods taking projectID
 // never see other projects' records. The delivery queue (Queue), its wake-ups (Listener) and the shared rate
 // buckets (RateBuckets) are interfaces of their own.
@@ -622,7 +626,8 @@ type Store interface {
 	DeleteWebhook(ctx context.Context, projectID, id string, now time.Time) error
 	// SetWebhookEnabled enables or disables a webhook (with reason) and publishes hookd.webhook.enabled or
 	// .disabled; enabling with replay re-queues, oldest first, the deliveries that FAILED with reason "webhook
-	// disabled" while it was disabled, and returns how many. A webhook already in that state is left as it is.
+	// disabled" while it was disabled (at most MaxReplay, in bounded transactions after the one that enables it),
+	// and returns how many. A webhook already in that state is left as it is.
 	SetWebhookEnabled(ctx context.Context, projectID, id string, enabled bool, reason string, replay bool, now time.Time) (*Webhook, int, error)
 	// GetWebhookStats counts a webhook's outcomes over the window ending now (whole minutes up to 3 h, whole hours
 	// beyond) and its deliveries unfinished now.
