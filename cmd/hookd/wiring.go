@@ -88,7 +88,7 @@ func (w *wiring) buildRouterConfig() *router.Config {
 	authn := auth.NewAuthenticator(w.store, w.clock)
 	authn.Streams = auth.StreamLimits{MaxLifetime: w.flags.maxStreamLifetime}
 	deps := api.Deps{Store: w.store, Clock: w.clock, Log: w.log, Dev: w.flags.dev, PublicURL: w.publicURL, Auth: authn,
-		Quotas: quotas}
+		Quotas: quotas, LinkKeys: w.keys}
 	policy := auth.DefaultPolicy()
 	opts := append(w.tracing.HandlerOptions(), // first: the RPC's span covers authentication and the boundary too
 		// The error boundary is outermost of hookd's own interceptors: it maps what every handler (and the

@@ -49,8 +49,8 @@ func (r Requirement) String() string {
 // list follow the naming rule: Get*, List*, Export* and Watch* methods are Read, every other method is Write.
 type Policy map[string]Requirement
 
-// DefaultPolicy is hookd's role table: VIEWER reads (also WatchDeliveries, the live form of ListDeliveries, and
-// GetCurrentApiKey), MEMBER also writes, ApiKeyService needs ADMIN, CreateProject needs an instance admin key,
+// DefaultPolicy is hookd's role table: VIEWER reads (also WatchDeliveries, the live form of ListDeliveries,
+// CreateExportLink, a link to an export, and GetCurrentApiKey), MEMBER also writes, ApiKeyService needs ADMIN, CreateProject needs an instance admin key,
 // UpdateActionStatus is public (its token is the capability).
 func DefaultPolicy() Policy {
 	return Policy{
@@ -61,6 +61,7 @@ func DefaultPolicy() Policy {
 		hookdv1connect.ApiKeyServiceRevokeApiKeyProcedure:             Admin,
 		hookdv1connect.ApiKeyServiceGetCurrentApiKeyProcedure:         Read,
 		hookdv1connect.DeliveryServiceWatchDeliveriesProcedure:        Read,
+		hookdv1connect.DeliveryServiceCreateExportLinkProcedure:       Read,
 	}
 }
 
