@@ -603,7 +603,10 @@ export const DeliveryService: GenService<{
   /**
    * WatchDeliveries streams every change of the project's deliveries matching the filter as it happens, from
    * every process of the cluster, with a heartbeat (a response without a delivery) every 15 s. A client that
-   * cannot keep up is disconnected (resource_exhausted); it never slows delivery.
+   * cannot keep up is disconnected (resource_exhausted); it never slows delivery. One API key holds at most 10
+   * streams per server process (resource_exhausted beyond). The key is checked again every 15 s: once it is
+   * revoked the stream ends with unauthenticated; after the server's stream lifetime (default 1 h) it ends with
+   * unavailable, and the client reconnects.
    *
    * @generated from rpc hookd.v1.DeliveryService.WatchDeliveries
    */
