@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,5 +104,49 @@ func TestExportLink(t *testing.T) {
 		code, body = get(res.Msg.GetUrl())
 		require.Equal(t, http.StatusUnauthorized, code)
 		assert.Contains(t, errMsg(body), "revoked")
+	})
+}
+
+// tickClock moves forward by step at every reading.
+type tickClock struct {
+	mu   sync.Mutex
+	now  time.Time
+	step time.Duration
+}
+
+func (c *tickClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(c.step)
+	return c.now
+}
+
+// TestExportDownloadLifetime: a download that runs past the stream lifetime is cut off (the client sees a broken
+// body, not a short file that looks complete).
+func TestExportDownloadLifetime(t *testing.T) {
+	logBackends(t, func(t *testing.T, le *logEnv) {
+		exportSeed(t, le)
+		download := func(step time.Duration) error {
+			clk := &tickClock{now: le.e.clock.Now(), step: step}
+			authn := auth.NewAuthenticator(le.e.st, clk)
+			authn.Streams = auth.StreamLimits{MaxLifetime: time.Hour}
+			srv := httptest.NewServer(NewExportHandler(Deps{Store: le.e.st, Clock: clk, Auth: authn, Log: slog.New(slog.DiscardHandler)}, nil))
+			defer srv.Close()
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/deliveries/export", nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+le.secrets["viewer"])
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer res.Body.Close()
+			body, err := io.ReadAll(res.Body)
+			if err == nil {
+				require.Len(t, csvIDs(t, body), 1200)
+			}
+			return err
+		}
+		require.NoError(t, download(time.Millisecond))
+		require.Error(t, download(20*time.Minute), "the clock passes the lifetime during the download")
 	})
 }
