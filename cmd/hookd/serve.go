@@ -37,6 +37,9 @@ func parseServeFlags(args []string) (*serveFlags, error) {
 	fs.DurationVar(&c.Lease, "lease", c.Lease, fmt.Sprintf("how long a claimed delivery is leased; a crashed sender's deliveries are retried after it (must exceed the %s attempt timeout)", sender.DefaultTimeout))
 	fs.BoolVar(&c.Console, "console", c.Console, "serve the web console at / (env HOOKD_CONSOLE)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "separate listen address for /metrics, gRPC reflection and probes (e.g. 127.0.0.1:9090); when set they leave --addr")
+	fs.DurationVar(&c.MaxStreamLifetime, "max-stream-lifetime", c.MaxStreamLifetime,
+		"longest a server stream (WatchDeliveries, ExportDeliveries) or export download may run; the client reconnects")
+	fs.IntVar(&c.Quotas.Integrations, "max-integrations", c.Quotas.Integrations, "most integrations per project (0 = unlimited)")
 	fs.IntVar(&c.Quotas.Webhooks, "max-webhooks", c.Quotas.Webhooks, "most webhooks per project (0 = unlimited)")
 	fs.IntVar(&c.Quotas.Triggers, "max-triggers", c.Quotas.Triggers, "most triggers per project (0 = unlimited)")
 	fs.IntVar(&c.Quotas.EventTypes, "max-event-types", c.Quotas.EventTypes, "most event types per project (0 = unlimited)")

@@ -34,6 +34,11 @@ const (
 	maxJSONDocBytes   = 256 << 10
 )
 
+// maxHeadersBytes caps the names and values of one list of headers together (an integration's, a webhook's):
+// more than receivers accept (most take 8-16 KiB of headers), and few enough that a page of integrations stays
+// small.
+const maxHeadersBytes = 32 << 10
+
 // reservedHeaders are set by hookd itself (Standard Webhooks headers) or by the HTTP client; users cannot set them.
 var reservedHeaders = map[string]bool{
 	"webhook-id": true, "webhook-timestamp": true, "webhook-signature": true,
@@ -118,6 +123,7 @@ func headersFromProto(field string, in []*hookdv1.Header, old []store.Header, te
 	}
 	out := make([]store.Header, 0, len(in))
 	seen := map[string]bool{}
+	total := 0
 	for i, h := range in {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		name := strings.TrimSpace(h.GetName())
@@ -152,6 +158,9 @@ func headersFromProto(field string, in []*hookdv1.Header, old []store.Header, te
 					return nil, apierr.Invalid(f+".value", "%v", err)
 				}
 			}
+		}
+		if total += len(name) + len(value); total > maxHeadersBytes {
+			return nil, apierr.Invalid(field, "headers hold more than %d bytes of names and values together", maxHeadersBytes)
 		}
 		out = append(out, store.Header{Name: name, Value: value, Private: h.GetPrivate()})
 	}

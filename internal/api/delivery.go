@@ -20,10 +20,14 @@ import (
 // NewDeliveryService returns the DeliveryService handler: the delivery log, the queue view, manual and bulk
 // retries, cancellation and exports.
 func NewDeliveryService(d Deps) hookdv1connect.DeliveryServiceHandler {
-	return &deliveryService{d: d}
+	return &deliveryService{d: d, watches: &keySlots{}}
 }
 
-type deliveryService struct{ d Deps }
+type deliveryService struct {
+	d Deps
+	// watches counts each key's open WatchDeliveries streams.
+	watches *keySlots
+}
 
 // ListDeliveries implements hookdv1connect.DeliveryServiceHandler.
 func (s *deliveryService) ListDeliveries(ctx context.Context, req *connect.Request[hookdv1.ListDeliveriesRequest]) (*connect.Response[hookdv1.ListDeliveriesResponse], error) {

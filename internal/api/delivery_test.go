@@ -783,10 +783,10 @@ func TestExportDownload(t *testing.T) {
 		require.Equal(t, count(nil), csvIDs(t, body))
 		require.Len(t, csvIDs(t, body), 1200)
 
-		// ?api_key= (browser downloads), NDJSON, filters; VIEWER may export.
-		q := url.Values{"api_key": {le.secrets["viewer"]}, "format": {"ndjson"}, "status": {"failed"}, "webhook_id": {wX},
+		// NDJSON, filters; VIEWER may export.
+		q := url.Values{"format": {"ndjson"}, "status": {"failed"}, "webhook_id": {wX},
 			"create_time_after": {second.Format(time.RFC3339)}}
-		res, body = get(q, "")
+		res, body = get(q, le.secrets["viewer"])
 		require.Equal(t, http.StatusOK, res.StatusCode, string(body))
 		require.Equal(t, "application/x-ndjson", res.Header.Get("Content-Type"))
 		want := count(&hookdv1.DeliveryFilter{Statuses: []hookdv1.DeliveryStatus{hookdv1.DeliveryStatus_DELIVERY_STATUS_FAILED}, WebhookId: wX, CreateTimeAfter: timestamppb.New(second)})
@@ -821,7 +821,8 @@ func TestExportDownload(t *testing.T) {
 			want   string
 		}{
 			{url.Values{}, "", http.StatusUnauthorized, "unauthenticated", "API key"},
-			{url.Values{"api_key": {"hk_unknown"}}, "", http.StatusUnauthorized, "unauthenticated", ""},
+			{url.Values{"api_key": {"hk_unknown"}}, "", http.StatusUnauthorized, "unauthenticated", "no longer accepted"},
+			{url.Values{"api_key": {le.secrets["viewer"]}}, "", http.StatusUnauthorized, "unauthenticated", "CreateExportLink"},
 			{url.Values{}, "hk_unknown", http.StatusUnauthorized, "unauthenticated", ""},
 			{url.Values{"status": {"nope"}}, le.secrets["viewer"], http.StatusBadRequest, "invalid_argument", "status"},
 			{url.Values{"status": {"failed,"}}, le.secrets["viewer"], http.StatusBadRequest, "invalid_argument", "status"},
@@ -845,7 +846,7 @@ func TestExportDownload(t *testing.T) {
 		require.NoError(t, err)
 		res.Body.Close()
 		require.Equal(t, http.StatusUnauthorized, res.StatusCode)
-		res, err = http.Post(le.srv.URL+"/v1/deliveries/export?api_key="+le.secrets["viewer"], "text/plain", nil)
+		res, err = http.Post(le.srv.URL+"/v1/deliveries/export", "text/plain", nil)
 		require.NoError(t, err)
 		res.Body.Close()
 		require.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)

@@ -222,7 +222,6 @@ func (s *eventService) ListEvents(ctx context.Context, req *connect.Request[hook
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	evs, next := pagination.Trim(evs, page, func(e store.Event) string { return e.ID })
-	evs, next = pagination.Budget(evs, next, func(e store.Event) int { return len(e.Payload) + 256 }, func(e store.Event) string { return e.ID })
 	out := &hookdv1.ListEventsResponse{Events: make([]*hookdv1.Event, 0, len(evs)), NextPageToken: next}
 	for i := range evs {
 		out.Events = append(out.Events, eventToProto(&evs[i]))

@@ -19,6 +19,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/internal/auth"
+	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -51,14 +52,14 @@ func logBackends(t *testing.T, fn func(t *testing.T, le *logEnv)) {
 func withLog(t *testing.T, e *env) *logEnv {
 	t.Helper()
 	le := &logEnv{e: e, reg: prometheus.NewRegistry(), secrets: map[string]string{}}
-	d := Deps{Store: e.st, Clock: e.clock, Log: slog.New(slog.DiscardHandler)}
-	opts := handlerOptions(e.st, d.Log)
 	mux := http.NewServeMux()
+	le.srv = httptest.NewServer(mux)
+	t.Cleanup(le.srv.Close)
+	d := Deps{Store: e.st, Clock: e.clock, Log: slog.New(slog.DiscardHandler), PublicURL: le.srv.URL, LinkKeys: secret.NewRandom()}
+	opts := handlerOptions(e.st, d.Log)
 	mux.Handle(hookdv1connect.NewEventServiceHandler(NewEventService(d, EventConfig{MaxPayloadBytes: testMaxPayload, Registerer: le.reg}), opts...))
 	mux.Handle(hookdv1connect.NewDeliveryServiceHandler(NewDeliveryService(d), opts...))
 	mux.Handle("/v1/deliveries/export", NewExportHandler(d, nil))
-	le.srv = httptest.NewServer(mux)
-	t.Cleanup(le.srv.Close)
 
 	issue := func(name, project string, role store.Role) logClients {
 		secret, err := auth.IssueKey(context.Background(), e.st, &store.APIKey{ProjectID: project, Name: "log-" + name, Role: role, CreateTime: e.clock.Now()})

@@ -3,12 +3,14 @@ package api
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -162,13 +164,102 @@ func (w *streamWriter) flush() error {
 
 func errorsIsConflict(err error) bool { return errors.Is(err, store.ErrConflict) }
 
+// ExportLinkTTL is how long a link made by CreateExportLink works.
+const ExportLinkTTL = 5 * time.Minute
+
+// exportLinkPurpose names the key (derived from the instance keyring) that signs export links.
+const exportLinkPurpose = "hookd export link v1"
+
+// The parameters of an export link beside the format and the filters.
+const (
+	linkProject   = "project"
+	linkKey       = "key"
+	linkExpires   = "expires"
+	linkSignature = "signature"
+)
+
+// MACKeys sign and check capability tokens (the instance keyring, secret.Keyring, implements it).
+type MACKeys interface {
+	// MAC returns the HMAC-SHA256 of msg under the current key derived for purpose.
+	MAC(purpose string, msg []byte) []byte
+	// VerifyMAC reports whether mac is msg's MAC under a key of the keyring derived for purpose.
+	VerifyMAC(purpose string, msg, mac []byte) bool
+}
+
+// CreateExportLink implements hookdv1connect.DeliveryServiceHandler: a signed link to GET /v1/deliveries/export
+// with the format and filter as parameters, bound to the caller's project and key, for ExportLinkTTL.
+func (s *deliveryService) CreateExportLink(ctx context.Context, req *connect.Request[hookdv1.CreateExportLinkRequest]) (*connect.Response[hookdv1.CreateExportLinkResponse], error) {
+	p, err := auth.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ft, err := exportFormat(req.Msg.GetFormat())
+	if err != nil {
+		return nil, err
+	}
+	pf := req.Msg.GetFilter()
+	if _, err := deliveryFilter(pf, false); err != nil {
+		return nil, err
+	}
+	if s.d.LinkKeys == nil {
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("export links need the instance keyring; use ExportDeliveries"))
+	}
+	expire := s.d.now().Add(ExportLinkTTL).Truncate(time.Second)
+	q := filterQuery(ft, pf)
+	q.Set(linkProject, p.ProjectID)
+	q.Set(linkKey, p.KeyID)
+	q.Set(linkExpires, strconv.FormatInt(expire.Unix(), 10))
+	q.Set(linkSignature, base64.RawURLEncoding.EncodeToString(s.d.LinkKeys.MAC(exportLinkPurpose, []byte(q.Encode()))))
+	return connect.NewResponse(&hookdv1.CreateExportLinkResponse{Url: s.d.PublicURL + exportPath + "?" + q.Encode(),
+		ExpireTime: timestamp(expire)}), nil
+}
+
+// exportPath is the path of the export download.
+const exportPath = "/v1/deliveries/export"
+
+// filterQuery is the format and filter as the download's query parameters (what queryFilter reads).
+func filterQuery(ft format, f *hookdv1.DeliveryFilter) url.Values {
+	q := url.Values{}
+	q.Set("format", "csv")
+	if ft == formatNDJSON {
+		q.Set("format", "ndjson")
+	}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("webhook_id", f.GetWebhookId())
+	set("integration_id", f.GetIntegrationId())
+	set("event_type", f.GetEventType())
+	set("subject", f.GetSubject())
+	set("event_id", f.GetEventId())
+	var statuses []string
+	for _, st := range f.GetStatuses() {
+		statuses = append(statuses, strings.ToLower(strings.TrimPrefix(st.String(), "DELIVERY_STATUS_")))
+	}
+	set("status", strings.Join(statuses, ","))
+	if t := f.GetCreateTimeAfter(); t != nil {
+		q.Set("create_time_after", t.AsTime().UTC().Format(time.RFC3339Nano))
+	}
+	if t := f.GetCreateTimeBefore(); t != nil {
+		q.Set("create_time_before", t.AsTime().UTC().Format(time.RFC3339Nano))
+	}
+	return q
+}
+
 // NewExportHandler serves GET /v1/deliveries/export?format=csv|ndjson with the filters of ListDeliveries as
 // query parameters (status (repeatable or comma-separated), webhook_id, integration_id, event_type, subject,
-// event_id, create_time_after, create_time_before as RFC 3339). The API key comes in `Authorization: Bearer`
-// or, for browser downloads, the `api_key` parameter.
+// event_id, create_time_after, create_time_before as RFC 3339). The caller is either the API key in
+// `Authorization: Bearer`, or a link made by CreateExportLink (its signature covers every parameter). An
+// `api_key` parameter is refused: URLs end up in proxy logs and browser history. The download is guarded as a
+// stream is (auth.Guard): it is cut off when the key is revoked or it runs longer than the stream lifetime.
 func NewExportHandler(d Deps, policy auth.Policy) http.Handler {
 	if policy == nil {
 		policy = auth.DefaultPolicy()
+	}
+	if d.Auth == nil {
+		d.Auth = auth.NewAuthenticator(d.Store, d.Clock)
 	}
 	return &exportHandler{d: d, policy: policy}
 }
@@ -185,7 +276,7 @@ func (h *exportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	p, err := h.authenticate(ctx, r)
+	p, guard, err := h.authenticate(ctx, r)
 	if err != nil {
 		writeConnectError(w, err, 0)
 		return
@@ -214,34 +305,113 @@ func (h *exportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		name += ".ndjson"
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
 	if r.Method == http.MethodHead {
 		return
 	}
-	if err := export(ctx, h.d.Store, p.ProjectID, f, ft, w); err != nil {
-		// Headers are gone; the truncated body is all the client sees, so log it.
+	if err := export(ctx, h.d.Store, p.ProjectID, f, ft, &guardedWriter{ctx: ctx, w: w, guard: guard}); err != nil {
+		// The status is sent: cut the connection, so that the client sees a broken download, not a short file.
 		h.d.log().ErrorContext(ctx, "export deliveries", "project_id", p.ProjectID, "error", err)
+		panic(http.ErrAbortHandler)
 	}
 }
 
-func (h *exportHandler) authenticate(ctx context.Context, r *http.Request) (auth.Principal, error) {
-	secret := r.URL.Query().Get("api_key")
-	if v := r.Header.Get("Authorization"); v != "" {
-		token, ok := auth.BearerToken(v)
-		if !ok {
-			return auth.Principal{}, connect.NewError(connect.CodeUnauthenticated, errors.New("send Authorization: Bearer <key>"))
+// guardedWriter writes only while its guard passes.
+type guardedWriter struct {
+	ctx   context.Context
+	w     io.Writer
+	guard *auth.Guard
+}
+
+func (g *guardedWriter) Write(p []byte) (int, error) {
+	if err := g.guard.Check(g.ctx); err != nil {
+		return 0, err
+	}
+	return g.w.Write(p)
+}
+
+// authenticate finds the caller of a download (the bearer key, or a signed link) and the guard of the download.
+func (h *exportHandler) authenticate(ctx context.Context, r *http.Request) (auth.Principal, *auth.Guard, error) {
+	q := r.URL.Query()
+	if q.Has("api_key") {
+		return auth.Principal{}, nil, connect.NewError(connect.CodeUnauthenticated, errors.New(
+			"the api_key parameter is no longer accepted (URLs are logged): send Authorization: Bearer <key>, or download through a link from DeliveryService.CreateExportLink"))
+	}
+	v := r.Header.Get("Authorization")
+	if v == "" && q.Has(linkSignature) {
+		return h.linkCaller(ctx, q)
+	}
+	secret, ok := auth.BearerToken(v)
+	if !ok {
+		return auth.Principal{}, nil, connect.NewError(connect.CodeUnauthenticated, errors.New(
+			"missing API key: send Authorization: Bearer <key>, or download through a link from DeliveryService.CreateExportLink"))
+	}
+	k, err := h.d.Auth.Authenticate(ctx, secret)
+	if err := h.keyError(ctx, err); err != nil {
+		return auth.Principal{}, nil, err
+	}
+	p, err := h.authorize(k)
+	return p, h.d.Auth.Guard(secret), err
+}
+
+// linkCaller checks a link made by CreateExportLink: its signature, its expiry and its key.
+func (h *exportHandler) linkCaller(ctx context.Context, q url.Values) (auth.Principal, *auth.Guard, error) {
+	invalid := func(why string) (auth.Principal, *auth.Guard, error) {
+		return auth.Principal{}, nil, connect.NewError(connect.CodeUnauthenticated, errors.New("export link: "+why))
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(q.Get(linkSignature))
+	signed := url.Values{}
+	for k, v := range q {
+		if k != linkSignature {
+			signed[k] = v
 		}
-		secret = token
 	}
-	if secret == "" {
-		return auth.Principal{}, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API key: send Authorization: Bearer <key> or ?api_key=<key>"))
+	if err != nil || h.d.LinkKeys == nil || !h.d.LinkKeys.VerifyMAC(exportLinkPurpose, []byte(signed.Encode()), mac) {
+		return invalid("the signature does not match (the link was changed, or made by another instance)")
 	}
-	k, err := auth.Authenticate(ctx, h.d.Store, secret)
+	exp, err := strconv.ParseInt(q.Get(linkExpires), 10, 64)
+	if err != nil || !h.d.now().Before(time.Unix(exp, 0)) {
+		return invalid("expired; create a new one with CreateExportLink")
+	}
+	projectID, keyID := q.Get(linkProject), q.Get(linkKey)
+	check := func(ctx context.Context) (*store.APIKey, error) {
+		k, err := h.d.Store.GetAPIKey(ctx, projectID, keyID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, h.keyError(ctx, auth.ErrUnknownKey)
+		case err != nil:
+			return nil, h.keyError(ctx, err)
+		case k.RevokeTime != nil:
+			return nil, h.keyError(ctx, auth.ErrRevokedKey)
+		}
+		return k, nil
+	}
+	k, err := check(ctx)
+	if err != nil {
+		return auth.Principal{}, nil, err
+	}
+	p, err := h.authorize(k)
+	guard := auth.NewGuard(h.d.Clock, h.d.Auth.Streams, func(ctx context.Context) error {
+		_, err := check(ctx)
+		return err
+	})
+	return p, guard, err
+}
+
+// keyError maps an error of finding the caller's key.
+func (h *exportHandler) keyError(ctx context.Context, err error) error {
 	switch {
+	case err == nil:
+		return nil
 	case errors.Is(err, auth.ErrUnknownKey), errors.Is(err, auth.ErrRevokedKey):
-		return auth.Principal{}, connect.NewError(connect.CodeUnauthenticated, err)
-	case err != nil:
-		return auth.Principal{}, apierr.FromStore(ctx, h.d.log(), "api key", "", err)
+		return connect.NewError(connect.CodeUnauthenticated, err)
+	default:
+		return apierr.FromStore(ctx, h.d.log(), "api key", "", err)
 	}
+}
+
+// authorize checks that key k may export.
+func (h *exportHandler) authorize(k *store.APIKey) (auth.Principal, error) {
 	p := auth.Principal{KeyID: k.ID, ProjectID: k.ProjectID, Role: k.Role, InstanceAdmin: k.InstanceAdmin}
 	if err := h.policy.Authorize(p, hookdv1connect.DeliveryServiceExportDeliveriesProcedure); err != nil {
 		return auth.Principal{}, err

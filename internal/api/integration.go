@@ -48,6 +48,9 @@ func (s *integrationService) CreateIntegration(ctx context.Context, req *connect
 	if err := s.validate(in); err != nil {
 		return nil, err
 	}
+	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindIntegration); err != nil {
+		return nil, err
+	}
 	if err := s.d.Store.CreateIntegration(ctx, in); err != nil {
 		return nil, apierr.About("integration", in.ID, err)
 	}

@@ -285,7 +285,6 @@ func (s *triggerService) ListExecutions(ctx context.Context, req *connect.Reques
 		return nil, fmt.Errorf("list executions: %w", err)
 	}
 	es, next := pagination.Trim(es, page, func(e store.Execution) string { return e.ID })
-	es, next = pagination.Budget(es, next, executionSize, func(e store.Execution) string { return e.ID })
 	out := make([]*hookdv1.Execution, len(es))
 	for i := range es {
 		if out[i], err = executionToProto(&es[i], p.IsAdmin()); err != nil {
@@ -667,16 +666,4 @@ func executionToProto(e *store.Execution, reveal bool) (*hookdv1.Execution, erro
 		}
 	}
 	return out, nil
-}
-
-// executionSize estimates the bytes of an execution in a List response (it carries no bodies).
-func executionSize(e store.Execution) int {
-	n := 256 + len(e.PathFragment) + len(e.ContentType)
-	for _, h := range e.Headers {
-		n += len(h.Name) + len(h.Value) + 16
-	}
-	for _, q := range e.QueryParameters {
-		n += len(q.Name) + len(q.Value) + 16
-	}
-	return n
 }

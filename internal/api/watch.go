@@ -1,9 +1,11 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -25,12 +27,42 @@ const (
 	// watchNamesTTL is how long a stream reuses the webhook and integration names it read (a rename shows
 	// within it).
 	watchNamesTTL = 5 * time.Second
+	// DefaultMaxWatchesPerKey is how many WatchDeliveries streams one API key may hold open in one process (under
+	// the store's per-project cap, storesql.MaxWatchersPerProject): one key cannot take every slot of its project.
+	DefaultMaxWatchesPerKey = 10
 )
+
+// keySlots counts the open streams of each API key.
+type keySlots struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// take takes one of most slots of key; release gives it back. ok is false when key holds most already.
+func (k *keySlots) take(key string, most int) (release func(), ok bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.n[key] >= most {
+		return nil, false
+	}
+	if k.n == nil {
+		k.n = map[string]int{}
+	}
+	k.n[key]++
+	return sync.OnceFunc(func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.n[key]--; k.n[key] <= 0 {
+			delete(k.n, key)
+		}
+	}), true
+}
 
 // WatchDeliveries implements hookdv1connect.DeliveryServiceHandler: the changes of the caller's project's
 // deliveries that match the filter, from every process, with heartbeats. A client that falls WatchBuffer changes
 // behind is disconnected with resource_exhausted (delivery never waits for a watcher); it may reconnect and list
-// what it missed.
+// what it missed. One key holds at most Deps.MaxWatchesPerKey streams (resource_exhausted beyond). The auth
+// interceptor ends the stream when the key is revoked or the stream reached its lifetime (auth.Guard).
 func (s *deliveryService) WatchDeliveries(ctx context.Context, req *connect.Request[hookdv1.WatchDeliveriesRequest], stream *connect.ServerStream[hookdv1.WatchDeliveriesResponse]) error {
 	p, err := auth.Caller(ctx)
 	if err != nil {
@@ -40,6 +72,13 @@ func (s *deliveryService) WatchDeliveries(ctx context.Context, req *connect.Requ
 	if err != nil {
 		return err
 	}
+	most := cmp.Or(s.d.MaxWatchesPerKey, DefaultMaxWatchesPerKey)
+	release, ok := s.watches.take(p.KeyID, most)
+	if !ok {
+		return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
+			"watch deliveries: this API key already holds %d open WatchDeliveries streams, the most one key may hold; close one first", most))
+	}
+	defer release()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	changes, watchErr, err := s.d.Store.WatchDeliveries(ctx, p.ProjectID, WatchBuffer)

@@ -52,14 +52,37 @@ func (i *interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 	return next
 }
 
-// WrapStreamingHandler implements connect.Interceptor.
+// WrapStreamingHandler implements connect.Interceptor. A stream outlives its authentication, so every message
+// it sends is guarded (see Guard): once the key is revoked (read again every RecheckInterval) or the stream has
+// run for MaxLifetime, the handler's context is cancelled and the stream ends with the guard's error
+// (unauthenticated, or unavailable for the lifetime) whatever the handler returns.
 func (i *interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		ctx, err := i.authorize(ctx, conn.Spec().Procedure, conn.RequestHeader())
+		procedure := conn.Spec().Procedure
+		ctx, err := i.authorize(ctx, procedure, conn.RequestHeader())
 		if err != nil {
 			return err
 		}
-		return next(ctx, conn)
+		if i.policy.Require(procedure) == Public {
+			return next(ctx, conn)
+		}
+		secret, _ := BearerToken(conn.RequestHeader().Get("Authorization"))
+		p, _ := FromContext(ctx)
+		guard := NewGuard(i.authn.clk, i.authn.Streams, func(ctx context.Context) error { // the key, and its role
+			k, err := i.authn.Authenticate(ctx, secret)
+			if err := keyError(ctx, procedure, err); err != nil {
+				return err
+			}
+			p.Role, p.InstanceAdmin = k.Role, k.InstanceAdmin
+			return i.policy.Authorize(p, procedure)
+		})
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		err = next(ctx, &guardedConn{StreamingHandlerConn: conn, ctx: ctx, guard: guard, cancel: cancel})
+		if gerr := guard.Err(); gerr != nil {
+			return gerr
+		}
+		return err
 	}
 }
 
@@ -72,22 +95,31 @@ func (i *interceptor) authorize(ctx context.Context, procedure string, h http.He
 		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API key: send Authorization: Bearer <key>"))
 	}
 	k, err := i.authn.Authenticate(ctx, secret)
-	switch {
-	case errors.Is(err, ErrUnknownKey), errors.Is(err, ErrRevokedKey):
-		return ctx, connect.NewError(connect.CodeUnauthenticated, err)
-	case errors.Is(err, context.Canceled):
-		return ctx, connect.NewError(connect.CodeCanceled, err)
-	case errors.Is(err, context.DeadlineExceeded):
-		return ctx, connect.NewError(connect.CodeDeadlineExceeded, err)
-	case err != nil:
-		slog.ErrorContext(ctx, "authenticate api key", "procedure", procedure, "error", err)
-		return ctx, connect.NewError(connect.CodeUnavailable, errors.New("cannot check the API key now"))
+	if err := keyError(ctx, procedure, err); err != nil {
+		return ctx, err
 	}
 	p := Principal{KeyID: k.ID, ProjectID: k.ProjectID, Role: k.Role, InstanceAdmin: k.InstanceAdmin}
 	if err := i.policy.Authorize(p, procedure); err != nil {
 		return ctx, err
 	}
 	return WithPrincipal(ctx, p), nil
+}
+
+// keyError maps an error of Authenticate to a Connect error (nil stays nil).
+func keyError(ctx context.Context, procedure string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrUnknownKey), errors.Is(err, ErrRevokedKey):
+		return connect.NewError(connect.CodeUnauthenticated, err)
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	default:
+		slog.ErrorContext(ctx, "authenticate api key", "procedure", procedure, "error", err)
+		return connect.NewError(connect.CodeUnavailable, errors.New("cannot check the API key now"))
+	}
 }
 
 // BearerToken extracts the token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).

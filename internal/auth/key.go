@@ -95,11 +95,23 @@ type KeyStore interface {
 type Authenticator struct {
 	st    KeyStore
 	cache *cache.TTL[[sha256.Size]byte, *store.APIKey]
+	clk   clock.Clock
+	// Streams bounds the streaming handlers behind the Authenticator's interceptor (zero: the defaults).
+	Streams StreamLimits
 }
 
 // NewAuthenticator returns an Authenticator over st remembering keys for KeyCacheTTL on clk.
 func NewAuthenticator(st KeyStore, clk clock.Clock) *Authenticator {
-	return &Authenticator{st: st, cache: cache.New[[sha256.Size]byte, *store.APIKey](KeyCacheTTL, 0, clk)}
+	return &Authenticator{st: st, cache: cache.New[[sha256.Size]byte, *store.APIKey](KeyCacheTTL, 0, clk), clk: clk}
+}
+
+// Guard returns a Guard for a call authenticated with secret (a download that authenticates itself): each
+// recheck authenticates secret again.
+func (a *Authenticator) Guard(secret string) *Guard {
+	return NewGuard(a.clk, a.Streams, func(ctx context.Context) error {
+		_, err := a.Authenticate(ctx, secret)
+		return keyError(ctx, "", err)
+	})
 }
 
 // Authenticate finds the key of a secret (see the package function Authenticate).

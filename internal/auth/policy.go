@@ -58,7 +58,8 @@ type Policy map[string]Requirement
 // DefaultPolicy is hookd's role table: VIEWER reads (the RPCs without side effects), MEMBER also writes,
 // ApiKeyService's other RPCs need ADMIN (ListApiKeys too), CreateProject needs an instance admin key,
 // UpdateActionStatus is public (its token is the capability), and RenderWebhookBody, although it has no side
-// effects, needs a MEMBER: it is a step of editing a webhook, which a VIEWER cannot do.
+// effects, needs a MEMBER: it is a step of editing a webhook, which a VIEWER cannot do. CreateExportLink mints a
+// link (no side effect on the project, but not cacheable either): a VIEWER may call it, as it may export.
 func DefaultPolicy() Policy {
 	return Policy{
 		hookdv1connect.ActionStatusServiceUpdateActionStatusProcedure: Public,
@@ -67,6 +68,7 @@ func DefaultPolicy() Policy {
 		hookdv1connect.ApiKeyServiceListApiKeysProcedure:              Admin,
 		hookdv1connect.ApiKeyServiceRevokeApiKeyProcedure:             Admin,
 		hookdv1connect.WebhookServiceRenderWebhookBodyProcedure:       Write,
+		hookdv1connect.DeliveryServiceCreateExportLinkProcedure:       Read,
 	}
 }
 

@@ -81,6 +81,7 @@ func TestRoleTable(t *testing.T) {
 		"/hookd.v1.DeliveryService/CancelDelivery":         "MAI",
 		"/hookd.v1.DeliveryService/ExportDeliveries":       "VMAI",
 		"/hookd.v1.DeliveryService/WatchDeliveries":        "VMAI",
+		"/hookd.v1.DeliveryService/CreateExportLink":       "VMAI",
 		"/hookd.v1.TriggerService/CreateTrigger":           "MAI",
 		"/hookd.v1.TriggerService/GetTrigger":              "VMAI",
 		"/hookd.v1.TriggerService/ListTriggers":            "VMAI",

@@ -17,7 +17,8 @@ const (
 
 const tokenPrefix = "v1:"
 
-// Parse validates page_size and page_token; the store is asked for one extra row to know if more follow.
+// Parse validates page_size and page_token; the store is asked for one extra row to know if more follow, and
+// to stop reading at MaxPageBytes.
 func Parse(size int32, token string) (store.Page, error) {
 	switch {
 	case size < 0:
@@ -27,7 +28,7 @@ func Parse(size int32, token string) (store.Page, error) {
 	case size > MaxSize:
 		size = MaxSize
 	}
-	p := store.Page{Size: int(size) + 1}
+	p := store.Page{Size: int(size) + 1, MaxBytes: MaxPageBytes}
 	if token != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(token)
 		if err != nil || !strings.HasPrefix(string(raw), tokenPrefix) || len(raw) == len(tokenPrefix) {
@@ -38,35 +39,33 @@ func Parse(size int32, token string) (store.Page, error) {
 	return p, nil
 }
 
-// Trim cuts the extra row fetched by Parse and returns the items and the next page token
-// (cursor gives the store cursor of an item: usually its id).
+// Trim cuts the extra row fetched by Parse and returns the items and the next page token (cursor gives the
+// store cursor of an item: usually its id). A page the store stopped at the byte budget (its records reach
+// p.MaxBytes by store.RecordBytes) also gets a token, after its last record. The page is measured as the store
+// returned it (anything a caller adds before Trim only makes it look fuller: at worst a token leads to a short or
+// empty last page, never past a record).
 func Trim[T any](items []T, p store.Page, cursor func(T) string) ([]T, string) {
 	want := p.Size - 1
-	if len(items) <= want {
-		return items, ""
+	if len(items) > want {
+		items = items[:want]
+		return items, token(cursor(items[want-1]))
 	}
-	items = items[:want]
-	return items, base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + cursor(items[want-1])))
+	if p.MaxBytes > 0 && len(items) > 0 && store.PageBytes(items) >= p.MaxBytes {
+		return items, token(cursor(items[len(items)-1]))
+	}
+	return items, ""
 }
 
-// MaxPageBytes is the byte budget of one List page: a page stops early (with a next_page_token) once its items
-// reach it, so that large rows cannot make one response huge. Servers also cap responses with
-// connect.WithSendMaxBytes (MaxResponseBytes).
+func token(cursor string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + cursor))
+}
+
+// MaxPageBytes is the byte budget of one List page (by store.RecordBytes): the store stops reading once a page's
+// records reach it, and the page ends there with a next_page_token, so that large rows cannot make one response
+// (or the server's memory for it) huge. Servers also cap responses with connect.WithSendMaxBytes
+// (MaxResponseBytes).
 const MaxPageBytes = 4 << 20
 
-// MaxResponseBytes caps every API response (connect.WithSendMaxBytes); a single item larger than MaxPageBytes still
-// fits in it.
+// MaxResponseBytes caps every API response (connect.WithSendMaxBytes); a page (at most MaxPageBytes and one more
+// record) fits in it.
 const MaxResponseBytes = 32 << 20
-
-// Budget keeps the leading items whose sizes add up to at most MaxPageBytes (always at least one) and returns
-// them with the next page token: the token after the last kept item when the page was cut, else next.
-func Budget[T any](items []T, next string, size func(T) int, cursor func(T) string) ([]T, string) {
-	total := 0
-	for i, it := range items {
-		total += size(it)
-		if total > MaxPageBytes && i > 0 {
-			return items[:i], base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + cursor(items[i-1])))
-		}
-	}
-	return items, next
-}

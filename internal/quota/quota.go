@@ -13,6 +13,7 @@ import (
 
 // Default per-project limits (each has a `hookd serve` flag; 0 there means unlimited).
 const (
+	DefaultIntegrations  = 200
 	DefaultWebhooks      = 1000
 	DefaultTriggers      = 200
 	DefaultEventTypes    = 1000
@@ -21,6 +22,7 @@ const (
 
 // Limits are the per-project caps; a zero or negative limit is no cap.
 type Limits struct {
+	Integrations  int
 	Webhooks      int
 	Triggers      int
 	EventTypes    int
@@ -29,7 +31,7 @@ type Limits struct {
 
 // Defaults returns the default limits.
 func Defaults() Limits {
-	return Limits{Webhooks: DefaultWebhooks, Triggers: DefaultTriggers, EventTypes: DefaultEventTypes, Subscriptions: DefaultSubscriptions}
+	return Limits{Integrations: DefaultIntegrations, Webhooks: DefaultWebhooks, Triggers: DefaultTriggers, EventTypes: DefaultEventTypes, Subscriptions: DefaultSubscriptions}
 }
 
 // Counter counts a project's objects (the store implements it).
@@ -40,6 +42,8 @@ type Counter interface {
 // limit returns the cap of a kind.
 func (l Limits) limit(kind store.ObjectKind) int {
 	switch kind {
+	case store.KindIntegration:
+		return l.Integrations
 	case store.KindWebhook:
 		return l.Webhooks
 	case store.KindTrigger:

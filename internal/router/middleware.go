@@ -99,7 +99,7 @@ func logRequests(next http.Handler, log *slog.Logger, reg *prometheus.Registry) 
 const actionStatusPrefix = "/v1/action-status/"
 
 // loggedPath is the path as request logs show it: capability tokens are redacted (query strings, which hold the
-// sync-result token and the export's api_key, are never logged).
+// sync-result token and an export link's signature, are never logged).
 func loggedPath(path string) string {
 	if strings.HasPrefix(path, actionStatusPrefix) && len(path) > len(actionStatusPrefix) {
 		return actionStatusPrefix + "[redacted]"

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/quota"
 	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/internal/store"
@@ -64,6 +65,8 @@ type Config struct {
 	Console bool
 	// Quotas are the per-project object limits (0 = unlimited).
 	Quotas quota.Limits
+	// MaxStreamLifetime is the longest a server stream or an export download may run.
+	MaxStreamLifetime time.Duration
 }
 
 // Defaults of Config that no other package owns.
@@ -81,22 +84,23 @@ const (
 // DefaultConfig returns the configuration of `hookd serve` without flags (no database, keyring or logger).
 func DefaultConfig() Config {
 	return Config{
-		Addr:            DefaultAddr,
-		Role:            RoleAll,
-		Retention:       DefaultRetention,
-		MaxRequestBytes: DefaultMaxRequestBytes,
-		MaxPayloadBytes: store.DefaultMaxPayloadBytes,
-		Workers:         sender.DefaultWorkers,
-		ShutdownTimeout: DefaultShutdownTimeout,
-		Lease:           sender.DefaultLease,
-		Console:         true,
-		Quotas:          quota.Defaults(),
+		Addr:              DefaultAddr,
+		Role:              RoleAll,
+		Retention:         DefaultRetention,
+		MaxRequestBytes:   DefaultMaxRequestBytes,
+		MaxPayloadBytes:   store.DefaultMaxPayloadBytes,
+		Workers:           sender.DefaultWorkers,
+		ShutdownTimeout:   DefaultShutdownTimeout,
+		Lease:             sender.DefaultLease,
+		Console:           true,
+		Quotas:            quota.Defaults(),
+		MaxStreamLifetime: auth.DefaultMaxStreamLifetime,
 	}
 }
 
 // Validate checks the configuration; its errors name the `hookd serve` flags.
 func (c *Config) Validate() error {
-	for name, v := range map[string]int{"max-webhooks": c.Quotas.Webhooks, "max-triggers": c.Quotas.Triggers,
+	for name, v := range map[string]int{"max-integrations": c.Quotas.Integrations, "max-webhooks": c.Quotas.Webhooks, "max-triggers": c.Quotas.Triggers,
 		"max-event-types": c.Quotas.EventTypes, "max-subscriptions": c.Quotas.Subscriptions} {
 		if v < 0 {
 			return fmt.Errorf("--%s must be 0 (unlimited) or more, got %d", name, v)
@@ -112,6 +116,9 @@ func (c *Config) Validate() error {
 	case RoleAll, RoleAPI, RoleSender:
 	default:
 		return fmt.Errorf("--role: want all, api or sender, got %q", c.Role)
+	}
+	if c.MaxStreamLifetime <= 0 {
+		return fmt.Errorf("--max-stream-lifetime must be positive, got %s", c.MaxStreamLifetime)
 	}
 	if c.Retention <= 0 {
 		return fmt.Errorf("--retention must be positive, got %s", c.Retention)

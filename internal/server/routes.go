@@ -28,8 +28,9 @@ func (s *Server) routerConfig() *router.Config {
 		return &router.Config{Ready: s.store.Ping, Registry: s.registry, Logger: s.log, SeparateAdmin: separate}
 	}
 	authn := auth.NewAuthenticator(s.store, s.clock)
+	authn.Streams = auth.StreamLimits{MaxLifetime: s.cfg.MaxStreamLifetime}
 	deps := api.Deps{Store: s.store, Clock: s.clock, Log: s.log, Dev: s.cfg.Dev, PublicURL: s.publicURL, Auth: authn,
-		Quotas: s.cfg.Quotas}
+		Quotas: s.cfg.Quotas, LinkKeys: s.cfg.Store.Keyring}
 	policy := auth.DefaultPolicy()
 	opts := append(s.tracing.HandlerOptions(), // first: the RPC's span covers authentication and the boundary too
 		// The error boundary is outermost of hookd's own interceptors: it maps what every handler (and the

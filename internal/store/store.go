@@ -32,6 +32,10 @@ type Page struct {
 	Size int
 	// After is the last id of the previous page; empty for the first page.
 	After string
+	// MaxBytes, when positive, is the page's byte budget: the store stops reading once the records it read reach
+	// MaxBytes (by RecordBytes) and returns them, the one that reached it last; a page may then hold fewer than
+	// Size records while more follow (pagination.Trim tells). Zero: no budget.
+	MaxBytes int
 }
 
 // Role is what an API key may do.
@@ -614,6 +618,10 @@ type ExecutionRecord struct {
 // MaxBulkRetry is the most deliveries one RetryDeliveries call resends; callers repeat it for more.
 const MaxBulkRetry = 10_000
 
+// MaxReplay is the most missed deliveries one enabling of a webhook with replay re-queues (oldest first); the newer
+// ones stay FAILED with reason "webhook disabled", for RetryDeliveries.
+const MaxReplay = MaxBulkRetry
+
 // Store is what hookd persists and the API reads: configuration, events and the logs. Methods taking projectID
 // never see other projects' records. The delivery queue (Queue), its wake-ups (Listener) and the shared rate
 // buckets (RateBuckets) are interfaces of their own.
@@ -659,7 +667,8 @@ type Store interface {
 	DeleteWebhook(ctx context.Context, projectID, id string, now time.Time) error
 	// SetWebhookEnabled enables or disables a webhook (with reason) and publishes hookd.webhook.enabled or
 	// .disabled; enabling with replay re-queues, oldest first, the deliveries that FAILED with reason "webhook
-	// disabled" while it was disabled, and returns how many. A webhook already in that state is left as it is.
+	// disabled" while it was disabled (at most MaxReplay, in bounded transactions after the one that enables it),
+	// and returns how many. A webhook already in that state is left as it is.
 	SetWebhookEnabled(ctx context.Context, projectID, id string, enabled bool, reason string, replay bool, now time.Time) (*Webhook, int, error)
 	// GetWebhookStats counts a webhook's outcomes over the window ending now (whole minutes up to 3 h, whole hours
 	// beyond) and its deliveries unfinished now.
@@ -746,6 +755,7 @@ type ObjectKind string
 
 // Object kinds with quotas.
 const (
+	KindIntegration  ObjectKind = "integrations"
 	KindWebhook      ObjectKind = "webhooks"
 	KindTrigger      ObjectKind = "triggers"
 	KindEventType    ObjectKind = "event_types"

@@ -219,11 +219,8 @@ func (s *Store) ListDeliveries(ctx context.Context, projectID string, f store.De
 	if err != nil {
 		return nil, err
 	}
-	var rows []deliveryRow
-	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
-		return nil, wrap("list deliveries", err)
-	}
-	return mapRows(rows, deliveryRow.record), nil
+	ds, err := selectPage(ctx, s, q, args, page, noErr(deliveryRow.record))
+	return ds, wrap("list deliveries", err)
 }
 
 // QueueCursor is the page cursor of the queue view after d: "<unix nanos of next attempt>/<id>".

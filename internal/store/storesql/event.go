@@ -524,11 +524,10 @@ func (s *Store) ListEvents(ctx context.Context, projectID string, f store.EventF
 	if !f.CreateBefore.IsZero() {
 		where, args = append(where, "create_time < ?"), append(args, ts(f.CreateBefore))
 	}
-	var rows []eventRow
-	if err := s.list(ctx, &rows, eventCols, "events", where, args, page); err != nil {
+	events, err := list(ctx, s, eventCols, "events", where, args, page, noErr(eventRow.record))
+	if err != nil {
 		return nil, wrap("list events", err)
 	}
-	events := mapRows(rows, eventRow.record)
 	if err := s.fillCounts(ctx, events); err != nil {
 		return nil, err
 	}

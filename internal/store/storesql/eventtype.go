@@ -77,11 +77,8 @@ func (s *Store) getEventType(ctx context.Context, col, projectID, value string) 
 
 // ListEventTypes lists a project's event types, newest first.
 func (s *Store) ListEventTypes(ctx context.Context, projectID string, page store.Page) ([]store.EventType, error) {
-	var rows []eventTypeRow
-	if err := s.list(ctx, &rows, eventTypeReadCols, "event_types", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
-		return nil, wrap("list event types", err)
-	}
-	return mapRows(rows, eventTypeRow.record), nil
+	ets, err := list(ctx, s, eventTypeReadCols, "event_types", []string{"project_id = ?"}, []any{projectID}, page, noErr(eventTypeRow.record))
+	return ets, wrap("list event types", err)
 }
 
 // UpdateEventType replaces the event type's fields over the version it was read at (ErrStale when it changed

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -14,12 +15,23 @@ import (
 
 // SetWebhookEnabled enables or disables a webhook of the project and publishes hookd.webhook.enabled or
 // hookd.webhook.disabled (reason: why it is disabled). Enabling clears the failure streak; with replay it re-queues,
-// oldest first, the deliveries that FAILED with reason "webhook disabled" since the webhook was disabled, and
-// returns how many. A webhook already in the asked state is left as it is (replay still runs when enabling).
+// oldest first, the deliveries that FAILED with reason "webhook disabled" since the webhook was disabled — at most
+// store.MaxReplay of them, in transactions of ReplayChunk after the one that enables the webhook — and returns
+// how many. A webhook already in the asked state is left as it is (and replays nothing).
 func (s *Store) SetWebhookEnabled(ctx context.Context, projectID, webhookID string, enabled bool, reason string, replay bool,
 	now time.Time) (*store.Webhook, int, error) {
+	return s.SetWebhookEnabledUpTo(ctx, projectID, webhookID, enabled, reason, replay, now, store.MaxReplay, ReplayChunk)
+}
+
+// ReplayChunk is how many missed deliveries one transaction of a replay (SetWebhookEnabled) re-queues.
+const ReplayChunk = 500
+
+// SetWebhookEnabledUpTo is SetWebhookEnabled replaying at most most deliveries, chunk per transaction.
+func (s *Store) SetWebhookEnabledUpTo(ctx context.Context, projectID, webhookID string, enabled bool, reason string, replay bool,
+	now time.Time, most, chunk int) (*store.Webhook, int, error) {
 	now = ts(now)
-	var replayed int
+	var missed int
+	var since time.Time
 	var woke bool
 	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {
 		var r webhookRow
@@ -31,18 +43,19 @@ func (s *Store) SetWebhookEnabled(ctx context.Context, projectID, webhookID stri
 		switch {
 		case enabled && !r.Enabled:
 			if replay && r.DisableTime.valid {
-				n, err := s.replayMissed(ctx, tx, projectID, webhookID, r.DisableTime.t, now)
-				if err != nil {
-					return err
+				since = r.DisableTime.t
+				// Counted here for hookd.webhook.enabled; re-queued after this transaction, in chunks.
+				q := `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries d` + whereClause(missedWhere) + ` LIMIT ?) AS missed`
+				if err := tx.GetContext(ctx, &missed, s.rebind(q), missedArgs(projectID, webhookID, since, "", most)...); err != nil {
+					return wrap("count missed deliveries", err)
 				}
-				replayed = n
 			}
 			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhooks SET enabled = TRUE, disabled_reason = '', disable_time = NULL,
 				consecutive_failures = 0, warned_percent = 0, update_time = ? WHERE id = ?`), now, webhookID); err != nil {
 				return wrap("enable webhook", err)
 			}
 			ops = append(ops, operational{projectID: projectID, eventType: store.EventWebhookEnabled, subject: webhookID,
-				payload: map[string]any{"webhookId": webhookID, "replayed": replayed}})
+				payload: map[string]any{"webhookId": webhookID, "replayed": missed}})
 		case !enabled && r.Enabled:
 			op, err := s.disable(ctx, tx, webhookID, reason, now)
 			if err != nil {
@@ -53,7 +66,7 @@ func (s *Store) SetWebhookEnabled(ctx context.Context, projectID, webhookID stri
 			// Already enabled: nothing was missed since.
 		}
 		w, err := s.publishOperational(ctx, tx, now, ops)
-		woke = woke || w || replayed > 0
+		woke = woke || w
 		return err
 	})
 	if err != nil {
@@ -62,8 +75,70 @@ func (s *Store) SetWebhookEnabled(ctx context.Context, projectID, webhookID stri
 	if woke {
 		s.wake(now)
 	}
+	replayed := 0
+	if missed > 0 {
+		if replayed, err = s.replayMissed(ctx, projectID, webhookID, since, now, most, chunk); err != nil {
+			return nil, replayed, err
+		}
+	}
 	w, err := s.GetWebhook(ctx, projectID, webhookID)
 	return w, replayed, err
+}
+
+// missedWhere selects the deliveries a disabled webhook missed (FAILED with reason "webhook disabled" since it was
+// disabled), with missedArgs.
+var missedWhere = []string{"d.project_id = ?", "d.webhook_id = ?", "d.id >= ?", "d.id > ?", "d.status = 'failed'", "d.reason = ?",
+	"d.update_time >= ?"}
+
+// missedArgs are the arguments of missedWhere (after: the last id already replayed) and of the LIMIT that follows.
+func missedArgs(projectID, webhookID string, since time.Time, after string, limit int) []any {
+	return []any{projectID, webhookID, "dlv_" + ulidPrefix(since.Add(-time.Minute)) /* other processes' clocks */, after,
+		reasonWebhookDisabled, ts(since), limit}
+}
+
+// replayMissed re-queues, oldest first and at most most, the deliveries of a webhook that FAILED with reason
+// "webhook disabled" since it was disabled: chunk per transaction (so that a large replay never holds the writer
+// for long), due in their order (one microsecond apart from now). It returns how many it re-queued. The missed
+// deliveries beyond most stay FAILED (RetryDeliveries resends them).
+func (s *Store) replayMissed(ctx context.Context, projectID, webhookID string, since, now time.Time, most, chunk int) (int, error) {
+	total, after := 0, ""
+	for total < most {
+		n := min(chunk, most-total)
+		var rows []deliveryRow
+		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			if err := tx.SelectContext(ctx, &rows, s.rebind(`UPDATE deliveries SET status = 'retrying', reason = '', resent = TRUE,
+				resends = resends + 1, update_time = ? WHERE id IN (SELECT d.id FROM deliveries d`+whereClause(missedWhere)+
+				` ORDER BY d.id LIMIT ?) RETURNING `+deliveryCols), append([]any{now}, missedArgs(projectID, webhookID, since, after, n)...)...); err != nil {
+				return wrap("replay missed deliveries", err)
+			}
+			slices.SortFunc(rows, func(a, b deliveryRow) int { return strings.Compare(a.ID, b.ID) })
+			s.note(tx, projectID, store.ChangeStatus, now, rowIDs(rows)...)
+			queued := make([][]any, len(rows))
+			for i, r := range rows {
+				due := now.Add(time.Duration(total+i) * time.Microsecond)
+				queued[i] = queueArgs(r.ID, r.ProjectID, r.WebhookID, r.EventID, store.StatusRetrying, r.Attempts, r.Resends, due)
+			}
+			for part := range slices.Chunk(queued, deliveryChunk) {
+				q, args := valuesQuery(`INSERT INTO delivery_queue (`+queueCols+`) VALUES `, part, requeue)
+				if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
+					return wrap("replay missed deliveries", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		if len(rows) > 0 {
+			total += len(rows)
+			after = rows[len(rows)-1].ID
+			s.wake(now)
+		}
+		if len(rows) < n {
+			break
+		}
+	}
+	return total, nil
 }
 
 // forUpdate locks the rows a PostgreSQL query reads (SQLite transactions hold the database).
@@ -72,38 +147,6 @@ func (s *Store) forUpdate() string {
 		return " FOR UPDATE"
 	}
 	return ""
-}
-
-// replayMissed re-queues the deliveries of a webhook that FAILED with reason "webhook disabled" since it was
-// disabled, due in their order (one microsecond apart), and returns how many.
-func (s *Store) replayMissed(ctx context.Context, tx *sqlx.Tx, projectID, webhookID string, since, now time.Time) (int, error) {
-	var rows []deliveryRow
-	if err := tx.SelectContext(ctx, &rows, s.rebind(`UPDATE deliveries SET status = 'retrying', reason = '', resent = TRUE,
-			resends = resends + 1, update_time = ?
-		WHERE project_id = ? AND webhook_id = ? AND id >= ? AND status = 'failed' AND reason = ? AND update_time >= ?
-		RETURNING `+deliveryCols), now, projectID, webhookID, "dlv_"+ulidPrefix(since.Add(-time.Minute)) /* other processes' clocks */, reasonWebhookDisabled,
-		ts(since)); err != nil {
-		return 0, wrap("replay missed deliveries", err)
-	}
-	slices.SortFunc(rows, func(a, b deliveryRow) int {
-		if a.ID < b.ID {
-			return -1
-		}
-		return 1
-	})
-	s.note(tx, projectID, store.ChangeStatus, now, rowIDs(rows)...)
-	queued := make([][]any, len(rows))
-	for i, r := range rows {
-		due := now.Add(time.Duration(i) * time.Microsecond)
-		queued[i] = queueArgs(r.ID, r.ProjectID, r.WebhookID, r.EventID, store.StatusRetrying, r.Attempts, r.Resends, due)
-	}
-	for chunk := range slices.Chunk(queued, deliveryChunk) {
-		q, args := valuesQuery(`INSERT INTO delivery_queue (`+queueCols+`) VALUES `, chunk, requeue)
-		if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
-			return 0, wrap("replay missed deliveries", err)
-		}
-	}
-	return len(rows), nil
 }
 
 // GetWebhookStats counts a webhook's outcomes over the window ending now — in whole minutes for windows up to

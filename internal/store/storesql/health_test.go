@@ -225,6 +225,41 @@ func TestReplayMissed(t *testing.T) {
 	})
 }
 
+// TestReplayMissedChunkedAndCapped: a replay re-queues at most its cap, oldest first, in chunks (each chunk its own
+// transaction, due in order across chunks); the newer missed deliveries stay FAILED "webhook disabled".
+func TestReplayMissedChunkedAndCapped(t *testing.T) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+		f := setup(t, s)
+		off := t0.Add(time.Minute)
+		_, _, err := s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, false, store.DisabledByPerson, false, off)
+		require.NoError(t, err)
+		missed := f.publishN(t, 7, off.Add(time.Second))
+		require.Len(t, missed, 7)
+
+		on := off.Add(time.Hour)
+		w, n, err := s.SetWebhookEnabledUpTo(f.ctx, f.project.ID, f.webhook.ID, true, "", true, on, 5, 2)
+		require.NoError(t, err)
+		assert.True(t, w.Enabled)
+		assert.Equal(t, 5, n, "capped at 5")
+		got := f.claim(t, on.Add(time.Millisecond), 10)
+		assert.Equal(t, missed[:5], ids(got, func(c store.ClaimedDelivery) string { return c.ID }), "the oldest five, in order across chunks")
+		for _, id := range missed[5:] {
+			d, err := s.GetDelivery(f.ctx, f.project.ID, id)
+			require.NoError(t, err)
+			assert.Equal(t, store.StatusFailed, d.Status, "beyond the cap")
+			assert.Equal(t, "webhook disabled", d.Reason)
+		}
+		enabled := f.opEvents(t, store.EventWebhookEnabled)
+		require.Len(t, enabled, 1)
+		assert.EqualValues(t, 5, enabled[0]["replayed"])
+
+		// The rest can be resent with RetryDeliveries.
+		r, err := s.RetryDeliveries(f.ctx, f.project.ID, store.DeliveryFilter{WebhookID: f.webhook.ID, Statuses: []store.Status{store.StatusFailed}}, on)
+		require.NoError(t, err)
+		assert.Equal(t, 2, r)
+	})
+}
+
 func TestWebhookStats(t *testing.T) {
 	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
 		f := setup(t, s)

@@ -82,11 +82,8 @@ func (s *Store) GetIntegration(ctx context.Context, projectID, integrationID str
 
 // ListIntegrations lists a project's integrations, newest first.
 func (s *Store) ListIntegrations(ctx context.Context, projectID string, page store.Page) ([]store.Integration, error) {
-	var rows []integrationRow
-	if err := s.list(ctx, &rows, integrationReadCols, "integrations", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
-		return nil, wrap("list integrations", err)
-	}
-	return mapRowsErr(rows, s.integrationRecord)
+	ins, err := list(ctx, s, integrationReadCols, "integrations", []string{"project_id = ?"}, []any{projectID}, page, s.integrationRecord)
+	return ins, wrap("list integrations", err)
 }
 
 // integrationNamesPG finds names of integrations by id on PostgreSQL.

@@ -61,11 +61,8 @@ func (s *Store) GetProject(ctx context.Context, projectID string) (*store.Projec
 
 // ListProjects lists all projects, newest first.
 func (s *Store) ListProjects(ctx context.Context, page store.Page) ([]store.Project, error) {
-	var rows []projectRow
-	if err := s.list(ctx, &rows, projectCols, "projects", nil, nil, page); err != nil {
-		return nil, wrap("list projects", err)
-	}
-	return mapRows(rows, projectRow.record), nil
+	prs, err := list(ctx, s, projectCols, "projects", nil, nil, page, noErr(projectRow.record))
+	return prs, wrap("list projects", err)
 }
 
 type apiKeyRow struct {
@@ -116,11 +113,8 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (*store.APIKey, e
 
 // ListAPIKeys lists a project's keys, newest first.
 func (s *Store) ListAPIKeys(ctx context.Context, projectID string, page store.Page) ([]store.APIKey, error) {
-	var rows []apiKeyRow
-	if err := s.list(ctx, &rows, apiKeyCols, "api_keys", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
-		return nil, wrap("list api keys", err)
-	}
-	return mapRows(rows, apiKeyRow.record), nil
+	keys, err := list(ctx, s, apiKeyCols, "api_keys", []string{"project_id = ?"}, []any{projectID}, page, noErr(apiKeyRow.record))
+	return keys, wrap("list api keys", err)
 }
 
 // RevokeAPIKey revokes a key (revoking twice keeps the first revoke time) and returns it.
@@ -174,12 +168,51 @@ func (s *Store) requireRow(ctx context.Context, q queryer, what, query string, a
 	return nil
 }
 
-// list runs a keyset-paginated SELECT ordered by id DESC: at most page.Size rows with id < page.After.
-func (s *Store) list(ctx context.Context, dest any, cols, table string, where []string, args []any, page store.Page) error {
+// list runs a keyset-paginated SELECT ordered by id DESC: at most page.Size rows with id < page.After, each
+// converted by conv, read up to page.MaxBytes (see selectPage).
+func list[R, T any](ctx context.Context, s *Store, cols, table string, where []string, args []any, page store.Page,
+	conv func(R) (T, error)) ([]T, error) {
 	where, args = pageCond(page, "id", where, args)
 	q := `SELECT ` + cols + ` FROM ` + table + whereClause(where) + ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit(page))
-	return s.db.SelectContext(ctx, dest, s.rebind(q), args...)
+	return selectPage(ctx, s, s.rebind(q), append(args, limit(page)), page, conv)
+}
+
+// selectPage runs a query of one page and converts its rows with conv, one at a time: with a page.MaxBytes it
+// stops reading at the row whose record takes the page's size (store.RecordBytes) to the budget, so that a page
+// of large rows never holds more than the budget and one row in memory.
+func selectPage[R, T any](ctx context.Context, s *Store, q string, args []any, page store.Page, conv func(R) (T, error)) ([]T, error) {
+	rows, err := s.db.QueryxContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	size := 0
+	for rows.Next() {
+		var r R
+		if err := rows.StructScan(&r); err != nil {
+			return nil, err
+		}
+		rec, err := conv(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+		if page.MaxBytes > 0 {
+			if size += store.RecordBytes(rec); size >= page.MaxBytes {
+				break
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, rows.Close()
+}
+
+// noErr adapts a conversion that cannot fail to list.
+func noErr[R, T any](f func(R) T) func(R) (T, error) {
+	return func(r R) (T, error) { return f(r), nil }
 }
 
 // whereClause joins conditions with AND.
@@ -190,15 +223,6 @@ func whereClause(conds []string) string {
 	out := " WHERE " + conds[0]
 	for _, c := range conds[1:] {
 		out += " AND " + c
-	}
-	return out
-}
-
-// mapRows converts scanned rows to records.
-func mapRows[R, T any](rows []R, f func(R) T) []T {
-	out := make([]T, len(rows))
-	for i, r := range rows {
-		out[i] = f(r)
 	}
 	return out
 }

@@ -10,7 +10,7 @@ import (
 // CountObjects counts a project's objects of a kind (for quotas); the operational event types are not counted.
 func (s *Store) CountObjects(ctx context.Context, projectID string, kind store.ObjectKind) (int, error) {
 	switch kind {
-	case store.KindWebhook, store.KindTrigger, store.KindEventType, store.KindSubscription:
+	case store.KindIntegration, store.KindWebhook, store.KindTrigger, store.KindEventType, store.KindSubscription:
 	default:
 		return 0, fmt.Errorf("count objects: unknown kind %q", kind)
 	}

@@ -140,11 +140,8 @@ func (s *Store) ListSubscriptions(ctx context.Context, projectID string, f store
 			WHERE project_id = ? AND event_type IN (?, '*'))`)
 		args = append(args, projectID, f.EventType)
 	}
-	var rows []subscriptionRow
-	if err := s.list(ctx, &rows, subscriptionReadCols, "subscriptions", where, args, page); err != nil {
-		return nil, wrap("list subscriptions", err)
-	}
-	return mapRowsErr(rows, subscriptionRow.record)
+	subs, err := list(ctx, s, subscriptionReadCols, "subscriptions", where, args, page, subscriptionRow.record)
+	return subs, wrap("list subscriptions", err)
 }
 
 // UpdateSubscription replaces the subscription's fields (all but id, project and create time) over the version

@@ -166,11 +166,8 @@ func (s *Store) getTrigger(ctx context.Context, q string, args ...any) (*store.T
 
 // ListTriggers lists a project's triggers, newest first.
 func (s *Store) ListTriggers(ctx context.Context, projectID string, page store.Page) ([]store.Trigger, error) {
-	var rows []triggerRow
-	if err := s.list(ctx, &rows, triggerReadCols, "triggers", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
-		return nil, wrap("list triggers", err)
-	}
-	return mapRowsErr(rows, s.triggerRecord)
+	ts, err := list(ctx, s, triggerReadCols, "triggers", []string{"project_id = ?"}, []any{projectID}, page, s.triggerRecord)
+	return ts, wrap("list triggers", err)
 }
 
 // UpdateTrigger replaces the trigger's fields (all but id, project and create time) over the version it was
@@ -435,11 +432,8 @@ func (s *Store) ListExecutions(ctx context.Context, projectID, triggerID string,
 	if triggerID != "" {
 		where, args = append(where, "trigger_id = ?"), append(args, triggerID)
 	}
-	var rows []executionRow
-	if err := s.list(ctx, &rows, executionListCols, "executions", where, args, page); err != nil {
-		return nil, wrap("list executions", err)
-	}
-	return mapRowsErr(rows, s.executionRecord)
+	es, err := list(ctx, s, executionListCols, "executions", where, args, page, s.executionRecord)
+	return es, wrap("list executions", err)
 }
 
 // RememberTriggerSignature records that trigger triggerID accepted the signature whose digest is given, until

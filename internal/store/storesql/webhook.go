@@ -217,11 +217,8 @@ func (s *Store) ListWebhooks(ctx context.Context, projectID, integrationID strin
 	if integrationID != "" {
 		where, args = append(where, "integration_id = ?"), append(args, integrationID)
 	}
-	var rows []webhookRow
-	if err := s.list(ctx, &rows, webhookReadCols, "webhooks", where, args, page); err != nil {
-		return nil, wrap("list webhooks", err)
-	}
-	return mapRowsErr(rows, s.webhookRecord)
+	ws, err := list(ctx, s, webhookReadCols, "webhooks", where, args, page, s.webhookRecord)
+	return ws, wrap("list webhooks", err)
 }
 
 // webhookNamesPG finds names of webhooks by id on PostgreSQL.

@@ -845,6 +845,117 @@ func (x *ExportDeliveriesRequest) GetFilter() *DeliveryFilter {
 	return nil
 }
 
+// CreateExportLinkRequest is the request of CreateExportLink.
+type CreateExportLinkRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// format is CSV (default) or NDJSON.
+	Format ExportFormat `protobuf:"varint,1,opt,name=format,proto3,enum=hookd.v1.ExportFormat" json:"format,omitempty"`
+	// filter selects deliveries, as in ExportDeliveries.
+	Filter        *DeliveryFilter `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateExportLinkRequest) Reset() {
+	*x = CreateExportLinkRequest{}
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateExportLinkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateExportLinkRequest) ProtoMessage() {}
+
+func (x *CreateExportLinkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateExportLinkRequest.ProtoReflect.Descriptor instead.
+func (*CreateExportLinkRequest) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CreateExportLinkRequest) GetFormat() ExportFormat {
+	if x != nil {
+		return x.Format
+	}
+	return ExportFormat_EXPORT_FORMAT_UNSPECIFIED
+}
+
+func (x *CreateExportLinkRequest) GetFilter() *DeliveryFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+// CreateExportLinkResponse is the response of CreateExportLink.
+type CreateExportLinkResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// url is the download link, `<public-url>/v1/deliveries/export?<format and filter>&project=…&key=…&expires=…&signature=…`;
+	// changing any of its parameters makes it invalid. It is a credential until it expires: do not log or share it.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// expire_time is when the link stops working (a download started before goes on).
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateExportLinkResponse) Reset() {
+	*x = CreateExportLinkResponse{}
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateExportLinkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateExportLinkResponse) ProtoMessage() {}
+
+func (x *CreateExportLinkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateExportLinkResponse.ProtoReflect.Descriptor instead.
+func (*CreateExportLinkResponse) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreateExportLinkResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *CreateExportLinkResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
 // ExportDeliveriesResponse is one chunk of an export; concatenated chunks form the file.
 type ExportDeliveriesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -856,7 +967,7 @@ type ExportDeliveriesResponse struct {
 
 func (x *ExportDeliveriesResponse) Reset() {
 	*x = ExportDeliveriesResponse{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[14]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +979,7 @@ func (x *ExportDeliveriesResponse) String() string {
 func (*ExportDeliveriesResponse) ProtoMessage() {}
 
 func (x *ExportDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[14]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +992,7 @@ func (x *ExportDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ExportDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{14}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ExportDeliveriesResponse) GetData() []byte {
@@ -942,20 +1053,28 @@ const file_hookd_v1_delivery_service_proto_rawDesc = "" +
 	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"{\n" +
 	"\x17ExportDeliveriesRequest\x12.\n" +
 	"\x06format\x18\x01 \x01(\x0e2\x16.hookd.v1.ExportFormatR\x06format\x120\n" +
-	"\x06filter\x18\x02 \x01(\v2\x18.hookd.v1.DeliveryFilterR\x06filter\".\n" +
+	"\x06filter\x18\x02 \x01(\v2\x18.hookd.v1.DeliveryFilterR\x06filter\"{\n" +
+	"\x17CreateExportLinkRequest\x12.\n" +
+	"\x06format\x18\x01 \x01(\x0e2\x16.hookd.v1.ExportFormatR\x06format\x120\n" +
+	"\x06filter\x18\x02 \x01(\v2\x18.hookd.v1.DeliveryFilterR\x06filter\"i\n" +
+	"\x18CreateExportLinkResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\".\n" +
 	"\x18ExportDeliveriesResponse\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data*^\n" +
 	"\fExportFormat\x12\x1d\n" +
 	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11EXPORT_FORMAT_CSV\x10\x01\x12\x18\n" +
-	"\x14EXPORT_FORMAT_NDJSON\x10\x022\xfc\x04\n" +
+	"\x14EXPORT_FORMAT_NDJSON\x10\x022\xd7\x05\n" +
 	"\x0fDeliveryService\x12X\n" +
 	"\x0eListDeliveries\x12\x1f.hookd.v1.ListDeliveriesRequest\x1a .hookd.v1.ListDeliveriesResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vGetDelivery\x12\x1c.hookd.v1.GetDeliveryRequest\x1a\x1d.hookd.v1.GetDeliveryResponse\"\x03\x90\x02\x01\x12P\n" +
 	"\rRetryDelivery\x12\x1e.hookd.v1.RetryDeliveryRequest\x1a\x1f.hookd.v1.RetryDeliveryResponse\x12V\n" +
 	"\x0fRetryDeliveries\x12 .hookd.v1.RetryDeliveriesRequest\x1a!.hookd.v1.RetryDeliveriesResponse\x12S\n" +
 	"\x0eCancelDelivery\x12\x1f.hookd.v1.CancelDeliveryRequest\x1a .hookd.v1.CancelDeliveryResponse\x12`\n" +
-	"\x10ExportDeliveries\x12!.hookd.v1.ExportDeliveriesRequest\x1a\".hookd.v1.ExportDeliveriesResponse\"\x03\x90\x02\x010\x01\x12]\n" +
+	"\x10ExportDeliveries\x12!.hookd.v1.ExportDeliveriesRequest\x1a\".hookd.v1.ExportDeliveriesResponse\"\x03\x90\x02\x010\x01\x12Y\n" +
+	"\x10CreateExportLink\x12!.hookd.v1.CreateExportLinkRequest\x1a\".hookd.v1.CreateExportLinkResponse\x12]\n" +
 	"\x0fWatchDeliveries\x12 .hookd.v1.WatchDeliveriesRequest\x1a!.hookd.v1.WatchDeliveriesResponse\"\x03\x90\x02\x010\x01B\x95\x01\n" +
 	"\fcom.hookd.v1B\x14DeliveryServiceProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
@@ -972,7 +1091,7 @@ func file_hookd_v1_delivery_service_proto_rawDescGZIP() []byte {
 }
 
 var file_hookd_v1_delivery_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hookd_v1_delivery_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_hookd_v1_delivery_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_hookd_v1_delivery_service_proto_goTypes = []any{
 	(ExportFormat)(0),                // 0: hookd.v1.ExportFormat
 	(*DeliveryFilter)(nil),           // 1: hookd.v1.DeliveryFilter
@@ -989,47 +1108,54 @@ var file_hookd_v1_delivery_service_proto_goTypes = []any{
 	(*WatchDeliveriesRequest)(nil),   // 12: hookd.v1.WatchDeliveriesRequest
 	(*WatchDeliveriesResponse)(nil),  // 13: hookd.v1.WatchDeliveriesResponse
 	(*ExportDeliveriesRequest)(nil),  // 14: hookd.v1.ExportDeliveriesRequest
-	(*ExportDeliveriesResponse)(nil), // 15: hookd.v1.ExportDeliveriesResponse
-	(DeliveryStatus)(0),              // 16: hookd.v1.DeliveryStatus
-	(*timestamppb.Timestamp)(nil),    // 17: google.protobuf.Timestamp
-	(*Delivery)(nil),                 // 18: hookd.v1.Delivery
-	(DeliveryChange)(0),              // 19: hookd.v1.DeliveryChange
+	(*CreateExportLinkRequest)(nil),  // 15: hookd.v1.CreateExportLinkRequest
+	(*CreateExportLinkResponse)(nil), // 16: hookd.v1.CreateExportLinkResponse
+	(*ExportDeliveriesResponse)(nil), // 17: hookd.v1.ExportDeliveriesResponse
+	(DeliveryStatus)(0),              // 18: hookd.v1.DeliveryStatus
+	(*timestamppb.Timestamp)(nil),    // 19: google.protobuf.Timestamp
+	(*Delivery)(nil),                 // 20: hookd.v1.Delivery
+	(DeliveryChange)(0),              // 21: hookd.v1.DeliveryChange
 }
 var file_hookd_v1_delivery_service_proto_depIdxs = []int32{
-	16, // 0: hookd.v1.DeliveryFilter.statuses:type_name -> hookd.v1.DeliveryStatus
-	17, // 1: hookd.v1.DeliveryFilter.create_time_after:type_name -> google.protobuf.Timestamp
-	17, // 2: hookd.v1.DeliveryFilter.create_time_before:type_name -> google.protobuf.Timestamp
+	18, // 0: hookd.v1.DeliveryFilter.statuses:type_name -> hookd.v1.DeliveryStatus
+	19, // 1: hookd.v1.DeliveryFilter.create_time_after:type_name -> google.protobuf.Timestamp
+	19, // 2: hookd.v1.DeliveryFilter.create_time_before:type_name -> google.protobuf.Timestamp
 	1,  // 3: hookd.v1.ListDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	18, // 4: hookd.v1.ListDeliveriesResponse.deliveries:type_name -> hookd.v1.Delivery
-	18, // 5: hookd.v1.GetDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
-	18, // 6: hookd.v1.RetryDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
+	20, // 4: hookd.v1.ListDeliveriesResponse.deliveries:type_name -> hookd.v1.Delivery
+	20, // 5: hookd.v1.GetDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
+	20, // 6: hookd.v1.RetryDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
 	1,  // 7: hookd.v1.RetryDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	18, // 8: hookd.v1.CancelDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
+	20, // 8: hookd.v1.CancelDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
 	1,  // 9: hookd.v1.WatchDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	18, // 10: hookd.v1.WatchDeliveriesResponse.delivery:type_name -> hookd.v1.Delivery
-	19, // 11: hookd.v1.WatchDeliveriesResponse.change:type_name -> hookd.v1.DeliveryChange
-	17, // 12: hookd.v1.WatchDeliveriesResponse.time:type_name -> google.protobuf.Timestamp
+	20, // 10: hookd.v1.WatchDeliveriesResponse.delivery:type_name -> hookd.v1.Delivery
+	21, // 11: hookd.v1.WatchDeliveriesResponse.change:type_name -> hookd.v1.DeliveryChange
+	19, // 12: hookd.v1.WatchDeliveriesResponse.time:type_name -> google.protobuf.Timestamp
 	0,  // 13: hookd.v1.ExportDeliveriesRequest.format:type_name -> hookd.v1.ExportFormat
 	1,  // 14: hookd.v1.ExportDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	2,  // 15: hookd.v1.DeliveryService.ListDeliveries:input_type -> hookd.v1.ListDeliveriesRequest
-	4,  // 16: hookd.v1.DeliveryService.GetDelivery:input_type -> hookd.v1.GetDeliveryRequest
-	6,  // 17: hookd.v1.DeliveryService.RetryDelivery:input_type -> hookd.v1.RetryDeliveryRequest
-	8,  // 18: hookd.v1.DeliveryService.RetryDeliveries:input_type -> hookd.v1.RetryDeliveriesRequest
-	10, // 19: hookd.v1.DeliveryService.CancelDelivery:input_type -> hookd.v1.CancelDeliveryRequest
-	14, // 20: hookd.v1.DeliveryService.ExportDeliveries:input_type -> hookd.v1.ExportDeliveriesRequest
-	12, // 21: hookd.v1.DeliveryService.WatchDeliveries:input_type -> hookd.v1.WatchDeliveriesRequest
-	3,  // 22: hookd.v1.DeliveryService.ListDeliveries:output_type -> hookd.v1.ListDeliveriesResponse
-	5,  // 23: hookd.v1.DeliveryService.GetDelivery:output_type -> hookd.v1.GetDeliveryResponse
-	7,  // 24: hookd.v1.DeliveryService.RetryDelivery:output_type -> hookd.v1.RetryDeliveryResponse
-	9,  // 25: hookd.v1.DeliveryService.RetryDeliveries:output_type -> hookd.v1.RetryDeliveriesResponse
-	11, // 26: hookd.v1.DeliveryService.CancelDelivery:output_type -> hookd.v1.CancelDeliveryResponse
-	15, // 27: hookd.v1.DeliveryService.ExportDeliveries:output_type -> hookd.v1.ExportDeliveriesResponse
-	13, // 28: hookd.v1.DeliveryService.WatchDeliveries:output_type -> hookd.v1.WatchDeliveriesResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	0,  // 15: hookd.v1.CreateExportLinkRequest.format:type_name -> hookd.v1.ExportFormat
+	1,  // 16: hookd.v1.CreateExportLinkRequest.filter:type_name -> hookd.v1.DeliveryFilter
+	19, // 17: hookd.v1.CreateExportLinkResponse.expire_time:type_name -> google.protobuf.Timestamp
+	2,  // 18: hookd.v1.DeliveryService.ListDeliveries:input_type -> hookd.v1.ListDeliveriesRequest
+	4,  // 19: hookd.v1.DeliveryService.GetDelivery:input_type -> hookd.v1.GetDeliveryRequest
+	6,  // 20: hookd.v1.DeliveryService.RetryDelivery:input_type -> hookd.v1.RetryDeliveryRequest
+	8,  // 21: hookd.v1.DeliveryService.RetryDeliveries:input_type -> hookd.v1.RetryDeliveriesRequest
+	10, // 22: hookd.v1.DeliveryService.CancelDelivery:input_type -> hookd.v1.CancelDeliveryRequest
+	14, // 23: hookd.v1.DeliveryService.ExportDeliveries:input_type -> hookd.v1.ExportDeliveriesRequest
+	15, // 24: hookd.v1.DeliveryService.CreateExportLink:input_type -> hookd.v1.CreateExportLinkRequest
+	12, // 25: hookd.v1.DeliveryService.WatchDeliveries:input_type -> hookd.v1.WatchDeliveriesRequest
+	3,  // 26: hookd.v1.DeliveryService.ListDeliveries:output_type -> hookd.v1.ListDeliveriesResponse
+	5,  // 27: hookd.v1.DeliveryService.GetDelivery:output_type -> hookd.v1.GetDeliveryResponse
+	7,  // 28: hookd.v1.DeliveryService.RetryDelivery:output_type -> hookd.v1.RetryDeliveryResponse
+	9,  // 29: hookd.v1.DeliveryService.RetryDeliveries:output_type -> hookd.v1.RetryDeliveriesResponse
+	11, // 30: hookd.v1.DeliveryService.CancelDelivery:output_type -> hookd.v1.CancelDeliveryResponse
+	17, // 31: hookd.v1.DeliveryService.ExportDeliveries:output_type -> hookd.v1.ExportDeliveriesResponse
+	16, // 32: hookd.v1.DeliveryService.CreateExportLink:output_type -> hookd.v1.CreateExportLinkResponse
+	13, // 33: hookd.v1.DeliveryService.WatchDeliveries:output_type -> hookd.v1.WatchDeliveriesResponse
+	26, // [26:34] is the sub-list for method output_type
+	18, // [18:26] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_delivery_service_proto_init() }
@@ -1044,7 +1170,7 @@ func file_hookd_v1_delivery_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_delivery_service_proto_rawDesc), len(file_hookd_v1_delivery_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -623,7 +623,9 @@ type UpdateWebhookRequest struct {
 	// failure_threshold is the new threshold (0 = never disable).
 	FailureThreshold *int32 `protobuf:"varint,18,opt,name=failure_threshold,json=failureThreshold,proto3,oneof" json:"failure_threshold,omitempty"`
 	// replay_missed, with `enabled: true` on a disabled webhook, re-queues exactly the deliveries that FAILED
-	// with reason `webhook disabled` while it was disabled, oldest first (subject to rate limits).
+	// with reason `webhook disabled` while it was disabled, oldest first (subject to rate limits), at most 10,000
+	// of them, in transactions of 500 after the webhook is enabled; the newer ones stay FAILED with that reason
+	// (resend them with DeliveryService.RetryDeliveries, e.g. by webhook_id, FAILED and create_time_after).
 	ReplayMissed bool `protobuf:"varint,19,opt,name=replay_missed,json=replayMissed,proto3" json:"replay_missed,omitempty"`
 	// signing_algorithm changes the algorithm; a new secret or key pair is made (the old one keeps signing for
 	// 24 h, as after a rotation).

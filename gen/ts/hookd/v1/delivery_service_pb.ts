@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/delivery_service.proto.
  */
 export const file_hookd_v1_delivery_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9ob29rZC92MS9kZWxpdmVyeV9zZXJ2aWNlLnByb3RvEghob29rZC52MSKOAgoORGVsaXZlcnlGaWx0ZXISKgoIc3RhdHVzZXMYASADKA4yGC5ob29rZC52MS5EZWxpdmVyeVN0YXR1cxISCgp3ZWJob29rX2lkGAIgASgJEhYKDmludGVncmF0aW9uX2lkGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSDwoHc3ViamVjdBgFIAEoCRI1ChFjcmVhdGVfdGltZV9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSY3JlYXRlX3RpbWVfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghldmVudF9pZBgIIAEoCSJ3ChVMaXN0RGVsaXZlcmllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKAoGZmlsdGVyGAMgASgLMhguaG9va2QudjEuRGVsaXZlcnlGaWx0ZXISDQoFcXVldWUYBCABKAgiWQoWTGlzdERlbGl2ZXJpZXNSZXNwb25zZRImCgpkZWxpdmVyaWVzGAEgAygLMhIuaG9va2QudjEuRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiAKEkdldERlbGl2ZXJ5UmVxdWVzdBIKCgJpZBgBIAEoCSI7ChNHZXREZWxpdmVyeVJlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkiIgoUUmV0cnlEZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkiPQoVUmV0cnlEZWxpdmVyeVJlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkiQgoWUmV0cnlEZWxpdmVyaWVzUmVxdWVzdBIoCgZmaWx0ZXIYASABKAsyGC5ob29rZC52MS5EZWxpdmVyeUZpbHRlciIoChdSZXRyeURlbGl2ZXJpZXNSZXNwb25zZRINCgVjb3VudBgBIAEoBSIjChVDYW5jZWxEZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkiPgoWQ2FuY2VsRGVsaXZlcnlSZXNwb25zZRIkCghkZWxpdmVyeRgBIAEoCzISLmhvb2tkLnYxLkRlbGl2ZXJ5IkIKFldhdGNoRGVsaXZlcmllc1JlcXVlc3QSKAoGZmlsdGVyGAEgASgLMhguaG9va2QudjEuRGVsaXZlcnlGaWx0ZXIikwEKF1dhdGNoRGVsaXZlcmllc1Jlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkSKAoGY2hhbmdlGAIgASgOMhguaG9va2QudjEuRGVsaXZlcnlDaGFuZ2USKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoXRXhwb3J0RGVsaXZlcmllc1JlcXVlc3QSJgoGZm9ybWF0GAEgASgOMhYuaG9va2QudjEuRXhwb3J0Rm9ybWF0EigKBmZpbHRlchgCIAEoCzIYLmhvb2tkLnYxLkRlbGl2ZXJ5RmlsdGVyIigKGEV4cG9ydERlbGl2ZXJpZXNSZXNwb25zZRIMCgRkYXRhGAEgASgMKl4KDEV4cG9ydEZvcm1hdBIdChlFWFBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASFQoRRVhQT1JUX0ZPUk1BVF9DU1YQARIYChRFWFBPUlRfRk9STUFUX05ESlNPThACMvwECg9EZWxpdmVyeVNlcnZpY2USWAoOTGlzdERlbGl2ZXJpZXMSHy5ob29rZC52MS5MaXN0RGVsaXZlcmllc1JlcXVlc3QaIC5ob29rZC52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlIgOQAgESTwoLR2V0RGVsaXZlcnkSHC5ob29rZC52MS5HZXREZWxpdmVyeVJlcXVlc3QaHS5ob29rZC52MS5HZXREZWxpdmVyeVJlc3BvbnNlIgOQAgESUAoNUmV0cnlEZWxpdmVyeRIeLmhvb2tkLnYxLlJldHJ5RGVsaXZlcnlSZXF1ZXN0Gh8uaG9va2QudjEuUmV0cnlEZWxpdmVyeVJlc3BvbnNlElYKD1JldHJ5RGVsaXZlcmllcxIgLmhvb2tkLnYxLlJldHJ5RGVsaXZlcmllc1JlcXVlc3QaIS5ob29rZC52MS5SZXRyeURlbGl2ZXJpZXNSZXNwb25zZRJTCg5DYW5jZWxEZWxpdmVyeRIfLmhvb2tkLnYxLkNhbmNlbERlbGl2ZXJ5UmVxdWVzdBogLmhvb2tkLnYxLkNhbmNlbERlbGl2ZXJ5UmVzcG9uc2USYAoQRXhwb3J0RGVsaXZlcmllcxIhLmhvb2tkLnYxLkV4cG9ydERlbGl2ZXJpZXNSZXF1ZXN0GiIuaG9va2QudjEuRXhwb3J0RGVsaXZlcmllc1Jlc3BvbnNlIgOQAgEwARJdCg9XYXRjaERlbGl2ZXJpZXMSIC5ob29rZC52MS5XYXRjaERlbGl2ZXJpZXNSZXF1ZXN0GiEuaG9va2QudjEuV2F0Y2hEZWxpdmVyaWVzUmVzcG9uc2UiA5ACATABQpUBCgxjb20uaG9va2QudjFCFERlbGl2ZXJ5U2VydmljZVByb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_hookd_v1_delivery]);
+  fileDesc("Ch9ob29rZC92MS9kZWxpdmVyeV9zZXJ2aWNlLnByb3RvEghob29rZC52MSKOAgoORGVsaXZlcnlGaWx0ZXISKgoIc3RhdHVzZXMYASADKA4yGC5ob29rZC52MS5EZWxpdmVyeVN0YXR1cxISCgp3ZWJob29rX2lkGAIgASgJEhYKDmludGVncmF0aW9uX2lkGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSDwoHc3ViamVjdBgFIAEoCRI1ChFjcmVhdGVfdGltZV9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSY3JlYXRlX3RpbWVfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghldmVudF9pZBgIIAEoCSJ3ChVMaXN0RGVsaXZlcmllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKAoGZmlsdGVyGAMgASgLMhguaG9va2QudjEuRGVsaXZlcnlGaWx0ZXISDQoFcXVldWUYBCABKAgiWQoWTGlzdERlbGl2ZXJpZXNSZXNwb25zZRImCgpkZWxpdmVyaWVzGAEgAygLMhIuaG9va2QudjEuRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiAKEkdldERlbGl2ZXJ5UmVxdWVzdBIKCgJpZBgBIAEoCSI7ChNHZXREZWxpdmVyeVJlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkiIgoUUmV0cnlEZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkiPQoVUmV0cnlEZWxpdmVyeVJlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkiQgoWUmV0cnlEZWxpdmVyaWVzUmVxdWVzdBIoCgZmaWx0ZXIYASABKAsyGC5ob29rZC52MS5EZWxpdmVyeUZpbHRlciIoChdSZXRyeURlbGl2ZXJpZXNSZXNwb25zZRINCgVjb3VudBgBIAEoBSIjChVDYW5jZWxEZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkiPgoWQ2FuY2VsRGVsaXZlcnlSZXNwb25zZRIkCghkZWxpdmVyeRgBIAEoCzISLmhvb2tkLnYxLkRlbGl2ZXJ5IkIKFldhdGNoRGVsaXZlcmllc1JlcXVlc3QSKAoGZmlsdGVyGAEgASgLMhguaG9va2QudjEuRGVsaXZlcnlGaWx0ZXIikwEKF1dhdGNoRGVsaXZlcmllc1Jlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkSKAoGY2hhbmdlGAIgASgOMhguaG9va2QudjEuRGVsaXZlcnlDaGFuZ2USKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoXRXhwb3J0RGVsaXZlcmllc1JlcXVlc3QSJgoGZm9ybWF0GAEgASgOMhYuaG9va2QudjEuRXhwb3J0Rm9ybWF0EigKBmZpbHRlchgCIAEoCzIYLmhvb2tkLnYxLkRlbGl2ZXJ5RmlsdGVyImsKF0NyZWF0ZUV4cG9ydExpbmtSZXF1ZXN0EiYKBmZvcm1hdBgBIAEoDjIWLmhvb2tkLnYxLkV4cG9ydEZvcm1hdBIoCgZmaWx0ZXIYAiABKAsyGC5ob29rZC52MS5EZWxpdmVyeUZpbHRlciJYChhDcmVhdGVFeHBvcnRMaW5rUmVzcG9uc2USCwoDdXJsGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIoChhFeHBvcnREZWxpdmVyaWVzUmVzcG9uc2USDAoEZGF0YRgBIAEoDCpeCgxFeHBvcnRGb3JtYXQSHQoZRVhQT1JUX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhUKEUVYUE9SVF9GT1JNQVRfQ1NWEAESGAoURVhQT1JUX0ZPUk1BVF9OREpTT04QAjLXBQoPRGVsaXZlcnlTZXJ2aWNlElgKDkxpc3REZWxpdmVyaWVzEh8uaG9va2QudjEuTGlzdERlbGl2ZXJpZXNSZXF1ZXN0GiAuaG9va2QudjEuTGlzdERlbGl2ZXJpZXNSZXNwb25zZSIDkAIBEk8KC0dldERlbGl2ZXJ5EhwuaG9va2QudjEuR2V0RGVsaXZlcnlSZXF1ZXN0Gh0uaG9va2QudjEuR2V0RGVsaXZlcnlSZXNwb25zZSIDkAIBElAKDVJldHJ5RGVsaXZlcnkSHi5ob29rZC52MS5SZXRyeURlbGl2ZXJ5UmVxdWVzdBofLmhvb2tkLnYxLlJldHJ5RGVsaXZlcnlSZXNwb25zZRJWCg9SZXRyeURlbGl2ZXJpZXMSIC5ob29rZC52MS5SZXRyeURlbGl2ZXJpZXNSZXF1ZXN0GiEuaG9va2QudjEuUmV0cnlEZWxpdmVyaWVzUmVzcG9uc2USUwoOQ2FuY2VsRGVsaXZlcnkSHy5ob29rZC52MS5DYW5jZWxEZWxpdmVyeVJlcXVlc3QaIC5ob29rZC52MS5DYW5jZWxEZWxpdmVyeVJlc3BvbnNlEmAKEEV4cG9ydERlbGl2ZXJpZXMSIS5ob29rZC52MS5FeHBvcnREZWxpdmVyaWVzUmVxdWVzdBoiLmhvb2tkLnYxLkV4cG9ydERlbGl2ZXJpZXNSZXNwb25zZSIDkAIBMAESWQoQQ3JlYXRlRXhwb3J0TGluaxIhLmhvb2tkLnYxLkNyZWF0ZUV4cG9ydExpbmtSZXF1ZXN0GiIuaG9va2QudjEuQ3JlYXRlRXhwb3J0TGlua1Jlc3BvbnNlEl0KD1dhdGNoRGVsaXZlcmllcxIgLmhvb2tkLnYxLldhdGNoRGVsaXZlcmllc1JlcXVlc3QaIS5ob29rZC52MS5XYXRjaERlbGl2ZXJpZXNSZXNwb25zZSIDkAIBMAFClQEKDGNvbS5ob29rZC52MUIURGVsaXZlcnlTZXJ2aWNlUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_timestamp, file_hookd_v1_delivery]);
 
 /**
  * DeliveryFilter selects deliveries. Empty fields match everything.
@@ -409,6 +409,63 @@ export const ExportDeliveriesRequestSchema: GenMessage<ExportDeliveriesRequest> 
   messageDesc(file_hookd_v1_delivery_service, 13);
 
 /**
+ * CreateExportLinkRequest is the request of CreateExportLink.
+ *
+ * @generated from message hookd.v1.CreateExportLinkRequest
+ */
+export type CreateExportLinkRequest = Message<"hookd.v1.CreateExportLinkRequest"> & {
+  /**
+   * format is CSV (default) or NDJSON.
+   *
+   * @generated from field: hookd.v1.ExportFormat format = 1;
+   */
+  format: ExportFormat;
+
+  /**
+   * filter selects deliveries, as in ExportDeliveries.
+   *
+   * @generated from field: hookd.v1.DeliveryFilter filter = 2;
+   */
+  filter?: DeliveryFilter | undefined;
+};
+
+/**
+ * Describes the message hookd.v1.CreateExportLinkRequest.
+ * Use `create(CreateExportLinkRequestSchema)` to create a new message.
+ */
+export const CreateExportLinkRequestSchema: GenMessage<CreateExportLinkRequest> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_delivery_service, 14);
+
+/**
+ * CreateExportLinkResponse is the response of CreateExportLink.
+ *
+ * @generated from message hookd.v1.CreateExportLinkResponse
+ */
+export type CreateExportLinkResponse = Message<"hookd.v1.CreateExportLinkResponse"> & {
+  /**
+   * url is the download link, `<public-url>/v1/deliveries/export?<format and filter>&project=…&key=…&expires=…&signature=…`;
+   * changing any of its parameters makes it invalid. It is a credential until it expires: do not log or share it.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * expire_time is when the link stops working (a download started before goes on).
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 2;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message hookd.v1.CreateExportLinkResponse.
+ * Use `create(CreateExportLinkResponseSchema)` to create a new message.
+ */
+export const CreateExportLinkResponseSchema: GenMessage<CreateExportLinkResponse> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_delivery_service, 15);
+
+/**
  * ExportDeliveriesResponse is one chunk of an export; concatenated chunks form the file.
  *
  * @generated from message hookd.v1.ExportDeliveriesResponse
@@ -427,7 +484,7 @@ export type ExportDeliveriesResponse = Message<"hookd.v1.ExportDeliveriesRespons
  * Use `create(ExportDeliveriesResponseSchema)` to create a new message.
  */
 export const ExportDeliveriesResponseSchema: GenMessage<ExportDeliveriesResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 14);
+  messageDesc(file_hookd_v1_delivery_service, 16);
 
 /**
  * ExportFormat is the format of an export.
@@ -530,9 +587,26 @@ export const DeliveryService: GenService<{
     output: typeof ExportDeliveriesResponseSchema;
   },
   /**
+   * CreateExportLink returns a short-lived link that downloads an export with a plain GET (for a browser, which
+   * cannot send the Authorization header on a download): the link is signed by the server and bound to the
+   * caller's project and key, the format and the filter; it works for 5 minutes, and stops working when the key
+   * is revoked. (`GET /v1/deliveries/export` also takes `Authorization: Bearer <key>`; an `?api_key=` in the
+   * URL is refused.) A VIEWER may call it.
+   *
+   * @generated from rpc hookd.v1.DeliveryService.CreateExportLink
+   */
+  createExportLink: {
+    methodKind: "unary";
+    input: typeof CreateExportLinkRequestSchema;
+    output: typeof CreateExportLinkResponseSchema;
+  },
+  /**
    * WatchDeliveries streams every change of the project's deliveries matching the filter as it happens, from
    * every process of the cluster, with a heartbeat (a response without a delivery) every 15 s. A client that
-   * cannot keep up is disconnected (resource_exhausted); it never slows delivery.
+   * cannot keep up is disconnected (resource_exhausted); it never slows delivery. One API key holds at most 10
+   * streams per server process (resource_exhausted beyond). The key is checked again every 15 s: once it is
+   * revoked the stream ends with unauthenticated; after the server's stream lifetime (default 1 h) it ends with
+   * unavailable, and the client reconnects.
    *
    * @generated from rpc hookd.v1.DeliveryService.WatchDeliveries
    */

@@ -470,7 +470,9 @@ export type UpdateWebhookRequest = Message<"hookd.v1.UpdateWebhookRequest"> & {
 
   /**
    * replay_missed, with `enabled: true` on a disabled webhook, re-queues exactly the deliveries that FAILED
-   * with reason `webhook disabled` while it was disabled, oldest first (subject to rate limits).
+   * with reason `webhook disabled` while it was disabled, oldest first (subject to rate limits), at most 10,000
+   * of them, in transactions of 500 after the webhook is enabled; the newer ones stay FAILED with that reason
+   * (resend them with DeliveryService.RetryDeliveries, e.g. by webhook_id, FAILED and create_time_after).
    *
    * @generated from field: bool replay_missed = 19;
    */

@@ -51,6 +51,9 @@ const (
 	// DeliveryServiceExportDeliveriesProcedure is the fully-qualified name of the DeliveryService's
 	// ExportDeliveries RPC.
 	DeliveryServiceExportDeliveriesProcedure = "/hookd.v1.DeliveryService/ExportDeliveries"
+	// DeliveryServiceCreateExportLinkProcedure is the fully-qualified name of the DeliveryService's
+	// CreateExportLink RPC.
+	DeliveryServiceCreateExportLinkProcedure = "/hookd.v1.DeliveryService/CreateExportLink"
 	// DeliveryServiceWatchDeliveriesProcedure is the fully-qualified name of the DeliveryService's
 	// WatchDeliveries RPC.
 	DeliveryServiceWatchDeliveriesProcedure = "/hookd.v1.DeliveryService/WatchDeliveries"
@@ -70,9 +73,18 @@ type DeliveryServiceClient interface {
 	CancelDelivery(context.Context, *connect.Request[v1.CancelDeliveryRequest]) (*connect.Response[v1.CancelDeliveryResponse], error)
 	// ExportDeliveries streams matching deliveries as CSV or NDJSON chunks.
 	ExportDeliveries(context.Context, *connect.Request[v1.ExportDeliveriesRequest]) (*connect.ServerStreamForClient[v1.ExportDeliveriesResponse], error)
+	// CreateExportLink returns a short-lived link that downloads an export with a plain GET (for a browser, which
+	// cannot send the Authorization header on a download): the link is signed by the server and bound to the
+	// caller's project and key, the format and the filter; it works for 5 minutes, and stops working when the key
+	// is revoked. (`GET /v1/deliveries/export` also takes `Authorization: Bearer <key>`; an `?api_key=` in the
+	// URL is refused.) A VIEWER may call it.
+	CreateExportLink(context.Context, *connect.Request[v1.CreateExportLinkRequest]) (*connect.Response[v1.CreateExportLinkResponse], error)
 	// WatchDeliveries streams every change of the project's deliveries matching the filter as it happens, from
 	// every process of the cluster, with a heartbeat (a response without a delivery) every 15 s. A client that
-	// cannot keep up is disconnected (resource_exhausted); it never slows delivery.
+	// cannot keep up is disconnected (resource_exhausted); it never slows delivery. One API key holds at most 10
+	// streams per server process (resource_exhausted beyond). The key is checked again every 15 s: once it is
+	// revoked the stream ends with unauthenticated; after the server's stream lifetime (default 1 h) it ends with
+	// unavailable, and the client reconnects.
 	WatchDeliveries(context.Context, *connect.Request[v1.WatchDeliveriesRequest]) (*connect.ServerStreamForClient[v1.WatchDeliveriesResponse], error)
 }
 
@@ -126,6 +138,12 @@ func NewDeliveryServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		createExportLink: connect.NewClient[v1.CreateExportLinkRequest, v1.CreateExportLinkResponse](
+			httpClient,
+			baseURL+DeliveryServiceCreateExportLinkProcedure,
+			connect.WithSchema(deliveryServiceMethods.ByName("CreateExportLink")),
+			connect.WithClientOptions(opts...),
+		),
 		watchDeliveries: connect.NewClient[v1.WatchDeliveriesRequest, v1.WatchDeliveriesResponse](
 			httpClient,
 			baseURL+DeliveryServiceWatchDeliveriesProcedure,
@@ -144,6 +162,7 @@ type deliveryServiceClient struct {
 	retryDeliveries  *connect.Client[v1.RetryDeliveriesRequest, v1.RetryDeliveriesResponse]
 	cancelDelivery   *connect.Client[v1.CancelDeliveryRequest, v1.CancelDeliveryResponse]
 	exportDeliveries *connect.Client[v1.ExportDeliveriesRequest, v1.ExportDeliveriesResponse]
+	createExportLink *connect.Client[v1.CreateExportLinkRequest, v1.CreateExportLinkResponse]
 	watchDeliveries  *connect.Client[v1.WatchDeliveriesRequest, v1.WatchDeliveriesResponse]
 }
 
@@ -177,6 +196,11 @@ func (c *deliveryServiceClient) ExportDeliveries(ctx context.Context, req *conne
 	return c.exportDeliveries.CallServerStream(ctx, req)
 }
 
+// CreateExportLink calls hookd.v1.DeliveryService.CreateExportLink.
+func (c *deliveryServiceClient) CreateExportLink(ctx context.Context, req *connect.Request[v1.CreateExportLinkRequest]) (*connect.Response[v1.CreateExportLinkResponse], error) {
+	return c.createExportLink.CallUnary(ctx, req)
+}
+
 // WatchDeliveries calls hookd.v1.DeliveryService.WatchDeliveries.
 func (c *deliveryServiceClient) WatchDeliveries(ctx context.Context, req *connect.Request[v1.WatchDeliveriesRequest]) (*connect.ServerStreamForClient[v1.WatchDeliveriesResponse], error) {
 	return c.watchDeliveries.CallServerStream(ctx, req)
@@ -196,9 +220,18 @@ type DeliveryServiceHandler interface {
 	CancelDelivery(context.Context, *connect.Request[v1.CancelDeliveryRequest]) (*connect.Response[v1.CancelDeliveryResponse], error)
 	// ExportDeliveries streams matching deliveries as CSV or NDJSON chunks.
 	ExportDeliveries(context.Context, *connect.Request[v1.ExportDeliveriesRequest], *connect.ServerStream[v1.ExportDeliveriesResponse]) error
+	// CreateExportLink returns a short-lived link that downloads an export with a plain GET (for a browser, which
+	// cannot send the Authorization header on a download): the link is signed by the server and bound to the
+	// caller's project and key, the format and the filter; it works for 5 minutes, and stops working when the key
+	// is revoked. (`GET /v1/deliveries/export` also takes `Authorization: Bearer <key>`; an `?api_key=` in the
+	// URL is refused.) A VIEWER may call it.
+	CreateExportLink(context.Context, *connect.Request[v1.CreateExportLinkRequest]) (*connect.Response[v1.CreateExportLinkResponse], error)
 	// WatchDeliveries streams every change of the project's deliveries matching the filter as it happens, from
 	// every process of the cluster, with a heartbeat (a response without a delivery) every 15 s. A client that
-	// cannot keep up is disconnected (resource_exhausted); it never slows delivery.
+	// cannot keep up is disconnected (resource_exhausted); it never slows delivery. One API key holds at most 10
+	// streams per server process (resource_exhausted beyond). The key is checked again every 15 s: once it is
+	// revoked the stream ends with unauthenticated; after the server's stream lifetime (default 1 h) it ends with
+	// unavailable, and the client reconnects.
 	WatchDeliveries(context.Context, *connect.Request[v1.WatchDeliveriesRequest], *connect.ServerStream[v1.WatchDeliveriesResponse]) error
 }
 
@@ -248,6 +281,12 @@ func NewDeliveryServiceHandler(svc DeliveryServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	deliveryServiceCreateExportLinkHandler := connect.NewUnaryHandler(
+		DeliveryServiceCreateExportLinkProcedure,
+		svc.CreateExportLink,
+		connect.WithSchema(deliveryServiceMethods.ByName("CreateExportLink")),
+		connect.WithHandlerOptions(opts...),
+	)
 	deliveryServiceWatchDeliveriesHandler := connect.NewServerStreamHandler(
 		DeliveryServiceWatchDeliveriesProcedure,
 		svc.WatchDeliveries,
@@ -269,6 +308,8 @@ func NewDeliveryServiceHandler(svc DeliveryServiceHandler, opts ...connect.Handl
 			deliveryServiceCancelDeliveryHandler.ServeHTTP(w, r)
 		case DeliveryServiceExportDeliveriesProcedure:
 			deliveryServiceExportDeliveriesHandler.ServeHTTP(w, r)
+		case DeliveryServiceCreateExportLinkProcedure:
+			deliveryServiceCreateExportLinkHandler.ServeHTTP(w, r)
 		case DeliveryServiceWatchDeliveriesProcedure:
 			deliveryServiceWatchDeliveriesHandler.ServeHTTP(w, r)
 		default:
@@ -302,6 +343,10 @@ func (UnimplementedDeliveryServiceHandler) CancelDelivery(context.Context, *conn
 
 func (UnimplementedDeliveryServiceHandler) ExportDeliveries(context.Context, *connect.Request[v1.ExportDeliveriesRequest], *connect.ServerStream[v1.ExportDeliveriesResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.DeliveryService.ExportDeliveries is not implemented"))
+}
+
+func (UnimplementedDeliveryServiceHandler) CreateExportLink(context.Context, *connect.Request[v1.CreateExportLinkRequest]) (*connect.Response[v1.CreateExportLinkResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.DeliveryService.CreateExportLink is not implemented"))
 }
 
 func (UnimplementedDeliveryServiceHandler) WatchDeliveries(context.Context, *connect.Request[v1.WatchDeliveriesRequest], *connect.ServerStream[v1.WatchDeliveriesResponse]) error {
