@@ -466,12 +466,15 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 		if len(payload) > store.DefaultMaxPayloadBytes {
 			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), store.DefaultMaxPayloadBytes)
 		}
+		if err := schema.CheckDepth(payload); err != nil {
+			return nil, apierr.Invalid("payload", "%v", err)
+		}
 		if et != nil && len(et.Schema) > 0 {
 			sc, err := schema.Compile(et.Schema)
 			if err != nil {
 				return nil, fmt.Errorf("compile stored schema of event type %q: %w", eventType, err)
 			}
-			if err := sc.Validate(payload); err != nil {
+			if err := sc.Validate(ctx, payload); err != nil {
 				return nil, apierr.Invalid("payload", "does not match the schema of %q: %v", eventType, err)
 			}
 		}
