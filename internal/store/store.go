@@ -21,6 +21,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrFellBehind ends a delivery watch whose reader did not keep up with the changes.
 	ErrFellBehind = errors.New("watcher fell behind")
+	// ErrSecretUnreadable means a record's stored secret cannot be decrypted (its key is not in the keyring, or
+	// the value is damaged). Get returns it; List returns the record with SecretsUnreadable set instead.
+	ErrSecretUnreadable = errors.New("a stored secret cannot be decrypted with this server's keys")
 )
 
 // Page asks for one page of a list ordered by id, newest first.
@@ -80,6 +83,9 @@ type Integration struct {
 	Headers            []Header
 	CreateTime         time.Time
 	UpdateTime         time.Time
+	// SecretsUnreadable is set on a listed integration whose private header values could not be decrypted (they
+	// read as secret.Masked; GetIntegration returns ErrSecretUnreadable instead).
+	SecretsUnreadable bool
 }
 
 // IntegrationHeader toggles an inherited integration header.
@@ -177,6 +183,9 @@ type Webhook struct {
 	DisableTime         *time.Time
 	LastSuccessTime     *time.Time
 	LastFailureTime     *time.Time
+	// SecretsUnreadable is set on a listed webhook whose secrets could not be decrypted: Secret and PreviousSecret
+	// are empty and private header values are secret.Masked (GetWebhook returns ErrSecretUnreadable instead).
+	SecretsUnreadable bool
 }
 
 // Reasons a webhook is disabled.
@@ -504,6 +513,9 @@ type Trigger struct {
 	// which always are).
 	DropHeaders         []string
 	DropQueryParameters []string
+	// SecretsUnreadable is set on a listed trigger whose signature secret could not be decrypted (it is empty;
+	// GetTrigger returns ErrSecretUnreadable instead).
+	SecretsUnreadable bool
 }
 
 // TriggerRoute picks an event type by a header value or a JSON field.

@@ -82,7 +82,15 @@ func (s *Store) ListIntegrations(ctx context.Context, projectID string, page sto
 	if err := s.list(ctx, &rows, integrationCols, "integrations", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
 		return nil, wrap("list integrations", err)
 	}
-	return mapRowsErr(rows, s.integrationRecord)
+	return mapRowsErr(rows, func(r integrationRow) (store.Integration, error) {
+		in, err := s.integrationRecord(r)
+		err = s.listed(ctx, "integration", r.ID, err, func() {
+			in, _ = r.record()
+			s.openLogHeaders(in.Headers)
+			in.SecretsUnreadable = true
+		})
+		return in, err
+	})
 }
 
 // integrationNamesPG finds names of integrations by id on PostgreSQL.

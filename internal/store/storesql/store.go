@@ -89,6 +89,8 @@ type Store struct {
 	notifyCh   chan struct{}
 	notifyStop chan struct{}
 	notifyDone chan struct{}
+	// resealedAtOpen counts the secrets Open re-encrypted under the current key (reported by RotateSecrets).
+	resealedAtOpen RotateResult
 }
 
 var (

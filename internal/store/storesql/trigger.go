@@ -166,7 +166,15 @@ func (s *Store) ListTriggers(ctx context.Context, projectID string, page store.P
 	if err := s.list(ctx, &rows, triggerCols, "triggers", []string{"project_id = ?"}, []any{projectID}, page); err != nil {
 		return nil, wrap("list triggers", err)
 	}
-	return mapRowsErr(rows, s.triggerRecord)
+	return mapRowsErr(rows, func(r triggerRow) (store.Trigger, error) {
+		t, err := s.triggerRecord(r)
+		err = s.listed(ctx, "trigger", r.ID, err, func() {
+			t, _ = r.record()
+			t.Signature.Secret = ""
+			t.SecretsUnreadable = true
+		})
+		return t, err
+	})
 }
 
 // UpdateTrigger replaces the trigger's fields (all but id, project and create time).

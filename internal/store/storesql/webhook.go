@@ -216,7 +216,16 @@ func (s *Store) ListWebhooks(ctx context.Context, projectID, integrationID strin
 	if err := s.list(ctx, &rows, webhookReadCols, "webhooks", where, args, page); err != nil {
 		return nil, wrap("list webhooks", err)
 	}
-	return mapRowsErr(rows, s.webhookRecord)
+	return mapRowsErr(rows, func(r webhookRow) (store.Webhook, error) {
+		w, err := s.webhookRecord(r)
+		err = s.listed(ctx, "webhook", r.ID, err, func() {
+			w, _ = r.record()
+			w.Secret, w.PreviousSecret = s.openOrEmpty(w.Secret), s.openOrEmpty(w.PreviousSecret)
+			s.openLogHeaders(w.Headers)
+			w.SecretsUnreadable = true
+		})
+		return w, err
+	})
 }
 
 // webhookNamesPG finds names of webhooks by id on PostgreSQL.
