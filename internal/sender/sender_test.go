@@ -3,6 +3,7 @@ package sender_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -537,4 +538,47 @@ func privateHeader(hs []store.Header, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestDeleteWebhookWhileInFlight (issue 21 item 10): deleting a webhook while its receiver is answering. The
+// attempts under way finish and are recorded as what they were (DONE, with their attempt rows); only the delivery
+// that was not in flight is cancelled.
+func TestDeleteWebhookWhileInFlight(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		e := setup(t, st, dev)
+		arrived, gate := make(chan struct{}, 8), make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			arrived <- struct{}{}
+			<-gate // blocks until the webhook is deleted
+			w.WriteHeader(http.StatusOK)
+		}))
+		t.Cleanup(srv.Close)
+		w := e.webhook(t, srv.URL)
+		var inFlight []string
+		for range 3 {
+			inFlight = append(inFlight, e.publish(t, `{}`, w.ID)...)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.snd.RunOnce(e.ctx)
+			done <- err
+		}()
+		for range inFlight {
+			<-arrived
+		}
+		queued := e.publish(t, `{}`, w.ID) // not claimed: nothing is under way for it
+		require.NoError(t, st.DeleteWebhook(e.ctx, e.project.ID, w.ID, e.clk.Now()))
+		close(gate)
+		require.NoError(t, <-done)
+
+		for _, id := range inFlight {
+			d := e.delivery(t, id)
+			assert.Equal(t, store.StatusDone, d.Status, "a delivery answered 200 while its webhook was deleted")
+			assert.Equal(t, 200, d.LastStatusCode)
+			require.Len(t, e.attempts(t, id), 1)
+		}
+		d := e.delivery(t, queued[0])
+		assert.Equal(t, store.StatusCancelled, d.Status)
+		assert.Equal(t, sender.ReasonWebhookDeleted, d.Reason)
+	})
 }

@@ -34,8 +34,12 @@ const (
 		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, update_time = ?
 		WHERE project_id = ? AND id = ?`
 
+	// cancelWebhookDeliveries cancels a deleted webhook's unfinished deliveries except those in flight (claimed,
+	// lease not expired): an attempt under way finishes and is recorded as what it was (DONE with its attempt,
+	// say); if it is to be retried, the next claim finds the webhook gone and fails it.
 	cancelWebhookDeliveries = `UPDATE deliveries SET status = 'cancelled', reason = 'webhook deleted', update_time = ?
-		WHERE project_id = ? AND id IN (SELECT delivery_id FROM delivery_queue WHERE webhook_id = ?)
+		WHERE project_id = ? AND id IN (SELECT delivery_id FROM delivery_queue WHERE webhook_id = ?
+				AND (claim_token IS NULL OR due_time <= ?))
 			AND status IN ('queued', 'retrying', 'waiting')
 		RETURNING id`
 )
@@ -293,7 +297,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, projectID, webhookID string, 
 			return err
 		}
 		var ids []string
-		if err := tx.SelectContext(ctx, &ids, s.rebind(cancelWebhookDeliveries), ts(now), projectID, webhookID); err != nil {
+		if err := tx.SelectContext(ctx, &ids, s.rebind(cancelWebhookDeliveries), ts(now), projectID, webhookID, ts(now)); err != nil {
 			return wrap("delete webhook: cancel deliveries", err)
 		}
 		s.note(tx, projectID, store.ChangeStatus, now, ids...)
