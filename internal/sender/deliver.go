@@ -340,6 +340,11 @@ func (s *Sender) do(ctx context.Context, r *request) result {
 	res.attempt.Duration = time.Since(began)
 	s.metrics.attempt(r.webhookID, res.attempt.Duration)
 	if err != nil {
+		if errors.Is(err, errForbiddenAddress) {
+			// The dial error names the resolved address: log it, keep it out of what the API shows.
+			s.cfg.Log.InfoContext(ctx, "refused a target address", "webhook_id", r.webhookID, "error", err)
+			err = errForbiddenAddress
+		}
 		res.err = err
 		res.permanent = errors.Is(err, errForbiddenAddress)
 		res.attempt.Error = clean(describeError(err, actx, r.timeout), maxReasonBytes)

@@ -1,7 +1,9 @@
 package sender_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -580,5 +582,41 @@ func TestDeleteWebhookWhileInFlight(t *testing.T) {
 		d := e.delivery(t, queued[0])
 		assert.Equal(t, store.StatusCancelled, d.Status)
 		assert.Equal(t, sender.ReasonWebhookDeleted, d.Reason)
+	})
+}
+
+// TestRefusedAddressNotNamed (issue 21 item 18): without Dev, a target whose name resolves to a forbidden address
+// is refused with "target refused: address not allowed", never naming the resolved address (the error is shown to
+// MEMBERs: it would tell them what internal names resolve to), in attempts, delivery reasons and test sends.
+func TestRefusedAddressNotNamed(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		// not Dev; an internal name that resolves to loopback
+		e := setup(t, st, sender.Config{Timeout: 2 * time.Second, LookupHostFunc: func(_ context.Context, host string) ([]string, error) {
+			if host == "billing.internal.example" {
+				return []string{"127.0.0.1"}, nil
+			}
+			return nil, fmt.Errorf("lookup %s: no such host", host)
+		}})
+		rcv := newReceiver(t, reply{status: 200})
+		port := rcv.Listener.Addr().String()
+		port = port[strings.LastIndex(port, ":")+1:]
+		target := "https://billing.internal.example:" + port + "/"
+		leaks := func(s string) bool {
+			return strings.Contains(s, "127.0.0.1") || strings.Contains(s, "::1") || strings.Contains(s, "dial")
+		}
+		w := e.webhook(t, target)
+		ids := e.publish(t, `{}`, w.ID)
+		e.runOnce(t, 1)
+		d := e.delivery(t, ids[0])
+		assert.Equal(t, store.StatusFailed, d.Status)
+		assert.False(t, leaks(d.Reason), "reason %q", d.Reason)
+		a := e.attempts(t, ids[0])
+		require.Len(t, a, 1)
+		assert.Equal(t, "target refused: address not allowed", a[0].Error)
+
+		ta, err := e.snd.SendTest(e.ctx, &store.Webhook{Method: "POST", URL: target, Secret: "whsec_AAAA"}, "x", nil)
+		require.NoError(t, err)
+		assert.Equal(t, "target refused: address not allowed", ta.Error)
+		assert.Empty(t, rcv.requests())
 	})
 }
