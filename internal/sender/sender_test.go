@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -619,4 +621,51 @@ func TestRefusedAddressNotNamed(t *testing.T) {
 		assert.Equal(t, "target refused: address not allowed", ta.Error)
 		assert.Empty(t, rcv.requests())
 	})
+}
+
+// TestPanicInAttemptIsContained (issue 21 item 12): a panic in a delivery attempt fails that delivery (FAILED at
+// once, reason "panic: …", not retried), counts in hookd_sender_panics_total, and neither the process nor the other
+// attempts of the batch are affected.
+func TestPanicInAttemptIsContained(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		reg := prometheus.NewRegistry()
+		var poisoned atomic.Value
+		cfg := dev
+		cfg.Registerer = reg
+		cfg.BeforeAttemptFunc = func(_ context.Context, d *store.ClaimedDelivery) {
+			if d.ID == poisoned.Load() {
+				panic("boom")
+			}
+		}
+		e := setup(t, st, cfg)
+		rcv := newReceiver(t, reply{status: 200})
+		w := e.webhook(t, rcv.URL)
+		bad := e.publish(t, `{}`, w.ID)[0]
+		good := e.publish(t, `{}`, w.ID)[0]
+		poisoned.Store(bad)
+		e.runOnce(t, 2)
+
+		d := e.delivery(t, bad)
+		assert.Equal(t, store.StatusFailed, d.Status)
+		assert.Equal(t, "panic: boom", d.Reason)
+		assert.Equal(t, store.StatusDone, e.delivery(t, good).Status, "the other attempt of the batch went on")
+		assert.Len(t, rcv.requests(), 1)
+		e.clk.Advance(time.Hour)
+		e.runOnce(t, 0) // not retried
+		assert.Equal(t, 1.0, metricValue(t, reg, "hookd_sender_panics_total"))
+	})
+}
+
+// metricValue is the value of a registered counter without labels.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
