@@ -849,7 +849,10 @@ func webhookStatsToProto(st *store.WebhookStats) *hookdv1.WebhookStats {
 		Window: duration(st.Window), Done: st.Done, Failed: st.Failed, Cancelled: st.Cancelled, Attempts: st.Attempts,
 		Queued: st.Queued, Retrying: st.Retrying, Waiting: st.Waiting,
 		LastSuccessTime: timestampPtr(st.LastSuccessTime), LastFailureTime: timestampPtr(st.LastFailureTime),
-		ConsecutiveFailures: int32(st.ConsecutiveFailures),
+		ConsecutiveFailures: int32(st.ConsecutiveFailedAttempts), FailedAttempts: st.FailedAttempts,
+	}
+	if st.Attempts > 0 {
+		out.AttemptFailureRate = float64(st.FailedAttempts) / float64(st.Attempts)
 	}
 	if st.Done+st.Failed > 0 {
 		out.SuccessRate = float64(st.Done) / float64(st.Done+st.Failed)

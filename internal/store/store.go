@@ -224,10 +224,16 @@ func LatencyBucket(d time.Duration) int {
 type WebhookStats struct {
 	Window                            time.Duration
 	Done, Failed, Cancelled, Attempts int64
-	Queued, Retrying, Waiting         int64
-	Latency                           []int64 // attempts per LatencyBounds bucket
-	LastSuccessTime, LastFailureTime  *time.Time
-	ConsecutiveFailures               int
+	// FailedAttempts counts the window's attempts that failed (anything but DONE or an async 202).
+	FailedAttempts            int64
+	Queued, Retrying, Waiting int64
+	Latency                   []int64 // attempts per LatencyBounds bucket
+	// LastFailureTime is when an attempt last failed (a delivery still retrying included).
+	LastSuccessTime, LastFailureTime *time.Time
+	// ConsecutiveFailures counts FAILED deliveries since the last DONE one (what failure_threshold reads);
+	// ConsecutiveFailedAttempts counts failed attempts since the last successful one.
+	ConsecutiveFailures       int
+	ConsecutiveFailedAttempts int
 }
 
 // EventType names a kind of event; Schema and SamplePayload are JSON (nil when unset).
