@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store/storesql"
@@ -79,7 +81,7 @@ func runSecrets(ctx context.Context, args []string) error {
 	var keep bool
 	fs := flag.NewFlagSet("secrets rotate", flag.ContinueOnError)
 	c.register(fs)
-	fs.BoolVar(&keep, "keep-key", false, "with a key file: re-encrypt under its first key without adding a new one")
+	fs.BoolVar(&keep, "keep-key", false, "with a key file: re-encrypt under its first key without adding a new one (run it after restarting the servers: it reports values still under an older key)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -113,10 +115,19 @@ func runSecrets(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stdout, "re-encrypted under key %s: %d webhooks, %d integrations, %d triggers\n",
 		res.KeyID, res.Webhooks, res.Integrations, res.Triggers)
-	if fromEnv {
-		fmt.Fprintf(os.Stdout, "older keys are retired: once every process runs with %s holding only the first key, drop the others\n", secret.EnvVar)
-	} else {
-		fmt.Fprintf(os.Stdout, "older keys are retired; the key file keeps them (for old attempt logs) until you delete their lines\n")
+	if len(res.Remaining) > 0 {
+		for _, id := range slices.Sorted(maps.Keys(res.Remaining)) {
+			fmt.Fprintf(os.Stdout, "still under key %s (cannot be decrypted with these keys): %d values; that key is kept\n", id, res.Remaining[id])
+		}
+		return fmt.Errorf("rotate secrets: %d key ids still in use by stored values", len(res.Remaining))
 	}
+	fmt.Fprintf(os.Stdout, "no stored value uses an older key now. Servers already running keep encrypting under the key they started with")
+	if fromEnv {
+		fmt.Fprintf(os.Stdout, " until restarted with %s holding the new key first.\n", secret.EnvVar)
+	} else {
+		fmt.Fprintf(os.Stdout, " until they re-read the key file (within a second of their next write).\n")
+	}
+	fmt.Fprintf(os.Stdout, "Each server re-encrypts such values when it starts. Before dropping an old key: restart every server, "+
+		"then run `hookd secrets rotate --keep-key` (with the same keys) and drop the old key only when it reports no value under an older key.\n")
 	return nil
 }

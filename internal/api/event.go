@@ -260,6 +260,9 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 	if len(payload) > s.maxPayload {
 		return store.PublishInput{}, apierr.Invalid(prefix+"payload", "is %d bytes of JSON; the limit is %d", len(payload), s.maxPayload)
 	}
+	if err := schema.CheckDepth(payload); err != nil {
+		return store.PublishInput{}, apierr.Invalid(prefix+"payload", "%v", err)
+	}
 	sc, err := s.schemaOf(ctx, projectID, m.GetEventType())
 	if errors.Is(err, store.ErrNotFound) {
 		return store.PublishInput{}, apierr.Invalid(prefix+"event_type", "event type %q does not exist; create it first", m.GetEventType())
@@ -268,7 +271,7 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 		return store.PublishInput{}, apierr.About("event type", m.GetEventType(), err)
 	}
 	if sc != nil {
-		if err := sc.Validate(payload); err != nil {
+		if err := sc.Validate(ctx, payload); err != nil {
 			return store.PublishInput{}, apierr.Invalid(prefix+"payload", "does not match the schema of %q: %v", m.GetEventType(), err)
 		}
 	}

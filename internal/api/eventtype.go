@@ -57,7 +57,7 @@ func (s *eventTypeService) CreateEventType(ctx context.Context, req *connect.Req
 	if et.SamplePayload, err = structToJSON("sample_payload", m.GetSamplePayload()); err != nil {
 		return nil, err
 	}
-	if err := checkSample(et.Schema, et.SamplePayload); err != nil {
+	if err := checkSample(ctx, et.Schema, et.SamplePayload, true); err != nil {
 		return nil, err
 	}
 	if err := s.d.Quotas.Check(ctx, s.d.Store, p.ProjectID, store.KindEventType); err != nil {
@@ -165,7 +165,7 @@ func (s *eventTypeService) update(ctx context.Context, p auth.Principal, m *hook
 			return nil, err
 		}
 	}
-	if err := checkSample(et.Schema, et.SamplePayload); err != nil {
+	if err := checkSample(ctx, et.Schema, et.SamplePayload, m.Schema != nil); err != nil {
 		return nil, err
 	}
 	et.UpdateTime = s.d.now()
@@ -217,19 +217,31 @@ func checkEventTypeName(field, name string) error {
 	return nil
 }
 
-// checkSample compiles the schema (when set) and checks the sample payload (when set) against it.
-func checkSample(rawSchema, sample json.RawMessage) error {
+// checkSample compiles the schema (when set), checks its shape when it is new (a schema whose evaluation can blow
+// up is refused) and checks the sample payload (when set) against it.
+func checkSample(ctx context.Context, rawSchema, sample json.RawMessage, newSchema bool) error {
+	if err := schema.CheckDepth(sample); err != nil {
+		return apierr.Invalid("sample_payload", "%v", err)
+	}
 	if len(rawSchema) == 0 {
 		return nil
+	}
+	if err := schema.CheckDepth(rawSchema); err != nil {
+		return apierr.Invalid("schema", "%v", err)
 	}
 	sc, err := schema.Compile(rawSchema)
 	if err != nil {
 		return apierr.Invalid("schema", "is not a valid JSON Schema: %v", err)
 	}
+	if newSchema {
+		if err := sc.CheckShape(); err != nil {
+			return apierr.Invalid("schema", "is refused: %v", err)
+		}
+	}
 	if len(sample) == 0 {
 		return nil
 	}
-	if err := sc.Validate(sample); err != nil {
+	if err := sc.Validate(ctx, sample); err != nil {
 		return apierr.Invalid("sample_payload", "does not match the schema: %v", err)
 	}
 	return nil

@@ -165,6 +165,8 @@ func TestGetWebhookStatsAPI(t *testing.T) {
 		assert.Equal(t, 50*time.Millisecond, st.GetLatencyP50().AsDuration(), "the bucket of 40 ms")
 		assert.Equal(t, 50*time.Millisecond, st.GetLatencyP99().AsDuration())
 		assert.EqualValues(t, 1, st.GetConsecutiveFailures())
+		assert.EqualValues(t, 1, st.GetFailedAttempts())
+		assert.InDelta(t, 0.25, st.GetAttemptFailureRate(), 1e-9)
 		assert.Equal(t, e.clock.Now(), st.GetLastSuccessTime().AsTime())
 		assert.Equal(t, e.clock.Now(), st.GetLastFailureTime().AsTime())
 

@@ -4,13 +4,19 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
+	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/quota"
+	"github.com/hookd/hookd/internal/schema"
+	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
@@ -124,5 +130,66 @@ func TestQuotas(t *testing.T) {
 		require.NoError(t, err)
 		_, err = e.member.webhooks.CreateWebhook(ctx, creq(&hookdv1.CreateWebhookRequest{Name: "wd", Url: "https://example.com/x"}))
 		require.NoError(t, err, "deleting frees quota")
+	})
+}
+
+// nestedStruct is {"a":{"a":…1…}} depth levels deep.
+func nestedStruct(t *testing.T, depth int) *structpb.Struct {
+	t.Helper()
+	s := &structpb.Struct{}
+	require.NoError(t, protojson.Unmarshal([]byte(strings.Repeat(`{"a":`, depth)+"1"+strings.Repeat("}", depth)), s))
+	return s
+}
+
+// TestSchemaEvaluationIsBounded (issue 21 item 5): a schema whose evaluation doubles with each level of the
+// payload is refused when saved, and when one is stored anyway (saved before the check existed), publishing,
+// test sends and sample payloads fail fast with invalid_argument instead of burning CPU for minutes.
+func TestSchemaEvaluationIsBounded(t *testing.T) {
+	const exponential = `{"$defs":{"n":{"allOf":[{"additionalProperties":{"$ref":"#/$defs/n"}},` +
+		`{"additionalProperties":{"$ref":"#/$defs/n"}}]}},"$ref":"#/$defs/n"}`
+	logBackends(t, func(t *testing.T, le *logEnv) {
+		ctx := context.Background()
+		e := le.e
+		expSchema := &structpb.Struct{}
+		require.NoError(t, protojson.Unmarshal([]byte(exponential), expSchema))
+		fast := func(name string, f func() error, field string) {
+			t.Helper()
+			start := time.Now()
+			err := f()
+			requireCode(t, err, connect.CodeInvalidArgument, field)
+			requireField(t, err, field)
+			require.Less(t, time.Since(start), time.Second, name)
+		}
+		fast("save", func() error {
+			_, err := e.member.eventTypes.CreateEventType(ctx, creq(&hookdv1.CreateEventTypeRequest{Name: "deep.one", Schema: expSchema}))
+			return err
+		}, "schema")
+
+		// Stored before the save-time check existed.
+		require.NoError(t, e.st.CreateEventType(ctx, &store.EventType{ProjectID: auth.DefaultProjectID, Name: "deep.old",
+			Schema: []byte(exponential), CreateTime: e.clock.Now(), UpdateTime: e.clock.Now()}))
+		_, err := le.member.events.PublishEvent(ctx, creq(&hookdv1.PublishEventRequest{EventType: "deep.old", Payload: nestedStruct(t, 3)}))
+		require.NoError(t, err, "a shallow payload still validates")
+		for _, depth := range []int{21, 23, schema.MaxDepth + 1} {
+			fast("publish", func() error {
+				_, err := le.member.events.PublishEvent(ctx, creq(&hookdv1.PublishEventRequest{EventType: "deep.old", Payload: nestedStruct(t, depth)}))
+				return err
+			}, "payload")
+			fast("publish batch", func() error {
+				_, err := le.member.events.PublishEvents(ctx, creq(&hookdv1.PublishEventsRequest{Events: []*hookdv1.PublishEventRequest{
+					{EventType: "deep.old", Payload: nestedStruct(t, depth)}}}))
+				return err
+			}, "events[0].payload")
+		}
+		w := createWebhook(t, e.member, "w")
+		fast("test send", func() error {
+			_, err := e.member.webhooks.TestWebhook(ctx, creq(&hookdv1.TestWebhookRequest{Id: w.GetId(), EventType: "deep.old", Payload: nestedStruct(t, 23)}))
+			return err
+		}, "payload")
+		fast("sample", func() error {
+			_, err := e.member.eventTypes.UpdateEventType(ctx, creq(&hookdv1.UpdateEventTypeRequest{Name: "deep.old", SamplePayload: nestedStruct(t, 23)}))
+			return err
+		}, "sample_payload")
+		require.Zero(t, e.tester.count(), "nothing was sent")
 	})
 }

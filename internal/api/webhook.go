@@ -541,12 +541,15 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 		if len(payload) > store.DefaultMaxPayloadBytes {
 			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), store.DefaultMaxPayloadBytes)
 		}
+		if err := schema.CheckDepth(payload); err != nil {
+			return nil, apierr.Invalid("payload", "%v", err)
+		}
 		if et != nil && len(et.Schema) > 0 {
 			sc, err := schema.Compile(et.Schema)
 			if err != nil {
 				return nil, fmt.Errorf("compile stored schema of event type %q: %w", eventType, err)
 			}
-			if err := sc.Validate(payload); err != nil {
+			if err := sc.Validate(ctx, payload); err != nil {
 				return nil, apierr.Invalid("payload", "does not match the schema of %q: %v", eventType, err)
 			}
 		}
@@ -921,7 +924,10 @@ func webhookStatsToProto(st *store.WebhookStats) *hookdv1.WebhookStats {
 		Window: duration(st.Window), Done: st.Done, Failed: st.Failed, Cancelled: st.Cancelled, Attempts: st.Attempts,
 		Queued: st.Queued, Retrying: st.Retrying, Waiting: st.Waiting,
 		LastSuccessTime: timestampPtr(st.LastSuccessTime), LastFailureTime: timestampPtr(st.LastFailureTime),
-		ConsecutiveFailures: int32(st.ConsecutiveFailures),
+		ConsecutiveFailures: int32(st.ConsecutiveFailedAttempts), FailedAttempts: st.FailedAttempts,
+	}
+	if st.Attempts > 0 {
+		out.AttemptFailureRate = float64(st.FailedAttempts) / float64(st.Attempts)
 	}
 	if st.Done+st.Failed > 0 {
 		out.SuccessRate = float64(st.Done) / float64(st.Done+st.Failed)

@@ -2,9 +2,9 @@
 // themselves (Invalid, NotFound, PermissionDenied, FailedPrecondition) and plain, wrapped errors for the rest
 // (About names the record a store error is about). The error boundary (NewInterceptor, and Map for plain HTTP
 // handlers) maps those in one place: store.ErrNotFound → not_found, store.ErrAlreadyExists → already_exists,
-// store.ErrConflict → failed_precondition, store.ErrStale → aborted (what is left after the handler's own
-// retries), context errors → canceled / deadline_exceeded, and anything else is logged and returned as a
-// generic internal error. No store or driver text (SQL, constraint names) reaches a client.
+// store.ErrConflict and store.ErrSecretUnreadable → failed_precondition, store.ErrStale → aborted (what is left
+// after the handler's own retries), context errors → canceled / deadline_exceeded, and anything else is logged and
+// returned as a generic internal error. No store or driver text (SQL, constraint names) reaches a client.
 package apierr
 
 import (
@@ -126,6 +126,13 @@ func Map(ctx context.Context, log *slog.Logger, err error) error {
 		return connect.NewError(connect.CodeAborted, fmt.Errorf("%s: changed by another request meanwhile; read it again and retry", name()))
 	case errors.Is(err, store.ErrConflict):
 		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("%s: conflict (in use, or in the wrong state for this change)", name()))
+	case errors.Is(err, store.ErrSecretUnreadable):
+		if log == nil {
+			log = slog.Default()
+		}
+		log.ErrorContext(ctx, "stored secret cannot be decrypted", "error", err)
+		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
+			"%s: its stored secrets cannot be decrypted with this server's keys (the key that encrypted them is missing from the keyring)", name()))
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, context.Canceled)
 	case errors.Is(err, context.DeadlineExceeded):

@@ -4,6 +4,7 @@ package schema
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +22,8 @@ const location = "urn:hookd:event-type-schema"
 
 // Schema is a compiled JSON Schema (draft 2020-12 unless it names another draft in `$schema`).
 type Schema struct {
-	s *jsonschema.Schema
+	s    *jsonschema.Schema
+	cost *costModel
 }
 
 // noLoader refuses every external document, so a schema cannot make the server read files or URLs.
@@ -52,17 +54,36 @@ func Compile(raw json.RawMessage) (*Schema, error) {
 	if err != nil {
 		return nil, errors.New(cleanMessage(err))
 	}
-	return &Schema{s: s}, nil
+	return &Schema{s: s, cost: newCostModel(s)}, nil
+}
+
+// CheckShape refuses a schema whose evaluation can blow up: one whose cost along a single payload path
+// MaxDepth deep exceeds MaxPathEvaluations (a recursive $ref under several allOf/anyOf/oneOf branches doubles
+// the work per level), or that refers to itself without descending into the payload. Event types check it when
+// their schema is saved; schemas saved before it existed are still bounded by Validate's budget.
+func (s *Schema) CheckShape() error {
+	return s.cost.checkShape(s.s)
 }
 
 // Validate checks a payload: a decoded JSON value (map[string]any, []any, string, float64, json.Number,
 // bool, nil) or raw JSON ([]byte / json.RawMessage). The error lists where the payload does not match.
-func (s *Schema) Validate(payload any) error {
+//
+// The work is bounded before it starts: raw JSON deeper than MaxDepth is refused unread, and a payload whose
+// validation would evaluate more than MaxEvaluations (subschema, value) pairs is refused without running the
+// validator (the library cannot be interrupted, so its input is what is bounded). The count stops when ctx ends.
+func (s *Schema) Validate(ctx context.Context, payload any) error {
 	switch raw := payload.(type) {
 	case json.RawMessage:
-		return s.validateRaw(raw)
+		return s.validateRaw(ctx, raw)
 	case []byte:
-		return s.validateRaw(raw)
+		return s.validateRaw(ctx, raw)
+	}
+	e := &estimator{ctx: ctx, m: s.cost}
+	if err := e.value(payload, 0, multiset{s.s: 1}); err != nil {
+		if errors.Is(err, errTooCostly) {
+			return fmt.Errorf("validating it against the schema would take more than %d subschema evaluations", MaxEvaluations)
+		}
+		return err
 	}
 	if err := s.s.Validate(payload); err != nil {
 		return errors.New(cleanMessage(err))
@@ -70,12 +91,15 @@ func (s *Schema) Validate(payload any) error {
 	return nil
 }
 
-func (s *Schema) validateRaw(raw []byte) error {
+func (s *Schema) validateRaw(ctx context.Context, raw []byte) error {
+	if err := CheckDepth(raw); err != nil {
+		return err
+	}
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return fmt.Errorf("not valid JSON: %w", err)
 	}
-	return s.Validate(v)
+	return s.Validate(ctx, v)
 }
 
 // cleanMessage turns the library's report into one line: for validation errors the failing locations and

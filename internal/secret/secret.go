@@ -72,6 +72,24 @@ type Keyring struct {
 
 	mu         sync.Mutex
 	lastReload time.Time
+	// fileStamp is the key file's modification time and size when it was last read; checkedNano is when Seal
+	// last compared them with the file (unix nanoseconds).
+	fileStamp   fileStamp
+	checkedNano atomic.Int64
+}
+
+// fileStamp identifies a version of a key file.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{mod: fi.ModTime(), size: fi.Size()}
 }
 
 // GenerateKey returns a new random key in its text form (base64, 44 characters).
@@ -205,8 +223,9 @@ func LoadFile(path string, create bool) (k *Keyring, created bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("key file %s: %w", path, err)
 	}
-	k = &Keyring{path: path}
+	k = &Keyring{path: path, fileStamp: stampOf(path)}
 	k.state.Store(r)
+	k.checkedNano.Store(time.Now().UnixNano())
 	return k, created, nil
 }
 
@@ -274,11 +293,37 @@ func (k *Keyring) lookup(id string) *key {
 	if time.Since(k.lastReload) < reloadInterval {
 		return k.state.Load().byID[id]
 	}
+	k.reloadLocked()
+	return k.state.Load().byID[id]
+}
+
+// reloadLocked re-reads the key file (k.mu held); a file that no longer loads leaves the keys as they are.
+func (k *Keyring) reloadLocked() {
 	k.lastReload = time.Now()
 	if fresh, _, err := LoadFile(k.path, false); err == nil {
 		k.state.Store(fresh.state.Load())
+		k.fileStamp = fresh.fileStamp
 	}
-	return k.state.Load().byID[id]
+}
+
+// refresh re-reads a key file that changed since it was read (checked at most once per reloadInterval), so
+// that a running server encrypts under the key `hookd secrets rotate` put first instead of the one it started
+// with. Keyrings from the environment cannot change: a server running with them needs a restart.
+func (k *Keyring) refresh() {
+	if k.path == "" {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := k.checkedNano.Load()
+	if now-last < int64(reloadInterval) || !k.checkedNano.CompareAndSwap(last, now) {
+		return
+	}
+	st := stampOf(k.path)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !st.mod.Equal(k.fileStamp.mod) || st.size != k.fileStamp.size {
+		k.reloadLocked()
+	}
 }
 
 // IsSealed reports whether v is an encrypted value (of any key).
@@ -298,6 +343,7 @@ func (k *Keyring) Seal(plaintext string) string {
 	if plaintext == "" {
 		return ""
 	}
+	k.refresh()
 	cur := &k.state.Load().keys[0]
 	nonce := make([]byte, cur.aead.NonceSize(), cur.aead.NonceSize()+len(plaintext)+cur.aead.Overhead())
 	_, _ = rand.Read(nonce)

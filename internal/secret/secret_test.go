@@ -129,3 +129,29 @@ func TestKeyFile(t *testing.T) {
 		t.Fatal("a world-readable key file was accepted")
 	}
 }
+
+// A server started before `hookd secrets rotate` encrypts under the key the rotation put first in the key file
+// (re-read when it changed, at most once per reloadInterval), not under the key it started with.
+func TestSealFollowsKeyFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), KeyFileName)
+	running, _, err := LoadFile(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := running.CurrentID()
+	rotated, err := AddFileKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := SealedKeyID(running.Seal("x")); got != started {
+		t.Fatalf("within reloadInterval of the last check: sealed under %s, want the old key %s", got, started)
+	}
+	running.checkedNano.Store(0) // reloadInterval has passed
+	if got := SealedKeyID(running.Seal("x")); got != rotated.CurrentID() {
+		t.Fatalf("after the rotation: sealed under %s, want the new key %s", got, rotated.CurrentID())
+	}
+	if v, err := running.Open(running.Seal("y")); err != nil || v != "y" {
+		t.Fatalf("Open = %q, %v", v, err)
+	}
+}

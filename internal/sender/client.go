@@ -13,8 +13,10 @@ import (
 	"github.com/hookd/hookd/internal/netguard"
 )
 
-// errForbiddenAddress is returned when a target resolves to an address webhooks must not reach.
-var errForbiddenAddress = errors.New("address is loopback, private or special-purpose")
+// errForbiddenAddress is returned when a target resolves to an address webhooks must not reach. It never names
+// the address: an attempt's error is shown to MEMBERs, and the resolved address of a name would tell them what
+// internal names resolve to. The address goes to the server's log only.
+var errForbiddenAddress = errors.New("address not allowed")
 
 // httpClient makes attempts: no proxy from the environment, no redirects, and (unless Dev) no connection to a
 // forbidden address, checked on the resolved address right before connecting.
@@ -30,6 +32,22 @@ func newHTTPClient(cfg Config) *httpClient {
 			d.ControlContext = guardAddress
 		}
 		dial = d.DialContext
+		if lookup := cfg.LookupHostFunc; lookup != nil {
+			dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				host, port, err := net.SplitHostPort(addr)
+				if err != nil {
+					return nil, err
+				}
+				addrs, err := lookup(ctx, host)
+				if err != nil {
+					return nil, err
+				}
+				if len(addrs) == 0 {
+					return nil, fmt.Errorf("lookup %s: no addresses", host)
+				}
+				return d.DialContext(ctx, network, net.JoinHostPort(addrs[0], port))
+			}
+		}
 	}
 	tr := &http.Transport{
 		Proxy:                  nil,

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,8 +128,34 @@ type result struct {
 	permanent bool  // err cannot be fixed by retrying (refused target, bad template)
 }
 
-// deliver makes one attempt of a claimed delivery and returns its outcome.
-func (s *Sender) deliver(ctx context.Context, d *store.ClaimedDelivery) store.Outcome {
+// deliver makes one attempt of a claimed delivery and returns its outcome. A panic in the attempt is contained:
+// the attempt fails (FAILED at once, reason "panic: …": the same delivery would only panic again), the process
+// and its other attempts go on, and hookd_sender_panics_total counts it.
+func (s *Sender) deliver(ctx context.Context, d *store.ClaimedDelivery) (out store.Outcome) {
+	defer func() {
+		if v := recover(); v != nil {
+			out = s.panicked(ctx, d, v)
+		}
+	}()
+	if f := s.cfg.BeforeAttemptFunc; f != nil {
+		f(ctx, d)
+	}
+	return s.attempt(ctx, d)
+}
+
+// panicked is the outcome of an attempt that panicked with v.
+func (s *Sender) panicked(ctx context.Context, d *store.ClaimedDelivery, v any) store.Outcome {
+	s.metrics.panics.Inc()
+	reason := clean(fmt.Sprintf("panic: %v", v), maxReasonBytes)
+	s.cfg.Log.ErrorContext(ctx, "delivery attempt panicked", "delivery_id", d.ID, "webhook_id", d.WebhookID,
+		"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	now := s.now()
+	return s.count(store.Outcome{DeliveryID: d.ID, ClaimToken: d.ClaimToken, WebhookID: d.WebhookID, Attempts: d.Attempts + 1,
+		Status: store.StatusFailed, Reason: reason, Attempt: &store.Attempt{StartTime: now, Error: reason}})
+}
+
+// attempt makes one attempt of a claimed delivery and returns its outcome (deliver contains its panics).
+func (s *Sender) attempt(ctx context.Context, d *store.ClaimedDelivery) store.Outcome {
 	out := store.Outcome{DeliveryID: d.ID, ClaimToken: d.ClaimToken, Attempts: d.Attempts, Status: d.Status, WebhookID: d.WebhookID}
 	now := s.now()
 	if d.Status == store.StatusWaiting { // claimed because its wait ended: the callback never came
@@ -340,6 +367,11 @@ func (s *Sender) do(ctx context.Context, r *request) result {
 	res.attempt.Duration = time.Since(began)
 	s.metrics.attempt(r.webhookID, res.attempt.Duration)
 	if err != nil {
+		if errors.Is(err, errForbiddenAddress) {
+			// The dial error names the resolved address: log it, keep it out of what the API shows.
+			s.cfg.Log.InfoContext(ctx, "refused a target address", "webhook_id", r.webhookID, "error", err)
+			err = errForbiddenAddress
+		}
 		res.err = err
 		res.permanent = errors.Is(err, errForbiddenAddress)
 		res.attempt.Error = clean(describeError(err, actx, r.timeout), maxReasonBytes)

@@ -19,6 +19,7 @@ type metrics struct {
 	duration   prometheus.Histogram   // hookd_attempt_duration_seconds
 	claimed    prometheus.Counter     // hookd_queue_claimed_total
 	inFlight   prometheus.Gauge       // hookd_sender_in_flight
+	panics     prometheus.Counter     // hookd_sender_panics_total
 	// Per-webhook series, only with Config.PerWebhookMetrics (one series per webhook: cardinality).
 	webhookDeliveries *prometheus.CounterVec   // hookd_webhook_deliveries_total{webhook_id,status}
 	webhookDuration   *prometheus.HistogramVec // hookd_webhook_attempt_duration_seconds{webhook_id}
@@ -46,12 +47,17 @@ func newMetrics(reg prometheus.Registerer, perWebhook bool) *metrics {
 			Name: "hookd_sender_in_flight",
 			Help: "Claimed deliveries in this process's worker pool (running or about to run).",
 		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookd_sender_panics_total",
+			Help: "Delivery attempts that panicked (contained: the delivery failed with a \"panic: …\" reason, the process went on).",
+		}),
 	}
 	if reg != nil {
 		m.deliveries = register(reg, m.deliveries)
 		m.duration = register(reg, m.duration)
 		m.claimed = register(reg, m.claimed)
 		m.inFlight = register(reg, m.inFlight)
+		m.panics = register(reg, m.panics)
 	}
 	if perWebhook {
 		m.webhookDeliveries = prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -105,6 +105,12 @@ type Config struct {
 	UserAgent string
 	// DialContextFunc replaces the dialer (tests); it then does its own address checks.
 	DialContextFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+	// BeforeAttemptFunc, when set, runs in the worker right before each attempt of a claimed delivery (a test
+	// hook: tests inject panics with it).
+	BeforeAttemptFunc func(ctx context.Context, d *store.ClaimedDelivery)
+	// LookupHostFunc resolves target host names for the default dialer (tests point names at loopback with it;
+	// default: the system resolver). The dial-time address guard checks what it returns.
+	LookupHostFunc func(ctx context.Context, host string) ([]string, error)
 	// Signals, when set, reports the sender's steps to a test (see TestSignals).
 	Signals *TestSignals
 	// TracerProvider makes the attempt spans (default OpenTelemetry's global provider).

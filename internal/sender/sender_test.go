@@ -1,12 +1,17 @@
 package sender_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -537,4 +542,130 @@ func privateHeader(hs []store.Header, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestDeleteWebhookWhileInFlight (issue 21 item 10): deleting a webhook while its receiver is answering. The
+// attempts under way finish and are recorded as what they were (DONE, with their attempt rows); only the delivery
+// that was not in flight is cancelled.
+func TestDeleteWebhookWhileInFlight(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		e := setup(t, st, dev)
+		arrived, gate := make(chan struct{}, 8), make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			arrived <- struct{}{}
+			<-gate // blocks until the webhook is deleted
+			w.WriteHeader(http.StatusOK)
+		}))
+		t.Cleanup(srv.Close)
+		w := e.webhook(t, srv.URL)
+		var inFlight []string
+		for range 3 {
+			inFlight = append(inFlight, e.publish(t, `{}`, w.ID)...)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.snd.RunOnce(e.ctx)
+			done <- err
+		}()
+		for range inFlight {
+			<-arrived
+		}
+		queued := e.publish(t, `{}`, w.ID) // not claimed: nothing is under way for it
+		require.NoError(t, st.DeleteWebhook(e.ctx, e.project.ID, w.ID, e.clk.Now()))
+		close(gate)
+		require.NoError(t, <-done)
+
+		for _, id := range inFlight {
+			d := e.delivery(t, id)
+			assert.Equal(t, store.StatusDone, d.Status, "a delivery answered 200 while its webhook was deleted")
+			assert.Equal(t, 200, d.LastStatusCode)
+			require.Len(t, e.attempts(t, id), 1)
+		}
+		d := e.delivery(t, queued[0])
+		assert.Equal(t, store.StatusCancelled, d.Status)
+		assert.Equal(t, sender.ReasonWebhookDeleted, d.Reason)
+	})
+}
+
+// TestRefusedAddressNotNamed (issue 21 item 18): without Dev, a target whose name resolves to a forbidden address
+// is refused with "target refused: address not allowed", never naming the resolved address (the error is shown to
+// MEMBERs: it would tell them what internal names resolve to), in attempts, delivery reasons and test sends.
+func TestRefusedAddressNotNamed(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		// not Dev; an internal name that resolves to loopback
+		e := setup(t, st, sender.Config{Timeout: 2 * time.Second, LookupHostFunc: func(_ context.Context, host string) ([]string, error) {
+			if host == "billing.internal.example" {
+				return []string{"127.0.0.1"}, nil
+			}
+			return nil, fmt.Errorf("lookup %s: no such host", host)
+		}})
+		rcv := newReceiver(t, reply{status: 200})
+		port := rcv.Listener.Addr().String()
+		port = port[strings.LastIndex(port, ":")+1:]
+		target := "https://billing.internal.example:" + port + "/"
+		leaks := func(s string) bool {
+			return strings.Contains(s, "127.0.0.1") || strings.Contains(s, "::1") || strings.Contains(s, "dial")
+		}
+		w := e.webhook(t, target)
+		ids := e.publish(t, `{}`, w.ID)
+		e.runOnce(t, 1)
+		d := e.delivery(t, ids[0])
+		assert.Equal(t, store.StatusFailed, d.Status)
+		assert.False(t, leaks(d.Reason), "reason %q", d.Reason)
+		a := e.attempts(t, ids[0])
+		require.Len(t, a, 1)
+		assert.Equal(t, "target refused: address not allowed", a[0].Error)
+
+		ta, err := e.snd.SendTest(e.ctx, &store.Webhook{Method: "POST", URL: target, Secret: "whsec_AAAA"}, "x", nil)
+		require.NoError(t, err)
+		assert.Equal(t, "target refused: address not allowed", ta.Error)
+		assert.Empty(t, rcv.requests())
+	})
+}
+
+// TestPanicInAttemptIsContained (issue 21 item 12): a panic in a delivery attempt fails that delivery (FAILED at
+// once, reason "panic: …", not retried), counts in hookd_sender_panics_total, and neither the process nor the other
+// attempts of the batch are affected.
+func TestPanicInAttemptIsContained(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		reg := prometheus.NewRegistry()
+		var poisoned atomic.Value
+		cfg := dev
+		cfg.Registerer = reg
+		cfg.BeforeAttemptFunc = func(_ context.Context, d *store.ClaimedDelivery) {
+			if d.ID == poisoned.Load() {
+				panic("boom")
+			}
+		}
+		e := setup(t, st, cfg)
+		rcv := newReceiver(t, reply{status: 200})
+		w := e.webhook(t, rcv.URL)
+		bad := e.publish(t, `{}`, w.ID)[0]
+		good := e.publish(t, `{}`, w.ID)[0]
+		poisoned.Store(bad)
+		e.runOnce(t, 2)
+
+		d := e.delivery(t, bad)
+		assert.Equal(t, store.StatusFailed, d.Status)
+		assert.Equal(t, "panic: boom", d.Reason)
+		assert.Equal(t, store.StatusDone, e.delivery(t, good).Status, "the other attempt of the batch went on")
+		assert.Len(t, rcv.requests(), 1)
+		e.clk.Advance(time.Hour)
+		e.runOnce(t, 0) // not retried
+		assert.Equal(t, 1.0, metricValue(t, reg, "hookd_sender_panics_total"))
+	})
+}
+
+// metricValue is the value of a registered counter without labels.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

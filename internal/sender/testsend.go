@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/store"
@@ -12,13 +13,19 @@ import (
 // SendTest sends one signed request for webhook w now, with the given event type and JSON payload (an empty
 // payload sends {}), and returns it with its response as an attempt (Number 0). Nothing is stored and nothing
 // is retried; the webhook need not be enabled. It implements api.Tester.
-func (s *Sender) SendTest(ctx context.Context, w *store.Webhook, eventType string, payload []byte) (*store.Attempt, error) {
+func (s *Sender) SendTest(ctx context.Context, w *store.Webhook, eventType string, payload []byte) (att *store.Attempt, err error) {
+	defer func() {
+		if v := recover(); v != nil { // contained as in deliver
+			s.metrics.panics.Inc()
+			s.cfg.Log.ErrorContext(ctx, "test send panicked", "webhook_id", w.ID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			att, err = nil, fmt.Errorf("send test: panic: %v", v)
+		}
+	}()
 	if w == nil {
 		return nil, errors.New("send test: no webhook")
 	}
 	var in *store.Integration
 	if w.IntegrationID != "" {
-		var err error
 		in, err = s.cfg.Targets.GetIntegration(ctx, w.ProjectID, w.IntegrationID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("send test: load integration: %w", err)

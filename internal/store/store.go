@@ -24,6 +24,9 @@ var (
 	// ErrStale means an update was made from a stale read: the record changed (its Version moved) since it was
 	// read. The caller reads it again and reapplies its change.
 	ErrStale = errors.New("changed since it was read")
+	// ErrSecretUnreadable means a record's stored secret cannot be decrypted (its key is not in the keyring, or
+	// the value is damaged). Get returns it; List returns the record with SecretsUnreadable set instead.
+	ErrSecretUnreadable = errors.New("a stored secret cannot be decrypted with this server's keys")
 )
 
 // Page asks for one page of a list ordered by id, newest first.
@@ -89,6 +92,9 @@ type Integration struct {
 	UpdateTime         time.Time
 	// Version counts the updates of the record: Update* write over the version read (ErrStale when it moved).
 	Version int64
+	// SecretsUnreadable is set on a listed integration whose private header values could not be decrypted (they
+	// read as secret.Masked; GetIntegration returns ErrSecretUnreadable instead).
+	SecretsUnreadable bool
 }
 
 // IntegrationHeader toggles an inherited integration header.
@@ -191,6 +197,9 @@ type Webhook struct {
 	PrivateOrigin string
 	// Version counts the updates of the record: Update* write over the version read (ErrStale when it moved).
 	Version int64
+	// SecretsUnreadable is set on a listed webhook whose secrets could not be decrypted: Secret and PreviousSecret
+	// are empty and private header values are secret.Masked (GetWebhook returns ErrSecretUnreadable instead).
+	SecretsUnreadable bool
 }
 
 // Reasons a webhook is disabled.
@@ -229,10 +238,16 @@ func LatencyBucket(d time.Duration) int {
 type WebhookStats struct {
 	Window                            time.Duration
 	Done, Failed, Cancelled, Attempts int64
-	Queued, Retrying, Waiting         int64
-	Latency                           []int64 // attempts per LatencyBounds bucket
-	LastSuccessTime, LastFailureTime  *time.Time
-	ConsecutiveFailures               int
+	// FailedAttempts counts the window's attempts that failed (anything but DONE or an async 202).
+	FailedAttempts            int64
+	Queued, Retrying, Waiting int64
+	Latency                   []int64 // attempts per LatencyBounds bucket
+	// LastFailureTime is when an attempt last failed (a delivery still retrying included).
+	LastSuccessTime, LastFailureTime *time.Time
+	// ConsecutiveFailures counts FAILED deliveries since the last DONE one (what failure_threshold reads);
+	// ConsecutiveFailedAttempts counts failed attempts since the last successful one.
+	ConsecutiveFailures       int
+	ConsecutiveFailedAttempts int
 }
 
 // EventType names a kind of event; Schema and SamplePayload are JSON (nil when unset).
@@ -524,6 +539,9 @@ type Trigger struct {
 	// which always are).
 	DropHeaders         []string
 	DropQueryParameters []string
+	// SecretsUnreadable is set on a listed trigger whose signature secret could not be decrypted (it is empty;
+	// GetTrigger returns ErrSecretUnreadable instead).
+	SecretsUnreadable bool
 }
 
 // TriggerRoute picks an event type by a header value or a JSON field.

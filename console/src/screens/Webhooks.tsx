@@ -118,7 +118,11 @@ function StatsCell(props: { id: string }) {
   const total = Number(stats.done + stats.failed);
   return (
     <span>
-      {total === 0 ? "no deliveries" : `${Math.round(stats.successRate * 100)}% of ${total} ok`}
+      {total === 0
+        ? stats.attempts > 0n
+          ? `no finished deliveries · ${String(stats.failedAttempts)} of ${String(stats.attempts)} attempts failed`
+          : "no deliveries"
+        : `${Math.round(stats.successRate * 100)}% of ${total} ok`}
       {stats.consecutiveFailures > 0 && <span class="warn-text"> · {stats.consecutiveFailures} failing</span>}
     </span>
   );
@@ -166,9 +170,17 @@ export function HealthPanel(props: { webhook: Webhook; gen: number }) {
             </dd>
           </div>
           <div>
-            <dt>Consecutive failures</dt>
+            <dt>Failed attempts (24 h)</dt>
             <dd>
-              {stats.consecutiveFailures}
+              {stats.attempts > 0n
+                ? `${String(stats.failedAttempts)} of ${String(stats.attempts)} (${(stats.attemptFailureRate * 100).toFixed(1)} %)`
+                : "—"}
+            </dd>
+          </div>
+          <div>
+            <dt>Failures in a row: attempts · deliveries</dt>
+            <dd>
+              {stats.consecutiveFailures} · {w.consecutiveFailures}
               {w.failureThreshold > 0 && ` of ${w.failureThreshold}`}
             </dd>
           </div>

@@ -40,6 +40,12 @@ type change struct {
 // final reports whether the change finished the delivery.
 func (c change) final() bool { return store.IsFinal(c.status) && !c.settled }
 
+// attemptFailed reports whether the change's attempt failed: anything but DONE or WAITING (an async receiver's
+// 202) after a request.
+func (c change) attemptFailed() bool {
+	return c.attempted && c.status != store.StatusDone && c.status != store.StatusWaiting
+}
+
 // countsForHealth reports whether a final change moves the webhook's failure streak: not the deliveries of
 // operational events (their failures never cause more operational events) and not the failures of deliveries
 // made while the webhook was disabled.
@@ -61,8 +67,8 @@ var statResolutions = []struct {
 
 // statsRow is one webhook's counts in one bucket.
 type statsRow struct {
-	done, failed, cancelled, attempts int64
-	latency                           []int64
+	done, failed, cancelled, attempts, failedAttempts int64
+	latency                                           []int64
 }
 
 // counted reports whether the row holds anything to add.
@@ -80,6 +86,9 @@ func (r *statsRow) add(c change) {
 	if c.attempted {
 		r.attempts++
 		r.latency[store.LatencyBucket(c.duration)]++
+	}
+	if c.attemptFailed() {
+		r.failedAttempts++
 	}
 }
 
@@ -163,24 +172,32 @@ type healthRow struct {
 
 // booksPostgres counts one webhook's batch: its minute and hour statistics (when st) and its failure streak
 // (when health), in one prepared statement; it returns the webhook's health (no row without health).
+//
+// The attempt streak ($15: an attempt succeeded in the batch, $16: failed attempts after the last successful one)
+// moves the webhook's failed_attempt_streak and last_failure_time too; the health row is for the delivery streak
+// ($10), so the webhook row is updated when either moved and returned when the delivery streak did.
 const booksPostgres = `WITH st AS (
-		INSERT INTO webhook_stats AS t (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency)
-		SELECT $1, r.resolution, r.bucket, $4, $5, $6, $7, $8::bigint[]
+		INSERT INTO webhook_stats AS t (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency, failed_attempts)
+		SELECT $1, r.resolution, r.bucket, $4, $5, $6, $7, $8::bigint[], $17
 		FROM (VALUES ('minute'::text, $2::timestamptz), ('hour'::text, $3::timestamptz)) AS r(resolution, bucket)
 		WHERE $9::bool
 		ON CONFLICT (webhook_id, resolution, bucket) DO UPDATE SET done = t.done + excluded.done,
 			failed = t.failed + excluded.failed, cancelled = t.cancelled + excluded.cancelled,
-			attempts = t.attempts + excluded.attempts,
+			attempts = t.attempts + excluded.attempts, failed_attempts = t.failed_attempts + excluded.failed_attempts,
 			latency = (SELECT array_agg(COALESCE(a, 0) + COALESCE(b, 0) ORDER BY i)
 				FROM unnest(t.latency, excluded.latency) WITH ORDINALITY AS u(a, b, i))
+	), moved AS (
+		UPDATE webhooks SET
+			consecutive_failures = CASE WHEN NOT $10::bool THEN consecutive_failures
+				WHEN $11::bool THEN $12::int ELSE consecutive_failures + $12::int END,
+			warned_percent = CASE WHEN $10::bool AND $11::bool THEN 0 ELSE warned_percent END,
+			last_success_time = CASE WHEN $11::bool THEN $14::timestamptz ELSE last_success_time END,
+			last_failure_time = CASE WHEN $13::bool OR $16::int > 0 THEN $14::timestamptz ELSE last_failure_time END,
+			failed_attempt_streak = CASE WHEN $15::bool THEN $16::int ELSE failed_attempt_streak + $16::int END
+		WHERE id = $1 AND ($10::bool OR $15::bool OR $16::int > 0)
+		RETURNING project_id, consecutive_failures, failure_threshold, warned_percent, enabled
 	)
-	UPDATE webhooks SET
-		consecutive_failures = CASE WHEN $11::bool THEN $12::int ELSE consecutive_failures + $12::int END,
-		warned_percent = CASE WHEN $11::bool THEN 0 ELSE warned_percent END,
-		last_success_time = CASE WHEN $11::bool THEN $14::timestamptz ELSE last_success_time END,
-		last_failure_time = CASE WHEN $13::bool THEN $14::timestamptz ELSE last_failure_time END
-	WHERE id = $1 AND $10::bool
-	RETURNING project_id, consecutive_failures, failure_threshold, warned_percent, enabled`
+	SELECT * FROM moved WHERE $10::bool`
 
 // book counts one webhook's statistics (r, may be nil) and failure streak (st, may be nil) and returns its
 // health (nil without st, or when the webhook was deleted meanwhile).
@@ -195,7 +212,7 @@ func (s *Store) book(ctx context.Context, tx *sqlx.Tx, now time.Time, webhookID 
 		}
 		err := s.txSelect(ctx, tx, &rows, booksPostgres, webhookID, now.Truncate(time.Minute), now.Truncate(time.Hour),
 			r.done, r.failed, r.cancelled, r.attempts, pgIntArrayText(r.latency), r.counted(), st.counted(),
-			st.hasDone, st.tail, st.hasFailed, now)
+			st.hasDone, st.tail, st.hasFailed, now, st.attemptOK, st.attemptTail, r.failedAttempts)
 		if err != nil {
 			return nil, wrap("count webhook stats and health", err)
 		}
@@ -207,17 +224,22 @@ func (s *Store) book(ctx context.Context, tx *sqlx.Tx, now time.Time, webhookID 
 				}
 			}
 		}
-		if st.counted() {
+		if st.counted() || st.attemptsCounted() {
 			err := s.txSelect(ctx, tx, &rows, `UPDATE webhooks SET
-					consecutive_failures = CASE WHEN ? THEN ? ELSE consecutive_failures + ? END,
-					warned_percent = CASE WHEN ? THEN 0 ELSE warned_percent END,
+					consecutive_failures = CASE WHEN NOT ? THEN consecutive_failures WHEN ? THEN ? ELSE consecutive_failures + ? END,
+					warned_percent = CASE WHEN ? AND ? THEN 0 ELSE warned_percent END,
 					last_success_time = CASE WHEN ? THEN ? ELSE last_success_time END,
-					last_failure_time = CASE WHEN ? THEN ? ELSE last_failure_time END
+					last_failure_time = CASE WHEN ? OR ? > 0 THEN ? ELSE last_failure_time END,
+					failed_attempt_streak = CASE WHEN ? THEN ? ELSE failed_attempt_streak + ? END
 				WHERE id = ?
 				RETURNING project_id, consecutive_failures, failure_threshold, warned_percent, enabled`,
-				st.hasDone, st.tail, st.tail, st.hasDone, st.hasDone, now, st.hasFailed, now, webhookID)
+				st.counted(), st.hasDone, st.tail, st.tail, st.counted(), st.hasDone, st.hasDone, now, st.hasFailed, st.attemptTail, now,
+				st.attemptOK, st.attemptTail, st.attemptTail, webhookID)
 			if err != nil {
 				return nil, wrap("count webhook health", err)
+			}
+			if !st.counted() {
+				rows = nil // only the attempt streak moved: no delivery health to check
 			}
 		}
 	}
@@ -229,14 +251,15 @@ func (s *Store) book(ctx context.Context, tx *sqlx.Tx, now time.Time, webhookID 
 
 func (s *Store) addStats(ctx context.Context, tx *sqlx.Tx, webhookID, resolution string, bucket time.Time, r *statsRow) error {
 	if s.pg() {
-		_, err := s.txExec(ctx, tx, `INSERT INTO webhook_stats AS t (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8::bigint[])
+		_, err := s.txExec(ctx, tx, `INSERT INTO webhook_stats AS t (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency,
+				failed_attempts)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8::bigint[], $9)
 			ON CONFLICT (webhook_id, resolution, bucket) DO UPDATE SET done = t.done + excluded.done,
 				failed = t.failed + excluded.failed, cancelled = t.cancelled + excluded.cancelled,
-				attempts = t.attempts + excluded.attempts,
+				attempts = t.attempts + excluded.attempts, failed_attempts = t.failed_attempts + excluded.failed_attempts,
 				latency = (SELECT array_agg(COALESCE(a, 0) + COALESCE(b, 0) ORDER BY i)
 					FROM unnest(t.latency, excluded.latency) WITH ORDINALITY AS u(a, b, i))`,
-			webhookID, resolution, bucket, r.done, r.failed, r.cancelled, r.attempts, pgIntArrayText(r.latency))
+			webhookID, resolution, bucket, r.done, r.failed, r.cancelled, r.attempts, pgIntArrayText(r.latency), r.failedAttempts)
 		return wrap("count webhook stats", err)
 	}
 	var old struct {
@@ -258,11 +281,13 @@ func (s *Store) addStats(ctx context.Context, tx *sqlx.Tx, webhookID, resolution
 		}
 	}
 	lat, _ := json.Marshal(latency)
-	_, err = s.txExec(ctx, tx, `INSERT INTO webhook_stats (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err = s.txExec(ctx, tx, `INSERT INTO webhook_stats (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency,
+			failed_attempts)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (webhook_id, resolution, bucket) DO UPDATE SET done = done + excluded.done, failed = failed + excluded.failed,
-			cancelled = cancelled + excluded.cancelled, attempts = attempts + excluded.attempts, latency = excluded.latency`,
-		webhookID, resolution, bucket, r.done, r.failed, r.cancelled, r.attempts, string(lat))
+			cancelled = cancelled + excluded.cancelled, attempts = attempts + excluded.attempts,
+			failed_attempts = failed_attempts + excluded.failed_attempts, latency = excluded.latency`,
+		webhookID, resolution, bucket, r.done, r.failed, r.cancelled, r.attempts, string(lat), r.failedAttempts)
 	return wrap("count webhook stats", err)
 }
 
@@ -292,10 +317,17 @@ type streak struct {
 	tail               int // failures after the last DONE one
 	lastCode           int
 	lastReason         string
+	// attemptOK is set when an attempt of the batch succeeded; attemptTail counts the failed attempts after the
+	// last successful one (the attempt-level streak: deliveries still retrying count).
+	attemptOK   bool
+	attemptTail int
 }
 
-// counted reports whether the batch moved the streak.
+// counted reports whether the batch moved the (delivery) streak.
 func (st *streak) counted() bool { return st.hasDone || st.hasFailed }
+
+// attemptsCounted reports whether the batch moved the attempt streak.
+func (st *streak) attemptsCounted() bool { return st.attemptOK || st.attemptTail > 0 }
 
 // streaksOf reads the failure streaks of a batch (final outcomes that count for health, in order) by webhook, and
 // lists a hookd.delivery.failed event for each failure.
@@ -303,16 +335,28 @@ func streaksOf(changes []change) (map[string]*streak, []string, []operational) {
 	streaks := map[string]*streak{}
 	var hooks []string
 	var ops []operational
+	get := func(webhookID string) *streak {
+		st := streaks[webhookID]
+		if st == nil {
+			st = &streak{}
+			streaks[webhookID] = st
+			hooks = append(hooks, webhookID)
+		}
+		return st
+	}
 	for _, c := range changes {
+		if c.attempted && !store.IsOperational(c.eventType) {
+			st := get(c.webhookID)
+			if c.attemptFailed() {
+				st.attemptTail++
+			} else {
+				st.attemptOK, st.attemptTail = true, 0
+			}
+		}
 		if !c.final() || !c.countsForHealth() {
 			continue
 		}
-		st := streaks[c.webhookID]
-		if st == nil {
-			st = &streak{}
-			streaks[c.webhookID] = st
-			hooks = append(hooks, c.webhookID)
-		}
+		st := get(c.webhookID)
 		if c.status == store.StatusDone {
 			st.hasDone, st.tail = true, 0
 			continue

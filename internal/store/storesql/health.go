@@ -162,24 +162,30 @@ func (s *Store) GetWebhookStats(ctx context.Context, projectID, webhookID string
 	}
 	from := ts(now.Add(-window).Truncate(res.size))
 	var rows []struct {
-		Done      int64  `db:"done"`
-		Failed    int64  `db:"failed"`
-		Cancelled int64  `db:"cancelled"`
-		Attempts  int64  `db:"attempts"`
-		Latency   []byte `db:"latency"`
+		Done           int64  `db:"done"`
+		Failed         int64  `db:"failed"`
+		Cancelled      int64  `db:"cancelled"`
+		Attempts       int64  `db:"attempts"`
+		FailedAttempts int64  `db:"failed_attempts"`
+		Latency        []byte `db:"latency"`
 	}
 	latency := "latency"
 	if s.pg() {
 		latency = "array_to_json(latency)::text AS latency"
 	}
-	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT done, failed, cancelled, attempts, `+latency+` FROM webhook_stats
+	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT done, failed, cancelled, attempts, failed_attempts, `+latency+` FROM webhook_stats
 		WHERE webhook_id = ? AND resolution = ? AND bucket >= ?`), webhookID, res.name, from); err != nil {
 		return nil, wrap("webhook stats", err)
 	}
 	st := &store.WebhookStats{Window: window, Latency: make([]int64, len(store.LatencyBounds)+1),
 		LastSuccessTime: w.LastSuccessTime, LastFailureTime: w.LastFailureTime, ConsecutiveFailures: w.ConsecutiveFailures}
+	if err := s.db.GetContext(ctx, &st.ConsecutiveFailedAttempts, s.rebind(`SELECT failed_attempt_streak FROM webhooks WHERE id = ?`),
+		webhookID); err != nil {
+		return nil, wrap("webhook stats: attempt streak", err)
+	}
 	for _, r := range rows {
 		st.Done, st.Failed, st.Cancelled, st.Attempts = st.Done+r.Done, st.Failed+r.Failed, st.Cancelled+r.Cancelled, st.Attempts+r.Attempts
+		st.FailedAttempts += r.FailedAttempts
 		var lat []int64
 		if err := json.Unmarshal(r.Latency, &lat); err != nil {
 			return nil, fmt.Errorf("webhook stats: %w", err)

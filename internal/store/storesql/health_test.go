@@ -336,3 +336,35 @@ func TestThresholdReachedInOneBatch(t *testing.T) {
 		assert.Len(t, f.opEvents(t, store.EventWebhookDisabled), 1)
 	})
 }
+
+// TestHealthCountsFailingAttempts (issue 21 item 11): a webhook failing every attempt of a delivery that is still
+// retrying is not "no deliveries, never failed": its last failure, its attempt streak and its failed attempts show
+// at once; a successful attempt ends the streak. The delivery streak (failure_threshold's) moves only on FAILED.
+func TestHealthCountsFailingAttempts(t *testing.T) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+		f := setup(t, s)
+		f.publishN(t, 1, t0)
+		for i := range 3 {
+			f.finish(t, t0.Add(time.Duration(i)*time.Hour), f.webhook.ID, store.StatusRetrying, 503, 10*time.Millisecond)
+		}
+		now := t0.Add(3 * time.Hour)
+		st, err := s.GetWebhookStats(f.ctx, f.project.ID, f.webhook.ID, 24*time.Hour, now)
+		require.NoError(t, err)
+		assert.Zero(t, st.Done+st.Failed, "no delivery finished")
+		assert.Equal(t, int64(1), st.Retrying)
+		assert.Equal(t, int64(3), st.Attempts)
+		assert.Equal(t, int64(3), st.FailedAttempts)
+		assert.Equal(t, 3, st.ConsecutiveFailedAttempts)
+		require.NotNil(t, st.LastFailureTime, "last failure: the latest failed attempt")
+		assert.Equal(t, t0.Add(2*time.Hour), st.LastFailureTime.UTC())
+		assert.Zero(t, st.ConsecutiveFailures, "no FAILED delivery: failure_threshold's streak does not move")
+
+		f.finish(t, now, f.webhook.ID, store.StatusDone, 200, 10*time.Millisecond)
+		st, err = s.GetWebhookStats(f.ctx, f.project.ID, f.webhook.ID, 24*time.Hour, now)
+		require.NoError(t, err)
+		assert.Zero(t, st.ConsecutiveFailedAttempts)
+		assert.Equal(t, int64(3), st.FailedAttempts)
+		assert.Equal(t, int64(4), st.Attempts)
+		assert.Equal(t, int64(1), st.Done)
+	})
+}

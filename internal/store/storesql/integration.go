@@ -82,7 +82,15 @@ func (s *Store) GetIntegration(ctx context.Context, projectID, integrationID str
 
 // ListIntegrations lists a project's integrations, newest first.
 func (s *Store) ListIntegrations(ctx context.Context, projectID string, page store.Page) ([]store.Integration, error) {
-	ins, err := list(ctx, s, integrationReadCols, "integrations", []string{"project_id = ?"}, []any{projectID}, page, s.integrationRecord)
+	ins, err := list(ctx, s, integrationReadCols, "integrations", []string{"project_id = ?"}, []any{projectID}, page, func(r integrationRow) (store.Integration, error) {
+		in, err := s.integrationRecord(r)
+		err = s.listed(ctx, "integration", r.ID, err, func() {
+			in, _ = r.record()
+			s.openLogHeaders(in.Headers)
+			in.SecretsUnreadable = true
+		})
+		return in, err
+	})
 	return ins, wrap("list integrations", err)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -40,15 +41,36 @@ func (s *Store) openHeaders(hs []store.Header) error {
 		}
 		v, err := s.keys.Open(hs[i].Value)
 		if err != nil {
-			return fmt.Errorf("header %s: %w", hs[i].Name, err)
+			return fmt.Errorf("header %s: %w: %w", hs[i].Name, store.ErrSecretUnreadable, err)
 		}
 		hs[i].Value = v
 	}
 	return nil
 }
 
-// openLogHeaders decrypts private values of a log record in place; a value whose key is gone (rotated out)
-// reads as secret.Masked instead of failing the whole record.
+// openOrEmpty decrypts v, or returns "" when it cannot be decrypted (a listed record whose key is gone).
+func (s *Store) openOrEmpty(v string) string {
+	out, err := s.keys.Open(v)
+	if err != nil {
+		return ""
+	}
+	return out
+}
+
+// listed is what a List does with a record whose conversion failed: a secret that cannot be decrypted is logged
+// and the record is kept (degrade marks it); any other error fails the List.
+func (s *Store) listed(ctx context.Context, kind, id string, err error, degrade func()) error {
+	if !errors.Is(err, store.ErrSecretUnreadable) {
+		return err
+	}
+	s.log.ErrorContext(ctx, "listed a record whose secrets cannot be decrypted; it is returned without them", "kind", kind, "id", id, "error", err)
+	degrade()
+	return nil
+}
+
+// openLogHeaders decrypts private values of a log record (or of a listed record whose secrets cannot all be
+// decrypted) in place; a value whose key is gone (rotated out) reads as secret.Masked instead of failing the
+// whole record.
 func (s *Store) openLogHeaders(hs []store.Header) {
 	for i := range hs {
 		if !hs[i].Private {
@@ -82,7 +104,7 @@ func (s *Store) attemptRecord(r attemptRow) (store.Attempt, error) {
 func (s *Store) openSecret(what, v string) (string, error) {
 	out, err := s.keys.Open(v)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
+		return "", fmt.Errorf("%s: %w: %w", what, store.ErrSecretUnreadable, err)
 	}
 	return out, nil
 }
@@ -93,26 +115,23 @@ const (
 	activeSecretKeys  = `SELECT key_id FROM secret_keys WHERE retire_time IS NULL`
 	insertSecretKeyPG = `INSERT INTO secret_keys (key_id, create_time) VALUES ($1, $2) ON CONFLICT (key_id) DO UPDATE SET retire_time = NULL`
 	insertSecretKeySQ = `INSERT INTO secret_keys (key_id, create_time) VALUES (?, ?) ON CONFLICT (key_id) DO UPDATE SET retire_time = NULL`
-	countSecretKeys   = `SELECT COUNT(*) FROM secret_keys`
-	retireSecretKeys  = `UPDATE secret_keys SET retire_time = ? WHERE key_id <> ? AND retire_time IS NULL`
+	retireSecretKey   = `UPDATE secret_keys SET retire_time = ? WHERE key_id = ? AND retire_time IS NULL`
 )
 
 // ErrForeignKey is returned by Open when the database holds secrets encrypted under a key the keyring lacks.
 var ErrForeignKey = errors.New("the database's secrets are encrypted under a key this process does not hold")
 
-// prepareSecrets runs at Open: it refuses a keyring that lacks a key the database's secrets use, registers the
-// current key, and on the first start after the upgrade to 0003 encrypts the secrets stored in clear (all in
-// one transaction, so processes starting together do it once).
+// prepareSecrets runs at Open (every start): it refuses a keyring that lacks a key the database's secrets use
+// (naming the key id and how many stored values need it), re-encrypts under the current key every secret stored
+// under another key or in clear (values a process running with older keys wrote after a rotation, and those
+// 0001 stored in clear), registers the current key and retires the keys nothing stored uses any more. All in one
+// transaction, so processes starting together do it once.
 func (s *Store) prepareSecrets(ctx context.Context) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if s.pg() {
 			if _, err := tx.ExecContext(ctx, lockSecretKeysPG); err != nil {
 				return wrap("lock secret keys", err)
 			}
-		}
-		var n int
-		if err := tx.GetContext(ctx, &n, countSecretKeys); err != nil {
-			return wrap("count secret keys", err)
 		}
 		var active []string
 		if err := tx.SelectContext(ctx, &active, activeSecretKeys); err != nil {
@@ -124,34 +143,70 @@ func (s *Store) prepareSecrets(ctx context.Context) error {
 					ErrForeignKey, id, strings.Join(s.keys.IDs(), ", "), secret.EnvVar)
 			}
 		}
-		if n == 0 { // first start with encryption at rest: seal what 0001 stored in clear
-			if _, err := s.reseal(ctx, tx, func(v string) bool { return v != "" && !secret.IsSealed(v) }); err != nil {
-				return err
+		res, err := s.reseal(ctx, tx, s.keys.NeedsRotation)
+		if err != nil {
+			return err
+		}
+		for _, id := range slices.Sorted(maps.Keys(res.Remaining)) {
+			if !s.keys.Has(id) {
+				return fmt.Errorf("%w: %d stored secret values are encrypted under key id %s, which this process does not hold (it holds %s); add that key back to %s or the key file (after the current one) and start again: the values are then re-encrypted under the current key and the old key can go",
+					ErrForeignKey, res.Remaining[id], id, strings.Join(s.keys.IDs(), ", "), secret.EnvVar)
 			}
 		}
-		q := insertSecretKeySQ
-		if s.pg() {
-			q = insertSecretKeyPG
+		s.resealedAtOpen = res
+		if n := res.Webhooks + res.Integrations + res.Triggers; n > 0 {
+			s.log.InfoContext(ctx, "re-encrypted stored secrets under the current key", "key_id", s.keys.CurrentID(),
+				"webhooks", res.Webhooks, "integrations", res.Integrations, "triggers", res.Triggers)
 		}
-		_, err := tx.ExecContext(ctx, q, s.keys.CurrentID(), ts(time.Now()))
-		return wrap("register secret key", err)
+		return s.registerKeys(ctx, tx, res.Remaining)
 	})
 }
 
-// RotateResult counts the rows RotateSecrets re-encrypted.
+// registerKeys registers the current key and retires every other registered key that no stored value uses.
+func (s *Store) registerKeys(ctx context.Context, tx *sqlx.Tx, remaining map[string]int) error {
+	q := insertSecretKeySQ
+	if s.pg() {
+		q = insertSecretKeyPG
+	}
+	now := ts(time.Now())
+	if _, err := tx.ExecContext(ctx, q, s.keys.CurrentID(), now); err != nil {
+		return wrap("register secret key", err)
+	}
+	var active []string
+	if err := tx.SelectContext(ctx, &active, activeSecretKeys); err != nil {
+		return wrap("list secret keys", err)
+	}
+	for _, id := range active {
+		if id == s.keys.CurrentID() || remaining[id] > 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(retireSecretKey), now, id); err != nil {
+			return wrap("retire secret key", err)
+		}
+	}
+	return nil
+}
+
+// RotateResult counts the rows RotateSecrets (and the Open before it) re-encrypted.
 type RotateResult struct {
 	Webhooks     int
 	Integrations int
 	Triggers     int
 	// KeyID is the key everything is now encrypted under.
 	KeyID string
+	// Remaining counts, by key id, the stored values still under another key (they could not be decrypted);
+	// empty when every secret is under KeyID. A key with values here is not retired.
+	Remaining map[string]int
 }
 
 // RotateSecrets re-encrypts every stored secret under the keyring's current key (values under older keys, and
-// any left in clear) and retires the other key ids, so that processes may drop the old keys afterwards.
-// Attempt and execution logs are not rewritten: their private values under a dropped key read as "********".
+// any left in clear) and retires the other key ids that no stored value uses, so that processes may drop those
+// keys afterwards. A server already running keeps encrypting under the key it started with until it restarts
+// (every start re-encrypts what it wrote); a later RotateSecrets reports such values in Remaining only if they
+// cannot be decrypted, else it re-encrypts them. Attempt and execution logs are not rewritten: their private
+// values under a dropped key read as "********".
 func (s *Store) RotateSecrets(ctx context.Context) (RotateResult, error) {
-	res := RotateResult{KeyID: s.keys.CurrentID()}
+	var res RotateResult
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if s.pg() {
 			if _, err := tx.ExecContext(ctx, lockSecretKeysPG); err != nil {
@@ -162,18 +217,13 @@ func (s *Store) RotateSecrets(ctx context.Context) (RotateResult, error) {
 		if res, err = s.reseal(ctx, tx, s.keys.NeedsRotation); err != nil {
 			return err
 		}
-		res.KeyID = s.keys.CurrentID()
-		q := insertSecretKeySQ
-		if s.pg() {
-			q = insertSecretKeyPG
-		}
-		now := ts(time.Now())
-		if _, err := tx.ExecContext(ctx, q, res.KeyID, now); err != nil {
-			return wrap("register secret key", err)
-		}
-		_, err = tx.ExecContext(ctx, s.rebind(retireSecretKeys), now, res.KeyID)
-		return wrap("retire secret keys", err)
+		return s.registerKeys(ctx, tx, res.Remaining)
 	})
+	// Open re-encrypted what it found under older keys already: count it too.
+	res.Webhooks += s.resealedAtOpen.Webhooks
+	res.Integrations += s.resealedAtOpen.Integrations
+	res.Triggers += s.resealedAtOpen.Triggers
+	s.resealedAtOpen = RotateResult{}
 	return res, err
 }
 
@@ -181,20 +231,27 @@ func (s *Store) RotateSecrets(ctx context.Context) (RotateResult, error) {
 // keys stored in clear. The rows are locked (FOR UPDATE on PostgreSQL; SQLite's write transaction excludes other
 // writers), so a concurrent API write is never overwritten with an older value.
 func (s *Store) reseal(ctx context.Context, tx *sqlx.Tx, need func(string) bool) (RotateResult, error) {
-	var res RotateResult
+	res := RotateResult{KeyID: s.keys.CurrentID(), Remaining: map[string]int{}}
 	forUpdate := ""
 	if s.pg() {
 		forUpdate = " FOR UPDATE"
 	}
+	// count notes, for every stored value after the pass, the key it is under unless it is the current one.
+	count := func(v string) string {
+		if v != "" && secret.SealedKeyID(v) != s.keys.CurrentID() {
+			res.Remaining[secret.SealedKeyID(v)]++
+		}
+		return v
+	}
 	again := func(v string) string {
 		if !need(v) {
-			return v
+			return count(v)
 		}
 		plain, err := s.keys.Open(v)
 		if err != nil {
-			return v // unreadable: left as is (prepareSecrets has checked the keys)
+			return count(v) // unreadable: left as is, and reported
 		}
-		return s.keys.Seal(plain)
+		return count(s.keys.Seal(plain))
 	}
 	headersAgain := func(raw jsonText) (textArg, bool, error) {
 		var hs []store.Header
@@ -203,8 +260,11 @@ func (s *Store) reseal(ctx context.Context, tx *sqlx.Tx, need func(string) bool)
 		}
 		changed := false
 		for i := range hs {
-			if hs[i].Private && need(hs[i].Value) {
-				hs[i].Value, changed = again(hs[i].Value), true
+			if !hs[i].Private {
+				continue
+			}
+			if v := again(hs[i].Value); v != hs[i].Value {
+				hs[i].Value, changed = v, true
 			}
 		}
 		if !changed {

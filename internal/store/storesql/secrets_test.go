@@ -245,3 +245,98 @@ func TestRetryDeliveriesInChunks(t *testing.T) {
 		assert.EqualValues(t, len(ids), resent.Int64)
 	})
 }
+
+// TestRotateWhileRunning (issue 21 item 7): `hookd secrets rotate` while a server runs. The running server still
+// encrypts under the old key; its values are not lost: dropping the old key before anything re-encrypted them is
+// refused with the key id and the count, a restart with both keys re-encrypts them, and then the old key can go.
+// A row that still cannot be decrypted does not fail a List: it is listed without its secrets, and Get of it says
+// why.
+func TestRotateWhileRunning(t *testing.T) {
+	t.Parallel()
+	forEachOldBackend(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		url := t.TempDir()
+		if backend == "postgres" {
+			url = storetest.PostgresURL(t)
+		}
+		oldKey, newKey := secret.GenerateKey(), secret.GenerateKey()
+		open := func(spec string) (*storesql.Store, error) {
+			t.Helper()
+			k, err := secret.Parse(spec)
+			require.NoError(t, err)
+			s, err := storesql.Open(ctx, storesql.Config{URL: url, Keyring: k})
+			if err == nil {
+				t.Cleanup(func() { _ = s.Close() })
+			}
+			return s, err
+		}
+		mustOpen := func(spec string) *storesql.Store {
+			t.Helper()
+			s, err := open(spec)
+			require.NoError(t, err)
+			return s
+		}
+		oldID := func() string { k, _ := secret.Parse(oldKey); return k.CurrentID() }()
+
+		running := mustOpen(oldKey) // the server, started before the rotation
+		p := &store.Project{Name: "p"}
+		require.NoError(t, running.CreateProject(ctx, p))
+		w1 := &store.Webhook{ProjectID: p.ID, Name: "w1", SystemName: "w1", Method: "POST", URL: "https://x.example/1", Secret: "whsec_b25l"}
+		require.NoError(t, running.CreateWebhook(ctx, w1))
+
+		rotator := mustOpen(newKey + "," + oldKey) // hookd secrets rotate
+		_, err := rotator.RotateSecrets(ctx)
+		require.NoError(t, err)
+		require.NoError(t, rotator.Close())
+
+		// The server keeps running with the old key and writes a secret under it.
+		w2 := &store.Webhook{ProjectID: p.ID, Name: "w2", SystemName: "w2", Method: "POST", URL: "https://x.example/2", Secret: "whsec_dHdv",
+			Headers: []store.Header{{Name: "X-Token", Value: "private-2", Private: true}}}
+		require.NoError(t, running.CreateWebhook(ctx, w2))
+		require.NoError(t, running.Close())
+
+		// Dropping the old key now is refused, naming it and how many values need it.
+		_, err = open(newKey)
+		require.ErrorIs(t, err, storesql.ErrForeignKey)
+		assert.Contains(t, err.Error(), oldID)
+		assert.Contains(t, err.Error(), "2 stored secret values")
+
+		// Restart with both keys (the README's procedure): the start re-encrypts them; then the old key can go.
+		restarted := mustOpen(newKey + "," + oldKey)
+		res, err := restarted.RotateSecrets(ctx) // hookd secrets rotate --keep-key: the check
+		require.NoError(t, err)
+		assert.Empty(t, res.Remaining)
+		assert.Equal(t, 1, res.Webhooks, "the restart re-encrypted w2")
+		require.NoError(t, restarted.Close())
+		s := mustOpen(newKey)
+		got, err := s.GetWebhook(ctx, p.ID, w2.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "whsec_dHdv", got.Secret)
+		assert.Equal(t, "private-2", got.Headers[0].Value)
+		list, err := s.ListWebhooks(ctx, p.ID, "", store.Page{Size: 10})
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+
+		// A value that cannot be decrypted (a key nobody holds) fails neither the List nor the other rows.
+		foreign := secret.NewRandom().Seal("whsec_bG9zdA")
+		_, err = s.DB().Exec(s.DB().Rebind(`UPDATE webhooks SET secret = ? WHERE id = ?`), foreign, w1.ID)
+		require.NoError(t, err)
+		list, err = s.ListWebhooks(ctx, p.ID, "", store.Page{Size: 10})
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+		for _, w := range list {
+			if w.ID == w1.ID {
+				assert.True(t, w.SecretsUnreadable)
+				assert.Empty(t, w.Secret)
+			} else {
+				assert.False(t, w.SecretsUnreadable)
+				assert.Equal(t, "whsec_dHdv", w.Secret)
+			}
+		}
+		_, err = s.GetWebhook(ctx, p.ID, w1.ID)
+		require.ErrorIs(t, err, store.ErrSecretUnreadable)
+		res, err = s.RotateSecrets(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, map[string]int{secret.SealedKeyID(foreign): 1}, res.Remaining, "rotate reports the value it cannot move")
+	})
+}

@@ -12,7 +12,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -89,6 +92,8 @@ type Store struct {
 	notifyCh   chan struct{}
 	notifyStop chan struct{}
 	notifyDone chan struct{}
+	// resealedAtOpen counts the secrets Open re-encrypted under the current key (reported by RotateSecrets).
+	resealedAtOpen RotateResult
 }
 
 var (
@@ -194,6 +199,9 @@ func connect(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, err
 		}
 		s.dialect = DialectSQLite
+		if err := createPrivate(s.url); err != nil {
+			return nil, err
+		}
 		s.db, err = sqlx.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
@@ -208,7 +216,55 @@ func connect(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeDB()
 		return nil, fmt.Errorf("connect to %s: %w", s.dialect, err)
 	}
+	if s.dialect == DialectSQLite {
+		if err := s.privateFiles(); err != nil {
+			s.closeDB()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// createPrivate creates the SQLite database file with mode 0600 when it does not exist yet, whatever the umask
+// (SQLite gives its -wal and -shm files the database file's mode).
+func createPrivate(file string) error {
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create sqlite database: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("create sqlite database: %w", err)
+	}
+	return f.Close()
+}
+
+// privateFiles makes the SQLite database and its -wal and -shm files readable by their owner only (files made by
+// versions that created them 0644 included) and warns when others may read the data directory.
+func (s *Store) privateFiles() error {
+	for _, f := range []string{s.url, s.url + "-wal", s.url + "-shm"} {
+		fi, err := os.Stat(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite database: %w", err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			if err := os.Chmod(f, 0o600); err != nil {
+				return fmt.Errorf("make the sqlite database private: %w", err)
+			}
+		}
+	}
+	dir := filepath.Dir(s.url)
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		s.log.Warn("the data directory can be read by other users than its owner; the database and key files in it are private, but consider chmod 700",
+			"path", dir, "mode", fi.Mode().Perm().String())
+	}
+	return nil
 }
 
 // asyncConns is the size of the PostgreSQL pool for claims and completions: one claimer and a few flushers.

@@ -166,7 +166,15 @@ func (s *Store) getTrigger(ctx context.Context, q string, args ...any) (*store.T
 
 // ListTriggers lists a project's triggers, newest first.
 func (s *Store) ListTriggers(ctx context.Context, projectID string, page store.Page) ([]store.Trigger, error) {
-	ts, err := list(ctx, s, triggerReadCols, "triggers", []string{"project_id = ?"}, []any{projectID}, page, s.triggerRecord)
+	ts, err := list(ctx, s, triggerReadCols, "triggers", []string{"project_id = ?"}, []any{projectID}, page, func(r triggerRow) (store.Trigger, error) {
+		t, err := s.triggerRecord(r)
+		err = s.listed(ctx, "trigger", r.ID, err, func() {
+			t, _ = r.record()
+			t.Signature.Secret = ""
+			t.SecretsUnreadable = true
+		})
+		return t, err
+	})
 	return ts, wrap("list triggers", err)
 }
 

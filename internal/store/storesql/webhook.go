@@ -37,8 +37,12 @@ const (
 		version = version + 1
 		WHERE project_id = ? AND id = ? AND version = ?`
 
+	// cancelWebhookDeliveries cancels a deleted webhook's unfinished deliveries except those in flight (claimed,
+	// lease not expired): an attempt under way finishes and is recorded as what it was (DONE with its attempt,
+	// say); if it is to be retried, the next claim finds the webhook gone and fails it.
 	cancelWebhookDeliveries = `UPDATE deliveries SET status = 'cancelled', reason = 'webhook deleted', update_time = ?
-		WHERE project_id = ? AND id IN (SELECT delivery_id FROM delivery_queue WHERE webhook_id = ?)
+		WHERE project_id = ? AND id IN (SELECT delivery_id FROM delivery_queue WHERE webhook_id = ?
+				AND (claim_token IS NULL OR due_time <= ?))
 			AND status IN ('queued', 'retrying', 'waiting')
 		RETURNING id`
 )
@@ -217,7 +221,16 @@ func (s *Store) ListWebhooks(ctx context.Context, projectID, integrationID strin
 	if integrationID != "" {
 		where, args = append(where, "integration_id = ?"), append(args, integrationID)
 	}
-	ws, err := list(ctx, s, webhookReadCols, "webhooks", where, args, page, s.webhookRecord)
+	ws, err := list(ctx, s, webhookReadCols, "webhooks", where, args, page, func(r webhookRow) (store.Webhook, error) {
+		w, err := s.webhookRecord(r)
+		err = s.listed(ctx, "webhook", r.ID, err, func() {
+			w, _ = r.record()
+			w.Secret, w.PreviousSecret = s.openOrEmpty(w.Secret), s.openOrEmpty(w.PreviousSecret)
+			s.openLogHeaders(w.Headers)
+			w.SecretsUnreadable = true
+		})
+		return w, err
+	})
 	return ws, wrap("list webhooks", err)
 }
 
@@ -302,7 +315,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, projectID, webhookID string, 
 			return err
 		}
 		var ids []string
-		if err := tx.SelectContext(ctx, &ids, s.rebind(cancelWebhookDeliveries), ts(now), projectID, webhookID); err != nil {
+		if err := tx.SelectContext(ctx, &ids, s.rebind(cancelWebhookDeliveries), ts(now), projectID, webhookID, ts(now)); err != nil {
 			return wrap("delete webhook: cancel deliveries", err)
 		}
 		s.note(tx, projectID, store.ChangeStatus, now, ids...)

@@ -631,14 +631,22 @@ type WebhookStats struct {
 	LatencyP99 *durationpb.Duration `protobuf:"bytes,11,opt,name=latency_p99,json=latencyP99,proto3" json:"latency_p99,omitempty"`
 	// last_success_time is when a delivery last became DONE (unset if never).
 	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
-	// last_failure_time is when a delivery last became FAILED (unset if never).
+	// last_failure_time is when an attempt last failed (an error, a timeout or an answer that is not a success),
+	// whether its delivery then became FAILED or is still RETRYING (unset if never).
 	LastFailureTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=last_failure_time,json=lastFailureTime,proto3" json:"last_failure_time,omitempty"`
-	// consecutive_failures counts FAILED deliveries since the last DONE one.
+	// consecutive_failures counts failed attempts since the last successful one (attempts of deliveries still
+	// RETRYING included). Webhook.consecutive_failures counts FAILED deliveries (what failure_threshold reads).
 	ConsecutiveFailures int32 `protobuf:"varint,14,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
 	// attempts counts the attempts made in the window.
-	Attempts      int64 `protobuf:"varint,15,opt,name=attempts,proto3" json:"attempts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Attempts int64 `protobuf:"varint,15,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// failed_attempts counts the attempts made in the window that failed (an error, a timeout or an answer that is
+	// not a success; the 202 of an async_status webhook is not a failure).
+	FailedAttempts int64 `protobuf:"varint,16,opt,name=failed_attempts,json=failedAttempts,proto3" json:"failed_attempts,omitempty"`
+	// attempt_failure_rate is failed_attempts / attempts in the window, 0..1 (0 when no attempt was made): unlike
+	// success_rate it sees a webhook failing the attempts of deliveries that are still retrying.
+	AttemptFailureRate float64 `protobuf:"fixed64,17,opt,name=attempt_failure_rate,json=attemptFailureRate,proto3" json:"attempt_failure_rate,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *WebhookStats) Reset() {
@@ -776,6 +784,20 @@ func (x *WebhookStats) GetAttempts() int64 {
 	return 0
 }
 
+func (x *WebhookStats) GetFailedAttempts() int64 {
+	if x != nil {
+		return x.FailedAttempts
+	}
+	return 0
+}
+
+func (x *WebhookStats) GetAttemptFailureRate() float64 {
+	if x != nil {
+		return x.AttemptFailureRate
+	}
+	return 0
+}
+
 var File_hookd_v1_webhook_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_webhook_proto_rawDesc = "" +
@@ -826,7 +848,7 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"public_key\x18\x1c \x01(\tR\tpublicKey\x12.\n" +
 	"\x13previous_public_key\x18\x1d \x01(\tR\x11previousPublicKey\x12)\n" +
 	"\x10send_traceparent\x18\x1e \x01(\bR\x0fsendTraceparent\x12=\n" +
-	"\x11effective_headers\x18\x1f \x03(\v2\x10.hookd.v1.HeaderR\x10effectiveHeaders\"\x8f\x05\n" +
+	"\x11effective_headers\x18\x1f \x03(\v2\x10.hookd.v1.HeaderR\x10effectiveHeaders\"\xea\x05\n" +
 	"\fWebhookStats\x121\n" +
 	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x12\n" +
 	"\x04done\x18\x02 \x01(\x03R\x04done\x12\x16\n" +
@@ -846,7 +868,9 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"\x11last_success_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12F\n" +
 	"\x11last_failure_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x0flastFailureTime\x121\n" +
 	"\x14consecutive_failures\x18\x0e \x01(\x05R\x13consecutiveFailures\x12\x1a\n" +
-	"\battempts\x18\x0f \x01(\x03R\battempts*\xb2\x01\n" +
+	"\battempts\x18\x0f \x01(\x03R\battempts\x12'\n" +
+	"\x0ffailed_attempts\x18\x10 \x01(\x03R\x0efailedAttempts\x120\n" +
+	"\x14attempt_failure_rate\x18\x11 \x01(\x01R\x12attemptFailureRate*\xb2\x01\n" +
 	"\x0fRetryPolicyKind\x12!\n" +
 	"\x1dRETRY_POLICY_KIND_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dRETRY_POLICY_KIND_EXPONENTIAL\x10\x01\x12\x1b\n" +
