@@ -1,4 +1,4 @@
--- 0010_attempt_health: a webhook's health counts failing attempts, not only finished deliveries (issue 21 item 11):
+-- 0009_attempt_health: a webhook's health counts failing attempts, not only finished deliveries (issue 21 item 11):
 -- a webhook failing every attempt of deliveries that are still retrying is not "healthy" for two days.
 SET LOCAL lock_timeout = '10s';
 

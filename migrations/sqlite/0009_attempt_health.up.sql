@@ -1,4 +1,4 @@
--- 0010_attempt_health: a webhook's health counts failing attempts, not only finished deliveries (issue 21 item 11).
+-- 0009_attempt_health: a webhook's health counts failing attempts, not only finished deliveries (issue 21 item 11).
 
 -- failed_attempt_streak counts failed attempts since the last successful one (consecutive_failures, which
 -- failure_threshold reads, still counts FAILED deliveries).
