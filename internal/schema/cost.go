@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -376,7 +378,9 @@ func costliestChild(here multiset) multiset {
 			best, bestTotal = next, t
 		}
 	}
-	for k := range keys {
+	// Sorted, so that among equally costly children the same one is followed every time (map order would make
+	// the verdict on a borderline schema vary from one save to the next).
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		next := multiset{}
 		for s, n := range here {
 			memberSchemas(s, k, n, next)
