@@ -40,10 +40,14 @@ func (s *integrationService) CreateIntegration(ctx context.Context, req *connect
 	if err != nil {
 		return nil, err
 	}
+	authn, err := authFromProto(m.GetAuth(), nil, s.d.Dev)
+	if err != nil {
+		return nil, err
+	}
 	now := s.d.now()
 	in := &store.Integration{
 		ID: id.New(id.Integration, now), ProjectID: p.ProjectID, Name: m.GetName(), BaseURL: m.GetBaseUrl(),
-		RateLimitPerSecond: int(m.GetRateLimitPerSecond()), Headers: headers, CreateTime: now, UpdateTime: now,
+		RateLimitPerSecond: int(m.GetRateLimitPerSecond()), Headers: headers, Auth: authn, CreateTime: now, UpdateTime: now,
 	}
 	if err := s.validate(in); err != nil {
 		return nil, err
@@ -147,7 +151,13 @@ func (s *integrationService) update(ctx context.Context, p auth.Principal, m *ho
 		if hasPrivate(in.Headers) && !p.IsAdmin() {
 			return nil, apierr.PermissionDenied("base_url: the integration has private headers; only an ADMIN key may change its base_url")
 		}
-		if newOrigin, _ := netguard.Origin(m.GetBaseUrl()); newOrigin != oldOrigin && !p.IsAdmin() {
+		newOrigin, _ := netguard.Origin(m.GetBaseUrl())
+		if in.Auth != nil && newOrigin != oldOrigin && !p.IsAdmin() {
+			// Its authentication goes to the base URL's origin, as private headers do.
+			return nil, apierr.PermissionDenied("base_url: the integration authenticates (auth) to its base_url's origin; " +
+				"only an ADMIN key may move it to another origin")
+		}
+		if newOrigin != oldOrigin && !p.IsAdmin() {
 			w, err := s.privateWebhook(ctx, in)
 			if err != nil {
 				return nil, err
@@ -161,6 +171,18 @@ func (s *integrationService) update(ctx context.Context, p auth.Principal, m *ho
 	}
 	if m.RateLimitPerSecond != nil {
 		in.RateLimitPerSecond = int(m.GetRateLimitPerSecond())
+	}
+	if m.Auth != nil {
+		authn, err := authFromProto(m.GetAuth(), in.Auth, s.d.Dev)
+		if err != nil {
+			return nil, err
+		}
+		if !sameAuth(authn, in.Auth) && !p.IsAdmin() {
+			// Whoever changes the credentials (or where a token is fetched) decides where the secrets go.
+			return nil, apierr.PermissionDenied("auth: only an ADMIN key may change an integration's authentication " +
+				"(send it back as read, secrets masked, to keep it)")
+		}
+		in.Auth = authn
 	}
 	if m.Headers != nil {
 		if in.Headers, err = headersFromProto("headers", m.GetHeaders().GetValues(), in.Headers, false, p.IsAdmin()); err != nil {
@@ -246,11 +268,12 @@ func (s *integrationService) inUse(ctx context.Context, projectID, integrationID
 		integrationID, strings.Join(names, ", "))
 }
 
-// integrationToProto converts an integration, masking private header values unless reveal.
+// integrationToProto converts an integration, masking private header values and auth secrets unless reveal.
 func integrationToProto(in *store.Integration, reveal bool) *hookdv1.Integration {
 	return &hookdv1.Integration{
 		Id: in.ID, CreateTime: timestamp(in.CreateTime), UpdateTime: timestamp(in.UpdateTime), Name: in.Name,
 		BaseUrl: in.BaseURL, RateLimitPerSecond: int32(in.RateLimitPerSecond), Headers: headersToProto(in.Headers, reveal),
+		Auth: authToProto(in.Auth, reveal),
 	}
 }
 

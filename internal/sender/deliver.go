@@ -199,7 +199,7 @@ func (s *Sender) attempt(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 		msgID: d.ID, eventID: d.EventID, eventType: d.EventType, subject: d.Subject, payload: d.EventPayload,
 		createTime: d.EventCreateTime, attempt: attempt, link: s.link(token),
 	}, token)
-	res := s.do(ctx, req)
+	res := s.send(ctx, t, req)
 	res.attempt.DeliveryID, res.attempt.Number = d.ID, attempt
 	out.Attempt, out.Attempts, out.LastStatusCode = res.attempt, attempt, res.status
 	v := decide(s.now(), rulesOf(t.webhook, t.keyed), res, attempt)
@@ -250,7 +250,9 @@ type request struct {
 	header    http.Header
 	body      []byte
 	timeout   time.Duration
-	err       error // why no request can be made (refused target, template error): a permanent failure
+	err       error        // why no request can be made (refused target, template error): a permanent failure
+	client    *http.Client // the integration's mTLS client; nil: the sender's client
+	bearer    string       // the OAuth2 access token sent, if any
 }
 
 // build renders and signs the request of message m to t. token, the action-status token in m's link, is
@@ -351,7 +353,11 @@ func (s *Sender) do(ctx context.Context, r *request) result {
 		req.Body, req.ContentLength = http.NoBody, 0
 	}
 	began := time.Now()
-	resp, err := s.client.Do(req)
+	hc := s.client.Client
+	if r.client != nil {
+		hc = r.client
+	}
+	resp, err := hc.Do(req)
 	if err == nil {
 		res.status, res.header = resp.StatusCode, resp.Header
 		res.body, err = io.ReadAll(io.LimitReader(resp.Body, int64(s.cfg.MaxResponseBytes)))

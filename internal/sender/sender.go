@@ -14,6 +14,7 @@ package sender
 import (
 	"cmp"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,6 +104,8 @@ type Config struct {
 	PublicURL string
 	// UserAgent is sent with every request (default "hookd/dev").
 	UserAgent string
+	// RootCAs, when set, replaces the system's root certificates for receivers and token endpoints (tests).
+	RootCAs *x509.CertPool
 	// DialContextFunc replaces the dialer (tests); it then does its own address checks.
 	DialContextFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 	// BeforeAttemptFunc, when set, runs in the worker right before each attempt of a claimed delivery (a test
@@ -139,6 +142,7 @@ const (
 type Sender struct {
 	cfg     Config
 	client  *httpClient
+	auth    *authenticator
 	targets *targetCache
 	limiter *ratelimit.Limiter
 	slots   *rateSlots
@@ -175,9 +179,11 @@ func New(cfg Config) *Sender {
 	if cfg.Registerer != nil && cfg.Queue != nil {
 		register(cfg.Registerer, prometheus.Collector(newQueueDepth(cfg.Queue, cfg.Log, cfg.Clock)))
 	}
+	client := newHTTPClient(cfg)
 	return &Sender{
 		cfg:     cfg,
-		client:  newHTTPClient(cfg),
+		client:  client,
+		auth:    newAuthenticator(client, cfg.Clock, cfg.Dev),
 		targets: newTargetCache(cfg.Targets, cfg.Clock, targetTTL),
 		limiter: ratelimit.New(cfg.Rates),
 		slots:   newRateSlots(),

@@ -36,11 +36,12 @@ func (s *Sender) SendTest(ctx context.Context, w *store.Webhook, eventType strin
 	}
 	now := s.now()
 	ctx, span := s.startTestSend(ctx, w)
-	req := s.build(ctx, newTarget(w, in), message{
+	t := newTarget(w, in)
+	req := s.build(ctx, t, message{
 		msgID: id.New("msg", now), eventID: id.New(id.Event, now), eventType: eventType,
 		payload: payload, createTime: now, attempt: 1,
 	}, "")
-	res := s.do(ctx, req)
+	res := s.send(ctx, t, req)
 	endAttempt(span, req, res, "", "")
 	return res.attempt, nil
 }

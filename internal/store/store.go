@@ -88,13 +88,49 @@ type Integration struct {
 	BaseURL            string
 	RateLimitPerSecond int
 	Headers            []Header
-	CreateTime         time.Time
-	UpdateTime         time.Time
+	// Auth authenticates the integration's webhooks to its origin; nil means none.
+	Auth       *IntegrationAuth
+	CreateTime time.Time
+	UpdateTime time.Time
 	// Version counts the updates of the record: Update* write over the version read (ErrStale when it moved).
 	Version int64
 	// SecretsUnreadable is set on a listed integration whose private header values could not be decrypted (they
 	// read as secret.Masked; GetIntegration returns ErrSecretUnreadable instead).
 	SecretsUnreadable bool
+}
+
+// AuthKind names an integration's authentication method.
+type AuthKind string
+
+// Authentication methods of integrations.
+const (
+	// AuthBasic is HTTP Basic authentication (Username, Password).
+	AuthBasic AuthKind = "basic"
+	// AuthOAuth2ClientCredentials is an OAuth2 client-credentials bearer token (TokenURL, ClientID, ClientSecret,
+	// Scopes, Audience).
+	AuthOAuth2ClientCredentials AuthKind = "oauth2_client_credentials"
+	// AuthTLSClient is a TLS client certificate (CertificatePEM, PrivateKeyPEM).
+	AuthTLSClient AuthKind = "tls_client"
+)
+
+// IntegrationAuth is how the sender authenticates to an integration; only the fields of its Kind are set.
+// Password, ClientSecret and PrivateKeyPEM are secrets (encrypted at rest, masked for non-ADMIN keys).
+type IntegrationAuth struct {
+	Kind           AuthKind `json:"kind"`
+	Username       string   `json:"username,omitempty"`
+	Password       string   `json:"password,omitempty"`
+	TokenURL       string   `json:"token_url,omitempty"`
+	ClientID       string   `json:"client_id,omitempty"`
+	ClientSecret   string   `json:"client_secret,omitempty"`
+	Scopes         []string `json:"scopes,omitempty"`
+	Audience       string   `json:"audience,omitempty"`
+	CertificatePEM string   `json:"certificate_pem,omitempty"`
+	PrivateKeyPEM  string   `json:"private_key_pem,omitempty"`
+}
+
+// Secrets returns pointers to the secret fields of a (of every kind; unset ones are empty).
+func (a *IntegrationAuth) Secrets() []*string {
+	return []*string{&a.Password, &a.ClientSecret, &a.PrivateKeyPEM}
 }
 
 // IntegrationHeader toggles an inherited integration header.

@@ -17,6 +17,7 @@ import {
   usePaged,
   type HeaderRow,
 } from "../ui";
+import { AUTH_KINDS, AuthEditor, authForm, authFromForm, EMPTY_AUTH, type AuthForm } from "./IntegrationAuth";
 import { WebhookTable } from "./Webhooks";
 
 export function Integrations() {
@@ -27,7 +28,7 @@ export function Integrations() {
   }, []);
   return (
     <section>
-      <PageHead title="Integrations" sub="A base URL, shared headers and a rate limit for the webhooks that call one service.">
+      <PageHead title="Integrations" sub="A base URL, shared headers, authentication and a rate limit for the webhooks that call one service.">
         {canWrite && (
           <a class="button primary" href="/integrations/new">
             Add integration
@@ -59,6 +60,7 @@ export function Integrations() {
                   <th>Base URL</th>
                   <th>Rate limit</th>
                   <th>Headers</th>
+                  <th>Authentication</th>
                 </tr>
               </thead>
               <tbody>
@@ -70,6 +72,7 @@ export function Integrations() {
                     <td class="mono">{i.baseUrl}</td>
                     <td>{i.rateLimitPerSecond ? `${i.rateLimitPerSecond}/s` : "unlimited"}</td>
                     <td>{i.headers.map((h) => h.name).join(", ") || <span class="muted">none</span>}</td>
+                    <td>{AUTH_KINDS.find((k) => k.kind === authForm(i.auth).kind)?.label}</td>
                   </tr>
                 ))}
               </tbody>
@@ -82,7 +85,7 @@ export function Integrations() {
   );
 }
 
-const FIELDS = ["name", "base_url", "rate_limit_per_second", "headers"];
+const FIELDS = ["name", "base_url", "rate_limit_per_second", "headers", "auth"];
 
 export function IntegrationEditor() {
   const { params } = useRoute();
@@ -95,6 +98,7 @@ export function IntegrationEditor() {
   const [baseUrl, setBaseUrl] = useState("https://");
   const [rate, setRate] = useState("0");
   const [headers, setHeaders] = useState<HeaderRow[]>([]);
+  const [auth, setAuth] = useState<AuthForm>(EMPTY_AUTH);
   const [saved, setSaved] = useState(false);
   const act = useAction();
 
@@ -108,6 +112,7 @@ export function IntegrationEditor() {
         setBaseUrl(i.baseUrl);
         setRate(String(i.rateLimitPerSecond));
         setHeaders(i.headers.map((h) => ({ name: h.name, value: h.value, private: h.private })));
+        setAuth(authForm(i.auth));
       },
       (e) => setLoadErr(apiError(e)),
     );
@@ -123,7 +128,13 @@ export function IntegrationEditor() {
     void act.run(async () => {
       const rateLimitPerSecond = Number(rate) || 0;
       if (isNew) {
-        const r = await client.integrations.createIntegration({ name, baseUrl, rateLimitPerSecond, headers });
+        const r = await client.integrations.createIntegration({
+          name,
+          baseUrl,
+          rateLimitPerSecond,
+          headers,
+          auth: auth.kind === "none" ? undefined : authFromForm(auth),
+        });
         route(`/integrations/${r.integration!.id}`);
       } else {
         const r = await client.integrations.updateIntegration({
@@ -132,8 +143,10 @@ export function IntegrationEditor() {
           baseUrl,
           rateLimitPerSecond,
           headers: { values: headers },
+          auth: authFromForm(auth),
         });
         setLoaded(r.integration!);
+        setAuth(authForm(r.integration!.auth));
         setSaved(true);
       }
     });
@@ -193,6 +206,7 @@ export function IntegrationEditor() {
         {!isAdmin && headers.some((h) => h.private) && (
           <p class="hint">Private values show as ******** for this key; saving ******** keeps the stored value.</p>
         )}
+        <AuthEditor value={auth} onChange={setAuth} err={act.err} readOnly={ro} />
         <FormError err={act.err} fields={FIELDS} />
         {saved && <Notice kind="ok">Saved.</Notice>}
         {canWrite && (

@@ -10,15 +10,15 @@ import (
 )
 
 const (
-	integrationCols = `id, project_id, name, base_url, rate_limit_per_second, headers, create_time, update_time`
+	integrationCols = `id, project_id, name, base_url, rate_limit_per_second, headers, auth, create_time, update_time`
 
 	// integrationReadCols adds the version (written by updates only).
 	integrationReadCols = integrationCols + `, version`
 
-	insertIntegration = `INSERT INTO integrations (` + integrationCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	insertIntegration = `INSERT INTO integrations (` + integrationCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-	updateIntegration = `UPDATE integrations SET name = ?, base_url = ?, rate_limit_per_second = ?, headers = ?, update_time = ?,
-		version = version + 1 WHERE project_id = ? AND id = ? AND version = ?`
+	updateIntegration = `UPDATE integrations SET name = ?, base_url = ?, rate_limit_per_second = ?, headers = ?, auth = ?,
+		update_time = ?, version = version + 1 WHERE project_id = ? AND id = ? AND version = ?`
 )
 
 type integrationRow struct {
@@ -28,6 +28,7 @@ type integrationRow struct {
 	BaseURL            string   `db:"base_url"`
 	RateLimitPerSecond int      `db:"rate_limit_per_second"`
 	Headers            jsonText `db:"headers"`
+	Auth               jsonText `db:"auth"`
 	CreateTime         dbTime   `db:"create_time"`
 	UpdateTime         dbTime   `db:"update_time"`
 	Version            int64    `db:"version"`
@@ -38,16 +39,41 @@ func (r integrationRow) record() (store.Integration, error) {
 		ID: r.ID, ProjectID: r.ProjectID, Name: r.Name, BaseURL: r.BaseURL, RateLimitPerSecond: r.RateLimitPerSecond,
 		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, Version: r.Version,
 	}
-	return in, r.Headers.decode(&in.Headers)
+	if err := r.Headers.decode(&in.Headers); err != nil {
+		return in, err
+	}
+	if len(r.Auth) > 0 {
+		in.Auth = new(store.IntegrationAuth)
+		if err := r.Auth.decode(in.Auth); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
 }
 
-// integrationRecord converts a stored integration, decrypting private header values.
+// integrationRecord converts a stored integration, decrypting private header values and auth secrets.
 func (s *Store) integrationRecord(r integrationRow) (store.Integration, error) {
 	in, err := r.record()
 	if err != nil {
 		return in, err
 	}
-	return in, s.openHeaders(in.Headers)
+	if err := s.openHeaders(in.Headers); err != nil {
+		return in, err
+	}
+	return in, s.openAuth(in.Auth)
+}
+
+// integrationArgs encodes the JSON columns of in with its secrets sealed: headers, and auth (NULL when none).
+func (s *Store) integrationArgs(in *store.Integration) (headers, auth any, err error) {
+	h, err := jsonArg(nonNil(s.sealHeaders(in.Headers)))
+	if err != nil {
+		return nil, nil, err
+	}
+	if in.Auth == nil {
+		return h, nil, nil
+	}
+	a, err := jsonArg(s.sealAuth(in.Auth))
+	return h, a, err
 }
 
 // CreateIntegration stores in, filling in its id and times when empty.
@@ -57,12 +83,12 @@ func (s *Store) CreateIntegration(ctx context.Context, in *store.Integration) er
 	if in.ID == "" {
 		in.ID = id.New(id.Integration, in.CreateTime)
 	}
-	headers, err := jsonArg(nonNil(s.sealHeaders(in.Headers)))
+	headers, auth, err := s.integrationArgs(in)
 	if err != nil {
 		return err
 	}
 	_, err = s.db.ExecContext(ctx, s.rebind(insertIntegration), in.ID, in.ProjectID, in.Name, in.BaseURL,
-		in.RateLimitPerSecond, headers, in.CreateTime, in.UpdateTime)
+		in.RateLimitPerSecond, headers, auth, in.CreateTime, in.UpdateTime)
 	return wrap("create integration", err)
 }
 
@@ -87,6 +113,11 @@ func (s *Store) ListIntegrations(ctx context.Context, projectID string, page sto
 		err = s.listed(ctx, "integration", r.ID, err, func() {
 			in, _ = r.record()
 			s.openLogHeaders(in.Headers)
+			if in.Auth != nil {
+				for _, v := range in.Auth.Secrets() {
+					*v = ""
+				}
+			}
 			in.SecretsUnreadable = true
 		})
 		return in, err
@@ -108,12 +139,12 @@ func (s *Store) IntegrationNames(ctx context.Context, projectID string, ids []st
 // it was read at; ErrStale when it changed since.
 func (s *Store) UpdateIntegration(ctx context.Context, in *store.Integration) error {
 	in.UpdateTime = orNow(in.UpdateTime)
-	headers, err := jsonArg(nonNil(s.sealHeaders(in.Headers)))
+	headers, auth, err := s.integrationArgs(in)
 	if err != nil {
 		return err
 	}
 	return s.updateVersioned(ctx, s.db, "update integration", "integrations", updateIntegration,
-		[]any{in.Name, in.BaseURL, in.RateLimitPerSecond, headers, in.UpdateTime}, in.ProjectID, in.ID, &in.Version)
+		[]any{in.Name, in.BaseURL, in.RateLimitPerSecond, headers, auth, in.UpdateTime}, in.ProjectID, in.ID, &in.Version)
 }
 
 // updateVersioned runs q, a versioned UPDATE of one record of table ending in "WHERE project_id = ? AND id = ?

@@ -17,7 +17,8 @@ import (
 
 // Secrets at rest. The store encrypts on write and decrypts on read, so handlers and the sender only see
 // plaintext: webhook signing secrets (current and previous), private header values of integrations and webhooks
-// (and of attempt and execution logs), trigger signature secrets. Trigger API keys are kept as SHA-256 hashes.
+// (and of attempt and execution logs), integration auth secrets (password, client secret, TLS private key),
+// trigger signature secrets. Trigger API keys are kept as SHA-256 hashes.
 
 // sealHeaders returns hs with private values encrypted (a copy; hs is not changed).
 func (s *Store) sealHeaders(hs []store.Header) []store.Header {
@@ -44,6 +45,35 @@ func (s *Store) openHeaders(hs []store.Header) error {
 			return fmt.Errorf("header %s: %w: %w", hs[i].Name, store.ErrSecretUnreadable, err)
 		}
 		hs[i].Value = v
+	}
+	return nil
+}
+
+// sealAuth returns a copy of a with its secrets encrypted (a is not changed).
+func (s *Store) sealAuth(a *store.IntegrationAuth) *store.IntegrationAuth {
+	c := *a
+	for _, v := range c.Secrets() {
+		if *v != "" && !secret.IsSealed(*v) {
+			*v = s.keys.Seal(*v)
+		}
+	}
+	return &c
+}
+
+// openAuth decrypts the secrets of a in place (a may be nil).
+func (s *Store) openAuth(a *store.IntegrationAuth) error {
+	if a == nil {
+		return nil
+	}
+	for _, v := range a.Secrets() {
+		if *v == "" {
+			continue
+		}
+		plain, err := s.keys.Open(*v)
+		if err != nil {
+			return fmt.Errorf("integration auth: %w: %w", store.ErrSecretUnreadable, err)
+		}
+		*v = plain
 	}
 	return nil
 }
@@ -274,6 +304,27 @@ func (s *Store) reseal(ctx context.Context, tx *sqlx.Tx, need func(string) bool)
 		return b, true, err
 	}
 
+	authAgain := func(raw jsonText) (textArg, bool, error) {
+		if len(raw) == 0 {
+			return nil, false, nil
+		}
+		var a store.IntegrationAuth
+		if err := raw.decode(&a); err != nil {
+			return nil, false, err
+		}
+		changed := false
+		for _, v := range a.Secrets() {
+			if *v != "" && need(*v) {
+				*v, changed = again(*v), true
+			}
+		}
+		if !changed {
+			return nil, false, nil
+		}
+		b, err := jsonArg(a)
+		return b, true, err
+	}
+
 	var whs []struct {
 		ID             string   `db:"id"`
 		Secret         string   `db:"secret"`
@@ -305,19 +356,34 @@ func (s *Store) reseal(ctx context.Context, tx *sqlx.Tx, need func(string) bool)
 	var ins []struct {
 		ID      string   `db:"id"`
 		Headers jsonText `db:"headers"`
+		Auth    jsonText `db:"auth"`
 	}
-	if err := tx.SelectContext(ctx, &ins, `SELECT id, headers FROM integrations`+forUpdate); err != nil {
+	if err := tx.SelectContext(ctx, &ins, `SELECT id, headers, auth FROM integrations`+forUpdate); err != nil {
 		return res, wrap("reseal integrations", err)
 	}
 	for _, in := range ins {
-		h, changed, err := headersAgain(in.Headers)
+		h, hChanged, err := headersAgain(in.Headers)
 		if err != nil {
 			return res, err
 		}
-		if !changed {
+		a, aChanged, err := authAgain(in.Auth)
+		if err != nil {
+			return res, err
+		}
+		if !hChanged && !aChanged {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE integrations SET headers = ? WHERE id = ?`), h, in.ID); err != nil {
+		if !hChanged {
+			h = textArg(in.Headers)
+		}
+		var auth any // NULL stays NULL
+		if len(in.Auth) > 0 {
+			auth = textArg(in.Auth)
+		}
+		if aChanged {
+			auth = a
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE integrations SET headers = ?, auth = ? WHERE id = ?`), h, auth, in.ID); err != nil {
 			return res, wrap("reseal integration", err)
 		}
 		res.Integrations++

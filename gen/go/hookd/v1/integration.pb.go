@@ -40,7 +40,11 @@ type Integration struct {
 	// and all hookd processes sharing the database; 0 means unlimited. Deliveries wait for it, never fail.
 	RateLimitPerSecond int32 `protobuf:"varint,6,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3" json:"rate_limit_per_second,omitempty"`
 	// headers are sent by the webhooks that use them (see Webhook.integration_headers).
-	Headers       []*Header `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty"`
+	Headers []*Header `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty"`
+	// auth authenticates the integration's webhooks to the service: HTTP Basic, an OAuth2 client-credentials
+	// bearer token or a TLS client certificate. It is used only for requests to the base_url's origin (scheme,
+	// host and port); a webhook with its own url elsewhere goes without it. Absent: no authentication.
+	Auth          *IntegrationAuth `protobuf:"bytes,8,opt,name=auth,proto3" json:"auth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -124,11 +128,321 @@ func (x *Integration) GetHeaders() []*Header {
 	return nil
 }
 
+func (x *Integration) GetAuth() *IntegrationAuth {
+	if x != nil {
+		return x.Auth
+	}
+	return nil
+}
+
+// IntegrationAuth is how hookd authenticates to an integration's service. Its secrets (password,
+// client_secret, private_key_pem) are encrypted at rest and read as `********` for non-ADMIN keys; sending
+// `********` back keeps the stored secret. Changing any of it, or the integration's base_url while it is set,
+// needs an ADMIN key.
+type IntegrationAuth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is the authentication method; none set means no authentication.
+	//
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*IntegrationAuth_Basic_
+	//	*IntegrationAuth_Oauth2ClientCredentials
+	//	*IntegrationAuth_TlsClient_
+	Kind          isIntegrationAuth_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IntegrationAuth) Reset() {
+	*x = IntegrationAuth{}
+	mi := &file_hookd_v1_integration_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntegrationAuth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntegrationAuth) ProtoMessage() {}
+
+func (x *IntegrationAuth) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_integration_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntegrationAuth.ProtoReflect.Descriptor instead.
+func (*IntegrationAuth) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_integration_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *IntegrationAuth) GetKind() isIntegrationAuth_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *IntegrationAuth) GetBasic() *IntegrationAuth_Basic {
+	if x != nil {
+		if x, ok := x.Kind.(*IntegrationAuth_Basic_); ok {
+			return x.Basic
+		}
+	}
+	return nil
+}
+
+func (x *IntegrationAuth) GetOauth2ClientCredentials() *IntegrationAuth_OAuth2ClientCredentials {
+	if x != nil {
+		if x, ok := x.Kind.(*IntegrationAuth_Oauth2ClientCredentials); ok {
+			return x.Oauth2ClientCredentials
+		}
+	}
+	return nil
+}
+
+func (x *IntegrationAuth) GetTlsClient() *IntegrationAuth_TlsClient {
+	if x != nil {
+		if x, ok := x.Kind.(*IntegrationAuth_TlsClient_); ok {
+			return x.TlsClient
+		}
+	}
+	return nil
+}
+
+type isIntegrationAuth_Kind interface {
+	isIntegrationAuth_Kind()
+}
+
+type IntegrationAuth_Basic_ struct {
+	// basic is HTTP Basic authentication.
+	Basic *IntegrationAuth_Basic `protobuf:"bytes,1,opt,name=basic,proto3,oneof"`
+}
+
+type IntegrationAuth_Oauth2ClientCredentials struct {
+	// oauth2_client_credentials is an OAuth2 client-credentials bearer token.
+	Oauth2ClientCredentials *IntegrationAuth_OAuth2ClientCredentials `protobuf:"bytes,2,opt,name=oauth2_client_credentials,json=oauth2ClientCredentials,proto3,oneof"`
+}
+
+type IntegrationAuth_TlsClient_ struct {
+	// tls_client is a TLS client certificate (mTLS).
+	TlsClient *IntegrationAuth_TlsClient `protobuf:"bytes,3,opt,name=tls_client,json=tlsClient,proto3,oneof"`
+}
+
+func (*IntegrationAuth_Basic_) isIntegrationAuth_Kind() {}
+
+func (*IntegrationAuth_Oauth2ClientCredentials) isIntegrationAuth_Kind() {}
+
+func (*IntegrationAuth_TlsClient_) isIntegrationAuth_Kind() {}
+
+// Basic is HTTP Basic authentication (`Authorization: Basic base64(username:password)`).
+type IntegrationAuth_Basic struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// username is the user name (no `:`).
+	Username string `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	// password is the password (secret).
+	Password      string `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IntegrationAuth_Basic) Reset() {
+	*x = IntegrationAuth_Basic{}
+	mi := &file_hookd_v1_integration_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntegrationAuth_Basic) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntegrationAuth_Basic) ProtoMessage() {}
+
+func (x *IntegrationAuth_Basic) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_integration_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntegrationAuth_Basic.ProtoReflect.Descriptor instead.
+func (*IntegrationAuth_Basic) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_integration_proto_rawDescGZIP(), []int{1, 0}
+}
+
+func (x *IntegrationAuth_Basic) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *IntegrationAuth_Basic) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+// OAuth2ClientCredentials fetches a bearer token with the OAuth2 client-credentials grant (RFC 6749 4.4) and
+// sends it as `Authorization: Bearer <token>`. The token is cached per integration until shortly before its
+// expires_in and fetched again once after a 401 answer. The token endpoint is called through the same address
+// guard as deliveries; when it fails, the attempt fails with an `auth: …` reason and is retried on the
+// webhook's schedule.
+type IntegrationAuth_OAuth2ClientCredentials struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// token_url is the token endpoint (`https://` unless the server runs with --dev).
+	TokenUrl string `protobuf:"bytes,1,opt,name=token_url,json=tokenUrl,proto3" json:"token_url,omitempty"`
+	// client_id is the client identifier.
+	ClientId string `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// client_secret is the client secret (secret).
+	ClientSecret string `protobuf:"bytes,3,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	// scopes are the requested scopes (optional).
+	Scopes []string `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// audience is sent as the `audience` parameter of the token request when set (Auth0 and others).
+	Audience      string `protobuf:"bytes,5,opt,name=audience,proto3" json:"audience,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IntegrationAuth_OAuth2ClientCredentials) Reset() {
+	*x = IntegrationAuth_OAuth2ClientCredentials{}
+	mi := &file_hookd_v1_integration_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntegrationAuth_OAuth2ClientCredentials) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntegrationAuth_OAuth2ClientCredentials) ProtoMessage() {}
+
+func (x *IntegrationAuth_OAuth2ClientCredentials) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_integration_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntegrationAuth_OAuth2ClientCredentials.ProtoReflect.Descriptor instead.
+func (*IntegrationAuth_OAuth2ClientCredentials) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_integration_proto_rawDescGZIP(), []int{1, 1}
+}
+
+func (x *IntegrationAuth_OAuth2ClientCredentials) GetTokenUrl() string {
+	if x != nil {
+		return x.TokenUrl
+	}
+	return ""
+}
+
+func (x *IntegrationAuth_OAuth2ClientCredentials) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *IntegrationAuth_OAuth2ClientCredentials) GetClientSecret() string {
+	if x != nil {
+		return x.ClientSecret
+	}
+	return ""
+}
+
+func (x *IntegrationAuth_OAuth2ClientCredentials) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *IntegrationAuth_OAuth2ClientCredentials) GetAudience() string {
+	if x != nil {
+		return x.Audience
+	}
+	return ""
+}
+
+// TlsClient presents a client certificate in the TLS handshake (mutual TLS).
+type IntegrationAuth_TlsClient struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// certificate_pem is the client certificate chain, PEM encoded (leaf first).
+	CertificatePem string `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	// private_key_pem is the certificate's private key, PEM encoded (PKCS #1, PKCS #8 or EC; secret).
+	PrivateKeyPem string `protobuf:"bytes,2,opt,name=private_key_pem,json=privateKeyPem,proto3" json:"private_key_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IntegrationAuth_TlsClient) Reset() {
+	*x = IntegrationAuth_TlsClient{}
+	mi := &file_hookd_v1_integration_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntegrationAuth_TlsClient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntegrationAuth_TlsClient) ProtoMessage() {}
+
+func (x *IntegrationAuth_TlsClient) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_integration_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntegrationAuth_TlsClient.ProtoReflect.Descriptor instead.
+func (*IntegrationAuth_TlsClient) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_integration_proto_rawDescGZIP(), []int{1, 2}
+}
+
+func (x *IntegrationAuth_TlsClient) GetCertificatePem() string {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return ""
+}
+
+func (x *IntegrationAuth_TlsClient) GetPrivateKeyPem() string {
+	if x != nil {
+		return x.PrivateKeyPem
+	}
+	return ""
+}
+
 var File_hookd_v1_integration_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_integration_proto_rawDesc = "" +
 	"\n" +
-	"\x1ahookd/v1/integration.proto\x12\bhookd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hookd/v1/header.proto\"\xa5\x02\n" +
+	"\x1ahookd/v1/integration.proto\x12\bhookd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hookd/v1/header.proto\"\xd4\x02\n" +
 	"\vIntegration\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -138,7 +452,26 @@ const file_hookd_v1_integration_proto_rawDesc = "" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12\x19\n" +
 	"\bbase_url\x18\x05 \x01(\tR\abaseUrl\x121\n" +
 	"\x15rate_limit_per_second\x18\x06 \x01(\x05R\x12rateLimitPerSecond\x12*\n" +
-	"\aheaders\x18\a \x03(\v2\x10.hookd.v1.HeaderR\aheadersB\x91\x01\n" +
+	"\aheaders\x18\a \x03(\v2\x10.hookd.v1.HeaderR\aheaders\x12-\n" +
+	"\x04auth\x18\b \x01(\v2\x19.hookd.v1.IntegrationAuthR\x04auth\"\xd7\x04\n" +
+	"\x0fIntegrationAuth\x127\n" +
+	"\x05basic\x18\x01 \x01(\v2\x1f.hookd.v1.IntegrationAuth.BasicH\x00R\x05basic\x12o\n" +
+	"\x19oauth2_client_credentials\x18\x02 \x01(\v21.hookd.v1.IntegrationAuth.OAuth2ClientCredentialsH\x00R\x17oauth2ClientCredentials\x12D\n" +
+	"\n" +
+	"tls_client\x18\x03 \x01(\v2#.hookd.v1.IntegrationAuth.TlsClientH\x00R\ttlsClient\x1a?\n" +
+	"\x05Basic\x12\x1a\n" +
+	"\busername\x18\x01 \x01(\tR\busername\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\x1a\xac\x01\n" +
+	"\x17OAuth2ClientCredentials\x12\x1b\n" +
+	"\ttoken_url\x18\x01 \x01(\tR\btokenUrl\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
+	"\rclient_secret\x18\x03 \x01(\tR\fclientSecret\x12\x16\n" +
+	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12\x1a\n" +
+	"\baudience\x18\x05 \x01(\tR\baudience\x1a\\\n" +
+	"\tTlsClient\x12'\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\tR\x0ecertificatePem\x12&\n" +
+	"\x0fprivate_key_pem\x18\x02 \x01(\tR\rprivateKeyPemB\x06\n" +
+	"\x04kindB\x91\x01\n" +
 	"\fcom.hookd.v1B\x10IntegrationProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -153,21 +486,29 @@ func file_hookd_v1_integration_proto_rawDescGZIP() []byte {
 	return file_hookd_v1_integration_proto_rawDescData
 }
 
-var file_hookd_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_hookd_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_hookd_v1_integration_proto_goTypes = []any{
-	(*Integration)(nil),           // 0: hookd.v1.Integration
-	(*timestamppb.Timestamp)(nil), // 1: google.protobuf.Timestamp
-	(*Header)(nil),                // 2: hookd.v1.Header
+	(*Integration)(nil),                             // 0: hookd.v1.Integration
+	(*IntegrationAuth)(nil),                         // 1: hookd.v1.IntegrationAuth
+	(*IntegrationAuth_Basic)(nil),                   // 2: hookd.v1.IntegrationAuth.Basic
+	(*IntegrationAuth_OAuth2ClientCredentials)(nil), // 3: hookd.v1.IntegrationAuth.OAuth2ClientCredentials
+	(*IntegrationAuth_TlsClient)(nil),               // 4: hookd.v1.IntegrationAuth.TlsClient
+	(*timestamppb.Timestamp)(nil),                   // 5: google.protobuf.Timestamp
+	(*Header)(nil),                                  // 6: hookd.v1.Header
 }
 var file_hookd_v1_integration_proto_depIdxs = []int32{
-	1, // 0: hookd.v1.Integration.create_time:type_name -> google.protobuf.Timestamp
-	1, // 1: hookd.v1.Integration.update_time:type_name -> google.protobuf.Timestamp
-	2, // 2: hookd.v1.Integration.headers:type_name -> hookd.v1.Header
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	5, // 0: hookd.v1.Integration.create_time:type_name -> google.protobuf.Timestamp
+	5, // 1: hookd.v1.Integration.update_time:type_name -> google.protobuf.Timestamp
+	6, // 2: hookd.v1.Integration.headers:type_name -> hookd.v1.Header
+	1, // 3: hookd.v1.Integration.auth:type_name -> hookd.v1.IntegrationAuth
+	2, // 4: hookd.v1.IntegrationAuth.basic:type_name -> hookd.v1.IntegrationAuth.Basic
+	3, // 5: hookd.v1.IntegrationAuth.oauth2_client_credentials:type_name -> hookd.v1.IntegrationAuth.OAuth2ClientCredentials
+	4, // 6: hookd.v1.IntegrationAuth.tls_client:type_name -> hookd.v1.IntegrationAuth.TlsClient
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_integration_proto_init() }
@@ -176,13 +517,18 @@ func file_hookd_v1_integration_proto_init() {
 		return
 	}
 	file_hookd_v1_header_proto_init()
+	file_hookd_v1_integration_proto_msgTypes[1].OneofWrappers = []any{
+		(*IntegrationAuth_Basic_)(nil),
+		(*IntegrationAuth_Oauth2ClientCredentials)(nil),
+		(*IntegrationAuth_TlsClient_)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_integration_proto_rawDesc), len(file_hookd_v1_integration_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

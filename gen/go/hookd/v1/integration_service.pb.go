@@ -31,7 +31,9 @@ type CreateIntegrationRequest struct {
 	// rate_limit_per_second caps requests per second (0 = unlimited, maximum 100000).
 	RateLimitPerSecond int32 `protobuf:"varint,3,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3" json:"rate_limit_per_second,omitempty"`
 	// headers are shared by the integration's webhooks.
-	Headers       []*Header `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty"`
+	Headers []*Header `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty"`
+	// auth authenticates the integration's webhooks (optional; see IntegrationAuth).
+	Auth          *IntegrationAuth `protobuf:"bytes,5,opt,name=auth,proto3" json:"auth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -90,6 +92,13 @@ func (x *CreateIntegrationRequest) GetRateLimitPerSecond() int32 {
 func (x *CreateIntegrationRequest) GetHeaders() []*Header {
 	if x != nil {
 		return x.Headers
+	}
+	return nil
+}
+
+func (x *CreateIntegrationRequest) GetAuth() *IntegrationAuth {
+	if x != nil {
+		return x.Auth
 	}
 	return nil
 }
@@ -355,7 +364,11 @@ type UpdateIntegrationRequest struct {
 	RateLimitPerSecond *int32 `protobuf:"varint,4,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3,oneof" json:"rate_limit_per_second,omitempty"`
 	// headers replaces the whole header list. A private header sent with value `********`
 	// keeps its stored value, so a masked list read by a MEMBER can be sent back unchanged.
-	Headers       *HeaderList `protobuf:"bytes,5,opt,name=headers,proto3" json:"headers,omitempty"`
+	Headers *HeaderList `protobuf:"bytes,5,opt,name=headers,proto3" json:"headers,omitempty"`
+	// auth replaces the authentication; an IntegrationAuth with no kind set removes it. Secrets sent as
+	// `********` keep their stored values (same kind only), so a masked auth read by a MEMBER can be sent back
+	// unchanged. Any other change needs an ADMIN key.
+	Auth          *IntegrationAuth `protobuf:"bytes,6,opt,name=auth,proto3" json:"auth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -421,6 +434,13 @@ func (x *UpdateIntegrationRequest) GetRateLimitPerSecond() int32 {
 func (x *UpdateIntegrationRequest) GetHeaders() *HeaderList {
 	if x != nil {
 		return x.Headers
+	}
+	return nil
+}
+
+func (x *UpdateIntegrationRequest) GetAuth() *IntegrationAuth {
+	if x != nil {
+		return x.Auth
 	}
 	return nil
 }
@@ -558,12 +578,13 @@ var File_hookd_v1_integration_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_integration_service_proto_rawDesc = "" +
 	"\n" +
-	"\"hookd/v1/integration_service.proto\x12\bhookd.v1\x1a\x15hookd/v1/header.proto\x1a\x1ahookd/v1/integration.proto\"\xa8\x01\n" +
+	"\"hookd/v1/integration_service.proto\x12\bhookd.v1\x1a\x15hookd/v1/header.proto\x1a\x1ahookd/v1/integration.proto\"\xd7\x01\n" +
 	"\x18CreateIntegrationRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bbase_url\x18\x02 \x01(\tR\abaseUrl\x121\n" +
 	"\x15rate_limit_per_second\x18\x03 \x01(\x05R\x12rateLimitPerSecond\x12*\n" +
-	"\aheaders\x18\x04 \x03(\v2\x10.hookd.v1.HeaderR\aheaders\"T\n" +
+	"\aheaders\x18\x04 \x03(\v2\x10.hookd.v1.HeaderR\aheaders\x12-\n" +
+	"\x04auth\x18\x05 \x01(\v2\x19.hookd.v1.IntegrationAuthR\x04auth\"T\n" +
 	"\x19CreateIntegrationResponse\x127\n" +
 	"\vintegration\x18\x01 \x01(\v2\x15.hookd.v1.IntegrationR\vintegration\"'\n" +
 	"\x15GetIntegrationRequest\x12\x0e\n" +
@@ -576,13 +597,14 @@ const file_hookd_v1_integration_service_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"}\n" +
 	"\x18ListIntegrationsResponse\x129\n" +
 	"\fintegrations\x18\x01 \x03(\v2\x15.hookd.v1.IntegrationR\fintegrations\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xfb\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaa\x02\n" +
 	"\x18UpdateIntegrationRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\x04name\x18\x02 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x1e\n" +
 	"\bbase_url\x18\x03 \x01(\tH\x01R\abaseUrl\x88\x01\x01\x126\n" +
 	"\x15rate_limit_per_second\x18\x04 \x01(\x05H\x02R\x12rateLimitPerSecond\x88\x01\x01\x12.\n" +
-	"\aheaders\x18\x05 \x01(\v2\x14.hookd.v1.HeaderListR\aheadersB\a\n" +
+	"\aheaders\x18\x05 \x01(\v2\x14.hookd.v1.HeaderListR\aheaders\x12-\n" +
+	"\x04auth\x18\x06 \x01(\v2\x19.hookd.v1.IntegrationAuthR\x04authB\a\n" +
 	"\x05_nameB\v\n" +
 	"\t_base_urlB\x18\n" +
 	"\x16_rate_limit_per_second\"T\n" +
@@ -624,31 +646,34 @@ var file_hookd_v1_integration_service_proto_goTypes = []any{
 	(*DeleteIntegrationRequest)(nil),  // 8: hookd.v1.DeleteIntegrationRequest
 	(*DeleteIntegrationResponse)(nil), // 9: hookd.v1.DeleteIntegrationResponse
 	(*Header)(nil),                    // 10: hookd.v1.Header
-	(*Integration)(nil),               // 11: hookd.v1.Integration
-	(*HeaderList)(nil),                // 12: hookd.v1.HeaderList
+	(*IntegrationAuth)(nil),           // 11: hookd.v1.IntegrationAuth
+	(*Integration)(nil),               // 12: hookd.v1.Integration
+	(*HeaderList)(nil),                // 13: hookd.v1.HeaderList
 }
 var file_hookd_v1_integration_service_proto_depIdxs = []int32{
 	10, // 0: hookd.v1.CreateIntegrationRequest.headers:type_name -> hookd.v1.Header
-	11, // 1: hookd.v1.CreateIntegrationResponse.integration:type_name -> hookd.v1.Integration
-	11, // 2: hookd.v1.GetIntegrationResponse.integration:type_name -> hookd.v1.Integration
-	11, // 3: hookd.v1.ListIntegrationsResponse.integrations:type_name -> hookd.v1.Integration
-	12, // 4: hookd.v1.UpdateIntegrationRequest.headers:type_name -> hookd.v1.HeaderList
-	11, // 5: hookd.v1.UpdateIntegrationResponse.integration:type_name -> hookd.v1.Integration
-	0,  // 6: hookd.v1.IntegrationService.CreateIntegration:input_type -> hookd.v1.CreateIntegrationRequest
-	2,  // 7: hookd.v1.IntegrationService.GetIntegration:input_type -> hookd.v1.GetIntegrationRequest
-	4,  // 8: hookd.v1.IntegrationService.ListIntegrations:input_type -> hookd.v1.ListIntegrationsRequest
-	6,  // 9: hookd.v1.IntegrationService.UpdateIntegration:input_type -> hookd.v1.UpdateIntegrationRequest
-	8,  // 10: hookd.v1.IntegrationService.DeleteIntegration:input_type -> hookd.v1.DeleteIntegrationRequest
-	1,  // 11: hookd.v1.IntegrationService.CreateIntegration:output_type -> hookd.v1.CreateIntegrationResponse
-	3,  // 12: hookd.v1.IntegrationService.GetIntegration:output_type -> hookd.v1.GetIntegrationResponse
-	5,  // 13: hookd.v1.IntegrationService.ListIntegrations:output_type -> hookd.v1.ListIntegrationsResponse
-	7,  // 14: hookd.v1.IntegrationService.UpdateIntegration:output_type -> hookd.v1.UpdateIntegrationResponse
-	9,  // 15: hookd.v1.IntegrationService.DeleteIntegration:output_type -> hookd.v1.DeleteIntegrationResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	11, // 1: hookd.v1.CreateIntegrationRequest.auth:type_name -> hookd.v1.IntegrationAuth
+	12, // 2: hookd.v1.CreateIntegrationResponse.integration:type_name -> hookd.v1.Integration
+	12, // 3: hookd.v1.GetIntegrationResponse.integration:type_name -> hookd.v1.Integration
+	12, // 4: hookd.v1.ListIntegrationsResponse.integrations:type_name -> hookd.v1.Integration
+	13, // 5: hookd.v1.UpdateIntegrationRequest.headers:type_name -> hookd.v1.HeaderList
+	11, // 6: hookd.v1.UpdateIntegrationRequest.auth:type_name -> hookd.v1.IntegrationAuth
+	12, // 7: hookd.v1.UpdateIntegrationResponse.integration:type_name -> hookd.v1.Integration
+	0,  // 8: hookd.v1.IntegrationService.CreateIntegration:input_type -> hookd.v1.CreateIntegrationRequest
+	2,  // 9: hookd.v1.IntegrationService.GetIntegration:input_type -> hookd.v1.GetIntegrationRequest
+	4,  // 10: hookd.v1.IntegrationService.ListIntegrations:input_type -> hookd.v1.ListIntegrationsRequest
+	6,  // 11: hookd.v1.IntegrationService.UpdateIntegration:input_type -> hookd.v1.UpdateIntegrationRequest
+	8,  // 12: hookd.v1.IntegrationService.DeleteIntegration:input_type -> hookd.v1.DeleteIntegrationRequest
+	1,  // 13: hookd.v1.IntegrationService.CreateIntegration:output_type -> hookd.v1.CreateIntegrationResponse
+	3,  // 14: hookd.v1.IntegrationService.GetIntegration:output_type -> hookd.v1.GetIntegrationResponse
+	5,  // 15: hookd.v1.IntegrationService.ListIntegrations:output_type -> hookd.v1.ListIntegrationsResponse
+	7,  // 16: hookd.v1.IntegrationService.UpdateIntegration:output_type -> hookd.v1.UpdateIntegrationResponse
+	9,  // 17: hookd.v1.IntegrationService.DeleteIntegration:output_type -> hookd.v1.DeleteIntegrationResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_integration_service_proto_init() }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/integration.proto.
  */
 export const file_hookd_v1_integration: GenFile = /*@__PURE__*/
-  fileDesc("Chpob29rZC92MS9pbnRlZ3JhdGlvbi5wcm90bxIIaG9va2QudjEi3QEKC0ludGVncmF0aW9uEgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgEIAEoCRIQCghiYXNlX3VybBgFIAEoCRIdChVyYXRlX2xpbWl0X3Blcl9zZWNvbmQYBiABKAUSIQoHaGVhZGVycxgHIAMoCzIQLmhvb2tkLnYxLkhlYWRlckKRAQoMY29tLmhvb2tkLnYxQhBJbnRlZ3JhdGlvblByb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_hookd_v1_header]);
+  fileDesc("Chpob29rZC92MS9pbnRlZ3JhdGlvbi5wcm90bxIIaG9va2QudjEihgIKC0ludGVncmF0aW9uEgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgEIAEoCRIQCghiYXNlX3VybBgFIAEoCRIdChVyYXRlX2xpbWl0X3Blcl9zZWNvbmQYBiABKAUSIQoHaGVhZGVycxgHIAMoCzIQLmhvb2tkLnYxLkhlYWRlchInCgRhdXRoGAggASgLMhkuaG9va2QudjEuSW50ZWdyYXRpb25BdXRoIsQDCg9JbnRlZ3JhdGlvbkF1dGgSMAoFYmFzaWMYASABKAsyHy5ob29rZC52MS5JbnRlZ3JhdGlvbkF1dGguQmFzaWNIABJWChlvYXV0aDJfY2xpZW50X2NyZWRlbnRpYWxzGAIgASgLMjEuaG9va2QudjEuSW50ZWdyYXRpb25BdXRoLk9BdXRoMkNsaWVudENyZWRlbnRpYWxzSAASOQoKdGxzX2NsaWVudBgDIAEoCzIjLmhvb2tkLnYxLkludGVncmF0aW9uQXV0aC5UbHNDbGllbnRIABorCgVCYXNpYxIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRp4ChdPQXV0aDJDbGllbnRDcmVkZW50aWFscxIRCgl0b2tlbl91cmwYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEhUKDWNsaWVudF9zZWNyZXQYAyABKAkSDgoGc2NvcGVzGAQgAygJEhAKCGF1ZGllbmNlGAUgASgJGj0KCVRsc0NsaWVudBIXCg9jZXJ0aWZpY2F0ZV9wZW0YASABKAkSFwoPcHJpdmF0ZV9rZXlfcGVtGAIgASgJQgYKBGtpbmRCkQEKDGNvbS5ob29rZC52MUIQSW50ZWdyYXRpb25Qcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_google_protobuf_timestamp, file_hookd_v1_header]);
 
 /**
  * Integration groups the webhooks that call one external service: a base URL, shared headers
@@ -72,6 +72,15 @@ export type Integration = Message<"hookd.v1.Integration"> & {
    * @generated from field: repeated hookd.v1.Header headers = 7;
    */
   headers: Header[];
+
+  /**
+   * auth authenticates the integration's webhooks to the service: HTTP Basic, an OAuth2 client-credentials
+   * bearer token or a TLS client certificate. It is used only for requests to the base_url's origin (scheme,
+   * host and port); a webhook with its own url elsewhere goes without it. Absent: no authentication.
+   *
+   * @generated from field: hookd.v1.IntegrationAuth auth = 8;
+   */
+  auth?: IntegrationAuth | undefined;
 };
 
 /**
@@ -80,4 +89,161 @@ export type Integration = Message<"hookd.v1.Integration"> & {
  */
 export const IntegrationSchema: GenMessage<Integration> = /*@__PURE__*/
   messageDesc(file_hookd_v1_integration, 0);
+
+/**
+ * IntegrationAuth is how hookd authenticates to an integration's service. Its secrets (password,
+ * client_secret, private_key_pem) are encrypted at rest and read as `********` for non-ADMIN keys; sending
+ * `********` back keeps the stored secret. Changing any of it, or the integration's base_url while it is set,
+ * needs an ADMIN key.
+ *
+ * @generated from message hookd.v1.IntegrationAuth
+ */
+export type IntegrationAuth = Message<"hookd.v1.IntegrationAuth"> & {
+  /**
+   * kind is the authentication method; none set means no authentication.
+   *
+   * @generated from oneof hookd.v1.IntegrationAuth.kind
+   */
+  kind: {
+    /**
+     * basic is HTTP Basic authentication.
+     *
+     * @generated from field: hookd.v1.IntegrationAuth.Basic basic = 1;
+     */
+    value: IntegrationAuth_Basic;
+    case: "basic";
+  } | {
+    /**
+     * oauth2_client_credentials is an OAuth2 client-credentials bearer token.
+     *
+     * @generated from field: hookd.v1.IntegrationAuth.OAuth2ClientCredentials oauth2_client_credentials = 2;
+     */
+    value: IntegrationAuth_OAuth2ClientCredentials;
+    case: "oauth2ClientCredentials";
+  } | {
+    /**
+     * tls_client is a TLS client certificate (mTLS).
+     *
+     * @generated from field: hookd.v1.IntegrationAuth.TlsClient tls_client = 3;
+     */
+    value: IntegrationAuth_TlsClient;
+    case: "tlsClient";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message hookd.v1.IntegrationAuth.
+ * Use `create(IntegrationAuthSchema)` to create a new message.
+ */
+export const IntegrationAuthSchema: GenMessage<IntegrationAuth> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_integration, 1);
+
+/**
+ * Basic is HTTP Basic authentication (`Authorization: Basic base64(username:password)`).
+ *
+ * @generated from message hookd.v1.IntegrationAuth.Basic
+ */
+export type IntegrationAuth_Basic = Message<"hookd.v1.IntegrationAuth.Basic"> & {
+  /**
+   * username is the user name (no `:`).
+   *
+   * @generated from field: string username = 1;
+   */
+  username: string;
+
+  /**
+   * password is the password (secret).
+   *
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message hookd.v1.IntegrationAuth.Basic.
+ * Use `create(IntegrationAuth_BasicSchema)` to create a new message.
+ */
+export const IntegrationAuth_BasicSchema: GenMessage<IntegrationAuth_Basic> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_integration, 1, 0);
+
+/**
+ * OAuth2ClientCredentials fetches a bearer token with the OAuth2 client-credentials grant (RFC 6749 4.4) and
+ * sends it as `Authorization: Bearer <token>`. The token is cached per integration until shortly before its
+ * expires_in and fetched again once after a 401 answer. The token endpoint is called through the same address
+ * guard as deliveries; when it fails, the attempt fails with an `auth: …` reason and is retried on the
+ * webhook's schedule.
+ *
+ * @generated from message hookd.v1.IntegrationAuth.OAuth2ClientCredentials
+ */
+export type IntegrationAuth_OAuth2ClientCredentials = Message<"hookd.v1.IntegrationAuth.OAuth2ClientCredentials"> & {
+  /**
+   * token_url is the token endpoint (`https://` unless the server runs with --dev).
+   *
+   * @generated from field: string token_url = 1;
+   */
+  tokenUrl: string;
+
+  /**
+   * client_id is the client identifier.
+   *
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+
+  /**
+   * client_secret is the client secret (secret).
+   *
+   * @generated from field: string client_secret = 3;
+   */
+  clientSecret: string;
+
+  /**
+   * scopes are the requested scopes (optional).
+   *
+   * @generated from field: repeated string scopes = 4;
+   */
+  scopes: string[];
+
+  /**
+   * audience is sent as the `audience` parameter of the token request when set (Auth0 and others).
+   *
+   * @generated from field: string audience = 5;
+   */
+  audience: string;
+};
+
+/**
+ * Describes the message hookd.v1.IntegrationAuth.OAuth2ClientCredentials.
+ * Use `create(IntegrationAuth_OAuth2ClientCredentialsSchema)` to create a new message.
+ */
+export const IntegrationAuth_OAuth2ClientCredentialsSchema: GenMessage<IntegrationAuth_OAuth2ClientCredentials> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_integration, 1, 1);
+
+/**
+ * TlsClient presents a client certificate in the TLS handshake (mutual TLS).
+ *
+ * @generated from message hookd.v1.IntegrationAuth.TlsClient
+ */
+export type IntegrationAuth_TlsClient = Message<"hookd.v1.IntegrationAuth.TlsClient"> & {
+  /**
+   * certificate_pem is the client certificate chain, PEM encoded (leaf first).
+   *
+   * @generated from field: string certificate_pem = 1;
+   */
+  certificatePem: string;
+
+  /**
+   * private_key_pem is the certificate's private key, PEM encoded (PKCS #1, PKCS #8 or EC; secret).
+   *
+   * @generated from field: string private_key_pem = 2;
+   */
+  privateKeyPem: string;
+};
+
+/**
+ * Describes the message hookd.v1.IntegrationAuth.TlsClient.
+ * Use `create(IntegrationAuth_TlsClientSchema)` to create a new message.
+ */
+export const IntegrationAuth_TlsClientSchema: GenMessage<IntegrationAuth_TlsClient> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_integration, 1, 2);
 
