@@ -119,3 +119,22 @@ func waitIdle(t *testing.T, signals *sender.TestSignals) {
 		}
 	}
 }
+
+// TestStopBeforeStart: Stop before Start (and twice) returns at once; a sender without a queue refuses to start
+// and stays stoppable.
+func TestStopBeforeStart(t *testing.T) {
+	snd := sender.New(sender.Config{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		snd.Stop()
+		snd.Stop()
+		assert.Error(t, snd.Start(context.Background()))
+		snd.Stop()
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop before Start hung")
+	}
+}
