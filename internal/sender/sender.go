@@ -68,7 +68,8 @@ func DefaultPerWebhook(workers int) int { return max(1, workers/2) }
 type Config struct {
 	// Queue holds the deliveries.
 	Queue Queue
-	// Listener wakes the claimer when work is committed, by this process or another one (optional: without it
+	// Listener wakes the claimer when work is committed, by this process or another one; its owner starts what
+	// listens to other processes (storesql's Notifier) before the sender (optional: without it
 	// the claimer still wakes at the due times its claims learn and at its own completions' reschedules only when
 	// they come through a listener, so production wiring always sets it).
 	Listener store.Listener
@@ -210,10 +211,6 @@ func (s *Sender) Start(ctx context.Context) error {
 	var wakeups <-chan store.Wakeup
 	unsubscribe := func() {}
 	if s.cfg.Listener != nil {
-		if err := s.cfg.Listener.Start(ctx); err != nil {
-			stopped()
-			return fmt.Errorf("start sender: %w", err)
-		}
 		wakeups, unsubscribe = s.cfg.Listener.Subscribe()
 	}
 	workCtx := context.WithoutCancel(ctx)
@@ -253,9 +250,6 @@ func (s *Sender) Start(ctx context.Context) error {
 		workers.Wait()
 		close(results)
 		<-flushed
-		if s.cfg.Listener != nil {
-			s.cfg.Listener.Stop()
-		}
 	}()
 	return nil
 }

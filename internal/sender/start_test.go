@@ -11,11 +11,11 @@ import (
 
 	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 func TestStartStopDeliversPublishedEvents(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		// An idle sender without a known due time sleeps a minute: only a wake-up delivers the second batch in time.
 		signals := sender.NewTestSignals()
 		e := setup(t, st, sender.Config{Dev: true, Workers: 4, BatchSize: 10, Signals: signals})
@@ -74,7 +74,7 @@ func TestStartStopDeliversPublishedEvents(t *testing.T) {
 }
 
 func TestStopFinishesInFlightAttempts(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, sender.Config{Dev: true, Workers: 1, BatchSize: 10})
 		started := make(chan struct{}, 10)
 		slow := newSlowServer(t, started, 300*time.Millisecond)

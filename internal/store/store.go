@@ -641,11 +641,9 @@ const MaxBulkRetry = 10_000
 const MaxReplay = MaxBulkRetry
 
 // Store is what hookd persists and the API reads: configuration, events and the logs. Methods taking projectID
-// never see other projects' records. The delivery queue (Queue), its wake-ups (Listener) and the shared rate
-// buckets (RateBuckets) are interfaces of their own.
+// never see other projects' records. The delivery queue (Queue), its wake-ups (Listener), the shared rate
+// buckets (RateBuckets) and the delivery watches (DeliveryFeed) are interfaces of their own.
 type Store interface {
-	// Close releases the database.
-	Close() error
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 
@@ -691,11 +689,6 @@ type Store interface {
 	// GetWebhookStats counts a webhook's outcomes over the window ending now (whole minutes up to 3 h, whole hours
 	// beyond) and its deliveries unfinished now.
 	GetWebhookStats(ctx context.Context, projectID, id string, window time.Duration, now time.Time) (*WebhookStats, error)
-	// WatchDeliveries streams the changes of the project's deliveries committed by any process from now on. The
-	// channel holds up to buffer changes; a reader that lets it fill is dropped (the channel is closed and the
-	// returned function reports ErrFellBehind), so that a slow watcher never delays delivery. The watch ends, and
-	// the channel is closed, when ctx ends.
-	WatchDeliveries(ctx context.Context, projectID string, buffer int) (<-chan DeliveryChange, func() error, error)
 	// WebhookNames returns the current names of the project's webhooks among ids, by id (unknown ids are
 	// left out): one query for a page of deliveries.
 	WebhookNames(ctx context.Context, projectID string, ids []string) (map[string]string, error)
@@ -797,13 +790,18 @@ type Wakeup struct {
 	Due time.Time
 }
 
-// Listener delivers wake-ups: new or rescheduled work committed by any process. It has its own lifecycle.
+// DeliveryFeed streams delivery changes to watchers.
+type DeliveryFeed interface {
+	// WatchDeliveries streams the changes of the project's deliveries committed by any process from now on. The
+	// channel holds up to buffer changes; a reader that lets it fill is dropped (the channel is closed and the
+	// returned function reports ErrFellBehind), so that a slow watcher never delays delivery. The watch ends, and
+	// the channel is closed, when ctx ends.
+	WatchDeliveries(ctx context.Context, projectID string, buffer int) (<-chan DeliveryChange, func() error, error)
+}
+
+// Listener delivers wake-ups: new or rescheduled work committed by any process. Its owner starts and stops what
+// listens (storesql's Notifier, shared by the process's services); subscribing does not depend on it.
 type Listener interface {
-	// Start begins listening (on PostgreSQL, a LISTEN connection); wake-ups committed after Start returns are
-	// not missed.
-	Start(ctx context.Context) error
-	// Stop ends listening; safe to call twice.
-	Stop()
 	// Subscribe returns a channel of wake-ups (buffered; a slow reader loses only wake-ups later than the ones
 	// it keeps) and a function that ends the subscription.
 	Subscribe() (<-chan Wakeup, func())

@@ -21,8 +21,8 @@ const maxResultDeliveries = 1000
 // unfinished are the statuses of deliveries a sync trigger waits for.
 var unfinished = []store.Status{store.StatusQueued, store.StatusRetrying, store.StatusWaiting}
 
-// changeNotifier is offered by stores that signal committed delivery outcomes of this process.
-type changeNotifier interface {
+// OutcomeSignal signals the delivery outcomes this process commits (storesql's Notifier).
+type OutcomeSignal interface {
 	// DeliveriesChanged returns a channel closed at the next commit of delivery outcomes.
 	DeliveriesChanged() <-chan struct{}
 }
@@ -35,7 +35,7 @@ func (h *handler) waitForDeliveries(ctx context.Context, t *store.Trigger, event
 	defer cancel()
 	tick := time.NewTicker(h.cfg.SyncPollInterval)
 	defer tick.Stop()
-	notifier, _ := h.cfg.Store.(changeNotifier)
+	notifier := h.cfg.Outcomes
 	for {
 		var changed <-chan struct{}
 		if notifier != nil {

@@ -71,6 +71,9 @@ type Config struct {
 	Store store.Store
 	// Rates holds the triggers' shared rate buckets.
 	Rates ratelimit.Buckets
+	// Outcomes signals the delivery outcomes this process commits, so that sync requests re-read their event at
+	// once (optional: without it they re-read every SyncPollInterval).
+	Outcomes OutcomeSignal
 	// Clock tells the time (default the wall clock).
 	Clock clock.Clock
 	// Log receives internal errors (default slog.Default()).

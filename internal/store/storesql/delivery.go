@@ -398,7 +398,7 @@ func (s *Store) UpdateActionStatus(ctx context.Context, deliveryID string, resen
 	if err != nil {
 		return nil, err
 	}
-	s.changed.signal()
+	s.deliveriesChanged()
 	if woke {
 		s.wake(now)
 	}

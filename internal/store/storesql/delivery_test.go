@@ -15,7 +15,7 @@ import (
 func dlvID(d store.Delivery) string { return d.ID }
 
 func TestListDeliveries(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		in := &store.Integration{ProjectID: f.project.ID, Name: "crm", CreateTime: t0}
@@ -89,7 +89,7 @@ func TestListDeliveries(t *testing.T) {
 }
 
 func TestRetryAndCancel(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		dl := f.publishN(t, 4, t0)
@@ -163,7 +163,7 @@ func TestRetryAndCancel(t *testing.T) {
 }
 
 func TestPurge(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		old := f.publishN(t, 3, t0)
 		recent := f.publishN(t, 1, t0.Add(48*time.Hour))

@@ -11,12 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 func TestRecordExecutions(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		otherHook := f.newWebhook(t, other.ID, "other-hook")
@@ -105,7 +104,7 @@ func TestRecordExecutions(t *testing.T) {
 // binary arrays): quotes, backslashes, braces, commas, NULL-like text, non-ASCII, empty strings, a NULL body,
 // base64 flags and microsecond times.
 func TestRecordExecutionsValues(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		trg := &store.Trigger{ProjectID: f.project.ID, Name: "v", EventType: "user.created", Enabled: true, CreateTime: t0}
 		require.NoError(t, s.CreateTrigger(f.ctx, trg))
@@ -150,7 +149,7 @@ func TestRecordExecutionsValues(t *testing.T) {
 // A trigger signature is remembered once until it expires; then it may be remembered again, and the purger's
 // ExpireTriggerSignatures deletes expired rows only.
 func TestRememberTriggerSignature(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		expire := t0.Add(5 * time.Minute)
 		fresh, err := s.RememberTriggerSignature(f.ctx, "trg_a", "d1", expire, t0)

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -54,7 +53,7 @@ func (f *fixture) opEvents(t *testing.T, eventType string) []map[string]any {
 }
 
 func TestFailureThresholdDisables(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.webhook.FailureThreshold = 4
 		require.NoError(t, s.UpdateWebhook(f.ctx, f.webhook))
@@ -135,7 +134,7 @@ func TestFailureThresholdDisables(t *testing.T) {
 }
 
 func TestFailingWarningsOncePerStreak(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.webhook.FailureThreshold = 10
 		require.NoError(t, s.UpdateWebhook(f.ctx, f.webhook))
@@ -171,7 +170,7 @@ func TestFailingWarningsOncePerStreak(t *testing.T) {
 }
 
 func TestReplayMissed(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 1, t0)
 		f.finish(t, t0, f.webhook.ID, store.StatusFailed, 503, 0) // failed before: not replayed
@@ -228,7 +227,7 @@ func TestReplayMissed(t *testing.T) {
 // TestReplayMissedChunkedAndCapped: a replay re-queues at most its cap, oldest first, in chunks (each chunk its own
 // transaction, due in order across chunks); the newer missed deliveries stay FAILED "webhook disabled".
 func TestReplayMissedChunkedAndCapped(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		off := t0.Add(time.Minute)
 		_, _, err := s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, false, store.DisabledByPerson, false, off)
@@ -261,7 +260,7 @@ func TestReplayMissedChunkedAndCapped(t *testing.T) {
 }
 
 func TestWebhookStats(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 3, t0)
 		f.finish(t, t0, f.webhook.ID, store.StatusDone, 200, 3*time.Millisecond)
@@ -309,7 +308,7 @@ func TestWebhookStats(t *testing.T) {
 }
 
 func TestOperationalEventTypes(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		for _, want := range store.OperationalEventTypes() {
 			et, err := s.GetEventTypeByName(f.ctx, f.project.ID, want.Name)
@@ -322,7 +321,7 @@ func TestOperationalEventTypes(t *testing.T) {
 }
 
 func TestThresholdReachedInOneBatch(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.webhook.FailureThreshold = 3
 		require.NoError(t, s.UpdateWebhook(f.ctx, f.webhook))
@@ -341,7 +340,7 @@ func TestThresholdReachedInOneBatch(t *testing.T) {
 // retrying is not "no deliveries, never failed": its last failure, its attempt streak and its failed attempts show
 // at once; a successful attempt ends the streak. The delivery streak (failure_threshold's) moves only on FAILED.
 func TestHealthCountsFailingAttempts(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 1, t0)
 		for i := range 3 {

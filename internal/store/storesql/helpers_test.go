@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 // t0 is the fixed "now" of the tests (time is always passed in).
@@ -18,7 +18,7 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
 // fixture is a project with one webhook subscribed to user.created.
 type fixture struct {
 	ctx     context.Context
-	s       *storesql.Store
+	s       *storetest.DB
 	project *store.Project
 	webhook *store.Webhook
 	seq     int
@@ -30,7 +30,7 @@ func (f *fixture) next() time.Time {
 	return t0.Add(time.Duration(f.seq) * time.Millisecond)
 }
 
-func setup(t *testing.T, s *storesql.Store) *fixture {
+func setup(t *testing.T, s *storetest.DB) *fixture {
 	t.Helper()
 	f := &fixture{ctx: context.Background(), s: s}
 	f.project = f.newProject(t, "acme")

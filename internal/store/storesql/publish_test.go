@@ -8,12 +8,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 func TestPublishFanOut(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.newEventType(t, f.project.ID, "order.paid")
 		in := &store.Integration{ProjectID: f.project.ID, Name: "crm", CreateTime: t0}
@@ -106,7 +105,7 @@ func TestPublishFanOut(t *testing.T) {
 }
 
 func TestPublishIdempotency(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		ev := func(key string) store.PublishInput {
@@ -146,7 +145,7 @@ func TestPublishIdempotency(t *testing.T) {
 }
 
 func TestListEvents(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.newEventType(t, f.project.ID, "order.paid")
 		var all []string

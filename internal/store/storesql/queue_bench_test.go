@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -32,7 +31,7 @@ func BenchmarkQueueCycle(b *testing.B) {
 			now := time.Now().UTC()
 			p, w := benchWebhook(b, s, now)
 			if exp := os.Getenv("HOOKD_BENCH_SQL"); exp != "" { // experiments: e.g. drop an index first
-				if _, err := s.DB().ExecContext(ctx, exp); err != nil {
+				if _, err := s.Pool().ExecContext(ctx, exp); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -75,7 +74,7 @@ func BenchmarkQueueCycle(b *testing.B) {
 }
 
 // benchWebhook creates a project with one webhook.
-func benchWebhook(b *testing.B, s *storesql.Store, now time.Time) (*store.Project, *store.Webhook) {
+func benchWebhook(b *testing.B, s *storetest.DB, now time.Time) (*store.Project, *store.Webhook) {
 	ctx := context.Background()
 	p := &store.Project{Name: "bench", CreateTime: now}
 	must(b, s.CreateProject(ctx, p))

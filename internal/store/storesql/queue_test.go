@@ -17,7 +17,7 @@ import (
 )
 
 func TestClaimAndComplete(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		first := f.publishN(t, 1, t0)
 		second := f.publishN(t, 2, t0.Add(time.Second))
@@ -103,7 +103,7 @@ func TestClaimAndComplete(t *testing.T) {
 }
 
 func TestLeaseExpiryAndStaleClaims(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 1, t0)
 		crashed := f.claimOne(t, t0)
@@ -146,7 +146,7 @@ func TestLeaseExpiryAndStaleClaims(t *testing.T) {
 }
 
 func TestConcurrentClaimers(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		const n = 600
 		f.publishN(t, n, t0)
@@ -181,7 +181,7 @@ func TestConcurrentClaimers(t *testing.T) {
 // TestClaimLanes: a claim visits every webhook with due work, gives each a fair share and no more than the room
 // its cap leaves, so one webhook's backlog never fills a claim.
 func TestClaimLanes(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		busyHook := f.webhook
 		quiet := f.newWebhook(t, f.project.ID, "quiet")
@@ -242,7 +242,7 @@ func TestClaimLaneCursor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("creates 510 webhooks")
 	}
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		var in []store.PublishInput
 		for i := range 510 {
@@ -269,7 +269,7 @@ func TestClaimLaneCursor(t *testing.T) {
 }
 
 func TestWaitingAndActionStatus(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 3, t0)
 		claimed := f.claim(t, t0, 3)
@@ -327,7 +327,7 @@ func TestWaitingAndActionStatus(t *testing.T) {
 }
 
 func TestDisableWebhookOutcome(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 1, t0)
 		c := f.claimOne(t, t0)
@@ -350,7 +350,7 @@ func TestDisableWebhookOutcome(t *testing.T) {
 }
 
 func TestTakeRateTokens(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		ctx := context.Background()
 		take := func(key string, rate, n int, at time.Time) (int, time.Time) {
 			got, next, err := s.TakeRateTokens(ctx, key, rate, n, at)
@@ -378,9 +378,9 @@ func TestTakeRateTokens(t *testing.T) {
 // TestListenerWakeups: committed work wakes subscribers with its due time, in this process at once and — on
 // PostgreSQL — in every other process through NOTIFY.
 func TestListenerWakeups(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
-		l := s.Listener()
+		l := s.Notifier()
 		require.NoError(t, l.Start(f.ctx))
 		defer l.Stop()
 		wakeups, unsubscribe := l.Subscribe()
@@ -399,14 +399,14 @@ func TestListenerWakeups(t *testing.T) {
 func TestListenerAcrossProcesses(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	keys := secret.NewRandom() // the processes of a cluster share their keys
-	open := func() *storesql.Store {
+	open := func() *storetest.DB {
 		s, err := storesql.Open(context.Background(), storesql.Config{URL: url, MaxOpenConns: 4, Keyring: keys})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
-		return s
+		return storetest.Wrap(s)
 	}
 	a, b := open(), open()
-	l := b.Listener()
+	l := b.Notifier()
 	require.NoError(t, l.Start(context.Background()))
 	defer l.Stop()
 	wakeups, unsubscribe := l.Subscribe()
@@ -447,7 +447,7 @@ func TestSessionSettings(t *testing.T) {
 	s := storetest.NewPostgres(t)
 	for _, q := range []struct{ setting, want string }{{"jit", "off"}, {"TimeZone", "UTC"}} {
 		var got string
-		require.NoError(t, s.DB().QueryRowContext(context.Background(), "SHOW "+q.setting).Scan(&got))
+		require.NoError(t, s.Pool().QueryRowContext(context.Background(), "SHOW "+q.setting).Scan(&got))
 		assert.Equal(t, q.want, got, q.setting)
 	}
 }

@@ -142,7 +142,7 @@ func TestUpgradeQueueFrom0001(t *testing.T) {
 
 			if dialect == storesql.DialectPostgres {
 				var part string
-				require.NoError(t, s.DB().GetContext(ctx, &part, `SELECT tableoid::regclass::text FROM deliveries WHERE id = $1`, ids["done"]))
+				require.NoError(t, s.Pool().GetContext(ctx, &part, `SELECT tableoid::regclass::text FROM deliveries WHERE id = $1`, ids["done"]))
 				assert.Equal(t, "deliveries_p"+now.Add(-7*24*time.Hour).Format("20060102"), part, "old rows live in their day's partition")
 			}
 		})

@@ -31,7 +31,7 @@ func TestUpgradeTo0008TriggerSignatures(t *testing.T) {
 
 			s := old.upgrade(ctx)
 			var versions []int64
-			require.NoError(t, s.DB().SelectContext(ctx, &versions, `SELECT version FROM schema_migrations ORDER BY version`))
+			require.NoError(t, s.Pool().SelectContext(ctx, &versions, `SELECT version FROM schema_migrations ORDER BY version`))
 			assert.Contains(t, versions, int64(8))
 
 			trg, err := s.GetTrigger(ctx, "prj_1", "trg_1")

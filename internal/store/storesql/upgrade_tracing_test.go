@@ -42,7 +42,7 @@ func TestUpgradeTo0006Tracing(t *testing.T) {
 
 			s := old.upgrade(ctx)
 			var versions []int64
-			require.NoError(t, s.DB().SelectContext(ctx, &versions, `SELECT version FROM schema_migrations ORDER BY version`))
+			require.NoError(t, s.Pool().SelectContext(ctx, &versions, `SELECT version FROM schema_migrations ORDER BY version`))
 			assert.Contains(t, versions, int64(6))
 
 			w, err := s.GetWebhook(ctx, "prj_1", "wh_1")

@@ -28,7 +28,7 @@ func nextChange(t *testing.T, ch <-chan store.DeliveryChange) store.DeliveryChan
 }
 
 func TestWatchDeliveries(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		otherHook := f.newWebhook(t, other.ID, "x")
@@ -95,7 +95,7 @@ func TestWatchDeliveries(t *testing.T) {
 }
 
 func TestWatchDropsSlowReader(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		slow, slowErr, err := s.WatchDeliveries(f.ctx, f.project.ID, 2)
 		require.NoError(t, err)
@@ -118,17 +118,22 @@ func TestWatchDropsSlowReader(t *testing.T) {
 func TestWatchAcrossProcesses(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	keys := secret.NewRandom()
-	open := func() *storesql.Store {
+	open := func() *storetest.DB {
 		s, err := storesql.Open(context.Background(), storesql.Config{URL: url, MaxOpenConns: 4, Keyring: keys})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
-		return s
+		return storetest.Wrap(s)
 	}
 	a, b := open(), open()
 	f := setup(t, a)
+	// Each process's notifier hears the others' announcements.
+	for _, s := range []*storetest.DB{a, b} {
+		require.NoError(t, s.Notifier().Start(f.ctx))
+		t.Cleanup(s.Notifier().Stop)
+	}
 	ch, _, err := b.WatchDeliveries(f.ctx, f.project.ID, 100)
 	require.NoError(t, err)
-	require.NoError(t, a.StartFeed(f.ctx)) // a reads the watcher registry as it starts
+	require.NoError(t, a.Feed.Start(f.ctx)) // a reads the watcher registry as it starts
 
 	ids := f.publishN(t, 1, t0)
 	c := nextChange(t, ch)
