@@ -47,7 +47,7 @@ func waiting(t *testing.T, st *storetest.DB, n int) []store.Delivery {
 	for i := range in {
 		in[i] = store.PublishInput{Event: store.Event{EventType: "job.run", Payload: []byte(`{}`)}, WebhookIDs: []string{w.ID}}
 	}
-	_, err := st.PublishEvents(ctx, p.ID, in, t0, time.Hour)
+	_, err := st.PublishEvents(ctx, store.PublishEventsParams{ProjectID: p.ID, Events: in, Now: t0, IdempotencyWindow: time.Hour})
 	require.NoError(t, err)
 	res, err := st.ClaimDeliveries(ctx, t0, store.ClaimRequest{Limit: n, Lease: time.Minute, PerWebhook: n})
 	require.NoError(t, err)

@@ -72,7 +72,7 @@ func BenchmarkDeliveryLog(b *testing.B) {
 				WebhookIDs: []string{webhooks[(done+i)%len(webhooks)]},
 			}
 		}
-		res, err := st.PublishEvents(ctx, "bench", in, clk.Now(), time.Hour)
+		res, err := st.PublishEvents(ctx, store.PublishEventsParams{ProjectID: "bench", Events: in, Now: clk.Now(), IdempotencyWindow: time.Hour})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -65,7 +65,7 @@ func publishAt(t *testing.T, st *storetest.DB, at time.Time, n int) (events, del
 	for i := range in {
 		in[i] = store.PublishInput{Event: store.Event{EventType: "order.paid"}, WebhookIDs: []string{"wh_purge"}}
 	}
-	res, err := st.PublishEvents(ctx, project, in, at, time.Hour)
+	res, err := st.PublishEvents(ctx, store.PublishEventsParams{ProjectID: project, Events: in, Now: at, IdempotencyWindow: time.Hour})
 	require.NoError(t, err)
 	for _, r := range res {
 		events, deliveries = append(events, r.Event.ID), append(deliveries, r.DeliveryIDs...)
@@ -132,7 +132,7 @@ func TestRunOnceSQLite(t *testing.T) {
 
 		// Trigger signatures are remembered until they expire: three have, one has not.
 		for i, exp := range []time.Time{now.Add(-time.Hour), now.Add(-time.Minute), now, now.Add(time.Minute)} {
-			_, err := st.RememberTriggerSignature(ctx, "trg_1", fmt.Sprint("d", i), exp, exp.Add(-time.Minute))
+			_, err := st.RememberTriggerSignature(ctx, store.RememberTriggerSignatureParams{TriggerID: "trg_1", Digest: fmt.Sprint("d", i), Expire: exp, Now: exp.Add(-time.Minute)})
 			require.NoError(t, err)
 		}
 

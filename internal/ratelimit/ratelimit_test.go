@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/ratelimit"
+	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -66,7 +67,7 @@ func TestHeldTokensExpire(t *testing.T) {
 			return ok
 		}
 		drain := func(at time.Time) int { // another process takes everything left
-			got, _, err := s.TakeRateTokens(ctx, "k", 1000, 1000, at)
+			got, _, err := s.TakeRateTokens(ctx, store.TakeRateTokensParams{Key: "k", Rate: 1000, N: 1000, Now: at})
 			require.NoError(t, err)
 			return got
 		}

@@ -94,10 +94,10 @@ func (e *env) webhook(t *testing.T, url string, mods ...func(*store.Webhook)) *s
 // publish publishes one user.created event straight to the webhooks and returns its delivery ids.
 func (e *env) publish(t *testing.T, payload string, webhookIDs ...string) []string {
 	t.Helper()
-	res, err := e.st.PublishEvents(e.ctx, e.project.ID, []store.PublishInput{{
+	res, err := e.st.PublishEvents(e.ctx, store.PublishEventsParams{ProjectID: e.project.ID, Events: []store.PublishInput{{
 		Event:      store.Event{EventType: "user.created", Subject: "user-7", Payload: json.RawMessage(payload)},
 		WebhookIDs: webhookIDs,
-	}}, e.clk.Now(), 24*time.Hour)
+	}}, Now: e.clk.Now(), IdempotencyWindow: 24 * time.Hour})
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	return res[0].DeliveryIDs

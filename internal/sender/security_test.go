@@ -39,8 +39,8 @@ func TestTemplateBombsFailFast(t *testing.T) {
 			Enabled: true, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", RetryPolicy: store.RetryPolicy{Kind: store.RetryExponential},
 			Timeout: 15 * time.Second, CreateTime: e.clk.Now()}
 		require.NoError(t, st.CreateWebhook(e.ctx, good))
-		res, err := st.PublishEvents(e.ctx, other.ID, []store.PublishInput{{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)},
-			WebhookIDs: []string{good.ID}}}, e.clk.Now(), time.Hour)
+		res, err := st.PublishEvents(e.ctx, store.PublishEventsParams{ProjectID: other.ID, Events: []store.PublishInput{{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)},
+			WebhookIDs: []string{good.ID}}}, Now: e.clk.Now(), IdempotencyWindow: time.Hour})
 		require.NoError(t, err)
 
 		start := time.Now()

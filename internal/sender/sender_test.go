@@ -308,10 +308,10 @@ func TestDisabledAndDeletedWebhooks(t *testing.T) {
 		assert.Len(t, rcv.requests(), 1)
 
 		// Queued while enabled, disabled before it was sent: the sender fails it without a request.
-		_, _, err := st.SetWebhookEnabled(e.ctx, e.project.ID, w.ID, true, "", false, e.clk.Now())
+		_, _, err := st.SetWebhookEnabled(e.ctx, store.SetWebhookEnabledParams{ProjectID: e.project.ID, WebhookID: w.ID, Enabled: true, Now: e.clk.Now()})
 		require.NoError(t, err)
 		third := e.publish(t, `{}`, w.ID)
-		_, _, err = st.SetWebhookEnabled(e.ctx, e.project.ID, w.ID, false, store.DisabledByPerson, false, e.clk.Now())
+		_, _, err = st.SetWebhookEnabled(e.ctx, store.SetWebhookEnabledParams{ProjectID: e.project.ID, WebhookID: w.ID, Enabled: false, Reason: store.DisabledByPerson, Now: e.clk.Now()})
 		require.NoError(t, err)
 		e.clk.Advance(5 * time.Second) // past the sender's webhook cache
 		e.runOnce(t, 1)
@@ -478,7 +478,7 @@ func TestSendTest(t *testing.T) {
 		assert.Equal(t, "user.created", env.Type)
 		assert.Equal(t, map[string]any{"sample": true}, env.Data)
 
-		ds, err := st.ListDeliveries(e.ctx, e.project.ID, store.DeliveryFilter{}, false, store.Page{Size: 10})
+		ds, err := st.ListDeliveries(e.ctx, store.ListDeliveriesParams{ProjectID: e.project.ID, Filter: store.DeliveryFilter{}, Page: store.Page{Size: 10}})
 		require.NoError(t, err)
 		assert.Empty(t, ds, "test sends are not stored")
 		e.runOnce(t, 0)

@@ -29,7 +29,7 @@ func TestStartStopDeliversPublishedEvents(t *testing.T) {
 			for i := range n {
 				in = append(in, store.PublishInput{Event: store.Event{EventType: "user.created", Subject: fmt.Sprint(i), Payload: []byte(`{}`)}})
 			}
-			res, err := st.PublishEvents(e.ctx, e.project.ID, in, e.clk.Now(), time.Hour)
+			res, err := st.PublishEvents(e.ctx, store.PublishEventsParams{ProjectID: e.project.ID, Events: in, Now: e.clk.Now(), IdempotencyWindow: time.Hour})
 			require.NoError(t, err)
 			var ids []string
 			for _, r := range res {

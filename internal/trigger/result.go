@@ -116,8 +116,7 @@ func (h *handler) serveResult(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "execution published no event")
 		return
 	}
-	ds, err := h.cfg.Store.ListDeliveries(ctx, t.ProjectID, store.DeliveryFilter{EventID: e.EventID}, false,
-		store.Page{Size: maxResultDeliveries})
+	ds, err := h.cfg.Store.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: t.ProjectID, Filter: store.DeliveryFilter{EventID: e.EventID}, Page: store.Page{Size: maxResultDeliveries}})
 	if err != nil {
 		h.internal(ctx, w, "list deliveries", err, "execution_id", exeID)
 		return

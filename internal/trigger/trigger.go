@@ -240,7 +240,7 @@ func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r
 	}
 	// A timestamped signature is remembered only now: a request refused with 429 may be sent again as it was.
 	if once != nil {
-		fresh, err := h.cfg.Store.RememberTriggerSignature(ctx, t.ID, once.Digest, once.Expire, now)
+		fresh, err := h.cfg.Store.RememberTriggerSignature(ctx, store.RememberTriggerSignatureParams{TriggerID: t.ID, Digest: once.Digest, Expire: once.Expire, Now: now})
 		if err != nil {
 			h.internal(ctx, w, "remember signature", err, "trigger_id", t.ID)
 			return

@@ -152,7 +152,7 @@ func TestWebhooks(t *testing.T) {
 		got, err = s.GetWebhook(f.ctx, f.project.ID, w.ID)
 		require.NoError(t, err)
 		assert.True(t, got.Enabled, "UpdateWebhook leaves enabled to SetWebhookEnabled (and the engine)")
-		got, _, err = s.SetWebhookEnabled(f.ctx, f.project.ID, w.ID, false, store.DisabledByPerson, false, t0)
+		got, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: w.ID, Enabled: false, Reason: store.DisabledByPerson, Now: t0})
 		require.NoError(t, err)
 		assert.False(t, got.Enabled)
 		assert.Equal(t, store.DisabledByPerson, got.DisabledReason)

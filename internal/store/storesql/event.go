@@ -91,7 +91,8 @@ func (r eventRow) record() store.Event {
 // PublishEvents stores events and their QUEUED deliveries (due now) in one transaction and wakes senders.
 // An idempotency key used in the project within idempotencyWindow returns the first result (Duplicate).
 // Explicit WebhookIDs must all be webhooks of the project (ErrNotFound otherwise); they bypass subscriptions.
-func (s *Store) PublishEvents(ctx context.Context, projectID string, in []store.PublishInput, now time.Time, idempotencyWindow time.Duration) ([]store.PublishResult, error) {
+func (s *Store) PublishEvents(ctx context.Context, p store.PublishEventsParams) ([]store.PublishResult, error) {
+	projectID, in, now, idempotencyWindow := p.ProjectID, p.Events, p.Now, p.IdempotencyWindow
 	var out []store.PublishResult
 	var woke bool
 	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {

@@ -75,9 +75,9 @@ func (f *fixture) subscribe(t *testing.T, projectID, webhookID, subject string, 
 // publish publishes one event of type eventType and returns its result.
 func (f *fixture) publish(t *testing.T, eventType, subject string) store.PublishResult {
 	t.Helper()
-	res, err := f.s.PublishEvents(f.ctx, f.project.ID, []store.PublishInput{{Event: store.Event{
+	res, err := f.s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{{Event: store.Event{
 		EventType: eventType, Subject: subject, Payload: []byte(`{"n":1}`),
-	}}}, t0, 24*time.Hour)
+	}}}, Now: t0, IdempotencyWindow: 24 * time.Hour})
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	return res[0]
@@ -90,7 +90,7 @@ func (f *fixture) publishN(t *testing.T, n int, now time.Time) []string {
 	for i := range in {
 		in[i] = store.PublishInput{Event: store.Event{EventType: "user.created", Subject: fmt.Sprintf("user-%d", i), Payload: []byte(`{}`)}}
 	}
-	res, err := f.s.PublishEvents(f.ctx, f.project.ID, in, now, 24*time.Hour)
+	res, err := f.s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: in, Now: now, IdempotencyWindow: 24 * time.Hour})
 	require.NoError(t, err)
 	var ids []string
 	for _, r := range res {

@@ -192,7 +192,7 @@ func TestClaimLanes(t *testing.T) {
 			for i := range in {
 				in[i] = store.PublishInput{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)}, WebhookIDs: []string{webhookID}}
 			}
-			_, err := s.PublishEvents(f.ctx, projectID, in, now, time.Hour)
+			_, err := s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: projectID, Events: in, Now: now, IdempotencyWindow: time.Hour})
 			require.NoError(t, err)
 		}
 		publishTo(f.project.ID, busyHook.ID, 300, t0)                // a backlog, due first
@@ -249,7 +249,7 @@ func TestClaimLaneCursor(t *testing.T) {
 			w := f.newWebhook(t, f.project.ID, fmt.Sprintf("lane-%03d", i))
 			in = append(in, store.PublishInput{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)}, WebhookIDs: []string{w.ID}})
 		}
-		_, err := s.PublishEvents(f.ctx, f.project.ID, in, t0, time.Hour)
+		_, err := s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: in, Now: t0, IdempotencyWindow: time.Hour})
 		require.NoError(t, err)
 		seen := map[string]bool{}
 		cursor := ""
@@ -276,7 +276,7 @@ func TestWaitingAndActionStatus(t *testing.T) {
 		require.Len(t, claimed, 3)
 		waiting, raced, expiring := claimed[0], claimed[1], claimed[2]
 
-		_, err := s.UpdateActionStatus(f.ctx, "dlv_unknown", 0, store.StatusDone, "", t0)
+		_, err := s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: "dlv_unknown", Resends: 0, Status: store.StatusDone, Now: t0})
 		assert.ErrorIs(t, err, store.ErrNotFound)
 
 		// A 202 makes the delivery WAITING until the receiver reports.
@@ -287,18 +287,18 @@ func TestWaitingAndActionStatus(t *testing.T) {
 				Attempt: &store.Attempt{StartTime: t0, ResponseStatusCode: 202}, Attempts: 1, LastStatusCode: 202},
 		}, t0))
 
-		_, err = s.UpdateActionStatus(f.ctx, waiting.ID, 1, store.StatusDone, "", t0)
+		_, err = s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: waiting.ID, Resends: 1, Status: store.StatusDone, Now: t0})
 		assert.ErrorIs(t, err, store.ErrNotFound, "a token of another resend count is worthless")
-		d, err := s.UpdateActionStatus(f.ctx, waiting.ID, 0, store.StatusFailed, "card declined", t0.Add(time.Second))
+		d, err := s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: waiting.ID, Resends: 0, Status: store.StatusFailed, Reason: "card declined", Now: t0.Add(time.Second)})
 		require.NoError(t, err)
 		assert.Equal(t, waiting.ID, d.ID)
 		assert.Equal(t, store.StatusFailed, d.Status)
 		assert.Equal(t, "card declined", d.Reason)
-		_, err = s.UpdateActionStatus(f.ctx, waiting.ID, 0, store.StatusDone, "", t0.Add(time.Second))
+		_, err = s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: waiting.ID, Resends: 0, Status: store.StatusDone, Now: t0.Add(time.Second)})
 		assert.ErrorIs(t, err, store.ErrNotFound, "a token is used up once its delivery finished")
 
 		// The receiver answers before the sender recorded its 202: the callback wins, the attempt is still kept.
-		d, err = s.UpdateActionStatus(f.ctx, raced.ID, 0, store.StatusDone, "", t0)
+		d, err = s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: raced.ID, Resends: 0, Status: store.StatusDone, Now: t0})
 		require.NoError(t, err)
 		assert.Equal(t, store.StatusDone, d.Status)
 		require.NoError(t, s.CompleteDeliveries(f.ctx, []store.Outcome{{
@@ -312,7 +312,7 @@ func TestWaitingAndActionStatus(t *testing.T) {
 
 		// A queued delivery with no attempt in flight has nothing to report on.
 		q := f.publishN(t, 1, t0)
-		_, err = s.UpdateActionStatus(f.ctx, q[0], 0, store.StatusDone, "", t0)
+		_, err = s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: q[0], Resends: 0, Status: store.StatusDone, Now: t0})
 		assert.ErrorIs(t, err, store.ErrNotFound)
 		res, err := s.ClaimDeliveries(f.ctx, t0, store.ClaimRequest{Limit: 10, Lease: time.Hour, PerWebhook: 10})
 		require.NoError(t, err)
@@ -353,7 +353,7 @@ func TestTakeRateTokens(t *testing.T) {
 	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		ctx := context.Background()
 		take := func(key string, rate, n int, at time.Time) (int, time.Time) {
-			got, next, err := s.TakeRateTokens(ctx, key, rate, n, at)
+			got, next, err := s.TakeRateTokens(ctx, store.TakeRateTokensParams{Key: key, Rate: rate, N: n, Now: at})
 			require.NoError(t, err)
 			return got, next
 		}

@@ -43,10 +43,10 @@ func TestUpgradeTo0008TriggerSignatures(t *testing.T) {
 			assert.Equal(t, store.TriggerSignature{Scheme: store.TriggerSchemeStandardWebhooks,
 				Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, trg.Signature)
 
-			fresh, err := s.RememberTriggerSignature(ctx, "trg_1", "d", now.Add(time.Minute), now)
+			fresh, err := s.RememberTriggerSignature(ctx, store.RememberTriggerSignatureParams{TriggerID: "trg_1", Digest: "d", Expire: now.Add(time.Minute), Now: now})
 			require.NoError(t, err)
 			assert.True(t, fresh)
-			fresh, err = s.RememberTriggerSignature(ctx, "trg_1", "d", now.Add(time.Minute), now)
+			fresh, err = s.RememberTriggerSignature(ctx, store.RememberTriggerSignatureParams{TriggerID: "trg_1", Digest: "d", Expire: now.Add(time.Minute), Now: now})
 			require.NoError(t, err)
 			assert.False(t, fresh)
 		})

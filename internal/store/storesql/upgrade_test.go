@@ -63,7 +63,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 			require.NoError(t, err)
 			assert.Empty(t, e.Subject)
 			assert.Equal(t, "evt_1", e.EventID)
-			ds, err := s.ListDeliveries(ctx, "prj_1", store.DeliveryFilter{Subject: "cus_1"}, false, store.Page{Size: 10})
+			ds, err := s.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: "prj_1", Filter: store.DeliveryFilter{Subject: "cus_1"}, Page: store.Page{Size: 10}})
 			require.NoError(t, err)
 			require.Len(t, ds, 1)
 			assert.Equal(t, 2, ds[0].Attempts)

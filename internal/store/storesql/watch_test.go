@@ -39,7 +39,7 @@ func TestWatchDeliveries(t *testing.T) {
 		ch, watchErr, err := s.WatchDeliveries(ctx, f.project.ID, 100)
 		require.NoError(t, err)
 
-		_, err = s.PublishEvents(f.ctx, other.ID, []store.PublishInput{{Event: store.Event{EventType: "user.created"}}}, t0, time.Hour)
+		_, err = s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: other.ID, Events: []store.PublishInput{{Event: store.Event{EventType: "user.created"}}}, Now: t0, IdempotencyWindow: time.Hour})
 		require.NoError(t, err) // another project's: not seen
 		ids := f.publishN(t, 1, t0)
 		c := nextChange(t, ch)
@@ -73,13 +73,13 @@ func TestWatchDeliveries(t *testing.T) {
 		assert.Equal(t, store.StatusCancelled, c.Delivery.Status)
 
 		// Missed while disabled (created FAILED), then replayed (RETRYING, resent).
-		_, _, err = s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, false, store.DisabledByPerson, false, t0)
+		_, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: store.DisabledByPerson, Now: t0})
 		require.NoError(t, err)
 		missed := f.publishN(t, 1, t0)
 		c = nextChange(t, ch)
 		assert.Equal(t, store.ChangeCreated, c.Kind)
 		assert.Equal(t, store.StatusFailed, c.Delivery.Status)
-		_, _, err = s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, true, "", true, t0)
+		_, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: true, Replay: true, Now: t0})
 		require.NoError(t, err)
 		c = nextChange(t, ch)
 		assert.Equal(t, store.ChangeStatus, c.Kind)
@@ -154,7 +154,7 @@ func TestWatchAcrossProcesses(t *testing.T) {
 	require.NoError(t, err)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		res, err := a.PublishEvents(f.ctx, p2.ID, []store.PublishInput{{Event: store.Event{EventType: "user.created"}}}, t0, time.Hour)
+		res, err := a.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: p2.ID, Events: []store.PublishInput{{Event: store.Event{EventType: "user.created"}}}, Now: t0, IdempotencyWindow: time.Hour})
 		require.NoError(t, err)
 		select {
 		case c := <-ch2:
