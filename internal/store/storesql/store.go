@@ -1,6 +1,31 @@
-// Package storesql implements store.Store with one sqlx-based code base for two dialects: PostgreSQL
-// (lib/pq; several hookd processes may share a database) and embedded SQLite (modernc.org/sqlite, pure Go).
-// Dialect-specific SQL is limited to the queue claim, batched completions, rate buckets and migrations.
+// Package storesql implements hookd's store with one sqlx-based code base for two dialects: PostgreSQL (lib/pq;
+// several hookd processes may share a database) and embedded SQLite (modernc.org/sqlite, pure Go). It is the only
+// package with SQL.
+//
+// Open returns a DB whose parts are separate types over one shared connection (conn: the pools, the dialect,
+// the statement caches, the keyring that seals secrets at rest, the notifier and the feed):
+//
+//   - Store (store.Store): configuration (projects, keys, integrations, webhooks, event types, subscriptions,
+//     triggers), publishing, the delivery and execution logs, webhook health and statistics, retention (purge,
+//     partitions) and secret rotation;
+//   - Queue (store.Queue): claims and completions of deliveries, with the books (statistics, health,
+//     operational events) kept in the completing transaction; claims and completions commit asynchronously on
+//     PostgreSQL (a second pool);
+//   - RateBuckets (store.RateBuckets): token buckets shared by the processes of a cluster;
+//   - Feed (store.DeliveryFeed): delivery watches and the cross-process watcher registry;
+//   - Notifier (store.Listener): the process's one LISTEN connection, whose topics are work wake-ups, delivery
+//     changes and watcher announcements, plus the in-process signal of committed outcomes (DeliveriesChanged).
+//
+// The notifier and the feed are background services with startstop's Start/Stop; their owner (internal/server)
+// starts them, and DB.Close stops them if it has not.
+//
+// Dialect differences are branches on conn.pg() (or dialect-specific statement texts chosen beside them), in most
+// files: connection setup and URLs (store.go, dialect.go), migrations (migrate.go, one directory per dialect),
+// prepared statements (prepared.go), the queue claim and batched completions (queue.go), the books (account.go),
+// publishing and bulk inserts (event.go, bulk.go), health and replays (health.go), rate buckets (ratebucket.go),
+// retention and partitions (retention.go: PostgreSQL drops day partitions, SQLite deletes in batches), secret
+// rotation locks (secrets.go), trigger signatures (trigger.go), private-origin binding (webhook.go), deliveries
+// (delivery.go), and NOTIFY/LISTEN in the notifier and the feed (notify.go, watch.go: in-process only on SQLite).
 package storesql
 
 import (
