@@ -42,11 +42,12 @@ func runKeys(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := c.openStore(ctx, log)
+	db, err := c.openStore(ctx, log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer db.Close()
+	st := db.Store()
 	_, err = st.GetProject(ctx, project)
 	if errors.Is(err, store.ErrNotFound) && project == auth.DefaultProjectID {
 		err = st.CreateProject(ctx, &store.Project{ID: project, Name: project})

@@ -60,7 +60,7 @@ func (c *commonFlags) openConfig(log *slog.Logger) (storesql.Config, error) {
 }
 
 // openStore opens (and migrates) the store the flags name, with their keyring.
-func (c *commonFlags) openStore(ctx context.Context, log *slog.Logger) (*storesql.Store, error) {
+func (c *commonFlags) openStore(ctx context.Context, log *slog.Logger) (*storesql.DB, error) {
 	cfg, err := c.openConfig(log)
 	if err != nil {
 		return nil, err
@@ -104,12 +104,12 @@ func runSecrets(ctx context.Context, args []string) error {
 		}
 		log.Info("added a new key to the key file; the old keys still decrypt", "path", c.keyFile(), "key_id", k.CurrentID())
 	}
-	st, err := c.openStore(ctx, log)
+	db, err := c.openStore(ctx, log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	res, err := st.RotateSecrets(ctx)
+	defer db.Close()
+	res, err := db.Store().RotateSecrets(ctx)
 	if err != nil {
 		return fmt.Errorf("rotate secrets: %w", err)
 	}

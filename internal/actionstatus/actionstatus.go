@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"connectrpc.com/connect"
 
@@ -38,7 +37,7 @@ var errUnknownToken = errors.New("unknown or already used action token")
 // Store is what action-status callbacks need of the store.
 type Store interface {
 	// UpdateActionStatus finishes the WAITING (or in-flight) delivery at resend count resends.
-	UpdateActionStatus(ctx context.Context, deliveryID string, resends int, status store.Status, reason string, now time.Time) (*store.Delivery, error)
+	UpdateActionStatus(ctx context.Context, p store.UpdateActionStatusParams) (*store.Delivery, error)
 	// DeliveryByLegacyToken finds the delivery of a token handed out before tokens were derived.
 	DeliveryByLegacyToken(ctx context.Context, hash []byte) (*store.Delivery, error)
 }
@@ -80,7 +79,7 @@ func update(ctx context.Context, cfg Config, token string, status store.Status, 
 		}
 		deliveryID = d.ID
 	}
-	d, err := cfg.Store.UpdateActionStatus(ctx, deliveryID, resends, status, reason, cfg.Clock.Now().UTC())
+	d, err := cfg.Store.UpdateActionStatus(ctx, store.UpdateActionStatusParams{DeliveryID: deliveryID, Resends: resends, Status: status, Reason: reason, Now: cfg.Clock.Now().UTC()})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnknownToken
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/hookd/hookd/internal/apierr"
 	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -35,7 +34,7 @@ var keys = actiontoken.Static("test key")
 func token(d store.Delivery) string { return actiontoken.New(keys, d.ID, d.Resends) }
 
 // waiting stores n deliveries that are WAITING for their callback and returns them.
-func waiting(t *testing.T, st *storesql.Store, n int) []store.Delivery {
+func waiting(t *testing.T, st *storetest.DB, n int) []store.Delivery {
 	t.Helper()
 	ctx := context.Background()
 	p := &store.Project{Name: "acme", CreateTime: t0}
@@ -48,7 +47,7 @@ func waiting(t *testing.T, st *storesql.Store, n int) []store.Delivery {
 	for i := range in {
 		in[i] = store.PublishInput{Event: store.Event{EventType: "job.run", Payload: []byte(`{}`)}, WebhookIDs: []string{w.ID}}
 	}
-	_, err := st.PublishEvents(ctx, p.ID, in, t0, time.Hour)
+	_, err := st.PublishEvents(ctx, store.PublishEventsParams{ProjectID: p.ID, Events: in, Now: t0, IdempotencyWindow: time.Hour})
 	require.NoError(t, err)
 	res, err := st.ClaimDeliveries(ctx, t0, store.ClaimRequest{Limit: n, Lease: time.Minute, PerWebhook: n})
 	require.NoError(t, err)
@@ -72,7 +71,7 @@ func waiting(t *testing.T, st *storesql.Store, n int) []store.Delivery {
 
 func TestHandler(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
 		ds := waiting(t, st, 3)
 		mux := http.NewServeMux()
 		mux.Handle("/v1/action-status/", actionstatus.NewHandler(actionstatus.Config{Store: st, Keys: keys, Clock: clock.NewFake(t0.Add(time.Hour))}))
@@ -138,7 +137,7 @@ func TestHandler(t *testing.T) {
 		// A token handed out before tokens were derived (an upgraded database keeps their hashes) still works.
 		legacy := "legacy-token-from-0001"
 		sum := sha256.Sum256([]byte(legacy))
-		_, err = st.DB().Exec(st.DB().Rebind(`INSERT INTO action_tokens (hash, delivery_id) VALUES (?, ?)`), sum[:], ds[2].ID)
+		_, err = st.Pool().Exec(st.Pool().Rebind(`INSERT INTO action_tokens (hash, delivery_id) VALUES (?, ?)`), sum[:], ds[2].ID)
 		require.NoError(t, err)
 		code, out = post("POST", legacy, `{"status":"done"}`)
 		assert.Equal(t, 200, code, "%v", out)
@@ -150,7 +149,7 @@ func TestHandler(t *testing.T) {
 
 func TestService(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
 		ds := waiting(t, st, 1)
 		mux := http.NewServeMux()
 		mux.Handle(hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(actionstatus.Config{Store: st, Keys: keys, Clock: clock.NewFake(t0)}),

@@ -15,7 +15,6 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/internal/apierr"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -41,8 +40,8 @@ func TestInternalErrorsStayInternal(t *testing.T) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
 			t.Parallel()
-			storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
-				_, sqlErr := st.DB().ExecContext(context.Background(), `SELECT id FROM no_such_table WHERE id = 'x'`)
+			storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
+				_, sqlErr := st.Pool().ExecContext(context.Background(), `SELECT id FROM no_such_table WHERE id = 'x'`)
 				require.Error(t, sqlErr)
 				require.Contains(t, sqlErr.Error(), "no_such_table", "the driver's error names the table")
 				logs := &syncBuffer{}

@@ -18,7 +18,6 @@ import (
 	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -29,7 +28,7 @@ import (
 func BenchmarkCreateWebhook(b *testing.B) {
 	for _, bk := range []struct {
 		name string
-		open func(testing.TB) *storesql.Store
+		open func(testing.TB) *storetest.DB
 	}{{"sqlite", storetest.NewSQLite}, {"postgres", storetest.NewPostgres}} {
 		b.Run(bk.name, func(b *testing.B) {
 			ctx := context.Background()

@@ -47,7 +47,7 @@ func (s *deliveryService) ListDeliveries(ctx context.Context, req *connect.Reque
 		// The store would fail on it with an internal error; a token of the plain list is the caller's mistake.
 		return nil, apierr.Invalid("page_token", "is not a token returned by this list (queue view)")
 	}
-	ds, err := s.d.Store.ListDeliveries(ctx, p.ProjectID, f, req.Msg.GetQueue(), page)
+	ds, err := s.d.Store.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: p.ProjectID, Filter: f, Queue: req.Msg.GetQueue(), Page: page})
 	if err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "deliveries", "", err)
 	}

@@ -72,7 +72,7 @@ func BenchmarkDeliveryLog(b *testing.B) {
 				WebhookIDs: []string{webhooks[(done+i)%len(webhooks)]},
 			}
 		}
-		res, err := st.PublishEvents(ctx, "bench", in, clk.Now(), time.Hour)
+		res, err := st.PublishEvents(ctx, store.PublishEventsParams{ProjectID: "bench", Events: in, Now: clk.Now(), IdempotencyWindow: time.Hour})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func BenchmarkDeliveryLog(b *testing.B) {
 		clk.Advance(time.Second)
 	}
 	b.Logf("seeded %d events/deliveries/attempts in %s", rows, time.Since(seedStart).Round(time.Second))
-	if _, err := st.DB().ExecContext(ctx, "ANALYZE"); err != nil {
+	if _, err := st.Pool().ExecContext(ctx, "ANALYZE"); err != nil {
 		b.Fatal(err)
 	}
 

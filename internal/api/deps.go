@@ -22,6 +22,8 @@ import (
 type Deps struct {
 	// Store is the database.
 	Store store.Store
+	// Feed streams delivery changes (WatchDeliveries; without it the RPC answers unimplemented).
+	Feed store.DeliveryFeed
 	// Clock gives the current time (injected so tests control it).
 	Clock clock.Clock
 	// Log receives the handlers' own records (e.g. key revocations); internal errors are logged by the error

@@ -128,7 +128,7 @@ func (s *eventService) publishBatch(ctx context.Context, calls []*publishCall) (
 		for i, c := range group {
 			ins[i] = c.in
 		}
-		res, err := s.d.Store.PublishEvents(ctx, pid, ins, now, store.IdempotencyWindow)
+		res, err := s.d.Store.PublishEvents(ctx, store.PublishEventsParams{ProjectID: pid, Events: ins, Now: now, IdempotencyWindow: store.IdempotencyWindow})
 		if err != nil {
 			errs = append(errs, err) // the other projects' transactions go on: their calls are done
 			continue
@@ -172,7 +172,7 @@ func (s *eventService) PublishEvents(ctx context.Context, req *connect.Request[h
 		}
 		ins = append(ins, in)
 	}
-	res, err := s.d.Store.PublishEvents(ctx, p.ProjectID, ins, s.d.now(), store.IdempotencyWindow)
+	res, err := s.d.Store.PublishEvents(ctx, store.PublishEventsParams{ProjectID: p.ProjectID, Events: ins, Now: s.d.now(), IdempotencyWindow: store.IdempotencyWindow})
 	if err != nil {
 		return nil, s.publishError(ctx, err)
 	}

@@ -55,7 +55,7 @@ func withLog(t *testing.T, e *env) *logEnv {
 	mux := http.NewServeMux()
 	le.srv = httptest.NewServer(mux)
 	t.Cleanup(le.srv.Close)
-	d := Deps{Store: e.st, Clock: e.clock, Log: slog.New(slog.DiscardHandler), PublicURL: le.srv.URL, LinkKeys: secret.NewRandom()}
+	d := Deps{Store: e.st, Feed: e.st, Clock: e.clock, Log: slog.New(slog.DiscardHandler), PublicURL: le.srv.URL, LinkKeys: secret.NewRandom()}
 	opts := handlerOptions(e.st, d.Log)
 	mux.Handle(hookdv1connect.NewEventServiceHandler(NewEventService(d, EventConfig{MaxPayloadBytes: testMaxPayload, Registerer: le.reg}), opts...))
 	mux.Handle(hookdv1connect.NewDeliveryServiceHandler(NewDeliveryService(d), opts...))
@@ -168,7 +168,7 @@ func (le *logEnv) storedCounts(t *testing.T) (events, deliveries int) {
 	ctx := context.Background()
 	evs, err := le.e.st.ListEvents(ctx, auth.DefaultProjectID, store.EventFilter{}, store.Page{Size: 100000})
 	require.NoError(t, err)
-	ds, err := le.e.st.ListDeliveries(ctx, auth.DefaultProjectID, store.DeliveryFilter{}, false, store.Page{Size: 100000})
+	ds, err := le.e.st.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: auth.DefaultProjectID, Filter: store.DeliveryFilter{}, Page: store.Page{Size: 100000}})
 	require.NoError(t, err)
 	return len(evs), len(ds)
 }
@@ -246,7 +246,7 @@ func TestPublishEvent(t *testing.T) {
 			stored, err := e.st.GetEvent(ctx, auth.DefaultProjectID, ev.GetId())
 			require.NoError(t, err, c.name)
 			require.Equal(t, len(c.want), stored.Counts[store.StatusQueued], c.name)
-			ds, err := e.st.ListDeliveries(ctx, auth.DefaultProjectID, store.DeliveryFilter{EventID: ev.GetId()}, false, store.Page{Size: 100})
+			ds, err := e.st.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: auth.DefaultProjectID, Filter: store.DeliveryFilter{EventID: ev.GetId()}, Page: store.Page{Size: 100}})
 			require.NoError(t, err)
 			var webhooks, ids []string
 			for _, d := range ds {

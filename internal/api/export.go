@@ -68,7 +68,7 @@ func export(ctx context.Context, st store.Store, projectID string, f store.Deliv
 	enc := json.NewEncoder(bw)
 	page := store.Page{Size: exportPage}
 	for {
-		ds, err := st.ListDeliveries(ctx, projectID, f, false, page)
+		ds, err := st.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: projectID, Filter: f, Page: page})
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}

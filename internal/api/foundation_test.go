@@ -25,7 +25,6 @@ import (
 	"github.com/hookd/hookd/internal/quota"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -33,7 +32,7 @@ import (
 func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
 	t.Parallel()
-	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
 		fn(t, setup(t, st))
 	})
 }
@@ -46,7 +45,7 @@ func overProtocols(t *testing.T, fn func(t *testing.T, e *env)) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
 			t.Parallel()
-			storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
+			storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
 				fn(t, setupOver(t, st, protocol))
 			})
 		})
@@ -1209,7 +1208,7 @@ func TestJSONShowsZeroValues(t *testing.T) {
 // would pass the project's quota is refused and leaves nothing behind.
 func TestCopyWebhookCopiesSubscriptions(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, func(d *Deps) { d.Quotas = quota.Limits{Subscriptions: 5} })
 		ctx := context.Background()
 		createEventType(t, e.member, "order.paid", nil)
@@ -1273,7 +1272,7 @@ func (f failingSubscriptions) CreateSubscription(ctx context.Context, s *store.S
 // TestCopyWebhookIsWholeOrNothing: when a subscription of the copy cannot be stored, the copy is deleted again.
 func TestCopyWebhookIsWholeOrNothing(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
 		ok := &atomic.Int32{}
 		ok.Store(1 << 20)
 		e := setup(t, st, func(d *Deps) { d.Store = failingSubscriptions{Store: d.Store, ok: ok} })

@@ -200,7 +200,7 @@ func (s *integrationService) update(ctx context.Context, p auth.Principal, m *ho
 		// An ADMIN moved the origin: the private values of the webhooks that call the base_url follow it. (When a
 		// MEMBER moved it, no such webhook had private values; one saved meanwhile stays bound to the old origin
 		// and sends them nowhere.)
-		if _, err := s.d.Store.RebindWebhookPrivateOrigin(ctx, p.ProjectID, in.ID, oldOrigin, newOrigin); err != nil {
+		if _, err := s.d.Store.RebindWebhookPrivateOrigin(ctx, store.RebindPrivateOriginParams{ProjectID: p.ProjectID, IntegrationID: in.ID, From: oldOrigin, To: newOrigin}); err != nil {
 			return nil, fmt.Errorf("rebind the private headers of the webhooks of integration %s: %w", in.ID, err)
 		}
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/hookd/hookd/internal/pagination"
 	"github.com/hookd/hookd/internal/quota"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -67,7 +66,7 @@ func TestListPagesByBytes(t *testing.T) {
 // for deliveries), returning the row that reached the budget last.
 func TestListStopsReadingAtBudget(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st)
 		ctx := context.Background()
 		for i := range 5 {
@@ -89,7 +88,7 @@ func TestListStopsReadingAtBudget(t *testing.T) {
 // an integration's headers hold at most maxHeadersBytes together.
 func TestIntegrationQuotaAndHeaderBytes(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, func(d *Deps) { d.Quotas = quota.Limits{Integrations: 2} })
 		ctx := context.Background()
 		create := func(c clients, name string, headers ...*hookdv1.Header) error {

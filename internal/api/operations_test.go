@@ -240,7 +240,7 @@ func TestWatchDeliveriesAPI(t *testing.T) {
 
 func TestWatchHeartbeats(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
-		d := Deps{Store: e.st, Clock: e.clock, WatchHeartbeat: 10 * time.Millisecond}
+		d := Deps{Store: e.st, Feed: e.st, Clock: e.clock, WatchHeartbeat: 10 * time.Millisecond}
 		mux := http.NewServeMux()
 		mux.Handle(hookdv1connect.NewDeliveryServiceHandler(NewDeliveryService(d),
 			connect.WithInterceptors(auth.NewInterceptor(e.st, auth.DefaultPolicy()))))

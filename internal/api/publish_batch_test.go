@@ -32,11 +32,11 @@ type publishCounter struct {
 	sizes map[string][]int
 }
 
-func (c *publishCounter) PublishEvents(ctx context.Context, projectID string, in []store.PublishInput, now time.Time, window time.Duration) ([]store.PublishResult, error) {
+func (c *publishCounter) PublishEvents(ctx context.Context, p store.PublishEventsParams) ([]store.PublishResult, error) {
 	c.mu.Lock()
-	c.sizes[projectID] = append(c.sizes[projectID], len(in))
+	c.sizes[p.ProjectID] = append(c.sizes[p.ProjectID], len(p.Events))
 	c.mu.Unlock()
-	return c.Store.PublishEvents(ctx, projectID, in, now, window)
+	return c.Store.PublishEvents(ctx, p)
 }
 
 func (c *publishCounter) largest() int {
@@ -162,7 +162,7 @@ func TestConcurrentPublishEvent(t *testing.T) {
 			evs, err := e.st.ListEvents(ctx, project, store.EventFilter{}, store.Page{Size: 1000})
 			require.NoError(t, err)
 			require.Len(t, evs, want, project)
-			ds, err := e.st.ListDeliveries(ctx, project, store.DeliveryFilter{}, false, store.Page{Size: 1000})
+			ds, err := e.st.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: project, Filter: store.DeliveryFilter{}, Page: store.Page{Size: 1000}})
 			require.NoError(t, err)
 			require.Len(t, ds, want, project)
 			for _, dl := range ds {
@@ -180,7 +180,7 @@ func TestConcurrentPublishEvent(t *testing.T) {
 			payload, err := json.Marshal(res[i].GetEvent().GetPayload().AsMap())
 			require.NoError(t, err)
 			require.JSONEq(t, string(payload), string(got.Payload))
-			ds, err := e.st.ListDeliveries(ctx, c.project, store.DeliveryFilter{EventID: got.ID}, false, store.Page{Size: 10})
+			ds, err := e.st.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: c.project, Filter: store.DeliveryFilter{EventID: got.ID}, Page: store.Page{Size: 10}})
 			require.NoError(t, err)
 			require.Len(t, ds, 1)
 			require.Equal(t, res[i].GetDeliveryIds(), []string{ds[0].ID})

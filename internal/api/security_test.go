@@ -17,7 +17,6 @@ import (
 	"github.com/hookd/hookd/internal/quota"
 	"github.com/hookd/hookd/internal/schema"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -98,7 +97,7 @@ func TestSaveTimeTemplateChecks(t *testing.T) {
 // Per-project quotas: resource_exhausted past the limit, and other projects are not affected.
 func TestQuotas(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, func(d *Deps) {
 			d.Quotas = quota.Limits{Webhooks: 2, EventTypes: 1, Subscriptions: 1}
 		})

@@ -19,7 +19,7 @@ import (
 	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/store/storetest"
 	"github.com/hookd/hookd/internal/strictjson"
 	"github.com/hookd/hookd/internal/trigger"
 )
@@ -52,7 +52,7 @@ type clients struct {
 
 // env is a running API server on a fresh store, with keys of every role.
 type env struct {
-	st     *storesql.Store
+	st     *storetest.DB
 	clock  *clock.Fake
 	tester *fakeTester
 	srv    *httptest.Server
@@ -74,7 +74,7 @@ func handlerOptions(st store.Store, log *slog.Logger) []connect.HandlerOption {
 }
 
 // setup is setupOver with the Connect protocol.
-func setup(t *testing.T, st *storesql.Store, mods ...func(*Deps)) *env {
+func setup(t *testing.T, st *storetest.DB, mods ...func(*Deps)) *env {
 	t.Helper()
 	return setupOver(t, st, protoConnect, mods...)
 }
@@ -82,7 +82,7 @@ func setup(t *testing.T, st *storesql.Store, mods ...func(*Deps)) *env {
 // setupOver starts the foundation handlers and TriggerService (behind the error boundary and the auth
 // interceptor, as hookd serve does) and the public trigger endpoint on an httptest server over st; the clients
 // speak protocol.
-func setupOver(t *testing.T, st *storesql.Store, protocol string, mods ...func(*Deps)) *env {
+func setupOver(t *testing.T, st *storetest.DB, protocol string, mods ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{st: st, clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), tester: &fakeTester{}, keyIDs: map[string]string{},
@@ -97,7 +97,7 @@ func setupOver(t *testing.T, st *storesql.Store, protocol string, mods ...func(*
 	t.Cleanup(srv.Close)
 	e.srv = srv
 
-	d := Deps{Store: st, Clock: e.clock, Log: slog.New(slog.DiscardHandler)}
+	d := Deps{Store: st, Feed: st, Clock: e.clock, Log: slog.New(slog.DiscardHandler)}
 	for _, m := range mods {
 		m(&d)
 	}
@@ -113,7 +113,7 @@ func setupOver(t *testing.T, st *storesql.Store, protocol string, mods ...func(*
 	m.Handle(hookdv1connect.NewEventTypeServiceHandler(NewEventTypeService(d), opts...))
 	m.Handle(hookdv1connect.NewSubscriptionServiceHandler(NewSubscriptionService(d), opts...))
 	m.Handle(hookdv1connect.NewTriggerServiceHandler(NewTriggerService(d, TriggerConfig{}), opts...))
-	inbound := trigger.NewHandler(trigger.Config{Store: st, Rates: st, Clock: e.clock, Log: d.Log, PublicURL: d.PublicURL})
+	inbound := trigger.NewHandler(trigger.Config{Store: st, Rates: st, Outcomes: st.Notifier(), Clock: e.clock, Log: d.Log, PublicURL: d.PublicURL})
 	m.Handle("/t/", inbound)
 	mux = m
 

@@ -35,7 +35,7 @@ func withStreams(t *testing.T, e *env, mods ...func(*Deps)) *streamEnv {
 	t.Helper()
 	authn := auth.NewAuthenticator(e.st, e.clock)
 	authn.Streams = testStreamLimits
-	d := Deps{Store: e.st, Clock: e.clock, Log: slog.New(slog.DiscardHandler), WatchHeartbeat: 5 * time.Millisecond, Auth: authn}
+	d := Deps{Store: e.st, Feed: e.st, Clock: e.clock, Log: slog.New(slog.DiscardHandler), WatchHeartbeat: 5 * time.Millisecond, Auth: authn}
 	for _, m := range mods {
 		m(&d)
 	}

@@ -79,9 +79,12 @@ func (s *deliveryService) WatchDeliveries(ctx context.Context, req *connect.Requ
 			"watch deliveries: this API key already holds %d open WatchDeliveries streams, the most one key may hold; close one first", most))
 	}
 	defer release()
+	if s.d.Feed == nil {
+		return connect.NewError(connect.CodeUnimplemented, errors.New("watch deliveries: this server has no delivery feed"))
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	changes, watchErr, err := s.d.Store.WatchDeliveries(ctx, p.ProjectID, WatchBuffer)
+	changes, watchErr, err := s.d.Feed.WatchDeliveries(ctx, p.ProjectID, WatchBuffer)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("watch deliveries: %w", err))

@@ -200,8 +200,7 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 	var replayed int
 	if m.Enabled != nil {
 		// Enabling and disabling are health changes: they publish hookd.webhook.enabled / .disabled.
-		if w, replayed, err = s.d.Store.SetWebhookEnabled(ctx, p.ProjectID, w.ID, m.GetEnabled(), store.DisabledByPerson,
-			m.GetReplayMissed(), now); err != nil {
+		if w, replayed, err = s.d.Store.SetWebhookEnabled(ctx, store.SetWebhookEnabledParams{ProjectID: p.ProjectID, WebhookID: w.ID, Enabled: m.GetEnabled(), Reason: store.DisabledByPerson, Replay: m.GetReplayMissed(), Now: now}); err != nil {
 			return nil, apierr.About("webhook", m.GetId(), err)
 		}
 	}
@@ -370,7 +369,7 @@ func (s *webhookService) GetWebhookStats(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.d.Store.GetWebhookStats(ctx, p.ProjectID, req.Msg.GetId(), window, s.d.now())
+	st, err := s.d.Store.GetWebhookStats(ctx, store.WebhookStatsParams{ProjectID: p.ProjectID, WebhookID: req.Msg.GetId(), Window: window, Now: s.d.now()})
 	if err != nil {
 		return nil, apierr.About("webhook", req.Msg.GetId(), err)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -239,7 +238,7 @@ func (r *racingStore) GetTrigger(ctx context.Context, projectID, id string) (*st
 // for every resource two updates of different fields both survive.
 func TestUpdatesKeepConcurrentChanges(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
 		rs := &racingStore{after: map[string]func(){}}
 		e := setup(t, st, func(d *Deps) { rs.Store = d.Store; d.Store = rs })
 		ctx := context.Background()

@@ -8,14 +8,14 @@ package purge
 import (
 	"cmp"
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/startstop"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -66,10 +66,9 @@ type Purger struct {
 	cfg    Config
 	purged prometheus.Counter
 	days   prometheus.Counter
-	// mu guards cancel and done; Stop holds it while it waits, so Start and Stop never interleave.
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	// BaseStartStop gives the purger the services' Start/Stop contract: Stop ends the background loop and waits
+	// for it (safe twice, or before Start); a second Start is refused.
+	startstop.BaseStartStop
 }
 
 // New returns a Purger with defaults filled in (zero or negative values take the defaults).
@@ -99,16 +98,12 @@ func New(cfg Config) *Purger {
 
 // Start runs purge rounds (the first one at once) until Stop or ctx ends; it fails if already started.
 func (p *Purger) Start(ctx context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cancel != nil {
-		return errors.New("purge: already started")
+	ctx, stopped, err := p.StartInit(ctx)
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	p.cancel, p.done = cancel, done
 	go func() {
-		defer close(done)
+		defer stopped()
 		t := time.NewTicker(p.cfg.Interval)
 		defer t.Stop()
 		v := time.NewTicker(p.cfg.VacuumInterval)
@@ -132,18 +127,6 @@ func (p *Purger) Start(ctx context.Context) error {
 		}
 	}()
 	return nil
-}
-
-// Stop ends the background loop and waits for it; safe to call twice, or before Start.
-func (p *Purger) Stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cancel == nil {
-		return
-	}
-	p.cancel()
-	<-p.done
-	p.cancel, p.done = nil, nil
 }
 
 // runOnce creates the partitions ahead, drops or deletes everything older than the cutoff (batch by batch) and

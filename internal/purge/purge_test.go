@@ -24,7 +24,7 @@ const project = "prj_purge"
 
 // countingStore records the limits of every Purge call.
 type countingStore struct {
-	*storesql.Store
+	*storetest.DB
 	mu     sync.Mutex
 	limits []int
 	counts []int
@@ -45,7 +45,7 @@ func (c *countingStore) calls() ([]int, []int) {
 }
 
 // seedStore creates the project and a webhook.
-func seedStore(t *testing.T, st *storesql.Store) {
+func seedStore(t *testing.T, st *storetest.DB) {
 	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, st.CreateProject(ctx, &store.Project{ID: project, Name: "purge"}))
@@ -58,14 +58,14 @@ func seedStore(t *testing.T, st *storesql.Store) {
 
 // publishAt publishes n events at time at, each with one delivery finished with one attempt; it returns
 // the event ids and delivery ids.
-func publishAt(t *testing.T, st *storesql.Store, at time.Time, n int) (events, deliveries []string) {
+func publishAt(t *testing.T, st *storetest.DB, at time.Time, n int) (events, deliveries []string) {
 	t.Helper()
 	ctx := context.Background()
 	in := make([]store.PublishInput, n)
 	for i := range in {
 		in[i] = store.PublishInput{Event: store.Event{EventType: "order.paid"}, WebhookIDs: []string{"wh_purge"}}
 	}
-	res, err := st.PublishEvents(ctx, project, in, at, time.Hour)
+	res, err := st.PublishEvents(ctx, store.PublishEventsParams{ProjectID: project, Events: in, Now: at, IdempotencyWindow: time.Hour})
 	require.NoError(t, err)
 	for _, r := range res {
 		events, deliveries = append(events, r.Event.ID), append(deliveries, r.DeliveryIDs...)
@@ -119,7 +119,7 @@ hookd_purged_events_total `+want+"\n"), "hookd_purged_events_total"))
 // TestRunOnceSQLite: SQLite deletes rows older than the cutoff, in small batches.
 func TestRunOnceSQLite(t *testing.T) {
 	t.Parallel()
-	func(t *testing.T, st *storesql.Store) {
+	func(t *testing.T, st *storetest.DB) {
 		ctx := context.Background()
 		seedStore(t, st)
 		now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -132,11 +132,11 @@ func TestRunOnceSQLite(t *testing.T) {
 
 		// Trigger signatures are remembered until they expire: three have, one has not.
 		for i, exp := range []time.Time{now.Add(-time.Hour), now.Add(-time.Minute), now, now.Add(time.Minute)} {
-			_, err := st.RememberTriggerSignature(ctx, "trg_1", fmt.Sprint("d", i), exp, exp.Add(-time.Minute))
+			_, err := st.RememberTriggerSignature(ctx, store.RememberTriggerSignatureParams{TriggerID: "trg_1", Digest: fmt.Sprint("d", i), Expire: exp, Now: exp.Add(-time.Minute)})
 			require.NoError(t, err)
 		}
 
-		cs := &countingStore{Store: st}
+		cs := &countingStore{DB: st}
 		reg := prometheus.NewRegistry()
 		clk := clock.NewFake(now)
 		p := New(Config{Store: cs, Retention: 24 * time.Hour, BatchSize: 3, Clock: clk, Logger: slog.New(slog.DiscardHandler), Registerer: reg})
@@ -149,7 +149,7 @@ func TestRunOnceSQLite(t *testing.T) {
 		require.Equal(t, []int{3, 3, 3, 3}, limits, "small batches")
 		require.Equal(t, []int{3, 3, 3, 1}, counts)
 		var digests []string
-		require.NoError(t, st.DB().SelectContext(ctx, &digests, `SELECT digest FROM trigger_signatures`))
+		require.NoError(t, st.Pool().SelectContext(ctx, &digests, `SELECT digest FROM trigger_signatures`))
 		require.Equal(t, []string{"d3"}, digests, "expired trigger signatures are forgotten")
 		requireKept(t, st, false, oldEvents, oldDeliveries)
 		requireKept(t, st, true, edgeEvents, edgeDeliveries)
@@ -195,7 +195,7 @@ func TestRunOncePostgres(t *testing.T) {
 	sameDayEvents, sameDayDeliveries := publishAt(t, st, cutoff.Add(-time.Microsecond), 2) // the cutoff's day: kept
 	youngEvents, youngDeliveries := publishAt(t, st, now.Add(-time.Hour), 3)
 
-	cs := &countingStore{Store: st}
+	cs := &countingStore{DB: st}
 	clk := clock.NewFake(now)
 	reg := prometheus.NewRegistry()
 	p := New(Config{Store: cs, Retention: 24 * time.Hour, BatchSize: 3, Clock: clk, Logger: slog.New(slog.DiscardHandler), Registerer: reg})
@@ -209,7 +209,7 @@ func TestRunOncePostgres(t *testing.T) {
 	require.Equal(t, 2.0, testutil.ToFloat64(p.days), "two days dropped")
 	partitions := func() []string {
 		var names []string
-		require.NoError(t, st.DB().Select(&names, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		require.NoError(t, st.Pool().Select(&names, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 			JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events' ORDER BY 1`))
 		return names
 	}
@@ -273,7 +273,7 @@ func TestDefaults(t *testing.T) {
 
 func TestStartStop(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
 		ctx := context.Background()
 		seedStore(t, st)
 		now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)

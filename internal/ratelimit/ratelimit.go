@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/hookd/hookd/internal/store"
 )
 
 const (
@@ -22,9 +24,9 @@ const (
 
 // Buckets are the token buckets shared by every process (the store implements them).
 type Buckets interface {
-	// TakeRateTokens takes up to n tokens at once from the bucket key (rate per second, burst = rate) and returns
+	// TakeRateTokens takes up to N tokens at once from the bucket Key (Rate per second, burst = Rate) and returns
 	// how many it got (0: none left, and when the next one is due).
-	TakeRateTokens(ctx context.Context, key string, rate, n int, now time.Time) (int, time.Time, error)
+	TakeRateTokens(ctx context.Context, p store.TakeRateTokensParams) (int, time.Time, error)
 }
 
 // Limiter takes tokens from the shared buckets.
@@ -95,7 +97,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, rate int, now time.Time
 		close(done)
 	}()
 
-	n, next, err := l.store.TakeRateTokens(ctx, key, rate, BlockSize(rate), now)
+	n, next, err := l.store.TakeRateTokens(ctx, store.TakeRateTokensParams{Key: key, Rate: rate, N: BlockSize(rate), Now: now})
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("rate limit %s: %w", key, err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/ratelimit"
-	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -26,7 +26,7 @@ func TestBlockSize(t *testing.T) {
 // TestNeverOverAdmits: several processes (limiters) share one bucket; within a second no more than the rate
 // is admitted in all, and held tokens expire.
 func TestNeverOverAdmits(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		ctx := context.Background()
 		limiters := []*ratelimit.Limiter{ratelimit.New(s), ratelimit.New(s), ratelimit.New(s)}
 		var admitted atomic.Int64
@@ -59,7 +59,7 @@ func TestNeverOverAdmits(t *testing.T) {
 
 // TestHeldTokensExpire: tokens taken in a block are spent locally, and only within HoldFor.
 func TestHeldTokensExpire(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		ctx := context.Background()
 		allow := func(l *ratelimit.Limiter, at time.Time) bool {
 			ok, _, err := l.Allow(ctx, "k", 1000, at)
@@ -67,7 +67,7 @@ func TestHeldTokensExpire(t *testing.T) {
 			return ok
 		}
 		drain := func(at time.Time) int { // another process takes everything left
-			got, _, err := s.TakeRateTokens(ctx, "k", 1000, 1000, at)
+			got, _, err := s.TakeRateTokens(ctx, store.TakeRateTokensParams{Key: "k", Rate: 1000, N: 1000, Now: at})
 			require.NoError(t, err)
 			return got
 		}

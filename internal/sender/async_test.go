@@ -14,7 +14,7 @@ import (
 	"github.com/hookd/hookd/internal/actionstatus"
 	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 // callback posts body to the path of an action-status link and returns the status and JSON reply.
@@ -29,7 +29,7 @@ func callback(t *testing.T, h http.Handler, link, body string) (int, map[string]
 }
 
 func TestAsyncActionStatus(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		h := actionstatus.NewHandler(actionstatus.Config{Store: st, Keys: keys, Clock: e.clk, Log: quietLog()})
 		rcv := newReceiver(t, reply{status: 202})

@@ -21,7 +21,6 @@ import (
 	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/internal/signature"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -29,9 +28,9 @@ import (
 var _ api.Tester = (*sender.Sender)(nil)
 
 // backends runs fn in parallel on a fresh SQLite and a fresh PostgreSQL store.
-func backends(t *testing.T, fn func(t *testing.T, st *storesql.Store)) {
+func backends(t *testing.T, fn func(t *testing.T, st *storetest.DB)) {
 	t.Parallel()
-	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
 		fn(t, st)
 	})
 }
@@ -42,7 +41,7 @@ var keys = actiontoken.Static("sender test key")
 // env is a project with the event type user.created in a store, a fake clock and a sender.
 type env struct {
 	ctx     context.Context
-	st      *storesql.Store
+	st      *storetest.DB
 	clk     *clock.Fake
 	snd     *sender.Sender
 	project *store.Project
@@ -54,13 +53,13 @@ func quietLog() *slog.Logger {
 
 // setup returns an env whose sender uses cfg (the store's parts, Clock, ActionKeys, Log and PublicURL are filled
 // in).
-func setup(t *testing.T, st *storesql.Store, cfg sender.Config) *env {
+func setup(t *testing.T, st *storetest.DB, cfg sender.Config) *env {
 	t.Helper()
 	e := &env{ctx: context.Background(), st: st, clk: clock.NewFake(time.Now().Truncate(time.Second))}
 	e.project = &store.Project{Name: "acme", CreateTime: e.clk.Now()}
 	require.NoError(t, st.CreateProject(e.ctx, e.project))
 	require.NoError(t, st.CreateEventType(e.ctx, &store.EventType{ProjectID: e.project.ID, Name: "user.created", CreateTime: e.clk.Now()}))
-	cfg.Queue, cfg.Targets, cfg.Rates, cfg.ActionKeys, cfg.Listener = st, st, st, keys, st.Listener()
+	cfg.Queue, cfg.Targets, cfg.Rates, cfg.ActionKeys, cfg.Listener = st, st, st, keys, st.Notifier()
 	cfg.Clock, cfg.Log, cfg.PublicURL = e.clk, quietLog(), "https://hookd.example.com"
 	e.snd = sender.New(cfg)
 	return e
@@ -95,10 +94,10 @@ func (e *env) webhook(t *testing.T, url string, mods ...func(*store.Webhook)) *s
 // publish publishes one user.created event straight to the webhooks and returns its delivery ids.
 func (e *env) publish(t *testing.T, payload string, webhookIDs ...string) []string {
 	t.Helper()
-	res, err := e.st.PublishEvents(e.ctx, e.project.ID, []store.PublishInput{{
+	res, err := e.st.PublishEvents(e.ctx, store.PublishEventsParams{ProjectID: e.project.ID, Events: []store.PublishInput{{
 		Event:      store.Event{EventType: "user.created", Subject: "user-7", Payload: json.RawMessage(payload)},
 		WebhookIDs: webhookIDs,
-	}}, e.clk.Now(), 24*time.Hour)
+	}}, Now: e.clk.Now(), IdempotencyWindow: 24 * time.Hour})
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	return res[0].DeliveryIDs

@@ -15,7 +15,7 @@ import (
 
 	"github.com/hookd/hookd/internal/signature"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 // TestIdempotentPolicy delivers with RETRY_POLICY_KIND_IDEMPOTENT, the rule of the product document 001
@@ -23,7 +23,7 @@ import (
 // webhook will be called back three times within six minutes if the response contains errors 5xx and 429, as
 // long as the response does not include other codes or an absent transactionID."
 func TestIdempotentPolicy(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		idempotent := func(w *store.Webhook) { w.RetryPolicy = store.RetryPolicy{Kind: store.RetryIdempotent} }
 
@@ -114,7 +114,7 @@ func TestIdempotentPolicy(t *testing.T) {
 // (004_059e8ff75d0b421d.txt): "If you reply with any response code that is not a HTTP 200, including 3xx/4xx/5xx
 // codes, we will mark the webhook as rejected." A 201 or 204 then counts as a failure and is retried like a 5xx.
 func TestSuccessStatusCodes(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		only200 := func(w *store.Webhook) { w.SuccessStatusCodes = []int{200} }
 		rcv := newReceiver(t, reply{status: 201}, reply{status: 204}, reply{status: 200})
@@ -154,7 +154,7 @@ func TestSuccessStatusCodes(t *testing.T) {
 // Retries are opted into ("set a delay period and max attempt (10 maximum)"): under NONE a 500 is final, with a
 // policy it is retried first.
 func TestAsyncStatusOutcomes(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		async := func(p store.RetryPolicy, name string) func(*store.Webhook) {
 			return func(w *store.Webhook) { w.AsyncStatus, w.RetryPolicy, w.SystemName = true, p, name }
@@ -195,7 +195,7 @@ func TestAsyncStatusOutcomes(t *testing.T) {
 // crypto/ed25519: they verify with the webhook's whpk_ public key and fail with another key; during a rotation
 // both keys sign, and after a change of algorithm the old HMAC secret keeps signing `v1` beside the new `v1a`.
 func TestEd25519Signatures(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		private, public, err := signature.NewEd25519Key()
 		require.NoError(t, err)

@@ -11,13 +11,13 @@ import (
 
 	"github.com/hookd/hookd/internal/netguard"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 // Template bombs fail fast (FAILED, "template: …", no retry) while another project's delivery in the same batch
 // arrives within a second.
 func TestTemplateBombsFailFast(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 200})
 		bombs := []string{
@@ -39,8 +39,8 @@ func TestTemplateBombsFailFast(t *testing.T) {
 			Enabled: true, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", RetryPolicy: store.RetryPolicy{Kind: store.RetryExponential},
 			Timeout: 15 * time.Second, CreateTime: e.clk.Now()}
 		require.NoError(t, st.CreateWebhook(e.ctx, good))
-		res, err := st.PublishEvents(e.ctx, other.ID, []store.PublishInput{{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)},
-			WebhookIDs: []string{good.ID}}}, e.clk.Now(), time.Hour)
+		res, err := st.PublishEvents(e.ctx, store.PublishEventsParams{ProjectID: other.ID, Events: []store.PublishInput{{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)},
+			WebhookIDs: []string{good.ID}}}, Now: e.clk.Now(), IdempotencyWindow: time.Hour})
 		require.NoError(t, err)
 
 		start := time.Now()
@@ -63,7 +63,7 @@ func TestTemplateBombsFailFast(t *testing.T) {
 // A MEMBER can never redirect private integration headers: a webhook of the integration with its own url
 // elsewhere does not send them (deliveries and test sends alike); the integration's origin still gets them.
 func TestPrivateHeadersOnlyToTheIntegrationOrigin(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		owner := newReceiver(t, reply{status: 200})
 		member := newReceiver(t, reply{status: 200})
@@ -92,7 +92,7 @@ func TestPrivateHeadersOnlyToTheIntegrationOrigin(t *testing.T) {
 // deliveries and test sends alike: not to a webhook whose url moved since (e.g. a copy), nor to a path webhook
 // whose integration's base_url moved; public headers still go. A webhook still calling its origin sends them.
 func TestWebhookPrivateHeadersOnlyToTheirOrigin(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		owner := newReceiver(t, reply{status: 200})
 		member := newReceiver(t, reply{status: 200})
@@ -134,7 +134,7 @@ func TestWebhookPrivateHeadersOnlyToTheirOrigin(t *testing.T) {
 
 // URL template output is escaped for its position and cannot change the host.
 func TestURLTemplatesCannotPickTheHost(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 200})
 		escaped := e.webhook(t, rcv.URL+"/x/{{.Data.id}}?q={{.Data.q}}", func(w *store.Webhook) { w.SystemName += "-e" })

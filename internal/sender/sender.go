@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,7 @@ import (
 	"github.com/hookd/hookd/internal/actiontoken"
 	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/ratelimit"
+	"github.com/hookd/hookd/internal/startstop"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -67,7 +69,8 @@ func DefaultPerWebhook(workers int) int { return max(1, workers/2) }
 type Config struct {
 	// Queue holds the deliveries.
 	Queue Queue
-	// Listener wakes the claimer when work is committed, by this process or another one (optional: without it
+	// Listener wakes the claimer when work is committed, by this process or another one; its owner starts what
+	// listens to other processes (storesql's Notifier) before the sender (optional: without it
 	// the claimer still wakes at the due times its claims learn and at its own completions' reschedules only when
 	// they come through a listener, so production wiring always sets it).
 	Listener store.Listener
@@ -152,10 +155,12 @@ type Sender struct {
 	disp  *dispatcher   // claimed deliveries waiting for or running on a worker
 	freed chan struct{} // signalled when a worker finishes
 
-	runMu   sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	// BaseStartStop gives the sender the services' Start/Stop contract: Stop stops claiming, waits for
+	// in-flight attempts, gives back claimed deliveries that were not started and writes all outcomes (safe
+	// twice, and before Start).
+	startstop.BaseStartStop
+	// ran is set by the first Start: a sender runs once (its pool is closed when it stops).
+	ran atomic.Bool
 }
 
 // New returns a Sender with defaults filled in; it registers its metrics with cfg.Registerer.
@@ -202,22 +207,18 @@ func (s *Sender) Start(ctx context.Context) error {
 	if s.cfg.Queue == nil || s.cfg.Targets == nil {
 		return errors.New("start sender: no queue or targets")
 	}
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if s.started {
-		return errors.New("start sender: already started")
+	if !s.ran.CompareAndSwap(false, true) {
+		return fmt.Errorf("start sender: %w", startstop.ErrAlreadyStarted)
 	}
-	s.started = true
+	claimCtx, stopped, err := s.StartInit(ctx)
+	if err != nil {
+		return fmt.Errorf("start sender: %w", err)
+	}
 	var wakeups <-chan store.Wakeup
 	unsubscribe := func() {}
 	if s.cfg.Listener != nil {
-		if err := s.cfg.Listener.Start(ctx); err != nil {
-			return fmt.Errorf("start sender: %w", err)
-		}
 		wakeups, unsubscribe = s.cfg.Listener.Subscribe()
 	}
-	claimCtx, cancel := context.WithCancel(ctx)
-	s.cancel, s.done = cancel, make(chan struct{})
 	workCtx := context.WithoutCancel(ctx)
 
 	results := make(chan store.Outcome, s.capacity())
@@ -244,7 +245,7 @@ func (s *Sender) Start(ctx context.Context) error {
 		s.flushLoop(workCtx, results)
 	}()
 	go func() {
-		defer close(s.done)
+		defer stopped()
 		s.claimLoop(claimCtx, wakeups)
 		unsubscribe()
 		for _, d := range s.disp.drain() { // claimed but not started: give them back, due now
@@ -255,24 +256,8 @@ func (s *Sender) Start(ctx context.Context) error {
 		workers.Wait()
 		close(results)
 		<-flushed
-		if s.cfg.Listener != nil {
-			s.cfg.Listener.Stop()
-		}
 	}()
 	return nil
-}
-
-// Stop stops claiming, waits for in-flight attempts, gives back claimed deliveries that were not started and
-// writes all outcomes. Safe to call twice, and before Start.
-func (s *Sender) Stop() {
-	s.runMu.Lock()
-	cancel, done := s.cancel, s.done
-	s.runMu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
 }
 
 // claimThreshold is how much free room makes a claim worth it while deliveries are in flight.

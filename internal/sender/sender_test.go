@@ -20,7 +20,7 @@ import (
 	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/internal/signature"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 var dev = sender.Config{Dev: true}
@@ -36,7 +36,7 @@ func header(hs []store.Header, name string) string {
 }
 
 func TestSuccess(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, sender.Config{Dev: true, UserAgent: "hookd/1.2.3"})
 		rcv := newReceiver(t, reply{status: 200, header: map[string]string{"Content-Type": "application/json"}, body: `{"ok":true}`})
 		w := e.webhook(t, rcv.URL+"/hook", func(w *store.Webhook) {
@@ -117,7 +117,7 @@ func mustInt(t *testing.T, s string) int64 {
 }
 
 func TestRetryThenSuccess(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 500, body: "oops"}, reply{status: 204})
 		w := e.webhook(t, rcv.URL)
@@ -160,7 +160,7 @@ func TestRetryThenSuccess(t *testing.T) {
 }
 
 func TestFullScheduleThenFailed(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 503})
 		w := e.webhook(t, rcv.URL)
@@ -191,7 +191,7 @@ func TestFullScheduleThenFailed(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, sender.Config{Dev: true, Timeout: 200 * time.Millisecond})
 		rcv := newReceiver(t, reply{hang: true})
 		w := e.webhook(t, rcv.URL)
@@ -215,7 +215,7 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestClassification(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		tests := []struct {
 			name    string
 			reply   reply
@@ -291,7 +291,7 @@ func TestClassification(t *testing.T) {
 }
 
 func TestDisabledAndDeletedWebhooks(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 410})
 		w := e.webhook(t, rcv.URL)
@@ -308,10 +308,10 @@ func TestDisabledAndDeletedWebhooks(t *testing.T) {
 		assert.Len(t, rcv.requests(), 1)
 
 		// Queued while enabled, disabled before it was sent: the sender fails it without a request.
-		_, _, err := st.SetWebhookEnabled(e.ctx, e.project.ID, w.ID, true, "", false, e.clk.Now())
+		_, _, err := st.SetWebhookEnabled(e.ctx, store.SetWebhookEnabledParams{ProjectID: e.project.ID, WebhookID: w.ID, Enabled: true, Now: e.clk.Now()})
 		require.NoError(t, err)
 		third := e.publish(t, `{}`, w.ID)
-		_, _, err = st.SetWebhookEnabled(e.ctx, e.project.ID, w.ID, false, store.DisabledByPerson, false, e.clk.Now())
+		_, _, err = st.SetWebhookEnabled(e.ctx, store.SetWebhookEnabledParams{ProjectID: e.project.ID, WebhookID: w.ID, Enabled: false, Reason: store.DisabledByPerson, Now: e.clk.Now()})
 		require.NoError(t, err)
 		e.clk.Advance(5 * time.Second) // past the sender's webhook cache
 		e.runOnce(t, 1)
@@ -323,7 +323,7 @@ func TestDisabledAndDeletedWebhooks(t *testing.T) {
 }
 
 func TestSignatureDuringRotation(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 200})
 		previous, err := signature.NewSecret()
@@ -351,7 +351,7 @@ func TestSignatureDuringRotation(t *testing.T) {
 }
 
 func TestTemplatesAndIntegration(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 200})
 		in := &store.Integration{ProjectID: e.project.ID, Name: "shop", BaseURL: rcv.URL + "/api/", CreateTime: e.clk.Now(),
@@ -397,7 +397,7 @@ func TestTemplatesAndIntegration(t *testing.T) {
 }
 
 func TestBadTemplateFails(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 200})
 		w := e.webhook(t, rcv.URL, func(w *store.Webhook) { w.BodyTemplate = `{{index .Data.items 5}}` })
@@ -414,7 +414,7 @@ func TestBadTemplateFails(t *testing.T) {
 }
 
 func TestRateLimitDelays(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 200})
 		in := &store.Integration{ProjectID: e.project.ID, Name: "slow", BaseURL: rcv.URL, RateLimitPerSecond: 2, CreateTime: e.clk.Now()}
@@ -455,7 +455,7 @@ func TestRateLimitDelays(t *testing.T) {
 }
 
 func TestSendTest(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 418, header: map[string]string{"X-Teapot": "yes"}, body: "short and stout"})
 		w := e.webhook(t, rcv.URL+"/test")
@@ -478,7 +478,7 @@ func TestSendTest(t *testing.T) {
 		assert.Equal(t, "user.created", env.Type)
 		assert.Equal(t, map[string]any{"sample": true}, env.Data)
 
-		ds, err := st.ListDeliveries(e.ctx, e.project.ID, store.DeliveryFilter{}, false, store.Page{Size: 10})
+		ds, err := st.ListDeliveries(e.ctx, store.ListDeliveriesParams{ProjectID: e.project.ID, Filter: store.DeliveryFilter{}, Page: store.Page{Size: 10}})
 		require.NoError(t, err)
 		assert.Empty(t, ds, "test sends are not stored")
 		e.runOnce(t, 0)
@@ -493,7 +493,7 @@ func TestSendTest(t *testing.T) {
 }
 
 func TestSSRFRefused(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, sender.Config{Timeout: 2 * time.Second}) // not Dev
 		rcv := newReceiver(t, reply{status: 200})
 		port := rcv.Listener.Addr().(interface{ String() string }).String()
@@ -548,7 +548,7 @@ func privateHeader(hs []store.Header, name string) bool {
 // attempts under way finish and are recorded as what they were (DONE, with their attempt rows); only the delivery
 // that was not in flight is cancelled.
 func TestDeleteWebhookWhileInFlight(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		arrived, gate := make(chan struct{}, 8), make(chan struct{})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -591,7 +591,7 @@ func TestDeleteWebhookWhileInFlight(t *testing.T) {
 // is refused with "target refused: address not allowed", never naming the resolved address (the error is shown to
 // MEMBERs: it would tell them what internal names resolve to), in attempts, delivery reasons and test sends.
 func TestRefusedAddressNotNamed(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		// not Dev; an internal name that resolves to loopback
 		e := setup(t, st, sender.Config{Timeout: 2 * time.Second, LookupHostFunc: func(_ context.Context, host string) ([]string, error) {
 			if host == "billing.internal.example" {
@@ -627,7 +627,7 @@ func TestRefusedAddressNotNamed(t *testing.T) {
 // once, reason "panic: …", not retried), counts in hookd_sender_panics_total, and neither the process nor the other
 // attempts of the batch are affected.
 func TestPanicInAttemptIsContained(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		reg := prometheus.NewRegistry()
 		var poisoned atomic.Value
 		cfg := dev

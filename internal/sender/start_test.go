@@ -11,11 +11,11 @@ import (
 
 	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 func TestStartStopDeliversPublishedEvents(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		// An idle sender without a known due time sleeps a minute: only a wake-up delivers the second batch in time.
 		signals := sender.NewTestSignals()
 		e := setup(t, st, sender.Config{Dev: true, Workers: 4, BatchSize: 10, Signals: signals})
@@ -29,7 +29,7 @@ func TestStartStopDeliversPublishedEvents(t *testing.T) {
 			for i := range n {
 				in = append(in, store.PublishInput{Event: store.Event{EventType: "user.created", Subject: fmt.Sprint(i), Payload: []byte(`{}`)}})
 			}
-			res, err := st.PublishEvents(e.ctx, e.project.ID, in, e.clk.Now(), time.Hour)
+			res, err := st.PublishEvents(e.ctx, store.PublishEventsParams{ProjectID: e.project.ID, Events: in, Now: e.clk.Now(), IdempotencyWindow: time.Hour})
 			require.NoError(t, err)
 			var ids []string
 			for _, r := range res {
@@ -74,7 +74,7 @@ func TestStartStopDeliversPublishedEvents(t *testing.T) {
 }
 
 func TestStopFinishesInFlightAttempts(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, sender.Config{Dev: true, Workers: 1, BatchSize: 10})
 		started := make(chan struct{}, 10)
 		slow := newSlowServer(t, started, 300*time.Millisecond)
@@ -117,5 +117,24 @@ func waitIdle(t *testing.T, signals *sender.TestSignals) {
 		case <-deadline:
 			t.Fatal("the sender did not go idle")
 		}
+	}
+}
+
+// TestStopBeforeStart: Stop before Start (and twice) returns at once; a sender without a queue refuses to start
+// and stays stoppable.
+func TestStopBeforeStart(t *testing.T) {
+	snd := sender.New(sender.Config{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		snd.Stop()
+		snd.Stop()
+		assert.Error(t, snd.Start(context.Background()))
+		snd.Stop()
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop before Start hung")
 	}
 }

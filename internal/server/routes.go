@@ -25,11 +25,12 @@ const compressMinBytes = 4 << 10
 func (s *Server) routerConfig() *router.Config {
 	separate := s.cfg.AdminAddr != ""
 	if s.cfg.Role == RoleSender {
-		return &router.Config{Ready: s.store.Ping, Registry: s.registry, Logger: s.log, SeparateAdmin: separate}
+		return &router.Config{Ready: s.db.Ping, Registry: s.registry, Logger: s.log, SeparateAdmin: separate}
 	}
-	authn := auth.NewAuthenticator(s.store, s.clock)
+	st := s.db.Store()
+	authn := auth.NewAuthenticator(st, s.clock)
 	authn.Streams = auth.StreamLimits{MaxLifetime: s.cfg.MaxStreamLifetime}
-	deps := api.Deps{Store: s.store, Clock: s.clock, Log: s.log, Dev: s.cfg.Dev, PublicURL: s.publicURL, Auth: authn,
+	deps := api.Deps{Store: st, Feed: s.db.Feed(), Clock: s.clock, Log: s.log, Dev: s.cfg.Dev, PublicURL: s.publicURL, Auth: authn,
 		Quotas: s.cfg.Quotas, LinkKeys: s.cfg.Store.Keyring}
 	policy := auth.DefaultPolicy()
 	opts := append(s.tracing.HandlerOptions(), // first: the RPC's span covers authentication and the boundary too
@@ -41,7 +42,7 @@ func (s *Server) routerConfig() *router.Config {
 		// Small responses are not compressed: gzip's setup costs more than the bytes it saves.
 		connect.WithCompressMinBytes(compressMinBytes))
 	opts = append(opts, strictjson.HandlerOptions()...)
-	trg := trigger.Config{Store: s.store, Rates: s.store, Clock: s.clock, Log: s.log, PublicURL: s.publicURL,
+	trg := trigger.Config{Store: st, Rates: s.db.RateBuckets(), Outcomes: s.db.Notifier(), Clock: s.clock, Log: s.log, PublicURL: s.publicURL,
 		MaxPayloadBytes: s.cfg.MaxPayloadBytes, Registerer: s.registry, Keyring: s.cfg.Store.Keyring}
 
 	var services []router.Service
@@ -65,7 +66,7 @@ func (s *Server) routerConfig() *router.Config {
 	add(hookdv1connect.EventServiceName, p, h)
 	p, h = hookdv1connect.NewDeliveryServiceHandler(api.NewDeliveryService(deps), opts...)
 	add(hookdv1connect.DeliveryServiceName, p, h)
-	callbacks := actionstatus.Config{Store: s.store, Keys: s.cfg.Store.Keyring, Clock: s.clock, Log: s.log}
+	callbacks := actionstatus.Config{Store: st, Keys: s.cfg.Store.Keyring, Clock: s.clock, Log: s.log}
 	p, h = hookdv1connect.NewActionStatusServiceHandler(actionstatus.NewService(callbacks), opts...)
 	add(hookdv1connect.ActionStatusServiceName, p, h)
 	p, h = hookdv1connect.NewTriggerServiceHandler(api.NewTriggerService(deps, api.TriggerConfig{
@@ -85,7 +86,7 @@ func (s *Server) routerConfig() *router.Config {
 	return &router.Config{
 		Services:        services,
 		Routes:          routes,
-		Ready:           s.store.Ping,
+		Ready:           s.db.Ping,
 		Registry:        s.registry,
 		CORSOrigins:     s.cfg.CORSOrigins,
 		MaxRequestBytes: s.cfg.MaxRequestBytes,

@@ -32,7 +32,7 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	started   time.Time
-	store     *storesql.Store
+	db        *storesql.DB
 	tracing   *tracing.Provider
 	registry  *prometheus.Registry
 	clock     clock.Clock
@@ -69,10 +69,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	sc := cfg.Store
 	sc.Logger = cmp.Or(sc.Logger, s.log)
-	if s.store, err = storesql.Open(ctx, sc); err != nil {
+	if s.db, err = storesql.Open(ctx, sc); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if s.created, err = auth.Bootstrap(ctx, s.store, cfg.BootstrapKey, s.log); err != nil {
+	if s.created, err = auth.Bootstrap(ctx, s.db.Store(), cfg.BootstrapKey, s.log); err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -91,13 +91,13 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The store's keyring encrypts secrets at rest and derives the capability tokens (action status, sync results).
 	s.snd = sender.New(sender.Config{
-		Queue: s.store, Listener: s.store.Listener(), Targets: s.store, Rates: s.store, ActionKeys: sc.Keyring,
+		Queue: s.db.Queue(), Listener: s.db.Notifier(), Targets: s.db.Store(), Rates: s.db.RateBuckets(), ActionKeys: sc.Keyring,
 		Clock: s.clock, Log: s.log, Registerer: s.registry, Workers: cfg.Workers, PerWebhook: cfg.WebhookConcurrency,
 		PerWebhookMetrics: cfg.MetricsPerWebhook, Lease: cfg.Lease, Dev: cfg.Dev, PublicURL: s.publicURL,
 		UserAgent: "hookd/" + cfg.Version, TracerProvider: s.tracing.TracerProvider(),
 	})
 	if cfg.Role != RoleAPI {
-		s.purger = purge.New(purge.Config{Store: s.store, Retention: cfg.Retention, Clock: s.clock, Logger: s.log,
+		s.purger = purge.New(purge.Config{Store: s.db.Store(), Retention: cfg.Retention, Clock: s.clock, Logger: s.log,
 			Registerer: s.registry})
 	}
 	s.routes = s.routerConfig()
@@ -117,9 +117,13 @@ func (s *Server) Handler() http.Handler { return router.New(*s.routes) }
 // AdminHandler is the handler of the AdminAddr listener: metrics, gRPC reflection and probes.
 func (s *Server) AdminHandler() http.Handler { return router.NewAdmin(*s.routes) }
 
-// Start starts the sender and the purger (unless Role is RoleAPI), the delivery feed and the HTTP servers.
-// The sender runs until ctx ends or Stop.
+// Start starts the notifier (the process's one LISTEN connection, which the others listen through), the sender
+// and the purger (unless Role is RoleAPI), the delivery feed and the HTTP servers. Each service runs until ctx
+// ends or Stop.
 func (s *Server) Start(ctx context.Context) error {
+	if err := s.db.Notifier().Start(ctx); err != nil {
+		return fmt.Errorf("start notifier: %w", err)
+	}
 	if s.cfg.Role != RoleAPI {
 		if err := s.snd.Start(ctx); err != nil {
 			return fmt.Errorf("start sender: %w", err)
@@ -129,7 +133,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	// Every serving process routes delivery changes, so that watchers in any process see what this one commits.
-	if err := s.store.StartFeed(ctx); err != nil {
+	if err := s.db.Feed().Start(ctx); err != nil {
 		return fmt.Errorf("start delivery feed: %w", err)
 	}
 	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
@@ -155,7 +159,7 @@ func (s *Server) Start(ctx context.Context) error {
 		go func() { s.errc <- s.adminSrv.Serve(s.adminLn) }()
 		s.log.Info("admin listener (metrics, reflection, probes)", "admin_addr", s.adminLn.Addr().String())
 	}
-	s.log.Info("hookd listening", "addr", s.Addr(), "public_url", s.publicURL, "database", s.store.Dialect(),
+	s.log.Info("hookd listening", "addr", s.Addr(), "public_url", s.publicURL, "database", s.db.Dialect(),
 		"role", s.cfg.Role, "dev", s.cfg.Dev, "version", s.cfg.Version, "startup", time.Since(s.started).Round(time.Millisecond))
 	return nil
 }
@@ -178,8 +182,8 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Stop shuts the HTTP servers down (waiting up to ShutdownTimeout for requests), stops the sender (it finishes
-// or releases in-flight attempts) and the purger, closes the store and flushes the traces. It is safe to call
-// twice.
+// or releases in-flight attempts), the purger, the feed and the notifier, closes the store and flushes the
+// traces. It is safe to call twice, and before Start.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
@@ -204,8 +208,10 @@ func (s *Server) Stop() {
 		if s.purger != nil {
 			s.purger.Stop()
 		}
-		if s.store != nil {
-			_ = s.store.Close()
+		if s.db != nil {
+			s.db.Feed().Stop()
+			s.db.Notifier().Stop()
+			_ = s.db.Close()
 		}
 		if err := s.tracing.Shutdown(shutdownCtx); err != nil {
 			s.log.Warn("tracing shutdown", "error", err)

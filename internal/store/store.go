@@ -677,11 +677,9 @@ const MaxBulkRetry = 10_000
 const MaxReplay = MaxBulkRetry
 
 // Store is what hookd persists and the API reads: configuration, events and the logs. Methods taking projectID
-// never see other projects' records. The delivery queue (Queue), its wake-ups (Listener) and the shared rate
-// buckets (RateBuckets) are interfaces of their own.
+// never see other projects' records. The delivery queue (Queue), its wake-ups (Listener), the shared rate
+// buckets (RateBuckets) and the delivery watches (DeliveryFeed) are interfaces of their own.
 type Store interface {
-	// Close releases the database.
-	Close() error
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 
@@ -716,22 +714,17 @@ type Store interface {
 	// RebindWebhookPrivateOrigin moves the private header values of the integration's webhooks that call its
 	// base_url (no url of their own) and are bound to origin from to origin to (after an ADMIN moved the
 	// base_url); returns how many.
-	RebindWebhookPrivateOrigin(ctx context.Context, projectID, integrationID, from, to string) (int, error)
+	RebindWebhookPrivateOrigin(ctx context.Context, p RebindPrivateOriginParams) (int, error)
 	// DeleteWebhook deletes the webhook and its subscriptions and cancels its unfinished deliveries.
 	DeleteWebhook(ctx context.Context, projectID, id string, now time.Time) error
 	// SetWebhookEnabled enables or disables a webhook (with reason) and publishes hookd.webhook.enabled or
 	// .disabled; enabling with replay re-queues, oldest first, the deliveries that FAILED with reason "webhook
 	// disabled" while it was disabled (at most MaxReplay, in bounded transactions after the one that enables it),
 	// and returns how many. A webhook already in that state is left as it is.
-	SetWebhookEnabled(ctx context.Context, projectID, id string, enabled bool, reason string, replay bool, now time.Time) (*Webhook, int, error)
+	SetWebhookEnabled(ctx context.Context, p SetWebhookEnabledParams) (*Webhook, int, error)
 	// GetWebhookStats counts a webhook's outcomes over the window ending now (whole minutes up to 3 h, whole hours
 	// beyond) and its deliveries unfinished now.
-	GetWebhookStats(ctx context.Context, projectID, id string, window time.Duration, now time.Time) (*WebhookStats, error)
-	// WatchDeliveries streams the changes of the project's deliveries committed by any process from now on. The
-	// channel holds up to buffer changes; a reader that lets it fill is dropped (the channel is closed and the
-	// returned function reports ErrFellBehind), so that a slow watcher never delays delivery. The watch ends, and
-	// the channel is closed, when ctx ends.
-	WatchDeliveries(ctx context.Context, projectID string, buffer int) (<-chan DeliveryChange, func() error, error)
+	GetWebhookStats(ctx context.Context, p WebhookStatsParams) (*WebhookStats, error)
 	// WebhookNames returns the current names of the project's webhooks among ids, by id (unknown ids are
 	// left out): one query for a page of deliveries.
 	WebhookNames(ctx context.Context, projectID string, ids []string) (map[string]string, error)
@@ -754,17 +747,17 @@ type Store interface {
 	DeleteSubscription(ctx context.Context, projectID, id string) error
 
 	// PublishEvents stores events and their QUEUED deliveries (due now) in one transaction and wakes senders.
-	// An idempotency key used in the project within idempotencyWindow returns the first result.
-	PublishEvents(ctx context.Context, projectID string, in []PublishInput, now time.Time, idempotencyWindow time.Duration) ([]PublishResult, error)
+	// An idempotency key used in the project within IdempotencyWindow returns the first result.
+	PublishEvents(ctx context.Context, p PublishEventsParams) ([]PublishResult, error)
 	GetEvent(ctx context.Context, projectID, id string) (*Event, error)
 	ListEvents(ctx context.Context, projectID string, f EventFilter, page Page) ([]Event, error)
 
 	GetDelivery(ctx context.Context, projectID, id string) (*Delivery, error)
 	// ListAttempts returns the attempts of a delivery of the project, oldest first.
 	ListAttempts(ctx context.Context, projectID, deliveryID string) ([]Attempt, error)
-	// ListDeliveries lists newest first by id; queue=true lists QUEUED/RETRYING/WAITING by next attempt time
+	// ListDeliveries lists newest first by id; with Queue it lists QUEUED/RETRYING/WAITING by next attempt time
 	// (the page cursor is then "<unix nanos>/<id>").
-	ListDeliveries(ctx context.Context, projectID string, f DeliveryFilter, queue bool, page Page) ([]Delivery, error)
+	ListDeliveries(ctx context.Context, p ListDeliveriesParams) ([]Delivery, error)
 	// RetryDelivery makes a DONE or FAILED delivery due now (RETRYING, resent); ErrConflict otherwise.
 	RetryDelivery(ctx context.Context, projectID, id string, now time.Time) (*Delivery, error)
 	// RetryDeliveries resends the DONE or FAILED deliveries matching f, in chunks and at most MaxBulkRetry per
@@ -774,7 +767,7 @@ type Store interface {
 	CancelDelivery(ctx context.Context, projectID, id string, now time.Time) (*Delivery, error)
 	// UpdateActionStatus finishes the WAITING (or in-flight) delivery with an action-status callback's verdict;
 	// ErrNotFound when the delivery does not exist or already finished.
-	UpdateActionStatus(ctx context.Context, deliveryID string, resends int, status Status, reason string, now time.Time) (*Delivery, error)
+	UpdateActionStatus(ctx context.Context, p UpdateActionStatusParams) (*Delivery, error)
 	// DeliveryByLegacyToken finds the delivery of an action-status token handed out before tokens were derived
 	// (by its SHA-256 hash); ErrNotFound when unknown.
 	DeliveryByLegacyToken(ctx context.Context, hash []byte) (*Delivery, error)
@@ -796,9 +789,9 @@ type Store interface {
 	ExecutionByID(ctx context.Context, id string) (*Execution, error)
 	// ListExecutions lists executions without their bodies (RawBody and Body are empty; GetExecution has them).
 	ListExecutions(ctx context.Context, projectID, triggerID string, page Page) ([]Execution, error)
-	// RememberTriggerSignature records that trigger triggerID accepted the signature whose digest is given, until
-	// expire; false when the same digest was recorded before and has not expired (a replay).
-	RememberTriggerSignature(ctx context.Context, triggerID, digest string, expire, now time.Time) (bool, error)
+	// RememberTriggerSignature records that the trigger accepted the signature whose digest is given, until
+	// Expire; false when the same digest was recorded before and has not expired (a replay).
+	RememberTriggerSignature(ctx context.Context, p RememberTriggerSignatureParams) (bool, error)
 
 	// CountObjects counts a project's objects of a kind, for quotas.
 	CountObjects(ctx context.Context, projectID string, kind ObjectKind) (int, error)
@@ -833,13 +826,18 @@ type Wakeup struct {
 	Due time.Time
 }
 
-// Listener delivers wake-ups: new or rescheduled work committed by any process. It has its own lifecycle.
+// DeliveryFeed streams delivery changes to watchers.
+type DeliveryFeed interface {
+	// WatchDeliveries streams the changes of the project's deliveries committed by any process from now on. The
+	// channel holds up to buffer changes; a reader that lets it fill is dropped (the channel is closed and the
+	// returned function reports ErrFellBehind), so that a slow watcher never delays delivery. The watch ends, and
+	// the channel is closed, when ctx ends.
+	WatchDeliveries(ctx context.Context, projectID string, buffer int) (<-chan DeliveryChange, func() error, error)
+}
+
+// Listener delivers wake-ups: new or rescheduled work committed by any process. Its owner starts and stops what
+// listens (storesql's Notifier, shared by the process's services); subscribing does not depend on it.
 type Listener interface {
-	// Start begins listening (on PostgreSQL, a LISTEN connection); wake-ups committed after Start returns are
-	// not missed.
-	Start(ctx context.Context) error
-	// Stop ends listening; safe to call twice.
-	Stop()
 	// Subscribe returns a channel of wake-ups (buffered; a slow reader loses only wake-ups later than the ones
 	// it keeps) and a function that ends the subscription.
 	Subscribe() (<-chan Wakeup, func())
@@ -847,7 +845,7 @@ type Listener interface {
 
 // RateBuckets are token buckets shared by every process of a cluster.
 type RateBuckets interface {
-	// TakeRateTokens takes up to n tokens at once from the bucket key (rate per second, burst = rate) and returns
+	// TakeRateTokens takes up to N tokens at once from the bucket Key (Rate per second, burst = Rate) and returns
 	// how many it got (0: none left, and when the next one is due).
-	TakeRateTokens(ctx context.Context, key string, rate, n int, now time.Time) (int, time.Time, error)
+	TakeRateTokens(ctx context.Context, p TakeRateTokensParams) (int, time.Time, error)
 }

@@ -34,7 +34,6 @@ import (
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 	"github.com/hookd/hookd/internal/tracing"
 	"github.com/hookd/hookd/internal/trigger"
@@ -88,7 +87,7 @@ func (r *receiver) requests() []received {
 // the sender have tracer providers of their own, as two processes of a cluster would: spans of one trace
 // reach two exporters.
 type env struct {
-	st       *storesql.Store
+	st       *storetest.DB
 	clock    *clock.Fake
 	srv      *httptest.Server
 	snd      *sender.Sender
@@ -99,7 +98,7 @@ type env struct {
 	webhooks hookdv1connect.WebhookServiceClient
 }
 
-func setup(t *testing.T, st *storesql.Store, on bool) *env {
+func setup(t *testing.T, st *storetest.DB, on bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{st: st, clock: clock.NewFake(time.Now().UTC().Truncate(time.Second))}
@@ -133,12 +132,12 @@ func setup(t *testing.T, st *storesql.Store, on bool) *env {
 	key, err := auth.IssueKey(ctx, st, &store.APIKey{ProjectID: p.ID, Name: "admin", Role: store.RoleAdmin, CreateTime: e.clock.Now()})
 	require.NoError(t, err)
 
-	deps := api.Deps{Store: st, Clock: e.clock, Log: log, Dev: true, PublicURL: e.srv.URL}
+	deps := api.Deps{Store: st, Feed: st, Clock: e.clock, Log: log, Dev: true, PublicURL: e.srv.URL}
 	opts := append(apiTracing.HandlerOptions(), connect.WithInterceptors(auth.NewInterceptor(st, auth.DefaultPolicy())))
 	m := http.NewServeMux()
 	m.Handle(hookdv1connect.NewEventServiceHandler(api.NewEventService(deps, api.EventConfig{}), opts...))
 	m.Handle(hookdv1connect.NewWebhookServiceHandler(api.NewWebhookService(deps, e.snd), opts...))
-	m.Handle("/t/", apiTracing.PublicHandler(trigger.NewHandler(trigger.Config{Store: st, Rates: st, Clock: e.clock, Log: log,
+	m.Handle("/t/", apiTracing.PublicHandler(trigger.NewHandler(trigger.Config{Store: st, Rates: st, Outcomes: st.Notifier(), Clock: e.clock, Log: log,
 		PublicURL: e.srv.URL}), "/t/{trigger_id}"))
 	m.Handle("/v1/action-status/", apiTracing.PublicHandler(actionstatus.NewHandler(actionstatus.Config{Store: st, Keys: keys,
 		Clock: e.clock, Log: log}), "/v1/action-status/{token}"))
@@ -212,7 +211,7 @@ func traceparentOf(sc trace.SpanContext) string {
 // again, it does.
 func TestPublishToAttempts(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storetest.DB) {
 		ctx := context.Background()
 		e := setup(t, st, true)
 		flaky, quiet := newReceiver(t, http.StatusInternalServerError), newReceiver(t)
@@ -313,7 +312,7 @@ func TestPublishToAttempts(t *testing.T) {
 // (linked to the caller's span, not its child); the event it publishes carries that trace to the attempts.
 func TestTriggerLeadsToAttempts(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storetest.DB) {
 		ctx := context.Background()
 		e := setup(t, st, true)
 		rec := newReceiver(t)
@@ -380,7 +379,7 @@ func TestTestSendIsTraced(t *testing.T) {
 // even with send_traceparent on and a caller's traceparent on the publish.
 func TestOffSendsNothing(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storetest.DB) {
 		ctx := context.Background()
 		e := setup(t, st, false)
 		rec := newReceiver(t)

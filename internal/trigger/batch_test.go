@@ -100,7 +100,7 @@ func TestConcurrentIngest(t *testing.T) {
 			page.After = got[len(got)-1].ID
 		}
 		assert.Len(t, all, n-n/10, "no event stored twice")
-		dlv, err := st.ListDeliveries(b.ctx, b.project.ID, store.DeliveryFilter{WebhookID: hook.ID}, false, store.Page{Size: n})
+		dlv, err := st.ListDeliveries(b.ctx, store.ListDeliveriesParams{ProjectID: b.project.ID, Filter: store.DeliveryFilter{WebhookID: hook.ID}, Page: store.Page{Size: n}})
 		require.NoError(t, err)
 		assert.Len(t, dlv, n-n/10, "one delivery per event")
 	})

@@ -21,8 +21,8 @@ const maxResultDeliveries = 1000
 // unfinished are the statuses of deliveries a sync trigger waits for.
 var unfinished = []store.Status{store.StatusQueued, store.StatusRetrying, store.StatusWaiting}
 
-// changeNotifier is offered by stores that signal committed delivery outcomes of this process.
-type changeNotifier interface {
+// OutcomeSignal signals the delivery outcomes this process commits (storesql's Notifier).
+type OutcomeSignal interface {
 	// DeliveriesChanged returns a channel closed at the next commit of delivery outcomes.
 	DeliveriesChanged() <-chan struct{}
 }
@@ -35,7 +35,7 @@ func (h *handler) waitForDeliveries(ctx context.Context, t *store.Trigger, event
 	defer cancel()
 	tick := time.NewTicker(h.cfg.SyncPollInterval)
 	defer tick.Stop()
-	notifier, _ := h.cfg.Store.(changeNotifier)
+	notifier := h.cfg.Outcomes
 	for {
 		var changed <-chan struct{}
 		if notifier != nil {
@@ -116,8 +116,7 @@ func (h *handler) serveResult(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "execution published no event")
 		return
 	}
-	ds, err := h.cfg.Store.ListDeliveries(ctx, t.ProjectID, store.DeliveryFilter{EventID: e.EventID}, false,
-		store.Page{Size: maxResultDeliveries})
+	ds, err := h.cfg.Store.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: t.ProjectID, Filter: store.DeliveryFilter{EventID: e.EventID}, Page: store.Page{Size: maxResultDeliveries}})
 	if err != nil {
 		h.internal(ctx, w, "list deliveries", err, "execution_id", exeID)
 		return

@@ -71,6 +71,9 @@ type Config struct {
 	Store store.Store
 	// Rates holds the triggers' shared rate buckets.
 	Rates ratelimit.Buckets
+	// Outcomes signals the delivery outcomes this process commits, so that sync requests re-read their event at
+	// once (optional: without it they re-read every SyncPollInterval).
+	Outcomes OutcomeSignal
 	// Clock tells the time (default the wall clock).
 	Clock clock.Clock
 	// Log receives internal errors (default slog.Default()).
@@ -237,7 +240,7 @@ func (h *handler) serveTrigger(w http.ResponseWriter, raw http.ResponseWriter, r
 	}
 	// A timestamped signature is remembered only now: a request refused with 429 may be sent again as it was.
 	if once != nil {
-		fresh, err := h.cfg.Store.RememberTriggerSignature(ctx, t.ID, once.Digest, once.Expire, now)
+		fresh, err := h.cfg.Store.RememberTriggerSignature(ctx, store.RememberTriggerSignatureParams{TriggerID: t.ID, Digest: once.Digest, Expire: once.Expire, Now: now})
 		if err != nil {
 			h.internal(ctx, w, "remember signature", err, "trigger_id", t.ID)
 			return

@@ -93,7 +93,7 @@ func (r *statsRow) add(c change) {
 }
 
 // account counts changes (in tx) and returns whether it published operational events (senders to wake).
-func (s *Store) account(ctx context.Context, tx *sqlx.Tx, now time.Time, changes []change, gone []string) (bool, error) {
+func (s *conn) account(ctx context.Context, tx *sqlx.Tx, now time.Time, changes []change, gone []string) (bool, error) {
 	if (len(changes) == 0 && len(gone) == 0) || s.noBooks {
 		return false, nil
 	}
@@ -147,7 +147,7 @@ func statsOf(changes []change) (map[string]*statsRow, []string) {
 
 // countStats adds changes to the webhooks' minute and hour buckets (statistics only: the deliveries a disabled
 // webhook fails at publish).
-func (s *Store) countStats(ctx context.Context, tx *sqlx.Tx, now time.Time, changes []change) error {
+func (s *conn) countStats(ctx context.Context, tx *sqlx.Tx, now time.Time, changes []change) error {
 	byHook, hooks := statsOf(changes)
 	slices.Sort(hooks)
 	for _, res := range statResolutions {
@@ -201,7 +201,7 @@ const booksPostgres = `WITH st AS (
 
 // book counts one webhook's statistics (r, may be nil) and failure streak (st, may be nil) and returns its
 // health (nil without st, or when the webhook was deleted meanwhile).
-func (s *Store) book(ctx context.Context, tx *sqlx.Tx, now time.Time, webhookID string, r *statsRow, st *streak) (*healthRow, error) {
+func (s *conn) book(ctx context.Context, tx *sqlx.Tx, now time.Time, webhookID string, r *statsRow, st *streak) (*healthRow, error) {
 	if st == nil {
 		st = &streak{}
 	}
@@ -249,7 +249,7 @@ func (s *Store) book(ctx context.Context, tx *sqlx.Tx, now time.Time, webhookID 
 	return &rows[0], nil
 }
 
-func (s *Store) addStats(ctx context.Context, tx *sqlx.Tx, webhookID, resolution string, bucket time.Time, r *statsRow) error {
+func (s *conn) addStats(ctx context.Context, tx *sqlx.Tx, webhookID, resolution string, bucket time.Time, r *statsRow) error {
 	if s.pg() {
 		_, err := s.txExec(ctx, tx, `INSERT INTO webhook_stats AS t (webhook_id, resolution, bucket, done, failed, cancelled, attempts, latency,
 				failed_attempts)
@@ -373,7 +373,7 @@ func streaksOf(changes []change) (map[string]*streak, []string, []operational) {
 
 // checkHealth sends the failing warnings the webhook's streak crossed (each once per streak) and disables it
 // when its threshold is reached; h is its health after the batch, st the batch's streak.
-func (s *Store) checkHealth(ctx context.Context, tx *sqlx.Tx, now time.Time, w string, st *streak, h *healthRow) ([]operational, error) {
+func (s *conn) checkHealth(ctx context.Context, tx *sqlx.Tx, now time.Time, w string, st *streak, h *healthRow) ([]operational, error) {
 	if h.FailureThreshold <= 0 || st == nil || st.tail == 0 || !h.Enabled {
 		return nil, nil
 	}
@@ -407,7 +407,7 @@ func (s *Store) checkHealth(ctx context.Context, tx *sqlx.Tx, now time.Time, w s
 
 // disable disables an enabled webhook with reason and returns its hookd.webhook.disabled event (none when it was
 // disabled already).
-func (s *Store) disable(ctx context.Context, tx *sqlx.Tx, webhookID, reason string, now time.Time) ([]operational, error) {
+func (s *conn) disable(ctx context.Context, tx *sqlx.Tx, webhookID, reason string, now time.Time) ([]operational, error) {
 	var projectID string
 	err := tx.GetContext(ctx, &projectID, s.rebind(`UPDATE webhooks SET enabled = FALSE, disabled_reason = ?, disable_time = ?,
 		update_time = ? WHERE id = ? AND enabled RETURNING project_id`), reason, ts(now), ts(now), webhookID)
@@ -423,7 +423,7 @@ func (s *Store) disable(ctx context.Context, tx *sqlx.Tx, webhookID, reason stri
 
 // publishOperational publishes operational events (in tx), grouped by project; it reports whether deliveries were
 // queued.
-func (s *Store) publishOperational(ctx context.Context, tx *sqlx.Tx, now time.Time, ops []operational) (bool, error) {
+func (s *conn) publishOperational(ctx context.Context, tx *sqlx.Tx, now time.Time, ops []operational) (bool, error) {
 	if len(ops) == 0 {
 		return false, nil
 	}
@@ -453,7 +453,7 @@ func (s *Store) publishOperational(ctx context.Context, tx *sqlx.Tx, now time.Ti
 
 // ensureOperationalTypes gives every project (or the listed ones) the operational event types, and brings their
 // descriptions, schemas and samples up to date.
-func (s *Store) ensureOperationalTypes(ctx context.Context, q sqlx.ExtContext, now time.Time, projectIDs ...string) error {
+func (s *conn) ensureOperationalTypes(ctx context.Context, q sqlx.ExtContext, now time.Time, projectIDs ...string) error {
 	var projects []string
 	if len(projectIDs) > 0 {
 		projects = projectIDs

@@ -2,6 +2,10 @@ package storesql
 
 import "sync"
 
+// changeSignal is the notifier's in-process topic of committed delivery outcomes. It stays in-process on
+// purpose: its waiters (sync trigger requests) re-read their event on it and poll for other processes' outcomes,
+// which would gain little from a NOTIFY per completion batch.
+//
 // changeSignal wakes every waiter of the current generation: wait returns a channel that the next signal
 // closes. Waiters take the channel before they look at the database, so no change is missed in between.
 type changeSignal struct {
@@ -29,5 +33,5 @@ func (c *changeSignal) signal() {
 
 // DeliveriesChanged returns a channel that is closed when this process next commits delivery outcomes
 // (CompleteDeliveries) or an action-status callback. Take it before reading the state it guards; changes made by
-// other processes of a cluster do not close it.
-func (s *Store) DeliveriesChanged() <-chan struct{} { return s.changed.wait() }
+// other processes of a cluster do not close it. It works whether or not the notifier runs.
+func (n *Notifier) DeliveriesChanged() <-chan struct{} { return n.changed.wait() }

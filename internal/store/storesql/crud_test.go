@@ -11,12 +11,11 @@ import (
 
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 func TestProjectsAndAPIKeys(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		require.True(t, id.HasPrefix(f.project.ID, id.Project))
@@ -69,7 +68,7 @@ func TestProjectsAndAPIKeys(t *testing.T) {
 }
 
 func TestIntegrations(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		in := &store.Integration{
@@ -109,7 +108,7 @@ func TestIntegrations(t *testing.T) {
 }
 
 func TestWebhooks(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		in := &store.Integration{ProjectID: f.project.ID, Name: "crm", BaseURL: "https://crm.example.com", CreateTime: t0}
@@ -153,7 +152,7 @@ func TestWebhooks(t *testing.T) {
 		got, err = s.GetWebhook(f.ctx, f.project.ID, w.ID)
 		require.NoError(t, err)
 		assert.True(t, got.Enabled, "UpdateWebhook leaves enabled to SetWebhookEnabled (and the engine)")
-		got, _, err = s.SetWebhookEnabled(f.ctx, f.project.ID, w.ID, false, store.DisabledByPerson, false, t0)
+		got, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: w.ID, Enabled: false, Reason: store.DisabledByPerson, Now: t0})
 		require.NoError(t, err)
 		assert.False(t, got.Enabled)
 		assert.Equal(t, store.DisabledByPerson, got.DisabledReason)
@@ -182,7 +181,7 @@ func TestWebhooks(t *testing.T) {
 }
 
 func TestEventTypes(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		et := &store.EventType{
@@ -232,7 +231,7 @@ func TestEventTypes(t *testing.T) {
 }
 
 func TestSubscriptions(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		f.newEventType(t, f.project.ID, "order.paid")
@@ -275,7 +274,7 @@ func TestSubscriptions(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		var created []string
 		for i := range 7 {

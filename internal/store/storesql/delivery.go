@@ -184,7 +184,8 @@ func intersect(want, allowed []store.Status) []store.Status {
 
 // ListDeliveries lists a project's deliveries newest first by id. With queue=true it lists the unfinished ones
 // (QUEUED/RETRYING/WAITING) by next attempt time, then id; the page cursor is then "<unix nanos>/<id>".
-func (s *Store) ListDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, queue bool, page store.Page) ([]store.Delivery, error) {
+func (s *Store) ListDeliveries(ctx context.Context, p store.ListDeliveriesParams) ([]store.Delivery, error) {
+	projectID, f, queue, page := p.ProjectID, p.Filter, p.Queue, p.Page
 	var where []string
 	var args []any
 	var q string
@@ -361,7 +362,8 @@ func (s *Store) CancelDelivery(ctx context.Context, projectID, deliveryID string
 // UpdateActionStatus finishes (DONE or FAILED) the delivery of an action-status token while it is WAITING, or
 // QUEUED or RETRYING with an attempt in flight (the receiver answered before its 202 was recorded), and while its
 // resend count is the token's (a resend makes older tokens invalid). ErrNotFound when there is no such delivery.
-func (s *Store) UpdateActionStatus(ctx context.Context, deliveryID string, resends int, status store.Status, reason string, now time.Time) (*store.Delivery, error) {
+func (s *Store) UpdateActionStatus(ctx context.Context, p store.UpdateActionStatusParams) (*store.Delivery, error) {
+	deliveryID, resends, status, reason, now := p.DeliveryID, p.Resends, p.Status, p.Reason, p.Now
 	if status != store.StatusDone && status != store.StatusFailed {
 		return nil, fmt.Errorf("update action status: status %q is not done or failed: %w", status, store.ErrConflict)
 	}
@@ -398,7 +400,7 @@ func (s *Store) UpdateActionStatus(ctx context.Context, deliveryID string, resen
 	if err != nil {
 		return nil, err
 	}
-	s.changed.signal()
+	s.deliveriesChanged()
 	if woke {
 		s.wake(now)
 	}

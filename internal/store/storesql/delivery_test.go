@@ -15,7 +15,7 @@ import (
 func dlvID(d store.Delivery) string { return d.ID }
 
 func TestListDeliveries(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		in := &store.Integration{ProjectID: f.project.ID, Name: "crm", CreateTime: t0}
@@ -34,8 +34,7 @@ func TestListDeliveries(t *testing.T) {
 			if i%2 == 1 {
 				typ, subject = "order.paid", "b"
 			}
-			res, err := s.PublishEvents(f.ctx, f.project.ID, []store.PublishInput{{Event: store.Event{EventType: typ, Subject: subject}}},
-				t0.Add(time.Duration(i)*time.Second), time.Hour)
+			res, err := s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{{Event: store.Event{EventType: typ, Subject: subject}}}, Now: t0.Add(time.Duration(i) * time.Second), IdempotencyWindow: time.Hour})
 			require.NoError(t, err)
 			require.Len(t, res[0].DeliveryIDs, 1)
 			all = append([]string{res[0].DeliveryIDs[0]}, all...)
@@ -48,7 +47,7 @@ func TestListDeliveries(t *testing.T) {
 			Status: store.StatusFailed, Attempt: &store.Attempt{StartTime: t0, ResponseStatusCode: 400}, LastStatusCode: 400}}, t0))
 
 		list := func(filter store.DeliveryFilter, page store.Page) []string {
-			got, err := s.ListDeliveries(f.ctx, f.project.ID, filter, false, page)
+			got, err := s.ListDeliveries(f.ctx, store.ListDeliveriesParams{ProjectID: f.project.ID, Filter: filter, Page: page})
 			require.NoError(t, err)
 			return ids(got, dlvID)
 		}
@@ -63,7 +62,7 @@ func TestListDeliveries(t *testing.T) {
 		assert.Equal(t, []string{all[1], all[3], all[5]}, list(store.DeliveryFilter{Subject: "a"}, page))
 		assert.Equal(t, []string{all[3]}, list(store.DeliveryFilter{EventID: events[2]}, page))
 		assert.Equal(t, all[3:5], list(store.DeliveryFilter{CreateAfter: t0.Add(time.Second), CreateBefore: t0.Add(3 * time.Second)}, page))
-		got, err := s.ListDeliveries(f.ctx, other.ID, store.DeliveryFilter{}, false, page)
+		got, err := s.ListDeliveries(f.ctx, store.ListDeliveriesParams{ProjectID: other.ID, Filter: store.DeliveryFilter{}, Page: page})
 		require.NoError(t, err)
 		assert.Empty(t, got, "projects are isolated")
 		_, err = s.GetDelivery(f.ctx, other.ID, all[0])
@@ -71,7 +70,7 @@ func TestListDeliveries(t *testing.T) {
 
 		// Queue view: unfinished deliveries by next attempt time, paged by "<nanos>/<id>".
 		queue := func(filter store.DeliveryFilter, page store.Page) []store.Delivery {
-			got, err := s.ListDeliveries(f.ctx, f.project.ID, filter, true, page)
+			got, err := s.ListDeliveries(f.ctx, store.ListDeliveriesParams{ProjectID: f.project.ID, Filter: filter, Queue: true, Page: page})
 			require.NoError(t, err)
 			return got
 		}
@@ -83,13 +82,13 @@ func TestListDeliveries(t *testing.T) {
 		assert.Equal(t, oldestFirst[2:], ids(rest, dlvID))
 		assert.Equal(t, []string{all[4], all[2], all[0]}, ids(queue(store.DeliveryFilter{WebhookID: w2.ID}, page), dlvID))
 		assert.Empty(t, queue(store.DeliveryFilter{Statuses: []store.Status{store.StatusFailed}}, page))
-		_, err = s.ListDeliveries(f.ctx, f.project.ID, store.DeliveryFilter{}, true, store.Page{Size: 2, After: "garbage"})
+		_, err = s.ListDeliveries(f.ctx, store.ListDeliveriesParams{ProjectID: f.project.ID, Filter: store.DeliveryFilter{}, Queue: true, Page: store.Page{Size: 2, After: "garbage"}})
 		assert.Error(t, err)
 	})
 }
 
 func TestRetryAndCancel(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		dl := f.publishN(t, 4, t0)
@@ -163,7 +162,7 @@ func TestRetryAndCancel(t *testing.T) {
 }
 
 func TestPurge(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		old := f.publishN(t, 3, t0)
 		recent := f.publishN(t, 1, t0.Add(48*time.Hour))

@@ -91,7 +91,8 @@ func (r eventRow) record() store.Event {
 // PublishEvents stores events and their QUEUED deliveries (due now) in one transaction and wakes senders.
 // An idempotency key used in the project within idempotencyWindow returns the first result (Duplicate).
 // Explicit WebhookIDs must all be webhooks of the project (ErrNotFound otherwise); they bypass subscriptions.
-func (s *Store) PublishEvents(ctx context.Context, projectID string, in []store.PublishInput, now time.Time, idempotencyWindow time.Duration) ([]store.PublishResult, error) {
+func (s *Store) PublishEvents(ctx context.Context, p store.PublishEventsParams) ([]store.PublishResult, error) {
+	projectID, in, now, idempotencyWindow := p.ProjectID, p.Events, p.Now, p.IdempotencyWindow
 	var out []store.PublishResult
 	var woke bool
 	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {
@@ -125,7 +126,7 @@ type subscriptionMatch struct {
 }
 
 // publish is PublishEvents inside tx; it reports whether deliveries were queued (senders to wake).
-func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in []store.PublishInput, now time.Time, window time.Duration) ([]store.PublishResult, bool, error) {
+func (s *conn) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in []store.PublishInput, now time.Time, window time.Duration) ([]store.PublishResult, bool, error) {
 	results := make([]store.PublishResult, len(in))
 	firstOfKey := map[string]int{} // idempotency key → index of its first use in this batch
 	sameAs := make([]int, len(in)) // index of the earlier input with the same key, or -1
@@ -277,7 +278,7 @@ func (s *Store) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in [
 
 // claimIdempotencyKeys returns the events that hold keys within the window and frees the keys of older
 // events (so that they can be taken again).
-func (s *Store) claimIdempotencyKeys(ctx context.Context, tx *sqlx.Tx, projectID string, keys []string, now time.Time, window time.Duration) (map[string]store.Event, error) {
+func (s *conn) claimIdempotencyKeys(ctx context.Context, tx *sqlx.Tx, projectID string, keys []string, now time.Time, window time.Duration) (map[string]store.Event, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -305,7 +306,7 @@ func (s *Store) claimIdempotencyKeys(ctx context.Context, tx *sqlx.Tx, projectID
 }
 
 // eventsByKey returns the project's events holding the idempotency keys (keys whose event is gone are left out).
-func (s *Store) eventsByKey(ctx context.Context, tx *sqlx.Tx, projectID string, keys []string) (map[string]store.Event, error) {
+func (s *conn) eventsByKey(ctx context.Context, tx *sqlx.Tx, projectID string, keys []string) (map[string]store.Event, error) {
 	out := map[string]store.Event{}
 	for chunk := range slices.Chunk(keys, eventChunk) {
 		q, args, err := s.in(`SELECT k.key, e.id, e.project_id, e.event_type, e.subject, e.payload, e.idempotency_key,
@@ -330,7 +331,7 @@ func (s *Store) eventsByKey(ctx context.Context, tx *sqlx.Tx, projectID string, 
 }
 
 // insertKeys takes the idempotency keys of results[fresh] and returns the keys it got.
-func (s *Store) insertKeys(ctx context.Context, tx *sqlx.Tx, results []store.PublishResult, fresh []int) (map[string]bool, error) {
+func (s *conn) insertKeys(ctx context.Context, tx *sqlx.Tx, results []store.PublishResult, fresh []int) (map[string]bool, error) {
 	var rows [][]any
 	for _, i := range fresh {
 		if ev := results[i].Event; ev.IdempotencyKey != "" {
@@ -355,7 +356,7 @@ func (s *Store) insertKeys(ctx context.Context, tx *sqlx.Tx, results []store.Pub
 }
 
 // insertEvents inserts the events of results[fresh].
-func (s *Store) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.PublishResult, fresh []int) error {
+func (s *conn) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.PublishResult, fresh []int) error {
 	for chunk := range slices.Chunk(fresh, eventChunk) {
 		rows := make([][]any, len(chunk))
 		for n, i := range chunk {
@@ -376,7 +377,7 @@ func (s *Store) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.P
 
 // publishTargets returns, per input index in fresh, the webhooks to deliver to: the explicit WebhookIDs,
 // else one per webhook with a matching enabled subscription.
-func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string, in []store.PublishInput, results []store.PublishResult, fresh []int) (map[int][]target, error) {
+func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string, in []store.PublishInput, results []store.PublishResult, fresh []int) (map[int][]target, error) {
 	var explicit, types []string
 	for _, i := range fresh {
 		if len(in[i].WebhookIDs) > 0 {
@@ -457,7 +458,7 @@ func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID strin
 }
 
 // deliveryIDsOf returns the delivery ids of each event, oldest first.
-func (s *Store) deliveryIDsOf(ctx context.Context, q queryer, eventIDs []string) (map[string][]string, error) {
+func (s *conn) deliveryIDsOf(ctx context.Context, q queryer, eventIDs []string) (map[string][]string, error) {
 	out := map[string][]string{}
 	for chunk := range slices.Chunk(eventIDs, eventChunk) {
 		query, args, err := s.in(eventDeliveryIDs, chunk)

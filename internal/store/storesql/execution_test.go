@@ -11,12 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 func TestRecordExecutions(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		otherHook := f.newWebhook(t, other.ID, "other-hook")
@@ -105,7 +104,7 @@ func TestRecordExecutions(t *testing.T) {
 // binary arrays): quotes, backslashes, braces, commas, NULL-like text, non-ASCII, empty strings, a NULL body,
 // base64 flags and microsecond times.
 func TestRecordExecutionsValues(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		trg := &store.Trigger{ProjectID: f.project.ID, Name: "v", EventType: "user.created", Enabled: true, CreateTime: t0}
 		require.NoError(t, s.CreateTrigger(f.ctx, trg))
@@ -150,22 +149,22 @@ func TestRecordExecutionsValues(t *testing.T) {
 // A trigger signature is remembered once until it expires; then it may be remembered again, and the purger's
 // ExpireTriggerSignatures deletes expired rows only.
 func TestRememberTriggerSignature(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		expire := t0.Add(5 * time.Minute)
-		fresh, err := s.RememberTriggerSignature(f.ctx, "trg_a", "d1", expire, t0)
+		fresh, err := s.RememberTriggerSignature(f.ctx, store.RememberTriggerSignatureParams{TriggerID: "trg_a", Digest: "d1", Expire: expire, Now: t0})
 		require.NoError(t, err)
 		assert.True(t, fresh)
-		fresh, err = s.RememberTriggerSignature(f.ctx, "trg_a", "d1", expire, t0.Add(time.Minute))
+		fresh, err = s.RememberTriggerSignature(f.ctx, store.RememberTriggerSignatureParams{TriggerID: "trg_a", Digest: "d1", Expire: expire, Now: t0.Add(time.Minute)})
 		require.NoError(t, err)
 		assert.False(t, fresh, "a replay within the window")
-		fresh, err = s.RememberTriggerSignature(f.ctx, "trg_b", "d1", expire, t0)
+		fresh, err = s.RememberTriggerSignature(f.ctx, store.RememberTriggerSignatureParams{TriggerID: "trg_b", Digest: "d1", Expire: expire, Now: t0})
 		require.NoError(t, err)
 		assert.True(t, fresh, "another trigger's signatures are apart")
-		fresh, err = s.RememberTriggerSignature(f.ctx, "trg_a", "d1", expire.Add(5*time.Minute), expire)
+		fresh, err = s.RememberTriggerSignature(f.ctx, store.RememberTriggerSignatureParams{TriggerID: "trg_a", Digest: "d1", Expire: expire.Add(5 * time.Minute), Now: expire})
 		require.NoError(t, err)
 		assert.True(t, fresh, "an expired row is taken over")
-		_, err = s.RememberTriggerSignature(f.ctx, "trg_a", "d2", t0.Add(time.Minute), t0)
+		_, err = s.RememberTriggerSignature(f.ctx, store.RememberTriggerSignatureParams{TriggerID: "trg_a", Digest: "d2", Expire: t0.Add(time.Minute), Now: t0})
 		require.NoError(t, err)
 
 		n, err := s.ExpireTriggerSignatures(f.ctx, t0.Add(2*time.Minute), 100)

@@ -52,7 +52,7 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 			s, err := storesql.Open(ctx, storesql.Config{URL: dir, Keyring: keys, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = s.Close() })
-			require.NoError(t, s.CreateProject(ctx, &store.Project{Name: "p"})) // the WAL is written
+			require.NoError(t, s.Store().CreateProject(ctx, &store.Project{Name: "p"})) // the WAL is written
 			entries, err := os.ReadDir(dir)
 			require.NoError(t, err)
 			var names []string

@@ -18,17 +18,16 @@ import (
 // oldest first, the deliveries that FAILED with reason "webhook disabled" since the webhook was disabled — at most
 // store.MaxReplay of them, in transactions of ReplayChunk after the one that enables the webhook — and returns
 // how many. A webhook already in the asked state is left as it is (and replays nothing).
-func (s *Store) SetWebhookEnabled(ctx context.Context, projectID, webhookID string, enabled bool, reason string, replay bool,
-	now time.Time) (*store.Webhook, int, error) {
-	return s.SetWebhookEnabledUpTo(ctx, projectID, webhookID, enabled, reason, replay, now, store.MaxReplay, ReplayChunk)
+func (s *Store) SetWebhookEnabled(ctx context.Context, p store.SetWebhookEnabledParams) (*store.Webhook, int, error) {
+	return s.SetWebhookEnabledUpTo(ctx, p, store.MaxReplay, ReplayChunk)
 }
 
 // ReplayChunk is how many missed deliveries one transaction of a replay (SetWebhookEnabled) re-queues.
 const ReplayChunk = 500
 
 // SetWebhookEnabledUpTo is SetWebhookEnabled replaying at most most deliveries, chunk per transaction.
-func (s *Store) SetWebhookEnabledUpTo(ctx context.Context, projectID, webhookID string, enabled bool, reason string, replay bool,
-	now time.Time, most, chunk int) (*store.Webhook, int, error) {
+func (s *Store) SetWebhookEnabledUpTo(ctx context.Context, p store.SetWebhookEnabledParams, most, chunk int) (*store.Webhook, int, error) {
+	projectID, webhookID, enabled, reason, replay, now := p.ProjectID, p.WebhookID, p.Enabled, p.Reason, p.Replay, p.Now
 	now = ts(now)
 	var missed int
 	var since time.Time
@@ -151,7 +150,8 @@ func (s *Store) forUpdate() string {
 
 // GetWebhookStats counts a webhook's outcomes over the window ending now — in whole minutes for windows up to
 // 3 hours, in whole hours beyond — and its deliveries unfinished now.
-func (s *Store) GetWebhookStats(ctx context.Context, projectID, webhookID string, window time.Duration, now time.Time) (*store.WebhookStats, error) {
+func (s *Store) GetWebhookStats(ctx context.Context, p store.WebhookStatsParams) (*store.WebhookStats, error) {
+	projectID, webhookID, window, now := p.ProjectID, p.WebhookID, p.Window, p.Now
 	w, err := s.GetWebhook(ctx, projectID, webhookID)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -54,7 +53,7 @@ func (f *fixture) opEvents(t *testing.T, eventType string) []map[string]any {
 }
 
 func TestFailureThresholdDisables(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.webhook.FailureThreshold = 4
 		require.NoError(t, s.UpdateWebhook(f.ctx, f.webhook))
@@ -112,13 +111,13 @@ func TestFailureThresholdDisables(t *testing.T) {
 		assert.Len(t, f.opEvents(t, store.EventDeliveryFailed), 5)
 
 		// The ops webhook got the warnings and the disable; the catch-all subscription got no operational event.
-		opsDeliveries, err := s.ListDeliveries(f.ctx, f.project.ID, store.DeliveryFilter{WebhookID: ops.ID}, false, store.Page{Size: 100})
+		opsDeliveries, err := s.ListDeliveries(f.ctx, store.ListDeliveriesParams{ProjectID: f.project.ID, Filter: store.DeliveryFilter{WebhookID: ops.ID}, Page: store.Page{Size: 100}})
 		require.NoError(t, err)
 		assert.Len(t, opsDeliveries, 4)
 		for _, d := range opsDeliveries {
 			assert.Equal(t, store.StatusQueued, d.Status)
 		}
-		all, err := s.ListDeliveries(f.ctx, f.project.ID, store.DeliveryFilter{WebhookID: catchAll.ID}, false, store.Page{Size: 100})
+		all, err := s.ListDeliveries(f.ctx, store.ListDeliveriesParams{ProjectID: f.project.ID, Filter: store.DeliveryFilter{WebhookID: catchAll.ID}, Page: store.Page{Size: 100}})
 		require.NoError(t, err)
 		for _, d := range all {
 			assert.False(t, store.IsOperational(d.EventType), "* matched %s", d.EventType)
@@ -135,7 +134,7 @@ func TestFailureThresholdDisables(t *testing.T) {
 }
 
 func TestFailingWarningsOncePerStreak(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.webhook.FailureThreshold = 10
 		require.NoError(t, s.UpdateWebhook(f.ctx, f.webhook))
@@ -171,13 +170,13 @@ func TestFailingWarningsOncePerStreak(t *testing.T) {
 }
 
 func TestReplayMissed(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 1, t0)
 		f.finish(t, t0, f.webhook.ID, store.StatusFailed, 503, 0) // failed before: not replayed
 
 		off := t0.Add(time.Minute)
-		w, n, err := s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, false, store.DisabledByPerson, false, off)
+		w, n, err := s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: store.DisabledByPerson, Now: off})
 		require.NoError(t, err)
 		assert.Zero(t, n)
 		assert.False(t, w.Enabled)
@@ -187,7 +186,7 @@ func TestReplayMissed(t *testing.T) {
 		assert.Empty(t, f.claim(t, off.Add(time.Hour), 10), "nothing is queued for a disabled webhook")
 
 		on := off.Add(time.Hour)
-		w, n, err = s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, true, "", true, on)
+		w, n, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: true, Replay: true, Now: on})
 		require.NoError(t, err)
 		assert.Equal(t, 3, n)
 		assert.True(t, w.Enabled)
@@ -204,23 +203,23 @@ func TestReplayMissed(t *testing.T) {
 		assert.Len(t, f.opEvents(t, store.EventWebhookDisabled), 1)
 
 		// Enabling again (already enabled) replays nothing and publishes nothing.
-		_, n, err = s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, true, "", true, on)
+		_, n, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: true, Replay: true, Now: on})
 		require.NoError(t, err)
 		assert.Zero(t, n)
 		assert.Len(t, f.opEvents(t, store.EventWebhookEnabled), 1)
 
 		// Without replay_missed the missed deliveries stay FAILED.
-		_, _, err = s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, false, store.DisabledByPerson, false, on)
+		_, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: store.DisabledByPerson, Now: on})
 		require.NoError(t, err)
 		again := f.publishN(t, 1, on)
-		_, n, err = s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, true, "", false, on.Add(time.Second))
+		_, n, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: true, Now: on.Add(time.Second)})
 		require.NoError(t, err)
 		assert.Zero(t, n)
 		d, err := s.GetDelivery(f.ctx, f.project.ID, again[0])
 		require.NoError(t, err)
 		assert.Equal(t, store.StatusFailed, d.Status)
 
-		_, _, err = s.SetWebhookEnabled(f.ctx, f.project.ID, "wh_missing", true, "", true, on)
+		_, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: "wh_missing", Enabled: true, Replay: true, Now: on})
 		assert.ErrorIs(t, err, store.ErrNotFound)
 	})
 }
@@ -228,16 +227,16 @@ func TestReplayMissed(t *testing.T) {
 // TestReplayMissedChunkedAndCapped: a replay re-queues at most its cap, oldest first, in chunks (each chunk its own
 // transaction, due in order across chunks); the newer missed deliveries stay FAILED "webhook disabled".
 func TestReplayMissedChunkedAndCapped(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		off := t0.Add(time.Minute)
-		_, _, err := s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, false, store.DisabledByPerson, false, off)
+		_, _, err := s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: store.DisabledByPerson, Now: off})
 		require.NoError(t, err)
 		missed := f.publishN(t, 7, off.Add(time.Second))
 		require.Len(t, missed, 7)
 
 		on := off.Add(time.Hour)
-		w, n, err := s.SetWebhookEnabledUpTo(f.ctx, f.project.ID, f.webhook.ID, true, "", true, on, 5, 2)
+		w, n, err := s.SetWebhookEnabledUpTo(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: true, Replay: true, Now: on}, 5, 2)
 		require.NoError(t, err)
 		assert.True(t, w.Enabled)
 		assert.Equal(t, 5, n, "capped at 5")
@@ -261,7 +260,7 @@ func TestReplayMissedChunkedAndCapped(t *testing.T) {
 }
 
 func TestWebhookStats(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 3, t0)
 		f.finish(t, t0, f.webhook.ID, store.StatusDone, 200, 3*time.Millisecond)
@@ -275,7 +274,7 @@ func TestWebhookStats(t *testing.T) {
 		f.publishN(t, 4, t0) // queued
 
 		now := t0.Add(3 * time.Minute)
-		st, err := s.GetWebhookStats(f.ctx, f.project.ID, f.webhook.ID, 24*time.Hour, now)
+		st, err := s.GetWebhookStats(f.ctx, store.WebhookStatsParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Window: 24 * time.Hour, Now: now})
 		require.NoError(t, err)
 		assert.Equal(t, int64(3), st.Done)
 		assert.Equal(t, int64(2), st.Failed)
@@ -288,7 +287,7 @@ func TestWebhookStats(t *testing.T) {
 		assert.Equal(t, int64(2), st.Latency[store.LatencyBucket(2*time.Second)])
 
 		// A 2-minute window (minute buckets) leaves out the successes of minute 0.
-		st, err = s.GetWebhookStats(f.ctx, f.project.ID, f.webhook.ID, time.Minute, t0.Add(2*time.Minute))
+		st, err = s.GetWebhookStats(f.ctx, store.WebhookStatsParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Window: time.Minute, Now: t0.Add(2 * time.Minute)})
 		require.NoError(t, err)
 		assert.Zero(t, st.Done)
 		assert.Equal(t, int64(2), st.Failed)
@@ -297,19 +296,19 @@ func TestWebhookStats(t *testing.T) {
 		n, err := s.ExpireStats(f.ctx, t0.Add(4*time.Hour))
 		require.NoError(t, err)
 		assert.Equal(t, 3, n, "the three minute buckets")
-		st, err = s.GetWebhookStats(f.ctx, f.project.ID, f.webhook.ID, 24*time.Hour, t0.Add(4*time.Hour))
+		st, err = s.GetWebhookStats(f.ctx, store.WebhookStatsParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Window: 24 * time.Hour, Now: t0.Add(4 * time.Hour)})
 		require.NoError(t, err)
 		assert.Equal(t, int64(3), st.Done, "hour buckets remain")
 		_, err = s.ExpireStats(f.ctx, t0.Add(32*24*time.Hour))
 		require.NoError(t, err)
-		st, err = s.GetWebhookStats(f.ctx, f.project.ID, f.webhook.ID, 30*24*time.Hour, t0.Add(32*24*time.Hour))
+		st, err = s.GetWebhookStats(f.ctx, store.WebhookStatsParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Window: 30 * 24 * time.Hour, Now: t0.Add(32 * 24 * time.Hour)})
 		require.NoError(t, err)
 		assert.Zero(t, st.Done+st.Failed+st.Cancelled)
 	})
 }
 
 func TestOperationalEventTypes(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		for _, want := range store.OperationalEventTypes() {
 			et, err := s.GetEventTypeByName(f.ctx, f.project.ID, want.Name)
@@ -322,7 +321,7 @@ func TestOperationalEventTypes(t *testing.T) {
 }
 
 func TestThresholdReachedInOneBatch(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.webhook.FailureThreshold = 3
 		require.NoError(t, s.UpdateWebhook(f.ctx, f.webhook))
@@ -341,14 +340,14 @@ func TestThresholdReachedInOneBatch(t *testing.T) {
 // retrying is not "no deliveries, never failed": its last failure, its attempt streak and its failed attempts show
 // at once; a successful attempt ends the streak. The delivery streak (failure_threshold's) moves only on FAILED.
 func TestHealthCountsFailingAttempts(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 1, t0)
 		for i := range 3 {
 			f.finish(t, t0.Add(time.Duration(i)*time.Hour), f.webhook.ID, store.StatusRetrying, 503, 10*time.Millisecond)
 		}
 		now := t0.Add(3 * time.Hour)
-		st, err := s.GetWebhookStats(f.ctx, f.project.ID, f.webhook.ID, 24*time.Hour, now)
+		st, err := s.GetWebhookStats(f.ctx, store.WebhookStatsParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Window: 24 * time.Hour, Now: now})
 		require.NoError(t, err)
 		assert.Zero(t, st.Done+st.Failed, "no delivery finished")
 		assert.Equal(t, int64(1), st.Retrying)
@@ -360,7 +359,7 @@ func TestHealthCountsFailingAttempts(t *testing.T) {
 		assert.Zero(t, st.ConsecutiveFailures, "no FAILED delivery: failure_threshold's streak does not move")
 
 		f.finish(t, now, f.webhook.ID, store.StatusDone, 200, 10*time.Millisecond)
-		st, err = s.GetWebhookStats(f.ctx, f.project.ID, f.webhook.ID, 24*time.Hour, now)
+		st, err = s.GetWebhookStats(f.ctx, store.WebhookStatsParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Window: 24 * time.Hour, Now: now})
 		require.NoError(t, err)
 		assert.Zero(t, st.ConsecutiveFailedAttempts)
 		assert.Equal(t, int64(3), st.FailedAttempts)

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 // t0 is the fixed "now" of the tests (time is always passed in).
@@ -18,7 +18,7 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
 // fixture is a project with one webhook subscribed to user.created.
 type fixture struct {
 	ctx     context.Context
-	s       *storesql.Store
+	s       *storetest.DB
 	project *store.Project
 	webhook *store.Webhook
 	seq     int
@@ -30,7 +30,7 @@ func (f *fixture) next() time.Time {
 	return t0.Add(time.Duration(f.seq) * time.Millisecond)
 }
 
-func setup(t *testing.T, s *storesql.Store) *fixture {
+func setup(t *testing.T, s *storetest.DB) *fixture {
 	t.Helper()
 	f := &fixture{ctx: context.Background(), s: s}
 	f.project = f.newProject(t, "acme")
@@ -75,9 +75,9 @@ func (f *fixture) subscribe(t *testing.T, projectID, webhookID, subject string, 
 // publish publishes one event of type eventType and returns its result.
 func (f *fixture) publish(t *testing.T, eventType, subject string) store.PublishResult {
 	t.Helper()
-	res, err := f.s.PublishEvents(f.ctx, f.project.ID, []store.PublishInput{{Event: store.Event{
+	res, err := f.s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{{Event: store.Event{
 		EventType: eventType, Subject: subject, Payload: []byte(`{"n":1}`),
-	}}}, t0, 24*time.Hour)
+	}}}, Now: t0, IdempotencyWindow: 24 * time.Hour})
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	return res[0]
@@ -90,7 +90,7 @@ func (f *fixture) publishN(t *testing.T, n int, now time.Time) []string {
 	for i := range in {
 		in[i] = store.PublishInput{Event: store.Event{EventType: "user.created", Subject: fmt.Sprintf("user-%d", i), Payload: []byte(`{}`)}}
 	}
-	res, err := f.s.PublishEvents(f.ctx, f.project.ID, in, now, 24*time.Hour)
+	res, err := f.s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: in, Now: now, IdempotencyWindow: 24 * time.Hour})
 	require.NoError(t, err)
 	var ids []string
 	for _, r := range res {

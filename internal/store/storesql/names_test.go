@@ -7,12 +7,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 func TestTargetNames(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		in := &store.Integration{ProjectID: f.project.ID, Name: "CRM", BaseURL: "https://crm.example.com/", CreateTime: f.next()}
 		require.NoError(t, s.CreateIntegration(f.ctx, in))

@@ -28,7 +28,7 @@ func queueStatements() []string { return []string{claimPostgres} }
 
 // prepareHot prepares the hot statements on the pool (PostgreSQL only); database/sql prepares each again on
 // every other connection the first time a transaction there uses it.
-func (s *Store) prepareHot(ctx context.Context) error {
+func (s *conn) prepareHot(ctx context.Context) error {
 	if !s.pg() {
 		return nil
 	}
@@ -51,7 +51,7 @@ func (s *Store) prepareHot(ctx context.Context) error {
 }
 
 // closePrepared closes the prepared statements.
-func (s *Store) closePrepared() {
+func (s *conn) closePrepared() {
 	for _, st := range s.prepared {
 		_ = st.Close()
 	}
@@ -64,7 +64,7 @@ func (s *Store) closePrepared() {
 }
 
 // txExec runs q in tx, as a prepared statement when q is a hot statement (PostgreSQL) or on SQLite.
-func (s *Store) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (sql.Result, error) {
+func (s *conn) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (sql.Result, error) {
 	if st := s.stmt(ctx, q); st != nil {
 		return tx.StmtxContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -72,7 +72,7 @@ func (s *Store) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) 
 }
 
 // txSelect scans the rows of q in tx into dest, as txExec runs statements.
-func (s *Store) txSelect(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
+func (s *conn) txSelect(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
 	if st := s.stmt(ctx, q); st != nil {
 		return tx.StmtxContext(ctx, st).SelectContext(ctx, dest, args...)
 	}
@@ -80,7 +80,7 @@ func (s *Store) txSelect(ctx context.Context, tx *sqlx.Tx, dest any, q string, a
 }
 
 // txGet scans the one row of q in tx into dest, as txExec runs statements.
-func (s *Store) txGet(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
+func (s *conn) txGet(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
 	if st := s.stmt(ctx, q); st != nil {
 		return tx.StmtxContext(ctx, st).GetContext(ctx, dest, args...)
 	}
@@ -94,7 +94,7 @@ const maxSQLiteStatements = 256
 // are prepared (others are planned for their arguments); on SQLite, whose parser costs more than most of its
 // statements' runs (a sixth of the sender's CPU), every statement of the hot paths is prepared on first use
 // and kept, up to maxSQLiteStatements.
-func (s *Store) stmt(ctx context.Context, q string) *sqlx.Stmt {
+func (s *conn) stmt(ctx context.Context, q string) *sqlx.Stmt {
 	if s.pg() {
 		return s.prepared[q]
 	}

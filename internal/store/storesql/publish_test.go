@@ -8,12 +8,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 func TestPublishFanOut(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.newEventType(t, f.project.ID, "order.paid")
 		in := &store.Integration{ProjectID: f.project.ID, Name: "crm", CreateTime: t0}
@@ -30,7 +29,7 @@ func TestPublishFanOut(t *testing.T) {
 
 		wOff := f.newWebhook(t, f.project.ID, "disabled")
 		f.subscribe(t, f.project.ID, wOff.ID, "", "*")
-		_, _, err := s.SetWebhookEnabled(f.ctx, f.project.ID, wOff.ID, false, store.DisabledByPerson, false, t0)
+		_, _, err := s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: wOff.ID, Enabled: false, Reason: store.DisabledByPerson, Now: t0})
 		require.NoError(t, err)
 
 		wSubOff := f.newWebhook(t, f.project.ID, "sub-disabled")
@@ -42,13 +41,13 @@ func TestPublishFanOut(t *testing.T) {
 		other := f.newProject(t, "other")
 		f.subscribe(t, other.ID, f.newWebhook(t, other.ID, "x").ID, "", "*")
 
-		res, err := s.PublishEvents(f.ctx, f.project.ID, []store.PublishInput{
+		res, err := s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{
 			{Event: store.Event{EventType: "user.created", Subject: "cus_1", Payload: []byte(`{"id":1}`)}},
 			{Event: store.Event{EventType: "user.created", Subject: "cus_2", Payload: []byte(`{"id":2}`)}},
 			{Event: store.Event{EventType: "order.paid", Payload: []byte(`{"id":3}`)}},
 			{Event: store.Event{EventType: "nobody.listens"}, WebhookIDs: nil},
 			{Event: store.Event{EventType: "order.paid"}, WebhookIDs: []string{wOff.ID, wOff.ID}},
-		}, t0, 24*time.Hour)
+		}, Now: t0, IdempotencyWindow: 24 * time.Hour})
 		require.NoError(t, err)
 		require.Len(t, res, 5)
 
@@ -94,10 +93,10 @@ func TestPublishFanOut(t *testing.T) {
 		assert.ErrorIs(t, err, store.ErrNotFound)
 
 		// Unknown (or foreign) explicit webhooks reject the whole batch.
-		_, err = s.PublishEvents(f.ctx, f.project.ID, []store.PublishInput{
+		_, err = s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{
 			{Event: store.Event{EventType: "user.created"}},
 			{Event: store.Event{EventType: "user.created"}, WebhookIDs: []string{"wh_missing"}},
-		}, t0, time.Hour)
+		}, Now: t0, IdempotencyWindow: time.Hour})
 		assert.ErrorIs(t, err, store.ErrNotFound)
 		events, err := s.ListEvents(f.ctx, f.project.ID, store.EventFilter{}, store.Page{Size: 100})
 		require.NoError(t, err)
@@ -106,13 +105,13 @@ func TestPublishFanOut(t *testing.T) {
 }
 
 func TestPublishIdempotency(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		ev := func(key string) store.PublishInput {
 			return store.PublishInput{Event: store.Event{EventType: "user.created", IdempotencyKey: key, Payload: []byte(`{}`)}}
 		}
-		first, err := s.PublishEvents(f.ctx, f.project.ID, []store.PublishInput{ev("k1"), ev("k1"), ev("")}, t0, 24*time.Hour)
+		first, err := s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{ev("k1"), ev("k1"), ev("")}, Now: t0, IdempotencyWindow: 24 * time.Hour})
 		require.NoError(t, err)
 		assert.False(t, first[0].Duplicate)
 		assert.True(t, first[1].Duplicate, "the same key twice in one batch")
@@ -120,7 +119,7 @@ func TestPublishIdempotency(t *testing.T) {
 		assert.Equal(t, first[0].DeliveryIDs, first[1].DeliveryIDs)
 		require.Len(t, first[0].DeliveryIDs, 1)
 
-		again, err := s.PublishEvents(f.ctx, f.project.ID, []store.PublishInput{ev("k1"), ev("k2")}, t0.Add(23*time.Hour), 24*time.Hour)
+		again, err := s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{ev("k1"), ev("k2")}, Now: t0.Add(23 * time.Hour), IdempotencyWindow: 24 * time.Hour})
 		require.NoError(t, err)
 		assert.True(t, again[0].Duplicate)
 		assert.Equal(t, first[0].Event.ID, again[0].Event.ID)
@@ -129,12 +128,12 @@ func TestPublishIdempotency(t *testing.T) {
 		assert.False(t, again[1].Duplicate)
 
 		// Keys are per project.
-		o, err := s.PublishEvents(f.ctx, other.ID, []store.PublishInput{ev("k1")}, t0, 24*time.Hour)
+		o, err := s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: other.ID, Events: []store.PublishInput{ev("k1")}, Now: t0, IdempotencyWindow: 24 * time.Hour})
 		require.NoError(t, err)
 		assert.False(t, o[0].Duplicate)
 
 		// After the window the key may be used again.
-		later, err := s.PublishEvents(f.ctx, f.project.ID, []store.PublishInput{ev("k1")}, t0.Add(25*time.Hour), 24*time.Hour)
+		later, err := s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{ev("k1")}, Now: t0.Add(25 * time.Hour), IdempotencyWindow: 24 * time.Hour})
 		require.NoError(t, err)
 		assert.False(t, later[0].Duplicate)
 		assert.NotEqual(t, first[0].Event.ID, later[0].Event.ID)
@@ -146,7 +145,7 @@ func TestPublishIdempotency(t *testing.T) {
 }
 
 func TestListEvents(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.newEventType(t, f.project.ID, "order.paid")
 		var all []string
@@ -155,8 +154,7 @@ func TestListEvents(t *testing.T) {
 			if i%2 == 1 {
 				typ, subject = "order.paid", "b"
 			}
-			res, err := s.PublishEvents(f.ctx, f.project.ID, []store.PublishInput{{Event: store.Event{EventType: typ, Subject: subject}}},
-				t0.Add(time.Duration(i)*time.Second), time.Hour)
+			res, err := s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{{Event: store.Event{EventType: typ, Subject: subject}}}, Now: t0.Add(time.Duration(i) * time.Second), IdempotencyWindow: time.Hour})
 			require.NoError(t, err)
 			all = append([]string{res[0].Event.ID}, all...)
 		}

@@ -162,7 +162,7 @@ type claimRow struct {
 
 // ClaimDeliveries leases due deliveries (QUEUED, RETRYING, and WAITING ones whose wait ended) until now+Lease,
 // visiting webhooks in turn and taking from each at most its room (see the package comment on the queue).
-func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, req store.ClaimRequest) (store.ClaimResult, error) {
+func (s *Queue) ClaimDeliveries(ctx context.Context, now time.Time, req store.ClaimRequest) (store.ClaimResult, error) {
 	now = ts(now)
 	req.Limit = max(req.Limit, 1)
 	req.PerWebhook = max(req.PerWebhook, 1)
@@ -221,7 +221,7 @@ func nextCursor(from string, full bool, lastPicked string, cut bool, lastLane st
 
 // claimSQLite is the claim inside one BEGIN IMMEDIATE transaction (SQLite has one writer at a time): the same
 // lanes, rooms and facts as claimPostgres, a statement per visited webhook.
-func (s *Store) claimSQLite(ctx context.Context, now, leaseEnd time.Time, token string, req store.ClaimRequest) (store.ClaimResult, error) {
+func (s *Queue) claimSQLite(ctx context.Context, now, leaseEnd time.Time, token string, req store.ClaimRequest) (store.ClaimResult, error) {
 	var res store.ClaimResult
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		type lane struct {
@@ -320,7 +320,7 @@ func (s *Store) claimSQLite(ctx context.Context, now, leaseEnd time.Time, token 
 }
 
 // claimedEvents reads the events of claimed rows by id.
-func (s *Store) claimedEvents(ctx context.Context, tx *sqlx.Tx, rows []queueRow) (map[string]eventRow, error) {
+func (s *Queue) claimedEvents(ctx context.Context, tx *sqlx.Tx, rows []queueRow) (map[string]eventRow, error) {
 	ids := make([]string, 0, len(rows))
 	for _, r := range rows {
 		ids = append(ids, r.EventID)
@@ -357,7 +357,7 @@ func (n *nullTimeScanner) Scan(src any) error {
 // token is stale (the lease expired and another claim followed, or the delivery was resent) are skipped. When the
 // delivery became final meanwhile (an action-status callback or a cancel raced the sender) the attempt is recorded
 // but that status is kept. Senders are told about rescheduled work once it committed.
-func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome, now time.Time) error {
+func (s *Queue) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome, now time.Time) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
@@ -399,7 +399,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 	if !next.IsZero() {
 		s.wake(next)
 	}
-	s.changed.signal() // sync trigger requests of this process re-read their event
+	s.deliveriesChanged() // sync trigger requests of this process re-read their event
 	return nil
 }
 
@@ -453,7 +453,7 @@ func lastPerDelivery(outcomes []store.Outcome) []store.Outcome {
 	return out
 }
 
-func (s *Store) completePostgres(ctx context.Context, tx *sqlx.Tx, outcomes []store.Outcome, now time.Time) ([]change, error) {
+func (s *Queue) completePostgres(ctx context.Context, tx *sqlx.Tx, outcomes []store.Outcome, now time.Time) ([]change, error) {
 	n := len(outcomes)
 	ids, tokens, statuses, reasons, webhooks := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	attempts, codes := make([]int64, n), make([]int64, n)
@@ -497,7 +497,7 @@ func (s *Store) completePostgres(ctx context.Context, tx *sqlx.Tx, outcomes []st
 	return changes, nil
 }
 
-func (s *Store) completeSQLite(ctx context.Context, tx *sqlx.Tx, outcomes []store.Outcome, now time.Time) ([]change, error) {
+func (s *Queue) completeSQLite(ctx context.Context, tx *sqlx.Tx, outcomes []store.Outcome, now time.Time) ([]change, error) {
 	ids := make([]string, len(outcomes))
 	for i, o := range outcomes {
 		ids[i] = o.DeliveryID
@@ -603,7 +603,7 @@ func attemptArgs(deliveryID string, number int, a *store.Attempt) ([]any, error)
 }
 
 // QueueDepth counts unfinished deliveries (QUEUED, RETRYING and WAITING) of all projects.
-func (s *Store) QueueDepth(ctx context.Context) (int, error) {
+func (s *Queue) QueueDepth(ctx context.Context) (int, error) {
 	var n int
 	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM delivery_queue WHERE status IN ('queued', 'retrying', 'waiting')`); err != nil {
 		return 0, wrap("queue depth", err)
@@ -612,7 +612,7 @@ func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 }
 
 // enqueue inserts the queue rows of new deliveries (due at their next attempt time).
-func (s *Store) enqueue(ctx context.Context, tx *sqlx.Tx, rows [][]any) error {
+func (s *conn) enqueue(ctx context.Context, tx *sqlx.Tx, rows [][]any) error {
 	for chunk := range slices.Chunk(rows, deliveryChunk) {
 		q, args, err := insertQueue.query(s.pg(), chunk)
 		if err != nil {
@@ -638,7 +638,7 @@ func queueArgs(deliveryID, projectID, webhookID, eventID string, status store.St
 // settle takes a delivery out of the queue after the log made it final (a callback, a cancel): the row goes, or,
 // while an attempt is in flight (claimed), it keeps its claim with the final status so that the attempt's
 // completion records the attempt and keeps that status.
-func (s *Store) settle(ctx context.Context, tx *sqlx.Tx, status store.Status, deliveryIDs ...string) error {
+func (s *conn) settle(ctx context.Context, tx *sqlx.Tx, status store.Status, deliveryIDs ...string) error {
 	for chunk := range slices.Chunk(deliveryIDs, eventChunk) {
 		q, args, err := s.in(`DELETE FROM delivery_queue WHERE claim_token IS NULL AND delivery_id IN (?)`, chunk)
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -32,7 +31,7 @@ func BenchmarkQueueCycle(b *testing.B) {
 			now := time.Now().UTC()
 			p, w := benchWebhook(b, s, now)
 			if exp := os.Getenv("HOOKD_BENCH_SQL"); exp != "" { // experiments: e.g. drop an index first
-				if _, err := s.DB().ExecContext(ctx, exp); err != nil {
+				if _, err := s.Pool().ExecContext(ctx, exp); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -45,7 +44,7 @@ func BenchmarkQueueCycle(b *testing.B) {
 					in[i] = store.PublishInput{Event: store.Event{EventType: "e", Payload: payload}, WebhookIDs: []string{w.ID}}
 				}
 				t0 := time.Now()
-				if _, err := s.PublishEvents(ctx, p.ID, in, time.Now(), time.Hour); err != nil {
+				if _, err := s.PublishEvents(ctx, store.PublishEventsParams{ProjectID: p.ID, Events: in, Now: time.Now(), IdempotencyWindow: time.Hour}); err != nil {
 					b.Fatal(err)
 				}
 				t1 := time.Now()
@@ -75,7 +74,7 @@ func BenchmarkQueueCycle(b *testing.B) {
 }
 
 // benchWebhook creates a project with one webhook.
-func benchWebhook(b *testing.B, s *storesql.Store, now time.Time) (*store.Project, *store.Webhook) {
+func benchWebhook(b *testing.B, s *storetest.DB, now time.Time) (*store.Project, *store.Webhook) {
 	ctx := context.Background()
 	p := &store.Project{Name: "bench", CreateTime: now}
 	must(b, s.CreateProject(ctx, p))
@@ -110,7 +109,7 @@ func BenchmarkGetWebhookStats(b *testing.B) {
 			// A delivery finished every 10 minutes for 31 days: every hour bucket and every minute bucket of
 			// the last 3 hours that the statistics keep hold counts.
 			for at := now.Add(-31 * 24 * time.Hour); at.Before(now); at = at.Add(10 * time.Minute) {
-				res, err := s.PublishEvents(ctx, p.ID, []store.PublishInput{{Event: store.Event{EventType: "e"}, WebhookIDs: []string{w.ID}}}, at, time.Hour)
+				res, err := s.PublishEvents(ctx, store.PublishEventsParams{ProjectID: p.ID, Events: []store.PublishInput{{Event: store.Event{EventType: "e"}, WebhookIDs: []string{w.ID}}}, Now: at, IdempotencyWindow: time.Hour})
 				must(b, err)
 				c, err := s.ClaimDeliveries(ctx, at, store.ClaimRequest{Limit: 10, Lease: time.Minute, PerWebhook: 10})
 				must(b, err)
@@ -123,7 +122,7 @@ func BenchmarkGetWebhookStats(b *testing.B) {
 			for _, window := range []time.Duration{3 * time.Hour, 24 * time.Hour, 30 * 24 * time.Hour} {
 				b.Run(window.String(), func(b *testing.B) {
 					for b.Loop() {
-						if _, err := s.GetWebhookStats(ctx, p.ID, w.ID, window, now); err != nil {
+						if _, err := s.GetWebhookStats(ctx, store.WebhookStatsParams{ProjectID: p.ID, WebhookID: w.ID, Window: window, Now: now}); err != nil {
 							b.Fatal(err)
 						}
 					}

@@ -17,7 +17,7 @@ import (
 )
 
 func TestClaimAndComplete(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		first := f.publishN(t, 1, t0)
 		second := f.publishN(t, 2, t0.Add(time.Second))
@@ -103,7 +103,7 @@ func TestClaimAndComplete(t *testing.T) {
 }
 
 func TestLeaseExpiryAndStaleClaims(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 1, t0)
 		crashed := f.claimOne(t, t0)
@@ -146,7 +146,7 @@ func TestLeaseExpiryAndStaleClaims(t *testing.T) {
 }
 
 func TestConcurrentClaimers(t *testing.T) {
-	storetest.ForEachStore(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		const n = 600
 		f.publishN(t, n, t0)
@@ -181,7 +181,7 @@ func TestConcurrentClaimers(t *testing.T) {
 // TestClaimLanes: a claim visits every webhook with due work, gives each a fair share and no more than the room
 // its cap leaves, so one webhook's backlog never fills a claim.
 func TestClaimLanes(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		busyHook := f.webhook
 		quiet := f.newWebhook(t, f.project.ID, "quiet")
@@ -192,7 +192,7 @@ func TestClaimLanes(t *testing.T) {
 			for i := range in {
 				in[i] = store.PublishInput{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)}, WebhookIDs: []string{webhookID}}
 			}
-			_, err := s.PublishEvents(f.ctx, projectID, in, now, time.Hour)
+			_, err := s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: projectID, Events: in, Now: now, IdempotencyWindow: time.Hour})
 			require.NoError(t, err)
 		}
 		publishTo(f.project.ID, busyHook.ID, 300, t0)                // a backlog, due first
@@ -242,14 +242,14 @@ func TestClaimLaneCursor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("creates 510 webhooks")
 	}
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		var in []store.PublishInput
 		for i := range 510 {
 			w := f.newWebhook(t, f.project.ID, fmt.Sprintf("lane-%03d", i))
 			in = append(in, store.PublishInput{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)}, WebhookIDs: []string{w.ID}})
 		}
-		_, err := s.PublishEvents(f.ctx, f.project.ID, in, t0, time.Hour)
+		_, err := s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: in, Now: t0, IdempotencyWindow: time.Hour})
 		require.NoError(t, err)
 		seen := map[string]bool{}
 		cursor := ""
@@ -269,14 +269,14 @@ func TestClaimLaneCursor(t *testing.T) {
 }
 
 func TestWaitingAndActionStatus(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 3, t0)
 		claimed := f.claim(t, t0, 3)
 		require.Len(t, claimed, 3)
 		waiting, raced, expiring := claimed[0], claimed[1], claimed[2]
 
-		_, err := s.UpdateActionStatus(f.ctx, "dlv_unknown", 0, store.StatusDone, "", t0)
+		_, err := s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: "dlv_unknown", Resends: 0, Status: store.StatusDone, Now: t0})
 		assert.ErrorIs(t, err, store.ErrNotFound)
 
 		// A 202 makes the delivery WAITING until the receiver reports.
@@ -287,18 +287,18 @@ func TestWaitingAndActionStatus(t *testing.T) {
 				Attempt: &store.Attempt{StartTime: t0, ResponseStatusCode: 202}, Attempts: 1, LastStatusCode: 202},
 		}, t0))
 
-		_, err = s.UpdateActionStatus(f.ctx, waiting.ID, 1, store.StatusDone, "", t0)
+		_, err = s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: waiting.ID, Resends: 1, Status: store.StatusDone, Now: t0})
 		assert.ErrorIs(t, err, store.ErrNotFound, "a token of another resend count is worthless")
-		d, err := s.UpdateActionStatus(f.ctx, waiting.ID, 0, store.StatusFailed, "card declined", t0.Add(time.Second))
+		d, err := s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: waiting.ID, Resends: 0, Status: store.StatusFailed, Reason: "card declined", Now: t0.Add(time.Second)})
 		require.NoError(t, err)
 		assert.Equal(t, waiting.ID, d.ID)
 		assert.Equal(t, store.StatusFailed, d.Status)
 		assert.Equal(t, "card declined", d.Reason)
-		_, err = s.UpdateActionStatus(f.ctx, waiting.ID, 0, store.StatusDone, "", t0.Add(time.Second))
+		_, err = s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: waiting.ID, Resends: 0, Status: store.StatusDone, Now: t0.Add(time.Second)})
 		assert.ErrorIs(t, err, store.ErrNotFound, "a token is used up once its delivery finished")
 
 		// The receiver answers before the sender recorded its 202: the callback wins, the attempt is still kept.
-		d, err = s.UpdateActionStatus(f.ctx, raced.ID, 0, store.StatusDone, "", t0)
+		d, err = s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: raced.ID, Resends: 0, Status: store.StatusDone, Now: t0})
 		require.NoError(t, err)
 		assert.Equal(t, store.StatusDone, d.Status)
 		require.NoError(t, s.CompleteDeliveries(f.ctx, []store.Outcome{{
@@ -312,7 +312,7 @@ func TestWaitingAndActionStatus(t *testing.T) {
 
 		// A queued delivery with no attempt in flight has nothing to report on.
 		q := f.publishN(t, 1, t0)
-		_, err = s.UpdateActionStatus(f.ctx, q[0], 0, store.StatusDone, "", t0)
+		_, err = s.UpdateActionStatus(f.ctx, store.UpdateActionStatusParams{DeliveryID: q[0], Resends: 0, Status: store.StatusDone, Now: t0})
 		assert.ErrorIs(t, err, store.ErrNotFound)
 		res, err := s.ClaimDeliveries(f.ctx, t0, store.ClaimRequest{Limit: 10, Lease: time.Hour, PerWebhook: 10})
 		require.NoError(t, err)
@@ -327,7 +327,7 @@ func TestWaitingAndActionStatus(t *testing.T) {
 }
 
 func TestDisableWebhookOutcome(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		f.publishN(t, 1, t0)
 		c := f.claimOne(t, t0)
@@ -350,10 +350,10 @@ func TestDisableWebhookOutcome(t *testing.T) {
 }
 
 func TestTakeRateTokens(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		ctx := context.Background()
 		take := func(key string, rate, n int, at time.Time) (int, time.Time) {
-			got, next, err := s.TakeRateTokens(ctx, key, rate, n, at)
+			got, next, err := s.TakeRateTokens(ctx, store.TakeRateTokensParams{Key: key, Rate: rate, N: n, Now: at})
 			require.NoError(t, err)
 			return got, next
 		}
@@ -378,9 +378,9 @@ func TestTakeRateTokens(t *testing.T) {
 // TestListenerWakeups: committed work wakes subscribers with its due time, in this process at once and — on
 // PostgreSQL — in every other process through NOTIFY.
 func TestListenerWakeups(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
-		l := s.Listener()
+		l := s.Notifier()
 		require.NoError(t, l.Start(f.ctx))
 		defer l.Stop()
 		wakeups, unsubscribe := l.Subscribe()
@@ -399,14 +399,14 @@ func TestListenerWakeups(t *testing.T) {
 func TestListenerAcrossProcesses(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	keys := secret.NewRandom() // the processes of a cluster share their keys
-	open := func() *storesql.Store {
+	open := func() *storetest.DB {
 		s, err := storesql.Open(context.Background(), storesql.Config{URL: url, MaxOpenConns: 4, Keyring: keys})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
-		return s
+		return storetest.Wrap(s)
 	}
 	a, b := open(), open()
-	l := b.Listener()
+	l := b.Notifier()
 	require.NoError(t, l.Start(context.Background()))
 	defer l.Stop()
 	wakeups, unsubscribe := l.Subscribe()
@@ -447,7 +447,7 @@ func TestSessionSettings(t *testing.T) {
 	s := storetest.NewPostgres(t)
 	for _, q := range []struct{ setting, want string }{{"jit", "off"}, {"TimeZone", "UTC"}} {
 		var got string
-		require.NoError(t, s.DB().QueryRowContext(context.Background(), "SHOW "+q.setting).Scan(&got))
+		require.NoError(t, s.Pool().QueryRowContext(context.Background(), "SHOW "+q.setting).Scan(&got))
 		assert.Equal(t, q.want, got, q.setting)
 	}
 }

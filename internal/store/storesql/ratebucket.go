@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/hookd/hookd/internal/store"
 )
 
 // TakeRateTokens takes up to n whole tokens from the bucket key (rate per second, burst = rate) in one
 // statement (concurrent processes serialize on the row) and returns how many it got; with none, it returns
 // when the next token is due.
-func (s *Store) TakeRateTokens(ctx context.Context, key string, rate, n int, now time.Time) (int, time.Time, error) {
+func (s *RateBuckets) TakeRateTokens(ctx context.Context, p store.TakeRateTokensParams) (int, time.Time, error) {
+	key, rate, n, now := p.Key, p.Rate, p.N, p.Now
 	if rate <= 0 {
 		return n, now, nil
 	}

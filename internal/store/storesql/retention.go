@@ -56,6 +56,11 @@ func day(t time.Time) time.Time {
 // EnsurePartitions creates the day partitions (PostgreSQL) from the day of from through the day of to; a no-op
 // on SQLite.
 func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) error {
+	return s.ensurePartitions(ctx, from, to)
+}
+
+// ensurePartitions is EnsurePartitions, for every part of the store (inPartitionedTx).
+func (s *conn) ensurePartitions(ctx context.Context, from, to time.Time) error {
 	if !s.pg() {
 		return nil
 	}
@@ -91,7 +96,7 @@ func isMissingPartition(err error) bool {
 // inPartitionedTx is inTx for transactions that insert log rows with ids made at times: when a row's day has no
 // partition (ids made with a clock far from the wall clock), the partitions of those days are created and fn runs
 // again.
-func (s *Store) inPartitionedTx(ctx context.Context, times []time.Time, fn func(tx *sqlx.Tx) error) error {
+func (s *conn) inPartitionedTx(ctx context.Context, times []time.Time, fn func(tx *sqlx.Tx) error) error {
 	err := s.inTx(ctx, fn)
 	if err == nil || !s.pg() || !isMissingPartition(err) {
 		return err
@@ -100,7 +105,7 @@ func (s *Store) inPartitionedTx(ctx context.Context, times []time.Time, fn func(
 	for _, t := range times {
 		if d := day(t); !days[d] {
 			days[d] = true
-			if perr := s.EnsurePartitions(ctx, d, d); perr != nil {
+			if perr := s.ensurePartitions(ctx, d, d); perr != nil {
 				return errors.Join(err, perr)
 			}
 		}

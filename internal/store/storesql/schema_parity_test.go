@@ -67,11 +67,11 @@ func TestSchemaParity(t *testing.T) {
 
 // postgresSchema lists the tables ("table t"), columns ("column t.c <kind> [NOT NULL]") and indexes ("index t.i")
 // of the current schema, leaving out partitions and the indexes of primary keys and unique constraints.
-func postgresSchema(t *testing.T, st *storesql.Store) map[string]bool {
+func postgresSchema(t *testing.T, st *storetest.DB) map[string]bool {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]bool{}
-	rows, err := st.DB().QueryContext(ctx, `
+	rows, err := st.Pool().QueryContext(ctx, `
 		SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
 		FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -86,7 +86,7 @@ func postgresSchema(t *testing.T, st *storesql.Store) map[string]bool {
 		out[columnEntry(table, column, typ, notNull)] = true
 	}
 	require.NoError(t, rows.Err())
-	rows, err = st.DB().QueryContext(ctx, `
+	rows, err = st.Pool().QueryContext(ctx, `
 		SELECT t.relname, i.relname
 		FROM pg_index x
 		JOIN pg_class i ON i.oid = x.indexrelid
@@ -105,15 +105,15 @@ func postgresSchema(t *testing.T, st *storesql.Store) map[string]bool {
 }
 
 // sqliteSchema is postgresSchema for SQLite (automatic indexes of keys and unique constraints left out).
-func sqliteSchema(t *testing.T, st *storesql.Store) map[string]bool {
+func sqliteSchema(t *testing.T, st *storetest.DB) map[string]bool {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]bool{}
 	var tables []string
-	require.NoError(t, st.DB().SelectContext(ctx, &tables, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`))
+	require.NoError(t, st.Pool().SelectContext(ctx, &tables, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`))
 	for _, table := range tables {
 		out["table "+table] = true
-		rows, err := st.DB().QueryContext(ctx, `SELECT name, type, "notnull", pk FROM pragma_table_info(?)`, table)
+		rows, err := st.Pool().QueryContext(ctx, `SELECT name, type, "notnull", pk FROM pragma_table_info(?)`, table)
 		require.NoError(t, err)
 		for rows.Next() {
 			var column, typ string
@@ -123,7 +123,7 @@ func sqliteSchema(t *testing.T, st *storesql.Store) map[string]bool {
 		}
 		require.NoError(t, rows.Err())
 	}
-	rows, err := st.DB().QueryContext(ctx, `SELECT tbl_name, name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL`)
+	rows, err := st.Pool().QueryContext(ctx, `SELECT tbl_name, name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var table, index string

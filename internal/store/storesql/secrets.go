@@ -21,7 +21,7 @@ import (
 // trigger signature secrets. Trigger API keys are kept as SHA-256 hashes.
 
 // sealHeaders returns hs with private values encrypted (a copy; hs is not changed).
-func (s *Store) sealHeaders(hs []store.Header) []store.Header {
+func (s *conn) sealHeaders(hs []store.Header) []store.Header {
 	if !slices.ContainsFunc(hs, func(h store.Header) bool { return h.Private && !secret.IsSealed(h.Value) }) {
 		return hs
 	}
@@ -35,7 +35,7 @@ func (s *Store) sealHeaders(hs []store.Header) []store.Header {
 }
 
 // openHeaders decrypts private values in place.
-func (s *Store) openHeaders(hs []store.Header) error {
+func (s *conn) openHeaders(hs []store.Header) error {
 	for i := range hs {
 		if !hs[i].Private {
 			continue
@@ -79,7 +79,7 @@ func (s *Store) openAuth(a *store.IntegrationAuth) error {
 }
 
 // openOrEmpty decrypts v, or returns "" when it cannot be decrypted (a listed record whose key is gone).
-func (s *Store) openOrEmpty(v string) string {
+func (s *conn) openOrEmpty(v string) string {
 	out, err := s.keys.Open(v)
 	if err != nil {
 		return ""
@@ -101,7 +101,7 @@ func (s *Store) listed(ctx context.Context, kind, id string, err error, degrade 
 // openLogHeaders decrypts private values of a log record (or of a listed record whose secrets cannot all be
 // decrypted) in place; a value whose key is gone (rotated out) reads as secret.Masked instead of failing the
 // whole record.
-func (s *Store) openLogHeaders(hs []store.Header) {
+func (s *conn) openLogHeaders(hs []store.Header) {
 	for i := range hs {
 		if !hs[i].Private {
 			continue
@@ -115,14 +115,14 @@ func (s *Store) openLogHeaders(hs []store.Header) {
 }
 
 // sealedAttempt returns a with its private request header values encrypted (a shallow copy).
-func (s *Store) sealedAttempt(a *store.Attempt) *store.Attempt {
+func (s *conn) sealedAttempt(a *store.Attempt) *store.Attempt {
 	c := *a
 	c.RequestHeaders = s.sealHeaders(a.RequestHeaders)
 	return &c
 }
 
 // attemptRecord converts a stored attempt, decrypting private header values.
-func (s *Store) attemptRecord(r attemptRow) (store.Attempt, error) {
+func (s *conn) attemptRecord(r attemptRow) (store.Attempt, error) {
 	a, err := r.record()
 	if err != nil {
 		return a, err
@@ -131,7 +131,7 @@ func (s *Store) attemptRecord(r attemptRow) (store.Attempt, error) {
 	return a, nil
 }
 
-func (s *Store) openSecret(what, v string) (string, error) {
+func (s *conn) openSecret(what, v string) (string, error) {
 	out, err := s.keys.Open(v)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w: %w", what, store.ErrSecretUnreadable, err)
@@ -193,7 +193,7 @@ func (s *Store) prepareSecrets(ctx context.Context) error {
 }
 
 // registerKeys registers the current key and retires every other registered key that no stored value uses.
-func (s *Store) registerKeys(ctx context.Context, tx *sqlx.Tx, remaining map[string]int) error {
+func (s *conn) registerKeys(ctx context.Context, tx *sqlx.Tx, remaining map[string]int) error {
 	q := insertSecretKeySQ
 	if s.pg() {
 		q = insertSecretKeyPG

@@ -97,8 +97,9 @@ func TestUpgradeFrom0001SealsSecrets(t *testing.T) {
 			VALUES (?, 'p1', 'trg_1', ?, 'POST', '{"a":1}', 200)`, exeID, now)
 
 		keys := secret.NewRandom()
-		s, err := storesql.Open(ctx, storesql.Config{URL: od.url, Keyring: keys})
+		db, err := storesql.Open(ctx, storesql.Config{URL: od.url, Keyring: keys})
 		require.NoError(t, err)
+		s := storetest.Wrap(db)
 		w, err := s.GetWebhook(ctx, "p1", "wh_1")
 		require.NoError(t, err)
 		assert.Equal(t, "whsec_OLDSECRET", w.Secret)
@@ -131,9 +132,9 @@ func TestUpgradeFrom0001SealsSecrets(t *testing.T) {
 		sealed := od.text(t, `SELECT secret FROM webhooks WHERE id = 'wh_1'`)
 
 		// A second start changes nothing; another key is refused.
-		s, err = storesql.Open(ctx, storesql.Config{URL: od.url, Keyring: keys})
+		db, err = storesql.Open(ctx, storesql.Config{URL: od.url, Keyring: keys})
 		require.NoError(t, err)
-		require.NoError(t, s.Close())
+		require.NoError(t, db.Close())
 		assert.Equal(t, sealed, od.text(t, `SELECT secret FROM webhooks WHERE id = 'wh_1'`))
 		_, err = storesql.Open(ctx, storesql.Config{URL: od.url, Keyring: secret.NewRandom()})
 		assert.True(t, errors.Is(err, storesql.ErrForeignKey), "Open with another key: %v", err)
@@ -150,14 +151,14 @@ func TestRotateSecrets(t *testing.T) {
 			url = storetest.PostgresURL(t)
 		}
 		oldKey, newKey := secret.GenerateKey(), secret.GenerateKey()
-		open := func(spec string) *storesql.Store {
+		open := func(spec string) *storetest.DB {
 			t.Helper()
 			k, err := secret.Parse(spec)
 			require.NoError(t, err)
 			s, err := storesql.Open(ctx, storesql.Config{URL: url, Keyring: k})
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = s.Close() })
-			return s
+			return storetest.Wrap(s)
 		}
 		s := open(oldKey)
 		p := &store.Project{Name: "p"}
@@ -195,7 +196,7 @@ func TestRotateSecrets(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "sig", gt.Signature.Secret)
 		var ids []string
-		require.NoError(t, s.DB().Select(&ids, `SELECT key_id FROM secret_keys WHERE retire_time IS NULL`))
+		require.NoError(t, s.Pool().Select(&ids, `SELECT key_id FROM secret_keys WHERE retire_time IS NULL`))
 		k, _ := secret.Parse(newKey)
 		assert.Equal(t, []string{k.CurrentID()}, ids)
 	})
@@ -204,7 +205,7 @@ func TestRotateSecrets(t *testing.T) {
 // Private values in attempt logs are encrypted at rest and read back in clear.
 func TestAttemptHeadersSealed(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storetest.DB) {
 		f := setup(t, st)
 		ids := f.publishN(t, 1, t0)
 		claimed := f.claimOne(t, t0.Add(time.Hour))
@@ -216,7 +217,7 @@ func TestAttemptHeadersSealed(t *testing.T) {
 		require.Len(t, a, 1)
 		assert.Equal(t, "Bearer ATTEMPT-SECRET", a[0].RequestHeaders[0].Value)
 		var raw string
-		require.NoError(t, st.DB().Get(&raw, st.DB().Rebind(
+		require.NoError(t, st.Pool().Get(&raw, st.Pool().Rebind(
 			`SELECT CAST(request_headers AS TEXT) FROM attempts WHERE delivery_id = ?`), ids[0]))
 		assert.NotContains(t, raw, "ATTEMPT-SECRET")
 		var hs []store.Header
@@ -228,10 +229,10 @@ func TestAttemptHeadersSealed(t *testing.T) {
 // RetryDeliveries works in chunks: more deliveries than one chunk are all resent, each once.
 func TestRetryDeliveriesInChunks(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storetest.DB) {
 		f := setup(t, st)
 		ids := f.publishN(t, 1100, t0)
-		db := st.DB()
+		db := st.Pool()
 		_, err := db.Exec(db.Rebind(`UPDATE deliveries SET status = 'failed'`))
 		require.NoError(t, err)
 		n, err := st.RetryDeliveries(f.ctx, f.project.ID, store.DeliveryFilter{Statuses: []store.Status{store.StatusFailed}}, t0)
@@ -260,17 +261,18 @@ func TestRotateWhileRunning(t *testing.T) {
 			url = storetest.PostgresURL(t)
 		}
 		oldKey, newKey := secret.GenerateKey(), secret.GenerateKey()
-		open := func(spec string) (*storesql.Store, error) {
+		open := func(spec string) (*storetest.DB, error) {
 			t.Helper()
 			k, err := secret.Parse(spec)
 			require.NoError(t, err)
 			s, err := storesql.Open(ctx, storesql.Config{URL: url, Keyring: k})
-			if err == nil {
-				t.Cleanup(func() { _ = s.Close() })
+			if err != nil {
+				return nil, err
 			}
-			return s, err
+			t.Cleanup(func() { _ = s.Close() })
+			return storetest.Wrap(s), nil
 		}
-		mustOpen := func(spec string) *storesql.Store {
+		mustOpen := func(spec string) *storetest.DB {
 			t.Helper()
 			s, err := open(spec)
 			require.NoError(t, err)
@@ -319,7 +321,7 @@ func TestRotateWhileRunning(t *testing.T) {
 
 		// A value that cannot be decrypted (a key nobody holds) fails neither the List nor the other rows.
 		foreign := secret.NewRandom().Seal("whsec_bG9zdA")
-		_, err = s.DB().Exec(s.DB().Rebind(`UPDATE webhooks SET secret = ? WHERE id = ?`), foreign, w1.ID)
+		_, err = s.Pool().Exec(s.Pool().Rebind(`UPDATE webhooks SET secret = ? WHERE id = ?`), foreign, w1.ID)
 		require.NoError(t, err)
 		list, err = s.ListWebhooks(ctx, p.ID, "", store.Page{Size: 10})
 		require.NoError(t, err)

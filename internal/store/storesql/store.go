@@ -1,6 +1,31 @@
-// Package storesql implements store.Store with one sqlx-based code base for two dialects: PostgreSQL
-// (lib/pq; several hookd processes may share a database) and embedded SQLite (modernc.org/sqlite, pure Go).
-// Dialect-specific SQL is limited to the queue claim, batched completions, rate buckets and migrations.
+// Package storesql implements hookd's store with one sqlx-based code base for two dialects: PostgreSQL (lib/pq;
+// several hookd processes may share a database) and embedded SQLite (modernc.org/sqlite, pure Go). It is the only
+// package with SQL.
+//
+// Open returns a DB whose parts are separate types over one shared connection (conn: the pools, the dialect,
+// the statement caches, the keyring that seals secrets at rest, the notifier and the feed):
+//
+//   - Store (store.Store): configuration (projects, keys, integrations, webhooks, event types, subscriptions,
+//     triggers), publishing, the delivery and execution logs, webhook health and statistics, retention (purge,
+//     partitions) and secret rotation;
+//   - Queue (store.Queue): claims and completions of deliveries, with the books (statistics, health,
+//     operational events) kept in the completing transaction; claims and completions commit asynchronously on
+//     PostgreSQL (a second pool);
+//   - RateBuckets (store.RateBuckets): token buckets shared by the processes of a cluster;
+//   - Feed (store.DeliveryFeed): delivery watches and the cross-process watcher registry;
+//   - Notifier (store.Listener): the process's one LISTEN connection, whose topics are work wake-ups, delivery
+//     changes and watcher announcements, plus the in-process signal of committed outcomes (DeliveriesChanged).
+//
+// The notifier and the feed are background services with startstop's Start/Stop; their owner (internal/server)
+// starts them, and DB.Close stops them if it has not.
+//
+// Dialect differences are branches on conn.pg() (or dialect-specific statement texts chosen beside them), in most
+// files: connection setup and URLs (store.go, dialect.go), migrations (migrate.go, one directory per dialect),
+// prepared statements (prepared.go), the queue claim and batched completions (queue.go), the books (account.go),
+// publishing and bulk inserts (event.go, bulk.go), health and replays (health.go), rate buckets (ratebucket.go),
+// retention and partitions (retention.go: PostgreSQL drops day partitions, SQLite deletes in batches), secret
+// rotation locks (secrets.go), trigger signatures (trigger.go), private-origin binding (webhook.go), deliveries
+// (delivery.go), and NOTIFY/LISTEN in the notifier and the feed (notify.go, watch.go: in-process only on SQLite).
 package storesql
 
 import (
@@ -18,6 +43,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,7 +55,7 @@ import (
 	"github.com/hookd/hookd/internal/store"
 )
 
-// Dialect names returned by Store.Dialect.
+// Dialect names returned by DB.Dialect.
 const (
 	DialectPostgres = "postgres"
 	DialectSQLite   = "sqlite"
@@ -40,9 +66,6 @@ const DefaultDataDir = "./hookd-data"
 
 // sqliteFileName is the database file inside the SQLite data directory.
 const sqliteFileName = "hookd.db"
-
-// workChannel is the PostgreSQL NOTIFY channel that wakes idle senders.
-const workChannel = "hookd_work"
 
 // Config says which database to open.
 type Config struct {
@@ -57,9 +80,10 @@ type Config struct {
 	Keyring *secret.Keyring
 }
 
-// Store is the SQL implementation of store.Store, store.Queue and store.RateBuckets; Listener returns its
-// store.Listener.
-type Store struct {
+// conn is what the store's parts share: the pools and the dialect, the statement caches, the keyring that seals
+// secrets, the notifier (wake-ups go out after commit) and the feed (transactions note changes for watchers).
+// Every part embeds it, so that helpers written once (inTx, rebind, stmt, the books) serve them all.
+type conn struct {
 	db *sqlx.DB
 	// async is a second PostgreSQL pool whose sessions commit with synchronous_commit = off: claims and
 	// completions, whose loss in a crash only means one more send of the same delivery (at least once). On
@@ -68,46 +92,85 @@ type Store struct {
 	dialect string
 	url     string
 	log     *slog.Logger
-	hub     *hub
-	origin  string // identifies this store's NOTIFYs, so that its listener skips them
+	origin  string // identifies this process's NOTIFYs, so that its notifier skips them
 	keys    *secret.Keyring
-	// changed is closed and replaced after every commit that finishes deliveries (see DeliveriesChanged).
-	changed changeSignal
-	// feed routes delivery changes to watchers (WatchDeliveries).
-	feed *feed
-	// noBooks skips the books (statistics, health, operational events): only BenchmarkQueueCycle sets it, to
-	// measure what they cost.
+	// notify carries wake-ups, delivery changes and watcher announcements (see Notifier).
+	notify *Notifier
+	// feed routes delivery changes to watchers (see Feed).
+	feed *Feed
+	// noBooks skips the books (statistics, health, operational events): only BenchmarkQueueCycle sets it (through
+	// export_test.go), to measure what they cost.
 	noBooks bool
 
-	closeOnce sync.Once
 	// prepared holds the hot statements prepared on PostgreSQL, by text (see hotStatements).
 	prepared map[string]*sqlx.Stmt
 	// sqliteStmts caches SQLite's prepared statements, by text (see stmt).
 	sqliteMu    sync.Mutex
 	sqliteStmts map[string]*sqlx.Stmt
 
-	notifyOnce sync.Once
-	notifyMu   sync.Mutex
-	notifyDue  time.Time // earliest due time of the wake-ups the pending NOTIFY carries
-	notifyCh   chan struct{}
-	notifyStop chan struct{}
-	notifyDone chan struct{}
 	// resealedAtOpen counts the secrets Open re-encrypted under the current key (reported by RotateSecrets).
 	resealedAtOpen RotateResult
+	// closed is set by DB.Close: wake-ups are no longer sent.
+	closed atomic.Bool
 }
 
+// DB is an open database: Open returns it, and the server wires each of its parts where it is needed. The parts
+// are separate types over one shared connection (pools, dialect, statement caches, keyring):
+//
+//   - Store: configuration, events and the logs (store.Store), retention and secret rotation;
+//   - Queue: claims and completions of deliveries with their books (store.Queue), on the async pool;
+//   - RateBuckets: the token buckets shared by the processes of a cluster (store.RateBuckets);
+//   - Feed: delivery watches (store.DeliveryFeed) and the cross-process watcher registry;
+//   - Notifier: the one LISTEN connection of the process and the in-process fan-out of its topics
+//     (store.Listener for wake-ups).
+type DB struct {
+	c     *conn
+	store *Store
+	queue *Queue
+	rates *RateBuckets
+
+	closeOnce sync.Once
+}
+
+// Store is the configuration, events and logs of the database: store.Store, plus retention (the purger's) and
+// secret rotation.
+type Store struct{ *conn }
+
+// Queue is the delivery queue (store.Queue): claims and completions with their books.
+type Queue struct{ *conn }
+
+// RateBuckets are the token buckets shared by the processes of a cluster (store.RateBuckets).
+type RateBuckets struct{ *conn }
+
 var (
-	_ store.Store       = (*Store)(nil)
-	_ store.Queue       = (*Store)(nil)
-	_ store.RateBuckets = (*Store)(nil)
+	_ store.Store        = (*Store)(nil)
+	_ store.Queue        = (*Queue)(nil)
+	_ store.RateBuckets  = (*RateBuckets)(nil)
+	_ store.DeliveryFeed = (*Feed)(nil)
+	_ store.Listener     = (*Notifier)(nil)
 )
+
+// Store returns the configuration, events and logs.
+func (d *DB) Store() *Store { return d.store }
+
+// Queue returns the delivery queue.
+func (d *DB) Queue() *Queue { return d.queue }
+
+// RateBuckets returns the shared rate buckets.
+func (d *DB) RateBuckets() *RateBuckets { return d.rates }
+
+// Feed returns the delivery feed (WatchDeliveries); every serving process starts it.
+func (d *DB) Feed() *Feed { return d.c.feed }
+
+// Notifier returns the process's notifier; its owner starts it before the services that listen through it.
+func (d *DB) Notifier() *Notifier { return d.c.notify }
 
 func init() {
 	sqlx.BindDriver("sqlite", sqlx.QUESTION)
 }
 
-// Open connects to the database of cfg, runs pending migrations and returns the store.
-func Open(ctx context.Context, cfg Config) (*Store, error) {
+// Open connects to the database of cfg, runs pending migrations and returns it.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.Keyring == nil {
 		return nil, errors.New("open store: no keyring for the secrets at rest (Config.Keyring)")
 	}
@@ -115,15 +178,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := &Store{s}
 	if err := migrate(ctx, s.db, s.dialect, s.log); err != nil {
 		s.closeDB()
 		return nil, err
 	}
-	if err := s.prepareSecrets(ctx); err != nil {
+	if err := st.prepareSecrets(ctx); err != nil {
 		s.closeDB()
 		return nil, err
 	}
-	if err := s.bindPrivateOrigins(ctx); err != nil {
+	if err := st.bindPrivateOrigins(ctx); err != nil {
 		s.closeDB()
 		return nil, err
 	}
@@ -136,7 +200,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeDB()
 		return nil, err
 	}
-	return s, nil
+	return &DB{c: s, store: st, queue: &Queue{s}, rates: &RateBuckets{s}}, nil
 }
 
 // Migrate applies pending migrations to the database of cfg and closes it (`hookd migrate`); with a keyring it
@@ -147,14 +211,15 @@ func Migrate(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer s.closeDB()
+	st := &Store{s}
 	if err := migrate(ctx, s.db, s.dialect, s.log); err != nil {
 		return err
 	}
-	if err := s.bindPrivateOrigins(ctx); err != nil {
+	if err := st.bindPrivateOrigins(ctx); err != nil {
 		return err
 	}
 	if cfg.Keyring != nil {
-		return s.prepareSecrets(ctx)
+		return st.prepareSecrets(ctx)
 	}
 	return nil
 }
@@ -164,12 +229,13 @@ func IsPostgresURL(url string) bool {
 	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
 }
 
-func connect(ctx context.Context, cfg Config) (*Store, error) {
+func connect(ctx context.Context, cfg Config) (*conn, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{log: log, hub: newHub(), keys: cfg.Keyring, origin: randomToken(9)}
+	s := &conn{log: log, keys: cfg.Keyring, origin: randomToken(9)}
+	s.notify = newNotifier(s)
 	s.feed = newFeed(s)
 	var err error
 	if IsPostgresURL(cfg.URL) {
@@ -244,7 +310,7 @@ func createPrivate(file string) error {
 
 // privateFiles makes the SQLite database and its -wal and -shm files readable by their owner only (files made by
 // versions that created them 0644 included) and warns when others may read the data directory.
-func (s *Store) privateFiles() error {
+func (s *conn) privateFiles() error {
 	for _, f := range []string{s.url, s.url + "-wal", s.url + "-shm"} {
 		fi, err := os.Stat(f)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -271,7 +337,7 @@ func (s *Store) privateFiles() error {
 const asyncConns = 6
 
 // closeDB closes the pools.
-func (s *Store) closeDB() error {
+func (s *conn) closeDB() error {
 	err := s.db.Close()
 	if s.async != nil && s.async != s.db {
 		_ = s.async.Close()
@@ -279,21 +345,21 @@ func (s *Store) closeDB() error {
 	return err
 }
 
-// Close stops the notifier and closes the database; safe to call twice. Listeners are stopped by their owner.
-func (s *Store) Close() error {
+// Close stops the feed and the notifier (if their owner has not) and closes the database; safe to call twice.
+func (d *DB) Close() error {
 	var err error
-	s.closeOnce.Do(func() {
-		s.notifyOnce.Do(func() {}) // no notifier may start after Close
-		if s.notifyStop != nil {
-			close(s.notifyStop)
-			<-s.notifyDone
-		}
-		s.feed.close()
-		s.closePrepared()
-		err = s.closeDB()
+	d.closeOnce.Do(func() {
+		d.c.feed.Stop()
+		d.c.notify.Stop()
+		d.c.closed.Store(true)
+		d.c.closePrepared()
+		err = d.c.closeDB()
 	})
 	return err
 }
+
+// Ping checks the database is reachable.
+func (d *DB) Ping(ctx context.Context) error { return d.store.Ping(ctx) }
 
 // Ping checks the database is reachable.
 func (s *Store) Ping(ctx context.Context) error {
@@ -304,12 +370,12 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Dialect is "postgres" or "sqlite".
-func (s *Store) Dialect() string { return s.dialect }
+func (d *DB) Dialect() string { return d.c.dialect }
 
-// DB returns the underlying pool (for tests and diagnostics; hookd itself goes through Store methods).
-func (s *Store) DB() *sqlx.DB { return s.db }
+// Pool returns the main connection pool (for tests and diagnostics; hookd itself goes through the parts' methods).
+func (d *DB) Pool() *sqlx.DB { return d.c.db }
 
-func (s *Store) pg() bool { return s.dialect == DialectPostgres }
+func (s *conn) pg() bool { return s.dialect == DialectPostgres }
 
 // queryer is what both *sqlx.DB and *sqlx.Tx offer.
 type queryer interface {
@@ -319,7 +385,7 @@ type queryer interface {
 }
 
 // inTx runs fn in a transaction (BEGIN IMMEDIATE on SQLite) and commits when it returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+func (s *conn) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -338,12 +404,12 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 }
 
 // rebind turns ? placeholders into the dialect's.
-func (s *Store) rebind(q string) string { return s.db.Rebind(q) }
+func (s *conn) rebind(q string) string { return s.db.Rebind(q) }
 
 // inList returns the query and arguments that match a list: on SQLite q with its list expanded (sqlx.In), on
 // PostgreSQL pgQuery with the list as one text[] argument (a fixed text, so it can be prepared). The list is the
 // last argument of both.
-func (s *Store) inList(q, pgQuery string, list []string, args ...any) (string, []any, error) {
+func (s *conn) inList(q, pgQuery string, list []string, args ...any) (string, []any, error) {
 	if s.pg() {
 		return pgQuery, append(args, textArray(list)), nil
 	}
@@ -351,7 +417,7 @@ func (s *Store) inList(q, pgQuery string, list []string, args ...any) (string, [
 }
 
 // in expands slice arguments of q (sqlx.In) and rebinds the placeholders.
-func (s *Store) in(q string, args ...any) (string, []any, error) {
+func (s *conn) in(q string, args ...any) (string, []any, error) {
 	q, args, err := sqlx.In(q, args...)
 	if err != nil {
 		return "", nil, fmt.Errorf("expand query: %w", err)

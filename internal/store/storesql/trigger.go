@@ -446,7 +446,8 @@ func (s *Store) ListExecutions(ctx context.Context, projectID, triggerID string,
 
 // RememberTriggerSignature records that trigger triggerID accepted the signature whose digest is given, until
 // expire, in one statement: a row of the same digest that has not expired by now makes it a replay (false).
-func (s *Store) RememberTriggerSignature(ctx context.Context, triggerID, digest string, expire, now time.Time) (bool, error) {
+func (s *Store) RememberTriggerSignature(ctx context.Context, p store.RememberTriggerSignatureParams) (bool, error) {
+	triggerID, digest, expire, now := p.TriggerID, p.Digest, p.Expire, p.Now
 	res, err := s.db.ExecContext(ctx, s.rebind(`INSERT INTO trigger_signatures (trigger_id, digest, expire_time) VALUES (?, ?, ?)
 		ON CONFLICT (trigger_id, digest) DO UPDATE SET expire_time = excluded.expire_time
 		WHERE trigger_signatures.expire_time <= ?`), triggerID, digest, ts(expire), ts(now))

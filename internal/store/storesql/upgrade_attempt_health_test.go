@@ -45,7 +45,7 @@ func TestUpgradeTo0009AttemptHealth(t *testing.T) {
 				VALUES (?, 'prj_1', 'wh_1', ?, 'retrying', 1, ?, ?)`, dlv, evt, now, now)
 
 			s := old.upgrade(ctx)
-			st, err := s.GetWebhookStats(ctx, "prj_1", "wh_1", 24*time.Hour, now)
+			st, err := s.GetWebhookStats(ctx, store.WebhookStatsParams{ProjectID: "prj_1", WebhookID: "wh_1", Window: 24 * time.Hour, Now: now})
 			require.NoError(t, err)
 			assert.Equal(t, int64(5), st.Done)
 			assert.Equal(t, int64(9), st.Attempts)
@@ -59,7 +59,7 @@ func TestUpgradeTo0009AttemptHealth(t *testing.T) {
 			require.NoError(t, s.CompleteDeliveries(ctx, []store.Outcome{{DeliveryID: dlv, ClaimToken: claimed.Deliveries[0].ClaimToken,
 				Status: store.StatusRetrying, Attempts: 2, WebhookID: "wh_1", NextAttemptTime: now.Add(time.Hour), LastStatusCode: 503,
 				Attempt: &store.Attempt{StartTime: now, ResponseStatusCode: 503}}}, now.Add(time.Second)))
-			st, err = s.GetWebhookStats(ctx, "prj_1", "wh_1", 24*time.Hour, now.Add(time.Second))
+			st, err = s.GetWebhookStats(ctx, store.WebhookStatsParams{ProjectID: "prj_1", WebhookID: "wh_1", Window: 24 * time.Hour, Now: now.Add(time.Second)})
 			require.NoError(t, err)
 			assert.Equal(t, int64(1), st.FailedAttempts)
 			assert.Equal(t, 1, st.ConsecutiveFailedAttempts)

@@ -42,11 +42,11 @@ func (o *oldSchema) exec(q string, args ...any) {
 }
 
 // upgrade closes the raw connection and opens the database with Open, which migrates it to the latest version.
-func (o *oldSchema) upgrade(ctx context.Context) *storesql.Store {
+func (o *oldSchema) upgrade(ctx context.Context) *storetest.DB {
 	o.t.Helper()
 	require.NoError(o.t, o.db.Close())
 	s, err := storesql.Open(ctx, storesql.Config{URL: o.url, Logger: slog.New(slog.DiscardHandler), Keyring: secret.NewRandom()})
 	require.NoError(o.t, err)
 	o.t.Cleanup(func() { _ = s.Close() })
-	return s
+	return storetest.Wrap(s)
 }

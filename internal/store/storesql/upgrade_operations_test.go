@@ -70,12 +70,12 @@ func TestUpgradeTo0005Operations(t *testing.T) {
 			require.NoError(t, s.CompleteDeliveries(ctx, []store.Outcome{{DeliveryID: dlv, ClaimToken: claimed.Deliveries[0].ClaimToken,
 				Status: store.StatusDone, Attempts: 1, LastStatusCode: 200, Attempt: &store.Attempt{StartTime: now, Duration: time.Millisecond}}},
 				now.Add(time.Second)))
-			st, err := s.GetWebhookStats(ctx, "prj_1", "wh_1", time.Hour, now.Add(2*time.Second))
+			st, err := s.GetWebhookStats(ctx, store.WebhookStatsParams{ProjectID: "prj_1", WebhookID: "wh_1", Window: time.Hour, Now: now.Add(2 * time.Second)})
 			require.NoError(t, err)
 			assert.Equal(t, int64(1), st.Done)
 			assert.Equal(t, int64(1), st.Attempts)
 
-			_, _, err = s.SetWebhookEnabled(ctx, "prj_1", "wh_gone", true, "", true, now.Add(3*time.Second))
+			_, _, err = s.SetWebhookEnabled(ctx, store.SetWebhookEnabledParams{ProjectID: "prj_1", WebhookID: "wh_gone", Enabled: true, Replay: true, Now: now.Add(3 * time.Second)})
 			require.NoError(t, err)
 			gone, err = s.GetWebhook(ctx, "prj_1", "wh_gone")
 			require.NoError(t, err)

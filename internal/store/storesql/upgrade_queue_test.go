@@ -78,7 +78,7 @@ func TestUpgradeQueueFrom0001(t *testing.T) {
 			s := old.upgrade(ctx)
 
 			// Listed as before.
-			all, err := s.ListDeliveries(ctx, "prj_1", store.DeliveryFilter{}, false, store.Page{Size: 100})
+			all, err := s.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: "prj_1", Filter: store.DeliveryFilter{}, Page: store.Page{Size: 100}})
 			require.NoError(t, err)
 			require.Len(t, all, len(rows))
 			for _, d := range all {
@@ -100,11 +100,11 @@ func TestUpgradeQueueFrom0001(t *testing.T) {
 					assert.Len(t, atts, r.attempts, name)
 				}
 			}
-			failed, err := s.ListDeliveries(ctx, "prj_1", store.DeliveryFilter{Statuses: []store.Status{store.StatusFailed}}, false, store.Page{Size: 10})
+			failed, err := s.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: "prj_1", Filter: store.DeliveryFilter{Statuses: []store.Status{store.StatusFailed}}, Page: store.Page{Size: 10}})
 			require.NoError(t, err)
 			require.Len(t, failed, 1)
 			assert.Equal(t, ids["failed"], failed[0].ID)
-			queue, err := s.ListDeliveries(ctx, "prj_1", store.DeliveryFilter{}, true, store.Page{Size: 10})
+			queue, err := s.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: "prj_1", Filter: store.DeliveryFilter{}, Queue: true, Page: store.Page{Size: 10}})
 			require.NoError(t, err)
 			assert.Equal(t, []string{ids["in-flight"], ids["queued"], ids["retrying"], ids["waiting"]},
 				mapIDs(queue), "the queue view, by next attempt (then id)")
@@ -134,15 +134,15 @@ func TestUpgradeQueueFrom0001(t *testing.T) {
 			assert.ErrorIs(t, err, store.ErrNotFound, "finished deliveries' tokens are not kept")
 
 			// The idempotency key of an hour ago still answers with its event.
-			res, err := s.PublishEvents(ctx, "prj_1", []store.PublishInput{{Event: store.Event{EventType: "order.paid",
-				IdempotencyKey: "order-42", Payload: []byte(`{}`)}}}, now, store.IdempotencyWindow)
+			res, err := s.PublishEvents(ctx, store.PublishEventsParams{ProjectID: "prj_1", Events: []store.PublishInput{{Event: store.Event{EventType: "order.paid",
+				IdempotencyKey: "order-42", Payload: []byte(`{}`)}}}, Now: now, IdempotencyWindow: store.IdempotencyWindow})
 			require.NoError(t, err)
 			assert.True(t, res[0].Duplicate)
 			assert.Equal(t, []string{ids["queued"]}, res[0].DeliveryIDs)
 
 			if dialect == storesql.DialectPostgres {
 				var part string
-				require.NoError(t, s.DB().GetContext(ctx, &part, `SELECT tableoid::regclass::text FROM deliveries WHERE id = $1`, ids["done"]))
+				require.NoError(t, s.Pool().GetContext(ctx, &part, `SELECT tableoid::regclass::text FROM deliveries WHERE id = $1`, ids["done"]))
 				assert.Equal(t, "deliveries_p"+now.Add(-7*24*time.Hour).Format("20060102"), part, "old rows live in their day's partition")
 			}
 		})

@@ -31,7 +31,7 @@ func TestUpgradeTo0008TriggerSignatures(t *testing.T) {
 
 			s := old.upgrade(ctx)
 			var versions []int64
-			require.NoError(t, s.DB().SelectContext(ctx, &versions, `SELECT version FROM schema_migrations ORDER BY version`))
+			require.NoError(t, s.Pool().SelectContext(ctx, &versions, `SELECT version FROM schema_migrations ORDER BY version`))
 			assert.Contains(t, versions, int64(8))
 
 			trg, err := s.GetTrigger(ctx, "prj_1", "trg_1")
@@ -43,10 +43,10 @@ func TestUpgradeTo0008TriggerSignatures(t *testing.T) {
 			assert.Equal(t, store.TriggerSignature{Scheme: store.TriggerSchemeStandardWebhooks,
 				Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, trg.Signature)
 
-			fresh, err := s.RememberTriggerSignature(ctx, "trg_1", "d", now.Add(time.Minute), now)
+			fresh, err := s.RememberTriggerSignature(ctx, store.RememberTriggerSignatureParams{TriggerID: "trg_1", Digest: "d", Expire: now.Add(time.Minute), Now: now})
 			require.NoError(t, err)
 			assert.True(t, fresh)
-			fresh, err = s.RememberTriggerSignature(ctx, "trg_1", "d", now.Add(time.Minute), now)
+			fresh, err = s.RememberTriggerSignature(ctx, store.RememberTriggerSignatureParams{TriggerID: "trg_1", Digest: "d", Expire: now.Add(time.Minute), Now: now})
 			require.NoError(t, err)
 			assert.False(t, fresh)
 		})

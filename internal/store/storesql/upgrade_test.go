@@ -44,7 +44,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 
 			s := old.upgrade(ctx)
 			var versions []int64
-			require.NoError(t, s.DB().SelectContext(ctx, &versions, `SELECT version FROM schema_migrations ORDER BY version`))
+			require.NoError(t, s.Pool().SelectContext(ctx, &versions, `SELECT version FROM schema_migrations ORDER BY version`))
 			assert.Contains(t, versions, int64(4))
 
 			w, err := s.GetWebhook(ctx, "prj_1", "wh_1")
@@ -63,7 +63,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 			require.NoError(t, err)
 			assert.Empty(t, e.Subject)
 			assert.Equal(t, "evt_1", e.EventID)
-			ds, err := s.ListDeliveries(ctx, "prj_1", store.DeliveryFilter{Subject: "cus_1"}, false, store.Page{Size: 10})
+			ds, err := s.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: "prj_1", Filter: store.DeliveryFilter{Subject: "cus_1"}, Page: store.Page{Size: 10}})
 			require.NoError(t, err)
 			require.Len(t, ds, 1)
 			assert.Equal(t, 2, ds[0].Attempts)

@@ -42,7 +42,7 @@ func TestUpgradeTo0006Tracing(t *testing.T) {
 
 			s := old.upgrade(ctx)
 			var versions []int64
-			require.NoError(t, s.DB().SelectContext(ctx, &versions, `SELECT version FROM schema_migrations ORDER BY version`))
+			require.NoError(t, s.Pool().SelectContext(ctx, &versions, `SELECT version FROM schema_migrations ORDER BY version`))
 			assert.Contains(t, versions, int64(6))
 
 			w, err := s.GetWebhook(ctx, "prj_1", "wh_1")
@@ -80,9 +80,9 @@ func TestUpgradeTo0006Tracing(t *testing.T) {
 			// A month ahead: on PostgreSQL a day partition made after the migration, which has the columns too.
 			later := now.Add(30 * 24 * time.Hour)
 			tc := store.TraceContext{Parent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", State: "vendor=abc"}
-			res, err := s.PublishEvents(ctx, "prj_1", []store.PublishInput{{
+			res, err := s.PublishEvents(ctx, store.PublishEventsParams{ProjectID: "prj_1", Events: []store.PublishInput{{
 				Event: store.Event{EventType: "order.paid", Payload: []byte(`{}`), Trace: tc}, WebhookIDs: []string{"wh_1"},
-			}}, later, store.IdempotencyWindow)
+			}}, Now: later, IdempotencyWindow: store.IdempotencyWindow})
 			require.NoError(t, err)
 			ev, err = s.GetEvent(ctx, "prj_1", res[0].Event.ID)
 			require.NoError(t, err)

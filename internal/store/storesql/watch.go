@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
+	"github.com/hookd/hookd/internal/startstop"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -20,21 +20,19 @@ import (
 // another (a row in delivery_watchers) — transactions note the ids of the deliveries they create or change in
 // it. After commit the notes go to the feed's loop, which every resolveEvery reads the noted deliveries of
 // locally watched projects in one query and hands them to their watchers, and sends the notes of projects
-// watched elsewhere in NOTIFYs on changesChannel (ids only: each watching process reads the rows itself). When
-// nobody watches, a commit only loads one atomic flag.
+// watched elsewhere in NOTIFYs on topicDeliveryChanges (ids only: each watching process reads the rows itself;
+// the process's Notifier hears them). When nobody watches, a commit only loads one atomic flag.
 //
 // A watcher's channel is buffered; one that is full when a change comes is closed (ErrFellBehind): a slow reader
 // never blocks a commit or the loop.
 
 const (
-	changesChannel  = "hookd_delivery_changes"
-	watchersChannel = "hookd_delivery_watchers"
 	// watcherTTL is how long a watching process's registry row counts without being refreshed (a crashed
 	// process's rows lapse); it is refreshed every watcherRefresh.
 	watcherTTL     = 30 * time.Second
 	watcherRefresh = 10 * time.Second
 	// remotePoll is how often a process re-reads which projects other processes watch (also at once on a NOTIFY
-	// on watchersChannel).
+	// on topicWatchers).
 	remotePoll = time.Second
 	// resolveEvery batches the noted changes of a burst into one read.
 	resolveEvery = 20 * time.Millisecond
@@ -63,9 +61,13 @@ type watcher struct {
 	err       error // why ch was closed; set before closing
 }
 
-// feed routes noted changes to watchers.
-type feed struct {
-	s *Store
+// Feed routes delivery changes to watchers (store.DeliveryFeed): those this process commits, and on PostgreSQL
+// those other processes announce (heard by the Notifier, which its owner starts). Every serving process runs it
+// (Start), so that the changes it commits reach watchers elsewhere; WatchDeliveries starts it too. Start and Stop
+// follow startstop; Stop ends every watch of this process and removes its watcher registry rows.
+type Feed struct {
+	startstop.BaseStartStop
+	s *conn
 	// active is set while any project is watched anywhere: only then do transactions note changes.
 	active atomic.Bool
 	// pendingN counts notes of transactions not finished yet.
@@ -78,74 +80,76 @@ type feed struct {
 	ready      []noted         // committed notes (and other processes' changes) not handled yet
 	registered map[string]bool // projects this process has a delivery_watchers row for
 
-	startOnce sync.Once
-	startErr  error
-	kick      chan struct{}
-	refresh   chan struct{}
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	pl        *pq.Listener
+	kick    chan struct{}
+	refresh chan struct{}
 }
 
-func newFeed(s *Store) *feed {
-	return &feed{s: s, local: map[string]map[*watcher]struct{}{}, remote: map[string]bool{}, pending: map[*sqlx.Tx][]noted{},
-		registered: map[string]bool{}, kick: make(chan struct{}, 1), refresh: make(chan struct{}, 1), stop: make(chan struct{})}
-}
-
-// StartFeed starts routing delivery changes between processes: every serving process runs it, so that changes it
-// commits reach watchers elsewhere (PostgreSQL; on SQLite it only starts the local loop). WatchDeliveries starts
-// it too. Close stops it.
-func (s *Store) StartFeed(ctx context.Context) error { return s.feed.start(ctx) }
-
-func (f *feed) start(ctx context.Context) error {
-	f.startOnce.Do(func() {
-		if f.s.pg() {
-			if f.startErr = f.listen(); f.startErr != nil {
-				return
-			}
-			f.refreshRemote(ctx)
-			f.wg.Add(1)
-			go f.registryLoop()
+func newFeed(s *conn) *Feed {
+	f := &Feed{s: s, local: map[string]map[*watcher]struct{}{}, remote: map[string]bool{}, pending: map[*sqlx.Tx][]noted{},
+		registered: map[string]bool{}, kick: make(chan struct{}, 1), refresh: make(chan struct{}, 1)}
+	s.notify.handle(topicDeliveryChanges, func(payload string, reconnected bool) {
+		if reconnected { // watchers may have come or gone meanwhile
+			f.pokeRefresh()
+			return
 		}
-		f.wg.Add(1)
-		go f.loop()
+		f.received(payload)
 	})
-	return f.startErr
+	s.notify.handle(topicWatchers, func(payload string, reconnected bool) {
+		if reconnected || payload != s.origin {
+			f.pokeRefresh()
+		}
+	})
+	return f
 }
 
-// close stops the loops and removes this process's registry rows.
-func (f *feed) close() {
-	started := true
-	f.startOnce.Do(func() { started = false })
-	if !started {
-		return
+// Start starts routing delivery changes (on PostgreSQL also between processes: it reads the watcher registry and
+// keeps it fresh). It runs until ctx ends or Stop.
+func (f *Feed) Start(ctx context.Context) error {
+	ctx, stopped, err := f.StartInit(ctx)
+	if err != nil {
+		return fmt.Errorf("start delivery feed: %w", err)
 	}
-	close(f.stop)
-	if f.pl != nil {
-		_ = f.pl.Close()
+	var wg sync.WaitGroup
+	if f.s.pg() {
+		f.refreshRemote(ctx)
+		wg.Go(func() { f.registryLoop(ctx) })
 	}
-	f.wg.Wait()
+	wg.Go(func() { f.loop(ctx) })
+	go func() {
+		defer stopped()
+		wg.Wait()
+		f.close()
+	}()
+	return nil
+}
+
+// close ends this process's watches and removes its registry rows (the loops have stopped).
+func (f *Feed) close() {
 	f.mu.Lock()
 	for p, ws := range f.local {
 		for w := range ws {
-			f.drop(w, errors.New("store closed"))
+			f.drop(w, errors.New("delivery feed stopped"))
 		}
 		delete(f.local, p)
 	}
 	f.mu.Unlock()
-	if f.s.pg() {
+	if f.s.pg() && !f.s.closed.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_, _ = f.s.db.ExecContext(ctx, `DELETE FROM delivery_watchers WHERE origin = $1`, f.s.origin)
 	}
 }
 
-// WatchDeliveries implements store.Store.
-func (s *Store) WatchDeliveries(ctx context.Context, projectID string, buffer int) (<-chan store.DeliveryChange, func() error, error) {
-	f := s.feed
-	if err := f.start(ctx); err != nil {
-		return nil, nil, err
+// WatchDeliveries implements store.DeliveryFeed; it starts the feed if it does not run yet.
+func (f *Feed) WatchDeliveries(ctx context.Context, projectID string, buffer int) (<-chan store.DeliveryChange, func() error, error) {
+	s := f.s
+	if !f.Started() {
+		// The feed outlives the watch that started it.
+		if err := f.Start(context.WithoutCancel(ctx)); err != nil && !errors.Is(err, startstop.ErrAlreadyStarted) {
+			return nil, nil, err
+		}
 	}
+	stopped := f.Stopped()
 	w := &watcher{projectID: projectID, ch: make(chan store.DeliveryChange, max(buffer, 1))}
 	f.mu.Lock()
 	ws := f.local[projectID]
@@ -172,7 +176,7 @@ func (s *Store) WatchDeliveries(ctx context.Context, projectID string, buffer in
 		select {
 		case <-ctx.Done():
 			f.remove(w, ctx.Err())
-		case <-f.stop:
+		case <-stopped:
 		}
 	}()
 	return w.ch, func() error {
@@ -183,7 +187,7 @@ func (s *Store) WatchDeliveries(ctx context.Context, projectID string, buffer in
 }
 
 // remove ends a watcher (if it still runs) with err.
-func (f *feed) remove(w *watcher, err error) {
+func (f *Feed) remove(w *watcher, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.local[w.projectID][w]; ok {
@@ -192,7 +196,7 @@ func (f *feed) remove(w *watcher, err error) {
 }
 
 // drop closes w with err and forgets it (f.mu held).
-func (f *feed) drop(w *watcher, err error) {
+func (f *Feed) drop(w *watcher, err error) {
 	w.err = err
 	close(w.ch)
 	delete(f.local[w.projectID], w)
@@ -203,7 +207,7 @@ func (f *feed) drop(w *watcher, err error) {
 }
 
 // register records (PostgreSQL) that this process watches projectID and tells the other processes.
-func (f *feed) register(ctx context.Context, projectID string) error {
+func (f *Feed) register(ctx context.Context, projectID string) error {
 	if _, err := f.s.db.ExecContext(ctx, `INSERT INTO delivery_watchers (origin, project_id, expire_time)
 		VALUES ($1, $2, now() + $3::interval) ON CONFLICT (origin, project_id) DO UPDATE SET expire_time = excluded.expire_time`,
 		f.s.origin, projectID, pgInterval(watcherTTL)); err != nil {
@@ -212,7 +216,7 @@ func (f *feed) register(ctx context.Context, projectID string) error {
 	f.mu.Lock()
 	f.registered[projectID] = true
 	f.mu.Unlock()
-	if _, err := f.s.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, watchersChannel, f.s.origin); err != nil {
+	if err := f.s.notify.notify(ctx, topicWatchers, f.s.origin); err != nil {
 		f.s.log.Warn("announce delivery watcher", "error", err) // others find the row at their next poll
 	}
 	return nil
@@ -223,7 +227,7 @@ func pgInterval(d time.Duration) string {
 }
 
 // note records, in tx, changes of the project's deliveries for its watchers (a no-op while nobody watches).
-func (s *Store) note(tx *sqlx.Tx, projectID string, kind store.ChangeKind, now time.Time, ids ...string) {
+func (s *conn) note(tx *sqlx.Tx, projectID string, kind store.ChangeKind, now time.Time, ids ...string) {
 	f := s.feed
 	if !f.active.Load() || len(ids) == 0 {
 		return
@@ -240,7 +244,7 @@ func (s *Store) note(tx *sqlx.Tx, projectID string, kind store.ChangeKind, now t
 }
 
 // noteChanges notes the changes the books counted (an attempt, or a status change without one).
-func (s *Store) noteChanges(tx *sqlx.Tx, now time.Time, changes []change) {
+func (s *conn) noteChanges(tx *sqlx.Tx, now time.Time, changes []change) {
 	if !s.feed.active.Load() {
 		return
 	}
@@ -254,7 +258,7 @@ func (s *Store) noteChanges(tx *sqlx.Tx, now time.Time, changes []change) {
 }
 
 // finished hands a finished transaction's notes on (committed) or forgets them.
-func (f *feed) finished(tx *sqlx.Tx, committed bool) {
+func (f *Feed) finished(tx *sqlx.Tx, committed bool) {
 	if f.pendingN.Load() == 0 {
 		return
 	}
@@ -273,7 +277,7 @@ func (f *feed) finished(tx *sqlx.Tx, committed bool) {
 	}
 }
 
-func (f *feed) poke() {
+func (f *Feed) poke() {
 	select {
 	case f.kick <- struct{}{}:
 	default:
@@ -282,16 +286,15 @@ func (f *feed) poke() {
 
 // loop handles ready notes in bursts: it announces those of remotely watched projects and resolves those of
 // locally watched ones.
-func (f *feed) loop() {
-	defer f.wg.Done()
+func (f *Feed) loop(stop context.Context) {
 	for {
 		select {
-		case <-f.stop:
+		case <-stop.Done():
 			return
 		case <-f.kick:
 		}
 		select { // let the burst gather
-		case <-f.stop:
+		case <-stop.Done():
 			return
 		case <-time.After(resolveEvery):
 		}
@@ -327,7 +330,7 @@ func (f *feed) loop() {
 
 // announce sends notes to the other processes: "origin project" then "kind id micros" entries, one NOTIFY per
 // project and maxNotifyBytes.
-func (f *feed) announce(ctx context.Context, notes []noted) {
+func (f *Feed) announce(ctx context.Context, notes []noted) {
 	byProject := map[string][]noted{}
 	var order []string
 	for _, n := range notes {
@@ -343,7 +346,7 @@ func (f *feed) announce(ctx context.Context, notes []noted) {
 			if b.Len() == 0 {
 				return
 			}
-			if _, err := f.s.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changesChannel, head+b.String()); err != nil {
+			if err := f.s.notify.notify(ctx, topicDeliveryChanges, head+b.String()); err != nil {
 				f.s.log.Warn("announce delivery changes", "error", err) // those watchers miss these changes
 			}
 			b.Reset()
@@ -360,7 +363,7 @@ func (f *feed) announce(ctx context.Context, notes []noted) {
 }
 
 // received queues the changes another process announced.
-func (f *feed) received(payload string) {
+func (f *Feed) received(payload string) {
 	fields := strings.Fields(payload)
 	if len(fields) < 3 || fields[0] == f.s.origin {
 		return
@@ -389,7 +392,7 @@ func (f *feed) received(payload string) {
 }
 
 // resolve reads the noted deliveries and hands each change to the watchers of its project.
-func (f *feed) resolve(ctx context.Context, notes []noted) {
+func (f *Feed) resolve(ctx context.Context, notes []noted) {
 	ids := make([]string, 0, len(notes))
 	seen := map[string]bool{}
 	for _, n := range notes {
@@ -431,7 +434,7 @@ func rowIDs(rows []deliveryRow) []string {
 }
 
 // deliveriesByID reads deliveries (with their next attempt times) by id.
-func (s *Store) deliveriesByID(ctx context.Context, ids []string) (map[string]store.Delivery, error) {
+func (s *conn) deliveriesByID(ctx context.Context, ids []string) (map[string]store.Delivery, error) {
 	out := make(map[string]store.Delivery, len(ids))
 	for start := 0; start < len(ids); start += deliveryChunk {
 		chunk := ids[start:min(start+deliveryChunk, len(ids))]
@@ -451,42 +454,7 @@ func (s *Store) deliveriesByID(ctx context.Context, ids []string) (map[string]st
 	return out, nil
 }
 
-// listen opens the LISTEN connection for other processes' changes and watcher announcements.
-func (f *feed) listen() error {
-	log := f.s.log
-	pl := pq.NewListener(f.s.url, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
-		switch ev {
-		case pq.ListenerEventConnectionAttemptFailed, pq.ListenerEventDisconnected:
-			log.Warn("delivery feed listener connection problem", "event", int(ev), "error", err)
-		}
-	})
-	for _, ch := range []string{changesChannel, watchersChannel} {
-		if err := pl.Listen(ch); err != nil {
-			_ = pl.Close()
-			return wrap("listen for delivery changes", err)
-		}
-	}
-	f.pl = pl
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for n := range pl.NotificationChannel() {
-			switch {
-			case n == nil: // reconnected: watchers may have come or gone meanwhile
-				f.pokeRefresh()
-			case n.Channel == watchersChannel:
-				if n.Extra != f.s.origin {
-					f.pokeRefresh()
-				}
-			default:
-				f.received(n.Extra)
-			}
-		}
-	}()
-	return nil
-}
-
-func (f *feed) pokeRefresh() {
+func (f *Feed) pokeRefresh() {
 	select {
 	case f.refresh <- struct{}{}:
 	default:
@@ -495,14 +463,13 @@ func (f *feed) pokeRefresh() {
 
 // registryLoop keeps this process's registry rows fresh (and removes those of projects no longer watched) and
 // re-reads which projects other processes watch.
-func (f *feed) registryLoop() {
-	defer f.wg.Done()
+func (f *Feed) registryLoop(stop context.Context) {
 	poll := time.NewTicker(remotePoll)
 	defer poll.Stop()
 	lastRefresh := time.Now()
 	for {
 		select {
-		case <-f.stop:
+		case <-stop.Done():
 			return
 		case <-poll.C:
 		case <-f.refresh:
@@ -518,7 +485,7 @@ func (f *feed) registryLoop() {
 }
 
 // upkeep deletes the registry rows of projects no longer watched here and, when refresh, extends the others.
-func (f *feed) upkeep(ctx context.Context, refresh bool) {
+func (f *Feed) upkeep(ctx context.Context, refresh bool) {
 	f.mu.Lock()
 	var gone, kept []string
 	for p := range f.registered {
@@ -552,7 +519,7 @@ func (f *feed) upkeep(ctx context.Context, refresh bool) {
 }
 
 // refreshRemote re-reads the projects other processes watch.
-func (f *feed) refreshRemote(ctx context.Context) {
+func (f *Feed) refreshRemote(ctx context.Context) {
 	var projects []string
 	if err := f.s.db.SelectContext(ctx, &projects, `SELECT DISTINCT project_id FROM delivery_watchers
 		WHERE origin <> $1 AND expire_time > now()`, f.s.origin); err != nil {

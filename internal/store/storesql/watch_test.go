@@ -28,7 +28,7 @@ func nextChange(t *testing.T, ch <-chan store.DeliveryChange) store.DeliveryChan
 }
 
 func TestWatchDeliveries(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		other := f.newProject(t, "other")
 		otherHook := f.newWebhook(t, other.ID, "x")
@@ -39,7 +39,7 @@ func TestWatchDeliveries(t *testing.T) {
 		ch, watchErr, err := s.WatchDeliveries(ctx, f.project.ID, 100)
 		require.NoError(t, err)
 
-		_, err = s.PublishEvents(f.ctx, other.ID, []store.PublishInput{{Event: store.Event{EventType: "user.created"}}}, t0, time.Hour)
+		_, err = s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: other.ID, Events: []store.PublishInput{{Event: store.Event{EventType: "user.created"}}}, Now: t0, IdempotencyWindow: time.Hour})
 		require.NoError(t, err) // another project's: not seen
 		ids := f.publishN(t, 1, t0)
 		c := nextChange(t, ch)
@@ -73,13 +73,13 @@ func TestWatchDeliveries(t *testing.T) {
 		assert.Equal(t, store.StatusCancelled, c.Delivery.Status)
 
 		// Missed while disabled (created FAILED), then replayed (RETRYING, resent).
-		_, _, err = s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, false, store.DisabledByPerson, false, t0)
+		_, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: store.DisabledByPerson, Now: t0})
 		require.NoError(t, err)
 		missed := f.publishN(t, 1, t0)
 		c = nextChange(t, ch)
 		assert.Equal(t, store.ChangeCreated, c.Kind)
 		assert.Equal(t, store.StatusFailed, c.Delivery.Status)
-		_, _, err = s.SetWebhookEnabled(f.ctx, f.project.ID, f.webhook.ID, true, "", true, t0)
+		_, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: true, Replay: true, Now: t0})
 		require.NoError(t, err)
 		c = nextChange(t, ch)
 		assert.Equal(t, store.ChangeStatus, c.Kind)
@@ -95,7 +95,7 @@ func TestWatchDeliveries(t *testing.T) {
 }
 
 func TestWatchDropsSlowReader(t *testing.T) {
-	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		slow, slowErr, err := s.WatchDeliveries(f.ctx, f.project.ID, 2)
 		require.NoError(t, err)
@@ -118,17 +118,22 @@ func TestWatchDropsSlowReader(t *testing.T) {
 func TestWatchAcrossProcesses(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	keys := secret.NewRandom()
-	open := func() *storesql.Store {
+	open := func() *storetest.DB {
 		s, err := storesql.Open(context.Background(), storesql.Config{URL: url, MaxOpenConns: 4, Keyring: keys})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
-		return s
+		return storetest.Wrap(s)
 	}
 	a, b := open(), open()
 	f := setup(t, a)
+	// Each process's notifier hears the others' announcements.
+	for _, s := range []*storetest.DB{a, b} {
+		require.NoError(t, s.Notifier().Start(f.ctx))
+		t.Cleanup(s.Notifier().Stop)
+	}
 	ch, _, err := b.WatchDeliveries(f.ctx, f.project.ID, 100)
 	require.NoError(t, err)
-	require.NoError(t, a.StartFeed(f.ctx)) // a reads the watcher registry as it starts
+	require.NoError(t, a.Feed.Start(f.ctx)) // a reads the watcher registry as it starts
 
 	ids := f.publishN(t, 1, t0)
 	c := nextChange(t, ch)
@@ -149,7 +154,7 @@ func TestWatchAcrossProcesses(t *testing.T) {
 	require.NoError(t, err)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		res, err := a.PublishEvents(f.ctx, p2.ID, []store.PublishInput{{Event: store.Event{EventType: "user.created"}}}, t0, time.Hour)
+		res, err := a.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: p2.ID, Events: []store.PublishInput{{Event: store.Event{EventType: "user.created"}}}, Now: t0, IdempotencyWindow: time.Hour})
 		require.NoError(t, err)
 		select {
 		case c := <-ch2:

@@ -297,7 +297,8 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *store.Webhook) error {
 }
 
 // RebindWebhookPrivateOrigin implements store.Store.
-func (s *Store) RebindWebhookPrivateOrigin(ctx context.Context, projectID, integrationID, from, to string) (int, error) {
+func (s *Store) RebindWebhookPrivateOrigin(ctx context.Context, p store.RebindPrivateOriginParams) (int, error) {
+	projectID, integrationID, from, to := p.ProjectID, p.IntegrationID, p.From, p.To
 	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE webhooks SET private_origin = ?, version = version + 1
 		WHERE project_id = ? AND integration_id = ? AND url = '' AND private_origin = ?`), to, projectID, integrationID, from)
 	if err != nil {

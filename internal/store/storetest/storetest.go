@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/hookd/hookd/internal/secret"
@@ -34,20 +35,49 @@ const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 // templateLockID serializes template creation across test binaries running at once.
 const templateLockID = 0x686f6f6b6474
 
+// DB is a test's database: every part of an open storesql.DB embedded, so that a test calls any store method on
+// one value and passes it wherever a part's interface is expected. Production code wires the parts one by one
+// (storesql.DB's accessors); only tests hold them together.
+type DB struct {
+	*storesql.Store
+	*storesql.Queue
+	*storesql.RateBuckets
+	*storesql.Feed
+	// Handle is the open database the parts belong to.
+	Handle *storesql.DB
+}
+
+// Wrap returns the test handle of an open database.
+func Wrap(db *storesql.DB) *DB {
+	return &DB{Store: db.Store(), Queue: db.Queue(), RateBuckets: db.RateBuckets(), Feed: db.Feed(), Handle: db}
+}
+
+// Notifier returns the database's notifier.
+func (d *DB) Notifier() *storesql.Notifier { return d.Handle.Notifier() }
+
+// Dialect is "postgres" or "sqlite".
+func (d *DB) Dialect() string { return d.Handle.Dialect() }
+
+// Pool returns the main connection pool.
+func (d *DB) Pool() *sqlx.DB { return d.Handle.Pool() }
+
+// Close closes the database.
+func (d *DB) Close() error { return d.Handle.Close() }
+
 // NewSQLite returns a migrated SQLite store in a temporary directory, closed in t.Cleanup.
-func NewSQLite(t testing.TB) *storesql.Store {
+func NewSQLite(t testing.TB) *DB {
 	t.Helper()
 	s, err := storesql.Open(context.Background(), storesql.Config{URL: t.TempDir(), Logger: quietLogger(), Keyring: secret.NewRandom()})
 	if err != nil {
 		t.Fatalf("storetest: open sqlite: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return Wrap(s)
 }
 
 // NewPostgres returns a store on a fresh migrated PostgreSQL database, closed and dropped in t.Cleanup.
 // Without a reachable server the test is skipped (it fails when CI=true).
-func NewPostgres(t testing.TB) *storesql.Store {
+func NewPostgres(t testing.TB) *DB {
 	t.Helper()
 	u := PostgresURL(t)
 	s, err := storesql.Open(context.Background(), storesql.Config{URL: u, Logger: quietLogger(), MaxOpenConns: 10,
@@ -56,7 +86,7 @@ func NewPostgres(t testing.TB) *storesql.Store {
 		t.Fatalf("storetest: open postgres: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() }) // runs before the database drop registered by PostgresURL
-	return s
+	return Wrap(s)
 }
 
 // PostgresURL creates a fresh migrated PostgreSQL database and returns its URL (for tests that start real hookd
@@ -122,11 +152,12 @@ func MigrateTo(t testing.TB, dialect string, version int64) string {
 // ForEachBackend runs fn as the subtests "sqlite" and "postgres", each with its own fresh store.
 func ForEachBackend(t *testing.T, fn func(t *testing.T, s store.Store)) {
 	t.Helper()
-	ForEachStore(t, func(t *testing.T, s *storesql.Store) { fn(t, s) })
+	ForEachStore(t, func(t *testing.T, s *DB) { fn(t, s) })
 }
 
-// ForEachStore is ForEachBackend for tests that also use the queue, listener, rate buckets or upkeep of the store.
-func ForEachStore(t *testing.T, fn func(t *testing.T, s *storesql.Store)) {
+// ForEachStore is ForEachBackend for tests that also use the queue, notifier, rate buckets, feed or upkeep of the
+// store.
+func ForEachStore(t *testing.T, fn func(t *testing.T, s *DB)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, NewSQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { fn(t, NewPostgres(t)) })
@@ -135,13 +166,13 @@ func ForEachStore(t *testing.T, fn func(t *testing.T, s *storesql.Store)) {
 // ForEachBackendParallel is ForEachBackend with parallel subtests.
 func ForEachBackendParallel(t *testing.T, fn func(t *testing.T, s store.Store)) {
 	t.Helper()
-	ForEachStoreParallel(t, func(t *testing.T, s *storesql.Store) { fn(t, s) })
+	ForEachStoreParallel(t, func(t *testing.T, s *DB) { fn(t, s) })
 }
 
 // ForEachStoreParallel is ForEachStore with parallel subtests. Each store is opened once its subtest runs, not
 // while it waits for its turn: parallel subtests that opened their stores first held a PostgreSQL database and its
 // connections each while they waited, more than a default server's 100 connections.
-func ForEachStoreParallel(t *testing.T, fn func(t *testing.T, s *storesql.Store)) {
+func ForEachStoreParallel(t *testing.T, fn func(t *testing.T, s *DB)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, NewSQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, NewPostgres(t)) })
