@@ -26,7 +26,7 @@ import (
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/internal/store"
-	"github.com/hookd/hookd/internal/store/storesql"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 // tokenServer is a loopback OAuth2 token endpoint (client-credentials grant) that counts the tokens it issues:
@@ -81,7 +81,7 @@ func (e *env) publishMany(t *testing.T, n int, webhookID string) []string {
 	for i := range in {
 		in[i] = store.PublishInput{Event: store.Event{EventType: "user.created", Payload: json.RawMessage(`{}`)}, WebhookIDs: []string{webhookID}}
 	}
-	res, err := e.st.PublishEvents(e.ctx, e.project.ID, in, e.clk.Now(), 24*time.Hour)
+	res, err := e.st.PublishEvents(e.ctx, store.PublishEventsParams{ProjectID: e.project.ID, Events: in, Now: e.clk.Now(), IdempotencyWindow: 24 * time.Hour})
 	require.NoError(t, err)
 	var ids []string
 	for _, r := range res {
@@ -114,7 +114,7 @@ func oauth2Of(ts *tokenServer) *store.IntegrationAuth {
 // token, the client credentials, scopes and audience go to the token endpoint, and the attempt log keeps the
 // Authorization header masked.
 func TestOAuth2TokenPerExpiryWindow(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		ts := newTokenServer(t, 3600)
 		rcv := newReceiver(t, reply{status: 204})
@@ -155,7 +155,7 @@ func TestOAuth2TokenPerExpiryWindow(t *testing.T) {
 // A 401 answer to a cached token fetches a new one, once, and sends again in the same attempt; a receiver that
 // refuses the new token too gets no third token.
 func TestOAuth2RefreshAfter401(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		ts := newTokenServer(t, 3600)
 		rcv := newReceiver(t, reply{status: 200}, reply{status: 401}, reply{status: 200})
@@ -193,7 +193,7 @@ func TestOAuth2RefreshAfter401(t *testing.T) {
 // schedule; once the endpoint is back, the retry delivers. The token endpoint is reached through the target
 // guard: without --dev, a loopback token_url is refused the same way (nothing dialled).
 func TestOAuth2TokenEndpointFailure(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		ts := newTokenServer(t, 3600)
 		ts.failing.Store(true)
@@ -221,7 +221,7 @@ func TestOAuth2TokenEndpointFailure(t *testing.T) {
 }
 
 func TestOAuth2TokenEndpointGuarded(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, sender.Config{})
 		ts := newTokenServer(t, 3600)
 		in := e.authIntegration(t, "https://api.example.com/", oauth2Of(ts)) // the token_url is loopback
@@ -308,7 +308,7 @@ func newMTLSReceiver(t *testing.T, pki *testPKI) (*httptest.Server, func() []str
 // A receiver that requires a client certificate accepts the integration's; a webhook of the integration with its
 // own URL (another origin) does not present it, and neither does a webhook without the integration.
 func TestMutualTLS(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		pki := newTestPKI(t)
 		e := setup(t, st, sender.Config{Dev: true, RootCAs: pki.pool})
 		srv, names := newMTLSReceiver(t, pki)
@@ -340,7 +340,7 @@ func TestMutualTLS(t *testing.T) {
 
 // HTTP Basic credentials go to the integration's origin only, and TestWebhook sends them too.
 func TestBasicAuth(t *testing.T) {
-	backends(t, func(t *testing.T, st *storesql.Store) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
 		e := setup(t, st, dev)
 		rcv := newReceiver(t, reply{status: 200})
 		other := newReceiver(t, reply{status: 200})

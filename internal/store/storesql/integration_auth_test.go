@@ -26,10 +26,10 @@ func authKinds() []*store.IntegrationAuth {
 }
 
 // rawAuth is the stored auth column of an integration as text ("" for NULL).
-func rawAuth(t *testing.T, st *storesql.Store, id string) string {
+func rawAuth(t *testing.T, st *storetest.DB, id string) string {
 	t.Helper()
 	var raw *string
-	require.NoError(t, st.DB().Get(&raw, st.DB().Rebind(`SELECT CAST(auth AS TEXT) FROM integrations WHERE id = ?`), id))
+	require.NoError(t, st.Pool().Get(&raw, st.Pool().Rebind(`SELECT CAST(auth AS TEXT) FROM integrations WHERE id = ?`), id))
 	if raw == nil {
 		return ""
 	}
@@ -40,7 +40,7 @@ func rawAuth(t *testing.T, st *storesql.Store, id string) string {
 // without auth stores NULL.
 func TestIntegrationAuthSealed(t *testing.T) {
 	t.Parallel()
-	storetest.ForEachStore(t, func(t *testing.T, st *storesql.Store) {
+	storetest.ForEachStore(t, func(t *testing.T, st *storetest.DB) {
 		ctx := context.Background()
 		p := &store.Project{Name: "p"}
 		require.NoError(t, st.CreateProject(ctx, p))
@@ -85,14 +85,14 @@ func TestRotateSecretsIntegrationAuth(t *testing.T) {
 			url = storetest.PostgresURL(t)
 		}
 		oldKey, newKey := secret.GenerateKey(), secret.GenerateKey()
-		open := func(spec string) *storesql.Store {
+		open := func(spec string) *storetest.DB {
 			t.Helper()
 			k, err := secret.Parse(spec)
 			require.NoError(t, err)
-			s, err := storesql.Open(ctx, storesql.Config{URL: url, Keyring: k})
+			db, err := storesql.Open(ctx, storesql.Config{URL: url, Keyring: k})
 			require.NoError(t, err)
-			t.Cleanup(func() { _ = s.Close() })
-			return s
+			t.Cleanup(func() { _ = db.Close() })
+			return storetest.Wrap(db)
 		}
 		s := open(oldKey)
 		p := &store.Project{Name: "p"}
