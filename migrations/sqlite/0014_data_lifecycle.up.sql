@@ -13,3 +13,6 @@ ALTER TABLE projects ADD COLUMN payload_expire_time DATETIME;
 ALTER TABLE events ADD COLUMN payload_expired BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE attempts ADD COLUMN payload_expired BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE executions ADD COLUMN payload_expired BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- EraseSubject finds a subject's executions as it finds its events and deliveries.
+CREATE INDEX executions_project_id_subject_idx ON executions (project_id, subject, id DESC) WHERE subject <> '';

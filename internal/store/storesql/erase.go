@@ -45,8 +45,8 @@ func (s *Store) EraseSubject(ctx context.Context, projectID, subject string, now
 			return res, wrap("erase subject: connect", err)
 		}
 		defer func() {
-			// The pool keeps the connection: it deletes the usual way again.
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = OFF`)
+			// The pool keeps the connection: back to the default of every connection (see sqliteDSN).
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = FAST`)
 			_ = conn.Close()
 		}()
 		if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
