@@ -103,7 +103,7 @@ func TestEraseSubject(t *testing.T) {
 				require.NoError(t, s.CompleteDeliveries(ctx, out, now))
 			}
 			complete(t0)
-			complete(t0.Add(time.Second)) // the hookd.delivery.failed delivery to ops
+			complete(t0.Add(time.Second))                                                            // the hookd.delivery.failed delivery to ops
 			erased = append(erased, publish(f.project.ID, erasedSubject, t0.Add(2*time.Second), "")) // stays QUEUED
 
 			failed, err := s.ListEvents(ctx, f.project.ID, store.EventFilter{EventType: store.EventDeliveryFailed}, store.Page{Size: 10})
