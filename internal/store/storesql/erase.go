@@ -56,13 +56,13 @@ func (s *Store) EraseSubject(ctx context.Context, projectID, subject string, now
 	}
 	now = ts(now)
 
-	// 1. Cancel the unfinished deliveries.
-	for {
+	// 1. Cancel the unfinished deliveries (in id order: a batch never scans the ones cancelled before it).
+	for after := "dlv_"; ; {
 		var n int
 		err := s.inTxOn(ctx, db, func(tx *sqlx.Tx) error {
 			var ids []string
-			if err := tx.SelectContext(ctx, &ids, s.rebind(`SELECT id FROM deliveries WHERE project_id = ? AND subject = ?
-				AND status IN ('queued', 'retrying', 'waiting') ORDER BY id LIMIT ?`), projectID, subject, batch); err != nil {
+			if err := tx.SelectContext(ctx, &ids, s.rebind(`SELECT id FROM deliveries WHERE project_id = ? AND subject = ? AND id > ?
+				AND status IN ('queued', 'retrying', 'waiting') ORDER BY id LIMIT ?`), projectID, subject, after, batch); err != nil {
 				return wrap("erase subject: find unfinished deliveries", err)
 			}
 			if len(ids) == 0 {
@@ -84,7 +84,7 @@ func (s *Store) EraseSubject(ctx context.Context, projectID, subject string, now
 					return wrap("erase subject: cancel deliveries", err)
 				}
 			}
-			n = len(ids)
+			n, after = len(ids), ids[len(ids)-1]
 			return nil
 		})
 		if err != nil {
