@@ -315,5 +315,6 @@ func attemptToProto(a *store.Attempt, reveal bool) *hookdv1.Attempt {
 		RequestMethod: a.RequestMethod, RequestUrl: a.RequestURL, RequestHeaders: headersToProto(a.RequestHeaders, reveal),
 		RequestBody: a.RequestBody, ResponseStatusCode: int32(a.ResponseStatusCode),
 		ResponseHeaders: headersToProto(a.ResponseHeaders, true), ResponseBody: a.ResponseBody, Error: a.Error,
+		PayloadExpired: a.PayloadExpired,
 	}
 }

@@ -42,6 +42,9 @@ type Deps struct {
 	// LinkKeys sign export links (CreateExportLink) and check them (the download): the instance keyring. Without
 	// it there are no links.
 	LinkKeys MACKeys
+	// Retention is the instance's retention (`--retention`): a project's own may be shorter, never longer (0: not
+	// checked).
+	Retention time.Duration
 	// MaxWatchesPerKey caps the WatchDeliveries streams one API key holds open in this process (0:
 	// DefaultMaxWatchesPerKey).
 	MaxWatchesPerKey int

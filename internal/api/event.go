@@ -342,7 +342,7 @@ func publishResult(r store.PublishResult, req *hookdv1.PublishEventRequest) *hoo
 func eventToProto(e *store.Event) *hookdv1.Event {
 	out := &hookdv1.Event{
 		Id: e.ID, CreateTime: timestamp(e.CreateTime), EventType: e.EventType, Subject: e.Subject,
-		IdempotencyKey: e.IdempotencyKey,
+		IdempotencyKey: e.IdempotencyKey, PayloadExpired: e.PayloadExpired,
 	}
 	if len(e.Payload) > 0 {
 		st := &structpb.Struct{}

@@ -103,5 +103,6 @@ func (s *projectService) ListProjects(ctx context.Context, req *connect.Request[
 }
 
 func projectToProto(p *store.Project) *hookdv1.Project {
-	return &hookdv1.Project{Id: p.ID, Name: p.Name, CreateTime: timestamp(p.CreateTime), UpdateTime: timestamp(p.UpdateTime)}
+	return &hookdv1.Project{Id: p.ID, Name: p.Name, CreateTime: timestamp(p.CreateTime), UpdateTime: timestamp(p.UpdateTime),
+		Retention: duration(p.Retention), PayloadRetention: duration(p.PayloadRetention)}
 }

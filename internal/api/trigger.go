@@ -651,7 +651,7 @@ func executionToProto(e *store.Execution, reveal bool) (*hookdv1.Execution, erro
 		Id: e.ID, TriggerId: e.TriggerID, ReceiveTime: timestamp(e.ReceiveTime), Method: e.Method,
 		PathFragment: e.PathFragment, RawBody: e.RawBody, RawBodyBase64: e.RawBodyBase64, ContentType: e.ContentType,
 		Status: int32(e.Status), EventId: e.EventID, EventType: e.EventType, Subject: e.Subject,
-		BodyTruncated: e.BodyTruncated,
+		BodyTruncated: e.BodyTruncated, PayloadExpired: e.PayloadExpired,
 	}
 	if len(e.Headers) > 0 {
 		out.Headers = headersToProto(e.Headers, reveal)

@@ -56,7 +56,8 @@ func (r Requirement) String() string {
 type Policy map[string]Requirement
 
 // DefaultPolicy is hookd's role table: VIEWER reads (the RPCs without side effects), MEMBER also writes,
-// ApiKeyService's other RPCs need ADMIN (ListApiKeys too), CreateProject needs an instance admin key,
+// ApiKeyService's other RPCs need ADMIN (ListApiKeys too), CreateProject and UpdateProject need an instance admin
+// key, EraseSubject needs ADMIN,
 // UpdateActionStatus is public (its token is the capability), and RenderWebhookBody, although it has no side
 // effects, needs a MEMBER: it is a step of editing a webhook, which a VIEWER cannot do. CreateExportLink mints a
 // link (no side effect on the project, but not cacheable either): a VIEWER may call it, as it may export.
@@ -64,6 +65,8 @@ func DefaultPolicy() Policy {
 	return Policy{
 		hookdv1connect.ActionStatusServiceUpdateActionStatusProcedure: Public,
 		hookdv1connect.ProjectServiceCreateProjectProcedure:           InstanceAdmin,
+		hookdv1connect.ProjectServiceUpdateProjectProcedure:           InstanceAdmin,
+		hookdv1connect.EventServiceEraseSubjectProcedure:              Admin,
 		hookdv1connect.ApiKeyServiceCreateApiKeyProcedure:             Admin,
 		hookdv1connect.ApiKeyServiceListApiKeysProcedure:              Admin,
 		hookdv1connect.ApiKeyServiceRevokeApiKeyProcedure:             Admin,

@@ -39,6 +39,8 @@ func TestRoleTable(t *testing.T) {
 	want := map[string]string{
 		"/hookd.v1.ActionStatusService/UpdateActionStatus": "VMAI",
 		"/hookd.v1.ProjectService/CreateProject":           "I",
+		"/hookd.v1.ProjectService/UpdateProject":           "I",
+		"/hookd.v1.EventService/EraseSubject":              "AI",
 		"/hookd.v1.ProjectService/GetProject":              "VMAI",
 		"/hookd.v1.ProjectService/ListProjects":            "VMAI",
 		"/hookd.v1.ApiKeyService/CreateApiKey":             "AI",

@@ -36,6 +36,14 @@ type Store interface {
 	VacuumQueue(ctx context.Context) error
 	// ExpireStats deletes the webhook statistics buckets older than their resolution keeps them.
 	ExpireStats(ctx context.Context, now time.Time) (int, error)
+	// ProjectLifecycles lists the projects whose retention or payload retention is set.
+	ProjectLifecycles(ctx context.Context) ([]store.ProjectLifecycle, error)
+	// PurgeProject deletes one batch (up to limit rows a table) of the project's log made before cutoff and
+	// returns the rows deleted (0: nothing left).
+	PurgeProject(ctx context.Context, projectID string, cutoff time.Time, limit int) (int, error)
+	// ExpirePayloads drops the payloads of the project's log rows made from from until cutoff, limit rows per
+	// transaction with pause in between, and returns the rows changed.
+	ExpirePayloads(ctx context.Context, projectID string, from, cutoff time.Time, limit int, pause func(context.Context) error) (int, error)
 }
 
 // PartitionsAhead is how many days of log partitions the purger keeps ready beyond today.
@@ -178,14 +186,60 @@ func (p *Purger) runOnce(ctx context.Context) (int, error) {
 		if n < p.cfg.BatchSize {
 			break
 		}
-		select {
-		case <-ctx.Done():
-			return total, ctx.Err()
-		case <-time.After(10 * time.Millisecond): // let other writers in between batches
+		if err := pause(ctx); err != nil {
+			return total, err
 		}
 	}
 	if total > 0 {
 		p.cfg.Logger.InfoContext(ctx, "retention purge", "events_deleted", total, "cutoff", cutoff)
 	}
-	return total, nil
+	return total, p.purgeProjects(ctx, now)
+}
+
+// pause lets other writers in between two batches.
+func pause(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(10 * time.Millisecond):
+		return nil
+	}
+}
+
+// purgeProjects applies the projects' own retention (shorter than the instance's) and payload retention, batch
+// by batch.
+func (p *Purger) purgeProjects(ctx context.Context, now time.Time) error {
+	projects, err := p.cfg.Store.ProjectLifecycles(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range projects {
+		retention, payload := l.Effective(p.cfg.Retention)
+		deleted := 0
+		for retention < p.cfg.Retention {
+			n, err := p.cfg.Store.PurgeProject(ctx, l.ProjectID, now.Add(-retention), p.cfg.BatchSize)
+			deleted += n
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+			if err := pause(ctx); err != nil {
+				return err
+			}
+		}
+		expired := 0
+		if payload > 0 {
+			if expired, err = p.cfg.Store.ExpirePayloads(ctx, l.ProjectID, l.PayloadExpireTime, now.Add(-payload), p.cfg.BatchSize,
+				pause); err != nil {
+				return err
+			}
+		}
+		if deleted > 0 || expired > 0 {
+			p.cfg.Logger.InfoContext(ctx, "project retention", "project_id", l.ProjectID, "rows_deleted", deleted,
+				"payloads_expired", expired)
+		}
+	}
+	return nil
 }

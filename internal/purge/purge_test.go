@@ -253,6 +253,15 @@ func (failingStore) VacuumQueue(context.Context) error { return errors.New("data
 func (failingStore) ExpireStats(context.Context, time.Time) (int, error) {
 	return 0, errors.New("database is down")
 }
+func (failingStore) ProjectLifecycles(context.Context) ([]store.ProjectLifecycle, error) {
+	return nil, errors.New("database is down")
+}
+func (failingStore) PurgeProject(context.Context, string, time.Time, int) (int, error) {
+	return 0, errors.New("database is down")
+}
+func (failingStore) ExpirePayloads(context.Context, string, time.Time, time.Time, int, func(context.Context) error) (int, error) {
+	return 0, errors.New("database is down")
+}
 
 func TestRunOnceError(t *testing.T) {
 	t.Parallel()

@@ -17,6 +17,8 @@ const (
 	EventWebhookEnabled = "hookd.webhook.enabled"
 	// EventDeliveryFailed is published when a delivery fails for good.
 	EventDeliveryFailed = "hookd.delivery.failed"
+	// EventSubjectErased is published when EventService.EraseSubject erased a subject's data (issue 26).
+	EventSubjectErased = "hookd.subject.erased"
 )
 
 // IsOperational reports whether an event type name is reserved for operational events.
@@ -59,5 +61,21 @@ func OperationalEventTypes() []EventType {
 				`"webhookId":"wh_01jd0000000000000000000000","eventType":"order.paid","subject":"cus_42","lastStatusCode":500,` +
 				`"reason":"HTTP 500 Internal Server Error"}`),
 		},
+		subjectErasedType,
 	}
+}
+
+// subjectErasedType is hookd.subject.erased: it records an erase with a SHA-256 of the subject (lowercase hex),
+// never the subject, and what was deleted. Its own subject is empty.
+var subjectErasedType = EventType{
+	Name:        EventSubjectErased,
+	Description: "Every event, delivery, attempt and execution about a subject was erased (EventService.EraseSubject); the payload holds a SHA-256 of the subject, never the subject.",
+	Schema: []byte(`{"type":"object","required":["subjectSha256","events","deliveries","attempts","executions"],"properties":{` +
+		`"subjectSha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"events":{"type":"integer"},` +
+		`"deliveries":{"type":"integer"},"attempts":{"type":"integer"},"executions":{"type":"integer"},` +
+		`"cancelledDeliveries":{"type":"integer"},"idempotencyKeys":{"type":"integer"},` +
+		`"operationalEvents":{"type":"integer"}}}`),
+	SamplePayload: []byte(`{"subjectSha256":"6b3a55e0261b0304143f805a24924d0c1c44524821305f31d9277843b8a10f4e",` +
+		`"events":12,"deliveries":30,"attempts":41,"executions":2,"cancelledDeliveries":1,"idempotencyKeys":3,` +
+		`"operationalEvents":0}`),
 }

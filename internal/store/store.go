@@ -57,6 +57,10 @@ type Project struct {
 	Name       string
 	CreateTime time.Time
 	UpdateTime time.Time
+	// Retention is how long the project's log is kept (0: the instance's retention; never longer than it).
+	Retention time.Duration
+	// PayloadRetention is how long payloads and bodies are kept (0: as long as the rest of the log).
+	PayloadRetention time.Duration
 }
 
 // APIKey is a credential; only the SHA-256 hash of the secret is stored.
@@ -350,6 +354,8 @@ type Event struct {
 	// Trace is the trace context of the publish (set by the publisher; empty when it was not traced): the
 	// attempts of the event's deliveries join that trace.
 	Trace TraceContext
+	// PayloadExpired is set when the payload was dropped after the project's payload retention (Payload is {}).
+	PayloadExpired bool
 }
 
 // TraceContext is a W3C trace context: the traceparent and tracestate header values of a span.
@@ -474,6 +480,9 @@ type Attempt struct {
 	ResponseHeaders    []Header
 	ResponseBody       string
 	Error              string
+	// PayloadExpired is set when the request and response bodies were dropped after the project's payload
+	// retention.
+	PayloadExpired bool
 }
 
 // ClaimedDelivery is a leased delivery with what the sender needs to send it.
@@ -661,6 +670,8 @@ type Execution struct {
 
 	// Subject is the subject the event was published with.
 	Subject string
+	// PayloadExpired is set when the received body was dropped after the project's payload retention.
+	PayloadExpired bool
 }
 
 // ExecutionRecord is one execution to store; its event is published when Publish is not nil.
@@ -795,6 +806,8 @@ type Store interface {
 
 	// CountObjects counts a project's objects of a kind, for quotas.
 	CountObjects(ctx context.Context, projectID string, kind ObjectKind) (int, error)
+	// Lifecycle: project retention settings and subject erasure.
+	Lifecycle
 }
 
 // ObjectKind names what a quota counts.

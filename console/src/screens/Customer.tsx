@@ -2,6 +2,7 @@
 // delivery sent for them.
 import { useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
+import type { EraseSubjectResponse } from "@hookd/client";
 import { fmtTime, useSession } from "../api";
 import { Empty, Field, ListState, PageHead, Pager, usePaged } from "../ui";
 import { DeliveryTable } from "./Logs";
@@ -36,15 +37,16 @@ export function CustomerSearch() {
 export function CustomerView() {
   const { params } = useRoute();
   const subject = decodeURIComponent(params.subject);
-  const { client } = useSession();
+  const { client, isAdmin } = useSession();
+  const [erasedAt, setErasedAt] = useState(0);
   const deliveries = usePaged(async (pageToken) => {
     const r = await client.deliveries.listDeliveries({ pageToken, pageSize: 50, filter: { subject } });
     return { items: r.deliveries, next: r.nextPageToken };
-  }, [subject]);
+  }, [subject, erasedAt]);
   const events = usePaged(async (pageToken) => {
     const r = await client.events.listEvents({ pageToken, pageSize: 20, subject });
     return { items: r.events, next: r.nextPageToken };
-  }, [subject]);
+  }, [subject, erasedAt]);
   return (
     <section>
       <PageHead title={<span class="mono">{subject}</span>} sub={<><a href="/customers">Customers</a> · <a href={`/logs?subject=${encodeURIComponent(subject)}`}>open in Logs</a></>} />
@@ -82,10 +84,14 @@ export function CustomerView() {
                         </a>
                       </td>
                       <td>
-                        <details>
-                          <summary>show</summary>
-                          <pre class="code">{JSON.stringify(e.payload ?? null, null, 2)}</pre>
-                        </details>
+                        {e.payloadExpired ? (
+                          <span class="muted" title="Dropped after the project's payload retention">expired</span>
+                        ) : (
+                          <details>
+                            <summary>show</summary>
+                            <pre class="code">{JSON.stringify(e.payload ?? null, null, 2)}</pre>
+                          </details>
+                        )}
                       </td>
                     </tr>
                   );
@@ -96,6 +102,70 @@ export function CustomerView() {
         )}
       </ListState>
       <Pager p={events} />
+      {isAdmin && <EraseCustomer subject={subject} erase={(s) => client.events.eraseSubject({ subject: s })} onErased={() => setErasedAt(Date.now())} />}
     </section>
+  );
+}
+
+/**
+ * EraseCustomer is the ADMIN action "Erase this customer's data": EventService.EraseSubject after the subject
+ * was typed again (a typed confirmation), then the counts of what was deleted.
+ */
+export function EraseCustomer(props: {
+  subject: string;
+  erase: (subject: string) => Promise<EraseSubjectResponse>;
+  onErased?: () => void;
+}) {
+  const [typed, setTyped] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState("");
+  const [done, setDone] = useState<EraseSubjectResponse | null>(null);
+  return (
+    <details class="card danger">
+      <summary>Erase this customer's data</summary>
+      <p>
+        Deletes every event, delivery, attempt and trigger execution about <code>{props.subject}</code> in this project, and cancels
+        the deliveries still queued. This cannot be undone: export the customer's deliveries first (Logs, filtered by customer) if
+        they must be kept. The operational event <code>hookd.subject.erased</code> records the erase with a hash of the subject.
+      </p>
+      <form
+        class="form"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          if (typed !== props.subject || busy) return;
+          setBusy(true);
+          setErr("");
+          try {
+            setDone(await props.erase(props.subject));
+            setTyped("");
+            props.onErased?.();
+          } catch (x) {
+            setErr(x instanceof Error ? x.message : String(x));
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        <Field label="Type the customer to confirm" hint={`Type ${props.subject} exactly.`}>
+          {(id) => <input id={id} value={typed} autocomplete="off" onInput={(e) => setTyped((e.target as HTMLInputElement).value)} />}
+        </Field>
+        <div class="buttons">
+          <button type="submit" class="danger" disabled={typed !== props.subject || busy}>
+            {busy ? "Erasing…" : "Erase this customer's data"}
+          </button>
+        </div>
+      </form>
+      {err && (
+        <p class="notice error" role="alert">
+          {err}
+        </p>
+      )}
+      {done && (
+        <p class="notice info" role="status">
+          Erased {String(done.eventsDeleted)} events, {String(done.deliveriesDeleted)} deliveries ({String(done.deliveriesCancelled)}{" "}
+          cancelled first), {String(done.attemptsDeleted)} attempts and {String(done.executionsDeleted)} executions.
+        </p>
+      )}
+    </details>
   );
 }

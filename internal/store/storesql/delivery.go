@@ -88,6 +88,7 @@ type attemptRow struct {
 	ResponseHeaders    jsonText `db:"response_headers"`
 	ResponseBody       string   `db:"response_body"`
 	Error              string   `db:"error"`
+	PayloadExpired     bool     `db:"payload_expired"`
 }
 
 func (r attemptRow) record() (store.Attempt, error) {
@@ -95,6 +96,7 @@ func (r attemptRow) record() (store.Attempt, error) {
 		DeliveryID: r.DeliveryID, Number: r.Number, StartTime: r.StartTime.t,
 		Duration: time.Duration(r.DurationUS) * time.Microsecond, RequestMethod: r.RequestMethod, RequestURL: r.RequestURL,
 		RequestBody: r.RequestBody, ResponseStatusCode: r.ResponseStatusCode, ResponseBody: r.ResponseBody, Error: r.Error,
+		PayloadExpired: r.PayloadExpired,
 	}
 	if err := r.RequestHeaders.decode(&a.RequestHeaders); err != nil {
 		return a, err
@@ -116,7 +118,7 @@ func (s *Store) GetDelivery(ctx context.Context, projectID, deliveryID string) (
 // ListAttempts returns the attempts of a delivery of the project, oldest first (none for another project's).
 func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) ([]store.Attempt, error) {
 	var rows []attemptRow
-	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT `+prefixed("a", attemptCols)+` FROM attempts a
+	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT `+prefixed("a", attemptCols)+`, a.payload_expired FROM attempts a
 		JOIN deliveries d ON d.id = a.delivery_id AND d.project_id = ?
 		WHERE a.delivery_id = ? ORDER BY a.number`), projectID, deliveryID); err != nil {
 		return nil, wrap("list attempts", err)

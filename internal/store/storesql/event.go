@@ -39,6 +39,9 @@ const (
 	findWebhooks   = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled FROM webhooks WHERE project_id = ? AND id IN (?)`
 	findWebhooksPG = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
 
+	// eventReadCols are the columns GetEvent and ListEvents read.
+	eventReadCols = eventCols + `, payload_expired`
+
 	eventDeliveryIDs = `SELECT event_id, id FROM deliveries WHERE event_id IN (?) ORDER BY id`
 
 	eventCounts = `SELECT event_id, status, COUNT(*) AS n FROM deliveries WHERE event_id IN (?) GROUP BY event_id, status`
@@ -78,13 +81,16 @@ type eventRow struct {
 	CreateTime     dbTime   `db:"create_time"`
 	TraceParent    string   `db:"traceparent"`
 	TraceState     string   `db:"tracestate"`
+	// PayloadExpired is read where eventReadCols is selected (it is not among the inserted eventCols).
+	PayloadExpired bool `db:"payload_expired"`
 }
 
 func (r eventRow) record() store.Event {
 	return store.Event{
 		ID: r.ID, ProjectID: r.ProjectID, EventType: r.EventType, Subject: r.Subject, Payload: r.Payload.raw(),
 		IdempotencyKey: r.IdempotencyKey, CreateTime: r.CreateTime.t,
-		Trace: store.TraceContext{Parent: r.TraceParent, State: r.TraceState},
+		Trace:          store.TraceContext{Parent: r.TraceParent, State: r.TraceState},
+		PayloadExpired: r.PayloadExpired,
 	}
 }
 
@@ -499,7 +505,7 @@ func valuesQuery(prefix string, rows [][]any, suffix string) (string, []any) {
 // GetEvent returns an event of the project with its delivery counts.
 func (s *Store) GetEvent(ctx context.Context, projectID, eventID string) (*store.Event, error) {
 	var r eventRow
-	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+eventCols+` FROM events WHERE project_id = ? AND id = ?`),
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+eventReadCols+` FROM events WHERE project_id = ? AND id = ?`),
 		projectID, eventID); err != nil {
 		return nil, wrap("get event", err)
 	}
@@ -525,7 +531,7 @@ func (s *Store) ListEvents(ctx context.Context, projectID string, f store.EventF
 	if !f.CreateBefore.IsZero() {
 		where, args = append(where, "create_time < ?"), append(args, ts(f.CreateBefore))
 	}
-	events, err := list(ctx, s, eventCols, "events", where, args, page, noErr(eventRow.record))
+	events, err := list(ctx, s, eventReadCols, "events", where, args, page, noErr(eventRow.record))
 	if err != nil {
 		return nil, wrap("list events", err)
 	}

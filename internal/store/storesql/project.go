@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	projectCols = `id, name, create_time, update_time`
+	projectCols = `id, name, create_time, update_time, retention_seconds, payload_retention_seconds`
 
 	insertProject = `INSERT INTO projects (id, name, create_time, update_time) VALUES (?, ?, ?, ?)`
 
@@ -28,10 +28,14 @@ type projectRow struct {
 	Name       string `db:"name"`
 	CreateTime dbTime `db:"create_time"`
 	UpdateTime dbTime `db:"update_time"`
+	// RetentionSeconds and PayloadRetentionSeconds are Project.Retention and PayloadRetention (0: unset).
+	RetentionSeconds        int64 `db:"retention_seconds"`
+	PayloadRetentionSeconds int64 `db:"payload_retention_seconds"`
 }
 
 func (r projectRow) record() store.Project {
-	return store.Project{ID: r.ID, Name: r.Name, CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t}
+	return store.Project{ID: r.ID, Name: r.Name, CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
+		Retention: time.Duration(r.RetentionSeconds) * time.Second, PayloadRetention: time.Duration(r.PayloadRetentionSeconds) * time.Second}
 }
 
 // CreateProject stores p, filling in its id and times when empty.

@@ -213,6 +213,7 @@ type executionRow struct {
 	EventType       string   `db:"event_type"`
 	Subject         string   `db:"subject"`
 	BodyTruncated   bool     `db:"body_truncated"`
+	PayloadExpired  bool     `db:"payload_expired"`
 }
 
 func (r executionRow) record() (store.Execution, error) {
@@ -220,7 +221,7 @@ func (r executionRow) record() (store.Execution, error) {
 		ID: r.ID, ProjectID: r.ProjectID, TriggerID: r.TriggerID, ReceiveTime: r.ReceiveTime.t, Method: r.Method,
 		PathFragment: r.PathFragment, RawBody: r.RawBody, RawBodyBase64: r.RawBodyBase64, Body: r.Body.raw(),
 		ContentType: r.ContentType, Status: r.Status, EventID: r.EventID, EventType: r.EventType, Subject: r.Subject,
-		BodyTruncated: r.BodyTruncated,
+		BodyTruncated: r.BodyTruncated, PayloadExpired: r.PayloadExpired,
 	}
 	if err := r.Headers.decode(&e.Headers); err != nil {
 		return e, err
@@ -410,7 +411,7 @@ func (s *Store) requireTriggers(ctx context.Context, tx *sqlx.Tx, in []store.Exe
 // GetExecution returns an execution of the project.
 func (s *Store) GetExecution(ctx context.Context, projectID, executionID string) (*store.Execution, error) {
 	var r executionRow
-	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+executionCols+` FROM executions WHERE project_id = ? AND id = ?`),
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+executionCols+`, payload_expired FROM executions WHERE project_id = ? AND id = ?`),
 		projectID, executionID); err != nil {
 		return nil, wrap("get execution", err)
 	}
@@ -424,7 +425,7 @@ func (s *Store) GetExecution(ctx context.Context, projectID, executionID string)
 // ExecutionByID finds an execution of any project (for the public sync result URL).
 func (s *Store) ExecutionByID(ctx context.Context, executionID string) (*store.Execution, error) {
 	var r executionRow
-	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+executionCols+` FROM executions WHERE id = ?`), executionID); err != nil {
+	if err := s.db.GetContext(ctx, &r, s.rebind(`SELECT `+executionCols+`, payload_expired FROM executions WHERE id = ?`), executionID); err != nil {
 		return nil, wrap("get execution", err)
 	}
 	e, err := s.executionRecord(r)
@@ -440,7 +441,7 @@ func (s *Store) ListExecutions(ctx context.Context, projectID, triggerID string,
 	if triggerID != "" {
 		where, args = append(where, "trigger_id = ?"), append(args, triggerID)
 	}
-	es, err := list(ctx, s, executionListCols, "executions", where, args, page, s.executionRecord)
+	es, err := list(ctx, s, executionListCols+", payload_expired", "executions", where, args, page, s.executionRecord)
 	return es, wrap("list executions", err)
 }
 

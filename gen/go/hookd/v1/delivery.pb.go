@@ -374,9 +374,12 @@ type Attempt struct {
 	// response_body is the body received, kept up to 64 KiB.
 	ResponseBody string `protobuf:"bytes,10,opt,name=response_body,json=responseBody,proto3" json:"response_body,omitempty"`
 	// error describes a network error, timeout or refused target.
-	Error         string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Error string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	// payload_expired is true when request_body and response_body were dropped after the project's payload
+	// retention.
+	PayloadExpired bool `protobuf:"varint,12,opt,name=payload_expired,json=payloadExpired,proto3" json:"payload_expired,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Attempt) Reset() {
@@ -486,6 +489,13 @@ func (x *Attempt) GetError() string {
 	return ""
 }
 
+func (x *Attempt) GetPayloadExpired() bool {
+	if x != nil {
+		return x.PayloadExpired
+	}
+	return false
+}
+
 var File_hookd_v1_delivery_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_delivery_proto_rawDesc = "" +
@@ -514,7 +524,7 @@ const file_hookd_v1_delivery_proto_rawDesc = "" +
 	"\fattempt_list\x18\x0f \x03(\v2\x11.hookd.v1.AttemptR\vattemptList\x12!\n" +
 	"\fwebhook_name\x18\x10 \x01(\tR\vwebhookName\x12)\n" +
 	"\x10integration_name\x18\x11 \x01(\tR\x0fintegrationName\x12\x18\n" +
-	"\aretries\x18\x12 \x01(\x05R\aretries\"\xe3\x03\n" +
+	"\aretries\x18\x12 \x01(\x05R\aretries\"\x8c\x04\n" +
 	"\aAttempt\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x129\n" +
 	"\n" +
@@ -529,7 +539,8 @@ const file_hookd_v1_delivery_proto_rawDesc = "" +
 	"\x10response_headers\x18\t \x03(\v2\x10.hookd.v1.HeaderR\x0fresponseHeaders\x12#\n" +
 	"\rresponse_body\x18\n" +
 	" \x01(\tR\fresponseBody\x12\x14\n" +
-	"\x05error\x18\v \x01(\tR\x05error*\xdd\x01\n" +
+	"\x05error\x18\v \x01(\tR\x05error\x12'\n" +
+	"\x0fpayload_expired\x18\f \x01(\bR\x0epayloadExpired*\xdd\x01\n" +
 	"\x0eDeliveryStatus\x12\x1f\n" +
 	"\x1bDELIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16DELIVERY_STATUS_QUEUED\x10\x01\x12\x1c\n" +

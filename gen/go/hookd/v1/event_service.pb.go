@@ -23,6 +23,154 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// EraseSubjectRequest is the request of EraseSubject.
+type EraseSubjectRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// subject is the customer or user whose data is erased (required, at most 256 bytes).
+	Subject       string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseSubjectRequest) Reset() {
+	*x = EraseSubjectRequest{}
+	mi := &file_hookd_v1_event_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseSubjectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseSubjectRequest) ProtoMessage() {}
+
+func (x *EraseSubjectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_event_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseSubjectRequest.ProtoReflect.Descriptor instead.
+func (*EraseSubjectRequest) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *EraseSubjectRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+// EraseSubjectResponse is the response of EraseSubject: what this call deleted.
+type EraseSubjectResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// events_deleted counts the events deleted.
+	EventsDeleted int64 `protobuf:"varint,1,opt,name=events_deleted,json=eventsDeleted,proto3" json:"events_deleted,omitempty"`
+	// deliveries_deleted counts the deliveries deleted (including those of the `hookd.delivery.failed` events that
+	// named the subject).
+	DeliveriesDeleted int64 `protobuf:"varint,2,opt,name=deliveries_deleted,json=deliveriesDeleted,proto3" json:"deliveries_deleted,omitempty"`
+	// attempts_deleted counts the attempts deleted.
+	AttemptsDeleted int64 `protobuf:"varint,3,opt,name=attempts_deleted,json=attemptsDeleted,proto3" json:"attempts_deleted,omitempty"`
+	// executions_deleted counts the trigger executions deleted.
+	ExecutionsDeleted int64 `protobuf:"varint,4,opt,name=executions_deleted,json=executionsDeleted,proto3" json:"executions_deleted,omitempty"`
+	// deliveries_cancelled counts the unfinished deliveries cancelled before they were deleted.
+	DeliveriesCancelled int64 `protobuf:"varint,5,opt,name=deliveries_cancelled,json=deliveriesCancelled,proto3" json:"deliveries_cancelled,omitempty"`
+	// idempotency_keys_deleted counts the idempotency keys deleted.
+	IdempotencyKeysDeleted int64 `protobuf:"varint,6,opt,name=idempotency_keys_deleted,json=idempotencyKeysDeleted,proto3" json:"idempotency_keys_deleted,omitempty"`
+	// operational_events_deleted counts the `hookd.delivery.failed` events deleted because their payload named the
+	// subject.
+	OperationalEventsDeleted int64 `protobuf:"varint,7,opt,name=operational_events_deleted,json=operationalEventsDeleted,proto3" json:"operational_events_deleted,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *EraseSubjectResponse) Reset() {
+	*x = EraseSubjectResponse{}
+	mi := &file_hookd_v1_event_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseSubjectResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseSubjectResponse) ProtoMessage() {}
+
+func (x *EraseSubjectResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_event_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseSubjectResponse.ProtoReflect.Descriptor instead.
+func (*EraseSubjectResponse) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EraseSubjectResponse) GetEventsDeleted() int64 {
+	if x != nil {
+		return x.EventsDeleted
+	}
+	return 0
+}
+
+func (x *EraseSubjectResponse) GetDeliveriesDeleted() int64 {
+	if x != nil {
+		return x.DeliveriesDeleted
+	}
+	return 0
+}
+
+func (x *EraseSubjectResponse) GetAttemptsDeleted() int64 {
+	if x != nil {
+		return x.AttemptsDeleted
+	}
+	return 0
+}
+
+func (x *EraseSubjectResponse) GetExecutionsDeleted() int64 {
+	if x != nil {
+		return x.ExecutionsDeleted
+	}
+	return 0
+}
+
+func (x *EraseSubjectResponse) GetDeliveriesCancelled() int64 {
+	if x != nil {
+		return x.DeliveriesCancelled
+	}
+	return 0
+}
+
+func (x *EraseSubjectResponse) GetIdempotencyKeysDeleted() int64 {
+	if x != nil {
+		return x.IdempotencyKeysDeleted
+	}
+	return 0
+}
+
+func (x *EraseSubjectResponse) GetOperationalEventsDeleted() int64 {
+	if x != nil {
+		return x.OperationalEventsDeleted
+	}
+	return 0
+}
+
 // PublishEventRequest is the request of PublishEvent.
 type PublishEventRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -42,7 +190,7 @@ type PublishEventRequest struct {
 
 func (x *PublishEventRequest) Reset() {
 	*x = PublishEventRequest{}
-	mi := &file_hookd_v1_event_service_proto_msgTypes[0]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -54,7 +202,7 @@ func (x *PublishEventRequest) String() string {
 func (*PublishEventRequest) ProtoMessage() {}
 
 func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_event_service_proto_msgTypes[0]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -67,7 +215,7 @@ func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventRequest.ProtoReflect.Descriptor instead.
 func (*PublishEventRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{0}
+	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PublishEventRequest) GetEventType() string {
@@ -118,7 +266,7 @@ type PublishEventResponse struct {
 
 func (x *PublishEventResponse) Reset() {
 	*x = PublishEventResponse{}
-	mi := &file_hookd_v1_event_service_proto_msgTypes[1]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -130,7 +278,7 @@ func (x *PublishEventResponse) String() string {
 func (*PublishEventResponse) ProtoMessage() {}
 
 func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_event_service_proto_msgTypes[1]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -143,7 +291,7 @@ func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventResponse.ProtoReflect.Descriptor instead.
 func (*PublishEventResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{1}
+	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PublishEventResponse) GetEvent() *Event {
@@ -171,7 +319,7 @@ type PublishEventsRequest struct {
 
 func (x *PublishEventsRequest) Reset() {
 	*x = PublishEventsRequest{}
-	mi := &file_hookd_v1_event_service_proto_msgTypes[2]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +331,7 @@ func (x *PublishEventsRequest) String() string {
 func (*PublishEventsRequest) ProtoMessage() {}
 
 func (x *PublishEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_event_service_proto_msgTypes[2]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +344,7 @@ func (x *PublishEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventsRequest.ProtoReflect.Descriptor instead.
 func (*PublishEventsRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{2}
+	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PublishEventsRequest) GetEvents() []*PublishEventRequest {
@@ -217,7 +365,7 @@ type PublishEventsResponse struct {
 
 func (x *PublishEventsResponse) Reset() {
 	*x = PublishEventsResponse{}
-	mi := &file_hookd_v1_event_service_proto_msgTypes[3]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +377,7 @@ func (x *PublishEventsResponse) String() string {
 func (*PublishEventsResponse) ProtoMessage() {}
 
 func (x *PublishEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_event_service_proto_msgTypes[3]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +390,7 @@ func (x *PublishEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventsResponse.ProtoReflect.Descriptor instead.
 func (*PublishEventsResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{3}
+	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PublishEventsResponse) GetResults() []*PublishEventResponse {
@@ -263,7 +411,7 @@ type GetEventRequest struct {
 
 func (x *GetEventRequest) Reset() {
 	*x = GetEventRequest{}
-	mi := &file_hookd_v1_event_service_proto_msgTypes[4]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -275,7 +423,7 @@ func (x *GetEventRequest) String() string {
 func (*GetEventRequest) ProtoMessage() {}
 
 func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_event_service_proto_msgTypes[4]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -288,7 +436,7 @@ func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventRequest.ProtoReflect.Descriptor instead.
 func (*GetEventRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{4}
+	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetEventRequest) GetId() string {
@@ -309,7 +457,7 @@ type GetEventResponse struct {
 
 func (x *GetEventResponse) Reset() {
 	*x = GetEventResponse{}
-	mi := &file_hookd_v1_event_service_proto_msgTypes[5]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +469,7 @@ func (x *GetEventResponse) String() string {
 func (*GetEventResponse) ProtoMessage() {}
 
 func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_event_service_proto_msgTypes[5]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -334,7 +482,7 @@ func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventResponse.ProtoReflect.Descriptor instead.
 func (*GetEventResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{5}
+	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetEventResponse) GetEvent() *Event {
@@ -365,7 +513,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_hookd_v1_event_service_proto_msgTypes[6]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -377,7 +525,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_event_service_proto_msgTypes[6]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -390,7 +538,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{6}
+	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListEventsRequest) GetPageSize() int32 {
@@ -448,7 +596,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_hookd_v1_event_service_proto_msgTypes[7]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +608,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_event_service_proto_msgTypes[7]
+	mi := &file_hookd_v1_event_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +621,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{7}
+	return file_hookd_v1_event_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -494,7 +642,17 @@ var File_hookd_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1chookd/v1/event_service.proto\x12\bhookd.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14hookd/v1/event.proto\"\xcb\x01\n" +
+	"\x1chookd/v1/event_service.proto\x12\bhookd.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14hookd/v1/event.proto\"/\n" +
+	"\x13EraseSubjectRequest\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\"\xf1\x02\n" +
+	"\x14EraseSubjectResponse\x12%\n" +
+	"\x0eevents_deleted\x18\x01 \x01(\x03R\reventsDeleted\x12-\n" +
+	"\x12deliveries_deleted\x18\x02 \x01(\x03R\x11deliveriesDeleted\x12)\n" +
+	"\x10attempts_deleted\x18\x03 \x01(\x03R\x0fattemptsDeleted\x12-\n" +
+	"\x12executions_deleted\x18\x04 \x01(\x03R\x11executionsDeleted\x121\n" +
+	"\x14deliveries_cancelled\x18\x05 \x01(\x03R\x13deliveriesCancelled\x128\n" +
+	"\x18idempotency_keys_deleted\x18\x06 \x01(\x03R\x16idempotencyKeysDeleted\x12<\n" +
+	"\x1aoperational_events_deleted\x18\a \x01(\x03R\x18operationalEventsDeleted\"\xcb\x01\n" +
 	"\x13PublishEventRequest\x12\x1d\n" +
 	"\n" +
 	"event_type\x18\x01 \x01(\tR\teventType\x121\n" +
@@ -525,13 +683,14 @@ const file_hookd_v1_event_service_proto_rawDesc = "" +
 	"\x12create_time_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x10createTimeBefore\"e\n" +
 	"\x12ListEventsResponse\x12'\n" +
 	"\x06events\x18\x01 \x03(\v2\x0f.hookd.v1.EventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xc5\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x94\x03\n" +
 	"\fEventService\x12M\n" +
 	"\fPublishEvent\x12\x1d.hookd.v1.PublishEventRequest\x1a\x1e.hookd.v1.PublishEventResponse\x12P\n" +
 	"\rPublishEvents\x12\x1e.hookd.v1.PublishEventsRequest\x1a\x1f.hookd.v1.PublishEventsResponse\x12F\n" +
 	"\bGetEvent\x12\x19.hookd.v1.GetEventRequest\x1a\x1a.hookd.v1.GetEventResponse\"\x03\x90\x02\x01\x12L\n" +
 	"\n" +
-	"ListEvents\x12\x1b.hookd.v1.ListEventsRequest\x1a\x1c.hookd.v1.ListEventsResponse\"\x03\x90\x02\x01B\x92\x01\n" +
+	"ListEvents\x12\x1b.hookd.v1.ListEventsRequest\x1a\x1c.hookd.v1.ListEventsResponse\"\x03\x90\x02\x01\x12M\n" +
+	"\fEraseSubject\x12\x1d.hookd.v1.EraseSubjectRequest\x1a\x1e.hookd.v1.EraseSubjectResponseB\x92\x01\n" +
 	"\fcom.hookd.v1B\x11EventServiceProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -546,39 +705,43 @@ func file_hookd_v1_event_service_proto_rawDescGZIP() []byte {
 	return file_hookd_v1_event_service_proto_rawDescData
 }
 
-var file_hookd_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_hookd_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_hookd_v1_event_service_proto_goTypes = []any{
-	(*PublishEventRequest)(nil),   // 0: hookd.v1.PublishEventRequest
-	(*PublishEventResponse)(nil),  // 1: hookd.v1.PublishEventResponse
-	(*PublishEventsRequest)(nil),  // 2: hookd.v1.PublishEventsRequest
-	(*PublishEventsResponse)(nil), // 3: hookd.v1.PublishEventsResponse
-	(*GetEventRequest)(nil),       // 4: hookd.v1.GetEventRequest
-	(*GetEventResponse)(nil),      // 5: hookd.v1.GetEventResponse
-	(*ListEventsRequest)(nil),     // 6: hookd.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),    // 7: hookd.v1.ListEventsResponse
-	(*structpb.Struct)(nil),       // 8: google.protobuf.Struct
-	(*Event)(nil),                 // 9: hookd.v1.Event
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*EraseSubjectRequest)(nil),   // 0: hookd.v1.EraseSubjectRequest
+	(*EraseSubjectResponse)(nil),  // 1: hookd.v1.EraseSubjectResponse
+	(*PublishEventRequest)(nil),   // 2: hookd.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),  // 3: hookd.v1.PublishEventResponse
+	(*PublishEventsRequest)(nil),  // 4: hookd.v1.PublishEventsRequest
+	(*PublishEventsResponse)(nil), // 5: hookd.v1.PublishEventsResponse
+	(*GetEventRequest)(nil),       // 6: hookd.v1.GetEventRequest
+	(*GetEventResponse)(nil),      // 7: hookd.v1.GetEventResponse
+	(*ListEventsRequest)(nil),     // 8: hookd.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),    // 9: hookd.v1.ListEventsResponse
+	(*structpb.Struct)(nil),       // 10: google.protobuf.Struct
+	(*Event)(nil),                 // 11: hookd.v1.Event
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_hookd_v1_event_service_proto_depIdxs = []int32{
-	8,  // 0: hookd.v1.PublishEventRequest.payload:type_name -> google.protobuf.Struct
-	9,  // 1: hookd.v1.PublishEventResponse.event:type_name -> hookd.v1.Event
-	0,  // 2: hookd.v1.PublishEventsRequest.events:type_name -> hookd.v1.PublishEventRequest
-	1,  // 3: hookd.v1.PublishEventsResponse.results:type_name -> hookd.v1.PublishEventResponse
-	9,  // 4: hookd.v1.GetEventResponse.event:type_name -> hookd.v1.Event
-	10, // 5: hookd.v1.ListEventsRequest.create_time_after:type_name -> google.protobuf.Timestamp
-	10, // 6: hookd.v1.ListEventsRequest.create_time_before:type_name -> google.protobuf.Timestamp
-	9,  // 7: hookd.v1.ListEventsResponse.events:type_name -> hookd.v1.Event
-	0,  // 8: hookd.v1.EventService.PublishEvent:input_type -> hookd.v1.PublishEventRequest
-	2,  // 9: hookd.v1.EventService.PublishEvents:input_type -> hookd.v1.PublishEventsRequest
-	4,  // 10: hookd.v1.EventService.GetEvent:input_type -> hookd.v1.GetEventRequest
-	6,  // 11: hookd.v1.EventService.ListEvents:input_type -> hookd.v1.ListEventsRequest
-	1,  // 12: hookd.v1.EventService.PublishEvent:output_type -> hookd.v1.PublishEventResponse
-	3,  // 13: hookd.v1.EventService.PublishEvents:output_type -> hookd.v1.PublishEventsResponse
-	5,  // 14: hookd.v1.EventService.GetEvent:output_type -> hookd.v1.GetEventResponse
-	7,  // 15: hookd.v1.EventService.ListEvents:output_type -> hookd.v1.ListEventsResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
+	10, // 0: hookd.v1.PublishEventRequest.payload:type_name -> google.protobuf.Struct
+	11, // 1: hookd.v1.PublishEventResponse.event:type_name -> hookd.v1.Event
+	2,  // 2: hookd.v1.PublishEventsRequest.events:type_name -> hookd.v1.PublishEventRequest
+	3,  // 3: hookd.v1.PublishEventsResponse.results:type_name -> hookd.v1.PublishEventResponse
+	11, // 4: hookd.v1.GetEventResponse.event:type_name -> hookd.v1.Event
+	12, // 5: hookd.v1.ListEventsRequest.create_time_after:type_name -> google.protobuf.Timestamp
+	12, // 6: hookd.v1.ListEventsRequest.create_time_before:type_name -> google.protobuf.Timestamp
+	11, // 7: hookd.v1.ListEventsResponse.events:type_name -> hookd.v1.Event
+	2,  // 8: hookd.v1.EventService.PublishEvent:input_type -> hookd.v1.PublishEventRequest
+	4,  // 9: hookd.v1.EventService.PublishEvents:input_type -> hookd.v1.PublishEventsRequest
+	6,  // 10: hookd.v1.EventService.GetEvent:input_type -> hookd.v1.GetEventRequest
+	8,  // 11: hookd.v1.EventService.ListEvents:input_type -> hookd.v1.ListEventsRequest
+	0,  // 12: hookd.v1.EventService.EraseSubject:input_type -> hookd.v1.EraseSubjectRequest
+	3,  // 13: hookd.v1.EventService.PublishEvent:output_type -> hookd.v1.PublishEventResponse
+	5,  // 14: hookd.v1.EventService.PublishEvents:output_type -> hookd.v1.PublishEventsResponse
+	7,  // 15: hookd.v1.EventService.GetEvent:output_type -> hookd.v1.GetEventResponse
+	9,  // 16: hookd.v1.EventService.ListEvents:output_type -> hookd.v1.ListEventsResponse
+	1,  // 17: hookd.v1.EventService.EraseSubject:output_type -> hookd.v1.EraseSubjectResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -596,7 +759,7 @@ func file_hookd_v1_event_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_event_service_proto_rawDesc), len(file_hookd_v1_event_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

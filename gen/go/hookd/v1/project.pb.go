@@ -9,6 +9,7 @@ package hookdv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -33,9 +34,16 @@ type Project struct {
 	// update_time is when the project was last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// name is a human-readable name, unique in the instance.
-	Name          string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// retention is how long the project's events, deliveries, attempts and executions are kept; unset or zero
+	// means the instance's `--retention`. A project may keep its log shorter than the instance, never longer.
+	Retention *durationpb.Duration `protobuf:"bytes,5,opt,name=retention,proto3" json:"retention,omitempty"`
+	// payload_retention is how long event payloads, attempt request and response bodies and execution bodies are
+	// kept; after it they are dropped (`payload_expired: true`) while the rest stays listed until `retention`.
+	// Unset or zero means as long as the rest of the log.
+	PayloadRetention *durationpb.Duration `protobuf:"bytes,6,opt,name=payload_retention,json=payloadRetention,proto3" json:"payload_retention,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Project) Reset() {
@@ -96,18 +104,34 @@ func (x *Project) GetName() string {
 	return ""
 }
 
+func (x *Project) GetRetention() *durationpb.Duration {
+	if x != nil {
+		return x.Retention
+	}
+	return nil
+}
+
+func (x *Project) GetPayloadRetention() *durationpb.Duration {
+	if x != nil {
+		return x.PayloadRetention
+	}
+	return nil
+}
+
 var File_hookd_v1_project_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_project_proto_rawDesc = "" +
 	"\n" +
-	"\x16hookd/v1/project.proto\x12\bhookd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x01\n" +
+	"\x16hookd/v1/project.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x02\n" +
 	"\aProject\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04nameB\x8d\x01\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x127\n" +
+	"\tretention\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\tretention\x12F\n" +
+	"\x11payload_retention\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x10payloadRetentionB\x8d\x01\n" +
 	"\fcom.hookd.v1B\fProjectProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -126,15 +150,18 @@ var file_hookd_v1_project_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
 var file_hookd_v1_project_proto_goTypes = []any{
 	(*Project)(nil),               // 0: hookd.v1.Project
 	(*timestamppb.Timestamp)(nil), // 1: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 2: google.protobuf.Duration
 }
 var file_hookd_v1_project_proto_depIdxs = []int32{
 	1, // 0: hookd.v1.Project.create_time:type_name -> google.protobuf.Timestamp
 	1, // 1: hookd.v1.Project.update_time:type_name -> google.protobuf.Timestamp
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2, // 2: hookd.v1.Project.retention:type_name -> google.protobuf.Duration
+	2, // 3: hookd.v1.Project.payload_retention:type_name -> google.protobuf.Duration
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_project_proto_init() }

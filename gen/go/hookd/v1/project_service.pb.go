@@ -9,6 +9,7 @@ package hookdv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -315,11 +316,123 @@ func (x *ListProjectsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdateProjectRequest is the request of UpdateProject: fields left unset are not changed.
+type UpdateProjectRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the project id; empty means the caller's project.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// retention is how long the project's log is kept (zero: the instance's `--retention`); it must not be longer
+	// than the instance's retention, and at least one hour.
+	Retention *durationpb.Duration `protobuf:"bytes,2,opt,name=retention,proto3" json:"retention,omitempty"`
+	// payload_retention is how long payloads and bodies are kept (zero: as long as the log); at least one hour and
+	// not longer than the retention.
+	PayloadRetention *durationpb.Duration `protobuf:"bytes,3,opt,name=payload_retention,json=payloadRetention,proto3" json:"payload_retention,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UpdateProjectRequest) Reset() {
+	*x = UpdateProjectRequest{}
+	mi := &file_hookd_v1_project_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateProjectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateProjectRequest) ProtoMessage() {}
+
+func (x *UpdateProjectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_project_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateProjectRequest.ProtoReflect.Descriptor instead.
+func (*UpdateProjectRequest) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_project_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UpdateProjectRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateProjectRequest) GetRetention() *durationpb.Duration {
+	if x != nil {
+		return x.Retention
+	}
+	return nil
+}
+
+func (x *UpdateProjectRequest) GetPayloadRetention() *durationpb.Duration {
+	if x != nil {
+		return x.PayloadRetention
+	}
+	return nil
+}
+
+// UpdateProjectResponse is the response of UpdateProject.
+type UpdateProjectResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// project is the updated project.
+	Project       *Project `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateProjectResponse) Reset() {
+	*x = UpdateProjectResponse{}
+	mi := &file_hookd_v1_project_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateProjectResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateProjectResponse) ProtoMessage() {}
+
+func (x *UpdateProjectResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_project_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateProjectResponse.ProtoReflect.Descriptor instead.
+func (*UpdateProjectResponse) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_project_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UpdateProjectResponse) GetProject() *Project {
+	if x != nil {
+		return x.Project
+	}
+	return nil
+}
+
 var File_hookd_v1_project_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_project_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehookd/v1/project_service.proto\x12\bhookd.v1\x1a\x16hookd/v1/project.proto\"*\n" +
+	"\x1ehookd/v1/project_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x16hookd/v1/project.proto\"*\n" +
 	"\x14CreateProjectRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"D\n" +
 	"\x15CreateProjectResponse\x12+\n" +
@@ -334,11 +447,18 @@ const file_hookd_v1_project_service_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"m\n" +
 	"\x14ListProjectsResponse\x12-\n" +
 	"\bprojects\x18\x01 \x03(\v2\x11.hookd.v1.ProjectR\bprojects\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x84\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa7\x01\n" +
+	"\x14UpdateProjectRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x127\n" +
+	"\tretention\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tretention\x12F\n" +
+	"\x11payload_retention\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x10payloadRetention\"D\n" +
+	"\x15UpdateProjectResponse\x12+\n" +
+	"\aproject\x18\x01 \x01(\v2\x11.hookd.v1.ProjectR\aproject2\xd6\x02\n" +
 	"\x0eProjectService\x12P\n" +
 	"\rCreateProject\x12\x1e.hookd.v1.CreateProjectRequest\x1a\x1f.hookd.v1.CreateProjectResponse\x12L\n" +
 	"\n" +
-	"GetProject\x12\x1b.hookd.v1.GetProjectRequest\x1a\x1c.hookd.v1.GetProjectResponse\"\x03\x90\x02\x01\x12R\n" +
+	"GetProject\x12\x1b.hookd.v1.GetProjectRequest\x1a\x1c.hookd.v1.GetProjectResponse\"\x03\x90\x02\x01\x12P\n" +
+	"\rUpdateProject\x12\x1e.hookd.v1.UpdateProjectRequest\x1a\x1f.hookd.v1.UpdateProjectResponse\x12R\n" +
 	"\fListProjects\x12\x1d.hookd.v1.ListProjectsRequest\x1a\x1e.hookd.v1.ListProjectsResponse\"\x03\x90\x02\x01B\x94\x01\n" +
 	"\fcom.hookd.v1B\x13ProjectServiceProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
@@ -354,7 +474,7 @@ func file_hookd_v1_project_service_proto_rawDescGZIP() []byte {
 	return file_hookd_v1_project_service_proto_rawDescData
 }
 
-var file_hookd_v1_project_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_hookd_v1_project_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_hookd_v1_project_service_proto_goTypes = []any{
 	(*CreateProjectRequest)(nil),  // 0: hookd.v1.CreateProjectRequest
 	(*CreateProjectResponse)(nil), // 1: hookd.v1.CreateProjectResponse
@@ -362,23 +482,31 @@ var file_hookd_v1_project_service_proto_goTypes = []any{
 	(*GetProjectResponse)(nil),    // 3: hookd.v1.GetProjectResponse
 	(*ListProjectsRequest)(nil),   // 4: hookd.v1.ListProjectsRequest
 	(*ListProjectsResponse)(nil),  // 5: hookd.v1.ListProjectsResponse
-	(*Project)(nil),               // 6: hookd.v1.Project
+	(*UpdateProjectRequest)(nil),  // 6: hookd.v1.UpdateProjectRequest
+	(*UpdateProjectResponse)(nil), // 7: hookd.v1.UpdateProjectResponse
+	(*Project)(nil),               // 8: hookd.v1.Project
+	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
 }
 var file_hookd_v1_project_service_proto_depIdxs = []int32{
-	6, // 0: hookd.v1.CreateProjectResponse.project:type_name -> hookd.v1.Project
-	6, // 1: hookd.v1.GetProjectResponse.project:type_name -> hookd.v1.Project
-	6, // 2: hookd.v1.ListProjectsResponse.projects:type_name -> hookd.v1.Project
-	0, // 3: hookd.v1.ProjectService.CreateProject:input_type -> hookd.v1.CreateProjectRequest
-	2, // 4: hookd.v1.ProjectService.GetProject:input_type -> hookd.v1.GetProjectRequest
-	4, // 5: hookd.v1.ProjectService.ListProjects:input_type -> hookd.v1.ListProjectsRequest
-	1, // 6: hookd.v1.ProjectService.CreateProject:output_type -> hookd.v1.CreateProjectResponse
-	3, // 7: hookd.v1.ProjectService.GetProject:output_type -> hookd.v1.GetProjectResponse
-	5, // 8: hookd.v1.ProjectService.ListProjects:output_type -> hookd.v1.ListProjectsResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	8,  // 0: hookd.v1.CreateProjectResponse.project:type_name -> hookd.v1.Project
+	8,  // 1: hookd.v1.GetProjectResponse.project:type_name -> hookd.v1.Project
+	8,  // 2: hookd.v1.ListProjectsResponse.projects:type_name -> hookd.v1.Project
+	9,  // 3: hookd.v1.UpdateProjectRequest.retention:type_name -> google.protobuf.Duration
+	9,  // 4: hookd.v1.UpdateProjectRequest.payload_retention:type_name -> google.protobuf.Duration
+	8,  // 5: hookd.v1.UpdateProjectResponse.project:type_name -> hookd.v1.Project
+	0,  // 6: hookd.v1.ProjectService.CreateProject:input_type -> hookd.v1.CreateProjectRequest
+	2,  // 7: hookd.v1.ProjectService.GetProject:input_type -> hookd.v1.GetProjectRequest
+	6,  // 8: hookd.v1.ProjectService.UpdateProject:input_type -> hookd.v1.UpdateProjectRequest
+	4,  // 9: hookd.v1.ProjectService.ListProjects:input_type -> hookd.v1.ListProjectsRequest
+	1,  // 10: hookd.v1.ProjectService.CreateProject:output_type -> hookd.v1.CreateProjectResponse
+	3,  // 11: hookd.v1.ProjectService.GetProject:output_type -> hookd.v1.GetProjectResponse
+	7,  // 12: hookd.v1.ProjectService.UpdateProject:output_type -> hookd.v1.UpdateProjectResponse
+	5,  // 13: hookd.v1.ProjectService.ListProjects:output_type -> hookd.v1.ListProjectsResponse
+	10, // [10:14] is the sub-list for method output_type
+	6,  // [6:10] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_project_service_proto_init() }
@@ -393,7 +521,7 @@ func file_hookd_v1_project_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_project_service_proto_rawDesc), len(file_hookd_v1_project_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -635,9 +635,12 @@ type Execution struct {
 	// at most a short prefix; List responses carry no bodies).
 	BodyTruncated bool `protobuf:"varint,15,opt,name=body_truncated,json=bodyTruncated,proto3" json:"body_truncated,omitempty"`
 	// subject is the subject the event was published with (empty if none).
-	Subject       string `protobuf:"bytes,16,opt,name=subject,proto3" json:"subject,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Subject string `protobuf:"bytes,16,opt,name=subject,proto3" json:"subject,omitempty"`
+	// payload_expired is true when the received body (raw_body and body) was dropped after the project's payload
+	// retention.
+	PayloadExpired bool `protobuf:"varint,17,opt,name=payload_expired,json=payloadExpired,proto3" json:"payload_expired,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Execution) Reset() {
@@ -782,6 +785,13 @@ func (x *Execution) GetSubject() string {
 	return ""
 }
 
+func (x *Execution) GetPayloadExpired() bool {
+	if x != nil {
+		return x.PayloadExpired
+	}
+	return false
+}
+
 var File_hookd_v1_trigger_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_trigger_proto_rawDesc = "" +
@@ -833,7 +843,7 @@ const file_hookd_v1_trigger_proto_rawDesc = "" +
 	"\x03url\x18\x10 \x01(\tR\x03url\x122\n" +
 	"\asubject\x18\x11 \x01(\v2\x18.hookd.v1.TriggerSubjectR\asubject\x12!\n" +
 	"\fdrop_headers\x18\x12 \x03(\tR\vdropHeaders\x122\n" +
-	"\x15drop_query_parameters\x18\x13 \x03(\tR\x13dropQueryParameters\"\xc4\x04\n" +
+	"\x15drop_query_parameters\x18\x13 \x03(\tR\x13dropQueryParameters\"\xed\x04\n" +
 	"\tExecution\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -853,7 +863,8 @@ const file_hookd_v1_trigger_proto_rawDesc = "" +
 	"\n" +
 	"event_type\x18\x0e \x01(\tR\teventType\x12%\n" +
 	"\x0ebody_truncated\x18\x0f \x01(\bR\rbodyTruncated\x12\x18\n" +
-	"\asubject\x18\x10 \x01(\tR\asubject*\xab\x01\n" +
+	"\asubject\x18\x10 \x01(\tR\asubject\x12'\n" +
+	"\x0fpayload_expired\x18\x11 \x01(\bR\x0epayloadExpired*\xab\x01\n" +
 	"\x0fSignatureScheme\x12 \n" +
 	"\x1cSIGNATURE_SCHEME_UNSPECIFIED\x10\x00\x12&\n" +
 	"\"SIGNATURE_SCHEME_STANDARD_WEBHOOKS\x10\x01\x12 \n" +

@@ -14,7 +14,93 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/event_service.proto.
  */
 export const file_hookd_v1_event_service: GenFile = /*@__PURE__*/
-  fileDesc("Chxob29rZC92MS9ldmVudF9zZXJ2aWNlLnByb3RvEghob29rZC52MSKSAQoTUHVibGlzaEV2ZW50UmVxdWVzdBISCgpldmVudF90eXBlGAEgASgJEigKB3BheWxvYWQYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB3N1YmplY3QYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEhMKC3dlYmhvb2tfaWRzGAUgAygJIkwKFFB1Ymxpc2hFdmVudFJlc3BvbnNlEh4KBWV2ZW50GAEgASgLMg8uaG9va2QudjEuRXZlbnQSFAoMZGVsaXZlcnlfaWRzGAIgAygJIkUKFFB1Ymxpc2hFdmVudHNSZXF1ZXN0Ei0KBmV2ZW50cxgBIAMoCzIdLmhvb2tkLnYxLlB1Ymxpc2hFdmVudFJlcXVlc3QiSAoVUHVibGlzaEV2ZW50c1Jlc3BvbnNlEi8KB3Jlc3VsdHMYASADKAsyHi5ob29rZC52MS5QdWJsaXNoRXZlbnRSZXNwb25zZSIdCg9HZXRFdmVudFJlcXVlc3QSCgoCaWQYASABKAkiMgoQR2V0RXZlbnRSZXNwb25zZRIeCgVldmVudBgBIAEoCzIPLmhvb2tkLnYxLkV2ZW50Is4BChFMaXN0RXZlbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRISCgpldmVudF90eXBlGAMgASgJEg8KB3N1YmplY3QYBCABKAkSNQoRY3JlYXRlX3RpbWVfYWZ0ZXIYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEmNyZWF0ZV90aW1lX2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTgoSTGlzdEV2ZW50c1Jlc3BvbnNlEh8KBmV2ZW50cxgBIAMoCzIPLmhvb2tkLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTLFAgoMRXZlbnRTZXJ2aWNlEk0KDFB1Ymxpc2hFdmVudBIdLmhvb2tkLnYxLlB1Ymxpc2hFdmVudFJlcXVlc3QaHi5ob29rZC52MS5QdWJsaXNoRXZlbnRSZXNwb25zZRJQCg1QdWJsaXNoRXZlbnRzEh4uaG9va2QudjEuUHVibGlzaEV2ZW50c1JlcXVlc3QaHy5ob29rZC52MS5QdWJsaXNoRXZlbnRzUmVzcG9uc2USRgoIR2V0RXZlbnQSGS5ob29rZC52MS5HZXRFdmVudFJlcXVlc3QaGi5ob29rZC52MS5HZXRFdmVudFJlc3BvbnNlIgOQAgESTAoKTGlzdEV2ZW50cxIbLmhvb2tkLnYxLkxpc3RFdmVudHNSZXF1ZXN0GhwuaG9va2QudjEuTGlzdEV2ZW50c1Jlc3BvbnNlIgOQAgFCkgEKDGNvbS5ob29rZC52MUIRRXZlbnRTZXJ2aWNlUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_hookd_v1_event]);
+  fileDesc("Chxob29rZC92MS9ldmVudF9zZXJ2aWNlLnByb3RvEghob29rZC52MSImChNFcmFzZVN1YmplY3RSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAki5AEKFEVyYXNlU3ViamVjdFJlc3BvbnNlEhYKDmV2ZW50c19kZWxldGVkGAEgASgDEhoKEmRlbGl2ZXJpZXNfZGVsZXRlZBgCIAEoAxIYChBhdHRlbXB0c19kZWxldGVkGAMgASgDEhoKEmV4ZWN1dGlvbnNfZGVsZXRlZBgEIAEoAxIcChRkZWxpdmVyaWVzX2NhbmNlbGxlZBgFIAEoAxIgChhpZGVtcG90ZW5jeV9rZXlzX2RlbGV0ZWQYBiABKAMSIgoab3BlcmF0aW9uYWxfZXZlbnRzX2RlbGV0ZWQYByABKAMikgEKE1B1Ymxpc2hFdmVudFJlcXVlc3QSEgoKZXZlbnRfdHlwZRgBIAEoCRIoCgdwYXlsb2FkGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdzdWJqZWN0GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCRITCgt3ZWJob29rX2lkcxgFIAMoCSJMChRQdWJsaXNoRXZlbnRSZXNwb25zZRIeCgVldmVudBgBIAEoCzIPLmhvb2tkLnYxLkV2ZW50EhQKDGRlbGl2ZXJ5X2lkcxgCIAMoCSJFChRQdWJsaXNoRXZlbnRzUmVxdWVzdBItCgZldmVudHMYASADKAsyHS5ob29rZC52MS5QdWJsaXNoRXZlbnRSZXF1ZXN0IkgKFVB1Ymxpc2hFdmVudHNSZXNwb25zZRIvCgdyZXN1bHRzGAEgAygLMh4uaG9va2QudjEuUHVibGlzaEV2ZW50UmVzcG9uc2UiHQoPR2V0RXZlbnRSZXF1ZXN0EgoKAmlkGAEgASgJIjIKEEdldEV2ZW50UmVzcG9uc2USHgoFZXZlbnQYASABKAsyDy5ob29rZC52MS5FdmVudCLOAQoRTGlzdEV2ZW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIPCgdzdWJqZWN0GAQgASgJEjUKEWNyZWF0ZV90aW1lX2FmdGVyGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJjcmVhdGVfdGltZV9iZWZvcmUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk4KEkxpc3RFdmVudHNSZXNwb25zZRIfCgZldmVudHMYASADKAsyDy5ob29rZC52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkylAMKDEV2ZW50U2VydmljZRJNCgxQdWJsaXNoRXZlbnQSHS5ob29rZC52MS5QdWJsaXNoRXZlbnRSZXF1ZXN0Gh4uaG9va2QudjEuUHVibGlzaEV2ZW50UmVzcG9uc2USUAoNUHVibGlzaEV2ZW50cxIeLmhvb2tkLnYxLlB1Ymxpc2hFdmVudHNSZXF1ZXN0Gh8uaG9va2QudjEuUHVibGlzaEV2ZW50c1Jlc3BvbnNlEkYKCEdldEV2ZW50EhkuaG9va2QudjEuR2V0RXZlbnRSZXF1ZXN0GhouaG9va2QudjEuR2V0RXZlbnRSZXNwb25zZSIDkAIBEkwKCkxpc3RFdmVudHMSGy5ob29rZC52MS5MaXN0RXZlbnRzUmVxdWVzdBocLmhvb2tkLnYxLkxpc3RFdmVudHNSZXNwb25zZSIDkAIBEk0KDEVyYXNlU3ViamVjdBIdLmhvb2tkLnYxLkVyYXNlU3ViamVjdFJlcXVlc3QaHi5ob29rZC52MS5FcmFzZVN1YmplY3RSZXNwb25zZUKSAQoMY29tLmhvb2tkLnYxQhFFdmVudFNlcnZpY2VQcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_hookd_v1_event]);
+
+/**
+ * EraseSubjectRequest is the request of EraseSubject.
+ *
+ * @generated from message hookd.v1.EraseSubjectRequest
+ */
+export type EraseSubjectRequest = Message<"hookd.v1.EraseSubjectRequest"> & {
+  /**
+   * subject is the customer or user whose data is erased (required, at most 256 bytes).
+   *
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message hookd.v1.EraseSubjectRequest.
+ * Use `create(EraseSubjectRequestSchema)` to create a new message.
+ */
+export const EraseSubjectRequestSchema: GenMessage<EraseSubjectRequest> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_event_service, 0);
+
+/**
+ * EraseSubjectResponse is the response of EraseSubject: what this call deleted.
+ *
+ * @generated from message hookd.v1.EraseSubjectResponse
+ */
+export type EraseSubjectResponse = Message<"hookd.v1.EraseSubjectResponse"> & {
+  /**
+   * events_deleted counts the events deleted.
+   *
+   * @generated from field: int64 events_deleted = 1;
+   */
+  eventsDeleted: bigint;
+
+  /**
+   * deliveries_deleted counts the deliveries deleted (including those of the `hookd.delivery.failed` events that
+   * named the subject).
+   *
+   * @generated from field: int64 deliveries_deleted = 2;
+   */
+  deliveriesDeleted: bigint;
+
+  /**
+   * attempts_deleted counts the attempts deleted.
+   *
+   * @generated from field: int64 attempts_deleted = 3;
+   */
+  attemptsDeleted: bigint;
+
+  /**
+   * executions_deleted counts the trigger executions deleted.
+   *
+   * @generated from field: int64 executions_deleted = 4;
+   */
+  executionsDeleted: bigint;
+
+  /**
+   * deliveries_cancelled counts the unfinished deliveries cancelled before they were deleted.
+   *
+   * @generated from field: int64 deliveries_cancelled = 5;
+   */
+  deliveriesCancelled: bigint;
+
+  /**
+   * idempotency_keys_deleted counts the idempotency keys deleted.
+   *
+   * @generated from field: int64 idempotency_keys_deleted = 6;
+   */
+  idempotencyKeysDeleted: bigint;
+
+  /**
+   * operational_events_deleted counts the `hookd.delivery.failed` events deleted because their payload named the
+   * subject.
+   *
+   * @generated from field: int64 operational_events_deleted = 7;
+   */
+  operationalEventsDeleted: bigint;
+};
+
+/**
+ * Describes the message hookd.v1.EraseSubjectResponse.
+ * Use `create(EraseSubjectResponseSchema)` to create a new message.
+ */
+export const EraseSubjectResponseSchema: GenMessage<EraseSubjectResponse> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_event_service, 1);
 
 /**
  * PublishEventRequest is the request of PublishEvent.
@@ -63,7 +149,7 @@ export type PublishEventRequest = Message<"hookd.v1.PublishEventRequest"> & {
  * Use `create(PublishEventRequestSchema)` to create a new message.
  */
 export const PublishEventRequestSchema: GenMessage<PublishEventRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_event_service, 0);
+  messageDesc(file_hookd_v1_event_service, 2);
 
 /**
  * PublishEventResponse is the response of PublishEvent.
@@ -91,7 +177,7 @@ export type PublishEventResponse = Message<"hookd.v1.PublishEventResponse"> & {
  * Use `create(PublishEventResponseSchema)` to create a new message.
  */
 export const PublishEventResponseSchema: GenMessage<PublishEventResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_event_service, 1);
+  messageDesc(file_hookd_v1_event_service, 3);
 
 /**
  * PublishEventsRequest is the request of PublishEvents.
@@ -112,7 +198,7 @@ export type PublishEventsRequest = Message<"hookd.v1.PublishEventsRequest"> & {
  * Use `create(PublishEventsRequestSchema)` to create a new message.
  */
 export const PublishEventsRequestSchema: GenMessage<PublishEventsRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_event_service, 2);
+  messageDesc(file_hookd_v1_event_service, 4);
 
 /**
  * PublishEventsResponse is the response of PublishEvents.
@@ -133,7 +219,7 @@ export type PublishEventsResponse = Message<"hookd.v1.PublishEventsResponse"> & 
  * Use `create(PublishEventsResponseSchema)` to create a new message.
  */
 export const PublishEventsResponseSchema: GenMessage<PublishEventsResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_event_service, 3);
+  messageDesc(file_hookd_v1_event_service, 5);
 
 /**
  * GetEventRequest is the request of GetEvent.
@@ -154,7 +240,7 @@ export type GetEventRequest = Message<"hookd.v1.GetEventRequest"> & {
  * Use `create(GetEventRequestSchema)` to create a new message.
  */
 export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_event_service, 4);
+  messageDesc(file_hookd_v1_event_service, 6);
 
 /**
  * GetEventResponse is the response of GetEvent.
@@ -175,7 +261,7 @@ export type GetEventResponse = Message<"hookd.v1.GetEventResponse"> & {
  * Use `create(GetEventResponseSchema)` to create a new message.
  */
 export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_event_service, 5);
+  messageDesc(file_hookd_v1_event_service, 7);
 
 /**
  * ListEventsRequest is the request of ListEvents.
@@ -231,7 +317,7 @@ export type ListEventsRequest = Message<"hookd.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_event_service, 6);
+  messageDesc(file_hookd_v1_event_service, 8);
 
 /**
  * ListEventsResponse is the response of ListEvents.
@@ -259,7 +345,7 @@ export type ListEventsResponse = Message<"hookd.v1.ListEventsResponse"> & {
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_event_service, 7);
+  messageDesc(file_hookd_v1_event_service, 9);
 
 /**
  * EventService publishes events and reads the event log.
@@ -307,6 +393,21 @@ export const EventService: GenService<{
     methodKind: "unary";
     input: typeof ListEventsRequestSchema;
     output: typeof ListEventsResponseSchema;
+  },
+  /**
+   * EraseSubject deletes every event, delivery, attempt and execution about a subject in the caller's project
+   * (all days, both databases) and its idempotency keys, cancelling its unfinished deliveries first, and returns
+   * the counts (ADMIN keys only). It works in bounded batches: interrupted, it leaves a consistent log, and a
+   * second call finishes the job. The operational event `hookd.subject.erased` records it with a SHA-256 of the
+   * subject, never the subject. Export the subject's deliveries first if they must be kept (ExportDeliveries
+   * with a subject filter).
+   *
+   * @generated from rpc hookd.v1.EventService.EraseSubject
+   */
+  eraseSubject: {
+    methodKind: "unary";
+    input: typeof EraseSubjectRequestSchema;
+    output: typeof EraseSubjectResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hookd_v1_event_service, 0);

@@ -4,15 +4,15 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file hookd/v1/project.proto.
  */
 export const file_hookd_v1_project: GenFile = /*@__PURE__*/
-  fileDesc("ChZob29rZC92MS9wcm9qZWN0LnByb3RvEghob29rZC52MSKFAQoHUHJvamVjdBIKCgJpZBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5hbWUYBCABKAlCjQEKDGNvbS5ob29rZC52MUIMUHJvamVjdFByb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChZob29rZC92MS9wcm9qZWN0LnByb3RvEghob29rZC52MSLpAQoHUHJvamVjdBIKCgJpZBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5hbWUYBCABKAkSLAoJcmV0ZW50aW9uGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjQKEXBheWxvYWRfcmV0ZW50aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQo0BCgxjb20uaG9va2QudjFCDFByb2plY3RQcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Project isolates everything in hookd: keys, integrations, webhooks, event types,
@@ -48,6 +48,23 @@ export type Project = Message<"hookd.v1.Project"> & {
    * @generated from field: string name = 4;
    */
   name: string;
+
+  /**
+   * retention is how long the project's events, deliveries, attempts and executions are kept; unset or zero
+   * means the instance's `--retention`. A project may keep its log shorter than the instance, never longer.
+   *
+   * @generated from field: google.protobuf.Duration retention = 5;
+   */
+  retention?: Duration | undefined;
+
+  /**
+   * payload_retention is how long event payloads, attempt request and response bodies and execution bodies are
+   * kept; after it they are dropped (`payload_expired: true`) while the rest stays listed until `retention`.
+   * Unset or zero means as long as the rest of the log.
+   *
+   * @generated from field: google.protobuf.Duration payload_retention = 6;
+   */
+  payloadRetention?: Duration | undefined;
 };
 
 /**

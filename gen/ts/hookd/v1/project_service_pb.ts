@@ -4,6 +4,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
 import type { Project } from "./project_pb.js";
 import { file_hookd_v1_project } from "./project_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/project_service.proto.
  */
 export const file_hookd_v1_project_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ob29rZC92MS9wcm9qZWN0X3NlcnZpY2UucHJvdG8SCGhvb2tkLnYxIiQKFENyZWF0ZVByb2plY3RSZXF1ZXN0EgwKBG5hbWUYASABKAkiOwoVQ3JlYXRlUHJvamVjdFJlc3BvbnNlEiIKB3Byb2plY3QYASABKAsyES5ob29rZC52MS5Qcm9qZWN0Ih8KEUdldFByb2plY3RSZXF1ZXN0EgoKAmlkGAEgASgJIjgKEkdldFByb2plY3RSZXNwb25zZRIiCgdwcm9qZWN0GAEgASgLMhEuaG9va2QudjEuUHJvamVjdCI8ChNMaXN0UHJvamVjdHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlQKFExpc3RQcm9qZWN0c1Jlc3BvbnNlEiMKCHByb2plY3RzGAEgAygLMhEuaG9va2QudjEuUHJvamVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkyhAIKDlByb2plY3RTZXJ2aWNlElAKDUNyZWF0ZVByb2plY3QSHi5ob29rZC52MS5DcmVhdGVQcm9qZWN0UmVxdWVzdBofLmhvb2tkLnYxLkNyZWF0ZVByb2plY3RSZXNwb25zZRJMCgpHZXRQcm9qZWN0EhsuaG9va2QudjEuR2V0UHJvamVjdFJlcXVlc3QaHC5ob29rZC52MS5HZXRQcm9qZWN0UmVzcG9uc2UiA5ACARJSCgxMaXN0UHJvamVjdHMSHS5ob29rZC52MS5MaXN0UHJvamVjdHNSZXF1ZXN0Gh4uaG9va2QudjEuTGlzdFByb2plY3RzUmVzcG9uc2UiA5ACAUKUAQoMY29tLmhvb2tkLnYxQhNQcm9qZWN0U2VydmljZVByb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_hookd_v1_project]);
+  fileDesc("Ch5ob29rZC92MS9wcm9qZWN0X3NlcnZpY2UucHJvdG8SCGhvb2tkLnYxIiQKFENyZWF0ZVByb2plY3RSZXF1ZXN0EgwKBG5hbWUYASABKAkiOwoVQ3JlYXRlUHJvamVjdFJlc3BvbnNlEiIKB3Byb2plY3QYASABKAsyES5ob29rZC52MS5Qcm9qZWN0Ih8KEUdldFByb2plY3RSZXF1ZXN0EgoKAmlkGAEgASgJIjgKEkdldFByb2plY3RSZXNwb25zZRIiCgdwcm9qZWN0GAEgASgLMhEuaG9va2QudjEuUHJvamVjdCI8ChNMaXN0UHJvamVjdHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlQKFExpc3RQcm9qZWN0c1Jlc3BvbnNlEiMKCHByb2plY3RzGAEgAygLMhEuaG9va2QudjEuUHJvamVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkihgEKFFVwZGF0ZVByb2plY3RSZXF1ZXN0EgoKAmlkGAEgASgJEiwKCXJldGVudGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI0ChFwYXlsb2FkX3JldGVudGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI7ChVVcGRhdGVQcm9qZWN0UmVzcG9uc2USIgoHcHJvamVjdBgBIAEoCzIRLmhvb2tkLnYxLlByb2plY3Qy1gIKDlByb2plY3RTZXJ2aWNlElAKDUNyZWF0ZVByb2plY3QSHi5ob29rZC52MS5DcmVhdGVQcm9qZWN0UmVxdWVzdBofLmhvb2tkLnYxLkNyZWF0ZVByb2plY3RSZXNwb25zZRJMCgpHZXRQcm9qZWN0EhsuaG9va2QudjEuR2V0UHJvamVjdFJlcXVlc3QaHC5ob29rZC52MS5HZXRQcm9qZWN0UmVzcG9uc2UiA5ACARJQCg1VcGRhdGVQcm9qZWN0Eh4uaG9va2QudjEuVXBkYXRlUHJvamVjdFJlcXVlc3QaHy5ob29rZC52MS5VcGRhdGVQcm9qZWN0UmVzcG9uc2USUgoMTGlzdFByb2plY3RzEh0uaG9va2QudjEuTGlzdFByb2plY3RzUmVxdWVzdBoeLmhvb2tkLnYxLkxpc3RQcm9qZWN0c1Jlc3BvbnNlIgOQAgFClAEKDGNvbS5ob29rZC52MUITUHJvamVjdFNlcnZpY2VQcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_google_protobuf_duration, file_hookd_v1_project]);
 
 /**
  * CreateProjectRequest is the request of CreateProject.
@@ -155,6 +157,64 @@ export const ListProjectsResponseSchema: GenMessage<ListProjectsResponse> = /*@_
   messageDesc(file_hookd_v1_project_service, 5);
 
 /**
+ * UpdateProjectRequest is the request of UpdateProject: fields left unset are not changed.
+ *
+ * @generated from message hookd.v1.UpdateProjectRequest
+ */
+export type UpdateProjectRequest = Message<"hookd.v1.UpdateProjectRequest"> & {
+  /**
+   * id is the project id; empty means the caller's project.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * retention is how long the project's log is kept (zero: the instance's `--retention`); it must not be longer
+   * than the instance's retention, and at least one hour.
+   *
+   * @generated from field: google.protobuf.Duration retention = 2;
+   */
+  retention?: Duration | undefined;
+
+  /**
+   * payload_retention is how long payloads and bodies are kept (zero: as long as the log); at least one hour and
+   * not longer than the retention.
+   *
+   * @generated from field: google.protobuf.Duration payload_retention = 3;
+   */
+  payloadRetention?: Duration | undefined;
+};
+
+/**
+ * Describes the message hookd.v1.UpdateProjectRequest.
+ * Use `create(UpdateProjectRequestSchema)` to create a new message.
+ */
+export const UpdateProjectRequestSchema: GenMessage<UpdateProjectRequest> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_project_service, 6);
+
+/**
+ * UpdateProjectResponse is the response of UpdateProject.
+ *
+ * @generated from message hookd.v1.UpdateProjectResponse
+ */
+export type UpdateProjectResponse = Message<"hookd.v1.UpdateProjectResponse"> & {
+  /**
+   * project is the updated project.
+   *
+   * @generated from field: hookd.v1.Project project = 1;
+   */
+  project?: Project | undefined;
+};
+
+/**
+ * Describes the message hookd.v1.UpdateProjectResponse.
+ * Use `create(UpdateProjectResponseSchema)` to create a new message.
+ */
+export const UpdateProjectResponseSchema: GenMessage<UpdateProjectResponse> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_project_service, 7);
+
+/**
  * ProjectService manages projects. Creating and listing all projects needs an instance admin key;
  * other keys see only their own project.
  *
@@ -180,6 +240,17 @@ export const ProjectService: GenService<{
     methodKind: "unary";
     input: typeof GetProjectRequestSchema;
     output: typeof GetProjectResponseSchema;
+  },
+  /**
+   * UpdateProject changes a project's retention settings (instance admin keys only). Shortening them takes
+   * effect at the purger's next round (about a minute), in bounded batches.
+   *
+   * @generated from rpc hookd.v1.ProjectService.UpdateProject
+   */
+  updateProject: {
+    methodKind: "unary";
+    input: typeof UpdateProjectRequestSchema;
+    output: typeof UpdateProjectResponseSchema;
   },
   /**
    * ListProjects lists projects (all for instance admins, otherwise the caller's own), newest first.

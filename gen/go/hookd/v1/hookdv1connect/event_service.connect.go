@@ -43,6 +43,9 @@ const (
 	EventServiceGetEventProcedure = "/hookd.v1.EventService/GetEvent"
 	// EventServiceListEventsProcedure is the fully-qualified name of the EventService's ListEvents RPC.
 	EventServiceListEventsProcedure = "/hookd.v1.EventService/ListEvents"
+	// EventServiceEraseSubjectProcedure is the fully-qualified name of the EventService's EraseSubject
+	// RPC.
+	EventServiceEraseSubjectProcedure = "/hookd.v1.EventService/EraseSubject"
 )
 
 // EventServiceClient is a client for the hookd.v1.EventService service.
@@ -56,6 +59,13 @@ type EventServiceClient interface {
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)
 	// ListEvents lists events, newest first, with their delivery counts.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
+	// EraseSubject deletes every event, delivery, attempt and execution about a subject in the caller's project
+	// (all days, both databases) and its idempotency keys, cancelling its unfinished deliveries first, and returns
+	// the counts (ADMIN keys only). It works in bounded batches: interrupted, it leaves a consistent log, and a
+	// second call finishes the job. The operational event `hookd.subject.erased` records it with a SHA-256 of the
+	// subject, never the subject. Export the subject's deliveries first if they must be kept (ExportDeliveries
+	// with a subject filter).
+	EraseSubject(context.Context, *connect.Request[v1.EraseSubjectRequest]) (*connect.Response[v1.EraseSubjectResponse], error)
 }
 
 // NewEventServiceClient constructs a client for the hookd.v1.EventService service. By default, it
@@ -95,6 +105,12 @@ func NewEventServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		eraseSubject: connect.NewClient[v1.EraseSubjectRequest, v1.EraseSubjectResponse](
+			httpClient,
+			baseURL+EventServiceEraseSubjectProcedure,
+			connect.WithSchema(eventServiceMethods.ByName("EraseSubject")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -104,6 +120,7 @@ type eventServiceClient struct {
 	publishEvents *connect.Client[v1.PublishEventsRequest, v1.PublishEventsResponse]
 	getEvent      *connect.Client[v1.GetEventRequest, v1.GetEventResponse]
 	listEvents    *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
+	eraseSubject  *connect.Client[v1.EraseSubjectRequest, v1.EraseSubjectResponse]
 }
 
 // PublishEvent calls hookd.v1.EventService.PublishEvent.
@@ -126,6 +143,11 @@ func (c *eventServiceClient) ListEvents(ctx context.Context, req *connect.Reques
 	return c.listEvents.CallUnary(ctx, req)
 }
 
+// EraseSubject calls hookd.v1.EventService.EraseSubject.
+func (c *eventServiceClient) EraseSubject(ctx context.Context, req *connect.Request[v1.EraseSubjectRequest]) (*connect.Response[v1.EraseSubjectResponse], error) {
+	return c.eraseSubject.CallUnary(ctx, req)
+}
+
 // EventServiceHandler is an implementation of the hookd.v1.EventService service.
 type EventServiceHandler interface {
 	// PublishEvent stores an event and one delivery per matching webhook in one transaction:
@@ -137,6 +159,13 @@ type EventServiceHandler interface {
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)
 	// ListEvents lists events, newest first, with their delivery counts.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
+	// EraseSubject deletes every event, delivery, attempt and execution about a subject in the caller's project
+	// (all days, both databases) and its idempotency keys, cancelling its unfinished deliveries first, and returns
+	// the counts (ADMIN keys only). It works in bounded batches: interrupted, it leaves a consistent log, and a
+	// second call finishes the job. The operational event `hookd.subject.erased` records it with a SHA-256 of the
+	// subject, never the subject. Export the subject's deliveries first if they must be kept (ExportDeliveries
+	// with a subject filter).
+	EraseSubject(context.Context, *connect.Request[v1.EraseSubjectRequest]) (*connect.Response[v1.EraseSubjectResponse], error)
 }
 
 // NewEventServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -172,6 +201,12 @@ func NewEventServiceHandler(svc EventServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	eventServiceEraseSubjectHandler := connect.NewUnaryHandler(
+		EventServiceEraseSubjectProcedure,
+		svc.EraseSubject,
+		connect.WithSchema(eventServiceMethods.ByName("EraseSubject")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/hookd.v1.EventService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EventServicePublishEventProcedure:
@@ -182,6 +217,8 @@ func NewEventServiceHandler(svc EventServiceHandler, opts ...connect.HandlerOpti
 			eventServiceGetEventHandler.ServeHTTP(w, r)
 		case EventServiceListEventsProcedure:
 			eventServiceListEventsHandler.ServeHTTP(w, r)
+		case EventServiceEraseSubjectProcedure:
+			eventServiceEraseSubjectHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -205,4 +242,8 @@ func (UnimplementedEventServiceHandler) GetEvent(context.Context, *connect.Reque
 
 func (UnimplementedEventServiceHandler) ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.EventService.ListEvents is not implemented"))
+}
+
+func (UnimplementedEventServiceHandler) EraseSubject(context.Context, *connect.Request[v1.EraseSubjectRequest]) (*connect.Response[v1.EraseSubjectResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.EventService.EraseSubject is not implemented"))
 }
