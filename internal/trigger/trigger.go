@@ -30,6 +30,7 @@ import (
 	"github.com/hookd/hookd/internal/ratelimit"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/testsignal"
 	"github.com/hookd/hookd/internal/tracing"
 )
 
@@ -96,6 +97,21 @@ type Config struct {
 	// TriggerCacheTTL is how long the public endpoint reuses a trigger it read (default 1 s; negative: no cache),
 	// so a disabled, updated or deleted trigger takes effect within it.
 	TriggerCacheTTL time.Duration
+	// Signals, when set, reports the handler's steps to a test (see TestSignals).
+	Signals *TestSignals
+}
+
+// TestSignals lets a test wait for the trigger handler's steps instead of polling: set Config.Signals, Init the
+// signals the test reads, and wait on them.
+type TestSignals struct {
+	// Published receives the event id of each execution whose event was published (its transaction committed).
+	Published testsignal.Signal[string]
+}
+
+func (t *TestSignals) published(eventID string) {
+	if t != nil {
+		t.Published.Signal(eventID)
+	}
 }
 
 func (c Config) withDefaults() Config {
@@ -357,6 +373,7 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		h.internal(ctx, w, "record execution", err, "trigger_id", t.ID)
 		return
 	}
+	h.cfg.Signals.published(e.EventID)
 	tracing.Annotate(ctx, tracing.KeyTriggerID.String(t.ID), tracing.KeyExecutionID.String(e.ID), tracing.KeyEventID.String(e.EventID))
 	switch {
 	case t.Sync:
