@@ -71,12 +71,6 @@ type TestSignals struct {
 	Round testsignal.Signal[int]
 }
 
-func (t *TestSignals) round(n int) {
-	if t != nil {
-		t.Round.Signal(n)
-	}
-}
-
 // Purger runs the retention purge in the background.
 type Purger struct {
 	cfg    Config
@@ -134,7 +128,9 @@ func (p *Purger) Start(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				p.cfg.Logger.ErrorContext(ctx, "retention purge failed", "error", err)
 			}
-			p.cfg.Signals.round(n)
+			if p.cfg.Signals != nil {
+				p.cfg.Signals.Round.Signal(n)
+			}
 			for waiting := true; waiting; {
 				select {
 				case <-ctx.Done():

@@ -108,12 +108,6 @@ type TestSignals struct {
 	Published testsignal.Signal[string]
 }
 
-func (t *TestSignals) published(eventID string) {
-	if t != nil {
-		t.Published.Signal(eventID)
-	}
-}
-
 func (c Config) withDefaults() Config {
 	if c.Clock == nil {
 		c.Clock = clock.Real{}
@@ -373,7 +367,9 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 		h.internal(ctx, w, "record execution", err, "trigger_id", t.ID)
 		return
 	}
-	h.cfg.Signals.published(e.EventID)
+	if h.cfg.Signals != nil {
+		h.cfg.Signals.Published.Signal(e.EventID)
+	}
 	tracing.Annotate(ctx, tracing.KeyTriggerID.String(t.ID), tracing.KeyExecutionID.String(e.ID), tracing.KeyEventID.String(e.EventID))
 	switch {
 	case t.Sync:
