@@ -62,6 +62,8 @@ type Batcher[In, Out any] struct {
 
 	mu      sync.Mutex
 	writers int
+	// exited is waited on by tests until the writer goroutines have exited (none is writing or will write).
+	exited sync.WaitGroup
 
 	signals testSignals[In]
 }
@@ -122,7 +124,7 @@ func (b *Batcher[In, Out]) ensureWriters() {
 	defer b.mu.Unlock()
 	for b.writers < b.cfg.Writers {
 		b.writers++
-		go b.run()
+		b.exited.Go(b.run)
 	}
 }
 

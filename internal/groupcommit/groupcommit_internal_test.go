@@ -83,10 +83,20 @@ func orDuration(v, d time.Duration) time.Duration {
 	return v
 }
 
-// waitWriters waits until the batcher's idle writers have exited.
+// waitWriters waits until the batcher's idle writers have exited (no Do may run meanwhile).
 func waitWriters(t *testing.T, b *Batcher[int, string]) {
 	t.Helper()
-	require.Eventually(t, func() bool { return b.running() == 0 }, 10*time.Second, 2*time.Millisecond, "idle writers exit")
+	exited := make(chan struct{})
+	go func() {
+		b.exited.Wait()
+		close(exited)
+	}()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("idle writers did not exit")
+	}
+	require.Zero(t, b.running())
 }
 
 func (b *Batcher[In, Out]) running() int {
@@ -220,9 +230,7 @@ func TestWrongResultCountFailsWithoutRewrite(t *testing.T) {
 			calls++
 			return []string{"only one"}, nil
 		})
-	t.Cleanup(func() {
-		require.Eventually(t, func() bool { return b.running() == 0 }, 10*time.Second, 2*time.Millisecond)
-	})
+	t.Cleanup(func() { waitWriters(t, b) })
 	var wg sync.WaitGroup
 	for n := range 2 {
 		wg.Go(func() {
