@@ -19,6 +19,7 @@ import (
 	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/cache"
 	"github.com/hookd/hookd/internal/groupcommit"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/pagination"
 	"github.com/hookd/hookd/internal/schema"
@@ -234,9 +235,9 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 	if m.GetEventType() == "" {
 		return store.PublishInput{}, apierr.Invalid(prefix+"event_type", "is required")
 	}
-	if store.IsOperational(m.GetEventType()) {
+	if health.IsOperational(m.GetEventType()) {
 		return store.PublishInput{}, apierr.Invalid(prefix+"event_type", "%q is an operational event type: only hookd publishes %s* events",
-			m.GetEventType(), store.OperationalPrefix)
+			m.GetEventType(), health.OperationalPrefix)
 	}
 	if len(m.GetSubject()) > store.MaxSubjectLen {
 		return store.PublishInput{}, apierr.Invalid(prefix+"subject", "is longer than %d bytes", store.MaxSubjectLen)

@@ -19,6 +19,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/internal/auth"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
 )
@@ -447,7 +448,7 @@ func TestListEvents(t *testing.T) {
 			var out []*hookdv1.Event
 			operational = nil
 			for _, ev := range res.Msg.GetEvents() {
-				if store.IsOperational(ev.GetEventType()) {
+				if health.IsOperational(ev.GetEventType()) {
 					operational = append(operational, ev.GetEventType())
 					continue
 				}
@@ -464,7 +465,7 @@ func TestListEvents(t *testing.T) {
 		}
 		id := func(i int) string { return evs[i].GetEvent().GetId() }
 		all := list(&hookdv1.ListEventsRequest{})
-		require.Equal(t, []string{store.EventDeliveryFailed}, operational, "the failed delivery's operational event")
+		require.Equal(t, []string{health.EventDeliveryFailed}, operational, "the failed delivery's operational event")
 		require.Equal(t, []string{id(3), id(2), id(1), id(0)}, idsOf(all), "newest first")
 		counts := func(c *hookdv1.DeliveryCounts) [6]int32 {
 			return [6]int32{c.GetQueued(), c.GetRetrying(), c.GetWaiting(), c.GetDone(), c.GetFailed(), c.GetCancelled()}
@@ -503,7 +504,7 @@ func TestListEvents(t *testing.T) {
 			}
 			var ids []string
 			for _, ev := range res.Msg.GetEvents() {
-				if !store.IsOperational(ev.GetEventType()) {
+				if !health.IsOperational(ev.GetEventType()) {
 					ids = append(ids, ev.GetId())
 				}
 			}

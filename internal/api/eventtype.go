@@ -14,6 +14,7 @@ import (
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/internal/apierr"
 	"github.com/hookd/hookd/internal/auth"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/pagination"
 	"github.com/hookd/hookd/internal/schema"
@@ -40,8 +41,8 @@ func (s *eventTypeService) CreateEventType(ctx context.Context, req *connect.Req
 	if err := checkEventTypeName("name", m.GetName()); err != nil {
 		return nil, err
 	}
-	if store.IsOperational(m.GetName()) {
-		return nil, apierr.Invalid("name", "%q: names starting with %q are reserved for operational event types", m.GetName(), store.OperationalPrefix)
+	if health.IsOperational(m.GetName()) {
+		return nil, apierr.Invalid("name", "%q: names starting with %q are reserved for operational event types", m.GetName(), health.OperationalPrefix)
 	}
 	if err := checkDescription("description", m.GetDescription()); err != nil {
 		return nil, err
@@ -200,7 +201,7 @@ func (s *eventTypeService) DeleteEventType(ctx context.Context, req *connect.Req
 
 // refuseOperational refuses changes to an operational event type (hookd keeps them as they are in every project).
 func refuseOperational(et *store.EventType) error {
-	if store.IsOperational(et.Name) {
+	if health.IsOperational(et.Name) {
 		return apierr.FailedPrecondition("event type %q is operational: hookd keeps it, it cannot be changed or deleted", et.Name)
 	}
 	return nil
@@ -251,6 +252,6 @@ func eventTypeToProto(et *store.EventType) *hookdv1.EventType {
 	return &hookdv1.EventType{
 		Id: et.ID, CreateTime: timestamp(et.CreateTime), UpdateTime: timestamp(et.UpdateTime), Name: et.Name,
 		Description: et.Description, Schema: jsonToStruct(et.Schema), SamplePayload: jsonToStruct(et.SamplePayload),
-		Operational: store.IsOperational(et.Name),
+		Operational: health.IsOperational(et.Name),
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/internal/auth"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
@@ -99,7 +100,7 @@ func TestEraseSubjectAPI(t *testing.T) {
 		}
 		require.Zero(t, list("cus_x"))
 		require.Equal(t, 1, list("cus_y"))
-		l, err := le.admin.events.ListEvents(ctx, creq(&hookdv1.ListEventsRequest{EventType: store.EventSubjectErased}))
+		l, err := le.admin.events.ListEvents(ctx, creq(&hookdv1.ListEventsRequest{EventType: health.EventSubjectErased}))
 		require.NoError(t, err)
 		require.Len(t, l.Msg.GetEvents(), 1)
 		require.NotContains(t, l.Msg.GetEvents()[0].GetPayload().String(), "cus_x")

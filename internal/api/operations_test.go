@@ -16,6 +16,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/internal/auth"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -48,7 +49,7 @@ func TestWebhookHealthAPI(t *testing.T) {
 		require.NoError(t, err)
 		gw := got.Msg.GetWebhook()
 		assert.False(t, gw.GetEnabled())
-		assert.Equal(t, store.DisabledByThreshold(2), gw.GetDisabledReason())
+		assert.Equal(t, health.DisabledByThreshold(2).String(), gw.GetDisabledReason())
 		assert.Equal(t, e.clock.Now(), gw.GetDisableTime().AsTime())
 		assert.EqualValues(t, 2, gw.GetConsecutiveFailures())
 
@@ -57,7 +58,7 @@ func TestWebhookHealthAPI(t *testing.T) {
 		d, err := le.viewer.deliveries.GetDelivery(ctx, creq(&hookdv1.GetDeliveryRequest{Id: missed[0]}))
 		require.NoError(t, err)
 		assert.Equal(t, hookdv1.DeliveryStatus_DELIVERY_STATUS_FAILED, d.Msg.GetDelivery().GetStatus())
-		assert.Equal(t, "webhook disabled", d.Msg.GetDelivery().GetReason())
+		assert.Equal(t, health.FailWebhookDisabled.String(), d.Msg.GetDelivery().GetReason())
 
 		_, err = e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: w.GetId(), ReplayMissed: true}))
 		requireCode(t, err, connect.CodeInvalidArgument, "replay_missed")
@@ -82,18 +83,18 @@ func TestWebhookHealthAPI(t *testing.T) {
 		// A person disables: the reason says so; the operational events tell the story in order.
 		up, err = e.member.webhooks.UpdateWebhook(ctx, creq(&hookdv1.UpdateWebhookRequest{Id: w.GetId(), Enabled: proto.Bool(false)}))
 		require.NoError(t, err)
-		assert.Equal(t, store.DisabledByPerson, up.Msg.GetWebhook().GetDisabledReason())
+		assert.Equal(t, health.DisabledByPerson.String(), up.Msg.GetWebhook().GetDisabledReason())
 		var types []string
 		evs, err := le.viewer.events.ListEvents(ctx, creq(&hookdv1.ListEventsRequest{}))
 		require.NoError(t, err)
 		for _, ev := range evs.Msg.GetEvents() {
-			if store.IsOperational(ev.GetEventType()) {
+			if health.IsOperational(ev.GetEventType()) {
 				types = append(types, ev.GetEventType())
 			}
 		}
-		assert.ElementsMatch(t, []string{store.EventWebhookDisabled, store.EventWebhookEnabled, store.EventWebhookDisabled,
-			store.EventDeliveryFailed, store.EventWebhookFailing, store.EventWebhookFailing, store.EventWebhookFailing,
-			store.EventDeliveryFailed}, types) // one fake instant: ids unordered
+		assert.ElementsMatch(t, []string{health.EventWebhookDisabled, health.EventWebhookEnabled, health.EventWebhookDisabled,
+			health.EventDeliveryFailed, health.EventWebhookFailing, health.EventWebhookFailing, health.EventWebhookFailing,
+			health.EventDeliveryFailed}, types) // one fake instant: ids unordered
 	})
 }
 
@@ -109,9 +110,9 @@ func TestOperationalEventTypesAPI(t *testing.T) {
 				ops = append(ops, et)
 			}
 		}
-		require.Len(t, ops, len(store.OperationalEventTypes()), "every operational type (hookd.subject.erased too)")
+		require.Len(t, ops, len(health.EventTypes()), "every operational type (hookd.subject.erased too)")
 		for _, et := range ops {
-			assert.True(t, store.IsOperational(et.GetName()))
+			assert.True(t, health.IsOperational(et.GetName()))
 			assert.NotNil(t, et.GetSchema(), et.GetName())
 			assert.NotNil(t, et.GetSamplePayload(), et.GetName())
 		}
@@ -121,15 +122,15 @@ func TestOperationalEventTypesAPI(t *testing.T) {
 		requireCode(t, err, connect.CodeFailedPrecondition, "operational")
 		_, err = e.admin.eventTypes.DeleteEventType(ctx, creq(&hookdv1.DeleteEventTypeRequest{Id: ops[0].GetId()}))
 		requireCode(t, err, connect.CodeFailedPrecondition, "operational")
-		_, err = le.admin.events.PublishEvent(ctx, creq(&hookdv1.PublishEventRequest{EventType: store.EventWebhookDisabled}))
+		_, err = le.admin.events.PublishEvent(ctx, creq(&hookdv1.PublishEventRequest{EventType: health.EventWebhookDisabled}))
 		requireCode(t, err, connect.CodeInvalidArgument, "event_type")
 		_, err = le.admin.events.PublishEvents(ctx, creq(&hookdv1.PublishEventsRequest{Events: []*hookdv1.PublishEventRequest{
-			{EventType: store.EventDeliveryFailed}}}))
+			{EventType: health.EventDeliveryFailed}}}))
 		requireCode(t, err, connect.CodeInvalidArgument, "events[0].event_type")
 
 		// Subscribable like any type; "*" does not match them.
 		w := createWebhook(t, e.member, "ops")
-		subscribe(t, e.member, w.GetId(), "", true, store.EventWebhookDisabled)
+		subscribe(t, e.member, w.GetId(), "", true, health.EventWebhookDisabled)
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/hookd/hookd/gen/go/hookd/v1/hookdv1connect"
 	"github.com/hookd/hookd/internal/apierr"
 	"github.com/hookd/hookd/internal/auth"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/netguard"
 	"github.com/hookd/hookd/internal/pagination"
@@ -86,7 +87,7 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		w.Method = "POST"
 	}
 	if m.Enabled != nil && !m.GetEnabled() {
-		w.Enabled, w.DisabledReason, w.DisableTime = false, store.DisabledByPerson, &now
+		w.Enabled, w.DisabledReason, w.DisableTime = false, health.DisabledByPerson.String(), &now
 	}
 	if w.Headers, err = headersFromProto("headers", m.GetHeaders(), nil, true, p.IsAdmin()); err != nil {
 		return nil, err
@@ -200,7 +201,7 @@ func (s *webhookService) UpdateWebhook(ctx context.Context, req *connect.Request
 	var replayed int
 	if m.Enabled != nil {
 		// Enabling and disabling are health changes: they publish hookd.webhook.enabled / .disabled.
-		if w, replayed, err = s.d.Store.SetWebhookEnabled(ctx, store.SetWebhookEnabledParams{ProjectID: p.ProjectID, WebhookID: w.ID, Enabled: m.GetEnabled(), Reason: store.DisabledByPerson, Replay: m.GetReplayMissed(), Now: now}); err != nil {
+		if w, replayed, err = s.d.Store.SetWebhookEnabled(ctx, store.SetWebhookEnabledParams{ProjectID: p.ProjectID, WebhookID: w.ID, Enabled: m.GetEnabled(), Reason: health.DisabledByPerson.String(), Replay: m.GetReplayMissed(), Now: now}); err != nil {
 			return nil, apierr.About("webhook", m.GetId(), err)
 		}
 	}

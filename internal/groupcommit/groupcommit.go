@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/hookd/hookd/internal/testsignal"
 )
 
 // WriteFunc writes a batch and returns one result per item, in order. A failed write must have written nothing
@@ -60,6 +62,19 @@ type Batcher[In, Out any] struct {
 
 	mu      sync.Mutex
 	writers int
+	// exited is waited on by tests until the writer goroutines have exited (none is writing or will write).
+	exited sync.WaitGroup
+
+	signals testSignals[In]
+}
+
+// testSignals report a Batcher's steps to its tests (internal/testsignal); they record nothing unless a test
+// initialised them.
+type testSignals[In any] struct {
+	// queued receives each item once it is in the queue.
+	queued testsignal.Signal[In]
+	// written receives the size of each batch once its callers were answered.
+	written testsignal.Signal[int]
 }
 
 // pending is an item waiting for its batch; done receives exactly one outcome.
@@ -92,6 +107,7 @@ func (b *Batcher[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 	case <-ctx.Done():
 		return zero, fmt.Errorf("%s: queue: %w", b.cfg.Name, ctx.Err())
 	}
+	b.signals.queued.Signal(in)
 	b.ensureWriters()
 	select {
 	case o := <-p.done:
@@ -108,7 +124,7 @@ func (b *Batcher[In, Out]) ensureWriters() {
 	defer b.mu.Unlock()
 	for b.writers < b.cfg.Writers {
 		b.writers++
-		go b.run()
+		b.exited.Go(b.run)
 	}
 }
 
@@ -136,6 +152,7 @@ func (b *Batcher[In, Out]) run() {
 			continue
 		}
 		b.writeBatch(batch)
+		b.signals.written.Signal(len(batch))
 	}
 }
 

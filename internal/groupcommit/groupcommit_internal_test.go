@@ -83,10 +83,20 @@ func orDuration(v, d time.Duration) time.Duration {
 	return v
 }
 
-// waitWriters waits until the batcher's idle writers have exited.
+// waitWriters waits until the batcher's idle writers have exited (no Do may run meanwhile).
 func waitWriters(t *testing.T, b *Batcher[int, string]) {
 	t.Helper()
-	require.Eventually(t, func() bool { return b.running() == 0 }, 10*time.Second, 2*time.Millisecond, "idle writers exit")
+	exited := make(chan struct{})
+	go func() {
+		b.exited.Wait()
+		close(exited)
+	}()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("idle writers did not exit")
+	}
+	require.Zero(t, b.running())
 }
 
 func (b *Batcher[In, Out]) running() int {
@@ -220,9 +230,7 @@ func TestWrongResultCountFailsWithoutRewrite(t *testing.T) {
 			calls++
 			return []string{"only one"}, nil
 		})
-	t.Cleanup(func() {
-		require.Eventually(t, func() bool { return b.running() == 0 }, 10*time.Second, 2*time.Millisecond)
-	})
+	t.Cleanup(func() { waitWriters(t, b) })
 	var wg sync.WaitGroup
 	for n := range 2 {
 		wg.Go(func() {
@@ -251,6 +259,7 @@ func TestWriteTimeout(t *testing.T) {
 func TestCancelledWaiter(t *testing.T) {
 	f := &fakeWriter{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 	b := newTest(t, Config{MaxItems: 1}, f)
+	b.signals.written.Init()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -261,12 +270,15 @@ func TestCancelledWaiter(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
 	close(f.gate) // the writer had taken the item: it is still written
-	require.Eventually(t, func() bool { return len(f.stored()) == 1 }, 10*time.Second, 2*time.Millisecond)
+	b.signals.written.Wait(t)
+	assert.Equal(t, []int{1}, f.stored())
 }
 
 func TestQueuedItemOfCancelledCallerIsWritten(t *testing.T) {
 	f := &fakeWriter{gate: make(chan struct{}), entered: make(chan struct{}, 2)}
 	b := newTest(t, Config{MaxItems: 1, Writers: 1}, f)
+	b.signals.queued.Init()
+	b.signals.written.Init()
 	first := make(chan error, 1)
 	go func() {
 		_, err := b.Do(context.Background(), 1)
@@ -279,13 +291,15 @@ func TestQueuedItemOfCancelledCallerIsWritten(t *testing.T) {
 		_, err := b.Do(ctx, 2)
 		second <- err
 	}()
-	require.Eventually(t, func() bool { return len(b.queue) == 1 }, 10*time.Second, time.Millisecond, "item 2 queued")
+	b.signals.queued.WaitUntil(t, func(n int) bool { return n == 2 })
+	require.Len(t, b.queue, 1, "item 2 queued")
 	cancel()
 	assert.ErrorIs(t, <-second, context.Canceled)
 	close(f.gate)
 	require.NoError(t, <-first)
-	require.Eventually(t, func() bool { return slices.Equal(f.stored(), []int{1, 2}) }, 10*time.Second, 2*time.Millisecond,
-		"the queued item is written although its caller gave up")
+	b.signals.written.Wait(t)
+	b.signals.written.Wait(t)
+	assert.Equal(t, []int{1, 2}, f.stored(), "the queued item is written although its caller gave up")
 }
 
 func TestCancelledBeforeQueueing(t *testing.T) {
@@ -302,6 +316,7 @@ func TestCancelledBeforeQueueing(t *testing.T) {
 func TestFullQueueHonoursContext(t *testing.T) {
 	f := &fakeWriter{gate: make(chan struct{}), entered: make(chan struct{}, 2)}
 	b := newTest(t, Config{MaxItems: 1, Writers: 1, Queue: 1}, f)
+	b.signals.queued.Init()
 	results := make(chan error, 2)
 	for n := range 2 {
 		go func() {
@@ -310,7 +325,9 @@ func TestFullQueueHonoursContext(t *testing.T) {
 		}()
 	}
 	<-f.entered // one item is being written ...
-	require.Eventually(t, func() bool { return len(b.queue) == 1 }, 10*time.Second, time.Millisecond, "... and one fills the queue")
+	b.signals.queued.Wait(t)
+	b.signals.queued.Wait(t)
+	require.Len(t, b.queue, 1, "... and one fills the queue")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	_, err := b.Do(ctx, 9)

@@ -17,6 +17,7 @@ import (
 	"github.com/hookd/hookd/internal/clock"
 	"github.com/hookd/hookd/internal/startstop"
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/testsignal"
 )
 
 // Store is what the purger needs of the store.
@@ -67,6 +68,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the hookd_purged_events_total counter (optional).
 	Registerer prometheus.Registerer
+	// Signals, when set, reports the purger's steps to a test (see TestSignals).
+	Signals *TestSignals
+}
+
+// TestSignals lets a test wait for the purger's steps instead of polling: set Config.Signals, Init the signals
+// the test reads, and wait on them.
+type TestSignals struct {
+	// Round receives the events each round deleted (SQLite), once the round finished.
+	Round testsignal.Signal[int]
 }
 
 // Purger runs the retention purge in the background.
@@ -117,8 +127,12 @@ func (p *Purger) Start(ctx context.Context) error {
 		v := time.NewTicker(p.cfg.VacuumInterval)
 		defer v.Stop()
 		for {
-			if _, err := p.runOnce(ctx); err != nil && ctx.Err() == nil {
+			n, err := p.runOnce(ctx)
+			if err != nil && ctx.Err() == nil {
 				p.cfg.Logger.ErrorContext(ctx, "retention purge failed", "error", err)
+			}
+			if p.cfg.Signals != nil {
+				p.cfg.Signals.Round.Signal(n)
 			}
 			for waiting := true; waiting; {
 				select {

@@ -289,18 +289,21 @@ func TestStartStop(t *testing.T) {
 		oldEvents, oldDeliveries := publishAt(t, st, now.Add(-72*time.Hour), 5)
 		youngEvents, youngDeliveries := publishAt(t, st, now.Add(-time.Hour), 2)
 		reg := prometheus.NewRegistry()
+		signals := &TestSignals{}
+		signals.Round.Init()
 		p := New(Config{Store: st, Retention: 24 * time.Hour, Interval: time.Hour, BatchSize: 2, Clock: clock.NewFake(now),
-			Logger: slog.New(slog.DiscardHandler), Registerer: reg})
+			Logger: slog.New(slog.DiscardHandler), Registerer: reg, Signals: signals})
 
 		p.Stop() // before Start: nothing to stop
 		require.NoError(t, p.Start(ctx))
 		require.ErrorContains(t, p.Start(ctx), "already started")
 		// The first round runs at once, not after the interval.
-		done := func() bool { return testutil.ToFloat64(p.purged) == 5 } // SQLite: 5 events in small batches
+		signals.Round.Wait(t)
 		if st.Dialect() == storesql.DialectPostgres {
-			done = func() bool { return testutil.ToFloat64(p.days) == 1 } // PostgreSQL: their day
+			require.Equal(t, 1.0, testutil.ToFloat64(p.days), "PostgreSQL: their day")
+		} else {
+			require.Equal(t, 5.0, testutil.ToFloat64(p.purged), "SQLite: 5 events in small batches")
 		}
-		require.Eventually(t, done, 10*time.Second, 5*time.Millisecond)
 		p.Stop()
 		p.Stop()
 		requireKept(t, st, false, oldEvents, oldDeliveries)

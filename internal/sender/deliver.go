@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/internal/actiontoken"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/netguard"
 	"github.com/hookd/hookd/internal/render"
 	"github.com/hookd/hookd/internal/signature"
@@ -25,12 +26,8 @@ import (
 	"github.com/hookd/hookd/internal/tracing"
 )
 
-// Reasons of outcomes decided without a request.
+// Reasons of outcomes decided without a request (and health.FailWebhookDeleted, health.FailWebhookDisabled).
 const (
-	// ReasonWebhookDeleted fails a delivery whose webhook no longer exists.
-	ReasonWebhookDeleted = "webhook deleted"
-	// ReasonWebhookDisabled fails a delivery whose webhook is disabled.
-	ReasonWebhookDisabled = "webhook disabled"
 	// ReasonActionTimeout fails a WAITING delivery whose action-status callback did not come in time.
 	ReasonActionTimeout = "action status callback timed out"
 )
@@ -170,10 +167,10 @@ func (s *Sender) attempt(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 	}
 	switch {
 	case t.webhook == nil:
-		out.Status, out.Reason = store.StatusFailed, ReasonWebhookDeleted
+		out.Status, out.Reason = store.StatusFailed, health.FailWebhookDeleted.String()
 		return s.count(out)
 	case !t.webhook.Enabled:
-		out.Status, out.Reason = store.StatusFailed, ReasonWebhookDisabled
+		out.Status, out.Reason = store.StatusFailed, health.FailWebhookDisabled.String()
 		return s.count(out)
 	}
 	if in := t.integration; in != nil && in.RateLimitPerSecond > 0 {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,17 +14,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/testsignal"
 )
 
 // TestDialGuard checks the dial-time guard on resolved addresses, below the URL check: a name that resolves
 // to loopback (localhost) or a literal forbidden IP never gets a TCP connection.
 func TestDialGuard(t *testing.T) {
 	t.Parallel()
-	var conns atomic.Int32
+	var accepted testsignal.Signal[net.Addr] // each connection the server accepts
+	accepted.Init()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
 		if s == http.StateNew {
-			conns.Add(1)
+			accepted.Signal(c.RemoteAddr())
 		}
 	}
 	srv.StartTLS()
@@ -43,7 +44,7 @@ func TestDialGuard(t *testing.T) {
 		require.Error(t, err, host)
 		assert.True(t, errors.Is(err, errForbiddenAddress), "%s: %v", host, err)
 	}
-	assert.Zero(t, conns.Load(), "no connection was opened")
+	assert.Empty(t, accepted.C(), "no connection was opened")
 
 	// Dev mode dials loopback (the TLS handshake then fails on the test certificate, after connecting).
 	open := newHTTPClient(Config{Workers: 1, Timeout: 2 * time.Second, Dev: true})
@@ -51,7 +52,8 @@ func TestDialGuard(t *testing.T) {
 	require.NoError(t, err)
 	_, err = open.Do(req)
 	assert.False(t, errors.Is(err, errForbiddenAddress))
-	assert.Eventually(t, func() bool { return conns.Load() == 1 }, 2*time.Second, 10*time.Millisecond)
+	accepted.Wait(t)
+	assert.Empty(t, accepted.C(), "one connection")
 }
 
 func TestGuardAddress(t *testing.T) {

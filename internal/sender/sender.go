@@ -337,6 +337,7 @@ func (s *Sender) claimLoop(ctx context.Context, wakeups <-chan store.Wakeup) {
 			if len(res.Deliveries) > 0 {
 				s.dispatched(res.Deliveries)
 			}
+			s.cfg.Signals.claimed(len(res.Deliveries))
 			nextDue = earliest(nextDue, res.NextDue)
 			switch {
 			case res.More && free > len(res.Deliveries):
@@ -345,7 +346,6 @@ func (s *Sender) claimLoop(ctx context.Context, wakeups <-chan store.Wakeup) {
 			case res.More, res.Capped:
 				onFreed = true // the pool or a webhook's cap is full: claim when a delivery finishes
 			}
-			s.cfg.Signals.claimed(len(res.Deliveries))
 		} else if claimNow {
 			onFreed = true // no room in the pool
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/actiontoken"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/retry"
 	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/internal/signature"
@@ -303,7 +304,7 @@ func TestDisabledAndDeletedWebhooks(t *testing.T) {
 		e.runOnce(t, 0) // failed when published: nothing is queued for a disabled webhook
 		d := e.delivery(t, second[0])
 		assert.Equal(t, store.StatusFailed, d.Status)
-		assert.Equal(t, sender.ReasonWebhookDisabled, d.Reason)
+		assert.Equal(t, health.FailWebhookDisabled.String(), d.Reason)
 		assert.Zero(t, d.Attempts, "no request was made")
 		assert.Len(t, rcv.requests(), 1)
 
@@ -311,13 +312,13 @@ func TestDisabledAndDeletedWebhooks(t *testing.T) {
 		_, _, err := st.SetWebhookEnabled(e.ctx, store.SetWebhookEnabledParams{ProjectID: e.project.ID, WebhookID: w.ID, Enabled: true, Now: e.clk.Now()})
 		require.NoError(t, err)
 		third := e.publish(t, `{}`, w.ID)
-		_, _, err = st.SetWebhookEnabled(e.ctx, store.SetWebhookEnabledParams{ProjectID: e.project.ID, WebhookID: w.ID, Enabled: false, Reason: store.DisabledByPerson, Now: e.clk.Now()})
+		_, _, err = st.SetWebhookEnabled(e.ctx, store.SetWebhookEnabledParams{ProjectID: e.project.ID, WebhookID: w.ID, Enabled: false, Reason: health.DisabledByPerson.String(), Now: e.clk.Now()})
 		require.NoError(t, err)
 		e.clk.Advance(5 * time.Second) // past the sender's webhook cache
 		e.runOnce(t, 1)
 		d = e.delivery(t, third[0])
 		assert.Equal(t, store.StatusFailed, d.Status)
-		assert.Equal(t, sender.ReasonWebhookDisabled, d.Reason)
+		assert.Equal(t, health.FailWebhookDisabled.String(), d.Reason)
 		assert.Len(t, rcv.requests(), 1)
 	})
 }
@@ -583,7 +584,7 @@ func TestDeleteWebhookWhileInFlight(t *testing.T) {
 		}
 		d := e.delivery(t, queued[0])
 		assert.Equal(t, store.StatusCancelled, d.Status)
-		assert.Equal(t, sender.ReasonWebhookDeleted, d.Reason)
+		assert.Equal(t, health.FailWebhookDeleted.String(), d.Reason)
 	})
 }
 

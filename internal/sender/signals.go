@@ -1,48 +1,44 @@
 package sender
 
-import "github.com/hookd/hookd/internal/store"
+import (
+	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/testsignal"
+)
 
-// TestSignals lets a test wait for the sender's steps instead of sleeping (River's pattern): set
-// Config.Signals to NewTestSignals() and receive from its channels. Sends never block the sender: a step nobody
-// waits for is dropped once a channel's buffer is full.
+// TestSignals lets a test wait for the sender's steps instead of polling or sleeping (River's pattern): set
+// Config.Signals, Init the signals the test reads (or all with Init), and wait on them. A signal the test
+// initialised but does not read fails the test once its buffer is full.
 type TestSignals struct {
 	// Claimed receives the size of each claim the claimer made.
-	Claimed chan int
+	Claimed testsignal.Signal[int]
 	// Idle receives, each time the claimer is about to sleep, how many claimed deliveries the process holds
 	// (0: the sender is idle).
-	Idle chan int
+	Idle testsignal.Signal[int]
 	// Completed receives each batch of outcomes once it is written.
-	Completed chan []store.Outcome
+	Completed testsignal.Signal[[]store.Outcome]
 }
 
-// NewTestSignals returns TestSignals with buffered channels.
-func NewTestSignals() *TestSignals {
-	return &TestSignals{Claimed: make(chan int, 1000), Idle: make(chan int, 1000), Completed: make(chan []store.Outcome, 1000)}
+// Init initialises every signal.
+func (t *TestSignals) Init() {
+	t.Claimed.Init()
+	t.Idle.Init()
+	t.Completed.Init()
 }
 
 func (t *TestSignals) claimed(n int) {
 	if t != nil {
-		select {
-		case t.Claimed <- n:
-		default:
-		}
+		t.Claimed.Signal(n)
 	}
 }
 
 func (t *TestSignals) idle(held int) {
 	if t != nil {
-		select {
-		case t.Idle <- held:
-		default:
-		}
+		t.Idle.Signal(held)
 	}
 }
 
 func (t *TestSignals) completed(o []store.Outcome) {
 	if t != nil {
-		select {
-		case t.Completed <- o:
-		default:
-		}
+		t.Completed.Signal(o)
 	}
 }

@@ -17,7 +17,8 @@ import (
 func TestStartStopDeliversPublishedEvents(t *testing.T) {
 	backends(t, func(t *testing.T, st *storetest.DB) {
 		// An idle sender without a known due time sleeps a minute: only a wake-up delivers the second batch in time.
-		signals := sender.NewTestSignals()
+		signals := &sender.TestSignals{}
+		signals.Init()
 		e := setup(t, st, sender.Config{Dev: true, Workers: 4, BatchSize: 10, Signals: signals})
 		rcv := newReceiver(t, reply{status: 200})
 		w := e.webhook(t, rcv.URL)
@@ -38,14 +39,10 @@ func TestStartStopDeliversPublishedEvents(t *testing.T) {
 			}
 			return ids
 		}
-		allDone := func(ids []string) func() bool {
-			return func() bool {
-				for _, id := range ids {
-					if e.delivery(t, id).Status != store.StatusDone {
-						return false
-					}
-				}
-				return true
+		requireDone := func(ids []string) {
+			t.Helper()
+			for _, id := range ids {
+				require.Equal(t, store.StatusDone, e.delivery(t, id).Status, id)
 			}
 		}
 
@@ -54,12 +51,16 @@ func TestStartStopDeliversPublishedEvents(t *testing.T) {
 		defer cancel()
 		require.NoError(t, e.snd.Start(ctx))
 		require.Error(t, e.snd.Start(ctx), "a second Start is refused")
-		require.Eventually(t, allDone(first), 15*time.Second, 20*time.Millisecond, "first batch delivered")
+		waitCompleted(t, signals, first)
+		requireDone(first)
 
 		// The sender goes idle once the first batch is written and nothing else is due.
 		waitIdle(t, signals)
+		drain(signals.Claimed.C())
 		second := publish(5)
-		require.Eventually(t, allDone(second), 5*time.Second, 20*time.Millisecond, "the publish woke the idle sender")
+		signals.Claimed.WaitUntil(t, func(n int) bool { return n > 0 }) // the publish woke the idle sender
+		waitCompleted(t, signals, second)
+		requireDone(second)
 
 		e.snd.Stop()
 		e.snd.Stop() // safe twice
@@ -107,15 +108,33 @@ func TestStopFinishesInFlightAttempts(t *testing.T) {
 // nothing else is due.
 func waitIdle(t *testing.T, signals *sender.TestSignals) {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
+	signals.Idle.WaitUntil(t, func(held int) bool { return held == 0 })
+}
+
+// waitCompleted waits until the sender has written a final outcome for each of ids.
+func waitCompleted(t *testing.T, signals *sender.TestSignals, ids []string) {
+	t.Helper()
+	left := map[string]bool{}
+	for _, id := range ids {
+		left[id] = true
+	}
+	signals.Completed.WaitUntil(t, func(outcomes []store.Outcome) bool {
+		for _, o := range outcomes {
+			if store.IsFinal(o.Status) {
+				delete(left, o.DeliveryID)
+			}
+		}
+		return len(left) == 0
+	})
+}
+
+// drain discards the steps a signal recorded so far.
+func drain[T any](c <-chan T) {
 	for {
 		select {
-		case held := <-signals.Idle:
-			if held == 0 {
-				return
-			}
-		case <-deadline:
-			t.Fatal("the sender did not go idle")
+		case <-c:
+		default:
+			return
 		}
 	}
 }

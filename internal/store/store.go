@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -225,7 +224,7 @@ type Webhook struct {
 	FailureThreshold int
 	// Health, kept by the delivery engine (read-only for UpdateWebhook): consecutive FAILED deliveries since the
 	// last DONE one, the highest failing warning sent in this streak (0, 50, 70, 90 %), why and when the webhook
-	// was disabled, its last success and failure.
+	// was disabled (a health.DisableReason), its last success and failure.
 	ConsecutiveFailures int
 	WarnedPercent       int
 	DisabledReason      string
@@ -241,22 +240,6 @@ type Webhook struct {
 	// are empty and private header values are secret.Masked (GetWebhook returns ErrSecretUnreadable instead).
 	SecretsUnreadable bool
 }
-
-// Reasons a webhook is disabled.
-const (
-	// DisabledByPerson is the reason of a webhook disabled through the API.
-	DisabledByPerson = "disabled by a person"
-	// DisabledByGone is the reason of a webhook whose receiver answered 410 Gone.
-	DisabledByGone = "the receiver answered 410 Gone"
-)
-
-// DisabledByThreshold is the reason of a webhook disabled by its failure threshold.
-func DisabledByThreshold(n int) string {
-	return fmt.Sprintf("failure threshold reached: %d consecutive failed deliveries", n)
-}
-
-// FailingPercents are the shares of a webhook's failure threshold at which hookd.webhook.failing is published.
-var FailingPercents = []int{50, 70, 90}
 
 // LatencyBounds are the upper bounds of the attempt-duration histogram of WebhookStats (a last bucket takes
 // longer attempts).

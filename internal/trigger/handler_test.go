@@ -325,20 +325,20 @@ func TestSignatures(t *testing.T) {
 
 func TestSync(t *testing.T) {
 	backends(t, func(t *testing.T, st store.Store) {
-		b := setup(t, st)
+		signals := &trigger.TestSignals{}
+		signals.Published.Init()
+		b := setup(t, st, func(c *trigger.Config, _ *api.Deps) { c.Signals = signals })
 		b.subscribe(t, "order.created")
 		trg := b.create(t, &hookdv1.CreateTriggerRequest{EventType: "order.created", Sync: true, SyncTimeout: durationpb.New(20 * time.Second)})
 
-		// finish plays the sender: it claims the delivery and stores the outcome of one attempt.
+		// finish plays the sender: once the call's event is published, it claims the delivery and stores the
+		// outcome of one attempt.
 		finish := func(t *testing.T, o store.Outcome) {
 			t.Helper()
-			var claimed []store.ClaimedDelivery
-			require.Eventually(t, func() bool {
-				got, err := st.(store.Queue).ClaimDeliveries(b.ctx, b.clock.Now(), store.ClaimRequest{Limit: 10, Lease: time.Minute, PerWebhook: 10})
-				require.NoError(t, err)
-				claimed = append(claimed, got.Deliveries...)
-				return len(claimed) > 0
-			}, 10*time.Second, 5*time.Millisecond)
+			signals.Published.Wait(t)
+			got, err := st.(store.Queue).ClaimDeliveries(b.ctx, b.clock.Now(), store.ClaimRequest{Limit: 10, Lease: time.Minute, PerWebhook: 10})
+			require.NoError(t, err)
+			claimed := got.Deliveries
 			require.Len(t, claimed, 1)
 			o.DeliveryID, o.ClaimToken, o.Attempts = claimed[0].ID, claimed[0].ClaimToken, claimed[0].Attempts+1
 			require.NoError(t, st.(store.Queue).CompleteDeliveries(b.ctx, []store.Outcome{o}, b.clock.Now()))

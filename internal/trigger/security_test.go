@@ -168,7 +168,13 @@ func TestSyncResultURL(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, st store.Store) {
 		keys := secret.NewRandom()
-		b := setup(t, st, func(c *trigger.Config, _ *api.Deps) { c.Keyring = keys; c.SyncPollInterval = time.Hour })
+		signals := &trigger.TestSignals{}
+		signals.Published.Init()
+		b := setup(t, st, func(c *trigger.Config, _ *api.Deps) {
+			c.Keyring = keys
+			c.SyncPollInterval = time.Hour
+			c.Signals = signals
+		})
 		b.subscribe(t, "order.created")
 		syncTrg := b.create(t, &hookdv1.CreateTriggerRequest{EventType: "order.created", Sync: true})
 		plain := b.create(t, &hookdv1.CreateTriggerRequest{EventType: "order.created"})
@@ -179,13 +185,11 @@ func TestSyncResultURL(t *testing.T) {
 		// A sync call: the waiter wakes on the committed outcome (the poll interval is an hour).
 		ch := make(chan response, 1)
 		go func() { ch <- b.post(t, syncTrg.Url, "application/json", `{}`) }()
-		var claimed []store.ClaimedDelivery
-		require.Eventually(t, func() bool {
-			got, err := st.(store.Queue).ClaimDeliveries(b.ctx, b.clock.Now(), store.ClaimRequest{Limit: 10, Lease: time.Minute, PerWebhook: 10})
-			require.NoError(t, err)
-			claimed = append(claimed, got.Deliveries...)
-			return len(claimed) > 0
-		}, 10*time.Second, 5*time.Millisecond)
+		signals.Published.Wait(t)
+		got, err := st.(store.Queue).ClaimDeliveries(b.ctx, b.clock.Now(), store.ClaimRequest{Limit: 10, Lease: time.Minute, PerWebhook: 10})
+		require.NoError(t, err)
+		claimed := got.Deliveries
+		require.Len(t, claimed, 1)
 		require.NoError(t, st.(store.Queue).CompleteDeliveries(b.ctx, []store.Outcome{{DeliveryID: claimed[0].ID, ClaimToken: claimed[0].ClaimToken,
 			Attempts: claimed[0].Attempts + 1,
 			Status:   store.StatusDone, LastStatusCode: 200, Attempt: &store.Attempt{StartTime: b.clock.Now(), ResponseStatusCode: 200,

@@ -30,6 +30,7 @@ import (
 	"github.com/hookd/hookd/internal/ratelimit"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/testsignal"
 	"github.com/hookd/hookd/internal/tracing"
 )
 
@@ -99,6 +100,15 @@ type Config struct {
 	// TriggerCacheTTL is how long the public endpoint reuses a trigger it read (default 1 s; negative: no cache),
 	// so a disabled, updated or deleted trigger takes effect within it.
 	TriggerCacheTTL time.Duration
+	// Signals, when set, reports the handler's steps to a test (see TestSignals).
+	Signals *TestSignals
+}
+
+// TestSignals lets a test wait for the trigger handler's steps instead of polling: set Config.Signals, Init the
+// signals the test reads, and wait on them.
+type TestSignals struct {
+	// Published receives the event id of each execution whose event was published (its transaction committed).
+	Published testsignal.Signal[string]
 }
 
 func (c Config) withDefaults() Config {
@@ -359,6 +369,9 @@ func (h *handler) ingest(ctx context.Context, w http.ResponseWriter, t *store.Tr
 	if err != nil {
 		h.internal(ctx, w, "record execution", err, "trigger_id", t.ID)
 		return
+	}
+	if h.cfg.Signals != nil {
+		h.cfg.Signals.Published.Signal(e.EventID)
 	}
 	tracing.Annotate(ctx, tracing.KeyTriggerID.String(t.ID), tracing.KeyExecutionID.String(e.ID), tracing.KeyEventID.String(e.EventID))
 	switch {

@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -46,17 +47,10 @@ func (c change) attemptFailed() bool {
 	return c.attempted && c.status != store.StatusDone && c.status != store.StatusWaiting
 }
 
-// countsForHealth reports whether a final change moves the webhook's failure streak: not the deliveries of
-// operational events (their failures never cause more operational events) and not the failures of deliveries
-// made while the webhook was disabled.
+// countsForHealth reports whether a final change moves the webhook's failure streak (health.CountsForStreak).
 func (c change) countsForHealth() bool {
-	return (c.status == store.StatusDone || c.status == store.StatusFailed) && !store.IsOperational(c.eventType) &&
-		c.reason != reasonWebhookDisabled
+	return (c.status == store.StatusDone || c.status == store.StatusFailed) && health.CountsForStreak(c.eventType, c.reason)
 }
-
-// reasonWebhookDisabled is the reason of deliveries failed because their webhook was disabled (the sender's
-// ReasonWebhookDisabled; replay_missed re-queues exactly these).
-const reasonWebhookDisabled = "webhook disabled"
 
 // Resolutions of webhook_stats, their bucket sizes and how long they are kept.
 var statResolutions = []struct {
@@ -117,7 +111,7 @@ func (s *conn) account(ctx context.Context, tx *sqlx.Tx, now time.Time, changes 
 		}
 	}
 	for _, w := range dedupe(gone) {
-		op, err := s.disable(ctx, tx, w, store.DisabledByGone, now)
+		op, err := s.disable(ctx, tx, w, health.DisabledByGone.String(), now)
 		if err != nil {
 			return false, err
 		}
@@ -307,8 +301,8 @@ func pgIntArrayText(v []int64) string {
 
 // operational is an operational event to publish.
 type operational struct {
-	projectID, eventType, subject string
-	payload                       map[string]any
+	projectID, subject string
+	payload            health.Payload
 }
 
 // streak is one webhook's counted final outcomes in a batch, in order.
@@ -345,7 +339,7 @@ func streaksOf(changes []change) (map[string]*streak, []string, []operational) {
 		return st
 	}
 	for _, c := range changes {
-		if c.attempted && !store.IsOperational(c.eventType) {
+		if c.attempted && health.CountsForAttemptStreak(c.eventType) {
 			st := get(c.webhookID)
 			if c.attemptFailed() {
 				st.attemptTail++
@@ -364,39 +358,31 @@ func streaksOf(changes []change) (map[string]*streak, []string, []operational) {
 		st.hasFailed = true
 		st.tail++
 		st.lastCode, st.lastReason = c.code, c.reason
-		ops = append(ops, operational{projectID: c.projectID, eventType: store.EventDeliveryFailed, subject: c.webhookID,
-			payload: map[string]any{"deliveryId": c.deliveryID, "eventId": c.eventID, "webhookId": c.webhookID,
-				"eventType": c.eventType, "subject": c.subject, "lastStatusCode": c.code, "reason": c.reason}})
+		ops = append(ops, operational{projectID: c.projectID, subject: c.webhookID, payload: health.DeliveryFailed{
+			DeliveryID: c.deliveryID, EventID: c.eventID, WebhookID: c.webhookID, EventType: c.eventType, Subject: c.subject,
+			LastStatusCode: c.code, Reason: c.reason}})
 	}
 	return streaks, hooks, ops
 }
 
-// checkHealth sends the failing warnings the webhook's streak crossed (each once per streak) and disables it
-// when its threshold is reached; h is its health after the batch, st the batch's streak.
+// checkHealth persists what the webhook's streak calls for (health.Evaluate): the failing warnings it crossed
+// and the disable when its threshold is reached; h is its health after the batch, st the batch's streak.
 func (s *conn) checkHealth(ctx context.Context, tx *sqlx.Tx, now time.Time, w string, st *streak, h *healthRow) ([]operational, error) {
-	if h.FailureThreshold <= 0 || st == nil || st.tail == 0 || !h.Enabled {
-		return nil, nil
-	}
+	d := health.Evaluate(health.Streak{Failures: h.ConsecutiveFailures, Threshold: h.FailureThreshold, Warned: h.WarnedPercent,
+		Enabled: h.Enabled, Grew: st != nil && st.tail > 0})
 	var ops []operational
-	percent := h.ConsecutiveFailures * 100 / h.FailureThreshold
-	warned := h.WarnedPercent
-	for _, p := range store.FailingPercents {
-		// Each share crossed is told once per streak, also when one batch goes past several or reaches the
-		// threshold (the warnings then come just before the disable).
-		if p > warned && p <= percent {
-			warned = p
-			ops = append(ops, operational{projectID: h.ProjectID, eventType: store.EventWebhookFailing, subject: w,
-				payload: map[string]any{"webhookId": w, "percent": p, "consecutiveFailures": h.ConsecutiveFailures,
-					"failureThreshold": h.FailureThreshold, "lastStatusCode": st.lastCode, "reason": st.lastReason}})
-		}
+	for _, p := range d.Warn {
+		ops = append(ops, operational{projectID: h.ProjectID, subject: w, payload: health.WebhookFailing{WebhookID: w, Percent: p,
+			ConsecutiveFailures: h.ConsecutiveFailures, FailureThreshold: h.FailureThreshold, LastStatusCode: st.lastCode,
+			Reason: st.lastReason}})
 	}
-	if warned != h.WarnedPercent {
-		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhooks SET warned_percent = ? WHERE id = ?`), warned, w); err != nil {
+	if d.Warned != h.WarnedPercent {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhooks SET warned_percent = ? WHERE id = ?`), d.Warned, w); err != nil {
 			return nil, wrap("count webhook health", err)
 		}
 	}
-	if h.ConsecutiveFailures >= h.FailureThreshold {
-		op, err := s.disable(ctx, tx, w, store.DisabledByThreshold(h.ConsecutiveFailures), now)
+	if d.Disable != "" {
+		op, err := s.disable(ctx, tx, w, d.Disable.String(), now)
 		if err != nil {
 			return nil, err
 		}
@@ -417,8 +403,8 @@ func (s *conn) disable(ctx context.Context, tx *sqlx.Tx, webhookID, reason strin
 	if err != nil {
 		return nil, wrap("disable webhook", err)
 	}
-	return []operational{{projectID: projectID, eventType: store.EventWebhookDisabled, subject: webhookID,
-		payload: map[string]any{"webhookId": webhookID, "reason": reason}}}, nil
+	return []operational{{projectID: projectID, subject: webhookID,
+		payload: health.WebhookDisabled{WebhookID: webhookID, Reason: health.DisableReason(reason)}}}, nil
 }
 
 // publishOperational publishes operational events (in tx), grouped by project; it reports whether deliveries were
@@ -438,7 +424,7 @@ func (s *conn) publishOperational(ctx context.Context, tx *sqlx.Tx, now time.Tim
 			projects = append(projects, op.projectID)
 		}
 		byProject[op.projectID] = append(byProject[op.projectID], store.PublishInput{Event: store.Event{
-			EventType: op.eventType, Subject: op.subject, Payload: payload}})
+			EventType: op.payload.EventTypeName(), Subject: op.subject, Payload: payload}})
 	}
 	woke := false
 	for _, p := range projects {
@@ -461,7 +447,7 @@ func (s *conn) ensureOperationalTypes(ctx context.Context, q sqlx.ExtContext, no
 		return wrap("list projects", err)
 	}
 	for _, p := range projects {
-		for _, et := range store.OperationalEventTypes() {
+		for _, et := range health.EventTypes() {
 			_, err := q.ExecContext(ctx, s.rebind(`INSERT INTO event_types (id, project_id, name, description, schema,
 					sample_payload, create_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (project_id, name) DO UPDATE SET description = excluded.description, schema = excluded.schema,

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storetest"
@@ -152,10 +153,10 @@ func TestWebhooks(t *testing.T) {
 		got, err = s.GetWebhook(f.ctx, f.project.ID, w.ID)
 		require.NoError(t, err)
 		assert.True(t, got.Enabled, "UpdateWebhook leaves enabled to SetWebhookEnabled (and the engine)")
-		got, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: w.ID, Enabled: false, Reason: store.DisabledByPerson, Now: t0})
+		got, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: w.ID, Enabled: false, Reason: health.DisabledByPerson.String(), Now: t0})
 		require.NoError(t, err)
 		assert.False(t, got.Enabled)
-		assert.Equal(t, store.DisabledByPerson, got.DisabledReason)
+		assert.Equal(t, health.DisabledByPerson.String(), got.DisabledReason)
 		require.NotNil(t, got.DisableTime)
 		assert.Equal(t, t0.Truncate(time.Microsecond), *got.DisableTime)
 		assert.Nil(t, got.PreviousSecretExpireTime)
@@ -221,12 +222,12 @@ func TestEventTypes(t *testing.T) {
 		require.NoError(t, err)
 		var own []string
 		for _, e := range list {
-			if !store.IsOperational(e.Name) {
+			if !health.IsOperational(e.Name) {
 				own = append(own, e.Name)
 			}
 		}
 		assert.Equal(t, []string{"user.created"}, own)
-		assert.Len(t, list, 1+len(store.OperationalEventTypes()), "and the operational event types, in every project")
+		assert.Len(t, list, 1+len(health.EventTypes()), "and the operational event types, in every project")
 	})
 }
 

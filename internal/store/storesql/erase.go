@@ -8,6 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -152,7 +153,7 @@ func (s *Store) EraseSubject(ctx context.Context, projectID, subject string, now
 			Hit bool   `db:"hit"`
 		}
 		if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT id, COALESCE(`+named+`, FALSE) AS hit FROM events
-			WHERE project_id = ? AND event_type = ? AND id > ? ORDER BY id LIMIT ?`), subject, projectID, store.EventDeliveryFailed,
+			WHERE project_id = ? AND event_type = ? AND id > ? ORDER BY id LIMIT ?`), subject, projectID, health.EventDeliveryFailed,
 			after, batch); err != nil {
 			return res, wrap("erase subject: find operational events", err)
 		}
@@ -194,11 +195,11 @@ func (s *Store) EraseSubject(ctx context.Context, projectID, subject string, now
 	var woke bool
 	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {
 		var err error
-		woke, err = s.publishOperational(ctx, tx, now, []operational{{projectID: projectID, eventType: store.EventSubjectErased,
-			payload: map[string]any{"subjectSha256": hex.EncodeToString(sum[:]), "events": res.Events,
-				"deliveries": res.Deliveries, "attempts": res.Attempts, "executions": res.Executions,
-				"cancelledDeliveries": res.Cancelled, "idempotencyKeys": res.IdempotencyKeys,
-				"operationalEvents": res.OperationalEvents}}})
+		woke, err = s.publishOperational(ctx, tx, now, []operational{{projectID: projectID,
+			payload: health.SubjectErased{SubjectSHA256: hex.EncodeToString(sum[:]), Events: res.Events,
+				Deliveries: res.Deliveries, Attempts: res.Attempts, Executions: res.Executions,
+				CancelledDeliveries: res.Cancelled, IdempotencyKeys: res.IdempotencyKeys,
+				OperationalEvents: res.OperationalEvents}}})
 		return err
 	})
 	if err != nil {

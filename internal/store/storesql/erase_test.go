@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storesql"
@@ -54,7 +55,7 @@ func TestEraseSubject(t *testing.T) {
 			s := storetest.Wrap(db)
 			f := setup(t, s)
 			ops := f.newWebhook(t, f.project.ID, "ops")
-			f.subscribe(t, f.project.ID, ops.ID, "", store.EventDeliveryFailed, store.EventSubjectErased)
+			f.subscribe(t, f.project.ID, ops.ID, "", health.EventDeliveryFailed, health.EventSubjectErased)
 			other := f.newProject(t, "other")
 			otherHook := f.newWebhook(t, other.ID, "other-orders")
 			f.newEventType(t, other.ID, "user.created")
@@ -107,7 +108,7 @@ func TestEraseSubject(t *testing.T) {
 			complete(t0.Add(time.Second))                                                            // the hookd.delivery.failed delivery to ops
 			erased = append(erased, publish(f.project.ID, erasedSubject, t0.Add(2*time.Second), "")) // stays QUEUED
 
-			failed, err := s.ListEvents(ctx, f.project.ID, store.EventFilter{EventType: store.EventDeliveryFailed}, store.Page{Size: 10})
+			failed, err := s.ListEvents(ctx, f.project.ID, store.EventFilter{EventType: health.EventDeliveryFailed}, store.Page{Size: 10})
 			require.NoError(t, err)
 			require.Len(t, failed, 1)
 			require.Contains(t, string(failed[0].Payload), erasedSubject, "the operational event names the subject")
@@ -143,7 +144,7 @@ func TestEraseSubject(t *testing.T) {
 			}
 			assert.True(t, strings.Contains(contents, keptSubject), "the other subject is still there")
 
-			rec, err := s.ListEvents(ctx, f.project.ID, store.EventFilter{EventType: store.EventSubjectErased}, store.Page{Size: 10})
+			rec, err := s.ListEvents(ctx, f.project.ID, store.EventFilter{EventType: health.EventSubjectErased}, store.Page{Size: 10})
 			require.NoError(t, err)
 			require.Len(t, rec, 1)
 			sum := sha256.Sum256([]byte(erasedSubject))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/store"
 )
@@ -222,9 +223,9 @@ func (s *conn) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in []
 			results[i].DeliveryIDs = append(results[i].DeliveryIDs, dlv)
 			if t.disabled { // failed at once; re-queued by replay_missed when the webhook is enabled again
 				rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
-					string(store.StatusFailed), reasonWebhookDisabled, now, now})
+					string(store.StatusFailed), health.FailWebhookDisabled.String(), now, now})
 				missed = append(missed, change{deliveryID: dlv, projectID: projectID, webhookID: t.webhookID, eventID: ev.ID,
-					eventType: ev.EventType, subject: ev.Subject, status: store.StatusFailed, reason: reasonWebhookDisabled})
+					eventType: ev.EventType, subject: ev.Subject, status: store.StatusFailed, reason: health.FailWebhookDisabled.String()})
 				continue
 			}
 			rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
@@ -450,7 +451,7 @@ func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string
 		}
 		ev := results[i].Event
 		matches := byType[ev.EventType]
-		if !store.IsOperational(ev.EventType) { // "*" takes every event but the operational ones
+		if !health.IsOperational(ev.EventType) { // "*" takes every event but the operational ones
 			matches = append(matches, byType[AllEventTypes]...)
 		}
 		for _, m := range matches {

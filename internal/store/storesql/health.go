@@ -10,6 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -53,8 +54,8 @@ func (s *Store) SetWebhookEnabledUpTo(ctx context.Context, p store.SetWebhookEna
 				consecutive_failures = 0, warned_percent = 0, update_time = ? WHERE id = ?`), now, webhookID); err != nil {
 				return wrap("enable webhook", err)
 			}
-			ops = append(ops, operational{projectID: projectID, eventType: store.EventWebhookEnabled, subject: webhookID,
-				payload: map[string]any{"webhookId": webhookID, "replayed": missed}})
+			ops = append(ops, operational{projectID: projectID, subject: webhookID,
+				payload: health.WebhookEnabled{WebhookID: webhookID, Replayed: missed}})
 		case !enabled && r.Enabled:
 			op, err := s.disable(ctx, tx, webhookID, reason, now)
 			if err != nil {
@@ -92,7 +93,7 @@ var missedWhere = []string{"d.project_id = ?", "d.webhook_id = ?", "d.id >= ?", 
 // missedArgs are the arguments of missedWhere (after: the last id already replayed) and of the LIMIT that follows.
 func missedArgs(projectID, webhookID string, since time.Time, after string, limit int) []any {
 	return []any{projectID, webhookID, "dlv_" + ulidPrefix(since.Add(-time.Minute)) /* other processes' clocks */, after,
-		reasonWebhookDisabled, ts(since), limit}
+		health.FailWebhookDisabled.String(), ts(since), limit}
 }
 
 // replayMissed re-queues, oldest first and at most most, the deliveries of a webhook that FAILED with reason

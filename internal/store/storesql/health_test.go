@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
@@ -58,7 +59,7 @@ func TestFailureThresholdDisables(t *testing.T) {
 		f.webhook.FailureThreshold = 4
 		require.NoError(t, s.UpdateWebhook(f.ctx, f.webhook))
 		ops := f.newWebhook(t, f.project.ID, "ops")
-		f.subscribe(t, f.project.ID, ops.ID, "", store.EventWebhookDisabled, store.EventWebhookFailing)
+		f.subscribe(t, f.project.ID, ops.ID, "", health.EventWebhookDisabled, health.EventWebhookFailing)
 		catchAll := f.newWebhook(t, f.project.ID, "all")
 		f.subscribe(t, f.project.ID, catchAll.ID, "", "*")
 
@@ -72,7 +73,7 @@ func TestFailureThresholdDisables(t *testing.T) {
 		assert.Equal(t, 0, w.ConsecutiveFailures)
 		assert.NotNil(t, w.LastSuccessTime)
 		assert.NotNil(t, w.LastFailureTime)
-		assert.Empty(t, f.opEvents(t, store.EventWebhookFailing))
+		assert.Empty(t, f.opEvents(t, health.EventWebhookFailing))
 
 		// Retries do not count; four failed deliveries in a row do: warnings at 50, 70 and 90 % (at 2, 3 and 4 of
 		// 4), once each, and the webhook is disabled.
@@ -92,12 +93,12 @@ func TestFailureThresholdDisables(t *testing.T) {
 		w, err = s.GetWebhook(f.ctx, f.project.ID, f.webhook.ID)
 		require.NoError(t, err)
 		assert.False(t, w.Enabled)
-		assert.Equal(t, store.DisabledByThreshold(4), w.DisabledReason)
+		assert.Equal(t, health.DisabledByThreshold(4).String(), w.DisabledReason)
 		require.NotNil(t, w.DisableTime)
 		assert.Equal(t, now, *w.DisableTime)
 		assert.Equal(t, 4, w.ConsecutiveFailures)
 
-		failing := f.opEvents(t, store.EventWebhookFailing)
+		failing := f.opEvents(t, health.EventWebhookFailing)
 		require.Len(t, failing, 3)
 		assert.EqualValues(t, 50, failing[0]["percent"])
 		assert.EqualValues(t, 70, failing[1]["percent"])
@@ -105,10 +106,10 @@ func TestFailureThresholdDisables(t *testing.T) {
 		assert.EqualValues(t, 3, failing[1]["consecutiveFailures"])
 		assert.EqualValues(t, 503, failing[1]["lastStatusCode"])
 		assert.Equal(t, f.webhook.ID, failing[1]["webhookId"])
-		disabled := f.opEvents(t, store.EventWebhookDisabled)
+		disabled := f.opEvents(t, health.EventWebhookDisabled)
 		require.Len(t, disabled, 1)
-		assert.Equal(t, map[string]any{"webhookId": f.webhook.ID, "reason": store.DisabledByThreshold(4)}, disabled[0])
-		assert.Len(t, f.opEvents(t, store.EventDeliveryFailed), 5)
+		assert.Equal(t, map[string]any{"webhookId": f.webhook.ID, "reason": health.DisabledByThreshold(4).String()}, disabled[0])
+		assert.Len(t, f.opEvents(t, health.EventDeliveryFailed), 5)
 
 		// The ops webhook got the warnings and the disable; the catch-all subscription got no operational event.
 		opsDeliveries, err := s.ListDeliveries(f.ctx, store.ListDeliveriesParams{ProjectID: f.project.ID, Filter: store.DeliveryFilter{WebhookID: ops.ID}, Page: store.Page{Size: 100}})
@@ -120,13 +121,13 @@ func TestFailureThresholdDisables(t *testing.T) {
 		all, err := s.ListDeliveries(f.ctx, store.ListDeliveriesParams{ProjectID: f.project.ID, Filter: store.DeliveryFilter{WebhookID: catchAll.ID}, Page: store.Page{Size: 100}})
 		require.NoError(t, err)
 		for _, d := range all {
-			assert.False(t, store.IsOperational(d.EventType), "* matched %s", d.EventType)
+			assert.False(t, health.IsOperational(d.EventType), "* matched %s", d.EventType)
 		}
 
 		// The operational deliveries' own failures publish nothing more.
-		before := len(f.opEvents(t, store.EventDeliveryFailed))
+		before := len(f.opEvents(t, health.EventDeliveryFailed))
 		f.finish(t, now, ops.ID, store.StatusFailed, 500, 0)
-		assert.Len(t, f.opEvents(t, store.EventDeliveryFailed), before)
+		assert.Len(t, f.opEvents(t, health.EventDeliveryFailed), before)
 		o, err := s.GetWebhook(f.ctx, f.project.ID, ops.ID)
 		require.NoError(t, err)
 		assert.Equal(t, 0, o.ConsecutiveFailures)
@@ -146,12 +147,12 @@ func TestFailingWarningsOncePerStreak(t *testing.T) {
 			}
 		}
 		streak(6)
-		assert.Len(t, f.opEvents(t, store.EventWebhookFailing), 1, "50 % once, not again at 60 %")
+		assert.Len(t, f.opEvents(t, health.EventWebhookFailing), 1, "50 % once, not again at 60 %")
 		f.publishN(t, 1, f.next())
 		f.finish(t, f.next(), f.webhook.ID, store.StatusDone, 200, 0)
 		streak(9)
 		var percents []float64
-		for _, e := range f.opEvents(t, store.EventWebhookFailing) {
+		for _, e := range f.opEvents(t, health.EventWebhookFailing) {
 			percents = append(percents, e["percent"].(float64))
 		}
 		assert.Equal(t, []float64{50, 50, 70, 90}, percents, "a success starts a new streak")
@@ -164,8 +165,8 @@ func TestFailingWarningsOncePerStreak(t *testing.T) {
 		now := f.next()
 		require.Len(t, f.publishN(t, 5, now), 5)
 		f.finish(t, now, f.webhook.ID, store.StatusFailed, 503, 0)
-		assert.Len(t, f.opEvents(t, store.EventWebhookDisabled), 1)
-		assert.Len(t, f.opEvents(t, store.EventWebhookFailing), 4)
+		assert.Len(t, f.opEvents(t, health.EventWebhookDisabled), 1)
+		assert.Len(t, f.opEvents(t, health.EventWebhookFailing), 4)
 	})
 }
 
@@ -176,11 +177,11 @@ func TestReplayMissed(t *testing.T) {
 		f.finish(t, t0, f.webhook.ID, store.StatusFailed, 503, 0) // failed before: not replayed
 
 		off := t0.Add(time.Minute)
-		w, n, err := s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: store.DisabledByPerson, Now: off})
+		w, n, err := s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: health.DisabledByPerson.String(), Now: off})
 		require.NoError(t, err)
 		assert.Zero(t, n)
 		assert.False(t, w.Enabled)
-		assert.Equal(t, store.DisabledByPerson, w.DisabledReason)
+		assert.Equal(t, health.DisabledByPerson.String(), w.DisabledReason)
 		missed := f.publishN(t, 3, off.Add(time.Second))
 		require.Len(t, missed, 3)
 		assert.Empty(t, f.claim(t, off.Add(time.Hour), 10), "nothing is queued for a disabled webhook")
@@ -197,19 +198,19 @@ func TestReplayMissed(t *testing.T) {
 		for _, c := range got {
 			assert.Equal(t, store.StatusRetrying, c.Status)
 		}
-		enabled := f.opEvents(t, store.EventWebhookEnabled)
+		enabled := f.opEvents(t, health.EventWebhookEnabled)
 		require.Len(t, enabled, 1)
 		assert.EqualValues(t, 3, enabled[0]["replayed"])
-		assert.Len(t, f.opEvents(t, store.EventWebhookDisabled), 1)
+		assert.Len(t, f.opEvents(t, health.EventWebhookDisabled), 1)
 
 		// Enabling again (already enabled) replays nothing and publishes nothing.
 		_, n, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: true, Replay: true, Now: on})
 		require.NoError(t, err)
 		assert.Zero(t, n)
-		assert.Len(t, f.opEvents(t, store.EventWebhookEnabled), 1)
+		assert.Len(t, f.opEvents(t, health.EventWebhookEnabled), 1)
 
 		// Without replay_missed the missed deliveries stay FAILED.
-		_, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: store.DisabledByPerson, Now: on})
+		_, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: health.DisabledByPerson.String(), Now: on})
 		require.NoError(t, err)
 		again := f.publishN(t, 1, on)
 		_, n, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: true, Now: on.Add(time.Second)})
@@ -230,7 +231,7 @@ func TestReplayMissedChunkedAndCapped(t *testing.T) {
 	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
 		off := t0.Add(time.Minute)
-		_, _, err := s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: store.DisabledByPerson, Now: off})
+		_, _, err := s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: health.DisabledByPerson.String(), Now: off})
 		require.NoError(t, err)
 		missed := f.publishN(t, 7, off.Add(time.Second))
 		require.Len(t, missed, 7)
@@ -246,9 +247,9 @@ func TestReplayMissedChunkedAndCapped(t *testing.T) {
 			d, err := s.GetDelivery(f.ctx, f.project.ID, id)
 			require.NoError(t, err)
 			assert.Equal(t, store.StatusFailed, d.Status, "beyond the cap")
-			assert.Equal(t, "webhook disabled", d.Reason)
+			assert.Equal(t, health.FailWebhookDisabled.String(), d.Reason)
 		}
-		enabled := f.opEvents(t, store.EventWebhookEnabled)
+		enabled := f.opEvents(t, health.EventWebhookEnabled)
 		require.Len(t, enabled, 1)
 		assert.EqualValues(t, 5, enabled[0]["replayed"])
 
@@ -310,7 +311,7 @@ func TestWebhookStats(t *testing.T) {
 func TestOperationalEventTypes(t *testing.T) {
 	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
-		for _, want := range store.OperationalEventTypes() {
+		for _, want := range health.EventTypes() {
 			et, err := s.GetEventTypeByName(f.ctx, f.project.ID, want.Name)
 			require.NoError(t, err, want.Name)
 			assert.Equal(t, want.Description, et.Description)
@@ -328,11 +329,11 @@ func TestThresholdReachedInOneBatch(t *testing.T) {
 		f.publishN(t, 3, t0)
 		require.Len(t, f.finish(t, t0, f.webhook.ID, store.StatusFailed, 503, 0), 3, "one completion batch")
 		var percents []float64
-		for _, e := range f.opEvents(t, store.EventWebhookFailing) {
+		for _, e := range f.opEvents(t, health.EventWebhookFailing) {
 			percents = append(percents, e["percent"].(float64))
 		}
 		assert.ElementsMatch(t, []float64{50, 70, 90}, percents, "every share crossed, once, before the disable")
-		assert.Len(t, f.opEvents(t, store.EventWebhookDisabled), 1)
+		assert.Len(t, f.opEvents(t, health.EventWebhookDisabled), 1)
 	})
 }
 

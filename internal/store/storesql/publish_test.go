@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
@@ -29,7 +30,7 @@ func TestPublishFanOut(t *testing.T) {
 
 		wOff := f.newWebhook(t, f.project.ID, "disabled")
 		f.subscribe(t, f.project.ID, wOff.ID, "", "*")
-		_, _, err := s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: wOff.ID, Enabled: false, Reason: store.DisabledByPerson, Now: t0})
+		_, _, err := s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: wOff.ID, Enabled: false, Reason: health.DisabledByPerson.String(), Now: t0})
 		require.NoError(t, err)
 
 		wSubOff := f.newWebhook(t, f.project.ID, "sub-disabled")
@@ -61,7 +62,7 @@ func TestPublishFanOut(t *testing.T) {
 				assert.Equal(t, r.Event.Subject, d.Subject)
 				if d.WebhookID == wOff.ID { // a disabled webhook's delivery fails at once (replay_missed re-queues it)
 					assert.Equal(t, store.StatusFailed, d.Status)
-					assert.Equal(t, "webhook disabled", d.Reason)
+					assert.Equal(t, health.FailWebhookDisabled.String(), d.Reason)
 					out = append(out, d.WebhookID)
 					continue
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storesql"
@@ -338,14 +339,14 @@ func TestDisableWebhookOutcome(t *testing.T) {
 		w, err := s.GetWebhook(f.ctx, f.project.ID, f.webhook.ID)
 		require.NoError(t, err)
 		assert.False(t, w.Enabled)
-		assert.Equal(t, store.DisabledByGone, w.DisabledReason)
+		assert.Equal(t, health.DisabledByGone.String(), w.DisabledReason)
 		assert.NotNil(t, w.DisableTime)
 		ids := f.publish(t, "user.created", "").DeliveryIDs
 		require.Len(t, ids, 1)
 		d, err := s.GetDelivery(f.ctx, f.project.ID, ids[0])
 		require.NoError(t, err)
 		assert.Equal(t, store.StatusFailed, d.Status, "a disabled webhook's new deliveries fail at once")
-		assert.Equal(t, "webhook disabled", d.Reason)
+		assert.Equal(t, health.FailWebhookDisabled.String(), d.Reason)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -16,7 +17,7 @@ func (s *Store) CountObjects(ctx context.Context, projectID string, kind store.O
 	}
 	q := `SELECT COUNT(*) FROM ` + string(kind) + ` WHERE project_id = ?`
 	if kind == store.KindEventType {
-		q += ` AND name NOT LIKE '` + store.OperationalPrefix + `%'`
+		q += ` AND name NOT LIKE '` + health.OperationalPrefix + `%'`
 	}
 	var n int
 	err := s.db.GetContext(ctx, &n, s.rebind(q), projectID)

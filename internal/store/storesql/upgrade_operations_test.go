@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storesql"
@@ -59,7 +60,7 @@ func TestUpgradeTo0005Operations(t *testing.T) {
 			assert.True(t, w.Enabled)
 			assert.Empty(t, w.DisabledReason)
 			assert.Zero(t, w.FailureThreshold, "never disabled by failures unless asked")
-			for _, et := range store.OperationalEventTypes() {
+			for _, et := range health.EventTypes() {
 				_, err := s.GetEventTypeByName(ctx, "prj_1", et.Name)
 				assert.NoError(t, err, et.Name)
 			}

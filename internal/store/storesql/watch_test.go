@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
 	"github.com/hookd/hookd/internal/store/storesql"
@@ -73,7 +74,7 @@ func TestWatchDeliveries(t *testing.T) {
 		assert.Equal(t, store.StatusCancelled, c.Delivery.Status)
 
 		// Missed while disabled (created FAILED), then replayed (RETRYING, resent).
-		_, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: store.DisabledByPerson, Now: t0})
+		_, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: f.webhook.ID, Enabled: false, Reason: health.DisabledByPerson.String(), Now: t0})
 		require.NoError(t, err)
 		missed := f.publishN(t, 1, t0)
 		c = nextChange(t, ch)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/netguard"
 	"github.com/hookd/hookd/internal/store"
@@ -40,7 +41,7 @@ const (
 	// cancelWebhookDeliveries cancels a deleted webhook's unfinished deliveries except those in flight (claimed,
 	// lease not expired): an attempt under way finishes and is recorded as what it was (DONE with its attempt,
 	// say); if it is to be retried, the next claim finds the webhook gone and fails it.
-	cancelWebhookDeliveries = `UPDATE deliveries SET status = 'cancelled', reason = 'webhook deleted', update_time = ?
+	cancelWebhookDeliveries = `UPDATE deliveries SET status = 'cancelled', reason = '` + string(health.FailWebhookDeleted) + `', update_time = ?
 		WHERE project_id = ? AND id IN (SELECT delivery_id FROM delivery_queue WHERE webhook_id = ?
 				AND (claim_token IS NULL OR due_time <= ?))
 			AND status IN ('queued', 'retrying', 'waiting')
@@ -183,7 +184,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
 			return wrap("create webhook", err)
 		}
 		if !w.Enabled {
-			w.DisabledReason, w.DisableTime = cmp.Or(w.DisabledReason, store.DisabledByPerson), &w.CreateTime
+			w.DisabledReason, w.DisableTime = cmp.Or(w.DisabledReason, health.DisabledByPerson.String()), &w.CreateTime
 			_, err := tx.ExecContext(ctx, s.rebind(`UPDATE webhooks SET disabled_reason = ?, disable_time = ? WHERE id = ?`),
 				w.DisabledReason, w.CreateTime, w.ID)
 			return wrap("create webhook", err)

@@ -1,4 +1,4 @@
-package store
+package health
 
 import "strings"
 
@@ -9,23 +9,102 @@ import "strings"
 const (
 	// OperationalPrefix starts the names of the operational event types (reserved).
 	OperationalPrefix = "hookd."
-	// EventWebhookFailing is published at 50, 70 and 90 % of a webhook's failure threshold.
+	// EventWebhookFailing is published at 50, 70 and 90 % of a webhook's failure threshold (WebhookFailing).
 	EventWebhookFailing = "hookd.webhook.failing"
-	// EventWebhookDisabled is published when a webhook is disabled (threshold, 410 or a person).
+	// EventWebhookDisabled is published when a webhook is disabled: threshold, 410 or a person (WebhookDisabled).
 	EventWebhookDisabled = "hookd.webhook.disabled"
-	// EventWebhookEnabled is published when a disabled webhook is enabled again.
+	// EventWebhookEnabled is published when a disabled webhook is enabled again (WebhookEnabled).
 	EventWebhookEnabled = "hookd.webhook.enabled"
-	// EventDeliveryFailed is published when a delivery fails for good.
+	// EventDeliveryFailed is published when a delivery fails for good (DeliveryFailed).
 	EventDeliveryFailed = "hookd.delivery.failed"
-	// EventSubjectErased is published when EventService.EraseSubject erased a subject's data (issue 26).
+	// EventSubjectErased is published when EventService.EraseSubject erased a subject's data (SubjectErased).
 	EventSubjectErased = "hookd.subject.erased"
 )
 
 // IsOperational reports whether an event type name is reserved for operational events.
 func IsOperational(name string) bool { return strings.HasPrefix(name, OperationalPrefix) }
 
-// OperationalEventTypes are the operational event types with their schemas and sample payloads.
-func OperationalEventTypes() []EventType {
+// Payload is the payload of an operational event; it marshals to JSON valid against its event type's schema.
+type Payload interface {
+	// EventTypeName is the name of the payload's operational event type.
+	EventTypeName() string
+}
+
+// The payloads' fields are in the order of their JSON names, so that they marshal to the bytes hookd wrote when
+// payloads were maps.
+
+// WebhookFailing is the payload of hookd.webhook.failing.
+type WebhookFailing struct {
+	ConsecutiveFailures int    `json:"consecutiveFailures"`
+	FailureThreshold    int    `json:"failureThreshold"`
+	LastStatusCode      int    `json:"lastStatusCode"`
+	Percent             int    `json:"percent"`
+	Reason              string `json:"reason"`
+	WebhookID           string `json:"webhookId"`
+}
+
+// WebhookDisabled is the payload of hookd.webhook.disabled.
+type WebhookDisabled struct {
+	Reason    DisableReason `json:"reason"`
+	WebhookID string        `json:"webhookId"`
+}
+
+// WebhookEnabled is the payload of hookd.webhook.enabled.
+type WebhookEnabled struct {
+	// Replayed is how many missed deliveries enabling the webhook re-queued.
+	Replayed  int    `json:"replayed"`
+	WebhookID string `json:"webhookId"`
+}
+
+// DeliveryFailed is the payload of hookd.delivery.failed.
+type DeliveryFailed struct {
+	DeliveryID     string `json:"deliveryId"`
+	EventID        string `json:"eventId"`
+	EventType      string `json:"eventType"`
+	LastStatusCode int    `json:"lastStatusCode"`
+	Reason         string `json:"reason"`
+	Subject        string `json:"subject"`
+	WebhookID      string `json:"webhookId"`
+}
+
+// SubjectErased is the payload of hookd.subject.erased: what EventService.EraseSubject deleted, and a SHA-256 of
+// the subject (lowercase hex), never the subject itself.
+type SubjectErased struct {
+	Attempts            int    `json:"attempts"`
+	CancelledDeliveries int    `json:"cancelledDeliveries"`
+	Deliveries          int    `json:"deliveries"`
+	Events              int    `json:"events"`
+	Executions          int    `json:"executions"`
+	IdempotencyKeys     int    `json:"idempotencyKeys"`
+	OperationalEvents   int    `json:"operationalEvents"`
+	SubjectSHA256       string `json:"subjectSha256"`
+}
+
+// EventTypeName implements Payload.
+func (SubjectErased) EventTypeName() string { return EventSubjectErased }
+
+// EventTypeName implements Payload.
+func (WebhookFailing) EventTypeName() string { return EventWebhookFailing }
+
+// EventTypeName implements Payload.
+func (WebhookDisabled) EventTypeName() string { return EventWebhookDisabled }
+
+// EventTypeName implements Payload.
+func (WebhookEnabled) EventTypeName() string { return EventWebhookEnabled }
+
+// EventTypeName implements Payload.
+func (DeliveryFailed) EventTypeName() string { return EventDeliveryFailed }
+
+// EventType is an operational event type as every project holds it.
+type EventType struct {
+	Name          string
+	Description   string
+	Schema        []byte
+	SamplePayload []byte
+}
+
+// EventTypes are the operational event types with their schemas and sample payloads.
+func EventTypes() []EventType {
 	return []EventType{
 		{
 			Name:        EventWebhookFailing,
