@@ -131,11 +131,8 @@ func (s *eventTypeService) UpdateEventType(ctx context.Context, req *connect.Req
 		return nil, err
 	}
 	m := req.Msg
-	var et *store.EventType
-	if err := updateFresh(ctx, func() (err error) {
-		et, err = s.update(ctx, p, m)
-		return err
-	}); err != nil {
+	et, err := updated(ctx, func() (*store.EventType, error) { return s.update(ctx, p, m) })
+	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&hookdv1.UpdateEventTypeResponse{EventType: eventTypeToProto(et)}), nil

@@ -126,11 +126,8 @@ func (s *integrationService) UpdateIntegration(ctx context.Context, req *connect
 	if err != nil {
 		return nil, err
 	}
-	var in *store.Integration
-	if err := updateFresh(ctx, func() (err error) {
-		in, err = s.update(ctx, p, req.Msg)
-		return err
-	}); err != nil {
+	in, err := updated(ctx, func() (*store.Integration, error) { return s.update(ctx, p, req.Msg) })
+	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&hookdv1.UpdateIntegrationResponse{Integration: integrationToProto(in, p.IsAdmin())}), nil

@@ -115,11 +115,8 @@ func (s *subscriptionService) UpdateSubscription(ctx context.Context, req *conne
 	if err != nil {
 		return nil, err
 	}
-	var sub *store.Subscription
-	if err := updateFresh(ctx, func() (err error) {
-		sub, err = s.update(ctx, p, req.Msg)
-		return err
-	}); err != nil {
+	sub, err := updated(ctx, func() (*store.Subscription, error) { return s.update(ctx, p, req.Msg) })
+	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&hookdv1.UpdateSubscriptionResponse{Subscription: subscriptionToProto(sub)}), nil

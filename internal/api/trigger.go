@@ -146,11 +146,8 @@ func (s *triggerService) UpdateTrigger(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, err
 	}
-	var t *store.Trigger
-	if err := updateFresh(ctx, func() (err error) {
-		t, err = s.update(ctx, p, req.Msg)
-		return err
-	}); err != nil {
+	t, err := updated(ctx, func() (*store.Trigger, error) { return s.update(ctx, p, req.Msg) })
+	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&hookdv1.UpdateTriggerResponse{Trigger: s.toProto(t, p.IsAdmin())}), nil

@@ -26,3 +26,13 @@ func updateFresh(ctx context.Context, attempt func() error) error {
 		}
 	}
 }
+
+// updated is updateFresh for an attempt that returns the record it wrote.
+func updated[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
+	var v T
+	err := updateFresh(ctx, func() (err error) {
+		v, err = attempt()
+		return err
+	})
+	return v, err
+}
