@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/hookd/hookd/internal/store/storesql"
 )
 
 // stringList is a repeatable flag; from the environment it is comma-separated.
@@ -33,7 +35,7 @@ type commonFlags struct {
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL (postgres://…); empty = embedded SQLite in --data-dir")
-	fs.StringVar(&c.dataDir, "data-dir", "./hookd-data", "directory of the embedded SQLite database (and of the secret key file)")
+	fs.StringVar(&c.dataDir, "data-dir", storesql.DefaultDataDir, "directory of the embedded SQLite database (and of the secret key file)")
 	fs.StringVar(&c.secretKeyFile, "secret-key-file", "", "key file encrypting secrets at rest when HOOKD_SECRET_KEY is unset (default <data-dir>/secret.key, created on first start)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")

@@ -11,6 +11,7 @@ import (
 	hookdv1 "github.com/hookd/hookd/gen/go/hookd/v1"
 	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/storetest"
 )
 
 func TestGetCurrentApiKey(t *testing.T) {
@@ -123,5 +124,21 @@ func TestRenderWebhookBody(t *testing.T) {
 		list, err := e.admin.webhooks.ListWebhooks(ctx, creq(&hookdv1.ListWebhooksRequest{}))
 		require.NoError(t, err)
 		require.Empty(t, list.Msg.GetWebhooks())
+	})
+}
+
+// TestPayloadLimitIsTheServers: TestWebhook and RenderWebhookBody take the server's --max-payload-bytes
+// (Deps.MaxPayloadBytes), as publishing does, not the default.
+func TestPayloadLimitIsTheServers(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStoreParallel(t, func(t *testing.T, st *storetest.DB) {
+		e := setup(t, st, func(d *Deps) { d.MaxPayloadBytes = 2048 })
+		ctx := context.Background()
+		big := mustStruct(t, map[string]any{"big": strings.Repeat("y", 3000)})
+		_, err := e.member.webhooks.RenderWebhookBody(ctx, creq(&hookdv1.RenderWebhookBodyRequest{BodyTemplate: "x", Payload: big}))
+		requireCode(t, err, connect.CodeInvalidArgument, "payload: is 30")
+		w := createWebhook(t, e.admin, "w")
+		_, err = e.member.webhooks.TestWebhook(ctx, creq(&hookdv1.TestWebhookRequest{Id: w.GetId(), Payload: big}))
+		requireCode(t, err, connect.CodeInvalidArgument, "payload: is 30")
 	})
 }

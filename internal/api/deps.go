@@ -3,6 +3,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -45,12 +46,18 @@ type Deps struct {
 	// Retention is the instance's retention (`--retention`): a project's own may be shorter, never longer (0: not
 	// checked).
 	Retention time.Duration
+	// MaxPayloadBytes limits one payload's JSON size: publish, test sends, body previews (0:
+	// store.DefaultMaxPayloadBytes).
+	MaxPayloadBytes int
 	// MaxWatchesPerKey caps the WatchDeliveries streams one API key holds open in this process (0:
 	// DefaultMaxWatchesPerKey).
 	MaxWatchesPerKey int
 }
 
 func (d Deps) now() time.Time { return d.Clock.Now().UTC() }
+
+// maxPayload is the payload limit in force.
+func (d Deps) maxPayload() int { return cmp.Or(d.MaxPayloadBytes, store.DefaultMaxPayloadBytes) }
 
 func (d Deps) log() *slog.Logger {
 	if d.Log == nil {

@@ -37,8 +37,6 @@ const (
 
 // EventConfig tunes EventService.
 type EventConfig struct {
-	// MaxPayloadBytes limits one payload's JSON size (default store.DefaultMaxPayloadBytes).
-	MaxPayloadBytes int
 	// Registerer receives hookd_published_events_total (nil: not registered).
 	Registerer prometheus.Registerer
 	// Batch tunes the group commit of PublishEvent calls (zero fields: the groupcommit defaults; Log: Deps.Log).
@@ -48,16 +46,13 @@ type EventConfig struct {
 // NewEventService returns the EventService handler. Concurrent PublishEvent calls share transactions (group
 // commit, one per project and batch) written by goroutines that start on demand and exit when idle.
 func NewEventService(d Deps, cfg EventConfig) hookdv1connect.EventServiceHandler {
-	if cfg.MaxPayloadBytes <= 0 {
-		cfg.MaxPayloadBytes = store.DefaultMaxPayloadBytes
-	}
 	published := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hookd_published_events_total", Help: "Events accepted by PublishEvent(s), duplicates excluded.",
 	})
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(published)
 	}
-	s := &eventService{d: d, maxPayload: cfg.MaxPayloadBytes, published: published,
+	s := &eventService{d: d, maxPayload: d.maxPayload(), published: published,
 		types: cache.New[typeKey, *schema.Schema](eventTypeCacheTTL, 0, d.Clock)}
 	cfg.Batch.Log = cmp.Or(cfg.Batch.Log, d.log())
 	cfg.Batch.Name = cmp.Or(cfg.Batch.Name, "api: publish event")

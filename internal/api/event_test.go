@@ -56,9 +56,10 @@ func withLog(t *testing.T, e *env) *logEnv {
 	mux := http.NewServeMux()
 	le.srv = httptest.NewServer(mux)
 	t.Cleanup(le.srv.Close)
-	d := Deps{Store: e.st, Feed: e.st, Clock: e.clock, Log: slog.New(slog.DiscardHandler), PublicURL: le.srv.URL, LinkKeys: secret.NewRandom()}
+	d := Deps{Store: e.st, Feed: e.st, Clock: e.clock, Log: slog.New(slog.DiscardHandler), PublicURL: le.srv.URL, LinkKeys: secret.NewRandom(),
+		MaxPayloadBytes: testMaxPayload}
 	opts := handlerOptions(e.st, d.Log)
-	mux.Handle(hookdv1connect.NewEventServiceHandler(NewEventService(d, EventConfig{MaxPayloadBytes: testMaxPayload, Registerer: le.reg}), opts...))
+	mux.Handle(hookdv1connect.NewEventServiceHandler(NewEventService(d, EventConfig{Registerer: le.reg}), opts...))
 	mux.Handle(hookdv1connect.NewDeliveryServiceHandler(NewDeliveryService(d), opts...))
 	mux.Handle("/v1/deliveries/export", NewExportHandler(d, nil))
 

@@ -49,8 +49,8 @@ func (s *webhookService) RenderWebhookBody(ctx context.Context, req *connect.Req
 		if payload, err = compactJSON(req.Msg.GetPayload()); err != nil {
 			return nil, apierr.Invalid("payload", "cannot be encoded as JSON: %v", err)
 		}
-		if len(payload) > store.DefaultMaxPayloadBytes {
-			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), store.DefaultMaxPayloadBytes)
+		if len(payload) > s.d.maxPayload() {
+			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), s.d.maxPayload())
 		}
 	case eventType != "":
 		var et *store.EventType

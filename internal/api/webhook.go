@@ -84,7 +84,7 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		w.SystemName = slug(w.Name)
 	}
 	if w.Method == "" {
-		w.Method = "POST"
+		w.Method = store.DefaultHTTPMethod
 	}
 	if m.Enabled != nil && !m.GetEnabled() {
 		w.Enabled, w.DisabledReason, w.DisableTime = false, health.DisabledByPerson.String(), &now
@@ -538,8 +538,8 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 		if payload, err = compactJSON(req.Msg.GetPayload()); err != nil {
 			return nil, apierr.Invalid("payload", "cannot be encoded as JSON: %v", err)
 		}
-		if len(payload) > store.DefaultMaxPayloadBytes {
-			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), store.DefaultMaxPayloadBytes)
+		if len(payload) > s.d.maxPayload() {
+			return nil, apierr.Invalid("payload", "is %d bytes of JSON; the limit is %d", len(payload), s.d.maxPayload())
 		}
 		if err := schema.CheckDepth(payload); err != nil {
 			return nil, apierr.Invalid("payload", "%v", err)

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
+
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,7 +65,7 @@ export const DEFAULT_WEBHOOK_METHOD = %q;
 export const DEFAULT_WEBHOOK_TIMEOUT_SECONDS = %d;
 /** The longest per-attempt timeout a webhook may set, in seconds. */
 export const MAX_WEBHOOK_TIMEOUT_SECONDS = %d;
-`, strings.ReplaceAll(string(methods), ",", ", "), http.MethodPost, int(sender.DefaultTimeout.Seconds()), int(sender.DefaultTimeout.Seconds()))
+`, strings.ReplaceAll(string(methods), ",", ", "), store.DefaultHTTPMethod, int(sender.DefaultTimeout.Seconds()), int(sender.DefaultTimeout.Seconds()))
 	path := filepath.Join(sdkDir, "src", "defaults.ts")
 	if *update {
 		require.NoError(t, os.WriteFile(path, []byte(want), 0o644))

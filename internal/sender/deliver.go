@@ -256,7 +256,7 @@ type request struct {
 // redacted from what the attempt record keeps.
 func (s *Sender) build(ctx context.Context, t *target, m message, token string) *request {
 	start := s.now()
-	r := &request{webhookID: t.webhook.ID, method: cmp.Or(strings.ToUpper(t.webhook.Method), http.MethodPost)}
+	r := &request{webhookID: t.webhook.ID, method: cmp.Or(strings.ToUpper(t.webhook.Method), store.DefaultHTTPMethod)}
 	r.attempt = &store.Attempt{StartTime: start, RequestMethod: r.method}
 	fail := func(err error) *request {
 		r.err = err

@@ -31,7 +31,8 @@ func (s *Server) routerConfig() *router.Config {
 	authn := auth.NewAuthenticator(st, s.clock)
 	authn.Streams = auth.StreamLimits{MaxLifetime: s.cfg.MaxStreamLifetime}
 	deps := api.Deps{Store: st, Feed: s.db.Feed(), Clock: s.clock, Log: s.log, Dev: s.cfg.Dev, PublicURL: s.publicURL, Auth: authn,
-		Quotas: s.cfg.Quotas, LinkKeys: s.cfg.Store.Keyring, Retention: s.cfg.Retention}
+		Quotas: s.cfg.Quotas, LinkKeys: s.cfg.Store.Keyring, Retention: s.cfg.Retention,
+		MaxPayloadBytes: s.cfg.MaxPayloadBytes}
 	policy := auth.DefaultPolicy()
 	opts := append(s.tracing.HandlerOptions(), // first: the RPC's span covers authentication and the boundary too
 		// The error boundary is outermost of hookd's own interceptors: it maps what every handler (and the
@@ -61,8 +62,7 @@ func (s *Server) routerConfig() *router.Config {
 	add(hookdv1connect.EventTypeServiceName, p, h)
 	p, h = hookdv1connect.NewSubscriptionServiceHandler(api.NewSubscriptionService(deps), opts...)
 	add(hookdv1connect.SubscriptionServiceName, p, h)
-	p, h = hookdv1connect.NewEventServiceHandler(api.NewEventService(deps, api.EventConfig{
-		MaxPayloadBytes: s.cfg.MaxPayloadBytes, Registerer: s.registry}), opts...)
+	p, h = hookdv1connect.NewEventServiceHandler(api.NewEventService(deps, api.EventConfig{Registerer: s.registry}), opts...)
 	add(hookdv1connect.EventServiceName, p, h)
 	p, h = hookdv1connect.NewDeliveryServiceHandler(api.NewDeliveryService(deps), opts...)
 	add(hookdv1connect.DeliveryServiceName, p, h)

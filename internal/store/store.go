@@ -177,6 +177,9 @@ const DefaultMaxPayloadBytes = 256 << 10
 // HTTPMethods are the HTTP methods a webhook may send (Webhook.Method) and a trigger URL accepts.
 var HTTPMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 
+// DefaultHTTPMethod is a webhook's method when none is given.
+const DefaultHTTPMethod = "POST"
+
 // RetryPolicy says when failed attempts are retried.
 type RetryPolicy struct {
 	Kind       RetryKind     `json:"kind"`
