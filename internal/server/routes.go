@@ -71,6 +71,8 @@ func (s *Server) routerConfig() *router.Config {
 	p, h = hookdv1connect.NewTriggerServiceHandler(api.NewTriggerService(deps, api.TriggerConfig{
 		MaxBodyBytes: trg.MaxBodyBytes, DefaultRateLimit: trg.DefaultRateLimit}), opts...)
 	add(hookdv1connect.TriggerServiceName, p, h)
+	p, h = hookdv1connect.NewPortalServiceHandler(api.NewPortalService(deps), opts...)
+	add(hookdv1connect.PortalServiceName, p, h)
 
 	inbound := trigger.NewHandler(trg)
 	routes := map[string]http.Handler{

@@ -40,8 +40,11 @@ type Event struct {
 	IdempotencyKey string `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// delivery_counts counts the event's deliveries by status (in GetEvent and ListEvents).
 	DeliveryCounts *DeliveryCounts `protobuf:"bytes,7,opt,name=delivery_counts,json=deliveryCounts,proto3" json:"delivery_counts,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// tenant_id is the tenant the event is about (empty: none); it reaches that tenant's webhooks and the
+	// project's own.
+	TenantId      string `protobuf:"bytes,8,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -121,6 +124,13 @@ func (x *Event) GetDeliveryCounts() *DeliveryCounts {
 		return x.DeliveryCounts
 	}
 	return nil
+}
+
+func (x *Event) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
 }
 
 // DeliveryCounts counts deliveries by status.
@@ -218,7 +228,7 @@ var File_hookd_v1_event_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x14hookd/v1/event.proto\x12\bhookd.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x02\n" +
+	"\x14hookd/v1/event.proto\x12\bhookd.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x02\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -228,7 +238,8 @@ const file_hookd_v1_event_proto_rawDesc = "" +
 	"\asubject\x18\x04 \x01(\tR\asubject\x121\n" +
 	"\apayload\x18\x05 \x01(\v2\x17.google.protobuf.StructR\apayload\x12'\n" +
 	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\x12A\n" +
-	"\x0fdelivery_counts\x18\a \x01(\v2\x18.hookd.v1.DeliveryCountsR\x0edeliveryCounts\"\xa8\x01\n" +
+	"\x0fdelivery_counts\x18\a \x01(\v2\x18.hookd.v1.DeliveryCountsR\x0edeliveryCounts\x12\x1b\n" +
+	"\ttenant_id\x18\b \x01(\tR\btenantId\"\xa8\x01\n" +
 	"\x0eDeliveryCounts\x12\x16\n" +
 	"\x06queued\x18\x01 \x01(\x05R\x06queued\x12\x1a\n" +
 	"\bretrying\x18\x02 \x01(\x05R\bretrying\x12\x18\n" +

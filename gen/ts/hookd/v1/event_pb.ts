@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/event.proto.
  */
 export const file_hookd_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChRob29rZC92MS9ldmVudC5wcm90bxIIaG9va2QudjEi3wEKBUV2ZW50EgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpldmVudF90eXBlGAMgASgJEg8KB3N1YmplY3QYBCABKAkSKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFwoPaWRlbXBvdGVuY3lfa2V5GAYgASgJEjEKD2RlbGl2ZXJ5X2NvdW50cxgHIAEoCzIYLmhvb2tkLnYxLkRlbGl2ZXJ5Q291bnRzInQKDkRlbGl2ZXJ5Q291bnRzEg4KBnF1ZXVlZBgBIAEoBRIQCghyZXRyeWluZxgCIAEoBRIPCgd3YWl0aW5nGAMgASgFEgwKBGRvbmUYBCABKAUSDgoGZmFpbGVkGAUgASgFEhEKCWNhbmNlbGxlZBgGIAEoBUKLAQoMY29tLmhvb2tkLnYxQgpFdmVudFByb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChRob29rZC92MS9ldmVudC5wcm90bxIIaG9va2QudjEi8gEKBUV2ZW50EgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpldmVudF90eXBlGAMgASgJEg8KB3N1YmplY3QYBCABKAkSKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFwoPaWRlbXBvdGVuY3lfa2V5GAYgASgJEjEKD2RlbGl2ZXJ5X2NvdW50cxgHIAEoCzIYLmhvb2tkLnYxLkRlbGl2ZXJ5Q291bnRzEhEKCXRlbmFudF9pZBgIIAEoCSJ0Cg5EZWxpdmVyeUNvdW50cxIOCgZxdWV1ZWQYASABKAUSEAoIcmV0cnlpbmcYAiABKAUSDwoHd2FpdGluZxgDIAEoBRIMCgRkb25lGAQgASgFEg4KBmZhaWxlZBgFIAEoBRIRCgljYW5jZWxsZWQYBiABKAVCiwEKDGNvbS5ob29rZC52MUIKRXZlbnRQcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Event is something that happened, published to the webhooks subscribed to its type.
@@ -68,6 +68,14 @@ export type Event = Message<"hookd.v1.Event"> & {
    * @generated from field: hookd.v1.DeliveryCounts delivery_counts = 7;
    */
   deliveryCounts?: DeliveryCounts | undefined;
+
+  /**
+   * tenant_id is the tenant the event is about (empty: none); it reaches that tenant's webhooks and the
+   * project's own.
+   *
+   * @generated from field: string tenant_id = 8;
+   */
+  tenantId: string;
 };
 
 /**
