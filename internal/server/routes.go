@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"connectrpc.com/connect"
@@ -83,6 +84,7 @@ func (s *Server) routerConfig() *router.Config {
 	}
 	if s.cfg.Console {
 		routes["/"] = console.Handler() // every path no other route takes; API paths still answer 404
+		routes["GET /portal/{session_id}"] = console.Portal(s.portalFrameAncestors)
 	}
 	return &router.Config{
 		Services:        services,
@@ -90,8 +92,19 @@ func (s *Server) routerConfig() *router.Config {
 		Ready:           s.store.Ping,
 		Registry:        s.registry,
 		CORSOrigins:     s.cfg.CORSOrigins,
+		Portal:          auth.NewPortalOrigins(authn, s.store),
 		MaxRequestBytes: s.cfg.MaxRequestBytes,
 		Logger:          s.log,
 		SeparateAdmin:   separate,
 	}
+}
+
+// portalFrameAncestors returns the allowed origins of a live portal session (nil when unknown or ended): the
+// origins that may frame its portal page.
+func (s *Server) portalFrameAncestors(ctx context.Context, sessionID string) []string {
+	ps, err := s.store.GetPortalSession(ctx, sessionID)
+	if err != nil || !ps.Live(s.clock.Now()) {
+		return nil
+	}
+	return ps.AllowedOrigins
 }
