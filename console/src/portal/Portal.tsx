@@ -194,7 +194,7 @@ function Endpoint({ client, hook, types, canWrite, onChange }: { client: HookdCl
       </div>
       {canWrite && (
         <div class="row" style="margin-top:8px">
-          <select value={testType} onChange={(e) => setTestType((e.target as HTMLSelectElement).value)} aria-label="Test message type">
+          <select value={testType || subscribed[0] || types[0]?.name || ""} onChange={(e) => setTestType((e.target as HTMLSelectElement).value)} aria-label="Test message type">
             {types.map((t) => <option key={t.name} value={t.name}>{t.name}</option>)}
           </select>
           <button onClick={test} data-testid="test">Send test message</button>

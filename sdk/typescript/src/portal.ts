@@ -12,7 +12,8 @@ export interface PortalLocation {
  * Reads a portal token from the page's URL fragment (`#token=hps_…`, as in CreatePortalSession's portal_url), keeps
  * it in sessionStorage (this tab only) and clears the fragment, so that the token never appears in a URL sent to
  * a server, in the history or in a bookmark. Without a fragment it returns the token kept earlier in this tab
- * (a reload), or undefined.
+ * (a reload), or undefined. Where the browser denies storage (a third-party frame with storage blocked) the
+ * token is only returned, and a reload needs a new portal URL.
  *
  * ```ts
  * const token = portalTokenFromLocation();
@@ -23,9 +24,17 @@ export function portalTokenFromLocation(w: PortalLocation = globalThis as unknow
   const params = new URLSearchParams(w.location.hash.replace(/^#/, ""));
   const token = params.get("token");
   if (token) {
-    w.sessionStorage.setItem(PORTAL_TOKEN_KEY, token);
+    try {
+      w.sessionStorage.setItem(PORTAL_TOKEN_KEY, token);
+    } catch {
+      // A third-party frame whose browser blocks its storage: the token lives in this page only.
+    }
     w.history.replaceState(null, "", w.location.pathname + w.location.search);
     return token;
   }
-  return w.sessionStorage.getItem(PORTAL_TOKEN_KEY) ?? undefined;
+  try {
+    return w.sessionStorage.getItem(PORTAL_TOKEN_KEY) ?? undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -23,6 +23,10 @@ test("portalTokenFromLocation keeps the fragment's token and clears it", () => {
   assert.equal(w.sessionStorage.getItem(PORTAL_TOKEN_KEY), "hps_abc");
   assert.equal(portalTokenFromLocation(w), "hps_abc", "a reload reads sessionStorage");
   assert.equal(portalTokenFromLocation(fakeWindow("")), undefined);
+  const denied = fakeWindow("#token=hps_xyz");
+  denied.sessionStorage = { getItem: () => { throw new Error("Access is denied"); }, setItem: () => { throw new Error("Access is denied"); } };
+  assert.equal(portalTokenFromLocation(denied), "hps_xyz", "a frame without storage still gets its token");
+  assert.deepEqual(denied.replaced, ["/portal/ps_1"]);
 });
 
 test("createHookdClient({ token }) sends the portal token", async () => {
