@@ -16,6 +16,8 @@ export default defineConfig({
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
     reportCompressedSize: true,
+    // Two pages, one build: the console (index.html) and the tenants' portal (portal.html, /portal/<session_id>).
+    rollupOptions: { input: { index: "index.html", portal: "portal.html" } },
   },
   server: {
     proxy: {

@@ -32,6 +32,10 @@ func (b brokenStore) ListWebhooks(context.Context, string, string, store.Page) (
 	return nil, fmt.Errorf("list webhooks: %w", b.err)
 }
 
+func (b brokenStore) FilterWebhooks(context.Context, string, store.WebhookFilter, store.Page) ([]store.Webhook, error) {
+	return nil, fmt.Errorf("list webhooks: %w", b.err)
+}
+
 // TestInternalErrorsStayInternal makes the store fail with a genuine SQL error of each database and calls the
 // failing RPCs over every protocol: the client sees code internal and the message "internal error", nothing of
 // the SQL; the server's log has the whole error.

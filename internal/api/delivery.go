@@ -47,6 +47,9 @@ func (s *deliveryService) ListDeliveries(ctx context.Context, req *connect.Reque
 		// The store would fail on it with an internal error; a token of the plain list is the caller's mistake.
 		return nil, apierr.Invalid("page_token", "is not a token returned by this list (queue view)")
 	}
+	if f.TenantID, err = tenantFilter(p, "filter.tenant_id", f.TenantID); err != nil {
+		return nil, err
+	}
 	ds, err := s.d.Store.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: p.ProjectID, Filter: f, Queue: req.Msg.GetQueue(), Page: page})
 	if err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "deliveries", "", err)
@@ -80,6 +83,9 @@ func (s *deliveryService) GetDelivery(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "delivery", req.Msg.GetId(), err)
 	}
+	if err := confine(p, "delivery", d.ID, d.TenantID); err != nil {
+		return nil, err
+	}
 	atts, err := s.d.Store.ListAttempts(ctx, p.ProjectID, d.ID)
 	if err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "delivery", d.ID, err)
@@ -102,6 +108,15 @@ func (s *deliveryService) RetryDelivery(ctx context.Context, req *connect.Reques
 	}
 	if req.Msg.GetId() == "" {
 		return nil, apierr.Invalid("id", "is required")
+	}
+	if p.Portal != nil {
+		d, err := s.d.Store.GetDelivery(ctx, p.ProjectID, req.Msg.GetId())
+		if err != nil {
+			return nil, apierr.FromStore(ctx, s.d.log(), "delivery", req.Msg.GetId(), err)
+		}
+		if err := confine(p, "delivery", d.ID, d.TenantID); err != nil {
+			return nil, err
+		}
 	}
 	d, err := s.d.Store.RetryDelivery(ctx, p.ProjectID, req.Msg.GetId(), s.d.now())
 	if err != nil {
@@ -129,6 +144,9 @@ func (s *deliveryService) RetryDeliveries(ctx context.Context, req *connect.Requ
 	}
 	if f.IsEmpty() {
 		return nil, apierr.Invalid("filter", "is empty: name what to resend (e.g. statuses [DELIVERY_STATUS_FAILED] and a webhook_id); to resend everything pass the statuses explicitly")
+	}
+	if f.TenantID, err = tenantFilter(p, "filter.tenant_id", f.TenantID); err != nil {
+		return nil, err
 	}
 	for _, st := range f.Statuses {
 		if st != store.StatusDone && st != store.StatusFailed {
@@ -174,6 +192,9 @@ func (s *deliveryService) ExportDeliveries(ctx context.Context, req *connect.Req
 	}
 	f, err := deliveryFilter(req.Msg.GetFilter(), false)
 	if err != nil {
+		return err
+	}
+	if f.TenantID, err = tenantFilter(p, "filter.tenant_id", f.TenantID); err != nil {
 		return err
 	}
 	w := &streamWriter{send: func(b []byte) error {
@@ -251,7 +272,7 @@ func stateError(ctx context.Context, d Deps, kind, id, why string, err error) er
 func deliveryFilter(f *hookdv1.DeliveryFilter, queue bool) (store.DeliveryFilter, error) {
 	out := store.DeliveryFilter{
 		WebhookID: f.GetWebhookId(), IntegrationID: f.GetIntegrationId(), EventType: f.GetEventType(),
-		Subject: f.GetSubject(), EventID: f.GetEventId(),
+		Subject: f.GetSubject(), EventID: f.GetEventId(), TenantID: f.GetTenantId(),
 		CreateAfter: fromTimestamp(f.GetCreateTimeAfter()), CreateBefore: fromTimestamp(f.GetCreateTimeBefore()),
 	}
 	for i, st := range f.GetStatuses() {
@@ -267,7 +288,7 @@ func deliveryFilter(f *hookdv1.DeliveryFilter, queue bool) (store.DeliveryFilter
 	if !out.CreateAfter.IsZero() && !out.CreateBefore.IsZero() && !out.CreateAfter.Before(out.CreateBefore) {
 		return out, apierr.Invalid("filter.create_time_after", "must be before filter.create_time_before")
 	}
-	return out, nil
+	return out, checkTenantID("filter.tenant_id", out.TenantID)
 }
 
 var statusByProto = map[hookdv1.DeliveryStatus]store.Status{
@@ -298,7 +319,7 @@ func deliveryToProto(d *store.Delivery) *hookdv1.Delivery {
 		Id: d.ID, CreateTime: timestamp(d.CreateTime), UpdateTime: timestamp(d.UpdateTime), EventId: d.EventID,
 		WebhookId: d.WebhookID, IntegrationId: d.IntegrationID, EventType: d.EventType, Subject: d.Subject,
 		Status: statusToProto(d.Status), Attempts: int32(d.Attempts), LastStatusCode: int32(d.LastStatusCode),
-		Reason: d.Reason, Resent: d.Resent, Retries: int32(retries(d.Attempts)),
+		Reason: d.Reason, Resent: d.Resent, Retries: int32(retries(d.Attempts)), TenantId: d.TenantID,
 	}
 	if d.Status == store.StatusQueued || d.Status == store.StatusRetrying || d.Status == store.StatusWaiting {
 		out.NextAttemptTime = timestamp(d.NextAttemptTime)

@@ -193,6 +193,9 @@ func (s *eventService) GetEvent(ctx context.Context, req *connect.Request[hookdv
 	if err != nil {
 		return nil, apierr.About("event", req.Msg.GetId(), err)
 	}
+	if err := confine(p, "event", ev.ID, ev.TenantID); err != nil {
+		return nil, err
+	}
 	return connect.NewResponse(&hookdv1.GetEventResponse{Event: eventToProto(ev)}), nil
 }
 
@@ -206,8 +209,12 @@ func (s *eventService) ListEvents(ctx context.Context, req *connect.Request[hook
 	if err != nil {
 		return nil, err
 	}
+	tenant, err := tenantFilter(p, "tenant_id", req.Msg.GetTenantId())
+	if err != nil {
+		return nil, err
+	}
 	f := store.EventFilter{
-		EventType: req.Msg.GetEventType(), Subject: req.Msg.GetSubject(),
+		EventType: req.Msg.GetEventType(), Subject: req.Msg.GetSubject(), TenantID: tenant,
 		CreateAfter: fromTimestamp(req.Msg.GetCreateTimeAfter()), CreateBefore: fromTimestamp(req.Msg.GetCreateTimeBefore()),
 	}
 	if !f.CreateAfter.IsZero() && !f.CreateBefore.IsZero() && !f.CreateAfter.Before(f.CreateBefore) {
@@ -239,6 +246,9 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 	}
 	if len(m.GetIdempotencyKey()) > maxKeyLen {
 		return store.PublishInput{}, apierr.Invalid(prefix+"idempotency_key", "is longer than %d bytes", maxKeyLen)
+	}
+	if err := checkTenantID(prefix+"tenant_id", m.GetTenantId()); err != nil {
+		return store.PublishInput{}, err
 	}
 	for i, w := range m.GetWebhookIds() {
 		if !id.HasPrefix(w, id.Webhook) {
@@ -274,7 +284,8 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 	return store.PublishInput{
 		Event: store.Event{
 			EventType: m.GetEventType(), Subject: m.GetSubject(), Payload: payload, IdempotencyKey: m.GetIdempotencyKey(),
-			Trace: tracing.Capture(ctx), // the attempts join the trace of this call
+			Trace:    tracing.Capture(ctx), // the attempts join the trace of this call
+			TenantID: m.GetTenantId(),
 		},
 		WebhookIDs: m.GetWebhookIds(),
 	}, nil
@@ -301,6 +312,9 @@ func (s *eventService) schemaOf(ctx context.Context, projectID, name string) (*s
 func (s *eventService) publishError(ctx context.Context, err error) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return apierr.Invalid("webhook_ids", "%v", err)
+	}
+	if errors.Is(err, store.ErrWrongTenant) {
+		return apierr.Invalid("webhook_ids", "%v: a directed publish reaches the event's tenant's webhooks and the project's own only (tenant_id)", err)
 	}
 	return fmt.Errorf("publish events: %w", err)
 }
@@ -338,7 +352,7 @@ func publishResult(r store.PublishResult, req *hookdv1.PublishEventRequest) *hoo
 func eventToProto(e *store.Event) *hookdv1.Event {
 	out := &hookdv1.Event{
 		Id: e.ID, CreateTime: timestamp(e.CreateTime), EventType: e.EventType, Subject: e.Subject,
-		IdempotencyKey: e.IdempotencyKey, PayloadExpired: e.PayloadExpired,
+		IdempotencyKey: e.IdempotencyKey, PayloadExpired: e.PayloadExpired, TenantId: e.TenantID,
 	}
 	if len(e.Payload) > 0 {
 		st := &structpb.Struct{}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,6 +84,9 @@ func (s *eventTypeService) GetEventType(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, err
 	}
+	if p.Portal != nil && !p.Portal.AllowsEventType(et.Name) {
+		return nil, apierr.About("event type", cmp.Or(req.Msg.GetId(), req.Msg.GetName()), store.ErrNotFound)
+	}
 	return connect.NewResponse(&hookdv1.GetEventTypeResponse{EventType: eventTypeToProto(et)}), nil
 }
 
@@ -117,6 +121,9 @@ func (s *eventTypeService) ListEventTypes(ctx context.Context, req *connect.Requ
 	ets, next := pagination.Trim(ets, page, func(x store.EventType) string { return x.ID })
 	out := &hookdv1.ListEventTypesResponse{EventTypes: make([]*hookdv1.EventType, 0, len(ets)), NextPageToken: next}
 	for i := range ets {
+		if p.Portal != nil && !p.Portal.AllowsEventType(ets[i].Name) {
+			continue // a portal session sees its allow-list only (a page may then hold fewer types)
+		}
 		out.EventTypes = append(out.EventTypes, eventTypeToProto(&ets[i]))
 	}
 	return connect.NewResponse(out), nil

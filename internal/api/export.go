@@ -233,6 +233,7 @@ func filterQuery(ft format, f *hookdv1.DeliveryFilter) url.Values {
 	set("integration_id", f.GetIntegrationId())
 	set("event_type", f.GetEventType())
 	set("subject", f.GetSubject())
+	set("tenant_id", f.GetTenantId())
 	set("event_id", f.GetEventId())
 	var statuses []string
 	for _, st := range f.GetStatuses() {
@@ -429,7 +430,7 @@ func queryFilter(q map[string][]string) (store.DeliveryFilter, error) {
 	}
 	pf := &hookdv1.DeliveryFilter{
 		WebhookId: get("webhook_id"), IntegrationId: get("integration_id"), EventType: get("event_type"),
-		Subject: get("subject"), EventId: get("event_id"),
+		Subject: get("subject"), EventId: get("event_id"), TenantId: get("tenant_id"),
 	}
 	for _, v := range q["status"] {
 		for _, s := range strings.Split(v, ",") {

@@ -42,13 +42,20 @@ func (s *subscriptionService) CreateSubscription(ctx context.Context, req *conne
 	if m.GetWebhookId() == "" {
 		return nil, apierr.Invalid("webhook_id", "is required")
 	}
-	if _, err := s.d.Store.GetWebhook(ctx, p.ProjectID, m.GetWebhookId()); err != nil {
+	w, err := s.d.Store.GetWebhook(ctx, p.ProjectID, m.GetWebhookId())
+	if err == nil && p.Portal != nil && w.TenantID != p.TenantID() {
+		err = store.ErrNotFound // another tenant's webhook is unknown to a portal token
+	}
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) && p.Portal != nil {
+			return nil, apierr.About("webhook", m.GetWebhookId(), err) // not_found: unknown and another tenant's alike
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, apierr.Invalid("webhook_id", "webhook %q not found", m.GetWebhookId())
 		}
 		return nil, apierr.About("webhook", m.GetWebhookId(), err)
 	}
-	types, err := s.eventTypes(ctx, p.ProjectID, m.GetEventTypes())
+	types, err := s.eventTypes(ctx, p, m.GetEventTypes())
 	if err != nil {
 		return nil, err
 	}
@@ -78,9 +85,9 @@ func (s *subscriptionService) GetSubscription(ctx context.Context, req *connect.
 	if err != nil {
 		return nil, err
 	}
-	sub, err := s.d.Store.GetSubscription(ctx, p.ProjectID, req.Msg.GetId())
+	sub, err := s.get(ctx, p, req.Msg.GetId())
 	if err != nil {
-		return nil, apierr.About("subscription", req.Msg.GetId(), err)
+		return nil, err
 	}
 	return connect.NewResponse(&hookdv1.GetSubscriptionResponse{Subscription: subscriptionToProto(sub)}), nil
 }
@@ -96,6 +103,9 @@ func (s *subscriptionService) ListSubscriptions(ctx context.Context, req *connec
 		return nil, err
 	}
 	f := store.SubscriptionFilter{WebhookID: req.Msg.GetWebhookId(), EventType: req.Msg.GetEventType()}
+	if p.Portal != nil {
+		f.TenantID = p.TenantID()
+	}
 	subs, err := s.d.Store.ListSubscriptions(ctx, p.ProjectID, f, page)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
@@ -124,12 +134,12 @@ func (s *subscriptionService) UpdateSubscription(ctx context.Context, req *conne
 
 // update reads the subscription, applies m and writes it over the version read.
 func (s *subscriptionService) update(ctx context.Context, p auth.Principal, m *hookdv1.UpdateSubscriptionRequest) (*store.Subscription, error) {
-	sub, err := s.d.Store.GetSubscription(ctx, p.ProjectID, m.GetId())
+	sub, err := s.get(ctx, p, m.GetId())
 	if err != nil {
-		return nil, apierr.About("subscription", m.GetId(), err)
+		return nil, err
 	}
 	if m.EventTypes != nil {
-		if sub.EventTypes, err = s.eventTypes(ctx, p.ProjectID, m.GetEventTypes().GetValues()); err != nil {
+		if sub.EventTypes, err = s.eventTypes(ctx, p, m.GetEventTypes().GetValues()); err != nil {
 			return nil, err
 		}
 	}
@@ -155,14 +165,40 @@ func (s *subscriptionService) DeleteSubscription(ctx context.Context, req *conne
 	if err != nil {
 		return nil, err
 	}
+	if p.Portal != nil {
+		if _, err := s.get(ctx, p, req.Msg.GetId()); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.d.Store.DeleteSubscription(ctx, p.ProjectID, req.Msg.GetId()); err != nil {
 		return nil, apierr.About("subscription", req.Msg.GetId(), err)
 	}
 	return connect.NewResponse(&hookdv1.DeleteSubscriptionResponse{}), nil
 }
 
+// get returns a subscription of the project; for a portal caller, only one of its tenant's webhooks.
+func (s *subscriptionService) get(ctx context.Context, p auth.Principal, subscriptionID string) (*store.Subscription, error) {
+	sub, err := s.d.Store.GetSubscription(ctx, p.ProjectID, subscriptionID)
+	if err != nil {
+		return nil, apierr.About("subscription", subscriptionID, err)
+	}
+	if p.Portal != nil {
+		w, err := s.d.Store.GetWebhook(ctx, p.ProjectID, sub.WebhookID)
+		if err != nil {
+			return nil, apierr.About("subscription", subscriptionID, err)
+		}
+		if err := confine(p, "subscription", subscriptionID, w.TenantID); err != nil {
+			return nil, err
+		}
+	}
+	return sub, nil
+}
+
 // eventTypes validates a subscription's event types: at least one, each "*" or an existing name; repeats dropped.
-func (s *subscriptionService) eventTypes(ctx context.Context, projectID string, names []string) ([]string, error) {
+// A portal caller names only types of its session's allow-list ("*" only when the session has none: every
+// non-operational type).
+func (s *subscriptionService) eventTypes(ctx context.Context, p auth.Principal, names []string) ([]string, error) {
+	projectID := p.ProjectID
 	if len(names) == 0 {
 		return nil, apierr.Invalid("event_types", "needs at least one event type name (or %q for all)", AllEventTypes)
 	}
@@ -176,10 +212,16 @@ func (s *subscriptionService) eventTypes(ctx context.Context, projectID string, 
 		}
 		out = append(out, n)
 		if n == AllEventTypes {
+			if p.Portal != nil && len(p.Portal.EventTypes) > 0 {
+				return nil, apierr.Invalid(fmt.Sprintf("event_types[%d]", i), "name the event types: this session allows only %v", p.Portal.EventTypes)
+			}
 			continue
 		}
 		if n == "" {
 			return nil, apierr.Invalid(fmt.Sprintf("event_types[%d]", i), "is empty")
+		}
+		if p.Portal != nil && !p.Portal.AllowsEventType(n) {
+			return nil, apierr.Invalid(fmt.Sprintf("event_types[%d]", i), "event type %q does not exist", n)
 		}
 		_, err := s.d.Store.GetEventTypeByName(ctx, projectID, n)
 		if errors.Is(err, store.ErrNotFound) {

@@ -72,6 +72,9 @@ func (s *deliveryService) WatchDeliveries(ctx context.Context, req *connect.Requ
 	if err != nil {
 		return err
 	}
+	if f.TenantID, err = tenantFilter(p, "filter.tenant_id", f.TenantID); err != nil {
+		return err
+	}
 	most := cmp.Or(s.d.MaxWatchesPerKey, DefaultMaxWatchesPerKey)
 	release, ok := s.watches.take(p.KeyID, most)
 	if !ok {

@@ -89,6 +89,19 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 	if m.Enabled != nil && !m.GetEnabled() {
 		w.Enabled, w.DisabledReason, w.DisableTime = false, health.DisabledByPerson.String(), &now
 	}
+	if err := checkTenantID("tenant_id", m.GetTenantId()); err != nil {
+		return nil, err
+	}
+	w.TenantID = m.GetTenantId()
+	if p.Portal != nil { // a tenant's own endpoint: its tenant, no integration
+		if w.IntegrationID != "" {
+			return nil, portalDenied("CreateWebhook: a portal token cannot use integrations (integration_id)")
+		}
+		if w.TenantID != "" && w.TenantID != p.TenantID() {
+			return nil, apierr.Invalid("tenant_id", "a portal token creates webhooks of its own tenant only")
+		}
+		w.TenantID = p.TenantID()
+	}
 	if w.Headers, err = headersFromProto("headers", m.GetHeaders(), nil, true, p.IsAdmin()); err != nil {
 		return nil, err
 	}
@@ -156,7 +169,12 @@ func (s *webhookService) ListWebhooks(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, err
 	}
-	ws, err := s.d.Store.ListWebhooks(ctx, p.ProjectID, req.Msg.GetIntegrationId(), page)
+	tenant, err := tenantFilter(p, "tenant_id", req.Msg.GetTenantId())
+	if err != nil {
+		return nil, err
+	}
+	ws, err := s.d.Store.FilterWebhooks(ctx, p.ProjectID, store.WebhookFilter{IntegrationID: req.Msg.GetIntegrationId(),
+		TenantID: tenant}, page)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
@@ -215,6 +233,21 @@ func (s *webhookService) update(ctx context.Context, p auth.Principal, m *hookdv
 	w, err := s.d.Store.GetWebhook(ctx, p.ProjectID, m.GetId())
 	if err != nil {
 		return nil, nil, apierr.About("webhook", m.GetId(), err)
+	}
+	if err := confine(p, "webhook", m.GetId(), w.TenantID); err != nil {
+		return nil, nil, err
+	}
+	if p.Portal != nil && m.GetIntegrationId() != "" {
+		return nil, nil, portalDenied("UpdateWebhook: a portal token cannot use integrations (integration_id)")
+	}
+	if m.TenantId != nil && m.GetTenantId() != w.TenantID {
+		if p.Portal != nil || p.Role != store.RoleAdmin {
+			return nil, nil, portalDenied("UpdateWebhook: moving a webhook to another tenant (tenant_id) needs an ADMIN key")
+		}
+		if err := checkTenantID("tenant_id", m.GetTenantId()); err != nil {
+			return nil, nil, err
+		}
+		w.TenantID = m.GetTenantId()
 	}
 	oldHeaders, boundTo := w.Headers, w.PrivateOrigin
 	if m.IntegrationId != nil && m.GetIntegrationId() != w.IntegrationID {
@@ -370,6 +403,11 @@ func (s *webhookService) GetWebhookStats(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, err
 	}
+	if p.Portal != nil {
+		if _, _, err := s.load(ctx, req.Msg.GetId()); err != nil {
+			return nil, err
+		}
+	}
 	st, err := s.d.Store.GetWebhookStats(ctx, store.WebhookStatsParams{ProjectID: p.ProjectID, WebhookID: req.Msg.GetId(), Window: window, Now: s.d.now()})
 	if err != nil {
 		return nil, apierr.About("webhook", req.Msg.GetId(), err)
@@ -382,6 +420,11 @@ func (s *webhookService) DeleteWebhook(ctx context.Context, req *connect.Request
 	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if p.Portal != nil {
+		if _, _, err := s.load(ctx, req.Msg.GetId()); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.d.Store.DeleteWebhook(ctx, p.ProjectID, req.Msg.GetId(), s.d.now()); err != nil {
 		return nil, apierr.About("webhook", req.Msg.GetId(), err)
@@ -527,6 +570,9 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 	}
 	eventType := req.Msg.GetEventType()
 	var et *store.EventType
+	if err := eventTypeVisible(p, eventType); eventType != "" && err != nil {
+		return nil, err
+	}
 	if eventType != "" {
 		if et, err = s.d.Store.GetEventTypeByName(ctx, p.ProjectID, eventType); err != nil {
 			return nil, apierr.About("event type", eventType, err)
@@ -581,7 +627,7 @@ func (s *webhookService) TestWebhook(ctx context.Context, req *connect.Request[h
 	}), nil
 }
 
-// load returns the caller and one of its project's webhooks.
+// load returns the caller and one of its project's webhooks (its tenant's, for a portal caller).
 func (s *webhookService) load(ctx context.Context, webhookID string) (auth.Principal, *store.Webhook, error) {
 	p, err := auth.Caller(ctx)
 	if err != nil {
@@ -590,6 +636,9 @@ func (s *webhookService) load(ctx context.Context, webhookID string) (auth.Princ
 	w, err := s.d.Store.GetWebhook(ctx, p.ProjectID, webhookID)
 	if err != nil {
 		return p, nil, apierr.About("webhook", webhookID, err)
+	}
+	if err := confine(p, "webhook", webhookID, w.TenantID); err != nil {
+		return p, nil, err
 	}
 	return p, w, nil
 }
@@ -913,7 +962,7 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 		SuccessStatusCodes:       successCodesToProto(w.SuccessStatusCodes), SigningAlgorithm: signingAlgorithmToProto(w.SigningAlgorithm),
 		PublicKey: w.PublicKey, PreviousPublicKey: previousPublicKey(w, now), SendTraceparent: !w.NoTraceparent,
 		FailureThreshold: int32(w.FailureThreshold), ConsecutiveFailures: int32(w.ConsecutiveFailures),
-		DisabledReason: w.DisabledReason, DisableTime: timestampPtr(w.DisableTime),
+		DisabledReason: w.DisabledReason, DisableTime: timestampPtr(w.DisableTime), TenantId: w.TenantID,
 	}
 }
 

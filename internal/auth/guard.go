@@ -75,7 +75,12 @@ func NewGuard(clk clock.Clock, limits StreamLimits, check func(context.Context) 
 // once the call has run for MaxLifetime it returns unavailable (wrapping ErrStreamLifetime): the client
 // reconnects. After a failure it keeps returning the same error. An error of the key store itself (the database
 // is unreachable) lets the call go on and is tried again at the next Check.
-func (g *Guard) Check(ctx context.Context) error {
+func (g *Guard) Check(ctx context.Context) error { return g.check1(ctx, false) }
+
+// CheckNow is Check reading the caller again whatever the RecheckInterval (a portal stream's watchdog).
+func (g *Guard) CheckNow(ctx context.Context) error { return g.check1(ctx, true) }
+
+func (g *Guard) check1(ctx context.Context, force bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.err != nil {
@@ -86,7 +91,7 @@ func (g *Guard) Check(ctx context.Context) error {
 		g.err = connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w (%s): reconnect to continue", ErrStreamLifetime, g.limits.MaxLifetime))
 		return g.err
 	}
-	if g.check == nil || now.Sub(g.checked) < g.limits.RecheckInterval {
+	if g.check == nil || (!force && now.Sub(g.checked) < g.limits.RecheckInterval) {
 		return nil
 	}
 	err := g.check(ctx)

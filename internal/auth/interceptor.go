@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -68,16 +69,26 @@ func (i *interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		}
 		secret, _ := BearerToken(conn.RequestHeader().Get("Authorization"))
 		p, _ := FromContext(ctx)
-		guard := NewGuard(i.authn.clk, i.authn.Streams, func(ctx context.Context) error { // the key, and its role
-			k, err := i.authn.Authenticate(ctx, secret)
-			if err := keyError(ctx, procedure, err); err != nil {
-				return err
-			}
-			p.Role, p.InstanceAdmin = k.Role, k.InstanceAdmin
-			return i.policy.Authorize(p, procedure)
-		})
+		var guard *Guard
+		if p.Portal != nil {
+			guard = i.authn.Guard(secret) // the session: revoked or expired ends the stream
+		} else {
+			guard = NewGuard(i.authn.clk, i.authn.Streams, func(ctx context.Context) error { // the key, and its role
+				k, err := i.authn.Authenticate(ctx, secret)
+				if err := keyError(ctx, procedure, err); err != nil {
+					return err
+				}
+				p.Role, p.InstanceAdmin = k.Role, k.InstanceAdmin
+				return i.policy.Authorize(p, procedure)
+			})
+		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		if p.Portal != nil {
+			// A portal stream may be quiet for a heartbeat's interval: its session is read again every
+			// PortalRecheckInterval whether or not it sends, so that it ends soon after a revocation or expiry.
+			go watchSession(ctx, guard, cancel)
+		}
 		err = next(ctx, &guardedConn{StreamingHandlerConn: conn, ctx: ctx, guard: guard, cancel: cancel})
 		if gerr := guard.Err(); gerr != nil {
 			return gerr
@@ -94,6 +105,17 @@ func (i *interceptor) authorize(ctx context.Context, procedure string, h http.He
 	if !ok {
 		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API key: send Authorization: Bearer <key>"))
 	}
+	if IsPortalToken(secret) {
+		s, err := i.authn.AuthenticatePortal(ctx, secret)
+		if err := sessionError(ctx, procedure, err); err != nil {
+			return ctx, err
+		}
+		p := PortalPrincipal(s)
+		if err := i.policy.Authorize(p, procedure); err != nil {
+			return ctx, err
+		}
+		return WithPrincipal(ctx, p), nil
+	}
 	k, err := i.authn.Authenticate(ctx, secret)
 	if err := keyError(ctx, procedure, err); err != nil {
 		return ctx, err
@@ -103,6 +125,23 @@ func (i *interceptor) authorize(ctx context.Context, procedure string, h http.He
 		return ctx, err
 	}
 	return WithPrincipal(ctx, p), nil
+}
+
+// watchSession checks a portal stream's guard every PortalRecheckInterval and cancels the stream once it fails.
+func watchSession(ctx context.Context, guard *Guard, cancel context.CancelFunc) {
+	t := time.NewTicker(PortalRecheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if guard.CheckNow(ctx) != nil {
+				cancel()
+				return
+			}
+		}
+	}
 }
 
 // keyError maps an error of Authenticate to a Connect error (nil stays nil).

@@ -95,19 +95,31 @@ type KeyStore interface {
 type Authenticator struct {
 	st    KeyStore
 	cache *cache.TTL[[sha256.Size]byte, *store.APIKey]
-	clk   clock.Clock
+	// sessions remembers portal sessions (see AuthenticatePortal).
+	sessions *cache.TTL[[sha256.Size]byte, *store.PortalSession]
+	clk      clock.Clock
 	// Streams bounds the streaming handlers behind the Authenticator's interceptor (zero: the defaults).
 	Streams StreamLimits
 }
 
 // NewAuthenticator returns an Authenticator over st remembering keys for KeyCacheTTL on clk.
 func NewAuthenticator(st KeyStore, clk clock.Clock) *Authenticator {
-	return &Authenticator{st: st, cache: cache.New[[sha256.Size]byte, *store.APIKey](KeyCacheTTL, 0, clk), clk: clk}
+	a := &Authenticator{st: st, cache: cache.New[[sha256.Size]byte, *store.APIKey](KeyCacheTTL, 0, clk), clk: clk}
+	a.sessions = newSessionCache(a)
+	return a
 }
 
 // Guard returns a Guard for a call authenticated with secret (a download that authenticates itself): each
-// recheck authenticates secret again.
+// recheck authenticates secret again. A portal token's guard reads its session every PortalRecheckInterval.
 func (a *Authenticator) Guard(secret string) *Guard {
+	if IsPortalToken(secret) {
+		limits := a.Streams
+		limits.RecheckInterval = PortalRecheckInterval
+		return NewGuard(a.clk, limits, func(ctx context.Context) error {
+			_, err := a.AuthenticatePortal(ctx, secret)
+			return sessionError(ctx, "", err)
+		})
+	}
 	return NewGuard(a.clk, a.Streams, func(ctx context.Context) error {
 		_, err := a.Authenticate(ctx, secret)
 		return keyError(ctx, "", err)
@@ -128,12 +140,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*store
 	return k, err
 }
 
-// Forget drops a key from the cache (call it when revoking the key).
+// Forget drops a key or a portal session from the cache (call it when revoking them), by its token's hash.
 func (a *Authenticator) Forget(hash []byte) {
-	if a == nil || a.cache == nil || len(hash) != sha256.Size {
+	if a == nil || len(hash) != sha256.Size {
 		return
 	}
-	a.cache.Delete([sha256.Size]byte(hash))
+	if a.cache != nil {
+		a.cache.Delete([sha256.Size]byte(hash))
+	}
+	if a.sessions != nil {
+		a.sessions.Delete([sha256.Size]byte(hash))
+	}
 }
 
 // Authenticate finds the key of a secret. Unknown secrets give ErrUnknownKey, revoked keys ErrRevokedKey;

@@ -72,6 +72,8 @@ func DefaultPolicy() Policy {
 		hookdv1connect.ApiKeyServiceRevokeApiKeyProcedure:             Admin,
 		hookdv1connect.WebhookServiceRenderWebhookBodyProcedure:       Write,
 		hookdv1connect.DeliveryServiceCreateExportLinkProcedure:       Read,
+		hookdv1connect.PortalServiceCreatePortalSessionProcedure:      Admin,
+		hookdv1connect.PortalServiceRevokePortalSessionsProcedure:     Admin,
 	}
 }
 
@@ -114,7 +116,11 @@ var noSideEffects = sync.OnceValue(func() map[string]bool {
 })
 
 // Authorize returns nil when the caller may call the procedure, else a permission_denied error.
+// A portal principal is authorized by PortalTable instead.
 func (p Policy) Authorize(pr Principal, procedure string) error {
+	if pr.Portal != nil {
+		return authorizePortal(pr, procedure)
+	}
 	req := p.Require(procedure)
 	ok := false
 	switch req {

@@ -12,14 +12,28 @@ import (
 
 // Principal is the authenticated caller.
 type Principal struct {
+	// KeyID is the API key's id, or the portal session's.
 	KeyID         string
 	ProjectID     string
 	Role          store.Role
 	InstanceAdmin bool
+	// Portal is the session of a portal token (nil for an API key): the caller is confined to its tenant.
+	Portal *store.PortalSession
 }
 
-// IsAdmin reports whether the caller sees secrets and private header values.
-func (p Principal) IsAdmin() bool { return p.Role == store.RoleAdmin }
+// IsAdmin reports whether the caller sees secrets and private header values: an ADMIN key, or a ROLE_MEMBER
+// portal session, which owns its tenant's webhooks (and reaches nothing else: the handlers confine it).
+func (p Principal) IsAdmin() bool {
+	return p.Role == store.RoleAdmin || (p.Portal != nil && p.Role == store.RoleMember)
+}
+
+// TenantID is the tenant a portal caller is confined to ("" for an API key).
+func (p Principal) TenantID() string {
+	if p.Portal == nil {
+		return ""
+	}
+	return p.Portal.TenantID
+}
 
 type principalKey struct{}
 

@@ -22,6 +22,8 @@ const (
 	Delivery     = "dlv"
 	Trigger      = "trg"
 	Execution    = "exe"
+	// PortalSession prefixes portal session ids.
+	PortalSession = "ps"
 )
 
 // entropy makes ids made in the same millisecond by this process strictly increasing (ULID monotonic mode),

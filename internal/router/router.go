@@ -37,6 +37,8 @@ type Config struct {
 	Registry *prometheus.Registry
 	// CORSOrigins lists browser origins allowed to call the API.
 	CORSOrigins []string
+	// Portal answers CORS for portal tokens from their sessions' allowed origins (nil: none).
+	Portal PortalOrigins
 	// MaxRequestBytes caps plain-HTTP request bodies (Connect limits are set per handler).
 	MaxRequestBytes int64
 	// Logger writes one structured line per request.
@@ -65,6 +67,7 @@ func New(cfg Config) http.Handler {
 	var h http.Handler = inert(mux)
 	h = limitBodies(h, cfg.MaxRequestBytes)
 	h = withCORS(h, cfg.CORSOrigins)
+	h = withPortalCORS(h, cfg.Portal, cfg.CORSOrigins)
 	h = logRequests(h, cfg.Logger, cfg.Registry)
 	return h
 }

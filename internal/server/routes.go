@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"connectrpc.com/connect"
@@ -72,6 +73,8 @@ func (s *Server) routerConfig() *router.Config {
 	p, h = hookdv1connect.NewTriggerServiceHandler(api.NewTriggerService(deps, api.TriggerConfig{
 		MaxBodyBytes: trg.MaxBodyBytes, DefaultRateLimit: trg.DefaultRateLimit}), opts...)
 	add(hookdv1connect.TriggerServiceName, p, h)
+	p, h = hookdv1connect.NewPortalServiceHandler(api.NewPortalService(deps), opts...)
+	add(hookdv1connect.PortalServiceName, p, h)
 
 	inbound := trigger.NewHandler(trg)
 	routes := map[string]http.Handler{
@@ -82,6 +85,7 @@ func (s *Server) routerConfig() *router.Config {
 	}
 	if s.cfg.Console {
 		routes["/"] = console.Handler() // every path no other route takes; API paths still answer 404
+		routes["GET /portal/{session_id}"] = console.Portal(s.portalFrameAncestors)
 	}
 	return &router.Config{
 		Services:        services,
@@ -89,8 +93,19 @@ func (s *Server) routerConfig() *router.Config {
 		Ready:           s.db.Ping,
 		Registry:        s.registry,
 		CORSOrigins:     s.cfg.CORSOrigins,
+		Portal:          auth.NewPortalOrigins(authn, st),
 		MaxRequestBytes: s.cfg.MaxRequestBytes,
 		Logger:          s.log,
 		SeparateAdmin:   separate,
 	}
+}
+
+// portalFrameAncestors returns the allowed origins of a live portal session (nil when unknown or ended): the
+// origins that may frame its portal page.
+func (s *Server) portalFrameAncestors(ctx context.Context, sessionID string) []string {
+	ps, err := s.db.Store().GetPortalSession(ctx, sessionID)
+	if err != nil || !ps.Live(s.clock.Now()) {
+		return nil
+	}
+	return ps.AllowedOrigins
 }

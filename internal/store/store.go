@@ -26,7 +26,33 @@ var (
 	// ErrSecretUnreadable means a record's stored secret cannot be decrypted (its key is not in the keyring, or
 	// the value is damaged). Get returns it; List returns the record with SecretsUnreadable set instead.
 	ErrSecretUnreadable = errors.New("a stored secret cannot be decrypted with this server's keys")
+	// ErrWrongTenant means a directed publish named a webhook of another tenant than the event's.
+	ErrWrongTenant = errors.New("the webhook belongs to another tenant")
 )
+
+// MaxTenantIDLen is the longest tenant id; a tenant id is made of [A-Za-z0-9._:-].
+const MaxTenantIDLen = 128
+
+// ValidTenantID reports whether t is a well-formed, non-empty tenant id.
+func ValidTenantID(t string) bool {
+	if t == "" || len(t) > MaxTenantIDLen {
+		return false
+	}
+	for _, c := range []byte(t) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// WebhookFilter narrows FilterWebhooks.
+type WebhookFilter struct {
+	IntegrationID string
+	TenantID      string
+}
 
 // Page asks for one page of a list ordered by id, newest first.
 type Page struct {
@@ -239,6 +265,8 @@ type Webhook struct {
 	PrivateOrigin string
 	// Version counts the updates of the record: Update* write over the version read (ErrStale when it moved).
 	Version int64
+	// TenantID is the tenant that owns the webhook ("": the project's own).
+	TenantID string
 	// SecretsUnreadable is set on a listed webhook whose secrets could not be decrypted: Secret and PreviousSecret
 	// are empty and private header values are secret.Masked (GetWebhook returns ErrSecretUnreadable instead).
 	SecretsUnreadable bool
@@ -308,6 +336,8 @@ type Subscription struct {
 type SubscriptionFilter struct {
 	WebhookID string
 	EventType string
+	// TenantID keeps the subscriptions of this tenant's webhooks.
+	TenantID string
 }
 
 // Status is where a delivery stands.
@@ -342,6 +372,8 @@ type Event struct {
 	Trace TraceContext
 	// PayloadExpired is set when the payload was dropped after the project's payload retention (Payload is {}).
 	PayloadExpired bool
+	// TenantID is the tenant the event is for ("": none): it reaches that tenant's webhooks and the project's own.
+	TenantID string
 }
 
 // TraceContext is a W3C trace context: the traceparent and tracestate header values of a span.
@@ -372,6 +404,7 @@ type PublishResult struct {
 type EventFilter struct {
 	EventType    string
 	Subject      string
+	TenantID     string
 	CreateAfter  time.Time
 	CreateBefore time.Time
 }
@@ -396,6 +429,8 @@ type Delivery struct {
 	Resends    int
 	CreateTime time.Time
 	UpdateTime time.Time
+	// TenantID is the tenant of the delivery's webhook ("": the project's own).
+	TenantID string
 }
 
 // DeliveryFilter narrows delivery lists, bulk retries and exports.
@@ -408,6 +443,8 @@ type DeliveryFilter struct {
 	EventID       string
 	CreateAfter   time.Time
 	CreateBefore  time.Time
+	// TenantID keeps the deliveries to this tenant's webhooks.
+	TenantID string
 }
 
 // Matches reports whether delivery d passes the filter (as ListDeliveries would select it).
@@ -419,6 +456,7 @@ func (f DeliveryFilter) Matches(d *Delivery) bool {
 		f.EventType != "" && d.EventType != f.EventType,
 		f.Subject != "" && d.Subject != f.Subject,
 		f.EventID != "" && d.EventID != f.EventID,
+		f.TenantID != "" && d.TenantID != f.TenantID,
 		!f.CreateAfter.IsZero() && d.CreateTime.Before(f.CreateAfter),
 		!f.CreateBefore.IsZero() && !d.CreateTime.Before(f.CreateBefore):
 		return false
@@ -449,7 +487,7 @@ type DeliveryChange struct {
 // IsEmpty reports whether the filter matches everything.
 func (f DeliveryFilter) IsEmpty() bool {
 	return len(f.Statuses) == 0 && f.WebhookID == "" && f.IntegrationID == "" && f.EventType == "" && f.Subject == "" &&
-		f.EventID == "" && f.CreateAfter.IsZero() && f.CreateBefore.IsZero()
+		f.EventID == "" && f.TenantID == "" && f.CreateAfter.IsZero() && f.CreateBefore.IsZero()
 }
 
 // Attempt is one HTTP request of a delivery.
@@ -707,6 +745,8 @@ type Store interface {
 	CreateWebhook(ctx context.Context, w *Webhook) error
 	GetWebhook(ctx context.Context, projectID, id string) (*Webhook, error)
 	ListWebhooks(ctx context.Context, projectID, integrationID string, page Page) ([]Webhook, error)
+	// FilterWebhooks lists the project's webhooks passing f, newest first.
+	FilterWebhooks(ctx context.Context, projectID string, f WebhookFilter, page Page) ([]Webhook, error)
 	UpdateWebhook(ctx context.Context, w *Webhook) error
 	// RebindWebhookPrivateOrigin moves the private header values of the integration's webhooks that call its
 	// base_url (no url of their own) and are bound to origin from to origin to (after an ADMIN moved the
@@ -794,6 +834,8 @@ type Store interface {
 	CountObjects(ctx context.Context, projectID string, kind ObjectKind) (int, error)
 	// Lifecycle: project retention settings and subject erasure.
 	Lifecycle
+	// PortalSessions: the tenants' portal sessions.
+	PortalSessions
 }
 
 // ObjectKind names what a quota counts.

@@ -16,7 +16,7 @@ import (
 
 const (
 	deliveryCols = `id, project_id, event_id, webhook_id, integration_id, event_type, subject, status, attempts,
-		last_status_code, reason, resent, resends, create_time, update_time`
+		last_status_code, reason, resent, resends, create_time, update_time, tenant_id`
 
 	retryDelivery = `UPDATE deliveries SET status = 'retrying', resent = TRUE, resends = resends + 1, update_time = ?
 		WHERE project_id = ? AND id = ? AND status IN ('done', 'failed')
@@ -35,7 +35,7 @@ const (
 
 	// loggedCols are the delivery columns with the queue's next attempt time (unfinished deliveries).
 	loggedCols = `d.id, d.project_id, d.event_id, d.webhook_id, d.integration_id, d.event_type, d.subject, d.status,
-		d.attempts, d.last_status_code, d.reason, d.resent, d.resends, d.create_time, d.update_time,
+		d.attempts, d.last_status_code, d.reason, d.resent, d.resends, d.create_time, d.update_time, d.tenant_id,
 		q.next_attempt_time AS next_attempt_time`
 	loggedFrom = ` FROM deliveries d LEFT JOIN delivery_queue q ON q.delivery_id = d.id`
 )
@@ -57,6 +57,7 @@ type deliveryRow struct {
 	CreateTime      dbTime   `db:"create_time"`
 	UpdateTime      dbTime   `db:"update_time"`
 	NextAttemptTime nullTime `db:"next_attempt_time"`
+	TenantID        string   `db:"tenant_id"`
 }
 
 func (r deliveryRow) record() store.Delivery {
@@ -64,7 +65,7 @@ func (r deliveryRow) record() store.Delivery {
 		ID: r.ID, ProjectID: r.ProjectID, EventID: r.EventID, WebhookID: r.WebhookID, IntegrationID: r.IntegrationID,
 		EventType: r.EventType, Subject: r.Subject, Status: store.Status(r.Status), Attempts: r.Attempts,
 		LastStatusCode: r.LastStatusCode, Reason: r.Reason, Resent: r.Resent, Resends: r.Resends,
-		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
+		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, TenantID: r.TenantID,
 	}
 	if !store.IsFinal(d.Status) {
 		d.NextAttemptTime = r.NextAttemptTime.t
@@ -143,7 +144,7 @@ func deliveryWhere(projectID string, f store.DeliveryFilter, statuses []store.St
 	}
 	for _, c := range []struct{ col, v string }{
 		{"d.webhook_id", f.WebhookID}, {"d.integration_id", f.IntegrationID}, {"d.event_type", f.EventType},
-		{"d.subject", f.Subject}, {"d.event_id", f.EventID},
+		{"d.subject", f.Subject}, {"d.event_id", f.EventID}, {"d.tenant_id", f.TenantID},
 	} {
 		if c.v != "" {
 			where, args = append(where, c.col+" = ?"), append(args, c.v)

@@ -15,30 +15,31 @@ import (
 )
 
 const (
-	eventCols = `id, project_id, event_type, subject, payload, idempotency_key, create_time, traceparent, tracestate`
+	eventCols = `id, project_id, event_type, subject, payload, idempotency_key, create_time, traceparent, tracestate, tenant_id`
 
-	// matchSubscriptions finds the enabled subscriptions for a set of event types, with their webhooks' state: a
-	// disabled webhook gets its deliveries FAILED at once ("webhook disabled"), which replay_missed re-queues.
-	matchSubscriptions = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
-			w.enabled
+	// matchSubscriptions finds the enabled subscriptions for a set of event types and tenants ('' = the project's own
+	// webhooks), with their webhooks' state: a disabled webhook gets its deliveries FAILED at once ("webhook
+	// disabled"), which replay_missed re-queues.
+	matchSubscriptions = `SELECT se.event_type, se.tenant_id, s.subject_filter, s.webhook_id,
+			COALESCE(w.integration_id, '') AS integration_id, w.enabled
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
 		JOIN webhooks w ON w.id = s.webhook_id
-		WHERE se.project_id = ? AND se.event_type IN (?) AND s.enabled = TRUE
+		WHERE se.project_id = ? AND se.tenant_id IN (?) AND se.event_type IN (?) AND s.enabled = TRUE
 		ORDER BY s.webhook_id`
 
-	// matchSubscriptionsPG is matchSubscriptions with the event types in one array: a fixed text to prepare.
-	matchSubscriptionsPG = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
-			w.enabled
+	// matchSubscriptionsPG is matchSubscriptions with the tenants and event types in arrays: a fixed text to prepare.
+	matchSubscriptionsPG = `SELECT se.event_type, se.tenant_id, s.subject_filter, s.webhook_id,
+			COALESCE(w.integration_id, '') AS integration_id, w.enabled
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
 		JOIN webhooks w ON w.id = s.webhook_id
-		WHERE se.project_id = $1 AND se.event_type = ANY($2::text[]) AND s.enabled = TRUE
+		WHERE se.project_id = $1 AND se.tenant_id = ANY($2::text[]) AND se.event_type = ANY($3::text[]) AND s.enabled = TRUE
 		ORDER BY s.webhook_id`
 
 	// findWebhooks finds the explicit webhooks of a publish (their integrations and state).
-	findWebhooks   = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled FROM webhooks WHERE project_id = ? AND id IN (?)`
-	findWebhooksPG = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
+	findWebhooks   = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled, tenant_id FROM webhooks WHERE project_id = ? AND id IN (?)`
+	findWebhooksPG = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled, tenant_id FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
 
 	// eventReadCols are the columns GetEvent and ListEvents read.
 	eventReadCols = eventCols + `, payload_expired`
@@ -51,7 +52,7 @@ const (
 var (
 	insertEvents = newBulkInsert(bulkInsert{
 		into:    `INSERT INTO events (` + eventCols + `)`,
-		pgTypes: []string{"text", "text", "text", "text", "json", "text", "timestamptz", "text", "text"},
+		pgTypes: []string{"text", "text", "text", "text", "json", "text", "timestamptz", "text", "text", "text"},
 	})
 	// insertKeys skips keys that a concurrent publish took first; the caller then returns that publish's result.
 	insertKeys = newBulkInsert(bulkInsert{
@@ -61,8 +62,8 @@ var (
 	})
 	insertDeliveries = newBulkInsert(bulkInsert{
 		into: `INSERT INTO deliveries (id, project_id, event_id, webhook_id, integration_id, event_type, subject, status,
-			reason, create_time, update_time)`,
-		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "timestamptz"},
+			reason, create_time, update_time, tenant_id)`,
+		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "timestamptz", "text"},
 	})
 )
 
@@ -84,6 +85,7 @@ type eventRow struct {
 	TraceState     string   `db:"tracestate"`
 	// PayloadExpired is read where eventReadCols is selected (it is not among the inserted eventCols).
 	PayloadExpired bool `db:"payload_expired"`
+	TenantID       string   `db:"tenant_id"`
 }
 
 func (r eventRow) record() store.Event {
@@ -92,6 +94,7 @@ func (r eventRow) record() store.Event {
 		IdempotencyKey: r.IdempotencyKey, CreateTime: r.CreateTime.t,
 		Trace:          store.TraceContext{Parent: r.TraceParent, State: r.TraceState},
 		PayloadExpired: r.PayloadExpired,
+		TenantID:       r.TenantID,
 	}
 }
 
@@ -121,11 +124,14 @@ type target struct {
 	webhookID     string
 	integrationID string
 	disabled      bool
+	// tenantID is the webhook's tenant (the delivery's).
+	tenantID string
 }
 
 // subscriptionMatch is one (event type, subscription) pair of matchSubscriptions.
 type subscriptionMatch struct {
 	EventType     string `db:"event_type"`
+	TenantID      string `db:"tenant_id"`
 	SubjectFilter string `db:"subject_filter"`
 	WebhookID     string `db:"webhook_id"`
 	IntegrationID string `db:"integration_id"`
@@ -223,13 +229,13 @@ func (s *conn) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in []
 			results[i].DeliveryIDs = append(results[i].DeliveryIDs, dlv)
 			if t.disabled { // failed at once; re-queued by replay_missed when the webhook is enabled again
 				rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
-					string(store.StatusFailed), health.FailWebhookDisabled.String(), now, now})
+					string(store.StatusFailed), health.FailWebhookDisabled.String(), now, now, t.tenantID})
 				missed = append(missed, change{deliveryID: dlv, projectID: projectID, webhookID: t.webhookID, eventID: ev.ID,
 					eventType: ev.EventType, subject: ev.Subject, status: store.StatusFailed, reason: health.FailWebhookDisabled.String()})
 				continue
 			}
 			rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
-				string(store.StatusQueued), "", now, now})
+				string(store.StatusQueued), "", now, now, t.tenantID})
 			queued = append(queued, queueArgs(dlv, projectID, t.webhookID, ev.ID, store.StatusQueued, 0, 0, now))
 		}
 	}
@@ -317,7 +323,7 @@ func (s *conn) eventsByKey(ctx context.Context, tx *sqlx.Tx, projectID string, k
 	out := map[string]store.Event{}
 	for chunk := range slices.Chunk(keys, eventChunk) {
 		q, args, err := s.in(`SELECT k.key, e.id, e.project_id, e.event_type, e.subject, e.payload, e.idempotency_key,
-				e.create_time
+				e.create_time, e.tenant_id
 			FROM idempotency_keys k JOIN events e ON e.id = k.event_id
 			WHERE k.project_id = ? AND k.key IN (?)`, projectID, chunk)
 		if err != nil {
@@ -369,7 +375,7 @@ func (s *conn) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.Pu
 		for n, i := range chunk {
 			ev := results[i].Event
 			rows[n] = []any{ev.ID, ev.ProjectID, ev.EventType, ev.Subject, textArg(ev.Payload), ev.IdempotencyKey, ev.CreateTime,
-				ev.Trace.Parent, ev.Trace.State}
+				ev.Trace.Parent, ev.Trace.State, ev.TenantID}
 		}
 		q, args, err := insertEvents.query(s.pg(), rows)
 		if err != nil {
@@ -383,17 +389,22 @@ func (s *conn) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.Pu
 }
 
 // publishTargets returns, per input index in fresh, the webhooks to deliver to: the explicit WebhookIDs,
-// else one per webhook with a matching enabled subscription.
+// else one per webhook with a matching enabled subscription. An event of tenant T reaches T's webhooks and the
+// project's own (no tenant), never another tenant's; an explicit webhook of another tenant is ErrWrongTenant.
 func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string, in []store.PublishInput, results []store.PublishResult, fresh []int) (map[int][]target, error) {
 	var explicit, types []string
+	tenants := []string{""}
 	for _, i := range fresh {
 		if len(in[i].WebhookIDs) > 0 {
 			explicit = append(explicit, in[i].WebhookIDs...)
 		} else {
 			types = append(types, results[i].Event.EventType)
+			if t := results[i].Event.TenantID; t != "" {
+				tenants = append(tenants, t)
+			}
 		}
 	}
-	explicit, types = dedupe(explicit), dedupe(types)
+	explicit, types, tenants = dedupe(explicit), dedupe(types), dedupe(tenants)
 
 	webhooks := map[string]target{} // explicit webhook id → target
 	for chunk := range slices.Chunk(explicit, eventChunk) {
@@ -405,12 +416,13 @@ func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string
 			ID            string `db:"id"`
 			IntegrationID string `db:"integration_id"`
 			Enabled       bool   `db:"enabled"`
+			TenantID      string `db:"tenant_id"`
 		}
 		if err := s.txSelect(ctx, tx, &rows, q, args...); err != nil {
 			return nil, wrap("find webhooks", err)
 		}
 		for _, r := range rows {
-			webhooks[r.ID] = target{webhookID: r.ID, integrationID: r.IntegrationID, disabled: !r.Enabled}
+			webhooks[r.ID] = target{webhookID: r.ID, integrationID: r.IntegrationID, disabled: !r.Enabled, tenantID: r.TenantID}
 		}
 	}
 	for _, w := range explicit {
@@ -421,9 +433,16 @@ func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string
 
 	byType := map[string][]subscriptionMatch{}
 	if len(types) > 0 {
-		q, args, err := s.inList(matchSubscriptions, matchSubscriptionsPG, append(types, AllEventTypes), projectID)
-		if err != nil {
-			return nil, err
+		types = append(types, AllEventTypes)
+		var q string
+		var args []any
+		if s.pg() {
+			q, args = matchSubscriptionsPG, []any{projectID, textArray(tenants), textArray(types)}
+		} else {
+			var err error
+			if q, args, err = s.in(matchSubscriptions, projectID, tenants, types); err != nil {
+				return nil, err
+			}
 		}
 		var matches []subscriptionMatch
 		if err := s.txSelect(ctx, tx, &matches, q, args...); err != nil {
@@ -443,20 +462,26 @@ func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string
 				out[i] = append(out[i], t)
 			}
 		}
+		ev := results[i].Event
 		if len(in[i].WebhookIDs) > 0 {
 			for _, w := range in[i].WebhookIDs {
+				if t := webhooks[w]; t.tenantID != "" && t.tenantID != ev.TenantID {
+					return nil, fmt.Errorf("publish events: webhook %q: %w", w, store.ErrWrongTenant)
+				}
 				add(webhooks[w])
 			}
 			continue
 		}
-		ev := results[i].Event
 		matches := byType[ev.EventType]
 		if !health.IsOperational(ev.EventType) { // "*" takes every event but the operational ones
 			matches = append(matches, byType[AllEventTypes]...)
 		}
 		for _, m := range matches {
+			if m.TenantID != "" && m.TenantID != ev.TenantID {
+				continue // another event of the batch is this tenant's
+			}
 			if m.SubjectFilter == "" || m.SubjectFilter == ev.Subject {
-				add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled})
+				add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled, tenantID: m.TenantID})
 			}
 		}
 		slices.SortFunc(out[i], func(a, b target) int { return strings.Compare(a.webhookID, b.webhookID) })
@@ -525,6 +550,9 @@ func (s *Store) ListEvents(ctx context.Context, projectID string, f store.EventF
 	}
 	if f.Subject != "" {
 		where, args = append(where, "subject = ?"), append(args, f.Subject)
+	}
+	if f.TenantID != "" {
+		where, args = append(where, "tenant_id = ?"), append(args, f.TenantID)
 	}
 	if !f.CreateAfter.IsZero() {
 		where, args = append(where, "create_time >= ?"), append(args, ts(f.CreateAfter))

@@ -25,7 +25,9 @@ const (
 	updateSubscription = `UPDATE subscriptions SET webhook_id = ?, event_types = ?, subject_filter = ?, enabled = ?, update_time = ?,
 		version = version + 1 WHERE project_id = ? AND id = ? AND version = ?`
 
-	insertSubscriptionEventType = `INSERT INTO subscription_event_types (subscription_id, project_id, event_type) VALUES (?, ?, ?)`
+	// insertSubscriptionEventType indexes one event type of a subscription under its webhook's tenant.
+	insertSubscriptionEventType = `INSERT INTO subscription_event_types (subscription_id, project_id, event_type, tenant_id)
+		SELECT ?, ?, ?, tenant_id FROM webhooks WHERE id = ?`
 )
 
 type subscriptionRow struct {
@@ -107,7 +109,7 @@ func (s *Store) checkSubscriptionRefs(ctx context.Context, tx *sqlx.Tx, sub *sto
 // insertSubscriptionEventTypes fills the fan-out index of sub.
 func (s *Store) insertSubscriptionEventTypes(ctx context.Context, tx *sqlx.Tx, sub *store.Subscription) error {
 	for _, t := range sub.EventTypes {
-		if _, err := tx.ExecContext(ctx, s.rebind(insertSubscriptionEventType), sub.ID, sub.ProjectID, t); err != nil {
+		if _, err := tx.ExecContext(ctx, s.rebind(insertSubscriptionEventType), sub.ID, sub.ProjectID, t, sub.WebhookID); err != nil {
 			return wrap("index subscription event types", err)
 		}
 	}
@@ -129,11 +131,16 @@ func (s *Store) GetSubscription(ctx context.Context, projectID, subscriptionID s
 }
 
 // ListSubscriptions lists a project's subscriptions, newest first. f.WebhookID keeps one webhook's;
-// f.EventType keeps those that receive that event type (naming it or "*").
+// f.EventType keeps those that receive that event type (naming it or "*"); f.TenantID those of the tenant's
+// webhooks.
 func (s *Store) ListSubscriptions(ctx context.Context, projectID string, f store.SubscriptionFilter, page store.Page) ([]store.Subscription, error) {
 	where, args := []string{"project_id = ?"}, []any{projectID}
 	if f.WebhookID != "" {
 		where, args = append(where, "webhook_id = ?"), append(args, f.WebhookID)
+	}
+	if f.TenantID != "" {
+		where = append(where, `webhook_id IN (SELECT id FROM webhooks WHERE project_id = ? AND tenant_id = ?)`)
+		args = append(args, projectID, f.TenantID)
 	}
 	if f.EventType != "" {
 		where = append(where, `id IN (SELECT subscription_id FROM subscription_event_types

@@ -18,14 +18,14 @@ const (
 	webhookCols = `id, project_id, integration_id, name, system_name, description, method, url, path,
 		integration_headers, headers, body_template, retry_policy, timeout_ms, async_status, async_timeout_ms, enabled,
 		secret, previous_secret, previous_secret_expire_time, success_status_codes, signing_algorithm, public_key,
-		previous_public_key, failure_threshold, send_traceparent, private_origin, create_time, update_time`
+		previous_public_key, failure_threshold, send_traceparent, private_origin, tenant_id, create_time, update_time`
 
 	// webhookReadCols adds the health the delivery engine keeps (never written by UpdateWebhook) and the version.
 	webhookReadCols = webhookCols + `, consecutive_failures, warned_percent, disabled_reason, disable_time,
 		last_success_time, last_failure_time, version`
 
 	insertWebhook = `INSERT INTO webhooks (` + webhookCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	// updateWebhook changes the configuration over the version it was read at; enabled is SetWebhookEnabled's (and
 	// the engine's) to change, so that an update made from a stale read never re-enables a webhook the engine just
@@ -34,7 +34,7 @@ const (
 		url = ?, path = ?, integration_headers = ?, headers = ?, body_template = ?, retry_policy = ?, timeout_ms = ?,
 		async_status = ?, async_timeout_ms = ?, secret = ?, previous_secret = ?,
 		previous_secret_expire_time = ?, success_status_codes = ?, signing_algorithm = ?, public_key = ?,
-		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, private_origin = ?, update_time = ?,
+		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, private_origin = ?, tenant_id = ?, update_time = ?,
 		version = version + 1
 		WHERE project_id = ? AND id = ? AND version = ?`
 
@@ -76,6 +76,7 @@ type webhookRow struct {
 	FailureThreshold         int            `db:"failure_threshold"`
 	SendTraceparent          bool           `db:"send_traceparent"`
 	PrivateOrigin            string         `db:"private_origin"`
+	TenantID                 string         `db:"tenant_id"`
 	Version                  int64          `db:"version"`
 	ConsecutiveFailures      int            `db:"consecutive_failures"`
 	WarnedPercent            int            `db:"warned_percent"`
@@ -98,7 +99,7 @@ func (r webhookRow) record() (store.Webhook, error) {
 		PublicKey: r.PublicKey, PreviousPublicKey: r.PreviousPublicKey, FailureThreshold: r.FailureThreshold,
 		NoTraceparent: !r.SendTraceparent, ConsecutiveFailures: r.ConsecutiveFailures, WarnedPercent: r.WarnedPercent,
 		DisabledReason: r.DisabledReason, DisableTime: r.DisableTime.ptr(), LastSuccessTime: r.LastSuccessTime.ptr(),
-		LastFailureTime: r.LastFailureTime.ptr(), PrivateOrigin: r.PrivateOrigin, Version: r.Version,
+		LastFailureTime: r.LastFailureTime.ptr(), PrivateOrigin: r.PrivateOrigin, Version: r.Version, TenantID: r.TenantID,
 	}
 	if err := r.SuccessStatusCodes.decode(&w.SuccessStatusCodes); err != nil {
 		return w, err
@@ -156,7 +157,7 @@ func (s *Store) webhookArgs(w *store.Webhook) ([]any, error) {
 	return []any{integrationID, w.Name, w.SystemName, w.Description, w.Method, w.URL, w.Path, ih, h, w.BodyTemplate, rp,
 		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
 		tsPtr(w.PreviousSecretExpireTime), codes, string(w.SigningAlgorithm), w.PublicKey, w.PreviousPublicKey,
-		w.FailureThreshold, !w.NoTraceparent, w.PrivateOrigin, w.UpdateTime}, nil
+		w.FailureThreshold, !w.NoTraceparent, w.PrivateOrigin, w.TenantID, w.UpdateTime}, nil
 }
 
 // CreateWebhook stores w, filling in its id and times when empty; ErrNotFound when its integration is not in the
@@ -218,9 +219,17 @@ func (s *Store) GetWebhook(ctx context.Context, projectID, webhookID string) (*s
 
 // ListWebhooks lists a project's webhooks (those of one integration when integrationID is set), newest first.
 func (s *Store) ListWebhooks(ctx context.Context, projectID, integrationID string, page store.Page) ([]store.Webhook, error) {
+	return s.FilterWebhooks(ctx, projectID, store.WebhookFilter{IntegrationID: integrationID}, page)
+}
+
+// FilterWebhooks lists a project's webhooks passing f, newest first.
+func (s *Store) FilterWebhooks(ctx context.Context, projectID string, f store.WebhookFilter, page store.Page) ([]store.Webhook, error) {
 	where, args := []string{"project_id = ?"}, []any{projectID}
-	if integrationID != "" {
-		where, args = append(where, "integration_id = ?"), append(args, integrationID)
+	if f.IntegrationID != "" {
+		where, args = append(where, "integration_id = ?"), append(args, f.IntegrationID)
+	}
+	if f.TenantID != "" {
+		where, args = append(where, "tenant_id = ?"), append(args, f.TenantID)
 	}
 	ws, err := list(ctx, s, webhookReadCols, "webhooks", where, args, page, func(r webhookRow) (store.Webhook, error) {
 		w, err := s.webhookRecord(r)
@@ -289,7 +298,14 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *store.Webhook) error {
 		if err := s.requireIntegration(ctx, tx, w.ProjectID, w.IntegrationID); err != nil {
 			return wrap("update webhook", err)
 		}
-		return s.updateVersioned(ctx, tx, "update webhook", "webhooks", updateWebhook, args, w.ProjectID, w.ID, &version)
+		if err := s.updateVersioned(ctx, tx, "update webhook", "webhooks", updateWebhook, args, w.ProjectID, w.ID, &version); err != nil {
+			return err
+		}
+		// The fan-out index follows the webhook's tenant (a webhook moved to another tenant by an ADMIN).
+		_, err := tx.ExecContext(ctx, s.rebind(`UPDATE subscription_event_types SET tenant_id = ?
+			WHERE subscription_id IN (SELECT id FROM subscriptions WHERE webhook_id = ?) AND tenant_id <> ?`),
+			w.TenantID, w.ID, w.TenantID)
+		return wrap("update webhook", err)
 	})
 	if err == nil {
 		w.Version = version // only once committed

@@ -17,6 +17,7 @@ import { DeliveryService } from "./gen/hookd/v1/delivery_service_pb.js";
 import { EventService, type PublishEventRequest, type PublishEventsRequest } from "./gen/hookd/v1/event_service_pb.js";
 import { EventTypeService } from "./gen/hookd/v1/event_type_service_pb.js";
 import { IntegrationService } from "./gen/hookd/v1/integration_service_pb.js";
+import { PortalService } from "./gen/hookd/v1/portal_service_pb.js";
 import { ProjectService } from "./gen/hookd/v1/project_service_pb.js";
 import { SubscriptionService } from "./gen/hookd/v1/subscription_service_pb.js";
 import { TriggerService } from "./gen/hookd/v1/trigger_service_pb.js";
@@ -36,8 +37,14 @@ export interface RetryOptions {
 export interface HookdClientOptions extends RetryOptions {
   /** Base URL of the hookd server, e.g. "http://127.0.0.1:8080". Not used when `transport` is given. */
   baseUrl?: string;
-  /** API key sent as `Authorization: Bearer <apiKey>` on every call. */
-  apiKey: string;
+  /** API key sent as `Authorization: Bearer <apiKey>` on every call (server side; never hand one to a browser). */
+  apiKey?: string;
+  /**
+   * Portal token ("hps_…", from PortalService.CreatePortalSession) sent as `Authorization: Bearer <token>`:
+   * the browser's credential, confined to one tenant, short-lived, and allowed by CORS from the session's
+   * allowed origins. Give either `apiKey` or `token`. In a portal page, read it with {@link portalTokenFromLocation}.
+   */
+  token?: string;
   /**
    * Transport to use instead of the default Connect-over-fetch one, e.g. `createGrpcWebTransport(...)`
    * from @connectrpc/connect-web or `createGrpcTransport(...)` from @connectrpc/connect-node.
@@ -66,6 +73,8 @@ export interface HookdClient {
   deliveries: Client<typeof DeliveryService>;
   actionStatus: Client<typeof ActionStatusService>;
   triggers: Client<typeof TriggerService>;
+  /** Portal sessions: CreatePortalSession/RevokePortalSessions (ADMIN keys), GetCurrentPortalSession (portal tokens). */
+  portal: Client<typeof PortalService>;
   /** The transport all clients share (API key attached, retries and default timeout applied). */
   transport: Transport;
 }
@@ -87,12 +96,13 @@ export const DEFAULT_RETRY_WAIT_MAX_MS = 10_000;
  * `timeoutMs`, retries included, unless it sets its own `timeoutMs`.
  */
 export function createHookdClient(options: HookdClientOptions): HookdClient {
-  if (!options.apiKey) {
-    throw new TypeError("createHookdClient: apiKey is required");
+  const credential = options.apiKey || options.token;
+  if (!credential) {
+    throw new TypeError("createHookdClient: apiKey (or a portal token) is required");
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const defaultTimeoutMs = timeoutMs > 0 ? timeoutMs : undefined;
-  const interceptors = [authInterceptor(options.apiKey), retryInterceptor(options)];
+  const interceptors = [authInterceptor(credential), retryInterceptor(options)];
   let transport: Transport;
   if (options.transport) {
     transport = intercept(options.transport, interceptors, defaultTimeoutMs);
@@ -120,6 +130,7 @@ export function createHookdClient(options: HookdClientOptions): HookdClient {
     deliveries: createClient(DeliveryService, transport),
     actionStatus: createClient(ActionStatusService, transport),
     triggers: createClient(TriggerService, transport),
+    portal: createClient(PortalService, transport),
     transport,
   };
 }

@@ -1,8 +1,9 @@
 /**
  * @hookd/client — TypeScript client for hookd.
  *
- * - {@link createHookdClient}: typed Connect clients for every hookd.v1 service (API key, timeout and
+ * - {@link createHookdClient}: typed Connect clients for every hookd.v1 service (API key or portal token, timeout and
  *   retries as Connect-ES interceptors: {@link authInterceptor}, {@link retryInterceptor}).
+ * - {@link portalTokenFromLocation}: a portal token from the page's `#token=` fragment (kept in sessionStorage).
  * - {@link verifyWebhook} / {@link parseWebhook}: Standard Webhooks verification with WebCrypto
  *   (HMAC-SHA256 `v1` with a whsec_ secret, ed25519 `v1a` with a whpk_ public key).
  * - {@link completeAction}: answer an async_status delivery's `meta.link`.
@@ -45,6 +46,7 @@ export {
   WEBHOOK_METHODS,
 } from "./defaults.js";
 export { fullUrl } from "./url.js";
+export { PORTAL_TOKEN_KEY, portalTokenFromLocation, type PortalLocation } from "./portal.js";
 export {
   ActionStatusError,
   completeAction,

@@ -189,7 +189,9 @@ type Delivery struct {
 	// integration_name is the webhook's integration's current name (output only; empty if none).
 	IntegrationName string `protobuf:"bytes,17,opt,name=integration_name,json=integrationName,proto3" json:"integration_name,omitempty"`
 	// retries is the number of attempts after the first (output only): the queue's "Retries" column.
-	Retries       int32 `protobuf:"varint,18,opt,name=retries,proto3" json:"retries,omitempty"`
+	Retries int32 `protobuf:"varint,18,opt,name=retries,proto3" json:"retries,omitempty"`
+	// tenant_id (output only) is the tenant of the delivery's webhook (empty: the project's own).
+	TenantId      string `protobuf:"bytes,19,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -350,6 +352,13 @@ func (x *Delivery) GetRetries() int32 {
 	return 0
 }
 
+func (x *Delivery) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
 // Attempt is one HTTP request of a delivery and its response.
 type Attempt struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -500,7 +509,7 @@ var File_hookd_v1_delivery_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_delivery_proto_rawDesc = "" +
 	"\n" +
-	"\x17hookd/v1/delivery.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hookd/v1/header.proto\"\xbc\x05\n" +
+	"\x17hookd/v1/delivery.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hookd/v1/header.proto\"\xd9\x05\n" +
 	"\bDelivery\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -524,7 +533,8 @@ const file_hookd_v1_delivery_proto_rawDesc = "" +
 	"\fattempt_list\x18\x0f \x03(\v2\x11.hookd.v1.AttemptR\vattemptList\x12!\n" +
 	"\fwebhook_name\x18\x10 \x01(\tR\vwebhookName\x12)\n" +
 	"\x10integration_name\x18\x11 \x01(\tR\x0fintegrationName\x12\x18\n" +
-	"\aretries\x18\x12 \x01(\x05R\aretries\"\x8c\x04\n" +
+	"\aretries\x18\x12 \x01(\x05R\aretries\x12\x1b\n" +
+	"\ttenant_id\x18\x13 \x01(\tR\btenantId\"\x8c\x04\n" +
 	"\aAttempt\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x129\n" +
 	"\n" +

@@ -93,7 +93,9 @@ type DeliveryFilter struct {
 	// create_time_before lists only deliveries created before this time.
 	CreateTimeBefore *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time_before,json=createTimeBefore,proto3" json:"create_time_before,omitempty"`
 	// event_id lists only this event's deliveries.
-	EventId       string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	EventId string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// tenant_id selects the deliveries to this tenant's webhooks.
+	TenantId      string `protobuf:"bytes,9,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -180,6 +182,13 @@ func (x *DeliveryFilter) GetCreateTimeBefore() *timestamppb.Timestamp {
 func (x *DeliveryFilter) GetEventId() string {
 	if x != nil {
 		return x.EventId
+	}
+	return ""
+}
+
+func (x *DeliveryFilter) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
 	}
 	return ""
 }
@@ -1006,7 +1015,7 @@ var File_hookd_v1_delivery_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_delivery_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fhookd/v1/delivery_service.proto\x12\bhookd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hookd/v1/delivery.proto\"\xf2\x02\n" +
+	"\x1fhookd/v1/delivery_service.proto\x12\bhookd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hookd/v1/delivery.proto\"\x8f\x03\n" +
 	"\x0eDeliveryFilter\x124\n" +
 	"\bstatuses\x18\x01 \x03(\x0e2\x18.hookd.v1.DeliveryStatusR\bstatuses\x12\x1d\n" +
 	"\n" +
@@ -1017,7 +1026,8 @@ const file_hookd_v1_delivery_service_proto_rawDesc = "" +
 	"\asubject\x18\x05 \x01(\tR\asubject\x12F\n" +
 	"\x11create_time_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0fcreateTimeAfter\x12H\n" +
 	"\x12create_time_before\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x10createTimeBefore\x12\x19\n" +
-	"\bevent_id\x18\b \x01(\tR\aeventId\"\x9b\x01\n" +
+	"\bevent_id\x18\b \x01(\tR\aeventId\x12\x1b\n" +
+	"\ttenant_id\x18\t \x01(\tR\btenantId\"\x9b\x01\n" +
 	"\x15ListDeliveriesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +

@@ -43,8 +43,11 @@ type Event struct {
 	// payload_expired is true when the payload was dropped after the project's payload retention (payload is then
 	// empty); the rest of the event stays listed until the project's retention.
 	PayloadExpired bool `protobuf:"varint,8,opt,name=payload_expired,json=payloadExpired,proto3" json:"payload_expired,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// tenant_id is the tenant the event is about (empty: none); it reaches that tenant's webhooks and the
+	// project's own.
+	TenantId      string `protobuf:"bytes,9,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -131,6 +134,13 @@ func (x *Event) GetPayloadExpired() bool {
 		return x.PayloadExpired
 	}
 	return false
+}
+
+func (x *Event) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
 }
 
 // DeliveryCounts counts deliveries by status.
@@ -228,7 +238,7 @@ var File_hookd_v1_event_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x14hookd/v1/event.proto\x12\bhookd.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x02\n" +
+	"\x14hookd/v1/event.proto\x12\bhookd.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf2\x02\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -239,7 +249,8 @@ const file_hookd_v1_event_proto_rawDesc = "" +
 	"\apayload\x18\x05 \x01(\v2\x17.google.protobuf.StructR\apayload\x12'\n" +
 	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\x12A\n" +
 	"\x0fdelivery_counts\x18\a \x01(\v2\x18.hookd.v1.DeliveryCountsR\x0edeliveryCounts\x12'\n" +
-	"\x0fpayload_expired\x18\b \x01(\bR\x0epayloadExpired\"\xa8\x01\n" +
+	"\x0fpayload_expired\x18\b \x01(\bR\x0epayloadExpired\x12\x1b\n" +
+	"\ttenant_id\x18\t \x01(\tR\btenantId\"\xa8\x01\n" +
 	"\x0eDeliveryCounts\x12\x16\n" +
 	"\x06queued\x18\x01 \x01(\x05R\x06queued\x12\x1a\n" +
 	"\bretrying\x18\x02 \x01(\x05R\bretrying\x12\x18\n" +

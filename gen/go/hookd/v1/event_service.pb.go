@@ -183,7 +183,10 @@ type PublishEventRequest struct {
 	// idempotency_key returns the first result for 24 h instead of publishing again (optional).
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// webhook_ids sends the event to these webhooks only, ignoring subscriptions (optional).
-	WebhookIds    []string `protobuf:"bytes,5,rep,name=webhook_ids,json=webhookIds,proto3" json:"webhook_ids,omitempty"`
+	WebhookIds []string `protobuf:"bytes,5,rep,name=webhook_ids,json=webhookIds,proto3" json:"webhook_ids,omitempty"`
+	// tenant_id publishes the event for this tenant (up to 128 characters of `[A-Za-z0-9._:-]`): it goes to the
+	// tenant's subscribed webhooks and the project's own, never to another tenant's.
+	TenantId      string `protobuf:"bytes,6,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -251,6 +254,13 @@ func (x *PublishEventRequest) GetWebhookIds() []string {
 		return x.WebhookIds
 	}
 	return nil
+}
+
+func (x *PublishEventRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
 }
 
 // PublishEventResponse is the response of PublishEvent.
@@ -507,8 +517,10 @@ type ListEventsRequest struct {
 	CreateTimeAfter *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time_after,json=createTimeAfter,proto3" json:"create_time_after,omitempty"`
 	// create_time_before lists only events created before this time.
 	CreateTimeBefore *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time_before,json=createTimeBefore,proto3" json:"create_time_before,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// tenant_id lists only the events of this tenant.
+	TenantId      string `protobuf:"bytes,7,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListEventsRequest) Reset() {
@@ -583,6 +595,13 @@ func (x *ListEventsRequest) GetCreateTimeBefore() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ListEventsRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
 // ListEventsResponse is the response of ListEvents.
 type ListEventsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -652,7 +671,7 @@ const file_hookd_v1_event_service_proto_rawDesc = "" +
 	"\x12executions_deleted\x18\x04 \x01(\x03R\x11executionsDeleted\x121\n" +
 	"\x14deliveries_cancelled\x18\x05 \x01(\x03R\x13deliveriesCancelled\x128\n" +
 	"\x18idempotency_keys_deleted\x18\x06 \x01(\x03R\x16idempotencyKeysDeleted\x12<\n" +
-	"\x1aoperational_events_deleted\x18\a \x01(\x03R\x18operationalEventsDeleted\"\xcb\x01\n" +
+	"\x1aoperational_events_deleted\x18\a \x01(\x03R\x18operationalEventsDeleted\"\xe8\x01\n" +
 	"\x13PublishEventRequest\x12\x1d\n" +
 	"\n" +
 	"event_type\x18\x01 \x01(\tR\teventType\x121\n" +
@@ -660,7 +679,8 @@ const file_hookd_v1_event_service_proto_rawDesc = "" +
 	"\asubject\x18\x03 \x01(\tR\asubject\x12'\n" +
 	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12\x1f\n" +
 	"\vwebhook_ids\x18\x05 \x03(\tR\n" +
-	"webhookIds\"`\n" +
+	"webhookIds\x12\x1b\n" +
+	"\ttenant_id\x18\x06 \x01(\tR\btenantId\"`\n" +
 	"\x14PublishEventResponse\x12%\n" +
 	"\x05event\x18\x01 \x01(\v2\x0f.hookd.v1.EventR\x05event\x12!\n" +
 	"\fdelivery_ids\x18\x02 \x03(\tR\vdeliveryIds\"M\n" +
@@ -671,7 +691,7 @@ const file_hookd_v1_event_service_proto_rawDesc = "" +
 	"\x0fGetEventRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"9\n" +
 	"\x10GetEventResponse\x12%\n" +
-	"\x05event\x18\x01 \x01(\v2\x0f.hookd.v1.EventR\x05event\"\x9a\x02\n" +
+	"\x05event\x18\x01 \x01(\v2\x0f.hookd.v1.EventR\x05event\"\xb7\x02\n" +
 	"\x11ListEventsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -680,7 +700,8 @@ const file_hookd_v1_event_service_proto_rawDesc = "" +
 	"event_type\x18\x03 \x01(\tR\teventType\x12\x18\n" +
 	"\asubject\x18\x04 \x01(\tR\asubject\x12F\n" +
 	"\x11create_time_after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x0fcreateTimeAfter\x12H\n" +
-	"\x12create_time_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x10createTimeBefore\"e\n" +
+	"\x12create_time_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x10createTimeBefore\x12\x1b\n" +
+	"\ttenant_id\x18\a \x01(\tR\btenantId\"e\n" +
 	"\x12ListEventsResponse\x12'\n" +
 	"\x06events\x18\x01 \x03(\v2\x0f.hookd.v1.EventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x94\x03\n" +

@@ -352,8 +352,11 @@ type Webhook struct {
 	// then the webhook's own, which replace integration headers of the same name. Private values are masked
 	// for non-ADMIN keys.
 	EffectiveHeaders []*Header `protobuf:"bytes,31,rep,name=effective_headers,json=effectiveHeaders,proto3" json:"effective_headers,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// tenant_id is the customer (tenant) that owns the webhook; empty for the project's own webhooks. An event of
+	// tenant T goes to T's webhooks and to the project's own; a portal session of T manages only T's webhooks.
+	TenantId      string `protobuf:"bytes,32,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Webhook) Reset() {
@@ -603,6 +606,13 @@ func (x *Webhook) GetEffectiveHeaders() []*Header {
 	return nil
 }
 
+func (x *Webhook) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
 // WebhookStats summarizes a webhook's deliveries over a window (counters kept as deliveries change, not a scan
 // of the log).
 type WebhookStats struct {
@@ -810,8 +820,7 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"maxRetries\"9\n" +
 	"\x11IntegrationHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
-	"\x03use\x18\x02 \x01(\bR\x03use\"\xe4\n" +
-	"\n" +
+	"\x03use\x18\x02 \x01(\bR\x03use\"\x81\v\n" +
 	"\aWebhook\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -848,7 +857,8 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"public_key\x18\x1c \x01(\tR\tpublicKey\x12.\n" +
 	"\x13previous_public_key\x18\x1d \x01(\tR\x11previousPublicKey\x12)\n" +
 	"\x10send_traceparent\x18\x1e \x01(\bR\x0fsendTraceparent\x12=\n" +
-	"\x11effective_headers\x18\x1f \x03(\v2\x10.hookd.v1.HeaderR\x10effectiveHeaders\"\xea\x05\n" +
+	"\x11effective_headers\x18\x1f \x03(\v2\x10.hookd.v1.HeaderR\x10effectiveHeaders\x12\x1b\n" +
+	"\ttenant_id\x18  \x01(\tR\btenantId\"\xea\x05\n" +
 	"\fWebhookStats\x121\n" +
 	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x12\n" +
 	"\x04done\x18\x02 \x01(\x03R\x04done\x12\x16\n" +

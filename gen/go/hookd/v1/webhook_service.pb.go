@@ -66,8 +66,11 @@ type CreateWebhookRequest struct {
 	SigningAlgorithm SigningAlgorithm `protobuf:"varint,18,opt,name=signing_algorithm,json=signingAlgorithm,proto3,enum=hookd.v1.SigningAlgorithm" json:"signing_algorithm,omitempty"`
 	// send_traceparent sends the W3C `traceparent` header with every attempt (default true).
 	SendTraceparent *bool `protobuf:"varint,19,opt,name=send_traceparent,json=sendTraceparent,proto3,oneof" json:"send_traceparent,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// tenant_id makes the webhook a tenant's (up to 128 characters of `[A-Za-z0-9._:-]`; empty: the project's own).
+	// A portal token always creates webhooks of its own tenant.
+	TenantId      string `protobuf:"bytes,20,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateWebhookRequest) Reset() {
@@ -233,6 +236,13 @@ func (x *CreateWebhookRequest) GetSendTraceparent() bool {
 	return false
 }
 
+func (x *CreateWebhookRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
 // CreateWebhookResponse is the response of CreateWebhook.
 type CreateWebhookResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -380,6 +390,8 @@ type ListWebhooksRequest struct {
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// integration_id lists only the webhooks of this integration.
 	IntegrationId string `protobuf:"bytes,3,opt,name=integration_id,json=integrationId,proto3" json:"integration_id,omitempty"`
+	// tenant_id lists only the webhooks of this tenant.
+	TenantId      string `protobuf:"bytes,4,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -431,6 +443,13 @@ func (x *ListWebhooksRequest) GetPageToken() string {
 func (x *ListWebhooksRequest) GetIntegrationId() string {
 	if x != nil {
 		return x.IntegrationId
+	}
+	return ""
+}
+
+func (x *ListWebhooksRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
 	}
 	return ""
 }
@@ -632,8 +651,10 @@ type UpdateWebhookRequest struct {
 	SigningAlgorithm *SigningAlgorithm `protobuf:"varint,20,opt,name=signing_algorithm,json=signingAlgorithm,proto3,enum=hookd.v1.SigningAlgorithm,oneof" json:"signing_algorithm,omitempty"`
 	// send_traceparent turns the W3C `traceparent` header on or off.
 	SendTraceparent *bool `protobuf:"varint,21,opt,name=send_traceparent,json=sendTraceparent,proto3,oneof" json:"send_traceparent,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// tenant_id moves the webhook to another tenant ("" = the project's own); needs an ADMIN key.
+	TenantId      *string `protobuf:"bytes,22,opt,name=tenant_id,json=tenantId,proto3,oneof" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateWebhookRequest) Reset() {
@@ -811,6 +832,13 @@ func (x *UpdateWebhookRequest) GetSendTraceparent() bool {
 		return *x.SendTraceparent
 	}
 	return false
+}
+
+func (x *UpdateWebhookRequest) GetTenantId() string {
+	if x != nil && x.TenantId != nil {
+		return *x.TenantId
+	}
+	return ""
 }
 
 // UpdateWebhookResponse is the response of UpdateWebhook.
@@ -1561,7 +1589,7 @@ var File_hookd_v1_webhook_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xdb\x06\n" +
+	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xf8\x06\n" +
 	"\x14CreateWebhookRequest\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -1583,7 +1611,8 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x14success_status_codes\x18\x10 \x03(\x05R\x12successStatusCodes\x12+\n" +
 	"\x11failure_threshold\x18\x11 \x01(\x05R\x10failureThreshold\x12G\n" +
 	"\x11signing_algorithm\x18\x12 \x01(\x0e2\x1a.hookd.v1.SigningAlgorithmR\x10signingAlgorithm\x12.\n" +
-	"\x10send_traceparent\x18\x13 \x01(\bH\x01R\x0fsendTraceparent\x88\x01\x01B\n" +
+	"\x10send_traceparent\x18\x13 \x01(\bH\x01R\x0fsendTraceparent\x88\x01\x01\x12\x1b\n" +
+	"\ttenant_id\x18\x14 \x01(\tR\btenantIdB\n" +
 	"\n" +
 	"\b_enabledB\x13\n" +
 	"\x11_send_traceparent\"D\n" +
@@ -1592,19 +1621,20 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x11GetWebhookRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"A\n" +
 	"\x12GetWebhookResponse\x12+\n" +
-	"\awebhook\x18\x01 \x01(\v2\x11.hookd.v1.WebhookR\awebhook\"x\n" +
+	"\awebhook\x18\x01 \x01(\v2\x11.hookd.v1.WebhookR\awebhook\"\x95\x01\n" +
 	"\x13ListWebhooksRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12%\n" +
-	"\x0eintegration_id\x18\x03 \x01(\tR\rintegrationId\"m\n" +
+	"\x0eintegration_id\x18\x03 \x01(\tR\rintegrationId\x12\x1b\n" +
+	"\ttenant_id\x18\x04 \x01(\tR\btenantId\"m\n" +
 	"\x14ListWebhooksResponse\x12-\n" +
 	"\bwebhooks\x18\x01 \x03(\v2\x11.hookd.v1.WebhookR\bwebhooks\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"L\n" +
 	"\x15IntegrationHeaderList\x123\n" +
 	"\x06values\x18\x01 \x03(\v2\x1b.hookd.v1.IntegrationHeaderR\x06values\"(\n" +
 	"\x0eStatusCodeList\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\x05R\x06values\"\x90\t\n" +
+	"\x06values\x18\x01 \x03(\x05R\x06values\"\xc0\t\n" +
 	"\x14UpdateWebhookRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x0eintegration_id\x18\x02 \x01(\tH\x00R\rintegrationId\x88\x01\x01\x12\x17\n" +
@@ -1629,7 +1659,8 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"R\x10failureThreshold\x88\x01\x01\x12#\n" +
 	"\rreplay_missed\x18\x13 \x01(\bR\freplayMissed\x12L\n" +
 	"\x11signing_algorithm\x18\x14 \x01(\x0e2\x1a.hookd.v1.SigningAlgorithmH\vR\x10signingAlgorithm\x88\x01\x01\x12.\n" +
-	"\x10send_traceparent\x18\x15 \x01(\bH\fR\x0fsendTraceparent\x88\x01\x01B\x11\n" +
+	"\x10send_traceparent\x18\x15 \x01(\bH\fR\x0fsendTraceparent\x88\x01\x01\x12 \n" +
+	"\ttenant_id\x18\x16 \x01(\tH\rR\btenantId\x88\x01\x01B\x11\n" +
 	"\x0f_integration_idB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_system_nameB\x0e\n" +
@@ -1643,7 +1674,9 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\b_enabledB\x14\n" +
 	"\x12_failure_thresholdB\x14\n" +
 	"\x12_signing_algorithmB\x13\n" +
-	"\x11_send_traceparent\"`\n" +
+	"\x11_send_traceparentB\f\n" +
+	"\n" +
+	"_tenant_id\"`\n" +
 	"\x15UpdateWebhookResponse\x12+\n" +
 	"\awebhook\x18\x01 \x01(\v2\x11.hookd.v1.WebhookR\awebhook\x12\x1a\n" +
 	"\breplayed\x18\x02 \x01(\x05R\breplayed\"&\n" +

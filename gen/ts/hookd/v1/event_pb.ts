@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/event.proto.
  */
 export const file_hookd_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChRob29rZC92MS9ldmVudC5wcm90bxIIaG9va2QudjEi+AEKBUV2ZW50EgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpldmVudF90eXBlGAMgASgJEg8KB3N1YmplY3QYBCABKAkSKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFwoPaWRlbXBvdGVuY3lfa2V5GAYgASgJEjEKD2RlbGl2ZXJ5X2NvdW50cxgHIAEoCzIYLmhvb2tkLnYxLkRlbGl2ZXJ5Q291bnRzEhcKD3BheWxvYWRfZXhwaXJlZBgIIAEoCCJ0Cg5EZWxpdmVyeUNvdW50cxIOCgZxdWV1ZWQYASABKAUSEAoIcmV0cnlpbmcYAiABKAUSDwoHd2FpdGluZxgDIAEoBRIMCgRkb25lGAQgASgFEg4KBmZhaWxlZBgFIAEoBRIRCgljYW5jZWxsZWQYBiABKAVCiwEKDGNvbS5ob29rZC52MUIKRXZlbnRQcm90b1ABWi5naXRodWIuY29tL2hvb2tkL2hvb2tkL2dlbi9nby9ob29rZC92MTtob29rZHYxogIDSFhYqgIISG9va2QuVjHKAghIb29rZFxWMeICFEhvb2tkXFYxXEdQQk1ldGFkYXRh6gIJSG9va2Q6OlYxYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChRob29rZC92MS9ldmVudC5wcm90bxIIaG9va2QudjEiiwIKBUV2ZW50EgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpldmVudF90eXBlGAMgASgJEg8KB3N1YmplY3QYBCABKAkSKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFwoPaWRlbXBvdGVuY3lfa2V5GAYgASgJEjEKD2RlbGl2ZXJ5X2NvdW50cxgHIAEoCzIYLmhvb2tkLnYxLkRlbGl2ZXJ5Q291bnRzEhcKD3BheWxvYWRfZXhwaXJlZBgIIAEoCBIRCgl0ZW5hbnRfaWQYCSABKAkidAoORGVsaXZlcnlDb3VudHMSDgoGcXVldWVkGAEgASgFEhAKCHJldHJ5aW5nGAIgASgFEg8KB3dhaXRpbmcYAyABKAUSDAoEZG9uZRgEIAEoBRIOCgZmYWlsZWQYBSABKAUSEQoJY2FuY2VsbGVkGAYgASgFQosBCgxjb20uaG9va2QudjFCCkV2ZW50UHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Event is something that happened, published to the webhooks subscribed to its type.
@@ -76,6 +76,14 @@ export type Event = Message<"hookd.v1.Event"> & {
    * @generated from field: bool payload_expired = 8;
    */
   payloadExpired: boolean;
+
+  /**
+   * tenant_id is the tenant the event is about (empty: none); it reaches that tenant's webhooks and the
+   * project's own.
+   *
+   * @generated from field: string tenant_id = 9;
+   */
+  tenantId: string;
 };
 
 /**
