@@ -84,8 +84,8 @@ type eventRow struct {
 	TraceParent    string   `db:"traceparent"`
 	TraceState     string   `db:"tracestate"`
 	// PayloadExpired is read where eventReadCols is selected (it is not among the inserted eventCols).
-	PayloadExpired bool `db:"payload_expired"`
-	TenantID       string   `db:"tenant_id"`
+	PayloadExpired bool   `db:"payload_expired"`
+	TenantID       string `db:"tenant_id"`
 }
 
 func (r eventRow) record() store.Event {
