@@ -697,8 +697,9 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 	}
 	if w.RetryPolicy.Kind == store.RetryIdempotent && !usesTransactionalID(w, in, body) {
 		return apierr.Invalid("retry_policy.kind", "RETRY_POLICY_KIND_IDEMPOTENT retries only requests that carry the "+
-			"idempotency key, but neither the URL, the headers nor the body_template of this webhook use {{.TransactionalId}}: "+
-			"add it (e.g. ?transactionId={{.TransactionalId}}, a header value or a body field) or choose another retry policy")
+			"idempotency key, but neither the URL, the headers nor the body_template of this webhook use {{.TransactionalId}} "+
+			"(or "+render.MaestraTransactionalID+"): add it (e.g. ?transactionId={{.TransactionalId}} or "+
+			"?transactionId="+render.MaestraTransactionalID+", a header value or a body field) or choose another retry policy")
 	}
 	return nil
 }

@@ -110,6 +110,31 @@ func TestIdempotentPolicy(t *testing.T) {
 	})
 }
 
+// TestMaestraTransactionalID: the product document's `${WebhookRequest.TransactionalId}` (seed 001) is sent as the
+// delivery id in the URL path and query, a header value and the body, and keys RETRY_POLICY_KIND_IDEMPOTENT.
+func TestMaestraTransactionalID(t *testing.T) {
+	backends(t, func(t *testing.T, st *storesql.Store) {
+		e := setup(t, st, dev)
+		rcv := newReceiver(t, reply{status: 503}, reply{status: 200})
+		w := e.webhook(t, rcv.URL+"/orders/${WebhookRequest.TransactionalId}?transactionId=${WebhookRequest.TransactionalId}",
+			func(w *store.Webhook) {
+				w.RetryPolicy = store.RetryPolicy{Kind: store.RetryIdempotent}
+				w.Headers = []store.Header{{Name: "Idempotency-Key", Value: "${WebhookRequest.TransactionalId}"}}
+				w.BodyTemplate = `{"transactionId":"${WebhookRequest.TransactionalId}"}`
+			})
+		id := e.publish(t, `{}`, w.ID)[0]
+		e.runOnce(t, 1)
+		d := e.delivery(t, id)
+		require.Equal(t, store.StatusRetrying, d.Status, "keyed: a 503 is retried under IDEMPOTENT")
+		got := rcv.requests()
+		require.Len(t, got, 1)
+		assert.Equal(t, "/orders/"+id, got[0].path)
+		assert.Equal(t, "transactionId="+id, got[0].query)
+		assert.Equal(t, id, got[0].header.Get("Idempotency-Key"))
+		assert.JSONEq(t, `{"transactionId":"`+id+`"}`, string(got[0].body))
+	})
+}
+
 // TestSuccessStatusCodes delivers to a webhook that accepts only 200, the rule of the product document 004
 // (004_059e8ff75d0b421d.txt): "If you reply with any response code that is not a HTTP 200, including 3xx/4xx/5xx
 // codes, we will mark the webhook as rejected." A 201 or 204 then counts as a failure and is retried like a 5xx.
