@@ -616,7 +616,7 @@ const MaxBulkRetry = 10_000
 
 // Store is what hookd persists and the API reads: configuration, events and the logs. Methods taking projectID
 // never see other projects' records. The delivery queue (Queue), its wake-ups (Listener) and the shared rate
-// buckets (RateBuckets) are interfaces of their own.
+// rate windows (RateWindows) are interfaces of their own.
 type Store interface {
 	// Close releases the database.
 	Close() error
@@ -781,9 +781,10 @@ type Listener interface {
 	Subscribe() (<-chan Wakeup, func())
 }
 
-// RateBuckets are token buckets shared by every process of a cluster.
-type RateBuckets interface {
-	// TakeRateTokens takes up to n tokens at once from the bucket key (rate per second, burst = rate) and returns
-	// how many it got (0: none left, and when the next one is due).
-	TakeRateTokens(ctx context.Context, key string, rate, n int, now time.Time) (int, time.Time, error)
+// RateWindows are rate limits shared by every process of a cluster: at most rate admissions of a key in any
+// rolling second.
+type RateWindows interface {
+	// TakeRate takes up to n admissions of key at once and returns how many it got (0: none left, and when the next
+	// one can be had); they count in the window from now + hold (the latest time the taker may spend them).
+	TakeRate(ctx context.Context, key string, rate, n int, now time.Time, hold time.Duration) (int, time.Time, error)
 }

@@ -54,7 +54,7 @@ type Config struct {
 	Keyring *secret.Keyring
 }
 
-// Store is the SQL implementation of store.Store, store.Queue and store.RateBuckets; Listener returns its
+// Store is the SQL implementation of store.Store, store.Queue and store.RateWindows; Listener returns its
 // store.Listener.
 type Store struct {
 	db *sqlx.DB
@@ -94,7 +94,7 @@ type Store struct {
 var (
 	_ store.Store       = (*Store)(nil)
 	_ store.Queue       = (*Store)(nil)
-	_ store.RateBuckets = (*Store)(nil)
+	_ store.RateWindows = (*Store)(nil)
 )
 
 func init() {

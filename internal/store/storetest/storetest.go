@@ -125,7 +125,7 @@ func ForEachBackend(t *testing.T, fn func(t *testing.T, s store.Store)) {
 	ForEachStore(t, func(t *testing.T, s *storesql.Store) { fn(t, s) })
 }
 
-// ForEachStore is ForEachBackend for tests that also use the queue, listener, rate buckets or upkeep of the store.
+// ForEachStore is ForEachBackend for tests that also use the queue, listener, rate windows or upkeep of the store.
 func ForEachStore(t *testing.T, fn func(t *testing.T, s *storesql.Store)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, NewSQLite(t)) })
@@ -145,6 +145,30 @@ func ForEachStoreParallel(t *testing.T, fn func(t *testing.T, s *storesql.Store)
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, NewSQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, NewPostgres(t)) })
+}
+
+// ForEachClusterParallel runs fn as the parallel subtests "sqlite" and "postgres", each with two stores opened on
+// one fresh database (sharing their secret keys), as two processes of a cluster would.
+func ForEachClusterParallel(t *testing.T, fn func(t *testing.T, a, b *storesql.Store)) {
+	t.Helper()
+	open := func(t *testing.T, url string, keys *secret.Keyring) *storesql.Store {
+		s, err := storesql.Open(context.Background(), storesql.Config{URL: url, Logger: quietLogger(), MaxOpenConns: 10, Keyring: keys})
+		if err != nil {
+			t.Fatalf("storetest: open %s: %v", url, err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	for name, url := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return t.TempDir() },
+		"postgres": func(t *testing.T) string { return PostgresURL(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			u, keys := url(t), secret.NewRandom()
+			fn(t, open(t, u, keys), open(t, u, keys))
+		})
+	}
 }
 
 // pgServer is the test PostgreSQL server: an admin connection and the migrated template database's name.
