@@ -468,7 +468,7 @@ func (s *webhookService) copySubscriptions(ctx context.Context, w *store.Webhook
 	for _, src := range subs {
 		sub := &store.Subscription{
 			ID: id.New(id.Subscription, now), ProjectID: w.ProjectID, WebhookID: w.ID, EventTypes: slices.Clone(src.EventTypes),
-			SubjectFilter: src.SubjectFilter, Enabled: src.Enabled, CreateTime: now, UpdateTime: now,
+			SubjectFilter: src.SubjectFilter, Filter: src.Filter, Enabled: src.Enabled, CreateTime: now, UpdateTime: now,
 		}
 		if err := s.d.Store.CreateSubscription(ctx, sub); err != nil {
 			if derr := s.d.Store.DeleteWebhook(context.WithoutCancel(ctx), w.ProjectID, w.ID, now); derr != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/filter"
 	"github.com/hookd/hookd/internal/purge"
 	"github.com/hookd/hookd/internal/router"
 	"github.com/hookd/hookd/internal/sender"
@@ -88,7 +89,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.publicURL = "http://" + s.ln.Addr().String()
 	}
 	s.registry = prometheus.NewRegistry()
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		filter.ErrorsTotal)
 	// The store's keyring encrypts secrets at rest and derives the capability tokens (action status, sync results).
 	s.snd = sender.New(sender.Config{
 		Queue: s.store, Listener: s.store.Listener(), Targets: s.store, Rates: s.store, ActionKeys: sc.Keyring,

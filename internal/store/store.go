@@ -252,9 +252,11 @@ type Subscription struct {
 	WebhookID     string
 	EventTypes    []string
 	SubjectFilter string
-	Enabled       bool
-	CreateTime    time.Time
-	UpdateTime    time.Time
+	// Filter is a CEL expression over type, subject, tenant_id and data (package filter); empty matches all.
+	Filter     string
+	Enabled    bool
+	CreateTime time.Time
+	UpdateTime time.Time
 	// Version counts the updates of the record: Update* write over the version read (ErrStale when it moved).
 	Version int64
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/hookd/hookd/internal/filter"
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/store"
 )
@@ -18,7 +19,7 @@ const (
 
 	// matchSubscriptions finds the enabled subscriptions for a set of event types, with their webhooks' state: a
 	// disabled webhook gets its deliveries FAILED at once ("webhook disabled"), which replay_missed re-queues.
-	matchSubscriptions = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
+	matchSubscriptions = `SELECT se.event_type, s.subject_filter, s.filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
 			w.enabled
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
@@ -27,7 +28,7 @@ const (
 		ORDER BY s.webhook_id`
 
 	// matchSubscriptionsPG is matchSubscriptions with the event types in one array: a fixed text to prepare.
-	matchSubscriptionsPG = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
+	matchSubscriptionsPG = `SELECT se.event_type, s.subject_filter, s.filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
 			w.enabled
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
@@ -119,6 +120,7 @@ type target struct {
 type subscriptionMatch struct {
 	EventType     string `db:"event_type"`
 	SubjectFilter string `db:"subject_filter"`
+	Filter        string `db:"filter"`
 	WebhookID     string `db:"webhook_id"`
 	IntegrationID string `db:"integration_id"`
 	Enabled       bool   `db:"enabled"`
@@ -446,10 +448,20 @@ func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID strin
 		if !store.IsOperational(ev.EventType) { // "*" takes every event but the operational ones
 			matches = append(matches, byType[AllEventTypes]...)
 		}
+		var fev *filter.Event // decoded once per event, when a filter needs it
 		for _, m := range matches {
-			if m.SubjectFilter == "" || m.SubjectFilter == ev.Subject {
-				add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled})
+			if m.SubjectFilter != "" && m.SubjectFilter != ev.Subject || seen[m.WebhookID] {
+				continue
 			}
+			if m.Filter != "" {
+				if fev == nil {
+					fev = &filter.Event{Type: ev.EventType, Subject: ev.Subject, Data: filter.Decode(ev.Payload)}
+				}
+				if !s.filters.Match(m.Filter, *fev) {
+					continue
+				}
+			}
+			add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled})
 		}
 		slices.SortFunc(out[i], func(a, b target) int { return strings.Compare(a.webhookID, b.webhookID) })
 	}

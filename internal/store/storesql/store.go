@@ -22,6 +22,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/hookd/hookd/internal/filter"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
 )
@@ -68,6 +69,8 @@ type Store struct {
 	hub     *hub
 	origin  string // identifies this store's NOTIFYs, so that its listener skips them
 	keys    *secret.Keyring
+	// filters caches the compiled subscription filters publishing evaluates.
+	filters *filter.Cache
 	// changed is closed and replaced after every commit that finishes deliveries (see DeliveriesChanged).
 	changed changeSignal
 	// feed routes delivery changes to watchers (WatchDeliveries).
@@ -164,7 +167,7 @@ func connect(ctx context.Context, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{log: log, hub: newHub(), keys: cfg.Keyring, origin: randomToken(9)}
+	s := &Store{log: log, hub: newHub(), keys: cfg.Keyring, origin: randomToken(9), filters: filter.NewCache()}
 	s.feed = newFeed(s)
 	var err error
 	if IsPostgresURL(cfg.URL) {
