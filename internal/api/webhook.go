@@ -77,7 +77,8 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		URL: m.GetUrl(), Path: m.GetPath(), IntegrationHeaders: integrationHeadersFromProto(m.GetIntegrationHeaders()),
 		BodyTemplate: m.GetBodyTemplate(), AsyncStatus: m.GetAsyncStatus(), Enabled: true,
 		FailureThreshold: int(m.GetFailureThreshold()), NoTraceparent: m.SendTraceparent != nil && !m.GetSendTraceparent(),
-		CreateTime: now, UpdateTime: now,
+		SignatureHeader: strings.TrimSpace(m.GetSignatureHeader()), IDHeader: strings.TrimSpace(m.GetIdHeader()),
+		TimestampHeader: strings.TrimSpace(m.GetTimestampHeader()), CreateTime: now, UpdateTime: now,
 	}
 	if w.SystemName == "" {
 		w.SystemName = slug(w.Name)
@@ -101,6 +102,9 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		return nil, err
 	}
 	if w.SigningAlgorithm, err = signingAlgorithmFromProto(m.GetSigningAlgorithm()); err != nil {
+		return nil, err
+	}
+	if w.SignatureStyle, err = signatureStyleFromProto(m.GetSignatureStyle()); err != nil {
 		return nil, err
 	}
 	if w.Timeout, err = durationField("timeout", m.GetTimeout(), sender.DefaultTimeout, minWebhookTimeout, maxWebhookTimeout); err != nil {
@@ -281,6 +285,20 @@ func (s *webhookService) update(ctx context.Context, p auth.Principal, m *hookdv
 	}
 	if m.SendTraceparent != nil {
 		w.NoTraceparent = !m.GetSendTraceparent()
+	}
+	if m.SignatureHeader != nil {
+		w.SignatureHeader = strings.TrimSpace(m.GetSignatureHeader())
+	}
+	if m.IdHeader != nil {
+		w.IDHeader = strings.TrimSpace(m.GetIdHeader())
+	}
+	if m.TimestampHeader != nil {
+		w.TimestampHeader = strings.TrimSpace(m.GetTimestampHeader())
+	}
+	if m.SignatureStyle != nil {
+		if w.SignatureStyle, err = signatureStyleFromProto(m.GetSignatureStyle()); err != nil {
+			return nil, nil, err
+		}
 	}
 	now := s.d.now()
 	if m.SigningAlgorithm != nil {
@@ -654,6 +672,9 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 	if !slices.Contains(store.HTTPMethods, w.Method) {
 		return apierr.Invalid("method", "%q is not one of %s", w.Method, strings.Join(store.HTTPMethods, ", "))
 	}
+	if err := checkSigningHeaders(w); err != nil {
+		return err
+	}
 	var err error
 	switch {
 	case w.URL != "" && w.Path != "":
@@ -746,6 +767,70 @@ func successCodesFromProto(codes []int32) ([]int, error) {
 		out = append(out, int(c))
 	}
 	return out, nil
+}
+
+// signingHeaderFields are the webhook fields that rename the signing headers.
+var signingHeaderFields = []string{"signature_header", "id_header", "timestamp_header"}
+
+// unsignableHeaders cannot carry the id, timestamp or signature: hop-by-hop headers, headers the HTTP client or
+// hookd sets, and credential headers.
+var unsignableHeaders = map[string]bool{
+	"connection": true, "keep-alive": true, "proxy-connection": true, "transfer-encoding": true, "te": true,
+	"trailer": true, "upgrade": true, "proxy-authenticate": true, "proxy-authorization": true,
+	"host": true, "content-length": true, "content-type": true, "content-encoding": true, "expect": true, "date": true,
+	"user-agent": true, "traceparent": true, "tracestate": true, "authorization": true, "cookie": true, "set-cookie": true,
+}
+
+// checkSigningHeaders validates the signing header names and style of w: valid header names (empty = the
+// Standard Webhooks name), none hop-by-hop, set by the client or a credential header, all three distinct and none
+// also one of the webhook's own headers; SIGNATURE_STYLE_HEX_BODY needs an HMAC secret.
+func checkSigningHeaders(w *store.Webhook) error {
+	names := []string{w.SignatureHeader, w.IDHeader, w.TimestampHeader}
+	sc := signature.SchemeOf(w)
+	effective := []string{sc.SignatureHeader, sc.IDHeader, sc.TimestampHeader}
+	for i, n := range names {
+		f := signingHeaderFields[i]
+		switch {
+		case n == "":
+		case !isHeaderToken(n):
+			return apierr.Invalid(f, "%q is not a valid HTTP header name", n)
+		case len(n) > maxHeaderNameLen:
+			return apierr.Invalid(f, "is longer than %d characters", maxHeaderNameLen)
+		case unsignableHeaders[strings.ToLower(n)]:
+			return apierr.Invalid(f, "%s is a hop-by-hop, client-set or credential header and cannot carry the signature", n)
+		}
+		for j := range i {
+			if strings.EqualFold(effective[i], effective[j]) {
+				return apierr.Invalid(f, "%s is already the %s", effective[i], strings.ReplaceAll(signingHeaderFields[j], "_", " "))
+			}
+		}
+		if slices.ContainsFunc(w.Headers, func(h store.Header) bool { return strings.EqualFold(h.Name, effective[i]) }) {
+			return apierr.Invalid(f, "%s is also one of the webhook's headers; remove it there or choose another name", effective[i])
+		}
+	}
+	if w.SignatureStyle == store.SignatureHexBody && w.SigningAlgorithm == store.SigningEd25519 {
+		return apierr.Invalid("signature_style", "SIGNATURE_STYLE_HEX_BODY is an HMAC-SHA256 of the body: it needs SIGNING_ALGORITHM_HMAC_SHA256")
+	}
+	return nil
+}
+
+// signatureStyleFromProto maps a signature style; UNSPECIFIED is the default, STANDARD_WEBHOOKS.
+func signatureStyleFromProto(st hookdv1.SignatureStyle) (store.SignatureStyle, error) {
+	switch st {
+	case hookdv1.SignatureStyle_SIGNATURE_STYLE_UNSPECIFIED, hookdv1.SignatureStyle_SIGNATURE_STYLE_STANDARD_WEBHOOKS:
+		return store.SignatureStandardWebhooks, nil
+	case hookdv1.SignatureStyle_SIGNATURE_STYLE_HEX_BODY:
+		return store.SignatureHexBody, nil
+	default:
+		return "", apierr.Invalid("signature_style", "%d is not a known signature style", int32(st))
+	}
+}
+
+func signatureStyleToProto(st store.SignatureStyle) hookdv1.SignatureStyle {
+	if st == store.SignatureHexBody {
+		return hookdv1.SignatureStyle_SIGNATURE_STYLE_HEX_BODY
+	}
+	return hookdv1.SignatureStyle_SIGNATURE_STYLE_STANDARD_WEBHOOKS
 }
 
 // signingAlgorithmFromProto maps signing_algorithm; UNSPECIFIED means HMAC_SHA256.
@@ -896,6 +981,7 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 	if !reveal && sec != "" {
 		sec = secret.Masked
 	}
+	scheme := signature.SchemeOf(w)
 	ihs := make([]*hookdv1.IntegrationHeader, 0, len(w.IntegrationHeaders))
 	for _, ih := range w.IntegrationHeaders {
 		ihs = append(ihs, &hookdv1.IntegrationHeader{Name: ih.Name, Use: ih.Use})
@@ -910,6 +996,8 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 		PreviousSecretExpireTime: timestampPtr(w.PreviousSecretExpireTime),
 		SuccessStatusCodes:       successCodesToProto(w.SuccessStatusCodes), SigningAlgorithm: signingAlgorithmToProto(w.SigningAlgorithm),
 		PublicKey: w.PublicKey, PreviousPublicKey: previousPublicKey(w, now), SendTraceparent: !w.NoTraceparent,
+		SignatureHeader: scheme.SignatureHeader, IdHeader: scheme.IDHeader, TimestampHeader: scheme.TimestampHeader,
+		SignatureStyle:   signatureStyleToProto(w.SignatureStyle),
 		FailureThreshold: int32(w.FailureThreshold), ConsecutiveFailures: int32(w.ConsecutiveFailures),
 		DisabledReason: w.DisabledReason, DisableTime: timestampPtr(w.DisableTime),
 	}

@@ -310,7 +310,7 @@ func (s *Sender) build(ctx context.Context, t *target, m message, token string) 
 	if header.Get("User-Agent") == "" {
 		header.Set("User-Agent", s.cfg.UserAgent)
 	}
-	signature.SetHeaders(header, m.msgID, start, body, signature.Secrets(t.webhook, start)...)
+	signature.SchemeOf(t.webhook).Set(header, m.msgID, start, body, signature.Secrets(t.webhook, start)...)
 	if !t.webhook.NoTraceparent && header.Get("Traceparent") == "" {
 		tracing.Inject(ctx, header) // the attempt's span; not signed (the signature covers id.timestamp.body)
 	}

@@ -118,6 +118,18 @@ const (
 	SigningEd25519 SigningAlgorithm = "ed25519"
 )
 
+// SignatureStyle is what a webhook's signature header holds.
+type SignatureStyle string
+
+// Signature styles.
+const (
+	// SignatureStandardWebhooks is `v1,<base64 HMAC-SHA256>` (or `v1a,` ed25519) of "id.timestamp.body" (the
+	// default; also the meaning of "").
+	SignatureStandardWebhooks SignatureStyle = ""
+	// SignatureHexBody is `sha256=<hex HMAC-SHA256 of the body>`, as GitHub sends it (X-Hub-Signature-256).
+	SignatureHexBody SignatureStyle = "hex_body"
+)
+
 // MaxSubjectLen is the longest subject (in bytes) an event may carry.
 const MaxSubjectLen = 256
 
@@ -168,6 +180,12 @@ type Webhook struct {
 	// PublicKey and PreviousPublicKey are the whpk_ keys of Secret and PreviousSecret (empty for HMAC secrets).
 	PublicKey         string
 	PreviousPublicKey string
+	// SignatureHeader, IDHeader and TimestampHeader rename the Standard Webhooks headers webhook-signature,
+	// webhook-id and webhook-timestamp ("" = those names); SignatureStyle is what the signature header holds.
+	SignatureHeader string
+	IDHeader        string
+	TimestampHeader string
+	SignatureStyle  SignatureStyle
 	// NoTraceparent turns off the W3C traceparent and tracestate headers of attempts (the API's
 	// send_traceparent, default true, is its negation, so that the zero Webhook sends them).
 	NoTraceparent bool
