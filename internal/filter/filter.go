@@ -127,14 +127,10 @@ func (payloadSizes) EstimateCallCost(string, string, *checker.AstNode, []checker
 
 // Match evaluates the filter against ev: true only when it evaluates to true. An error (a missing key, a type
 // mismatch, the cost limit) is returned with false; callers count it as no match.
-func (p *Program) Match(ev Event) (bool, error) {
-	data := ev.Data
-	if data == nil {
-		data = map[string]any{}
-	}
-	out, _, err := p.prg.Eval(map[string]any{
-		VarType: ev.Type, VarSubject: ev.Subject, VarTenantID: ev.TenantID, VarData: data,
-	})
+func (p *Program) Match(ev Event) (bool, error) { return p.eval(ev.vars()) }
+
+func (p *Program) eval(vars map[string]any) (bool, error) {
+	out, _, err := p.prg.Eval(vars)
 	if err != nil {
 		return false, err
 	}
@@ -144,6 +140,21 @@ func (p *Program) Match(ev Event) (bool, error) {
 	}
 	return b, nil
 }
+
+// vars are the variables a filter sees for ev.
+func (ev Event) vars() map[string]any {
+	data := ev.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	return map[string]any{VarType: ev.Type, VarSubject: ev.Subject, VarTenantID: ev.TenantID, VarData: data}
+}
+
+// Vars is an event's variables, made once and shared by every filter evaluated against it (Cache.MatchVars).
+type Vars struct{ m map[string]any }
+
+// VarsOf returns the variables of ev.
+func VarsOf(ev Event) Vars { return Vars{ev.vars()} }
 
 // Decode decodes a JSON object payload for Event.Data (an empty or non-object payload gives an empty map).
 func Decode(payload []byte) map[string]any {
@@ -187,17 +198,20 @@ func (c *Cache) Get(text string) (*Program, error) {
 	return prg, err
 }
 
-// Match evaluates the filter text against ev with the cached program; an empty filter matches every event. A
-// filter that does not compile (saved by an older version) or fails to evaluate is no match and counts in
-// ErrorsTotal.
-func (c *Cache) Match(text string, ev Event) bool {
+// Match evaluates the filter text against ev with the cached program (see MatchVars).
+func (c *Cache) Match(text string, ev Event) bool { return c.MatchVars(text, VarsOf(ev)) }
+
+// MatchVars evaluates the filter text against an event's variables with the cached program; an empty filter
+// matches every event. A filter that does not compile (saved by an older version) or fails to evaluate is no
+// match and counts in ErrorsTotal.
+func (c *Cache) MatchVars(text string, v Vars) bool {
 	if text == "" {
 		return true
 	}
 	p, err := c.Get(text)
 	if err == nil {
 		var ok bool
-		if ok, err = p.Match(ev); err == nil {
+		if ok, err = p.eval(v.m); err == nil {
 			return ok
 		}
 	}

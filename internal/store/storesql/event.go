@@ -448,16 +448,17 @@ func (s *Store) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID strin
 		if !store.IsOperational(ev.EventType) { // "*" takes every event but the operational ones
 			matches = append(matches, byType[AllEventTypes]...)
 		}
-		var fev *filter.Event // decoded once per event, when a filter needs it
+		var fvars *filter.Vars // made once per event, when a filter needs them
 		for _, m := range matches {
 			if m.SubjectFilter != "" && m.SubjectFilter != ev.Subject || seen[m.WebhookID] {
 				continue
 			}
 			if m.Filter != "" {
-				if fev == nil {
-					fev = &filter.Event{Type: ev.EventType, Subject: ev.Subject, Data: filter.Decode(ev.Payload)}
+				if fvars == nil {
+					v := filter.VarsOf(filter.Event{Type: ev.EventType, Subject: ev.Subject, Data: filter.Decode(ev.Payload)})
+					fvars = &v
 				}
-				if !s.filters.Match(m.Filter, *fev) {
+				if !s.filters.MatchVars(m.Filter, *fvars) {
 					continue
 				}
 			}
