@@ -187,7 +187,7 @@ func checkTemplateURL(field, raw string, dev bool) error {
 		return apierr.Invalid(field, "%v", err)
 	}
 	sample := raw
-	if i := strings.Index(raw, "{{"); i >= 0 {
+	if i := render.ActionIndex(raw); i >= 0 {
 		sample = raw[:i]
 	}
 	if err := netguard.CheckURL(sample, dev); err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hookd/hookd/internal/apierr"
@@ -41,7 +40,7 @@ func (s *webhookService) dryRun(ctx context.Context, w *store.Webhook, in *store
 		ts = append(ts, tmpl{"body_template", t})
 	}
 	full := sender.FullURL(w, in)
-	if strings.Contains(full, "{{") {
+	if render.HasActions(full) {
 		field := "url"
 		if w.URL == "" {
 			field = "path"
@@ -53,7 +52,7 @@ func (s *webhookService) dryRun(ctx context.Context, w *store.Webhook, in *store
 		ts = append(ts, tmpl{field, t})
 	}
 	for _, h := range sender.Headers(w, in) {
-		if !strings.Contains(h.Value, "{{") {
+		if !render.HasActions(h.Value) {
 			continue
 		}
 		t, err := render.Parse("header "+h.Name, h.Value)

@@ -16,6 +16,7 @@ import (
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/netguard"
 	"github.com/hookd/hookd/internal/pagination"
+	"github.com/hookd/hookd/internal/render"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -72,7 +73,7 @@ func (s *integrationService) validate(in *store.Integration) error {
 	if len(in.BaseURL) > maxURLLen {
 		return apierr.Invalid("base_url", "is longer than %d bytes", maxURLLen)
 	}
-	if strings.Contains(in.BaseURL, "{{") {
+	if render.HasActions(in.BaseURL) {
 		return apierr.Invalid("base_url", "must not use template variables (use them in the webhook's path)")
 	}
 	if err := netguard.CheckURL(in.BaseURL, s.d.Dev); err != nil {

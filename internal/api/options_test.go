@@ -49,6 +49,11 @@ func TestIdempotentRetryPolicy(t *testing.T) {
 			{"in a header", &hookdv1.CreateWebhookRequest{Url: "https://hooks.example.com/o", Headers: hdr("X-Request-Id", "{{.TransactionalId}}")}, true},
 			{"in the body", &hookdv1.CreateWebhookRequest{Url: "https://hooks.example.com/o", BodyTemplate: `{"id":"{{.TransactionalId}}"}`}, true},
 			{"in a used integration header", &hookdv1.CreateWebhookRequest{IntegrationId: keyedID, Path: "o"}, true},
+			// The product document's own spelling counts the same, wherever {{.TransactionalId}} does.
+			{"maestra in the url", &hookdv1.CreateWebhookRequest{Url: "https://hooks.example.com/o?transactionId=${WebhookRequest.TransactionalId}"}, true},
+			{"maestra in the path", &hookdv1.CreateWebhookRequest{IntegrationId: in.GetId(), Path: "orders/${WebhookRequest.TransactionalId}"}, true},
+			{"maestra in a header", &hookdv1.CreateWebhookRequest{Url: "https://hooks.example.com/o", Headers: hdr("X-Request-Id", "${WebhookRequest.TransactionalId}")}, true},
+			{"maestra in the body", &hookdv1.CreateWebhookRequest{Url: "https://hooks.example.com/o", BodyTemplate: `{"id":"${WebhookRequest.TransactionalId}"}`}, true},
 
 			{"nowhere", &hookdv1.CreateWebhookRequest{Url: "https://hooks.example.com/o", BodyTemplate: `{"id":"{{.EventID}}"}`}, false},
 			{"in a comment", &hookdv1.CreateWebhookRequest{Url: "https://hooks.example.com/o", BodyTemplate: `{{/* {{.TransactionalId}} */}}{}`}, false},
@@ -57,6 +62,7 @@ func TestIdempotentRetryPolicy(t *testing.T) {
 			{"integration header toggled off", &hookdv1.CreateWebhookRequest{IntegrationId: keyedID, Path: "o",
 				IntegrationHeaders: []*hookdv1.IntegrationHeader{{Name: "idempotency-key", Use: false}}}, false},
 			{"integration header replaced", &hookdv1.CreateWebhookRequest{IntegrationId: keyedID, Path: "o", Headers: hdr("Idempotency-Key", "fixed")}, false},
+			{"maestra in a string literal", &hookdv1.CreateWebhookRequest{Url: "https://hooks.example.com/o", BodyTemplate: `{{print "${WebhookRequest.TransactionalId}"}}`}, false},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				c.req.Name, c.req.RetryPolicy = "idempotent "+c.name, idempotentPolicy
@@ -64,6 +70,7 @@ func TestIdempotentRetryPolicy(t *testing.T) {
 				if !c.ok {
 					requireCode(t, err, connect.CodeInvalidArgument, "retry_policy.kind")
 					requireCode(t, err, connect.CodeInvalidArgument, "{{.TransactionalId}}")
+					requireCode(t, err, connect.CodeInvalidArgument, "${WebhookRequest.TransactionalId}")
 					return
 				}
 				require.NoError(t, err)

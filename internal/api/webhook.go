@@ -78,7 +78,8 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		URL: m.GetUrl(), Path: m.GetPath(), IntegrationHeaders: integrationHeadersFromProto(m.GetIntegrationHeaders()),
 		BodyTemplate: m.GetBodyTemplate(), AsyncStatus: m.GetAsyncStatus(), Enabled: true,
 		FailureThreshold: int(m.GetFailureThreshold()), NoTraceparent: m.SendTraceparent != nil && !m.GetSendTraceparent(),
-		CreateTime: now, UpdateTime: now,
+		SignatureHeader: strings.TrimSpace(m.GetSignatureHeader()), IDHeader: strings.TrimSpace(m.GetIdHeader()),
+		TimestampHeader: strings.TrimSpace(m.GetTimestampHeader()), CreateTime: now, UpdateTime: now,
 	}
 	if w.SystemName == "" {
 		w.SystemName = slug(w.Name)
@@ -115,6 +116,9 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		return nil, err
 	}
 	if w.SigningAlgorithm, err = signingAlgorithmFromProto(m.GetSigningAlgorithm()); err != nil {
+		return nil, err
+	}
+	if w.SignatureStyle, err = signatureStyleFromProto(m.GetSignatureStyle()); err != nil {
 		return nil, err
 	}
 	if w.Timeout, err = durationField("timeout", m.GetTimeout(), sender.DefaultTimeout, minWebhookTimeout, maxWebhookTimeout); err != nil {
@@ -315,6 +319,20 @@ func (s *webhookService) update(ctx context.Context, p auth.Principal, m *hookdv
 	if m.SendTraceparent != nil {
 		w.NoTraceparent = !m.GetSendTraceparent()
 	}
+	if m.SignatureHeader != nil {
+		w.SignatureHeader = strings.TrimSpace(m.GetSignatureHeader())
+	}
+	if m.IdHeader != nil {
+		w.IDHeader = strings.TrimSpace(m.GetIdHeader())
+	}
+	if m.TimestampHeader != nil {
+		w.TimestampHeader = strings.TrimSpace(m.GetTimestampHeader())
+	}
+	if m.SignatureStyle != nil {
+		if w.SignatureStyle, err = signatureStyleFromProto(m.GetSignatureStyle()); err != nil {
+			return nil, nil, err
+		}
+	}
 	now := s.d.now()
 	if m.SigningAlgorithm != nil {
 		alg, err := signingAlgorithmFromProto(m.GetSigningAlgorithm())
@@ -511,7 +529,7 @@ func (s *webhookService) copySubscriptions(ctx context.Context, w *store.Webhook
 	for _, src := range subs {
 		sub := &store.Subscription{
 			ID: id.New(id.Subscription, now), ProjectID: w.ProjectID, WebhookID: w.ID, EventTypes: slices.Clone(src.EventTypes),
-			SubjectFilter: src.SubjectFilter, Enabled: src.Enabled, CreateTime: now, UpdateTime: now,
+			SubjectFilter: src.SubjectFilter, Filter: src.Filter, Enabled: src.Enabled, CreateTime: now, UpdateTime: now,
 		}
 		if err := s.d.Store.CreateSubscription(ctx, sub); err != nil {
 			if derr := s.d.Store.DeleteWebhook(context.WithoutCancel(ctx), w.ProjectID, w.ID, now); derr != nil {
@@ -706,6 +724,9 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 	if !slices.Contains(store.HTTPMethods, w.Method) {
 		return apierr.Invalid("method", "%q is not one of %s", w.Method, strings.Join(store.HTTPMethods, ", "))
 	}
+	if err := checkSigningHeaders(w); err != nil {
+		return err
+	}
 	var err error
 	switch {
 	case w.URL != "" && w.Path != "":
@@ -749,8 +770,9 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 	}
 	if w.RetryPolicy.Kind == store.RetryIdempotent && !usesTransactionalID(w, in, body) {
 		return apierr.Invalid("retry_policy.kind", "RETRY_POLICY_KIND_IDEMPOTENT retries only requests that carry the "+
-			"idempotency key, but neither the URL, the headers nor the body_template of this webhook use {{.TransactionalId}}: "+
-			"add it (e.g. ?transactionId={{.TransactionalId}}, a header value or a body field) or choose another retry policy")
+			"idempotency key, but neither the URL, the headers nor the body_template of this webhook use {{.TransactionalId}} "+
+			"(or "+render.MaestraTransactionalID+"): add it (e.g. ?transactionId={{.TransactionalId}} or "+
+			"?transactionId="+render.MaestraTransactionalID+", a header value or a body field) or choose another retry policy")
 	}
 	return nil
 }
@@ -797,6 +819,70 @@ func successCodesFromProto(codes []int32) ([]int, error) {
 		out = append(out, int(c))
 	}
 	return out, nil
+}
+
+// signingHeaderFields are the webhook fields that rename the signing headers.
+var signingHeaderFields = []string{"signature_header", "id_header", "timestamp_header"}
+
+// unsignableHeaders cannot carry the id, timestamp or signature: hop-by-hop headers, headers the HTTP client or
+// hookd sets, and credential headers.
+var unsignableHeaders = map[string]bool{
+	"connection": true, "keep-alive": true, "proxy-connection": true, "transfer-encoding": true, "te": true,
+	"trailer": true, "upgrade": true, "proxy-authenticate": true, "proxy-authorization": true,
+	"host": true, "content-length": true, "content-type": true, "content-encoding": true, "expect": true, "date": true,
+	"user-agent": true, "traceparent": true, "tracestate": true, "authorization": true, "cookie": true, "set-cookie": true,
+}
+
+// checkSigningHeaders validates the signing header names and style of w: valid header names (empty = the
+// Standard Webhooks name), none hop-by-hop, set by the client or a credential header, all three distinct and none
+// also one of the webhook's own headers; SIGNATURE_STYLE_HEX_BODY needs an HMAC secret.
+func checkSigningHeaders(w *store.Webhook) error {
+	names := []string{w.SignatureHeader, w.IDHeader, w.TimestampHeader}
+	sc := signature.SchemeOf(w)
+	effective := []string{sc.SignatureHeader, sc.IDHeader, sc.TimestampHeader}
+	for i, n := range names {
+		f := signingHeaderFields[i]
+		switch {
+		case n == "":
+		case !isHeaderToken(n):
+			return apierr.Invalid(f, "%q is not a valid HTTP header name", n)
+		case len(n) > maxHeaderNameLen:
+			return apierr.Invalid(f, "is longer than %d characters", maxHeaderNameLen)
+		case unsignableHeaders[strings.ToLower(n)]:
+			return apierr.Invalid(f, "%s is a hop-by-hop, client-set or credential header and cannot carry the signature", n)
+		}
+		for j := range i {
+			if strings.EqualFold(effective[i], effective[j]) {
+				return apierr.Invalid(f, "%s is already the %s", effective[i], strings.ReplaceAll(signingHeaderFields[j], "_", " "))
+			}
+		}
+		if slices.ContainsFunc(w.Headers, func(h store.Header) bool { return strings.EqualFold(h.Name, effective[i]) }) {
+			return apierr.Invalid(f, "%s is also one of the webhook's headers; remove it there or choose another name", effective[i])
+		}
+	}
+	if w.SignatureStyle == store.SignatureHexBody && w.SigningAlgorithm == store.SigningEd25519 {
+		return apierr.Invalid("signature_style", "SIGNATURE_STYLE_HEX_BODY is an HMAC-SHA256 of the body: it needs SIGNING_ALGORITHM_HMAC_SHA256")
+	}
+	return nil
+}
+
+// signatureStyleFromProto maps a signature style; UNSPECIFIED is the default, STANDARD_WEBHOOKS.
+func signatureStyleFromProto(st hookdv1.SignatureStyle) (store.SignatureStyle, error) {
+	switch st {
+	case hookdv1.SignatureStyle_SIGNATURE_STYLE_UNSPECIFIED, hookdv1.SignatureStyle_SIGNATURE_STYLE_STANDARD_WEBHOOKS:
+		return store.SignatureStandardWebhooks, nil
+	case hookdv1.SignatureStyle_SIGNATURE_STYLE_HEX_BODY:
+		return store.SignatureHexBody, nil
+	default:
+		return "", apierr.Invalid("signature_style", "%d is not a known signature style", int32(st))
+	}
+}
+
+func signatureStyleToProto(st store.SignatureStyle) hookdv1.SignatureStyle {
+	if st == store.SignatureHexBody {
+		return hookdv1.SignatureStyle_SIGNATURE_STYLE_HEX_BODY
+	}
+	return hookdv1.SignatureStyle_SIGNATURE_STYLE_STANDARD_WEBHOOKS
 }
 
 // signingAlgorithmFromProto maps signing_algorithm; UNSPECIFIED means HMAC_SHA256.
@@ -947,6 +1033,7 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 	if !reveal && sec != "" {
 		sec = secret.Masked
 	}
+	scheme := signature.SchemeOf(w)
 	ihs := make([]*hookdv1.IntegrationHeader, 0, len(w.IntegrationHeaders))
 	for _, ih := range w.IntegrationHeaders {
 		ihs = append(ihs, &hookdv1.IntegrationHeader{Name: ih.Name, Use: ih.Use})
@@ -961,6 +1048,8 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 		PreviousSecretExpireTime: timestampPtr(w.PreviousSecretExpireTime),
 		SuccessStatusCodes:       successCodesToProto(w.SuccessStatusCodes), SigningAlgorithm: signingAlgorithmToProto(w.SigningAlgorithm),
 		PublicKey: w.PublicKey, PreviousPublicKey: previousPublicKey(w, now), SendTraceparent: !w.NoTraceparent,
+		SignatureHeader: scheme.SignatureHeader, IdHeader: scheme.IDHeader, TimestampHeader: scheme.TimestampHeader,
+		SignatureStyle:   signatureStyleToProto(w.SignatureStyle),
 		FailureThreshold: int32(w.FailureThreshold), ConsecutiveFailures: int32(w.ConsecutiveFailures),
 		DisabledReason: w.DisabledReason, DisableTime: timestampPtr(w.DisableTime), TenantId: w.TenantID,
 	}

@@ -184,6 +184,8 @@ var PortalTable = map[string]PortalAccess{
 	hookdv1connect.SubscriptionServiceListSubscriptionsProcedure:  PortalRead,
 	hookdv1connect.SubscriptionServiceUpdateSubscriptionProcedure: PortalWrite,
 	hookdv1connect.SubscriptionServiceDeleteSubscriptionProcedure: PortalWrite,
+	// TestSubscriptionFilter reads nothing of the project: it evaluates the filter it is given.
+	hookdv1connect.SubscriptionServiceTestSubscriptionFilterProcedure: PortalRead,
 
 	hookdv1connect.EventServicePublishEventProcedure:  PortalDenied,
 	hookdv1connect.EventServicePublishEventsProcedure: PortalDenied,

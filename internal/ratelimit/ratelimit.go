@@ -1,7 +1,10 @@
-// Package ratelimit enforces token-bucket limits shared by every hookd process through the store. A busy key
-// takes its tokens in small blocks and spends them locally for a moment, so that it does not update the shared
-// bucket row on every request; tokens a process holds but does not spend in time are dropped, so the limit is
-// never exceeded across processes (at worst a process admits slightly less).
+// Package ratelimit enforces rate limits shared by every hookd process through the store: at most `rate`
+// admissions of a key in any rolling second (a sliding-window log in the store, the product documents' own
+// rule: "already received 50 requests in the last second → 429"). A busy key (above blockAbove per second) takes
+// its admissions in small blocks and spends them locally for a moment, so that it does not lock the shared
+// window on every request; the store counts a block from the end of that moment (now + HoldFor) and admissions a
+// process does not spend in time are dropped, so the limit holds across processes in every rolling second (at
+// worst a busy key admits HoldFor/1 s less).
 package ratelimit
 
 import (
@@ -14,32 +17,36 @@ import (
 )
 
 const (
-	// HoldFor is how long a process may spend tokens it took in a block.
-	HoldFor = 100 * time.Millisecond
-	// maxBlock caps the tokens taken at once.
+	// HoldFor is how long a process may spend admissions it took in a block.
+	HoldFor = 50 * time.Millisecond
+	// blockAbove is the rate above which admissions are taken in blocks; up to it every admission is exact.
+	blockAbove = 100
+	// maxBlock caps the admissions taken at once.
 	maxBlock = 100
 	// pruneAt is the number of held keys above which expired holdings are dropped.
 	pruneAt = 10000
 )
 
-// Buckets are the token buckets shared by every process (the store implements them).
-type Buckets interface {
-	// TakeRateTokens takes up to N tokens at once from the bucket Key (Rate per second, burst = Rate) and returns
-	// how many it got (0: none left, and when the next one is due).
-	TakeRateTokens(ctx context.Context, p store.TakeRateTokensParams) (int, time.Time, error)
+// Windows are the rolling windows shared by every process (the store implements them).
+type Windows interface {
+	// TakeRate takes up to N admissions of Key at once (at most Rate in any rolling second), counted from Now +
+	// Hold, and returns how many it got (0: none left, and when the next one can be had).
+	TakeRate(ctx context.Context, p store.TakeRateParams) (int, time.Time, error)
 }
 
-// Limiter takes tokens from the shared buckets.
+// Limiter takes admissions from the shared windows.
 type Limiter struct {
-	store Buckets
+	store   Windows
+	lag     time.Duration
+	nowFunc func() time.Time // optional: the time right before a store call (after waiting for another)
 
 	mu       sync.Mutex
 	held     map[string]holding
 	fetching map[string]chan struct{} // a store call in progress for a key; closed when it ends
 }
 
-// holding is tokens taken from a shared bucket and not spent yet, or, when the bucket was found empty, when
-// its next token is due (no process can take one before).
+// holding is admissions taken from a shared window and not spent yet, or, when the window was found full, when
+// its next admission can be had (no process can take one before).
 type holding struct {
 	tokens int
 	until  time.Time
@@ -47,16 +54,28 @@ type holding struct {
 }
 
 // New returns a Limiter over st.
-func New(st Buckets) *Limiter {
-	return &Limiter{store: st, held: map[string]holding{}, fetching: map[string]chan struct{}{}}
+func New(st Windows) *Limiter { return NewLagged(st, 0, nil) }
+
+// NewLagged returns a Limiter over st for admissions whose effect is seen up to lag after them (a request
+// reaches its receiver some milliseconds after it was admitted, and not always as fast): each admission counts in
+// the window from lag after it, so that the receiver too sees at most rate in any rolling second. The rate a
+// backlog is served at is rate per (1 s + lag). nowFunc (optional) reads the clock again right before each store
+// call: an Allow that waited for another request's store call is admitted later than the now it was given.
+func NewLagged(st Windows, lag time.Duration, nowFunc func() time.Time) *Limiter {
+	return &Limiter{store: st, lag: lag, nowFunc: nowFunc, held: map[string]holding{}, fetching: map[string]chan struct{}{}}
 }
 
-// BlockSize is how many tokens a Limiter takes at once for a rate: 1/20 of a second's worth (at least 1, at
-// most 100), so a slow key (e.g. 10/s) always asks the store and a fast one rarely does.
-func BlockSize(rate int) int { return min(max(rate/20, 1), maxBlock) }
+// BlockSize is how many admissions a Limiter takes at once for a rate: one up to 100 per second (every
+// admission is logged when it is spent), above that 1/20 of a second's worth (at most 100).
+func BlockSize(rate int) int {
+	if rate <= blockAbove {
+		return 1
+	}
+	return min(rate/20, maxBlock)
+}
 
-// Allow takes one token of key (rate per second, burst = rate; rate ≤ 0 is unlimited). When none is left it
-// returns false and when the next token is due.
+// Allow takes one admission of key (at most rate in any rolling second; rate ≤ 0 is unlimited). When none is
+// left it returns false and when the next one can be had.
 func (l *Limiter) Allow(ctx context.Context, key string, rate int, now time.Time) (bool, time.Time, error) {
 	if rate <= 0 {
 		return true, now, nil
@@ -97,7 +116,16 @@ func (l *Limiter) Allow(ctx context.Context, key string, rate int, now time.Time
 		close(done)
 	}()
 
-	n, next, err := l.store.TakeRateTokens(ctx, store.TakeRateTokensParams{Key: key, Rate: rate, N: BlockSize(rate), Now: now})
+	block, hold := BlockSize(rate), time.Duration(0)
+	if block > 1 {
+		hold = HoldFor
+	}
+	if l.nowFunc != nil {
+		if t := l.nowFunc(); t.After(now) {
+			now = t
+		}
+	}
+	n, next, err := l.store.TakeRate(ctx, store.TakeRateParams{Key: key, Rate: rate, N: block, Now: now, Hold: hold + l.lag})
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("rate limit %s: %w", key, err)
 	}
@@ -111,7 +139,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, rate int, now time.Time
 		l.mu.Lock()
 		if len(l.held) >= pruneAt {
 			for k, h := range l.held {
-				if !now.Before(h.until) {
+				if !now.Before(h.until) && !now.Before(h.empty) {
 					delete(l.held, k)
 				}
 			}
@@ -120,7 +148,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, rate int, now time.Time
 		if h.tokens > 0 && now.Before(h.until) {
 			h.tokens += n - 1 // concurrent requests both fetched a block: keep both (the earlier expiry)
 		} else {
-			h = holding{tokens: n - 1, until: now.Add(HoldFor)}
+			h = holding{tokens: n - 1, until: now.Add(hold)}
 		}
 		l.held[key] = h
 		l.mu.Unlock()

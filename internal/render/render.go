@@ -115,7 +115,7 @@ func Parse(name, text string) (*Template, error) {
 // "/" and "?" escaped; a query value: "&", "=" and "#" escaped), and Execute checks that the rendered URL kept the
 // saved scheme, host and port. text without actions gives a template that renders text itself.
 func ParseURL(name, text string) (*Template, error) {
-	first := strings.Index(text, "{{")
+	first := ActionIndex(text)
 	static := text
 	if first >= 0 {
 		static = text[:first]
@@ -155,6 +155,7 @@ func parseMode(name, text string, urlMode bool) (*Template, error) {
 		return nil, fmt.Errorf("template: %s: {{define}} and {{block}} are not allowed", name)
 	}
 	if t.Tree != nil && t.Tree.Root != nil {
+		expandMaestra(t.Tree)
 		r := rewriter{name: name, urlMode: urlMode, tree: t.Tree}
 		if err := r.list(t.Tree.Root); err != nil {
 			return nil, err

@@ -173,15 +173,10 @@ func (s *Sender) attempt(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 		out.Status, out.Reason = store.StatusFailed, health.FailWebhookDisabled.String()
 		return s.count(out)
 	}
+	var admitted time.Time // the time the rate limit counts the attempt from (zero: not limited)
 	if in := t.integration; in != nil && in.RateLimitPerSecond > 0 {
-		key := "int:" + in.ID
-		ok, next, err := s.limiter.Allow(ctx, key, in.RateLimitPerSecond, now)
-		if err != nil {
-			s.cfg.Log.ErrorContext(ctx, "take rate token", "integration_id", in.ID, "error", err)
-			ok, next = false, now.Add(time.Second)
-		}
-		if !ok { // wait, never fail: due again at this delivery's own slot after the next token
-			out.NextAttemptTime = s.slots.next(key, next, in.RateLimitPerSecond, now)
+		var ok bool
+		if admitted, ok = s.admit(ctx, in, &out); !ok {
 			return s.count(out)
 		}
 	}
@@ -196,6 +191,14 @@ func (s *Sender) attempt(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 		msgID: d.ID, eventID: d.EventID, eventType: d.EventType, subject: d.Subject, payload: d.EventPayload,
 		createTime: d.EventCreateTime, attempt: attempt, link: s.link(token),
 	}, token)
+	if !admitted.IsZero() && s.now().Sub(admitted) > RateLag {
+		// The request was held up (a busy machine) for longer than the window's guard: it counts from now, so take
+		// its admission again (the first one stays spent) or wait like any other.
+		if _, ok := s.admit(ctx, t.integration, &out); !ok {
+			span.End()
+			return s.count(out)
+		}
+	}
 	res := s.send(ctx, t, req)
 	res.attempt.DeliveryID, res.attempt.Number = d.ID, attempt
 	out.Attempt, out.Attempts, out.LastStatusCode = res.attempt, attempt, res.status
@@ -207,6 +210,23 @@ func (s *Sender) attempt(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 			"attempt", attempt, "status_code", res.status, "reason", out.Reason)
 	}
 	return s.count(out)
+}
+
+// admit takes an admission of the integration's rate limit at the current time, which it returns (the window
+// counts the attempt from then, plus RateLag); without one it sets out's next attempt time (the delivery waits,
+// never fails) and returns false.
+func (s *Sender) admit(ctx context.Context, in *store.Integration, out *store.Outcome) (time.Time, bool) {
+	key := "int:" + in.ID
+	now := s.now()
+	ok, next, err := s.limiter.Allow(ctx, key, in.RateLimitPerSecond, now)
+	if err != nil {
+		s.cfg.Log.ErrorContext(ctx, "take rate token", "integration_id", in.ID, "error", err)
+		ok, next = false, now.Add(time.Second)
+	}
+	if !ok { // due again at this delivery's own slot after the next admission
+		out.NextAttemptTime = s.slots.next(key, next, in.RateLimitPerSecond, now)
+	}
+	return now, ok
 }
 
 // link is the action-status link of a token (empty without one).
@@ -316,7 +336,7 @@ func (s *Sender) build(ctx context.Context, t *target, m message, token string) 
 	if header.Get("User-Agent") == "" {
 		header.Set("User-Agent", s.cfg.UserAgent)
 	}
-	signature.SetHeaders(header, m.msgID, start, body, signature.Secrets(t.webhook, start)...)
+	signature.SchemeOf(t.webhook).Set(header, m.msgID, start, body, signature.Secrets(t.webhook, start)...)
 	if !t.webhook.NoTraceparent && header.Get("Traceparent") == "" {
 		tracing.Inject(ctx, header) // the attempt's span; not signed (the signature covers id.timestamp.body)
 	}

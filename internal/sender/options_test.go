@@ -2,7 +2,10 @@ package sender_test
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -107,6 +110,63 @@ func TestIdempotentPolicy(t *testing.T) {
 			_, err := st.CancelDelivery(e.ctx, e.project.ID, id, e.clk.Now()) // keep the next cases' queue clean
 			require.NoError(t, err)
 		}
+	})
+}
+
+// TestMaestraTransactionalID: the product document's `${WebhookRequest.TransactionalId}` (seed 001) is sent as the
+// delivery id in the URL path and query, a header value and the body, and keys RETRY_POLICY_KIND_IDEMPOTENT.
+func TestMaestraTransactionalID(t *testing.T) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
+		e := setup(t, st, dev)
+		rcv := newReceiver(t, reply{status: 503}, reply{status: 200})
+		w := e.webhook(t, rcv.URL+"/orders/${WebhookRequest.TransactionalId}?transactionId=${WebhookRequest.TransactionalId}",
+			func(w *store.Webhook) {
+				w.RetryPolicy = store.RetryPolicy{Kind: store.RetryIdempotent}
+				w.Headers = []store.Header{{Name: "Idempotency-Key", Value: "${WebhookRequest.TransactionalId}"}}
+				w.BodyTemplate = `{"transactionId":"${WebhookRequest.TransactionalId}"}`
+			})
+		id := e.publish(t, `{}`, w.ID)[0]
+		e.runOnce(t, 1)
+		d := e.delivery(t, id)
+		require.Equal(t, store.StatusRetrying, d.Status, "keyed: a 503 is retried under IDEMPOTENT")
+		got := rcv.requests()
+		require.Len(t, got, 1)
+		assert.Equal(t, "/orders/"+id, got[0].path)
+		assert.Equal(t, "transactionId="+id, got[0].query)
+		assert.Equal(t, id, got[0].header.Get("Idempotency-Key"))
+		assert.JSONEq(t, `{"transactionId":"`+id+`"}`, string(got[0].body))
+	})
+}
+
+// TestSignatureStyles: a webhook's signing headers can be renamed and its signature sent as GitHub sends it
+// (`sha256=<hex HMAC-SHA256 of the body>`, keyed with the secret as shown); the default stays Standard Webhooks.
+func TestSignatureStyles(t *testing.T) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
+		e := setup(t, st, dev)
+		rcv := newReceiver(t)
+		gh := e.webhook(t, rcv.URL+"/github", func(w *store.Webhook) {
+			w.SystemName, w.SignatureStyle = "github", store.SignatureHexBody
+			w.SignatureHeader, w.IDHeader, w.TimestampHeader = "X-Hub-Signature-256", "X-GitHub-Delivery", "X-Hook-Time"
+		})
+		std := e.webhook(t, rcv.URL+"/std", func(w *store.Webhook) { w.SystemName = "std" })
+		e.publish(t, `{"n":1}`, gh.ID)
+		e.runOnce(t, 1)
+		e.publish(t, `{"n":2}`, std.ID)
+		e.runOnce(t, 1)
+		got := rcv.requests()
+		require.Len(t, got, 2)
+
+		r := got[0]
+		mac := hmac.New(sha256.New, []byte(gh.Secret))
+		mac.Write(r.body)
+		assert.Equal(t, "sha256="+hex.EncodeToString(mac.Sum(nil)), r.header.Get("X-Hub-Signature-256"))
+		assert.True(t, strings.HasPrefix(r.header.Get("X-GitHub-Delivery"), "dlv_"))
+		assert.NotEmpty(t, r.header.Get("X-Hook-Time"))
+		for _, h := range []string{"webhook-id", "webhook-timestamp", "webhook-signature"} {
+			assert.Empty(t, r.header.Get(h), "renamed: %s is not sent", h)
+		}
+
+		verify(t, std.Secret, got[1]) // the default: Standard Webhooks, checked with the reference library
 	})
 }
 

@@ -60,6 +60,11 @@ const (
 	DefaultTimeout = 15 * time.Second
 	// DefaultMaxResponseBytes caps the response body read and stored, and the request body stored.
 	DefaultMaxResponseBytes = 64 << 10
+	// RateLag is how long after its admission an attempt of a rate-limited integration counts in the rolling
+	// window: a guard for the time the request takes to reach the receiver (a new connection, a busy machine),
+	// so that the receiver sees at most rate_limit_per_second in any rolling second; a backlog drains at
+	// rate per 1.025 s.
+	RateLag = 25 * time.Millisecond
 )
 
 // DefaultPerWebhook is a webhook's default cap of deliveries in flight in one process: half of its workers.
@@ -76,8 +81,8 @@ type Config struct {
 	Listener store.Listener
 	// Targets loads webhooks and integrations.
 	Targets Targets
-	// Rates holds the integrations' shared rate buckets.
-	Rates ratelimit.Buckets
+	// Rates holds the integrations' shared rate windows.
+	Rates ratelimit.Windows
 	// ActionKeys derive the action-status tokens of meta.link.
 	ActionKeys actiontoken.Keys
 	// Clock tells the time (default the wall clock).
@@ -190,7 +195,7 @@ func New(cfg Config) *Sender {
 		client:  client,
 		auth:    newAuthenticator(client, cfg.Clock, cfg.Dev),
 		targets: newTargetCache(cfg.Targets, cfg.Clock, targetTTL),
-		limiter: ratelimit.New(cfg.Rates),
+		limiter: ratelimit.NewLagged(cfg.Rates, RateLag, cfg.Clock.Now),
 		slots:   newRateSlots(),
 		metrics: newMetrics(cfg.Registerer, cfg.PerWebhookMetrics),
 		tracer:  cfg.TracerProvider.Tracer(tracerName),

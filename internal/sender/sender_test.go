@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -426,7 +428,7 @@ func TestRateLimitDelays(t *testing.T) {
 			ids = append(ids, e.publish(t, `{}`, w.ID)...)
 		}
 		e.runOnce(t, 5)
-		assert.Len(t, rcv.requests(), 2, "burst = rate")
+		assert.Len(t, rcv.requests(), 2, "rate in the first second")
 		var delays []time.Duration
 		for _, id := range ids {
 			d := e.delivery(t, id)
@@ -439,8 +441,11 @@ func TestRateLimitDelays(t *testing.T) {
 				t.Errorf("delivery %s is %s; rate limits delay, never fail", id, d.Status)
 			}
 		}
-		// The held-back deliveries are spread over the coming tokens (2/s), not all due with the next one.
-		assert.ElementsMatch(t, []time.Duration{500 * time.Millisecond, time.Second, 1500 * time.Millisecond}, delays)
+		// The held-back deliveries wait until the first two are a second old, then are spread at the rate (2/s),
+		// not all due at once.
+		// (Each admission counts in the window from RateLag after it.)
+		lag := sender.RateLag
+		assert.ElementsMatch(t, []time.Duration{time.Second + lag, 1500*time.Millisecond + lag, 2*time.Second + lag}, delays)
 		e.runOnce(t, 0)
 		for range 10 {
 			e.clk.Advance(500 * time.Millisecond)
@@ -452,6 +457,65 @@ func TestRateLimitDelays(t *testing.T) {
 		for _, id := range ids {
 			assert.Equal(t, store.StatusDone, e.delivery(t, id).Status)
 		}
+	})
+}
+
+// TestRateLimitRollingSecond: an integration at 5/s shared by two webhooks and two senders (two stores on one
+// database, as two processes) with a backlog of 40 deliveries: the receiver, counting on the injected clock, never
+// gets more than 5 requests in a rolling second (no first-second burst of 2×), and the backlog drains at 5/s.
+func TestRateLimitRollingSecond(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachClusterParallel(t, func(t *testing.T, st, st2 *storetest.DB) {
+		e := setup(t, st, dev)
+		cfg := dev
+		cfg.Queue, cfg.Targets, cfg.Rates, cfg.ActionKeys, cfg.Listener = st2, st2, st2, keys, st2.Notifier()
+		cfg.Clock, cfg.Log, cfg.PublicURL = e.clk, quietLog(), "https://hookd.example.com"
+		senders := []*sender.Sender{e.snd, sender.New(cfg)}
+
+		var mu sync.Mutex
+		var arrivals []time.Duration
+		start := e.clk.Now()
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			arrivals = append(arrivals, e.clk.Now().Sub(start))
+			mu.Unlock()
+		}))
+		t.Cleanup(rcv.Close)
+		in := &store.Integration{ProjectID: e.project.ID, Name: "limited", BaseURL: rcv.URL, RateLimitPerSecond: 5, CreateTime: e.clk.Now()}
+		require.NoError(t, st.CreateIntegration(e.ctx, in))
+		for _, path := range []string{"/a", "/b"} {
+			w := e.webhook(t, "", func(w *store.Webhook) { w.IntegrationID, w.Path, w.SystemName = in.ID, path, "limited"+path })
+			for range 20 {
+				e.publish(t, `{}`, w.ID)
+			}
+		}
+		for i := 0; i < 2000; i++ { // 20 s of injected time in 10 ms steps, both senders every step
+			mu.Lock()
+			n := len(arrivals)
+			mu.Unlock()
+			if n == 40 {
+				break
+			}
+			for _, s := range senders {
+				_, err := s.RunOnce(e.ctx)
+				require.NoError(t, err)
+			}
+			e.clk.Advance(10 * time.Millisecond)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, arrivals, 40)
+		slices.Sort(arrivals)
+		most := 0
+		for i := range arrivals {
+			j, _ := slices.BinarySearch(arrivals, arrivals[i]+time.Second)
+			most = max(most, j-i)
+		}
+		assert.LessOrEqual(t, most, 5, "requests in one rolling second at the receiver")
+		span := arrivals[39] - arrivals[0]
+		assert.InDelta(t, float64(7*time.Second+800*time.Millisecond), float64(span), float64(250*time.Millisecond),
+			"40 requests at 5/s: 5 at once, then one every 200 ms")
+		t.Logf("40 requests in %s, at most %d in any rolling second", span, most)
 	})
 }
 

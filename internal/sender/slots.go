@@ -15,9 +15,14 @@ type rateSlots struct {
 
 func newRateSlots() *rateSlots { return &rateSlots{free: map[string]time.Time{}} }
 
-// next returns when a delivery of key, told that the next token comes at token, is due again, and reserves that
-// slot.
+// next returns when a delivery of key, told that the next admission comes at token, is due again, and reserves
+// that slot. A delivery told that the window frees sooner than one slot from now (typically one that came at its
+// slot a few milliseconds before the window let it through) is due at token itself: sending it to the back of the
+// line would leave its slot unused, and a backlog would drain slower than the rate.
 func (r *rateSlots) next(key string, token time.Time, rate int, now time.Time) time.Time {
+	if token.Sub(now) < time.Second/time.Duration(max(rate, 1)) {
+		return token
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.free) > 10_000 {

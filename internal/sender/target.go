@@ -142,7 +142,7 @@ func newTarget(w *store.Webhook, in *store.Integration) *target {
 		return t
 	}
 	var err error
-	if strings.Contains(t.url, "{{") {
+	if render.HasActions(t.url) {
 		if t.urlTmpl, err = render.ParseURL("url", t.url); err != nil {
 			t.invalid = err.Error()
 			return t
@@ -169,7 +169,7 @@ func newTarget(w *store.Webhook, in *store.Integration) *target {
 
 // maybeParse parses text as a template when it holds an action; nil when it is a plain string.
 func maybeParse(name, text string) (*render.Template, error) {
-	if !strings.Contains(text, "{{") {
+	if !render.HasActions(text) {
 		return nil, nil
 	}
 	return render.Parse(name, text)

@@ -44,7 +44,7 @@ func (s *Server) routerConfig() *router.Config {
 		// Small responses are not compressed: gzip's setup costs more than the bytes it saves.
 		connect.WithCompressMinBytes(compressMinBytes))
 	opts = append(opts, strictjson.HandlerOptions()...)
-	trg := trigger.Config{Store: st, Rates: s.db.RateBuckets(), Outcomes: s.db.Notifier(), Clock: s.clock, Log: s.log, PublicURL: s.publicURL,
+	trg := trigger.Config{Store: st, Rates: s.db.RateWindows(), Outcomes: s.db.Notifier(), Clock: s.clock, Log: s.log, PublicURL: s.publicURL,
 		MaxPayloadBytes: s.cfg.MaxPayloadBytes, Registerer: s.registry, Keyring: s.cfg.Store.Keyring}
 
 	var services []router.Service

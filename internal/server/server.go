@@ -20,6 +20,7 @@ import (
 
 	"github.com/hookd/hookd/internal/auth"
 	"github.com/hookd/hookd/internal/clock"
+	"github.com/hookd/hookd/internal/filter"
 	"github.com/hookd/hookd/internal/purge"
 	"github.com/hookd/hookd/internal/router"
 	"github.com/hookd/hookd/internal/sender"
@@ -88,10 +89,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.publicURL = "http://" + s.ln.Addr().String()
 	}
 	s.registry = prometheus.NewRegistry()
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		filter.ErrorsTotal)
 	// The store's keyring encrypts secrets at rest and derives the capability tokens (action status, sync results).
 	s.snd = sender.New(sender.Config{
-		Queue: s.db.Queue(), Listener: s.db.Notifier(), Targets: s.db.Store(), Rates: s.db.RateBuckets(), ActionKeys: sc.Keyring,
+		Queue: s.db.Queue(), Listener: s.db.Notifier(), Targets: s.db.Store(), Rates: s.db.RateWindows(), ActionKeys: sc.Keyring,
 		Clock: s.clock, Log: s.log, Registerer: s.registry, Workers: cfg.Workers, PerWebhook: cfg.WebhookConcurrency,
 		PerWebhookMetrics: cfg.MetricsPerWebhook, Lease: cfg.Lease, Dev: cfg.Dev, PublicURL: s.publicURL,
 		UserAgent: "hookd/" + cfg.Version, TracerProvider: s.tracing.TracerProvider(),

@@ -145,11 +145,9 @@ func Value(msgID string, ts time.Time, body []byte, secrets ...string) string {
 	return strings.Join(sigs, " ")
 }
 
-// SetHeaders sets webhook-id, webhook-timestamp and webhook-signature on h.
+// SetHeaders sets webhook-id, webhook-timestamp and webhook-signature on h (the default Scheme).
 func SetHeaders(h http.Header, msgID string, ts time.Time, body []byte, secrets ...string) {
-	h.Set(HeaderID, msgID)
-	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
-	h.Set(HeaderSignature, Value(msgID, ts, body, secrets...))
+	SchemeOf(&store.Webhook{}).Set(h, msgID, ts, body, secrets...)
 }
 
 // Secrets returns the secrets that sign a webhook's requests at now: the current one and, during a rotation

@@ -88,14 +88,16 @@ type RememberTriggerSignatureParams struct {
 	Now time.Time
 }
 
-// TakeRateTokensParams asks a shared token bucket for tokens (TakeRateTokens).
-type TakeRateTokensParams struct {
-	// Key names the bucket.
+// TakeRateParams asks a shared rate window for admissions (TakeRate).
+type TakeRateParams struct {
+	// Key names the window.
 	Key string
-	// Rate is the bucket's refill per second and its burst; zero or less is unlimited.
+	// Rate is how many admissions the key may have in any rolling second; zero or less is unlimited.
 	Rate int
-	// N is how many tokens are wanted at once (at least 1).
+	// N is how many admissions are wanted at once (at least 1, at most Rate).
 	N int
 	// Now is the time of the take.
 	Now time.Time
+	// Hold is how long after Now the taker may spend them: they count in the window from Now + Hold.
+	Hold time.Duration
 }

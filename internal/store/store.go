@@ -193,6 +193,18 @@ const (
 	SigningEd25519 SigningAlgorithm = "ed25519"
 )
 
+// SignatureStyle is what a webhook's signature header holds.
+type SignatureStyle string
+
+// Signature styles.
+const (
+	// SignatureStandardWebhooks is `v1,<base64 HMAC-SHA256>` (or `v1a,` ed25519) of "id.timestamp.body" (the
+	// default; also the meaning of "").
+	SignatureStandardWebhooks SignatureStyle = ""
+	// SignatureHexBody is `sha256=<hex HMAC-SHA256 of the body>`, as GitHub sends it (X-Hub-Signature-256).
+	SignatureHexBody SignatureStyle = "hex_body"
+)
+
 // MaxSubjectLen is the longest subject (in bytes) an event may carry.
 const MaxSubjectLen = 256
 
@@ -246,6 +258,12 @@ type Webhook struct {
 	// PublicKey and PreviousPublicKey are the whpk_ keys of Secret and PreviousSecret (empty for HMAC secrets).
 	PublicKey         string
 	PreviousPublicKey string
+	// SignatureHeader, IDHeader and TimestampHeader rename the Standard Webhooks headers webhook-signature,
+	// webhook-id and webhook-timestamp ("" = those names); SignatureStyle is what the signature header holds.
+	SignatureHeader string
+	IDHeader        string
+	TimestampHeader string
+	SignatureStyle  SignatureStyle
 	// NoTraceparent turns off the W3C traceparent and tracestate headers of attempts (the API's
 	// send_traceparent, default true, is its negation, so that the zero Webhook sends them).
 	NoTraceparent bool
@@ -325,9 +343,11 @@ type Subscription struct {
 	WebhookID     string
 	EventTypes    []string
 	SubjectFilter string
-	Enabled       bool
-	CreateTime    time.Time
-	UpdateTime    time.Time
+	// Filter is a CEL expression over type, subject, tenant_id and data (package filter); empty matches all.
+	Filter     string
+	Enabled    bool
+	CreateTime time.Time
+	UpdateTime time.Time
 	// Version counts the updates of the record: Update* write over the version read (ErrStale when it moved).
 	Version int64
 }
@@ -713,7 +733,7 @@ const MaxReplay = MaxBulkRetry
 
 // Store is what hookd persists and the API reads: configuration, events and the logs. Methods taking projectID
 // never see other projects' records. The delivery queue (Queue), its wake-ups (Listener), the shared rate
-// buckets (RateBuckets) and the delivery watches (DeliveryFeed) are interfaces of their own.
+// windows (RateWindows) and the delivery watches (DeliveryFeed) are interfaces of their own.
 type Store interface {
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
@@ -884,9 +904,10 @@ type Listener interface {
 	Subscribe() (<-chan Wakeup, func())
 }
 
-// RateBuckets are token buckets shared by every process of a cluster.
-type RateBuckets interface {
-	// TakeRateTokens takes up to N tokens at once from the bucket Key (Rate per second, burst = Rate) and returns
-	// how many it got (0: none left, and when the next one is due).
-	TakeRateTokens(ctx context.Context, p TakeRateTokensParams) (int, time.Time, error)
+// RateWindows are rate limits shared by every process of a cluster: at most Rate admissions of a key in any
+// rolling second.
+type RateWindows interface {
+	// TakeRate takes up to N admissions of Key at once and returns how many it got (0: none left, and when the next
+	// one can be had); they count in the window from Now + Hold (the latest time the taker may spend them).
+	TakeRate(ctx context.Context, p TakeRateParams) (int, time.Time, error)
 }

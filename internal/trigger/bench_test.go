@@ -188,7 +188,7 @@ func benchTrigger(b *testing.B, st store.Store) string {
 	t := &store.Trigger{ProjectID: p.ID, Name: "bench", EventType: "order.created", RateLimitPerSecond: trigger.MaxRateLimit,
 		SyncTimeout: trigger.DefaultSyncTimeout, Enabled: true, CreateTime: now}
 	must(b, st.CreateTrigger(ctx, t))
-	rates := st.(interface{ Unwrap() store.Store }).Unwrap().(ratelimit.Buckets)
+	rates := st.(interface{ Unwrap() store.Store }).Unwrap().(ratelimit.Windows)
 	srv := httptest.NewServer(trigger.NewHandler(trigger.Config{Store: st, Rates: rates, Clock: clock.Real{}}))
 	b.Cleanup(srv.Close)
 	return srv.URL + "/t/" + t.ID + "/orders?source=bench"

@@ -202,8 +202,10 @@ func TestLimits(t *testing.T) {
 			retry, err := strconv.Atoi(r.header.Get("Retry-After"))
 			require.NoError(t, err)
 			assert.GreaterOrEqual(t, retry, 1)
-			assert.Equal(t, http.StatusOK, b.post(t, other.Url, "application/json", "{}").status, "other triggers have their own bucket")
-			b.clock.Advance(100 * time.Millisecond) // 5 tokens back
+			assert.Equal(t, http.StatusOK, b.post(t, other.Url, "application/json", "{}").status, "other triggers have their own window")
+			b.clock.Advance(999 * time.Millisecond) // 50 requests in the last second: still 429
+			assert.Equal(t, http.StatusTooManyRequests, b.post(t, rated.Url, "application/json", "{}").status)
+			b.clock.Advance(time.Millisecond) // the first of them is a second old
 			assert.Equal(t, http.StatusOK, b.post(t, rated.Url, "application/json", "{}").status)
 		})
 	})

@@ -59,7 +59,7 @@ func setup(t *testing.T, st store.Store, opts ...option) *bundle {
 	var mux http.Handler
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux.ServeHTTP(w, r) }))
 	t.Cleanup(b.srv.Close)
-	cfg := trigger.Config{Store: st, Rates: st.(ratelimit.Buckets), Clock: b.clock, PublicURL: b.srv.URL + "/", SyncPollInterval: 5 * time.Millisecond, Registerer: b.reg}
+	cfg := trigger.Config{Store: st, Rates: st.(ratelimit.Windows), Clock: b.clock, PublicURL: b.srv.URL + "/", SyncPollInterval: 5 * time.Millisecond, Registerer: b.reg}
 	if db, ok := st.(*storetest.DB); ok {
 		cfg.Outcomes = db.Notifier() // sync requests wake at this process's outcomes, as in hookd serve
 	}

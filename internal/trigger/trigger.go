@@ -51,7 +51,7 @@ const (
 	// DefaultTriggerCacheTTL is how long the public endpoint reuses a trigger it read.
 	DefaultTriggerCacheTTL = time.Second
 	// DefaultAuthFailureRate is how many failed authentications (bad API key or signature) a trigger answers
-	// with 401 per second, across processes; beyond it they get 429. It is a bucket of its own: failures
+	// with 401 per second, across processes; beyond it they get 429. It is a window of its own: failures
 	// never spend the trigger's rate_limit_per_second.
 	DefaultAuthFailureRate = 10
 	// DefaultRejectRecordRate is how many rejected requests (401, 413, 429) per trigger and second a process
@@ -71,7 +71,7 @@ type Config struct {
 	// Store is the database.
 	Store store.Store
 	// Rates holds the triggers' shared rate buckets.
-	Rates ratelimit.Buckets
+	Rates ratelimit.Windows
 	// Outcomes signals the delivery outcomes this process commits, so that sync requests re-read their event at
 	// once (optional: without it they re-read every SyncPollInterval).
 	Outcomes OutcomeSignal

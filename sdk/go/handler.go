@@ -68,13 +68,14 @@ const MaxBodyBytes = 8 << 20
 // whpk_ public key for ed25519-signed webhooks; see Verify), decodes the Envelope and calls fn.
 // It answers 401 for a bad or missing signature, 400 for a body that is not an envelope, 200 when fn
 // returns nil, 202 for ErrAccepted, a ResponseError's status, and 500 {"reason": …} for other errors
-// (hookd retries those).
+// (hookd retries those). A webhook with renamed signing headers or another signature style needs HandlerScheme.
 func Handler(key string, fn func(ctx context.Context, e *Envelope) error) http.Handler {
 	return &handler{key: key, fn: fn, nowFunc: time.Now}
 }
 
 type handler struct {
 	key     string
+	scheme  Scheme
 	fn      func(ctx context.Context, e *Envelope) error
 	nowFunc func() time.Time
 }
@@ -90,7 +91,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeReason(w, http.StatusBadRequest, "read body: "+err.Error())
 		return
 	}
-	if err := verifyAt(h.key, r.Header, body, h.nowFunc()); err != nil {
+	if err := verifySchemeAt(h.key, h.scheme, r.Header, body, h.nowFunc()); err != nil {
 		writeReason(w, http.StatusUnauthorized, "invalid webhook signature")
 		return
 	}

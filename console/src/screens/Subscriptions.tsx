@@ -1,9 +1,11 @@
-// Subscriptions: which event types (or * for all) a webhook receives, optionally only for one subject.
+// Subscriptions: which event types (or * for all) a webhook receives, optionally only for one subject or only the
+// events a CEL filter accepts (checked live against an event type's sample payload).
 import { useEffect, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import type { EventType, Webhook } from "@hookd/client";
 import { useSession } from "../api";
-import { Check, Empty, Field, FormError, ListState, PageHead, Pager, TextField, useAction, usePaged } from "../ui";
+import { Check, Empty, Field, FormError, ListState, PageHead, Pager, TextArea, TextField, useAction, usePaged } from "../ui";
+import { FilterCheck, useFilterCheck } from "./FilterCheck";
 
 export function Subscriptions() {
   const { client, canWrite } = useSession();
@@ -79,6 +81,7 @@ export function Subscriptions() {
                   <th>Webhook</th>
                   <th>Event types</th>
                   <th>Subject</th>
+                  <th>Filter</th>
                   <th>Enabled</th>
                   {canWrite && <th><span class="sr-only">Actions</span></th>}
                 </tr>
@@ -92,6 +95,7 @@ export function Subscriptions() {
                     </td>
                     <td class="mono">{s.eventTypes.join(", ")}</td>
                     <td class="mono">{s.subjectFilter || <span class="muted">any</span>}</td>
+                    <td class="mono">{s.filter || <span class="muted">none</span>}</td>
                     <td>
                       <Check
                         label={<span class="sr-only">Enabled</span>}
@@ -140,8 +144,14 @@ function NewSubscription(props: { webhooks: Webhook[]; eventTypes: EventType[]; 
   const [webhookId, setWebhookId] = useState(props.webhookId || props.webhooks[0]?.id || "");
   const [types, setTypes] = useState<string[]>([]);
   const [subject, setSubject] = useState("");
+  const [filter, setFilter] = useState("");
   const act = useAction();
   const all = types.includes("*");
+  // The filter is checked against the sample payload of a chosen event type (the first subscribed one by default).
+  const [sampleType, setSampleType] = useState("");
+  const candidates = all || types.length === 0 ? props.eventTypes : props.eventTypes.filter((t) => types.includes(t.name));
+  const sample = candidates.find((t) => t.name === sampleType) ?? candidates[0];
+  const check = useFilterCheck(client, filter, sample?.name ?? "", sample?.samplePayload, subject);
   const toggle = (name: string, on: boolean) => setTypes((t) => (on ? [...t, name] : t.filter((x) => x !== name)));
   return (
     <form
@@ -150,7 +160,7 @@ function NewSubscription(props: { webhooks: Webhook[]; eventTypes: EventType[]; 
       onSubmit={(e) => {
         e.preventDefault();
         void act.run(async () => {
-          await client.subscriptions.createSubscription({ webhookId, eventTypes: types, subjectFilter: subject });
+          await client.subscriptions.createSubscription({ webhookId, eventTypes: types, subjectFilter: subject, filter });
           props.onDone();
         });
       }}
@@ -186,7 +196,30 @@ function NewSubscription(props: { webhooks: Webhook[]; eventTypes: EventType[]; 
         )}
       </fieldset>
       <TextField label="Only for subject" name="subject_filter" err={act.err} value={subject} onValue={setSubject} placeholder="any subject" hint="Optional: only events about this customer." />
-      <FormError err={act.err} fields={["webhook_id", "event_types", "subject_filter"]} />
+      <TextArea
+        label="Filter (CEL)"
+        name="filter"
+        err={act.err}
+        value={filter}
+        onValue={setFilter}
+        placeholder='data.amount > 100 && subject.startsWith("cus_")'
+        hint="Optional: only events for which this is true. Variables: type, subject, tenant_id, data (the payload)."
+      />
+      {filter.trim() && candidates.length > 0 && (
+        <Field label="Check against the sample payload of">
+          {(id) => (
+            <select id={id} value={sample?.name ?? ""} onChange={(e) => setSampleType((e.target as HTMLSelectElement).value)}>
+              {candidates.map((t) => (
+                <option key={t.name} value={t.name}>
+                  {t.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      )}
+      <FilterCheck state={check} eventType={sample?.name ?? ""} />
+      <FormError err={act.err} fields={["webhook_id", "event_types", "subject_filter", "filter"]} />
       <div class="buttons">
         <button type="submit" class="primary" disabled={act.busy}>
           Create subscription

@@ -9,6 +9,7 @@ import {
   invalidArgument,
   MAX_WEBHOOK_TIMEOUT_SECONDS,
   RetryPolicyKind,
+  SignatureStyle,
   SigningAlgorithm,
   type EventType,
   type Integration,
@@ -41,7 +42,8 @@ const METHODS = [DEFAULT_WEBHOOK_METHOD, ...WEBHOOK_METHODS.filter((m) => m !== 
 const FIELDS = [
   "integration_id", "name", "system_name", "description", "method", "url", "path", "integration_headers", "headers",
   "body_template", "retry_policy", "timeout", "async_status", "async_timeout", "success_status_codes",
-  "failure_threshold", "signing_algorithm", "enabled", "send_traceparent",
+  "failure_threshold", "signing_algorithm", "enabled", "send_traceparent", "signature_style", "signature_header",
+  "id_header", "timestamp_header",
 ];
 
 interface Form {
@@ -65,6 +67,10 @@ interface Form {
   successCodes: string;
   failureThreshold: string;
   signingAlgorithm: SigningAlgorithm;
+  signatureStyle: SignatureStyle;
+  signatureHeader: string;
+  idHeader: string;
+  timestampHeader: string;
   sendTraceparent: boolean;
   enabled: boolean;
 }
@@ -75,6 +81,7 @@ function emptyForm(integrationId: string): Form {
     url: "", path: "", use: {}, headers: [], bodyTemplate: "", retryKind: RetryPolicyKind.EXPONENTIAL,
     retryInterval: "10", maxRetries: "0", timeout: String(DEFAULT_WEBHOOK_TIMEOUT_SECONDS), asyncStatus: false, asyncTimeoutHours: "24", successCodes: "",
     failureThreshold: "0", signingAlgorithm: SigningAlgorithm.HMAC_SHA256, sendTraceparent: true, enabled: true,
+    signatureStyle: SignatureStyle.STANDARD_WEBHOOKS, signatureHeader: "", idHeader: "", timestampHeader: "",
   };
 }
 
@@ -92,6 +99,8 @@ function formOf(w: Webhook): Form {
     asyncTimeoutHours: w.asyncTimeout ? String(durMs(w.asyncTimeout) / 3_600_000) : "24",
     successCodes: w.successStatusCodes.join(", "), failureThreshold: String(w.failureThreshold),
     signingAlgorithm: w.signingAlgorithm || SigningAlgorithm.HMAC_SHA256, sendTraceparent: w.sendTraceparent, enabled: w.enabled,
+    signatureStyle: w.signatureStyle || SignatureStyle.STANDARD_WEBHOOKS, signatureHeader: w.signatureHeader, idHeader: w.idHeader,
+    timestampHeader: w.timestampHeader,
   };
 }
 
@@ -178,7 +187,8 @@ export function WebhookEditor() {
         bodyTemplate: f.bodyTemplate, retryPolicy: retryPolicy(f), timeout: toDur(Number(f.timeout) * 1000),
         asyncStatus: f.asyncStatus, asyncTimeout: toDur(Number(f.asyncTimeoutHours) * 3_600_000),
         failureThreshold: Number(f.failureThreshold) || 0, signingAlgorithm: f.signingAlgorithm,
-        sendTraceparent: f.sendTraceparent, enabled: f.enabled,
+        sendTraceparent: f.sendTraceparent, enabled: f.enabled, signatureStyle: f.signatureStyle,
+        signatureHeader: f.signatureHeader.trim(), idHeader: f.idHeader.trim(), timestampHeader: f.timestampHeader.trim(),
       };
       const url = f.target === "url" ? f.url : "";
       const path = f.target === "path" ? f.path : "";
@@ -425,6 +435,20 @@ export function WebhookEditor() {
               </select>
             )}
           </Field>
+          <fieldset class="field wide" aria-label="Signature headers">
+            <legend>Signature (for receivers migrating from another sender)</legend>
+            <Field label="Signature style" name="signature_style" err={err}>
+              {(id) => (
+                <select id={id} value={f.signatureStyle} disabled={ro} onChange={(e) => set({ signatureStyle: Number((e.target as HTMLSelectElement).value) })}>
+                  <option value={SignatureStyle.STANDARD_WEBHOOKS}>Standard Webhooks (v1,… of id.timestamp.body)</option>
+                  <option value={SignatureStyle.HEX_BODY}>sha256=&lt;hex HMAC of the body&gt; (GitHub)</option>
+                </select>
+              )}
+            </Field>
+            <TextField label="Signature header" name="signature_header" err={err} value={f.signatureHeader} onValue={(v) => set({ signatureHeader: v })} readOnly={ro} placeholder="webhook-signature" hint={f.signatureStyle === SignatureStyle.HEX_BODY ? "GitHub sends X-Hub-Signature-256." : "Empty: webhook-signature."} />
+            <TextField label="Delivery id header" name="id_header" err={err} value={f.idHeader} onValue={(v) => set({ idHeader: v })} readOnly={ro} placeholder="webhook-id" hint="The same on every retry." />
+            <TextField label="Timestamp header" name="timestamp_header" err={err} value={f.timestampHeader} onValue={(v) => set({ timestampHeader: v })} readOnly={ro} placeholder="webhook-timestamp" />
+          </fieldset>
           <div class="field wide checks">
             <Check label="Async status (200 done, 202 wait for the callback, else failed)" checked={f.asyncStatus} disabled={ro} onChange={(v) => set({ asyncStatus: v })} />
             {f.asyncStatus && (

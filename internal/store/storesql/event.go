@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/hookd/hookd/internal/health"
+	"github.com/hookd/hookd/internal/filter"
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/store"
 )
@@ -20,7 +21,7 @@ const (
 	// matchSubscriptions finds the enabled subscriptions for a set of event types and tenants ('' = the project's own
 	// webhooks), with their webhooks' state: a disabled webhook gets its deliveries FAILED at once ("webhook
 	// disabled"), which replay_missed re-queues.
-	matchSubscriptions = `SELECT se.event_type, se.tenant_id, s.subject_filter, s.webhook_id,
+	matchSubscriptions = `SELECT se.event_type, se.tenant_id, s.subject_filter, s.filter, s.webhook_id,
 			COALESCE(w.integration_id, '') AS integration_id, w.enabled
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
@@ -29,7 +30,7 @@ const (
 		ORDER BY s.webhook_id`
 
 	// matchSubscriptionsPG is matchSubscriptions with the tenants and event types in arrays: a fixed text to prepare.
-	matchSubscriptionsPG = `SELECT se.event_type, se.tenant_id, s.subject_filter, s.webhook_id,
+	matchSubscriptionsPG = `SELECT se.event_type, se.tenant_id, s.subject_filter, s.filter, s.webhook_id,
 			COALESCE(w.integration_id, '') AS integration_id, w.enabled
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
@@ -133,6 +134,7 @@ type subscriptionMatch struct {
 	EventType     string `db:"event_type"`
 	TenantID      string `db:"tenant_id"`
 	SubjectFilter string `db:"subject_filter"`
+	Filter        string `db:"filter"`
 	WebhookID     string `db:"webhook_id"`
 	IntegrationID string `db:"integration_id"`
 	Enabled       bool   `db:"enabled"`
@@ -476,13 +478,24 @@ func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string
 		if !health.IsOperational(ev.EventType) { // "*" takes every event but the operational ones
 			matches = append(matches, byType[AllEventTypes]...)
 		}
+		var fvars *filter.Vars // made once per event, when a filter needs them
 		for _, m := range matches {
 			if m.TenantID != "" && m.TenantID != ev.TenantID {
 				continue // another event of the batch is this tenant's
 			}
-			if m.SubjectFilter == "" || m.SubjectFilter == ev.Subject {
-				add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled, tenantID: m.TenantID})
+			if m.SubjectFilter != "" && m.SubjectFilter != ev.Subject || seen[m.WebhookID] {
+				continue
 			}
+			if m.Filter != "" {
+				if fvars == nil {
+					v := filter.VarsOf(filter.Event{Type: ev.EventType, Subject: ev.Subject, TenantID: ev.TenantID, Data: filter.Decode(ev.Payload)})
+					fvars = &v
+				}
+				if !s.filters.MatchVars(m.Filter, *fvars) {
+					continue
+				}
+			}
+			add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled, tenantID: m.TenantID})
 		}
 		slices.SortFunc(out[i], func(a, b target) int { return strings.Compare(a.webhookID, b.webhookID) })
 	}

@@ -350,28 +350,45 @@ func TestDisableWebhookOutcome(t *testing.T) {
 	})
 }
 
-func TestTakeRateTokens(t *testing.T) {
+// TestTakeRate: the shared rate windows admit at most rate in any rolling second (a sliding-window log): a
+// burst of rate at once, then nothing until the first of them is a second old, then one as each leaves.
+func TestTakeRate(t *testing.T) {
 	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		ctx := context.Background()
-		take := func(key string, rate, n int, at time.Time) (int, time.Time) {
-			got, next, err := s.TakeRateTokens(ctx, store.TakeRateTokensParams{Key: key, Rate: rate, N: n, Now: at})
+		take := func(key string, rate, n int, at time.Time, hold time.Duration) (int, time.Time) {
+			got, next, err := s.TakeRate(ctx, store.TakeRateParams{Key: key, Rate: rate, N: n, Now: at, Hold: hold})
 			require.NoError(t, err)
 			return got, next
 		}
-		got, _ := take("trg_x", 10, 4, t0)
-		assert.Equal(t, 4, got, "a new bucket starts full (burst = rate)")
-		got, _ = take("trg_x", 10, 100, t0)
-		assert.Equal(t, 6, got, "no more than what is left")
-		got, next := take("trg_x", 10, 3, t0)
+		ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+		got, _ := take("trg_x", 10, 4, t0, 0)
+		assert.Equal(t, 4, got, "a new window is empty")
+		got, _ = take("trg_x", 10, 100, ms(300), 0)
+		assert.Equal(t, 6, got, "no more than rate in the second")
+		got, next := take("trg_x", 10, 3, ms(999), 0)
+		assert.Equal(t, 0, got, "nothing refills before the first admission is a second old")
+		assert.Equal(t, ms(1000), next)
+		got, next = take("trg_x", 10, 10, ms(1000), 0)
+		assert.Equal(t, 4, got, "the four of t0 left the window; those of +300 ms have not")
+		assert.Equal(t, ms(1000), next)
+		got, next = take("trg_x", 10, 1, ms(1299), 0)
 		assert.Equal(t, 0, got)
-		assert.Equal(t, t0.Add(100*time.Millisecond), next)
-		got, _ = take("trg_x", 10, 3, t0.Add(250*time.Millisecond))
-		assert.Equal(t, 2, got, "only whole tokens: 2.5 refilled")
-		got, _ = take("trg_x", 10, 50, t0.Add(time.Hour))
-		assert.Equal(t, 10, got, "refill is capped at the burst")
-		got, _ = take("trg_y", 10, 1, t0)
-		assert.Equal(t, 1, got, "buckets are per key")
-		got, _ = take("trg_z", 0, 7, t0)
+		assert.Equal(t, ms(1300), next)
+		got, _ = take("trg_x", 10, 50, t0.Add(time.Hour), 0)
+		assert.Equal(t, 10, got, "an idle window admits rate at once, never more")
+
+		got, _ = take("blk", 10, 5, t0, 200*time.Millisecond)
+		assert.Equal(t, 5, got)
+		got, next = take("blk", 10, 10, ms(1100), 0)
+		assert.Equal(t, 5, got, "only the five not held")
+		assert.Equal(t, ms(1100), next)
+		got, next = take("blk", 10, 10, ms(1150), 0)
+		assert.Equal(t, 0, got, "held admissions count from the end of their hold")
+		assert.Equal(t, ms(1200), next)
+
+		got, _ = take("trg_y", 10, 1, t0, 0)
+		assert.Equal(t, 1, got, "windows are per key")
+		got, _ = take("trg_z", 0, 7, t0, 0)
 		assert.Equal(t, 7, got, "rate 0 is unlimited")
 	})
 }

@@ -270,7 +270,7 @@ func (s *Store) VacuumQueue(ctx context.Context) error {
 	if auto == "on" {
 		return nil
 	}
-	for _, t := range []string{"delivery_queue", "idempotency_keys", "rate_buckets"} {
+	for _, t := range []string{"delivery_queue", "idempotency_keys", "rate_windows", "rate_window_log"} {
 		if _, err := s.db.ExecContext(ctx, `VACUUM (ANALYZE) `+t); err != nil {
 			return wrap("vacuum "+t, err)
 		}

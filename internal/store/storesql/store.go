@@ -11,7 +11,7 @@
 //   - Queue (store.Queue): claims and completions of deliveries, with the books (statistics, health,
 //     operational events) kept in the completing transaction; claims and completions commit asynchronously on
 //     PostgreSQL (a second pool);
-//   - RateBuckets (store.RateBuckets): token buckets shared by the processes of a cluster;
+//   - RateWindows (store.RateWindows): rolling one-second rate windows shared by the processes of a cluster;
 //   - Feed (store.DeliveryFeed): delivery watches and the cross-process watcher registry;
 //   - Notifier (store.Listener): the process's one LISTEN connection, whose topics are work wake-ups, delivery
 //     changes and watcher announcements, plus the in-process signal of committed outcomes (DeliveriesChanged).
@@ -22,7 +22,7 @@
 // Dialect differences are branches on conn.pg() (or dialect-specific statement texts chosen beside them), in most
 // files: connection setup and URLs (store.go, dialect.go), migrations (migrate.go, one directory per dialect),
 // prepared statements (prepared.go), the queue claim and batched completions (queue.go), the books (account.go),
-// publishing and bulk inserts (event.go, bulk.go), health and replays (health.go), rate buckets (ratebucket.go),
+// publishing and bulk inserts (event.go, bulk.go), health and replays (health.go), rate windows (ratewindow.go),
 // retention and partitions (retention.go: PostgreSQL drops day partitions, SQLite deletes in batches), secret
 // rotation locks (secrets.go), trigger signatures (trigger.go), private-origin binding (webhook.go), deliveries
 // (delivery.go), and NOTIFY/LISTEN in the notifier and the feed (notify.go, watch.go: in-process only on SQLite).
@@ -51,6 +51,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/hookd/hookd/internal/filter"
 	"github.com/hookd/hookd/internal/secret"
 	"github.com/hookd/hookd/internal/store"
 )
@@ -98,6 +99,8 @@ type conn struct {
 	notify *Notifier
 	// feed routes delivery changes to watchers (see Feed).
 	feed *Feed
+	// filters caches the compiled subscription filters publishing evaluates.
+	filters *filter.Cache
 	// noBooks skips the books (statistics, health, operational events): only BenchmarkQueueCycle sets it (through
 	// export_test.go), to measure what they cost.
 	noBooks bool
@@ -119,7 +122,7 @@ type conn struct {
 //
 //   - Store: configuration, events and the logs (store.Store), retention and secret rotation;
 //   - Queue: claims and completions of deliveries with their books (store.Queue), on the async pool;
-//   - RateBuckets: the token buckets shared by the processes of a cluster (store.RateBuckets);
+//   - RateWindows: the rolling one-second rate windows shared by the processes of a cluster (store.RateWindows);
 //   - Feed: delivery watches (store.DeliveryFeed) and the cross-process watcher registry;
 //   - Notifier: the one LISTEN connection of the process and the in-process fan-out of its topics
 //     (store.Listener for wake-ups).
@@ -127,7 +130,7 @@ type DB struct {
 	c     *conn
 	store *Store
 	queue *Queue
-	rates *RateBuckets
+	rates *RateWindows
 
 	closeOnce sync.Once
 }
@@ -139,13 +142,14 @@ type Store struct{ *conn }
 // Queue is the delivery queue (store.Queue): claims and completions with their books.
 type Queue struct{ *conn }
 
-// RateBuckets are the token buckets shared by the processes of a cluster (store.RateBuckets).
-type RateBuckets struct{ *conn }
+// RateWindows are the rate limits shared by the processes of a cluster (store.RateWindows): at most N admissions
+// of a key in any rolling second.
+type RateWindows struct{ *conn }
 
 var (
 	_ store.Store        = (*Store)(nil)
 	_ store.Queue        = (*Queue)(nil)
-	_ store.RateBuckets  = (*RateBuckets)(nil)
+	_ store.RateWindows  = (*RateWindows)(nil)
 	_ store.DeliveryFeed = (*Feed)(nil)
 	_ store.Listener     = (*Notifier)(nil)
 )
@@ -156,8 +160,8 @@ func (d *DB) Store() *Store { return d.store }
 // Queue returns the delivery queue.
 func (d *DB) Queue() *Queue { return d.queue }
 
-// RateBuckets returns the shared rate buckets.
-func (d *DB) RateBuckets() *RateBuckets { return d.rates }
+// RateWindows returns the shared rate windows.
+func (d *DB) RateWindows() *RateWindows { return d.rates }
 
 // Feed returns the delivery feed (WatchDeliveries); every serving process starts it.
 func (d *DB) Feed() *Feed { return d.c.feed }
@@ -200,7 +204,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		s.closeDB()
 		return nil, err
 	}
-	return &DB{c: s, store: st, queue: &Queue{s}, rates: &RateBuckets{s}}, nil
+	return &DB{c: s, store: st, queue: &Queue{s}, rates: &RateWindows{s}}, nil
 }
 
 // Migrate applies pending migrations to the database of cfg and closes it (`hookd migrate`); with a keyring it
@@ -234,7 +238,7 @@ func connect(ctx context.Context, cfg Config) (*conn, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &conn{log: log, keys: cfg.Keyring, origin: randomToken(9)}
+	s := &conn{log: log, keys: cfg.Keyring, origin: randomToken(9), filters: filter.NewCache()}
 	s.notify = newNotifier(s)
 	s.feed = newFeed(s)
 	var err error

@@ -15,14 +15,14 @@ import (
 const AllEventTypes = "*"
 
 const (
-	subscriptionCols = `id, project_id, webhook_id, event_types, subject_filter, enabled, create_time, update_time`
+	subscriptionCols = `id, project_id, webhook_id, event_types, subject_filter, filter, enabled, create_time, update_time`
 
 	// subscriptionReadCols adds the version (written by updates only).
 	subscriptionReadCols = subscriptionCols + `, version`
 
-	insertSubscription = `INSERT INTO subscriptions (` + subscriptionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	insertSubscription = `INSERT INTO subscriptions (` + subscriptionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-	updateSubscription = `UPDATE subscriptions SET webhook_id = ?, event_types = ?, subject_filter = ?, enabled = ?, update_time = ?,
+	updateSubscription = `UPDATE subscriptions SET webhook_id = ?, event_types = ?, subject_filter = ?, filter = ?, enabled = ?, update_time = ?,
 		version = version + 1 WHERE project_id = ? AND id = ? AND version = ?`
 
 	// insertSubscriptionEventType indexes one event type of a subscription under its webhook's tenant.
@@ -36,6 +36,7 @@ type subscriptionRow struct {
 	WebhookID     string   `db:"webhook_id"`
 	EventTypes    jsonText `db:"event_types"`
 	SubjectFilter string   `db:"subject_filter"`
+	Filter        string   `db:"filter"`
 	Enabled       bool     `db:"enabled"`
 	CreateTime    dbTime   `db:"create_time"`
 	UpdateTime    dbTime   `db:"update_time"`
@@ -44,7 +45,7 @@ type subscriptionRow struct {
 
 func (r subscriptionRow) record() (store.Subscription, error) {
 	sub := store.Subscription{
-		ID: r.ID, ProjectID: r.ProjectID, WebhookID: r.WebhookID, SubjectFilter: r.SubjectFilter, Enabled: r.Enabled,
+		ID: r.ID, ProjectID: r.ProjectID, WebhookID: r.WebhookID, SubjectFilter: r.SubjectFilter, Filter: r.Filter, Enabled: r.Enabled,
 		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, Version: r.Version,
 	}
 	return sub, r.EventTypes.decode(&sub.EventTypes)
@@ -68,7 +69,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *store.Subscription)
 			return wrap("create subscription", err)
 		}
 		if _, err := tx.ExecContext(ctx, s.rebind(insertSubscription), sub.ID, sub.ProjectID, sub.WebhookID, types,
-			sub.SubjectFilter, sub.Enabled, sub.CreateTime, sub.UpdateTime); err != nil {
+			sub.SubjectFilter, sub.Filter, sub.Enabled, sub.CreateTime, sub.UpdateTime); err != nil {
 			return wrap("create subscription", err)
 		}
 		return s.insertSubscriptionEventTypes(ctx, tx, sub)
@@ -166,7 +167,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *store.Subscription)
 			return wrap("update subscription", err)
 		}
 		if err := s.updateVersioned(ctx, tx, "update subscription", "subscriptions", updateSubscription,
-			[]any{sub.WebhookID, types, sub.SubjectFilter, sub.Enabled, sub.UpdateTime}, sub.ProjectID, sub.ID, &version); err != nil {
+			[]any{sub.WebhookID, types, sub.SubjectFilter, sub.Filter, sub.Enabled, sub.UpdateTime}, sub.ProjectID, sub.ID, &version); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM subscription_event_types WHERE subscription_id = ?`), sub.ID); err != nil {

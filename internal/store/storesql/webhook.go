@@ -18,14 +18,15 @@ const (
 	webhookCols = `id, project_id, integration_id, name, system_name, description, method, url, path,
 		integration_headers, headers, body_template, retry_policy, timeout_ms, async_status, async_timeout_ms, enabled,
 		secret, previous_secret, previous_secret_expire_time, success_status_codes, signing_algorithm, public_key,
-		previous_public_key, failure_threshold, send_traceparent, private_origin, tenant_id, create_time, update_time`
+		previous_public_key, failure_threshold, send_traceparent, private_origin, tenant_id, signature_header, id_header,
+		timestamp_header, signature_style, create_time, update_time`
 
 	// webhookReadCols adds the health the delivery engine keeps (never written by UpdateWebhook) and the version.
 	webhookReadCols = webhookCols + `, consecutive_failures, warned_percent, disabled_reason, disable_time,
 		last_success_time, last_failure_time, version`
 
 	insertWebhook = `INSERT INTO webhooks (` + webhookCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	// updateWebhook changes the configuration over the version it was read at; enabled is SetWebhookEnabled's (and
 	// the engine's) to change, so that an update made from a stale read never re-enables a webhook the engine just
@@ -34,7 +35,8 @@ const (
 		url = ?, path = ?, integration_headers = ?, headers = ?, body_template = ?, retry_policy = ?, timeout_ms = ?,
 		async_status = ?, async_timeout_ms = ?, secret = ?, previous_secret = ?,
 		previous_secret_expire_time = ?, success_status_codes = ?, signing_algorithm = ?, public_key = ?,
-		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, private_origin = ?, tenant_id = ?, update_time = ?,
+		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, private_origin = ?, tenant_id = ?,
+		signature_header = ?, id_header = ?, timestamp_header = ?, signature_style = ?, update_time = ?,
 		version = version + 1
 		WHERE project_id = ? AND id = ? AND version = ?`
 
@@ -77,6 +79,10 @@ type webhookRow struct {
 	SendTraceparent          bool           `db:"send_traceparent"`
 	PrivateOrigin            string         `db:"private_origin"`
 	TenantID                 string         `db:"tenant_id"`
+	SignatureHeader          string         `db:"signature_header"`
+	IDHeader                 string         `db:"id_header"`
+	TimestampHeader          string         `db:"timestamp_header"`
+	SignatureStyle           string         `db:"signature_style"`
 	Version                  int64          `db:"version"`
 	ConsecutiveFailures      int            `db:"consecutive_failures"`
 	WarnedPercent            int            `db:"warned_percent"`
@@ -100,6 +106,8 @@ func (r webhookRow) record() (store.Webhook, error) {
 		NoTraceparent: !r.SendTraceparent, ConsecutiveFailures: r.ConsecutiveFailures, WarnedPercent: r.WarnedPercent,
 		DisabledReason: r.DisabledReason, DisableTime: r.DisableTime.ptr(), LastSuccessTime: r.LastSuccessTime.ptr(),
 		LastFailureTime: r.LastFailureTime.ptr(), PrivateOrigin: r.PrivateOrigin, Version: r.Version, TenantID: r.TenantID,
+		SignatureHeader: r.SignatureHeader, IDHeader: r.IDHeader, TimestampHeader: r.TimestampHeader,
+		SignatureStyle: store.SignatureStyle(r.SignatureStyle),
 	}
 	if err := r.SuccessStatusCodes.decode(&w.SuccessStatusCodes); err != nil {
 		return w, err
@@ -157,7 +165,8 @@ func (s *Store) webhookArgs(w *store.Webhook) ([]any, error) {
 	return []any{integrationID, w.Name, w.SystemName, w.Description, w.Method, w.URL, w.Path, ih, h, w.BodyTemplate, rp,
 		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
 		tsPtr(w.PreviousSecretExpireTime), codes, string(w.SigningAlgorithm), w.PublicKey, w.PreviousPublicKey,
-		w.FailureThreshold, !w.NoTraceparent, w.PrivateOrigin, w.TenantID, w.UpdateTime}, nil
+		w.FailureThreshold, !w.NoTraceparent, w.PrivateOrigin, w.TenantID, w.SignatureHeader, w.IDHeader, w.TimestampHeader,
+		string(w.SignatureStyle), w.UpdateTime}, nil
 }
 
 // CreateWebhook stores w, filling in its id and times when empty; ErrNotFound when its integration is not in the

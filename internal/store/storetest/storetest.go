@@ -41,7 +41,7 @@ const templateLockID = 0x686f6f6b6474
 type DB struct {
 	*storesql.Store
 	*storesql.Queue
-	*storesql.RateBuckets
+	*storesql.RateWindows
 	*storesql.Feed
 	// Handle is the open database the parts belong to.
 	Handle *storesql.DB
@@ -49,7 +49,7 @@ type DB struct {
 
 // Wrap returns the test handle of an open database.
 func Wrap(db *storesql.DB) *DB {
-	return &DB{Store: db.Store(), Queue: db.Queue(), RateBuckets: db.RateBuckets(), Feed: db.Feed(), Handle: db}
+	return &DB{Store: db.Store(), Queue: db.Queue(), RateWindows: db.RateWindows(), Feed: db.Feed(), Handle: db}
 }
 
 // Notifier returns the database's notifier.
@@ -155,7 +155,7 @@ func ForEachBackend(t *testing.T, fn func(t *testing.T, s store.Store)) {
 	ForEachStore(t, func(t *testing.T, s *DB) { fn(t, s) })
 }
 
-// ForEachStore is ForEachBackend for tests that also use the queue, notifier, rate buckets, feed or upkeep of the
+// ForEachStore is ForEachBackend for tests that also use the queue, notifier, rate windows, feed or upkeep of the
 // store.
 func ForEachStore(t *testing.T, fn func(t *testing.T, s *DB)) {
 	t.Helper()
@@ -176,6 +176,30 @@ func ForEachStoreParallel(t *testing.T, fn func(t *testing.T, s *DB)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, NewSQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, NewPostgres(t)) })
+}
+
+// ForEachClusterParallel runs fn as the parallel subtests "sqlite" and "postgres", each with two stores opened on
+// one fresh database (sharing their secret keys), as two processes of a cluster would.
+func ForEachClusterParallel(t *testing.T, fn func(t *testing.T, a, b *DB)) {
+	t.Helper()
+	open := func(t *testing.T, url string, keys *secret.Keyring) *DB {
+		s, err := storesql.Open(context.Background(), storesql.Config{URL: url, Logger: quietLogger(), MaxOpenConns: 10, Keyring: keys})
+		if err != nil {
+			t.Fatalf("storetest: open %s: %v", url, err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return Wrap(s)
+	}
+	for name, url := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return t.TempDir() },
+		"postgres": func(t *testing.T) string { return PostgresURL(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			u, keys := url(t), secret.NewRandom()
+			fn(t, open(t, u, keys), open(t, u, keys))
+		})
+	}
 }
 
 // pgServer is the test PostgreSQL server: an admin connection and the migrated template database's name.

@@ -1,3 +1,5 @@
+import { SignatureStyle } from "./gen/hookd/v1/webhook_pb.js";
+
 /** Standard Webhooks header names set by hookd on every delivery. */
 export const HEADER_WEBHOOK_ID = "webhook-id";
 export const HEADER_WEBHOOK_TIMESTAMP = "webhook-timestamp";
@@ -27,6 +29,18 @@ export interface VerifyOptions {
   toleranceSeconds?: number;
   /** The receiver's clock (default now). */
   now?: Date;
+  /** The webhook's `signatureHeader` (default "webhook-signature"). */
+  signatureHeader?: string;
+  /** The webhook's `idHeader` (default "webhook-id"). */
+  idHeader?: string;
+  /** The webhook's `timestampHeader` (default "webhook-timestamp"). */
+  timestampHeader?: string;
+  /**
+   * The webhook's `signatureStyle` (default STANDARD_WEBHOOKS). With SIGNATURE_STYLE_HEX_BODY the signature is
+   * `sha256=<hex HMAC-SHA256 of the body>` keyed with the secret exactly as shown (GitHub's style): it covers
+   * the body only, so no id or timestamp is checked.
+   */
+  signatureStyle?: SignatureStyle;
 }
 
 /** The default body hookd sends for an event (webhooks without a body_template). */
@@ -103,9 +117,13 @@ export async function verifyWebhook(
   body: WebhookBody,
   options: VerifyOptions = {},
 ): Promise<void> {
-  const id = header(headers, HEADER_WEBHOOK_ID);
-  const ts = header(headers, HEADER_WEBHOOK_TIMESTAMP);
-  const sigs = header(headers, HEADER_WEBHOOK_SIGNATURE);
+  const sigName = (options.signatureHeader || HEADER_WEBHOOK_SIGNATURE).toLowerCase();
+  if (options.signatureStyle === SignatureStyle.HEX_BODY) {
+    return verifyHexBody(key, header(headers, sigName), bytes(body));
+  }
+  const id = header(headers, (options.idHeader || HEADER_WEBHOOK_ID).toLowerCase());
+  const ts = header(headers, (options.timestampHeader || HEADER_WEBHOOK_TIMESTAMP).toLowerCase());
+  const sigs = header(headers, sigName);
   if (!id || !ts || !sigs) {
     throw new WebhookVerificationError("missing webhook-id, webhook-timestamp or webhook-signature header");
   }
@@ -134,6 +152,22 @@ export async function verifyWebhook(
     if (!sig || sig.length === 0) continue;
     // subtle.verify compares HMACs in constant time.
     if (await globalThis.crypto.subtle.verify(algorithm, cryptoKey, sig, signed)) return;
+  }
+  throw new WebhookVerificationError("no matching signature found");
+}
+
+/** Checks `sha256=<hex HMAC-SHA256 of body>` signatures (space-separated during a rotation), keyed with the bytes
+ * of the secret as shown. */
+async function verifyHexBody(secret: string, sigs: string | undefined, body: Uint8Array): Promise<void> {
+  if (!sigs) throw new WebhookVerificationError("missing signature header");
+  const cryptoKey = await globalThis.crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+  for (const part of sigs.split(" ")) {
+    const hex = part.startsWith("sha256=") ? part.slice(7) : "";
+    if (!/^[0-9a-f]{64}$/i.test(hex)) continue;
+    const sig = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) sig[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+    const data = new Uint8Array(body); // a copy backed by an ArrayBuffer, as WebCrypto wants
+    if (await globalThis.crypto.subtle.verify("HMAC", cryptoKey, sig, data)) return;
   }
   throw new WebhookVerificationError("no matching signature found");
 }

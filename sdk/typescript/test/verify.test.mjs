@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHmac, createPrivateKey, sign as nodeSign } from "node:crypto";
 import { test } from "node:test";
-import { verifyWebhook, parseWebhook, WebhookVerificationError } from "../dist/index.js";
+import { verifyWebhook, parseWebhook, SignatureStyle, WebhookVerificationError } from "../dist/index.js";
 
 // The published Standard Webhooks example vector.
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -160,3 +160,31 @@ test("parseWebhook with a public key", async () => {
   assert.equal(e.id, "evt_1");
   await assert.rejects(parseWebhook(edOtherKey, headers(signEd25519(edSeed, id, ts, env)), env, at(ts)), WebhookVerificationError);
 });
+
+// One vector per signature style (the Go SDK's tests use the same values): the reference vector above under
+// renamed headers, and the same body signed as GitHub signs it (HMAC-SHA256 keyed with the secret as shown, hex).
+const hexBody = "sha256=80ec8a89ce3cd22133a1066caecb4d04fea7467657c8514d717ec42c38a5c94c";
+const renamed = { signatureHeader: "X-Sig", idHeader: "X-Id", timestampHeader: "X-Time" };
+const github = { signatureHeader: "X-Hub-Signature-256", signatureStyle: SignatureStyle.HEX_BODY };
+
+test("node:crypto reproduces the hex body vector", () => {
+  assert.equal("sha256=" + createHmac("sha256", Buffer.from(secret)).update(body).digest("hex"), hexBody);
+});
+
+const styled = [
+  ["standard, renamed headers", { "x-id": id, "X-Time": String(ts), "X-Sig": good }, body, renamed, true],
+  ["standard, renamed headers in a Headers object", new Headers({ "x-id": id, "X-Time": String(ts), "X-Sig": good }), body, renamed, true],
+  ["standard, renamed headers looked for under the old names", { "x-id": id, "X-Time": String(ts), "X-Sig": good }, body, {}, false],
+  ["hex body", { "X-Hub-Signature-256": hexBody }, body, github, true],
+  ["hex body during a rotation", { "x-hub-signature-256": `sha256=${"0".repeat(64)} ${hexBody}` }, body, github, true],
+  ["hex body, tampered body", { "X-Hub-Signature-256": hexBody }, '{"test": 1}', github, false],
+  ["hex body, missing", {}, body, github, false],
+  ["hex body signature checked as standard", { "x-id": id, "X-Time": String(ts), "X-Sig": hexBody }, body, renamed, false],
+];
+for (const [name, h, b, opts, ok] of styled) {
+  test(`signature style: ${name}`, async () => {
+    const p = verifyWebhook(secret, h, b, { ...at(ts), ...opts });
+    if (ok) await p;
+    else await assert.rejects(p, WebhookVerificationError);
+  });
+}

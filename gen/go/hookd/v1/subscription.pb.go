@@ -38,7 +38,12 @@ type Subscription struct {
 	// subject_filter, when set, matches only events with exactly this subject.
 	SubjectFilter string `protobuf:"bytes,6,opt,name=subject_filter,json=subjectFilter,proto3" json:"subject_filter,omitempty"`
 	// enabled subscriptions create deliveries.
-	Enabled       bool `protobuf:"varint,7,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	Enabled bool `protobuf:"varint,7,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// filter, when set, is a CEL expression over `type`, `subject`, `tenant_id` (empty until tenants exist) and
+	// `data` (the payload), e.g. `data.amount > 100 && subject.startsWith("cus_")`: an event reaches the webhook
+	// only when it evaluates to true (an evaluation error counts as no match and is counted in the metric
+	// `hookd_filter_errors_total`).
+	Filter        string `protobuf:"bytes,8,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -122,11 +127,18 @@ func (x *Subscription) GetEnabled() bool {
 	return false
 }
 
+func (x *Subscription) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 var File_hookd_v1_subscription_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_subscription_proto_rawDesc = "" +
 	"\n" +
-	"\x1bhookd/v1/subscription.proto\x12\bhookd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x02\n" +
+	"\x1bhookd/v1/subscription.proto\x12\bhookd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x02\n" +
 	"\fSubscription\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -138,7 +150,8 @@ const file_hookd_v1_subscription_proto_rawDesc = "" +
 	"\vevent_types\x18\x05 \x03(\tR\n" +
 	"eventTypes\x12%\n" +
 	"\x0esubject_filter\x18\x06 \x01(\tR\rsubjectFilter\x12\x18\n" +
-	"\aenabled\x18\a \x01(\bR\aenabledB\x92\x01\n" +
+	"\aenabled\x18\a \x01(\bR\aenabled\x12\x16\n" +
+	"\x06filter\x18\b \x01(\tR\x06filterB\x92\x01\n" +
 	"\fcom.hookd.v1B\x11SubscriptionProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (

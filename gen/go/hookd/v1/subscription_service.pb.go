@@ -9,6 +9,7 @@ package hookdv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -31,7 +32,10 @@ type CreateSubscriptionRequest struct {
 	// subject_filter matches only events with exactly this subject (optional).
 	SubjectFilter string `protobuf:"bytes,3,opt,name=subject_filter,json=subjectFilter,proto3" json:"subject_filter,omitempty"`
 	// enabled defaults to true.
-	Enabled       *bool `protobuf:"varint,4,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	Enabled *bool `protobuf:"varint,4,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// filter is a CEL expression the event must satisfy (optional; see Subscription.filter). It is compiled and
+	// cost-checked here: an invalid or too costly filter is invalid_argument with CEL's message.
+	Filter        string `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -92,6 +96,13 @@ func (x *CreateSubscriptionRequest) GetEnabled() bool {
 		return *x.Enabled
 	}
 	return false
+}
+
+func (x *CreateSubscriptionRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
 }
 
 // CreateSubscriptionResponse is the response of CreateSubscription.
@@ -370,7 +381,9 @@ type UpdateSubscriptionRequest struct {
 	// subject_filter is the new subject filter (empty = all subjects).
 	SubjectFilter *string `protobuf:"bytes,3,opt,name=subject_filter,json=subjectFilter,proto3,oneof" json:"subject_filter,omitempty"`
 	// enabled enables or disables the subscription.
-	Enabled       *bool `protobuf:"varint,4,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	Enabled *bool `protobuf:"varint,4,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// filter is the new CEL filter (empty = every event of the types).
+	Filter        *string `protobuf:"bytes,5,opt,name=filter,proto3,oneof" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -431,6 +444,13 @@ func (x *UpdateSubscriptionRequest) GetEnabled() bool {
 		return *x.Enabled
 	}
 	return false
+}
+
+func (x *UpdateSubscriptionRequest) GetFilter() string {
+	if x != nil && x.Filter != nil {
+		return *x.Filter
+	}
+	return ""
 }
 
 // UpdateSubscriptionResponse is the response of UpdateSubscription.
@@ -562,18 +582,157 @@ func (*DeleteSubscriptionResponse) Descriptor() ([]byte, []int) {
 	return file_hookd_v1_subscription_service_proto_rawDescGZIP(), []int{9}
 }
 
+// TestSubscriptionFilterRequest is the request of TestSubscriptionFilter: a filter and a sample event.
+type TestSubscriptionFilterRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// filter is the CEL expression to test.
+	Filter string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// event_type is the sample event's type (`type` in the filter).
+	EventType string `protobuf:"bytes,2,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// payload is the sample event's payload (`data` in the filter).
+	Payload *structpb.Struct `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	// subject is the sample event's subject (`subject` in the filter).
+	Subject string `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	// tenant_id is the sample event's tenant (`tenant_id` in the filter).
+	TenantId      string `protobuf:"bytes,5,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestSubscriptionFilterRequest) Reset() {
+	*x = TestSubscriptionFilterRequest{}
+	mi := &file_hookd_v1_subscription_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestSubscriptionFilterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestSubscriptionFilterRequest) ProtoMessage() {}
+
+func (x *TestSubscriptionFilterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_subscription_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestSubscriptionFilterRequest.ProtoReflect.Descriptor instead.
+func (*TestSubscriptionFilterRequest) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_subscription_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TestSubscriptionFilterRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *TestSubscriptionFilterRequest) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *TestSubscriptionFilterRequest) GetPayload() *structpb.Struct {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *TestSubscriptionFilterRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *TestSubscriptionFilterRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+// TestSubscriptionFilterResponse is the response of TestSubscriptionFilter.
+type TestSubscriptionFilterResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// matched is true when the filter evaluates to true for the sample event (an empty filter matches all).
+	Matched bool `protobuf:"varint,1,opt,name=matched,proto3" json:"matched,omitempty"`
+	// error is CEL's message when the filter does not compile, is too costly, or fails on this event (then
+	// matched is false); empty otherwise.
+	Error         string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestSubscriptionFilterResponse) Reset() {
+	*x = TestSubscriptionFilterResponse{}
+	mi := &file_hookd_v1_subscription_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestSubscriptionFilterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestSubscriptionFilterResponse) ProtoMessage() {}
+
+func (x *TestSubscriptionFilterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_subscription_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestSubscriptionFilterResponse.ProtoReflect.Descriptor instead.
+func (*TestSubscriptionFilterResponse) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_subscription_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TestSubscriptionFilterResponse) GetMatched() bool {
+	if x != nil {
+		return x.Matched
+	}
+	return false
+}
+
+func (x *TestSubscriptionFilterResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_hookd_v1_subscription_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_subscription_service_proto_rawDesc = "" +
 	"\n" +
-	"#hookd/v1/subscription_service.proto\x12\bhookd.v1\x1a\x15hookd/v1/header.proto\x1a\x1bhookd/v1/subscription.proto\"\xad\x01\n" +
+	"#hookd/v1/subscription_service.proto\x12\bhookd.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x1bhookd/v1/subscription.proto\"\xc5\x01\n" +
 	"\x19CreateSubscriptionRequest\x12\x1d\n" +
 	"\n" +
 	"webhook_id\x18\x01 \x01(\tR\twebhookId\x12\x1f\n" +
 	"\vevent_types\x18\x02 \x03(\tR\n" +
 	"eventTypes\x12%\n" +
 	"\x0esubject_filter\x18\x03 \x01(\tR\rsubjectFilter\x12\x1d\n" +
-	"\aenabled\x18\x04 \x01(\bH\x00R\aenabled\x88\x01\x01B\n" +
+	"\aenabled\x18\x04 \x01(\bH\x00R\aenabled\x88\x01\x01\x12\x16\n" +
+	"\x06filter\x18\x05 \x01(\tR\x06filterB\n" +
 	"\n" +
 	"\b_enabled\"X\n" +
 	"\x1aCreateSubscriptionResponse\x12:\n" +
@@ -592,27 +751,40 @@ const file_hookd_v1_subscription_service_proto_rawDesc = "" +
 	"event_type\x18\x04 \x01(\tR\teventType\"\x81\x01\n" +
 	"\x19ListSubscriptionsResponse\x12<\n" +
 	"\rsubscriptions\x18\x01 \x03(\v2\x16.hookd.v1.SubscriptionR\rsubscriptions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcc\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf4\x01\n" +
 	"\x19UpdateSubscriptionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
 	"\vevent_types\x18\x02 \x01(\v2\x14.hookd.v1.StringListR\n" +
 	"eventTypes\x12*\n" +
 	"\x0esubject_filter\x18\x03 \x01(\tH\x00R\rsubjectFilter\x88\x01\x01\x12\x1d\n" +
-	"\aenabled\x18\x04 \x01(\bH\x01R\aenabled\x88\x01\x01B\x11\n" +
+	"\aenabled\x18\x04 \x01(\bH\x01R\aenabled\x88\x01\x01\x12\x1b\n" +
+	"\x06filter\x18\x05 \x01(\tH\x02R\x06filter\x88\x01\x01B\x11\n" +
 	"\x0f_subject_filterB\n" +
 	"\n" +
-	"\b_enabled\"X\n" +
+	"\b_enabledB\t\n" +
+	"\a_filter\"X\n" +
 	"\x1aUpdateSubscriptionResponse\x12:\n" +
 	"\fsubscription\x18\x01 \x01(\v2\x16.hookd.v1.SubscriptionR\fsubscription\"+\n" +
 	"\x19DeleteSubscriptionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x1c\n" +
-	"\x1aDeleteSubscriptionResponse2\xf8\x03\n" +
+	"\x1aDeleteSubscriptionResponse\"\xc0\x01\n" +
+	"\x1dTestSubscriptionFilterRequest\x12\x16\n" +
+	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x02 \x01(\tR\teventType\x121\n" +
+	"\apayload\x18\x03 \x01(\v2\x17.google.protobuf.StructR\apayload\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\x12\x1b\n" +
+	"\ttenant_id\x18\x05 \x01(\tR\btenantId\"P\n" +
+	"\x1eTestSubscriptionFilterResponse\x12\x18\n" +
+	"\amatched\x18\x01 \x01(\bR\amatched\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error2\xea\x04\n" +
 	"\x13SubscriptionService\x12_\n" +
 	"\x12CreateSubscription\x12#.hookd.v1.CreateSubscriptionRequest\x1a$.hookd.v1.CreateSubscriptionResponse\x12[\n" +
 	"\x0fGetSubscription\x12 .hookd.v1.GetSubscriptionRequest\x1a!.hookd.v1.GetSubscriptionResponse\"\x03\x90\x02\x01\x12a\n" +
 	"\x11ListSubscriptions\x12\".hookd.v1.ListSubscriptionsRequest\x1a#.hookd.v1.ListSubscriptionsResponse\"\x03\x90\x02\x01\x12_\n" +
 	"\x12UpdateSubscription\x12#.hookd.v1.UpdateSubscriptionRequest\x1a$.hookd.v1.UpdateSubscriptionResponse\x12_\n" +
-	"\x12DeleteSubscription\x12#.hookd.v1.DeleteSubscriptionRequest\x1a$.hookd.v1.DeleteSubscriptionResponseB\x99\x01\n" +
+	"\x12DeleteSubscription\x12#.hookd.v1.DeleteSubscriptionRequest\x1a$.hookd.v1.DeleteSubscriptionResponse\x12p\n" +
+	"\x16TestSubscriptionFilter\x12'.hookd.v1.TestSubscriptionFilterRequest\x1a(.hookd.v1.TestSubscriptionFilterResponse\"\x03\x90\x02\x01B\x99\x01\n" +
 	"\fcom.hookd.v1B\x18SubscriptionServiceProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -627,42 +799,48 @@ func file_hookd_v1_subscription_service_proto_rawDescGZIP() []byte {
 	return file_hookd_v1_subscription_service_proto_rawDescData
 }
 
-var file_hookd_v1_subscription_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_hookd_v1_subscription_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_hookd_v1_subscription_service_proto_goTypes = []any{
-	(*CreateSubscriptionRequest)(nil),  // 0: hookd.v1.CreateSubscriptionRequest
-	(*CreateSubscriptionResponse)(nil), // 1: hookd.v1.CreateSubscriptionResponse
-	(*GetSubscriptionRequest)(nil),     // 2: hookd.v1.GetSubscriptionRequest
-	(*GetSubscriptionResponse)(nil),    // 3: hookd.v1.GetSubscriptionResponse
-	(*ListSubscriptionsRequest)(nil),   // 4: hookd.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),  // 5: hookd.v1.ListSubscriptionsResponse
-	(*UpdateSubscriptionRequest)(nil),  // 6: hookd.v1.UpdateSubscriptionRequest
-	(*UpdateSubscriptionResponse)(nil), // 7: hookd.v1.UpdateSubscriptionResponse
-	(*DeleteSubscriptionRequest)(nil),  // 8: hookd.v1.DeleteSubscriptionRequest
-	(*DeleteSubscriptionResponse)(nil), // 9: hookd.v1.DeleteSubscriptionResponse
-	(*Subscription)(nil),               // 10: hookd.v1.Subscription
-	(*StringList)(nil),                 // 11: hookd.v1.StringList
+	(*CreateSubscriptionRequest)(nil),      // 0: hookd.v1.CreateSubscriptionRequest
+	(*CreateSubscriptionResponse)(nil),     // 1: hookd.v1.CreateSubscriptionResponse
+	(*GetSubscriptionRequest)(nil),         // 2: hookd.v1.GetSubscriptionRequest
+	(*GetSubscriptionResponse)(nil),        // 3: hookd.v1.GetSubscriptionResponse
+	(*ListSubscriptionsRequest)(nil),       // 4: hookd.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),      // 5: hookd.v1.ListSubscriptionsResponse
+	(*UpdateSubscriptionRequest)(nil),      // 6: hookd.v1.UpdateSubscriptionRequest
+	(*UpdateSubscriptionResponse)(nil),     // 7: hookd.v1.UpdateSubscriptionResponse
+	(*DeleteSubscriptionRequest)(nil),      // 8: hookd.v1.DeleteSubscriptionRequest
+	(*DeleteSubscriptionResponse)(nil),     // 9: hookd.v1.DeleteSubscriptionResponse
+	(*TestSubscriptionFilterRequest)(nil),  // 10: hookd.v1.TestSubscriptionFilterRequest
+	(*TestSubscriptionFilterResponse)(nil), // 11: hookd.v1.TestSubscriptionFilterResponse
+	(*Subscription)(nil),                   // 12: hookd.v1.Subscription
+	(*StringList)(nil),                     // 13: hookd.v1.StringList
+	(*structpb.Struct)(nil),                // 14: google.protobuf.Struct
 }
 var file_hookd_v1_subscription_service_proto_depIdxs = []int32{
-	10, // 0: hookd.v1.CreateSubscriptionResponse.subscription:type_name -> hookd.v1.Subscription
-	10, // 1: hookd.v1.GetSubscriptionResponse.subscription:type_name -> hookd.v1.Subscription
-	10, // 2: hookd.v1.ListSubscriptionsResponse.subscriptions:type_name -> hookd.v1.Subscription
-	11, // 3: hookd.v1.UpdateSubscriptionRequest.event_types:type_name -> hookd.v1.StringList
-	10, // 4: hookd.v1.UpdateSubscriptionResponse.subscription:type_name -> hookd.v1.Subscription
-	0,  // 5: hookd.v1.SubscriptionService.CreateSubscription:input_type -> hookd.v1.CreateSubscriptionRequest
-	2,  // 6: hookd.v1.SubscriptionService.GetSubscription:input_type -> hookd.v1.GetSubscriptionRequest
-	4,  // 7: hookd.v1.SubscriptionService.ListSubscriptions:input_type -> hookd.v1.ListSubscriptionsRequest
-	6,  // 8: hookd.v1.SubscriptionService.UpdateSubscription:input_type -> hookd.v1.UpdateSubscriptionRequest
-	8,  // 9: hookd.v1.SubscriptionService.DeleteSubscription:input_type -> hookd.v1.DeleteSubscriptionRequest
-	1,  // 10: hookd.v1.SubscriptionService.CreateSubscription:output_type -> hookd.v1.CreateSubscriptionResponse
-	3,  // 11: hookd.v1.SubscriptionService.GetSubscription:output_type -> hookd.v1.GetSubscriptionResponse
-	5,  // 12: hookd.v1.SubscriptionService.ListSubscriptions:output_type -> hookd.v1.ListSubscriptionsResponse
-	7,  // 13: hookd.v1.SubscriptionService.UpdateSubscription:output_type -> hookd.v1.UpdateSubscriptionResponse
-	9,  // 14: hookd.v1.SubscriptionService.DeleteSubscription:output_type -> hookd.v1.DeleteSubscriptionResponse
-	10, // [10:15] is the sub-list for method output_type
-	5,  // [5:10] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	12, // 0: hookd.v1.CreateSubscriptionResponse.subscription:type_name -> hookd.v1.Subscription
+	12, // 1: hookd.v1.GetSubscriptionResponse.subscription:type_name -> hookd.v1.Subscription
+	12, // 2: hookd.v1.ListSubscriptionsResponse.subscriptions:type_name -> hookd.v1.Subscription
+	13, // 3: hookd.v1.UpdateSubscriptionRequest.event_types:type_name -> hookd.v1.StringList
+	12, // 4: hookd.v1.UpdateSubscriptionResponse.subscription:type_name -> hookd.v1.Subscription
+	14, // 5: hookd.v1.TestSubscriptionFilterRequest.payload:type_name -> google.protobuf.Struct
+	0,  // 6: hookd.v1.SubscriptionService.CreateSubscription:input_type -> hookd.v1.CreateSubscriptionRequest
+	2,  // 7: hookd.v1.SubscriptionService.GetSubscription:input_type -> hookd.v1.GetSubscriptionRequest
+	4,  // 8: hookd.v1.SubscriptionService.ListSubscriptions:input_type -> hookd.v1.ListSubscriptionsRequest
+	6,  // 9: hookd.v1.SubscriptionService.UpdateSubscription:input_type -> hookd.v1.UpdateSubscriptionRequest
+	8,  // 10: hookd.v1.SubscriptionService.DeleteSubscription:input_type -> hookd.v1.DeleteSubscriptionRequest
+	10, // 11: hookd.v1.SubscriptionService.TestSubscriptionFilter:input_type -> hookd.v1.TestSubscriptionFilterRequest
+	1,  // 12: hookd.v1.SubscriptionService.CreateSubscription:output_type -> hookd.v1.CreateSubscriptionResponse
+	3,  // 13: hookd.v1.SubscriptionService.GetSubscription:output_type -> hookd.v1.GetSubscriptionResponse
+	5,  // 14: hookd.v1.SubscriptionService.ListSubscriptions:output_type -> hookd.v1.ListSubscriptionsResponse
+	7,  // 15: hookd.v1.SubscriptionService.UpdateSubscription:output_type -> hookd.v1.UpdateSubscriptionResponse
+	9,  // 16: hookd.v1.SubscriptionService.DeleteSubscription:output_type -> hookd.v1.DeleteSubscriptionResponse
+	11, // 17: hookd.v1.SubscriptionService.TestSubscriptionFilter:output_type -> hookd.v1.TestSubscriptionFilterResponse
+	12, // [12:18] is the sub-list for method output_type
+	6,  // [6:12] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_subscription_service_proto_init() }
@@ -680,7 +858,7 @@ func file_hookd_v1_subscription_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_subscription_service_proto_rawDesc), len(file_hookd_v1_subscription_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -146,6 +146,63 @@ func (SigningAlgorithm) EnumDescriptor() ([]byte, []int) {
 	return file_hookd_v1_webhook_proto_rawDescGZIP(), []int{1}
 }
 
+// SignatureStyle is what the signature header of a request holds.
+type SignatureStyle int32
+
+const (
+	// SIGNATURE_STYLE_UNSPECIFIED means the default, STANDARD_WEBHOOKS.
+	SignatureStyle_SIGNATURE_STYLE_UNSPECIFIED SignatureStyle = 0
+	// SIGNATURE_STYLE_STANDARD_WEBHOOKS signs "<id>.<timestamp>.<body>" as `signing_algorithm` says
+	// (`v1,<base64 HMAC-SHA256>` or `v1a,<base64 ed25519>`), one signature per active secret, space-separated.
+	SignatureStyle_SIGNATURE_STYLE_STANDARD_WEBHOOKS SignatureStyle = 1
+	// SIGNATURE_STYLE_HEX_BODY sends `sha256=<hex HMAC-SHA256 of the body>` as GitHub does (X-Hub-Signature-256),
+	// keyed with the bytes of the secret exactly as shown (`whsec_…` included); during a rotation both
+	// signatures, space-separated. It covers the body only (no id or timestamp: no replay protection) and needs
+	// SIGNING_ALGORITHM_HMAC_SHA256.
+	SignatureStyle_SIGNATURE_STYLE_HEX_BODY SignatureStyle = 2
+)
+
+// Enum value maps for SignatureStyle.
+var (
+	SignatureStyle_name = map[int32]string{
+		0: "SIGNATURE_STYLE_UNSPECIFIED",
+		1: "SIGNATURE_STYLE_STANDARD_WEBHOOKS",
+		2: "SIGNATURE_STYLE_HEX_BODY",
+	}
+	SignatureStyle_value = map[string]int32{
+		"SIGNATURE_STYLE_UNSPECIFIED":       0,
+		"SIGNATURE_STYLE_STANDARD_WEBHOOKS": 1,
+		"SIGNATURE_STYLE_HEX_BODY":          2,
+	}
+)
+
+func (x SignatureStyle) Enum() *SignatureStyle {
+	p := new(SignatureStyle)
+	*p = x
+	return p
+}
+
+func (x SignatureStyle) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SignatureStyle) Descriptor() protoreflect.EnumDescriptor {
+	return file_hookd_v1_webhook_proto_enumTypes[2].Descriptor()
+}
+
+func (SignatureStyle) Type() protoreflect.EnumType {
+	return &file_hookd_v1_webhook_proto_enumTypes[2]
+}
+
+func (x SignatureStyle) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SignatureStyle.Descriptor instead.
+func (SignatureStyle) EnumDescriptor() ([]byte, []int) {
+	return file_hookd_v1_webhook_proto_rawDescGZIP(), []int{2}
+}
+
 // RetryPolicy says when a failed attempt is tried again.
 type RetryPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -354,9 +411,18 @@ type Webhook struct {
 	EffectiveHeaders []*Header `protobuf:"bytes,31,rep,name=effective_headers,json=effectiveHeaders,proto3" json:"effective_headers,omitempty"`
 	// tenant_id is the customer (tenant) that owns the webhook; empty for the project's own webhooks. An event of
 	// tenant T goes to T's webhooks and to the project's own; a portal session of T manages only T's webhooks.
-	TenantId      string `protobuf:"bytes,32,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TenantId string `protobuf:"bytes,32,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// signature_header is the name of the header carrying the signature (default `webhook-signature`; e.g.
+	// `X-Hub-Signature-256` for receivers migrating from GitHub).
+	SignatureHeader string `protobuf:"bytes,33,opt,name=signature_header,json=signatureHeader,proto3" json:"signature_header,omitempty"`
+	// id_header is the name of the header carrying the delivery id, stable across retries (default `webhook-id`).
+	IdHeader string `protobuf:"bytes,34,opt,name=id_header,json=idHeader,proto3" json:"id_header,omitempty"`
+	// timestamp_header is the name of the header carrying the attempt's unix time (default `webhook-timestamp`).
+	TimestampHeader string `protobuf:"bytes,35,opt,name=timestamp_header,json=timestampHeader,proto3" json:"timestamp_header,omitempty"`
+	// signature_style is what the signature header holds (default SIGNATURE_STYLE_STANDARD_WEBHOOKS).
+	SignatureStyle SignatureStyle `protobuf:"varint,36,opt,name=signature_style,json=signatureStyle,proto3,enum=hookd.v1.SignatureStyle" json:"signature_style,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Webhook) Reset() {
@@ -613,6 +679,34 @@ func (x *Webhook) GetTenantId() string {
 	return ""
 }
 
+func (x *Webhook) GetSignatureHeader() string {
+	if x != nil {
+		return x.SignatureHeader
+	}
+	return ""
+}
+
+func (x *Webhook) GetIdHeader() string {
+	if x != nil {
+		return x.IdHeader
+	}
+	return ""
+}
+
+func (x *Webhook) GetTimestampHeader() string {
+	if x != nil {
+		return x.TimestampHeader
+	}
+	return ""
+}
+
+func (x *Webhook) GetSignatureStyle() SignatureStyle {
+	if x != nil {
+		return x.SignatureStyle
+	}
+	return SignatureStyle_SIGNATURE_STYLE_UNSPECIFIED
+}
+
 // WebhookStats summarizes a webhook's deliveries over a window (counters kept as deliveries change, not a scan
 // of the log).
 type WebhookStats struct {
@@ -820,7 +914,7 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"maxRetries\"9\n" +
 	"\x11IntegrationHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
-	"\x03use\x18\x02 \x01(\bR\x03use\"\x81\v\n" +
+	"\x03use\x18\x02 \x01(\bR\x03use\"\xb7\f\n" +
 	"\aWebhook\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -858,7 +952,11 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"\x13previous_public_key\x18\x1d \x01(\tR\x11previousPublicKey\x12)\n" +
 	"\x10send_traceparent\x18\x1e \x01(\bR\x0fsendTraceparent\x12=\n" +
 	"\x11effective_headers\x18\x1f \x03(\v2\x10.hookd.v1.HeaderR\x10effectiveHeaders\x12\x1b\n" +
-	"\ttenant_id\x18  \x01(\tR\btenantId\"\xea\x05\n" +
+	"\ttenant_id\x18  \x01(\tR\btenantId\x12)\n" +
+	"\x10signature_header\x18! \x01(\tR\x0fsignatureHeader\x12\x1b\n" +
+	"\tid_header\x18\" \x01(\tR\bidHeader\x12)\n" +
+	"\x10timestamp_header\x18# \x01(\tR\x0ftimestampHeader\x12A\n" +
+	"\x0fsignature_style\x18$ \x01(\x0e2\x18.hookd.v1.SignatureStyleR\x0esignatureStyle\"\xea\x05\n" +
 	"\fWebhookStats\x121\n" +
 	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x12\n" +
 	"\x04done\x18\x02 \x01(\x03R\x04done\x12\x16\n" +
@@ -890,7 +988,11 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"\x10SigningAlgorithm\x12!\n" +
 	"\x1dSIGNING_ALGORITHM_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dSIGNING_ALGORITHM_HMAC_SHA256\x10\x01\x12\x1d\n" +
-	"\x19SIGNING_ALGORITHM_ED25519\x10\x02B\x8d\x01\n" +
+	"\x19SIGNING_ALGORITHM_ED25519\x10\x02*v\n" +
+	"\x0eSignatureStyle\x12\x1f\n" +
+	"\x1bSIGNATURE_STYLE_UNSPECIFIED\x10\x00\x12%\n" +
+	"!SIGNATURE_STYLE_STANDARD_WEBHOOKS\x10\x01\x12\x1c\n" +
+	"\x18SIGNATURE_STYLE_HEX_BODY\x10\x02B\x8d\x01\n" +
 	"\fcom.hookd.v1B\fWebhookProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -905,44 +1007,46 @@ func file_hookd_v1_webhook_proto_rawDescGZIP() []byte {
 	return file_hookd_v1_webhook_proto_rawDescData
 }
 
-var file_hookd_v1_webhook_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_hookd_v1_webhook_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_hookd_v1_webhook_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_hookd_v1_webhook_proto_goTypes = []any{
 	(RetryPolicyKind)(0),          // 0: hookd.v1.RetryPolicyKind
 	(SigningAlgorithm)(0),         // 1: hookd.v1.SigningAlgorithm
-	(*RetryPolicy)(nil),           // 2: hookd.v1.RetryPolicy
-	(*IntegrationHeader)(nil),     // 3: hookd.v1.IntegrationHeader
-	(*Webhook)(nil),               // 4: hookd.v1.Webhook
-	(*WebhookStats)(nil),          // 5: hookd.v1.WebhookStats
-	(*durationpb.Duration)(nil),   // 6: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*Header)(nil),                // 8: hookd.v1.Header
+	(SignatureStyle)(0),           // 2: hookd.v1.SignatureStyle
+	(*RetryPolicy)(nil),           // 3: hookd.v1.RetryPolicy
+	(*IntegrationHeader)(nil),     // 4: hookd.v1.IntegrationHeader
+	(*Webhook)(nil),               // 5: hookd.v1.Webhook
+	(*WebhookStats)(nil),          // 6: hookd.v1.WebhookStats
+	(*durationpb.Duration)(nil),   // 7: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*Header)(nil),                // 9: hookd.v1.Header
 }
 var file_hookd_v1_webhook_proto_depIdxs = []int32{
 	0,  // 0: hookd.v1.RetryPolicy.kind:type_name -> hookd.v1.RetryPolicyKind
-	6,  // 1: hookd.v1.RetryPolicy.interval:type_name -> google.protobuf.Duration
-	7,  // 2: hookd.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 3: hookd.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 4: hookd.v1.Webhook.integration_headers:type_name -> hookd.v1.IntegrationHeader
-	8,  // 5: hookd.v1.Webhook.headers:type_name -> hookd.v1.Header
-	2,  // 6: hookd.v1.Webhook.retry_policy:type_name -> hookd.v1.RetryPolicy
-	6,  // 7: hookd.v1.Webhook.timeout:type_name -> google.protobuf.Duration
-	6,  // 8: hookd.v1.Webhook.async_timeout:type_name -> google.protobuf.Duration
-	7,  // 9: hookd.v1.Webhook.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	7,  // 10: hookd.v1.Webhook.disable_time:type_name -> google.protobuf.Timestamp
+	7,  // 1: hookd.v1.RetryPolicy.interval:type_name -> google.protobuf.Duration
+	8,  // 2: hookd.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	8,  // 3: hookd.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 4: hookd.v1.Webhook.integration_headers:type_name -> hookd.v1.IntegrationHeader
+	9,  // 5: hookd.v1.Webhook.headers:type_name -> hookd.v1.Header
+	3,  // 6: hookd.v1.Webhook.retry_policy:type_name -> hookd.v1.RetryPolicy
+	7,  // 7: hookd.v1.Webhook.timeout:type_name -> google.protobuf.Duration
+	7,  // 8: hookd.v1.Webhook.async_timeout:type_name -> google.protobuf.Duration
+	8,  // 9: hookd.v1.Webhook.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	8,  // 10: hookd.v1.Webhook.disable_time:type_name -> google.protobuf.Timestamp
 	1,  // 11: hookd.v1.Webhook.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
-	8,  // 12: hookd.v1.Webhook.effective_headers:type_name -> hookd.v1.Header
-	6,  // 13: hookd.v1.WebhookStats.window:type_name -> google.protobuf.Duration
-	6,  // 14: hookd.v1.WebhookStats.latency_p50:type_name -> google.protobuf.Duration
-	6,  // 15: hookd.v1.WebhookStats.latency_p95:type_name -> google.protobuf.Duration
-	6,  // 16: hookd.v1.WebhookStats.latency_p99:type_name -> google.protobuf.Duration
-	7,  // 17: hookd.v1.WebhookStats.last_success_time:type_name -> google.protobuf.Timestamp
-	7,  // 18: hookd.v1.WebhookStats.last_failure_time:type_name -> google.protobuf.Timestamp
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	9,  // 12: hookd.v1.Webhook.effective_headers:type_name -> hookd.v1.Header
+	2,  // 13: hookd.v1.Webhook.signature_style:type_name -> hookd.v1.SignatureStyle
+	7,  // 14: hookd.v1.WebhookStats.window:type_name -> google.protobuf.Duration
+	7,  // 15: hookd.v1.WebhookStats.latency_p50:type_name -> google.protobuf.Duration
+	7,  // 16: hookd.v1.WebhookStats.latency_p95:type_name -> google.protobuf.Duration
+	7,  // 17: hookd.v1.WebhookStats.latency_p99:type_name -> google.protobuf.Duration
+	8,  // 18: hookd.v1.WebhookStats.last_success_time:type_name -> google.protobuf.Timestamp
+	8,  // 19: hookd.v1.WebhookStats.last_failure_time:type_name -> google.protobuf.Timestamp
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_webhook_proto_init() }
@@ -956,7 +1060,7 @@ func file_hookd_v1_webhook_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_webhook_proto_rawDesc), len(file_hookd_v1_webhook_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -68,9 +68,18 @@ type CreateWebhookRequest struct {
 	SendTraceparent *bool `protobuf:"varint,19,opt,name=send_traceparent,json=sendTraceparent,proto3,oneof" json:"send_traceparent,omitempty"`
 	// tenant_id makes the webhook a tenant's (up to 128 characters of `[A-Za-z0-9._:-]`; empty: the project's own).
 	// A portal token always creates webhooks of its own tenant.
-	TenantId      string `protobuf:"bytes,20,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TenantId string `protobuf:"bytes,20,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// signature_header renames the signature header (empty = `webhook-signature`); a valid header name that is
+	// not hop-by-hop or set by the HTTP client.
+	SignatureHeader string `protobuf:"bytes,21,opt,name=signature_header,json=signatureHeader,proto3" json:"signature_header,omitempty"`
+	// id_header renames the delivery id header (empty = `webhook-id`).
+	IdHeader string `protobuf:"bytes,22,opt,name=id_header,json=idHeader,proto3" json:"id_header,omitempty"`
+	// timestamp_header renames the timestamp header (empty = `webhook-timestamp`).
+	TimestampHeader string `protobuf:"bytes,23,opt,name=timestamp_header,json=timestampHeader,proto3" json:"timestamp_header,omitempty"`
+	// signature_style selects the signature format (default SIGNATURE_STYLE_STANDARD_WEBHOOKS).
+	SignatureStyle SignatureStyle `protobuf:"varint,24,opt,name=signature_style,json=signatureStyle,proto3,enum=hookd.v1.SignatureStyle" json:"signature_style,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateWebhookRequest) Reset() {
@@ -241,6 +250,34 @@ func (x *CreateWebhookRequest) GetTenantId() string {
 		return x.TenantId
 	}
 	return ""
+}
+
+func (x *CreateWebhookRequest) GetSignatureHeader() string {
+	if x != nil {
+		return x.SignatureHeader
+	}
+	return ""
+}
+
+func (x *CreateWebhookRequest) GetIdHeader() string {
+	if x != nil {
+		return x.IdHeader
+	}
+	return ""
+}
+
+func (x *CreateWebhookRequest) GetTimestampHeader() string {
+	if x != nil {
+		return x.TimestampHeader
+	}
+	return ""
+}
+
+func (x *CreateWebhookRequest) GetSignatureStyle() SignatureStyle {
+	if x != nil {
+		return x.SignatureStyle
+	}
+	return SignatureStyle_SIGNATURE_STYLE_UNSPECIFIED
 }
 
 // CreateWebhookResponse is the response of CreateWebhook.
@@ -652,9 +689,17 @@ type UpdateWebhookRequest struct {
 	// send_traceparent turns the W3C `traceparent` header on or off.
 	SendTraceparent *bool `protobuf:"varint,21,opt,name=send_traceparent,json=sendTraceparent,proto3,oneof" json:"send_traceparent,omitempty"`
 	// tenant_id moves the webhook to another tenant ("" = the project's own); needs an ADMIN key.
-	TenantId      *string `protobuf:"bytes,22,opt,name=tenant_id,json=tenantId,proto3,oneof" json:"tenant_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TenantId *string `protobuf:"bytes,22,opt,name=tenant_id,json=tenantId,proto3,oneof" json:"tenant_id,omitempty"`
+	// signature_header renames the signature header (empty = back to `webhook-signature`).
+	SignatureHeader *string `protobuf:"bytes,23,opt,name=signature_header,json=signatureHeader,proto3,oneof" json:"signature_header,omitempty"`
+	// id_header renames the delivery id header (empty = back to `webhook-id`).
+	IdHeader *string `protobuf:"bytes,24,opt,name=id_header,json=idHeader,proto3,oneof" json:"id_header,omitempty"`
+	// timestamp_header renames the timestamp header (empty = back to `webhook-timestamp`).
+	TimestampHeader *string `protobuf:"bytes,25,opt,name=timestamp_header,json=timestampHeader,proto3,oneof" json:"timestamp_header,omitempty"`
+	// signature_style changes the signature format (UNSPECIFIED = back to STANDARD_WEBHOOKS).
+	SignatureStyle *SignatureStyle `protobuf:"varint,26,opt,name=signature_style,json=signatureStyle,proto3,enum=hookd.v1.SignatureStyle,oneof" json:"signature_style,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *UpdateWebhookRequest) Reset() {
@@ -839,6 +884,34 @@ func (x *UpdateWebhookRequest) GetTenantId() string {
 		return *x.TenantId
 	}
 	return ""
+}
+
+func (x *UpdateWebhookRequest) GetSignatureHeader() string {
+	if x != nil && x.SignatureHeader != nil {
+		return *x.SignatureHeader
+	}
+	return ""
+}
+
+func (x *UpdateWebhookRequest) GetIdHeader() string {
+	if x != nil && x.IdHeader != nil {
+		return *x.IdHeader
+	}
+	return ""
+}
+
+func (x *UpdateWebhookRequest) GetTimestampHeader() string {
+	if x != nil && x.TimestampHeader != nil {
+		return *x.TimestampHeader
+	}
+	return ""
+}
+
+func (x *UpdateWebhookRequest) GetSignatureStyle() SignatureStyle {
+	if x != nil && x.SignatureStyle != nil {
+		return *x.SignatureStyle
+	}
+	return SignatureStyle_SIGNATURE_STYLE_UNSPECIFIED
 }
 
 // UpdateWebhookResponse is the response of UpdateWebhook.
@@ -1589,7 +1662,7 @@ var File_hookd_v1_webhook_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xf8\x06\n" +
+	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xae\b\n" +
 	"\x14CreateWebhookRequest\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -1612,7 +1685,11 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x11failure_threshold\x18\x11 \x01(\x05R\x10failureThreshold\x12G\n" +
 	"\x11signing_algorithm\x18\x12 \x01(\x0e2\x1a.hookd.v1.SigningAlgorithmR\x10signingAlgorithm\x12.\n" +
 	"\x10send_traceparent\x18\x13 \x01(\bH\x01R\x0fsendTraceparent\x88\x01\x01\x12\x1b\n" +
-	"\ttenant_id\x18\x14 \x01(\tR\btenantIdB\n" +
+	"\ttenant_id\x18\x14 \x01(\tR\btenantId\x12)\n" +
+	"\x10signature_header\x18\x15 \x01(\tR\x0fsignatureHeader\x12\x1b\n" +
+	"\tid_header\x18\x16 \x01(\tR\bidHeader\x12)\n" +
+	"\x10timestamp_header\x18\x17 \x01(\tR\x0ftimestampHeader\x12A\n" +
+	"\x0fsignature_style\x18\x18 \x01(\x0e2\x18.hookd.v1.SignatureStyleR\x0esignatureStyleB\n" +
 	"\n" +
 	"\b_enabledB\x13\n" +
 	"\x11_send_traceparent\"D\n" +
@@ -1634,7 +1711,7 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x15IntegrationHeaderList\x123\n" +
 	"\x06values\x18\x01 \x03(\v2\x1b.hookd.v1.IntegrationHeaderR\x06values\"(\n" +
 	"\x0eStatusCodeList\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\x05R\x06values\"\xc0\t\n" +
+	"\x06values\x18\x01 \x03(\x05R\x06values\"\xd6\v\n" +
 	"\x14UpdateWebhookRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x0eintegration_id\x18\x02 \x01(\tH\x00R\rintegrationId\x88\x01\x01\x12\x17\n" +
@@ -1660,7 +1737,11 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\rreplay_missed\x18\x13 \x01(\bR\freplayMissed\x12L\n" +
 	"\x11signing_algorithm\x18\x14 \x01(\x0e2\x1a.hookd.v1.SigningAlgorithmH\vR\x10signingAlgorithm\x88\x01\x01\x12.\n" +
 	"\x10send_traceparent\x18\x15 \x01(\bH\fR\x0fsendTraceparent\x88\x01\x01\x12 \n" +
-	"\ttenant_id\x18\x16 \x01(\tH\rR\btenantId\x88\x01\x01B\x11\n" +
+	"\ttenant_id\x18\x16 \x01(\tH\rR\btenantId\x88\x01\x01\x12.\n" +
+	"\x10signature_header\x18\x17 \x01(\tH\x0eR\x0fsignatureHeader\x88\x01\x01\x12 \n" +
+	"\tid_header\x18\x18 \x01(\tH\x0fR\bidHeader\x88\x01\x01\x12.\n" +
+	"\x10timestamp_header\x18\x19 \x01(\tH\x10R\x0ftimestampHeader\x88\x01\x01\x12F\n" +
+	"\x0fsignature_style\x18\x1a \x01(\x0e2\x18.hookd.v1.SignatureStyleH\x11R\x0esignatureStyle\x88\x01\x01B\x11\n" +
 	"\x0f_integration_idB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_system_nameB\x0e\n" +
@@ -1676,7 +1757,12 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x12_signing_algorithmB\x13\n" +
 	"\x11_send_traceparentB\f\n" +
 	"\n" +
-	"_tenant_id\"`\n" +
+	"_tenant_idB\x13\n" +
+	"\x11_signature_headerB\f\n" +
+	"\n" +
+	"_id_headerB\x13\n" +
+	"\x11_timestamp_headerB\x12\n" +
+	"\x10_signature_style\"`\n" +
 	"\x15UpdateWebhookResponse\x12+\n" +
 	"\awebhook\x18\x01 \x01(\v2\x11.hookd.v1.WebhookR\awebhook\x12\x1a\n" +
 	"\breplayed\x18\x02 \x01(\x05R\breplayed\"&\n" +
@@ -1779,10 +1865,11 @@ var file_hookd_v1_webhook_service_proto_goTypes = []any{
 	(*RetryPolicy)(nil),                 // 24: hookd.v1.RetryPolicy
 	(*durationpb.Duration)(nil),         // 25: google.protobuf.Duration
 	(SigningAlgorithm)(0),               // 26: hookd.v1.SigningAlgorithm
-	(*Webhook)(nil),                     // 27: hookd.v1.Webhook
-	(*HeaderList)(nil),                  // 28: hookd.v1.HeaderList
-	(*WebhookStats)(nil),                // 29: hookd.v1.WebhookStats
-	(*structpb.Struct)(nil),             // 30: google.protobuf.Struct
+	(SignatureStyle)(0),                 // 27: hookd.v1.SignatureStyle
+	(*Webhook)(nil),                     // 28: hookd.v1.Webhook
+	(*HeaderList)(nil),                  // 29: hookd.v1.HeaderList
+	(*WebhookStats)(nil),                // 30: hookd.v1.WebhookStats
+	(*structpb.Struct)(nil),             // 31: google.protobuf.Struct
 }
 var file_hookd_v1_webhook_service_proto_depIdxs = []int32{
 	22, // 0: hookd.v1.CreateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeader
@@ -1791,52 +1878,54 @@ var file_hookd_v1_webhook_service_proto_depIdxs = []int32{
 	25, // 3: hookd.v1.CreateWebhookRequest.timeout:type_name -> google.protobuf.Duration
 	25, // 4: hookd.v1.CreateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
 	26, // 5: hookd.v1.CreateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
-	27, // 6: hookd.v1.CreateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	27, // 7: hookd.v1.GetWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	27, // 8: hookd.v1.ListWebhooksResponse.webhooks:type_name -> hookd.v1.Webhook
-	22, // 9: hookd.v1.IntegrationHeaderList.values:type_name -> hookd.v1.IntegrationHeader
-	6,  // 10: hookd.v1.UpdateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeaderList
-	28, // 11: hookd.v1.UpdateWebhookRequest.headers:type_name -> hookd.v1.HeaderList
-	24, // 12: hookd.v1.UpdateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
-	25, // 13: hookd.v1.UpdateWebhookRequest.timeout:type_name -> google.protobuf.Duration
-	25, // 14: hookd.v1.UpdateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
-	7,  // 15: hookd.v1.UpdateWebhookRequest.success_status_codes:type_name -> hookd.v1.StatusCodeList
-	26, // 16: hookd.v1.UpdateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
-	27, // 17: hookd.v1.UpdateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	25, // 18: hookd.v1.GetWebhookStatsRequest.window:type_name -> google.protobuf.Duration
-	29, // 19: hookd.v1.GetWebhookStatsResponse.stats:type_name -> hookd.v1.WebhookStats
-	30, // 20: hookd.v1.RenderWebhookBodyRequest.payload:type_name -> google.protobuf.Struct
-	27, // 21: hookd.v1.CopyWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	27, // 22: hookd.v1.RotateWebhookSecretResponse.webhook:type_name -> hookd.v1.Webhook
-	30, // 23: hookd.v1.TestWebhookRequest.payload:type_name -> google.protobuf.Struct
-	23, // 24: hookd.v1.TestWebhookResponse.headers:type_name -> hookd.v1.Header
-	25, // 25: hookd.v1.TestWebhookResponse.duration:type_name -> google.protobuf.Duration
-	23, // 26: hookd.v1.TestWebhookResponse.request_headers:type_name -> hookd.v1.Header
-	0,  // 27: hookd.v1.WebhookService.CreateWebhook:input_type -> hookd.v1.CreateWebhookRequest
-	2,  // 28: hookd.v1.WebhookService.GetWebhook:input_type -> hookd.v1.GetWebhookRequest
-	4,  // 29: hookd.v1.WebhookService.ListWebhooks:input_type -> hookd.v1.ListWebhooksRequest
-	8,  // 30: hookd.v1.WebhookService.UpdateWebhook:input_type -> hookd.v1.UpdateWebhookRequest
-	10, // 31: hookd.v1.WebhookService.DeleteWebhook:input_type -> hookd.v1.DeleteWebhookRequest
-	16, // 32: hookd.v1.WebhookService.CopyWebhook:input_type -> hookd.v1.CopyWebhookRequest
-	18, // 33: hookd.v1.WebhookService.RotateWebhookSecret:input_type -> hookd.v1.RotateWebhookSecretRequest
-	20, // 34: hookd.v1.WebhookService.TestWebhook:input_type -> hookd.v1.TestWebhookRequest
-	14, // 35: hookd.v1.WebhookService.RenderWebhookBody:input_type -> hookd.v1.RenderWebhookBodyRequest
-	12, // 36: hookd.v1.WebhookService.GetWebhookStats:input_type -> hookd.v1.GetWebhookStatsRequest
-	1,  // 37: hookd.v1.WebhookService.CreateWebhook:output_type -> hookd.v1.CreateWebhookResponse
-	3,  // 38: hookd.v1.WebhookService.GetWebhook:output_type -> hookd.v1.GetWebhookResponse
-	5,  // 39: hookd.v1.WebhookService.ListWebhooks:output_type -> hookd.v1.ListWebhooksResponse
-	9,  // 40: hookd.v1.WebhookService.UpdateWebhook:output_type -> hookd.v1.UpdateWebhookResponse
-	11, // 41: hookd.v1.WebhookService.DeleteWebhook:output_type -> hookd.v1.DeleteWebhookResponse
-	17, // 42: hookd.v1.WebhookService.CopyWebhook:output_type -> hookd.v1.CopyWebhookResponse
-	19, // 43: hookd.v1.WebhookService.RotateWebhookSecret:output_type -> hookd.v1.RotateWebhookSecretResponse
-	21, // 44: hookd.v1.WebhookService.TestWebhook:output_type -> hookd.v1.TestWebhookResponse
-	15, // 45: hookd.v1.WebhookService.RenderWebhookBody:output_type -> hookd.v1.RenderWebhookBodyResponse
-	13, // 46: hookd.v1.WebhookService.GetWebhookStats:output_type -> hookd.v1.GetWebhookStatsResponse
-	37, // [37:47] is the sub-list for method output_type
-	27, // [27:37] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	27, // 6: hookd.v1.CreateWebhookRequest.signature_style:type_name -> hookd.v1.SignatureStyle
+	28, // 7: hookd.v1.CreateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	28, // 8: hookd.v1.GetWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	28, // 9: hookd.v1.ListWebhooksResponse.webhooks:type_name -> hookd.v1.Webhook
+	22, // 10: hookd.v1.IntegrationHeaderList.values:type_name -> hookd.v1.IntegrationHeader
+	6,  // 11: hookd.v1.UpdateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeaderList
+	29, // 12: hookd.v1.UpdateWebhookRequest.headers:type_name -> hookd.v1.HeaderList
+	24, // 13: hookd.v1.UpdateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
+	25, // 14: hookd.v1.UpdateWebhookRequest.timeout:type_name -> google.protobuf.Duration
+	25, // 15: hookd.v1.UpdateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
+	7,  // 16: hookd.v1.UpdateWebhookRequest.success_status_codes:type_name -> hookd.v1.StatusCodeList
+	26, // 17: hookd.v1.UpdateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
+	27, // 18: hookd.v1.UpdateWebhookRequest.signature_style:type_name -> hookd.v1.SignatureStyle
+	28, // 19: hookd.v1.UpdateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	25, // 20: hookd.v1.GetWebhookStatsRequest.window:type_name -> google.protobuf.Duration
+	30, // 21: hookd.v1.GetWebhookStatsResponse.stats:type_name -> hookd.v1.WebhookStats
+	31, // 22: hookd.v1.RenderWebhookBodyRequest.payload:type_name -> google.protobuf.Struct
+	28, // 23: hookd.v1.CopyWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	28, // 24: hookd.v1.RotateWebhookSecretResponse.webhook:type_name -> hookd.v1.Webhook
+	31, // 25: hookd.v1.TestWebhookRequest.payload:type_name -> google.protobuf.Struct
+	23, // 26: hookd.v1.TestWebhookResponse.headers:type_name -> hookd.v1.Header
+	25, // 27: hookd.v1.TestWebhookResponse.duration:type_name -> google.protobuf.Duration
+	23, // 28: hookd.v1.TestWebhookResponse.request_headers:type_name -> hookd.v1.Header
+	0,  // 29: hookd.v1.WebhookService.CreateWebhook:input_type -> hookd.v1.CreateWebhookRequest
+	2,  // 30: hookd.v1.WebhookService.GetWebhook:input_type -> hookd.v1.GetWebhookRequest
+	4,  // 31: hookd.v1.WebhookService.ListWebhooks:input_type -> hookd.v1.ListWebhooksRequest
+	8,  // 32: hookd.v1.WebhookService.UpdateWebhook:input_type -> hookd.v1.UpdateWebhookRequest
+	10, // 33: hookd.v1.WebhookService.DeleteWebhook:input_type -> hookd.v1.DeleteWebhookRequest
+	16, // 34: hookd.v1.WebhookService.CopyWebhook:input_type -> hookd.v1.CopyWebhookRequest
+	18, // 35: hookd.v1.WebhookService.RotateWebhookSecret:input_type -> hookd.v1.RotateWebhookSecretRequest
+	20, // 36: hookd.v1.WebhookService.TestWebhook:input_type -> hookd.v1.TestWebhookRequest
+	14, // 37: hookd.v1.WebhookService.RenderWebhookBody:input_type -> hookd.v1.RenderWebhookBodyRequest
+	12, // 38: hookd.v1.WebhookService.GetWebhookStats:input_type -> hookd.v1.GetWebhookStatsRequest
+	1,  // 39: hookd.v1.WebhookService.CreateWebhook:output_type -> hookd.v1.CreateWebhookResponse
+	3,  // 40: hookd.v1.WebhookService.GetWebhook:output_type -> hookd.v1.GetWebhookResponse
+	5,  // 41: hookd.v1.WebhookService.ListWebhooks:output_type -> hookd.v1.ListWebhooksResponse
+	9,  // 42: hookd.v1.WebhookService.UpdateWebhook:output_type -> hookd.v1.UpdateWebhookResponse
+	11, // 43: hookd.v1.WebhookService.DeleteWebhook:output_type -> hookd.v1.DeleteWebhookResponse
+	17, // 44: hookd.v1.WebhookService.CopyWebhook:output_type -> hookd.v1.CopyWebhookResponse
+	19, // 45: hookd.v1.WebhookService.RotateWebhookSecret:output_type -> hookd.v1.RotateWebhookSecretResponse
+	21, // 46: hookd.v1.WebhookService.TestWebhook:output_type -> hookd.v1.TestWebhookResponse
+	15, // 47: hookd.v1.WebhookService.RenderWebhookBody:output_type -> hookd.v1.RenderWebhookBodyResponse
+	13, // 48: hookd.v1.WebhookService.GetWebhookStats:output_type -> hookd.v1.GetWebhookStatsResponse
+	39, // [39:49] is the sub-list for method output_type
+	29, // [29:39] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_webhook_service_proto_init() }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/subscription.proto.
  */
 export const file_hookd_v1_subscription: GenFile = /*@__PURE__*/
-  fileDesc("Chtob29rZC92MS9zdWJzY3JpcHRpb24ucHJvdG8SCGhvb2tkLnYxIs4BCgxTdWJzY3JpcHRpb24SCgoCaWQYASABKAkSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp3ZWJob29rX2lkGAQgASgJEhMKC2V2ZW50X3R5cGVzGAUgAygJEhYKDnN1YmplY3RfZmlsdGVyGAYgASgJEg8KB2VuYWJsZWQYByABKAhCkgEKDGNvbS5ob29rZC52MUIRU3Vic2NyaXB0aW9uUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chtob29rZC92MS9zdWJzY3JpcHRpb24ucHJvdG8SCGhvb2tkLnYxIt4BCgxTdWJzY3JpcHRpb24SCgoCaWQYASABKAkSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp3ZWJob29rX2lkGAQgASgJEhMKC2V2ZW50X3R5cGVzGAUgAygJEhYKDnN1YmplY3RfZmlsdGVyGAYgASgJEg8KB2VuYWJsZWQYByABKAgSDgoGZmlsdGVyGAggASgJQpIBCgxjb20uaG9va2QudjFCEVN1YnNjcmlwdGlvblByb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Subscription sends events of the listed types to a webhook.
@@ -68,6 +68,16 @@ export type Subscription = Message<"hookd.v1.Subscription"> & {
    * @generated from field: bool enabled = 7;
    */
   enabled: boolean;
+
+  /**
+   * filter, when set, is a CEL expression over `type`, `subject`, `tenant_id` (empty until tenants exist) and
+   * `data` (the payload), e.g. `data.amount > 100 && subject.startsWith("cus_")`: an event reaches the webhook
+   * only when it evaluates to true (an evaluation error counts as no match and is counted in the metric
+   * `hookd_filter_errors_total`).
+   *
+   * @generated from field: string filter = 8;
+   */
+  filter: string;
 };
 
 /**

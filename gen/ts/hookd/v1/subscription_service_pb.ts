@@ -4,17 +4,18 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import type { StringList } from "./header_pb.js";
 import { file_hookd_v1_header } from "./header_pb.js";
 import type { Subscription } from "./subscription_pb.js";
 import { file_hookd_v1_subscription } from "./subscription_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file hookd/v1/subscription_service.proto.
  */
 export const file_hookd_v1_subscription_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNob29rZC92MS9zdWJzY3JpcHRpb25fc2VydmljZS5wcm90bxIIaG9va2QudjEifgoZQ3JlYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJEhMKC2V2ZW50X3R5cGVzGAIgAygJEhYKDnN1YmplY3RfZmlsdGVyGAMgASgJEhQKB2VuYWJsZWQYBCABKAhIAIgBAUIKCghfZW5hYmxlZCJKChpDcmVhdGVTdWJzY3JpcHRpb25SZXNwb25zZRIsCgxzdWJzY3JpcHRpb24YASABKAsyFi5ob29rZC52MS5TdWJzY3JpcHRpb24iJAoWR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJHChdHZXRTdWJzY3JpcHRpb25SZXNwb25zZRIsCgxzdWJzY3JpcHRpb24YASABKAsyFi5ob29rZC52MS5TdWJzY3JpcHRpb24iaQoYTGlzdFN1YnNjcmlwdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhIKCndlYmhvb2tfaWQYAyABKAkSEgoKZXZlbnRfdHlwZRgEIAEoCSJjChlMaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlEi0KDXN1YnNjcmlwdGlvbnMYASADKAsyFi5ob29rZC52MS5TdWJzY3JpcHRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqQBChlVcGRhdGVTdWJzY3JpcHRpb25SZXF1ZXN0EgoKAmlkGAEgASgJEikKC2V2ZW50X3R5cGVzGAIgASgLMhQuaG9va2QudjEuU3RyaW5nTGlzdBIbCg5zdWJqZWN0X2ZpbHRlchgDIAEoCUgAiAEBEhQKB2VuYWJsZWQYBCABKAhIAYgBAUIRCg9fc3ViamVjdF9maWx0ZXJCCgoIX2VuYWJsZWQiSgoaVXBkYXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USLAoMc3Vic2NyaXB0aW9uGAEgASgLMhYuaG9va2QudjEuU3Vic2NyaXB0aW9uIicKGURlbGV0ZVN1YnNjcmlwdGlvblJlcXVlc3QSCgoCaWQYASABKAkiHAoaRGVsZXRlU3Vic2NyaXB0aW9uUmVzcG9uc2Uy+AMKE1N1YnNjcmlwdGlvblNlcnZpY2USXwoSQ3JlYXRlU3Vic2NyaXB0aW9uEiMuaG9va2QudjEuQ3JlYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBokLmhvb2tkLnYxLkNyZWF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlElsKD0dldFN1YnNjcmlwdGlvbhIgLmhvb2tkLnYxLkdldFN1YnNjcmlwdGlvblJlcXVlc3QaIS5ob29rZC52MS5HZXRTdWJzY3JpcHRpb25SZXNwb25zZSIDkAIBEmEKEUxpc3RTdWJzY3JpcHRpb25zEiIuaG9va2QudjEuTGlzdFN1YnNjcmlwdGlvbnNSZXF1ZXN0GiMuaG9va2QudjEuTGlzdFN1YnNjcmlwdGlvbnNSZXNwb25zZSIDkAIBEl8KElVwZGF0ZVN1YnNjcmlwdGlvbhIjLmhvb2tkLnYxLlVwZGF0ZVN1YnNjcmlwdGlvblJlcXVlc3QaJC5ob29rZC52MS5VcGRhdGVTdWJzY3JpcHRpb25SZXNwb25zZRJfChJEZWxldGVTdWJzY3JpcHRpb24SIy5ob29rZC52MS5EZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0GiQuaG9va2QudjEuRGVsZXRlU3Vic2NyaXB0aW9uUmVzcG9uc2VCmQEKDGNvbS5ob29rZC52MUIYU3Vic2NyaXB0aW9uU2VydmljZVByb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_hookd_v1_header, file_hookd_v1_subscription]);
+  fileDesc("CiNob29rZC92MS9zdWJzY3JpcHRpb25fc2VydmljZS5wcm90bxIIaG9va2QudjEijgEKGUNyZWF0ZVN1YnNjcmlwdGlvblJlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCRITCgtldmVudF90eXBlcxgCIAMoCRIWCg5zdWJqZWN0X2ZpbHRlchgDIAEoCRIUCgdlbmFibGVkGAQgASgISACIAQESDgoGZmlsdGVyGAUgASgJQgoKCF9lbmFibGVkIkoKGkNyZWF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEiwKDHN1YnNjcmlwdGlvbhgBIAEoCzIWLmhvb2tkLnYxLlN1YnNjcmlwdGlvbiIkChZHZXRTdWJzY3JpcHRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkcKF0dldFN1YnNjcmlwdGlvblJlc3BvbnNlEiwKDHN1YnNjcmlwdGlvbhgBIAEoCzIWLmhvb2tkLnYxLlN1YnNjcmlwdGlvbiJpChhMaXN0U3Vic2NyaXB0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEgoKd2ViaG9va19pZBgDIAEoCRISCgpldmVudF90eXBlGAQgASgJImMKGUxpc3RTdWJzY3JpcHRpb25zUmVzcG9uc2USLQoNc3Vic2NyaXB0aW9ucxgBIAMoCzIWLmhvb2tkLnYxLlN1YnNjcmlwdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkixAEKGVVwZGF0ZVN1YnNjcmlwdGlvblJlcXVlc3QSCgoCaWQYASABKAkSKQoLZXZlbnRfdHlwZXMYAiABKAsyFC5ob29rZC52MS5TdHJpbmdMaXN0EhsKDnN1YmplY3RfZmlsdGVyGAMgASgJSACIAQESFAoHZW5hYmxlZBgEIAEoCEgBiAEBEhMKBmZpbHRlchgFIAEoCUgCiAEBQhEKD19zdWJqZWN0X2ZpbHRlckIKCghfZW5hYmxlZEIJCgdfZmlsdGVyIkoKGlVwZGF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEiwKDHN1YnNjcmlwdGlvbhgBIAEoCzIWLmhvb2tkLnYxLlN1YnNjcmlwdGlvbiInChlEZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIhwKGkRlbGV0ZVN1YnNjcmlwdGlvblJlc3BvbnNlIpEBCh1UZXN0U3Vic2NyaXB0aW9uRmlsdGVyUmVxdWVzdBIOCgZmaWx0ZXIYASABKAkSEgoKZXZlbnRfdHlwZRgCIAEoCRIoCgdwYXlsb2FkGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdzdWJqZWN0GAQgASgJEhEKCXRlbmFudF9pZBgFIAEoCSJACh5UZXN0U3Vic2NyaXB0aW9uRmlsdGVyUmVzcG9uc2USDwoHbWF0Y2hlZBgBIAEoCBINCgVlcnJvchgCIAEoCTLqBAoTU3Vic2NyaXB0aW9uU2VydmljZRJfChJDcmVhdGVTdWJzY3JpcHRpb24SIy5ob29rZC52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiQuaG9va2QudjEuQ3JlYXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USWwoPR2V0U3Vic2NyaXB0aW9uEiAuaG9va2QudjEuR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBohLmhvb2tkLnYxLkdldFN1YnNjcmlwdGlvblJlc3BvbnNlIgOQAgESYQoRTGlzdFN1YnNjcmlwdGlvbnMSIi5ob29rZC52MS5MaXN0U3Vic2NyaXB0aW9uc1JlcXVlc3QaIy5ob29rZC52MS5MaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlIgOQAgESXwoSVXBkYXRlU3Vic2NyaXB0aW9uEiMuaG9va2QudjEuVXBkYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBokLmhvb2tkLnYxLlVwZGF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEl8KEkRlbGV0ZVN1YnNjcmlwdGlvbhIjLmhvb2tkLnYxLkRlbGV0ZVN1YnNjcmlwdGlvblJlcXVlc3QaJC5ob29rZC52MS5EZWxldGVTdWJzY3JpcHRpb25SZXNwb25zZRJwChZUZXN0U3Vic2NyaXB0aW9uRmlsdGVyEicuaG9va2QudjEuVGVzdFN1YnNjcmlwdGlvbkZpbHRlclJlcXVlc3QaKC5ob29rZC52MS5UZXN0U3Vic2NyaXB0aW9uRmlsdGVyUmVzcG9uc2UiA5ACAUKZAQoMY29tLmhvb2tkLnYxQhhTdWJzY3JpcHRpb25TZXJ2aWNlUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_struct, file_hookd_v1_header, file_hookd_v1_subscription]);
 
 /**
  * CreateSubscriptionRequest is the request of CreateSubscription.
@@ -49,6 +50,14 @@ export type CreateSubscriptionRequest = Message<"hookd.v1.CreateSubscriptionRequ
    * @generated from field: optional bool enabled = 4;
    */
   enabled?: boolean | undefined;
+
+  /**
+   * filter is a CEL expression the event must satisfy (optional; see Subscription.filter). It is compiled and
+   * cost-checked here: an invalid or too costly filter is invalid_argument with CEL's message.
+   *
+   * @generated from field: string filter = 5;
+   */
+  filter: string;
 };
 
 /**
@@ -224,6 +233,13 @@ export type UpdateSubscriptionRequest = Message<"hookd.v1.UpdateSubscriptionRequ
    * @generated from field: optional bool enabled = 4;
    */
   enabled?: boolean | undefined;
+
+  /**
+   * filter is the new CEL filter (empty = every event of the types).
+   *
+   * @generated from field: optional string filter = 5;
+   */
+  filter?: string | undefined;
 };
 
 /**
@@ -291,6 +307,84 @@ export const DeleteSubscriptionResponseSchema: GenMessage<DeleteSubscriptionResp
   messageDesc(file_hookd_v1_subscription_service, 9);
 
 /**
+ * TestSubscriptionFilterRequest is the request of TestSubscriptionFilter: a filter and a sample event.
+ *
+ * @generated from message hookd.v1.TestSubscriptionFilterRequest
+ */
+export type TestSubscriptionFilterRequest = Message<"hookd.v1.TestSubscriptionFilterRequest"> & {
+  /**
+   * filter is the CEL expression to test.
+   *
+   * @generated from field: string filter = 1;
+   */
+  filter: string;
+
+  /**
+   * event_type is the sample event's type (`type` in the filter).
+   *
+   * @generated from field: string event_type = 2;
+   */
+  eventType: string;
+
+  /**
+   * payload is the sample event's payload (`data` in the filter).
+   *
+   * @generated from field: google.protobuf.Struct payload = 3;
+   */
+  payload?: JsonObject | undefined;
+
+  /**
+   * subject is the sample event's subject (`subject` in the filter).
+   *
+   * @generated from field: string subject = 4;
+   */
+  subject: string;
+
+  /**
+   * tenant_id is the sample event's tenant (`tenant_id` in the filter).
+   *
+   * @generated from field: string tenant_id = 5;
+   */
+  tenantId: string;
+};
+
+/**
+ * Describes the message hookd.v1.TestSubscriptionFilterRequest.
+ * Use `create(TestSubscriptionFilterRequestSchema)` to create a new message.
+ */
+export const TestSubscriptionFilterRequestSchema: GenMessage<TestSubscriptionFilterRequest> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_subscription_service, 10);
+
+/**
+ * TestSubscriptionFilterResponse is the response of TestSubscriptionFilter.
+ *
+ * @generated from message hookd.v1.TestSubscriptionFilterResponse
+ */
+export type TestSubscriptionFilterResponse = Message<"hookd.v1.TestSubscriptionFilterResponse"> & {
+  /**
+   * matched is true when the filter evaluates to true for the sample event (an empty filter matches all).
+   *
+   * @generated from field: bool matched = 1;
+   */
+  matched: boolean;
+
+  /**
+   * error is CEL's message when the filter does not compile, is too costly, or fails on this event (then
+   * matched is false); empty otherwise.
+   *
+   * @generated from field: string error = 2;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message hookd.v1.TestSubscriptionFilterResponse.
+ * Use `create(TestSubscriptionFilterResponseSchema)` to create a new message.
+ */
+export const TestSubscriptionFilterResponseSchema: GenMessage<TestSubscriptionFilterResponse> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_subscription_service, 11);
+
+/**
  * SubscriptionService manages subscriptions of webhooks to event types.
  *
  * @generated from service hookd.v1.SubscriptionService
@@ -345,6 +439,17 @@ export const SubscriptionService: GenService<{
     methodKind: "unary";
     input: typeof DeleteSubscriptionRequestSchema;
     output: typeof DeleteSubscriptionResponseSchema;
+  },
+  /**
+   * TestSubscriptionFilter evaluates a filter against a sample event without saving anything (for editors and
+   * SDKs); an invalid filter is an answer (`error`), not a failed call.
+   *
+   * @generated from rpc hookd.v1.SubscriptionService.TestSubscriptionFilter
+   */
+  testSubscriptionFilter: {
+    methodKind: "unary";
+    input: typeof TestSubscriptionFilterRequestSchema;
+    output: typeof TestSubscriptionFilterResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hookd_v1_subscription_service, 0);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hookd/v1/webhook.proto.
  */
 export const file_hookd_v1_webhook: GenFile = /*@__PURE__*/
-  fileDesc("ChZob29rZC92MS93ZWJob29rLnByb3RvEghob29rZC52MSJ4CgtSZXRyeVBvbGljeRInCgRraW5kGAEgASgOMhkuaG9va2QudjEuUmV0cnlQb2xpY3lLaW5kEisKCGludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC21heF9yZXRyaWVzGAMgASgFIi4KEUludGVncmF0aW9uSGVhZGVyEgwKBG5hbWUYASABKAkSCwoDdXNlGAIgASgIIt8HCgdXZWJob29rEgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOaW50ZWdyYXRpb25faWQYBCABKAkSDAoEbmFtZRgFIAEoCRITCgtzeXN0ZW1fbmFtZRgGIAEoCRITCgtkZXNjcmlwdGlvbhgHIAEoCRIOCgZtZXRob2QYCCABKAkSCwoDdXJsGAkgASgJEgwKBHBhdGgYCiABKAkSEAoIZnVsbF91cmwYCyABKAkSOAoTaW50ZWdyYXRpb25faGVhZGVycxgMIAMoCzIbLmhvb2tkLnYxLkludGVncmF0aW9uSGVhZGVyEiEKB2hlYWRlcnMYDSADKAsyEC5ob29rZC52MS5IZWFkZXISFQoNYm9keV90ZW1wbGF0ZRgOIAEoCRIrCgxyZXRyeV9wb2xpY3kYDyABKAsyFS5ob29rZC52MS5SZXRyeVBvbGljeRIqCgd0aW1lb3V0GBAgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDGFzeW5jX3N0YXR1cxgRIAEoCBIwCg1hc3luY190aW1lb3V0GBIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg8KB2VuYWJsZWQYEyABKAgSDgoGc2VjcmV0GBQgASgJEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgVIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUc3VjY2Vzc19zdGF0dXNfY29kZXMYFiADKAUSGQoRZmFpbHVyZV90aHJlc2hvbGQYFyABKAUSHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYGCABKAUSFwoPZGlzYWJsZWRfcmVhc29uGBkgASgJEjAKDGRpc2FibGVfdGltZRgaIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRc2lnbmluZ19hbGdvcml0aG0YGyABKA4yGi5ob29rZC52MS5TaWduaW5nQWxnb3JpdGhtEhIKCnB1YmxpY19rZXkYHCABKAkSGwoTcHJldmlvdXNfcHVibGljX2tleRgdIAEoCRIYChBzZW5kX3RyYWNlcGFyZW50GB4gASgIEisKEWVmZmVjdGl2ZV9oZWFkZXJzGB8gAygLMhAuaG9va2QudjEuSGVhZGVyEhEKCXRlbmFudF9pZBggIAEoCSKYBAoMV2ViaG9va1N0YXRzEikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgRkb25lGAIgASgDEg4KBmZhaWxlZBgDIAEoAxIQCghyZXRyeWluZxgEIAEoAxIOCgZxdWV1ZWQYBSABKAMSDwoHd2FpdGluZxgGIAEoAxIRCgljYW5jZWxsZWQYByABKAMSFAoMc3VjY2Vzc19yYXRlGAggASgBEi4KC2xhdGVuY3lfcDUwGAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC2xhdGVuY3lfcDk1GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC2xhdGVuY3lfcDk5GAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKEWxhc3Rfc3VjY2Vzc190aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFsYXN0X2ZhaWx1cmVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYDiABKAUSEAoIYXR0ZW1wdHMYDyABKAMSFwoPZmFpbGVkX2F0dGVtcHRzGBAgASgDEhwKFGF0dGVtcHRfZmFpbHVyZV9yYXRlGBEgASgBKrIBCg9SZXRyeVBvbGljeUtpbmQSIQodUkVUUllfUE9MSUNZX0tJTkRfVU5TUEVDSUZJRUQQABIhCh1SRVRSWV9QT0xJQ1lfS0lORF9FWFBPTkVOVElBTBABEhsKF1JFVFJZX1BPTElDWV9LSU5EX0ZJWEVEEAISGgoWUkVUUllfUE9MSUNZX0tJTkRfTk9ORRADEiAKHFJFVFJZX1BPTElDWV9LSU5EX0lERU1QT1RFTlQQBCp3ChBTaWduaW5nQWxnb3JpdGhtEiEKHVNJR05JTkdfQUxHT1JJVEhNX1VOU1BFQ0lGSUVEEAASIQodU0lHTklOR19BTEdPUklUSE1fSE1BQ19TSEEyNTYQARIdChlTSUdOSU5HX0FMR09SSVRITV9FRDI1NTE5EAJCjQEKDGNvbS5ob29rZC52MUIMV2ViaG9va1Byb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_hookd_v1_header]);
+  fileDesc("ChZob29rZC92MS93ZWJob29rLnByb3RvEghob29rZC52MSJ4CgtSZXRyeVBvbGljeRInCgRraW5kGAEgASgOMhkuaG9va2QudjEuUmV0cnlQb2xpY3lLaW5kEisKCGludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC21heF9yZXRyaWVzGAMgASgFIi4KEUludGVncmF0aW9uSGVhZGVyEgwKBG5hbWUYASABKAkSCwoDdXNlGAIgASgIItkICgdXZWJob29rEgoKAmlkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOaW50ZWdyYXRpb25faWQYBCABKAkSDAoEbmFtZRgFIAEoCRITCgtzeXN0ZW1fbmFtZRgGIAEoCRITCgtkZXNjcmlwdGlvbhgHIAEoCRIOCgZtZXRob2QYCCABKAkSCwoDdXJsGAkgASgJEgwKBHBhdGgYCiABKAkSEAoIZnVsbF91cmwYCyABKAkSOAoTaW50ZWdyYXRpb25faGVhZGVycxgMIAMoCzIbLmhvb2tkLnYxLkludGVncmF0aW9uSGVhZGVyEiEKB2hlYWRlcnMYDSADKAsyEC5ob29rZC52MS5IZWFkZXISFQoNYm9keV90ZW1wbGF0ZRgOIAEoCRIrCgxyZXRyeV9wb2xpY3kYDyABKAsyFS5ob29rZC52MS5SZXRyeVBvbGljeRIqCgd0aW1lb3V0GBAgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDGFzeW5jX3N0YXR1cxgRIAEoCBIwCg1hc3luY190aW1lb3V0GBIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg8KB2VuYWJsZWQYEyABKAgSDgoGc2VjcmV0GBQgASgJEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgVIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUc3VjY2Vzc19zdGF0dXNfY29kZXMYFiADKAUSGQoRZmFpbHVyZV90aHJlc2hvbGQYFyABKAUSHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYGCABKAUSFwoPZGlzYWJsZWRfcmVhc29uGBkgASgJEjAKDGRpc2FibGVfdGltZRgaIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRc2lnbmluZ19hbGdvcml0aG0YGyABKA4yGi5ob29rZC52MS5TaWduaW5nQWxnb3JpdGhtEhIKCnB1YmxpY19rZXkYHCABKAkSGwoTcHJldmlvdXNfcHVibGljX2tleRgdIAEoCRIYChBzZW5kX3RyYWNlcGFyZW50GB4gASgIEisKEWVmZmVjdGl2ZV9oZWFkZXJzGB8gAygLMhAuaG9va2QudjEuSGVhZGVyEhEKCXRlbmFudF9pZBggIAEoCRIYChBzaWduYXR1cmVfaGVhZGVyGCEgASgJEhEKCWlkX2hlYWRlchgiIAEoCRIYChB0aW1lc3RhbXBfaGVhZGVyGCMgASgJEjEKD3NpZ25hdHVyZV9zdHlsZRgkIAEoDjIYLmhvb2tkLnYxLlNpZ25hdHVyZVN0eWxlIpgECgxXZWJob29rU3RhdHMSKQoGd2luZG93GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEgwKBGRvbmUYAiABKAMSDgoGZmFpbGVkGAMgASgDEhAKCHJldHJ5aW5nGAQgASgDEg4KBnF1ZXVlZBgFIAEoAxIPCgd3YWl0aW5nGAYgASgDEhEKCWNhbmNlbGxlZBgHIAEoAxIUCgxzdWNjZXNzX3JhdGUYCCABKAESLgoLbGF0ZW5jeV9wNTAYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbGF0ZW5jeV9wOTUYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLbGF0ZW5jeV9wOTkYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoRbGFzdF9zdWNjZXNzX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEWxhc3RfZmFpbHVyZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgOIAEoBRIQCghhdHRlbXB0cxgPIAEoAxIXCg9mYWlsZWRfYXR0ZW1wdHMYECABKAMSHAoUYXR0ZW1wdF9mYWlsdXJlX3JhdGUYESABKAEqsgEKD1JldHJ5UG9saWN5S2luZBIhCh1SRVRSWV9QT0xJQ1lfS0lORF9VTlNQRUNJRklFRBAAEiEKHVJFVFJZX1BPTElDWV9LSU5EX0VYUE9ORU5USUFMEAESGwoXUkVUUllfUE9MSUNZX0tJTkRfRklYRUQQAhIaChZSRVRSWV9QT0xJQ1lfS0lORF9OT05FEAMSIAocUkVUUllfUE9MSUNZX0tJTkRfSURFTVBPVEVOVBAEKncKEFNpZ25pbmdBbGdvcml0aG0SIQodU0lHTklOR19BTEdPUklUSE1fVU5TUEVDSUZJRUQQABIhCh1TSUdOSU5HX0FMR09SSVRITV9ITUFDX1NIQTI1NhABEh0KGVNJR05JTkdfQUxHT1JJVEhNX0VEMjU1MTkQAip2Cg5TaWduYXR1cmVTdHlsZRIfChtTSUdOQVRVUkVfU1RZTEVfVU5TUEVDSUZJRUQQABIlCiFTSUdOQVRVUkVfU1RZTEVfU1RBTkRBUkRfV0VCSE9PS1MQARIcChhTSUdOQVRVUkVfU1RZTEVfSEVYX0JPRFkQAkKNAQoMY29tLmhvb2tkLnYxQgxXZWJob29rUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_hookd_v1_header]);
 
 /**
  * RetryPolicy says when a failed attempt is tried again.
@@ -331,6 +331,35 @@ export type Webhook = Message<"hookd.v1.Webhook"> & {
    * @generated from field: string tenant_id = 32;
    */
   tenantId: string;
+
+  /**
+   * signature_header is the name of the header carrying the signature (default `webhook-signature`; e.g.
+   * `X-Hub-Signature-256` for receivers migrating from GitHub).
+   *
+   * @generated from field: string signature_header = 33;
+   */
+  signatureHeader: string;
+
+  /**
+   * id_header is the name of the header carrying the delivery id, stable across retries (default `webhook-id`).
+   *
+   * @generated from field: string id_header = 34;
+   */
+  idHeader: string;
+
+  /**
+   * timestamp_header is the name of the header carrying the attempt's unix time (default `webhook-timestamp`).
+   *
+   * @generated from field: string timestamp_header = 35;
+   */
+  timestampHeader: string;
+
+  /**
+   * signature_style is what the signature header holds (default SIGNATURE_STYLE_STANDARD_WEBHOOKS).
+   *
+   * @generated from field: hookd.v1.SignatureStyle signature_style = 36;
+   */
+  signatureStyle: SignatureStyle;
 };
 
 /**
@@ -568,4 +597,42 @@ export enum SigningAlgorithm {
  */
 export const SigningAlgorithmSchema: GenEnum<SigningAlgorithm> = /*@__PURE__*/
   enumDesc(file_hookd_v1_webhook, 1);
+
+/**
+ * SignatureStyle is what the signature header of a request holds.
+ *
+ * @generated from enum hookd.v1.SignatureStyle
+ */
+export enum SignatureStyle {
+  /**
+   * SIGNATURE_STYLE_UNSPECIFIED means the default, STANDARD_WEBHOOKS.
+   *
+   * @generated from enum value: SIGNATURE_STYLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * SIGNATURE_STYLE_STANDARD_WEBHOOKS signs "<id>.<timestamp>.<body>" as `signing_algorithm` says
+   * (`v1,<base64 HMAC-SHA256>` or `v1a,<base64 ed25519>`), one signature per active secret, space-separated.
+   *
+   * @generated from enum value: SIGNATURE_STYLE_STANDARD_WEBHOOKS = 1;
+   */
+  STANDARD_WEBHOOKS = 1,
+
+  /**
+   * SIGNATURE_STYLE_HEX_BODY sends `sha256=<hex HMAC-SHA256 of the body>` as GitHub does (X-Hub-Signature-256),
+   * keyed with the bytes of the secret exactly as shown (`whsec_…` included); during a rotation both
+   * signatures, space-separated. It covers the body only (no id or timestamp: no replay protection) and needs
+   * SIGNING_ALGORITHM_HMAC_SHA256.
+   *
+   * @generated from enum value: SIGNATURE_STYLE_HEX_BODY = 2;
+   */
+  HEX_BODY = 2,
+}
+
+/**
+ * Describes the enum hookd.v1.SignatureStyle.
+ */
+export const SignatureStyleSchema: GenEnum<SignatureStyle> = /*@__PURE__*/
+  enumDesc(file_hookd_v1_webhook, 2);
 

@@ -48,6 +48,9 @@ const (
 	// SubscriptionServiceDeleteSubscriptionProcedure is the fully-qualified name of the
 	// SubscriptionService's DeleteSubscription RPC.
 	SubscriptionServiceDeleteSubscriptionProcedure = "/hookd.v1.SubscriptionService/DeleteSubscription"
+	// SubscriptionServiceTestSubscriptionFilterProcedure is the fully-qualified name of the
+	// SubscriptionService's TestSubscriptionFilter RPC.
+	SubscriptionServiceTestSubscriptionFilterProcedure = "/hookd.v1.SubscriptionService/TestSubscriptionFilter"
 )
 
 // SubscriptionServiceClient is a client for the hookd.v1.SubscriptionService service.
@@ -62,6 +65,9 @@ type SubscriptionServiceClient interface {
 	UpdateSubscription(context.Context, *connect.Request[v1.UpdateSubscriptionRequest]) (*connect.Response[v1.UpdateSubscriptionResponse], error)
 	// DeleteSubscription deletes a subscription.
 	DeleteSubscription(context.Context, *connect.Request[v1.DeleteSubscriptionRequest]) (*connect.Response[v1.DeleteSubscriptionResponse], error)
+	// TestSubscriptionFilter evaluates a filter against a sample event without saving anything (for editors and
+	// SDKs); an invalid filter is an answer (`error`), not a failed call.
+	TestSubscriptionFilter(context.Context, *connect.Request[v1.TestSubscriptionFilterRequest]) (*connect.Response[v1.TestSubscriptionFilterResponse], error)
 }
 
 // NewSubscriptionServiceClient constructs a client for the hookd.v1.SubscriptionService service. By
@@ -107,16 +113,24 @@ func NewSubscriptionServiceClient(httpClient connect.HTTPClient, baseURL string,
 			connect.WithSchema(subscriptionServiceMethods.ByName("DeleteSubscription")),
 			connect.WithClientOptions(opts...),
 		),
+		testSubscriptionFilter: connect.NewClient[v1.TestSubscriptionFilterRequest, v1.TestSubscriptionFilterResponse](
+			httpClient,
+			baseURL+SubscriptionServiceTestSubscriptionFilterProcedure,
+			connect.WithSchema(subscriptionServiceMethods.ByName("TestSubscriptionFilter")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // subscriptionServiceClient implements SubscriptionServiceClient.
 type subscriptionServiceClient struct {
-	createSubscription *connect.Client[v1.CreateSubscriptionRequest, v1.CreateSubscriptionResponse]
-	getSubscription    *connect.Client[v1.GetSubscriptionRequest, v1.GetSubscriptionResponse]
-	listSubscriptions  *connect.Client[v1.ListSubscriptionsRequest, v1.ListSubscriptionsResponse]
-	updateSubscription *connect.Client[v1.UpdateSubscriptionRequest, v1.UpdateSubscriptionResponse]
-	deleteSubscription *connect.Client[v1.DeleteSubscriptionRequest, v1.DeleteSubscriptionResponse]
+	createSubscription     *connect.Client[v1.CreateSubscriptionRequest, v1.CreateSubscriptionResponse]
+	getSubscription        *connect.Client[v1.GetSubscriptionRequest, v1.GetSubscriptionResponse]
+	listSubscriptions      *connect.Client[v1.ListSubscriptionsRequest, v1.ListSubscriptionsResponse]
+	updateSubscription     *connect.Client[v1.UpdateSubscriptionRequest, v1.UpdateSubscriptionResponse]
+	deleteSubscription     *connect.Client[v1.DeleteSubscriptionRequest, v1.DeleteSubscriptionResponse]
+	testSubscriptionFilter *connect.Client[v1.TestSubscriptionFilterRequest, v1.TestSubscriptionFilterResponse]
 }
 
 // CreateSubscription calls hookd.v1.SubscriptionService.CreateSubscription.
@@ -144,6 +158,11 @@ func (c *subscriptionServiceClient) DeleteSubscription(ctx context.Context, req 
 	return c.deleteSubscription.CallUnary(ctx, req)
 }
 
+// TestSubscriptionFilter calls hookd.v1.SubscriptionService.TestSubscriptionFilter.
+func (c *subscriptionServiceClient) TestSubscriptionFilter(ctx context.Context, req *connect.Request[v1.TestSubscriptionFilterRequest]) (*connect.Response[v1.TestSubscriptionFilterResponse], error) {
+	return c.testSubscriptionFilter.CallUnary(ctx, req)
+}
+
 // SubscriptionServiceHandler is an implementation of the hookd.v1.SubscriptionService service.
 type SubscriptionServiceHandler interface {
 	// CreateSubscription subscribes a webhook to event types.
@@ -156,6 +175,9 @@ type SubscriptionServiceHandler interface {
 	UpdateSubscription(context.Context, *connect.Request[v1.UpdateSubscriptionRequest]) (*connect.Response[v1.UpdateSubscriptionResponse], error)
 	// DeleteSubscription deletes a subscription.
 	DeleteSubscription(context.Context, *connect.Request[v1.DeleteSubscriptionRequest]) (*connect.Response[v1.DeleteSubscriptionResponse], error)
+	// TestSubscriptionFilter evaluates a filter against a sample event without saving anything (for editors and
+	// SDKs); an invalid filter is an answer (`error`), not a failed call.
+	TestSubscriptionFilter(context.Context, *connect.Request[v1.TestSubscriptionFilterRequest]) (*connect.Response[v1.TestSubscriptionFilterResponse], error)
 }
 
 // NewSubscriptionServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -197,6 +219,13 @@ func NewSubscriptionServiceHandler(svc SubscriptionServiceHandler, opts ...conne
 		connect.WithSchema(subscriptionServiceMethods.ByName("DeleteSubscription")),
 		connect.WithHandlerOptions(opts...),
 	)
+	subscriptionServiceTestSubscriptionFilterHandler := connect.NewUnaryHandler(
+		SubscriptionServiceTestSubscriptionFilterProcedure,
+		svc.TestSubscriptionFilter,
+		connect.WithSchema(subscriptionServiceMethods.ByName("TestSubscriptionFilter")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/hookd.v1.SubscriptionService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SubscriptionServiceCreateSubscriptionProcedure:
@@ -209,6 +238,8 @@ func NewSubscriptionServiceHandler(svc SubscriptionServiceHandler, opts ...conne
 			subscriptionServiceUpdateSubscriptionHandler.ServeHTTP(w, r)
 		case SubscriptionServiceDeleteSubscriptionProcedure:
 			subscriptionServiceDeleteSubscriptionHandler.ServeHTTP(w, r)
+		case SubscriptionServiceTestSubscriptionFilterProcedure:
+			subscriptionServiceTestSubscriptionFilterHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -236,4 +267,8 @@ func (UnimplementedSubscriptionServiceHandler) UpdateSubscription(context.Contex
 
 func (UnimplementedSubscriptionServiceHandler) DeleteSubscription(context.Context, *connect.Request[v1.DeleteSubscriptionRequest]) (*connect.Response[v1.DeleteSubscriptionResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.SubscriptionService.DeleteSubscription is not implemented"))
+}
+
+func (UnimplementedSubscriptionServiceHandler) TestSubscriptionFilter(context.Context, *connect.Request[v1.TestSubscriptionFilterRequest]) (*connect.Response[v1.TestSubscriptionFilterResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.SubscriptionService.TestSubscriptionFilter is not implemented"))
 }
