@@ -9,8 +9,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/filter"
+	"github.com/hookd/hookd/internal/health"
 	"github.com/hookd/hookd/internal/id"
 	"github.com/hookd/hookd/internal/store"
 )
