@@ -42,7 +42,7 @@ func newTenantEnv(t *testing.T, st *storetest.DB) *tenantEnv {
 	e := &tenantEnv{st: st, clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
 	require.NoError(t, st.CreateProject(ctx, &store.Project{ID: auth.DefaultProjectID, Name: "default", CreateTime: e.clock.Now()}))
 	authn := auth.NewAuthenticator(st, e.clock)
-	d := Deps{Store: st, Clock: e.clock, Log: slog.New(slog.DiscardHandler), Auth: authn, WatchHeartbeat: 20 * time.Millisecond,
+	d := Deps{Store: st, Feed: st, Clock: e.clock, Log: slog.New(slog.DiscardHandler), Auth: authn, WatchHeartbeat: 20 * time.Millisecond,
 		Dev: true, PublicURL: "https://hookd.example"}
 	opts := append([]connect.HandlerOption{connect.WithInterceptors(apierr.NewInterceptor(d.Log), authn.Interceptor(auth.DefaultPolicy()))},
 		strictjson.HandlerOptions()...)
