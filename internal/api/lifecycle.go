@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,20 +31,30 @@ func (s *projectService) UpdateProject(ctx context.Context, req *connect.Request
 	if pid == "" {
 		pid = p.ProjectID
 	}
+	// Over the version read, like every Update RPC: a concurrent update of the other retention is kept.
+	pr, err := updated(ctx, func() (*store.Project, error) { return s.updateProject(ctx, pid, req.Msg) })
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&hookdv1.UpdateProjectResponse{Project: projectToProto(pr)}), nil
+}
+
+// updateProject reads the project, applies the request's changes and writes it over the version read.
+func (s *projectService) updateProject(ctx context.Context, pid string, m *hookdv1.UpdateProjectRequest) (*store.Project, error) {
 	pr, err := s.d.Store.GetProject(ctx, pid)
 	if err != nil {
 		return nil, apierr.About("project", pid, err)
 	}
-	if req.Msg.Retention != nil {
-		if pr.Retention, err = retentionField("retention", req.Msg.Retention); err != nil {
+	if m.Retention != nil {
+		if pr.Retention, err = retentionField("retention", m.Retention); err != nil {
 			return nil, err
 		}
 		if s.d.Retention > 0 && pr.Retention > s.d.Retention {
 			return nil, apierr.Invalid("retention", "must not be longer than the instance's retention (%s)", s.d.Retention)
 		}
 	}
-	if req.Msg.PayloadRetention != nil {
-		if pr.PayloadRetention, err = retentionField("payload_retention", req.Msg.PayloadRetention); err != nil {
+	if m.PayloadRetention != nil {
+		if pr.PayloadRetention, err = retentionField("payload_retention", m.PayloadRetention); err != nil {
 			return nil, err
 		}
 	}
@@ -52,9 +63,12 @@ func (s *projectService) UpdateProject(ctx context.Context, req *connect.Request
 	}
 	pr.UpdateTime = s.d.now()
 	if err := s.d.Store.UpdateProject(ctx, pr); err != nil {
+		if errors.Is(err, store.ErrStale) {
+			return nil, err
+		}
 		return nil, apierr.About("project", pid, err)
 	}
-	return connect.NewResponse(&hookdv1.UpdateProjectResponse{Project: projectToProto(pr)}), nil
+	return pr, nil
 }
 
 // retentionField reads a retention: zero (unset) or at least MinRetention, in whole seconds.

@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"fmt"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"sync"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
@@ -209,6 +211,12 @@ func (r *racingStore) GetWebhook(ctx context.Context, projectID, id string) (*st
 	return w, err
 }
 
+func (r *racingStore) GetProject(ctx context.Context, id string) (*store.Project, error) {
+	p, err := r.Store.GetProject(ctx, id)
+	r.read(id)
+	return p, err
+}
+
 func (r *racingStore) GetIntegration(ctx context.Context, projectID, id string) (*store.Integration, error) {
 	in, err := r.Store.GetIntegration(ctx, projectID, id)
 	r.read(id)
@@ -356,6 +364,23 @@ func TestUpdatesKeepConcurrentChanges(t *testing.T) {
 					require.NoError(t, err)
 					require.Equal(t, "inbound", got.Name)
 					require.Equal(t, 5, got.RateLimitPerSecond)
+				}},
+			{"projects", auth.DefaultProjectID,
+				func() {
+					_, err := e.root.projects.UpdateProject(ctx, creq(&hookdv1.UpdateProjectRequest{Id: auth.DefaultProjectID,
+						Retention: durationpb.New(48 * time.Hour)}))
+					require.NoError(t, err)
+				},
+				func() {
+					_, err := e.root.projects.UpdateProject(ctx, creq(&hookdv1.UpdateProjectRequest{Id: auth.DefaultProjectID,
+						PayloadRetention: durationpb.New(24 * time.Hour)}))
+					require.NoError(t, err)
+				},
+				func() {
+					got, err := st.GetProject(ctx, auth.DefaultProjectID)
+					require.NoError(t, err)
+					require.Equal(t, 48*time.Hour, got.Retention)
+					require.Equal(t, 24*time.Hour, got.PayloadRetention)
 				}},
 		} {
 			rs.race(c.id, c.racing)

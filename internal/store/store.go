@@ -86,6 +86,8 @@ type Project struct {
 	Retention time.Duration
 	// PayloadRetention is how long payloads and bodies are kept (0: as long as the rest of the log).
 	PayloadRetention time.Duration
+	// Version counts the updates of the project: UpdateProject writes over the version read (ErrStale when it moved).
+	Version int64
 }
 
 // APIKey is a credential; only the SHA-256 hash of the secret is stored.

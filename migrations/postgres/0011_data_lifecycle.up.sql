@@ -11,6 +11,8 @@ ALTER TABLE projects
     ADD COLUMN retention_seconds         bigint NOT NULL DEFAULT 0,
     ADD COLUMN payload_retention_seconds bigint NOT NULL DEFAULT 0,
     ADD COLUMN payload_expire_time       timestamptz,
+    -- version counts the updates (UpdateProject writes over the version it read, like the other Update RPCs).
+    ADD COLUMN version                   bigint NOT NULL DEFAULT 0,
     ADD CONSTRAINT projects_retention_check CHECK (retention_seconds >= 0 AND payload_retention_seconds >= 0);
 
 -- payload_expired marks a row whose payload (events), request and response bodies (attempts) or received body

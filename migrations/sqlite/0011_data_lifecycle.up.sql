@@ -7,6 +7,8 @@
 ALTER TABLE projects ADD COLUMN retention_seconds INTEGER NOT NULL DEFAULT 0 CHECK (retention_seconds >= 0);
 ALTER TABLE projects ADD COLUMN payload_retention_seconds INTEGER NOT NULL DEFAULT 0 CHECK (payload_retention_seconds >= 0);
 ALTER TABLE projects ADD COLUMN payload_expire_time DATETIME;
+-- version counts the updates (UpdateProject writes over the version it read, like the other Update RPCs).
+ALTER TABLE projects ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 
 -- payload_expired marks a row whose payload (events), request and response bodies (attempts) or received body
 -- (executions) were dropped after the project's payload retention.

@@ -17,19 +17,27 @@ import (
 // never scans more than its rows. Rows are deleted or rewritten only in the old days' partitions, never in the
 // partitions publishing writes to.
 
-// UpdateProject writes p's name and retention settings and sets p.UpdateTime (now when zero); ErrNotFound when the
-// project does not exist.
+// UpdateProject writes p's name and retention settings over the version it was read at and sets p.UpdateTime (now
+// when zero) and p.Version; ErrNotFound when the project does not exist, ErrStale when it changed since it was read.
 func (s *Store) UpdateProject(ctx context.Context, p *store.Project) error {
 	p.UpdateTime = orNow(p.UpdateTime)
-	var r projectRow
-	err := s.db.GetContext(ctx, &r, s.rebind(`UPDATE projects SET name = ?, retention_seconds = ?, payload_retention_seconds = ?,
-		update_time = ? WHERE id = ? RETURNING `+projectCols), p.Name, int64(p.Retention/time.Second),
-		int64(p.PayloadRetention/time.Second), p.UpdateTime, p.ID)
+	const what = "update project"
+	res, err := s.db.ExecContext(ctx, s.rebind(`UPDATE projects SET name = ?, retention_seconds = ?, payload_retention_seconds = ?,
+		update_time = ?, version = version + 1 WHERE id = ? AND version = ?`), p.Name, int64(p.Retention/time.Second),
+		int64(p.PayloadRetention/time.Second), p.UpdateTime, p.ID, p.Version)
 	if err != nil {
-		return wrap("update project", err)
+		return wrap(what, err)
 	}
-	*p = r.record()
-	return nil
+	if n, err := res.RowsAffected(); err != nil {
+		return wrap(what, err)
+	} else if n == 1 {
+		p.Version++
+		return nil
+	}
+	if _, err := s.GetProject(ctx, p.ID); err != nil {
+		return wrap(what, err)
+	}
+	return wrap(what, store.ErrStale)
 }
 
 // ProjectLifecycles lists the projects whose retention or payload retention is set.

@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	projectCols = `id, name, create_time, update_time, retention_seconds, payload_retention_seconds`
+	projectCols = `id, name, create_time, update_time, retention_seconds, payload_retention_seconds, version`
 
 	insertProject = `INSERT INTO projects (id, name, create_time, update_time) VALUES (?, ?, ?, ?)`
 
@@ -31,11 +31,13 @@ type projectRow struct {
 	// RetentionSeconds and PayloadRetentionSeconds are Project.Retention and PayloadRetention (0: unset).
 	RetentionSeconds        int64 `db:"retention_seconds"`
 	PayloadRetentionSeconds int64 `db:"payload_retention_seconds"`
+	Version                 int64 `db:"version"`
 }
 
 func (r projectRow) record() store.Project {
 	return store.Project{ID: r.ID, Name: r.Name, CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t,
-		Retention: time.Duration(r.RetentionSeconds) * time.Second, PayloadRetention: time.Duration(r.PayloadRetentionSeconds) * time.Second}
+		Retention: time.Duration(r.RetentionSeconds) * time.Second, PayloadRetention: time.Duration(r.PayloadRetentionSeconds) * time.Second,
+		Version: r.Version}
 }
 
 // CreateProject stores p, filling in its id and times when empty.
