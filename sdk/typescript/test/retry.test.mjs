@@ -222,6 +222,7 @@ test("isRetryableCall: every hookd.v1 RPC the client retries, from the protos' i
     "ProjectService/ListProjects",
     "SubscriptionService/GetSubscription",
     "SubscriptionService/ListSubscriptions",
+    "SubscriptionService/TestSubscriptionFilter",
     "TriggerService/GetExecution",
     "TriggerService/GetTrigger",
     "TriggerService/ListExecutions",
