@@ -77,7 +77,7 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		URL: m.GetUrl(), Path: m.GetPath(), IntegrationHeaders: integrationHeadersFromProto(m.GetIntegrationHeaders()),
 		BodyTemplate: m.GetBodyTemplate(), AsyncStatus: m.GetAsyncStatus(), Enabled: true,
 		FailureThreshold: int(m.GetFailureThreshold()), NoTraceparent: m.SendTraceparent != nil && !m.GetSendTraceparent(),
-		CreateTime: now, UpdateTime: now,
+		Ordered: m.GetOrdered(), CreateTime: now, UpdateTime: now,
 	}
 	if w.SystemName == "" {
 		w.SystemName = slug(w.Name)
@@ -280,6 +280,9 @@ func (s *webhookService) update(ctx context.Context, p auth.Principal, m *hookdv
 	}
 	if m.SendTraceparent != nil {
 		w.NoTraceparent = !m.GetSendTraceparent()
+	}
+	if m.Ordered != nil {
+		w.Ordered = m.GetOrdered()
 	}
 	now := s.d.now()
 	if m.SigningAlgorithm != nil {
@@ -912,7 +915,7 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 		SuccessStatusCodes:       successCodesToProto(w.SuccessStatusCodes), SigningAlgorithm: signingAlgorithmToProto(w.SigningAlgorithm),
 		PublicKey: w.PublicKey, PreviousPublicKey: previousPublicKey(w, now), SendTraceparent: !w.NoTraceparent,
 		FailureThreshold: int32(w.FailureThreshold), ConsecutiveFailures: int32(w.ConsecutiveFailures),
-		DisabledReason: w.DisabledReason, DisableTime: timestampPtr(w.DisableTime),
+		DisabledReason: w.DisabledReason, DisableTime: timestampPtr(w.DisableTime), Ordered: w.Ordered,
 	}
 }
 

@@ -19,7 +19,7 @@ const (
 	// matchSubscriptions finds the enabled subscriptions for a set of event types, with their webhooks' state: a
 	// disabled webhook gets its deliveries FAILED at once ("webhook disabled"), which replay_missed re-queues.
 	matchSubscriptions = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
-			w.enabled
+			w.enabled, w.ordered
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
 		JOIN webhooks w ON w.id = s.webhook_id
@@ -28,7 +28,7 @@ const (
 
 	// matchSubscriptionsPG is matchSubscriptions with the event types in one array: a fixed text to prepare.
 	matchSubscriptionsPG = `SELECT se.event_type, s.subject_filter, s.webhook_id, COALESCE(w.integration_id, '') AS integration_id,
-			w.enabled
+			w.enabled, w.ordered
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
 		JOIN webhooks w ON w.id = s.webhook_id
@@ -36,8 +36,8 @@ const (
 		ORDER BY s.webhook_id`
 
 	// findWebhooks finds the explicit webhooks of a publish (their integrations and state).
-	findWebhooks   = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled FROM webhooks WHERE project_id = ? AND id IN (?)`
-	findWebhooksPG = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
+	findWebhooks   = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled, ordered FROM webhooks WHERE project_id = ? AND id IN (?)`
+	findWebhooksPG = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled, ordered FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
 
 	eventDeliveryIDs = `SELECT event_id, id FROM deliveries WHERE event_id IN (?) ORDER BY id`
 
@@ -57,8 +57,9 @@ var (
 	})
 	insertDeliveries = newBulkInsert(bulkInsert{
 		into: `INSERT INTO deliveries (id, project_id, event_id, webhook_id, integration_id, event_type, subject, status,
-			reason, create_time, update_time)`,
-		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "timestamptz"},
+			reason, create_time, update_time, ordering_key)`,
+		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "timestamptz",
+			"text"},
 	})
 )
 
@@ -114,6 +115,7 @@ type target struct {
 	webhookID     string
 	integrationID string
 	disabled      bool
+	ordered       bool
 }
 
 // subscriptionMatch is one (event type, subscription) pair of matchSubscriptions.
@@ -123,6 +125,7 @@ type subscriptionMatch struct {
 	WebhookID     string `db:"webhook_id"`
 	IntegrationID string `db:"integration_id"`
 	Enabled       bool   `db:"enabled"`
+	Ordered       bool   `db:"ordered"`
 }
 
 // publish is PublishEvents inside tx; it reports whether deliveries were queued (senders to wake).
@@ -209,6 +212,7 @@ func (s *conn) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in []
 	}
 	var rows, queued [][]any
 	var missed []change
+	var chained []chainLink
 	for _, i := range fresh {
 		ev := results[i].Event
 		for _, t := range targets[i] {
@@ -216,15 +220,21 @@ func (s *conn) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in []
 			results[i].DeliveryIDs = append(results[i].DeliveryIDs, dlv)
 			if t.disabled { // failed at once; re-queued by replay_missed when the webhook is enabled again
 				rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
-					string(store.StatusFailed), reasonWebhookDisabled, now, now})
+					string(store.StatusFailed), reasonWebhookDisabled, now, now, ev.OrderingKey})
 				missed = append(missed, change{deliveryID: dlv, projectID: projectID, webhookID: t.webhookID, eventID: ev.ID,
 					eventType: ev.EventType, subject: ev.Subject, status: store.StatusFailed, reason: reasonWebhookDisabled})
 				continue
 			}
 			rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
-				string(store.StatusQueued), "", now, now})
+				string(store.StatusQueued), "", now, now, ev.OrderingKey})
+			if t.ordered && ev.OrderingKey != "" {
+				chained = append(chained, chainLink{webhookID: t.webhookID, key: ev.OrderingKey, deliveryID: dlv, row: len(queued)})
+			}
 			queued = append(queued, queueArgs(dlv, projectID, t.webhookID, ev.ID, store.StatusQueued, 0, 0, now))
 		}
+	}
+	if err := s.chain(ctx, tx, chained, queued); err != nil {
+		return nil, false, err
 	}
 	if err := s.countStats(ctx, tx, now, missed); err != nil {
 		return nil, false, err
@@ -398,12 +408,13 @@ func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string
 			ID            string `db:"id"`
 			IntegrationID string `db:"integration_id"`
 			Enabled       bool   `db:"enabled"`
+			Ordered       bool   `db:"ordered"`
 		}
 		if err := s.txSelect(ctx, tx, &rows, q, args...); err != nil {
 			return nil, wrap("find webhooks", err)
 		}
 		for _, r := range rows {
-			webhooks[r.ID] = target{webhookID: r.ID, integrationID: r.IntegrationID, disabled: !r.Enabled}
+			webhooks[r.ID] = target{webhookID: r.ID, integrationID: r.IntegrationID, disabled: !r.Enabled, ordered: r.Ordered}
 		}
 	}
 	for _, w := range explicit {
@@ -449,7 +460,7 @@ func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string
 		}
 		for _, m := range matches {
 			if m.SubjectFilter == "" || m.SubjectFilter == ev.Subject {
-				add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled})
+				add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled, ordered: m.Ordered})
 			}
 		}
 		slices.SortFunc(out[i], func(a, b target) int { return strings.Compare(a.webhookID, b.webhookID) })

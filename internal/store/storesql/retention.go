@@ -151,6 +151,9 @@ func (s *Store) DropPartitionsBefore(ctx context.Context, cutoff time.Time) ([]t
 				return nil, wrap("drop partitions: dequeue", err)
 			}
 		}
+		if err := s.releaseOrphans(ctx, s.db); err != nil {
+			return nil, fmt.Errorf("drop partitions: %w", err)
+		}
 		parts := byDay[d]
 		slices.SortFunc(parts, func(a, b string) int {
 			return slices.Index(logTables, partitionName.FindStringSubmatch(a)[1]) -
@@ -220,6 +223,9 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time, limit int) (int, er
 				if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 					return wrap("purge", err)
 				}
+			}
+			if err := s.releaseOrphans(ctx, tx); err != nil {
+				return fmt.Errorf("purge: %w", err)
 			}
 		}
 		deleted = len(ids)

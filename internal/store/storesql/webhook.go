@@ -17,14 +17,14 @@ const (
 	webhookCols = `id, project_id, integration_id, name, system_name, description, method, url, path,
 		integration_headers, headers, body_template, retry_policy, timeout_ms, async_status, async_timeout_ms, enabled,
 		secret, previous_secret, previous_secret_expire_time, success_status_codes, signing_algorithm, public_key,
-		previous_public_key, failure_threshold, send_traceparent, private_origin, create_time, update_time`
+		previous_public_key, failure_threshold, send_traceparent, private_origin, ordered, create_time, update_time`
 
 	// webhookReadCols adds the health the delivery engine keeps (never written by UpdateWebhook) and the version.
 	webhookReadCols = webhookCols + `, consecutive_failures, warned_percent, disabled_reason, disable_time,
 		last_success_time, last_failure_time, version`
 
 	insertWebhook = `INSERT INTO webhooks (` + webhookCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	// updateWebhook changes the configuration over the version it was read at; enabled is SetWebhookEnabled's (and
 	// the engine's) to change, so that an update made from a stale read never re-enables a webhook the engine just
@@ -33,7 +33,7 @@ const (
 		url = ?, path = ?, integration_headers = ?, headers = ?, body_template = ?, retry_policy = ?, timeout_ms = ?,
 		async_status = ?, async_timeout_ms = ?, secret = ?, previous_secret = ?,
 		previous_secret_expire_time = ?, success_status_codes = ?, signing_algorithm = ?, public_key = ?,
-		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, private_origin = ?, update_time = ?,
+		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, private_origin = ?, ordered = ?, update_time = ?,
 		version = version + 1
 		WHERE project_id = ? AND id = ? AND version = ?`
 
@@ -75,6 +75,7 @@ type webhookRow struct {
 	FailureThreshold         int            `db:"failure_threshold"`
 	SendTraceparent          bool           `db:"send_traceparent"`
 	PrivateOrigin            string         `db:"private_origin"`
+	Ordered                  bool           `db:"ordered"`
 	Version                  int64          `db:"version"`
 	ConsecutiveFailures      int            `db:"consecutive_failures"`
 	WarnedPercent            int            `db:"warned_percent"`
@@ -97,7 +98,7 @@ func (r webhookRow) record() (store.Webhook, error) {
 		PublicKey: r.PublicKey, PreviousPublicKey: r.PreviousPublicKey, FailureThreshold: r.FailureThreshold,
 		NoTraceparent: !r.SendTraceparent, ConsecutiveFailures: r.ConsecutiveFailures, WarnedPercent: r.WarnedPercent,
 		DisabledReason: r.DisabledReason, DisableTime: r.DisableTime.ptr(), LastSuccessTime: r.LastSuccessTime.ptr(),
-		LastFailureTime: r.LastFailureTime.ptr(), PrivateOrigin: r.PrivateOrigin, Version: r.Version,
+		LastFailureTime: r.LastFailureTime.ptr(), PrivateOrigin: r.PrivateOrigin, Version: r.Version, Ordered: r.Ordered,
 	}
 	if err := r.SuccessStatusCodes.decode(&w.SuccessStatusCodes); err != nil {
 		return w, err
@@ -155,7 +156,7 @@ func (s *Store) webhookArgs(w *store.Webhook) ([]any, error) {
 	return []any{integrationID, w.Name, w.SystemName, w.Description, w.Method, w.URL, w.Path, ih, h, w.BodyTemplate, rp,
 		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
 		tsPtr(w.PreviousSecretExpireTime), codes, string(w.SigningAlgorithm), w.PublicKey, w.PreviousPublicKey,
-		w.FailureThreshold, !w.NoTraceparent, w.PrivateOrigin, w.UpdateTime}, nil
+		w.FailureThreshold, !w.NoTraceparent, w.PrivateOrigin, w.Ordered, w.UpdateTime}, nil
 }
 
 // CreateWebhook stores w, filling in its id and times when empty; ErrNotFound when its integration is not in the
@@ -320,7 +321,8 @@ func (s *Store) DeleteWebhook(ctx context.Context, projectID, webhookID string, 
 			return wrap("delete webhook: cancel deliveries", err)
 		}
 		s.note(tx, projectID, store.ChangeStatus, now, ids...)
-		return s.settle(ctx, tx, store.StatusCancelled, ids...)
+		_, err = s.settle(ctx, tx, store.StatusCancelled, ids...)
+		return err
 	})
 }
 

@@ -35,7 +35,10 @@ type PublishEventRequest struct {
 	// idempotency_key returns the first result for 24 h instead of publishing again (optional).
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// webhook_ids sends the event to these webhooks only, ignoring subscriptions (optional).
-	WebhookIds    []string `protobuf:"bytes,5,rep,name=webhook_ids,json=webhookIds,proto3" json:"webhook_ids,omitempty"`
+	WebhookIds []string `protobuf:"bytes,5,rep,name=webhook_ids,json=webhookIds,proto3" json:"webhook_ids,omitempty"`
+	// ordering_key orders this event's deliveries to ordered webhooks (Webhook.ordered) after those of the
+	// events published before it with the same key (optional; at most 256 characters).
+	OrderingKey   string `protobuf:"bytes,6,opt,name=ordering_key,json=orderingKey,proto3" json:"ordering_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -103,6 +106,13 @@ func (x *PublishEventRequest) GetWebhookIds() []string {
 		return x.WebhookIds
 	}
 	return nil
+}
+
+func (x *PublishEventRequest) GetOrderingKey() string {
+	if x != nil {
+		return x.OrderingKey
+	}
+	return ""
 }
 
 // PublishEventResponse is the response of PublishEvent.
@@ -494,7 +504,7 @@ var File_hookd_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1chookd/v1/event_service.proto\x12\bhookd.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14hookd/v1/event.proto\"\xcb\x01\n" +
+	"\x1chookd/v1/event_service.proto\x12\bhookd.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14hookd/v1/event.proto\"\xee\x01\n" +
 	"\x13PublishEventRequest\x12\x1d\n" +
 	"\n" +
 	"event_type\x18\x01 \x01(\tR\teventType\x121\n" +
@@ -502,7 +512,8 @@ const file_hookd_v1_event_service_proto_rawDesc = "" +
 	"\asubject\x18\x03 \x01(\tR\asubject\x12'\n" +
 	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12\x1f\n" +
 	"\vwebhook_ids\x18\x05 \x03(\tR\n" +
-	"webhookIds\"`\n" +
+	"webhookIds\x12!\n" +
+	"\fordering_key\x18\x06 \x01(\tR\vorderingKey\"`\n" +
 	"\x14PublishEventResponse\x12%\n" +
 	"\x05event\x18\x01 \x01(\v2\x0f.hookd.v1.EventR\x05event\x12!\n" +
 	"\fdelivery_ids\x18\x02 \x03(\tR\vdeliveryIds\"M\n" +

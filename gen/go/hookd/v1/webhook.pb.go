@@ -352,8 +352,12 @@ type Webhook struct {
 	// then the webhook's own, which replace integration headers of the same name. Private values are masked
 	// for non-ADMIN keys.
 	EffectiveHeaders []*Header `protobuf:"bytes,31,rep,name=effective_headers,json=effectiveHeaders,proto3" json:"effective_headers,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// ordered delivers the events with the same non-empty ordering_key (PublishEventRequest.ordering_key) one at
+	// a time, in publish order: the next waits until the one before it is DONE, FAILED or CANCELLED. A retrying
+	// delivery holds back its own key only; other keys keep flowing (default false).
+	Ordered       bool `protobuf:"varint,32,opt,name=ordered,proto3" json:"ordered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Webhook) Reset() {
@@ -603,6 +607,13 @@ func (x *Webhook) GetEffectiveHeaders() []*Header {
 	return nil
 }
 
+func (x *Webhook) GetOrdered() bool {
+	if x != nil {
+		return x.Ordered
+	}
+	return false
+}
+
 // WebhookStats summarizes a webhook's deliveries over a window (counters kept as deliveries change, not a scan
 // of the log).
 type WebhookStats struct {
@@ -810,7 +821,7 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"maxRetries\"9\n" +
 	"\x11IntegrationHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
-	"\x03use\x18\x02 \x01(\bR\x03use\"\xe4\n" +
+	"\x03use\x18\x02 \x01(\bR\x03use\"\xfe\n" +
 	"\n" +
 	"\aWebhook\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
@@ -848,7 +859,8 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"public_key\x18\x1c \x01(\tR\tpublicKey\x12.\n" +
 	"\x13previous_public_key\x18\x1d \x01(\tR\x11previousPublicKey\x12)\n" +
 	"\x10send_traceparent\x18\x1e \x01(\bR\x0fsendTraceparent\x12=\n" +
-	"\x11effective_headers\x18\x1f \x03(\v2\x10.hookd.v1.HeaderR\x10effectiveHeaders\"\xea\x05\n" +
+	"\x11effective_headers\x18\x1f \x03(\v2\x10.hookd.v1.HeaderR\x10effectiveHeaders\x12\x18\n" +
+	"\aordered\x18  \x01(\bR\aordered\"\xea\x05\n" +
 	"\fWebhookStats\x121\n" +
 	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x12\n" +
 	"\x04done\x18\x02 \x01(\x03R\x04done\x12\x16\n" +

@@ -66,8 +66,10 @@ type CreateWebhookRequest struct {
 	SigningAlgorithm SigningAlgorithm `protobuf:"varint,18,opt,name=signing_algorithm,json=signingAlgorithm,proto3,enum=hookd.v1.SigningAlgorithm" json:"signing_algorithm,omitempty"`
 	// send_traceparent sends the W3C `traceparent` header with every attempt (default true).
 	SendTraceparent *bool `protobuf:"varint,19,opt,name=send_traceparent,json=sendTraceparent,proto3,oneof" json:"send_traceparent,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// ordered delivers the events of one ordering_key one at a time, in publish order (default false).
+	Ordered       bool `protobuf:"varint,20,opt,name=ordered,proto3" json:"ordered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateWebhookRequest) Reset() {
@@ -229,6 +231,13 @@ func (x *CreateWebhookRequest) GetSigningAlgorithm() SigningAlgorithm {
 func (x *CreateWebhookRequest) GetSendTraceparent() bool {
 	if x != nil && x.SendTraceparent != nil {
 		return *x.SendTraceparent
+	}
+	return false
+}
+
+func (x *CreateWebhookRequest) GetOrdered() bool {
+	if x != nil {
+		return x.Ordered
 	}
 	return false
 }
@@ -632,8 +641,11 @@ type UpdateWebhookRequest struct {
 	SigningAlgorithm *SigningAlgorithm `protobuf:"varint,20,opt,name=signing_algorithm,json=signingAlgorithm,proto3,enum=hookd.v1.SigningAlgorithm,oneof" json:"signing_algorithm,omitempty"`
 	// send_traceparent turns the W3C `traceparent` header on or off.
 	SendTraceparent *bool `protobuf:"varint,21,opt,name=send_traceparent,json=sendTraceparent,proto3,oneof" json:"send_traceparent,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// ordered turns ordered delivery per ordering_key on or off (deliveries already held keep waiting for
+	// their predecessors).
+	Ordered       *bool `protobuf:"varint,22,opt,name=ordered,proto3,oneof" json:"ordered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateWebhookRequest) Reset() {
@@ -809,6 +821,13 @@ func (x *UpdateWebhookRequest) GetSigningAlgorithm() SigningAlgorithm {
 func (x *UpdateWebhookRequest) GetSendTraceparent() bool {
 	if x != nil && x.SendTraceparent != nil {
 		return *x.SendTraceparent
+	}
+	return false
+}
+
+func (x *UpdateWebhookRequest) GetOrdered() bool {
+	if x != nil && x.Ordered != nil {
+		return *x.Ordered
 	}
 	return false
 }
@@ -1561,7 +1580,7 @@ var File_hookd_v1_webhook_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xdb\x06\n" +
+	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xf5\x06\n" +
 	"\x14CreateWebhookRequest\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -1583,7 +1602,8 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x14success_status_codes\x18\x10 \x03(\x05R\x12successStatusCodes\x12+\n" +
 	"\x11failure_threshold\x18\x11 \x01(\x05R\x10failureThreshold\x12G\n" +
 	"\x11signing_algorithm\x18\x12 \x01(\x0e2\x1a.hookd.v1.SigningAlgorithmR\x10signingAlgorithm\x12.\n" +
-	"\x10send_traceparent\x18\x13 \x01(\bH\x01R\x0fsendTraceparent\x88\x01\x01B\n" +
+	"\x10send_traceparent\x18\x13 \x01(\bH\x01R\x0fsendTraceparent\x88\x01\x01\x12\x18\n" +
+	"\aordered\x18\x14 \x01(\bR\aorderedB\n" +
 	"\n" +
 	"\b_enabledB\x13\n" +
 	"\x11_send_traceparent\"D\n" +
@@ -1604,7 +1624,7 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x15IntegrationHeaderList\x123\n" +
 	"\x06values\x18\x01 \x03(\v2\x1b.hookd.v1.IntegrationHeaderR\x06values\"(\n" +
 	"\x0eStatusCodeList\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\x05R\x06values\"\x90\t\n" +
+	"\x06values\x18\x01 \x03(\x05R\x06values\"\xbb\t\n" +
 	"\x14UpdateWebhookRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x0eintegration_id\x18\x02 \x01(\tH\x00R\rintegrationId\x88\x01\x01\x12\x17\n" +
@@ -1629,7 +1649,8 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"R\x10failureThreshold\x88\x01\x01\x12#\n" +
 	"\rreplay_missed\x18\x13 \x01(\bR\freplayMissed\x12L\n" +
 	"\x11signing_algorithm\x18\x14 \x01(\x0e2\x1a.hookd.v1.SigningAlgorithmH\vR\x10signingAlgorithm\x88\x01\x01\x12.\n" +
-	"\x10send_traceparent\x18\x15 \x01(\bH\fR\x0fsendTraceparent\x88\x01\x01B\x11\n" +
+	"\x10send_traceparent\x18\x15 \x01(\bH\fR\x0fsendTraceparent\x88\x01\x01\x12\x1d\n" +
+	"\aordered\x18\x16 \x01(\bH\rR\aordered\x88\x01\x01B\x11\n" +
 	"\x0f_integration_idB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_system_nameB\x0e\n" +
@@ -1643,7 +1664,9 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\b_enabledB\x14\n" +
 	"\x12_failure_thresholdB\x14\n" +
 	"\x12_signing_algorithmB\x13\n" +
-	"\x11_send_traceparent\"`\n" +
+	"\x11_send_traceparentB\n" +
+	"\n" +
+	"\b_ordered\"`\n" +
 	"\x15UpdateWebhookResponse\x12+\n" +
 	"\awebhook\x18\x01 \x01(\v2\x11.hookd.v1.WebhookR\awebhook\x12\x1a\n" +
 	"\breplayed\x18\x02 \x01(\x05R\breplayed\"&\n" +
