@@ -95,7 +95,9 @@ func (s *conn) chain(ctx context.Context, tx *sqlx.Tx, links []chainLink, queued
 			Key       string `db:"ordering_key"`
 			Previous  string `db:"previous_delivery_id"`
 		}
-		if err := s.txSelect(ctx, tx, &prev, s.rebind(q), args...); err != nil {
+		// (tx.SelectContext, not txSelect: the text varies with the number of keys, and preparing it on SQLite would
+		// take a second connection from the pool while this transaction holds the write lock.)
+		if err := tx.SelectContext(ctx, &prev, s.rebind(q), args...); err != nil {
 			return wrap("publish events: chain ordered deliveries", err)
 		}
 		for _, p := range prev {
@@ -119,7 +121,7 @@ func (s *conn) chain(ctx context.Context, tx *sqlx.Tx, links []chainLink, queued
 			return err
 		}
 		var ids []string
-		if err := s.txSelect(ctx, tx, &ids, q, args...); err != nil {
+		if err := tx.SelectContext(ctx, &ids, q, args...); err != nil {
 			return wrap("publish events: find unfinished predecessors", err)
 		}
 		for _, id := range ids {
@@ -145,7 +147,7 @@ func (s *conn) release(ctx context.Context, tx *sqlx.Tx, ids []string) (int64, e
 		if err != nil {
 			return n, err
 		}
-		res, err := s.txExec(ctx, tx, q, args...)
+		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return n, wrap("release ordered deliveries", err)
 		}
@@ -178,7 +180,7 @@ func (s *conn) heldPredecessors(ctx context.Context, tx *sqlx.Tx, ids []string, 
 		ID        string `db:"delivery_id"`
 		BlockedBy string `db:"blocked_by"`
 	}
-	if err := s.txSelect(ctx, tx, &rows, q, args...); err != nil {
+	if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
 		return wrap("find held deliveries", err)
 	}
 	for _, r := range rows {
