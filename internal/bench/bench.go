@@ -104,27 +104,43 @@ func (c *Config) storeURL() string { return cmpOr(c.DatabaseURL, c.DataDir) }
 // events/s, publish→receive latency, the server's peak RSS and, on PostgreSQL, commits and PostgreSQL CPU per
 // delivered event.
 func Run(ctx context.Context, cfg Config) error {
+	_, err := Measure(ctx, cfg)
+	return err
+}
+
+// Result is what one run of a benchmark measured.
+type Result struct {
+	// Ordered is true for the run to ordered webhooks (Config.Ordered).
+	Ordered bool
+	// Delivered is the delivered events per second.
+	Delivered float64
+	// P99 is the publish→receive latency's 99th percentile.
+	P99 time.Duration
+}
+
+// Measure is Run returning what it measured: one Result, or two (unordered, then ordered) with Config.Ordered.
+func Measure(ctx context.Context, cfg Config) ([]Result, error) {
 	if cfg.Events < 1 || cfg.Batch < 1 || cfg.Publishers < 1 || cfg.Webhooks < 1 || cfg.Rate < 0 || cfg.Keys < 1 {
-		return errors.New("--events, --batch, --publishers, --webhooks and --keys must be at least 1; --rate not negative")
+		return nil, errors.New("--events, --batch, --publishers, --webhooks and --keys must be at least 1; --rate not negative")
 	}
 	if cfg.Protocol != "json" && cfg.Protocol != "proto" {
-		return fmt.Errorf("--protocol: want json or proto, got %q", cfg.Protocol)
+		return nil, fmt.Errorf("--protocol: want json or proto, got %q", cfg.Protocol)
 	}
 	if cfg.CPUProfile != "" {
 		pf, err := os.Create(cfg.CPUProfile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer pf.Close()
 		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
+			return nil, err
 		}
 		defer pprof.StopCPUProfile()
 	}
 	if cfg.DatabaseURL == "" && cfg.DataDir == "" {
 		dir, err := os.MkdirTemp("", "hookd-bench-")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer os.RemoveAll(dir)
 		cfg.DataDir = dir
@@ -133,27 +149,26 @@ func Run(ctx context.Context, cfg Config) error {
 	b := &bench{cfg: cfg, log: log, recv: &receiver{}}
 	defer b.close()
 	if err := b.startServer(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	if !cfg.Ordered {
-		return b.run(ctx)
+	if cfg.Ordered {
+		fmt.Println("== unordered webhooks")
 	}
-	fmt.Println("== unordered webhooks")
-	if err := b.run(ctx); err != nil {
-		return err
+	if err := b.run(ctx); err != nil || !cfg.Ordered {
+		return []Result{{Delivered: b.rate, P99: b.p99}}, err
 	}
 	unordered, unorderedLat := b.rate, b.p99
 	fmt.Printf("== ordered webhooks, %d ordering keys\n", cfg.Keys)
 	b.ordered, b.recv = true, &receiver{}
 	if err := b.run(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Printf("ordered/unordered: delivered/s %.0f / %.0f = %.0f %%", b.rate, unordered, 100*b.rate/unordered)
 	if cfg.Rate > 0 && !cfg.Backlog {
 		fmt.Printf("; p99 latency %s / %s", b.p99, unorderedLat)
 	}
 	fmt.Println()
-	return nil
+	return []Result{{Delivered: unordered, P99: unorderedLat}, {Ordered: true, Delivered: b.rate, P99: b.p99}}, nil
 }
 
 type bench struct {
