@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -169,4 +170,31 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestOrderedRetention(t *testing.T) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
+		f, ow := orderedFixture(t, s)
+		head := publishKeys(t, f, ow.ID, t0, "K", "L")[0]
+		later := publishKeys(t, f, ow.ID, t0.Add(48*time.Hour), "K")[0]
+		d, err := s.GetDelivery(f.ctx, f.project.ID, later)
+		require.NoError(t, err)
+		require.Equal(t, head, d.BlockedBy)
+
+		cutoff := t0.Add(24 * time.Hour)
+		if s.Dialect() == storesql.DialectPostgres {
+			_, err = s.DropPartitionsBefore(f.ctx, cutoff)
+		} else {
+			_, err = s.Purge(f.ctx, cutoff, 100)
+		}
+		require.NoError(t, err)
+		d, err = s.GetDelivery(f.ctx, f.project.ID, later)
+		require.NoError(t, err)
+		assert.Empty(t, d.BlockedBy, "a delivery whose predecessor retention removed is released")
+		got := claimedOf(f.claim(t, t0.Add(48*time.Hour), 100), ow.ID)
+		assert.Contains(t, got, later)
+		var keys []string
+		require.NoError(t, s.Pool().SelectContext(f.ctx, &keys, `SELECT ordering_key FROM ordering_keys ORDER BY ordering_key`))
+		assert.Equal(t, []string{"K"}, keys, "the chain whose tail retention removed is forgotten")
+	})
 }
