@@ -136,18 +136,30 @@ func (s *conn) chain(ctx context.Context, tx *sqlx.Tx, links []chainLink, queued
 	return nil
 }
 
+const (
+	// releaseHeld makes the rows held by deliveries that left the queue due; releaseHeldPG is it with the
+	// candidates in one array (a fixed text, prepared: it runs with every completion).
+	releaseHeld = `UPDATE delivery_queue SET blocked_by = NULL, due_time = next_attempt_time
+		WHERE blocked_by IN (?) AND NOT EXISTS (SELECT 1 FROM delivery_queue p WHERE p.delivery_id = delivery_queue.blocked_by)`
+	releaseHeldPG = `UPDATE delivery_queue SET blocked_by = NULL, due_time = next_attempt_time
+		WHERE blocked_by = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM delivery_queue p WHERE p.delivery_id = delivery_queue.blocked_by)`
+)
+
 // release makes the queue rows held by deliveries that left the queue due (at their next attempt time); the
 // candidates are the deliveries of ids. It reports how many rows it released.
 func (s *conn) release(ctx context.Context, tx *sqlx.Tx, ids []string) (int64, error) {
 	var n int64
 	for chunk := range slices.Chunk(ids, eventChunk) {
-		q, args, err := s.in(`UPDATE delivery_queue SET blocked_by = NULL, due_time = next_attempt_time
-			WHERE blocked_by IN (?) AND NOT EXISTS (SELECT 1 FROM delivery_queue p WHERE p.delivery_id = delivery_queue.blocked_by)`,
-			chunk)
+		q, args, err := s.inList(releaseHeld, releaseHeldPG, chunk)
 		if err != nil {
 			return n, err
 		}
-		res, err := tx.ExecContext(ctx, q, args...)
+		var res sql.Result
+		if s.pg() {
+			res, err = s.txExec(ctx, tx, q, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, q, args...) // (a text per list length: not for the statement cache)
+		}
 		if err != nil {
 			return n, wrap("release ordered deliveries", err)
 		}

@@ -16,6 +16,7 @@ func hotStatements() []string {
 	return []string{
 		insertEvents.pgText, insertDeliveries.pgText, insertQueue.pgText, insertKeys.pgText, insertExecutions.pgText,
 		insertAttempts.pgText, findTriggersPG, matchSubscriptionsPG, findWebhooksPG, completePostgres, booksPostgres,
+		releaseHeldPG,
 	}
 }
 
