@@ -28,6 +28,8 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.NeighborBacklog, "neighbor-backlog", cfg.NeighborBacklog, "first queue this many deliveries for another project's webhook, whose receiver takes 50 ms (fairness: the measured project's latency meanwhile)")
 	fs.IntVar(&cfg.Watchers, "watchers", cfg.Watchers, "WatchDeliveries streams open on the bench project while it runs (in --protocol, json like the console)")
 	fs.StringVar(&cfg.Protocol, "protocol", cfg.Protocol, "json (Connect JSON over HTTP/1.1, as curl sends it) or proto (Connect binary)")
+	fs.BoolVar(&cfg.Ordered, "ordered", cfg.Ordered, "run twice in one server: to unordered webhooks, then to ordered ones with --keys ordering keys; print both and their ratio")
+	fs.IntVar(&cfg.Keys, "keys", cfg.Keys, "ordering keys of the --ordered run (event i has key i mod keys)")
 	fs.Var((*stringList)(&cfg.ServerArgs), "server-arg", "extra flag for the spawned server (repeatable), e.g. --server-arg=--lease=30s")
 	if err := parseFlags(fs, args); err != nil {
 		return err

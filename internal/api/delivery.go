@@ -43,6 +43,9 @@ func (s *deliveryService) ListDeliveries(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, err
 	}
+	if req.Msg.GetBlocked() && !req.Msg.GetQueue() {
+		return nil, apierr.Invalid("blocked", "needs queue: blocked lists the heads of blocked keys in the queue view")
+	}
 	if req.Msg.GetQueue() && page.After != "" && !isQueueCursor(page.After) {
 		// The store would fail on it with an internal error; a token of the plain list is the caller's mistake.
 		return nil, apierr.Invalid("page_token", "is not a token returned by this list (queue view)")
@@ -50,7 +53,8 @@ func (s *deliveryService) ListDeliveries(ctx context.Context, req *connect.Reque
 	if f.TenantID, err = tenantFilter(p, "filter.tenant_id", f.TenantID); err != nil {
 		return nil, err
 	}
-	ds, err := s.d.Store.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: p.ProjectID, Filter: f, Queue: req.Msg.GetQueue(), Page: page})
+	ds, err := s.d.Store.ListDeliveries(ctx, store.ListDeliveriesParams{ProjectID: p.ProjectID, Filter: f, Queue: req.Msg.GetQueue(),
+		Blocked: req.Msg.GetBlocked(), Page: page})
 	if err != nil {
 		return nil, apierr.FromStore(ctx, s.d.log(), "deliveries", "", err)
 	}
@@ -319,7 +323,8 @@ func deliveryToProto(d *store.Delivery) *hookdv1.Delivery {
 		Id: d.ID, CreateTime: timestamp(d.CreateTime), UpdateTime: timestamp(d.UpdateTime), EventId: d.EventID,
 		WebhookId: d.WebhookID, IntegrationId: d.IntegrationID, EventType: d.EventType, Subject: d.Subject,
 		Status: statusToProto(d.Status), Attempts: int32(d.Attempts), LastStatusCode: int32(d.LastStatusCode),
-		Reason: d.Reason, Resent: d.Resent, Retries: int32(retries(d.Attempts)), TenantId: d.TenantID,
+		Reason: d.Reason, Resent: d.Resent, Retries: int32(retries(d.Attempts)), TenantId: d.TenantID, OrderingKey: d.OrderingKey,
+		BlockedBy: d.BlockedBy,
 	}
 	if d.Status == store.StatusQueued || d.Status == store.StatusRetrying || d.Status == store.StatusWaiting {
 		out.NextAttemptTime = timestamp(d.NextAttemptTime)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
@@ -250,6 +251,9 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 	if err := checkTenantID(prefix+"tenant_id", m.GetTenantId()); err != nil {
 		return store.PublishInput{}, err
 	}
+	if n := utf8.RuneCountInString(m.GetOrderingKey()); n > store.MaxOrderingKeyLen {
+		return store.PublishInput{}, apierr.Invalid(prefix+"ordering_key", "is longer than %d characters", store.MaxOrderingKeyLen)
+	}
 	for i, w := range m.GetWebhookIds() {
 		if !id.HasPrefix(w, id.Webhook) {
 			return store.PublishInput{}, apierr.Invalid(fmt.Sprintf("%swebhook_ids[%d]", prefix, i), "%q is not a webhook id (wh_…)", w)
@@ -284,8 +288,9 @@ func (s *eventService) input(ctx context.Context, projectID, prefix string, m *h
 	return store.PublishInput{
 		Event: store.Event{
 			EventType: m.GetEventType(), Subject: m.GetSubject(), Payload: payload, IdempotencyKey: m.GetIdempotencyKey(),
-			Trace:    tracing.Capture(ctx), // the attempts join the trace of this call
-			TenantID: m.GetTenantId(),
+			OrderingKey: m.GetOrderingKey(),
+			Trace:       tracing.Capture(ctx), // the attempts join the trace of this call
+			TenantID:    m.GetTenantId(),
 		},
 		WebhookIDs: m.GetWebhookIds(),
 	}, nil

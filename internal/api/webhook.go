@@ -79,7 +79,8 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 		BodyTemplate: m.GetBodyTemplate(), AsyncStatus: m.GetAsyncStatus(), Enabled: true,
 		FailureThreshold: int(m.GetFailureThreshold()), NoTraceparent: m.SendTraceparent != nil && !m.GetSendTraceparent(),
 		SignatureHeader: strings.TrimSpace(m.GetSignatureHeader()), IDHeader: strings.TrimSpace(m.GetIdHeader()),
-		TimestampHeader: strings.TrimSpace(m.GetTimestampHeader()), CreateTime: now, UpdateTime: now,
+		TimestampHeader: strings.TrimSpace(m.GetTimestampHeader()), Ordered: m.GetOrdered(),
+		CreateTime: now, UpdateTime: now,
 	}
 	if w.SystemName == "" {
 		w.SystemName = slug(w.Name)
@@ -332,6 +333,9 @@ func (s *webhookService) update(ctx context.Context, p auth.Principal, m *hookdv
 		if w.SignatureStyle, err = signatureStyleFromProto(m.GetSignatureStyle()); err != nil {
 			return nil, nil, err
 		}
+	}
+	if m.Ordered != nil {
+		w.Ordered = m.GetOrdered()
 	}
 	now := s.d.now()
 	if m.SigningAlgorithm != nil {
@@ -1052,6 +1056,7 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 		SignatureStyle:   signatureStyleToProto(w.SignatureStyle),
 		FailureThreshold: int32(w.FailureThreshold), ConsecutiveFailures: int32(w.ConsecutiveFailures),
 		DisabledReason: w.DisabledReason, DisableTime: timestampPtr(w.DisableTime), TenantId: w.TenantID,
+		Ordered: w.Ordered,
 	}
 }
 

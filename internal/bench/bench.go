@@ -73,6 +73,11 @@ type Config struct {
 	Watchers int
 	// NeighborBacklog first queues this many deliveries for another project's slow webhook (fairness).
 	NeighborBacklog int
+	// Ordered runs the benchmark twice in one server: first to unordered webhooks, then to ordered ones
+	// (Webhook.ordered) with the events spread over Keys ordering keys, and prints the ratio of the two.
+	Ordered bool
+	// Keys is the number of ordering keys of the ordered run (event i has key i mod Keys).
+	Keys int
 }
 
 // Where the benchmarked server runs (Config.Server).
@@ -89,7 +94,7 @@ const maxRequestBytes = 64 << 20
 // DefaultConfig returns the defaults of `hookd bench`.
 func DefaultConfig() Config {
 	return Config{Events: 20000, Batch: 100, Publishers: 4, PayloadBytes: 1024, Webhooks: 1, Workers: 64,
-		Timeout: 5 * time.Minute, Server: ServerSpawn, Protocol: "json"}
+		Timeout: 5 * time.Minute, Server: ServerSpawn, Protocol: "json", Keys: 1000}
 }
 
 // storeURL is what storesql.Open takes: a PostgreSQL URL or the SQLite directory.
@@ -99,27 +104,43 @@ func (c *Config) storeURL() string { return cmpOr(c.DatabaseURL, c.DataDir) }
 // events/s, publish→receive latency, the server's peak RSS and, on PostgreSQL, commits and PostgreSQL CPU per
 // delivered event.
 func Run(ctx context.Context, cfg Config) error {
-	if cfg.Events < 1 || cfg.Batch < 1 || cfg.Publishers < 1 || cfg.Webhooks < 1 || cfg.Rate < 0 {
-		return errors.New("--events, --batch, --publishers and --webhooks must be at least 1; --rate not negative")
+	_, err := Measure(ctx, cfg)
+	return err
+}
+
+// Result is what one run of a benchmark measured.
+type Result struct {
+	// Ordered is true for the run to ordered webhooks (Config.Ordered).
+	Ordered bool
+	// Delivered is the delivered events per second.
+	Delivered float64
+	// P99 is the publish→receive latency's 99th percentile.
+	P99 time.Duration
+}
+
+// Measure is Run returning what it measured: one Result, or two (unordered, then ordered) with Config.Ordered.
+func Measure(ctx context.Context, cfg Config) ([]Result, error) {
+	if cfg.Events < 1 || cfg.Batch < 1 || cfg.Publishers < 1 || cfg.Webhooks < 1 || cfg.Rate < 0 || cfg.Keys < 1 {
+		return nil, errors.New("--events, --batch, --publishers, --webhooks and --keys must be at least 1; --rate not negative")
 	}
 	if cfg.Protocol != "json" && cfg.Protocol != "proto" {
-		return fmt.Errorf("--protocol: want json or proto, got %q", cfg.Protocol)
+		return nil, fmt.Errorf("--protocol: want json or proto, got %q", cfg.Protocol)
 	}
 	if cfg.CPUProfile != "" {
 		pf, err := os.Create(cfg.CPUProfile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer pf.Close()
 		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
+			return nil, err
 		}
 		defer pprof.StopCPUProfile()
 	}
 	if cfg.DatabaseURL == "" && cfg.DataDir == "" {
 		dir, err := os.MkdirTemp("", "hookd-bench-")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer os.RemoveAll(dir)
 		cfg.DataDir = dir
@@ -128,9 +149,26 @@ func Run(ctx context.Context, cfg Config) error {
 	b := &bench{cfg: cfg, log: log, recv: &receiver{}}
 	defer b.close()
 	if err := b.startServer(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	return b.run(ctx)
+	if cfg.Ordered {
+		fmt.Println("== unordered webhooks")
+	}
+	if err := b.run(ctx); err != nil || !cfg.Ordered {
+		return []Result{{Delivered: b.rate, P99: b.p99}}, err
+	}
+	unordered, unorderedLat := b.rate, b.p99
+	fmt.Printf("== ordered webhooks, %d ordering keys\n", cfg.Keys)
+	b.ordered, b.recv = true, &receiver{}
+	if err := b.run(ctx); err != nil {
+		return nil, err
+	}
+	fmt.Printf("ordered/unordered: delivered/s %.0f / %.0f = %.0f %%", b.rate, unordered, 100*b.rate/unordered)
+	if cfg.Rate > 0 && !cfg.Backlog {
+		fmt.Printf("; p99 latency %s / %s", b.p99, unorderedLat)
+	}
+	fmt.Println()
+	return []Result{{Delivered: unordered, P99: unorderedLat}, {Ordered: true, Delivered: b.rate, P99: b.p99}}, nil
 }
 
 type bench struct {
@@ -146,6 +184,9 @@ type bench struct {
 	recv      *receiver
 	recvSrvs  []*http.Server
 	closers   []func()
+	ordered   bool          // this run's webhooks are ordered and its events carry ordering keys (Config.Ordered)
+	rate      float64       // delivered events/s of the last run
+	p99       time.Duration // publish→receive p99 of the last run
 }
 
 // startServer starts (or finds) the server under test and creates the bench's project and key.
@@ -428,7 +469,8 @@ type watchResult struct {
 
 func (b *bench) run(ctx context.Context) error {
 	c := b.clients(b.key)
-	if _, err := c.types.CreateEventType(ctx, connect.NewRequest(&hookdv1.CreateEventTypeRequest{Name: "bench.event"})); err != nil {
+	if _, err := c.types.CreateEventType(ctx, connect.NewRequest(&hookdv1.CreateEventTypeRequest{Name: "bench.event"})); err != nil &&
+		connect.CodeOf(err) != connect.CodeAlreadyExists { // the second run of --ordered
 		return fmt.Errorf("create event type: %w", err)
 	}
 	var webhookIDs []string
@@ -441,7 +483,8 @@ func (b *bench) run(ctx context.Context) error {
 		go func() { _ = s.Serve(ln) }()
 		b.recvSrvs = append(b.recvSrvs, s)
 		wh, err := c.webhooks.CreateWebhook(ctx, connect.NewRequest(&hookdv1.CreateWebhookRequest{
-			Name: fmt.Sprintf("bench receiver %d", i), Url: "http://" + ln.Addr().String() + "/hook"}))
+			Name: fmt.Sprintf("bench receiver %d%s", i, map[bool]string{true: " ordered"}[b.ordered]),
+			Url:  "http://" + ln.Addr().String() + "/hook", Ordered: b.ordered}))
 		if err != nil {
 			return fmt.Errorf("create webhook: %w", err)
 		}
@@ -519,6 +562,10 @@ func (b *bench) run(ctx context.Context) error {
 	total := time.Since(drainStart)
 	lat := b.recv.latencies()
 	fmt.Printf("delivered: %d/%d events in %s: %.0f events/s\n", got, b.cfg.Events-pubErrs, total.Round(time.Millisecond), float64(got)/total.Seconds())
+	b.rate = float64(got) / total.Seconds()
+	if len(lat) > 0 {
+		b.p99 = pct(lat, 99)
+	}
 	if len(lat) > 0 && !b.cfg.Backlog {
 		fmt.Printf("publish→receive latency: p50 %s  p95 %s  p99 %s  max %s\n",
 			pct(lat, 50), pct(lat, 95), pct(lat, 99), lat[len(lat)-1].Round(time.Microsecond))
@@ -612,8 +659,8 @@ func (b *bench) publishJSON(ctx context.Context, hc *http.Client, body *bytes.Bu
 	body.Reset()
 	now := strconv.FormatInt(time.Now().UnixNano(), 10)
 	event := func(i int) {
-		fmt.Fprintf(body, `{"eventType":"bench.event","webhookIds":[%q],"payload":{"sentAt":%q,"n":%d,"pad":%q}}`,
-			webhookIDs[i%len(webhookIDs)], now, i, pad)
+		fmt.Fprintf(body, `{"eventType":"bench.event","webhookIds":[%q],"orderingKey":%q,"payload":{"sentAt":%q,"n":%d,"pad":%q}}`,
+			webhookIDs[i%len(webhookIDs)], b.orderingKey(i), now, i, pad)
 	}
 	method := "PublishEvent"
 	if n == 1 {
@@ -653,7 +700,7 @@ func (b *bench) publishProto(ctx context.Context, c benchClients, first, n int, 
 	for i := range reqs {
 		payload, _ := structpb.NewStruct(map[string]any{"sentAt": strconv.FormatInt(now, 10), "n": first + i, "pad": pad})
 		reqs[i] = &hookdv1.PublishEventRequest{EventType: "bench.event", Payload: payload,
-			WebhookIds: []string{webhookIDs[(first+i)%len(webhookIDs)]}}
+			WebhookIds: []string{webhookIDs[(first+i)%len(webhookIDs)]}, OrderingKey: b.orderingKey(first + i)}
 	}
 	if n == 1 {
 		_, err := c.events.PublishEvent(ctx, connect.NewRequest(reqs[0]))
@@ -661,6 +708,14 @@ func (b *bench) publishProto(ctx context.Context, c benchClients, first, n int, 
 	}
 	_, err := c.events.PublishEvents(ctx, connect.NewRequest(&hookdv1.PublishEventsRequest{Events: reqs}))
 	return err
+}
+
+// orderingKey is the ordering key of event i: one of Config.Keys in an ordered run, none otherwise.
+func (b *bench) orderingKey(i int) string {
+	if !b.ordered {
+		return ""
+	}
+	return "key-" + strconv.Itoa(i%b.cfg.Keys)
 }
 
 // receiver counts deliveries and the publish→receive latency carried in the payload's sentAt.

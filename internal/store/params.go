@@ -58,6 +58,9 @@ type ListDeliveriesParams struct {
 	// Queue lists the unfinished deliveries (QUEUED, RETRYING, WAITING) by next attempt time, the page cursor
 	// then being "<unix nanos>/<id>"; false lists all of them newest first by id.
 	Queue bool
+	// Blocked (with Queue) lists only the deliveries that hold back later deliveries of their ordering key: the
+	// heads of blocked keys, so that a key whose head has been failing for long is seen.
+	Blocked bool
 	// Page is the page asked for.
 	Page Page
 }

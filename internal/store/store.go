@@ -210,6 +210,9 @@ const (
 // MaxSubjectLen is the longest subject (in bytes) an event may carry.
 const MaxSubjectLen = 256
 
+// MaxOrderingKeyLen is the longest event ordering key, in characters.
+const MaxOrderingKeyLen = 256
+
 // DefaultMaxPayloadBytes is the default limit of one event payload (its JSON), published through the API or
 // by a trigger (`hookd serve --max-payload-bytes`); test sends and previews take payloads up to it too.
 const DefaultMaxPayloadBytes = 256 << 10
@@ -287,6 +290,9 @@ type Webhook struct {
 	Version int64
 	// TenantID is the tenant that owns the webhook ("": the project's own).
 	TenantID string
+	// Ordered makes the deliveries of events with the same non-empty OrderingKey go one at a time, in publish
+	// order: each waits until the one before it is DONE, FAILED or CANCELLED.
+	Ordered bool
 	// SecretsUnreadable is set on a listed webhook whose secrets could not be decrypted: Secret and PreviousSecret
 	// are empty and private header values are secret.Masked (GetWebhook returns ErrSecretUnreadable instead).
 	SecretsUnreadable bool
@@ -386,7 +392,10 @@ type Event struct {
 	Subject        string
 	Payload        json.RawMessage
 	IdempotencyKey string
-	CreateTime     time.Time
+	// OrderingKey orders the event's deliveries to ordered webhooks after those of earlier events with the same
+	// key (not stored with the event: its deliveries carry it).
+	OrderingKey string
+	CreateTime  time.Time
 	// Counts is filled by GetEvent and ListEvents.
 	Counts DeliveryCounts
 	// Trace is the trace context of the publish (set by the publisher; empty when it was not traced): the
@@ -453,6 +462,11 @@ type Delivery struct {
 	UpdateTime time.Time
 	// TenantID is the tenant of the delivery's webhook ("": the project's own).
 	TenantID string
+	// OrderingKey is the ordering key of the delivery's event ("" = none).
+	OrderingKey string
+	// BlockedBy is the delivery of the same ordering key this one waits for (held in the queue until it is
+	// final); empty when not held.
+	BlockedBy string
 }
 
 // DeliveryFilter narrows delivery lists, bulk retries and exports.

@@ -117,6 +117,23 @@ export function DeliveryDetail() {
             <CodeBadge code={d.lastStatusCode} />
           </dd>
         </div>
+        {d.orderingKey && (
+          <div>
+            <dt>Ordering key</dt>
+            <dd class="mono">{d.orderingKey}</dd>
+          </div>
+        )}
+        {d.blockedBy && (
+          <div class="wide">
+            <dt>Waits for</dt>
+            <dd>
+              <a class="mono" href={`/logs/${d.blockedBy}`}>
+                {d.blockedBy}
+              </a>{" "}
+              <span class="muted">(the delivery before it with the same ordering key; this one goes once that one is done, failed or cancelled)</span>
+            </dd>
+          </div>
+        )}
         {d.reason && (
           <div class="wide">
             <dt>Reason</dt>

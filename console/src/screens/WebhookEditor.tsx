@@ -72,6 +72,7 @@ interface Form {
   idHeader: string;
   timestampHeader: string;
   sendTraceparent: boolean;
+  ordered: boolean;
   enabled: boolean;
 }
 
@@ -80,7 +81,7 @@ function emptyForm(integrationId: string): Form {
     integrationId, name: "", systemName: "", description: "", method: DEFAULT_WEBHOOK_METHOD, target: integrationId ? "path" : "url",
     url: "", path: "", use: {}, headers: [], bodyTemplate: "", retryKind: RetryPolicyKind.EXPONENTIAL,
     retryInterval: "10", maxRetries: "0", timeout: String(DEFAULT_WEBHOOK_TIMEOUT_SECONDS), asyncStatus: false, asyncTimeoutHours: "24", successCodes: "",
-    failureThreshold: "0", signingAlgorithm: SigningAlgorithm.HMAC_SHA256, sendTraceparent: true, enabled: true,
+    failureThreshold: "0", signingAlgorithm: SigningAlgorithm.HMAC_SHA256, sendTraceparent: true, ordered: false, enabled: true,
     signatureStyle: SignatureStyle.STANDARD_WEBHOOKS, signatureHeader: "", idHeader: "", timestampHeader: "",
   };
 }
@@ -98,7 +99,7 @@ function formOf(w: Webhook): Form {
     timeout: w.timeout ? String(durMs(w.timeout) / 1000) : String(DEFAULT_WEBHOOK_TIMEOUT_SECONDS), asyncStatus: w.asyncStatus,
     asyncTimeoutHours: w.asyncTimeout ? String(durMs(w.asyncTimeout) / 3_600_000) : "24",
     successCodes: w.successStatusCodes.join(", "), failureThreshold: String(w.failureThreshold),
-    signingAlgorithm: w.signingAlgorithm || SigningAlgorithm.HMAC_SHA256, sendTraceparent: w.sendTraceparent, enabled: w.enabled,
+    signingAlgorithm: w.signingAlgorithm || SigningAlgorithm.HMAC_SHA256, sendTraceparent: w.sendTraceparent, ordered: w.ordered, enabled: w.enabled,
     signatureStyle: w.signatureStyle || SignatureStyle.STANDARD_WEBHOOKS, signatureHeader: w.signatureHeader, idHeader: w.idHeader,
     timestampHeader: w.timestampHeader,
   };
@@ -187,7 +188,7 @@ export function WebhookEditor() {
         bodyTemplate: f.bodyTemplate, retryPolicy: retryPolicy(f), timeout: toDur(Number(f.timeout) * 1000),
         asyncStatus: f.asyncStatus, asyncTimeout: toDur(Number(f.asyncTimeoutHours) * 3_600_000),
         failureThreshold: Number(f.failureThreshold) || 0, signingAlgorithm: f.signingAlgorithm,
-        sendTraceparent: f.sendTraceparent, enabled: f.enabled, signatureStyle: f.signatureStyle,
+        sendTraceparent: f.sendTraceparent, ordered: f.ordered, enabled: f.enabled, signatureStyle: f.signatureStyle,
         signatureHeader: f.signatureHeader.trim(), idHeader: f.idHeader.trim(), timestampHeader: f.timestampHeader.trim(),
       };
       const url = f.target === "url" ? f.url : "";
@@ -455,6 +456,7 @@ export function WebhookEditor() {
               <TextField label="Wait for the callback (hours)" name="async_timeout" type="number" min={1} err={err} value={f.asyncTimeoutHours} onValue={(v) => set({ asyncTimeoutHours: v })} readOnly={ro} />
             )}
             <Check label="Send W3C traceparent" checked={f.sendTraceparent} disabled={ro} onChange={(v) => set({ sendTraceparent: v })} />
+            <Check label="Ordered: events with the same ordering key one at a time, in publish order" checked={f.ordered} disabled={ro} onChange={(v) => set({ ordered: v })} />
             <Check label="Enabled" checked={f.enabled} disabled={ro} onChange={(v) => set({ enabled: v })} />
           </div>
           <FormError err={err} fields={FIELDS} />

@@ -2,6 +2,7 @@ package storesql
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,7 +17,7 @@ import (
 
 const (
 	deliveryCols = `id, project_id, event_id, webhook_id, integration_id, event_type, subject, status, attempts,
-		last_status_code, reason, resent, resends, create_time, update_time, tenant_id`
+		last_status_code, reason, resent, resends, create_time, update_time, tenant_id, ordering_key`
 
 	retryDelivery = `UPDATE deliveries SET status = 'retrying', resent = TRUE, resends = resends + 1, update_time = ?
 		WHERE project_id = ? AND id = ? AND status IN ('done', 'failed')
@@ -31,12 +32,12 @@ const (
 	// is ignored).
 	requeue = ` ON CONFLICT (delivery_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
 		resends = excluded.resends, due_time = excluded.due_time, next_attempt_time = excluded.next_attempt_time,
-		claim_token = NULL`
+		blocked_by = NULL, claim_token = NULL`
 
 	// loggedCols are the delivery columns with the queue's next attempt time (unfinished deliveries).
 	loggedCols = `d.id, d.project_id, d.event_id, d.webhook_id, d.integration_id, d.event_type, d.subject, d.status,
-		d.attempts, d.last_status_code, d.reason, d.resent, d.resends, d.create_time, d.update_time, d.tenant_id,
-		q.next_attempt_time AS next_attempt_time`
+		d.attempts, d.last_status_code, d.reason, d.resent, d.resends, d.create_time, d.update_time, d.tenant_id, d.ordering_key,
+		q.next_attempt_time AS next_attempt_time, q.blocked_by AS blocked_by`
 	loggedFrom = ` FROM deliveries d LEFT JOIN delivery_queue q ON q.delivery_id = d.id`
 )
 
@@ -56,8 +57,11 @@ type deliveryRow struct {
 	Resends         int      `db:"resends"`
 	CreateTime      dbTime   `db:"create_time"`
 	UpdateTime      dbTime   `db:"update_time"`
+	OrderingKey     string   `db:"ordering_key"`
 	NextAttemptTime nullTime `db:"next_attempt_time"`
 	TenantID        string   `db:"tenant_id"`
+	// BlockedBy is the queue row's predecessor (ordered keys); NULL when not held or not read.
+	BlockedBy sql.NullString `db:"blocked_by"`
 }
 
 func (r deliveryRow) record() store.Delivery {
@@ -65,10 +69,10 @@ func (r deliveryRow) record() store.Delivery {
 		ID: r.ID, ProjectID: r.ProjectID, EventID: r.EventID, WebhookID: r.WebhookID, IntegrationID: r.IntegrationID,
 		EventType: r.EventType, Subject: r.Subject, Status: store.Status(r.Status), Attempts: r.Attempts,
 		LastStatusCode: r.LastStatusCode, Reason: r.Reason, Resent: r.Resent, Resends: r.Resends,
-		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, TenantID: r.TenantID,
+		CreateTime: r.CreateTime.t, UpdateTime: r.UpdateTime.t, TenantID: r.TenantID, OrderingKey: r.OrderingKey,
 	}
 	if !store.IsFinal(d.Status) {
-		d.NextAttemptTime = r.NextAttemptTime.t
+		d.NextAttemptTime, d.BlockedBy = r.NextAttemptTime.t, r.BlockedBy.String
 	}
 	return d
 }
@@ -200,6 +204,10 @@ func (s *Store) ListDeliveries(ctx context.Context, p store.ListDeliveriesParams
 		where, args = deliveryWhere(projectID, f, nil)
 		where = append(where, "q.project_id = ?", "q.status IN (?)")
 		args = append(args, projectID, statusStrings(statuses))
+		if p.Blocked {
+			where = append(where, "q.blocked_by IS NULL",
+				"EXISTS (SELECT 1 FROM delivery_queue f WHERE f.blocked_by = q.delivery_id)")
+		}
 		if page.After != "" {
 			after, afterID, err := ParseQueueCursor(page.After)
 			if err != nil {
@@ -343,21 +351,26 @@ func (s *Store) RetryDeliveriesUpTo(ctx context.Context, projectID string, f sto
 // flight is still recorded, but the delivery stays cancelled.
 func (s *Store) CancelDelivery(ctx context.Context, projectID, deliveryID string, now time.Time) (*store.Delivery, error) {
 	var d store.Delivery
+	var released bool
 	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {
 		var r deliveryRow
 		if err := tx.GetContext(ctx, &r, s.rebind(cancelDelivery), ts(now), projectID, deliveryID); err != nil {
 			return s.stateError(ctx, tx, "cancel delivery", projectID, deliveryID, err)
 		}
 		d = r.record()
-		if err := s.settle(ctx, tx, store.StatusCancelled, deliveryID); err != nil {
+		var err error
+		if released, err = s.settle(ctx, tx, store.StatusCancelled, deliveryID); err != nil {
 			return err
 		}
 		s.noteChanges(tx, now, []change{deliveryChange(d)})
-		_, err := s.account(ctx, tx, now, []change{deliveryChange(d)}, nil)
+		_, err = s.account(ctx, tx, now, []change{deliveryChange(d)}, nil)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if released {
+		s.wake(now)
 	}
 	return &d, nil
 }
@@ -392,12 +405,13 @@ func (s *Store) UpdateActionStatus(ctx context.Context, p store.UpdateActionStat
 			return wrap("update action status", err)
 		}
 		d = r.record()
-		if err := s.settle(ctx, tx, status, deliveryID); err != nil {
+		released, err := s.settle(ctx, tx, status, deliveryID)
+		if err != nil {
 			return err
 		}
-		var err error
 		s.noteChanges(tx, now, []change{deliveryChange(d)})
 		woke, err = s.account(ctx, tx, now, []change{deliveryChange(d)}, nil)
+		woke = woke || released
 		return err
 	})
 	if err != nil {

@@ -22,7 +22,7 @@ const (
 	// webhooks), with their webhooks' state: a disabled webhook gets its deliveries FAILED at once ("webhook
 	// disabled"), which replay_missed re-queues.
 	matchSubscriptions = `SELECT se.event_type, se.tenant_id, s.subject_filter, s.filter, s.webhook_id,
-			COALESCE(w.integration_id, '') AS integration_id, w.enabled
+			COALESCE(w.integration_id, '') AS integration_id, w.enabled, w.ordered
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
 		JOIN webhooks w ON w.id = s.webhook_id
@@ -31,7 +31,7 @@ const (
 
 	// matchSubscriptionsPG is matchSubscriptions with the tenants and event types in arrays: a fixed text to prepare.
 	matchSubscriptionsPG = `SELECT se.event_type, se.tenant_id, s.subject_filter, s.filter, s.webhook_id,
-			COALESCE(w.integration_id, '') AS integration_id, w.enabled
+			COALESCE(w.integration_id, '') AS integration_id, w.enabled, w.ordered
 		FROM subscription_event_types se
 		JOIN subscriptions s ON s.id = se.subscription_id
 		JOIN webhooks w ON w.id = s.webhook_id
@@ -39,8 +39,8 @@ const (
 		ORDER BY s.webhook_id`
 
 	// findWebhooks finds the explicit webhooks of a publish (their integrations and state).
-	findWebhooks   = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled, tenant_id FROM webhooks WHERE project_id = ? AND id IN (?)`
-	findWebhooksPG = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled, tenant_id FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
+	findWebhooks   = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled, tenant_id, ordered FROM webhooks WHERE project_id = ? AND id IN (?)`
+	findWebhooksPG = `SELECT id, COALESCE(integration_id, '') AS integration_id, enabled, tenant_id, ordered FROM webhooks WHERE project_id = $1 AND id = ANY($2::text[])`
 
 	// eventReadCols are the columns GetEvent and ListEvents read.
 	eventReadCols = eventCols + `, payload_expired`
@@ -63,8 +63,9 @@ var (
 	})
 	insertDeliveries = newBulkInsert(bulkInsert{
 		into: `INSERT INTO deliveries (id, project_id, event_id, webhook_id, integration_id, event_type, subject, status,
-			reason, create_time, update_time, tenant_id)`,
-		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "timestamptz", "text"},
+			reason, create_time, update_time, tenant_id, ordering_key)`,
+		pgTypes: []string{"text", "text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "timestamptz",
+			"text", "text"},
 	})
 )
 
@@ -127,6 +128,8 @@ type target struct {
 	disabled      bool
 	// tenantID is the webhook's tenant (the delivery's).
 	tenantID string
+	// ordered: the webhook delivers each ordering key one at a time.
+	ordered bool
 }
 
 // subscriptionMatch is one (event type, subscription) pair of matchSubscriptions.
@@ -138,6 +141,7 @@ type subscriptionMatch struct {
 	WebhookID     string `db:"webhook_id"`
 	IntegrationID string `db:"integration_id"`
 	Enabled       bool   `db:"enabled"`
+	Ordered       bool   `db:"ordered"`
 }
 
 // publish is PublishEvents inside tx; it reports whether deliveries were queued (senders to wake).
@@ -224,6 +228,7 @@ func (s *conn) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in []
 	}
 	var rows, queued [][]any
 	var missed []change
+	var chained []chainLink
 	for _, i := range fresh {
 		ev := results[i].Event
 		for _, t := range targets[i] {
@@ -231,15 +236,21 @@ func (s *conn) publish(ctx context.Context, tx *sqlx.Tx, projectID string, in []
 			results[i].DeliveryIDs = append(results[i].DeliveryIDs, dlv)
 			if t.disabled { // failed at once; re-queued by replay_missed when the webhook is enabled again
 				rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
-					string(store.StatusFailed), health.FailWebhookDisabled.String(), now, now, t.tenantID})
+					string(store.StatusFailed), health.FailWebhookDisabled.String(), now, now, t.tenantID, ev.OrderingKey})
 				missed = append(missed, change{deliveryID: dlv, projectID: projectID, webhookID: t.webhookID, eventID: ev.ID,
 					eventType: ev.EventType, subject: ev.Subject, status: store.StatusFailed, reason: health.FailWebhookDisabled.String()})
 				continue
 			}
 			rows = append(rows, []any{dlv, projectID, ev.ID, t.webhookID, t.integrationID, ev.EventType, ev.Subject,
-				string(store.StatusQueued), "", now, now, t.tenantID})
+				string(store.StatusQueued), "", now, now, t.tenantID, ev.OrderingKey})
+			if t.ordered && ev.OrderingKey != "" {
+				chained = append(chained, chainLink{webhookID: t.webhookID, key: ev.OrderingKey, deliveryID: dlv, row: len(queued)})
+			}
 			queued = append(queued, queueArgs(dlv, projectID, t.webhookID, ev.ID, store.StatusQueued, 0, 0, now))
 		}
+	}
+	if err := s.chain(ctx, tx, chained, queued); err != nil {
+		return nil, false, err
 	}
 	if err := s.countStats(ctx, tx, now, missed); err != nil {
 		return nil, false, err
@@ -419,12 +430,13 @@ func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string
 			IntegrationID string `db:"integration_id"`
 			Enabled       bool   `db:"enabled"`
 			TenantID      string `db:"tenant_id"`
+			Ordered       bool   `db:"ordered"`
 		}
 		if err := s.txSelect(ctx, tx, &rows, q, args...); err != nil {
 			return nil, wrap("find webhooks", err)
 		}
 		for _, r := range rows {
-			webhooks[r.ID] = target{webhookID: r.ID, integrationID: r.IntegrationID, disabled: !r.Enabled, tenantID: r.TenantID}
+			webhooks[r.ID] = target{webhookID: r.ID, integrationID: r.IntegrationID, disabled: !r.Enabled, tenantID: r.TenantID, ordered: r.Ordered}
 		}
 	}
 	for _, w := range explicit {
@@ -495,7 +507,8 @@ func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string
 					continue
 				}
 			}
-			add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled, tenantID: m.TenantID})
+			add(target{webhookID: m.WebhookID, integrationID: m.IntegrationID, disabled: !m.Enabled, tenantID: m.TenantID,
+				ordered: m.Ordered})
 		}
 		slices.SortFunc(out[i], func(a, b target) int { return strings.Compare(a.webhookID, b.webhookID) })
 	}

@@ -16,6 +16,7 @@ func hotStatements() []string {
 	return []string{
 		insertEvents.pgText, insertDeliveries.pgText, insertQueue.pgText, insertKeys.pgText, insertExecutions.pgText,
 		insertAttempts.pgText, findTriggersPG, matchSubscriptionsPG, findWebhooksPG, completePostgres, booksPostgres,
+		releaseHeldPG,
 	}
 }
 
@@ -58,7 +59,9 @@ func (s *conn) closePrepared() {
 	s.sqliteMu.Lock()
 	defer s.sqliteMu.Unlock()
 	for _, st := range s.sqliteStmts {
-		_ = st.Close()
+		if st != nil { // nil: being prepared (prepareSQLite then closes it)
+			_ = st.Close()
+		}
 	}
 	s.sqliteStmts = nil
 }
@@ -92,7 +95,7 @@ const maxSQLiteStatements = 256
 
 // stmt returns the prepared statement of q, or nil to run it unprepared. On PostgreSQL only the hot statements
 // are prepared (others are planned for their arguments); on SQLite, whose parser costs more than most of its
-// statements' runs (a sixth of the sender's CPU), every statement of the hot paths is prepared on first use
+// statements' runs (a sixth of the sender's CPU), every statement of the hot paths is prepared after its first use
 // and kept, up to maxSQLiteStatements.
 func (s *conn) stmt(ctx context.Context, q string) *sqlx.Stmt {
 	if s.pg() {
@@ -101,18 +104,31 @@ func (s *conn) stmt(ctx context.Context, q string) *sqlx.Stmt {
 	s.sqliteMu.Lock()
 	defer s.sqliteMu.Unlock()
 	if st, ok := s.sqliteStmts[q]; ok {
-		return st
+		return st // nil while it is being prepared
 	}
 	if len(s.sqliteStmts) >= maxSQLiteStatements {
 		return nil
 	}
-	st, err := s.db.PreparexContext(ctx, q)
-	if err != nil {
-		return nil // run unprepared: the error, if any, comes from running it
-	}
 	if s.sqliteStmts == nil {
 		s.sqliteStmts = map[string]*sqlx.Stmt{}
 	}
+	s.sqliteStmts[q] = nil
+	go s.prepareSQLite(context.WithoutCancel(ctx), q)
+	return nil
+}
+
+// prepareSQLite prepares q on the pool for its next uses. It runs apart from the transaction that first ran q:
+// that transaction holds SQLite's write lock while other writers hold the pool's connections waiting for it, so
+// preparing there would wait for a connection that frees only once the lock does (until busy_timeout).
+func (s *conn) prepareSQLite(ctx context.Context, q string) {
+	st, err := s.db.PreparexContext(ctx, q)
+	s.sqliteMu.Lock()
+	defer s.sqliteMu.Unlock()
+	if _, pending := s.sqliteStmts[q]; !pending || err != nil { // closed meanwhile, or run unprepared for good
+		if st != nil {
+			_ = st.Close()
+		}
+		return
+	}
 	s.sqliteStmts[q] = st
-	return st
 }

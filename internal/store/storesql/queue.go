@@ -23,7 +23,7 @@ const (
 	// maxLanes is how many webhooks one claim visits; a claim that had to stop returns a cursor to go on from.
 	maxLanes = 500
 
-	queueCols = `delivery_id, project_id, webhook_id, event_id, status, attempts, resends, due_time, next_attempt_time`
+	queueCols = `delivery_id, project_id, webhook_id, event_id, status, attempts, resends, due_time, next_attempt_time, blocked_by`
 
 	// claimPostgres leases due rows in one statement. lane is a skip scan over delivery_queue_lane_idx: each step
 	// finds the next webhook and its earliest due time. due_lane keeps the webhooks with due work and their room;
@@ -59,7 +59,7 @@ const (
 			RETURNING q.delivery_id, q.project_id, q.webhook_id, q.event_id, q.status, q.attempts, q.resends,
 				q.next_attempt_time
 		), facts AS (
-			SELECT (SELECT min(due_time) FROM delivery_queue WHERE due_time > $7) AS next_due,
+			SELECT (SELECT min(due_time) FROM delivery_queue WHERE due_time > $7 AND due_time < $10) AS next_due,
 				(SELECT count(*) FROM lane) >= $2 AS cut, (SELECT max(webhook_id) FROM lane) AS last_lane,
 				(SELECT count(*) FROM picked) >= $3 AS full, (SELECT max(webhook_id) FROM picked) AS last_picked,
 				((SELECT count(*) FROM picked) >= $3 OR EXISTS (SELECT 1 FROM roomy r WHERE r.room > 0 AND r.room = r.share
@@ -132,6 +132,7 @@ type queueRow struct {
 	Resends         int            `db:"resends"`
 	DueTime         dbTime         `db:"due_time"`
 	NextAttemptTime dbTime         `db:"next_attempt_time"`
+	BlockedBy       sql.NullString `db:"blocked_by"`
 	ClaimToken      sql.NullString `db:"claim_token"`
 }
 
@@ -178,7 +179,7 @@ func (s *Queue) ClaimDeliveries(ctx context.Context, now time.Time, req store.Cl
 	}
 	var rows []claimRow
 	if err := s.prepared[claimPostgres].SelectContext(ctx, &rows, req.Cursor, maxLanes, req.Limit, req.PerWebhook,
-		textArray(busyIDs), int64Array(busyN), now, leaseEnd, token); err != nil {
+		textArray(busyIDs), int64Array(busyN), now, leaseEnd, token, heldAfter); err != nil {
 		return store.ClaimResult{}, wrap("claim deliveries", err)
 	}
 	var res store.ClaimResult
@@ -282,7 +283,7 @@ func (s *Queue) claimSQLite(ctx context.Context, now, leaseEnd time.Time, token 
 		}
 		res.Cursor, res.More = nextCursor(req.Cursor, len(picked) >= req.Limit, lastPicked, cut, last, res.More)
 		if err := s.txGet(ctx, tx, &nullTimeScanner{&res.NextDue},
-			`SELECT min(due_time) FROM delivery_queue WHERE due_time > ?`, now); err != nil {
+			`SELECT min(due_time) FROM delivery_queue WHERE due_time > ? AND due_time < ?`, now, heldAfter); err != nil {
 			return wrap("claim deliveries: next due", err)
 		}
 		if len(picked) == 0 {
@@ -382,6 +383,17 @@ func (s *Queue) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 		}
 		s.noteChanges(tx, now, changes)
 		woke, err = s.account(ctx, tx, now, changes, gone(outcomes, changes))
+		if err != nil {
+			return err
+		}
+		// Ordered keys: the deliveries that left the queue release the ones they held (a later statement than the
+		// DELETE, so that it sees a follower whose publish made the DELETE wait).
+		ids := make([]string, len(outcomes))
+		for i, o := range outcomes {
+			ids[i] = o.DeliveryID
+		}
+		released, err := s.release(ctx, tx, ids)
+		woke = woke || released > 0
 		return err
 	})
 	if err != nil {
@@ -627,33 +639,42 @@ func (s *conn) enqueue(ctx context.Context, tx *sqlx.Tx, rows [][]any) error {
 
 var insertQueue = newBulkInsert(bulkInsert{
 	into:    `INSERT INTO delivery_queue (` + queueCols + `)`,
-	pgTypes: []string{"text", "text", "text", "text", "text", "integer", "integer", "timestamptz", "timestamptz"},
+	pgTypes: []string{"text", "text", "text", "text", "text", "integer", "integer", "timestamptz", "timestamptz", "text"},
 })
 
-// queueArgs are the delivery_queue columns of a delivery due at next.
+// queueArgs are the delivery_queue columns of a delivery due at next (not held: see chain).
 func queueArgs(deliveryID, projectID, webhookID, eventID string, status store.Status, attempts, resends int, next time.Time) []any {
-	return []any{deliveryID, projectID, webhookID, eventID, string(status), attempts, resends, next, next}
+	return []any{deliveryID, projectID, webhookID, eventID, string(status), attempts, resends, next, next, sql.NullString{}}
 }
 
 // settle takes a delivery out of the queue after the log made it final (a callback, a cancel): the row goes, or,
 // while an attempt is in flight (claimed), it keeps its claim with the final status so that the attempt's
-// completion records the attempt and keeps that status.
-func (s *conn) settle(ctx context.Context, tx *sqlx.Tx, status store.Status, deliveryIDs ...string) error {
+// completion records the attempt and keeps that status. A row that goes releases the ordered deliveries it held;
+// settle reports whether it released any (senders to wake once committed).
+func (s *conn) settle(ctx context.Context, tx *sqlx.Tx, status store.Status, deliveryIDs ...string) (bool, error) {
+	held := map[string]string{} // held rows that go → their predecessors
 	for chunk := range slices.Chunk(deliveryIDs, eventChunk) {
+		if err := s.heldPredecessors(ctx, tx, chunk, held); err != nil {
+			return false, err
+		}
 		q, args, err := s.in(`DELETE FROM delivery_queue WHERE claim_token IS NULL AND delivery_id IN (?)`, chunk)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return wrap("dequeue", err)
+			return false, wrap("dequeue", err)
 		}
 		q, args, err = s.in(`UPDATE delivery_queue SET status = ? WHERE delivery_id IN (?)`, string(status), chunk)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return wrap("settle queued delivery", err)
+			return false, wrap("settle queued delivery", err)
 		}
 	}
-	return nil
+	if err := s.skip(ctx, tx, held); err != nil {
+		return false, err
+	}
+	released, err := s.release(ctx, tx, deliveryIDs)
+	return released > 0, err
 }

@@ -145,11 +145,17 @@ func (s *Store) DropPartitionsBefore(ctx context.Context, cutoff time.Time) ([]t
 	slices.SortFunc(dropped, func(a, b time.Time) int { return a.Compare(b) })
 	for _, d := range dropped {
 		lo, hi := ulidPrefix(d), ulidPrefix(d.AddDate(0, 0, 1))
+		// (ordering_keys: the chains whose tail is a delivery of that day are over; a later publish of the key starts
+		// a new one, as it would once the tail was final.)
 		for _, q := range []string{`DELETE FROM delivery_queue WHERE delivery_id >= $1 AND delivery_id < $2`,
-			`DELETE FROM action_tokens WHERE delivery_id >= $1 AND delivery_id < $2`} {
+			`DELETE FROM action_tokens WHERE delivery_id >= $1 AND delivery_id < $2`,
+			`DELETE FROM ordering_keys WHERE last_delivery_id >= $1 AND last_delivery_id < $2`} {
 			if _, err := s.db.ExecContext(ctx, q, "dlv_"+lo, "dlv_"+hi); err != nil {
 				return nil, wrap("drop partitions: dequeue", err)
 			}
+		}
+		if err := s.releaseOrphans(ctx, s.db); err != nil {
+			return nil, fmt.Errorf("drop partitions: %w", err)
 		}
 		parts := byDay[d]
 		slices.SortFunc(parts, func(a, b string) int {
@@ -210,6 +216,7 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time, limit int) (int, er
 				`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN (?))`,
 				`DELETE FROM delivery_queue WHERE event_id IN (?)`,
 				`DELETE FROM action_tokens WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN (?))`,
+				`DELETE FROM ordering_keys WHERE last_delivery_id IN (SELECT id FROM deliveries WHERE event_id IN (?))`,
 				`DELETE FROM deliveries WHERE event_id IN (?)`,
 				`DELETE FROM events WHERE id IN (?)`,
 			} {
@@ -220,6 +227,9 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time, limit int) (int, er
 				if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 					return wrap("purge", err)
 				}
+			}
+			if err := s.releaseOrphans(ctx, tx); err != nil {
+				return fmt.Errorf("purge: %w", err)
 			}
 		}
 		deleted = len(ids)

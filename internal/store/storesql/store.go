@@ -110,6 +110,10 @@ type conn struct {
 	// sqliteStmts caches SQLite's prepared statements, by text (see stmt).
 	sqliteMu    sync.Mutex
 	sqliteStmts map[string]*sqlx.Stmt
+	// sqliteWriter admits one write transaction of this process at a time, first come first served (SQLite has one
+	// writer; its busy handler polls and is not fair, so that under many concurrent writers one could wait past
+	// busy_timeout while holding a pool connection). nil on PostgreSQL.
+	sqliteWriter chan struct{}
 
 	// resealedAtOpen counts the secrets Open re-encrypted under the current key (reported by RotateSecrets).
 	resealedAtOpen RotateResult
@@ -279,6 +283,7 @@ func connect(ctx context.Context, cfg Config) (*conn, error) {
 		s.db.SetMaxOpenConns(cmp.Or(cfg.MaxOpenConns, 8))
 		s.db.SetMaxIdleConns(8)
 		s.async = s.db
+		s.sqliteWriter = make(chan struct{}, 1)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -390,6 +395,14 @@ type queryer interface {
 
 // inTx runs fn in a transaction (BEGIN IMMEDIATE on SQLite) and commits when it returns nil.
 func (s *conn) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	if s.sqliteWriter != nil {
+		select {
+		case s.sqliteWriter <- struct{}{}:
+			defer func() { <-s.sqliteWriter }()
+		case <-ctx.Done():
+			return fmt.Errorf("begin: %w", ctx.Err())
+		}
+	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

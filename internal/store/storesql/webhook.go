@@ -19,14 +19,14 @@ const (
 		integration_headers, headers, body_template, retry_policy, timeout_ms, async_status, async_timeout_ms, enabled,
 		secret, previous_secret, previous_secret_expire_time, success_status_codes, signing_algorithm, public_key,
 		previous_public_key, failure_threshold, send_traceparent, private_origin, tenant_id, signature_header, id_header,
-		timestamp_header, signature_style, create_time, update_time`
+		timestamp_header, signature_style, ordered, create_time, update_time`
 
 	// webhookReadCols adds the health the delivery engine keeps (never written by UpdateWebhook) and the version.
 	webhookReadCols = webhookCols + `, consecutive_failures, warned_percent, disabled_reason, disable_time,
 		last_success_time, last_failure_time, version`
 
 	insertWebhook = `INSERT INTO webhooks (` + webhookCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	// updateWebhook changes the configuration over the version it was read at; enabled is SetWebhookEnabled's (and
 	// the engine's) to change, so that an update made from a stale read never re-enables a webhook the engine just
@@ -36,7 +36,7 @@ const (
 		async_status = ?, async_timeout_ms = ?, secret = ?, previous_secret = ?,
 		previous_secret_expire_time = ?, success_status_codes = ?, signing_algorithm = ?, public_key = ?,
 		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, private_origin = ?, tenant_id = ?,
-		signature_header = ?, id_header = ?, timestamp_header = ?, signature_style = ?, update_time = ?,
+		signature_header = ?, id_header = ?, timestamp_header = ?, signature_style = ?, ordered = ?, update_time = ?,
 		version = version + 1
 		WHERE project_id = ? AND id = ? AND version = ?`
 
@@ -83,6 +83,7 @@ type webhookRow struct {
 	IDHeader                 string         `db:"id_header"`
 	TimestampHeader          string         `db:"timestamp_header"`
 	SignatureStyle           string         `db:"signature_style"`
+	Ordered                  bool           `db:"ordered"`
 	Version                  int64          `db:"version"`
 	ConsecutiveFailures      int            `db:"consecutive_failures"`
 	WarnedPercent            int            `db:"warned_percent"`
@@ -108,6 +109,7 @@ func (r webhookRow) record() (store.Webhook, error) {
 		LastFailureTime: r.LastFailureTime.ptr(), PrivateOrigin: r.PrivateOrigin, Version: r.Version, TenantID: r.TenantID,
 		SignatureHeader: r.SignatureHeader, IDHeader: r.IDHeader, TimestampHeader: r.TimestampHeader,
 		SignatureStyle: store.SignatureStyle(r.SignatureStyle),
+		Ordered: r.Ordered,
 	}
 	if err := r.SuccessStatusCodes.decode(&w.SuccessStatusCodes); err != nil {
 		return w, err
@@ -166,7 +168,7 @@ func (s *Store) webhookArgs(w *store.Webhook) ([]any, error) {
 		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
 		tsPtr(w.PreviousSecretExpireTime), codes, string(w.SigningAlgorithm), w.PublicKey, w.PreviousPublicKey,
 		w.FailureThreshold, !w.NoTraceparent, w.PrivateOrigin, w.TenantID, w.SignatureHeader, w.IDHeader, w.TimestampHeader,
-		string(w.SignatureStyle), w.UpdateTime}, nil
+		string(w.SignatureStyle), w.Ordered, w.UpdateTime}, nil
 }
 
 // CreateWebhook stores w, filling in its id and times when empty; ErrNotFound when its integration is not in the
@@ -346,7 +348,8 @@ func (s *Store) DeleteWebhook(ctx context.Context, projectID, webhookID string, 
 			return wrap("delete webhook: cancel deliveries", err)
 		}
 		s.note(tx, projectID, store.ChangeStatus, now, ids...)
-		return s.settle(ctx, tx, store.StatusCancelled, ids...)
+		_, err = s.settle(ctx, tx, store.StatusCancelled, ids...)
+		return err
 	})
 }
 

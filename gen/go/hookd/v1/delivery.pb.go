@@ -191,7 +191,12 @@ type Delivery struct {
 	// retries is the number of attempts after the first (output only): the queue's "Retries" column.
 	Retries int32 `protobuf:"varint,18,opt,name=retries,proto3" json:"retries,omitempty"`
 	// tenant_id (output only) is the tenant of the delivery's webhook (empty: the project's own).
-	TenantId      string `protobuf:"bytes,19,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	TenantId string `protobuf:"bytes,19,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// ordering_key is the ordering key of the delivery's event (output only; empty if none).
+	OrderingKey string `protobuf:"bytes,20,opt,name=ordering_key,json=orderingKey,proto3" json:"ordering_key,omitempty"`
+	// blocked_by is the delivery of the same ordering key this one waits for (output only; set while it is
+	// held in the queue of an ordered webhook, until that delivery is DONE, FAILED or CANCELLED).
+	BlockedBy     string `protobuf:"bytes,21,opt,name=blocked_by,json=blockedBy,proto3" json:"blocked_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -359,6 +364,20 @@ func (x *Delivery) GetTenantId() string {
 	return ""
 }
 
+func (x *Delivery) GetOrderingKey() string {
+	if x != nil {
+		return x.OrderingKey
+	}
+	return ""
+}
+
+func (x *Delivery) GetBlockedBy() string {
+	if x != nil {
+		return x.BlockedBy
+	}
+	return ""
+}
+
 // Attempt is one HTTP request of a delivery and its response.
 type Attempt struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -509,7 +528,7 @@ var File_hookd_v1_delivery_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_delivery_proto_rawDesc = "" +
 	"\n" +
-	"\x17hookd/v1/delivery.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hookd/v1/header.proto\"\xd9\x05\n" +
+	"\x17hookd/v1/delivery.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15hookd/v1/header.proto\"\x9b\x06\n" +
 	"\bDelivery\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -534,7 +553,10 @@ const file_hookd_v1_delivery_proto_rawDesc = "" +
 	"\fwebhook_name\x18\x10 \x01(\tR\vwebhookName\x12)\n" +
 	"\x10integration_name\x18\x11 \x01(\tR\x0fintegrationName\x12\x18\n" +
 	"\aretries\x18\x12 \x01(\x05R\aretries\x12\x1b\n" +
-	"\ttenant_id\x18\x13 \x01(\tR\btenantId\"\x8c\x04\n" +
+	"\ttenant_id\x18\x13 \x01(\tR\btenantId\x12!\n" +
+	"\fordering_key\x18\x14 \x01(\tR\vorderingKey\x12\x1d\n" +
+	"\n" +
+	"blocked_by\x18\x15 \x01(\tR\tblockedBy\"\x8c\x04\n" +
 	"\aAttempt\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x129\n" +
 	"\n" +

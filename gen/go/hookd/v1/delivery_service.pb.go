@@ -203,7 +203,10 @@ type ListDeliveriesRequest struct {
 	// filter selects deliveries; it must not change between pages.
 	Filter *DeliveryFilter `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	// queue orders by next attempt time (soonest first) over QUEUED, RETRYING and WAITING deliveries.
-	Queue         bool `protobuf:"varint,4,opt,name=queue,proto3" json:"queue,omitempty"`
+	Queue bool `protobuf:"varint,4,opt,name=queue,proto3" json:"queue,omitempty"`
+	// blocked (with queue) lists only deliveries that hold back later deliveries of their ordering key: the
+	// heads of blocked keys of ordered webhooks, with their attempts and next attempt time.
+	Blocked       bool `protobuf:"varint,5,opt,name=blocked,proto3" json:"blocked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -262,6 +265,13 @@ func (x *ListDeliveriesRequest) GetFilter() *DeliveryFilter {
 func (x *ListDeliveriesRequest) GetQueue() bool {
 	if x != nil {
 		return x.Queue
+	}
+	return false
+}
+
+func (x *ListDeliveriesRequest) GetBlocked() bool {
+	if x != nil {
+		return x.Blocked
 	}
 	return false
 }
@@ -1027,13 +1037,14 @@ const file_hookd_v1_delivery_service_proto_rawDesc = "" +
 	"\x11create_time_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0fcreateTimeAfter\x12H\n" +
 	"\x12create_time_before\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x10createTimeBefore\x12\x19\n" +
 	"\bevent_id\x18\b \x01(\tR\aeventId\x12\x1b\n" +
-	"\ttenant_id\x18\t \x01(\tR\btenantId\"\x9b\x01\n" +
+	"\ttenant_id\x18\t \x01(\tR\btenantId\"\xb5\x01\n" +
 	"\x15ListDeliveriesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x120\n" +
 	"\x06filter\x18\x03 \x01(\v2\x18.hookd.v1.DeliveryFilterR\x06filter\x12\x14\n" +
-	"\x05queue\x18\x04 \x01(\bR\x05queue\"t\n" +
+	"\x05queue\x18\x04 \x01(\bR\x05queue\x12\x18\n" +
+	"\ablocked\x18\x05 \x01(\bR\ablocked\"t\n" +
 	"\x16ListDeliveriesResponse\x122\n" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x12.hookd.v1.DeliveryR\n" +

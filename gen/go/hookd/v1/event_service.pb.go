@@ -186,7 +186,10 @@ type PublishEventRequest struct {
 	WebhookIds []string `protobuf:"bytes,5,rep,name=webhook_ids,json=webhookIds,proto3" json:"webhook_ids,omitempty"`
 	// tenant_id publishes the event for this tenant (up to 128 characters of `[A-Za-z0-9._:-]`): it goes to the
 	// tenant's subscribed webhooks and the project's own, never to another tenant's.
-	TenantId      string `protobuf:"bytes,6,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	TenantId string `protobuf:"bytes,6,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// ordering_key orders this event's deliveries to ordered webhooks (Webhook.ordered) after those of the
+	// events published before it with the same key (optional; at most 256 characters).
+	OrderingKey   string `protobuf:"bytes,7,opt,name=ordering_key,json=orderingKey,proto3" json:"ordering_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -259,6 +262,13 @@ func (x *PublishEventRequest) GetWebhookIds() []string {
 func (x *PublishEventRequest) GetTenantId() string {
 	if x != nil {
 		return x.TenantId
+	}
+	return ""
+}
+
+func (x *PublishEventRequest) GetOrderingKey() string {
+	if x != nil {
+		return x.OrderingKey
 	}
 	return ""
 }
@@ -671,7 +681,7 @@ const file_hookd_v1_event_service_proto_rawDesc = "" +
 	"\x12executions_deleted\x18\x04 \x01(\x03R\x11executionsDeleted\x121\n" +
 	"\x14deliveries_cancelled\x18\x05 \x01(\x03R\x13deliveriesCancelled\x128\n" +
 	"\x18idempotency_keys_deleted\x18\x06 \x01(\x03R\x16idempotencyKeysDeleted\x12<\n" +
-	"\x1aoperational_events_deleted\x18\a \x01(\x03R\x18operationalEventsDeleted\"\xe8\x01\n" +
+	"\x1aoperational_events_deleted\x18\a \x01(\x03R\x18operationalEventsDeleted\"\x8b\x02\n" +
 	"\x13PublishEventRequest\x12\x1d\n" +
 	"\n" +
 	"event_type\x18\x01 \x01(\tR\teventType\x121\n" +
@@ -680,7 +690,8 @@ const file_hookd_v1_event_service_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12\x1f\n" +
 	"\vwebhook_ids\x18\x05 \x03(\tR\n" +
 	"webhookIds\x12\x1b\n" +
-	"\ttenant_id\x18\x06 \x01(\tR\btenantId\"`\n" +
+	"\ttenant_id\x18\x06 \x01(\tR\btenantId\x12!\n" +
+	"\fordering_key\x18\a \x01(\tR\vorderingKey\"`\n" +
 	"\x14PublishEventResponse\x12%\n" +
 	"\x05event\x18\x01 \x01(\v2\x0f.hookd.v1.EventR\x05event\x12!\n" +
 	"\fdelivery_ids\x18\x02 \x03(\tR\vdeliveryIds\"M\n" +

@@ -421,8 +421,12 @@ type Webhook struct {
 	TimestampHeader string `protobuf:"bytes,35,opt,name=timestamp_header,json=timestampHeader,proto3" json:"timestamp_header,omitempty"`
 	// signature_style is what the signature header holds (default SIGNATURE_STYLE_STANDARD_WEBHOOKS).
 	SignatureStyle SignatureStyle `protobuf:"varint,36,opt,name=signature_style,json=signatureStyle,proto3,enum=hookd.v1.SignatureStyle" json:"signature_style,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// ordered delivers the events with the same non-empty ordering_key (PublishEventRequest.ordering_key) one at
+	// a time, in publish order: the next waits until the one before it is DONE, FAILED or CANCELLED. A retrying
+	// delivery holds back its own key only; other keys keep flowing (default false).
+	Ordered       bool `protobuf:"varint,37,opt,name=ordered,proto3" json:"ordered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Webhook) Reset() {
@@ -707,6 +711,13 @@ func (x *Webhook) GetSignatureStyle() SignatureStyle {
 	return SignatureStyle_SIGNATURE_STYLE_UNSPECIFIED
 }
 
+func (x *Webhook) GetOrdered() bool {
+	if x != nil {
+		return x.Ordered
+	}
+	return false
+}
+
 // WebhookStats summarizes a webhook's deliveries over a window (counters kept as deliveries change, not a scan
 // of the log).
 type WebhookStats struct {
@@ -914,7 +925,7 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"maxRetries\"9\n" +
 	"\x11IntegrationHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
-	"\x03use\x18\x02 \x01(\bR\x03use\"\xb7\f\n" +
+	"\x03use\x18\x02 \x01(\bR\x03use\"\xd1\f\n" +
 	"\aWebhook\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -956,7 +967,8 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"\x10signature_header\x18! \x01(\tR\x0fsignatureHeader\x12\x1b\n" +
 	"\tid_header\x18\" \x01(\tR\bidHeader\x12)\n" +
 	"\x10timestamp_header\x18# \x01(\tR\x0ftimestampHeader\x12A\n" +
-	"\x0fsignature_style\x18$ \x01(\x0e2\x18.hookd.v1.SignatureStyleR\x0esignatureStyle\"\xea\x05\n" +
+	"\x0fsignature_style\x18$ \x01(\x0e2\x18.hookd.v1.SignatureStyleR\x0esignatureStyle\x12\x18\n" +
+	"\aordered\x18% \x01(\bR\aordered\"\xea\x05\n" +
 	"\fWebhookStats\x121\n" +
 	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x12\n" +
 	"\x04done\x18\x02 \x01(\x03R\x04done\x12\x16\n" +

@@ -78,8 +78,10 @@ type CreateWebhookRequest struct {
 	TimestampHeader string `protobuf:"bytes,23,opt,name=timestamp_header,json=timestampHeader,proto3" json:"timestamp_header,omitempty"`
 	// signature_style selects the signature format (default SIGNATURE_STYLE_STANDARD_WEBHOOKS).
 	SignatureStyle SignatureStyle `protobuf:"varint,24,opt,name=signature_style,json=signatureStyle,proto3,enum=hookd.v1.SignatureStyle" json:"signature_style,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// ordered delivers the events of one ordering_key one at a time, in publish order (default false).
+	Ordered       bool `protobuf:"varint,25,opt,name=ordered,proto3" json:"ordered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateWebhookRequest) Reset() {
@@ -278,6 +280,13 @@ func (x *CreateWebhookRequest) GetSignatureStyle() SignatureStyle {
 		return x.SignatureStyle
 	}
 	return SignatureStyle_SIGNATURE_STYLE_UNSPECIFIED
+}
+
+func (x *CreateWebhookRequest) GetOrdered() bool {
+	if x != nil {
+		return x.Ordered
+	}
+	return false
 }
 
 // CreateWebhookResponse is the response of CreateWebhook.
@@ -698,8 +707,11 @@ type UpdateWebhookRequest struct {
 	TimestampHeader *string `protobuf:"bytes,25,opt,name=timestamp_header,json=timestampHeader,proto3,oneof" json:"timestamp_header,omitempty"`
 	// signature_style changes the signature format (UNSPECIFIED = back to STANDARD_WEBHOOKS).
 	SignatureStyle *SignatureStyle `protobuf:"varint,26,opt,name=signature_style,json=signatureStyle,proto3,enum=hookd.v1.SignatureStyle,oneof" json:"signature_style,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// ordered turns ordered delivery per ordering_key on or off (deliveries already held keep waiting for
+	// their predecessors).
+	Ordered       *bool `protobuf:"varint,27,opt,name=ordered,proto3,oneof" json:"ordered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateWebhookRequest) Reset() {
@@ -912,6 +924,13 @@ func (x *UpdateWebhookRequest) GetSignatureStyle() SignatureStyle {
 		return *x.SignatureStyle
 	}
 	return SignatureStyle_SIGNATURE_STYLE_UNSPECIFIED
+}
+
+func (x *UpdateWebhookRequest) GetOrdered() bool {
+	if x != nil && x.Ordered != nil {
+		return *x.Ordered
+	}
+	return false
 }
 
 // UpdateWebhookResponse is the response of UpdateWebhook.
@@ -1662,7 +1681,7 @@ var File_hookd_v1_webhook_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xae\b\n" +
+	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xc8\b\n" +
 	"\x14CreateWebhookRequest\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -1689,7 +1708,8 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x10signature_header\x18\x15 \x01(\tR\x0fsignatureHeader\x12\x1b\n" +
 	"\tid_header\x18\x16 \x01(\tR\bidHeader\x12)\n" +
 	"\x10timestamp_header\x18\x17 \x01(\tR\x0ftimestampHeader\x12A\n" +
-	"\x0fsignature_style\x18\x18 \x01(\x0e2\x18.hookd.v1.SignatureStyleR\x0esignatureStyleB\n" +
+	"\x0fsignature_style\x18\x18 \x01(\x0e2\x18.hookd.v1.SignatureStyleR\x0esignatureStyle\x12\x18\n" +
+	"\aordered\x18\x19 \x01(\bR\aorderedB\n" +
 	"\n" +
 	"\b_enabledB\x13\n" +
 	"\x11_send_traceparent\"D\n" +
@@ -1711,7 +1731,7 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x15IntegrationHeaderList\x123\n" +
 	"\x06values\x18\x01 \x03(\v2\x1b.hookd.v1.IntegrationHeaderR\x06values\"(\n" +
 	"\x0eStatusCodeList\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\x05R\x06values\"\xd6\v\n" +
+	"\x06values\x18\x01 \x03(\x05R\x06values\"\x81\f\n" +
 	"\x14UpdateWebhookRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x0eintegration_id\x18\x02 \x01(\tH\x00R\rintegrationId\x88\x01\x01\x12\x17\n" +
@@ -1741,7 +1761,8 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\x10signature_header\x18\x17 \x01(\tH\x0eR\x0fsignatureHeader\x88\x01\x01\x12 \n" +
 	"\tid_header\x18\x18 \x01(\tH\x0fR\bidHeader\x88\x01\x01\x12.\n" +
 	"\x10timestamp_header\x18\x19 \x01(\tH\x10R\x0ftimestampHeader\x88\x01\x01\x12F\n" +
-	"\x0fsignature_style\x18\x1a \x01(\x0e2\x18.hookd.v1.SignatureStyleH\x11R\x0esignatureStyle\x88\x01\x01B\x11\n" +
+	"\x0fsignature_style\x18\x1a \x01(\x0e2\x18.hookd.v1.SignatureStyleH\x11R\x0esignatureStyle\x88\x01\x01\x12\x1d\n" +
+	"\aordered\x18\x1b \x01(\bH\x12R\aordered\x88\x01\x01B\x11\n" +
 	"\x0f_integration_idB\a\n" +
 	"\x05_nameB\x0e\n" +
 	"\f_system_nameB\x0e\n" +
@@ -1762,7 +1783,9 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\n" +
 	"_id_headerB\x13\n" +
 	"\x11_timestamp_headerB\x12\n" +
-	"\x10_signature_style\"`\n" +
+	"\x10_signature_styleB\n" +
+	"\n" +
+	"\b_ordered\"`\n" +
 	"\x15UpdateWebhookResponse\x12+\n" +
 	"\awebhook\x18\x01 \x01(\v2\x11.hookd.v1.WebhookR\awebhook\x12\x1a\n" +
 	"\breplayed\x18\x02 \x01(\x05R\breplayed\"&\n" +
