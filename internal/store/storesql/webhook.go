@@ -109,7 +109,7 @@ func (r webhookRow) record() (store.Webhook, error) {
 		LastFailureTime: r.LastFailureTime.ptr(), PrivateOrigin: r.PrivateOrigin, Version: r.Version, TenantID: r.TenantID,
 		SignatureHeader: r.SignatureHeader, IDHeader: r.IDHeader, TimestampHeader: r.TimestampHeader,
 		SignatureStyle: store.SignatureStyle(r.SignatureStyle),
-		Ordered: r.Ordered,
+		Ordered:        r.Ordered,
 	}
 	if err := r.SuccessStatusCodes.decode(&w.SuccessStatusCodes); err != nil {
 		return w, err
