@@ -36,6 +36,7 @@ const (
 type listenOptions struct {
 	server, key, forwardTo, name string
 	events                       stringList
+	printSecret                  bool
 }
 
 // runListen runs `hookd listen`: it creates (or reuses, by name) a TRANSPORT_LISTEN webhook subscribed to the
@@ -48,11 +49,15 @@ func runListen(ctx context.Context, args []string) error {
 	fs.StringVar(&o.forwardTo, "forward-to", "", "local URL each delivery is sent to, e.g. http://127.0.0.1:3000/webhooks")
 	fs.Var(&o.events, "events", "event types to subscribe to, comma-separated (default every event type: *)")
 	fs.StringVar(&o.name, "name", defaultListenName, "name of the listen webhook (reused when it exists)")
+	fs.BoolVar(&o.printSecret, "print-secret", false, "set up the webhook, print its signing secret (ADMIN key) and exit")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if o.key == "" {
 		return errors.New("--key is required (or HOOKD_KEY)")
+	}
+	if o.printSecret {
+		return listenAndForward(ctx, o, os.Stdout)
 	}
 	if u, err := url.Parse(o.forwardTo); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--forward-to: want an http(s) URL such as http://127.0.0.1:3000/webhooks, got %q", o.forwardTo)
@@ -100,6 +105,13 @@ func listenAndForward(ctx context.Context, o listenOptions, out io.Writer) error
 	}
 	if err := subscribe(ctx, subs, w.GetId(), events); err != nil {
 		return err
+	}
+	if o.printSecret {
+		if s := w.GetSecret(); strings.HasPrefix(s, "whsec_") || strings.HasPrefix(s, "whsk_") {
+			fmt.Fprintln(out, s)
+			return nil
+		}
+		return errors.New("--print-secret: the signing secret is shown to ADMIN keys only")
 	}
 	fmt.Fprintf(out, "Ready: webhook %s (%q) forwards %s to %s\n", w.GetId(), w.GetName(), strings.Join(events, ","), o.forwardTo)
 	if s := w.GetSecret(); strings.HasPrefix(s, "whsec_") || strings.HasPrefix(s, "whsk_") {
