@@ -189,6 +189,14 @@ func TestListenEndToEnd(t *testing.T) {
 				t.Errorf("hookd listen printed:\n%s", out)
 			}
 
+			// A test send goes to the connected client too.
+			ts, err := c.webhooks.TestWebhook(ctx, connect.NewRequest(&hookdv1.TestWebhookRequest{Id: whID, EventType: "user.created", Payload: payload}))
+			if err != nil {
+				t.Errorf("TestWebhook through hookd listen: %v", err)
+			} else if ts.Msg.GetStatusCode() != 200 || ts.Msg.GetError() != "" {
+				t.Errorf("TestWebhook through hookd listen: %v", ts.Msg)
+			}
+
 			// A TRANSPORT_LISTEN webhook has no url; an HTTP webhook cannot be listened to.
 			_, err = c.webhooks.CreateWebhook(ctx, connect.NewRequest(&hookdv1.CreateWebhookRequest{Name: "x",
 				Transport: hookdv1.Transport_TRANSPORT_LISTEN, Url: "https://example.com/"}))
