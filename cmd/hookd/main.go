@@ -1,4 +1,4 @@
-// Command hookd is the webhook platform server and its tools: serve, migrate, keys, bench, version.
+// Command hookd is the webhook platform server and its tools: serve, migrate, keys, listen, bench, version.
 package main
 
 import (
@@ -21,6 +21,8 @@ Usage:
                            create an API key and print it once
   hookd secrets rotate [flags]
                            re-encrypt stored secrets under a new key (see README "Security")
+  hookd listen --key KEY --forward-to URL [--server URL] [--events a,b] [--name N]
+                           receive a project's webhooks on this machine (local development)
   hookd bench    [flags]   benchmark publish → delivery on loopback receivers
   hookd version            print the version
 
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string) error {
 		return runKeys(ctx, args[1:])
 	case "secrets":
 		return runSecrets(ctx, args[1:])
+	case "listen":
+		return runListen(ctx, args[1:])
 	case "bench":
 		return runBench(ctx, args[1:])
 	case "version", "--version", "-v":

@@ -5,6 +5,7 @@ package api
 import (
 	"cmp"
 	"context"
+	"github.com/hookd/hookd/internal/listen"
 	"log/slog"
 	"time"
 
@@ -49,6 +50,9 @@ type Deps struct {
 	// MaxPayloadBytes limits one payload's JSON size: publish, test sends, body previews (0:
 	// store.DefaultMaxPayloadBytes).
 	MaxPayloadBytes int
+	// Listen holds the `hookd listen` clients connected to this process (the sender's; without it
+	// ListenDeliveries answers unimplemented).
+	Listen *listen.Hub
 	// MaxWatchesPerKey caps the WatchDeliveries streams one API key holds open in this process (0:
 	// DefaultMaxWatchesPerKey).
 	MaxWatchesPerKey int

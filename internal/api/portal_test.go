@@ -262,7 +262,8 @@ func TestPortalTokenConfinement(t *testing.T) {
 		// Every RPC, by the table.
 		for proc, access := range auth.PortalTable {
 			if proc == hookdv1connect.ActionStatusServiceUpdateActionStatusProcedure ||
-				proc == hookdv1connect.DeliveryServiceExportDeliveriesProcedure || proc == hookdv1connect.DeliveryServiceWatchDeliveriesProcedure {
+				proc == hookdv1connect.DeliveryServiceExportDeliveriesProcedure || proc == hookdv1connect.DeliveryServiceWatchDeliveriesProcedure ||
+				proc == hookdv1connect.DeliveryServiceListenDeliveriesProcedure {
 				continue // public (its token is the capability); server streams are called below
 			}
 			for _, c := range []struct {

@@ -122,6 +122,9 @@ func (s *webhookService) CreateWebhook(ctx context.Context, req *connect.Request
 	if w.SignatureStyle, err = signatureStyleFromProto(m.GetSignatureStyle()); err != nil {
 		return nil, err
 	}
+	if w.Transport, err = transportFromProto(m.GetTransport()); err != nil {
+		return nil, err
+	}
 	if w.Timeout, err = durationField("timeout", m.GetTimeout(), sender.DefaultTimeout, minWebhookTimeout, maxWebhookTimeout); err != nil {
 		return nil, err
 	}
@@ -733,6 +736,13 @@ func (s *webhookService) validate(w *store.Webhook, in *store.Integration) error
 	}
 	var err error
 	switch {
+	case w.Transport == store.TransportListen && w.URL != "":
+		err = apierr.Invalid("url", "a TRANSPORT_LISTEN webhook has no url: its requests go to `hookd listen` clients")
+	case w.Transport == store.TransportListen && in != nil:
+		err = apierr.Invalid("integration_id", "a TRANSPORT_LISTEN webhook has no integration")
+	case w.Transport == store.TransportListen && w.Path != "" && !strings.HasPrefix(w.Path, "/"):
+		err = apierr.Invalid("path", "%q must start with / (it is forwarded to the listen client's target as it is)", w.Path)
+	case w.Transport == store.TransportListen:
 	case w.URL != "" && w.Path != "":
 		err = apierr.Invalid("path", "set either url or path, not both")
 	case w.URL != "":
@@ -880,6 +890,25 @@ func signatureStyleFromProto(st hookdv1.SignatureStyle) (store.SignatureStyle, e
 	default:
 		return "", apierr.Invalid("signature_style", "%d is not a known signature style", int32(st))
 	}
+}
+
+// transportFromProto maps a transport; UNSPECIFIED is the default, HTTP.
+func transportFromProto(t hookdv1.Transport) (store.Transport, error) {
+	switch t {
+	case hookdv1.Transport_TRANSPORT_UNSPECIFIED, hookdv1.Transport_TRANSPORT_HTTP:
+		return store.TransportHTTP, nil
+	case hookdv1.Transport_TRANSPORT_LISTEN:
+		return store.TransportListen, nil
+	default:
+		return "", apierr.Invalid("transport", "%d is not a known transport", int32(t))
+	}
+}
+
+func transportToProto(t store.Transport) hookdv1.Transport {
+	if t == store.TransportListen {
+		return hookdv1.Transport_TRANSPORT_LISTEN
+	}
+	return hookdv1.Transport_TRANSPORT_HTTP
 }
 
 func signatureStyleToProto(st store.SignatureStyle) hookdv1.SignatureStyle {
@@ -1053,7 +1082,7 @@ func webhookToProto(w *store.Webhook, in *store.Integration, reveal bool, now ti
 		SuccessStatusCodes:       successCodesToProto(w.SuccessStatusCodes), SigningAlgorithm: signingAlgorithmToProto(w.SigningAlgorithm),
 		PublicKey: w.PublicKey, PreviousPublicKey: previousPublicKey(w, now), SendTraceparent: !w.NoTraceparent,
 		SignatureHeader: scheme.SignatureHeader, IdHeader: scheme.IDHeader, TimestampHeader: scheme.TimestampHeader,
-		SignatureStyle:   signatureStyleToProto(w.SignatureStyle),
+		SignatureStyle: signatureStyleToProto(w.SignatureStyle), Transport: transportToProto(w.Transport),
 		FailureThreshold: int32(w.FailureThreshold), ConsecutiveFailures: int32(w.ConsecutiveFailures),
 		DisabledReason: w.DisabledReason, DisableTime: timestampPtr(w.DisableTime), TenantId: w.TenantID,
 		Ordered: w.Ordered,

@@ -87,6 +87,8 @@ func TestRoleTable(t *testing.T) {
 		"/hookd.v1.DeliveryService/ExportDeliveries":           "VMAIWR",
 		"/hookd.v1.DeliveryService/WatchDeliveries":            "VMAIWR",
 		"/hookd.v1.DeliveryService/CreateExportLink":           "VMAI",
+		"/hookd.v1.DeliveryService/ListenDeliveries":           "MAI",
+		"/hookd.v1.DeliveryService/ReportListenedAttempt":      "MAI",
 		"/hookd.v1.TriggerService/CreateTrigger":               "MAI",
 		"/hookd.v1.TriggerService/GetTrigger":                  "VMAI",
 		"/hookd.v1.TriggerService/ListTriggers":                "VMAI",

@@ -173,6 +173,11 @@ func (s *Sender) attempt(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 		out.Status, out.Reason = store.StatusFailed, health.FailWebhookDisabled.String()
 		return s.count(out)
 	}
+	listening := t.webhook.Transport == store.TransportListen
+	if listening && (s.cfg.Listen == nil || !s.cfg.Listen.Connected(d.WebhookID)) {
+		out.NextAttemptTime = now.Add(ListenRequeueDelay) // QUEUED, no attempt spent: see package listen
+		return s.count(out)
+	}
 	var admitted time.Time // the time the rate limit counts the attempt from (zero: not limited)
 	if in := t.integration; in != nil && in.RateLimitPerSecond > 0 {
 		var ok bool
@@ -199,7 +204,17 @@ func (s *Sender) attempt(ctx context.Context, d *store.ClaimedDelivery) store.Ou
 			return s.count(out)
 		}
 	}
-	res := s.send(ctx, t, req)
+	var res result
+	if listening {
+		var ok bool
+		if res, ok = s.sendListen(ctx, d, attempt, req); !ok {
+			span.End()
+			out.NextAttemptTime = s.now().Add(ListenRequeueDelay)
+			return s.count(out)
+		}
+	} else {
+		res = s.send(ctx, t, req)
+	}
 	res.attempt.DeliveryID, res.attempt.Number = d.ID, attempt
 	out.Attempt, out.Attempts, out.LastStatusCode = res.attempt, attempt, res.status
 	v := decide(s.now(), rulesOf(t.webhook, t.keyed), res, attempt)
@@ -300,7 +315,9 @@ func (s *Sender) build(ctx context.Context, t *target, m message, token string) 
 	}
 	r.url = target
 	r.attempt.RequestURL = clean(actiontoken.Redact(target, token), 8<<10)
-	if err := netguard.CheckURL(target, s.cfg.Dev); err != nil {
+	if t.webhook.Transport == store.TransportListen {
+		r.attempt.RequestURL = listenURLPrefix + r.attempt.RequestURL // a path handed to a listen client
+	} else if err := netguard.CheckURL(target, s.cfg.Dev); err != nil {
 		return fail(fmt.Errorf("target refused: url %w", err))
 	}
 

@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer, perWebhook bool) *metrics {
 	m := &metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_deliveries_total",
-			Help: "Delivery outcomes written by the sender, by new status (queued = delayed by a rate limit).",
+			Help: "Delivery outcomes written by the sender, by new status (queued = delayed by a rate limit, or a listen webhook with no client connected).",
 		}, []string{"status"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "hookd_attempt_duration_seconds",

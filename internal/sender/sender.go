@@ -17,6 +17,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/listen"
 	"log/slog"
 	"net"
 	"sync"
@@ -124,6 +125,9 @@ type Config struct {
 	LookupHostFunc func(ctx context.Context, host string) ([]string, error)
 	// Signals, when set, reports the sender's steps to a test (see TestSignals).
 	Signals *TestSignals
+	// Listen holds the `hookd listen` clients connected to this process; attempts of TRANSPORT_LISTEN webhooks go
+	// to them (without it, or with no client connected, such deliveries wait QUEUED).
+	Listen *listen.Hub
 	// TracerProvider makes the attempt spans (default OpenTelemetry's global provider).
 	TracerProvider trace.TracerProvider
 }

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -137,12 +138,14 @@ func newTarget(w *store.Webhook, in *store.Integration) *target {
 		t.invalid = "integration " + w.IntegrationID + " not found"
 		return t
 	}
-	if t.url == "" {
+	if w.Transport == store.TransportListen { // nothing is dialled: the path goes to the listen client as it is
+		t.url = cmp.Or(w.Path, "/")
+	} else if t.url == "" {
 		t.invalid = "webhook has no URL"
 		return t
 	}
 	var err error
-	if render.HasActions(t.url) {
+	if w.Transport != store.TransportListen && render.HasActions(t.url) {
 		if t.urlTmpl, err = render.ParseURL("url", t.url); err != nil {
 			t.invalid = err.Error()
 			return t

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/hookd/hookd/internal/id"
+	"github.com/hookd/hookd/internal/listen"
 	"github.com/hookd/hookd/internal/store"
 )
 
@@ -41,7 +42,20 @@ func (s *Sender) SendTest(ctx context.Context, w *store.Webhook, eventType strin
 		msgID: id.New("msg", now), eventID: id.New(id.Event, now), eventType: eventType,
 		payload: payload, createTime: now, attempt: 1,
 	}, "")
-	res := s.send(ctx, t, req)
+	var res result
+	if w.Transport == store.TransportListen { // to a connected `hookd listen` client, as deliveries go
+		var ok bool
+		if s.cfg.Listen != nil {
+			d := &store.ClaimedDelivery{Delivery: store.Delivery{ProjectID: w.ProjectID, WebhookID: w.ID, EventType: eventType}}
+			res, ok = s.sendListen(ctx, d, 1, req)
+		}
+		if !ok {
+			res = result{attempt: req.attempt, err: listen.ErrNoListener}
+			res.attempt.Error = listen.ErrNoListener.Error()
+		}
+	} else {
+		res = s.send(ctx, t, req)
+	}
 	endAttempt(span, req, res, "", "")
 	return res.attempt, nil
 }

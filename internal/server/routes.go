@@ -33,7 +33,7 @@ func (s *Server) routerConfig() *router.Config {
 	authn.Streams = auth.StreamLimits{MaxLifetime: s.cfg.MaxStreamLifetime}
 	deps := api.Deps{Store: st, Feed: s.db.Feed(), Clock: s.clock, Log: s.log, Dev: s.cfg.Dev, PublicURL: s.publicURL, Auth: authn,
 		Quotas: s.cfg.Quotas, LinkKeys: s.cfg.Store.Keyring, Retention: s.cfg.Retention,
-		MaxPayloadBytes: s.cfg.MaxPayloadBytes}
+		MaxPayloadBytes: s.cfg.MaxPayloadBytes, Listen: s.listen}
 	policy := auth.DefaultPolicy()
 	opts := append(s.tracing.HandlerOptions(), // first: the RPC's span covers authentication and the boundary too
 		// The error boundary is outermost of hookd's own interceptors: it maps what every handler (and the

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/internal/listen"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +43,8 @@ type Server struct {
 	// routes is the router configuration, built once (Handler and AdminHandler share it).
 	routes *router.Config
 	snd    *sender.Sender
+	// listen holds the `hookd listen` clients connected to this process (nil unless it runs the sender too).
+	listen *listen.Hub
 	purger *purge.Purger
 
 	ln, adminLn   net.Listener
@@ -92,11 +95,14 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		filter.ErrorsTotal)
 	// The store's keyring encrypts secrets at rest and derives the capability tokens (action status, sync results).
+	if cfg.Role == RoleAll {
+		s.listen = listen.NewHub()
+	}
 	s.snd = sender.New(sender.Config{
 		Queue: s.db.Queue(), Listener: s.db.Notifier(), Targets: s.db.Store(), Rates: s.db.RateWindows(), ActionKeys: sc.Keyring,
 		Clock: s.clock, Log: s.log, Registerer: s.registry, Workers: cfg.Workers, PerWebhook: cfg.WebhookConcurrency,
 		PerWebhookMetrics: cfg.MetricsPerWebhook, Lease: cfg.Lease, Dev: cfg.Dev, PublicURL: s.publicURL,
-		UserAgent: "hookd/" + cfg.Version, TracerProvider: s.tracing.TracerProvider(),
+		UserAgent: "hookd/" + cfg.Version, TracerProvider: s.tracing.TracerProvider(), Listen: s.listen,
 	})
 	if cfg.Role != RoleAPI {
 		s.purger = purge.New(purge.Config{Store: s.db.Store(), Retention: cfg.Retention, Clock: s.clock, Logger: s.log,

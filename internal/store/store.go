@@ -195,6 +195,16 @@ const (
 	SigningEd25519 SigningAlgorithm = "ed25519"
 )
 
+// Transport is how a webhook's requests reach the receiver.
+type Transport string
+
+const (
+	// TransportHTTP dials the webhook's URL (the default).
+	TransportHTTP Transport = ""
+	// TransportListen hands each request to a connected `hookd listen` client, which reports the response.
+	TransportListen Transport = "listen"
+)
+
 // SignatureStyle is what a webhook's signature header holds.
 type SignatureStyle string
 
@@ -269,6 +279,9 @@ type Webhook struct {
 	IDHeader        string
 	TimestampHeader string
 	SignatureStyle  SignatureStyle
+	// Transport is how requests reach the receiver: TransportHTTP dials the URL, TransportListen hands them to
+	// connected `hookd listen` clients.
+	Transport Transport
 	// NoTraceparent turns off the W3C traceparent and tracestate headers of attempts (the API's
 	// send_traceparent, default true, is its negation, so that the zero Webhook sends them).
 	NoTraceparent bool

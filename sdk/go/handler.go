@@ -73,8 +73,19 @@ func Handler(key string, fn func(ctx context.Context, e *Envelope) error) http.H
 	return &handler{key: key, fn: fn, nowFunc: time.Now}
 }
 
+// KeyLookup returns the key that verifies a request (a whsec_ secret or a whpk_ public key, as for Handler): for
+// receivers that learn the secret after they start (from `hookd listen`'s output, a secret store, a reload), or
+// that serve several webhooks on one route. An error answers 503 with its reason (hookd retries it).
+type KeyLookup func(r *http.Request) (string, error)
+
+// HandlerLookup is Handler with the key looked up per request by lookup; an empty key verifies nothing (401).
+func HandlerLookup(lookup KeyLookup, fn func(ctx context.Context, e *Envelope) error) http.Handler {
+	return &handler{lookup: lookup, fn: fn, nowFunc: time.Now}
+}
+
 type handler struct {
 	key     string
+	lookup  KeyLookup // when set, replaces key
 	scheme  Scheme
 	fn      func(ctx context.Context, e *Envelope) error
 	nowFunc func() time.Time
@@ -91,7 +102,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeReason(w, http.StatusBadRequest, "read body: "+err.Error())
 		return
 	}
-	if err := verifySchemeAt(h.key, h.scheme, r.Header, body, h.nowFunc()); err != nil {
+	key := h.key
+	if h.lookup != nil {
+		if key, err = h.lookup(r); err != nil {
+			writeReason(w, http.StatusServiceUnavailable, "look up the webhook key: "+err.Error())
+			return
+		}
+	}
+	if err := verifySchemeAt(key, h.scheme, r.Header, body, h.nowFunc()); err != nil || key == "" {
 		writeReason(w, http.StatusUnauthorized, "invalid webhook signature")
 		return
 	}

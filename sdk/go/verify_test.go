@@ -319,3 +319,31 @@ func TestCompleteAction(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, ae.StatusCode)
 	assert.Equal(t, "unknown or used token", ae.Message)
 }
+
+// TestHandlerLookup: the key is looked up per request; until it is known the request is refused (401), a lookup
+// error answers 503 (hookd retries), and once the key is known the request verifies.
+func TestHandlerLookup(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"id":"evt_1","type":"user.created","timestamp":"2026-01-02T03:04:05Z","data":{},"meta":{"deliveryId":"dlv_1","attempt":1}}`)
+	var key string
+	var lookupErr error
+	called := 0
+	srv := httptest.NewServer(HandlerLookup(func(r *http.Request) (string, error) { return key, lookupErr },
+		func(context.Context, *Envelope) error { called++; return nil }))
+	defer srv.Close()
+	send := func() int {
+		req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(string(body)))
+		require.NoError(t, err)
+		req.Header = signed(t, testSecret, "dlv_1", time.Now(), body)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusUnauthorized, send(), "no key yet")
+	lookupErr = errors.New("vault sealed")
+	assert.Equal(t, http.StatusServiceUnavailable, send())
+	key, lookupErr = testSecret, nil
+	assert.Equal(t, http.StatusOK, send())
+	assert.Equal(t, 1, called)
+}

@@ -19,14 +19,14 @@ const (
 		integration_headers, headers, body_template, retry_policy, timeout_ms, async_status, async_timeout_ms, enabled,
 		secret, previous_secret, previous_secret_expire_time, success_status_codes, signing_algorithm, public_key,
 		previous_public_key, failure_threshold, send_traceparent, private_origin, tenant_id, signature_header, id_header,
-		timestamp_header, signature_style, ordered, create_time, update_time`
+		timestamp_header, signature_style, ordered, transport, create_time, update_time`
 
 	// webhookReadCols adds the health the delivery engine keeps (never written by UpdateWebhook) and the version.
 	webhookReadCols = webhookCols + `, consecutive_failures, warned_percent, disabled_reason, disable_time,
 		last_success_time, last_failure_time, version`
 
 	insertWebhook = `INSERT INTO webhooks (` + webhookCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	// updateWebhook changes the configuration over the version it was read at; enabled is SetWebhookEnabled's (and
 	// the engine's) to change, so that an update made from a stale read never re-enables a webhook the engine just
@@ -36,7 +36,7 @@ const (
 		async_status = ?, async_timeout_ms = ?, secret = ?, previous_secret = ?,
 		previous_secret_expire_time = ?, success_status_codes = ?, signing_algorithm = ?, public_key = ?,
 		previous_public_key = ?, failure_threshold = ?, send_traceparent = ?, private_origin = ?, tenant_id = ?,
-		signature_header = ?, id_header = ?, timestamp_header = ?, signature_style = ?, ordered = ?, update_time = ?,
+		signature_header = ?, id_header = ?, timestamp_header = ?, signature_style = ?, ordered = ?, transport = ?, update_time = ?,
 		version = version + 1
 		WHERE project_id = ? AND id = ? AND version = ?`
 
@@ -84,6 +84,7 @@ type webhookRow struct {
 	TimestampHeader          string         `db:"timestamp_header"`
 	SignatureStyle           string         `db:"signature_style"`
 	Ordered                  bool           `db:"ordered"`
+	Transport                string         `db:"transport"`
 	Version                  int64          `db:"version"`
 	ConsecutiveFailures      int            `db:"consecutive_failures"`
 	WarnedPercent            int            `db:"warned_percent"`
@@ -110,6 +111,7 @@ func (r webhookRow) record() (store.Webhook, error) {
 		SignatureHeader: r.SignatureHeader, IDHeader: r.IDHeader, TimestampHeader: r.TimestampHeader,
 		SignatureStyle: store.SignatureStyle(r.SignatureStyle),
 		Ordered:        r.Ordered,
+		Transport:      store.Transport(r.Transport),
 	}
 	if err := r.SuccessStatusCodes.decode(&w.SuccessStatusCodes); err != nil {
 		return w, err
@@ -168,7 +170,7 @@ func (s *Store) webhookArgs(w *store.Webhook) ([]any, error) {
 		w.Timeout.Milliseconds(), w.AsyncStatus, w.AsyncTimeout.Milliseconds(), s.keys.Seal(w.Secret), s.keys.Seal(w.PreviousSecret),
 		tsPtr(w.PreviousSecretExpireTime), codes, string(w.SigningAlgorithm), w.PublicKey, w.PreviousPublicKey,
 		w.FailureThreshold, !w.NoTraceparent, w.PrivateOrigin, w.TenantID, w.SignatureHeader, w.IDHeader, w.TimestampHeader,
-		string(w.SignatureStyle), w.Ordered, w.UpdateTime}, nil
+		string(w.SignatureStyle), w.Ordered, string(w.Transport), w.UpdateTime}, nil
 }
 
 // CreateWebhook stores w, filling in its id and times when empty; ErrNotFound when its integration is not in the

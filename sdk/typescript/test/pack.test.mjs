@@ -94,6 +94,22 @@ test("npm pack installs and type-checks in an empty project", async (t) => {
   );
   assert.equal(stdout.trim(), "function 4 object");
 
+  // CommonJS consumers require() the same API.
+  const cjs = await run(
+    process.execPath,
+    [
+      "-e",
+      `const m = require("@hookd/client");
+       const c = m.createHookdClient({ baseUrl: "http://127.0.0.1:1", apiKey: "hk_x" });
+       m.verifyWebhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+         { "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330", "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=" },
+         '{"test": 2432232314}', { now: new Date(1614265330000) })
+         .then(() => console.log(typeof c.webhooks.createWebhook, m.DeliveryStatus.DONE, typeof m.IntegrationSchema));`,
+    ],
+    { cwd: dir },
+  );
+  assert.equal(cjs.stdout.trim(), "function 4 object", "require(\"@hookd/client\")");
+
   await writeFile(join(dir, "consumer.ts"), consumer);
   await writeFile(
     join(dir, "tsconfig.json"),

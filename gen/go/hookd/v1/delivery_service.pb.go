@@ -9,6 +9,7 @@ package hookdv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -75,6 +76,344 @@ func (ExportFormat) EnumDescriptor() ([]byte, []int) {
 	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{0}
 }
 
+// ListenDeliveriesRequest connects a listen client to a webhook.
+type ListenDeliveriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// webhook_id is the TRANSPORT_LISTEN webhook whose requests are received.
+	WebhookId     string `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListenDeliveriesRequest) Reset() {
+	*x = ListenDeliveriesRequest{}
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListenDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListenDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListenDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListenDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListenDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListenDeliveriesRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+// ListenedRequest is one request of an attempt, ready to be sent to the local receiver.
+type ListenedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// attempt_token identifies the attempt in ReportListenedAttempt (one use).
+	AttemptToken string `protobuf:"bytes,1,opt,name=attempt_token,json=attemptToken,proto3" json:"attempt_token,omitempty"`
+	// delivery_id is the delivery the attempt belongs to.
+	DeliveryId string `protobuf:"bytes,2,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
+	// event_type is the delivered event's type.
+	EventType string `protobuf:"bytes,3,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// attempt is the attempt's number (1 for the first).
+	Attempt int32 `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// method is the HTTP method.
+	Method string `protobuf:"bytes,5,opt,name=method,proto3" json:"method,omitempty"`
+	// path is the path and query the request would be sent to (from the webhook's path, or "/").
+	Path string `protobuf:"bytes,6,opt,name=path,proto3" json:"path,omitempty"`
+	// headers are the request's headers, signature included.
+	Headers []*Header `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty"`
+	// body is the request body.
+	Body []byte `protobuf:"bytes,8,opt,name=body,proto3" json:"body,omitempty"`
+	// timeout is how long the server waits for the report.
+	Timeout       *durationpb.Duration `protobuf:"bytes,9,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListenedRequest) Reset() {
+	*x = ListenedRequest{}
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListenedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListenedRequest) ProtoMessage() {}
+
+func (x *ListenedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListenedRequest.ProtoReflect.Descriptor instead.
+func (*ListenedRequest) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListenedRequest) GetAttemptToken() string {
+	if x != nil {
+		return x.AttemptToken
+	}
+	return ""
+}
+
+func (x *ListenedRequest) GetDeliveryId() string {
+	if x != nil {
+		return x.DeliveryId
+	}
+	return ""
+}
+
+func (x *ListenedRequest) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *ListenedRequest) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *ListenedRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *ListenedRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ListenedRequest) GetHeaders() []*Header {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *ListenedRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *ListenedRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+// ListenDeliveriesResponse carries one request, or nothing (a heartbeat).
+type ListenDeliveriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// request is the request to forward; unset on a heartbeat.
+	Request       *ListenedRequest `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListenDeliveriesResponse) Reset() {
+	*x = ListenDeliveriesResponse{}
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListenDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListenDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListenDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListenDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListenDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListenDeliveriesResponse) GetRequest() *ListenedRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// ReportListenedAttemptRequest is the receiver's answer to a listened request.
+type ReportListenedAttemptRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// attempt_token is the token of the ListenedRequest.
+	AttemptToken string `protobuf:"bytes,1,opt,name=attempt_token,json=attemptToken,proto3" json:"attempt_token,omitempty"`
+	// status_code is the receiver's HTTP status (0 when there was no response: see error).
+	StatusCode int32 `protobuf:"varint,2,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// headers are the response headers.
+	Headers []*Header `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty"`
+	// body is the response body (cut at the server's response limit).
+	Body []byte `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	// duration is how long the request took.
+	Duration *durationpb.Duration `protobuf:"bytes,5,opt,name=duration,proto3" json:"duration,omitempty"`
+	// error says why there is no response (connection refused, timeout), empty otherwise.
+	Error         string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportListenedAttemptRequest) Reset() {
+	*x = ReportListenedAttemptRequest{}
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportListenedAttemptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportListenedAttemptRequest) ProtoMessage() {}
+
+func (x *ReportListenedAttemptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportListenedAttemptRequest.ProtoReflect.Descriptor instead.
+func (*ReportListenedAttemptRequest) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ReportListenedAttemptRequest) GetAttemptToken() string {
+	if x != nil {
+		return x.AttemptToken
+	}
+	return ""
+}
+
+func (x *ReportListenedAttemptRequest) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *ReportListenedAttemptRequest) GetHeaders() []*Header {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *ReportListenedAttemptRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *ReportListenedAttemptRequest) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *ReportListenedAttemptRequest) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// ReportListenedAttemptResponse is empty.
+type ReportListenedAttemptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportListenedAttemptResponse) Reset() {
+	*x = ReportListenedAttemptResponse{}
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportListenedAttemptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportListenedAttemptResponse) ProtoMessage() {}
+
+func (x *ReportListenedAttemptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportListenedAttemptResponse.ProtoReflect.Descriptor instead.
+func (*ReportListenedAttemptResponse) Descriptor() ([]byte, []int) {
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{4}
+}
+
 // DeliveryFilter selects deliveries. Empty fields match everything.
 type DeliveryFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -102,7 +441,7 @@ type DeliveryFilter struct {
 
 func (x *DeliveryFilter) Reset() {
 	*x = DeliveryFilter{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[0]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -114,7 +453,7 @@ func (x *DeliveryFilter) String() string {
 func (*DeliveryFilter) ProtoMessage() {}
 
 func (x *DeliveryFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[0]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -127,7 +466,7 @@ func (x *DeliveryFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryFilter.ProtoReflect.Descriptor instead.
 func (*DeliveryFilter) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{0}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DeliveryFilter) GetStatuses() []DeliveryStatus {
@@ -213,7 +552,7 @@ type ListDeliveriesRequest struct {
 
 func (x *ListDeliveriesRequest) Reset() {
 	*x = ListDeliveriesRequest{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[1]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -225,7 +564,7 @@ func (x *ListDeliveriesRequest) String() string {
 func (*ListDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[1]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -238,7 +577,7 @@ func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{1}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListDeliveriesRequest) GetPageSize() int32 {
@@ -289,7 +628,7 @@ type ListDeliveriesResponse struct {
 
 func (x *ListDeliveriesResponse) Reset() {
 	*x = ListDeliveriesResponse{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[2]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +640,7 @@ func (x *ListDeliveriesResponse) String() string {
 func (*ListDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[2]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +653,7 @@ func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{2}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListDeliveriesResponse) GetDeliveries() []*Delivery {
@@ -342,7 +681,7 @@ type GetDeliveryRequest struct {
 
 func (x *GetDeliveryRequest) Reset() {
 	*x = GetDeliveryRequest{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[3]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -354,7 +693,7 @@ func (x *GetDeliveryRequest) String() string {
 func (*GetDeliveryRequest) ProtoMessage() {}
 
 func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[3]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -367,7 +706,7 @@ func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*GetDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{3}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetDeliveryRequest) GetId() string {
@@ -388,7 +727,7 @@ type GetDeliveryResponse struct {
 
 func (x *GetDeliveryResponse) Reset() {
 	*x = GetDeliveryResponse{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[4]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +739,7 @@ func (x *GetDeliveryResponse) String() string {
 func (*GetDeliveryResponse) ProtoMessage() {}
 
 func (x *GetDeliveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[4]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +752,7 @@ func (x *GetDeliveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryResponse.ProtoReflect.Descriptor instead.
 func (*GetDeliveryResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{4}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetDeliveryResponse) GetDelivery() *Delivery {
@@ -434,7 +773,7 @@ type RetryDeliveryRequest struct {
 
 func (x *RetryDeliveryRequest) Reset() {
 	*x = RetryDeliveryRequest{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[5]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -446,7 +785,7 @@ func (x *RetryDeliveryRequest) String() string {
 func (*RetryDeliveryRequest) ProtoMessage() {}
 
 func (x *RetryDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[5]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -459,7 +798,7 @@ func (x *RetryDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RetryDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{5}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RetryDeliveryRequest) GetId() string {
@@ -480,7 +819,7 @@ type RetryDeliveryResponse struct {
 
 func (x *RetryDeliveryResponse) Reset() {
 	*x = RetryDeliveryResponse{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[6]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +831,7 @@ func (x *RetryDeliveryResponse) String() string {
 func (*RetryDeliveryResponse) ProtoMessage() {}
 
 func (x *RetryDeliveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[6]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +844,7 @@ func (x *RetryDeliveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDeliveryResponse.ProtoReflect.Descriptor instead.
 func (*RetryDeliveryResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{6}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RetryDeliveryResponse) GetDelivery() *Delivery {
@@ -526,7 +865,7 @@ type RetryDeliveriesRequest struct {
 
 func (x *RetryDeliveriesRequest) Reset() {
 	*x = RetryDeliveriesRequest{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[7]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +877,7 @@ func (x *RetryDeliveriesRequest) String() string {
 func (*RetryDeliveriesRequest) ProtoMessage() {}
 
 func (x *RetryDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[7]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +890,7 @@ func (x *RetryDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*RetryDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{7}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RetryDeliveriesRequest) GetFilter() *DeliveryFilter {
@@ -572,7 +911,7 @@ type RetryDeliveriesResponse struct {
 
 func (x *RetryDeliveriesResponse) Reset() {
 	*x = RetryDeliveriesResponse{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[8]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +923,7 @@ func (x *RetryDeliveriesResponse) String() string {
 func (*RetryDeliveriesResponse) ProtoMessage() {}
 
 func (x *RetryDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[8]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +936,7 @@ func (x *RetryDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*RetryDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{8}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RetryDeliveriesResponse) GetCount() int32 {
@@ -618,7 +957,7 @@ type CancelDeliveryRequest struct {
 
 func (x *CancelDeliveryRequest) Reset() {
 	*x = CancelDeliveryRequest{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[9]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +969,7 @@ func (x *CancelDeliveryRequest) String() string {
 func (*CancelDeliveryRequest) ProtoMessage() {}
 
 func (x *CancelDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[9]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +982,7 @@ func (x *CancelDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*CancelDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{9}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelDeliveryRequest) GetId() string {
@@ -664,7 +1003,7 @@ type CancelDeliveryResponse struct {
 
 func (x *CancelDeliveryResponse) Reset() {
 	*x = CancelDeliveryResponse{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[10]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +1015,7 @@ func (x *CancelDeliveryResponse) String() string {
 func (*CancelDeliveryResponse) ProtoMessage() {}
 
 func (x *CancelDeliveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[10]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +1028,7 @@ func (x *CancelDeliveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDeliveryResponse.ProtoReflect.Descriptor instead.
 func (*CancelDeliveryResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{10}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CancelDeliveryResponse) GetDelivery() *Delivery {
@@ -710,7 +1049,7 @@ type WatchDeliveriesRequest struct {
 
 func (x *WatchDeliveriesRequest) Reset() {
 	*x = WatchDeliveriesRequest{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[11]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +1061,7 @@ func (x *WatchDeliveriesRequest) String() string {
 func (*WatchDeliveriesRequest) ProtoMessage() {}
 
 func (x *WatchDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[11]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +1074,7 @@ func (x *WatchDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*WatchDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{11}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchDeliveriesRequest) GetFilter() *DeliveryFilter {
@@ -760,7 +1099,7 @@ type WatchDeliveriesResponse struct {
 
 func (x *WatchDeliveriesResponse) Reset() {
 	*x = WatchDeliveriesResponse{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[12]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +1111,7 @@ func (x *WatchDeliveriesResponse) String() string {
 func (*WatchDeliveriesResponse) ProtoMessage() {}
 
 func (x *WatchDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[12]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +1124,7 @@ func (x *WatchDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*WatchDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{12}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WatchDeliveriesResponse) GetDelivery() *Delivery {
@@ -822,7 +1161,7 @@ type ExportDeliveriesRequest struct {
 
 func (x *ExportDeliveriesRequest) Reset() {
 	*x = ExportDeliveriesRequest{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[13]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +1173,7 @@ func (x *ExportDeliveriesRequest) String() string {
 func (*ExportDeliveriesRequest) ProtoMessage() {}
 
 func (x *ExportDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[13]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +1186,7 @@ func (x *ExportDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ExportDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{13}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ExportDeliveriesRequest) GetFormat() ExportFormat {
@@ -877,7 +1216,7 @@ type CreateExportLinkRequest struct {
 
 func (x *CreateExportLinkRequest) Reset() {
 	*x = CreateExportLinkRequest{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[14]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +1228,7 @@ func (x *CreateExportLinkRequest) String() string {
 func (*CreateExportLinkRequest) ProtoMessage() {}
 
 func (x *CreateExportLinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[14]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +1241,7 @@ func (x *CreateExportLinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateExportLinkRequest.ProtoReflect.Descriptor instead.
 func (*CreateExportLinkRequest) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{14}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateExportLinkRequest) GetFormat() ExportFormat {
@@ -933,7 +1272,7 @@ type CreateExportLinkResponse struct {
 
 func (x *CreateExportLinkResponse) Reset() {
 	*x = CreateExportLinkResponse{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[15]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +1284,7 @@ func (x *CreateExportLinkResponse) String() string {
 func (*CreateExportLinkResponse) ProtoMessage() {}
 
 func (x *CreateExportLinkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[15]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1297,7 @@ func (x *CreateExportLinkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateExportLinkResponse.ProtoReflect.Descriptor instead.
 func (*CreateExportLinkResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{15}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateExportLinkResponse) GetUrl() string {
@@ -986,7 +1325,7 @@ type ExportDeliveriesResponse struct {
 
 func (x *ExportDeliveriesResponse) Reset() {
 	*x = ExportDeliveriesResponse{}
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[16]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1337,7 @@ func (x *ExportDeliveriesResponse) String() string {
 func (*ExportDeliveriesResponse) ProtoMessage() {}
 
 func (x *ExportDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hookd_v1_delivery_service_proto_msgTypes[16]
+	mi := &file_hookd_v1_delivery_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1350,7 @@ func (x *ExportDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ExportDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{16}
+	return file_hookd_v1_delivery_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ExportDeliveriesResponse) GetData() []byte {
@@ -1025,7 +1364,33 @@ var File_hookd_v1_delivery_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_delivery_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fhookd/v1/delivery_service.proto\x12\bhookd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hookd/v1/delivery.proto\"\x8f\x03\n" +
+	"\x1fhookd/v1/delivery_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17hookd/v1/delivery.proto\x1a\x15hookd/v1/header.proto\"8\n" +
+	"\x17ListenDeliveriesRequest\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\"\xb1\x02\n" +
+	"\x0fListenedRequest\x12#\n" +
+	"\rattempt_token\x18\x01 \x01(\tR\fattemptToken\x12\x1f\n" +
+	"\vdelivery_id\x18\x02 \x01(\tR\n" +
+	"deliveryId\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x03 \x01(\tR\teventType\x12\x18\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\x12\x16\n" +
+	"\x06method\x18\x05 \x01(\tR\x06method\x12\x12\n" +
+	"\x04path\x18\x06 \x01(\tR\x04path\x12*\n" +
+	"\aheaders\x18\a \x03(\v2\x10.hookd.v1.HeaderR\aheaders\x12\x12\n" +
+	"\x04body\x18\b \x01(\fR\x04body\x123\n" +
+	"\atimeout\x18\t \x01(\v2\x19.google.protobuf.DurationR\atimeout\"O\n" +
+	"\x18ListenDeliveriesResponse\x123\n" +
+	"\arequest\x18\x01 \x01(\v2\x19.hookd.v1.ListenedRequestR\arequest\"\xf1\x01\n" +
+	"\x1cReportListenedAttemptRequest\x12#\n" +
+	"\rattempt_token\x18\x01 \x01(\tR\fattemptToken\x12\x1f\n" +
+	"\vstatus_code\x18\x02 \x01(\x05R\n" +
+	"statusCode\x12*\n" +
+	"\aheaders\x18\x03 \x03(\v2\x10.hookd.v1.HeaderR\aheaders\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\fR\x04body\x125\n" +
+	"\bduration\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\"\x1f\n" +
+	"\x1dReportListenedAttemptResponse\"\x8f\x03\n" +
 	"\x0eDeliveryFilter\x124\n" +
 	"\bstatuses\x18\x01 \x03(\x0e2\x18.hookd.v1.DeliveryStatusR\bstatuses\x12\x1d\n" +
 	"\n" +
@@ -1087,7 +1452,7 @@ const file_hookd_v1_delivery_service_proto_rawDesc = "" +
 	"\fExportFormat\x12\x1d\n" +
 	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11EXPORT_FORMAT_CSV\x10\x01\x12\x18\n" +
-	"\x14EXPORT_FORMAT_NDJSON\x10\x022\xd7\x05\n" +
+	"\x14EXPORT_FORMAT_NDJSON\x10\x022\x9e\a\n" +
 	"\x0fDeliveryService\x12X\n" +
 	"\x0eListDeliveries\x12\x1f.hookd.v1.ListDeliveriesRequest\x1a .hookd.v1.ListDeliveriesResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vGetDelivery\x12\x1c.hookd.v1.GetDeliveryRequest\x1a\x1d.hookd.v1.GetDeliveryResponse\"\x03\x90\x02\x01\x12P\n" +
@@ -1096,7 +1461,9 @@ const file_hookd_v1_delivery_service_proto_rawDesc = "" +
 	"\x0eCancelDelivery\x12\x1f.hookd.v1.CancelDeliveryRequest\x1a .hookd.v1.CancelDeliveryResponse\x12`\n" +
 	"\x10ExportDeliveries\x12!.hookd.v1.ExportDeliveriesRequest\x1a\".hookd.v1.ExportDeliveriesResponse\"\x03\x90\x02\x010\x01\x12Y\n" +
 	"\x10CreateExportLink\x12!.hookd.v1.CreateExportLinkRequest\x1a\".hookd.v1.CreateExportLinkResponse\x12]\n" +
-	"\x0fWatchDeliveries\x12 .hookd.v1.WatchDeliveriesRequest\x1a!.hookd.v1.WatchDeliveriesResponse\"\x03\x90\x02\x010\x01B\x95\x01\n" +
+	"\x0fWatchDeliveries\x12 .hookd.v1.WatchDeliveriesRequest\x1a!.hookd.v1.WatchDeliveriesResponse\"\x03\x90\x02\x010\x01\x12[\n" +
+	"\x10ListenDeliveries\x12!.hookd.v1.ListenDeliveriesRequest\x1a\".hookd.v1.ListenDeliveriesResponse0\x01\x12h\n" +
+	"\x15ReportListenedAttempt\x12&.hookd.v1.ReportListenedAttemptRequest\x1a'.hookd.v1.ReportListenedAttemptResponseB\x95\x01\n" +
 	"\fcom.hookd.v1B\x14DeliveryServiceProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -1112,71 +1479,87 @@ func file_hookd_v1_delivery_service_proto_rawDescGZIP() []byte {
 }
 
 var file_hookd_v1_delivery_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hookd_v1_delivery_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_hookd_v1_delivery_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_hookd_v1_delivery_service_proto_goTypes = []any{
-	(ExportFormat)(0),                // 0: hookd.v1.ExportFormat
-	(*DeliveryFilter)(nil),           // 1: hookd.v1.DeliveryFilter
-	(*ListDeliveriesRequest)(nil),    // 2: hookd.v1.ListDeliveriesRequest
-	(*ListDeliveriesResponse)(nil),   // 3: hookd.v1.ListDeliveriesResponse
-	(*GetDeliveryRequest)(nil),       // 4: hookd.v1.GetDeliveryRequest
-	(*GetDeliveryResponse)(nil),      // 5: hookd.v1.GetDeliveryResponse
-	(*RetryDeliveryRequest)(nil),     // 6: hookd.v1.RetryDeliveryRequest
-	(*RetryDeliveryResponse)(nil),    // 7: hookd.v1.RetryDeliveryResponse
-	(*RetryDeliveriesRequest)(nil),   // 8: hookd.v1.RetryDeliveriesRequest
-	(*RetryDeliveriesResponse)(nil),  // 9: hookd.v1.RetryDeliveriesResponse
-	(*CancelDeliveryRequest)(nil),    // 10: hookd.v1.CancelDeliveryRequest
-	(*CancelDeliveryResponse)(nil),   // 11: hookd.v1.CancelDeliveryResponse
-	(*WatchDeliveriesRequest)(nil),   // 12: hookd.v1.WatchDeliveriesRequest
-	(*WatchDeliveriesResponse)(nil),  // 13: hookd.v1.WatchDeliveriesResponse
-	(*ExportDeliveriesRequest)(nil),  // 14: hookd.v1.ExportDeliveriesRequest
-	(*CreateExportLinkRequest)(nil),  // 15: hookd.v1.CreateExportLinkRequest
-	(*CreateExportLinkResponse)(nil), // 16: hookd.v1.CreateExportLinkResponse
-	(*ExportDeliveriesResponse)(nil), // 17: hookd.v1.ExportDeliveriesResponse
-	(DeliveryStatus)(0),              // 18: hookd.v1.DeliveryStatus
-	(*timestamppb.Timestamp)(nil),    // 19: google.protobuf.Timestamp
-	(*Delivery)(nil),                 // 20: hookd.v1.Delivery
-	(DeliveryChange)(0),              // 21: hookd.v1.DeliveryChange
+	(ExportFormat)(0),                     // 0: hookd.v1.ExportFormat
+	(*ListenDeliveriesRequest)(nil),       // 1: hookd.v1.ListenDeliveriesRequest
+	(*ListenedRequest)(nil),               // 2: hookd.v1.ListenedRequest
+	(*ListenDeliveriesResponse)(nil),      // 3: hookd.v1.ListenDeliveriesResponse
+	(*ReportListenedAttemptRequest)(nil),  // 4: hookd.v1.ReportListenedAttemptRequest
+	(*ReportListenedAttemptResponse)(nil), // 5: hookd.v1.ReportListenedAttemptResponse
+	(*DeliveryFilter)(nil),                // 6: hookd.v1.DeliveryFilter
+	(*ListDeliveriesRequest)(nil),         // 7: hookd.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),        // 8: hookd.v1.ListDeliveriesResponse
+	(*GetDeliveryRequest)(nil),            // 9: hookd.v1.GetDeliveryRequest
+	(*GetDeliveryResponse)(nil),           // 10: hookd.v1.GetDeliveryResponse
+	(*RetryDeliveryRequest)(nil),          // 11: hookd.v1.RetryDeliveryRequest
+	(*RetryDeliveryResponse)(nil),         // 12: hookd.v1.RetryDeliveryResponse
+	(*RetryDeliveriesRequest)(nil),        // 13: hookd.v1.RetryDeliveriesRequest
+	(*RetryDeliveriesResponse)(nil),       // 14: hookd.v1.RetryDeliveriesResponse
+	(*CancelDeliveryRequest)(nil),         // 15: hookd.v1.CancelDeliveryRequest
+	(*CancelDeliveryResponse)(nil),        // 16: hookd.v1.CancelDeliveryResponse
+	(*WatchDeliveriesRequest)(nil),        // 17: hookd.v1.WatchDeliveriesRequest
+	(*WatchDeliveriesResponse)(nil),       // 18: hookd.v1.WatchDeliveriesResponse
+	(*ExportDeliveriesRequest)(nil),       // 19: hookd.v1.ExportDeliveriesRequest
+	(*CreateExportLinkRequest)(nil),       // 20: hookd.v1.CreateExportLinkRequest
+	(*CreateExportLinkResponse)(nil),      // 21: hookd.v1.CreateExportLinkResponse
+	(*ExportDeliveriesResponse)(nil),      // 22: hookd.v1.ExportDeliveriesResponse
+	(*Header)(nil),                        // 23: hookd.v1.Header
+	(*durationpb.Duration)(nil),           // 24: google.protobuf.Duration
+	(DeliveryStatus)(0),                   // 25: hookd.v1.DeliveryStatus
+	(*timestamppb.Timestamp)(nil),         // 26: google.protobuf.Timestamp
+	(*Delivery)(nil),                      // 27: hookd.v1.Delivery
+	(DeliveryChange)(0),                   // 28: hookd.v1.DeliveryChange
 }
 var file_hookd_v1_delivery_service_proto_depIdxs = []int32{
-	18, // 0: hookd.v1.DeliveryFilter.statuses:type_name -> hookd.v1.DeliveryStatus
-	19, // 1: hookd.v1.DeliveryFilter.create_time_after:type_name -> google.protobuf.Timestamp
-	19, // 2: hookd.v1.DeliveryFilter.create_time_before:type_name -> google.protobuf.Timestamp
-	1,  // 3: hookd.v1.ListDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	20, // 4: hookd.v1.ListDeliveriesResponse.deliveries:type_name -> hookd.v1.Delivery
-	20, // 5: hookd.v1.GetDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
-	20, // 6: hookd.v1.RetryDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
-	1,  // 7: hookd.v1.RetryDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	20, // 8: hookd.v1.CancelDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
-	1,  // 9: hookd.v1.WatchDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	20, // 10: hookd.v1.WatchDeliveriesResponse.delivery:type_name -> hookd.v1.Delivery
-	21, // 11: hookd.v1.WatchDeliveriesResponse.change:type_name -> hookd.v1.DeliveryChange
-	19, // 12: hookd.v1.WatchDeliveriesResponse.time:type_name -> google.protobuf.Timestamp
-	0,  // 13: hookd.v1.ExportDeliveriesRequest.format:type_name -> hookd.v1.ExportFormat
-	1,  // 14: hookd.v1.ExportDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	0,  // 15: hookd.v1.CreateExportLinkRequest.format:type_name -> hookd.v1.ExportFormat
-	1,  // 16: hookd.v1.CreateExportLinkRequest.filter:type_name -> hookd.v1.DeliveryFilter
-	19, // 17: hookd.v1.CreateExportLinkResponse.expire_time:type_name -> google.protobuf.Timestamp
-	2,  // 18: hookd.v1.DeliveryService.ListDeliveries:input_type -> hookd.v1.ListDeliveriesRequest
-	4,  // 19: hookd.v1.DeliveryService.GetDelivery:input_type -> hookd.v1.GetDeliveryRequest
-	6,  // 20: hookd.v1.DeliveryService.RetryDelivery:input_type -> hookd.v1.RetryDeliveryRequest
-	8,  // 21: hookd.v1.DeliveryService.RetryDeliveries:input_type -> hookd.v1.RetryDeliveriesRequest
-	10, // 22: hookd.v1.DeliveryService.CancelDelivery:input_type -> hookd.v1.CancelDeliveryRequest
-	14, // 23: hookd.v1.DeliveryService.ExportDeliveries:input_type -> hookd.v1.ExportDeliveriesRequest
-	15, // 24: hookd.v1.DeliveryService.CreateExportLink:input_type -> hookd.v1.CreateExportLinkRequest
-	12, // 25: hookd.v1.DeliveryService.WatchDeliveries:input_type -> hookd.v1.WatchDeliveriesRequest
-	3,  // 26: hookd.v1.DeliveryService.ListDeliveries:output_type -> hookd.v1.ListDeliveriesResponse
-	5,  // 27: hookd.v1.DeliveryService.GetDelivery:output_type -> hookd.v1.GetDeliveryResponse
-	7,  // 28: hookd.v1.DeliveryService.RetryDelivery:output_type -> hookd.v1.RetryDeliveryResponse
-	9,  // 29: hookd.v1.DeliveryService.RetryDeliveries:output_type -> hookd.v1.RetryDeliveriesResponse
-	11, // 30: hookd.v1.DeliveryService.CancelDelivery:output_type -> hookd.v1.CancelDeliveryResponse
-	17, // 31: hookd.v1.DeliveryService.ExportDeliveries:output_type -> hookd.v1.ExportDeliveriesResponse
-	16, // 32: hookd.v1.DeliveryService.CreateExportLink:output_type -> hookd.v1.CreateExportLinkResponse
-	13, // 33: hookd.v1.DeliveryService.WatchDeliveries:output_type -> hookd.v1.WatchDeliveriesResponse
-	26, // [26:34] is the sub-list for method output_type
-	18, // [18:26] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	23, // 0: hookd.v1.ListenedRequest.headers:type_name -> hookd.v1.Header
+	24, // 1: hookd.v1.ListenedRequest.timeout:type_name -> google.protobuf.Duration
+	2,  // 2: hookd.v1.ListenDeliveriesResponse.request:type_name -> hookd.v1.ListenedRequest
+	23, // 3: hookd.v1.ReportListenedAttemptRequest.headers:type_name -> hookd.v1.Header
+	24, // 4: hookd.v1.ReportListenedAttemptRequest.duration:type_name -> google.protobuf.Duration
+	25, // 5: hookd.v1.DeliveryFilter.statuses:type_name -> hookd.v1.DeliveryStatus
+	26, // 6: hookd.v1.DeliveryFilter.create_time_after:type_name -> google.protobuf.Timestamp
+	26, // 7: hookd.v1.DeliveryFilter.create_time_before:type_name -> google.protobuf.Timestamp
+	6,  // 8: hookd.v1.ListDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
+	27, // 9: hookd.v1.ListDeliveriesResponse.deliveries:type_name -> hookd.v1.Delivery
+	27, // 10: hookd.v1.GetDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
+	27, // 11: hookd.v1.RetryDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
+	6,  // 12: hookd.v1.RetryDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
+	27, // 13: hookd.v1.CancelDeliveryResponse.delivery:type_name -> hookd.v1.Delivery
+	6,  // 14: hookd.v1.WatchDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
+	27, // 15: hookd.v1.WatchDeliveriesResponse.delivery:type_name -> hookd.v1.Delivery
+	28, // 16: hookd.v1.WatchDeliveriesResponse.change:type_name -> hookd.v1.DeliveryChange
+	26, // 17: hookd.v1.WatchDeliveriesResponse.time:type_name -> google.protobuf.Timestamp
+	0,  // 18: hookd.v1.ExportDeliveriesRequest.format:type_name -> hookd.v1.ExportFormat
+	6,  // 19: hookd.v1.ExportDeliveriesRequest.filter:type_name -> hookd.v1.DeliveryFilter
+	0,  // 20: hookd.v1.CreateExportLinkRequest.format:type_name -> hookd.v1.ExportFormat
+	6,  // 21: hookd.v1.CreateExportLinkRequest.filter:type_name -> hookd.v1.DeliveryFilter
+	26, // 22: hookd.v1.CreateExportLinkResponse.expire_time:type_name -> google.protobuf.Timestamp
+	7,  // 23: hookd.v1.DeliveryService.ListDeliveries:input_type -> hookd.v1.ListDeliveriesRequest
+	9,  // 24: hookd.v1.DeliveryService.GetDelivery:input_type -> hookd.v1.GetDeliveryRequest
+	11, // 25: hookd.v1.DeliveryService.RetryDelivery:input_type -> hookd.v1.RetryDeliveryRequest
+	13, // 26: hookd.v1.DeliveryService.RetryDeliveries:input_type -> hookd.v1.RetryDeliveriesRequest
+	15, // 27: hookd.v1.DeliveryService.CancelDelivery:input_type -> hookd.v1.CancelDeliveryRequest
+	19, // 28: hookd.v1.DeliveryService.ExportDeliveries:input_type -> hookd.v1.ExportDeliveriesRequest
+	20, // 29: hookd.v1.DeliveryService.CreateExportLink:input_type -> hookd.v1.CreateExportLinkRequest
+	17, // 30: hookd.v1.DeliveryService.WatchDeliveries:input_type -> hookd.v1.WatchDeliveriesRequest
+	1,  // 31: hookd.v1.DeliveryService.ListenDeliveries:input_type -> hookd.v1.ListenDeliveriesRequest
+	4,  // 32: hookd.v1.DeliveryService.ReportListenedAttempt:input_type -> hookd.v1.ReportListenedAttemptRequest
+	8,  // 33: hookd.v1.DeliveryService.ListDeliveries:output_type -> hookd.v1.ListDeliveriesResponse
+	10, // 34: hookd.v1.DeliveryService.GetDelivery:output_type -> hookd.v1.GetDeliveryResponse
+	12, // 35: hookd.v1.DeliveryService.RetryDelivery:output_type -> hookd.v1.RetryDeliveryResponse
+	14, // 36: hookd.v1.DeliveryService.RetryDeliveries:output_type -> hookd.v1.RetryDeliveriesResponse
+	16, // 37: hookd.v1.DeliveryService.CancelDelivery:output_type -> hookd.v1.CancelDeliveryResponse
+	22, // 38: hookd.v1.DeliveryService.ExportDeliveries:output_type -> hookd.v1.ExportDeliveriesResponse
+	21, // 39: hookd.v1.DeliveryService.CreateExportLink:output_type -> hookd.v1.CreateExportLinkResponse
+	18, // 40: hookd.v1.DeliveryService.WatchDeliveries:output_type -> hookd.v1.WatchDeliveriesResponse
+	3,  // 41: hookd.v1.DeliveryService.ListenDeliveries:output_type -> hookd.v1.ListenDeliveriesResponse
+	5,  // 42: hookd.v1.DeliveryService.ReportListenedAttempt:output_type -> hookd.v1.ReportListenedAttemptResponse
+	33, // [33:43] is the sub-list for method output_type
+	23, // [23:33] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_delivery_service_proto_init() }
@@ -1185,13 +1568,14 @@ func file_hookd_v1_delivery_service_proto_init() {
 		return
 	}
 	file_hookd_v1_delivery_proto_init()
+	file_hookd_v1_header_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_delivery_service_proto_rawDesc), len(file_hookd_v1_delivery_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

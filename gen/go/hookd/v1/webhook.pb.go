@@ -203,6 +203,62 @@ func (SignatureStyle) EnumDescriptor() ([]byte, []int) {
 	return file_hookd_v1_webhook_proto_rawDescGZIP(), []int{2}
 }
 
+// Transport is how a webhook's requests reach the receiver.
+type Transport int32
+
+const (
+	// TRANSPORT_UNSPECIFIED means the default, HTTP.
+	Transport_TRANSPORT_UNSPECIFIED Transport = 0
+	// TRANSPORT_HTTP dials the webhook's URL.
+	Transport_TRANSPORT_HTTP Transport = 1
+	// TRANSPORT_LISTEN hands each built and signed request to a connected `hookd listen` client
+	// (DeliveryService.ListenDeliveries), which forwards it to a local receiver and reports the response
+	// (DeliveryService.ReportListenedAttempt); nothing is dialled, so the webhook needs no url. With no client
+	// connected, its deliveries wait QUEUED and no attempt is spent.
+	Transport_TRANSPORT_LISTEN Transport = 2
+)
+
+// Enum value maps for Transport.
+var (
+	Transport_name = map[int32]string{
+		0: "TRANSPORT_UNSPECIFIED",
+		1: "TRANSPORT_HTTP",
+		2: "TRANSPORT_LISTEN",
+	}
+	Transport_value = map[string]int32{
+		"TRANSPORT_UNSPECIFIED": 0,
+		"TRANSPORT_HTTP":        1,
+		"TRANSPORT_LISTEN":      2,
+	}
+)
+
+func (x Transport) Enum() *Transport {
+	p := new(Transport)
+	*p = x
+	return p
+}
+
+func (x Transport) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Transport) Descriptor() protoreflect.EnumDescriptor {
+	return file_hookd_v1_webhook_proto_enumTypes[3].Descriptor()
+}
+
+func (Transport) Type() protoreflect.EnumType {
+	return &file_hookd_v1_webhook_proto_enumTypes[3]
+}
+
+func (x Transport) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Transport.Descriptor instead.
+func (Transport) EnumDescriptor() ([]byte, []int) {
+	return file_hookd_v1_webhook_proto_rawDescGZIP(), []int{3}
+}
+
 // RetryPolicy says when a failed attempt is tried again.
 type RetryPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -424,7 +480,9 @@ type Webhook struct {
 	// ordered delivers the events with the same non-empty ordering_key (PublishEventRequest.ordering_key) one at
 	// a time, in publish order: the next waits until the one before it is DONE, FAILED or CANCELLED. A retrying
 	// delivery holds back its own key only; other keys keep flowing (default false).
-	Ordered       bool `protobuf:"varint,37,opt,name=ordered,proto3" json:"ordered,omitempty"`
+	Ordered bool `protobuf:"varint,37,opt,name=ordered,proto3" json:"ordered,omitempty"`
+	// transport is how requests reach the receiver (default TRANSPORT_HTTP); TRANSPORT_LISTEN needs no url.
+	Transport     Transport `protobuf:"varint,38,opt,name=transport,proto3,enum=hookd.v1.Transport" json:"transport,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -718,6 +776,13 @@ func (x *Webhook) GetOrdered() bool {
 	return false
 }
 
+func (x *Webhook) GetTransport() Transport {
+	if x != nil {
+		return x.Transport
+	}
+	return Transport_TRANSPORT_UNSPECIFIED
+}
+
 // WebhookStats summarizes a webhook's deliveries over a window (counters kept as deliveries change, not a scan
 // of the log).
 type WebhookStats struct {
@@ -925,7 +990,7 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"maxRetries\"9\n" +
 	"\x11IntegrationHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
-	"\x03use\x18\x02 \x01(\bR\x03use\"\xd1\f\n" +
+	"\x03use\x18\x02 \x01(\bR\x03use\"\x84\r\n" +
 	"\aWebhook\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -968,7 +1033,8 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"\tid_header\x18\" \x01(\tR\bidHeader\x12)\n" +
 	"\x10timestamp_header\x18# \x01(\tR\x0ftimestampHeader\x12A\n" +
 	"\x0fsignature_style\x18$ \x01(\x0e2\x18.hookd.v1.SignatureStyleR\x0esignatureStyle\x12\x18\n" +
-	"\aordered\x18% \x01(\bR\aordered\"\xea\x05\n" +
+	"\aordered\x18% \x01(\bR\aordered\x121\n" +
+	"\ttransport\x18& \x01(\x0e2\x13.hookd.v1.TransportR\ttransport\"\xea\x05\n" +
 	"\fWebhookStats\x121\n" +
 	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12\x12\n" +
 	"\x04done\x18\x02 \x01(\x03R\x04done\x12\x16\n" +
@@ -1004,7 +1070,11 @@ const file_hookd_v1_webhook_proto_rawDesc = "" +
 	"\x0eSignatureStyle\x12\x1f\n" +
 	"\x1bSIGNATURE_STYLE_UNSPECIFIED\x10\x00\x12%\n" +
 	"!SIGNATURE_STYLE_STANDARD_WEBHOOKS\x10\x01\x12\x1c\n" +
-	"\x18SIGNATURE_STYLE_HEX_BODY\x10\x02B\x8d\x01\n" +
+	"\x18SIGNATURE_STYLE_HEX_BODY\x10\x02*P\n" +
+	"\tTransport\x12\x19\n" +
+	"\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eTRANSPORT_HTTP\x10\x01\x12\x14\n" +
+	"\x10TRANSPORT_LISTEN\x10\x02B\x8d\x01\n" +
 	"\fcom.hookd.v1B\fWebhookProtoP\x01Z.github.com/hookd/hookd/gen/go/hookd/v1;hookdv1\xa2\x02\x03HXX\xaa\x02\bHookd.V1\xca\x02\bHookd\\V1\xe2\x02\x14Hookd\\V1\\GPBMetadata\xea\x02\tHookd::V1b\x06proto3"
 
 var (
@@ -1019,46 +1089,48 @@ func file_hookd_v1_webhook_proto_rawDescGZIP() []byte {
 	return file_hookd_v1_webhook_proto_rawDescData
 }
 
-var file_hookd_v1_webhook_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_hookd_v1_webhook_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_hookd_v1_webhook_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_hookd_v1_webhook_proto_goTypes = []any{
 	(RetryPolicyKind)(0),          // 0: hookd.v1.RetryPolicyKind
 	(SigningAlgorithm)(0),         // 1: hookd.v1.SigningAlgorithm
 	(SignatureStyle)(0),           // 2: hookd.v1.SignatureStyle
-	(*RetryPolicy)(nil),           // 3: hookd.v1.RetryPolicy
-	(*IntegrationHeader)(nil),     // 4: hookd.v1.IntegrationHeader
-	(*Webhook)(nil),               // 5: hookd.v1.Webhook
-	(*WebhookStats)(nil),          // 6: hookd.v1.WebhookStats
-	(*durationpb.Duration)(nil),   // 7: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*Header)(nil),                // 9: hookd.v1.Header
+	(Transport)(0),                // 3: hookd.v1.Transport
+	(*RetryPolicy)(nil),           // 4: hookd.v1.RetryPolicy
+	(*IntegrationHeader)(nil),     // 5: hookd.v1.IntegrationHeader
+	(*Webhook)(nil),               // 6: hookd.v1.Webhook
+	(*WebhookStats)(nil),          // 7: hookd.v1.WebhookStats
+	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*Header)(nil),                // 10: hookd.v1.Header
 }
 var file_hookd_v1_webhook_proto_depIdxs = []int32{
 	0,  // 0: hookd.v1.RetryPolicy.kind:type_name -> hookd.v1.RetryPolicyKind
-	7,  // 1: hookd.v1.RetryPolicy.interval:type_name -> google.protobuf.Duration
-	8,  // 2: hookd.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 3: hookd.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 4: hookd.v1.Webhook.integration_headers:type_name -> hookd.v1.IntegrationHeader
-	9,  // 5: hookd.v1.Webhook.headers:type_name -> hookd.v1.Header
-	3,  // 6: hookd.v1.Webhook.retry_policy:type_name -> hookd.v1.RetryPolicy
-	7,  // 7: hookd.v1.Webhook.timeout:type_name -> google.protobuf.Duration
-	7,  // 8: hookd.v1.Webhook.async_timeout:type_name -> google.protobuf.Duration
-	8,  // 9: hookd.v1.Webhook.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	8,  // 10: hookd.v1.Webhook.disable_time:type_name -> google.protobuf.Timestamp
+	8,  // 1: hookd.v1.RetryPolicy.interval:type_name -> google.protobuf.Duration
+	9,  // 2: hookd.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 3: hookd.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 4: hookd.v1.Webhook.integration_headers:type_name -> hookd.v1.IntegrationHeader
+	10, // 5: hookd.v1.Webhook.headers:type_name -> hookd.v1.Header
+	4,  // 6: hookd.v1.Webhook.retry_policy:type_name -> hookd.v1.RetryPolicy
+	8,  // 7: hookd.v1.Webhook.timeout:type_name -> google.protobuf.Duration
+	8,  // 8: hookd.v1.Webhook.async_timeout:type_name -> google.protobuf.Duration
+	9,  // 9: hookd.v1.Webhook.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	9,  // 10: hookd.v1.Webhook.disable_time:type_name -> google.protobuf.Timestamp
 	1,  // 11: hookd.v1.Webhook.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
-	9,  // 12: hookd.v1.Webhook.effective_headers:type_name -> hookd.v1.Header
+	10, // 12: hookd.v1.Webhook.effective_headers:type_name -> hookd.v1.Header
 	2,  // 13: hookd.v1.Webhook.signature_style:type_name -> hookd.v1.SignatureStyle
-	7,  // 14: hookd.v1.WebhookStats.window:type_name -> google.protobuf.Duration
-	7,  // 15: hookd.v1.WebhookStats.latency_p50:type_name -> google.protobuf.Duration
-	7,  // 16: hookd.v1.WebhookStats.latency_p95:type_name -> google.protobuf.Duration
-	7,  // 17: hookd.v1.WebhookStats.latency_p99:type_name -> google.protobuf.Duration
-	8,  // 18: hookd.v1.WebhookStats.last_success_time:type_name -> google.protobuf.Timestamp
-	8,  // 19: hookd.v1.WebhookStats.last_failure_time:type_name -> google.protobuf.Timestamp
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	3,  // 14: hookd.v1.Webhook.transport:type_name -> hookd.v1.Transport
+	8,  // 15: hookd.v1.WebhookStats.window:type_name -> google.protobuf.Duration
+	8,  // 16: hookd.v1.WebhookStats.latency_p50:type_name -> google.protobuf.Duration
+	8,  // 17: hookd.v1.WebhookStats.latency_p95:type_name -> google.protobuf.Duration
+	8,  // 18: hookd.v1.WebhookStats.latency_p99:type_name -> google.protobuf.Duration
+	9,  // 19: hookd.v1.WebhookStats.last_success_time:type_name -> google.protobuf.Timestamp
+	9,  // 20: hookd.v1.WebhookStats.last_failure_time:type_name -> google.protobuf.Timestamp
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_webhook_proto_init() }
@@ -1072,7 +1144,7 @@ func file_hookd_v1_webhook_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hookd_v1_webhook_proto_rawDesc), len(file_hookd_v1_webhook_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,

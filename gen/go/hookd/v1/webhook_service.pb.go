@@ -79,7 +79,10 @@ type CreateWebhookRequest struct {
 	// signature_style selects the signature format (default SIGNATURE_STYLE_STANDARD_WEBHOOKS).
 	SignatureStyle SignatureStyle `protobuf:"varint,24,opt,name=signature_style,json=signatureStyle,proto3,enum=hookd.v1.SignatureStyle" json:"signature_style,omitempty"`
 	// ordered delivers the events of one ordering_key one at a time, in publish order (default false).
-	Ordered       bool `protobuf:"varint,25,opt,name=ordered,proto3" json:"ordered,omitempty"`
+	Ordered bool `protobuf:"varint,25,opt,name=ordered,proto3" json:"ordered,omitempty"`
+	// transport is how requests reach the receiver (default TRANSPORT_HTTP); TRANSPORT_LISTEN sends them to
+	// connected `hookd listen` clients and needs no url.
+	Transport     Transport `protobuf:"varint,26,opt,name=transport,proto3,enum=hookd.v1.Transport" json:"transport,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -287,6 +290,13 @@ func (x *CreateWebhookRequest) GetOrdered() bool {
 		return x.Ordered
 	}
 	return false
+}
+
+func (x *CreateWebhookRequest) GetTransport() Transport {
+	if x != nil {
+		return x.Transport
+	}
+	return Transport_TRANSPORT_UNSPECIFIED
 }
 
 // CreateWebhookResponse is the response of CreateWebhook.
@@ -1681,7 +1691,7 @@ var File_hookd_v1_webhook_service_proto protoreflect.FileDescriptor
 
 const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xc8\b\n" +
+	"\x1ehookd/v1/webhook_service.proto\x12\bhookd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15hookd/v1/header.proto\x1a\x16hookd/v1/webhook.proto\"\xfb\b\n" +
 	"\x14CreateWebhookRequest\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -1709,7 +1719,8 @@ const file_hookd_v1_webhook_service_proto_rawDesc = "" +
 	"\tid_header\x18\x16 \x01(\tR\bidHeader\x12)\n" +
 	"\x10timestamp_header\x18\x17 \x01(\tR\x0ftimestampHeader\x12A\n" +
 	"\x0fsignature_style\x18\x18 \x01(\x0e2\x18.hookd.v1.SignatureStyleR\x0esignatureStyle\x12\x18\n" +
-	"\aordered\x18\x19 \x01(\bR\aorderedB\n" +
+	"\aordered\x18\x19 \x01(\bR\aordered\x121\n" +
+	"\ttransport\x18\x1a \x01(\x0e2\x13.hookd.v1.TransportR\ttransportB\n" +
 	"\n" +
 	"\b_enabledB\x13\n" +
 	"\x11_send_traceparent\"D\n" +
@@ -1889,10 +1900,11 @@ var file_hookd_v1_webhook_service_proto_goTypes = []any{
 	(*durationpb.Duration)(nil),         // 25: google.protobuf.Duration
 	(SigningAlgorithm)(0),               // 26: hookd.v1.SigningAlgorithm
 	(SignatureStyle)(0),                 // 27: hookd.v1.SignatureStyle
-	(*Webhook)(nil),                     // 28: hookd.v1.Webhook
-	(*HeaderList)(nil),                  // 29: hookd.v1.HeaderList
-	(*WebhookStats)(nil),                // 30: hookd.v1.WebhookStats
-	(*structpb.Struct)(nil),             // 31: google.protobuf.Struct
+	(Transport)(0),                      // 28: hookd.v1.Transport
+	(*Webhook)(nil),                     // 29: hookd.v1.Webhook
+	(*HeaderList)(nil),                  // 30: hookd.v1.HeaderList
+	(*WebhookStats)(nil),                // 31: hookd.v1.WebhookStats
+	(*structpb.Struct)(nil),             // 32: google.protobuf.Struct
 }
 var file_hookd_v1_webhook_service_proto_depIdxs = []int32{
 	22, // 0: hookd.v1.CreateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeader
@@ -1902,53 +1914,54 @@ var file_hookd_v1_webhook_service_proto_depIdxs = []int32{
 	25, // 4: hookd.v1.CreateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
 	26, // 5: hookd.v1.CreateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
 	27, // 6: hookd.v1.CreateWebhookRequest.signature_style:type_name -> hookd.v1.SignatureStyle
-	28, // 7: hookd.v1.CreateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	28, // 8: hookd.v1.GetWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	28, // 9: hookd.v1.ListWebhooksResponse.webhooks:type_name -> hookd.v1.Webhook
-	22, // 10: hookd.v1.IntegrationHeaderList.values:type_name -> hookd.v1.IntegrationHeader
-	6,  // 11: hookd.v1.UpdateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeaderList
-	29, // 12: hookd.v1.UpdateWebhookRequest.headers:type_name -> hookd.v1.HeaderList
-	24, // 13: hookd.v1.UpdateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
-	25, // 14: hookd.v1.UpdateWebhookRequest.timeout:type_name -> google.protobuf.Duration
-	25, // 15: hookd.v1.UpdateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
-	7,  // 16: hookd.v1.UpdateWebhookRequest.success_status_codes:type_name -> hookd.v1.StatusCodeList
-	26, // 17: hookd.v1.UpdateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
-	27, // 18: hookd.v1.UpdateWebhookRequest.signature_style:type_name -> hookd.v1.SignatureStyle
-	28, // 19: hookd.v1.UpdateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	25, // 20: hookd.v1.GetWebhookStatsRequest.window:type_name -> google.protobuf.Duration
-	30, // 21: hookd.v1.GetWebhookStatsResponse.stats:type_name -> hookd.v1.WebhookStats
-	31, // 22: hookd.v1.RenderWebhookBodyRequest.payload:type_name -> google.protobuf.Struct
-	28, // 23: hookd.v1.CopyWebhookResponse.webhook:type_name -> hookd.v1.Webhook
-	28, // 24: hookd.v1.RotateWebhookSecretResponse.webhook:type_name -> hookd.v1.Webhook
-	31, // 25: hookd.v1.TestWebhookRequest.payload:type_name -> google.protobuf.Struct
-	23, // 26: hookd.v1.TestWebhookResponse.headers:type_name -> hookd.v1.Header
-	25, // 27: hookd.v1.TestWebhookResponse.duration:type_name -> google.protobuf.Duration
-	23, // 28: hookd.v1.TestWebhookResponse.request_headers:type_name -> hookd.v1.Header
-	0,  // 29: hookd.v1.WebhookService.CreateWebhook:input_type -> hookd.v1.CreateWebhookRequest
-	2,  // 30: hookd.v1.WebhookService.GetWebhook:input_type -> hookd.v1.GetWebhookRequest
-	4,  // 31: hookd.v1.WebhookService.ListWebhooks:input_type -> hookd.v1.ListWebhooksRequest
-	8,  // 32: hookd.v1.WebhookService.UpdateWebhook:input_type -> hookd.v1.UpdateWebhookRequest
-	10, // 33: hookd.v1.WebhookService.DeleteWebhook:input_type -> hookd.v1.DeleteWebhookRequest
-	16, // 34: hookd.v1.WebhookService.CopyWebhook:input_type -> hookd.v1.CopyWebhookRequest
-	18, // 35: hookd.v1.WebhookService.RotateWebhookSecret:input_type -> hookd.v1.RotateWebhookSecretRequest
-	20, // 36: hookd.v1.WebhookService.TestWebhook:input_type -> hookd.v1.TestWebhookRequest
-	14, // 37: hookd.v1.WebhookService.RenderWebhookBody:input_type -> hookd.v1.RenderWebhookBodyRequest
-	12, // 38: hookd.v1.WebhookService.GetWebhookStats:input_type -> hookd.v1.GetWebhookStatsRequest
-	1,  // 39: hookd.v1.WebhookService.CreateWebhook:output_type -> hookd.v1.CreateWebhookResponse
-	3,  // 40: hookd.v1.WebhookService.GetWebhook:output_type -> hookd.v1.GetWebhookResponse
-	5,  // 41: hookd.v1.WebhookService.ListWebhooks:output_type -> hookd.v1.ListWebhooksResponse
-	9,  // 42: hookd.v1.WebhookService.UpdateWebhook:output_type -> hookd.v1.UpdateWebhookResponse
-	11, // 43: hookd.v1.WebhookService.DeleteWebhook:output_type -> hookd.v1.DeleteWebhookResponse
-	17, // 44: hookd.v1.WebhookService.CopyWebhook:output_type -> hookd.v1.CopyWebhookResponse
-	19, // 45: hookd.v1.WebhookService.RotateWebhookSecret:output_type -> hookd.v1.RotateWebhookSecretResponse
-	21, // 46: hookd.v1.WebhookService.TestWebhook:output_type -> hookd.v1.TestWebhookResponse
-	15, // 47: hookd.v1.WebhookService.RenderWebhookBody:output_type -> hookd.v1.RenderWebhookBodyResponse
-	13, // 48: hookd.v1.WebhookService.GetWebhookStats:output_type -> hookd.v1.GetWebhookStatsResponse
-	39, // [39:49] is the sub-list for method output_type
-	29, // [29:39] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	28, // 7: hookd.v1.CreateWebhookRequest.transport:type_name -> hookd.v1.Transport
+	29, // 8: hookd.v1.CreateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	29, // 9: hookd.v1.GetWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	29, // 10: hookd.v1.ListWebhooksResponse.webhooks:type_name -> hookd.v1.Webhook
+	22, // 11: hookd.v1.IntegrationHeaderList.values:type_name -> hookd.v1.IntegrationHeader
+	6,  // 12: hookd.v1.UpdateWebhookRequest.integration_headers:type_name -> hookd.v1.IntegrationHeaderList
+	30, // 13: hookd.v1.UpdateWebhookRequest.headers:type_name -> hookd.v1.HeaderList
+	24, // 14: hookd.v1.UpdateWebhookRequest.retry_policy:type_name -> hookd.v1.RetryPolicy
+	25, // 15: hookd.v1.UpdateWebhookRequest.timeout:type_name -> google.protobuf.Duration
+	25, // 16: hookd.v1.UpdateWebhookRequest.async_timeout:type_name -> google.protobuf.Duration
+	7,  // 17: hookd.v1.UpdateWebhookRequest.success_status_codes:type_name -> hookd.v1.StatusCodeList
+	26, // 18: hookd.v1.UpdateWebhookRequest.signing_algorithm:type_name -> hookd.v1.SigningAlgorithm
+	27, // 19: hookd.v1.UpdateWebhookRequest.signature_style:type_name -> hookd.v1.SignatureStyle
+	29, // 20: hookd.v1.UpdateWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	25, // 21: hookd.v1.GetWebhookStatsRequest.window:type_name -> google.protobuf.Duration
+	31, // 22: hookd.v1.GetWebhookStatsResponse.stats:type_name -> hookd.v1.WebhookStats
+	32, // 23: hookd.v1.RenderWebhookBodyRequest.payload:type_name -> google.protobuf.Struct
+	29, // 24: hookd.v1.CopyWebhookResponse.webhook:type_name -> hookd.v1.Webhook
+	29, // 25: hookd.v1.RotateWebhookSecretResponse.webhook:type_name -> hookd.v1.Webhook
+	32, // 26: hookd.v1.TestWebhookRequest.payload:type_name -> google.protobuf.Struct
+	23, // 27: hookd.v1.TestWebhookResponse.headers:type_name -> hookd.v1.Header
+	25, // 28: hookd.v1.TestWebhookResponse.duration:type_name -> google.protobuf.Duration
+	23, // 29: hookd.v1.TestWebhookResponse.request_headers:type_name -> hookd.v1.Header
+	0,  // 30: hookd.v1.WebhookService.CreateWebhook:input_type -> hookd.v1.CreateWebhookRequest
+	2,  // 31: hookd.v1.WebhookService.GetWebhook:input_type -> hookd.v1.GetWebhookRequest
+	4,  // 32: hookd.v1.WebhookService.ListWebhooks:input_type -> hookd.v1.ListWebhooksRequest
+	8,  // 33: hookd.v1.WebhookService.UpdateWebhook:input_type -> hookd.v1.UpdateWebhookRequest
+	10, // 34: hookd.v1.WebhookService.DeleteWebhook:input_type -> hookd.v1.DeleteWebhookRequest
+	16, // 35: hookd.v1.WebhookService.CopyWebhook:input_type -> hookd.v1.CopyWebhookRequest
+	18, // 36: hookd.v1.WebhookService.RotateWebhookSecret:input_type -> hookd.v1.RotateWebhookSecretRequest
+	20, // 37: hookd.v1.WebhookService.TestWebhook:input_type -> hookd.v1.TestWebhookRequest
+	14, // 38: hookd.v1.WebhookService.RenderWebhookBody:input_type -> hookd.v1.RenderWebhookBodyRequest
+	12, // 39: hookd.v1.WebhookService.GetWebhookStats:input_type -> hookd.v1.GetWebhookStatsRequest
+	1,  // 40: hookd.v1.WebhookService.CreateWebhook:output_type -> hookd.v1.CreateWebhookResponse
+	3,  // 41: hookd.v1.WebhookService.GetWebhook:output_type -> hookd.v1.GetWebhookResponse
+	5,  // 42: hookd.v1.WebhookService.ListWebhooks:output_type -> hookd.v1.ListWebhooksResponse
+	9,  // 43: hookd.v1.WebhookService.UpdateWebhook:output_type -> hookd.v1.UpdateWebhookResponse
+	11, // 44: hookd.v1.WebhookService.DeleteWebhook:output_type -> hookd.v1.DeleteWebhookResponse
+	17, // 45: hookd.v1.WebhookService.CopyWebhook:output_type -> hookd.v1.CopyWebhookResponse
+	19, // 46: hookd.v1.WebhookService.RotateWebhookSecret:output_type -> hookd.v1.RotateWebhookSecretResponse
+	21, // 47: hookd.v1.WebhookService.TestWebhook:output_type -> hookd.v1.TestWebhookResponse
+	15, // 48: hookd.v1.WebhookService.RenderWebhookBody:output_type -> hookd.v1.RenderWebhookBodyResponse
+	13, // 49: hookd.v1.WebhookService.GetWebhookStats:output_type -> hookd.v1.GetWebhookStatsResponse
+	40, // [40:50] is the sub-list for method output_type
+	30, // [30:40] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_hookd_v1_webhook_service_proto_init() }

@@ -4,17 +4,209 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Delivery, DeliveryChange, DeliveryStatus } from "./delivery_pb.js";
 import { file_hookd_v1_delivery } from "./delivery_pb.js";
+import type { Header } from "./header_pb.js";
+import { file_hookd_v1_header } from "./header_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file hookd/v1/delivery_service.proto.
  */
 export const file_hookd_v1_delivery_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9ob29rZC92MS9kZWxpdmVyeV9zZXJ2aWNlLnByb3RvEghob29rZC52MSKhAgoORGVsaXZlcnlGaWx0ZXISKgoIc3RhdHVzZXMYASADKA4yGC5ob29rZC52MS5EZWxpdmVyeVN0YXR1cxISCgp3ZWJob29rX2lkGAIgASgJEhYKDmludGVncmF0aW9uX2lkGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSDwoHc3ViamVjdBgFIAEoCRI1ChFjcmVhdGVfdGltZV9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoSY3JlYXRlX3RpbWVfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghldmVudF9pZBgIIAEoCRIRCgl0ZW5hbnRfaWQYCSABKAkiiAEKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIoCgZmaWx0ZXIYAyABKAsyGC5ob29rZC52MS5EZWxpdmVyeUZpbHRlchINCgVxdWV1ZRgEIAEoCBIPCgdibG9ja2VkGAUgASgIIlkKFkxpc3REZWxpdmVyaWVzUmVzcG9uc2USJgoKZGVsaXZlcmllcxgBIAMoCzISLmhvb2tkLnYxLkRlbGl2ZXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIgChJHZXREZWxpdmVyeVJlcXVlc3QSCgoCaWQYASABKAkiOwoTR2V0RGVsaXZlcnlSZXNwb25zZRIkCghkZWxpdmVyeRgBIAEoCzISLmhvb2tkLnYxLkRlbGl2ZXJ5IiIKFFJldHJ5RGVsaXZlcnlSZXF1ZXN0EgoKAmlkGAEgASgJIj0KFVJldHJ5RGVsaXZlcnlSZXNwb25zZRIkCghkZWxpdmVyeRgBIAEoCzISLmhvb2tkLnYxLkRlbGl2ZXJ5IkIKFlJldHJ5RGVsaXZlcmllc1JlcXVlc3QSKAoGZmlsdGVyGAEgASgLMhguaG9va2QudjEuRGVsaXZlcnlGaWx0ZXIiKAoXUmV0cnlEZWxpdmVyaWVzUmVzcG9uc2USDQoFY291bnQYASABKAUiIwoVQ2FuY2VsRGVsaXZlcnlSZXF1ZXN0EgoKAmlkGAEgASgJIj4KFkNhbmNlbERlbGl2ZXJ5UmVzcG9uc2USJAoIZGVsaXZlcnkYASABKAsyEi5ob29rZC52MS5EZWxpdmVyeSJCChZXYXRjaERlbGl2ZXJpZXNSZXF1ZXN0EigKBmZpbHRlchgBIAEoCzIYLmhvb2tkLnYxLkRlbGl2ZXJ5RmlsdGVyIpMBChdXYXRjaERlbGl2ZXJpZXNSZXNwb25zZRIkCghkZWxpdmVyeRgBIAEoCzISLmhvb2tkLnYxLkRlbGl2ZXJ5EigKBmNoYW5nZRgCIAEoDjIYLmhvb2tkLnYxLkRlbGl2ZXJ5Q2hhbmdlEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImsKF0V4cG9ydERlbGl2ZXJpZXNSZXF1ZXN0EiYKBmZvcm1hdBgBIAEoDjIWLmhvb2tkLnYxLkV4cG9ydEZvcm1hdBIoCgZmaWx0ZXIYAiABKAsyGC5ob29rZC52MS5EZWxpdmVyeUZpbHRlciJrChdDcmVhdGVFeHBvcnRMaW5rUmVxdWVzdBImCgZmb3JtYXQYASABKA4yFi5ob29rZC52MS5FeHBvcnRGb3JtYXQSKAoGZmlsdGVyGAIgASgLMhguaG9va2QudjEuRGVsaXZlcnlGaWx0ZXIiWAoYQ3JlYXRlRXhwb3J0TGlua1Jlc3BvbnNlEgsKA3VybBgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiKAoYRXhwb3J0RGVsaXZlcmllc1Jlc3BvbnNlEgwKBGRhdGEYASABKAwqXgoMRXhwb3J0Rm9ybWF0Eh0KGUVYUE9SVF9GT1JNQVRfVU5TUEVDSUZJRUQQABIVChFFWFBPUlRfRk9STUFUX0NTVhABEhgKFEVYUE9SVF9GT1JNQVRfTkRKU09OEAIy1wUKD0RlbGl2ZXJ5U2VydmljZRJYCg5MaXN0RGVsaXZlcmllcxIfLmhvb2tkLnYxLkxpc3REZWxpdmVyaWVzUmVxdWVzdBogLmhvb2tkLnYxLkxpc3REZWxpdmVyaWVzUmVzcG9uc2UiA5ACARJPCgtHZXREZWxpdmVyeRIcLmhvb2tkLnYxLkdldERlbGl2ZXJ5UmVxdWVzdBodLmhvb2tkLnYxLkdldERlbGl2ZXJ5UmVzcG9uc2UiA5ACARJQCg1SZXRyeURlbGl2ZXJ5Eh4uaG9va2QudjEuUmV0cnlEZWxpdmVyeVJlcXVlc3QaHy5ob29rZC52MS5SZXRyeURlbGl2ZXJ5UmVzcG9uc2USVgoPUmV0cnlEZWxpdmVyaWVzEiAuaG9va2QudjEuUmV0cnlEZWxpdmVyaWVzUmVxdWVzdBohLmhvb2tkLnYxLlJldHJ5RGVsaXZlcmllc1Jlc3BvbnNlElMKDkNhbmNlbERlbGl2ZXJ5Eh8uaG9va2QudjEuQ2FuY2VsRGVsaXZlcnlSZXF1ZXN0GiAuaG9va2QudjEuQ2FuY2VsRGVsaXZlcnlSZXNwb25zZRJgChBFeHBvcnREZWxpdmVyaWVzEiEuaG9va2QudjEuRXhwb3J0RGVsaXZlcmllc1JlcXVlc3QaIi5ob29rZC52MS5FeHBvcnREZWxpdmVyaWVzUmVzcG9uc2UiA5ACATABElkKEENyZWF0ZUV4cG9ydExpbmsSIS5ob29rZC52MS5DcmVhdGVFeHBvcnRMaW5rUmVxdWVzdBoiLmhvb2tkLnYxLkNyZWF0ZUV4cG9ydExpbmtSZXNwb25zZRJdCg9XYXRjaERlbGl2ZXJpZXMSIC5ob29rZC52MS5XYXRjaERlbGl2ZXJpZXNSZXF1ZXN0GiEuaG9va2QudjEuV2F0Y2hEZWxpdmVyaWVzUmVzcG9uc2UiA5ACATABQpUBCgxjb20uaG9va2QudjFCFERlbGl2ZXJ5U2VydmljZVByb3RvUAFaLmdpdGh1Yi5jb20vaG9va2QvaG9va2QvZ2VuL2dvL2hvb2tkL3YxO2hvb2tkdjGiAgNIWFiqAghIb29rZC5WMcoCCEhvb2tkXFYx4gIUSG9va2RcVjFcR1BCTWV0YWRhdGHqAglIb29rZDo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_hookd_v1_delivery]);
+  fileDesc("Ch9ob29rZC92MS9kZWxpdmVyeV9zZXJ2aWNlLnByb3RvEghob29rZC52MSItChdMaXN0ZW5EZWxpdmVyaWVzUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJIt0BCg9MaXN0ZW5lZFJlcXVlc3QSFQoNYXR0ZW1wdF90b2tlbhgBIAEoCRITCgtkZWxpdmVyeV9pZBgCIAEoCRISCgpldmVudF90eXBlGAMgASgJEg8KB2F0dGVtcHQYBCABKAUSDgoGbWV0aG9kGAUgASgJEgwKBHBhdGgYBiABKAkSIQoHaGVhZGVycxgHIAMoCzIQLmhvb2tkLnYxLkhlYWRlchIMCgRib2R5GAggASgMEioKB3RpbWVvdXQYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iRgoYTGlzdGVuRGVsaXZlcmllc1Jlc3BvbnNlEioKB3JlcXVlc3QYASABKAsyGS5ob29rZC52MS5MaXN0ZW5lZFJlcXVlc3QitwEKHFJlcG9ydExpc3RlbmVkQXR0ZW1wdFJlcXVlc3QSFQoNYXR0ZW1wdF90b2tlbhgBIAEoCRITCgtzdGF0dXNfY29kZRgCIAEoBRIhCgdoZWFkZXJzGAMgAygLMhAuaG9va2QudjEuSGVhZGVyEgwKBGJvZHkYBCABKAwSKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDQoFZXJyb3IYBiABKAkiHwodUmVwb3J0TGlzdGVuZWRBdHRlbXB0UmVzcG9uc2UioQIKDkRlbGl2ZXJ5RmlsdGVyEioKCHN0YXR1c2VzGAEgAygOMhguaG9va2QudjEuRGVsaXZlcnlTdGF0dXMSEgoKd2ViaG9va19pZBgCIAEoCRIWCg5pbnRlZ3JhdGlvbl9pZBgDIAEoCRISCgpldmVudF90eXBlGAQgASgJEg8KB3N1YmplY3QYBSABKAkSNQoRY3JlYXRlX3RpbWVfYWZ0ZXIYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEmNyZWF0ZV90aW1lX2JlZm9yZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZXZlbnRfaWQYCCABKAkSEQoJdGVuYW50X2lkGAkgASgJIogBChVMaXN0RGVsaXZlcmllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKAoGZmlsdGVyGAMgASgLMhguaG9va2QudjEuRGVsaXZlcnlGaWx0ZXISDQoFcXVldWUYBCABKAgSDwoHYmxvY2tlZBgFIAEoCCJZChZMaXN0RGVsaXZlcmllc1Jlc3BvbnNlEiYKCmRlbGl2ZXJpZXMYASADKAsyEi5ob29rZC52MS5EZWxpdmVyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIAoSR2V0RGVsaXZlcnlSZXF1ZXN0EgoKAmlkGAEgASgJIjsKE0dldERlbGl2ZXJ5UmVzcG9uc2USJAoIZGVsaXZlcnkYASABKAsyEi5ob29rZC52MS5EZWxpdmVyeSIiChRSZXRyeURlbGl2ZXJ5UmVxdWVzdBIKCgJpZBgBIAEoCSI9ChVSZXRyeURlbGl2ZXJ5UmVzcG9uc2USJAoIZGVsaXZlcnkYASABKAsyEi5ob29rZC52MS5EZWxpdmVyeSJCChZSZXRyeURlbGl2ZXJpZXNSZXF1ZXN0EigKBmZpbHRlchgBIAEoCzIYLmhvb2tkLnYxLkRlbGl2ZXJ5RmlsdGVyIigKF1JldHJ5RGVsaXZlcmllc1Jlc3BvbnNlEg0KBWNvdW50GAEgASgFIiMKFUNhbmNlbERlbGl2ZXJ5UmVxdWVzdBIKCgJpZBgBIAEoCSI+ChZDYW5jZWxEZWxpdmVyeVJlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuaG9va2QudjEuRGVsaXZlcnkiQgoWV2F0Y2hEZWxpdmVyaWVzUmVxdWVzdBIoCgZmaWx0ZXIYASABKAsyGC5ob29rZC52MS5EZWxpdmVyeUZpbHRlciKTAQoXV2F0Y2hEZWxpdmVyaWVzUmVzcG9uc2USJAoIZGVsaXZlcnkYASABKAsyEi5ob29rZC52MS5EZWxpdmVyeRIoCgZjaGFuZ2UYAiABKA4yGC5ob29rZC52MS5EZWxpdmVyeUNoYW5nZRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJrChdFeHBvcnREZWxpdmVyaWVzUmVxdWVzdBImCgZmb3JtYXQYASABKA4yFi5ob29rZC52MS5FeHBvcnRGb3JtYXQSKAoGZmlsdGVyGAIgASgLMhguaG9va2QudjEuRGVsaXZlcnlGaWx0ZXIiawoXQ3JlYXRlRXhwb3J0TGlua1JlcXVlc3QSJgoGZm9ybWF0GAEgASgOMhYuaG9va2QudjEuRXhwb3J0Rm9ybWF0EigKBmZpbHRlchgCIAEoCzIYLmhvb2tkLnYxLkRlbGl2ZXJ5RmlsdGVyIlgKGENyZWF0ZUV4cG9ydExpbmtSZXNwb25zZRILCgN1cmwYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIigKGEV4cG9ydERlbGl2ZXJpZXNSZXNwb25zZRIMCgRkYXRhGAEgASgMKl4KDEV4cG9ydEZvcm1hdBIdChlFWFBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASFQoRRVhQT1JUX0ZPUk1BVF9DU1YQARIYChRFWFBPUlRfRk9STUFUX05ESlNPThACMp4HCg9EZWxpdmVyeVNlcnZpY2USWAoOTGlzdERlbGl2ZXJpZXMSHy5ob29rZC52MS5MaXN0RGVsaXZlcmllc1JlcXVlc3QaIC5ob29rZC52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlIgOQAgESTwoLR2V0RGVsaXZlcnkSHC5ob29rZC52MS5HZXREZWxpdmVyeVJlcXVlc3QaHS5ob29rZC52MS5HZXREZWxpdmVyeVJlc3BvbnNlIgOQAgESUAoNUmV0cnlEZWxpdmVyeRIeLmhvb2tkLnYxLlJldHJ5RGVsaXZlcnlSZXF1ZXN0Gh8uaG9va2QudjEuUmV0cnlEZWxpdmVyeVJlc3BvbnNlElYKD1JldHJ5RGVsaXZlcmllcxIgLmhvb2tkLnYxLlJldHJ5RGVsaXZlcmllc1JlcXVlc3QaIS5ob29rZC52MS5SZXRyeURlbGl2ZXJpZXNSZXNwb25zZRJTCg5DYW5jZWxEZWxpdmVyeRIfLmhvb2tkLnYxLkNhbmNlbERlbGl2ZXJ5UmVxdWVzdBogLmhvb2tkLnYxLkNhbmNlbERlbGl2ZXJ5UmVzcG9uc2USYAoQRXhwb3J0RGVsaXZlcmllcxIhLmhvb2tkLnYxLkV4cG9ydERlbGl2ZXJpZXNSZXF1ZXN0GiIuaG9va2QudjEuRXhwb3J0RGVsaXZlcmllc1Jlc3BvbnNlIgOQAgEwARJZChBDcmVhdGVFeHBvcnRMaW5rEiEuaG9va2QudjEuQ3JlYXRlRXhwb3J0TGlua1JlcXVlc3QaIi5ob29rZC52MS5DcmVhdGVFeHBvcnRMaW5rUmVzcG9uc2USXQoPV2F0Y2hEZWxpdmVyaWVzEiAuaG9va2QudjEuV2F0Y2hEZWxpdmVyaWVzUmVxdWVzdBohLmhvb2tkLnYxLldhdGNoRGVsaXZlcmllc1Jlc3BvbnNlIgOQAgEwARJbChBMaXN0ZW5EZWxpdmVyaWVzEiEuaG9va2QudjEuTGlzdGVuRGVsaXZlcmllc1JlcXVlc3QaIi5ob29rZC52MS5MaXN0ZW5EZWxpdmVyaWVzUmVzcG9uc2UwARJoChVSZXBvcnRMaXN0ZW5lZEF0dGVtcHQSJi5ob29rZC52MS5SZXBvcnRMaXN0ZW5lZEF0dGVtcHRSZXF1ZXN0GicuaG9va2QudjEuUmVwb3J0TGlzdGVuZWRBdHRlbXB0UmVzcG9uc2VClQEKDGNvbS5ob29rZC52MUIURGVsaXZlcnlTZXJ2aWNlUHJvdG9QAVouZ2l0aHViLmNvbS9ob29rZC9ob29rZC9nZW4vZ28vaG9va2QvdjE7aG9va2R2MaICA0hYWKoCCEhvb2tkLlYxygIISG9va2RcVjHiAhRIb29rZFxWMVxHUEJNZXRhZGF0YeoCCUhvb2tkOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_hookd_v1_delivery, file_hookd_v1_header]);
+
+/**
+ * ListenDeliveriesRequest connects a listen client to a webhook.
+ *
+ * @generated from message hookd.v1.ListenDeliveriesRequest
+ */
+export type ListenDeliveriesRequest = Message<"hookd.v1.ListenDeliveriesRequest"> & {
+  /**
+   * webhook_id is the TRANSPORT_LISTEN webhook whose requests are received.
+   *
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message hookd.v1.ListenDeliveriesRequest.
+ * Use `create(ListenDeliveriesRequestSchema)` to create a new message.
+ */
+export const ListenDeliveriesRequestSchema: GenMessage<ListenDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_delivery_service, 0);
+
+/**
+ * ListenedRequest is one request of an attempt, ready to be sent to the local receiver.
+ *
+ * @generated from message hookd.v1.ListenedRequest
+ */
+export type ListenedRequest = Message<"hookd.v1.ListenedRequest"> & {
+  /**
+   * attempt_token identifies the attempt in ReportListenedAttempt (one use).
+   *
+   * @generated from field: string attempt_token = 1;
+   */
+  attemptToken: string;
+
+  /**
+   * delivery_id is the delivery the attempt belongs to.
+   *
+   * @generated from field: string delivery_id = 2;
+   */
+  deliveryId: string;
+
+  /**
+   * event_type is the delivered event's type.
+   *
+   * @generated from field: string event_type = 3;
+   */
+  eventType: string;
+
+  /**
+   * attempt is the attempt's number (1 for the first).
+   *
+   * @generated from field: int32 attempt = 4;
+   */
+  attempt: number;
+
+  /**
+   * method is the HTTP method.
+   *
+   * @generated from field: string method = 5;
+   */
+  method: string;
+
+  /**
+   * path is the path and query the request would be sent to (from the webhook's path, or "/").
+   *
+   * @generated from field: string path = 6;
+   */
+  path: string;
+
+  /**
+   * headers are the request's headers, signature included.
+   *
+   * @generated from field: repeated hookd.v1.Header headers = 7;
+   */
+  headers: Header[];
+
+  /**
+   * body is the request body.
+   *
+   * @generated from field: bytes body = 8;
+   */
+  body: Uint8Array;
+
+  /**
+   * timeout is how long the server waits for the report.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 9;
+   */
+  timeout?: Duration | undefined;
+};
+
+/**
+ * Describes the message hookd.v1.ListenedRequest.
+ * Use `create(ListenedRequestSchema)` to create a new message.
+ */
+export const ListenedRequestSchema: GenMessage<ListenedRequest> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_delivery_service, 1);
+
+/**
+ * ListenDeliveriesResponse carries one request, or nothing (a heartbeat).
+ *
+ * @generated from message hookd.v1.ListenDeliveriesResponse
+ */
+export type ListenDeliveriesResponse = Message<"hookd.v1.ListenDeliveriesResponse"> & {
+  /**
+   * request is the request to forward; unset on a heartbeat.
+   *
+   * @generated from field: hookd.v1.ListenedRequest request = 1;
+   */
+  request?: ListenedRequest | undefined;
+};
+
+/**
+ * Describes the message hookd.v1.ListenDeliveriesResponse.
+ * Use `create(ListenDeliveriesResponseSchema)` to create a new message.
+ */
+export const ListenDeliveriesResponseSchema: GenMessage<ListenDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_delivery_service, 2);
+
+/**
+ * ReportListenedAttemptRequest is the receiver's answer to a listened request.
+ *
+ * @generated from message hookd.v1.ReportListenedAttemptRequest
+ */
+export type ReportListenedAttemptRequest = Message<"hookd.v1.ReportListenedAttemptRequest"> & {
+  /**
+   * attempt_token is the token of the ListenedRequest.
+   *
+   * @generated from field: string attempt_token = 1;
+   */
+  attemptToken: string;
+
+  /**
+   * status_code is the receiver's HTTP status (0 when there was no response: see error).
+   *
+   * @generated from field: int32 status_code = 2;
+   */
+  statusCode: number;
+
+  /**
+   * headers are the response headers.
+   *
+   * @generated from field: repeated hookd.v1.Header headers = 3;
+   */
+  headers: Header[];
+
+  /**
+   * body is the response body (cut at the server's response limit).
+   *
+   * @generated from field: bytes body = 4;
+   */
+  body: Uint8Array;
+
+  /**
+   * duration is how long the request took.
+   *
+   * @generated from field: google.protobuf.Duration duration = 5;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * error says why there is no response (connection refused, timeout), empty otherwise.
+   *
+   * @generated from field: string error = 6;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message hookd.v1.ReportListenedAttemptRequest.
+ * Use `create(ReportListenedAttemptRequestSchema)` to create a new message.
+ */
+export const ReportListenedAttemptRequestSchema: GenMessage<ReportListenedAttemptRequest> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_delivery_service, 3);
+
+/**
+ * ReportListenedAttemptResponse is empty.
+ *
+ * @generated from message hookd.v1.ReportListenedAttemptResponse
+ */
+export type ReportListenedAttemptResponse = Message<"hookd.v1.ReportListenedAttemptResponse"> & {
+};
+
+/**
+ * Describes the message hookd.v1.ReportListenedAttemptResponse.
+ * Use `create(ReportListenedAttemptResponseSchema)` to create a new message.
+ */
+export const ReportListenedAttemptResponseSchema: GenMessage<ReportListenedAttemptResponse> = /*@__PURE__*/
+  messageDesc(file_hookd_v1_delivery_service, 4);
 
 /**
  * DeliveryFilter selects deliveries. Empty fields match everything.
@@ -91,7 +283,7 @@ export type DeliveryFilter = Message<"hookd.v1.DeliveryFilter"> & {
  * Use `create(DeliveryFilterSchema)` to create a new message.
  */
 export const DeliveryFilterSchema: GenMessage<DeliveryFilter> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 0);
+  messageDesc(file_hookd_v1_delivery_service, 5);
 
 /**
  * ListDeliveriesRequest is the request of ListDeliveries.
@@ -141,7 +333,7 @@ export type ListDeliveriesRequest = Message<"hookd.v1.ListDeliveriesRequest"> & 
  * Use `create(ListDeliveriesRequestSchema)` to create a new message.
  */
 export const ListDeliveriesRequestSchema: GenMessage<ListDeliveriesRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 1);
+  messageDesc(file_hookd_v1_delivery_service, 6);
 
 /**
  * ListDeliveriesResponse is the response of ListDeliveries.
@@ -169,7 +361,7 @@ export type ListDeliveriesResponse = Message<"hookd.v1.ListDeliveriesResponse"> 
  * Use `create(ListDeliveriesResponseSchema)` to create a new message.
  */
 export const ListDeliveriesResponseSchema: GenMessage<ListDeliveriesResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 2);
+  messageDesc(file_hookd_v1_delivery_service, 7);
 
 /**
  * GetDeliveryRequest is the request of GetDelivery.
@@ -190,7 +382,7 @@ export type GetDeliveryRequest = Message<"hookd.v1.GetDeliveryRequest"> & {
  * Use `create(GetDeliveryRequestSchema)` to create a new message.
  */
 export const GetDeliveryRequestSchema: GenMessage<GetDeliveryRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 3);
+  messageDesc(file_hookd_v1_delivery_service, 8);
 
 /**
  * GetDeliveryResponse is the response of GetDelivery.
@@ -211,7 +403,7 @@ export type GetDeliveryResponse = Message<"hookd.v1.GetDeliveryResponse"> & {
  * Use `create(GetDeliveryResponseSchema)` to create a new message.
  */
 export const GetDeliveryResponseSchema: GenMessage<GetDeliveryResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 4);
+  messageDesc(file_hookd_v1_delivery_service, 9);
 
 /**
  * RetryDeliveryRequest is the request of RetryDelivery.
@@ -232,7 +424,7 @@ export type RetryDeliveryRequest = Message<"hookd.v1.RetryDeliveryRequest"> & {
  * Use `create(RetryDeliveryRequestSchema)` to create a new message.
  */
 export const RetryDeliveryRequestSchema: GenMessage<RetryDeliveryRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 5);
+  messageDesc(file_hookd_v1_delivery_service, 10);
 
 /**
  * RetryDeliveryResponse is the response of RetryDelivery.
@@ -253,7 +445,7 @@ export type RetryDeliveryResponse = Message<"hookd.v1.RetryDeliveryResponse"> & 
  * Use `create(RetryDeliveryResponseSchema)` to create a new message.
  */
 export const RetryDeliveryResponseSchema: GenMessage<RetryDeliveryResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 6);
+  messageDesc(file_hookd_v1_delivery_service, 11);
 
 /**
  * RetryDeliveriesRequest is the request of RetryDeliveries.
@@ -274,7 +466,7 @@ export type RetryDeliveriesRequest = Message<"hookd.v1.RetryDeliveriesRequest"> 
  * Use `create(RetryDeliveriesRequestSchema)` to create a new message.
  */
 export const RetryDeliveriesRequestSchema: GenMessage<RetryDeliveriesRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 7);
+  messageDesc(file_hookd_v1_delivery_service, 12);
 
 /**
  * RetryDeliveriesResponse is the response of RetryDeliveries.
@@ -295,7 +487,7 @@ export type RetryDeliveriesResponse = Message<"hookd.v1.RetryDeliveriesResponse"
  * Use `create(RetryDeliveriesResponseSchema)` to create a new message.
  */
 export const RetryDeliveriesResponseSchema: GenMessage<RetryDeliveriesResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 8);
+  messageDesc(file_hookd_v1_delivery_service, 13);
 
 /**
  * CancelDeliveryRequest is the request of CancelDelivery.
@@ -316,7 +508,7 @@ export type CancelDeliveryRequest = Message<"hookd.v1.CancelDeliveryRequest"> & 
  * Use `create(CancelDeliveryRequestSchema)` to create a new message.
  */
 export const CancelDeliveryRequestSchema: GenMessage<CancelDeliveryRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 9);
+  messageDesc(file_hookd_v1_delivery_service, 14);
 
 /**
  * CancelDeliveryResponse is the response of CancelDelivery.
@@ -337,7 +529,7 @@ export type CancelDeliveryResponse = Message<"hookd.v1.CancelDeliveryResponse"> 
  * Use `create(CancelDeliveryResponseSchema)` to create a new message.
  */
 export const CancelDeliveryResponseSchema: GenMessage<CancelDeliveryResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 10);
+  messageDesc(file_hookd_v1_delivery_service, 15);
 
 /**
  * WatchDeliveriesRequest is the request of WatchDeliveries.
@@ -358,7 +550,7 @@ export type WatchDeliveriesRequest = Message<"hookd.v1.WatchDeliveriesRequest"> 
  * Use `create(WatchDeliveriesRequestSchema)` to create a new message.
  */
 export const WatchDeliveriesRequestSchema: GenMessage<WatchDeliveriesRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 11);
+  messageDesc(file_hookd_v1_delivery_service, 16);
 
 /**
  * WatchDeliveriesResponse is one change, or a heartbeat when delivery is unset.
@@ -393,7 +585,7 @@ export type WatchDeliveriesResponse = Message<"hookd.v1.WatchDeliveriesResponse"
  * Use `create(WatchDeliveriesResponseSchema)` to create a new message.
  */
 export const WatchDeliveriesResponseSchema: GenMessage<WatchDeliveriesResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 12);
+  messageDesc(file_hookd_v1_delivery_service, 17);
 
 /**
  * ExportDeliveriesRequest is the request of ExportDeliveries.
@@ -421,7 +613,7 @@ export type ExportDeliveriesRequest = Message<"hookd.v1.ExportDeliveriesRequest"
  * Use `create(ExportDeliveriesRequestSchema)` to create a new message.
  */
 export const ExportDeliveriesRequestSchema: GenMessage<ExportDeliveriesRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 13);
+  messageDesc(file_hookd_v1_delivery_service, 18);
 
 /**
  * CreateExportLinkRequest is the request of CreateExportLink.
@@ -449,7 +641,7 @@ export type CreateExportLinkRequest = Message<"hookd.v1.CreateExportLinkRequest"
  * Use `create(CreateExportLinkRequestSchema)` to create a new message.
  */
 export const CreateExportLinkRequestSchema: GenMessage<CreateExportLinkRequest> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 14);
+  messageDesc(file_hookd_v1_delivery_service, 19);
 
 /**
  * CreateExportLinkResponse is the response of CreateExportLink.
@@ -478,7 +670,7 @@ export type CreateExportLinkResponse = Message<"hookd.v1.CreateExportLinkRespons
  * Use `create(CreateExportLinkResponseSchema)` to create a new message.
  */
 export const CreateExportLinkResponseSchema: GenMessage<CreateExportLinkResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 15);
+  messageDesc(file_hookd_v1_delivery_service, 20);
 
 /**
  * ExportDeliveriesResponse is one chunk of an export; concatenated chunks form the file.
@@ -499,7 +691,7 @@ export type ExportDeliveriesResponse = Message<"hookd.v1.ExportDeliveriesRespons
  * Use `create(ExportDeliveriesResponseSchema)` to create a new message.
  */
 export const ExportDeliveriesResponseSchema: GenMessage<ExportDeliveriesResponse> = /*@__PURE__*/
-  messageDesc(file_hookd_v1_delivery_service, 16);
+  messageDesc(file_hookd_v1_delivery_service, 21);
 
 /**
  * ExportFormat is the format of an export.
@@ -629,6 +821,33 @@ export const DeliveryService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchDeliveriesRequestSchema;
     output: typeof WatchDeliveriesResponseSchema;
+  },
+  /**
+   * ListenDeliveries streams the ready requests of a TRANSPORT_LISTEN webhook (method, path, headers, body:
+   * built and signed like any other) to a `hookd listen` client, which sends each to its local receiver and
+   * reports the response with ReportListenedAttempt. A request not reported within the webhook's timeout fails
+   * its attempt with a timeout, as for a receiver that does not answer. Needs MEMBER. The stream is served by
+   * one server process; deliveries claimed by another process with no connected client are put back QUEUED
+   * shortly (no attempt spent), so with several processes a delivery reaches the client within a few seconds.
+   *
+   * @generated from rpc hookd.v1.DeliveryService.ListenDeliveries
+   */
+  listenDeliveries: {
+    methodKind: "server_streaming";
+    input: typeof ListenDeliveriesRequestSchema;
+    output: typeof ListenDeliveriesResponseSchema;
+  },
+  /**
+   * ReportListenedAttempt reports the receiver's response (or the error) to a request received through
+   * ListenDeliveries; the attempt is then decided like one made over HTTP (success, retry or failure). Needs
+   * MEMBER.
+   *
+   * @generated from rpc hookd.v1.DeliveryService.ReportListenedAttempt
+   */
+  reportListenedAttempt: {
+    methodKind: "unary";
+    input: typeof ReportListenedAttemptRequestSchema;
+    output: typeof ReportListenedAttemptResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hookd_v1_delivery_service, 0);

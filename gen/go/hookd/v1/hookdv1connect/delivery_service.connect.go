@@ -57,6 +57,12 @@ const (
 	// DeliveryServiceWatchDeliveriesProcedure is the fully-qualified name of the DeliveryService's
 	// WatchDeliveries RPC.
 	DeliveryServiceWatchDeliveriesProcedure = "/hookd.v1.DeliveryService/WatchDeliveries"
+	// DeliveryServiceListenDeliveriesProcedure is the fully-qualified name of the DeliveryService's
+	// ListenDeliveries RPC.
+	DeliveryServiceListenDeliveriesProcedure = "/hookd.v1.DeliveryService/ListenDeliveries"
+	// DeliveryServiceReportListenedAttemptProcedure is the fully-qualified name of the
+	// DeliveryService's ReportListenedAttempt RPC.
+	DeliveryServiceReportListenedAttemptProcedure = "/hookd.v1.DeliveryService/ReportListenedAttempt"
 )
 
 // DeliveryServiceClient is a client for the hookd.v1.DeliveryService service.
@@ -86,6 +92,17 @@ type DeliveryServiceClient interface {
 	// revoked the stream ends with unauthenticated; after the server's stream lifetime (default 1 h) it ends with
 	// unavailable, and the client reconnects.
 	WatchDeliveries(context.Context, *connect.Request[v1.WatchDeliveriesRequest]) (*connect.ServerStreamForClient[v1.WatchDeliveriesResponse], error)
+	// ListenDeliveries streams the ready requests of a TRANSPORT_LISTEN webhook (method, path, headers, body:
+	// built and signed like any other) to a `hookd listen` client, which sends each to its local receiver and
+	// reports the response with ReportListenedAttempt. A request not reported within the webhook's timeout fails
+	// its attempt with a timeout, as for a receiver that does not answer. Needs MEMBER. The stream is served by
+	// one server process; deliveries claimed by another process with no connected client are put back QUEUED
+	// shortly (no attempt spent), so with several processes a delivery reaches the client within a few seconds.
+	ListenDeliveries(context.Context, *connect.Request[v1.ListenDeliveriesRequest]) (*connect.ServerStreamForClient[v1.ListenDeliveriesResponse], error)
+	// ReportListenedAttempt reports the receiver's response (or the error) to a request received through
+	// ListenDeliveries; the attempt is then decided like one made over HTTP (success, retry or failure). Needs
+	// MEMBER.
+	ReportListenedAttempt(context.Context, *connect.Request[v1.ReportListenedAttemptRequest]) (*connect.Response[v1.ReportListenedAttemptResponse], error)
 }
 
 // NewDeliveryServiceClient constructs a client for the hookd.v1.DeliveryService service. By
@@ -151,19 +168,33 @@ func NewDeliveryServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listenDeliveries: connect.NewClient[v1.ListenDeliveriesRequest, v1.ListenDeliveriesResponse](
+			httpClient,
+			baseURL+DeliveryServiceListenDeliveriesProcedure,
+			connect.WithSchema(deliveryServiceMethods.ByName("ListenDeliveries")),
+			connect.WithClientOptions(opts...),
+		),
+		reportListenedAttempt: connect.NewClient[v1.ReportListenedAttemptRequest, v1.ReportListenedAttemptResponse](
+			httpClient,
+			baseURL+DeliveryServiceReportListenedAttemptProcedure,
+			connect.WithSchema(deliveryServiceMethods.ByName("ReportListenedAttempt")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // deliveryServiceClient implements DeliveryServiceClient.
 type deliveryServiceClient struct {
-	listDeliveries   *connect.Client[v1.ListDeliveriesRequest, v1.ListDeliveriesResponse]
-	getDelivery      *connect.Client[v1.GetDeliveryRequest, v1.GetDeliveryResponse]
-	retryDelivery    *connect.Client[v1.RetryDeliveryRequest, v1.RetryDeliveryResponse]
-	retryDeliveries  *connect.Client[v1.RetryDeliveriesRequest, v1.RetryDeliveriesResponse]
-	cancelDelivery   *connect.Client[v1.CancelDeliveryRequest, v1.CancelDeliveryResponse]
-	exportDeliveries *connect.Client[v1.ExportDeliveriesRequest, v1.ExportDeliveriesResponse]
-	createExportLink *connect.Client[v1.CreateExportLinkRequest, v1.CreateExportLinkResponse]
-	watchDeliveries  *connect.Client[v1.WatchDeliveriesRequest, v1.WatchDeliveriesResponse]
+	listDeliveries        *connect.Client[v1.ListDeliveriesRequest, v1.ListDeliveriesResponse]
+	getDelivery           *connect.Client[v1.GetDeliveryRequest, v1.GetDeliveryResponse]
+	retryDelivery         *connect.Client[v1.RetryDeliveryRequest, v1.RetryDeliveryResponse]
+	retryDeliveries       *connect.Client[v1.RetryDeliveriesRequest, v1.RetryDeliveriesResponse]
+	cancelDelivery        *connect.Client[v1.CancelDeliveryRequest, v1.CancelDeliveryResponse]
+	exportDeliveries      *connect.Client[v1.ExportDeliveriesRequest, v1.ExportDeliveriesResponse]
+	createExportLink      *connect.Client[v1.CreateExportLinkRequest, v1.CreateExportLinkResponse]
+	watchDeliveries       *connect.Client[v1.WatchDeliveriesRequest, v1.WatchDeliveriesResponse]
+	listenDeliveries      *connect.Client[v1.ListenDeliveriesRequest, v1.ListenDeliveriesResponse]
+	reportListenedAttempt *connect.Client[v1.ReportListenedAttemptRequest, v1.ReportListenedAttemptResponse]
 }
 
 // ListDeliveries calls hookd.v1.DeliveryService.ListDeliveries.
@@ -206,6 +237,16 @@ func (c *deliveryServiceClient) WatchDeliveries(ctx context.Context, req *connec
 	return c.watchDeliveries.CallServerStream(ctx, req)
 }
 
+// ListenDeliveries calls hookd.v1.DeliveryService.ListenDeliveries.
+func (c *deliveryServiceClient) ListenDeliveries(ctx context.Context, req *connect.Request[v1.ListenDeliveriesRequest]) (*connect.ServerStreamForClient[v1.ListenDeliveriesResponse], error) {
+	return c.listenDeliveries.CallServerStream(ctx, req)
+}
+
+// ReportListenedAttempt calls hookd.v1.DeliveryService.ReportListenedAttempt.
+func (c *deliveryServiceClient) ReportListenedAttempt(ctx context.Context, req *connect.Request[v1.ReportListenedAttemptRequest]) (*connect.Response[v1.ReportListenedAttemptResponse], error) {
+	return c.reportListenedAttempt.CallUnary(ctx, req)
+}
+
 // DeliveryServiceHandler is an implementation of the hookd.v1.DeliveryService service.
 type DeliveryServiceHandler interface {
 	// ListDeliveries lists deliveries, newest first (or by next attempt for the queue view).
@@ -233,6 +274,17 @@ type DeliveryServiceHandler interface {
 	// revoked the stream ends with unauthenticated; after the server's stream lifetime (default 1 h) it ends with
 	// unavailable, and the client reconnects.
 	WatchDeliveries(context.Context, *connect.Request[v1.WatchDeliveriesRequest], *connect.ServerStream[v1.WatchDeliveriesResponse]) error
+	// ListenDeliveries streams the ready requests of a TRANSPORT_LISTEN webhook (method, path, headers, body:
+	// built and signed like any other) to a `hookd listen` client, which sends each to its local receiver and
+	// reports the response with ReportListenedAttempt. A request not reported within the webhook's timeout fails
+	// its attempt with a timeout, as for a receiver that does not answer. Needs MEMBER. The stream is served by
+	// one server process; deliveries claimed by another process with no connected client are put back QUEUED
+	// shortly (no attempt spent), so with several processes a delivery reaches the client within a few seconds.
+	ListenDeliveries(context.Context, *connect.Request[v1.ListenDeliveriesRequest], *connect.ServerStream[v1.ListenDeliveriesResponse]) error
+	// ReportListenedAttempt reports the receiver's response (or the error) to a request received through
+	// ListenDeliveries; the attempt is then decided like one made over HTTP (success, retry or failure). Needs
+	// MEMBER.
+	ReportListenedAttempt(context.Context, *connect.Request[v1.ReportListenedAttemptRequest]) (*connect.Response[v1.ReportListenedAttemptResponse], error)
 }
 
 // NewDeliveryServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -294,6 +346,18 @@ func NewDeliveryServiceHandler(svc DeliveryServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	deliveryServiceListenDeliveriesHandler := connect.NewServerStreamHandler(
+		DeliveryServiceListenDeliveriesProcedure,
+		svc.ListenDeliveries,
+		connect.WithSchema(deliveryServiceMethods.ByName("ListenDeliveries")),
+		connect.WithHandlerOptions(opts...),
+	)
+	deliveryServiceReportListenedAttemptHandler := connect.NewUnaryHandler(
+		DeliveryServiceReportListenedAttemptProcedure,
+		svc.ReportListenedAttempt,
+		connect.WithSchema(deliveryServiceMethods.ByName("ReportListenedAttempt")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/hookd.v1.DeliveryService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case DeliveryServiceListDeliveriesProcedure:
@@ -312,6 +376,10 @@ func NewDeliveryServiceHandler(svc DeliveryServiceHandler, opts ...connect.Handl
 			deliveryServiceCreateExportLinkHandler.ServeHTTP(w, r)
 		case DeliveryServiceWatchDeliveriesProcedure:
 			deliveryServiceWatchDeliveriesHandler.ServeHTTP(w, r)
+		case DeliveryServiceListenDeliveriesProcedure:
+			deliveryServiceListenDeliveriesHandler.ServeHTTP(w, r)
+		case DeliveryServiceReportListenedAttemptProcedure:
+			deliveryServiceReportListenedAttemptHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -351,4 +419,12 @@ func (UnimplementedDeliveryServiceHandler) CreateExportLink(context.Context, *co
 
 func (UnimplementedDeliveryServiceHandler) WatchDeliveries(context.Context, *connect.Request[v1.WatchDeliveriesRequest], *connect.ServerStream[v1.WatchDeliveriesResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.DeliveryService.WatchDeliveries is not implemented"))
+}
+
+func (UnimplementedDeliveryServiceHandler) ListenDeliveries(context.Context, *connect.Request[v1.ListenDeliveriesRequest], *connect.ServerStream[v1.ListenDeliveriesResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.DeliveryService.ListenDeliveries is not implemented"))
+}
+
+func (UnimplementedDeliveryServiceHandler) ReportListenedAttempt(context.Context, *connect.Request[v1.ReportListenedAttemptRequest]) (*connect.Response[v1.ReportListenedAttemptResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("hookd.v1.DeliveryService.ReportListenedAttempt is not implemented"))
 }
