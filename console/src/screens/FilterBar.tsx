@@ -1,6 +1,7 @@
 // The Logs filter bar: status, webhook, integration, event type, customer (subject) and time range, the same
 // filters as ListDeliveries, WatchDeliveries, RetryDeliveries and ExportDeliveries. The filter lives in the
 // page's query string (shareable, back button), never with the API key.
+import { useEffect, useRef, useState } from "preact/hooks";
 import { DeliveryStatus, type EventType, type Integration, type Webhook } from "@hookd/client";
 import { STATUS_LABEL, toTs } from "../api";
 import { Field } from "../ui";
@@ -89,13 +90,55 @@ export function filterFromQuery(search: string): LogFilter {
 
 export const isEmptyFilter = (f: LogFilter) => filterToQuery(f) === "";
 
-/** The bar itself; text fields apply on change (Enter or leaving the field), selects at once. */
+/** How long the customer field waits after the last keystroke before it applies. */
+export const SUBJECT_DEBOUNCE_MS = 400;
+
+/** The customer field: applies while typing (after SUBJECT_DEBOUNCE_MS), at once on Enter or leaving the field. */
+function SubjectInput(props: { id: string; value: string; onValue: (v: string) => void; subjects?: string[] }) {
+  const [v, setV] = useState(props.value);
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => setV(props.value), [props.value]);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  const apply = (x: string) => {
+    clearTimeout(timer.current);
+    if (x.trim() !== props.value) props.onValue(x.trim());
+  };
+  return (
+    <>
+      <input
+        id={props.id}
+        type="search"
+        placeholder="subject, e.g. cus_42"
+        list={props.subjects?.length ? `${props.id}-subjects` : undefined}
+        value={v}
+        onInput={(e) => {
+          const x = (e.target as HTMLInputElement).value;
+          setV(x);
+          clearTimeout(timer.current);
+          timer.current = setTimeout(() => apply(x), SUBJECT_DEBOUNCE_MS);
+        }}
+        onChange={(e) => apply((e.target as HTMLInputElement).value)}
+      />
+      {props.subjects?.length ? (
+        <datalist id={`${props.id}-subjects`}>
+          {props.subjects.map((s) => (
+            <option key={s} value={s} />
+          ))}
+        </datalist>
+      ) : null}
+    </>
+  );
+}
+
+/** The bar itself; text fields apply on change (Enter or leaving the field; the customer also while typing), selects at once. */
 export function FilterBar(props: {
   value: LogFilter;
   onChange: (f: LogFilter) => void;
   webhooks: Webhook[];
   integrations: Integration[];
   eventTypes: EventType[];
+  /** subjects are recent customers, offered as suggestions. */
+  subjects?: string[];
 }) {
   const f = props.value;
   const set = (patch: Partial<LogFilter>) => props.onChange({ ...f, ...patch });
@@ -155,13 +198,7 @@ export function FilterBar(props: {
       </Field>
       <Field label="Customer">
         {(id) => (
-          <input
-            id={id}
-            type="search"
-            placeholder="subject, e.g. cus_42"
-            value={f.subject}
-            onChange={(e) => set({ subject: (e.target as HTMLInputElement).value.trim() })}
-          />
+          <SubjectInput id={id} value={f.subject} onValue={(subject) => set({ subject })} subjects={props.subjects} />
         )}
       </Field>
       <Field label="Created">

@@ -32,8 +32,10 @@ import {
   TextField,
   useAction,
   type HeaderRow,
+  flash,
 } from "../ui";
 import { BodyPreview, useBodyPreview } from "./BodyPreview";
+import { Subscriptions } from "./Subscriptions";
 import { HealthPanel } from "./Webhooks";
 
 /** The methods a webhook may send, the default first. */
@@ -146,15 +148,25 @@ export function WebhookEditor() {
 
   useEffect(() => {
     client.integrations.listIntegrations({ pageSize: 1000 }).then((r) => setIntegrations(r.integrations), () => {});
-    client.eventTypes.listEventTypes({ pageSize: 1000 }).then(
-      (r) => {
+    // Preview and Test default to an event type the webhook subscribes to (one with a sample payload first), else
+    // to any event type with a sample.
+    const subscribed = isNew
+      ? Promise.resolve<string[]>([])
+      : client.subscriptions.listSubscriptions({ webhookId: params.id, pageSize: 100 }).then(
+          (r) => r.subscriptions.filter((x) => x.enabled).flatMap((x) => x.eventTypes),
+          () => [] as string[],
+        );
+    Promise.all([client.eventTypes.listEventTypes({ pageSize: 1000 }), subscribed]).then(
+      ([r, subs]) => {
         setEventTypes(r.eventTypes);
-        const first = r.eventTypes.find((e) => !e.operational && e.samplePayload) ?? r.eventTypes.find((e) => !e.operational);
+        const live = r.eventTypes.filter((e) => !e.operational);
+        const mine = subs.includes("*") ? live : live.filter((e) => subs.includes(e.name));
+        const first = mine.find((e) => e.samplePayload) ?? mine[0] ?? live.find((e) => e.samplePayload) ?? live[0];
         if (first) setPreviewType((t) => t || first.name);
       },
       () => {},
     );
-  }, []);
+  }, [params.id]);
   useEffect(() => {
     if (isNew) return;
     client.webhooks.getWebhook({ id: params.id }).then(
@@ -169,7 +181,7 @@ export function WebhookEditor() {
   const integration = integrations.find((i) => i.id === f.integrationId);
   const shownUrl = fullUrl(f.target === "url" ? f.url : "", f.target === "path" ? f.path : "", integration?.baseUrl);
   const sample = eventTypes.find((e) => e.name === previewType)?.samplePayload;
-  const preview = useBodyPreview(client, f.bodyTemplate, previewType, canWrite, sample);
+  const preview = useBodyPreview(client, f.bodyTemplate, previewType, true, sample); // a VIEWER may render too
   const templateErr = useMemo(() => act.err ?? (preview.err?.field === "body_template" ? preview.err : null), [act.err, preview.err]);
 
   if (loadErr) return <Notice kind="error">{loadErr.message}</Notice>;
@@ -196,6 +208,7 @@ export function WebhookEditor() {
         const r = await client.webhooks.createWebhook({
           ...common, integrationId: f.integrationId, url, path, integrationHeaders, headers: f.headers, successStatusCodes: codes,
         });
+        flash(`Webhook "${r.webhook!.name}" created. Subscribe it to event types below so that events reach it.`);
         route(`/webhooks/${r.webhook!.id}`);
       } else {
         const r = await client.webhooks.updateWebhook({
@@ -374,7 +387,7 @@ export function WebhookEditor() {
                   </select>
                 )}
               </Field>
-              <BodyPreview state={preview} template={f.bodyTemplate} eventType={previewType} canRender={canWrite} />
+              <BodyPreview state={preview} template={f.bodyTemplate} eventType={previewType} canRender />
             </div>
           </div>
 
@@ -489,6 +502,7 @@ export function WebhookEditor() {
           </aside>
         )}
       </div>
+      {!isNew && <Subscriptions webhookId={webhook!.id} embedded />}
     </section>
   );
 }
