@@ -121,7 +121,7 @@ export function Subscriptions(props: { webhookId?: string; embedded?: boolean })
                       />
                     </td>
                     {canWrite && (
-                      <td class="row-actions">
+                      <td>
                         <button type="button" class="small" aria-label={`Edit subscription ${s.id}`} onClick={() => { setCreating(false); setEditing(s); }}>
                           Edit
                         </button>
