@@ -211,7 +211,7 @@ async function scenario(backend, options) {
     await page.goto(hookd.url + "/logs");
     await page.getByLabel("Customer").click();
     await page.keyboard.type("cus_gamma"); // no Enter, no blur
-    await page.waitForURL(/subject=cus_gamma/, { timeout: 3000 });
+    await page.waitForFunction(() => location.search.includes("subject=cus_gamma"), null, { timeout: 3000 });
     const gammaRow = page.locator("tbody tr").first();
     await gammaRow.filter({ hasText: "order.refunded" }).waitFor();
     await shot(page, "6-logs-customer-filter");
@@ -233,8 +233,8 @@ async function scenario(backend, options) {
     // 8 and 9. The webhook page lists its subscriptions and edits them; the preview defaults to the subscribed
     // event type (not the newest).
     await page.goto(hookd.url + `/webhooks/${ok.id}`);
-    assert.equal(await page.getByLabel("Preview with event type").inputValue(), "order.refunded");
     await page.getByTestId("preview-body").filter({ hasText: /"refund": ?5/ }).waitFor();
+    assert.equal(await page.getByLabel("Preview with event type").inputValue(), "order.refunded");
     await page.getByRole("button", { name: `Edit subscription ${sub.id}` }).click();
     await page.getByLabel("Only for subject").fill("cus_gamma");
     await page.getByLabel("Filter (CEL)").fill("data.refund > 1");
@@ -246,6 +246,19 @@ async function scenario(backend, options) {
     assert.equal(edited.filter, "data.refund > 1");
     assert.deepEqual(edited.eventTypes, ["order.refunded"]);
     await shot(page, "8-webhook-subscriptions");
+
+    // Recent features where they belong: a webhook's tenant (list and editor), the Logs tenant filter.
+    const tenantHook = (await api.webhooks.createWebhook({ integrationId: integ.id, name: "Acme hook", path: "ok", tenantId: "acme" })).webhook;
+    await page.goto(hookd.url + "/webhooks");
+    await page.locator("tr", { hasText: "Acme hook" }).filter({ hasText: "tenant acme" }).waitFor();
+    await page.goto(hookd.url + `/webhooks/${tenantHook.id}`);
+    await page.getByLabel("Tenant").waitFor();
+    assert.equal(await page.getByLabel("Tenant").inputValue(), "acme");
+    await page.goto(hookd.url + "/logs");
+    await page.getByLabel("Tenant").fill("acme");
+    await page.getByLabel("Tenant").press("Enter");
+    await page.waitForFunction(() => location.search.includes("tenant=acme"));
+    await byText(page, "No deliveries match these filters").waitFor();
 
     // 9. The bootstrap key's prefix is explained, not "…".
     await page.goto(hookd.url + "/keys");

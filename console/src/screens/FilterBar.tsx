@@ -13,6 +13,8 @@ export interface LogFilter {
   integrationId: string;
   eventType: string;
   subject: string;
+  /** tenantId narrows to one tenant's deliveries (absent: every tenant's and the project's own). */
+  tenantId?: string;
   range: "" | "1h" | "24h" | "7d" | "custom";
   after: string;
   before: string;
@@ -39,6 +41,7 @@ export function toDeliveryFilter(f: LogFilter, now = new Date()) {
     integrationId: string;
     eventType: string;
     subject: string;
+    tenantId?: string;
     createTimeAfter?: { seconds: bigint; nanos: number };
     createTimeBefore?: { seconds: bigint; nanos: number };
   } = {
@@ -48,6 +51,7 @@ export function toDeliveryFilter(f: LogFilter, now = new Date()) {
     eventType: f.eventType,
     subject: f.subject.trim(),
   };
+  if (f.tenantId?.trim()) out.tenantId = f.tenantId.trim();
   if (f.range && f.range !== "custom") out.createTimeAfter = toTs(new Date(now.getTime() - RANGE_MS[f.range]));
   if (f.range === "custom") {
     if (f.after) out.createTimeAfter = toTs(new Date(f.after));
@@ -66,6 +70,7 @@ export function filterToQuery(f: LogFilter): string {
   if (f.integrationId) q.set("integration", f.integrationId);
   if (f.eventType) q.set("event_type", f.eventType);
   if (f.subject) q.set("subject", f.subject);
+  if (f.tenantId) q.set("tenant", f.tenantId);
   if (f.range) q.set("range", f.range);
   if (f.range === "custom" && f.after) q.set("after", f.after);
   if (f.range === "custom" && f.before) q.set("before", f.before);
@@ -76,7 +81,9 @@ export function filterToQuery(f: LogFilter): string {
 export function filterFromQuery(search: string): LogFilter {
   const q = new URLSearchParams(search);
   const range = q.get("range") ?? "";
+  const tenant = q.get("tenant");
   return {
+    ...(tenant ? { tenantId: tenant } : {}),
     statuses: q.getAll("status").map((s) => STATUS_PARAM[s]).filter((s) => s !== undefined),
     webhookId: q.get("webhook") ?? "",
     integrationId: q.get("integration") ?? "",
@@ -93,8 +100,8 @@ export const isEmptyFilter = (f: LogFilter) => filterToQuery(f) === "";
 /** How long the customer field waits after the last keystroke before it applies. */
 export const SUBJECT_DEBOUNCE_MS = 400;
 
-/** The customer field: applies while typing (after SUBJECT_DEBOUNCE_MS), at once on Enter or leaving the field. */
-function SubjectInput(props: { id: string; value: string; onValue: (v: string) => void; subjects?: string[] }) {
+/** The customer (and tenant) field: keeps what is typed across re-renders; applies while typing (after SUBJECT_DEBOUNCE_MS), at once on Enter or leaving the field. */
+function SubjectInput(props: { id: string; value: string; onValue: (v: string) => void; subjects?: string[]; placeholder?: string }) {
   const [v, setV] = useState(props.value);
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEffect(() => setV(props.value), [props.value]);
@@ -108,7 +115,7 @@ function SubjectInput(props: { id: string; value: string; onValue: (v: string) =
       <input
         id={props.id}
         type="search"
-        placeholder="subject, e.g. cus_42"
+        placeholder={props.placeholder ?? "subject, e.g. cus_42"}
         list={props.subjects?.length ? `${props.id}-subjects` : undefined}
         value={v}
         onInput={(e) => {
@@ -199,6 +206,19 @@ export function FilterBar(props: {
       <Field label="Customer">
         {(id) => (
           <SubjectInput id={id} value={f.subject} onValue={(subject) => set({ subject })} subjects={props.subjects} />
+        )}
+      </Field>
+      <Field label="Tenant">
+        {(id) => (
+          <SubjectInput
+            id={id}
+            placeholder="tenant id"
+            value={f.tenantId ?? ""}
+            onValue={(v) => {
+              const { tenantId: _, ...rest } = f;
+              props.onChange(v ? { ...rest, tenantId: v } : rest);
+            }}
+          />
         )}
       </Field>
       <Field label="Created">

@@ -50,6 +50,7 @@ const FIELDS = [
 
 interface Form {
   integrationId: string;
+  tenantId: string;
   name: string;
   systemName: string;
   description: string;
@@ -79,7 +80,7 @@ interface Form {
 
 function emptyForm(integrationId: string): Form {
   return {
-    integrationId, name: "", systemName: "", description: "", method: DEFAULT_WEBHOOK_METHOD, target: integrationId ? "path" : "url",
+    integrationId, tenantId: "", name: "", systemName: "", description: "", method: DEFAULT_WEBHOOK_METHOD, target: integrationId ? "path" : "url",
     url: "", path: "", use: {}, headers: [], bodyTemplate: "", retryKind: RetryPolicyKind.EXPONENTIAL,
     retryInterval: "10", maxRetries: "0", timeout: String(DEFAULT_WEBHOOK_TIMEOUT_SECONDS), asyncStatus: false, asyncTimeoutHours: "24", successCodes: "",
     failureThreshold: "0", signingAlgorithm: SigningAlgorithm.HMAC_SHA256, sendTraceparent: true, enabled: true,
@@ -92,7 +93,7 @@ function formOf(w: Webhook): Form {
   const use: Record<string, boolean> = {};
   for (const ih of w.integrationHeaders) use[ih.name.toLowerCase()] = ih.use;
   return {
-    integrationId: w.integrationId, name: w.name, systemName: w.systemName, description: w.description,
+    integrationId: w.integrationId, tenantId: w.tenantId, name: w.name, systemName: w.systemName, description: w.description,
     method: w.method || DEFAULT_WEBHOOK_METHOD, target: w.url || !w.integrationId ? "url" : "path", url: w.url, path: w.path, use,
     headers: w.headers.map((h) => ({ name: h.name, value: h.value, private: h.private })),
     bodyTemplate: w.bodyTemplate, retryKind: rp?.kind || RetryPolicyKind.EXPONENTIAL,
@@ -207,6 +208,7 @@ export function WebhookEditor() {
       if (isNew) {
         const r = await client.webhooks.createWebhook({
           ...common, integrationId: f.integrationId, url, path, integrationHeaders, headers: f.headers, successStatusCodes: codes,
+          tenantId: f.tenantId.trim(),
         });
         flash(`Webhook "${r.webhook!.name}" created. Subscribe it to event types below so that events reach it.`);
         route(`/webhooks/${r.webhook!.id}`);
@@ -215,6 +217,8 @@ export function WebhookEditor() {
           ...common, id: webhook!.id, integrationId: f.integrationId, url, path,
           integrationHeaders: { values: integrationHeaders }, headers: { values: f.headers },
           successStatusCodes: { values: codes },
+          // Moving a webhook to another tenant needs an ADMIN key: sent only when changed.
+          tenantId: f.tenantId.trim() !== webhook!.tenantId ? f.tenantId.trim() : undefined,
         });
         setWebhook(r.webhook!);
         setF(formOf(r.webhook!));
@@ -272,6 +276,16 @@ export function WebhookEditor() {
             hint="Unique in the project: letters, digits, _ - ."
           />
           <TextField label="Description" name="description" err={err} value={f.description} onValue={(v) => set({ description: v })} readOnly={ro} wide />
+          <TextField
+            label="Tenant"
+            name="tenant_id"
+            err={err}
+            value={f.tenantId}
+            onValue={(v) => set({ tenantId: v })}
+            readOnly={ro || (!isNew && !isAdmin)}
+            placeholder="the project's own"
+            hint={isNew || isAdmin ? "The customer (tenant) that owns the webhook; empty: the project's own." : "Moving a webhook to another tenant needs an ADMIN key."}
+          />
           <Field label="Integration" name="integration_id" err={err}>
             {(id) => (
               <select
