@@ -2,10 +2,11 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { apiError, ROLE_LABEL, SESSION_KEY, SessionContext, signIn, useSession, type ApiError, type Session } from "./api";
-import { Field, FormError } from "./ui";
+import { Field, Flash, FormError } from "./ui";
 import { ApiKeys, Projects } from "./screens/Admin";
 import { CustomerSearch, CustomerView } from "./screens/Customer";
 import { DeliveryDetail } from "./screens/DeliveryDetail";
+import { EventDetail, Events } from "./screens/Events";
 import { EventTypeEditor, EventTypes } from "./screens/EventTypes";
 import { IntegrationEditor, Integrations } from "./screens/Integrations";
 import { Logs } from "./screens/Logs";
@@ -58,6 +59,8 @@ export function App() {
             <Route path="/event-types" component={EventTypes} />
             <Route path="/event-types/:name" component={EventTypeEditor} />
             <Route path="/subscriptions" component={Subscriptions} />
+            <Route path="/events" component={Events} />
+            <Route path="/events/:id" component={EventDetail} />
             <Route path="/logs" component={Logs} />
             <Route path="/logs/:id" component={DeliveryDetail} />
             <Route path="/queue" component={Queue} />
@@ -127,6 +130,7 @@ const NAV: { href: string; label: string; admin?: boolean; instance?: boolean }[
   { href: "/webhooks", label: "Webhooks" },
   { href: "/event-types", label: "Event types" },
   { href: "/subscriptions", label: "Subscriptions" },
+  { href: "/events", label: "Events" },
   { href: "/logs", label: "Logs" },
   { href: "/queue", label: "Queue" },
   { href: "/customers", label: "Customers" },
@@ -181,6 +185,7 @@ function Layout(props: { children: ComponentChildren }) {
             Read-only: this VIEWER key can see everything but change nothing.
           </div>
         )}
+        <Flash />
         {props.children}
       </main>
     </div>

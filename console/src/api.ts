@@ -122,12 +122,20 @@ export function toDur(ms: number): { seconds: bigint; nanos: number } {
   return { seconds: BigInt(Math.floor(ms / 1000)), nanos: Math.round((ms % 1000) * 1e6) };
 }
 
-/** "2026-03-01 12:00:05" in local time. */
+/** The browser's offset from UTC as "UTC", "UTC+2" or "UTC-3:30" (at the given time: summer time differs). */
+export function fmtZone(d: Date): string {
+  const off = -d.getTimezoneOffset();
+  if (off === 0) return "UTC";
+  const a = Math.abs(off);
+  return `UTC${off < 0 ? "-" : "+"}${Math.floor(a / 60)}${a % 60 ? ":" + String(a % 60).padStart(2, "0") : ""}`;
+}
+
+/** "2026-03-01 12:00:05 UTC+1" in local time, with the zone (support compares it with other systems' logs). */
 export function fmtTime(ts: Ts | Date): string {
   const d = ts instanceof Date ? ts : tsDate(ts);
   if (!d) return "—";
   const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${fmtZone(d)}`;
 }
 
 /** "1.2 s", "85 ms". */

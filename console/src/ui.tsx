@@ -428,3 +428,32 @@ export function pretty(text: string): string {
     return text;
   }
 }
+
+// A confirmation that survives the navigation after a create ("Webhook created."): flash sets it, the layout's
+// <Flash/> shows it until dismissed or the next flash.
+let flashText = "";
+const flashListeners = new Set<(t: string) => void>();
+
+/** Shows a confirmation in the layout (after creating something). */
+export function flash(text: string) {
+  flashText = text;
+  flashListeners.forEach((l) => l(text));
+}
+
+/** The current confirmation, with a close button. */
+export function Flash() {
+  const [text, setText] = useState(flashText);
+  useEffect(() => {
+    flashListeners.add(setText);
+    return () => void flashListeners.delete(setText);
+  }, []);
+  if (!text) return null;
+  return (
+    <div class="notice ok flash" role="status">
+      {text}{" "}
+      <button type="button" class="small" aria-label="Dismiss" onClick={() => flash("")}>
+        ×
+      </button>
+    </div>
+  );
+}

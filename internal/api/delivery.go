@@ -124,7 +124,7 @@ func (s *deliveryService) RetryDelivery(ctx context.Context, req *connect.Reques
 	}
 	d, err := s.d.Store.RetryDelivery(ctx, p.ProjectID, req.Msg.GetId(), s.d.now())
 	if err != nil {
-		return nil, stateError(ctx, s.d, "delivery", req.Msg.GetId(), "only a DONE or FAILED delivery can be resent", err)
+		return nil, stateError(ctx, s.d, "delivery", req.Msg.GetId(), "only a DONE or FAILED delivery can be resent, or a QUEUED or RETRYING one not in flight sent now", err)
 	}
 	out, err := s.withNames(ctx, p.ProjectID, d)
 	if err != nil {

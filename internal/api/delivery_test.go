@@ -437,11 +437,19 @@ func TestRetryDelivery(t *testing.T) {
 		require.Len(t, ds, 2, "a resend creates no new delivery")
 
 		// Wrong states, unknown ids, other projects, roles.
+		// A RETRYING delivery waiting for its back-off is sent now ("send now" in the console's queue).
 		queued := publish()
-		_, err := le.member.deliveries.RetryDelivery(ctx, creq(&hookdv1.RetryDeliveryRequest{Id: queued}))
-		requireCode(t, err, connect.CodeFailedPrecondition, queued)
-		le.send(t, byID(map[string]verdict{queued: {status: store.StatusRetrying, code: 500, next: time.Minute}}))
-		_, err = le.member.deliveries.RetryDelivery(ctx, creq(&hookdv1.RetryDeliveryRequest{Id: queued}))
+		le.send(t, byID(map[string]verdict{queued: {status: store.StatusRetrying, code: 500, next: time.Hour}}))
+		res, err := le.member.deliveries.RetryDelivery(ctx, creq(&hookdv1.RetryDeliveryRequest{Id: queued}))
+		require.NoError(t, err)
+		require.Equal(t, hookdv1.DeliveryStatus_DELIVERY_STATUS_RETRYING, res.Msg.GetDelivery().GetStatus())
+		require.False(t, res.Msg.GetDelivery().GetResent())
+		require.Equal(t, e.clock.Now(), res.Msg.GetDelivery().GetNextAttemptTime().AsTime(), "due now")
+		require.Equal(t, []string{queued}, le.send(t, byID(map[string]verdict{queued: {status: store.StatusDone, code: 200}})))
+		cancelled := publish()
+		_, err = le.member.deliveries.CancelDelivery(ctx, creq(&hookdv1.CancelDeliveryRequest{Id: cancelled}))
+		require.NoError(t, err)
+		_, err = le.member.deliveries.RetryDelivery(ctx, creq(&hookdv1.RetryDeliveryRequest{Id: cancelled}))
 		requireCode(t, err, connect.CodeFailedPrecondition, "DONE or FAILED")
 		_, err = le.member.deliveries.RetryDelivery(ctx, creq(&hookdv1.RetryDeliveryRequest{Id: "dlv_unknown"}))
 		requireCode(t, err, connect.CodeNotFound, "dlv_unknown")

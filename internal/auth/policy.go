@@ -58,8 +58,8 @@ type Policy map[string]Requirement
 // DefaultPolicy is hookd's role table: VIEWER reads (the RPCs without side effects), MEMBER also writes,
 // ApiKeyService's other RPCs need ADMIN (ListApiKeys too), CreateProject and UpdateProject need an instance admin
 // key, EraseSubject needs ADMIN,
-// UpdateActionStatus is public (its token is the capability), and RenderWebhookBody, although it has no side
-// effects, needs a MEMBER: it is a step of editing a webhook, which a VIEWER cannot do. CreateExportLink mints a
+// UpdateActionStatus is public (its token is the capability). RenderWebhookBody has no side effects, so a VIEWER
+// may call it (the console shows a VIEWER the body a webhook would send). CreateExportLink mints a
 // link (no side effect on the project, but not cacheable either): a VIEWER may call it, as it may export.
 func DefaultPolicy() Policy {
 	return Policy{
@@ -70,7 +70,6 @@ func DefaultPolicy() Policy {
 		hookdv1connect.ApiKeyServiceCreateApiKeyProcedure:             Admin,
 		hookdv1connect.ApiKeyServiceListApiKeysProcedure:              Admin,
 		hookdv1connect.ApiKeyServiceRevokeApiKeyProcedure:             Admin,
-		hookdv1connect.WebhookServiceRenderWebhookBodyProcedure:       Write,
 		hookdv1connect.DeliveryServiceCreateExportLinkProcedure:       Read,
 		hookdv1connect.PortalServiceCreatePortalSessionProcedure:      Admin,
 		hookdv1connect.PortalServiceRevokePortalSessionsProcedure:     Admin,

@@ -62,7 +62,7 @@ func TestRoleTable(t *testing.T) {
 		"/hookd.v1.WebhookService/CopyWebhook":                 "MAI",
 		"/hookd.v1.WebhookService/RotateWebhookSecret":         "MAIW",
 		"/hookd.v1.WebhookService/TestWebhook":                 "MAIW",
-		"/hookd.v1.WebhookService/RenderWebhookBody":           "MAI",
+		"/hookd.v1.WebhookService/RenderWebhookBody":           "VMAI",
 		"/hookd.v1.WebhookService/GetWebhookStats":             "VMAIWR",
 		"/hookd.v1.EventTypeService/CreateEventType":           "MAI",
 		"/hookd.v1.EventTypeService/GetEventType":              "VMAIWR",

@@ -49,7 +49,7 @@ export function ApiKeys() {
                       {ROLE_LABEL[k.role]}
                       {k.instanceAdmin && " · instance admin"}
                     </td>
-                    <td class="mono">{k.prefix}…</td>
+                    <td class="mono">{k.prefix ? `${k.prefix}…` : <span class="muted" title="The start of an operator-chosen key (the bootstrap key) is not stored: it could be most of the key.">not stored (operator-chosen key)</span>}</td>
                     <td>{fmtTime(k.createTime)}</td>
                     <td>{k.revokeTime ? <span class="badge s-failed">revoked {fmtTime(k.revokeTime)}</span> : <span class="badge s-done">active</span>}</td>
                     <td>

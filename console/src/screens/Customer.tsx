@@ -1,15 +1,56 @@
 // A customer (subject) view, like seed 004's per-user Webhooks tab: the events about one subject and every
 // delivery sent for them.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
-import type { EraseSubjectResponse } from "@hookd/client";
-import { fmtTime, useSession } from "../api";
+import type { EraseSubjectResponse, HookdClient } from "@hookd/client";
+import { fmtTime, tsDate, useSession } from "../api";
 import { Empty, Field, ListState, PageHead, Pager, usePaged } from "../ui";
 import { DeliveryTable } from "./Logs";
 
+/** A customer seen in recent events: its subject, when last and how many of the recent events were about it. */
+export interface RecentSubject {
+  subject: string;
+  last: Date | undefined;
+  events: number;
+}
+
+/** How many of the newest events are scanned for recent customers. */
+export const RECENT_EVENTS = 500;
+
+/** The customers (subjects) of the newest RECENT_EVENTS events, most recent first. */
+export function useRecentSubjects(client: HookdClient): RecentSubject[] {
+  const [subjects, setSubjects] = useState<RecentSubject[]>([]);
+  useEffect(() => {
+    let stop = false;
+    (async () => {
+      const seen = new Map<string, RecentSubject>();
+      let pageToken = "";
+      for (let n = 0; n < RECENT_EVENTS; ) {
+        const r = await client.events.listEvents({ pageSize: 100, pageToken });
+        for (const e of r.events) {
+          if (!e.subject) continue;
+          const s = seen.get(e.subject);
+          if (s) s.events++;
+          else seen.set(e.subject, { subject: e.subject, last: tsDate(e.createTime), events: 1 });
+        }
+        n += r.events.length;
+        if (!r.nextPageToken || r.events.length === 0) break;
+        pageToken = r.nextPageToken;
+      }
+      if (!stop) setSubjects([...seen.values()]);
+    })().catch(() => {});
+    return () => void (stop = true);
+  }, [client]);
+  return subjects;
+}
+
 export function CustomerSearch() {
   const { route } = useLocation();
+  const { client } = useSession();
   const [subject, setSubject] = useState("");
+  const recent = useRecentSubjects(client);
+  const q = subject.trim().toLowerCase();
+  const shown = recent.filter((r) => !q || r.subject.toLowerCase().includes(q));
   return (
     <section>
       <PageHead title="Customers" sub="Everything sent about one customer: the events published with that subject and their deliveries." />
@@ -21,7 +62,7 @@ export function CustomerSearch() {
           if (subject.trim()) route(`/customers/${encodeURIComponent(subject.trim())}`);
         }}
       >
-        <Field label="Customer (subject)" hint="The subject given when publishing, e.g. cus_42.">
+        <Field label="Customer (subject)" hint="The subject given when publishing, e.g. cus_42; the recent customers below narrow as you type.">
           {(id) => <input id={id} type="search" value={subject} onInput={(e) => setSubject((e.target as HTMLInputElement).value)} />}
         </Field>
         <div class="buttons">
@@ -30,6 +71,39 @@ export function CustomerSearch() {
           </button>
         </div>
       </form>
+      <h2>Recent customers</h2>
+      <ListState
+        items={shown}
+        err={null}
+        empty={<Empty title={recent.length ? "No recent customer matches" : "No recent events with a customer"}>{`Customers of the newest ${RECENT_EVENTS} events are listed here.`}</Empty>}
+      >
+        {(items) => (
+          <div class="table-wrap">
+            <table aria-label="Recent customers">
+              <thead>
+                <tr>
+                  <th>Customer</th>
+                  <th>Last event</th>
+                  <th>Recent events</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((r) => (
+                  <tr key={r.subject}>
+                    <td>
+                      <a class="mono" href={`/customers/${encodeURIComponent(r.subject)}`}>
+                        {r.subject}
+                      </a>
+                    </td>
+                    <td>{r.last ? fmtTime(r.last) : "—"}</td>
+                    <td>{r.events}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListState>
     </section>
   );
 }

@@ -41,7 +41,7 @@ export function DeliveryDetail() {
         }
         sub={
           <>
-            <a href="/logs">Logs</a> · event <span class="mono">{d.eventId}</span> ·{" "}
+            <a href="/logs">Logs</a> · event <a class="mono" href={`/events/${d.eventId}`}>{d.eventId}</a> ·{" "}
             <a href={`/logs?webhook=${d.webhookId}`}>{d.webhookName || d.webhookId}</a>
             {d.integrationName && <> · {d.integrationName}</>}
           </>

@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import type { EventType } from "@hookd/client";
 import { apiError, parseJsonObject, useSession, type ApiError } from "../api";
-import { Empty, FormError, ListState, Notice, PageHead, Pager, TextArea, TextField, useAction, usePaged } from "../ui";
+import { Empty, FormError, ListState, Notice, PageHead, Pager, TextArea, TextField, useAction, usePaged, flash } from "../ui";
 
 export function EventTypes() {
   const { client, canWrite } = useSession();
@@ -134,6 +134,7 @@ export function EventTypeEditor() {
             const p = parseJsonObject(sample, "sample_payload");
             if (isNew) {
               await client.eventTypes.createEventType({ name, description, schema: s, samplePayload: p });
+              flash(`Event type "${name}" created.`);
               route(`/event-types/${encodeURIComponent(name)}`);
             } else {
               const r = await client.eventTypes.updateEventType({ id: et!.id, description, schema: s ?? {}, samplePayload: p ?? {} });

@@ -1,6 +1,7 @@
 // The Logs filter bar: status, webhook, integration, event type, customer (subject) and time range, the same
 // filters as ListDeliveries, WatchDeliveries, RetryDeliveries and ExportDeliveries. The filter lives in the
 // page's query string (shareable, back button), never with the API key.
+import { useEffect, useRef, useState } from "preact/hooks";
 import { DeliveryStatus, type EventType, type Integration, type Webhook } from "@hookd/client";
 import { STATUS_LABEL, toTs } from "../api";
 import { Field } from "../ui";
@@ -12,6 +13,8 @@ export interface LogFilter {
   integrationId: string;
   eventType: string;
   subject: string;
+  /** tenantId narrows to one tenant's deliveries (absent: every tenant's and the project's own). */
+  tenantId?: string;
   range: "" | "1h" | "24h" | "7d" | "custom";
   after: string;
   before: string;
@@ -38,6 +41,7 @@ export function toDeliveryFilter(f: LogFilter, now = new Date()) {
     integrationId: string;
     eventType: string;
     subject: string;
+    tenantId?: string;
     createTimeAfter?: { seconds: bigint; nanos: number };
     createTimeBefore?: { seconds: bigint; nanos: number };
   } = {
@@ -47,6 +51,7 @@ export function toDeliveryFilter(f: LogFilter, now = new Date()) {
     eventType: f.eventType,
     subject: f.subject.trim(),
   };
+  if (f.tenantId?.trim()) out.tenantId = f.tenantId.trim();
   if (f.range && f.range !== "custom") out.createTimeAfter = toTs(new Date(now.getTime() - RANGE_MS[f.range]));
   if (f.range === "custom") {
     if (f.after) out.createTimeAfter = toTs(new Date(f.after));
@@ -65,6 +70,7 @@ export function filterToQuery(f: LogFilter): string {
   if (f.integrationId) q.set("integration", f.integrationId);
   if (f.eventType) q.set("event_type", f.eventType);
   if (f.subject) q.set("subject", f.subject);
+  if (f.tenantId) q.set("tenant", f.tenantId);
   if (f.range) q.set("range", f.range);
   if (f.range === "custom" && f.after) q.set("after", f.after);
   if (f.range === "custom" && f.before) q.set("before", f.before);
@@ -75,7 +81,9 @@ export function filterToQuery(f: LogFilter): string {
 export function filterFromQuery(search: string): LogFilter {
   const q = new URLSearchParams(search);
   const range = q.get("range") ?? "";
+  const tenant = q.get("tenant");
   return {
+    ...(tenant ? { tenantId: tenant } : {}),
     statuses: q.getAll("status").map((s) => STATUS_PARAM[s]).filter((s) => s !== undefined),
     webhookId: q.get("webhook") ?? "",
     integrationId: q.get("integration") ?? "",
@@ -89,13 +97,55 @@ export function filterFromQuery(search: string): LogFilter {
 
 export const isEmptyFilter = (f: LogFilter) => filterToQuery(f) === "";
 
-/** The bar itself; text fields apply on change (Enter or leaving the field), selects at once. */
+/** How long the customer field waits after the last keystroke before it applies. */
+export const SUBJECT_DEBOUNCE_MS = 400;
+
+/** The customer (and tenant) field: keeps what is typed across re-renders; applies while typing (after SUBJECT_DEBOUNCE_MS), at once on Enter or leaving the field. */
+function SubjectInput(props: { id: string; value: string; onValue: (v: string) => void; subjects?: string[]; placeholder?: string }) {
+  const [v, setV] = useState(props.value);
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => setV(props.value), [props.value]);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  const apply = (x: string) => {
+    clearTimeout(timer.current);
+    if (x.trim() !== props.value) props.onValue(x.trim());
+  };
+  return (
+    <>
+      <input
+        id={props.id}
+        type="search"
+        placeholder={props.placeholder ?? "subject, e.g. cus_42"}
+        list={props.subjects?.length ? `${props.id}-subjects` : undefined}
+        value={v}
+        onInput={(e) => {
+          const x = (e.target as HTMLInputElement).value;
+          setV(x);
+          clearTimeout(timer.current);
+          timer.current = setTimeout(() => apply(x), SUBJECT_DEBOUNCE_MS);
+        }}
+        onChange={(e) => apply((e.target as HTMLInputElement).value)}
+      />
+      {props.subjects?.length ? (
+        <datalist id={`${props.id}-subjects`}>
+          {props.subjects.map((s) => (
+            <option key={s} value={s} />
+          ))}
+        </datalist>
+      ) : null}
+    </>
+  );
+}
+
+/** The bar itself; text fields apply on change (Enter or leaving the field; the customer also while typing), selects at once. */
 export function FilterBar(props: {
   value: LogFilter;
   onChange: (f: LogFilter) => void;
   webhooks: Webhook[];
   integrations: Integration[];
   eventTypes: EventType[];
+  /** subjects are recent customers, offered as suggestions. */
+  subjects?: string[];
 }) {
   const f = props.value;
   const set = (patch: Partial<LogFilter>) => props.onChange({ ...f, ...patch });
@@ -155,12 +205,19 @@ export function FilterBar(props: {
       </Field>
       <Field label="Customer">
         {(id) => (
-          <input
+          <SubjectInput id={id} value={f.subject} onValue={(subject) => set({ subject })} subjects={props.subjects} />
+        )}
+      </Field>
+      <Field label="Tenant">
+        {(id) => (
+          <SubjectInput
             id={id}
-            type="search"
-            placeholder="subject, e.g. cus_42"
-            value={f.subject}
-            onChange={(e) => set({ subject: (e.target as HTMLInputElement).value.trim() })}
+            placeholder="tenant id"
+            value={f.tenantId ?? ""}
+            onValue={(v) => {
+              const { tenantId: _, ...rest } = f;
+              props.onChange(v ? { ...rest, tenantId: v } : rest);
+            }}
           />
         )}
       </Field>

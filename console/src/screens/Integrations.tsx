@@ -16,6 +16,7 @@ import {
   useAction,
   usePaged,
   type HeaderRow,
+  flash,
 } from "../ui";
 import { AUTH_KINDS, AuthEditor, authForm, authFromForm, EMPTY_AUTH, type AuthForm } from "./IntegrationAuth";
 import { WebhookTable } from "./Webhooks";
@@ -135,6 +136,7 @@ export function IntegrationEditor() {
           headers,
           auth: auth.kind === "none" ? undefined : authFromForm(auth),
         });
+        flash(`Integration "${r.integration!.name}" created. Add a webhook under it.`);
         route(`/integrations/${r.integration!.id}`);
       } else {
         const r = await client.integrations.updateIntegration({

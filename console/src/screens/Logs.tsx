@@ -6,6 +6,7 @@ import { useLocation } from "preact-iso";
 import { DeliveryStatus, ExportFormat, type Delivery, type EventType, type HookdClient, type Integration, type Webhook } from "@hookd/client";
 import { apiError, fmtTime, isUnimplemented, saveBlob, useSession } from "../api";
 import { CodeBadge, Dialog, Empty, FormError, ListState, Notice, PageHead, Pager, StatusBadge, useAction, usePaged } from "../ui";
+import { useRecentSubjects } from "./Customer";
 import { FilterBar, filterFromQuery, filterToQuery, isEmptyFilter, toDeliveryFilter, type LogFilter } from "./FilterBar";
 
 /** Page size of the log. */
@@ -105,6 +106,7 @@ export function mergeDelivery(items: Delivery[], d: Delivery, max: number): Deli
 
 export function Logs() {
   const { client, canWrite } = useSession();
+  const recentSubjects = useRecentSubjects(client);
   const { url, route } = useLocation();
   const search = url.includes("?") ? url.slice(url.indexOf("?")) : "";
   const filter = filterFromQuery(search);
@@ -138,7 +140,7 @@ export function Logs() {
         <ExportButtons filter={filter} />
         {canWrite && <BulkResend filter={filter} onDone={p.reload} />}
       </PageHead>
-      <FilterBar value={filter} onChange={setFilter} {...catalog} />
+      <FilterBar value={filter} onChange={setFilter} {...catalog} subjects={recentSubjects.map((r) => r.subject)} />
       <LiveNotice mode={onFirstPage ? mode : "paused"} />
       <ListState
         items={p.items}

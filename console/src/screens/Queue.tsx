@@ -1,23 +1,49 @@
 // Queue (seed 002): deliveries waiting for an attempt or a callback, soonest first — id, customer, webhook
-// ("trusted site"), retries and the next attempt time; for ordered webhooks, what a held delivery waits for, and a
-// "blocked keys" filter that lists only the heads holding back their ordering key.
-import { useEffect, useState } from "preact/hooks";
+// ("trusted site"), retries and the next attempt time, with per-row Send now and Cancel, live over WatchDeliveries;
+// for ordered webhooks, what a held delivery waits for, and a "blocked keys" filter that lists only the heads
+// holding back their ordering key.
+import { useRef, useState } from "preact/hooks";
+import { DeliveryStatus, type Delivery } from "@hookd/client";
 import { fmtTime, useSession } from "../api";
-import { Check, Empty, ListState, PageHead, Pager, StatusBadge, usePaged } from "../ui";
+import { Check, Empty, FormError, ListState, Notice, PageHead, Pager, StatusBadge, useAction, usePaged } from "../ui";
+import { LiveNotice, useLiveDeliveries } from "./Logs";
+
+/** WatchDeliveries of every delivery (the queue reloads on any change). */
+const ALL = { statuses: [], webhookId: "", integrationId: "", eventType: "", subject: "" };
 
 export function Queue() {
-  const { client } = useSession();
+  const { client, canWrite } = useSession();
   const [blocked, setBlocked] = useState(false);
+  const act = useAction();
+  const done = useRef("");
   const p = usePaged(async (pageToken) => {
     const r = await client.deliveries.listDeliveries({ pageToken, pageSize: 50, queue: true, blocked });
     return { items: r.deliveries, next: r.nextPageToken };
   }, [blocked]);
-  // The queue moves on its own: refresh the first page every 5 s.
-  useEffect(() => {
-    if (p.page !== 1) return;
-    const t = setInterval(p.reload, 5000);
-    return () => clearInterval(t);
-  }, [p.page]);
+  // The queue moves on its own: live like Logs (WatchDeliveries; each change reloads the first page, at most
+  // every 500 ms), polling while the stream is unavailable.
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const soon = () => {
+    if (timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      p.reload();
+    }, 500);
+  };
+  const mode = useLiveDeliveries(client, ALL, "queue", p.page === 1, soon, p.reload);
+  const sendNow = (d: Delivery) =>
+    act.run(async () => {
+      await client.deliveries.retryDelivery({ id: d.id });
+      done.current = `${d.id} is due now.`;
+      p.reload();
+    });
+  const cancel = (d: Delivery) =>
+    confirm(`Cancel delivery ${d.id}? It is not attempted again.`) &&
+    act.run(async () => {
+      await client.deliveries.cancelDelivery({ id: d.id });
+      done.current = `${d.id} cancelled.`;
+      p.reload();
+    });
   return (
     <section>
       <PageHead title="Queue" sub="Deliveries that wait for their next attempt or for an async callback, soonest first.">
@@ -26,6 +52,9 @@ export function Queue() {
           Refresh
         </button>
       </PageHead>
+      <LiveNotice mode={p.page === 1 ? mode : "paused"} />
+      <FormError err={act.err} />
+      {done.current && !act.err && <Notice kind="ok">{done.current}</Notice>}
       <ListState
         items={p.items}
         err={p.err}
@@ -45,11 +74,13 @@ export function Queue() {
                   <th>ID</th>
                   <th>Customer</th>
                   <th>Webhook</th>
+                  <th>Integration</th>
                   <th>Status</th>
                   <th>Attempts</th>
                   <th>Retries</th>
                   <th>Next attempt</th>
                   <th>Waits for</th>
+                  {canWrite && <th>Actions</th>}
                 </tr>
               </thead>
               <tbody>
@@ -62,9 +93,9 @@ export function Queue() {
                     </td>
                     <td>{d.subject ? <a href={`/customers/${encodeURIComponent(d.subject)}`}>{d.subject}</a> : <span class="muted">—</span>}</td>
                     <td>
-                      {d.webhookName || <span class="mono small">{d.webhookId}</span>}
-                      {d.integrationName && <div class="muted small">{d.integrationName}</div>}
+                      <a href={`/webhooks/${d.webhookId}`}>{d.webhookName || <span class="mono small">{d.webhookId}</span>}</a>
                     </td>
+                    <td>{d.integrationId ? <a href={`/integrations/${d.integrationId}`}>{d.integrationName || d.integrationId}</a> : <span class="muted">—</span>}</td>
                     <td>
                       <StatusBadge status={d.status} />
                     </td>
@@ -80,6 +111,20 @@ export function Queue() {
                         <span class="muted">—</span>
                       )}
                     </td>
+                    {canWrite && (
+                      <td>
+                        <div class="row-actions">
+                          {d.status !== DeliveryStatus.WAITING && (
+                            <button type="button" class="small" disabled={act.busy} onClick={() => void sendNow(d)} aria-label={`Send ${d.id} now`}>
+                              Send now
+                            </button>
+                          )}
+                          <button type="button" class="small danger" disabled={act.busy} onClick={() => void cancel(d)} aria-label={`Cancel ${d.id}`}>
+                            Cancel
+                          </button>
+                        </div>
+                      </td>
+                    )}
                   </tr>
                 ))}
               </tbody>

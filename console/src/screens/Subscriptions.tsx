@@ -2,16 +2,21 @@
 // events a CEL filter accepts (checked live against an event type's sample payload).
 import { useEffect, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
-import type { EventType, Webhook } from "@hookd/client";
+import type { EventType, Subscription, Webhook } from "@hookd/client";
 import { useSession } from "../api";
-import { Check, Empty, Field, FormError, ListState, PageHead, Pager, TextArea, TextField, useAction, usePaged } from "../ui";
+import { Check, Empty, Field, flash, FormError, ListState, PageHead, Pager, TextArea, TextField, useAction, usePaged } from "../ui";
 import { FilterCheck, useFilterCheck } from "./FilterCheck";
 
-export function Subscriptions() {
+/**
+ * The subscriptions screen, or (embedded, with webhookId) the subscriptions of one webhook on its page; both
+ * create, edit (event types, subject, CEL filter), enable and delete.
+ */
+export function Subscriptions(props: { webhookId?: string; embedded?: boolean }) {
   const { client, canWrite } = useSession();
   const { query } = useRoute();
   const { route } = useLocation();
-  const webhookFilter = query.webhook ?? "";
+  const webhookFilter = props.embedded ? (props.webhookId ?? "") : (query.webhook ?? "");
+  const [editing, setEditing] = useState<Subscription | null>(null);
   const [webhooks, setWebhooks] = useState<Webhook[]>([]);
   const [eventTypes, setEventTypes] = useState<EventType[]>([]);
   const [creating, setCreating] = useState(false);
@@ -27,14 +32,14 @@ export function Subscriptions() {
   const name = (id: string) => webhooks.find((w) => w.id === id)?.name ?? id;
   return (
     <section>
-      <PageHead title="Subscriptions" sub="Each subscription sends the events of some types to one webhook.">
-        {canWrite && !creating && (
+      <PageHead title={props.embedded ? <span class="h2">Subscriptions</span> : "Subscriptions"} sub={props.embedded ? "The events this webhook receives." : "Each subscription sends the events of some types to one webhook."}>
+        {canWrite && !creating && !editing && (
           <button type="button" class="primary" onClick={() => setCreating(true)}>
             Add subscription
           </button>
         )}
       </PageHead>
-      <div class="filters">
+      {!props.embedded && <div class="filters">
         <Field label="Webhook">
           {(id) => (
             <select id={id} value={webhookFilter} onChange={(e) => route(`/subscriptions${(e.target as HTMLSelectElement).value ? `?webhook=${(e.target as HTMLSelectElement).value}` : ""}`)}>
@@ -47,17 +52,23 @@ export function Subscriptions() {
             </select>
           )}
         </Field>
-      </div>
-      {creating && (
+      </div>}
+      {(creating || editing) && (
         <NewSubscription
+          key={editing?.id ?? "new"}
           webhooks={webhooks}
           eventTypes={eventTypes}
           webhookId={webhookFilter}
+          editing={editing}
           onDone={() => {
             setCreating(false);
+            setEditing(null);
             p.reload();
           }}
-          onCancel={() => setCreating(false)}
+          onCancel={() => {
+            setCreating(false);
+            setEditing(null);
+          }}
         />
       )}
       <ListState
@@ -111,6 +122,9 @@ export function Subscriptions() {
                     </td>
                     {canWrite && (
                       <td>
+                        <button type="button" class="small" aria-label={`Edit subscription ${s.id}`} onClick={() => { setCreating(false); setEditing(s); }}>
+                          Edit
+                        </button>
                         <button
                           type="button"
                           class="small danger"
@@ -139,12 +153,24 @@ export function Subscriptions() {
   );
 }
 
-function NewSubscription(props: { webhooks: Webhook[]; eventTypes: EventType[]; webhookId: string; onDone: () => void; onCancel: () => void }) {
+function NewSubscription(props: {
+  webhooks: Webhook[];
+  eventTypes: EventType[];
+  webhookId: string;
+  editing?: Subscription | null;
+  onDone: () => void;
+  onCancel: () => void;
+}) {
   const { client } = useSession();
-  const [webhookId, setWebhookId] = useState(props.webhookId || props.webhooks[0]?.id || "");
-  const [types, setTypes] = useState<string[]>([]);
-  const [subject, setSubject] = useState("");
-  const [filter, setFilter] = useState("");
+  const ed = props.editing;
+  const [webhookId, setWebhookId] = useState(ed?.webhookId || props.webhookId || props.webhooks[0]?.id || "");
+  const [types, setTypes] = useState<string[]>(ed?.eventTypes ?? []);
+  const [subject, setSubject] = useState(ed?.subjectFilter ?? "");
+  const [filter, setFilter] = useState(ed?.filter ?? "");
+  // The webhook list arrives after the form may have opened: default to the first one then.
+  useEffect(() => {
+    if (!webhookId && props.webhooks[0]) setWebhookId(props.webhooks[0].id);
+  }, [props.webhooks]);
   const act = useAction();
   const all = types.includes("*");
   // The filter is checked against the sample payload of a chosen event type (the first subscribed one by default).
@@ -156,19 +182,25 @@ function NewSubscription(props: { webhooks: Webhook[]; eventTypes: EventType[]; 
   return (
     <form
       class="card form"
-      aria-label="New subscription"
+      aria-label={ed ? "Edit subscription" : "New subscription"}
       onSubmit={(e) => {
         e.preventDefault();
         void act.run(async () => {
-          await client.subscriptions.createSubscription({ webhookId, eventTypes: types, subjectFilter: subject, filter });
+          if (ed) {
+            await client.subscriptions.updateSubscription({ id: ed.id, eventTypes: { values: types }, subjectFilter: subject, filter });
+            flash("Subscription saved.");
+          } else {
+            await client.subscriptions.createSubscription({ webhookId, eventTypes: types, subjectFilter: subject, filter });
+            flash("Subscription created: matching events now make deliveries.");
+          }
           props.onDone();
         });
       }}
     >
-      <h2>New subscription</h2>
+      <h2>{ed ? "Edit subscription" : "New subscription"}</h2>
       <Field label="Webhook" name="webhook_id" err={act.err}>
         {(id) => (
-          <select id={id} value={webhookId} onChange={(e) => setWebhookId((e.target as HTMLSelectElement).value)}>
+          <select id={id} value={webhookId} disabled={!!ed} onChange={(e) => setWebhookId((e.target as HTMLSelectElement).value)}>
             {props.webhooks.map((w) => (
               <option key={w.id} value={w.id}>
                 {w.name}
@@ -222,7 +254,7 @@ function NewSubscription(props: { webhooks: Webhook[]; eventTypes: EventType[]; 
       <FormError err={act.err} fields={["webhook_id", "event_types", "subject_filter", "filter"]} />
       <div class="buttons">
         <button type="submit" class="primary" disabled={act.busy}>
-          Create subscription
+          {ed ? "Save subscription" : "Create subscription"}
         </button>
         <button type="button" onClick={props.onCancel}>
           Cancel

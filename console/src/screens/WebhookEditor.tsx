@@ -32,8 +32,10 @@ import {
   TextField,
   useAction,
   type HeaderRow,
+  flash,
 } from "../ui";
 import { BodyPreview, useBodyPreview } from "./BodyPreview";
+import { Subscriptions } from "./Subscriptions";
 import { HealthPanel } from "./Webhooks";
 
 /** The methods a webhook may send, the default first. */
@@ -48,6 +50,7 @@ const FIELDS = [
 
 interface Form {
   integrationId: string;
+  tenantId: string;
   name: string;
   systemName: string;
   description: string;
@@ -78,7 +81,7 @@ interface Form {
 
 function emptyForm(integrationId: string): Form {
   return {
-    integrationId, name: "", systemName: "", description: "", method: DEFAULT_WEBHOOK_METHOD, target: integrationId ? "path" : "url",
+    integrationId, tenantId: "", name: "", systemName: "", description: "", method: DEFAULT_WEBHOOK_METHOD, target: integrationId ? "path" : "url",
     url: "", path: "", use: {}, headers: [], bodyTemplate: "", retryKind: RetryPolicyKind.EXPONENTIAL,
     retryInterval: "10", maxRetries: "0", timeout: String(DEFAULT_WEBHOOK_TIMEOUT_SECONDS), asyncStatus: false, asyncTimeoutHours: "24", successCodes: "",
     failureThreshold: "0", signingAlgorithm: SigningAlgorithm.HMAC_SHA256, sendTraceparent: true, ordered: false, enabled: true,
@@ -91,7 +94,7 @@ function formOf(w: Webhook): Form {
   const use: Record<string, boolean> = {};
   for (const ih of w.integrationHeaders) use[ih.name.toLowerCase()] = ih.use;
   return {
-    integrationId: w.integrationId, name: w.name, systemName: w.systemName, description: w.description,
+    integrationId: w.integrationId, tenantId: w.tenantId, name: w.name, systemName: w.systemName, description: w.description,
     method: w.method || DEFAULT_WEBHOOK_METHOD, target: w.url || !w.integrationId ? "url" : "path", url: w.url, path: w.path, use,
     headers: w.headers.map((h) => ({ name: h.name, value: h.value, private: h.private })),
     bodyTemplate: w.bodyTemplate, retryKind: rp?.kind || RetryPolicyKind.EXPONENTIAL,
@@ -147,15 +150,25 @@ export function WebhookEditor() {
 
   useEffect(() => {
     client.integrations.listIntegrations({ pageSize: 1000 }).then((r) => setIntegrations(r.integrations), () => {});
-    client.eventTypes.listEventTypes({ pageSize: 1000 }).then(
-      (r) => {
+    // Preview and Test default to an event type the webhook subscribes to (one with a sample payload first), else
+    // to any event type with a sample.
+    const subscribed = isNew
+      ? Promise.resolve<string[]>([])
+      : client.subscriptions.listSubscriptions({ webhookId: params.id, pageSize: 100 }).then(
+          (r) => r.subscriptions.filter((x) => x.enabled).flatMap((x) => x.eventTypes),
+          () => [] as string[],
+        );
+    Promise.all([client.eventTypes.listEventTypes({ pageSize: 1000 }), subscribed]).then(
+      ([r, subs]) => {
         setEventTypes(r.eventTypes);
-        const first = r.eventTypes.find((e) => !e.operational && e.samplePayload) ?? r.eventTypes.find((e) => !e.operational);
+        const live = r.eventTypes.filter((e) => !e.operational);
+        const mine = subs.includes("*") ? live : live.filter((e) => subs.includes(e.name));
+        const first = mine.find((e) => e.samplePayload) ?? mine[0] ?? live.find((e) => e.samplePayload) ?? live[0];
         if (first) setPreviewType((t) => t || first.name);
       },
       () => {},
     );
-  }, []);
+  }, [params.id]);
   useEffect(() => {
     if (isNew) return;
     client.webhooks.getWebhook({ id: params.id }).then(
@@ -170,7 +183,7 @@ export function WebhookEditor() {
   const integration = integrations.find((i) => i.id === f.integrationId);
   const shownUrl = fullUrl(f.target === "url" ? f.url : "", f.target === "path" ? f.path : "", integration?.baseUrl);
   const sample = eventTypes.find((e) => e.name === previewType)?.samplePayload;
-  const preview = useBodyPreview(client, f.bodyTemplate, previewType, canWrite, sample);
+  const preview = useBodyPreview(client, f.bodyTemplate, previewType, true, sample); // a VIEWER may render too
   const templateErr = useMemo(() => act.err ?? (preview.err?.field === "body_template" ? preview.err : null), [act.err, preview.err]);
 
   if (loadErr) return <Notice kind="error">{loadErr.message}</Notice>;
@@ -196,13 +209,17 @@ export function WebhookEditor() {
       if (isNew) {
         const r = await client.webhooks.createWebhook({
           ...common, integrationId: f.integrationId, url, path, integrationHeaders, headers: f.headers, successStatusCodes: codes,
+          tenantId: f.tenantId.trim(),
         });
+        flash(`Webhook "${r.webhook!.name}" created. Subscribe it to event types below so that events reach it.`);
         route(`/webhooks/${r.webhook!.id}`);
       } else {
         const r = await client.webhooks.updateWebhook({
           ...common, id: webhook!.id, integrationId: f.integrationId, url, path,
           integrationHeaders: { values: integrationHeaders }, headers: { values: f.headers },
           successStatusCodes: { values: codes },
+          // Moving a webhook to another tenant needs an ADMIN key: sent only when changed.
+          tenantId: f.tenantId.trim() !== webhook!.tenantId ? f.tenantId.trim() : undefined,
         });
         setWebhook(r.webhook!);
         setF(formOf(r.webhook!));
@@ -260,6 +277,16 @@ export function WebhookEditor() {
             hint="Unique in the project: letters, digits, _ - ."
           />
           <TextField label="Description" name="description" err={err} value={f.description} onValue={(v) => set({ description: v })} readOnly={ro} wide />
+          <TextField
+            label="Tenant"
+            name="tenant_id"
+            err={err}
+            value={f.tenantId}
+            onValue={(v) => set({ tenantId: v })}
+            readOnly={ro || (!isNew && !isAdmin)}
+            placeholder="the project's own"
+            hint={isNew || isAdmin ? "The customer (tenant) that owns the webhook; empty: the project's own." : "Moving a webhook to another tenant needs an ADMIN key."}
+          />
           <Field label="Integration" name="integration_id" err={err}>
             {(id) => (
               <select
@@ -375,7 +402,7 @@ export function WebhookEditor() {
                   </select>
                 )}
               </Field>
-              <BodyPreview state={preview} template={f.bodyTemplate} eventType={previewType} canRender={canWrite} />
+              <BodyPreview state={preview} template={f.bodyTemplate} eventType={previewType} canRender />
             </div>
           </div>
 
@@ -491,6 +518,7 @@ export function WebhookEditor() {
           </aside>
         )}
       </div>
+      {!isNew && <Subscriptions webhookId={webhook!.id} embedded />}
     </section>
   );
 }

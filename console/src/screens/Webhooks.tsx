@@ -61,6 +61,7 @@ export function WebhookTable(props: { webhooks: Webhook[] }) {
               <td>
                 <a href={`/webhooks/${w.id}`}>{w.name}</a>
                 <div class="muted mono small">{w.systemName}</div>
+                {w.tenantId && <div class="small">tenant <span class="mono">{w.tenantId}</span></div>}
               </td>
               <td class="mono">{w.method || DEFAULT_WEBHOOK_METHOD}</td>
               <td class="mono url">{w.fullUrl}</td>

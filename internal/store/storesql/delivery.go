@@ -23,6 +23,10 @@ const (
 		WHERE project_id = ? AND id = ? AND status IN ('done', 'failed')
 		RETURNING ` + deliveryCols
 
+	// sendNow makes a queued or retrying delivery that is not claimed due now.
+	sendNow = `UPDATE delivery_queue SET due_time = ?, next_attempt_time = ?
+		WHERE project_id = ? AND delivery_id = ? AND claim_token IS NULL AND status IN ('queued', 'retrying')`
+
 	cancelDelivery = `UPDATE deliveries SET status = 'cancelled', update_time = ?
 		WHERE project_id = ? AND id = ? AND status IN ('queued', 'retrying', 'waiting')
 		RETURNING ` + deliveryCols
@@ -250,15 +254,33 @@ func ParseQueueCursor(cursor string) (time.Time, string, error) {
 	return ts(time.Unix(0, n)), afterID, nil
 }
 
-// RetryDelivery makes a DONE or FAILED delivery due now (RETRYING, resent, with a new action-status token);
-// ErrConflict otherwise.
+// RetryDelivery makes a DONE or FAILED delivery due now (RETRYING, resent, with a new action-status token), and a
+// QUEUED or RETRYING delivery whose attempt is not in flight due now (status unchanged, not resent); ErrConflict
+// otherwise (WAITING, CANCELLED, or an attempt in flight).
 func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string, now time.Time) (*store.Delivery, error) {
 	now = ts(now)
 	var d store.Delivery
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var r deliveryRow
 		if err := tx.GetContext(ctx, &r, s.rebind(retryDelivery), now, projectID, deliveryID); err != nil {
-			return s.stateError(ctx, tx, "retry delivery", projectID, deliveryID, err)
+			if !errors.Is(mapErr(err), store.ErrNotFound) {
+				return wrap("retry delivery", err)
+			}
+			// Not finished: a QUEUED or RETRYING delivery not in flight is made due now ("send now").
+			res, err := tx.ExecContext(ctx, s.rebind(sendNow), now, now, projectID, deliveryID)
+			if err != nil {
+				return wrap("send delivery now", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return s.stateError(ctx, tx, "retry delivery", projectID, deliveryID, sql.ErrNoRows)
+			}
+			if err := tx.GetContext(ctx, &r, s.rebind(`SELECT `+loggedCols+loggedFrom+` WHERE d.project_id = ? AND d.id = ?`),
+				projectID, deliveryID); err != nil {
+				return wrap("get delivery", err)
+			}
+			d = r.record()
+			s.note(tx, projectID, store.ChangeStatus, now, d.ID)
+			return nil
 		}
 		d = r.record()
 		d.NextAttemptTime = now

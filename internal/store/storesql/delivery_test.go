@@ -107,8 +107,13 @@ func TestRetryAndCancel(t *testing.T) {
 			{DeliveryID: done.ID, ClaimToken: done.ClaimToken, Status: store.StatusDone, Attempt: &store.Attempt{StartTime: t0}, Attempts: 1},
 		}, t0))
 
-		_, err := s.RetryDelivery(f.ctx, f.project.ID, queued, t0)
-		assert.ErrorIs(t, err, store.ErrConflict, "only finished deliveries are resent")
+		// A queued delivery (not in flight) is made due now: same status, not resent.
+		early := t0.Add(-time.Minute)
+		sent, err := s.RetryDelivery(f.ctx, f.project.ID, queued, early)
+		require.NoError(t, err)
+		assert.Equal(t, store.StatusQueued, sent.Status)
+		assert.False(t, sent.Resent)
+		assert.Equal(t, early.Truncate(time.Microsecond), sent.NextAttemptTime)
 		_, err = s.RetryDelivery(f.ctx, other.ID, failed.ID, t0)
 		assert.ErrorIs(t, err, store.ErrNotFound)
 		_, err = s.RetryDelivery(f.ctx, f.project.ID, "dlv_missing", t0)

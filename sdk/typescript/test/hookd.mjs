@@ -38,7 +38,7 @@ export async function freePort() {
 
 /**
  * Starts hookd; returns {url, apiKey, logs(), stop()}.
- * @param {{corsOrigins?: string[]}} [options]
+ * @param {{corsOrigins?: string[], databaseUrl?: string}} [options] databaseUrl: PostgreSQL instead of embedded SQLite
  */
 export async function startHookd(options = {}) {
   const bin = await hookdBinary();
@@ -48,6 +48,7 @@ export async function startHookd(options = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), "hookd-data-"));
   const args = ["serve", "--dev", "--addr", `127.0.0.1:${port}`, "--data-dir", dataDir, "--public-url", url];
   for (const o of options.corsOrigins ?? []) args.push("--cors-origin", o);
+  if (options.databaseUrl) args.push("--database-url", options.databaseUrl);
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HOOKD_")));
   env.HOOKD_BOOTSTRAP_KEY = apiKey;
   const child = spawn(bin, args, { env, stdio: ["ignore", "pipe", "pipe"] });

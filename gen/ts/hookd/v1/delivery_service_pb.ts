@@ -754,7 +754,8 @@ export const DeliveryService: GenService<{
     output: typeof GetDeliveryResponseSchema;
   },
   /**
-   * RetryDelivery resends a FAILED or DONE delivery now (status RETRYING, same delivery id).
+   * RetryDelivery resends a FAILED or DONE delivery now (status RETRYING, same delivery id); a QUEUED or RETRYING
+   * delivery whose attempt is not in flight is made due now instead ("send now": status unchanged, not resent).
    *
    * @generated from rpc hookd.v1.DeliveryService.RetryDelivery
    */

@@ -71,7 +71,8 @@ type DeliveryServiceClient interface {
 	ListDeliveries(context.Context, *connect.Request[v1.ListDeliveriesRequest]) (*connect.Response[v1.ListDeliveriesResponse], error)
 	// GetDelivery returns one delivery with every attempt.
 	GetDelivery(context.Context, *connect.Request[v1.GetDeliveryRequest]) (*connect.Response[v1.GetDeliveryResponse], error)
-	// RetryDelivery resends a FAILED or DONE delivery now (status RETRYING, same delivery id).
+	// RetryDelivery resends a FAILED or DONE delivery now (status RETRYING, same delivery id); a QUEUED or RETRYING
+	// delivery whose attempt is not in flight is made due now instead ("send now": status unchanged, not resent).
 	RetryDelivery(context.Context, *connect.Request[v1.RetryDeliveryRequest]) (*connect.Response[v1.RetryDeliveryResponse], error)
 	// RetryDeliveries resends every FAILED or DONE delivery matching the filter.
 	RetryDeliveries(context.Context, *connect.Request[v1.RetryDeliveriesRequest]) (*connect.Response[v1.RetryDeliveriesResponse], error)
@@ -253,7 +254,8 @@ type DeliveryServiceHandler interface {
 	ListDeliveries(context.Context, *connect.Request[v1.ListDeliveriesRequest]) (*connect.Response[v1.ListDeliveriesResponse], error)
 	// GetDelivery returns one delivery with every attempt.
 	GetDelivery(context.Context, *connect.Request[v1.GetDeliveryRequest]) (*connect.Response[v1.GetDeliveryResponse], error)
-	// RetryDelivery resends a FAILED or DONE delivery now (status RETRYING, same delivery id).
+	// RetryDelivery resends a FAILED or DONE delivery now (status RETRYING, same delivery id); a QUEUED or RETRYING
+	// delivery whose attempt is not in flight is made due now instead ("send now": status unchanged, not resent).
 	RetryDelivery(context.Context, *connect.Request[v1.RetryDeliveryRequest]) (*connect.Response[v1.RetryDeliveryResponse], error)
 	// RetryDeliveries resends every FAILED or DONE delivery matching the filter.
 	RetryDeliveries(context.Context, *connect.Request[v1.RetryDeliveriesRequest]) (*connect.Response[v1.RetryDeliveriesResponse], error)
