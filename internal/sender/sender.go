@@ -64,8 +64,8 @@ const (
 	// RateLag is how long after its admission an attempt of a rate-limited integration counts in the rolling
 	// window: a guard for the time the request takes to reach the receiver (a new connection, a busy machine),
 	// so that the receiver sees at most rate_limit_per_second in any rolling second; a backlog drains at
-	// rate per 1.025 s.
-	RateLag = 25 * time.Millisecond
+	// rate per 1.1 s.
+	RateLag = 100 * time.Millisecond
 )
 
 // DefaultPerWebhook is a webhook's default cap of deliveries in flight in one process: half of its workers.

@@ -513,8 +513,11 @@ func TestRateLimitRollingSecond(t *testing.T) {
 		}
 		assert.LessOrEqual(t, most, 5, "requests in one rolling second at the receiver")
 		span := arrivals[39] - arrivals[0]
-		assert.InDelta(t, float64(7*time.Second+800*time.Millisecond), float64(span), float64(250*time.Millisecond),
-			"40 requests at 5/s: 5 at once, then one every 200 ms")
+		// 5 at once, then one as each admission (counted from RateLag after it) is a second old: 7 more rounds of
+		// 5, plus the injected clock's steps.
+		want := 7*(time.Second+sender.RateLag) + 700*time.Millisecond
+		assert.InDelta(t, float64(want), float64(span), float64(250*time.Millisecond),
+			"40 requests at 5/s: 5 at once, then one every (1 s + RateLag)/5")
 		t.Logf("40 requests in %s, at most %d in any rolling second", span, most)
 	})
 }
