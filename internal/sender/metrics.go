@@ -18,6 +18,7 @@ type metrics struct {
 	deliveries *prometheus.CounterVec // hookd_deliveries_total{status}
 	duration   prometheus.Histogram   // hookd_attempt_duration_seconds
 	claimed    prometheus.Counter     // hookd_queue_claimed_total
+	handed     prometheus.Counter     // hookd_queue_handed_total
 	inFlight   prometheus.Gauge       // hookd_sender_in_flight
 	panics     prometheus.Counter     // hookd_sender_panics_total
 	// Per-webhook series, only with Config.PerWebhookMetrics (one series per webhook: cardinality).
@@ -43,6 +44,10 @@ func newMetrics(reg prometheus.Registerer, perWebhook bool) *metrics {
 			Name: "hookd_queue_claimed_total",
 			Help: "Deliveries leased from the queue by this process.",
 		}),
+		handed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookd_queue_handed_total",
+			Help: "Deliveries that publishes of this process handed to its sender already leased (no claim needed).",
+		}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hookd_sender_in_flight",
 			Help: "Claimed deliveries in this process's worker pool (running or about to run).",
@@ -56,6 +61,7 @@ func newMetrics(reg prometheus.Registerer, perWebhook bool) *metrics {
 		m.deliveries = register(reg, m.deliveries)
 		m.duration = register(reg, m.duration)
 		m.claimed = register(reg, m.claimed)
+		m.handed = register(reg, m.handed)
 		m.inFlight = register(reg, m.inFlight)
 		m.panics = register(reg, m.panics)
 	}

@@ -125,6 +125,9 @@ type Config struct {
 	LookupHostFunc func(ctx context.Context, host string) ([]string, error)
 	// Signals, when set, reports the sender's steps to a test (see TestSignals).
 	Signals *TestSignals
+	// OutcomesAwaited reports whether a request of this process waits for delivery outcomes to commit (a sync
+	// trigger's caller); the sender then writes outcomes at once instead of coalescing them (optional).
+	OutcomesAwaited func() bool
 	// Listen holds the `hookd listen` clients connected to this process; attempts of TRANSPORT_LISTEN webhooks go
 	// to them (without it, or with no client connected, such deliveries wait QUEUED).
 	Listen *listen.Hub
@@ -134,8 +137,10 @@ type Config struct {
 
 const (
 	// flushDelay is how long an outcome may wait for others before its batch is written. Waiting delays no
-	// delivery (the worker is free at once; the lease holds the row): it only makes batches larger.
-	flushDelay = 20 * time.Millisecond
+	// delivery (the worker is free at once; the lease holds the row): it makes batches larger, so that a steady
+	// trickle of deliveries costs one completion transaction per flushDelay rather than one per delivery. Outcomes
+	// someone waits for are written at once (see urgent).
+	flushDelay = 100 * time.Millisecond
 	// maxFlushes is how many outcome batches are written concurrently.
 	maxFlushes = 2
 	// targetTTL is how long a loaded webhook (and integration) is reused.
@@ -162,6 +167,7 @@ type Sender struct {
 	tracer  trace.Tracer
 
 	disp  *dispatcher   // claimed deliveries waiting for or running on a worker
+	hand  *handoff      // room reserved by publishes of this process (store.Handoff)
 	freed chan struct{} // signalled when a worker finishes
 
 	// BaseStartStop gives the sender the services' Start/Stop contract: Stop stops claiming, waits for
@@ -204,6 +210,7 @@ func New(cfg Config) *Sender {
 		metrics: newMetrics(cfg.Registerer, cfg.PerWebhookMetrics),
 		tracer:  cfg.TracerProvider.Tracer(tracerName),
 		disp:    newDispatcher(cfg.PerWebhook),
+		hand:    newHandoff(),
 		freed:   make(chan struct{}, 1),
 	}
 }
@@ -230,7 +237,7 @@ func (s *Sender) Start(ctx context.Context) error {
 	}
 	workCtx := context.WithoutCancel(ctx)
 
-	results := make(chan store.Outcome, s.capacity())
+	results := make(chan pendingOutcome, s.capacity())
 	var workers sync.WaitGroup
 	for range s.cfg.Workers {
 		workers.Go(func() {
@@ -240,9 +247,10 @@ func (s *Sender) Start(ctx context.Context) error {
 					return
 				}
 				if claimCtx.Err() != nil {
-					results <- release(&d, s.now()) // stopping: give back what was not started
+					results <- pendingOutcome{Outcome: release(&d, s.now())} // stopping: give back what was not started
 				} else {
-					results <- s.deliver(workCtx, &d)
+					o := s.deliver(workCtx, &d)
+					results <- pendingOutcome{Outcome: o, urgent: s.urgent(workCtx, &d)}
 				}
 				s.finished(d.WebhookID)
 			}
@@ -253,12 +261,14 @@ func (s *Sender) Start(ctx context.Context) error {
 		defer close(flushed)
 		s.flushLoop(workCtx, results)
 	}()
+	s.openHandoff()
 	go func() {
 		defer stopped()
 		s.claimLoop(claimCtx, wakeups)
 		unsubscribe()
+		s.closeHandoff()
 		for _, d := range s.disp.drain() { // claimed but not started: give them back, due now
-			results <- release(&d, s.now())
+			results <- pendingOutcome{Outcome: release(&d, s.now())}
 			s.metrics.inFlight.Dec()
 		}
 		s.disp.close()
@@ -296,9 +306,10 @@ func (s *Sender) finished(webhookID string) {
 	}
 }
 
-// room returns the free pool capacity and the deliveries held by webhook.
+// room returns the free pool capacity and the deliveries held (or reserved by a publish's handoff) by webhook.
 func (s *Sender) room() (int, map[string]int) {
 	held, by := s.disp.counts()
+	held += s.hand.counts(by)
 	return s.capacity() - held, by
 }
 
@@ -434,9 +445,25 @@ func (s *Sender) claim(ctx context.Context, now time.Time, req store.ClaimReques
 	return res, nil
 }
 
-// flushLoop writes outcomes in batches: when BatchSize are buffered, or flushDelay after the first one.
-// Up to maxFlushes batches are written at once, so a slow commit does not hold back the next batch.
-func (s *Sender) flushLoop(ctx context.Context, results <-chan store.Outcome) {
+// pendingOutcome is an attempt's outcome on its way to the flush loop; urgent ones are written without waiting for others.
+type pendingOutcome struct {
+	store.Outcome
+	urgent bool
+}
+
+// urgent reports whether d's outcome should be written at once: a request waits for outcomes (a sync trigger), or
+// d's webhook is ordered (its key's next delivery is released only when this outcome commits).
+func (s *Sender) urgent(ctx context.Context, d *store.ClaimedDelivery) bool {
+	if f := s.cfg.OutcomesAwaited; f != nil && f() {
+		return true
+	}
+	t, err := s.targets.get(ctx, d.ProjectID, d.WebhookID) // (cached: the attempt just loaded it)
+	return err != nil || t.webhook.Ordered
+}
+
+// flushLoop writes outcomes in batches: when BatchSize are buffered, when an urgent one arrives, or flushDelay
+// after the first one. Up to maxFlushes batches are written at once, so a slow commit does not hold back the next.
+func (s *Sender) flushLoop(ctx context.Context, results <-chan pendingOutcome) {
 	var buf []store.Outcome
 	var writers sync.WaitGroup
 	sem := make(chan struct{}, maxFlushes)
@@ -462,11 +489,11 @@ func (s *Sender) flushLoop(ctx context.Context, results <-chan store.Outcome) {
 				writers.Wait()
 				return
 			}
-			buf = append(buf, o)
+			buf = append(buf, o.Outcome)
 			if len(buf) == 1 {
 				timer.Reset(flushDelay)
 			}
-			if len(buf) >= s.cfg.BatchSize {
+			if len(buf) >= s.cfg.BatchSize || o.urgent {
 				flush()
 			}
 		case <-timer.C:

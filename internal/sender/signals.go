@@ -16,6 +16,11 @@ type TestSignals struct {
 	Idle testsignal.Signal[int]
 	// Completed receives each batch of outcomes once it is written.
 	Completed testsignal.Signal[[]store.Outcome]
+	// Handed receives the number of deliveries each publish of this process handed over (store.Handoff).
+	Handed testsignal.Signal[int]
+	// Stopping receives, when a stopping sender has stopped claiming, how much room publishes still have reserved
+	// (it waits for those reservations to end before it gives back what it holds).
+	Stopping testsignal.Signal[int]
 }
 
 // Init initialises every signal.
@@ -23,6 +28,8 @@ func (t *TestSignals) Init() {
 	t.Claimed.Init()
 	t.Idle.Init()
 	t.Completed.Init()
+	t.Handed.Init()
+	t.Stopping.Init()
 }
 
 func (t *TestSignals) claimed(n int) {
@@ -34,6 +41,18 @@ func (t *TestSignals) claimed(n int) {
 func (t *TestSignals) idle(held int) {
 	if t != nil {
 		t.Idle.Signal(held)
+	}
+}
+
+func (t *TestSignals) handed(n int) {
+	if t != nil {
+		t.Handed.Signal(n)
+	}
+}
+
+func (t *TestSignals) stopping(reserved int) {
+	if t != nil {
+		t.Stopping.Signal(reserved)
 	}
 }
 

@@ -157,3 +157,81 @@ func TestStopBeforeStart(t *testing.T) {
 		t.Fatal("Stop before Start hung")
 	}
 }
+
+// gatedHandoff holds a publish's Hand until the test lets it through.
+type gatedHandoff struct {
+	*sender.Sender
+	entered, release chan struct{}
+}
+
+func (g *gatedHandoff) Hand(granted map[string]int, claimed []store.ClaimedDelivery) {
+	close(g.entered)
+	<-g.release
+	g.Sender.Hand(granted, claimed)
+}
+
+// TestPublishHandsDeliveriesToTheSender: with the handoff set (as the server sets it for its own sender), a publish
+// gives its deliveries to the running sender already leased: they are delivered without any claim taking them. A
+// stopping sender waits for a reservation still open and gives what it hands over back, due at once.
+func TestPublishHandsDeliveriesToTheSender(t *testing.T) {
+	backends(t, func(t *testing.T, st *storetest.DB) {
+		signals := &sender.TestSignals{}
+		signals.Claimed.Init()
+		signals.Handed.Init()
+		signals.Completed.Init()
+		signals.Stopping.Init()
+		e := setup(t, st, sender.Config{Dev: true, Workers: 4, BatchSize: 10, Signals: signals})
+		st.SetHandoff(e.snd)
+		t.Cleanup(func() { st.SetHandoff(nil) })
+		rcv := newReceiver(t, reply{status: 200})
+		w := e.webhook(t, rcv.URL)
+		before, _ := e.snd.Reserve(map[string]int{w.ID: 1})
+		assert.Nil(t, before, "no room is granted before Start")
+
+		require.NoError(t, e.snd.Start(context.Background()))
+		ids := e.publish(t, `{}`, w.ID)
+		assert.Equal(t, 1, signals.Handed.Wait(t), "the publish handed its delivery over")
+		waitCompleted(t, signals, ids)
+		assert.Equal(t, store.StatusDone, e.delivery(t, ids[0]).Status)
+		for {
+			select {
+			case n := <-signals.Claimed.C():
+				assert.Zero(t, n, "no claim took the handed delivery")
+				continue
+			default:
+			}
+			break
+		}
+		require.Len(t, rcv.requests(), 1)
+
+		// A publish whose reservation is open when the sender stops: Stop waits for it, then gives the delivery back.
+		g := &gatedHandoff{Sender: e.snd, entered: make(chan struct{}), release: make(chan struct{})}
+		st.SetHandoff(g)
+		published := make(chan []string, 1)
+		go func() {
+			res, err := st.PublishEvents(e.ctx, store.PublishEventsParams{ProjectID: e.project.ID, Events: []store.PublishInput{{
+				Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)}, WebhookIDs: []string{w.ID}}},
+				Now: e.clk.Now(), IdempotencyWindow: time.Hour})
+			if err != nil || len(res) != 1 {
+				published <- nil
+				return
+			}
+			published <- res[0].DeliveryIDs
+		}()
+		<-g.entered // committed, leased to the sender, not handed over yet
+		stopped := make(chan struct{})
+		go func() {
+			e.snd.Stop()
+			close(stopped)
+		}()
+		assert.Equal(t, 1, signals.Stopping.Wait(t), "Stop stopped claiming and waits for the open reservation")
+		close(g.release)
+		late := <-published
+		require.Len(t, late, 1)
+		<-stopped
+		d := e.delivery(t, late[0])
+		assert.Equal(t, store.StatusQueued, d.Status)
+		assert.Zero(t, d.Attempts)
+		e.runOnce(t, 1) // given back due now, not left to its lease (60 s)
+	})
+}

@@ -103,6 +103,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Clock: s.clock, Log: s.log, Registerer: s.registry, Workers: cfg.Workers, PerWebhook: cfg.WebhookConcurrency,
 		PerWebhookMetrics: cfg.MetricsPerWebhook, Lease: cfg.Lease, Dev: cfg.Dev, PublicURL: s.publicURL,
 		UserAgent: "hookd/" + cfg.Version, TracerProvider: s.tracing.TracerProvider(), Listen: s.listen,
+		OutcomesAwaited: s.db.Notifier().OutcomesAwaited,
 	})
 	if cfg.Role != RoleAPI {
 		s.purger = purge.New(purge.Config{Store: s.db.Store(), Retention: cfg.Retention, Clock: s.clock, Logger: s.log,
@@ -136,6 +137,7 @@ func (s *Server) Start(ctx context.Context) error {
 		if err := s.snd.Start(ctx); err != nil {
 			return fmt.Errorf("start sender: %w", err)
 		}
+		s.db.Queue().SetHandoff(s.snd) // this process's publishes give their deliveries straight to its sender
 		if err := s.purger.Start(ctx); err != nil {
 			return fmt.Errorf("start purger: %w", err)
 		}

@@ -911,6 +911,18 @@ type Queue interface {
 	QueueDepth(ctx context.Context) (int, error)
 }
 
+// Handoff takes the deliveries a publish queues straight into a sender of the same process, already claimed: the
+// publish leases their queue rows to that sender in its own transaction and hands them over once it committed, which
+// saves the sender a claim and the publish a wake-up (storesql's Queue.SetHandoff; the sender implements it).
+type Handoff interface {
+	// Reserve asks for room for want[webhook id] deliveries; it returns the room granted by webhook (none: nil) and
+	// the lease of the claims. Every reservation that granted room is ended by exactly one Hand.
+	Reserve(want map[string]int) (granted map[string]int, lease time.Duration)
+	// Hand ends a reservation: claimed are its deliveries, leased, once the publish committed; empty when it did not
+	// commit (the room is given back).
+	Hand(granted map[string]int, claimed []ClaimedDelivery)
+}
+
 // Wakeup tells a sender that deliveries are due at Due (now or later), from any process of the cluster.
 type Wakeup struct {
 	Due time.Time

@@ -428,7 +428,7 @@ func (s *conn) publishOperational(ctx context.Context, tx *sqlx.Tx, now time.Tim
 	}
 	woke := false
 	for _, p := range projects {
-		_, w, err := s.publish(ctx, tx, p, byProject[p], ts(now), 0)
+		_, w, err := s.publish(ctx, tx, nil, p, byProject[p], ts(now), 0)
 		if err != nil {
 			return false, fmt.Errorf("publish operational events: %w", err)
 		}

@@ -41,20 +41,51 @@ func (b bulkInsert) query(pg bool, rows [][]any) (string, []any, error) {
 		q, args := valuesQuery(b.into+" VALUES ", rows, b.suffix)
 		return q, args, nil
 	}
+	args, err := b.pgArgs(rows)
+	return b.pgText, args, err
+}
+
+// pgArgs are the PostgreSQL arguments that insert rows: one binary array per column.
+func (b bulkInsert) pgArgs(rows [][]any) ([]any, error) {
 	args := make([]any, len(b.pgTypes))
 	for c, typ := range b.pgTypes {
 		arr, err := pgArray(typ, rows, c)
 		if err != nil {
-			return "", nil, fmt.Errorf("%s: column %d: %w", b.into, c+1, err)
+			return nil, fmt.Errorf("%s: column %d: %w", b.into, c+1, err)
 		}
 		args[c] = arr
 	}
-	return b.pgText, args, nil
+	return args, nil
+}
+
+// pgChain is one PostgreSQL statement that runs the bulk inserts in order, the first ones as data-modifying CTEs
+// (which run to completion whether read or not); its arguments are the parts' pgArgs one after the other.
+func pgChain(parts ...bulkInsert) string {
+	var sb strings.Builder
+	first := 1
+	for i, b := range parts {
+		switch {
+		case i == 0 && len(parts) > 1:
+			sb.WriteString("WITH ")
+		case i < len(parts)-1:
+			sb.WriteString(", ")
+		}
+		if i < len(parts)-1 {
+			sb.WriteString("part" + strconv.Itoa(i) + " AS (" + b.buildPGQueryFrom(first) + ")\n")
+		} else {
+			sb.WriteString(b.buildPGQueryFrom(first))
+		}
+		first += len(b.pgTypes)
+	}
+	return sb.String()
 }
 
 // buildPGQuery is the PostgreSQL statement: INSERT … SELECT * FROM unnest($1::type[], …) suffix, or with pgJoin
 // INSERT … SELECT u.* FROM unnest(…) AS u(columns) join suffix.
-func (b bulkInsert) buildPGQuery() string {
+func (b bulkInsert) buildPGQuery() string { return b.buildPGQueryFrom(1) }
+
+// buildPGQueryFrom is buildPGQuery with its parameters numbered from first.
+func (b bulkInsert) buildPGQueryFrom(first int) string {
 	var sb strings.Builder
 	sb.WriteString(b.into)
 	if b.pgJoin != "" {
@@ -67,7 +98,7 @@ func (b bulkInsert) buildPGQuery() string {
 		if c > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString("$" + strconv.Itoa(c+1) + "::" + typ + "[]")
+		sb.WriteString("$" + strconv.Itoa(first+c) + "::" + typ + "[]")
 	}
 	sb.WriteString(")")
 	if b.pgJoin != "" {

@@ -22,6 +22,13 @@ func (c *changeSignal) wait() <-chan struct{} {
 	return c.ch
 }
 
+// awaited reports whether a waiter took the current generation's channel.
+func (c *changeSignal) awaited() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ch != nil
+}
+
 func (c *changeSignal) signal() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -35,3 +42,7 @@ func (c *changeSignal) signal() {
 // (CompleteDeliveries) or an action-status callback. Take it before reading the state it guards; changes made by
 // other processes of a cluster do not close it. It works whether or not the notifier runs.
 func (n *Notifier) DeliveriesChanged() <-chan struct{} { return n.changed.wait() }
+
+// OutcomesAwaited reports whether something in this process waits for the next commit of delivery outcomes
+// (DeliveriesChanged): the sender then writes outcomes at once rather than coalescing them.
+func (n *Notifier) OutcomesAwaited() bool { return n.changed.awaited() }

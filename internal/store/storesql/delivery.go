@@ -301,7 +301,7 @@ func (s *Store) requeue(ctx context.Context, tx *sqlx.Tx, rows []deliveryRow, no
 		queued[i] = queueArgs(r.ID, r.ProjectID, r.WebhookID, r.EventID, store.StatusRetrying, r.Attempts, r.Resends, now)
 	}
 	for chunk := range slices.Chunk(queued, deliveryChunk) {
-		q, args := valuesQuery(`INSERT INTO delivery_queue (`+queueCols+`) VALUES `, chunk, requeue)
+		q, args := valuesQuery(`INSERT INTO delivery_queue (`+queueInsertCols+`) VALUES `, chunk, requeue)
 		if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
 			return wrap("requeue deliveries", err)
 		}

@@ -119,7 +119,7 @@ func (s *Store) replayMissed(ctx context.Context, projectID, webhookID string, s
 				queued[i] = queueArgs(r.ID, r.ProjectID, r.WebhookID, r.EventID, store.StatusRetrying, r.Attempts, r.Resends, due)
 			}
 			for part := range slices.Chunk(queued, deliveryChunk) {
-				q, args := valuesQuery(`INSERT INTO delivery_queue (`+queueCols+`) VALUES `, part, requeue)
+				q, args := valuesQuery(`INSERT INTO delivery_queue (`+queueInsertCols+`) VALUES `, part, requeue)
 				if _, err := tx.ExecContext(ctx, s.rebind(q), args...); err != nil {
 					return wrap("replay missed deliveries", err)
 				}

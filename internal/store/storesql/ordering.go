@@ -43,8 +43,9 @@ type chainLink struct {
 
 // Column indexes in a queueArgs row.
 const (
-	queueDueCol       = 7
-	queueBlockedByCol = 9
+	queueDueCol        = 7
+	queueBlockedByCol  = 9
+	queueClaimTokenCol = 10
 )
 
 // chain puts the links at the end of their keys' chains, in order, and holds (in queued) those whose predecessor

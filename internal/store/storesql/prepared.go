@@ -16,7 +16,7 @@ func hotStatements() []string {
 	return []string{
 		insertEvents.pgText, insertDeliveries.pgText, insertQueue.pgText, insertKeys.pgText, insertExecutions.pgText,
 		insertAttempts.pgText, findTriggersPG, matchSubscriptionsPG, findWebhooksPG, completePostgres, booksPostgres,
-		releaseHeldPG,
+		releaseHeldPG, publishAtOncePG,
 	}
 }
 
@@ -57,13 +57,15 @@ func (s *conn) closePrepared() {
 		_ = st.Close()
 	}
 	s.sqliteMu.Lock()
-	defer s.sqliteMu.Unlock()
+	s.sqliteClosed = true
 	for _, st := range s.sqliteStmts {
 		if st != nil { // nil: being prepared (prepareSQLite then closes it)
 			_ = st.Close()
 		}
 	}
 	s.sqliteStmts = nil
+	s.sqliteMu.Unlock()
+	s.sqlitePrepares.Wait()
 }
 
 // txExec runs q in tx, as a prepared statement when q is a hot statement (PostgreSQL) or on SQLite.
@@ -74,8 +76,14 @@ func (s *conn) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (
 	return tx.ExecContext(ctx, q, args...)
 }
 
-// txSelect scans the rows of q in tx into dest, as txExec runs statements.
+// txSelect scans the rows of q in tx into dest, as txExec runs statements; with tx nil, outside a transaction.
 func (s *conn) txSelect(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
+	if tx == nil {
+		if st := s.stmt(ctx, q); st != nil {
+			return st.SelectContext(ctx, dest, args...)
+		}
+		return s.db.SelectContext(ctx, dest, q, args...)
+	}
 	if st := s.stmt(ctx, q); st != nil {
 		return tx.StmtxContext(ctx, st).SelectContext(ctx, dest, args...)
 	}
@@ -106,14 +114,14 @@ func (s *conn) stmt(ctx context.Context, q string) *sqlx.Stmt {
 	if st, ok := s.sqliteStmts[q]; ok {
 		return st // nil while it is being prepared
 	}
-	if len(s.sqliteStmts) >= maxSQLiteStatements {
+	if len(s.sqliteStmts) >= maxSQLiteStatements || s.sqliteClosed {
 		return nil
 	}
 	if s.sqliteStmts == nil {
 		s.sqliteStmts = map[string]*sqlx.Stmt{}
 	}
 	s.sqliteStmts[q] = nil
-	go s.prepareSQLite(context.WithoutCancel(ctx), q)
+	s.sqlitePrepares.Go(func() { s.prepareSQLite(context.WithoutCancel(ctx), q) })
 	return nil
 }
 

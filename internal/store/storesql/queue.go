@@ -24,6 +24,9 @@ const (
 	maxLanes = 500
 
 	queueCols = `delivery_id, project_id, webhook_id, event_id, status, attempts, resends, due_time, next_attempt_time, blocked_by`
+	// queueInsertCols are the columns of a queueArgs row: queueCols and the claim token (set when a publish hands the
+	// delivery to its sender, see handoff.go).
+	queueInsertCols = queueCols + `, claim_token`
 
 	// claimPostgres leases due rows in one statement. lane is a skip scan over delivery_queue_lane_idx: each step
 	// finds the next webhook and its earliest due time. due_lane keeps the webhooks with due work and their room;
@@ -638,13 +641,14 @@ func (s *conn) enqueue(ctx context.Context, tx *sqlx.Tx, rows [][]any) error {
 }
 
 var insertQueue = newBulkInsert(bulkInsert{
-	into:    `INSERT INTO delivery_queue (` + queueCols + `)`,
-	pgTypes: []string{"text", "text", "text", "text", "text", "integer", "integer", "timestamptz", "timestamptz", "text"},
+	into:    `INSERT INTO delivery_queue (` + queueInsertCols + `)`,
+	pgTypes: []string{"text", "text", "text", "text", "text", "integer", "integer", "timestamptz", "timestamptz", "text", "text"},
 })
 
-// queueArgs are the delivery_queue columns of a delivery due at next (not held: see chain).
+// queueArgs are the delivery_queue columns (queueInsertCols) of a delivery due at next (not held: see chain; not
+// claimed: see handoff.go).
 func queueArgs(deliveryID, projectID, webhookID, eventID string, status store.Status, attempts, resends int, next time.Time) []any {
-	return []any{deliveryID, projectID, webhookID, eventID, string(status), attempts, resends, next, next, sql.NullString{}}
+	return []any{deliveryID, projectID, webhookID, eventID, string(status), attempts, resends, next, next, sql.NullString{}, sql.NullString{}}
 }
 
 // settle takes a delivery out of the queue after the log made it final (a callback, a cancel): the row goes, or,

@@ -97,6 +97,8 @@ type conn struct {
 	keys    *secret.Keyring
 	// notify carries wake-ups, delivery changes and watcher announcements (see Notifier).
 	notify *Notifier
+	// handoff is the sender of this process that publishes hand their deliveries to (see handoff.go).
+	handoff handoffSlot
 	// feed routes delivery changes to watchers (see Feed).
 	feed *Feed
 	// filters caches the compiled subscription filters publishing evaluates.
@@ -110,6 +112,10 @@ type conn struct {
 	// sqliteStmts caches SQLite's prepared statements, by text (see stmt).
 	sqliteMu    sync.Mutex
 	sqliteStmts map[string]*sqlx.Stmt
+	// sqliteClosed (under sqliteMu) stops new statements being prepared; sqlitePrepares counts the preparations
+	// running, which Close waits for (a connection still preparing would outlive the closed pool).
+	sqliteClosed   bool
+	sqlitePrepares sync.WaitGroup
 	// sqliteWriter admits one write transaction of this process at a time, first come first served (SQLite has one
 	// writer; its busy handler polls and is not fair, so that under many concurrent writers one could wait past
 	// busy_timeout while holding a pool connection). nil on PostgreSQL.

@@ -308,7 +308,10 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 	for _, r := range in {
 		times = append(times, r.Execution.ReceiveTime)
 	}
+	var hd *handing
 	err := s.inPartitionedTx(ctx, times, func(tx *sqlx.Tx) error {
+		hd.finish(false) // (an earlier try's, rolled back)
+		hd = s.handing()
 		// On PostgreSQL the executions insert checks the triggers itself (and is the last statement: a missing
 		// trigger rolls the publishes back); SQLite has no round trips to save.
 		if !s.pg() {
@@ -335,7 +338,7 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 			for n, i := range idx {
 				inputs[n] = *in[i].Publish
 			}
-			res, w, err := s.publish(ctx, tx, p, inputs, now, store.IdempotencyWindow)
+			res, w, err := s.publish(ctx, tx, hd, p, inputs, now, store.IdempotencyWindow)
 			if err != nil {
 				return err
 			}
@@ -367,6 +370,7 @@ func (s *Store) RecordExecutions(ctx context.Context, in []store.ExecutionRecord
 		}
 		return nil
 	})
+	hd.finish(err == nil)
 	if err != nil {
 		return nil, err
 	}
