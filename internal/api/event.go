@@ -41,11 +41,13 @@ type EventConfig struct {
 	// Registerer receives hookd_published_events_total (nil: not registered).
 	Registerer prometheus.Registerer
 	// Batch tunes the group commit of PublishEvent calls (zero fields: the groupcommit defaults; Log: Deps.Log).
+	// WriteAlone is always on: a call that finds no batch under way writes at once in its own goroutine.
 	Batch groupcommit.Config
 }
 
 // NewEventService returns the EventService handler. Concurrent PublishEvent calls share transactions (group
-// commit, one per project and batch) written by goroutines that start on demand and exit when idle.
+// commit, one per project and batch) written by goroutines that start on demand and exit when idle; a call that
+// finds no batch under way writes alone.
 func NewEventService(d Deps, cfg EventConfig) hookdv1connect.EventServiceHandler {
 	published := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hookd_published_events_total", Help: "Events accepted by PublishEvent(s), duplicates excluded.",
@@ -57,6 +59,7 @@ func NewEventService(d Deps, cfg EventConfig) hookdv1connect.EventServiceHandler
 		types: cache.New[typeKey, *schema.Schema](eventTypeCacheTTL, 0, d.Clock)}
 	cfg.Batch.Log = cmp.Or(cfg.Batch.Log, d.log())
 	cfg.Batch.Name = cmp.Or(cfg.Batch.Name, "api: publish event")
+	cfg.Batch.WriteAlone = true
 	s.batch = groupcommit.New(cfg.Batch, s.publishBatch)
 	return s
 }

@@ -37,6 +37,11 @@ type Config struct {
 	Log *slog.Logger
 	// Name names the batcher in logs and errors (default "groupcommit").
 	Name string
+	// WriteAlone lets a caller that finds no batch being collected or written write its item itself, at once:
+	// a lone caller (steady, modest traffic) then costs no hand-off to a writer goroutine and no MaxWait, while
+	// callers arriving during a write are batched as before. Such a write is not given up when the caller's
+	// context ends (it is bounded by Timeout, as every write).
+	WriteAlone bool
 }
 
 func (c Config) withDefaults() Config {
@@ -62,6 +67,7 @@ type Batcher[In, Out any] struct {
 
 	mu      sync.Mutex
 	writers int
+	busy    int // batches being collected (holding an item) or written, and lone writes
 	// exited is waited on by tests until the writer goroutines have exited (none is writing or will write).
 	exited sync.WaitGroup
 
@@ -101,6 +107,9 @@ func (b *Batcher[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 	if err := ctx.Err(); err != nil {
 		return zero, fmt.Errorf("%s: queue: %w", b.cfg.Name, err)
 	}
+	if b.cfg.WriteAlone && b.alone() {
+		return b.writeAlone(in)
+	}
 	p := &pending[In, Out]{in: in, done: make(chan outcome[Out], 1)}
 	select {
 	case b.queue <- p:
@@ -115,6 +124,42 @@ func (b *Batcher[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 	case <-ctx.Done():
 		return zero, fmt.Errorf("%s: wait for batch: %w", b.cfg.Name, ctx.Err())
 	}
+}
+
+// alone reports whether a caller may write its item itself (no item queued, no batch collected or written), and
+// then counts its write as busy.
+func (b *Batcher[In, Out]) alone() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) > 0 || b.busy > 0 {
+		return false
+	}
+	b.busy++
+	return true
+}
+
+// setBusy adds d to the count of batches and lone writes under way.
+func (b *Batcher[In, Out]) setBusy(d int) {
+	b.mu.Lock()
+	b.busy += d
+	b.mu.Unlock()
+}
+
+// writeAlone writes one caller's item in the caller's goroutine (Config.WriteAlone).
+func (b *Batcher[In, Out]) writeAlone(in In) (Out, error) {
+	defer b.setBusy(-1)
+	var zero Out
+	outs, err := b.call([]In{in})
+	switch {
+	case err != nil:
+		return zero, err
+	case len(outs) != 1:
+		err := fmt.Errorf("%s: write returned %d results for 1 item", b.cfg.Name, len(outs))
+		b.cfg.Log.Error(b.cfg.Name+": bad write result", "error", err)
+		return zero, err
+	}
+	b.signals.written.Signal(1)
+	return outs[0], nil
 }
 
 // ensureWriters starts writers up to Config.Writers. Called after each enqueue: a writer exits only when it finds
@@ -152,6 +197,7 @@ func (b *Batcher[In, Out]) run() {
 			continue
 		}
 		b.writeBatch(batch)
+		b.setBusy(-1)
 		b.signals.written.Signal(len(batch))
 	}
 }
@@ -163,6 +209,7 @@ func (b *Batcher[In, Out]) next() []*pending[In, Out] {
 	var first *pending[In, Out]
 	select {
 	case first = <-b.queue:
+		b.setBusy(1) // (until its batch is written)
 	case <-idle.C:
 		return nil
 	}

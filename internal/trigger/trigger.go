@@ -158,7 +158,8 @@ func NewHandler(cfg Config) http.Handler {
 			Help: "Requests received by inbound triggers, by HTTP status answered.",
 		}, []string{"code"}),
 		triggers: newTriggerCache(cfg.Store, cfg.Clock, cfg.TriggerCacheTTL),
-		batch: groupcommit.New(groupcommit.Config{Timeout: recordTimeout, Log: cfg.Log, Name: "trigger: record executions"},
+		batch: groupcommit.New(groupcommit.Config{Timeout: recordTimeout, Log: cfg.Log, Name: "trigger: record executions",
+			WriteAlone: true},
 			func(ctx context.Context, recs []store.ExecutionRecord) ([]*store.PublishResult, error) {
 				return cfg.Store.RecordExecutions(ctx, recs, cfg.Clock.Now().UTC())
 			}),

@@ -379,67 +379,96 @@ func (s *conn) insertEvents(ctx context.Context, tx *sqlx.Tx, results []store.Pu
 // publishTargets returns, per input index in fresh, the webhooks to deliver to: the explicit WebhookIDs,
 // else one per webhook with a matching enabled subscription. An event of tenant T reaches T's webhooks and the
 // project's own (no tenant), never another tenant's; an explicit webhook of another tenant is ErrWrongTenant.
+// With tx nil it reads outside a transaction.
 func (s *conn) publishTargets(ctx context.Context, tx *sqlx.Tx, projectID string, in []store.PublishInput, results []store.PublishResult, fresh []int) (map[int][]target, error) {
-	var explicit, types []string
-	tenants := []string{""}
-	for _, i := range fresh {
-		if len(in[i].WebhookIDs) > 0 {
-			explicit = append(explicit, in[i].WebhookIDs...)
-		} else {
-			types = append(types, results[i].Event.EventType)
-			if t := results[i].Event.TenantID; t != "" {
-				tenants = append(tenants, t)
-			}
-		}
-	}
-	explicit, types, tenants = dedupe(explicit), dedupe(types), dedupe(tenants)
-
-	webhooks := map[string]target{} // explicit webhook id → target
-	for chunk := range slices.Chunk(explicit, eventChunk) {
-		q, args, err := s.inList(findWebhooks, findWebhooksPG, chunk, projectID)
+	q := routeQueryOf(projectID, in, results, fresh)
+	var found routes
+	for chunk := range slices.Chunk(q.explicit, eventChunk) {
+		qt, args, err := s.inList(findWebhooks, findWebhooksPG, chunk, projectID)
 		if err != nil {
 			return nil, err
 		}
-		var rows []struct {
-			ID            string `db:"id"`
-			IntegrationID string `db:"integration_id"`
-			Enabled       bool   `db:"enabled"`
-			TenantID      string `db:"tenant_id"`
-			Ordered       bool   `db:"ordered"`
-		}
-		if err := s.txSelect(ctx, tx, &rows, q, args...); err != nil {
+		var rows []webhookMatch
+		if err := s.txSelect(ctx, tx, &rows, qt, args...); err != nil {
 			return nil, wrap("find webhooks", err)
 		}
-		for _, r := range rows {
-			webhooks[r.ID] = target{webhookID: r.ID, integrationID: r.IntegrationID, disabled: !r.Enabled, tenantID: r.TenantID, ordered: r.Ordered}
-		}
+		found.webhooks = append(found.webhooks, rows...)
 	}
-	for _, w := range explicit {
-		if _, ok := webhooks[w]; !ok {
-			return nil, fmt.Errorf("publish events: webhook %q: %w", w, store.ErrNotFound)
-		}
-	}
-
-	byType := map[string][]subscriptionMatch{}
-	if len(types) > 0 {
-		types = append(types, AllEventTypes)
-		var q string
+	if len(q.types) > 0 {
+		var qt string
 		var args []any
 		if s.pg() {
-			q, args = matchSubscriptionsPG, []any{projectID, textArray(tenants), textArray(types)}
+			qt, args = matchSubscriptionsPG, []any{projectID, textArray(q.tenants), textArray(q.types)}
 		} else {
 			var err error
-			if q, args, err = s.in(matchSubscriptions, projectID, tenants, types); err != nil {
+			if qt, args, err = s.in(matchSubscriptions, projectID, q.tenants, q.types); err != nil {
 				return nil, err
 			}
 		}
-		var matches []subscriptionMatch
-		if err := s.txSelect(ctx, tx, &matches, q, args...); err != nil {
+		if err := s.txSelect(ctx, tx, &found.matches, qt, args...); err != nil {
 			return nil, wrap("match subscriptions", err)
 		}
-		for _, m := range matches {
-			byType[m.EventType] = append(byType[m.EventType], m)
+	}
+	return s.route(in, results, fresh, found)
+}
+
+// routeQuery is what a publish looks up to route its events: the explicit webhooks, and the subscriptions of the
+// event types (with "*") for the tenants ("" and the events' own).
+type routeQuery struct {
+	explicit, types, tenants []string
+}
+
+func routeQueryOf(projectID string, in []store.PublishInput, results []store.PublishResult, fresh []int) routeQuery {
+	var q routeQuery
+	q.tenants = []string{""}
+	for _, i := range fresh {
+		if len(in[i].WebhookIDs) > 0 {
+			q.explicit = append(q.explicit, in[i].WebhookIDs...)
+		} else {
+			q.types = append(q.types, results[i].Event.EventType)
+			if t := results[i].Event.TenantID; t != "" {
+				q.tenants = append(q.tenants, t)
+			}
 		}
+	}
+	q.explicit, q.types, q.tenants = dedupe(q.explicit), dedupe(q.types), dedupe(q.tenants)
+	if len(q.types) > 0 {
+		q.types = append(q.types, AllEventTypes)
+	}
+	return q
+}
+
+// webhookMatch is one row of findWebhooks.
+type webhookMatch struct {
+	ID            string `db:"id"`
+	IntegrationID string `db:"integration_id"`
+	Enabled       bool   `db:"enabled"`
+	TenantID      string `db:"tenant_id"`
+	Ordered       bool   `db:"ordered"`
+}
+
+// routes are the rows a publish's routeQuery found.
+type routes struct {
+	webhooks []webhookMatch
+	matches  []subscriptionMatch
+}
+
+// route applies the publish's routing rules to the rows found (see publishTargets).
+func (s *conn) route(in []store.PublishInput, results []store.PublishResult, fresh []int, found routes) (map[int][]target, error) {
+	webhooks := make(map[string]target, len(found.webhooks)) // explicit webhook id → target
+	for _, r := range found.webhooks {
+		webhooks[r.ID] = target{webhookID: r.ID, integrationID: r.IntegrationID, disabled: !r.Enabled, tenantID: r.TenantID, ordered: r.Ordered}
+	}
+	for _, i := range fresh {
+		for _, w := range in[i].WebhookIDs {
+			if _, ok := webhooks[w]; !ok {
+				return nil, fmt.Errorf("publish events: webhook %q: %w", w, store.ErrNotFound)
+			}
+		}
+	}
+	byType := map[string][]subscriptionMatch{}
+	for _, m := range found.matches {
+		byType[m.EventType] = append(byType[m.EventType], m)
 	}
 
 	out := make(map[int][]target, len(fresh))
@@ -669,13 +698,14 @@ func eventRows(results []store.PublishResult, idx []int) [][]any {
 // publishAtOncePG writes a publish's events, deliveries and queue rows in one statement.
 var publishAtOncePG = pgChain(insertEvents, insertDeliveries, insertQueue)
 
-// publishAtOnce is PublishEvents as one statement outside a transaction (PostgreSQL): the targets are looked up,
-// then the events, deliveries and queue rows are written by one INSERT that commits on its own — two round trips
-// and one commit instead of a transaction's six round trips. (The lookup ran in its own snapshot inside the
-// transaction too: READ COMMITTED gives each statement one, and it locks nothing.) It covers the common publish;
-// one with idempotency keys, a delivery to an ordered webhook with an ordering key, a disabled webhook, watchers to
-// tell, or more rows than one chunk needs the transaction: then it returns done false, having written nothing.
-// A done publish's error is the publish's (an unknown webhook, say).
+// publishAtOnce is PublishEvents without a transaction (PostgreSQL): the events, deliveries and queue rows are
+// written by one statement that commits on its own. The targets come from the route cache (routecache.go), and
+// that statement checks them: a publish whose lookup was seen before costs one round trip and one commit instead
+// of a transaction's six round trips; a new or stale lookup adds a read. (Inside the transaction the lookup had its
+// own snapshot too: READ COMMITTED gives each statement one, and the lookup locks nothing.) It covers the common
+// publish; one with idempotency keys, a delivery to an ordered webhook with an ordering key or to a disabled
+// webhook, watchers to tell, or more rows than one chunk takes the transaction: it then returns done false,
+// having written nothing. A done publish's error is the publish's (an unknown webhook, say).
 func (s *Store) publishAtOnce(ctx context.Context, p store.PublishEventsParams) (out []store.PublishResult, done bool, err error) {
 	if !s.pg() || s.feed.active.Load() || len(p.Events) > eventChunk {
 		return nil, false, nil
@@ -685,23 +715,60 @@ func (s *Store) publishAtOnce(ctx context.Context, p store.PublishEventsParams) 
 			return nil, false, nil
 		}
 	}
+	ctx = noCancel(ctx)
 	now := ts(p.Now)
 	results := make([]store.PublishResult, len(p.Events))
 	fresh := make([]int, len(p.Events))
 	for i, in := range p.Events {
 		results[i], fresh[i] = store.PublishResult{Event: newEvent(in, p.ProjectID, now)}, i
 	}
-	targets, err := s.publishTargets(ctx, nil, p.ProjectID, p.Events, results, fresh)
-	if err != nil {
-		return nil, true, err
+	l, cacheable := lookupOf(p.ProjectID, routeQueryOf(p.ProjectID, p.Events, results, fresh))
+	if !cacheable { // events naming webhooks mixed with events going by subscription: look up, then write
+		targets, err := s.publishTargets(ctx, nil, p.ProjectID, p.Events, results, fresh)
+		if err != nil {
+			return nil, true, err
+		}
+		return s.writeAtOnce(ctx, p.ProjectID, results, fresh, targets, now, publishAtOncePG, nil)
 	}
+	for range 2 { // a remembered lookup, then (if it changed) a fresh one
+		e, hit := s.routes.get(l.key)
+		if !hit {
+			if e, err = s.lookupRoutes(ctx, l); err != nil {
+				return nil, true, err
+			}
+			s.routes.put(l.key, e)
+		}
+		for i := range results {
+			results[i].DeliveryIDs = nil
+		}
+		targets, err := s.route(p.Events, results, fresh, e.found)
+		if err != nil {
+			if hit {
+				s.routes.drop(l.key) // (perhaps the webhook exists by now)
+				continue
+			}
+			return nil, true, err
+		}
+		out, done, err := s.writeAtOnce(ctx, p.ProjectID, results, fresh, targets, now, l.publish, append(slices.Clip(l.args), e.fp))
+		if !done || err != nil || out != nil {
+			return out, done, err
+		}
+		s.routes.drop(l.key) // the lookup finds other rows now
+	}
+	return nil, false, nil // the targets changed twice meanwhile: the transaction takes it
+}
+
+// writeAtOnce writes a publish routed to targets with statement q (publishAtOncePG, or publishCheckedPG with its
+// lookup's arguments and fingerprint in head). It returns done false, having written nothing, for a publish that
+// needs the transaction, and no results (and no error) when q's check found the targets changed.
+func (s *Store) writeAtOnce(ctx context.Context, projectID string, results []store.PublishResult, fresh []int, targets map[int][]target, now time.Time, q string, head []any) ([]store.PublishResult, bool, error) {
 	hd := s.handing()
-	d := newDeliveriesOf(p.ProjectID, results, fresh, targets, now, hd != nil)
+	d := newDeliveriesOf(projectID, results, fresh, targets, now, hd != nil)
 	if len(d.missed) > 0 || len(d.chained) > 0 || len(d.rows) > deliveryChunk {
 		return nil, false, nil
 	}
 	handed := hd.lease(d.queued, d.claims, now)
-	var args []any
+	args := head
 	for _, part := range []struct {
 		b    bulkInsert
 		rows [][]any
@@ -713,16 +780,27 @@ func (s *Store) publishAtOnce(ctx context.Context, p store.PublishEventsParams) 
 		}
 		args = append(args, a...)
 	}
-	st := s.prepared[publishAtOncePG]
-	_, err = st.ExecContext(ctx, args...)
+	run := func() (bool, error) {
+		if head == nil {
+			_, err := s.prepared[q].ExecContext(ctx, args...)
+			return true, err
+		}
+		var ok bool
+		err := s.prepared[q].QueryRowxContext(ctx, args...).Scan(&ok)
+		return ok, err
+	}
+	ok, err := run()
 	if err != nil && isMissingPartition(err) { // (an event id made with a clock far from the wall clock's days)
 		if err = s.ensurePartitions(ctx, day(now), day(now)); err == nil {
-			_, err = st.ExecContext(ctx, args...)
+			ok, err = run()
 		}
 	}
-	hd.finish(err == nil)
-	if err != nil {
+	hd.finish(err == nil && ok)
+	switch {
+	case err != nil:
 		return nil, true, wrap("publish events", err)
+	case !ok:
+		return nil, true, nil
 	}
 	if len(d.queued) > handed {
 		s.wake(now)

@@ -155,3 +155,51 @@ func deliveryIDsOf(want []string, handed []store.ClaimedDelivery) []string {
 	}
 	return out
 }
+
+// TestPublishFollowsRoutingChanges: publishes route with what the previous publish of the same kind found (the
+// route cache, PostgreSQL) only while the database still holds it: a webhook subscribed, unsubscribed, disabled,
+// made ordered or deleted between two publishes is honoured by the second.
+func TestPublishFollowsRoutingChanges(t *testing.T) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
+		f := setup(t, s)
+		targets := func(r store.PublishResult) []string {
+			var out []string
+			for _, id := range r.DeliveryIDs {
+				d, err := s.GetDelivery(f.ctx, f.project.ID, id)
+				require.NoError(t, err)
+				out = append(out, d.WebhookID+":"+string(d.Status))
+			}
+			return out
+		}
+		first := f.webhook
+		require.Equal(t, []string{first.ID + ":queued"}, targets(f.publish(t, "user.created", "")))
+		require.Equal(t, []string{first.ID + ":queued"}, targets(f.publish(t, "user.created", "")), "the same again")
+
+		second := f.newWebhook(t, f.project.ID, "second")
+		sub := f.subscribe(t, f.project.ID, second.ID, "", "user.created")
+		assert.ElementsMatch(t, []string{first.ID + ":queued", second.ID + ":queued"}, targets(f.publish(t, "user.created", "")),
+			"a new subscription is seen at once")
+
+		sub.Enabled = false
+		require.NoError(t, s.UpdateSubscription(f.ctx, sub))
+		assert.Equal(t, []string{first.ID + ":queued"}, targets(f.publish(t, "user.created", "")), "a disabled subscription is left out")
+
+		_, _, err := s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: first.ID,
+			Enabled: false, Reason: "test", Now: t0})
+		require.NoError(t, err)
+		assert.Equal(t, []string{first.ID + ":failed"}, targets(f.publish(t, "user.created", "")), "a disabled webhook's delivery fails at once")
+
+		// Explicit webhooks: the same for a publish naming them.
+		direct := func() ([]store.PublishResult, error) {
+			return s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{{
+				Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)}, WebhookIDs: []string{second.ID}}}, Now: t0,
+				IdempotencyWindow: time.Hour})
+		}
+		res, err := direct()
+		require.NoError(t, err)
+		assert.Equal(t, []string{second.ID + ":queued"}, targets(res[0]))
+		require.NoError(t, s.DeleteWebhook(f.ctx, f.project.ID, second.ID, t0))
+		_, err = direct()
+		assert.ErrorIs(t, err, store.ErrNotFound, "a deleted webhook is not found")
+	})
+}

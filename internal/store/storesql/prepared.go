@@ -16,7 +16,7 @@ func hotStatements() []string {
 	return []string{
 		insertEvents.pgText, insertDeliveries.pgText, insertQueue.pgText, insertKeys.pgText, insertExecutions.pgText,
 		insertAttempts.pgText, findTriggersPG, matchSubscriptionsPG, findWebhooksPG, completePostgres, booksPostgres,
-		releaseHeldPG, publishAtOncePG,
+		releaseHeldPG, publishAtOncePG, findWebhooksFP, matchSubscriptionsFP, publishToWebhooksPG, publishSubscribedPG,
 	}
 }
 
@@ -67,6 +67,14 @@ func (s *conn) closePrepared() {
 	s.sqliteMu.Unlock()
 	s.sqlitePrepares.Wait()
 }
+
+// noCancel is ctx without its cancellation, for the statements every delivery runs (the one-statement publish, the
+// completions): with a context that can end, database/sql and lib/pq start a goroutine per transaction, per
+// statement and per result set to watch it, and on a machine idling between events each such goroutine costs a
+// thread wake-up — more CPU than the statement. These statements take milliseconds; a caller that gives up does
+// not cut them short (its publish is stored, or its outcomes written, as a crash right after would leave them),
+// and a database that stops answering fails them when the connection does.
+func noCancel(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // txExec runs q in tx, as a prepared statement when q is a hot statement (PostgreSQL) or on SQLite.
 func (s *conn) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (sql.Result, error) {

@@ -360,11 +360,13 @@ func (n *nullTimeScanner) Scan(src any) error {
 // CompleteDeliveries stores outcomes in one statement (PostgreSQL) or transaction (SQLite). Outcomes whose claim
 // token is stale (the lease expired and another claim followed, or the delivery was resent) are skipped. When the
 // delivery became final meanwhile (an action-status callback or a cancel raced the sender) the attempt is recorded
-// but that status is kept. Senders are told about rescheduled work once it committed.
+// but that status is kept. Senders are told about rescheduled work once it committed. It runs to its end whatever
+// becomes of ctx (see noCancel).
 func (s *Queue) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome, now time.Time) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
+	ctx = noCancel(ctx)
 	now = ts(now)
 	outcomes = lastPerDelivery(outcomes)
 	var woke bool

@@ -103,6 +103,8 @@ type conn struct {
 	feed *Feed
 	// filters caches the compiled subscription filters publishing evaluates.
 	filters *filter.Cache
+	// routes remembers publishes' route lookups (PostgreSQL, see routecache.go).
+	routes routeCache
 	// noBooks skips the books (statistics, health, operational events): only BenchmarkQueueCycle sets it (through
 	// export_test.go), to measure what they cost.
 	noBooks bool
