@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 
 	"github.com/hookd/hookd/internal/bench"
 )
@@ -30,6 +31,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Protocol, "protocol", cfg.Protocol, "json (Connect JSON over HTTP/1.1, as curl sends it) or proto (Connect binary)")
 	fs.BoolVar(&cfg.Ordered, "ordered", cfg.Ordered, "run twice in one server: to unordered webhooks, then to ordered ones with --keys ordering keys; print both and their ratio")
 	fs.IntVar(&cfg.Keys, "keys", cfg.Keys, "ordering keys of the --ordered run (event i has key i mod keys)")
+	fs.DurationVar(&cfg.Idle, "idle", cfg.Idle, fmt.Sprintf("measure the idle server instead: create --webhooks webhooks, wait for the server to settle (%s; %s on PostgreSQL), then, with nothing published, measure over this long the server's CPU, the local PostgreSQL cluster's CPU and the bench database's commits/s", bench.IdleSettle, bench.IdleSettlePostgres))
 	fs.Var((*stringList)(&cfg.ServerArgs), "server-arg", "extra flag for the spawned server (repeatable), e.g. --server-arg=--lease=30s")
 	if err := parseFlags(fs, args); err != nil {
 		return err

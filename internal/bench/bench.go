@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -78,6 +79,10 @@ type Config struct {
 	Ordered bool
 	// Keys is the number of ordering keys of the ordered run (event i has key i mod Keys).
 	Keys int
+	// Idle, when positive, measures the idle server instead of a delivery run: it creates the Webhooks, waits for the
+	// server to settle (IdleSettle; IdleSettlePostgres on PostgreSQL) and then, with nothing published, measures over
+	// Idle the server's CPU, the local PostgreSQL cluster's CPU and the bench database's commits per second.
+	Idle time.Duration
 }
 
 // Where the benchmarked server runs (Config.Server).
@@ -87,6 +92,16 @@ const (
 	// ServerInProc is the API server and the sender in the bench process (for profiling with CPUProfile).
 	ServerInProc = "inproc"
 )
+
+// IdleSettle is how long an idle run (Config.Idle) waits after creating its webhooks before it measures: the work
+// a server still does after it is ready (its first purge round, opening connections) and the setup requests are
+// over by then.
+const IdleSettle = 3 * time.Second
+
+// IdleSettlePostgres is IdleSettle on PostgreSQL: a backend that goes idle reports the commits of its last second to
+// pg_stat_database only up to 10 s later (PostgreSQL's PGSTAT_IDLE_INTERVAL), so a shorter wait would count some of
+// the setup's commits in the idle window.
+const IdleSettlePostgres = 11 * time.Second
 
 // maxRequestBytes is the API request limit of the server under test (a batch of large payloads exceeds the default).
 const maxRequestBytes = 64 << 20
@@ -108,7 +123,8 @@ func Run(ctx context.Context, cfg Config) error {
 	return err
 }
 
-// Result is what one run of a benchmark measured.
+// Result is what one run of a benchmark measured. A figure that was not measured (SQLite has no PostgreSQL
+// figures; PostgreSQL's CPU is unknown when it is not a local process) is NaN.
 type Result struct {
 	// Ordered is true for the run to ordered webhooks (Config.Ordered).
 	Ordered bool
@@ -116,6 +132,19 @@ type Result struct {
 	Delivered float64
 	// P99 is the publish→receive latency's 99th percentile.
 	P99 time.Duration
+	// WALPerEvent is the PostgreSQL WAL bytes written per delivered event. WAL is one stream for the whole cluster:
+	// other databases' writes meanwhile count too.
+	WALPerEvent float64
+
+	// Idle is the measured window of an idle run (Config.Idle), zero for a delivery run. An idle run sets Idle and
+	// the Idle… figures below; its Delivered and P99 are zero and its WALPerEvent NaN.
+	Idle time.Duration
+	// IdleServerCPU is the server process's CPU in % of one core (with ServerInProc: the whole bench process).
+	IdleServerCPU float64
+	// IdlePostgresCPU is the CPU of the local PostgreSQL cluster's processes (every database's) in % of one core.
+	IdlePostgresCPU float64
+	// IdleCommitsPerSecond is the bench database's commits per second.
+	IdleCommitsPerSecond float64
 }
 
 // Measure is Run returning what it measured: one Result, or two (unordered, then ordered) with Config.Ordered.
@@ -125,6 +154,12 @@ func Measure(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	if cfg.Protocol != "json" && cfg.Protocol != "proto" {
 		return nil, fmt.Errorf("--protocol: want json or proto, got %q", cfg.Protocol)
+	}
+	if cfg.Idle < 0 {
+		return nil, errors.New("--idle must not be negative")
+	}
+	if cfg.Idle > 0 && (cfg.Backlog || cfg.Ordered || (cfg.Server != ServerSpawn && cfg.Server != ServerInProc)) {
+		return nil, errors.New("--idle measures a spawned or in-process server (--server spawn or inproc), without --backlog or --ordered")
 	}
 	if cfg.CPUProfile != "" {
 		pf, err := os.Create(cfg.CPUProfile)
@@ -146,29 +181,33 @@ func Measure(ctx context.Context, cfg Config) ([]Result, error) {
 		cfg.DataDir = dir
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b := &bench{cfg: cfg, log: log, recv: &receiver{}}
+	b := &bench{cfg: cfg, log: log, recv: &receiver{}, wal: math.NaN()}
 	defer b.close()
 	if err := b.startServer(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Idle > 0 {
+		r, err := b.idle(ctx)
+		return []Result{r}, err
 	}
 	if cfg.Ordered {
 		fmt.Println("== unordered webhooks")
 	}
 	if err := b.run(ctx); err != nil || !cfg.Ordered {
-		return []Result{{Delivered: b.rate, P99: b.p99}}, err
+		return []Result{{Delivered: b.rate, P99: b.p99, WALPerEvent: b.wal}}, err
 	}
-	unordered, unorderedLat := b.rate, b.p99
+	unordered := Result{Delivered: b.rate, P99: b.p99, WALPerEvent: b.wal}
 	fmt.Printf("== ordered webhooks, %d ordering keys\n", cfg.Keys)
 	b.ordered, b.recv = true, &receiver{}
 	if err := b.run(ctx); err != nil {
 		return nil, err
 	}
-	fmt.Printf("ordered/unordered: delivered/s %.0f / %.0f = %.0f %%", b.rate, unordered, 100*b.rate/unordered)
+	fmt.Printf("ordered/unordered: delivered/s %.0f / %.0f = %.0f %%", b.rate, unordered.Delivered, 100*b.rate/unordered.Delivered)
 	if cfg.Rate > 0 && !cfg.Backlog {
-		fmt.Printf("; p99 latency %s / %s", b.p99, unorderedLat)
+		fmt.Printf("; p99 latency %s / %s", b.p99, unordered.P99)
 	}
 	fmt.Println()
-	return []Result{{Delivered: unordered, P99: unorderedLat}, {Ordered: true, Delivered: b.rate, P99: b.p99}}, nil
+	return []Result{unordered, {Ordered: true, Delivered: b.rate, P99: b.p99, WALPerEvent: b.wal}}, nil
 }
 
 type bench struct {
@@ -187,6 +226,7 @@ type bench struct {
 	ordered   bool          // this run's webhooks are ordered and its events carry ordering keys (Config.Ordered)
 	rate      float64       // delivered events/s of the last run
 	p99       time.Duration // publish→receive p99 of the last run
+	wal       float64       // WAL bytes per delivered event of the last run (NaN: not measured)
 }
 
 // startServer starts (or finds) the server under test and creates the bench's project and key.
@@ -467,17 +507,18 @@ type watchResult struct {
 	err     error
 }
 
-func (b *bench) run(ctx context.Context) error {
-	c := b.clients(b.key)
+// createWebhooks creates the bench's event type (unless a previous run did) and Config.Webhooks webhooks, each
+// to a loopback receiver of its own that b.recv answers; it returns the webhooks' IDs.
+func (b *bench) createWebhooks(ctx context.Context, c benchClients) ([]string, error) {
 	if _, err := c.types.CreateEventType(ctx, connect.NewRequest(&hookdv1.CreateEventTypeRequest{Name: "bench.event"})); err != nil &&
 		connect.CodeOf(err) != connect.CodeAlreadyExists { // the second run of --ordered
-		return fmt.Errorf("create event type: %w", err)
+		return nil, fmt.Errorf("create event type: %w", err)
 	}
 	var webhookIDs []string
 	for i := range b.cfg.Webhooks {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		s := &http.Server{Handler: b.recv, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = s.Serve(ln) }()
@@ -486,9 +527,18 @@ func (b *bench) run(ctx context.Context) error {
 			Name: fmt.Sprintf("bench receiver %d%s", i, map[bool]string{true: " ordered"}[b.ordered]),
 			Url:  "http://" + ln.Addr().String() + "/hook", Ordered: b.ordered}))
 		if err != nil {
-			return fmt.Errorf("create webhook: %w", err)
+			return nil, fmt.Errorf("create webhook: %w", err)
 		}
 		webhookIDs = append(webhookIDs, wh.Msg.GetWebhook().GetId())
+	}
+	return webhookIDs, nil
+}
+
+func (b *bench) run(ctx context.Context) error {
+	c := b.clients(b.key)
+	webhookIDs, err := b.createWebhooks(ctx, c)
+	if err != nil {
+		return err
 	}
 
 	peak := &rssSampler{pid: os.Getpid()}
@@ -512,7 +562,6 @@ func (b *bench) run(ctx context.Context) error {
 		b.cfg.Protocol, b.cfg.Server, cmpOr(b.dialect, "unknown"))
 	var neighbor *atomic.Int64
 	if b.cfg.NeighborBacklog > 0 {
-		var err error
 		if neighbor, err = b.queueNeighbor(ctx, b.cfg.NeighborBacklog); err != nil {
 			return err
 		}
@@ -521,7 +570,6 @@ func (b *bench) run(ctx context.Context) error {
 	wctxW, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	if b.cfg.Watchers > 0 {
-		var err error
 		if watched, err = b.watch(wctxW, b.cfg.Watchers); err != nil {
 			return err
 		}
@@ -586,7 +634,7 @@ func (b *bench) run(ctx context.Context) error {
 				ms(selfCPU1-selfCPU0)/float64(got))
 		}
 	}
-	db.report(got)
+	b.wal = db.report(got)
 	if neighbor != nil {
 		fmt.Printf("neighbor: %d of its %d deliveries were sent while the measured events were delivered\n", neighbor.Load(), b.cfg.NeighborBacklog)
 	}
@@ -856,14 +904,20 @@ func readStatusKB(pid int, name string) int64 {
 	return 0
 }
 
-// dbStats reads PostgreSQL's commit counter of the bench database (pg_stat_database) and the CPU time of the
-// local PostgreSQL server's processes (/proc) between mark and report.
+// dbStats reads PostgreSQL's commit counter of the bench database (pg_stat_database), the cluster's WAL position
+// and the CPU time of the local PostgreSQL server's processes (/proc) between mark and report.
 type dbStats struct {
-	c       *storesql.Commits
-	log     *slog.Logger
+	c     *storesql.Commits
+	log   *slog.Logger
+	at    dbSnapshot // at mark
+	start time.Time
+}
+
+// dbSnapshot is one reading of dbStats' counters.
+type dbSnapshot struct {
 	commits int64
-	cpu     time.Duration
-	start   time.Time
+	cpu     time.Duration // 0: PostgreSQL is not a local process
+	wal     int64         // -1: unknown
 }
 
 func newDBStats(ctx context.Context, dialect, url string, log *slog.Logger) *dbStats {
@@ -884,6 +938,16 @@ func (d *dbStats) close() {
 	}
 }
 
+// read reads the counters now (reading the WAL position is one more commit of the database).
+func (d *dbStats) read() dbSnapshot {
+	wal, err := d.c.WALBytes(context.Background())
+	if err != nil {
+		d.log.Warn("read wal position", "error", err)
+		wal = -1
+	}
+	return dbSnapshot{commits: d.readCommits(), cpu: postgresCPU(), wal: wal}
+}
+
 func (d *dbStats) readCommits() int64 {
 	n, err := d.c.Count(context.Background())
 	if err != nil {
@@ -897,23 +961,110 @@ func (d *dbStats) mark() {
 		return
 	}
 	time.Sleep(600 * time.Millisecond) // let the previous phase's counters reach pg_stat_database
-	d.commits, d.cpu, d.start = d.readCommits(), postgresCPU(), time.Now()
+	d.at, d.start = d.read(), time.Now()
 }
 
-func (d *dbStats) report(delivered int) {
+// report prints the commits, PostgreSQL CPU and WAL per delivered event since mark; it returns the WAL bytes per
+// delivered event (NaN when not measured).
+func (d *dbStats) report(delivered int) float64 {
 	if d.c == nil || delivered == 0 {
-		return
+		return math.NaN()
 	}
 	time.Sleep(600 * time.Millisecond)
-	commits := d.readCommits() - d.commits
-	cpu := postgresCPU() - d.cpu
+	now := d.read()
+	commits, cpu := now.commits-d.at.commits, now.cpu-d.at.cpu
 	elapsed := time.Since(d.start)
-	fmt.Printf("postgres: %.2f commits per delivered event (%d commits); ", float64(commits)/float64(delivered), commits)
+	line := fmt.Sprintf("postgres: %.2f commits per delivered event (%d commits); ", float64(commits)/float64(delivered), commits)
 	if cpu > 0 {
-		fmt.Printf("CPU %.3f ms per delivered event (%.2f cores over %s)\n", float64(cpu)/float64(time.Millisecond)/float64(delivered),
+		line += fmt.Sprintf("CPU %.3f ms per delivered event (%.2f cores over %s)", float64(cpu)/float64(time.Millisecond)/float64(delivered),
 			cpu.Seconds()/elapsed.Seconds(), elapsed.Round(time.Millisecond))
 	} else {
-		fmt.Println("CPU unknown (PostgreSQL is not a local process)")
+		line += "CPU unknown (PostgreSQL is not a local process)"
+	}
+	walPerEvent := math.NaN()
+	if now.wal >= 0 && d.at.wal >= 0 {
+		wal := float64(now.wal - d.at.wal)
+		walPerEvent = wal / float64(delivered)
+		line += fmt.Sprintf("; WAL %s per delivered event (%s in all, whole cluster)", byteSize(walPerEvent), byteSize(wal))
+	}
+	fmt.Println(line)
+	return walPerEvent
+}
+
+// idle is an idle run (Config.Idle): it creates the webhooks, waits IdleSettle (IdleSettlePostgres on PostgreSQL)
+// and measures the server's and PostgreSQL's CPU and the bench database's commits over Config.Idle with nothing
+// published. It reads only the commit counter (no WAL position), on a connection it opened before settling: the
+// counter then includes 2 commits of its own per window (its readings are transactions too).
+func (b *bench) idle(ctx context.Context) (Result, error) {
+	if _, err := b.createWebhooks(ctx, b.clients(b.key)); err != nil {
+		return Result{}, err
+	}
+	db := newDBStats(ctx, b.dialect, b.cfg.DatabaseURL, b.log)
+	defer db.close()
+	if db.c != nil {
+		db.readCommits() // a new connection's first readings count more of their own; these do so before the window
+	}
+	settle := IdleSettle
+	if b.dialect == storesql.DialectPostgres {
+		settle = IdleSettlePostgres
+	}
+	fmt.Printf("hookd bench: idle %s, %d webhooks, server %s, database %s; measuring after %s to settle\n",
+		b.cfg.Idle, b.cfg.Webhooks, b.cfg.Server, b.dialect, settle)
+	if err := sleepCtx(ctx, settle); err != nil {
+		return Result{}, err
+	}
+	pid, what := os.Getpid(), "hookd (in-process: the whole bench process)"
+	if b.child != nil {
+		pid, what = b.child.Process.Pid, "hookd"
+	}
+	var commits0 int64
+	var pgCPU0 time.Duration
+	if db.c != nil {
+		commits0, pgCPU0 = db.readCommits(), postgresCPU()
+	}
+	cpu0, start := processCPU(pid), time.Now()
+	if err := sleepCtx(ctx, b.cfg.Idle); err != nil {
+		return Result{}, err
+	}
+	cpu1, elapsed := processCPU(pid), time.Since(start)
+	r := Result{Idle: elapsed, WALPerEvent: math.NaN(), IdlePostgresCPU: math.NaN(), IdleCommitsPerSecond: math.NaN(),
+		IdleServerCPU: 100 * (cpu1 - cpu0).Seconds() / elapsed.Seconds()}
+	line := fmt.Sprintf("idle: %d webhooks over %s: %s %.2f %% of a core", b.cfg.Webhooks, b.cfg.Idle, what, r.IdleServerCPU)
+	if db.c != nil {
+		r.IdleCommitsPerSecond = float64(db.readCommits()-commits0) / elapsed.Seconds()
+		if pgCPU0 > 0 {
+			r.IdlePostgresCPU = 100 * (postgresCPU() - pgCPU0).Seconds() / elapsed.Seconds()
+			line += fmt.Sprintf(" + PostgreSQL %.2f %% = %.2f %%", r.IdlePostgresCPU, r.IdleServerCPU+r.IdlePostgresCPU)
+		} else {
+			line += " + PostgreSQL unknown (not a local process)"
+		}
+		line += fmt.Sprintf("; %.2f commits/s", r.IdleCommitsPerSecond)
+	}
+	fmt.Println(line)
+	return r, nil
+}
+
+// sleepCtx waits for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// byteSize formats n bytes as B, KiB or MiB.
+func byteSize(n float64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%.0f B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", n/(1<<10))
+	default:
+		return fmt.Sprintf("%.1f MiB", n/(1<<20))
 	}
 }
 

@@ -288,8 +288,8 @@ func (s *Store) VacuumQueue(ctx context.Context) error {
 	return nil
 }
 
-// Commits is a PostgreSQL database's commit counter (pg_stat_database.xact_commit), for benchmarks: it opens its
-// own connection, without migrations or keys.
+// Commits is a PostgreSQL database's commit counter (pg_stat_database.xact_commit) and its cluster's WAL position,
+// for benchmarks: it opens its own connection, without migrations or keys.
 type Commits struct{ db *sqlx.DB }
 
 // OpenCommits connects to the PostgreSQL database of url.
@@ -314,6 +314,16 @@ func (c *Commits) Count(ctx context.Context) (int64, error) {
 	}
 	err := c.db.GetContext(ctx, &n, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)
 	return n, wrap("read commits", err)
+}
+
+// WALBytes returns the cluster's current WAL write position in bytes (pg_current_wal_lsn() as an offset from 0/0):
+// the difference of two readings is the WAL written between them. WAL is one stream for the whole cluster, so the
+// difference counts every database's writes, not only this one's. The reading is a read-only transaction and counts
+// as one commit of the database.
+func (c *Commits) WALBytes(ctx context.Context) (int64, error) {
+	var n int64
+	err := c.db.GetContext(ctx, &n, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint`)
+	return n, wrap("read wal position", err)
 }
 
 // Close closes the connection.
