@@ -88,6 +88,24 @@ func appendEnvelope(b []byte, m message) []byte {
 	return append(b, "}}"...)
 }
 
+// minPayloadRef is the smallest event payload an attempt's stored body refers to rather than copies.
+const minPayloadRef = 64
+
+// payloadSpan locates the event's payload in a stored default envelope (store.Attempt.PayloadAt/PayloadLen): the
+// data member, when it holds the payload byte for byte (not HTML-escaped, not cut short or redacted by the
+// stored copy). Zeros otherwise. JSON strings escape '"', so the first `,"data":` is the member's.
+func payloadSpan(stored string, payload []byte) (at, n int) {
+	if len(payload) < minPayloadRef {
+		return 0, 0
+	}
+	const key = `,"data":`
+	i := strings.Index(stored, key)
+	if i < 0 || !strings.HasPrefix(stored[i+len(key):], string(payload)) {
+		return 0, 0
+	}
+	return i + len(key), len(payload)
+}
+
 // needsHTMLEscape reports whether JSON text holds a character encoding/json escapes in its output (<, >, &,
 // U+2028, U+2029).
 func needsHTMLEscape(data []byte) bool {
@@ -360,6 +378,9 @@ func (s *Sender) build(ctx context.Context, t *target, m message, token string) 
 	r.header, r.body = header, body
 	r.attempt.RequestHeaders = storeHeaders(header, private, token)
 	r.attempt.RequestBody = clean(actiontoken.Redact(string(body), token), s.cfg.MaxResponseBytes)
+	if t.bodyTmpl == nil && body != nil {
+		r.attempt.PayloadAt, r.attempt.PayloadLen = payloadSpan(r.attempt.RequestBody, m.payload)
+	}
 	r.timeout = s.cfg.Timeout
 	if w := t.webhook.Timeout; w > 0 && w < r.timeout {
 		r.timeout = w

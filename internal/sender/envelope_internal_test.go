@@ -2,6 +2,7 @@ package sender
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,5 +45,42 @@ func TestAppendEnvelope(t *testing.T) {
 		if got := appendEnvelope(nil, m); string(got) != string(want) {
 			t.Errorf("appendEnvelope:\n got %s\nwant %s", got, want)
 		}
+	}
+}
+
+// TestPayloadSpan: the stored attempt refers to the event's payload only where the envelope holds it byte for
+// byte.
+func TestPayloadSpan(t *testing.T) {
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	long := `{"order":"` + strings.Repeat("x", 100) + `"}`
+	for _, tt := range []struct {
+		name, subject, payload string
+		cut                    int // the stored copy is cut to this many bytes (0: whole)
+		want                   bool
+	}{
+		{name: "default envelope", subject: "cus_1", payload: long, want: true},
+		{name: "a subject that looks like the data member", subject: `x","data":{"order":"`, payload: long, want: true},
+		{name: "HTML-escaped payload", payload: `{"html":"<b>` + strings.Repeat("x", 100) + `</b>"}`},
+		{name: "small payload", payload: `{"a":1}`},
+		{name: "stored copy cut in the payload", payload: long, cut: 60},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := message{msgID: "dlv_01abc", eventID: "evt_01abc", eventType: "user.created", subject: tt.subject,
+				payload: json.RawMessage(tt.payload), createTime: at, attempt: 1}
+			stored := string(appendEnvelope(nil, m))
+			if tt.cut > 0 {
+				stored = stored[:tt.cut]
+			}
+			i, n := payloadSpan(stored, m.payload)
+			if !tt.want {
+				if n != 0 {
+					t.Fatalf("payloadSpan = %d, %d; want none", i, n)
+				}
+				return
+			}
+			if n != len(tt.payload) || stored[i:i+n] != tt.payload {
+				t.Fatalf("payloadSpan = %d, %d: %q is not the payload", i, n, stored[i:min(i+n, len(stored))])
+			}
+		})
 	}
 }

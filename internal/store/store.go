@@ -556,6 +556,11 @@ type Attempt struct {
 	// PayloadExpired is set when the request and response bodies were dropped after the project's payload
 	// retention.
 	PayloadExpired bool
+	// PayloadAt and PayloadLen, when PayloadLen > 0, say that RequestBody[PayloadAt:PayloadAt+PayloadLen] is the
+	// event's payload as stored (the default envelope's data): the store then keeps the body without it and puts
+	// the event's payload back when it reads the attempt, instead of a second copy. Set by the sender; zero in
+	// attempts read back (their RequestBody is whole).
+	PayloadAt, PayloadLen int
 }
 
 // ClaimedDelivery is a leased delivery with what the sender needs to send it.

@@ -98,6 +98,9 @@ type attemptRow struct {
 	ResponseBody       string   `db:"response_body"`
 	Error              string   `db:"error"`
 	PayloadExpired     bool     `db:"payload_expired"`
+	// PayloadAt is where the event's payload goes back into RequestBody (0: stored whole), EventPayload that payload.
+	PayloadAt    int            `db:"request_body_payload_at"`
+	EventPayload sql.NullString `db:"event_payload"`
 }
 
 func (r attemptRow) record() (store.Attempt, error) {
@@ -106,6 +109,9 @@ func (r attemptRow) record() (store.Attempt, error) {
 		Duration: time.Duration(r.DurationUS) * time.Microsecond, RequestMethod: r.RequestMethod, RequestURL: r.RequestURL,
 		RequestBody: r.RequestBody, ResponseStatusCode: r.ResponseStatusCode, ResponseBody: r.ResponseBody, Error: r.Error,
 		PayloadExpired: r.PayloadExpired,
+	}
+	if at := r.PayloadAt; at > 0 && at <= len(r.RequestBody) && !r.PayloadExpired && r.EventPayload.Valid {
+		a.RequestBody = r.RequestBody[:at] + r.EventPayload.String + r.RequestBody[at:]
 	}
 	if err := r.RequestHeaders.decode(&a.RequestHeaders); err != nil {
 		return a, err
@@ -127,7 +133,9 @@ func (s *Store) GetDelivery(ctx context.Context, projectID, deliveryID string) (
 // ListAttempts returns the attempts of a delivery of the project, oldest first (none for another project's).
 func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) ([]store.Attempt, error) {
 	var rows []attemptRow
-	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT `+prefixed("a", attemptCols)+`, a.payload_expired FROM attempts a
+	if err := s.db.SelectContext(ctx, &rows, s.rebind(`SELECT `+prefixed("a", attemptCols)+`, a.payload_expired,
+			CASE WHEN a.request_body_payload_at > 0 THEN (SELECT e.payload FROM events e WHERE e.id = d.event_id) END AS event_payload
+		FROM attempts a
 		JOIN deliveries d ON d.id = a.delivery_id AND d.project_id = ?
 		WHERE a.delivery_id = ? ORDER BY a.number`), projectID, deliveryID); err != nil {
 		return nil, wrap("list attempts", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookd/hookd/internal/store"
+	"github.com/hookd/hookd/internal/store/storesql"
 	"github.com/hookd/hookd/internal/store/storetest"
 )
 
@@ -120,7 +121,8 @@ func TestPublishHandsOffDeliveries(t *testing.T) {
 }
 
 // TestHandoffRolledBack: a publish that fails after its reservation hands nothing over and gives the room back;
-// nothing of it is stored.
+// nothing of it is stored. (A publish with an idempotency key takes the transaction on both backends: the
+// request's context ending rolls it back.)
 func TestHandoffRolledBack(t *testing.T) {
 	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
 		f := setup(t, s)
@@ -130,7 +132,8 @@ func TestHandoffRolledBack(t *testing.T) {
 		s.SetHandoff(h)
 		t.Cleanup(func() { s.SetHandoff(nil) })
 		_, err := s.PublishEvents(ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{
-			{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)}}}, Now: t0, IdempotencyWindow: time.Hour})
+			{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`), IdempotencyKey: "k1"}}}, Now: t0,
+			IdempotencyWindow: time.Hour})
 		require.Error(t, err, "the request's context ended while it was publishing")
 		assert.Zero(t, h.open, "the reservation ended")
 		assert.Equal(t, 1, h.returned, "with nothing handed over")
@@ -138,6 +141,36 @@ func TestHandoffRolledBack(t *testing.T) {
 		events, err := s.ListEvents(f.ctx, f.project.ID, store.EventFilter{}, store.Page{Size: 10})
 		require.NoError(t, err)
 		assert.Empty(t, events, "nothing was stored")
+	})
+}
+
+// TestHandoffOfStaleRoute: on PostgreSQL a publish routed with remembered rows (the route cache) reserves room,
+// then finds in its statement that the routing changed: it writes nothing, gives the room back and publishes
+// again with what the database holds now.
+func TestHandoffOfStaleRoute(t *testing.T) {
+	storetest.ForEachStoreParallel(t, func(t *testing.T, s *storetest.DB) {
+		if s.Dialect() != storesql.DialectPostgres {
+			t.Skip("the route cache is PostgreSQL's (SQLite publishes in one transaction)")
+		}
+		f := setup(t, s)
+		h := &fakeHandoff{room: map[string]int{f.webhook.ID: 10}, lease: time.Minute}
+		s.SetHandoff(h)
+		t.Cleanup(func() { s.SetHandoff(nil) })
+		require.Len(t, f.publish(t, "user.created", "").DeliveryIDs, 1) // remembers the route
+		require.Len(t, h.handed, 1)
+
+		h.onReserve = func() { // the subscription goes between the reservation and the statement
+			_, err := s.Pool().ExecContext(f.ctx, `UPDATE subscriptions SET enabled = FALSE WHERE webhook_id = $1`, f.webhook.ID)
+			require.NoError(t, err)
+		}
+		res := f.publish(t, "user.created", "")
+		assert.Empty(t, res.DeliveryIDs, "published as the database routes it now: to nobody")
+		assert.Zero(t, h.open, "the reservation ended")
+		assert.Equal(t, 1, h.returned, "with nothing handed over")
+		assert.Len(t, h.handed, 1)
+		ds, err := s.ListDeliveries(f.ctx, store.ListDeliveriesParams{ProjectID: f.project.ID, Page: store.Page{Size: 10}})
+		require.NoError(t, err)
+		assert.Len(t, ds, 1, "only the first publish's delivery")
 	})
 }
 

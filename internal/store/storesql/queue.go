@@ -113,7 +113,7 @@ const (
 		), attempted AS (
 			INSERT INTO attempts (` + attemptCols + `)
 			SELECT a.* FROM unnest($12::text[], $13::int[], $14::timestamptz[], $15::bigint[], $16::text[], $17::text[],
-				$18::json[], $19::text[], $20::int[], $21::json[], $22::text[], $23::text[]) AS a(` + attemptCols + `)
+				$18::json[], $19::text[], $20::int[], $21::json[], $22::text[], $23::text[], $24::int[]) AS a(` + attemptCols + `)
 			WHERE a.delivery_id IN (SELECT delivery_id FROM ok)
 			RETURNING 1
 		)
@@ -121,7 +121,7 @@ const (
 		FROM logged l JOIN ok ON ok.delivery_id = l.id` // (data-modifying CTEs run to completion whether read or not)
 
 	attemptCols = `delivery_id, number, start_time, duration_us, request_method, request_url, request_headers, request_body,
-		response_status_code, response_headers, response_body, error`
+		response_status_code, response_headers, response_body, error, request_body_payload_at`
 )
 
 // queueRow is a delivery_queue row.
@@ -602,11 +602,16 @@ func cmpTime(t, def time.Time) time.Time {
 var insertAttempts = newBulkInsert(bulkInsert{
 	into: `INSERT INTO attempts (` + attemptCols + `)`,
 	pgTypes: []string{"text", "integer", "timestamptz", "bigint", "text", "text", "json", "text", "integer", "json",
-		"text", "text"},
+		"text", "text", "integer"},
 })
 
-// attemptArgs are the attempts columns of a stored attempt.
+// attemptArgs are the attempts columns of a stored attempt. A request body that holds the event's payload
+// (Attempt.PayloadLen) is stored without it, with the place to put it back (request_body_payload_at; 0: whole).
 func attemptArgs(deliveryID string, number int, a *store.Attempt) ([]any, error) {
+	body, at := a.RequestBody, 0
+	if a.PayloadLen > 0 && a.PayloadAt > 0 && a.PayloadAt+a.PayloadLen <= len(body) {
+		body, at = body[:a.PayloadAt]+body[a.PayloadAt+a.PayloadLen:], a.PayloadAt
+	}
 	reqHeaders, err := jsonArg(nonNil(a.RequestHeaders))
 	if err != nil {
 		return nil, err
@@ -616,7 +621,7 @@ func attemptArgs(deliveryID string, number int, a *store.Attempt) ([]any, error)
 		return nil, err
 	}
 	return []any{deliveryID, number, orNow(a.StartTime), a.Duration.Microseconds(), a.RequestMethod, a.RequestURL, reqHeaders,
-		a.RequestBody, a.ResponseStatusCode, respHeaders, a.ResponseBody, a.Error}, nil
+		body, a.ResponseStatusCode, respHeaders, a.ResponseBody, a.Error, at}, nil
 }
 
 // QueueDepth counts unfinished deliveries (QUEUED, RETRYING and WAITING) of all projects.
