@@ -29,7 +29,7 @@ func newDispatcher(perWebhook int) *dispatcher {
 	return d
 }
 
-// add queues claimed deliveries.
+// add queues claimed deliveries and wakes a worker for each (not every idle worker: one delivery wakes one).
 func (d *dispatcher) add(batch []store.ClaimedDelivery) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -37,16 +37,19 @@ func (d *dispatcher) add(batch []store.ClaimedDelivery) {
 		d.queues[c.WebhookID] = append(d.queues[c.WebhookID], c)
 		d.held++
 		d.markReady(c.WebhookID)
+		d.cond.Signal()
 	}
-	d.cond.Broadcast()
 }
 
-// markReady puts a webhook in turn when it has a queued delivery and room to run it; d.mu is held.
-func (d *dispatcher) markReady(webhookID string) {
+// markReady puts a webhook in turn when it has a queued delivery and room to run it, and reports whether it did;
+// d.mu is held.
+func (d *dispatcher) markReady(webhookID string) bool {
 	if !d.inReady[webhookID] && len(d.queues[webhookID]) > 0 && d.running[webhookID] < d.perWebhook {
 		d.inReady[webhookID] = true
 		d.ready = append(d.ready, webhookID)
+		return true
 	}
+	return false
 }
 
 // next blocks until a delivery may start and returns it (running from then on); false once the dispatcher is
@@ -71,7 +74,9 @@ func (d *dispatcher) next() (store.ClaimedDelivery, bool) {
 		d.queues[w] = q[1:]
 	}
 	d.running[w]++
-	d.markReady(w) // back in turn, behind the others, if it has more and room
+	if d.markReady(w) { // back in turn, behind the others, if it has more and room
+		d.cond.Signal()
+	}
 	return c, true
 }
 
@@ -83,8 +88,12 @@ func (d *dispatcher) done(webhookID string) {
 		delete(d.running, webhookID)
 	}
 	d.held--
-	d.markReady(webhookID)
-	d.cond.Broadcast()
+	if d.markReady(webhookID) {
+		d.cond.Signal() // its next delivery may start now
+	}
+	if d.closed {
+		d.cond.Broadcast() // workers exit once nothing is queued
+	}
 }
 
 // drain takes every queued delivery out (a stopping sender gives them back).

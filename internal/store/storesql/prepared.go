@@ -20,12 +20,12 @@ func hotStatements() []string {
 	}
 }
 
-// queueStatements are the statements prepared on the async pool: the claim. Its plan (CTEs over the queue and the
-// day partitions) costs more to make than to run, so PostgreSQL makes it once per connection; it does not depend
-// on the size of the queue (index scans driven by the arguments), so a plan made while the queue was small stays
-// right when it is large. (The completion, also prepared, runs on the main pool: its transaction also keeps the
-// books.)
-func queueStatements() []string { return []string{claimPostgres} }
+// queueStatements are the statements prepared on the async pool: the claim, and every hot statement, which the
+// completions' transactions (with their books and operational events) run there. The claim's plan (CTEs over the
+// queue and the day partitions) costs more to make than to run, so PostgreSQL makes it once per connection; it
+// does not depend on the size of the queue (index scans driven by the arguments), so a plan made while the queue
+// was small stays right when it is large.
+func queueStatements() []string { return append([]string{claimPostgres}, hotStatements()...) }
 
 // prepareHot prepares the hot statements on the pool (PostgreSQL only); database/sql prepares each again on
 // every other connection the first time a transaction there uses it.
@@ -33,7 +33,7 @@ func (s *conn) prepareHot(ctx context.Context) error {
 	if !s.pg() {
 		return nil
 	}
-	s.prepared = make(map[string]*sqlx.Stmt)
+	s.prepared, s.preparedAsync = make(map[string]*sqlx.Stmt), make(map[string]*sqlx.Stmt)
 	for _, q := range hotStatements() {
 		st, err := s.db.PreparexContext(ctx, q)
 		if err != nil {
@@ -46,7 +46,7 @@ func (s *conn) prepareHot(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("prepare %.40q…: %w", q, err)
 		}
-		s.prepared[q] = st
+		s.preparedAsync[q] = st
 	}
 	return nil
 }
@@ -54,6 +54,9 @@ func (s *conn) prepareHot(ctx context.Context) error {
 // closePrepared closes the prepared statements.
 func (s *conn) closePrepared() {
 	for _, st := range s.prepared {
+		_ = st.Close()
+	}
+	for _, st := range s.preparedAsync {
 		_ = st.Close()
 	}
 	s.sqliteMu.Lock()
@@ -78,7 +81,7 @@ func noCancel(ctx context.Context) context.Context { return context.WithoutCance
 
 // txExec runs q in tx, as a prepared statement when q is a hot statement (PostgreSQL) or on SQLite.
 func (s *conn) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (sql.Result, error) {
-	if st := s.stmt(ctx, q); st != nil {
+	if st := s.stmtIn(ctx, tx, q); st != nil {
 		return tx.StmtxContext(ctx, st).ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, q, args...)
@@ -92,7 +95,7 @@ func (s *conn) txSelect(ctx context.Context, tx *sqlx.Tx, dest any, q string, ar
 		}
 		return s.db.SelectContext(ctx, dest, q, args...)
 	}
-	if st := s.stmt(ctx, q); st != nil {
+	if st := s.stmtIn(ctx, tx, q); st != nil {
 		return tx.StmtxContext(ctx, st).SelectContext(ctx, dest, args...)
 	}
 	return tx.SelectContext(ctx, dest, q, args...)
@@ -100,10 +103,20 @@ func (s *conn) txSelect(ctx context.Context, tx *sqlx.Tx, dest any, q string, ar
 
 // txGet scans the one row of q in tx into dest, as txExec runs statements.
 func (s *conn) txGet(ctx context.Context, tx *sqlx.Tx, dest any, q string, args ...any) error {
-	if st := s.stmt(ctx, q); st != nil {
+	if st := s.stmtIn(ctx, tx, q); st != nil {
 		return tx.StmtxContext(ctx, st).GetContext(ctx, dest, args...)
 	}
 	return tx.GetContext(ctx, dest, q, args...)
+}
+
+// stmtIn is stmt for a statement run in tx: on PostgreSQL the one prepared on tx's pool.
+func (s *conn) stmtIn(ctx context.Context, tx *sqlx.Tx, q string) *sqlx.Stmt {
+	if s.pg() {
+		if _, async := s.asyncTxs.Load(tx); async {
+			return s.preparedAsync[q]
+		}
+	}
+	return s.stmt(ctx, q)
 }
 
 // maxSQLiteStatements bounds the SQLite statement cache (statement texts vary with the rows of a batch).

@@ -181,7 +181,7 @@ func (s *Queue) ClaimDeliveries(ctx context.Context, now time.Time, req store.Cl
 		return s.claimSQLite(ctx, now, leaseEnd, token, req)
 	}
 	var rows []claimRow
-	if err := s.prepared[claimPostgres].SelectContext(ctx, &rows, req.Cursor, maxLanes, req.Limit, req.PerWebhook,
+	if err := s.preparedAsync[claimPostgres].SelectContext(ctx, &rows, req.Cursor, maxLanes, req.Limit, req.PerWebhook,
 		textArray(busyIDs), int64Array(busyN), now, leaseEnd, token, heldAfter); err != nil {
 		return store.ClaimResult{}, wrap("claim deliveries", err)
 	}
@@ -370,15 +370,12 @@ func (s *Queue) CompleteDeliveries(ctx context.Context, outcomes []store.Outcome
 	now = ts(now)
 	outcomes = lastPerDelivery(outcomes)
 	var woke bool
-	err := s.inPartitionedTx(ctx, []time.Time{now}, func(tx *sqlx.Tx) error {
+	// On the async pool (PostgreSQL): safe to commit lazily, a completion lost in a crash only means one more send
+	// of the same delivery (webhook-id unchanged: at least once).
+	err := s.inPartitionedTxOn(ctx, true, []time.Time{now}, func(tx *sqlx.Tx) error {
 		var changes []change
 		var err error
 		if s.pg() {
-			// Safe to commit lazily: a completion lost in a crash only means one more send of the same delivery
-			// (webhook-id unchanged: at least once).
-			if _, err := s.txExec(ctx, tx, `SET LOCAL synchronous_commit = off`); err != nil {
-				return wrap("complete deliveries", err)
-			}
 			changes, err = s.completePostgres(ctx, tx, outcomes, now)
 		} else {
 			changes, err = s.completeSQLite(ctx, tx, outcomes, now)

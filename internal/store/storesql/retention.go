@@ -97,7 +97,12 @@ func isMissingPartition(err error) bool {
 // partition (ids made with a clock far from the wall clock), the partitions of those days are created and fn runs
 // again.
 func (s *conn) inPartitionedTx(ctx context.Context, times []time.Time, fn func(tx *sqlx.Tx) error) error {
-	err := s.inTx(ctx, fn)
+	return s.inPartitionedTxOn(ctx, false, times, fn)
+}
+
+// inPartitionedTxOn is inPartitionedTx, on the async pool when async is set (see inTxOn).
+func (s *conn) inPartitionedTxOn(ctx context.Context, async bool, times []time.Time, fn func(tx *sqlx.Tx) error) error {
+	err := s.inTxOn(ctx, async, fn)
 	if err == nil || !s.pg() || !isMissingPartition(err) {
 		return err
 	}
@@ -110,7 +115,7 @@ func (s *conn) inPartitionedTx(ctx context.Context, times []time.Time, fn func(t
 			}
 		}
 	}
-	return s.inTx(ctx, fn)
+	return s.inTxOn(ctx, async, fn)
 }
 
 // DropPartitionsBefore drops the day partitions of every log table whose day ended by cutoff (PostgreSQL), after

@@ -109,8 +109,11 @@ type conn struct {
 	// export_test.go), to measure what they cost.
 	noBooks bool
 
-	// prepared holds the hot statements prepared on PostgreSQL, by text (see hotStatements).
-	prepared map[string]*sqlx.Stmt
+	// prepared holds the hot statements prepared on PostgreSQL, by text (see hotStatements); preparedAsync the same
+	// on the async pool, for transactions begun there (asyncTxs).
+	prepared, preparedAsync map[string]*sqlx.Stmt
+	// asyncTxs holds the transactions open on the async pool (inAsyncTx), whose statements use preparedAsync.
+	asyncTxs sync.Map
 	// sqliteStmts caches SQLite's prepared statements, by text (see stmt).
 	sqliteMu    sync.Mutex
 	sqliteStmts map[string]*sqlx.Stmt
@@ -403,6 +406,12 @@ type queryer interface {
 
 // inTx runs fn in a transaction (BEGIN IMMEDIATE on SQLite) and commits when it returns nil.
 func (s *conn) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	return s.inTxOn(ctx, false, fn)
+}
+
+// inTxOn is inTx, on the async pool when async is set (PostgreSQL: its sessions commit with synchronous_commit
+// off, and its statements are prepared there: see stmtIn).
+func (s *conn) inTxOn(ctx context.Context, async bool, fn func(tx *sqlx.Tx) error) error {
 	if s.sqliteWriter != nil {
 		select {
 		case s.sqliteWriter <- struct{}{}:
@@ -411,9 +420,17 @@ func (s *conn) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 			return fmt.Errorf("begin: %w", ctx.Err())
 		}
 	}
-	tx, err := s.db.BeginTxx(ctx, nil)
+	pool := s.db
+	if async && s.pg() {
+		pool = s.async
+	}
+	tx, err := pool.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
+	}
+	if pool != s.db {
+		s.asyncTxs.Store(tx, struct{}{})
+		defer s.asyncTxs.Delete(tx)
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
