@@ -58,26 +58,21 @@ func (b bulkInsert) pgArgs(rows [][]any) ([]any, error) {
 	return args, nil
 }
 
-// pgChain is one PostgreSQL statement that runs the bulk inserts in order, the first ones as data-modifying CTEs
-// (which run to completion whether read or not); its arguments are the parts' pgArgs one after the other.
-func pgChain(parts ...bulkInsert) string {
-	var sb strings.Builder
-	first := 1
+// pgWriteChain is one PostgreSQL statement that runs the bulk inserts parts as data-modifying CTEs (which run to
+// completion whether read or not), their parameters numbered from first (their arguments are the parts' pgArgs
+// one after the other), after the CTEs of head (none: ""), and returns one row with one column, ok. With guard
+// (a WHERE clause), each part writes its rows only where guard holds.
+func pgWriteChain(head string, first int, guard, ok string, parts ...bulkInsert) string {
+	ctes := []string{}
+	if head != "" {
+		ctes = append(ctes, head)
+	}
 	for i, b := range parts {
-		switch {
-		case i == 0 && len(parts) > 1:
-			sb.WriteString("WITH ")
-		case i < len(parts)-1:
-			sb.WriteString(", ")
-		}
-		if i < len(parts)-1 {
-			sb.WriteString("part" + strconv.Itoa(i) + " AS (" + b.buildPGQueryFrom(first) + ")\n")
-		} else {
-			sb.WriteString(b.buildPGQueryFrom(first))
-		}
+		b.pgJoin = guard
+		ctes = append(ctes, "part"+strconv.Itoa(i)+" AS ("+b.buildPGQueryFrom(first)+")")
 		first += len(b.pgTypes)
 	}
-	return sb.String()
+	return "WITH " + strings.Join(ctes, ",\n") + "\nSELECT " + ok + " AS ok"
 }
 
 // buildPGQuery is the PostgreSQL statement: INSERT … SELECT * FROM unnest($1::type[], …) suffix, or with pgJoin

@@ -695,8 +695,8 @@ func eventRows(results []store.PublishResult, idx []int) [][]any {
 	return rows
 }
 
-// publishAtOncePG writes a publish's events, deliveries and queue rows in one statement.
-var publishAtOncePG = pgChain(insertEvents, insertDeliveries, insertQueue)
+// publishAtOncePG writes a publish's events, deliveries and queue rows in one statement (ok is always true).
+var publishAtOncePG = pgWriteChain("", 1, "", "TRUE", insertEvents, insertDeliveries, insertQueue)
 
 // publishAtOnce is PublishEvents without a transaction (PostgreSQL): the events, deliveries and queue rows are
 // written by one statement that commits on its own. The targets come from the route cache (routecache.go), and
@@ -780,13 +780,8 @@ func (s *Store) writeAtOnce(ctx context.Context, projectID string, results []sto
 		}
 		args = append(args, a...)
 	}
-	run := func() (bool, error) {
-		if head == nil {
-			_, err := s.prepared[q].ExecContext(ctx, args...)
-			return true, err
-		}
-		var ok bool
-		err := s.prepared[q].QueryRowxContext(ctx, args...).Scan(&ok)
+	run := func() (ok bool, err error) {
+		err = s.prepared[q].QueryRowxContext(ctx, args...).Scan(&ok)
 		return ok, err
 	}
 	ok, err := run()

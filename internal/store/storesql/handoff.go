@@ -2,6 +2,7 @@ package storesql
 
 import (
 	"database/sql"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -72,10 +73,7 @@ func (hd *handing) lease(queued [][]any, info []store.ClaimedDelivery, now time.
 		return 0
 	}
 	r := reservation{granted: granted}
-	left := make(map[string]int, len(granted))
-	for w, n := range granted {
-		left[w] = n
-	}
+	left := maps.Clone(granted)
 	leaseEnd, token := ts(now.Add(lease)), claimToken()
 	for i, row := range queued {
 		w := info[i].WebhookID
@@ -105,11 +103,10 @@ func (hd *handing) finish(committed bool) {
 		return
 	}
 	for _, r := range hd.reserved {
-		if committed {
-			hd.h.Hand(r.granted, r.claimed)
-		} else {
-			hd.h.Hand(r.granted, nil)
+		if !committed {
+			r.claimed = nil
 		}
+		hd.h.Hand(r.granted, r.claimed)
 	}
 	hd.reserved = nil
 }

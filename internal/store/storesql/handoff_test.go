@@ -231,6 +231,17 @@ func TestPublishFollowsRoutingChanges(t *testing.T) {
 		res, err := direct()
 		require.NoError(t, err)
 		assert.Equal(t, []string{second.ID + ":queued"}, targets(res[0]))
+		// A batch mixing both kinds (looked up, then written in one statement on PostgreSQL).
+		_, _, err = s.SetWebhookEnabled(f.ctx, store.SetWebhookEnabledParams{ProjectID: f.project.ID, WebhookID: first.ID,
+			Enabled: true, Now: t0})
+		require.NoError(t, err)
+		res, err = s.PublishEvents(f.ctx, store.PublishEventsParams{ProjectID: f.project.ID, Events: []store.PublishInput{
+			{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)}, WebhookIDs: []string{second.ID}},
+			{Event: store.Event{EventType: "user.created", Payload: []byte(`{}`)}}}, Now: t0, IdempotencyWindow: time.Hour})
+		require.NoError(t, err)
+		require.Len(t, res, 2)
+		assert.Equal(t, []string{second.ID + ":queued"}, targets(res[0]), "the named webhook")
+		assert.Equal(t, []string{first.ID + ":queued"}, targets(res[1]), "the subscribed webhook")
 		require.NoError(t, s.DeleteWebhook(f.ctx, f.project.ID, second.ID, t0))
 		_, err = direct()
 		assert.ErrorIs(t, err, store.ErrNotFound, "a deleted webhook is not found")

@@ -29,16 +29,8 @@ func fingerprinted(lookup string) string {
 // n) runs again, ok compares its fingerprint with parameter n+1, and the events, deliveries and queue rows
 // (parameters from n+2 on, as publishAtOncePG's) are written only when it matches. It returns ok.
 func publishCheckedPG(lookup string, n int) string {
-	var sb strings.Builder
-	sb.WriteString(`WITH l AS (` + lookup + `), ok AS (SELECT ` + routeFingerprint + ` = $` + strconv.Itoa(n+1) + ` AS ok)`)
-	first := n + 2
-	for i, b := range []bulkInsert{insertEvents, insertDeliveries, insertQueue} {
-		b.pgJoin = `WHERE (SELECT ok FROM ok)`
-		sb.WriteString(`, part` + strconv.Itoa(i) + ` AS (` + b.buildPGQueryFrom(first) + `)`)
-		first += len(b.pgTypes)
-	}
-	sb.WriteString("\nSELECT ok FROM ok")
-	return sb.String()
+	head := `l AS (` + lookup + `), ok AS (SELECT ` + routeFingerprint + ` = $` + strconv.Itoa(n+1) + ` AS ok)`
+	return pgWriteChain(head, n+2, `WHERE (SELECT ok FROM ok)`, `(SELECT ok FROM ok)`, insertEvents, insertDeliveries, insertQueue)
 }
 
 // The route lookups with fingerprints, and the statements that write publishes routed with remembered rows.
